@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transport vtable behind include/cmp/conn.h. conn.c parses the scheme
+ * and dispatches; each transport (tcp.c, mem.c, rdma.c) fills one struct
+ * conn_transport and embeds struct conn / struct conn_listener at the start
+ * of its own structs.
+ */
+#ifndef CMP_CONN_INTERNAL_H
+#define CMP_CONN_INTERNAL_H
+
+#include "cmp/conn.h"
+
+struct conn_transport {
+	const char *scheme; /* "tcp", "mem", "rdma" */
+	/* rest is what follows "scheme://" */
+	int (*listen)(const char *rest, struct conn_listener **out);
+	int (*connect)(const char *rest, int timeout_ms, struct conn **out);
+};
+
+struct conn_ops {
+	int (*writev)(struct conn *c, const struct iovec *iov, int iovcnt);
+	int (*readv)(struct conn *c, const struct iovec *iov, int iovcnt);
+	int (*set_timeout)(struct conn *c, int timeout_ms);
+	int (*fd)(const struct conn *c);
+	bool (*pending)(const struct conn *c);
+	void (*shutdown)(struct conn *c);
+	void (*destroy)(struct conn *c);
+	/* NULL when the transport has no one-sided access */
+	int (*expose)(struct conn *c, void *base, size_t len,
+		      struct conn_region *out);
+	int (*rma_read)(struct conn *c, void *dst, size_t len,
+			const struct conn_region *r, uint64_t offset);
+	int (*rma_write)(struct conn *c, const void *src, size_t len,
+			 const struct conn_region *r, uint64_t offset);
+};
+
+struct conn {
+	const struct conn_ops *ops;
+	char peer[80];
+};
+
+struct conn_listener_ops {
+	int (*fd)(const struct conn_listener *l);
+	int (*accept)(struct conn_listener *l, struct conn **out);
+	void (*destroy)(struct conn_listener *l);
+};
+
+struct conn_listener {
+	const struct conn_listener_ops *ops;
+	char addr[80];
+};
+
+extern const struct conn_transport conn_tcp_transport;
+extern const struct conn_transport conn_mem_transport;
+#ifdef CMP_HAVE_RDMA
+extern const struct conn_transport conn_rdma_transport;
+#endif
+
+/* Splits "host:port" / "[v6]:port"; returns 0 or -EINVAL. */
+int conn_split_hostport(const char *rest, char *host, size_t hostlen,
+			char *port, size_t portlen);
+
+#endif

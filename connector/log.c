@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The logger behind include/cmp/log.h. Kept in the connector library because
+ * that is the bottom of the dependency chain: every program links it.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmp/log.h"
+
+bool log_debug_on;
+static enum log_level max_level = LOG_LVL_INFO;
+static const char *prog = "cmp";
+static bool to_syslog;
+
+static const char *const level_name[] = { "error", "warning", "info",
+					  "debug" };
+static const int syslog_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
+				   LOG_DEBUG };
+
+void log_init(const char *progname, enum log_level level)
+{
+	prog = progname;
+	log_set_level(level);
+}
+
+void log_set_level(enum log_level level)
+{
+	max_level = level;
+	log_debug_on = level >= LOG_LVL_DEBUG;
+}
+
+void log_use_syslog(void)
+{
+	openlog(prog, LOG_PID, LOG_DAEMON);
+	to_syslog = true;
+}
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n;
+
+	if (level > max_level)
+		return;
+	if (to_syslog) {
+		vsyslog(syslog_prio[level], fmt, ap);
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%s[%d]: %s: ", prog, (int)getpid(),
+		     level_name[level]);
+	if (n < 0)
+		return;
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	if (n >= (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	/* One write per line keeps lines from several threads whole. */
+	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+		return;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}

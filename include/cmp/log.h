@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One small logger for every cmpfs program. One sink at a time: stderr while
+ * in the foreground, syslog once a daemon has detached. Thread-safe: each
+ * message is formatted into a stack buffer and written with one call.
+ * Data-path debug lines sit behind `if (unlikely(log_debug_on))`.
+ */
+#ifndef CMP_LOG_H
+#define CMP_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+extern bool log_debug_on;
+
+/* Names the program in every line; call once at start. */
+void log_init(const char *progname, enum log_level level);
+/* Switch the sink to syslog (after daemonizing). */
+void log_use_syslog(void);
+void log_set_level(enum log_level level);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (unlikely(log_debug_on))                                    \
+			log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                   \
+	} while (0)
+
+#endif

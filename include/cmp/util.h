@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers shared by every program: size parsing and formatting, time.
+ * All pure and thread-safe.
+ */
+#ifndef CMP_UTIL_H
+#define CMP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMP_VERSION "0.1.0"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/*
+ * Parses "4096", "64K", "512M", "2G", "1T" (binary multiples, optional
+ * trailing "iB"/"B"). Returns 0 and stores the value, or -EINVAL for
+ * malformed text, -ERANGE on overflow.
+ */
+int cmp_parse_size(const char *text, uint64_t *out);
+
+/* Formats bytes as "1.5 GiB" into buf; returns buf. */
+char *cmp_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t cmp_now_ns(void);
+
+static inline int cmp_is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+#endif
