@@ -1,0 +1,2 @@
+// SPDX-License-Identifier: MIT
+/* CMP messages: filled in by the cluster work. */
