@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "cmp-config.h"
+#include "cmp/auth.h"
+#include "cmp/cluster.h"
 #include "cmp/log.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
@@ -178,6 +180,40 @@ static int setup_log(struct fs_options *o, bool foreground)
 	return 0;
 }
 
+/* Joins the cluster named by -o manager= (before mounting). */
+static int join_cluster(struct fs *fs, struct fs_options *o)
+{
+	struct auth_key key;
+	int ret;
+
+	if (o->key_path) {
+		ret = auth_key_load(o->key_path, &key);
+		if (ret) {
+			log_error("key file %s: %s%s", o->key_path,
+				  strerror(-ret),
+				  ret == -EPERM ? " (group or others may "
+						  "read it: chmod 600)"
+						: "");
+			return ret;
+		}
+	}
+	fs->cluster = cluster_start(&(struct cluster_config){
+		.pool = fs->pool,
+		.manager_addr = o->manager,
+		.listen_addr = o->listen,
+		.key = o->key_path ? &key : NULL,
+		.node_id = o->node_id,
+	});
+	if (!fs->cluster)
+		return -errno;
+	ret = cluster_wait_registered(fs->cluster, 5000);
+	if (ret)
+		log_warn("not registered with the manager at %s yet (%s): "
+			 "serving local memory, retrying in the background",
+			 o->manager, strerror(-ret));
+	return 0;
+}
+
 static int run(struct fs_options *o, struct fuse_args *args,
 	       struct fuse_cmdline_opts *co)
 {
@@ -199,8 +235,10 @@ static int run(struct fs_options *o, struct fuse_args *args,
 			  o->block_size, strerror(errno));
 		return 1;
 	}
-	if (fs_ns_init(&fs))
+	if (o->manager && join_cluster(&fs, o))
 		goto err_pool;
+	if (fs_ns_init(&fs))
+		goto err_cluster;
 	fs.se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!fs.se)
 		goto err_ns;
@@ -244,7 +282,10 @@ err_signals:
 err_session:
 	fuse_session_destroy(fs.se);
 err_ns:
+	/* Frees every block, giving borrowed ones back to their providers. */
 	fs_ns_finish(&fs);
+err_cluster:
+	cluster_stop(fs.cluster);
 err_pool:
 	pool_destroy(fs.pool);
 	return ret;
@@ -277,11 +318,6 @@ int main(int argc, char *argv[])
 	}
 	if (!co.mountpoint) {
 		fprintf(stderr, "cmpfs: no mount point given (try --help)\n");
-		goto out_opts;
-	}
-	if (o.manager) {
-		fprintf(stderr, "cmpfs: -o manager= (cluster mode) is not "
-				"available in this build yet\n");
 		goto out_opts;
 	}
 	/* Kernel-side permission checks, and other users may use the pool. */

@@ -193,7 +193,10 @@ void pool_stop_cluster(struct pool *p)
 	pthread_cond_signal(&p->helper_wake);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->helper, NULL);
+	pthread_mutex_lock(&p->lock);
 	p->helper_running = false;
+	p->cops = NULL;
+	pthread_mutex_unlock(&p->lock);
 }
 
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)

@@ -393,7 +393,7 @@ void pool_free(struct pool *p, uint32_t h)
 	}
 	handle_put_locked(p, h);
 	pthread_mutex_unlock(&p->lock);
-	if (ref.node)
+	if (ref.node && p->cops)
 		p->cops->release(p->cctx, &ref);
 }
 

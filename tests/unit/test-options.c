@@ -119,6 +119,17 @@ static void manager_without_key_is_refused_unless_insecure(void **state)
 	fuse_opt_free_args(&a);
 }
 
+static void manager_and_listen_go_together(void **state)
+{
+	const char *argv[] = {"cmpfs", "/m", "-o",
+			      "manager=tcp://h:1,insecure"};
+	struct fuse_args a;
+	struct fs_options o;
+
+	assert_int_equal(parse(&o, &a, 4, argv), -EINVAL);
+	fuse_opt_free_args(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +140,7 @@ int main(void)
 		cmocka_unit_test(three_positional_arguments_are_refused),
 		cmocka_unit_test(
 			manager_without_key_is_refused_unless_insecure),
+		cmocka_unit_test(manager_and_listen_go_together),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
