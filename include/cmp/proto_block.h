@@ -49,8 +49,11 @@
 #define PROTO_BLOCK_MAX_SIZE (4u << 20)
 /* Most block indexes in one ALLOC or FREE. */
 #define PROTO_BLOCK_MAX_IDX 1024u
-/* Most extents in one READ_BATCH / WRITE_BATCH. */
-#define PROTO_BLOCK_MAX_BATCH 256u
+/*
+ * Most extents in one READ_BATCH / WRITE_BATCH: each extent is one iovec of
+ * the reply or request, and a frame goes out in one writev of at most 62.
+ */
+#define PROTO_BLOCK_MAX_BATCH 60u
 /* Room for a node address in MOVED ("tcp://[v6]:port", NUL-terminated). */
 #define PROTO_BLOCK_ADDR_LEN 64
 
