@@ -575,7 +575,7 @@ static void file_backed_store_serves_blocks(void **state)
 {
 	char path[] = "/tmp/cmp-test-store-XXXXXX";
 	struct ms_store *s;
-	uint32_t idx[2];
+	uint32_t idx[9];
 	uint8_t *p;
 	int fd = mkstemp(path);
 

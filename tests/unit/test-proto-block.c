@@ -333,7 +333,13 @@ static void status_round_trips_and_rejects_nonsense(void **state)
 	assert_int_equal(proto_block_status_encode(&in, buf, sizeof(buf)),
 			 sizeof(buf));
 	assert_int_equal(proto_block_status_decode(buf, sizeof(buf), &out), 0);
-	assert_memory_equal(&in, &out, sizeof(in));
+	assert_int_equal(out.node, 42);
+	assert_int_equal(out.block_size, BS);
+	assert_int_equal(out.total, 100);
+	assert_int_equal(out.free, 60);
+	assert_int_equal(out.region.addr, 1);
+	assert_int_equal(out.region.len, 2);
+	assert_int_equal(out.region.rkey, 3);
 	assert_int_equal(proto_block_status_decode(buf, 39, &out), -EMSGSIZE);
 	in.free = 101;
 	proto_block_status_encode(&in, buf, sizeof(buf));
