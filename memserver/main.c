@@ -95,6 +95,36 @@ static const struct opt_row rows[] = {
 };
 #undef F
 
+/* One option of --help: its names, then its text wrapped at 80 columns. */
+static void print_row(FILE *out, const struct opt_row *r)
+{
+	const char *text = r->help;
+	char left[40];
+	int col;
+
+	if (r->short_name)
+		snprintf(left, sizeof(left), "-%c, --%s%s%s", r->short_name,
+			 r->name, r->arg ? " " : "", r->arg ? r->arg : "");
+	else
+		snprintf(left, sizeof(left), "    --%s%s%s", r->name,
+			 r->arg ? " " : "", r->arg ? r->arg : "");
+	fprintf(out, "  %-22s", left);
+	col = 24;
+	while (*text) {
+		size_t word = strcspn(text, " ");
+
+		if (col + 1 + (int)word > 79) {
+			fprintf(out, "\n%24s", "");
+			col = 24;
+		}
+		fprintf(out, " %.*s", (int)word, text);
+		col += 1 + word;
+		text += word;
+		text += strspn(text, " ");
+	}
+	fputc('\n', out);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -105,18 +135,8 @@ static void usage(FILE *out)
 		"Offers file- or RAM-backed blocks to the cmpfs pool as its "
 		"lowest tier.\nSIGTERM or SIGINT shuts it down; the blocks it "
 		"held are gone with it.\n\nOptions:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		char left[40];
-
-		snprintf(left, sizeof(left), "%s%c%s--%s%s%s",
-			 rows[i].short_name ? "-" : "",
-			 rows[i].short_name ? rows[i].short_name : ' ',
-			 rows[i].short_name ? ", " : "  ", rows[i].name,
-			 rows[i].arg ? " " : "",
-			 rows[i].arg ? rows[i].arg : "");
-		fprintf(out, "  %-26s %s\n",
-			left + (rows[i].short_name ? 0 : 1), rows[i].help);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		print_row(out, &rows[i]);
 }
 
 static int set_option(const struct opt_row *r, const char *val,
@@ -461,14 +481,8 @@ int main(int argc, char **argv)
 		log_set_level(LOG_LVL_DEBUG);
 	if (o.key_path) {
 		ret = auth_key_load(o.key_path, &key);
-		if (ret < 0) {
-			fprintf(stderr, "cmp-memserver: key file %s: %s%s\n",
-				o.key_path, strerror(-ret),
-				ret == -EPERM ? " (group or others may access "
-						"it; chmod 600)"
-					      : "");
-			return 1;
-		}
+		if (ret < 0)
+			return 1; /* auth_key_load() said why */
 	}
 	ms.node_id = o.node_id ? o.node_id : random_node_id();
 	ret = run(&ms, o.key_path ? &key : NULL);
