@@ -19,16 +19,7 @@
 #include "cmp-config.h"
 #include "cmp/auth.h"
 #include "cmp/log.h"
-/*
- * TODO(cluster): registration needs pool/mgrclient.c from branch mgr; drop
- * this guard once it is merged.
- */
-#if __has_include("cmp/mgrclient.h")
 #include "cmp/mgrclient.h"
-#define MS_HAVE_MGRCLIENT 1
-#else
-#define MS_HAVE_MGRCLIENT 0
-#endif
 #include "cmp/peer.h"
 #include "cmp/util.h"
 #include "store.h"
@@ -275,7 +266,6 @@ struct memserver {
 	uint32_t node_id;
 };
 
-#if MS_HAVE_MGRCLIENT
 static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 {
 	struct memserver *ms = ctx;
@@ -304,8 +294,6 @@ static void mgr_node_dead(void *ctx, uint32_t node)
 		 ms_store_total(ms->store) - ms_store_free_count(ms->store));
 	ms_store_release_all(ms->store);
 }
-
-#endif
 
 static uint32_t random_node_id(void)
 {
@@ -356,7 +344,6 @@ static void report_ready(int *ready_fd, char status)
 	*ready_fd = -1;
 }
 
-#if MS_HAVE_MGRCLIENT
 static int start_mgr(struct memserver *ms, const struct auth_key *key)
 {
 	struct mgr_client_config mcfg = {
@@ -375,20 +362,6 @@ static int start_mgr(struct memserver *ms, const struct auth_key *key)
 	ms->mgr = mgr_client_create(&mcfg);
 	return ms->mgr ? 0 : -errno;
 }
-#else
-struct mgr_client;
-static void mgr_client_destroy(struct mgr_client *c)
-{
-}
-
-static int start_mgr(struct memserver *ms, const struct auth_key *key)
-{
-	log_warn("TODO: built without the manager client; not registering "
-		 "with %s",
-		 ms->opts->manager);
-	return 0;
-}
-#endif
 
 /* Starts peer service and manager client; returns 0 or -errno, logged. */
 static int start_services(struct memserver *ms, const struct auth_key *key)
