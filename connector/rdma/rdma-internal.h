@@ -39,6 +39,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "cmp-config.h"
 #include "../conn-internal.h"
 
 #define RDMA_RX_DEPTH 64		  /* receive ring slots */
