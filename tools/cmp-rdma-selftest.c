@@ -81,7 +81,8 @@ static struct {
 
 static uint8_t pattern(uint64_t off, uint32_t seed)
 {
-	uint64_t x = (off + 1) * 0x9e3779b97f4a7c15ull ^ seed * 0x100000001b3ull;
+	uint64_t x =
+		(off + 1) * 0x9e3779b97f4a7c15ull ^ seed * 0x100000001b3ull;
 
 	return (uint8_t)(x >> 29 ^ x >> 7);
 }
@@ -103,20 +104,19 @@ static size_t check(const uint8_t *p, uint64_t off, size_t len, uint32_t seed)
 
 static int st_write(struct conn *c, const void *buf, size_t len)
 {
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 
 	return c->ops->writev(c, &iov, 1);
 }
 
 static int st_read(struct conn *c, void *buf, size_t len)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
 
 	return c->ops->readv(c, &iov, 1);
 }
 
-static int st_call(struct conn *c, const struct st_cmd *cmd,
-		   struct st_reply *r)
+static int st_call(struct conn *c, const struct st_cmd *cmd, struct st_reply *r)
 {
 	struct st_cmd le = {
 		.op = htole32(cmd->op),
@@ -158,7 +158,7 @@ static int serve_stream(struct conn *c, uint64_t bytes, uint8_t *buf,
 static int serve_one(struct conn *c, uint8_t *region, uint8_t *buf)
 {
 	for (;;) {
-		struct st_reply r = { 0 };
+		struct st_reply r = {0};
 		struct st_cmd cmd;
 		size_t bad;
 		int ret = st_read(c, &cmd, sizeof(cmd));
@@ -282,10 +282,10 @@ static void check_read(struct ctx *x, uint8_t *dst, uint64_t off, size_t len,
 		       (unsigned long long)off, len);
 }
 
-static void check_remote(struct ctx *x, uint64_t off, size_t len,
-			 uint32_t seed, const char *what)
+static void check_remote(struct ctx *x, uint64_t off, size_t len, uint32_t seed,
+			 const char *what)
 {
-	struct st_cmd cmd = { .op = ST_VERIFY, .arg = seed, .a = off, .b = len };
+	struct st_cmd cmd = {.op = ST_VERIFY, .arg = seed, .a = off, .b = len};
 	struct st_reply r;
 	int ret = st_call(x->c, &cmd, &r);
 
@@ -303,19 +303,19 @@ static void correctness(struct ctx *x)
 	const struct {
 		uint64_t off, len;
 	} reads[] = {
-		{ 0, 512 },
-		{ 12345, 512 },
-		{ 4095, 2 },
-		{ n - 777, 777 },
-		{ 3 * 65536 + 5, 200000 },
-		{ 0, n },
+		{0, 512},
+		{12345, 512},
+		{4095, 2},
+		{n - 777, 777},
+		{3 * 65536 + 5, 200000},
+		{0, n},
 	};
 	const struct {
 		uint64_t off, len;
 	} writes[] = {
-		{ 100, 512 },
-		{ (1 << 20) + 3, 70000 },
-		{ n - 4096, 4096 },
+		{100, 512},
+		{(1 << 20) + 3, 70000},
+		{n - 4096, 4096},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(reads); i++) {
@@ -361,9 +361,9 @@ static void report_latency(struct ctx *x, const char *what)
 
 static int latency(struct ctx *x)
 {
-	struct st_cmd ping = { .op = htole32(ST_PING), .arg = htole32(64) };
-	uint8_t msg[64] = { 0 };
-	struct iovec iov[2] = { { &ping, sizeof(ping) }, { msg, sizeof(msg) } };
+	struct st_cmd ping = {.op = htole32(ST_PING), .arg = htole32(64)};
+	uint8_t msg[64] = {0};
+	struct iovec iov[2] = {{&ping, sizeof(ping)}, {msg, sizeof(msg)}};
 	int ret = 0;
 
 	for (unsigned int i = 0; i < opt.iters && !ret; i++) {
@@ -381,7 +381,8 @@ static int latency(struct ctx *x)
 		uint64_t t = cmp_now_ns();
 
 		ret = x->c->ops->rma_read(x->c, x->local, opt.msg, &x->remote,
-					  (i * 4096ull) % (x->remote.len - 4096));
+					  (i * 4096ull) %
+						  (x->remote.len - 4096));
 		x->lat[i] = cmp_now_ns() - t;
 	}
 	if (ret)
@@ -390,9 +391,9 @@ static int latency(struct ctx *x)
 	for (unsigned int i = 0; i < opt.iters && !ret; i++) {
 		uint64_t t = cmp_now_ns();
 
-		ret = x->c->ops->rma_write(x->c, x->local, opt.msg,
-					   &x->remote,
-					   (i * 4096ull) % (x->remote.len - 4096));
+		ret = x->c->ops->rma_write(x->c, x->local, opt.msg, &x->remote,
+					   (i * 4096ull) %
+						   (x->remote.len - 4096));
 		x->lat[i] = cmp_now_ns() - t;
 	}
 	if (!ret)
@@ -410,7 +411,7 @@ static void report_bw(const char *what, uint64_t bytes, uint64_t ns)
 static int bandwidth(struct ctx *x)
 {
 	const size_t chunk = 1 << 20;
-	struct st_cmd le = { .op = htole32(ST_STREAM), .a = htole64(opt.bulk) };
+	struct st_cmd le = {.op = htole32(ST_STREAM), .a = htole64(opt.bulk)};
 	struct st_reply r;
 	uint64_t t, remote_len = x->remote.len;
 	int ret;
@@ -442,9 +443,8 @@ static int bandwidth(struct ctx *x)
 			ret = write ? x->c->ops->rma_write(x->c, x->local,
 							   chunk, &x->remote,
 							   off)
-				    : x->c->ops->rma_read(x->c, x->local,
-							  chunk, &x->remote,
-							  off);
+				    : x->c->ops->rma_read(x->c, x->local, chunk,
+							  &x->remote, off);
 		}
 		if (ret)
 			return ret;
@@ -456,10 +456,10 @@ static int bandwidth(struct ctx *x)
 
 static int run_client(const char *url)
 {
-	struct ctx x = { 0 };
+	struct ctx x = {0};
 	struct conn_region mine;
 	struct st_hello h;
-	struct st_cmd done = { .op = htole32(ST_DONE) };
+	struct st_cmd done = {.op = htole32(ST_DONE)};
 	int ret;
 
 	ret = conn_rdma_transport.connect(url + strlen("rdma://"), 0, &x.c);
@@ -618,15 +618,15 @@ static const struct {
 	int (*set)(const char *v);
 	const char *help;
 } options[] = {
-	{ "--server", true, false, opt_server, "rdma://ADDR:PORT  serve" },
-	{ "--client", true, false, opt_client, "rdma://ADDR:PORT  test" },
-	{ "--loopback", true, true, opt_loopback,
-	  "[rdma://ADDR:PORT] both, one device to itself" },
-	{ "--region", true, false, opt_region,
-	  "SIZE  bytes the server exposes (16M)" },
-	{ "--bulk", true, false, opt_bulk,
-	  "SIZE  bytes per bandwidth run (256M)" },
-	{ "--iters", true, false, opt_iters, "N  latency samples (10000)" },
+	{"--server", true, false, opt_server, "rdma://ADDR:PORT  serve"},
+	{"--client", true, false, opt_client, "rdma://ADDR:PORT  test"},
+	{"--loopback", true, true, opt_loopback,
+	 "[rdma://ADDR:PORT] both, one device to itself"},
+	{"--region", true, false, opt_region,
+	 "SIZE  bytes the server exposes (16M)"},
+	{"--bulk", true, false, opt_bulk,
+	 "SIZE  bytes per bandwidth run (256M)"},
+	{"--iters", true, false, opt_iters, "N  latency samples (10000)"},
 };
 
 static void usage(FILE *f)
@@ -685,8 +685,9 @@ int main(int argc, char **argv)
 			l->ops->destroy(l);
 		}
 	} else if (opt.client) {
-		ret = strncmp(opt.client, "rdma://", 7) ? -EINVAL
-							: run_client(opt.client);
+		ret = strncmp(opt.client, "rdma://", 7)
+			      ? -EINVAL
+			      : run_client(opt.client);
 	} else {
 		ret = run_loopback(opt.loopback);
 	}

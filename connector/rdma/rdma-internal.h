@@ -42,23 +42,26 @@
 #include "cmp-config.h"
 #include "../conn-internal.h"
 
-#define RDMA_RX_DEPTH 64		  /* receive ring slots */
-#define RDMA_TX_DEPTH 16		  /* send buffer slots */
-#define RDMA_BUF_SIZE (64 * 1024)	  /* one slot, one SEND at most */
-#define RDMA_STAGE_SIZE (1024 * 1024)	  /* bounce buffer for RMA */
-#define RDMA_RMA_CHUNK (1024 * 1024)	  /* largest single READ/WRITE */
-#define RDMA_RMA_DEPTH 8		  /* READ/WRITEs in flight */
-#define RDMA_CREDIT_WRS 2		  /* credit-only SENDs in flight */
-#define RDMA_RD_ATOMIC 4		  /* wanted RDMA READ depth */
-#define RDMA_INLINE 128			  /* wanted max_inline_data */
-#define RDMA_DEFAULT_TIMEOUT_MS 5000	  /* connect/accept handshake */
-#define RDMA_SQ_DEPTH                                                          \
+#define RDMA_RX_DEPTH 64	      /* receive ring slots */
+#define RDMA_TX_DEPTH 16	      /* send buffer slots */
+#define RDMA_BUF_SIZE (64 * 1024)     /* one slot, one SEND at most */
+#define RDMA_STAGE_SIZE (1024 * 1024) /* bounce buffer for RMA */
+#define RDMA_RMA_CHUNK (1024 * 1024)  /* largest single READ/WRITE */
+#define RDMA_RMA_DEPTH 8	      /* READ/WRITEs in flight */
+#define RDMA_CREDIT_WRS 2	      /* credit-only SENDs in flight */
+#define RDMA_RD_ATOMIC 4	      /* wanted RDMA READ depth */
+#define RDMA_INLINE 128		      /* wanted max_inline_data */
+#define RDMA_DEFAULT_TIMEOUT_MS 5000  /* connect/accept handshake */
+#define RDMA_SQ_DEPTH \
 	(RDMA_TX_DEPTH + RDMA_CREDIT_WRS + RDMA_RMA_DEPTH) /* send WQEs */
 
 #define RDMA_HELLO_MAGIC 0x52504d43u /* "CMPR" little-endian */
 #define RDMA_HELLO_VERSION 1
 
-/* Private data of connect and accept; little-endian. */
+/*
+ * Private data of connect and accept; little-endian. Well under the 56
+ * bytes an IB CM REQ leaves after librdmacm's own header.
+ */
 struct rdma_hello {
 	uint32_t magic;
 	uint16_t version;
@@ -89,13 +92,14 @@ struct rdma_conn {
 	char *rx_buf, *tx_buf, *stage;
 	struct ibv_mr *rx_mr, *tx_mr, *stage_mr;
 	uint32_t max_inline;
-	uint8_t rd_atom, init_rd_atom; /* RDMA READ depth as responder/initiator */
-	uint32_t peer_buf_size; /* largest SEND the peer accepts */
+	uint8_t rd_atom,
+		init_rd_atom;	 /* RDMA READ depth as responder/initiator */
+	uint32_t peer_buf_size;	 /* largest SEND the peer accepts */
 	unsigned int peer_depth; /* receive buffers the peer posts */
-	int ep_fd;		/* conn_fd(): rx_ch, cm_ch, shut_fd */
-	int shut_fd;		/* eventfd, written once by shutdown */
-	int kick_fd;		/* eventfd, wakes the thread inside poll() */
-	bool has_qp;		/* rdma_create_qp succeeded */
+	int ep_fd;		 /* conn_fd(): rx_ch, cm_ch, shut_fd */
+	int shut_fd;		 /* eventfd, written once by shutdown */
+	int kick_fd;		 /* eventfd, wakes the thread inside poll() */
+	bool has_qp;		 /* rdma_create_qp succeeded */
 
 	/*
 	 * Everything below is protected by lock. Lock order: rma_lock, then

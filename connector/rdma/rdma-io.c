@@ -145,8 +145,11 @@ static void send_credits_locked(struct rdma_conn *c)
 static void completion_failed_locked(struct rdma_conn *c,
 				     const struct ibv_wc *wc, const char *what)
 {
-	/* Flushes follow the first failure: that one says what happened. */
-	if (wc->status != IBV_WC_WR_FLUSH_ERR && !c->error)
+	/*
+	 * Flushes follow the one failed WR that took the QP to error (or our
+	 * own disconnect); that WR says what happened, so it alone is logged.
+	 */
+	if (wc->status != IBV_WC_WR_FLUSH_ERR)
 		log_error("%s: %s completion: %s (vendor error %#x)",
 			  c->base.peer, what, ibv_wc_status_str(wc->status),
 			  wc->vendor_err);
@@ -178,7 +181,8 @@ static void on_recv_locked(struct rdma_conn *c, const struct ibv_wc *wc)
 		uint32_t credits = ntohl(wc->imm_data);
 
 		if (credits > c->peer_depth - c->tx_credits) {
-			protocol_error_locked(c, "credits beyond ring", credits);
+			protocol_error_locked(c, "credits beyond ring",
+					      credits);
 			return;
 		}
 		c->tx_credits += credits;
@@ -227,6 +231,18 @@ static void on_send_locked(struct rdma_conn *c, const struct ibv_wc *wc)
 							     : "send");
 }
 
+/*
+ * Completions taken by a thread other than the one in poll() may be what
+ * that thread waits for (credits for a writer, bytes for a reader), and
+ * their channel event is gone: wake it.
+ */
+static void wake_others_locked(struct rdma_conn *c)
+{
+	pthread_cond_broadcast(&c->cond);
+	if (c->polling)
+		kick(c);
+}
+
 /* Polls one CQ empty; returns whether anything completed. */
 static bool drain_cq_locked(struct rdma_conn *c, struct ibv_cq *cq, bool rx)
 {
@@ -256,7 +272,8 @@ static bool drain_cq_locked(struct rdma_conn *c, struct ibv_cq *cq, bool rx)
  * never left behind a poll() that sleeps.
  */
 static void consume_events_locked(struct rdma_conn *c,
-				  struct ibv_comp_channel *ch, struct ibv_cq *cq)
+				  struct ibv_comp_channel *ch,
+				  struct ibv_cq *cq)
 {
 	struct ibv_cq *ev_cq;
 	unsigned int n = 0;
@@ -288,17 +305,15 @@ static void progress_locked(struct rdma_conn *c, const struct pollfd *pfd)
 		consume_events_locked(c, c->rx_ch, c->rx_cq);
 	if (pfd && pfd[FD_TX].revents)
 		consume_events_locked(c, c->tx_ch, c->tx_cq);
-	any = drain_cq_locked(c, c->rx_cq, true);
-	any |= drain_cq_locked(c, c->tx_cq, false);
+	/* Sends first: a failed one is the cause, receive flushes follow. */
+	any = drain_cq_locked(c, c->tx_cq, false);
+	any |= drain_cq_locked(c, c->rx_cq, true);
 	if (pfd && pfd[FD_CM].revents)
 		conn_rdma_cm_events_locked(c);
 	if (c->rx_owed)
 		send_credits_locked(c);
-	if (any) {
-		pthread_cond_broadcast(&c->cond);
-		if (c->polling)
-			kick(c);
-	}
+	if (any)
+		wake_others_locked(c);
 }
 
 static int timed_out_locked(struct rdma_conn *c)
@@ -312,11 +327,11 @@ static int timed_out_locked(struct rdma_conn *c)
 static int poll_locked(struct rdma_conn *c, int ms)
 {
 	struct pollfd pfd[FD_COUNT] = {
-		[FD_RX] = { .fd = c->rx_ch->fd, .events = POLLIN },
-		[FD_TX] = { .fd = c->tx_ch->fd, .events = POLLIN },
-		[FD_CM] = { .fd = c->cm_ch->fd, .events = POLLIN },
-		[FD_SHUT] = { .fd = c->shut_fd, .events = POLLIN },
-		[FD_KICK] = { .fd = c->kick_fd, .events = POLLIN },
+		[FD_RX] = {.fd = c->rx_ch->fd, .events = POLLIN},
+		[FD_TX] = {.fd = c->tx_ch->fd, .events = POLLIN},
+		[FD_CM] = {.fd = c->cm_ch->fd, .events = POLLIN},
+		[FD_SHUT] = {.fd = c->shut_fd, .events = POLLIN},
+		[FD_KICK] = {.fd = c->kick_fd, .events = POLLIN},
 	};
 	uint64_t count;
 	int n;
@@ -464,8 +479,8 @@ static int rdma_writev(struct conn *base, const struct iovec *iov, int iovcnt)
 		}
 		if (idx == iovcnt)
 			break;
-		ret = c->error ? c->error : wait_locked(c, can_send_data,
-							 deadline);
+		ret = c->error ? c->error
+			       : wait_locked(c, can_send_data, deadline);
 		if (!ret && c->error)
 			ret = c->error;
 		if (ret)
@@ -530,8 +545,9 @@ static int rdma_readv(struct conn *base, const struct iovec *iov, int iovcnt)
 			n = MIN(want, c->rx_len[slot] - c->rx_off);
 			/* Only the reader moves rx_head: copy unlocked. */
 			pthread_mutex_unlock(&c->lock);
-			memcpy(dst, c->rx_buf + (size_t)slot * RDMA_BUF_SIZE +
-					    c->rx_off,
+			memcpy(dst,
+			       c->rx_buf + (size_t)slot * RDMA_BUF_SIZE +
+				       c->rx_off,
 			       n);
 			pthread_mutex_lock(&c->lock);
 			consume_head_locked(c, n);
@@ -542,7 +558,8 @@ static int rdma_readv(struct conn *base, const struct iovec *iov, int iovcnt)
 	/* Keep conn_fd() honest: no stale event when nothing is buffered. */
 	if (!c->rx_count && !c->error) {
 		consume_events_locked(c, c->rx_ch, c->rx_cq);
-		drain_cq_locked(c, c->rx_cq, true);
+		if (drain_cq_locked(c, c->rx_cq, true))
+			wake_others_locked(c);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return ret;
@@ -657,7 +674,7 @@ static int rma_post_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
 		.sg_list = &sge,
 		.num_sge = 1,
 		.opcode = op,
-		.wr.rdma = { .remote_addr = raddr, .rkey = rkey },
+		.wr.rdma = {.remote_addr = raddr, .rkey = rkey},
 	};
 	int ret;
 

@@ -113,7 +113,7 @@ static int check_device(const char *rest)
 static int resolve(const char *rest, bool passive, struct sockaddr_storage *ss,
 		   char *host, size_t hostlen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai;
 	char port[16];
 	int ret;
@@ -127,7 +127,8 @@ static int resolve(const char *rest, bool passive, struct sockaddr_storage *ss,
 		hints.ai_flags = AI_PASSIVE;
 	ret = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (ret) {
-		log_error("rdma://%s: getaddrinfo: %s", rest, gai_strerror(ret));
+		log_error("rdma://%s: getaddrinfo: %s", rest,
+			  gai_strerror(ret));
 		return ret == EAI_SYSTEM ? -errno : -EINVAL;
 	}
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
@@ -182,7 +183,7 @@ static int wait_cm_event(struct rdma_event_channel *ch,
 			 enum rdma_cm_event_type want, uint64_t deadline_ns,
 			 const char *url, struct rdma_hello *hello)
 {
-	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = ch->fd, .events = POLLIN};
 	struct rdma_cm_event *ev;
 	int ret;
 
@@ -298,8 +299,8 @@ static struct ibv_mr *reg_buffer(struct rdma_conn *c, char **buf, size_t len,
 	return mr;
 }
 
-static struct ibv_cq *make_cq(struct rdma_conn *c,
-			      struct ibv_comp_channel **ch, int depth)
+static struct ibv_cq *make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
+			      int depth)
 {
 	struct ibv_cq *cq;
 	int ret;
@@ -338,14 +339,13 @@ static int make_qp(struct rdma_conn *c)
 		.recv_cq = c->rx_cq,
 		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
-		.cap = {
-			.max_send_wr = RDMA_SQ_DEPTH,
-			.max_recv_wr = RDMA_RX_DEPTH,
-			.max_send_sge = 1,
-			.max_recv_sge = 1,
-			.max_inline_data = RDMA_INLINE,
-		},
 	};
+
+	attr.cap.max_send_wr = RDMA_SQ_DEPTH;
+	attr.cap.max_recv_wr = RDMA_RX_DEPTH;
+	attr.cap.max_send_sge = 1;
+	attr.cap.max_recv_sge = 1;
+	attr.cap.max_inline_data = RDMA_INLINE;
 
 	if (rdma_create_qp(c->id, c->pd, &attr)) {
 		int ret = -errno;
@@ -377,7 +377,7 @@ static int make_fds(struct rdma_conn *c)
 	fds[1] = c->cm_ch->fd;
 	fds[2] = c->shut_fd;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
-		struct epoll_event ev = { .events = EPOLLIN };
+		struct epoll_event ev = {.events = EPOLLIN};
 
 		if (epoll_ctl(c->ep_fd, EPOLL_CTL_ADD, fds[i], &ev))
 			goto err_log;
@@ -545,8 +545,8 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 		log_error("%s: rdma_connect: %s", url, strerror(errno));
 		return -errno;
 	}
-	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ESTABLISHED, deadline,
-			    url, &theirs);
+	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ESTABLISHED, deadline, url,
+			    &theirs);
 	if (ret)
 		return ret;
 	c->connected = true;
