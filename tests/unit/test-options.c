@@ -104,9 +104,10 @@ static void three_positional_arguments_are_refused(void **state)
 
 static void manager_without_key_is_refused_unless_insecure(void **state)
 {
-	const char *argv1[] = {"cmpfs", "/m", "-o", "manager=tcp://h:1"};
+	const char *argv1[] = {"cmpfs", "/m", "-o",
+			       "manager=tcp://h:1,listen=tcp://a:2"};
 	const char *argv2[] = {"cmpfs", "/m", "-o",
-			       "manager=tcp://h:1,insecure"};
+			       "manager=tcp://h:1,listen=tcp://a:2,insecure"};
 	struct fuse_args a;
 	struct fs_options o;
 
