@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 
 #include "cmp-config.h"
+#include "cmp/cmpctl-cluster.h"
 #include "cmp/util.h"
 
 #define STATS_XATTR "user.cmpfs.stats"
@@ -74,6 +75,36 @@ static int cmd_stats(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_keygen(int argc, char **argv)
+{
+	if (argc != 2)
+		return -EINVAL;
+	return cmpctl_keygen(argv[1]);
+}
+
+/* status --manager ADDR (--key FILE | --insecure) [--json] */
+static int cmd_status(int argc, char **argv)
+{
+	const char *manager = NULL, *key = NULL;
+	bool json = false, insecure = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--insecure"))
+			insecure = true;
+		else if (!strcmp(argv[i], "--manager") && i + 1 < argc)
+			manager = argv[++i];
+		else if (!strcmp(argv[i], "--key") && i + 1 < argc)
+			key = argv[++i];
+		else
+			return -EINVAL;
+	}
+	if (!manager || (!key && !insecure))
+		return -EINVAL;
+	return cmpctl_cluster_status(manager, key, insecure, json, stdout);
+}
+
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -82,16 +113,22 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "stats", cmd_stats, "stats MOUNTPOINT [--json]",
-	  "counters of a cmpfs mount: requests by type, bytes, blocks per "
-	  "list, pool free" },
+	{"stats", cmd_stats, "stats MOUNTPOINT [--json]",
+	 "counters of a cmpfs mount: requests by type, bytes, blocks per "
+	 "list, pool free"},
+	{"status", cmd_status,
+	 "status --manager ADDR (--key FILE|--insecure) [--json]",
+	 "the cluster: nodes, kind, capacity, free, and per node the "
+	 "free/LLL/LRL/RLL/RRL counts"},
+	{"keygen", cmd_keygen, "keygen FILE",
+	 "write a new cluster key (mode 0600) for --key / -o key="},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cmpctl COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  cmpctl %-44s %s\n", commands[i].usage,
+		fprintf(f, "  cmpctl %s\n      %s\n", commands[i].usage,
 			commands[i].help);
 }
 
