@@ -95,6 +95,21 @@ static void print_table(FILE *out, const char *addr,
 		cmp_format_size(free_bytes, b, sizeof(b)));
 }
 
+/* What a person can do about the usual failures. */
+static const char *hint(int err)
+{
+	switch (err) {
+	case -EACCES:
+		return " (wrong cluster key, or secure and insecure mixed)";
+	case -EHOSTUNREACH:
+		return " (is cmp-manager running there?)";
+	case -ETIMEDOUT:
+		return " (no answer in time)";
+	default:
+		return "";
+	}
+}
+
 int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 			  bool insecure, bool json, FILE *out)
 {
@@ -134,10 +149,7 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 			      &count);
 	if (ret < 0) {
 		fprintf(stderr, "cmpctl: manager %s: %s%s\n", manager_addr,
-			strerror(-ret),
-			ret == -EACCES ? " (wrong cluster key, or secure and "
-					 "insecure mixed)"
-				       : "");
+			strerror(-ret), hint(ret));
 		goto out_free;
 	}
 	if (json)
