@@ -556,6 +556,37 @@ static void cmpctl_status_prints_a_table_and_json(void **state)
 		-EHOSTUNREACH);
 }
 
+static void the_same_works_over_tcp_loopback(void **state)
+{
+	struct manager_config cfg = {.listen_addr = "tcp://127.0.0.1:0",
+				     .heartbeat_ms = HB_MS,
+				     .dead_after = DEAD_AFTER};
+	struct mgr_free_entry f[4];
+	struct auth_key k;
+	struct node a, b;
+	struct manager *m;
+	size_t n;
+
+	random_key(&k, 3);
+	cfg.key = &k;
+	m = manager_create(&cfg);
+	assert_non_null(m);
+	snprintf(mgr_addr, sizeof(mgr_addr), "%s", manager_addr(m));
+	assert_non_null(strstr(mgr_addr, "tcp://127.0.0.1:"));
+	start_client(&a, 111, MGR_KIND_COMPUTE, 10, &k);
+	start_client(&b, 112, MGR_KIND_MEMSERVER, 99, &k);
+	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
+	assert_int_equal(mgr_client_wait_registered(b.c, DEADLINE_MS), 0);
+	assert_int_equal(mgr_client_find_free(a.c, 8, f, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f[0].node, 112);
+	stop_client(&b);
+	assert_true(wait_for(has_dead, &a));
+	assert_true(heard_of(&a, 112));
+	stop_client(&a);
+	manager_destroy(m);
+}
+
 static void cmpctl_keygen_writes_once(void **state)
 {
 	char dir[] = "/tmp/cmp-test-key-XXXXXX", path[128];
@@ -588,6 +619,7 @@ int main(void)
 		cmocka_unit_test(garbage_closes_only_that_connection),
 		cmocka_unit_test(unknown_requests_get_not_supported),
 		cmocka_unit_test(cmpctl_status_prints_a_table_and_json),
+		cmocka_unit_test(the_same_works_over_tcp_loopback),
 		cmocka_unit_test(cmpctl_keygen_writes_once),
 	};
 
