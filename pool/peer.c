@@ -14,7 +14,12 @@
  * copy of megabytes) and verified afterwards; on a mismatch the byte range
  * written holds the corrupted bytes. The owner is told (WIRE_S_BADMSG), the
  * connection is closed, and the owner must treat that range as lost until
- * it rewrites it, exactly as after a failed write to a disk.
+ * it rewrites it, exactly as after a failed write to a disk. (The 16-byte
+ * range header is acted on before the checksum covering it is known; a
+ * header corrupted in transit into another valid range of the same owner
+ * would misplace the bytes. The transports' own link checksums make that
+ * as unlikely as silent memory corruption; the bounce path has no such
+ * window.)
  */
 #include <errno.h>
 #include <stdlib.h>
