@@ -166,6 +166,15 @@ static int cm_event_errno(enum rdma_cm_event_type type)
 	}
 }
 
+/* IB pads private data; a short or missing one reads as zeros (refused). */
+static void copy_hello(struct rdma_hello *h, const struct rdma_conn_param *p)
+{
+	memset(h, 0, sizeof(*h));
+	if (p->private_data)
+		memcpy(h, p->private_data,
+		       MIN(sizeof(*h), (size_t)p->private_data_len));
+}
+
 /*
  * Waits for one CM event on a handshake channel and acks it. Returns 0 when
  * it is `want` (its private data copied to *hello when asked), else -errno
@@ -207,12 +216,9 @@ static int wait_cm_event(struct rdma_event_channel *ch,
 		log_error("%s: %s while waiting for %s (status %d)", url,
 			  rdma_event_str(ev->event), rdma_event_str(want),
 			  ev->status);
-	} else if (hello) {
-		memset(hello, 0, sizeof(*hello));
-		memcpy(hello, ev->param.conn.private_data,
-		       MIN(sizeof(*hello), ev->param.conn.private_data_len));
-		ret = 0;
 	} else {
+		if (hello)
+			copy_hello(hello, &ev->param.conn);
 		ret = 0;
 	}
 	rdma_ack_cm_event(ev);
@@ -469,9 +475,7 @@ static int listener_accept(struct conn_listener *base, struct conn **out)
 		}
 		id = ev->id;
 		req = ev->param.conn;
-		memset(&hello, 0, sizeof(hello));
-		memcpy(&hello, ev->param.conn.private_data,
-		       MIN(sizeof(hello), ev->param.conn.private_data_len));
+		copy_hello(&hello, &ev->param.conn);
 		/* rdma_migrate_id() waits for this ack. */
 		rdma_ack_cm_event(ev);
 		ret = accept_request(l, id, &hello, &req, out);
