@@ -16,10 +16,8 @@ static enum log_level max_level = LOG_LVL_INFO;
 static const char *prog = "cmp";
 static bool to_syslog;
 
-static const char *const level_name[] = { "error", "warning", "info",
-					  "debug" };
-static const int syslog_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
-				   LOG_DEBUG };
+static const char *const level_name[] = {"error", "warning", "info", "debug"};
+static const int syslog_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 
 void log_init(const char *progname, enum log_level level)
 {

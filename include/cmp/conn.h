@@ -69,6 +69,8 @@ int conn_readv(struct conn *c, const struct iovec *iov, int iovcnt);
  * it returns -ETIMEDOUT and the connection is unusable afterwards.
  */
 int conn_set_timeout(struct conn *c, int timeout_ms);
+/* The value last given to conn_set_timeout() (0 after connect/accept). */
+int conn_get_timeout(const struct conn *c);
 /* Readable (POLLIN) when conn_read() may make progress. */
 int conn_fd(const struct conn *c);
 /* True when bytes are already buffered inside the connector. */

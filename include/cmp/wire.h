@@ -43,22 +43,22 @@ struct conn;
 #define WIRE_MAX_PAYLOAD (16u << 20)
 
 /* Message types, defined once: X(name, value). */
-#define WIRE_OPS(X)                                                            \
-	X(PING, 1)                                                             \
-	X(HELLO, 2)                                                            \
-	X(AUTH, 3)                                                             \
-	X(REGISTER, 10)                                                        \
-	X(HEARTBEAT, 11)                                                       \
-	X(FIND_FREE, 12)                                                       \
-	X(NODES, 13)                                                           \
-	X(NODE_DEAD, 14)                                                       \
-	X(ALLOC, 20)                                                           \
-	X(FREE, 21)                                                            \
-	X(READ, 22)                                                            \
-	X(WRITE, 23)                                                           \
-	X(READ_BATCH, 24)                                                      \
-	X(WRITE_BATCH, 25)                                                     \
-	X(MOVE, 26)                                                            \
+#define WIRE_OPS(X)        \
+	X(PING, 1)         \
+	X(HELLO, 2)        \
+	X(AUTH, 3)         \
+	X(REGISTER, 10)    \
+	X(HEARTBEAT, 11)   \
+	X(FIND_FREE, 12)   \
+	X(NODES, 13)       \
+	X(NODE_DEAD, 14)   \
+	X(ALLOC, 20)       \
+	X(FREE, 21)        \
+	X(READ, 22)        \
+	X(WRITE, 23)       \
+	X(READ_BATCH, 24)  \
+	X(WRITE_BATCH, 25) \
+	X(MOVE, 26)        \
 	X(STATUS, 30)
 
 enum wire_op {
@@ -81,16 +81,16 @@ enum wire_flags {
  * Status codes (replies only), defined once: X(name, value, errno).
  * MOVED carries the new location of a block in the payload.
  */
-#define WIRE_STATUSES(X)                                                       \
-	X(OK, 0, 0)                                                            \
-	X(NOENT, 1, ENOENT)                                                    \
-	X(NOSPC, 2, ENOSPC)                                                    \
-	X(INVAL, 3, EINVAL)                                                    \
-	X(IO, 4, EIO)                                                          \
-	X(PERM, 5, EACCES)                                                     \
-	X(MOVED, 6, ESTALE)                                                    \
-	X(BADMSG, 7, EBADMSG)                                                  \
-	X(NOTSUP, 8, EOPNOTSUPP)                                               \
+#define WIRE_STATUSES(X)         \
+	X(OK, 0, 0)              \
+	X(NOENT, 1, ENOENT)      \
+	X(NOSPC, 2, ENOSPC)      \
+	X(INVAL, 3, EINVAL)      \
+	X(IO, 4, EIO)            \
+	X(PERM, 5, EACCES)       \
+	X(MOVED, 6, ESTALE)      \
+	X(BADMSG, 7, EBADMSG)    \
+	X(NOTSUP, 8, EOPNOTSUPP) \
 	X(BUSY, 9, EBUSY)
 
 enum wire_status {
@@ -99,6 +99,8 @@ enum wire_status {
 #undef WIRE_STATUS_ENUM
 };
 
+/* "MOVED" for WIRE_S_MOVED, NULL for an unknown status. */
+const char *wire_status_name(uint32_t status);
 /* Maps -errno to a status (unknown errnos become WIRE_S_IO) and back. */
 uint32_t wire_status_from_errno(int neg_errno);
 int wire_status_to_errno(uint32_t status);

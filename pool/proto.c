@@ -1,2 +1,0 @@
-// SPDX-License-Identifier: MIT
-/* CMP messages: filled in by the cluster work. */
