@@ -425,6 +425,45 @@ static void credits_ride_on_replies_in_ping_pong(void **state)
 	destroy_pair(&p);
 }
 
+/* Writer and reader threads on both ends at once share each CQ's poll. */
+static void full_duplex_streams_with_four_threads(void **state)
+{
+	const size_t len = 8 * 1024 * 1024;
+	uint8_t *out = malloc(len), *in[2] = {malloc(len), malloc(len)};
+	struct io_job w[2], r[2];
+	struct pair p = {0};
+	pthread_t t[4];
+
+	assert_non_null(out);
+	assert_non_null(in[0]);
+	assert_non_null(in[1]);
+	for (size_t i = 0; i < len; i++)
+		out[i] = pat(i);
+	connect_pair(&p);
+	w[0] = (struct io_job){.c = p.cli, .buf = out, .len = len};
+	w[1] = (struct io_job){.c = p.srv, .buf = out, .len = len};
+	r[0] = (struct io_job){.c = p.srv, .buf = in[0], .len = len};
+	r[1] = (struct io_job){.c = p.cli, .buf = in[1], .len = len};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+			pthread_create(&t[i], NULL, writer_main, &w[i]), 0);
+		assert_int_equal(
+			pthread_create(&t[2 + i], NULL, reader_main, &r[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(w[i].ret, 0);
+		assert_int_equal(r[i].ret, 0);
+		assert_memory_equal(in[i], out, len);
+	}
+	assert_int_equal(F.rnr, 0);
+	destroy_pair(&p);
+	free(in[1]);
+	free(in[0]);
+	free(out);
+}
+
 static bool readable(struct conn *c)
 {
 	struct pollfd pfd = {.fd = c->ops->fd(c), .events = POLLIN};
@@ -471,8 +510,13 @@ static void bytes_sent_before_disconnect_are_read_then_econnreset(void **state)
 
 	connect_pair(&p);
 	assert_int_equal(wr(p.cli, buf, 100), 0);
+	assert_int_equal(rd(p.srv, buf, 100), 0);
+	assert_false(readable(p.srv));
+	assert_int_equal(wr(p.cli, buf, 100), 0);
 	p.cli->ops->destroy(p.cli);
 	p.cli = NULL;
+	/* An event loop learns of the disconnect through conn_fd(). */
+	assert_true(readable(p.srv));
 	assert_int_equal(rd(p.srv, buf, 100), 0);
 	assert_int_equal(rd(p.srv, buf, 1), -ECONNRESET);
 	assert_int_equal(wr(p.srv, buf, 1), -ECONNRESET);
@@ -688,6 +732,7 @@ int main(void)
 		T(fast_sender_stops_at_the_receiver_ring_without_rnr),
 		T(credits_flow_back_so_a_long_stream_never_overruns),
 		T(credits_ride_on_replies_in_ping_pong),
+		T(full_duplex_streams_with_four_threads),
 		T(conn_fd_and_pending_follow_the_buffered_bytes),
 		T(read_times_out_and_leaves_the_connection_unusable),
 		T(bytes_sent_before_disconnect_are_read_then_econnreset),
