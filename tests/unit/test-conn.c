@@ -414,6 +414,84 @@ static void rdma_without_rdma_support_is_eprotonosupport(void **state)
 			 -EPROTONOSUPPORT);
 }
 
+/* ---- many clients at once ---- */
+
+#define CLIENTS 8
+
+struct client {
+	pthread_t thread;
+	const char *addr;
+	uint32_t id;
+	int ret;
+};
+
+static void *client_main(void *arg)
+{
+	struct client *cl = arg;
+	struct iovec iov = {&cl->id, sizeof(cl->id)};
+	struct conn *c;
+	char byte;
+
+	cl->ret = conn_connect(cl->addr, 2000, &c);
+	if (cl->ret)
+		return NULL;
+	cl->ret = conn_writev(c, &iov, 1);
+	/* Wait for the server's goodbye so the stream is read first. */
+	if (!cl->ret)
+		cl->ret = conn_read(c, &byte, 1);
+	conn_destroy(c);
+	return NULL;
+}
+
+static void many_clients_connect_at_once(void **state)
+{
+	struct client cl[CLIENTS];
+	struct conn *server[CLIENTS];
+	struct conn_listener *l;
+	struct iovec bye = {"!", 1};
+	unsigned int seen = 0;
+	uint32_t id;
+	int i;
+
+	assert_int_equal(conn_listen(listen_addr(state), &l), 0);
+	for (i = 0; i < CLIENTS; i++) {
+		cl[i] = (struct client){.addr = conn_listener_addr(l), .id = i};
+		assert_int_equal(pthread_create(&cl[i].thread, NULL,
+						client_main, &cl[i]),
+				 0);
+	}
+	for (i = 0; i < CLIENTS; i++) {
+		assert_int_equal(conn_accept(l, &server[i]), 0);
+		assert_int_equal(conn_set_timeout(server[i], 5000), 0);
+		assert_int_equal(conn_read(server[i], &id, sizeof(id)), 0);
+		assert_true(id < CLIENTS);
+		seen |= 1u << id;
+		assert_int_equal(conn_writev(server[i], &bye, 1), 0);
+	}
+	assert_int_equal(seen, (1u << CLIENTS) - 1);
+	for (i = 0; i < CLIENTS; i++) {
+		join_within(cl[i].thread, 5000);
+		assert_int_equal(cl[i].ret, 0);
+		conn_destroy(server[i]);
+	}
+	conn_listener_destroy(l);
+}
+
+static void empty_and_invalid_iovec_lists(void **state)
+{
+	struct iovec empty[2] = {{NULL, 0}, {NULL, 0}};
+	struct pair p;
+
+	pair_open(&p, listen_addr(state));
+	assert_int_equal(conn_writev(p.client, NULL, 0), 0);
+	assert_int_equal(conn_writev(p.client, empty, 2), 0);
+	assert_int_equal(conn_readv(p.server, empty, 2), 0);
+	assert_int_equal(conn_read(p.server, NULL, 0), 0);
+	assert_int_equal(conn_writev(p.client, empty, -1), -EINVAL);
+	assert_int_equal(conn_readv(p.server, NULL, 1), -EINVAL);
+	pair_close(&p);
+}
+
 /* ---- shutdown while another thread reads ---- */
 
 struct reader {
@@ -619,6 +697,8 @@ int main(void)
 		cmocka_unit_test(malformed_addresses_are_einval),
 		cmocka_unit_test(unknown_scheme_is_eprotonosupport),
 		cmocka_unit_test(rdma_without_rdma_support_is_eprotonosupport),
+		BOTH(many_clients_connect_at_once),
+		BOTH(empty_and_invalid_iovec_lists),
 		BOTH(shutdown_wakes_a_blocked_reader),
 		BOTH(shutdown_wakes_a_reader_waiting_for_its_deadline),
 		BOTH(listener_fd_polls_readable_when_a_peer_connects),
