@@ -206,6 +206,10 @@ static int xfer(struct fd_conn *fc, const struct iovec *iov, int iovcnt,
 			return fail(fc, &cur, out, -ECONNRESET);
 		if (errno == EINTR)
 			continue;
+		/* The kernel gave up on the peer (keepalive, user timeout):
+		 * that is a vanished peer, not our deadline. */
+		if (errno == ETIMEDOUT || errno == EHOSTUNREACH)
+			return fail(fc, &cur, out, -ECONNRESET);
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return fail(fc, &cur, out, -errno);
 		ret = fdio_wait(fc->fd, out ? POLLOUT : POLLIN, deadline);

@@ -12,12 +12,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "cmp-config.h"
@@ -609,6 +612,34 @@ static void rma_is_eopnotsupp_without_rdma(void **state)
 	pair_close(&p);
 }
 
+static int sockopt(int fd, int level, int name)
+{
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	assert_int_equal(getsockopt(fd, level, name, &v, &len), 0);
+	return v;
+}
+
+static void tcp_connections_use_nodelay_and_notice_dead_peers(void **state)
+{
+	struct pair p;
+	struct conn *ends[2];
+	int i;
+
+	pair_open(&p, "tcp://127.0.0.1:0");
+	ends[0] = p.client;
+	ends[1] = p.server;
+	for (i = 0; i < 2; i++) {
+		int fd = conn_fd(ends[i]);
+
+		assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_NODELAY), 1);
+		assert_int_equal(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+		assert_true(sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) > 0);
+	}
+	pair_close(&p);
+}
+
 static void ipv6_loopback_works_when_available(void **state)
 {
 	struct conn_listener *l;
@@ -705,6 +736,8 @@ int main(void)
 		BOTH(conn_fd_polls_readable_when_bytes_arrive),
 		BOTH(peers_are_named_by_address),
 		BOTH(rma_is_eopnotsupp_without_rdma),
+		cmocka_unit_test(
+			tcp_connections_use_nodelay_and_notice_dead_peers),
 		cmocka_unit_test(ipv6_loopback_works_when_available),
 		cmocka_unit_test(hostnames_resolve),
 		cmocka_unit_test(split_hostport_handles_names_ipv4_and_ipv6),
