@@ -148,8 +148,8 @@ static int fail(struct fd_conn *fc, const struct iov_cursor *cur, bool out,
 
 	switch (err) {
 	case -ETIMEDOUT:
-		/* The stream may stop mid-frame: make the connection unusable.
-		 */
+		/* The stream may stop mid-frame: no later call may use it. */
+		atomic_store(&fc->shut, true);
 		shutdown(fc->fd, SHUT_RDWR);
 		timeout_ms = atomic_load(&fc->timeout_ms);
 		log_warn("%s: %s timed out after %d ms (%zu of %zu bytes)",
