@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,58 @@ static void tune_socket(int fd, const char *peer)
 				 strerror(errno));
 }
 
+/*
+ * Buffers that hold a whole block (up to 4 MiB) let a sender write it in one
+ * go and the receiver wake once or twice, instead of both ping-ponging
+ * through small autotuned buffers (1 MiB remote reads on loopback: 390 ->
+ * 600-880 MB/s). A fixed size switches autotuning off, so it is only set
+ * when the kernel grants all of it: always to privileged daemons
+ * (SO_*BUFFORCE), otherwise when net.core.[rw]mem_max allows it. Set on the
+ * socket before connect() or listen() so the window scale fits, and
+ * inherited by accepted sockets.
+ */
+#define TCP_SOCKET_BUFFER (4 << 20)
+
+static pthread_once_t buffer_limits_once = PTHREAD_ONCE_INIT;
+static long rmem_max;
+static long wmem_max;
+
+static long read_sysctl(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static void load_buffer_limits(void)
+{
+	rmem_max = read_sysctl("/proc/sys/net/core/rmem_max");
+	wmem_max = read_sysctl("/proc/sys/net/core/wmem_max");
+}
+
+static void size_buffer(int fd, int force_opt, int opt, long max)
+{
+	int size = TCP_SOCKET_BUFFER;
+
+	if (!setsockopt(fd, SOL_SOCKET, force_opt, &size, sizeof(size)))
+		return;
+	if (max >= size)
+		setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size));
+}
+
+static void size_buffers(int fd)
+{
+	pthread_once(&buffer_limits_once, load_buffer_limits);
+	size_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, wmem_max);
+	size_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, rmem_max);
+}
+
 static struct tcp_listener *to_tcp_listener(const struct conn_listener *l)
 {
 	return (struct tcp_listener *)l;
@@ -224,6 +277,7 @@ static int bind_first(const struct addrinfo *res, int *fdp)
 			err = -errno;
 			continue;
 		}
+		size_buffers(fd);
 		if (!setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 				sizeof(one)) &&
 		    !bind(fd, ai->ai_addr, ai->ai_addrlen) &&
@@ -289,6 +343,7 @@ static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *fdp)
 		    0);
 	if (fd < 0)
 		return -errno;
+	size_buffers(fd);
 	/* EINTR leaves a non-blocking connect running, like EINPROGRESS. */
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS &&
 	    errno != EINTR) {
