@@ -263,30 +263,51 @@ static const struct conn_listener_ops tcp_listener_ops = {
 	.destroy = tcp_listener_destroy,
 };
 
-/* Binds and listens on the first address that works. */
-static int bind_first(const struct addrinfo *res, int *fdp)
+/* A listening socket on one address, or -errno. */
+static int bind_one(const struct addrinfo *ai, int *fdp)
+{
+	int zero = 0;
+	int one = 1;
+	int ret;
+	int fd;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	size_buffers(fd);
+	/* The IPv6 wildcard takes IPv4 clients too, whatever the sysctl. */
+	if ((ai->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero))) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/*
+ * Listens on the first address that works, IPv6 first when the host is
+ * empty so "every address" includes IPv6 clients (a dual-stack socket);
+ * without IPv6 the IPv4 wildcard serves.
+ */
+static int bind_first(const struct addrinfo *res, bool any, int *fdp)
 {
 	const struct addrinfo *ai;
 	int err = -EADDRNOTAVAIL;
-	int one = 1;
-	int fd;
+	int pass;
 
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			err = -errno;
-			continue;
+	/* pass 0: the IPv6 wildcard (any only); pass 1: the rest, in order */
+	for (pass = any ? 0 : 1; pass < 2; pass++) {
+		for (ai = res; ai; ai = ai->ai_next) {
+			if (any && (pass == 0) != (ai->ai_family == AF_INET6))
+				continue;
+			err = bind_one(ai, fdp);
+			if (!err)
+				return 0;
 		}
-		size_buffers(fd);
-		if (!setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-				sizeof(one)) &&
-		    !bind(fd, ai->ai_addr, ai->ai_addrlen) &&
-		    !listen(fd, SOMAXCONN)) {
-			*fdp = fd;
-			return 0;
-		}
-		err = -errno;
-		close(fd);
 	}
 	return err;
 }
@@ -303,7 +324,8 @@ static int tcp_listen(const char *rest, struct conn_listener **out)
 	ret = resolve(rest, true, &res);
 	if (ret)
 		return ret;
-	ret = bind_first(res, &fd);
+	/* "tcp://:PORT": the host part is empty */
+	ret = bind_first(res, rest[0] == ':', &fd);
 	freeaddrinfo(res);
 	if (ret) {
 		log_error("tcp://%s: cannot listen: %s", rest, strerror(-ret));

@@ -656,6 +656,31 @@ static void ipv6_loopback_works_when_available(void **state)
 	pair_close(&p);
 }
 
+static void listening_on_every_address_takes_ipv4_and_ipv6(void **state)
+{
+	static const char *const hosts[] = {"127.0.0.1", "[::1]"};
+	struct conn_listener *l;
+	struct conn *client;
+	struct conn *server;
+	char addr[80];
+	size_t i;
+
+	assert_int_equal(conn_listen("tcp://:0", &l), 0);
+	for (i = 0; i < ARRAY_SIZE(hosts); i++) {
+		snprintf(addr, sizeof(addr), "tcp://%s%s", hosts[i],
+			 strrchr(conn_listener_addr(l), ':'));
+		/* Without IPv6 on this host only IPv4 has to work. */
+		if (i == 1 &&
+		    !strncmp(conn_listener_addr(l), "tcp://0.0.0.0", 13))
+			break;
+		assert_int_equal(conn_connect(addr, 2000, &client), 0);
+		assert_int_equal(conn_accept(l, &server), 0);
+		conn_destroy(client);
+		conn_destroy(server);
+	}
+	conn_listener_destroy(l);
+}
+
 static void hostnames_resolve(void **state)
 {
 	struct pair p;
@@ -739,6 +764,8 @@ int main(void)
 		cmocka_unit_test(
 			tcp_connections_use_nodelay_and_notice_dead_peers),
 		cmocka_unit_test(ipv6_loopback_works_when_available),
+		cmocka_unit_test(
+			listening_on_every_address_takes_ipv4_and_ipv6),
 		cmocka_unit_test(hostnames_resolve),
 		cmocka_unit_test(split_hostport_handles_names_ipv4_and_ipv6),
 	};
