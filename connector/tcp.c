@@ -4,7 +4,9 @@
  * (resolve, listen, accept, connect with a deadline); the byte stream itself
  * is fdio.c, shared with the in-memory transport. Connections use
  * TCP_NODELAY because the frames above are request/response and small
- * requests must not wait for Nagle.
+ * requests must not wait for Nagle, keepalive and TCP_USER_TIMEOUT so a
+ * vanished peer ends even a read without deadline, and block-sized socket
+ * buffers where the kernel grants them (tune_socket(), size_buffers()).
  *
  * Name resolution uses getaddrinfo(), which may block on DNS regardless of
  * the connect timeout; cluster addresses are expected to be literal or in
@@ -47,7 +49,7 @@ static int gai_to_errno(int gai)
 	case EAI_MEMORY:
 		return -ENOMEM;
 	case EAI_SYSTEM:
-		return -errno;
+		return errno ? -errno : -EIO;
 	default:
 		return -EINVAL;
 	}
