@@ -182,8 +182,9 @@ static void serve_frames(struct server *s, struct server_conn *sc)
 			return;
 		}
 		if (ret < 0) {
-			log_warn("%s: peer %s: bad frame: %s; closing", s->name,
-				 peer, strerror(-ret));
+			/* the connector logged the header or I/O failure */
+			log_debug("%s: peer %s: closing after %s", s->name,
+				  peer, strerror(-ret));
 			return;
 		}
 		ret = s->cfg.handle(s->cfg.ctx, sc, &h);
