@@ -569,7 +569,12 @@ static void *client_thread(void *arg)
 		ret = serve_turn(c);
 		if (ret < 0) {
 			set_reg_state(c, false, unreachable(ret));
-			report(c, "lost the connection of", ret);
+			if (ret == -ENOENT)
+				log_warn("manager %s forgot node %u; "
+					 "registering again",
+					 c->manager_addr, c->cfg.node);
+			else
+				report(c, "lost the connection of", ret);
 			conn_destroy(c->reg);
 			c->reg = NULL;
 		}
