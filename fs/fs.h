@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interfaces of the cmpfs FUSE daemon: options, the in-memory
+ * namespace, the FUSE operations, the counters and the libfuse compatibility
+ * layer.
+ *
+ * Locking (outer to inner): fs.ns_lock (the namespace: directory entries,
+ * link counts, lookup counts, inode lifetime) -> inode.data_lock (a file's
+ * block map and size) -> inode.attr_lock (timestamps, mode, owners) ->
+ * pool lock (inside pool/). No lock is held across a reply to the kernel
+ * except data_lock held shared while a read reply points into pool memory.
+ */
+#ifndef CMP_FS_H
+#define CMP_FS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "cmp/blockmap.h"
+
+struct pool;
+struct cluster;
+
+/* ---- options (options.c) ---- */
+
+struct fs_options {
+	uint64_t local_bytes;
+	uint32_t block_size;
+	bool tune_bdi;
+	bool lock_memory;
+	bool debug;
+	char *source;
+	char *mountpoint;
+	char *log_path;
+	/* cluster */
+	char *manager;
+	char *listen;
+	char *key_path;
+	bool insecure;
+	uint32_t node_id;
+};
+
+#define FS_DEFAULT_LOCAL (1ull << 30)
+#define FS_DEFAULT_BLOCK (1u << 20)
+
+/*
+ * Takes cmpfs's own arguments out of args (SOURCE, -o local=... and the
+ * other keys in the table in options.c), leaving what libfuse parses and
+ * the mountpoint. Returns 0, or -EINVAL after printing one error line.
+ */
+int fs_options_parse(struct fuse_args *args, struct fs_options *o);
+void fs_options_free(struct fs_options *o);
+void fs_options_help(void);
+
+/* ---- counters (ops.c) ---- */
+
+#define FS_OPS(X)                                                              \
+	X(lookup)                                                              \
+	X(forget)                                                              \
+	X(getattr) X(setattr) X(readlink) X(mknod) X(mkdir) X(unlink) X(rmdir) \
+		X(symlink) X(rename) X(link) X(open) X(read) X(write) X(flush) \
+			X(release) X(fsync) X(opendir) X(readdir)              \
+				X(releasedir) X(statfs) X(getxattr) X(create)  \
+					X(fallocate) X(copy_file_range)        \
+						X(lseek) X(other)
+
+enum fs_op {
+#define FS_OP_ENUM(n) FS_OP_##n,
+	FS_OPS(FS_OP_ENUM)
+#undef FS_OP_ENUM
+		FS_OP_COUNT
+};
+
+struct fs_stats {
+	atomic_uint_fast64_t ops[FS_OP_COUNT];
+	atomic_uint_fast64_t read_bytes;
+	atomic_uint_fast64_t write_bytes;
+	atomic_uint_fast64_t read_remote_bytes;
+	atomic_uint_fast64_t write_remote_bytes;
+	atomic_uint_fast64_t enospc;
+	atomic_uint_fast64_t last_read_size;
+	atomic_uint_fast64_t last_write_size;
+};
+
+/* ---- namespace (inode.c) ---- */
+
+struct dentry;
+
+struct inode {
+	fuse_ino_t fuse_ino; /* what the kernel calls it (pointer or 1) */
+	uint64_t st_ino;     /* what stat() shows */
+	/* ns_lock: */
+	uint64_t nlookup;
+	uint32_t nlink;
+	uint32_t nopen;
+	struct inode *hnext; /* unused: kept for a future ino hash */
+	/* attr_lock (mode's type bits never change): */
+	pthread_mutex_t attr_lock;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	dev_t rdev;
+	struct timespec atime, mtime, ctime;
+	/* data_lock: */
+	pthread_rwlock_t data_lock;
+	uint64_t size;
+	struct blockmap map;
+	/* directories (ns_lock): ordered by cookie for readdir */
+	struct dentry *first, *last;
+	uint64_t next_cookie;
+	uint64_t nchildren;
+	struct inode *parent;
+	/* symlinks (immutable once made) */
+	char *target;
+};
+
+struct dentry {
+	struct dentry *hnext;	    /* hash chain */
+	struct dentry *prev, *next; /* the directory's list */
+	struct inode *dir;
+	struct inode *inode;
+	uint64_t cookie;
+	uint32_t hash;
+	char name[];
+};
+
+struct fs {
+	struct pool *pool;
+	struct cluster *cluster; /* NULL when standalone */
+	struct fs_options *opts;
+	struct fuse_session *se;
+	pthread_mutex_t ns_lock;
+	struct inode *root;
+	struct dentry **htab; /* (dir, name) -> dentry */
+	uint64_t hsize, hcount;
+	uint64_t next_ino;
+	uint64_t inodes;
+	struct fs_stats stats;
+	bool direct_io; /* false when the kernel cannot mmap direct_io files */
+	uint32_t block_size;
+	uint32_t block_shift;
+};
+
+int fs_ns_init(struct fs *fs);
+void fs_ns_finish(struct fs *fs);
+struct inode *fs_inode(struct fs *fs, fuse_ino_t ino);
+/* All _locked: caller holds fs->ns_lock. */
+struct dentry *fs_dentry_lookup_locked(struct fs *fs, struct inode *dir,
+				       const char *name);
+int fs_dentry_add_locked(struct fs *fs, struct inode *dir, const char *name,
+			 struct inode *inode);
+void fs_dentry_remove_locked(struct fs *fs, struct dentry *d);
+struct inode *fs_inode_new_locked(struct fs *fs, mode_t mode, uid_t uid,
+				  gid_t gid, dev_t rdev);
+/* Frees the inode when no name, lookup or open refers to it any more. */
+void fs_inode_maybe_free_locked(struct fs *fs, struct inode *inode);
+void fs_inode_fill_stat(struct fs *fs, struct inode *inode, struct stat *st);
+void fs_touch(struct inode *inode, bool atime, bool mtime, bool ctime);
+
+/* ---- FUSE operations (ops.c) and file data (data.c) ---- */
+
+extern const struct fuse_lowlevel_ops fs_ops;
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		 off_t off, struct fuse_file_info *fi);
+void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+		     off_t len, struct fuse_file_info *fi);
+void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			   struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			   off_t off_out, struct fuse_file_info *fi_out,
+			   size_t len, int flags);
+void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		 struct fuse_file_info *fi);
+/* Sets a file's size (truncate); caller holds data_lock exclusively. */
+int fs_set_size_locked(struct fs *fs, struct inode *inode, uint64_t size);
+/* Frees a file's blocks (last reference gone). */
+void fs_data_free(struct fs *fs, struct inode *inode);
+/* Formats the counters as "name value\n" lines; returns length. */
+size_t fs_stats_format(struct fs *fs, char *buf, size_t cap);
+
+static inline struct fs *fs_from_req(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ---- libfuse compatibility (fuse_compat.c) ---- */
+
+/*
+ * Installs the /dev/fuse I/O hooks that ask the kernel for
+ * FUSE_DIRECT_IO_ALLOW_MMAP in the INIT reply (libfuse 3.14 cannot).
+ * Call right after fuse_session_mount().
+ */
+int fs_compat_install(struct fuse_session *se);
+/* After INIT: did the kernel grant mmap on direct_io files? */
+bool fs_compat_direct_io_mmap(void);
+
+#endif

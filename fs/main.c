@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmpfs: mounts the pool as a file system. Parses options, makes the pool,
+ * mounts through libfuse's low-level API, protects the daemon for serving
+ * swap (locked memory, OOM immunity, I/O flusher), tunes the mount's dirty
+ * limits for mmap writeback, and runs the multi-threaded FUSE loop.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "cmp-config.h"
+#include "cmp/auth.h"
+#include "cmp/cluster.h"
+#include "cmp/log.h"
+#include "cmp/pool.h"
+#include "cmp/util.h"
+#include "fs.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [SOURCE] MOUNTPOINT [-f] [-s] [-o "
+	       "OPTION[,OPTION...]]\n"
+	       "       mount -t fuse.cmpfs none MOUNTPOINT -o local=2G\n"
+	       "\n"
+	       "Mounts a pool of memory as a file system. Each file is a "
+	       "growable region of\n"
+	       "pool blocks; reads and writes are byte-range direct I/O, "
+	       "MAP_SHARED mmap\n"
+	       "pages at 4 KiB, and a loop device on a file can carry swap.\n"
+	       "SOURCE is ignored (use 'none' or 'cmpfs').\n\n",
+	       prog);
+	fs_options_help();
+	printf("\nCounters: getfattr -n user.cmpfs.stats MOUNTPOINT, or "
+	       "cmpctl stats MOUNTPOINT.\n\nlibfuse options:\n");
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+static void fuse_log_bridge(enum fuse_log_level level, const char *fmt,
+			    va_list ap)
+{
+	enum log_level l = level <= FUSE_LOG_ERR       ? LOG_LVL_ERROR
+			   : level == FUSE_LOG_WARNING ? LOG_LVL_WARN
+			   : level <= FUSE_LOG_INFO    ? LOG_LVL_INFO
+						       : LOG_LVL_DEBUG;
+	char buf[512];
+	size_t n;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	log_msg(l, "%s", buf);
+}
+
+/*
+ * Serving swap means serving the kernel while it is short of memory: never
+ * be swapped or OOM-killed, and be allowed to dip into reserves.
+ */
+static void protect_daemon(bool lock_memory)
+{
+	int fd;
+
+	if (lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		log_warn("mlockall: %s (swap on cmpfs may deadlock)",
+			 strerror(errno));
+	fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	if (fd < 0 || write(fd, "-1000", 5) != 5)
+		log_warn("cannot set oom_score_adj: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		log_warn("PR_SET_IO_FLUSHER: %s (needs CAP_SYS_RESOURCE; "
+			 "continuing)",
+			 strerror(errno));
+}
+
+/* The mount's major:minor from mountinfo (a stat() would call into us). */
+static int mount_devno(const char *mountpoint, unsigned int *maj,
+		       unsigned int *min)
+{
+	char line[4096], path[4096];
+	int ret = -ENOENT;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	if (!f)
+		return -errno;
+	if (!realpath(mountpoint, path))
+		snprintf(path, sizeof(path), "%s", mountpoint);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int a, b;
+		char mp[4096];
+
+		/* id parent maj:min root mountpoint ... */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mp) != 3)
+			continue;
+		if (strcmp(mp, path))
+			continue;
+		*maj = a;
+		*min = b;
+		ret = 0; /* the last match is the newest mount */
+	}
+	fclose(f);
+	return ret;
+}
+
+static int write_sysfs(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/*
+ * FUSE mounts default to max_ratio=1 and strict_limit, which caps dirty
+ * mmap pages at ~38 MiB and halves mmap write throughput.
+ */
+static void tune_bdi(const char *mountpoint)
+{
+	unsigned int maj, min;
+	char path[128];
+	int ret = mount_devno(mountpoint, &maj, &min);
+
+	if (ret) {
+		log_warn("cannot find %s in mountinfo: bdi not tuned",
+			 mountpoint);
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/max_ratio", maj,
+		 min);
+	ret = write_sysfs(path, "50");
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/strict_limit", maj,
+		 min);
+	if (!ret)
+		ret = write_sysfs(path, "0");
+	if (ret)
+		log_warn("cannot tune %s: %s", path, strerror(-ret));
+}
+
+static int log_fd = -1;	  /* -o log=FILE, until it replaces stderr */
+static int ready_fd = -1; /* to the parent waiting in daemon_start() */
+
+static int setup_log(struct fs_options *o, bool foreground)
+{
+	if (o->debug)
+		log_set_level(LOG_LVL_DEBUG);
+	fuse_set_log_func(fuse_log_bridge);
+	if (!o->log_path)
+		return 0;
+	log_fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		      0640);
+	if (log_fd < 0) {
+		fprintf(stderr, "cmpfs: cannot open log file %s: %s\n",
+			o->log_path, strerror(errno));
+		return -errno;
+	}
+	/* A daemon keeps the terminal for errors until it is ready. */
+	if (foreground) {
+		dup2(log_fd, STDERR_FILENO);
+		close(log_fd);
+		log_fd = -1;
+	}
+	return 0;
+}
+
+/*
+ * Detaches before anything starts a thread (threads do not survive a
+ * fork): the parent waits for the child's verdict and exits with it, so
+ * `mount` still fails visibly when the mount or the cluster join fails.
+ */
+static int daemon_start(void)
+{
+	int p[2];
+	pid_t pid;
+	char c = 1;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			c = 1;
+		_exit(c);
+	}
+	close(p[0]);
+	setsid();
+	ready_fd = p[1];
+	return 0;
+}
+
+/* Tells the waiting parent how it went and lets go of the terminal. */
+static void daemon_ready(int status)
+{
+	int null;
+	char c = (char)status;
+
+	if (ready_fd < 0)
+		return;
+	if (!status) {
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(log_fd >= 0 ? log_fd : null, STDERR_FILENO);
+			close(null);
+		}
+		if (log_fd < 0)
+			log_use_syslog();
+		if (chdir("/") < 0)
+			log_warn("chdir /: %s", strerror(errno));
+	}
+	if (write(ready_fd, &c, 1) != 1)
+		log_warn("cannot tell the parent we are %s",
+			 status ? "failing" : "ready");
+	close(ready_fd);
+	ready_fd = -1;
+	if (log_fd >= 0) {
+		close(log_fd);
+		log_fd = -1;
+	}
+}
+
+/* Joins the cluster named by -o manager= (before mounting). */
+static int join_cluster(struct fs *fs, struct fs_options *o)
+{
+	struct auth_key key;
+	int ret;
+
+	if (o->key_path) {
+		ret = auth_key_load(o->key_path, &key);
+		if (ret) {
+			log_error("key file %s: %s%s", o->key_path,
+				  strerror(-ret),
+				  ret == -EPERM ? " (group or others may "
+						  "read it: chmod 600)"
+						: "");
+			return ret;
+		}
+	}
+	fs->cluster = cluster_start(&(struct cluster_config){
+		.pool = fs->pool,
+		.manager_addr = o->manager,
+		.listen_addr = o->listen,
+		.key = o->key_path ? &key : NULL,
+		.node_id = o->node_id,
+	});
+	if (!fs->cluster)
+		return -errno;
+	ret = cluster_wait_registered(fs->cluster, 5000);
+	if (ret)
+		log_warn("not registered with the manager at %s yet (%s): "
+			 "serving local memory, retrying in the background",
+			 o->manager, strerror(-ret));
+	return 0;
+}
+
+static int run(struct fs_options *o, struct fuse_args *args,
+	       struct fuse_cmdline_opts *co)
+{
+	struct pool_config pc = {
+		.local_bytes = o->local_bytes,
+		.block_size = o->block_size,
+		.lock_memory = o->lock_memory,
+	};
+	struct fs fs = {.opts = o, .block_size = o->block_size};
+	struct fuse_loop_config *lc;
+	char sz[32];
+	int ret = 1;
+
+	fs.block_shift = (uint32_t)__builtin_ctz(o->block_size);
+	fs.pool = pool_create(&pc);
+	if (!fs.pool) {
+		log_error("cannot create a pool of %s in %u-byte blocks: %s",
+			  cmp_format_size(o->local_bytes, sz, sizeof(sz)),
+			  o->block_size, strerror(errno));
+		return 1;
+	}
+	if (o->manager && join_cluster(&fs, o))
+		goto err_pool;
+	if (fs_ns_init(&fs))
+		goto err_cluster;
+	fs.se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs);
+	if (!fs.se)
+		goto err_ns;
+	if (fuse_set_signal_handlers(fs.se))
+		goto err_session;
+	if (fuse_session_mount(fs.se, co->mountpoint))
+		goto err_signals;
+	if (fs_compat_install(fs.se))
+		goto err_unmount;
+	if (o->tune_bdi)
+		tune_bdi(co->mountpoint);
+	log_info("mounted %s: pool %s in %u KiB blocks, version %s",
+		 co->mountpoint,
+		 cmp_format_size(o->local_bytes, sz, sizeof(sz)),
+		 o->block_size >> 10, CMP_VERSION_STRING);
+	daemon_ready(0);
+	protect_daemon(o->lock_memory);
+
+	if (co->singlethread) {
+		ret = fuse_session_loop(fs.se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned int)co->clone_fd);
+		/* libfuse leaves unset values at UINT_MAX. */
+		if (co->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc,
+						       co->max_idle_threads);
+		if (co->max_threads && co->max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(lc, co->max_threads);
+		ret = fuse_session_loop_mt(fs.se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	log_info("unmounting %s", co->mountpoint);
+	ret = ret ? 1 : 0;
+err_unmount:
+	fuse_session_unmount(fs.se);
+err_signals:
+	fuse_remove_signal_handlers(fs.se);
+err_session:
+	fuse_session_destroy(fs.se);
+err_ns:
+	/* Frees every block, giving borrowed ones back to their providers. */
+	fs_ns_finish(&fs);
+err_cluster:
+	cluster_stop(fs.cluster);
+err_pool:
+	pool_destroy(fs.pool);
+	daemon_ready(1); /* no-op once ready */
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co = {0};
+	struct fs_options o;
+	int ret = 2;
+
+	log_init("cmpfs", LOG_LVL_INFO);
+	if (fs_options_parse(&args, &o))
+		goto out_args;
+	if (o.mountpoint && fuse_opt_add_arg(&args, o.mountpoint))
+		goto out_opts;
+	if (fuse_parse_cmdline(&args, &co) != 0)
+		goto out_opts;
+	if (co.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_opts;
+	}
+	if (co.show_version) {
+		printf("cmpfs %s (libfuse %s, RDMA %s)\n", CMP_VERSION_STRING,
+		       fuse_pkgversion(), CMP_HAVE_RDMA ? "yes" : "no");
+		ret = 0;
+		goto out_opts;
+	}
+	if (!co.mountpoint) {
+		fprintf(stderr, "cmpfs: no mount point given (try --help)\n");
+		goto out_opts;
+	}
+	/* Kernel-side permission checks, and other users may use the pool. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	if (geteuid() == 0)
+		fuse_opt_add_arg(&args, "-oallow_other");
+	if (setup_log(&o, co.foreground))
+		goto out_opts;
+	if (!co.foreground && daemon_start()) {
+		fprintf(stderr, "cmpfs: cannot detach: %s\n", strerror(errno));
+		goto out_opts;
+	}
+	ret = run(&o, &args, &co);
+out_opts:
+	free(co.mountpoint);
+	fs_options_free(&o);
+out_args:
+	fuse_opt_free_args(&args);
+	return ret;
+}
