@@ -403,7 +403,8 @@ struct server *server_create(const struct server_config *cfg)
 	}
 	ret = conn_listen(cfg->listen_addr, &s->listener);
 	if (ret < 0) {
-		log_error("%s: cannot listen on %s: %s", s->name,
+		/* the connector logged why */
+		log_debug("%s: cannot listen on %s: %s", s->name,
 			  cfg->listen_addr, strerror(-ret));
 		goto err_close_pipe;
 	}

@@ -70,7 +70,7 @@ struct server_config {
 /*
  * Listens on cfg->listen_addr and starts the accept thread. Returns the
  * server, or NULL with errno set (EADDRINUSE, EINVAL, EPROTONOSUPPORT...).
- * The failure is logged once here.
+ * The failure is logged once (by the connector when listening fails).
  */
 struct server *server_create(const struct server_config *cfg);
 /* The bound address (port 0 resolved), owned by s. */
