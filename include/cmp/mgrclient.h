@@ -58,7 +58,11 @@ struct mgr_client_config {
  * logged) or ENOMEM.
  */
 struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg);
-/* Stops the thread, closes every connection, frees c. NULL is ok. */
+/*
+ * Stops the thread, closes every connection, frees c. No other call on c
+ * may be in progress or follow. NULL is ok. The manager then sees the
+ * registration connection close and announces this node dead.
+ */
 void mgr_client_destroy(struct mgr_client *c);
 
 /*
