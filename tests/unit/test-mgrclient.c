@@ -806,6 +806,53 @@ static void server_pushes_from_another_thread_between_replies(void **state)
 	conn_destroy(a);
 }
 
+/* A manager that takes registrations and then never answers again. */
+static int mute_handle(void *ctx, struct server_conn *sc,
+		       const struct wire_hdr *h)
+{
+	struct proto_mgr_register_reply rep = {
+		.heartbeat_ms = 20, .dead_after = 1, .epoch = 1};
+	uint8_t buf[PROTO_MGR_REGISTER_SIZE];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct echo *e = ctx;
+	int ret;
+
+	ret = server_read_payload(sc, h, buf, sizeof(buf));
+	if (ret < 0 || h->op != WIRE_OP_REGISTER)
+		return ret;
+	pthread_mutex_lock(&e->lock);
+	e->opens++;
+	pthread_mutex_unlock(&e->lock);
+	iov.iov_len = PROTO_MGR_REGISTER_REPLY_SIZE;
+	proto_mgr_register_reply_encode(&rep, buf, sizeof(buf));
+	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
+}
+
+static void a_manager_that_stops_answering_is_left_and_retried(void **state)
+{
+	struct server_config cfg = {.name = "mute", .handle = mute_handle};
+	struct count_is twice;
+	struct server *s;
+	struct echo e;
+	struct node a;
+
+	memset(&e, 0, sizeof(e));
+	pthread_mutex_init(&e.lock, NULL);
+	next_addr();
+	cfg.listen_addr = mgr_addr;
+	cfg.ctx = &e;
+	s = server_create(&cfg);
+	assert_non_null(s);
+	start_client(&a, 131, MGR_KIND_COMPUTE, 10, NULL);
+	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
+	/* heartbeats go unanswered: the client hangs up and registers anew */
+	twice = (struct count_is){&e, &e.opens, 2};
+	assert_true(wait_for(count_is, &twice));
+	stop_client(&a);
+	server_destroy(s);
+	pthread_mutex_destroy(&e.lock);
+}
+
 static void cmpctl_keygen_writes_once(void **state)
 {
 	char dir[] = "/tmp/cmp-test-key-XXXXXX", path[128];
@@ -843,6 +890,8 @@ int main(void)
 		cmocka_unit_test(server_drops_a_peer_that_never_shakes_hands),
 		cmocka_unit_test(
 			server_pushes_from_another_thread_between_replies),
+		cmocka_unit_test(
+			a_manager_that_stops_answering_is_left_and_retried),
 		cmocka_unit_test(cmpctl_keygen_writes_once),
 	};
 
