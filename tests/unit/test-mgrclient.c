@@ -853,6 +853,66 @@ static void a_manager_that_stops_answering_is_left_and_retried(void **state)
 	pthread_mutex_destroy(&e.lock);
 }
 
+#define MANY 32
+#define ASKERS 4
+#define ASKS 50
+
+static struct node many[MANY];
+
+static void *asker(void *arg)
+{
+	struct mgr_free_entry f[PROTO_MGR_MAX_FREE];
+	uintptr_t k = (uintptr_t)arg;
+	size_t n, i, bad = 0;
+
+	for (i = 0; i < ASKS; i++) {
+		/* several threads share each client: one connection each */
+		if (mgr_client_find_free(many[(k + i) % MANY].c, 1, f,
+					 ARRAY_SIZE(f), &n) < 0 ||
+		    n != PROTO_MGR_MAX_FREE)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static bool all_alive(void *arg)
+{
+	static struct mgr_node_info all[MANY + 1];
+	size_t n, i, alive = 0;
+
+	if (mgr_client_nodes(arg, all, ARRAY_SIZE(all), &n) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		alive += all[i].alive;
+	return alive == MANY;
+}
+
+static void many_nodes_register_and_ask_at_once(void **state)
+{
+	pthread_t t[ASKERS];
+	struct manager *m;
+	void *bad;
+	size_t i;
+
+	next_addr();
+	m = start_manager(NULL);
+	for (i = 0; i < MANY; i++)
+		start_client(&many[i], 1000 + (uint32_t)i, MGR_KIND_COMPUTE,
+			     100 + i, NULL);
+	assert_true(wait_for(all_alive, many[0].c));
+	for (i = 0; i < ASKERS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, asker,
+						(void *)(uintptr_t)(i * 7)),
+				 0);
+	for (i = 0; i < ASKERS; i++) {
+		pthread_join(t[i], &bad);
+		assert_int_equal((uintptr_t)bad, 0);
+	}
+	for (i = 0; i < MANY; i++)
+		stop_client(&many[i]);
+	manager_destroy(m);
+}
+
 static void cmpctl_keygen_writes_once(void **state)
 {
 	char dir[] = "/tmp/cmp-test-key-XXXXXX", path[128];
@@ -892,6 +952,7 @@ int main(void)
 			server_pushes_from_another_thread_between_replies),
 		cmocka_unit_test(
 			a_manager_that_stops_answering_is_left_and_retried),
+		cmocka_unit_test(many_nodes_register_and_ask_at_once),
 		cmocka_unit_test(cmpctl_keygen_writes_once),
 	};
 
