@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmp-manager: command line, key loading, daemonizing and signals around
- * the manager service (manager.h). The main thread only waits for SIGINT
- * or SIGTERM; every other thread runs with those signals blocked.
+ * cmp-manager: command line, key loading, going to the background and
+ * signals around the manager service (manager.h). The main thread only
+ * waits for SIGINT or SIGTERM; every other thread runs with those signals
+ * blocked.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <getopt.h>
 #include <signal.h>
@@ -179,12 +181,65 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/*
+ * Forks into the background; the parent waits and exits with the child's
+ * startup verdict, so a bad address or a busy port shows on the exit code
+ * and (logged to stderr until then) on the terminal.
+ */
+static int detach(int *ready_fd)
+{
+	int pfd[2];
+	pid_t pid;
+	char st;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &st, 1) != 1)
+			st = 1;
+		_exit(st);
+	}
+	close(pfd[0]);
+	if (setsid() < 0 || chdir("/") < 0)
+		return -errno;
+	*ready_fd = pfd[1];
+	return 0;
+}
+
+/* Tells the waiting parent how startup went; then stdio goes quiet. */
+static void report_ready(int *ready_fd, char status)
+{
+	int null;
+
+	if (*ready_fd < 0)
+		return;
+	if (status == 0) {
+		log_use_syslog();
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+	}
+	/* a parent that is gone has nobody to tell */
+	(void)!write(*ready_fd, &status, 1);
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {0};
 	struct manager_config mc;
 	struct auth_key key;
 	struct manager *m;
+	int ready_fd = -1;
 	sigset_t set;
 	int sig, ret;
 
@@ -196,12 +251,10 @@ int main(int argc, char **argv)
 		if (auth_key_load(o.key_path, &key) < 0)
 			return 1;
 	}
-	if (!o.foreground) {
-		if (daemon(0, 0) < 0) {
-			log_error("cannot daemonize: %s", strerror(errno));
-			return 1;
-		}
-		log_use_syslog();
+	ret = o.foreground ? 0 : detach(&ready_fd);
+	if (ret < 0) {
+		log_error("cannot go to the background: %s", strerror(-ret));
+		return 1;
 	}
 
 	/* before any thread starts, so they all inherit the mask */
@@ -219,14 +272,17 @@ int main(int argc, char **argv)
 	};
 	m = manager_create(&mc);
 	explicit_bzero(&key, sizeof(key));
-	if (!m)
+	if (!m) {
+		report_ready(&ready_fd, 1);
 		return 1;
+	}
 	log_info("cmp-manager %s listening on %s (%s), heartbeat %u ms, "
 		 "dead after %u missed",
 		 CMP_VERSION, manager_addr(m),
 		 o.key_path ? "cluster key" : "INSECURE, no key",
 		 o.heartbeat_ms ? o.heartbeat_ms : MANAGER_DEFAULT_HEARTBEAT_MS,
 		 o.dead_after ? o.dead_after : MANAGER_DEFAULT_DEAD_AFTER);
+	report_ready(&ready_fd, 0);
 
 	do {
 		ret = sigwait(&set, &sig);
