@@ -44,6 +44,7 @@ struct remote_node {
 	char addr[PROTO_BLOCK_ADDR_LEN]; /* under remote.lock */
 	bool dead;			 /* under remote.lock */
 	uint64_t gen;			 /* bumped on death / new address */
+	uint64_t down_until;		 /* cmp_now_ns(): fail fast before */
 	unsigned int nidle;		 /* under remote.lock */
 	struct rconn *conns;		 /* all of them, idle or busy */
 	struct remote_node *hnext;
@@ -193,6 +194,7 @@ int remote_add_node(struct remote *r, uint32_t node, const char *addr)
 	}
 	strcpy(n->addr, addr);
 	n->dead = false;
+	n->down_until = 0;
 	pthread_mutex_unlock(&r->lock);
 	destroy_chain(dead);
 	return 0;
@@ -360,7 +362,7 @@ static int checkout(struct remote *r, uint32_t node, struct rconn **out,
 
 	pthread_mutex_lock(&r->lock);
 	n = find_node_locked(r, node);
-	if (!n || n->dead) {
+	if (!n || n->dead || (n->down_until && cmp_now_ns() < n->down_until)) {
 		pthread_mutex_unlock(&r->lock);
 		return n ? -EIO : -EHOSTUNREACH;
 	}
@@ -382,9 +384,19 @@ static int checkout(struct remote *r, uint32_t node, struct rconn **out,
 	pthread_mutex_unlock(&r->lock);
 
 	ret = connect_node(r, n, addr, gen, &rc);
-	if (ret < 0)
-		return -EIO;
 	pthread_mutex_lock(&r->lock);
+	if (ret < 0) {
+		/*
+		 * Every caller would wait out its own connect deadline on a
+		 * node that just failed one: spare them for a while.
+		 */
+		if (n->gen == gen)
+			n->down_until =
+				cmp_now_ns() + REMOTE_RETRY_MS * 1000000ull;
+		pthread_mutex_unlock(&r->lock);
+		return -EIO;
+	}
+	n->down_until = 0;
 	link_conn_locked(rc);
 	pthread_mutex_unlock(&r->lock);
 	*out = rc;
