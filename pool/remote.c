@@ -61,7 +61,11 @@ struct remote {
 	atomic_uint_fast64_t requests, sent, received, errors, connects;
 };
 
-/* One request's shape: what goes out, where the reply payload goes. */
+/*
+ * One request's shape: what goes out, where the reply payload goes. Every
+ * exchange's argument starts with one, so with_conn() can tell a provider's
+ * answer from a broken connection.
+ */
 struct call {
 	uint8_t op;
 	const struct iovec *req; /* payload iovecs */
@@ -72,6 +76,7 @@ struct call {
 	bool rep_exact; /* false: any length up to the iovecs */
 	size_t got;	/* reply payload length received */
 	struct proto_block_moved *moved;
+	bool answered; /* a matching reply header arrived */
 };
 
 static struct remote_node *find_node_locked(struct remote *r, uint32_t id)
@@ -238,6 +243,7 @@ static int transact(struct remote *r, struct rconn *rc, struct call *cl)
 			  (unsigned long long)h.id);
 		return -EPROTO;
 	}
+	cl->answered = true;
 	if (rh.status == WIRE_S_OK) {
 		if (cl->rep_exact ? rh.len != cl->rep_len
 				  : rh.len > cl->rep_len)
@@ -273,13 +279,6 @@ static bool conn_reusable(int ret)
 {
 	return ret == 0 || ret == -ENOENT || ret == -ENOSPC || ret == -EACCES ||
 	       ret == -ESTALE || ret == -EBUSY;
-}
-
-/* Answers from the provider (as opposed to a broken connection). */
-static bool provider_answer(int ret)
-{
-	return conn_reusable(ret) || ret == -EINVAL || ret == -EBADMSG ||
-	       ret == -EOPNOTSUPP;
 }
 
 static int fetch_region(struct remote *r, struct rconn *rc)
@@ -423,22 +422,28 @@ static void checkin(struct remote *r, struct rconn *rc, bool ok)
 }
 
 /* Runs one call against node; fn does the exchange on the connection. */
+/* arg starts with a struct call. */
 typedef int (*exchange_fn)(struct remote *r, struct rconn *rc, void *arg);
 
 static int with_conn(struct remote *r, uint32_t node, bool idempotent,
 		     exchange_fn fn, void *arg)
 {
+	struct call *cl = arg;
 	struct rconn *rc;
-	bool fresh;
+	bool fresh, answer;
 	int ret, attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		ret = checkout(r, node, &rc, &fresh);
 		if (ret < 0)
 			break;
+		cl->answered = false;
 		ret = fn(r, rc, arg);
-		checkin(r, rc, conn_reusable(ret));
-		if (provider_answer(ret))
+		/* a status the provider sent (-EPROTO: it broke the protocol)
+		 */
+		answer = ret == 0 || (cl->answered && ret != -EPROTO);
+		checkin(r, rc, answer && conn_reusable(ret));
+		if (answer)
 			return ret;
 		log_debug("remote: node %u: %s", node, strerror(-ret));
 		/*
