@@ -11,6 +11,9 @@
  *   cmp-rdma-selftest --client rdma://ADDR:PORT
  *   cmp-rdma-selftest --loopback [rdma://ADDR:PORT]
  *
+ * Without an address, loopback uses the first IPv4 address an RDMA device
+ * serves (soft-RoCE does not serve 127.0.0.1), on a free port.
+ *
  * The tool talks to the transport through conn_rdma_transport and its ops,
  * so it tests exactly the RDMA code, whatever conn.c dispatches.
  *
@@ -26,12 +29,16 @@
  *   st_cmd DONE ----------------------> exits
  */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <infiniband/verbs.h>
+#include <net/if.h>
 #include <pthread.h>
+#include <rdma/rdma_cma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <endian.h>
+#include <arpa/inet.h>
 
 #include "cmp/log.h"
 #include "cmp/util.h"
@@ -68,8 +75,9 @@ _Static_assert(sizeof(struct st_reply) == 16, "wire struct");
 
 static struct {
 	const char *server, *client, *loopback;
-	uint64_t region; /* bytes the server exposes */
-	uint64_t bulk;	 /* bytes per bandwidth run */
+	bool mode_loopback; /* loopback may be NULL: pick an address */
+	uint64_t region;    /* bytes the server exposes */
+	uint64_t bulk;	    /* bytes per bandwidth run */
 	unsigned int iters;
 	unsigned int msg; /* ping / small RMA size */
 } opt = {
@@ -525,24 +533,62 @@ static int listen_on(const char *url, struct conn_listener **l)
 	return conn_rdma_transport.listen(url + 7, l);
 }
 
+/*
+ * An IPv4 address of this host that an RDMA device serves: rdma_bind_addr()
+ * to a specific address succeeds only then. Loopback (127.0.0.1) is the
+ * last resort: soft-RoCE does not serve it.
+ */
+static void find_rdma_ip(char *ip, size_t len)
+{
+	struct rdma_event_channel *ch = rdma_create_event_channel();
+	struct ifaddrs *ifa, *i;
+
+	snprintf(ip, len, "127.0.0.1");
+	if (!ch)
+		return;
+	if (getifaddrs(&ifa)) {
+		rdma_destroy_event_channel(ch);
+		return;
+	}
+	for (i = ifa; i; i = i->ifa_next) {
+		struct rdma_cm_id *id;
+		bool ok;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    (i->ifa_flags & IFF_LOOPBACK) ||
+		    rdma_create_id(ch, &id, NULL, RDMA_PS_TCP))
+			continue;
+		ok = rdma_bind_addr(id, i->ifa_addr) == 0;
+		rdma_destroy_id(id);
+		if (ok) {
+			inet_ntop(
+				AF_INET,
+				&((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+				ip, (socklen_t)len);
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	rdma_destroy_event_channel(ch);
+}
+
 static int run_loopback(const char *url)
 {
 	struct conn_listener *l;
-	char client_url[96];
-	const char *port;
+	char client_url[96], ip[INET_ADDRSTRLEN], auto_url[64];
 	pthread_t tid;
 	void *sret;
 	int ret;
 
+	if (!url) {
+		find_rdma_ip(ip, sizeof(ip));
+		snprintf(auto_url, sizeof(auto_url), "rdma://%s:0", ip);
+		url = auto_url;
+	}
 	ret = listen_on(url, &l);
 	if (ret)
 		return ret;
-	port = strrchr(l->addr, ':');
-	if (strstr(url, "//0.0.0.0:"))
-		snprintf(client_url, sizeof(client_url), "rdma://127.0.0.1%s",
-			 port);
-	else
-		snprintf(client_url, sizeof(client_url), "%s", l->addr);
+	snprintf(client_url, sizeof(client_url), "%s", l->addr);
 	printf("loopback: server on %s, client to %s\n", l->addr, client_url);
 	ret = -pthread_create(&tid, NULL, server_thread, l);
 	if (ret)
@@ -588,7 +634,8 @@ static int opt_client(const char *v)
 
 static int opt_loopback(const char *v)
 {
-	opt.loopback = v ? v : "rdma://0.0.0.0:0";
+	opt.loopback = v;
+	opt.mode_loopback = true;
 	return 0;
 }
 
@@ -658,7 +705,8 @@ static int parse(int argc, char **argv)
 			return -EINVAL;
 		}
 	}
-	return !!opt.server + !!opt.client + !!opt.loopback == 1 ? 0 : -EINVAL;
+	return !!opt.server + !!opt.client + opt.mode_loopback == 1 ? 0
+								    : -EINVAL;
 }
 
 int main(int argc, char **argv)

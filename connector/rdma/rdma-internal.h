@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the RDMA transport: rdma.c does connection management
- * (librdmacm) and the resources of a connection, rdma-io.c the data path
- * (libibverbs queue pairs and completions). Nothing outside connector/rdma/
- * includes this file.
+ * (librdmacm), rdma-setup.c the resources of one connection, rdma-io.c the
+ * stream data path and the wait loop, rdma-rma.c one-sided access. Nothing
+ * outside connector/rdma/ (and its unit test) includes this file.
  *
  * A connection is one RC queue pair. Stream bytes travel two-sided; block
  * data may travel one-sided:
@@ -133,19 +133,54 @@ struct rdma_conn {
 	pthread_mutex_t rma_lock; /* one RMA at a time: it owns stage */
 };
 
+static inline uint64_t rdma_wr_id(enum rdma_wr_kind kind, unsigned int slot)
+{
+	return (uint64_t)kind << 32 | slot;
+}
+
+typedef bool (*conn_rdma_ready_fn)(const struct rdma_conn *c);
+
 /* rdma.c */
-/* Releases whatever part of c exists; accepts NULL. */
-void conn_rdma_free(struct rdma_conn *c);
 /* Handles queued CM events without blocking; lock held. */
 void conn_rdma_cm_events_locked(struct rdma_conn *c);
+
+/* rdma-setup.c */
+/* A connection with nothing set up yet, or NULL. */
+struct rdma_conn *conn_rdma_alloc(void);
+/* Everything on c->id the connection needs, receives posted; -errno. */
+int conn_rdma_setup(struct rdma_conn *c);
+/* Releases whatever part of c exists; accepts NULL. */
+void conn_rdma_free(struct rdma_conn *c);
+int conn_rdma_set_nonblock(int fd);
+/* " (... ulimit -l)" when a registration failed for want of pinning. */
+const char *conn_rdma_memlock_hint(int err);
 
 /* rdma-io.c */
 extern const struct conn_ops conn_rdma_ops;
 /* Posts the whole receive ring; at setup, before the peer may send. */
 int conn_rdma_post_ring(struct rdma_conn *c);
-/* Records the first fatal error, logs it once; lock held. */
+/* Records the first fatal error and wakes every waiter; lock held. */
 void conn_rdma_fail_locked(struct rdma_conn *c, int err);
 /* Maps a failed completion to -errno. */
 int conn_rdma_wc_errno(enum ibv_wc_status status);
+/* Absolute deadline of a call starting now (ns), 0 for none; lock held. */
+uint64_t conn_rdma_deadline(const struct rdma_conn *c);
+/* Posts one send-queue WR, counting its entry; -errno, fatal. Lock held. */
+int conn_rdma_post_send_locked(struct rdma_conn *c, struct ibv_send_wr *wr);
+/*
+ * Blocks, lock held (dropped while asleep), until ready(c) or the deadline
+ * (0: none). Returns 0 when ready, even if the connection failed meanwhile;
+ * else the sticky error, -ETIMEDOUT included.
+ */
+int conn_rdma_wait_locked(struct rdma_conn *c, conn_rdma_ready_fn ready,
+			  uint64_t deadline);
+
+/* rdma-rma.c */
+int conn_rdma_expose(struct conn *c, void *base, size_t len,
+		     struct conn_region *out);
+int conn_rdma_rma_read(struct conn *c, void *dst, size_t len,
+		       const struct conn_region *r, uint64_t offset);
+int conn_rdma_rma_write(struct conn *c, const void *src, size_t len,
+			const struct conn_region *r, uint64_t offset);
 
 #endif

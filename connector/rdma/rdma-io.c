@@ -19,14 +19,7 @@
 
 enum { FD_RX, FD_TX, FD_CM, FD_SHUT, FD_KICK, FD_COUNT };
 
-typedef bool (*ready_fn)(const struct rdma_conn *c);
-
-static uint64_t make_wr_id(enum rdma_wr_kind kind, unsigned int slot)
-{
-	return (uint64_t)kind << 32 | slot;
-}
-
-static uint64_t deadline_of(const struct rdma_conn *c)
+uint64_t conn_rdma_deadline(const struct rdma_conn *c)
 {
 	if (!c->timeout_ms)
 		return 0;
@@ -81,7 +74,7 @@ static int post_recv_slot(struct rdma_conn *c, unsigned int slot)
 		.lkey = c->rx_mr->lkey,
 	};
 	struct ibv_recv_wr wr = {
-		.wr_id = make_wr_id(RDMA_WR_RECV, slot),
+		.wr_id = rdma_wr_id(RDMA_WR_RECV, slot),
 		.sg_list = &sge,
 		.num_sge = 1,
 	};
@@ -108,7 +101,7 @@ int conn_rdma_post_ring(struct rdma_conn *c)
 	return 0;
 }
 
-static int post_send_locked(struct rdma_conn *c, struct ibv_send_wr *wr)
+int conn_rdma_post_send_locked(struct rdma_conn *c, struct ibv_send_wr *wr)
 {
 	struct ibv_send_wr *bad;
 	int ret;
@@ -127,7 +120,7 @@ static int post_send_locked(struct rdma_conn *c, struct ibv_send_wr *wr)
 static void send_credits_locked(struct rdma_conn *c)
 {
 	struct ibv_send_wr wr = {
-		.wr_id = make_wr_id(RDMA_WR_CREDIT, 0),
+		.wr_id = rdma_wr_id(RDMA_WR_CREDIT, 0),
 		.opcode = IBV_WR_SEND_WITH_IMM,
 	};
 
@@ -135,7 +128,7 @@ static void send_credits_locked(struct rdma_conn *c)
 	    c->credit_inflight >= RDMA_CREDIT_WRS || c->error)
 		return;
 	wr.imm_data = htonl(c->rx_owed);
-	if (post_send_locked(c, &wr))
+	if (conn_rdma_post_send_locked(c, &wr))
 		return;
 	c->tx_credits--;
 	c->credit_inflight++;
@@ -360,7 +353,8 @@ static int poll_locked(struct rdma_conn *c, int ms)
  * even if the connection failed meanwhile (buffered bytes stay readable);
  * else the sticky error, -ETIMEDOUT included.
  */
-static int wait_locked(struct rdma_conn *c, ready_fn ready, uint64_t deadline)
+int conn_rdma_wait_locked(struct rdma_conn *c, conn_rdma_ready_fn ready,
+			  uint64_t deadline)
 {
 	struct timespec ts;
 	int ms, ret;
@@ -407,16 +401,6 @@ static bool has_data(const struct rdma_conn *c)
 	return c->rx_count > 0;
 }
 
-static bool rma_can_post(const struct rdma_conn *c)
-{
-	return c->sq_free && c->rma_inflight < RDMA_RMA_DEPTH;
-}
-
-static bool rma_idle(const struct rdma_conn *c)
-{
-	return c->rma_inflight == 0;
-}
-
 /* Gathers from the iovec cursor into one send slot; returns bytes taken. */
 static size_t gather(char *dst, size_t room, const struct iovec *iov,
 		     int iovcnt, int *idx, size_t *off)
@@ -445,7 +429,7 @@ static int post_data_locked(struct rdma_conn *c, unsigned int slot, size_t n)
 		.lkey = c->tx_mr->lkey,
 	};
 	struct ibv_send_wr wr = {
-		.wr_id = make_wr_id(RDMA_WR_DATA, slot),
+		.wr_id = rdma_wr_id(RDMA_WR_DATA, slot),
 		.sg_list = &sge,
 		.num_sge = 1,
 		.opcode = IBV_WR_SEND_WITH_IMM,
@@ -454,7 +438,7 @@ static int post_data_locked(struct rdma_conn *c, unsigned int slot, size_t n)
 	};
 	int ret;
 
-	ret = post_send_locked(c, &wr);
+	ret = conn_rdma_post_send_locked(c, &wr);
 	if (ret)
 		return ret;
 	c->tx_credits--;
@@ -471,7 +455,7 @@ static int rdma_writev(struct conn *base, const struct iovec *iov, int iovcnt)
 	int idx = 0, ret = 0;
 
 	pthread_mutex_lock(&c->lock);
-	deadline = deadline_of(c);
+	deadline = conn_rdma_deadline(c);
 	for (;;) {
 		while (idx < iovcnt && off == iov[idx].iov_len) {
 			idx++;
@@ -480,7 +464,8 @@ static int rdma_writev(struct conn *base, const struct iovec *iov, int iovcnt)
 		if (idx == iovcnt)
 			break;
 		ret = c->error ? c->error
-			       : wait_locked(c, can_send_data, deadline);
+			       : conn_rdma_wait_locked(c, can_send_data,
+						       deadline);
 		if (!ret && c->error)
 			ret = c->error;
 		if (ret)
@@ -529,7 +514,7 @@ static int rdma_readv(struct conn *base, const struct iovec *iov, int iovcnt)
 	int ret = 0;
 
 	pthread_mutex_lock(&c->lock);
-	deadline = deadline_of(c);
+	deadline = conn_rdma_deadline(c);
 	for (int i = 0; i < iovcnt && !ret; i++) {
 		char *dst = iov[i].iov_base;
 		size_t want = iov[i].iov_len;
@@ -538,7 +523,7 @@ static int rdma_readv(struct conn *base, const struct iovec *iov, int iovcnt)
 			unsigned int slot;
 			size_t n;
 
-			ret = wait_locked(c, has_data, deadline);
+			ret = conn_rdma_wait_locked(c, has_data, deadline);
 			if (ret)
 				break;
 			slot = c->rx_fifo[c->rx_head];
@@ -611,190 +596,6 @@ static void rdma_destroy(struct conn *base)
 	conn_rdma_free((struct rdma_conn *)base);
 }
 
-static int rdma_expose(struct conn *base, void *addr, size_t len,
-		       struct conn_region *out)
-{
-	struct rdma_conn *c = (struct rdma_conn *)base;
-	struct ibv_mr *mr, **grown;
-	int ret;
-
-	mr = ibv_reg_mr(c->pd, addr, len,
-			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-				IBV_ACCESS_REMOTE_WRITE);
-	if (!mr) {
-		ret = -errno;
-		log_error("%s: ibv_reg_mr(%zu bytes at %p): %s", c->base.peer,
-			  len, addr, strerror(-ret));
-		return ret;
-	}
-	pthread_mutex_lock(&c->lock);
-	grown = realloc(c->exposed, (c->n_exposed + 1) * sizeof(*grown));
-	if (grown) {
-		c->exposed = grown;
-		c->exposed[c->n_exposed++] = mr;
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (!grown) {
-		ibv_dereg_mr(mr);
-		return -ENOMEM;
-	}
-	*out = (struct conn_region){
-		.addr = (uintptr_t)addr,
-		.len = len,
-		.rkey = mr->rkey,
-	};
-	return 0;
-}
-
-/* An exposed region holding [p, p+len) lets the NIC use it directly. */
-static const struct ibv_mr *find_mr_locked(const struct rdma_conn *c,
-					   const char *p, size_t len)
-{
-	for (size_t i = 0; i < c->n_exposed; i++) {
-		const char *start = c->exposed[i]->addr;
-
-		if (p >= start && len <= c->exposed[i]->length &&
-		    (size_t)(p - start) <= c->exposed[i]->length - len)
-			return c->exposed[i];
-	}
-	return NULL;
-}
-
-static int rma_post_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
-			   char *local, uint32_t lkey, size_t len,
-			   uint64_t raddr, uint32_t rkey, uint64_t deadline)
-{
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)local,
-		.length = (uint32_t)len,
-		.lkey = lkey,
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = make_wr_id(RDMA_WR_RMA, 0),
-		.sg_list = &sge,
-		.num_sge = 1,
-		.opcode = op,
-		.wr.rdma = {.remote_addr = raddr, .rkey = rkey},
-	};
-	int ret;
-
-	ret = wait_locked(c, rma_can_post, deadline);
-	if (!ret && c->error)
-		ret = c->error;
-	if (!ret)
-		ret = post_send_locked(c, &wr);
-	if (!ret)
-		c->rma_inflight++;
-	return ret;
-}
-
-/* Waits for every WR of this RMA; the first failed one decides. */
-static int rma_finish_locked(struct rdma_conn *c, int ret, uint64_t deadline)
-{
-	int wret = wait_locked(c, rma_idle, deadline);
-
-	if (c->rma_error)
-		return c->rma_error;
-	return ret ? ret : wret;
-}
-
-/*
- * Zero copy: the local side is inside an exposed region, which by contract
- * outlives the connection, so even a WR still in flight after a timeout
- * lands in valid memory.
- */
-static int rma_direct_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
-			     char *local, uint32_t lkey, size_t len,
-			     uint64_t raddr, uint32_t rkey, uint64_t deadline)
-{
-	int ret = 0;
-
-	for (size_t done = 0; done < len && !ret;) {
-		size_t n = MIN(len - done, (size_t)RDMA_RMA_CHUNK);
-
-		ret = rma_post_locked(c, op, local + done, lkey, n,
-				      raddr + done, rkey, deadline);
-		done += n;
-	}
-	return rma_finish_locked(c, ret, deadline);
-}
-
-/* Through the registered bounce buffer, for caller memory not exposed. */
-static int rma_staged_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
-			     char *local, size_t len, uint64_t raddr,
-			     uint32_t rkey, uint64_t deadline)
-{
-	int ret = 0;
-
-	for (size_t done = 0; done < len && !ret;) {
-		size_t n = MIN(len - done, (size_t)RDMA_STAGE_SIZE);
-
-		/* rma_lock makes stage ours: copy unlocked. */
-		if (op == IBV_WR_RDMA_WRITE) {
-			pthread_mutex_unlock(&c->lock);
-			memcpy(c->stage, local + done, n);
-			pthread_mutex_lock(&c->lock);
-		}
-		ret = rma_post_locked(c, op, c->stage, c->stage_mr->lkey, n,
-				      raddr + done, rkey, deadline);
-		ret = rma_finish_locked(c, ret, deadline);
-		if (!ret && op == IBV_WR_RDMA_READ) {
-			pthread_mutex_unlock(&c->lock);
-			memcpy(local + done, c->stage, n);
-			pthread_mutex_lock(&c->lock);
-		}
-		done += n;
-	}
-	return ret;
-}
-
-static int rma(struct conn *base, enum ibv_wr_opcode op, char *local,
-	       size_t len, const struct conn_region *r, uint64_t offset)
-{
-	struct rdma_conn *c = (struct rdma_conn *)base;
-	const struct ibv_mr *mr;
-	uint64_t deadline;
-	int ret;
-
-	if (offset > r->len || len > r->len - offset) {
-		log_error("%s: %zu bytes at offset %llu are outside the "
-			  "region of %llu bytes",
-			  c->base.peer, len, (unsigned long long)offset,
-			  (unsigned long long)r->len);
-		return -EINVAL;
-	}
-	if (!len)
-		return 0;
-	pthread_mutex_lock(&c->rma_lock);
-	pthread_mutex_lock(&c->lock);
-	deadline = deadline_of(c);
-	c->rma_error = 0;
-	ret = c->error;
-	mr = find_mr_locked(c, local, len);
-	if (!ret && mr)
-		ret = rma_direct_locked(c, op, local, mr->lkey, len,
-					r->addr + offset, r->rkey, deadline);
-	else if (!ret)
-		ret = rma_staged_locked(c, op, local, len, r->addr + offset,
-					r->rkey, deadline);
-	pthread_mutex_unlock(&c->lock);
-	pthread_mutex_unlock(&c->rma_lock);
-	return ret;
-}
-
-static int rdma_rma_read(struct conn *c, void *dst, size_t len,
-			 const struct conn_region *r, uint64_t offset)
-{
-	return rma(c, IBV_WR_RDMA_READ, dst, len, r, offset);
-}
-
-static int rdma_rma_write(struct conn *c, const void *src, size_t len,
-			  const struct conn_region *r, uint64_t offset)
-{
-	/* The NIC only reads src for a WRITE; the cast drops no promise. */
-	return rma(c, IBV_WR_RDMA_WRITE, (char *)src, len, r, offset);
-}
-
 const struct conn_ops conn_rdma_ops = {
 	.writev = rdma_writev,
 	.readv = rdma_readv,
@@ -803,7 +604,7 @@ const struct conn_ops conn_rdma_ops = {
 	.pending = rdma_pending,
 	.shutdown = rdma_shutdown,
 	.destroy = rdma_destroy,
-	.expose = rdma_expose,
-	.rma_read = rdma_rma_read,
-	.rma_write = rdma_rma_write,
+	.expose = conn_rdma_expose,
+	.rma_read = conn_rdma_rma_read,
+	.rma_write = conn_rdma_rma_write,
 };

@@ -138,21 +138,13 @@ static int resolve(const char *rest, bool passive, struct sockaddr_storage *ss,
 	return 0;
 }
 
-static int set_nonblock(int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
 static int remaining_ms(uint64_t deadline_ns)
 {
 	uint64_t now = cmp_now_ns();
 
 	if (now >= deadline_ns)
 		return 0;
+	/* Rounded up: a wait that has time left never becomes a poll. */
 	return (int)MIN((deadline_ns - now + 999999) / 1000000, 60000);
 }
 
@@ -172,6 +164,15 @@ static int cm_event_errno(enum rdma_cm_event_type type)
 	default:
 		return -ECONNRESET;
 	}
+}
+
+/* IB pads private data; a short or missing one reads as zeros (refused). */
+static void copy_hello(struct rdma_hello *h, const struct rdma_conn_param *p)
+{
+	memset(h, 0, sizeof(*h));
+	if (p->private_data)
+		memcpy(h, p->private_data,
+		       MIN(sizeof(*h), (size_t)p->private_data_len));
 }
 
 /*
@@ -215,12 +216,9 @@ static int wait_cm_event(struct rdma_event_channel *ch,
 		log_error("%s: %s while waiting for %s (status %d)", url,
 			  rdma_event_str(ev->event), rdma_event_str(want),
 			  ev->status);
-	} else if (hello) {
-		memset(hello, 0, sizeof(*hello));
-		memcpy(hello, ev->param.conn.private_data,
-		       MIN(sizeof(*hello), ev->param.conn.private_data_len));
-		ret = 0;
 	} else {
+		if (hello)
+			copy_hello(hello, &ev->param.conn);
 		ret = 0;
 	}
 	rdma_ack_cm_event(ev);
@@ -259,186 +257,6 @@ static int accept_hello(struct rdma_conn *c, const struct rdma_hello *h,
 	return 0;
 }
 
-static struct rdma_conn *conn_alloc(void)
-{
-	struct rdma_conn *c = calloc(1, sizeof(*c));
-	pthread_condattr_t attr;
-
-	if (!c)
-		return NULL;
-	c->base.ops = &conn_rdma_ops;
-	c->ep_fd = c->shut_fd = c->kick_fd = -1;
-	pthread_mutex_init(&c->lock, NULL);
-	/* Deadlines come from cmp_now_ns(), the monotonic clock. */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &attr);
-	pthread_condattr_destroy(&attr);
-	pthread_mutex_init(&c->rma_lock, NULL);
-	c->tx_free = RDMA_TX_DEPTH;
-	c->sq_free = RDMA_SQ_DEPTH;
-	return c;
-}
-
-static struct ibv_mr *reg_buffer(struct rdma_conn *c, char **buf, size_t len,
-				 const char *what)
-{
-	struct ibv_mr *mr;
-
-	*buf = aligned_alloc(4096, len);
-	if (!*buf) {
-		log_error("%s: %s buffer (%zu bytes): out of memory",
-			  c->base.peer, what, len);
-		errno = ENOMEM;
-		return NULL;
-	}
-	mr = ibv_reg_mr(c->pd, *buf, len, IBV_ACCESS_LOCAL_WRITE);
-	if (!mr)
-		log_error("%s: ibv_reg_mr(%s, %zu bytes): %s", c->base.peer,
-			  what, len, strerror(errno));
-	return mr;
-}
-
-static struct ibv_cq *make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
-			      int depth)
-{
-	struct ibv_cq *cq;
-	int ret;
-
-	*ch = ibv_create_comp_channel(c->id->verbs);
-	if (!*ch) {
-		log_error("%s: ibv_create_comp_channel: %s", c->base.peer,
-			  strerror(errno));
-		return NULL;
-	}
-	ret = set_nonblock((*ch)->fd);
-	if (ret) {
-		errno = -ret;
-		return NULL;
-	}
-	cq = ibv_create_cq(c->id->verbs, depth, c, *ch, 0);
-	if (!cq) {
-		log_error("%s: ibv_create_cq(%d): %s", c->base.peer, depth,
-			  strerror(errno));
-		return NULL;
-	}
-	/* Armed from the start: conn_fd() must see the first arrival. */
-	ret = ibv_req_notify_cq(cq, 0);
-	if (ret) {
-		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
-			  strerror(ret));
-		errno = ret;
-	}
-	return cq;
-}
-
-static int make_qp(struct rdma_conn *c)
-{
-	struct ibv_qp_init_attr attr = {
-		.send_cq = c->tx_cq,
-		.recv_cq = c->rx_cq,
-		.qp_type = IBV_QPT_RC,
-		.sq_sig_all = 1,
-	};
-
-	attr.cap.max_send_wr = RDMA_SQ_DEPTH;
-	attr.cap.max_recv_wr = RDMA_RX_DEPTH;
-	attr.cap.max_send_sge = 1;
-	attr.cap.max_recv_sge = 1;
-	attr.cap.max_inline_data = RDMA_INLINE;
-
-	if (rdma_create_qp(c->id, c->pd, &attr)) {
-		int ret = -errno;
-
-		/* Some devices cannot inline: ask again without. */
-		attr.cap.max_inline_data = 0;
-		if (rdma_create_qp(c->id, c->pd, &attr)) {
-			log_error("%s: rdma_create_qp: %s", c->base.peer,
-				  strerror(errno));
-			return errno ? -errno : ret;
-		}
-	}
-	c->has_qp = true;
-	c->qp = c->id->qp;
-	c->max_inline = attr.cap.max_inline_data;
-	return 0;
-}
-
-static int make_fds(struct rdma_conn *c)
-{
-	int fds[3];
-
-	c->shut_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	c->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	c->ep_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (c->shut_fd < 0 || c->kick_fd < 0 || c->ep_fd < 0)
-		goto err_log;
-	fds[0] = c->rx_ch->fd;
-	fds[1] = c->cm_ch->fd;
-	fds[2] = c->shut_fd;
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
-		struct epoll_event ev = {.events = EPOLLIN};
-
-		if (epoll_ctl(c->ep_fd, EPOLL_CTL_ADD, fds[i], &ev))
-			goto err_log;
-	}
-	return 0;
-
-err_log:
-	log_error("%s: event fds: %s", c->base.peer, strerror(errno));
-	return -errno;
-}
-
-/*
- * Everything a connection needs on c->id, allocated once so the data path
- * never allocates: PD, two CQs with their channels (receives are what
- * conn_fd() watches), the RC QP, the registered rings, the posted receives.
- */
-static int setup_resources(struct rdma_conn *c)
-{
-	struct ibv_device_attr dev;
-	int ret;
-
-	c->pd = ibv_alloc_pd(c->id->verbs);
-	if (!c->pd) {
-		log_error("%s: ibv_alloc_pd: %s", c->base.peer,
-			  strerror(errno));
-		return -errno;
-	}
-	c->rx_cq = make_cq(c, &c->rx_ch, RDMA_RX_DEPTH);
-	if (!c->rx_cq)
-		return -errno;
-	c->tx_cq = make_cq(c, &c->tx_ch, RDMA_SQ_DEPTH);
-	if (!c->tx_cq)
-		return -errno;
-	ret = make_qp(c);
-	if (ret)
-		return ret;
-	c->rx_mr = reg_buffer(c, &c->rx_buf,
-			      (size_t)RDMA_RX_DEPTH * RDMA_BUF_SIZE, "receive");
-	if (!c->rx_mr)
-		return -errno;
-	c->tx_mr = reg_buffer(c, &c->tx_buf,
-			      (size_t)RDMA_TX_DEPTH * RDMA_BUF_SIZE, "send");
-	if (!c->tx_mr)
-		return -errno;
-	c->stage_mr = reg_buffer(c, &c->stage, RDMA_STAGE_SIZE, "staging");
-	if (!c->stage_mr)
-		return -errno;
-	ret = ibv_query_device(c->id->verbs, &dev);
-	if (ret) {
-		log_error("%s: ibv_query_device: %s", c->base.peer,
-			  strerror(ret));
-		return -ret;
-	}
-	c->rd_atom = (uint8_t)MIN(RDMA_RD_ATOMIC, dev.max_qp_rd_atom);
-	c->init_rd_atom = (uint8_t)MIN(RDMA_RD_ATOMIC, dev.max_qp_init_rd_atom);
-	ret = make_fds(c);
-	if (ret)
-		return ret;
-	return conn_rdma_post_ring(c);
-}
-
 /*
  * RDMA READ needs responder resources and initiator depth on both sides;
  * the device's limits (and, when accepting, the requester's) cap them.
@@ -454,52 +272,6 @@ static void conn_param(struct rdma_conn *c, struct rdma_conn_param *p,
 		.retry_count = 7,
 		.rnr_retry_count = 7, /* credits prevent RNR; never give up */
 	};
-}
-
-void conn_rdma_free(struct rdma_conn *c)
-{
-	if (!c)
-		return;
-	if (c->connected && c->id)
-		rdma_disconnect(c->id);
-	for (size_t i = 0; i < c->n_exposed; i++)
-		ibv_dereg_mr(c->exposed[i]);
-	free(c->exposed);
-	if (c->has_qp)
-		rdma_destroy_qp(c->id);
-	if (c->rx_cq)
-		ibv_destroy_cq(c->rx_cq);
-	if (c->tx_cq)
-		ibv_destroy_cq(c->tx_cq);
-	if (c->rx_ch)
-		ibv_destroy_comp_channel(c->rx_ch);
-	if (c->tx_ch)
-		ibv_destroy_comp_channel(c->tx_ch);
-	if (c->stage_mr)
-		ibv_dereg_mr(c->stage_mr);
-	if (c->tx_mr)
-		ibv_dereg_mr(c->tx_mr);
-	if (c->rx_mr)
-		ibv_dereg_mr(c->rx_mr);
-	free(c->stage);
-	free(c->tx_buf);
-	free(c->rx_buf);
-	if (c->pd)
-		ibv_dealloc_pd(c->pd);
-	if (c->id)
-		rdma_destroy_id(c->id);
-	if (c->cm_ch)
-		rdma_destroy_event_channel(c->cm_ch);
-	if (c->ep_fd >= 0)
-		close(c->ep_fd);
-	if (c->shut_fd >= 0)
-		close(c->shut_fd);
-	if (c->kick_fd >= 0)
-		close(c->kick_fd);
-	pthread_mutex_destroy(&c->rma_lock);
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
 }
 
 static struct rdma_event_channel *make_cm_channel(const char *url)
@@ -520,7 +292,8 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 	struct rdma_hello mine, theirs;
 	int ret;
 
-	if (rdma_resolve_addr(c->id, NULL, dst, remaining_ms(deadline))) {
+	if (rdma_resolve_addr(c->id, NULL, dst,
+			      MAX(remaining_ms(deadline), 1))) {
 		log_error("%s: rdma_resolve_addr: %s", url, strerror(errno));
 		return -errno;
 	}
@@ -528,7 +301,7 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 			    url, NULL);
 	if (ret)
 		return ret;
-	if (rdma_resolve_route(c->id, remaining_ms(deadline))) {
+	if (rdma_resolve_route(c->id, MAX(remaining_ms(deadline), 1))) {
 		log_error("%s: rdma_resolve_route: %s", url, strerror(errno));
 		return -errno;
 	}
@@ -536,7 +309,7 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 			    url, NULL);
 	if (ret)
 		return ret;
-	ret = setup_resources(c);
+	ret = conn_rdma_setup(c);
 	if (ret)
 		return ret;
 	make_hello(&mine);
@@ -572,7 +345,7 @@ static int transport_connect(const char *rest, int timeout_ms,
 		timeout_ms = RDMA_DEFAULT_TIMEOUT_MS;
 	deadline = cmp_now_ns() + (uint64_t)timeout_ms * 1000000;
 
-	c = conn_alloc();
+	c = conn_rdma_alloc();
 	if (!c)
 		return -ENOMEM;
 	snprintf(c->base.peer, sizeof(c->base.peer), "rdma://%s", rest);
@@ -590,7 +363,7 @@ static int transport_connect(const char *rest, int timeout_ms,
 	ret = connect_steps(c, (struct sockaddr *)&ss, deadline);
 	if (ret)
 		goto err_free;
-	ret = set_nonblock(c->cm_ch->fd);
+	ret = conn_rdma_set_nonblock(c->cm_ch->fd);
 	if (ret)
 		goto err_free;
 	log_debug("%s: connected", c->base.peer);
@@ -613,7 +386,7 @@ static int accept_request(struct rdma_listener *l, struct rdma_cm_id *id,
 	uint64_t deadline;
 	int ret;
 
-	c = conn_alloc();
+	c = conn_rdma_alloc();
 	if (!c) {
 		rdma_reject(id, NULL, 0);
 		rdma_destroy_id(id);
@@ -638,7 +411,7 @@ static int accept_request(struct rdma_listener *l, struct rdma_cm_id *id,
 			  strerror(-ret));
 		goto err_reject;
 	}
-	ret = setup_resources(c);
+	ret = conn_rdma_setup(c);
 	if (ret)
 		goto err_reject;
 	/* Never more READs than the requester can take, nor it of ours. */
@@ -657,7 +430,7 @@ static int accept_request(struct rdma_listener *l, struct rdma_cm_id *id,
 	if (ret)
 		goto err_free;
 	c->connected = true;
-	ret = set_nonblock(c->cm_ch->fd);
+	ret = conn_rdma_set_nonblock(c->cm_ch->fd);
 	if (ret)
 		goto err_free;
 	log_debug("%s: accepted on %s", c->base.peer, l->base.addr);
@@ -702,14 +475,16 @@ static int listener_accept(struct conn_listener *base, struct conn **out)
 		}
 		id = ev->id;
 		req = ev->param.conn;
-		memset(&hello, 0, sizeof(hello));
-		memcpy(&hello, ev->param.conn.private_data,
-		       MIN(sizeof(hello), ev->param.conn.private_data_len));
+		copy_hello(&hello, &ev->param.conn);
 		/* rdma_migrate_id() waits for this ack. */
 		rdma_ack_cm_event(ev);
 		ret = accept_request(l, id, &hello, &req, out);
-		/* A peer that failed its handshake must not stop the server. */
-		if (ret != -EPROTO && ret != -ETIMEDOUT && ret != -ECONNRESET)
+		/*
+		 * A peer that failed its handshake must not stop the server;
+		 * running out of memory, fds or the device must.
+		 */
+		if (!ret || ret == -ENOMEM || ret == -ENODEV ||
+		    ret == -EMFILE || ret == -ENFILE)
 			return ret;
 	}
 }
