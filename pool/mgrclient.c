@@ -569,7 +569,12 @@ static void *client_thread(void *arg)
 		ret = serve_turn(c);
 		if (ret < 0) {
 			set_reg_state(c, false, unreachable(ret));
-			report(c, "lost the connection of", ret);
+			if (ret == -ENOENT)
+				log_warn("manager %s forgot node %u; "
+					 "registering again",
+					 c->manager_addr, c->cfg.node);
+			else
+				report(c, "lost the connection of", ret);
 			conn_destroy(c->reg);
 			c->reg = NULL;
 		}
@@ -674,7 +679,9 @@ int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000l;
 	ts.tv_nsec %= 1000000000l;
 	pthread_mutex_lock(&c->lock);
-	while (!c->registered && ret == 0)
+	/* a wrong key or block size will not fix itself: say so at once */
+	while (!c->registered && c->reg_err != -EACCES &&
+	       c->reg_err != -EINVAL && ret == 0)
 		ret = pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 	if (c->registered)
 		ret = 0;

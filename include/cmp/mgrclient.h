@@ -63,8 +63,10 @@ void mgr_client_destroy(struct mgr_client *c);
 
 /*
  * Waits up to timeout_ms for the client to be registered. 0 when it is;
- * else the last registration failure (-EHOSTUNREACH no manager, -EACCES
- * wrong key, -EBUSY id in use, -EINVAL block size refused) or -ETIMEDOUT.
+ * else the last registration failure (-EHOSTUNREACH no manager, -EBUSY id
+ * alive on another connection, -ETIMEDOUT) once the time is up, or at once
+ * -EACCES (wrong key or secure/insecure mismatch) or -EINVAL (block size
+ * differs from the cluster's). The client keeps retrying in any case.
  */
 int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms);
 bool mgr_client_registered(struct mgr_client *c);

@@ -9,7 +9,8 @@
  * replies with server_reply() on the same thread: no hand-offs between
  * threads on the request path.
  *
- * Threads: one accept thread, plus one thread per connection. handle(),
+ * Threads: one accept thread, plus one thread per connection, each on a
+ * 512 KiB stack (keep big buffers off the stack in handlers). handle(),
  * on_open() and on_close() run on the connection's thread. server_reply()
  * and server_push() may be called from any thread: writes on a connection
  * are serialized by its write mutex, so another thread can push an
