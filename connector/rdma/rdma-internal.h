@@ -28,6 +28,8 @@
  * owed back, piggybacked in the immediate data of the next SEND or, when
  * half the ring is owed, in an explicit zero-length SEND. So a sender never
  * posts a SEND the receiver has no buffer for (no RNR), however fast it is.
+ * Data SENDs carry the solicited bit and credit-only ones do not, so the
+ * receive channel behind conn_fd() fires for bytes, not for credits.
  */
 #ifndef CMP_RDMA_INTERNAL_H
 #define CMP_RDMA_INTERNAL_H
@@ -124,6 +126,7 @@ struct rdma_conn {
 	unsigned int tx_next;	 /* next send slot to fill */
 	unsigned int sq_free;	 /* free send queue entries */
 	unsigned int credit_inflight;
+	unsigned int credit_waiters; /* writers blocked for want of credits */
 	unsigned int rma_inflight;
 	int rma_error; /* first failure among the current RMA's WRs */
 

@@ -77,37 +77,40 @@ static struct ibv_mr *reg_buffer(struct rdma_conn *c, char **buf, size_t len,
 	return mr;
 }
 
-static struct ibv_cq *make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
-			      int depth)
+/*
+ * A CQ with its own channel, armed from the start so the first completion
+ * is seen. solicited_only: see rdma-internal.h on credits and conn_fd().
+ */
+static int make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
+		   struct ibv_cq **cq, int depth, int solicited_only)
 {
-	struct ibv_cq *cq;
 	int ret;
 
 	*ch = ibv_create_comp_channel(c->id->verbs);
 	if (!*ch) {
 		log_error("%s: ibv_create_comp_channel: %s", c->base.peer,
 			  strerror(errno));
-		return NULL;
+		return -errno;
 	}
 	ret = conn_rdma_set_nonblock((*ch)->fd);
 	if (ret) {
-		errno = -ret;
-		return NULL;
+		log_error("%s: completion channel: %s", c->base.peer,
+			  strerror(-ret));
+		return ret;
 	}
-	cq = ibv_create_cq(c->id->verbs, depth, c, *ch, 0);
-	if (!cq) {
+	*cq = ibv_create_cq(c->id->verbs, depth, c, *ch, 0);
+	if (!*cq) {
 		log_error("%s: ibv_create_cq(%d): %s", c->base.peer, depth,
 			  strerror(errno));
-		return NULL;
+		return -errno;
 	}
-	/* Armed from the start: conn_fd() must see the first arrival. */
-	ret = ibv_req_notify_cq(cq, 0);
+	ret = ibv_req_notify_cq(*cq, solicited_only);
 	if (ret) {
 		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
 			  strerror(ret));
-		errno = ret;
+		return -ret;
 	}
-	return cq;
+	return 0;
 }
 
 static int make_qp(struct rdma_conn *c)
@@ -183,12 +186,12 @@ int conn_rdma_setup(struct rdma_conn *c)
 			  strerror(errno));
 		return -errno;
 	}
-	c->rx_cq = make_cq(c, &c->rx_ch, RDMA_RX_DEPTH);
-	if (!c->rx_cq)
-		return -errno;
-	c->tx_cq = make_cq(c, &c->tx_ch, RDMA_SQ_DEPTH);
-	if (!c->tx_cq)
-		return -errno;
+	ret = make_cq(c, &c->rx_ch, &c->rx_cq, RDMA_RX_DEPTH, 1);
+	if (ret)
+		return ret;
+	ret = make_cq(c, &c->tx_ch, &c->tx_cq, RDMA_SQ_DEPTH, 0);
+	if (ret)
+		return ret;
 	ret = make_qp(c);
 	if (ret)
 		return ret;

@@ -47,7 +47,7 @@ struct fake_cq {
 	struct ibv_cq cq; /* first */
 	struct ibv_wc wc[1024];
 	unsigned int head, count;
-	bool armed;
+	int armed; /* 0 no, 1 solicited (and failed) completions, 2 any */
 };
 
 struct fake_qp {

@@ -489,6 +489,27 @@ static void conn_fd_and_pending_follow_the_buffered_bytes(void **state)
 	destroy_pair(&p);
 }
 
+static void credit_messages_do_not_wake_conn_fd(void **state)
+{
+	struct pair p = {0};
+	char buf[40];
+
+	connect_pair(&p);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(wr(p.cli, "x", 1), 0);
+	assert_int_equal(rd(p.srv, buf, 40), 0);
+	/* Half the ring was owed: credits went back on their own. */
+	assert_int_equal(F.credit_msgs, 1);
+	assert_false(readable(p.cli));
+	assert_false(p.cli->ops->pending(p.cli));
+	/* And the sender can use them. */
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(wr(p.cli, "y", 1), 0);
+	assert_int_equal(rd(p.srv, buf, 40), 0);
+	assert_int_equal(F.rnr, 0);
+	destroy_pair(&p);
+}
+
 static void read_times_out_and_leaves_the_connection_unusable(void **state)
 {
 	struct pair p = {0};
@@ -734,6 +755,7 @@ int main(void)
 		T(credits_ride_on_replies_in_ping_pong),
 		T(full_duplex_streams_with_four_threads),
 		T(conn_fd_and_pending_follow_the_buffered_bytes),
+		T(credit_messages_do_not_wake_conn_fd),
 		T(read_times_out_and_leaves_the_connection_unusable),
 		T(bytes_sent_before_disconnect_are_read_then_econnreset),
 		T(disconnect_mid_transfer_wakes_the_blocked_reader),
