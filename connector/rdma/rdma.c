@@ -6,6 +6,7 @@
  * path lives in rdma-io.c. Every verbs/CM failure is turned into -errno here,
  * with one log line naming the call.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -30,31 +31,51 @@ struct rdma_listener {
 	struct rdma_cm_id *id;
 };
 
+static bool host_ok(const char *h, size_t n, bool bracketed)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)h[i];
+
+		if (!isalnum(ch) && ch != '.' && ch != '-' && ch != '_' &&
+		    !(bracketed && (ch == ':' || ch == '%')))
+			return false;
+	}
+	return true;
+}
+
 /*
- * A private copy of conn_split_hostport() until conn.c provides it; named
- * differently so the two never clash at link time.
+ * The grammar of conn_split_hostport() in conn.c ("host:port",
+ * "[v6]:port", ":port"; numeric port), kept here because the RDMA unit
+ * tests and self-test link this library without conn.c. Named differently
+ * so the two never clash.
  */
 static int split_hostport(const char *rest, char *host, size_t hostlen,
 			  char *port, size_t portlen)
 {
 	const char *colon, *h = rest;
+	bool bracketed = rest[0] == '[';
+	char *end;
 	size_t n;
 
-	if (rest[0] == '[') {
+	if (bracketed) {
 		const char *close = strchr(rest, ']');
 
-		if (!close || close[1] != ':')
+		if (!close || close[1] != ':' || close == rest + 1)
 			return -EINVAL;
 		h = rest + 1;
 		n = (size_t)(close - h);
 		colon = close + 1;
 	} else {
 		colon = strrchr(rest, ':');
-		if (!colon || memchr(rest, ':', (size_t)(colon - rest)))
+		if (!colon)
 			return -EINVAL;
 		n = (size_t)(colon - rest);
 	}
-	if (n >= hostlen || strlen(colon + 1) >= portlen || !colon[1])
+	if (n >= hostlen || !host_ok(h, n, bracketed))
+		return -EINVAL;
+	if (!isdigit((unsigned char)colon[1]) || strlen(colon + 1) > 5 ||
+	    strlen(colon + 1) >= portlen ||
+	    strtoul(colon + 1, &end, 10) > 65535 || *end)
 		return -EINVAL;
 	memcpy(host, h, n);
 	host[n] = '\0';

@@ -223,11 +223,16 @@ static void listen_without_rdma_device_fails_with_enodev(void **state)
 
 static void malformed_address_is_einval(void **state)
 {
+	static const char *const bad[] = {
+		"no-port", "[::1",  "host:99999", "ho st:1",
+		"[]:1",	   "host:", "host:7x",
+	};
 	struct conn *c = NULL;
 
-	assert_int_equal(conn_rdma_transport.connect("no-port", 100, &c),
-			 -EINVAL);
-	assert_int_equal(conn_rdma_transport.connect("[::1", 100, &c), -EINVAL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(conn_rdma_transport.connect(bad[i], 100, &c),
+				 -EINVAL);
+	assert_null(c);
 	assert_int_equal(F.live, 0);
 }
 
