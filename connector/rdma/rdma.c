@@ -234,9 +234,9 @@ static int wait_cm_event(struct rdma_event_channel *ch,
 	}
 	if (ev->event != want) {
 		ret = cm_event_errno(ev->event);
-		log_error("%s: %s while waiting for %s (status %d)", url,
-			  rdma_event_str(ev->event), rdma_event_str(want),
-			  ev->status);
+		log_error("%s: %s (%s while waiting for %s, status %d)", url,
+			  strerror(-ret), rdma_event_str(ev->event),
+			  rdma_event_str(want), ev->status);
 	} else {
 		if (hello)
 			copy_hello(hello, &ev->param.conn);

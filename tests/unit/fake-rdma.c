@@ -497,32 +497,40 @@ int __wrap_rdma_destroy_id(struct rdma_cm_id *id)
 	return 0;
 }
 
+/*
+ * With F.scripted, the CM answers each step of a connect with the event the
+ * test queued with will_return(scripted, ...) instead of the fabric's own.
+ */
+static enum rdma_cm_event_type scripted(enum rdma_cm_event_type normal)
+{
+	return F.scripted ? mock_type(enum rdma_cm_event_type) : normal;
+}
+
 int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src,
 			     struct sockaddr *dst, int ms)
 {
 	struct fake_id *f = (struct fake_id *)id;
 
+	enum rdma_cm_event_type ev = scripted(RDMA_CM_EVENT_ADDR_RESOLVED);
+
 	pthread_mutex_lock(&fab);
-	if (F.addr_error) {
-		fake_push_event(id_channel(f), RDMA_CM_EVENT_ADDR_ERROR, f,
-				NULL, 0);
-	} else {
+	if (ev == RDMA_CM_EVENT_ADDR_RESOLVED) {
 		id->verbs = &fake_ctx;
 		memcpy(&id->route.addr.dst_addr, dst,
 		       sizeof(struct sockaddr_in));
-		fake_push_event(id_channel(f), RDMA_CM_EVENT_ADDR_RESOLVED, f,
-				NULL, 0);
 	}
+	fake_push_event(id_channel(f), ev, f, NULL, 0);
 	pthread_mutex_unlock(&fab);
 	return 0;
 }
 
 int __wrap_rdma_resolve_route(struct rdma_cm_id *id, int ms)
 {
+	enum rdma_cm_event_type ev = scripted(RDMA_CM_EVENT_ROUTE_RESOLVED);
+
 	pthread_mutex_lock(&fab);
-	fake_push_event(id_channel((struct fake_id *)id),
-			RDMA_CM_EVENT_ROUTE_RESOLVED, (struct fake_id *)id,
-			NULL, 0);
+	fake_push_event(id_channel((struct fake_id *)id), ev,
+			(struct fake_id *)id, NULL, 0);
 	pthread_mutex_unlock(&fab);
 	return 0;
 }
@@ -569,9 +577,10 @@ int __wrap_rdma_connect(struct rdma_cm_id *id, struct rdma_conn_param *p)
 	if (F.bad_hello)
 		hello[0] ^= 0xff;
 	pthread_mutex_lock(&fab);
-	if (F.reject) {
-		fake_push_event(id_channel(f), RDMA_CM_EVENT_REJECTED, f, NULL,
-				0);
+	if (F.scripted) {
+		/* No hello comes with a scripted ESTABLISHED: a foreign peer.
+		 */
+		fake_push_event(id_channel(f), scripted(0), f, NULL, 0);
 	} else if (F.listener) {
 		s = calloc(1, sizeof(*s));
 		assert_non_null(s);
