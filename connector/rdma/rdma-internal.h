@@ -155,6 +155,12 @@ int conn_rdma_setup(struct rdma_conn *c);
 /* Releases whatever part of c exists; accepts NULL. */
 void conn_rdma_free(struct rdma_conn *c);
 int conn_rdma_set_nonblock(int fd);
+/*
+ * Logs "<fmt...>: <strerror(errno)>" once and returns -errno (-EIO if errno
+ * is 0), errno read before anything can clobber it.
+ */
+int conn_rdma_log_errno(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 /* " (... ulimit -l)" when a registration failed for want of pinning. */
 const char *conn_rdma_memlock_hint(int err);
 

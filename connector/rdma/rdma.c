@@ -295,14 +295,13 @@ static void conn_param(struct rdma_conn *c, struct rdma_conn_param *p,
 	};
 }
 
-static struct rdma_event_channel *make_cm_channel(const char *url)
+static int make_cm_channel(struct rdma_event_channel **ch, const char *url)
 {
-	struct rdma_event_channel *ch = rdma_create_event_channel();
-
-	if (!ch)
-		log_error("%s: rdma_create_event_channel: %s", url,
-			  strerror(errno));
-	return ch;
+	*ch = rdma_create_event_channel();
+	if (!*ch)
+		return conn_rdma_log_errno("%s: rdma_create_event_channel",
+					   url);
+	return 0;
 }
 
 static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
@@ -315,16 +314,14 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 
 	if (rdma_resolve_addr(c->id, NULL, dst,
 			      MAX(remaining_ms(deadline), 1))) {
-		log_error("%s: rdma_resolve_addr: %s", url, strerror(errno));
-		return -errno;
+		return conn_rdma_log_errno("%s: rdma_resolve_addr", url);
 	}
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ADDR_RESOLVED, deadline,
 			    url, NULL);
 	if (ret)
 		return ret;
 	if (rdma_resolve_route(c->id, MAX(remaining_ms(deadline), 1))) {
-		log_error("%s: rdma_resolve_route: %s", url, strerror(errno));
-		return -errno;
+		return conn_rdma_log_errno("%s: rdma_resolve_route", url);
 	}
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ROUTE_RESOLVED, deadline,
 			    url, NULL);
@@ -336,8 +333,7 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 	make_hello(&mine);
 	conn_param(c, &param, &mine);
 	if (rdma_connect(c->id, &param)) {
-		log_error("%s: rdma_connect: %s", url, strerror(errno));
-		return -errno;
+		return conn_rdma_log_errno("%s: rdma_connect", url);
 	}
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ESTABLISHED, deadline, url,
 			    &theirs);
@@ -370,11 +366,9 @@ static int transport_connect(const char *rest, int timeout_ms,
 	if (!c)
 		return -ENOMEM;
 	snprintf(c->base.peer, sizeof(c->base.peer), "rdma://%s", rest);
-	c->cm_ch = make_cm_channel(c->base.peer);
-	if (!c->cm_ch) {
-		ret = -errno;
+	ret = make_cm_channel(&c->cm_ch, c->base.peer);
+	if (ret)
 		goto err_free;
-	}
 	if (rdma_create_id(c->cm_ch, &c->id, c, RDMA_PS_TCP)) {
 		ret = -errno;
 		log_error("%s: rdma_create_id: %s", c->base.peer,
@@ -421,11 +415,9 @@ static int accept_request(struct rdma_listener *l, struct rdma_cm_id *id,
 	if (ret)
 		goto err_reject;
 	/* Its own channel: its events must not wake the listener. */
-	c->cm_ch = make_cm_channel(c->base.peer);
-	if (!c->cm_ch) {
-		ret = -errno;
+	ret = make_cm_channel(&c->cm_ch, c->base.peer);
+	if (ret)
 		goto err_reject;
-	}
 	if (rdma_migrate_id(id, c->cm_ch)) {
 		ret = -errno;
 		log_error("%s: rdma_migrate_id: %s", c->base.peer,
@@ -552,11 +544,9 @@ static int transport_listen(const char *rest, struct conn_listener **out)
 	if (!l)
 		return -ENOMEM;
 	l->base.ops = &listener_ops;
-	l->ch = make_cm_channel(url);
-	if (!l->ch) {
-		ret = -errno;
+	ret = make_cm_channel(&l->ch, url);
+	if (ret)
 		goto err_free;
-	}
 	if (rdma_create_id(l->ch, &l->id, l, RDMA_PS_TCP)) {
 		ret = -errno;
 		log_error("%s: rdma_create_id: %s", url, strerror(-ret));
