@@ -312,17 +312,14 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 	struct rdma_hello mine, theirs;
 	int ret;
 
-	if (rdma_resolve_addr(c->id, NULL, dst,
-			      MAX(remaining_ms(deadline), 1))) {
+	if (rdma_resolve_addr(c->id, NULL, dst, MAX(remaining_ms(deadline), 1)))
 		return conn_rdma_log_errno("%s: rdma_resolve_addr", url);
-	}
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ADDR_RESOLVED, deadline,
 			    url, NULL);
 	if (ret)
 		return ret;
-	if (rdma_resolve_route(c->id, MAX(remaining_ms(deadline), 1))) {
+	if (rdma_resolve_route(c->id, MAX(remaining_ms(deadline), 1)))
 		return conn_rdma_log_errno("%s: rdma_resolve_route", url);
-	}
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ROUTE_RESOLVED, deadline,
 			    url, NULL);
 	if (ret)
@@ -332,9 +329,8 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 		return ret;
 	make_hello(&mine);
 	conn_param(c, &param, &mine);
-	if (rdma_connect(c->id, &param)) {
+	if (rdma_connect(c->id, &param))
 		return conn_rdma_log_errno("%s: rdma_connect", url);
-	}
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ESTABLISHED, deadline, url,
 			    &theirs);
 	if (ret)
