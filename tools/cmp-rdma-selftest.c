@@ -12,7 +12,10 @@
  *   cmp-rdma-selftest --loopback [rdma://ADDR:PORT]
  *
  * Without an address, loopback uses the first IPv4 address an RDMA device
- * serves (soft-RoCE does not serve 127.0.0.1), on a free port.
+ * serves (soft-RoCE does not serve 127.0.0.1), on a free port. Without RDMA
+ * hardware, soft-RoCE gives a device on any Ethernet interface:
+ *
+ *   modprobe rdma_rxe && rdma link add rxe0 type rxe netdev eth0
  *
  * The tool talks to the transport through conn_rdma_transport and its ops,
  * so it tests exactly the RDMA code, whatever conn.c dispatches.
@@ -742,7 +745,8 @@ int main(int argc, char **argv)
 	raise_memlock();
 	if (!have_device()) {
 		printf("SKIP: no RDMA device found (ibv_get_device_list); "
-		       "needs RDMA hardware or soft-RoCE (rdma_rxe)\n");
+		       "needs RDMA hardware or soft-RoCE (modprobe rdma_rxe; "
+		       "rdma link add rxe0 type rxe netdev IFACE)\n");
 		return ST_EXIT_SKIP;
 	}
 	if (opt.server) {
