@@ -11,7 +11,7 @@
  *   active side                                  passive side
  *   rdma_resolve_addr -> ADDR_RESOLVED
  *   rdma_resolve_route -> ROUTE_RESOLVED
- *   rdma_connect(hello) --------------------->  CONNECT_REQUEST(hello)
+ *   post RECVs, rdma_connect(hello) --------->  CONNECT_REQUEST(hello)
  *                                               post RECVs, rdma_accept(hello)
  *   ESTABLISHED(hello) <---------------------   ESTABLISHED
  *
