@@ -43,8 +43,6 @@ _Static_assert(offsetof(struct wire_hdr_le, id) == 16, "id at 16");
 _Static_assert(offsetof(struct wire_hdr_le, csum) == 24, "csum at 24");
 _Static_assert(WIRE_OP_MAX <= 256, "opcodes fit the 8-bit field");
 
-/* Payload iovecs wire_send() takes: header + 62 = 63 on the stack. */
-#define WIRE_SEND_MAX_IOV 62
 /* Stack window for a scatter list that ends inside an iovec. */
 #define RECV_WINDOW 64
 /* Stack buffer wire_skip_payload() reads through. */
@@ -215,11 +213,11 @@ int wire_recv_hdr(struct conn *c, struct wire_hdr *h)
 		return ret;
 	ret = wire_hdr_decode(buf, h);
 	if (ret)
-		log_error("%s: bad frame header (magic %#x, version %u, op %u, "
-			  "flags %#x, len %u): %s",
-			  conn_peer(c), get_le(buf, 4), buf[4], buf[5],
-			  get_le(buf + 6, 2), get_le(buf + 12, 4),
-			  strerror(-ret));
+		log_warn("%s: bad frame header (magic %#x, version %u, op %u, "
+			 "flags %#x, len %u): %s",
+			 conn_peer(c), get_le(buf, 4), buf[4], buf[5],
+			 get_le(buf + 6, 2), get_le(buf + 12, 4),
+			 strerror(-ret));
 	return ret;
 }
 

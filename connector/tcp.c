@@ -116,13 +116,26 @@ static void format_sockaddr(const struct sockaddr_storage *ss, char *buf,
 		snprintf(buf, len, "tcp://%s:%u", host, port);
 }
 
+#define TCP_SOCKET_BUFFER (4 << 20)
+
 static void set_nodelay(int fd)
 {
 	int one = 1;
 
 	/* Only fails on non-TCP sockets; latency suffers, nothing breaks. */
+	int buf = TCP_SOCKET_BUFFER;
+
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 		log_warn("TCP_NODELAY: %s", strerror(errno));
+	/*
+	 * A whole block (up to 4 MiB) fits in the socket buffers, so a
+	 * sender writes it in one go and the receiver wakes once or twice,
+	 * instead of the two ping-ponging through autotuned small buffers
+	 * (measured: 1 MiB remote reads 390 -> 600-880 MB/s on loopback).
+	 * The kernel caps these at net.core.[rw]mem_max; that is fine.
+	 */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 }
 
 static struct tcp_listener *to_tcp_listener(const struct conn_listener *l)

@@ -192,13 +192,9 @@ int main(int argc, char **argv)
 		return 2;
 	log_init("cmp-manager", o.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if (o.key_path) {
-		ret = auth_key_load(o.key_path, &key);
-		if (ret < 0) {
-			log_error("cannot load the cluster key %s: %s%s",
-				  o.key_path, strerror(-ret),
-				  ret == -EPERM ? " (chmod 600 it)" : "");
+		/* auth_key_load() says what is wrong with the file */
+		if (auth_key_load(o.key_path, &key) < 0)
 			return 1;
-		}
 	}
 	if (!o.foreground) {
 		if (daemon(0, 0) < 0) {

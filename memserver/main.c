@@ -25,6 +25,7 @@
 #include "store.h"
 
 #define MS_DEFAULT_BLOCK (1u << 20)
+#define MS_REGISTER_WAIT_MS 3000
 
 struct ms_options {
 	const char *manager;
@@ -359,8 +360,26 @@ static int start_mgr(struct memserver *ms, const struct auth_key *key)
 		.ctx = ms,
 	};
 
+	int ret;
+
 	ms->mgr = mgr_client_create(&mcfg);
-	return ms->mgr ? 0 : -errno;
+	if (!ms->mgr)
+		return -errno;
+	/*
+	 * A manager that is down is fine (the client keeps retrying and says
+	 * so); one that refuses us for good is a configuration error.
+	 */
+	ret = mgr_client_wait_registered(ms->mgr, MS_REGISTER_WAIT_MS);
+	if (ret == -EINVAL || ret == -EBUSY || ret == -EACCES) {
+		log_error("manager %s refused this memserver: %s%s",
+			  ms->opts->manager, strerror(-ret),
+			  ret == -EINVAL  ? " (block size differs from the "
+					    "cluster's?)"
+			  : ret == -EBUSY ? " (node id in use)"
+					  : "");
+		return ret;
+	}
+	return 0;
 }
 
 /* Starts peer service and manager client; returns 0 or -errno, logged. */

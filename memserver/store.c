@@ -87,6 +87,15 @@ int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
 			  path ? " of " : "", path ? path : "", strerror(-ret));
 		goto err_close_fd;
 	}
+	/*
+	 * RAM lent to the pool must not be swapped out behind the owners'
+	 * backs; lock pages as they are first touched (a file store is the
+	 * page cache's to manage).
+	 */
+	if (!path && mlock2(s->base, s->map_len, MLOCK_ONFAULT) < 0)
+		log_warn("store: cannot lock %zu bytes of RAM (%s); it may be "
+			 "swapped out",
+			 s->map_len, strerror(errno));
 	/* lowest indexes on top, so allocation fills the store from 0 */
 	for (uint32_t i = 0; i < s->nblocks; i++)
 		s->free_stack[i] = s->nblocks - 1 - i;

@@ -66,19 +66,27 @@ static const struct auth_key *key_of(const struct mgr_client *c)
 	return c->secure ? &c->key : NULL;
 }
 
-/* Connection failures a caller can only see as "no manager". */
+/*
+ * Transport failures that all mean "no manager there" to a caller; every
+ * other error (a refusal, a timeout, a bad address) stays as it is.
+ */
 static int unreachable(int err)
 {
 	switch (err) {
-	case -ETIMEDOUT:
-	case -EACCES:
-	case -EPROTO:
-	case -EINVAL:
-	case -EPROTONOSUPPORT:
-	case -ENOMEM:
-		return err;
-	default:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -ECONNABORTED:
+	case -ENOENT:
+	case -EPIPE:
+	case -ENETUNREACH:
+	case -ENETDOWN:
+	case -EHOSTDOWN:
+	case -EADDRNOTAVAIL:
+	case -ENOTCONN:
+	case -ESHUTDOWN:
 		return -EHOSTUNREACH;
+	default:
+		return err;
 	}
 }
 
@@ -90,7 +98,7 @@ static int dial(const char *addr, const struct auth_key *key, int timeout_ms,
 
 	ret = conn_connect(addr, timeout_ms, &conn);
 	if (ret < 0)
-		return unreachable(ret);
+		return ret;
 	ret = auth_client(conn, key, timeout_ms);
 	if (ret < 0)
 		goto err_destroy_conn;
@@ -102,7 +110,7 @@ static int dial(const char *addr, const struct auth_key *key, int timeout_ms,
 
 err_destroy_conn:
 	conn_destroy(conn);
-	return unreachable(ret);
+	return ret;
 }
 
 /*
@@ -180,7 +188,7 @@ static int query(struct mgr_client *c, unsigned int op, const void *req,
 			ret = dial(c->manager_addr, key_of(c),
 				   c->cfg.timeout_ms, &conn);
 			if (ret < 0)
-				return ret;
+				return unreachable(ret);
 		}
 		ret = transact(conn, op, atomic_fetch_add(&c->next_id, 1), req,
 			       reqlen, rep, cap, replen, &status);
@@ -279,8 +287,10 @@ int mgr_query_nodes(const char *manager_addr, const struct auth_key *key,
 	if (!rep)
 		return -ENOMEM;
 	ret = dial(manager_addr, key, timeout_ms, &conn);
-	if (ret < 0)
+	if (ret < 0) {
+		ret = unreachable(ret);
 		goto out_free;
+	}
 	ret = transact(conn, WIRE_OP_NODES, 1, NULL, 0, rep,
 		       PROTO_MGR_NODES_REPLY_MAX, &len, &status);
 	conn_destroy(conn);
@@ -446,7 +456,7 @@ static int do_register(struct mgr_client *c)
 	if (ret < 0) {
 		conn_destroy(c->reg);
 		c->reg = NULL;
-		return ret == -ECONNRESET ? -EHOSTUNREACH : ret;
+		return ret;
 	}
 	c->unanswered = 0;
 	c->next_hb_ns = cmp_now_ns() + (uint64_t)c->hb_ms * 1000000ull;
@@ -540,7 +550,9 @@ static void *client_thread(void *arg)
 		if (!c->reg) {
 			ret = do_register(c);
 			if (ret < 0) {
-				set_reg_state(c, false, ret);
+				/* refusals stay as they are, the rest is
+				 * "no manager" for waiters */
+				set_reg_state(c, false, unreachable(ret));
 				report(c, "cannot register", ret);
 				nap(c, backoff);
 				backoff = MIN(backoff * 2, BACKOFF_MAX_MS);

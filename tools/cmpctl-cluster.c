@@ -95,6 +95,21 @@ static void print_table(FILE *out, const char *addr,
 		cmp_format_size(free_bytes, b, sizeof(b)));
 }
 
+/* What a person can do about the usual failures. */
+static const char *hint(int err)
+{
+	switch (err) {
+	case -EACCES:
+		return " (wrong cluster key, or secure and insecure mixed)";
+	case -EHOSTUNREACH:
+		return " (is cmp-manager running there?)";
+	case -ETIMEDOUT:
+		return " (no answer in time)";
+	default:
+		return "";
+	}
+}
+
 int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 			  bool insecure, bool json, FILE *out)
 {
@@ -113,15 +128,10 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 					"(or --insecure)\n");
 			return -EINVAL;
 		}
+		/* auth_key_load() says what is wrong with the file */
 		ret = auth_key_load(key_path, &key);
-		if (ret < 0) {
-			fprintf(stderr,
-				"cmpctl: cannot load the cluster key "
-				"%s: %s%s\n",
-				key_path, strerror(-ret),
-				ret == -EPERM ? " (chmod 600 it)" : "");
+		if (ret < 0)
 			return ret;
-		}
 	}
 	nodes = calloc(PROTO_MGR_MAX_NODES, sizeof(*nodes));
 	if (!nodes) {
@@ -134,10 +144,7 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 			      &count);
 	if (ret < 0) {
 		fprintf(stderr, "cmpctl: manager %s: %s%s\n", manager_addr,
-			strerror(-ret),
-			ret == -EACCES ? " (wrong cluster key, or secure and "
-					 "insecure mixed)"
-				       : "");
+			strerror(-ret), hint(ret));
 		goto out_free;
 	}
 	if (json)
@@ -160,19 +167,10 @@ int cmpctl_keygen(const char *path)
 		fprintf(stderr, "cmpctl keygen: give the key file to write\n");
 		return -EINVAL;
 	}
+	/* auth_key_generate() says why it could not, once */
 	ret = auth_key_generate(path);
-	if (ret == -EEXIST) {
-		fprintf(stderr,
-			"cmpctl keygen: %s already exists; not "
-			"overwriting a cluster key\n",
-			path);
+	if (ret < 0)
 		return ret;
-	}
-	if (ret < 0) {
-		fprintf(stderr, "cmpctl keygen: cannot write %s: %s\n", path,
-			strerror(-ret));
-		return ret;
-	}
 	printf("wrote a new cluster key to %s (mode 0600); copy it to every "
 	       "node, manager and memserver\n",
 	       path);

@@ -7,8 +7,9 @@
  *                            free/LLL/LRL/RLL/RRL counts of every node
  *   cmpctl keygen FILE       a new cluster key (mode 0600)
  *
- * Both print their results to out (status) or stdout (keygen) and their
- * errors, once and in words, to stderr; they return 0 or -errno.
+ * Both print their results to out (status) or stdout (keygen); errors go
+ * to stderr once, where they are detected (the key and connector code
+ * logs its own), with a hint of what to do. They return 0 or -errno.
  * Not thread-safe (they are whole commands).
  */
 #ifndef CMP_CMPCTL_CLUSTER_H

@@ -5,6 +5,7 @@
  *
  *   tcp://HOST:PORT    TCP (TCP_NODELAY, vectored I/O)
  *   mem://NAME         in-process, for unit tests and the simulator
+ *                      (listening on "mem://" picks a unique NAME)
  *   rdma://HOST:PORT   librdmacm + libibverbs (when built with RDMA)
  *
  * A connection is a reliable, ordered byte stream: conn_writev() sends all of
@@ -13,6 +14,10 @@
  * can do one-sided access (RDMA) also offer conn_rma_read/write() into a
  * region the peer exposed with conn_expose(); the others answer -EOPNOTSUPP
  * and callers fall back to two-sided messages.
+ *
+ * A TCP host may be a name, an IPv4 address or a bracketed IPv6 address
+ * ("tcp://[::1]:7000"); the port is numeric. Listening with an empty host
+ * ("tcp://:7000") binds every address.
  *
  * Errors: every int function returns 0 or -errno. -ECONNRESET means the peer
  * closed or vanished, -ETIMEDOUT a deadline passed, -EPROTONOSUPPORT an

@@ -42,7 +42,12 @@ struct peer_store_ops {
 	 * idx and returns how many (>= 1), or -ENOSPC when none is free.
 	 */
 	int (*alloc)(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx);
-	/* Frees blocks the peer checked owner owns (owns() just said so). */
+	/*
+	 * Frees the blocks of owner in idx. The peer checked them with owns()
+	 * just before, but the store must check again under its lock and
+	 * skip any that changed hands meanwhile (a concurrent
+	 * release_owner() and alloc()).
+	 */
 	void (*free)(void *ctx, uint32_t owner, const uint32_t *idx,
 		     uint32_t n);
 	/* Memory of block idx (block_size bytes); only called after owns(). */

@@ -22,6 +22,14 @@
  * moved on: *moved (if not NULL) then tells where to retry. -EHOSTUNREACH
  * for a node never added.
  *
+ * Owner ids: every request carries self_node, and a provider binds each
+ * connection to the first owner id it sees. To move a block lent to us on
+ * to a third node for its owner (DESIGN principle 3: the block must belong
+ * to the owner there), use a struct remote created with that owner's id.
+ *
+ * A lost ALLOC reply (timeout) leaves the blocks allocated on the provider
+ * until the owner frees them or dies.
+ *
  * Threads: every function is thread-safe. Memory: callers own all buffers;
  * nothing is kept after a call returns.
  */

@@ -126,9 +126,14 @@ int wire_hdr_decode(const uint8_t in[WIRE_HDR_SIZE], struct wire_hdr *h);
 /* XXH3-64 over the iovecs as one stream. */
 uint64_t wire_csum(const struct iovec *iov, int iovcnt);
 
+/* Payload iovecs wire_send() takes at most (the header makes 63). */
+#define WIRE_SEND_MAX_IOV 62
+
 /*
  * Sends header + payload in one vectored write. Fills h->len and h->csum
- * from the payload. iovcnt <= 62.
+ * from the payload. iovcnt <= 62 (WIRE_SEND_MAX_IOV), else -EINVAL, as for
+ * an unknown opcode or flag; -EMSGSIZE when the payload exceeds
+ * WIRE_MAX_PAYLOAD.
  */
 int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
 	      int iovcnt);

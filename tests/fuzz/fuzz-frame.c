@@ -6,16 +6,31 @@
  * checks what must hold for any header the decoder accepts: it re-encodes to
  * the same bytes, names a known opcode, and the payload checksum does not
  * depend on how the payload is split into iovecs.
+ *
+ * Then the same bytes are received as a stream of frames over a connection,
+ * alternating wire_recv_payload() into a scatter list and
+ * wire_skip_payload(), as a server does with requests it takes or refuses.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
+#include "cmp/log.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "stream.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	/* Garbage from peers is logged as a warning: expected here. */
+	log_set_level(LOG_LVL_ERROR);
+	return 0;
+}
 
 static void check_status(uint32_t status)
 {
@@ -27,7 +42,30 @@ static void check_status(uint32_t status)
 		abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void receive_stream(const uint8_t *data, size_t size)
+{
+	static uint8_t a[100], b[1000], c[3000];
+	const struct iovec iov[3] = {
+		{a, sizeof(a)}, {b, sizeof(b)}, {c, sizeof(c)}};
+	struct fuzz_stream s;
+	struct wire_hdr h;
+	unsigned int n = 0;
+	int ret;
+
+	if (!fuzz_stream_open(&s, data, size))
+		return;
+	while (!wire_recv_hdr(s.us, &h)) {
+		ret = n++ % 2 ? wire_skip_payload(s.us, &h)
+			      : wire_recv_payload(s.us, &h, iov, 3);
+		if (ret == -EMSGSIZE)
+			ret = wire_skip_payload(s.us, &h);
+		if (ret && ret != -EBADMSG)
+			break;
+	}
+	fuzz_stream_close(&s);
+}
+
+static void decode_header(const uint8_t *data, size_t size)
 {
 	uint8_t again[WIRE_HDR_SIZE];
 	struct iovec whole;
@@ -37,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t cut;
 
 	if (size < WIRE_HDR_SIZE || wire_hdr_decode(data, &h))
-		return 0;
+		return;
 	wire_hdr_encode(&h, again);
 	if (memcmp(again, data, WIRE_HDR_SIZE) || !wire_op_name(h.op) ||
 	    h.len > WIRE_MAX_PAYLOAD)
@@ -57,5 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parts[2].iov_len = len - cut;
 	if (wire_csum(&whole, 1) != wire_csum(parts, 3))
 		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	decode_header(data, size);
+	receive_stream(data, size);
 	return 0;
 }

@@ -10,6 +10,7 @@
  * it again rewrites the same bytes.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,10 @@ enum spoil {
 
 static const char *outdir;
 
-static void emit(const char *dir, const char *name, struct wire_hdr h,
-		 const void *payload, size_t len, enum spoil spoil)
+/* Writes one frame to dir/name, replacing the file or (more) appending. */
+static void write_frame(bool more, const char *dir, const char *name,
+			struct wire_hdr h, const void *payload, size_t len,
+			enum spoil spoil)
 {
 	struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
 	uint8_t hdr[WIRE_HDR_SIZE];
@@ -54,7 +57,7 @@ static void emit(const char *dir, const char *name, struct wire_hdr h,
 		exit(1);
 	}
 	snprintf(path, sizeof(path), "%s/%s/%s", outdir, dir, name);
-	f = fopen(path, "wb");
+	f = fopen(path, more ? "ab" : "wb");
 	if (!f || fwrite(hdr, 1, sizeof(hdr), f) != sizeof(hdr) ||
 	    (spoil != SPOIL_TRUNCATE && len &&
 	     fwrite(payload, 1, len, f) != len)) {
@@ -62,6 +65,19 @@ static void emit(const char *dir, const char *name, struct wire_hdr h,
 		exit(1);
 	}
 	fclose(f);
+}
+
+static void emit(const char *dir, const char *name, struct wire_hdr h,
+		 const void *payload, size_t len, enum spoil spoil)
+{
+	write_frame(false, dir, name, h, payload, len, spoil);
+}
+
+/* Appends a frame: files holding a conversation, as one peer says it. */
+static void emit_more(const char *dir, const char *name, struct wire_hdr h,
+		      const void *payload, size_t len)
+{
+	write_frame(true, dir, name, h, payload, len, SPOIL_NONE);
 }
 
 static void pattern(uint8_t *buf, size_t len, uint8_t seed)
@@ -120,6 +136,14 @@ static void frame_corpus(void)
 	emit(d, "max-len-no-payload", h, NULL, 0, SPOIL_TRUNCATE);
 	emit(d, "bad-checksum", (struct wire_hdr){.op = WIRE_OP_WRITE, .id = 6},
 	     pay, 100, SPOIL_CSUM);
+	/* A stream: a request, a corrupted one, then a ping. */
+	emit(d, "stream", (struct wire_hdr){.op = WIRE_OP_WRITE, .id = 7}, pay,
+	     300, SPOIL_NONE);
+	write_frame(true, d, "stream",
+		    (struct wire_hdr){.op = WIRE_OP_WRITE, .id = 8}, pay, 200,
+		    SPOIL_CSUM);
+	emit_more(d, "stream", (struct wire_hdr){.op = WIRE_OP_PING, .id = 9},
+		  NULL, 0);
 	emit(d, "short-payload",
 	     (struct wire_hdr){.op = WIRE_OP_READ_BATCH, .len = 200}, pay, 50,
 	     SPOIL_NONE);
@@ -129,7 +153,7 @@ static void auth_corpus(void)
 {
 	const char *d = "fuzz-auth";
 	struct auth_hello hello = {.mode = AUTH_MODE_SECURE};
-	uint8_t buf[AUTH_HELLO_LEN + 8];
+	uint8_t buf[AUTH_HELLO_LEN + 8] = {0};
 	uint8_t mac[AUTH_MAC_BYTES];
 	struct auth_key key;
 	uint8_t sn[AUTH_NONCE_BYTES];
@@ -185,6 +209,36 @@ static void auth_corpus(void)
 	     mac, 16, SPOIL_NONE);
 	emit(d, "auth-as-ping", (struct wire_hdr){.op = WIRE_OP_PING, .id = 1},
 	     mac, sizeof(mac), SPOIL_NONE);
+	/* What a client says in a whole handshake (MAC for other nonces). */
+	hello.mode = AUTH_MODE_SECURE;
+	auth_hello_encode(&hello, buf);
+	emit(d, "talk-client", (struct wire_hdr){.op = WIRE_OP_HELLO, .id = 1},
+	     buf, AUTH_HELLO_LEN, SPOIL_NONE);
+	auth_mac_compute(&key, AUTH_ROLE_CLIENT, hello.nonce, sn, mac);
+	emit_more(d, "talk-client",
+		  (struct wire_hdr){.op = WIRE_OP_AUTH, .id = 1}, mac,
+		  sizeof(mac));
+	/* ... and a server. */
+	emit(d, "talk-server",
+	     (struct wire_hdr){
+		     .op = WIRE_OP_HELLO, .flags = WIRE_F_REPLY, .id = 1},
+	     buf, AUTH_HELLO_LEN, SPOIL_NONE);
+	auth_mac_compute(&key, AUTH_ROLE_SERVER, hello.nonce, sn, mac);
+	emit_more(d, "talk-server",
+		  (struct wire_hdr){
+			  .op = WIRE_OP_AUTH, .flags = WIRE_F_REPLY, .id = 1},
+		  mac, sizeof(mac));
+	/* A server that refuses the client's key. */
+	emit(d, "talk-server-refusing",
+	     (struct wire_hdr){
+		     .op = WIRE_OP_HELLO, .flags = WIRE_F_REPLY, .id = 1},
+	     buf, AUTH_HELLO_LEN, SPOIL_NONE);
+	emit_more(d, "talk-server-refusing",
+		  (struct wire_hdr){.op = WIRE_OP_AUTH,
+				    .flags = WIRE_F_REPLY,
+				    .status = WIRE_S_PERM,
+				    .id = 1},
+		  NULL, 0);
 	emit(d, "auth-bad-checksum",
 	     (struct wire_hdr){.op = WIRE_OP_AUTH, .id = 1}, mac, sizeof(mac),
 	     SPOIL_CSUM);

@@ -425,6 +425,82 @@ static void write_with_a_bad_checksum_is_refused(void **state)
 	assert_memory_equal(out, "\0\0\0\0\0\0\0\0", 8);
 }
 
+/* Sends one hand-made request frame; payload checksum good unless bad. */
+static void send_raw(struct conn *c, uint8_t op, const void *pl, size_t len,
+		     bool bad_csum)
+{
+	uint8_t hdr[WIRE_HDR_SIZE];
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)pl, len}};
+	struct wire_hdr h = {.op = op, .id = 1, .len = len};
+
+	h.csum = wire_csum(&iov[1], 1) ^ (bad_csum ? 1 : 0);
+	wire_hdr_encode(&h, hdr);
+	assert_int_equal(conn_writev(c, iov, 2), 0);
+}
+
+static void corrupted_large_write_is_refused_and_closes(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t idx = alloc_one(f);
+	/* beyond the 16 KiB bounce buffer: received straight into the block */
+	static uint8_t pl[PROTO_BLOCK_RW_SIZE + 32768];
+	struct proto_block_rw rw = {OWNER, idx, 0, 32768};
+	struct conn *c = raw_connect(f);
+	struct wire_hdr h;
+	uint8_t out[4];
+
+	proto_block_rw_encode(&rw, pl, sizeof(pl));
+	send_raw(c, WIRE_OP_WRITE, pl, sizeof(pl), true);
+	assert_int_equal(wire_recv_hdr(c, &h), 0);
+	assert_int_equal(h.status, WIRE_S_BADMSG);
+	assert_true(closed_by_peer(c));
+	conn_destroy(c);
+	/* the block keeps serving; the owner rewrites the lost range */
+	assert_int_equal(remote_write(f->r, PROVIDER, idx, 0, "good", 4, NULL),
+			 0);
+	assert_int_equal(remote_read(f->r, PROVIDER, idx, 0, out, 4, NULL), 0);
+	assert_memory_equal(out, "good", 4);
+}
+
+static void invalid_payloads_are_answered_and_close_the_connection(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t idx = alloc_one(f);
+	struct proto_block_rw rw = {OWNER, idx, BS - 4, 8}; /* past the end */
+	struct proto_block_alloc_req ar = {OWNER, PROTO_BLOCK_MAX_IDX + 1};
+	uint8_t pl[PROTO_BLOCK_RW_SIZE + 8] = {0};
+	uint8_t batch[PROTO_BLOCK_BATCH_SIZE] = {100, 0, 0, 0, 0xff, 0xff};
+	struct {
+		uint8_t op;
+		const void *pl;
+		size_t len;
+		uint32_t status;
+	} cases[] = {
+		{WIRE_OP_READ, pl, PROTO_BLOCK_RW_SIZE, WIRE_S_INVAL},
+		{WIRE_OP_WRITE, pl, sizeof(pl), WIRE_S_INVAL},
+		{WIRE_OP_ALLOC, pl, PROTO_BLOCK_ALLOC_REQ_SIZE, WIRE_S_INVAL},
+		{WIRE_OP_READ_BATCH, batch, sizeof(batch), WIRE_S_INVAL},
+		{WIRE_OP_STATUS, pl, 4, WIRE_S_INVAL},
+		{WIRE_OP_REGISTER, pl, 4, WIRE_S_NOTSUP},
+	};
+	struct wire_hdr h;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct conn *c = raw_connect(f);
+
+		if (cases[i].op == WIRE_OP_ALLOC)
+			proto_block_alloc_req_encode(&ar, pl, sizeof(pl));
+		else
+			proto_block_rw_encode(&rw, pl, sizeof(pl));
+		send_raw(c, cases[i].op, cases[i].pl, cases[i].len, false);
+		assert_int_equal(wire_recv_hdr(c, &h), 0);
+		assert_int_equal(h.status, cases[i].status);
+		assert_true(closed_by_peer(c));
+		conn_destroy(c);
+	}
+	assert_int_equal(remote_read(f->r, PROVIDER, idx, 0, pl, 8, NULL), 0);
+}
+
 static void connection_is_bound_to_its_first_owner(void **state)
 {
 	struct fixture *f = *state;
@@ -617,6 +693,8 @@ int main(void)
 		T(small_read_moves_about_its_size_on_the_wire),
 		T(garbage_closes_only_that_connection),
 		T(write_with_a_bad_checksum_is_refused),
+		T(corrupted_large_write_is_refused_and_closes),
+		T(invalid_payloads_are_answered_and_close_the_connection),
 		T(connection_is_bound_to_its_first_owner),
 		T(threads_each_use_their_own_connection),
 #undef T
