@@ -51,8 +51,8 @@ static void usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
-static void fuse_log_bridge(enum fuse_log_level level, const char *fmt,
-			    va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	enum log_level l = level <= FUSE_LOG_ERR       ? LOG_LVL_ERROR
 			   : level == FUSE_LOG_WARNING ? LOG_LVL_WARN
