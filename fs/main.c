@@ -58,14 +58,23 @@ static void fuse_log_bridge(enum fuse_log_level level, const char *fmt,
 			   : level == FUSE_LOG_WARNING ? LOG_LVL_WARN
 			   : level <= FUSE_LOG_INFO    ? LOG_LVL_INFO
 						       : LOG_LVL_DEBUG;
-	char buf[512];
-	size_t n;
+	/*
+	 * libfuse writes some messages in pieces ("fuse: unknown option(s):
+	 * `", "-o bogus", "'\n"): collect them until the newline so that
+	 * one message stays one log line.
+	 */
+	static __thread char buf[512];
+	static __thread size_t n;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	n = strlen(buf);
+	if (n && buf[n - 1] != '\n' && n < sizeof(buf) - 1)
+		return;
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = '\0';
 	log_msg(l, "%s", buf);
+	n = 0;
+	buf[0] = '\0';
 }
 
 /*

@@ -88,7 +88,9 @@ static int pull_one(struct pool *p)
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
-	b = p->lists[POOL_FREE].head;
+	/* Keep the free reserve the evictor works for (hysteresis). */
+	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
+						   : NIL;
 	/* The hottest borrowed block nobody is using right now. */
 	for (h = p->lrl_head; h != NIL && p->vb[h].pins; h = p->vb[h].next)
 		;
@@ -146,6 +148,30 @@ void pool_kick_helper_locked(struct pool *p)
 	}
 }
 
+/*
+ * Evicts ahead of need, like kswapd: while fewer than low_wm blocks are
+ * free, the coldest move out until high_wm are, so a streaming writer
+ * finds free memory and the network transfer overlaps its copying.
+ */
+static void refill_free(struct pool *p)
+{
+	uint32_t b;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->lists[POOL_FREE].count >= p->low_wm) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	while (!p->helper_stop && p->lists[POOL_FREE].count < p->high_wm) {
+		pthread_mutex_unlock(&p->lock);
+		if (pool_evict_one(p, &b))
+			return;
+		pthread_mutex_lock(&p->lock);
+		pool_list_push_head(p, POOL_FREE, b);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void *helper_main(void *arg)
 {
 	struct pool *p = arg;
@@ -158,6 +184,7 @@ static void *helper_main(void *arg)
 		}
 		p->helper_kick = false;
 		pthread_mutex_unlock(&p->lock);
+		refill_free(p);
 		pool_pull_home(p, UINT32_MAX);
 		pthread_mutex_lock(&p->lock);
 	}

@@ -51,6 +51,8 @@ struct pool {
 	uint32_t block_size;
 	uint32_t block_shift;
 	uint32_t local_blocks;
+	/* cluster mode keeps low_wm..high_wm blocks free by evicting ahead */
+	uint32_t low_wm, high_wm;
 
 	/* protected by lock: */
 	struct lblock *lb;		    /* [local_blocks] */

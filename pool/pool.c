@@ -184,6 +184,9 @@ struct pool *pool_create(const struct pool_config *cfg)
 	p->local_blocks = (uint32_t)nblocks;
 	p->region_bytes = (size_t)nblocks << p->block_shift;
 	p->lrl_head = p->lrl_tail = NIL;
+	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
+	p->low_wm = (uint32_t)(nblocks / 64);
+	p->high_wm = (uint32_t)(nblocks / 32);
 
 	maxh = cfg->max_handles ? cfg->max_handles : nblocks + (1u << 22);
 	if (maxh >= NIL)
@@ -336,6 +339,8 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 	b = p->lists[POOL_FREE].head;
 	if (b != NIL) {
 		pool_list_remove(p, b);
+		if (p->cops && p->lists[POOL_FREE].count < p->low_wm)
+			pool_kick_helper_locked(p);
 	} else if (!p->cops) {
 		pthread_mutex_unlock(&p->lock);
 		return -ENOSPC;
