@@ -448,8 +448,14 @@ static int open_pair(const char *dir, int i)
 	char path[4096];
 	int fd;
 
+	/* A fresh file each run (not O_TRUNC: that is tested elsewhere). */
 	snprintf(path, sizeof(path), "%s/exerciser-%d", dir, i);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (unlink(path) && errno != ENOENT) {
+		fprintf(stderr, "exerciser: unlink %s: %s\n", path,
+			strerror(errno));
+		exit(1);
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
 	if (fd < 0) {
 		fprintf(stderr, "exerciser: %s: %s\n", path, strerror(errno));
 		exit(1);

@@ -329,6 +329,7 @@ on_exit()
 
 	set +e
 	trap - EXIT TERM INT HUP
+	cd / # a test that cd'ed into a mount must not keep it busy
 	for ((i = ${#DEFERRED[@]} - 1; i >= 0; i--)); do
 		eval "${DEFERRED[i]}" || {
 			echo "cleanup failed: ${DEFERRED[i]}" >&2
