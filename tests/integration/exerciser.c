@@ -15,6 +15,9 @@
  * The run is a function of SEED alone: a failure prints the seed, the
  * failing operation and the ones before it, so `exerciser ... SEED ...`
  * replays it. Exit 0 on success, 1 on a mismatch or unexpected error.
+ *
+ * EXERCISER_CORRUPT_AT=N flips one byte of the reference after operation
+ * N: the test uses it to show that a difference is caught and reported.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -429,6 +432,21 @@ static void one_op(void)
 		op_seek(f);
 }
 
+/* Self-test: make the reference differ from cmpfs by one byte. */
+static void corrupt_reference(void)
+{
+	uint64_t size = fsize(rfd[0], "ref"), off = size ? rnd() % size : 0;
+	uint8_t b = 0;
+
+	if (size && pread(rfd[0], &b, 1, (off_t)off) != 1)
+		fail("reference pread: %s", strerror(errno));
+	b ^= 0x40;
+	if (pwrite(rfd[0], &b, 1, (off_t)off) != 1)
+		fail("reference pwrite: %s", strerror(errno));
+	fprintf(stderr, "exerciser: self-test: flipped reference byte %" PRIu64
+		" after op #%" PRIu64 "\n", off, opno);
+}
+
 static uint64_t num(const char *s)
 {
 	char *end;
@@ -465,7 +483,8 @@ static int open_pair(const char *dir, int i)
 
 int main(int argc, char **argv)
 {
-	uint64_t nops;
+	uint64_t nops, corrupt_at = 0;
+	const char *env = getenv("EXERCISER_CORRUPT_AT");
 
 	if (argc != 7) {
 		fprintf(stderr, "usage: exerciser MOUNTDIR REFDIR SEED NOPS "
@@ -483,6 +502,8 @@ int main(int argc, char **argv)
 	maxio = 3 * bs > (1u << 20) ? 3 * bs : 1u << 20;
 	if (maxio > maxsize)
 		maxio = maxsize;
+	if (env)
+		corrupt_at = num(env);
 	rng_state = seed;
 	buf = malloc(maxio);
 	buf2 = malloc(maxio);
@@ -497,6 +518,10 @@ int main(int argc, char **argv)
 	       seed, nops, maxsize, bs);
 	for (opno = 0; opno < nops; opno++) {
 		one_op();
+		if (corrupt_at && opno == corrupt_at - 1) {
+			corrupt_reference();
+			full_check(); /* before a later op can undo it */
+		}
 		check_sizes();
 		if (opno % FULL_CHECK_EVERY == FULL_CHECK_EVERY - 1)
 			full_check();

@@ -291,6 +291,22 @@ stat_get()
 	echo "$v"
 }
 
+# random_file PATH MIB: MIB MiB of incompressible data; AES-CTR through
+# openssl when present (GB/s), /dev/urandom otherwise.
+random_file()
+{
+	if command -v openssl >/dev/null 2>&1; then
+		# openssl dies of SIGPIPE when head is done: not an error.
+		(set +o pipefail
+		 openssl enc -aes-128-ctr -nosalt -pbkdf2 \
+			-pass "pass:$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" \
+			</dev/zero 2>/dev/null | head -c "$(($2 << 20))" >"$1")
+	else
+		head -c "$(($2 << 20))" /dev/urandom >"$1"
+	fi
+	[ "$(stat -c %s "$1")" = $(($2 << 20)) ] || fail "random_file $1 $2"
+}
+
 # expect_eq WHAT GOT WANT
 expect_eq()
 {
