@@ -57,6 +57,7 @@ DEFERRED=()		# the cleanup stack
 DAEMON_LOGS=()		# logs checked at exit
 declare -A DAEMON_PID	# name -> pid
 declare -A DAEMON_LOG	# name -> log file
+declare -A DAEMON_ADOPTED # name -> 1 for daemons that are not our children
 declare -A MNT_DAEMON	# mount dir -> daemon name
 declare -A MNT_DEV	# mount dir -> minor number (fusectl connection)
 CLEANUP_FAILED=0
@@ -196,7 +197,8 @@ stop_daemon()
 			kill -KILL "$pid" 2>/dev/null || true
 		CLEANUP_FAILED=1
 	fi
-	wait "$pid" 2>/dev/null || rc=$?
+	# An adopted daemon (started by mount(8)) is not our child: no status.
+	[ -n "${DAEMON_ADOPTED[$name]:-}" ] || wait "$pid" 2>/dev/null || rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "daemon $name (pid $pid) exited with status $rc" >&2
 		CLEANUP_FAILED=1
@@ -236,6 +238,35 @@ mount_fs()
 	timeout 10 stat -f "$dir" >/dev/null ||
 		fail "mount $dir does not answer statfs"
 	log "mounted cmpfs on $dir (-o $opts), daemon pid ${DAEMON_PID[$name]}"
+}
+
+# adopt_mount DIR LOG: take charge of a cmpfs mount made by someone else
+# (mount -t fuse.cmpfs ... -o log=LOG): find its daemon by the mount
+# point on its command line, check LOG at exit, and register umount_fs.
+adopt_mount()
+{
+	local dir=$1 logf=$2 name p pid=
+
+	dir=$(realpath "$dir")
+	for p in /proc/[0-9]*; do
+		[ "$(basename "$(readlink "$p/exe" 2>/dev/null)")" = cmpfs ] ||
+			continue
+		tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF "$dir" ||
+			continue
+		pid=${p#/proc/}
+	done
+	[ -n "$pid" ] || fail "no cmpfs daemon serves $dir"
+	DAEMON_SEQ=$((DAEMON_SEQ + 1))
+	name=cmpfs-$DAEMON_SEQ
+	DAEMON_PID[$name]=$pid
+	DAEMON_LOG[$name]=$logf
+	DAEMON_ADOPTED[$name]=1
+	DAEMON_LOGS+=("$logf")
+	MNT_DAEMON[$dir]=$name
+	MNT_DEV[$dir]=$(mount_info "$dir" | awk '{split($3, d, ":"); print d[2]}')
+	defer stop_daemon "$name"
+	defer umount_fs "$dir"
+	log "adopted the cmpfs mount on $dir, daemon pid $pid"
 }
 
 fusectl_abort()
