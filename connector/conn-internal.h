@@ -37,6 +37,8 @@ struct conn_ops {
 struct conn {
 	const struct conn_ops *ops;
 	char peer[80];
+	/* last value given to conn_set_timeout(); kept by conn.c */
+	int timeout_ms;
 };
 
 struct conn_listener_ops {

@@ -16,10 +16,8 @@ static enum log_level max_level = LOG_LVL_INFO;
 static const char *prog = "cmp";
 static bool to_syslog;
 
-static const char *const level_name[] = { "error", "warning", "info",
-					  "debug" };
-static const int syslog_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
-				   LOG_DEBUG };
+static const char *const level_name[] = {"error", "warning", "info", "debug"};
+static const int syslog_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 
 void log_init(const char *progname, enum log_level level)
 {
@@ -39,27 +37,33 @@ void log_use_syslog(void)
 	to_syslog = true;
 }
 
-void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+/* The attribute lets the compiler check fmt is passed through untouched. */
+__attribute__((format(printf, 2, 0))) void log_vmsg(enum log_level level,
+						    const char *fmt, va_list ap)
 {
 	char buf[1024];
+	int len;
 	int n;
 
-	if (level > max_level)
+	if (level > max_level || level > LOG_LVL_DEBUG)
 		return;
 	if (to_syslog) {
 		vsyslog(syslog_prio[level], fmt, ap);
 		return;
 	}
-	n = snprintf(buf, sizeof(buf), "%s[%d]: %s: ", prog, (int)getpid(),
-		     level_name[level]);
-	if (n < 0)
+	len = snprintf(buf, sizeof(buf), "%s[%d]: %s: ", prog, (int)getpid(),
+		       level_name[level]);
+	if (len < 0 || len >= (int)sizeof(buf) - 1)
 		return;
-	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
-	if (n >= (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
+	n = vsnprintf(buf + len, sizeof(buf) - (size_t)len, fmt, ap);
+	if (n > 0)
+		len += n;
+	/* Truncated lines keep their newline. */
+	if (len >= (int)sizeof(buf) - 1)
+		len = sizeof(buf) - 2;
+	buf[len++] = '\n';
 	/* One write per line keeps lines from several threads whole. */
-	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+	if (write(STDERR_FILENO, buf, (size_t)len) < 0)
 		return;
 }
 

@@ -57,7 +57,7 @@ int cmp_parse_size(const char *text, uint64_t *out)
 
 char *cmp_format_size(uint64_t bytes, char *buf, size_t len)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	double v = (double)bytes;
 	unsigned int i = 0;
 

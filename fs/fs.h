@@ -24,6 +24,7 @@
 #include "cmp/blockmap.h"
 
 struct pool;
+struct cluster;
 
 /* ---- options (options.c) ---- */
 
@@ -58,15 +59,15 @@ void fs_options_help(void);
 
 /* ---- counters (ops.c) ---- */
 
-#define FS_OPS(X)                                                             \
-	X(lookup)                                                             \
-	X(forget) X(getattr) X(setattr) X(readlink) X(mknod) X(mkdir)         \
-		X(unlink) X(rmdir) X(symlink) X(rename) X(link) X(open)       \
-			X(read) X(write) X(flush) X(release) X(fsync)         \
-				X(opendir) X(readdir) X(releasedir) X(statfs) \
-					X(getxattr) X(create) X(fallocate)    \
-						X(copy_file_range) X(lseek)   \
-							X(other)
+#define FS_OPS(X)                                                              \
+	X(lookup)                                                              \
+	X(forget)                                                              \
+	X(getattr) X(setattr) X(readlink) X(mknod) X(mkdir) X(unlink) X(rmdir) \
+		X(symlink) X(rename) X(link) X(open) X(read) X(write) X(flush) \
+			X(release) X(fsync) X(opendir) X(readdir)              \
+				X(releasedir) X(statfs) X(getxattr) X(create)  \
+					X(fallocate) X(copy_file_range)        \
+						X(lseek) X(other)
 
 enum fs_op {
 #define FS_OP_ENUM(n) FS_OP_##n,
@@ -130,6 +131,7 @@ struct dentry {
 
 struct fs {
 	struct pool *pool;
+	struct cluster *cluster; /* NULL when standalone */
 	struct fs_options *opts;
 	struct fuse_session *se;
 	pthread_mutex_t ns_lock;

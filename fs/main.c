@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "cmp-config.h"
+#include "cmp/auth.h"
+#include "cmp/cluster.h"
 #include "cmp/log.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
@@ -155,26 +157,123 @@ static void tune_bdi(const char *mountpoint)
 		log_warn("cannot tune %s: %s", path, strerror(-ret));
 }
 
+static int log_fd = -1;	  /* -o log=FILE, until it replaces stderr */
+static int ready_fd = -1; /* to the parent waiting in daemon_start() */
+
 static int setup_log(struct fs_options *o, bool foreground)
 {
-	int fd;
-
 	if (o->debug)
 		log_set_level(LOG_LVL_DEBUG);
 	fuse_set_log_func(fuse_log_bridge);
-	if (!o->log_path) {
-		if (!foreground)
-			log_use_syslog();
+	if (!o->log_path)
 		return 0;
-	}
-	fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
+	log_fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		      0640);
+	if (log_fd < 0) {
 		fprintf(stderr, "cmpfs: cannot open log file %s: %s\n",
 			o->log_path, strerror(errno));
 		return -errno;
 	}
-	dup2(fd, STDERR_FILENO);
-	close(fd);
+	/* A daemon keeps the terminal for errors until it is ready. */
+	if (foreground) {
+		dup2(log_fd, STDERR_FILENO);
+		close(log_fd);
+		log_fd = -1;
+	}
+	return 0;
+}
+
+/*
+ * Detaches before anything starts a thread (threads do not survive a
+ * fork): the parent waits for the child's verdict and exits with it, so
+ * `mount` still fails visibly when the mount or the cluster join fails.
+ */
+static int daemon_start(void)
+{
+	int p[2];
+	pid_t pid;
+	char c = 1;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			c = 1;
+		_exit(c);
+	}
+	close(p[0]);
+	setsid();
+	ready_fd = p[1];
+	return 0;
+}
+
+/* Tells the waiting parent how it went and lets go of the terminal. */
+static void daemon_ready(int status)
+{
+	int null;
+	char c = (char)status;
+
+	if (ready_fd < 0)
+		return;
+	if (!status) {
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(log_fd >= 0 ? log_fd : null, STDERR_FILENO);
+			close(null);
+		}
+		if (log_fd < 0)
+			log_use_syslog();
+		if (chdir("/") < 0)
+			log_warn("chdir /: %s", strerror(errno));
+	}
+	if (write(ready_fd, &c, 1) != 1)
+		log_warn("cannot tell the parent we are %s",
+			 status ? "failing" : "ready");
+	close(ready_fd);
+	ready_fd = -1;
+	if (log_fd >= 0) {
+		close(log_fd);
+		log_fd = -1;
+	}
+}
+
+/* Joins the cluster named by -o manager= (before mounting). */
+static int join_cluster(struct fs *fs, struct fs_options *o)
+{
+	struct auth_key key;
+	int ret;
+
+	if (o->key_path) {
+		ret = auth_key_load(o->key_path, &key);
+		if (ret) {
+			log_error("key file %s: %s%s", o->key_path,
+				  strerror(-ret),
+				  ret == -EPERM ? " (group or others may "
+						  "read it: chmod 600)"
+						: "");
+			return ret;
+		}
+	}
+	fs->cluster = cluster_start(&(struct cluster_config){
+		.pool = fs->pool,
+		.manager_addr = o->manager,
+		.listen_addr = o->listen,
+		.key = o->key_path ? &key : NULL,
+		.node_id = o->node_id,
+	});
+	if (!fs->cluster)
+		return -errno;
+	ret = cluster_wait_registered(fs->cluster, 5000);
+	if (ret)
+		log_warn("not registered with the manager at %s yet (%s): "
+			 "serving local memory, retrying in the background",
+			 o->manager, strerror(-ret));
 	return 0;
 }
 
@@ -199,8 +298,10 @@ static int run(struct fs_options *o, struct fuse_args *args,
 			  o->block_size, strerror(errno));
 		return 1;
 	}
-	if (fs_ns_init(&fs))
+	if (o->manager && join_cluster(&fs, o))
 		goto err_pool;
+	if (fs_ns_init(&fs))
+		goto err_cluster;
 	fs.se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!fs.se)
 		goto err_ns;
@@ -216,9 +317,7 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		 co->mountpoint,
 		 cmp_format_size(o->local_bytes, sz, sizeof(sz)),
 		 o->block_size >> 10, CMP_VERSION_STRING);
-	fuse_daemonize(co->foreground);
-	if (!co->foreground && o->log_path)
-		setup_log(o, false); /* daemonize pointed stderr at /dev/null */
+	daemon_ready(0);
 	protect_daemon(o->lock_memory);
 
 	if (co->singlethread) {
@@ -244,9 +343,13 @@ err_signals:
 err_session:
 	fuse_session_destroy(fs.se);
 err_ns:
+	/* Frees every block, giving borrowed ones back to their providers. */
 	fs_ns_finish(&fs);
+err_cluster:
+	cluster_stop(fs.cluster);
 err_pool:
 	pool_destroy(fs.pool);
+	daemon_ready(1); /* no-op once ready */
 	return ret;
 }
 
@@ -279,17 +382,16 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cmpfs: no mount point given (try --help)\n");
 		goto out_opts;
 	}
-	if (o.manager) {
-		fprintf(stderr, "cmpfs: -o manager= (cluster mode) is not "
-				"available in this build yet\n");
-		goto out_opts;
-	}
 	/* Kernel-side permission checks, and other users may use the pool. */
 	fuse_opt_add_arg(&args, "-odefault_permissions");
 	if (geteuid() == 0)
 		fuse_opt_add_arg(&args, "-oallow_other");
 	if (setup_log(&o, co.foreground))
 		goto out_opts;
+	if (!co.foreground && daemon_start()) {
+		fprintf(stderr, "cmpfs: cannot detach: %s\n", strerror(errno));
+		goto out_opts;
+	}
 	ret = run(&o, &args, &co);
 out_opts:
 	free(co.mountpoint);

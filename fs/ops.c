@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "cmp/cluster.h"
 #include "cmp/log.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
@@ -651,7 +652,22 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		     (unsigned long long)pc.blocks[i]);
 	EMIT("pool_free_bytes %llu\n",
 	     (unsigned long long)pc.blocks[POOL_FREE] * fs->block_size);
+	EMIT("blocks_lost %llu\n", (unsigned long long)pc.lost);
+	EMIT("evictions %llu\n", (unsigned long long)pc.evictions);
+	EMIT("homecomings %llu\n", (unsigned long long)pc.homecomings);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
+	if (fs->cluster) {
+		struct cluster_stats cs;
+
+		cluster_get_stats(fs->cluster, &cs);
+		EMIT("node_id %u\n", cs.node_id);
+		EMIT("net_requests %llu\n", (unsigned long long)cs.requests);
+		EMIT("net_bytes_sent %llu\n",
+		     (unsigned long long)cs.bytes_sent);
+		EMIT("net_bytes_received %llu\n",
+		     (unsigned long long)cs.bytes_received);
+		EMIT("net_errors %llu\n", (unsigned long long)cs.errors);
+	}
 #undef LOAD
 #undef EMIT
 	return n;

@@ -186,8 +186,10 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o)
 		ctx.err = -EINVAL;
 		goto err;
 	}
-	if (o->listen && !o->manager) {
-		fprintf(stderr, "cmpfs: -o listen= needs -o manager=\n");
+	if (!o->listen != !o->manager) {
+		fprintf(stderr, "cmpfs: -o manager= and -o listen= go "
+				"together (the cluster and where it reaches "
+				"this node)\n");
 		ctx.err = -EINVAL;
 		goto err;
 	}

@@ -27,13 +27,15 @@ enum vb_state {
 	VB_LOCAL,  /* index is a local block */
 	VB_REMOTE, /* (node, index) on another node: LRL */
 	VB_LOST,   /* its provider died: reads and writes give EIO */
+	VB_MOVING, /* being evicted or pulled home: wait on pool->moved */
 };
 
 /* One per handle: where a block of our data lives. */
 struct vblock {
 	uint32_t index; /* local block, remote block, or next free handle */
 	uint32_t node;	/* provider node id when VB_REMOTE */
-	uint32_t pins;	/* pool_pin() references; a pinned block stays */
+	uint32_t pins;	/* references of readers/writers; pinned stays put */
+	uint32_t prev, next; /* LRL list links (VB_REMOTE only) */
 	uint8_t state;
 };
 
@@ -49,6 +51,8 @@ struct pool {
 	uint32_t block_size;
 	uint32_t block_shift;
 	uint32_t local_blocks;
+	/* cluster mode keeps low_wm..high_wm blocks free by evicting ahead */
+	uint32_t low_wm, high_wm;
 
 	/* protected by lock: */
 	struct lblock *lb;		    /* [local_blocks] */
@@ -59,6 +63,38 @@ struct pool {
 	uint32_t vb_free; /* head of the free handle chain (0 = none) */
 	uint32_t vb_next; /* first never-used handle */
 	uint64_t handles;
+	/* LRL: our blocks elsewhere, most recently used first */
+	uint32_t lrl_head, lrl_tail;
+	uint64_t lost, evictions, homecomings;
+	pthread_cond_t moved; /* a VB_MOVING block settled */
+
+	/* cluster (set once by pool_set_cluster, before concurrent use) */
+	const struct pool_cluster_ops *cops;
+	void *cctx;
+	pthread_t helper;
+	pthread_cond_t helper_wake;
+	bool helper_running, helper_stop, helper_kick;
 };
+
+/* pool.c: list and handle primitives, all _locked (pool->lock held). */
+void pool_list_push_head(struct pool *p, enum pool_list which, uint32_t b);
+void pool_list_push_tail(struct pool *p, enum pool_list which, uint32_t b);
+void pool_list_remove(struct pool *p, uint32_t b);
+void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head);
+void pool_lrl_remove_locked(struct pool *p, uint32_t h);
+struct vblock *pool_vb_locked(struct pool *p, uint32_t h);
+/* Waits while handle h is being moved; returns its vblock or NULL. */
+struct vblock *pool_vb_settled_locked(struct pool *p, uint32_t h);
+
+static inline void *pool_addr(const struct pool *p, uint32_t b)
+{
+	return p->region + ((size_t)b << p->block_shift);
+}
+
+/* cmp.c: principle 2, move the coldest LLL block out; returns its local
+ * block (now free for the caller, already off every list) or -errno. */
+int pool_evict_one(struct pool *p, uint32_t *block);
+/* Asks the helper thread to pull blocks home (lock held). */
+void pool_kick_helper_locked(struct pool *p);
 
 #endif

@@ -2,9 +2,9 @@
 /*
  * This node's share of the pool: the region, the free list and LLL in LRU
  * order, and the handle table that lets a block of our data move without
- * the file system noticing. The cluster lists (LRL, RLL, RRL) are counted
- * here; moving data between nodes is done by the cluster code through the
- * same structures.
+ * the file system noticing. The CMP principles that move data between
+ * nodes (evicting to LRL, pulling home, lending as RLL) are in cmp.c and
+ * work on the same structures.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +29,7 @@ static void list_init(struct plist *l)
 	l->count = 0;
 }
 
-static void list_push_head(struct pool *p, enum pool_list which, uint32_t b)
+void pool_list_push_head(struct pool *p, enum pool_list which, uint32_t b)
 {
 	struct plist *l = &p->lists[which];
 	struct lblock *e = &p->lb[b];
@@ -45,7 +45,23 @@ static void list_push_head(struct pool *p, enum pool_list which, uint32_t b)
 	l->count++;
 }
 
-static void list_remove(struct pool *p, uint32_t b)
+void pool_list_push_tail(struct pool *p, enum pool_list which, uint32_t b)
+{
+	struct plist *l = &p->lists[which];
+	struct lblock *e = &p->lb[b];
+
+	e->list = which;
+	e->next = NIL;
+	e->prev = l->tail;
+	if (l->tail != NIL)
+		p->lb[l->tail].next = b;
+	else
+		l->head = b;
+	l->tail = b;
+	l->count++;
+}
+
+void pool_list_remove(struct pool *p, uint32_t b)
 {
 	struct lblock *e = &p->lb[b];
 	struct plist *l = &p->lists[e->list];
@@ -62,9 +78,44 @@ static void list_remove(struct pool *p, uint32_t b)
 	l->count--;
 }
 
-static void *block_addr(const struct pool *p, uint32_t b)
+void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head)
 {
-	return p->region + ((size_t)b << p->block_shift);
+	struct vblock *v = &p->vb[h];
+
+	if (head) {
+		v->prev = NIL;
+		v->next = p->lrl_head;
+		if (p->lrl_head != NIL)
+			p->vb[p->lrl_head].prev = h;
+		else
+			p->lrl_tail = h;
+		p->lrl_head = h;
+	} else {
+		v->next = NIL;
+		v->prev = p->lrl_tail;
+		if (p->lrl_tail != NIL)
+			p->vb[p->lrl_tail].next = h;
+		else
+			p->lrl_head = h;
+		p->lrl_tail = h;
+	}
+	p->lists[POOL_LRL].count++;
+}
+
+void pool_lrl_remove_locked(struct pool *p, uint32_t h)
+{
+	struct vblock *v = &p->vb[h];
+
+	if (v->prev != NIL)
+		p->vb[v->prev].next = v->next;
+	else
+		p->lrl_head = v->next;
+	if (v->next != NIL)
+		p->vb[v->next].prev = v->prev;
+	else
+		p->lrl_tail = v->prev;
+	v->prev = v->next = NIL;
+	p->lists[POOL_LRL].count--;
 }
 
 static int map_region(struct pool *p, bool lock_memory)
@@ -79,17 +130,15 @@ static int map_region(struct pool *p, bool lock_memory)
 		return -errno;
 	/* Huge pages make the pre-fault and later TLB misses cheaper. */
 	madvise(r, p->region_bytes, MADV_HUGEPAGE);
-	if (lock_memory) {
-		/* mlock faults every page in: no first-touch cost later. */
-		if (mlock(r, p->region_bytes) < 0) {
-			int err = -errno;
+	if (lock_memory && mlock(r, p->region_bytes) < 0) {
+		/* mlock also faults every page in: no first-touch later. */
+		int err = -errno;
 
-			log_error("cannot lock %zu bytes of pool memory: %s "
-				  "(raise RLIMIT_MEMLOCK or run as root)",
-				  p->region_bytes, strerror(-err));
-			munmap(r, p->region_bytes);
-			return err;
-		}
+		log_error("cannot lock %zu bytes of pool memory: %s "
+			  "(raise RLIMIT_MEMLOCK or run as root)",
+			  p->region_bytes, strerror(-err));
+		munmap(r, p->region_bytes);
+		return err;
 	}
 	p->region = r;
 	return 0;
@@ -109,6 +158,11 @@ static int check_config(const struct pool_config *cfg, uint64_t *blocks)
 	return 0;
 }
 
+static size_t vb_bytes(uint64_t max_handles)
+{
+	return (size_t)(max_handles + 1) * sizeof(struct vblock);
+}
+
 struct pool *pool_create(const struct pool_config *cfg)
 {
 	struct pool *p;
@@ -123,17 +177,23 @@ struct pool *pool_create(const struct pool_config *cfg)
 	if (!p)
 		goto err_out;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->moved, NULL);
+	pthread_cond_init(&p->helper_wake, NULL);
 	p->block_size = cfg->block_size;
 	p->block_shift = (uint32_t)__builtin_ctz(cfg->block_size);
 	p->local_blocks = (uint32_t)nblocks;
 	p->region_bytes = (size_t)nblocks << p->block_shift;
+	p->lrl_head = p->lrl_tail = NIL;
+	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
+	p->low_wm = (uint32_t)(nblocks / 64);
+	p->high_wm = (uint32_t)(nblocks / 32);
 
-	maxh = cfg->max_handles ? cfg->max_handles : nblocks + (1u << 20);
+	maxh = cfg->max_handles ? cfg->max_handles : nblocks + (1u << 22);
 	if (maxh >= NIL)
 		maxh = NIL - 1;
 	p->max_handles = (uint32_t)maxh;
 	/* Reserved, faulted in as handles are first used. */
-	p->vb = mmap(NULL, (maxh + 1) * sizeof(*p->vb), PROT_READ | PROT_WRITE,
+	p->vb = mmap(NULL, vb_bytes(maxh), PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->vb == MAP_FAILED)
 		goto err_free_pool;
@@ -145,8 +205,8 @@ struct pool *pool_create(const struct pool_config *cfg)
 	for (int i = 0; i < POOL_NLISTS; i++)
 		list_init(&p->lists[i]);
 	/* Free list in address order: first allocations are contiguous. */
-	for (uint64_t b = nblocks; b-- > 0;)
-		list_push_head(p, POOL_FREE, (uint32_t)b);
+	for (uint64_t b = 0; b < nblocks; b++)
+		pool_list_push_tail(p, POOL_FREE, (uint32_t)b);
 
 	err = map_region(p, cfg->lock_memory);
 	if (err)
@@ -156,8 +216,10 @@ struct pool *pool_create(const struct pool_config *cfg)
 err_free_lb:
 	free(p->lb);
 err_unmap_vb:
-	munmap(p->vb, (maxh + 1) * sizeof(*p->vb));
+	munmap(p->vb, vb_bytes(maxh));
 err_free_pool:
+	pthread_cond_destroy(&p->helper_wake);
+	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 err_out:
@@ -169,10 +231,13 @@ void pool_destroy(struct pool *p)
 {
 	if (!p)
 		return;
+	pool_stop_cluster(p);
 	if (p->region)
 		munmap(p->region, p->region_bytes);
-	munmap(p->vb, ((size_t)p->max_handles + 1) * sizeof(*p->vb));
+	munmap(p->vb, vb_bytes(p->max_handles));
 	free(p->lb);
+	pthread_cond_destroy(&p->helper_wake);
+	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -182,14 +247,28 @@ uint32_t pool_block_size(const struct pool *p)
 	return p->block_size;
 }
 
+uint32_t pool_local_blocks(const struct pool *p)
+{
+	return p->local_blocks;
+}
+
 void pool_get_counts(struct pool *p, struct pool_counts *out)
 {
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < POOL_NLISTS; i++)
-		out->blocks[i] = p->lists[i].count + p->remote_count[i];
+		out->blocks[i] = p->lists[i].count;
 	out->local_blocks = p->local_blocks;
 	out->handles = p->handles;
+	out->lost = p->lost;
+	out->evictions = p->evictions;
+	out->homecomings = p->homecomings;
 	pthread_mutex_unlock(&p->lock);
+}
+
+static uint64_t remote_free(struct pool *p)
+{
+	return p->cops && p->cops->remote_free ? p->cops->remote_free(p->cctx)
+					       : 0;
 }
 
 uint64_t pool_avail_blocks(struct pool *p)
@@ -199,12 +278,17 @@ uint64_t pool_avail_blocks(struct pool *p)
 	pthread_mutex_lock(&p->lock);
 	n = p->lists[POOL_FREE].count;
 	pthread_mutex_unlock(&p->lock);
-	return n;
+	return n + remote_free(p);
 }
 
 uint64_t pool_capacity_blocks(struct pool *p)
 {
-	return p->local_blocks;
+	uint64_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->local_blocks + p->lists[POOL_LRL].count;
+	pthread_mutex_unlock(&p->lock);
+	return n + remote_free(p);
 }
 
 static uint32_t handle_get_locked(struct pool *p)
@@ -230,38 +314,59 @@ static void handle_put_locked(struct pool *p, uint32_t h)
 	p->handles--;
 }
 
-static struct vblock *vb_lookup_locked(struct pool *p, uint32_t h)
+struct vblock *pool_vb_locked(struct pool *p, uint32_t h)
 {
 	if (!h || h >= p->vb_next || p->vb[h].state == VB_UNUSED)
 		return NULL;
 	return &p->vb[h];
 }
 
+struct vblock *pool_vb_settled_locked(struct pool *p, uint32_t h)
+{
+	struct vblock *v;
+
+	while ((v = pool_vb_locked(p, h)) && v->state == VB_MOVING)
+		pthread_cond_wait(&p->moved, &p->lock);
+	return v;
+}
+
 int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 {
 	uint32_t b, h;
+	int ret;
 
 	pthread_mutex_lock(&p->lock);
 	b = p->lists[POOL_FREE].head;
-	if (b == NIL) {
+	if (b != NIL) {
+		pool_list_remove(p, b);
+		if (p->cops && p->lists[POOL_FREE].count < p->low_wm)
+			pool_kick_helper_locked(p);
+	} else if (!p->cops) {
 		pthread_mutex_unlock(&p->lock);
 		return -ENOSPC;
+	} else {
+		/* Principle 2: no free block; move the coldest one out. */
+		pthread_mutex_unlock(&p->lock);
+		ret = pool_evict_one(p, &b);
+		if (ret)
+			return ret;
+		pthread_mutex_lock(&p->lock);
 	}
 	h = handle_get_locked(p);
 	if (!h) {
+		pool_list_push_head(p, POOL_FREE, b);
 		pthread_mutex_unlock(&p->lock);
 		log_warn("pool: all %u handles in use", p->max_handles);
 		return -ENOSPC;
 	}
-	list_remove(p, b);
 	p->lb[b].owner = h;
-	list_push_head(p, POOL_LLL, b);
+	pool_list_push_head(p, POOL_LLL, b);
 	p->vb[h] = (struct vblock){.index = b, .state = VB_LOCAL, .pins = 1};
 	pthread_mutex_unlock(&p->lock);
 
 	/* Pinned while zeroed so it cannot move under the memset. */
 	if (zero)
-		memset(block_addr(p, b), 0, p->block_size);
+		memset(pool_addr(p, b), 0, p->block_size);
 	pool_unpin(p, h);
 	*handle = h;
 	return 0;
@@ -269,23 +374,32 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 
 void pool_free(struct pool *p, uint32_t h)
 {
+	struct pool_ref ref = {0};
 	struct vblock *v;
 
 	pthread_mutex_lock(&p->lock);
-	v = vb_lookup_locked(p, h);
+	v = pool_vb_settled_locked(p, h);
 	if (!v) {
 		pthread_mutex_unlock(&p->lock);
 		log_error("pool: free of unknown handle %u", h);
 		return;
 	}
 	if (v->state == VB_LOCAL) {
-		list_remove(p, v->index);
-		list_push_head(p, POOL_FREE, v->index);
+		pool_list_remove(p, v->index);
+		pool_list_push_head(p, POOL_FREE, v->index);
+		/* Principle 4: room at home for a borrowed block. */
+		if (p->lists[POOL_LRL].count)
+			pool_kick_helper_locked(p);
 	} else if (v->state == VB_REMOTE) {
-		p->remote_count[POOL_LRL]--;
+		pool_lrl_remove_locked(p, h);
+		ref = (struct pool_ref){.node = v->node, .index = v->index};
+	} else if (v->state == VB_LOST) {
+		p->lost--;
 	}
 	handle_put_locked(p, h);
 	pthread_mutex_unlock(&p->lock);
+	if (ref.node && p->cops)
+		p->cops->release(p->cctx, &ref);
 }
 
 int pool_pin(struct pool *p, uint32_t h, void **ptr)
@@ -294,7 +408,7 @@ int pool_pin(struct pool *p, uint32_t h, void **ptr)
 	int ret = 0;
 
 	pthread_mutex_lock(&p->lock);
-	v = vb_lookup_locked(p, h);
+	v = pool_vb_settled_locked(p, h);
 	if (!v) {
 		ret = -EINVAL;
 	} else if (v->state != VB_LOCAL) {
@@ -303,10 +417,10 @@ int pool_pin(struct pool *p, uint32_t h, void **ptr)
 		v->pins++;
 		/* Touch: move to the MRU end of LLL. */
 		if (p->lists[POOL_LLL].head != v->index) {
-			list_remove(p, v->index);
-			list_push_head(p, POOL_LLL, v->index);
+			pool_list_remove(p, v->index);
+			pool_list_push_head(p, POOL_LLL, v->index);
 		}
-		*ptr = block_addr(p, v->index);
+		*ptr = pool_addr(p, v->index);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
@@ -327,48 +441,93 @@ static int check_range(const struct pool *p, uint32_t off, uint32_t len)
 	return 0;
 }
 
-int pool_read(struct pool *p, uint32_t h, uint32_t off, void *dst, uint32_t len)
+/*
+ * Pins a block wherever it is: local -> *ptr set; remote -> *ref set and
+ * the block cannot move until pool_unpin(). Returns 0, -EIO (lost),
+ * -EINVAL.
+ */
+static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 {
-	void *base;
+	struct vblock *v;
+	int ret = 0;
+
+	*ptr = NULL;
+	pthread_mutex_lock(&p->lock);
+	v = pool_vb_settled_locked(p, h);
+	if (!v) {
+		ret = -EINVAL;
+	} else if (v->state == VB_LOST) {
+		ret = -EIO;
+	} else if (v->state == VB_LOCAL) {
+		v->pins++;
+		if (p->lists[POOL_LLL].head != v->index) {
+			pool_list_remove(p, v->index);
+			pool_list_push_head(p, POOL_LLL, v->index);
+		}
+		*ptr = pool_addr(p, v->index);
+	} else {
+		v->pins++;
+		*ref = (struct pool_ref){.node = v->node, .index = v->index};
+		if (p->lrl_head != h) {
+			pool_lrl_remove_locked(p, h);
+			pool_lrl_push_locked(p, h, true);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+enum copy_dir { COPY_IN, COPY_OUT, COPY_ZERO };
+
+static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
+		uint32_t len, enum copy_dir dir)
+{
+	static const uint8_t zeros[64 << 10];
+	struct pool_ref ref;
+	uint8_t *base;
 	int ret = check_range(p, off, len);
 
 	if (ret)
 		return ret;
-	ret = pool_pin(p, h, &base);
+	ret = pin_any(p, h, (void **)&base, &ref);
 	if (ret)
 		return ret;
-	memcpy(dst, (uint8_t *)base + off, len);
+	if (base) {
+		if (dir == COPY_OUT)
+			memcpy(buf, base + off, len);
+		else if (dir == COPY_IN)
+			memcpy(base + off, buf, len);
+		else
+			memset(base + off, 0, len);
+	} else if (dir == COPY_OUT) {
+		ret = p->cops->read(p->cctx, &ref, off, buf, len);
+	} else if (dir == COPY_IN) {
+		ret = p->cops->write(p->cctx, &ref, off, buf, len);
+	} else {
+		for (uint32_t done = 0; !ret && done < len;) {
+			uint32_t n = MIN(len - done, (uint32_t)sizeof(zeros));
+
+			ret = p->cops->write(p->cctx, &ref, off + done, zeros,
+					     n);
+			done += n;
+		}
+	}
 	pool_unpin(p, h);
-	return 0;
+	return ret;
+}
+
+int pool_read(struct pool *p, uint32_t h, uint32_t off, void *dst, uint32_t len)
+{
+	return copy(p, h, off, dst, len, COPY_OUT);
 }
 
 int pool_write(struct pool *p, uint32_t h, uint32_t off, const void *src,
 	       uint32_t len)
 {
-	void *base;
-	int ret = check_range(p, off, len);
-
-	if (ret)
-		return ret;
-	ret = pool_pin(p, h, &base);
-	if (ret)
-		return ret;
-	memcpy((uint8_t *)base + off, src, len);
-	pool_unpin(p, h);
-	return 0;
+	return copy(p, h, off, (void *)src, len, COPY_IN);
 }
 
 int pool_zero(struct pool *p, uint32_t h, uint32_t off, uint32_t len)
 {
-	void *base;
-	int ret = check_range(p, off, len);
-
-	if (ret)
-		return ret;
-	ret = pool_pin(p, h, &base);
-	if (ret)
-		return ret;
-	memset((uint8_t *)base + off, 0, len);
-	pool_unpin(p, h);
-	return 0;
+	return copy(p, h, off, NULL, len, COPY_ZERO);
 }

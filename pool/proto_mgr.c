@@ -1,2 +1,490 @@
 // SPDX-License-Identifier: MIT
-/* Placeholder: filled in by the cluster work. */
+/*
+ * Manager message codecs (include/cmp/proto_mgr.h). The wire layouts live
+ * here only; byte order is converted in these functions and nowhere else.
+ * Decoders are pure and strict (reserved bytes zero, addresses NUL-padded)
+ * so that a decoded message encodes back to the very same bytes: the fuzz
+ * target checks exactly that.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "cmp/proto_mgr.h"
+
+#define HEARTBEAT_MS_MAX 3600000u
+#define DEAD_AFTER_MAX 1000u
+
+struct wire_counts {
+	uint64_t free, lll, lrl, rll, rrl;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_counts) == 40, "wire_counts");
+
+struct wire_register {
+	uint32_t node;
+	uint8_t kind;
+	uint8_t pad[3];
+	uint32_t block_size;
+	uint32_t reserved;
+	uint64_t capacity;
+	uint64_t free;
+	char addr[PROTO_MGR_ADDR_LEN];
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_register) == PROTO_MGR_REGISTER_SIZE,
+	       "wire_register");
+
+struct wire_register_reply {
+	uint32_t heartbeat_ms;
+	uint32_t dead_after;
+	uint32_t flags;
+	uint32_t reserved;
+	uint64_t epoch;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_register_reply) ==
+		       PROTO_MGR_REGISTER_REPLY_SIZE,
+	       "wire_register_reply");
+
+struct wire_heartbeat {
+	uint32_t node;
+	uint32_t reserved;
+	struct wire_counts counts;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_heartbeat) == PROTO_MGR_HEARTBEAT_SIZE,
+	       "wire_heartbeat");
+
+struct wire_find_free {
+	uint32_t node;
+	uint32_t want;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_find_free) == PROTO_MGR_FIND_FREE_SIZE,
+	       "wire_find_free");
+
+struct wire_list_hdr {
+	uint32_t count;
+	uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_list_hdr) == PROTO_MGR_LIST_HDR_SIZE,
+	       "wire_list_hdr");
+
+struct wire_free_entry {
+	uint32_t node;
+	uint8_t kind;
+	uint8_t pad[3];
+	uint64_t free_hint;
+	char addr[PROTO_MGR_ADDR_LEN];
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_free_entry) == PROTO_MGR_FREE_ENTRY_SIZE,
+	       "wire_free_entry");
+
+struct wire_node_info {
+	uint32_t node;
+	uint8_t kind;
+	uint8_t alive;
+	uint16_t pad;
+	uint32_t block_size;
+	uint32_t reserved;
+	uint64_t capacity;
+	struct wire_counts counts;
+	uint64_t age_ms;
+	char addr[PROTO_MGR_ADDR_LEN];
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_node_info) == PROTO_MGR_NODE_INFO_SIZE,
+	       "wire_node_info");
+
+struct wire_node_dead {
+	uint32_t node;
+	uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_node_dead) == PROTO_MGR_NODE_DEAD_SIZE,
+	       "wire_node_dead");
+
+const char *mgr_kind_name(unsigned int kind)
+{
+	switch (kind) {
+	case MGR_KIND_COMPUTE:
+		return "compute";
+	case MGR_KIND_MEMSERVER:
+		return "memserver";
+	default:
+		return "?";
+	}
+}
+
+static bool kind_valid(unsigned int kind)
+{
+	return kind == MGR_KIND_COMPUTE || kind == MGR_KIND_MEMSERVER;
+}
+
+static bool block_size_valid(uint32_t bs)
+{
+	return bs >= PROTO_MGR_MIN_BLOCK && bs <= PROTO_MGR_MAX_BLOCK &&
+	       !(bs & (bs - 1));
+}
+
+static bool zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+bool proto_mgr_addr_valid(const char *addr, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap && addr[i]; i++)
+		if (addr[i] <= ' ' || addr[i] > '~')
+			return false;
+	return i > 0 && i < cap;
+}
+
+/* A wire address: printable, NUL-terminated and NUL-padded. */
+static bool wire_addr_valid(const char addr[PROTO_MGR_ADDR_LEN])
+{
+	size_t n = strnlen(addr, PROTO_MGR_ADDR_LEN);
+
+	return proto_mgr_addr_valid(addr, PROTO_MGR_ADDR_LEN) &&
+	       zero(addr + n, PROTO_MGR_ADDR_LEN - n);
+}
+
+static int addr_put(char dst[PROTO_MGR_ADDR_LEN], const char *src)
+{
+	if (!proto_mgr_addr_valid(src, PROTO_MGR_ADDR_LEN))
+		return -EINVAL;
+	memset(dst, 0, PROTO_MGR_ADDR_LEN);
+	memcpy(dst, src, strlen(src));
+	return 0;
+}
+
+static void addr_get(char dst[PROTO_MGR_ADDR_LEN],
+		     const char src[PROTO_MGR_ADDR_LEN])
+{
+	memcpy(dst, src, PROTO_MGR_ADDR_LEN);
+}
+
+static void counts_put(struct wire_counts *w, const struct proto_mgr_counts *c)
+{
+	w->free = htole64(c->free);
+	w->lll = htole64(c->lll);
+	w->lrl = htole64(c->lrl);
+	w->rll = htole64(c->rll);
+	w->rrl = htole64(c->rrl);
+}
+
+static int counts_get(struct proto_mgr_counts *c, const struct wire_counts *w)
+{
+	c->free = le64toh(w->free);
+	c->lll = le64toh(w->lll);
+	c->lrl = le64toh(w->lrl);
+	c->rll = le64toh(w->rll);
+	c->rrl = le64toh(w->rrl);
+	if (c->free > PROTO_MGR_MAX_BLOCKS || c->lll > PROTO_MGR_MAX_BLOCKS ||
+	    c->lrl > PROTO_MGR_MAX_BLOCKS || c->rll > PROTO_MGR_MAX_BLOCKS ||
+	    c->rrl > PROTO_MGR_MAX_BLOCKS)
+		return -EBADMSG;
+	/* the blocks in this node's own memory */
+	if (c->free + c->lll + c->rll > PROTO_MGR_MAX_BLOCKS)
+		return -EBADMSG;
+	return 0;
+}
+
+int proto_mgr_register_encode(const struct proto_mgr_register *in, void *buf,
+			      size_t cap)
+{
+	struct wire_register w = {0};
+
+	if (cap < sizeof(w))
+		return -EMSGSIZE;
+	w.node = htole32(in->node);
+	w.kind = in->kind;
+	w.block_size = htole32(in->block_size);
+	w.capacity = htole64(in->capacity);
+	w.free = htole64(in->free);
+	if (addr_put(w.addr, in->addr) < 0)
+		return -EINVAL;
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_mgr_register_decode(const void *buf, size_t len,
+			      struct proto_mgr_register *out)
+{
+	struct wire_register w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	out->node = le32toh(w.node);
+	out->kind = w.kind;
+	out->block_size = le32toh(w.block_size);
+	out->capacity = le64toh(w.capacity);
+	out->free = le64toh(w.free);
+	if (!out->node || !kind_valid(out->kind) ||
+	    !zero(w.pad, sizeof(w.pad)) || !block_size_valid(out->block_size) ||
+	    w.reserved || out->capacity > PROTO_MGR_MAX_BLOCKS ||
+	    out->free > out->capacity || !wire_addr_valid(w.addr))
+		return -EBADMSG;
+	addr_get(out->addr, w.addr);
+	return 0;
+}
+
+int proto_mgr_register_reply_encode(const struct proto_mgr_register_reply *in,
+				    void *buf, size_t cap)
+{
+	struct wire_register_reply w = {0};
+
+	if (cap < sizeof(w))
+		return -EMSGSIZE;
+	w.heartbeat_ms = htole32(in->heartbeat_ms);
+	w.dead_after = htole32(in->dead_after);
+	w.flags = htole32(in->flags);
+	w.epoch = htole64(in->epoch);
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_mgr_register_reply_decode(const void *buf, size_t len,
+				    struct proto_mgr_register_reply *out)
+{
+	struct wire_register_reply w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	out->heartbeat_ms = le32toh(w.heartbeat_ms);
+	out->dead_after = le32toh(w.dead_after);
+	out->flags = le32toh(w.flags);
+	out->epoch = le64toh(w.epoch);
+	if (!out->heartbeat_ms || out->heartbeat_ms > HEARTBEAT_MS_MAX ||
+	    !out->dead_after || out->dead_after > DEAD_AFTER_MAX ||
+	    (out->flags & ~(uint32_t)MGR_REG_F_MASK) || w.reserved ||
+	    !out->epoch)
+		return -EBADMSG;
+	return 0;
+}
+
+int proto_mgr_heartbeat_encode(const struct proto_mgr_heartbeat *in, void *buf,
+			       size_t cap)
+{
+	struct wire_heartbeat w = {0};
+
+	if (cap < sizeof(w))
+		return -EMSGSIZE;
+	w.node = htole32(in->node);
+	counts_put(&w.counts, &in->counts);
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_mgr_heartbeat_decode(const void *buf, size_t len,
+			       struct proto_mgr_heartbeat *out)
+{
+	struct wire_heartbeat w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	out->node = le32toh(w.node);
+	if (!out->node || w.reserved || counts_get(&out->counts, &w.counts))
+		return -EBADMSG;
+	return 0;
+}
+
+int proto_mgr_find_free_encode(const struct proto_mgr_find_free *in, void *buf,
+			       size_t cap)
+{
+	struct wire_find_free w;
+
+	if (cap < sizeof(w))
+		return -EMSGSIZE;
+	w.node = htole32(in->node);
+	w.want = htole32(in->want);
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_mgr_find_free_decode(const void *buf, size_t len,
+			       struct proto_mgr_find_free *out)
+{
+	struct wire_find_free w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	out->node = le32toh(w.node);
+	out->want = le32toh(w.want);
+	if (!out->want)
+		return -EBADMSG;
+	return 0;
+}
+
+/* Checks a list header against the buffer: the one place counts enter. */
+static int list_get(const void *buf, size_t len, size_t entry_size,
+		    size_t limit, size_t max, size_t *count)
+{
+	struct wire_list_hdr w;
+	size_t n;
+
+	if (len < sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	n = le32toh(w.count);
+	if (w.reserved || n > limit || n > max ||
+	    len != sizeof(w) + n * entry_size)
+		return -EBADMSG;
+	*count = n;
+	return 0;
+}
+
+static void list_put(void *buf, size_t count)
+{
+	struct wire_list_hdr w = {.count = htole32((uint32_t)count)};
+
+	memcpy(buf, &w, sizeof(w));
+}
+
+int proto_mgr_free_list_encode(const struct mgr_free_entry *in, size_t count,
+			       void *buf, size_t cap)
+{
+	size_t need = sizeof(struct wire_list_hdr) +
+		      count * sizeof(struct wire_free_entry);
+	uint8_t *p = (uint8_t *)buf + sizeof(struct wire_list_hdr);
+	size_t i;
+
+	if (count > PROTO_MGR_MAX_FREE)
+		return -EINVAL;
+	if (cap < need)
+		return -EMSGSIZE;
+	for (i = 0; i < count; i++) {
+		struct wire_free_entry w = {0};
+
+		w.node = htole32(in[i].node);
+		w.kind = in[i].kind;
+		w.free_hint = htole64(in[i].free_hint);
+		if (addr_put(w.addr, in[i].addr) < 0)
+			return -EINVAL;
+		memcpy(p + i * sizeof(w), &w, sizeof(w));
+	}
+	list_put(buf, count);
+	return (int)need;
+}
+
+int proto_mgr_free_list_decode(const void *buf, size_t len,
+			       struct mgr_free_entry *out, size_t max,
+			       size_t *count)
+{
+	const uint8_t *p = (const uint8_t *)buf + sizeof(struct wire_list_hdr);
+	size_t i, n;
+
+	if (list_get(buf, len, sizeof(struct wire_free_entry),
+		     PROTO_MGR_MAX_FREE, max, &n))
+		return -EBADMSG;
+	for (i = 0; i < n; i++) {
+		struct wire_free_entry w;
+
+		memcpy(&w, p + i * sizeof(w), sizeof(w));
+		out[i].node = le32toh(w.node);
+		out[i].kind = w.kind;
+		out[i].free_hint = le64toh(w.free_hint);
+		if (!out[i].node || !kind_valid(w.kind) ||
+		    !zero(w.pad, sizeof(w.pad)) ||
+		    out[i].free_hint > PROTO_MGR_MAX_BLOCKS ||
+		    !wire_addr_valid(w.addr))
+			return -EBADMSG;
+		addr_get(out[i].addr, w.addr);
+	}
+	*count = n;
+	return 0;
+}
+
+int proto_mgr_nodes_encode(const struct mgr_node_info *in, size_t count,
+			   void *buf, size_t cap)
+{
+	size_t need = sizeof(struct wire_list_hdr) +
+		      count * sizeof(struct wire_node_info);
+	uint8_t *p = (uint8_t *)buf + sizeof(struct wire_list_hdr);
+	size_t i;
+
+	if (count > PROTO_MGR_MAX_NODES)
+		return -EINVAL;
+	if (cap < need)
+		return -EMSGSIZE;
+	for (i = 0; i < count; i++) {
+		struct wire_node_info w = {0};
+
+		w.node = htole32(in[i].node);
+		w.kind = in[i].kind;
+		w.alive = in[i].alive;
+		w.block_size = htole32(in[i].block_size);
+		w.capacity = htole64(in[i].capacity);
+		counts_put(&w.counts, &in[i].counts);
+		w.age_ms = htole64(in[i].age_ms);
+		if (addr_put(w.addr, in[i].addr) < 0)
+			return -EINVAL;
+		memcpy(p + i * sizeof(w), &w, sizeof(w));
+	}
+	list_put(buf, count);
+	return (int)need;
+}
+
+int proto_mgr_nodes_decode(const void *buf, size_t len,
+			   struct mgr_node_info *out, size_t max, size_t *count)
+{
+	const uint8_t *p = (const uint8_t *)buf + sizeof(struct wire_list_hdr);
+	size_t i, n;
+
+	if (list_get(buf, len, sizeof(struct wire_node_info),
+		     PROTO_MGR_MAX_NODES, max, &n))
+		return -EBADMSG;
+	for (i = 0; i < n; i++) {
+		struct wire_node_info w;
+
+		memcpy(&w, p + i * sizeof(w), sizeof(w));
+		out[i].node = le32toh(w.node);
+		out[i].kind = w.kind;
+		out[i].alive = w.alive == 1;
+		out[i].block_size = le32toh(w.block_size);
+		out[i].capacity = le64toh(w.capacity);
+		out[i].age_ms = le64toh(w.age_ms);
+		if (!out[i].node || !kind_valid(w.kind) || w.alive > 1 ||
+		    w.pad || w.reserved ||
+		    !block_size_valid(out[i].block_size) ||
+		    out[i].capacity > PROTO_MGR_MAX_BLOCKS ||
+		    counts_get(&out[i].counts, &w.counts) ||
+		    !wire_addr_valid(w.addr))
+			return -EBADMSG;
+		addr_get(out[i].addr, w.addr);
+	}
+	*count = n;
+	return 0;
+}
+
+int proto_mgr_node_dead_encode(const struct proto_mgr_node_dead *in, void *buf,
+			       size_t cap)
+{
+	struct wire_node_dead w = {0};
+
+	if (cap < sizeof(w))
+		return -EMSGSIZE;
+	w.node = htole32(in->node);
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_mgr_node_dead_decode(const void *buf, size_t len,
+			       struct proto_mgr_node_dead *out)
+{
+	struct wire_node_dead w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	out->node = le32toh(w.node);
+	if (!out->node || w.reserved)
+		return -EBADMSG;
+	return 0;
+}

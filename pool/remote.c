@@ -1,2 +1,812 @@
 // SPDX-License-Identifier: MIT
-/* Placeholder: filled in by the cluster work. */
+/*
+ * The owner-side block client behind include/cmp/remote.h: a table of
+ * provider nodes, a small cache of authenticated connections per node, and
+ * one synchronous request/reply per call on the caller's thread.
+ *
+ * Lock order: remote.lock only (one lock; nothing blocks under it except
+ * conn_shutdown(), which does not wait for the network). A connection is
+ * owned by the thread that checked it out; remote_node_dead() may shut it
+ * down underneath that thread (waking its blocked read), and the thread
+ * then destroys it at check-in because the node's generation moved on.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmp/auth.h"
+#include "cmp/conn.h"
+#include "cmp/log.h"
+#include "cmp/remote.h"
+#include "cmp/util.h"
+#include "cmp/wire.h"
+
+#define REMOTE_BUCKETS 64
+
+struct rconn {
+	struct conn *c;
+	struct remote_node *node;
+	uint64_t gen;		   /* node->gen when connected */
+	int timeout_ms;		   /* deadline set on c */
+	bool idle;		   /* under remote.lock */
+	bool rma;		   /* region valid for one-sided access */
+	struct conn_region region; /* provider's store on this connection */
+	uint64_t next_id;	   /* owner thread only */
+	struct rconn *prev, *next; /* node->conns, under remote.lock */
+};
+
+/* Never freed before remote_destroy(), so pointers to it stay valid. */
+struct remote_node {
+	uint32_t id;
+	char addr[PROTO_BLOCK_ADDR_LEN]; /* under remote.lock */
+	bool dead;			 /* under remote.lock */
+	uint64_t gen;			 /* bumped on death / new address */
+	unsigned int nidle;		 /* under remote.lock */
+	struct rconn *conns;		 /* all of them, idle or busy */
+	struct remote_node *hnext;
+};
+
+struct remote {
+	struct auth_key key;
+	bool secure;
+	uint32_t self;
+	uint32_t block_size;
+	atomic_int timeout_ms;
+	pthread_mutex_t lock; /* protects nodes and all their connections */
+	struct remote_node *buckets[REMOTE_BUCKETS];
+	atomic_uint_fast64_t requests, sent, received, errors, connects;
+};
+
+/* One request's shape: what goes out, where the reply payload goes. */
+struct call {
+	uint8_t op;
+	const struct iovec *req; /* payload iovecs */
+	int nreq;
+	const struct iovec *rep; /* reply payload destination */
+	int nrep;
+	size_t rep_len; /* exact reply length expected */
+	bool rep_exact; /* false: any length up to the iovecs */
+	size_t got;	/* reply payload length received */
+	struct proto_block_moved *moved;
+};
+
+static struct remote_node *find_node_locked(struct remote *r, uint32_t id)
+{
+	struct remote_node *n = r->buckets[id % REMOTE_BUCKETS];
+
+	while (n && n->id != id)
+		n = n->hnext;
+	return n;
+}
+
+static void unlink_conn_locked(struct rconn *rc)
+{
+	struct remote_node *n = rc->node;
+
+	if (rc->prev)
+		rc->prev->next = rc->next;
+	else
+		n->conns = rc->next;
+	if (rc->next)
+		rc->next->prev = rc->prev;
+	if (rc->idle)
+		n->nidle--;
+	rc->prev = rc->next = NULL;
+}
+
+static void link_conn_locked(struct rconn *rc)
+{
+	struct remote_node *n = rc->node;
+
+	rc->prev = NULL;
+	rc->next = n->conns;
+	if (n->conns)
+		n->conns->prev = rc;
+	n->conns = rc;
+}
+
+/*
+ * Marks every connection of n stale. Idle ones are unlinked and chained on
+ * *dead for the caller to destroy outside the lock; busy ones are shut
+ * down so their owner's blocked call returns now.
+ */
+static void drop_conns_locked(struct remote_node *n, struct rconn **dead)
+{
+	struct rconn *rc = n->conns, *next;
+
+	n->gen++;
+	for (; rc; rc = next) {
+		next = rc->next;
+		if (rc->idle) {
+			unlink_conn_locked(rc);
+			rc->next = *dead;
+			*dead = rc;
+		} else {
+			conn_shutdown(rc->c);
+		}
+	}
+}
+
+static void destroy_chain(struct rconn *rc)
+{
+	while (rc) {
+		struct rconn *next = rc->next;
+
+		conn_destroy(rc->c);
+		free(rc);
+		rc = next;
+	}
+}
+
+struct remote *remote_create(const struct auth_key *key, uint32_t self_node,
+			     uint32_t block_size)
+{
+	struct remote *r;
+
+	if (!self_node || !proto_block_size_valid(block_size)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	if (key) {
+		r->key = *key;
+		r->secure = true;
+	}
+	r->self = self_node;
+	r->block_size = block_size;
+	atomic_init(&r->timeout_ms, REMOTE_DEFAULT_TIMEOUT_MS);
+	pthread_mutex_init(&r->lock, NULL);
+	return r;
+}
+
+void remote_set_timeout(struct remote *r, int timeout_ms)
+{
+	if (timeout_ms > 0)
+		atomic_store(&r->timeout_ms, timeout_ms);
+}
+
+int remote_add_node(struct remote *r, uint32_t node, const char *addr)
+{
+	struct rconn *dead = NULL;
+	struct remote_node *n;
+
+	if (!node || !addr || strlen(addr) >= PROTO_BLOCK_ADDR_LEN)
+		return -EINVAL;
+	pthread_mutex_lock(&r->lock);
+	n = find_node_locked(r, node);
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&r->lock);
+			return -ENOMEM;
+		}
+		n->id = node;
+		n->hnext = r->buckets[node % REMOTE_BUCKETS];
+		r->buckets[node % REMOTE_BUCKETS] = n;
+	} else if (strcmp(n->addr, addr)) {
+		drop_conns_locked(n, &dead);
+	}
+	strcpy(n->addr, addr);
+	n->dead = false;
+	pthread_mutex_unlock(&r->lock);
+	destroy_chain(dead);
+	return 0;
+}
+
+void remote_node_dead(struct remote *r, uint32_t node)
+{
+	struct rconn *dead = NULL;
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = find_node_locked(r, node);
+	if (n) {
+		n->dead = true;
+		drop_conns_locked(n, &dead);
+	}
+	pthread_mutex_unlock(&r->lock);
+	destroy_chain(dead);
+}
+
+/* Sends one request and receives its reply; the heart of every call. */
+static int transact(struct remote *r, struct rconn *rc, struct call *cl)
+{
+	uint8_t mbuf[PROTO_BLOCK_MOVED_SIZE];
+	struct wire_hdr h = {.op = cl->op, .id = ++rc->next_id}, rh;
+	struct iovec miov = {mbuf, sizeof(mbuf)};
+	int ret;
+
+	ret = wire_send(rc->c, &h, cl->req, cl->nreq);
+	if (ret < 0)
+		return ret;
+	atomic_fetch_add(&r->requests, 1);
+	atomic_fetch_add(&r->sent, WIRE_HDR_SIZE + (uint64_t)h.len);
+	ret = wire_recv_hdr(rc->c, &rh);
+	if (ret < 0)
+		return ret;
+	atomic_fetch_add(&r->received, WIRE_HDR_SIZE + (uint64_t)rh.len);
+	if (!(rh.flags & WIRE_F_REPLY) || rh.op != h.op || rh.id != h.id) {
+		log_debug("remote: %s: reply to %s id %llu does not match",
+			  conn_peer(rc->c), wire_op_name(h.op),
+			  (unsigned long long)h.id);
+		return -EPROTO;
+	}
+	if (rh.status == WIRE_S_OK) {
+		if (cl->rep_exact ? rh.len != cl->rep_len
+				  : rh.len > cl->rep_len)
+			return -EPROTO;
+		cl->got = rh.len;
+		if (!rh.len)
+			return 0;
+		return wire_recv_payload(rc->c, &rh, cl->rep, cl->nrep);
+	}
+	if (rh.status == WIRE_S_MOVED) {
+		struct proto_block_moved mv;
+
+		if (rh.len != sizeof(mbuf))
+			return -EPROTO;
+		ret = wire_recv_payload(rc->c, &rh, &miov, 1);
+		if (ret < 0)
+			return ret;
+		if (proto_block_moved_decode(mbuf, rh.len, &mv) < 0)
+			return -EPROTO;
+		if (cl->moved)
+			*cl->moved = mv;
+		return -ESTALE;
+	}
+	ret = wire_skip_payload(rc->c, &rh);
+	if (ret < 0)
+		return ret;
+	ret = wire_status_to_errno(rh.status);
+	return ret > 0 ? -ret : (ret ? ret : -EIO);
+}
+
+/* Answers the provider gives that leave the connection in step. */
+static bool conn_reusable(int ret)
+{
+	return ret == 0 || ret == -ENOENT || ret == -ENOSPC || ret == -EACCES ||
+	       ret == -ESTALE || ret == -EBUSY;
+}
+
+/* Answers from the provider (as opposed to a broken connection). */
+static bool provider_answer(int ret)
+{
+	return conn_reusable(ret) || ret == -EINVAL || ret == -EBADMSG ||
+	       ret == -EOPNOTSUPP;
+}
+
+static int fetch_region(struct remote *r, struct rconn *rc)
+{
+	uint8_t buf[PROTO_BLOCK_STATUS_REP_SIZE];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct call cl = {
+		.op = WIRE_OP_STATUS,
+		.rep = &iov,
+		.nrep = 1,
+		.rep_len = sizeof(buf),
+		.rep_exact = true,
+	};
+	struct proto_block_status st;
+	int ret;
+
+	ret = transact(r, rc, &cl);
+	if (ret < 0)
+		return ret;
+	if (proto_block_status_decode(buf, sizeof(buf), &st) < 0)
+		return -EPROTO;
+	rc->region = st.region;
+	rc->rma = st.region.len > 0;
+	return 0;
+}
+
+/* A fresh authenticated connection to n (address copied under the lock). */
+static int connect_node(struct remote *r, struct remote_node *n,
+			const char *addr, uint64_t gen, struct rconn **out)
+{
+	int timeout = atomic_load(&r->timeout_ms);
+	struct rconn *rc;
+	int ret;
+
+	rc = calloc(1, sizeof(*rc));
+	if (!rc)
+		return -ENOMEM;
+	rc->node = n;
+	rc->gen = gen;
+	ret = conn_connect(addr, timeout, &rc->c);
+	if (ret < 0)
+		goto err_free_rc;
+	ret = conn_set_timeout(rc->c, timeout);
+	if (ret < 0)
+		goto err_destroy_conn;
+	rc->timeout_ms = timeout;
+	ret = auth_client(rc->c, r->secure ? &r->key : NULL, timeout);
+	if (ret < 0)
+		goto err_destroy_conn;
+	if (conn_has_rma(rc->c)) {
+		ret = fetch_region(r, rc);
+		if (ret < 0)
+			goto err_destroy_conn;
+	}
+	atomic_fetch_add(&r->connects, 1);
+	*out = rc;
+	return 0;
+
+err_destroy_conn:
+	conn_destroy(rc->c);
+err_free_rc:
+	log_debug("remote: node %u at %s: connect: %s", n->id, addr,
+		  strerror(-ret));
+	free(rc);
+	return ret;
+}
+
+/*
+ * Takes a connection to node for this thread: a cached one (*fresh false)
+ * or a new one. -EIO for a dead node, -EHOSTUNREACH for an unknown one.
+ */
+static int checkout(struct remote *r, uint32_t node, struct rconn **out,
+		    bool *fresh)
+{
+	char addr[PROTO_BLOCK_ADDR_LEN];
+	struct remote_node *n;
+	struct rconn *rc;
+	uint64_t gen;
+	int ret, timeout = atomic_load(&r->timeout_ms);
+
+	pthread_mutex_lock(&r->lock);
+	n = find_node_locked(r, node);
+	if (!n || n->dead) {
+		pthread_mutex_unlock(&r->lock);
+		return n ? -EIO : -EHOSTUNREACH;
+	}
+	for (rc = n->conns; rc && !rc->idle; rc = rc->next)
+		;
+	if (rc) {
+		rc->idle = false;
+		n->nidle--;
+		pthread_mutex_unlock(&r->lock);
+		if (rc->timeout_ms != timeout &&
+		    conn_set_timeout(rc->c, timeout) == 0)
+			rc->timeout_ms = timeout;
+		*out = rc;
+		*fresh = false;
+		return 0;
+	}
+	strcpy(addr, n->addr);
+	gen = n->gen;
+	pthread_mutex_unlock(&r->lock);
+
+	ret = connect_node(r, n, addr, gen, &rc);
+	if (ret < 0)
+		return -EIO;
+	pthread_mutex_lock(&r->lock);
+	link_conn_locked(rc);
+	pthread_mutex_unlock(&r->lock);
+	*out = rc;
+	*fresh = true;
+	return 0;
+}
+
+/* Gives the connection back, or destroys it when broken or stale. */
+static void checkin(struct remote *r, struct rconn *rc, bool ok)
+{
+	struct remote_node *n = rc->node;
+
+	pthread_mutex_lock(&r->lock);
+	if (ok && !n->dead && rc->gen == n->gen && n->nidle < REMOTE_MAX_IDLE) {
+		rc->idle = true;
+		n->nidle++;
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	unlink_conn_locked(rc);
+	pthread_mutex_unlock(&r->lock);
+	conn_destroy(rc->c);
+	free(rc);
+}
+
+/* Runs one call against node; fn does the exchange on the connection. */
+typedef int (*exchange_fn)(struct remote *r, struct rconn *rc, void *arg);
+
+static int with_conn(struct remote *r, uint32_t node, bool idempotent,
+		     exchange_fn fn, void *arg)
+{
+	struct rconn *rc;
+	bool fresh;
+	int ret, attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		ret = checkout(r, node, &rc, &fresh);
+		if (ret < 0)
+			break;
+		ret = fn(r, rc, arg);
+		checkin(r, rc, conn_reusable(ret));
+		if (provider_answer(ret))
+			return ret;
+		log_debug("remote: node %u: %s", node, strerror(-ret));
+		/*
+		 * A cached connection the provider closed while idle fails on
+		 * first use: try once more on a fresh one. Never after a
+		 * timeout: a hung provider must not cost two deadlines.
+		 */
+		if (fresh || !idempotent || ret == -ETIMEDOUT)
+			break;
+	}
+	if (ret == -EHOSTUNREACH)
+		return ret;
+	atomic_fetch_add(&r->errors, 1);
+	return -EIO;
+}
+
+static int do_call(struct remote *r, struct rconn *rc, void *arg)
+{
+	return transact(r, rc, arg);
+}
+
+int remote_alloc(struct remote *r, uint32_t node, uint32_t n, uint32_t *idx,
+		 uint32_t *got)
+{
+	uint8_t req[PROTO_BLOCK_ALLOC_REQ_SIZE];
+	uint8_t rep[PROTO_BLOCK_MAX_IDX_MSG];
+	struct proto_block_alloc_req ar = {
+		.owner = r->self,
+		.n = MIN(n, PROTO_BLOCK_MAX_IDX),
+	};
+	struct proto_block_alloc_rep out;
+	struct iovec qiov = {req, sizeof(req)}, piov = {rep, sizeof(rep)};
+	struct call cl = {
+		.op = WIRE_OP_ALLOC,
+		.req = &qiov,
+		.nreq = 1,
+		.rep = &piov,
+		.nrep = 1,
+		.rep_len = sizeof(rep),
+	};
+	int ret;
+
+	*got = 0;
+	if (!n)
+		return -EINVAL;
+	proto_block_alloc_req_encode(&ar, req, sizeof(req));
+	ret = with_conn(r, node, false, do_call, &cl);
+	if (ret < 0)
+		return ret;
+	ret = proto_block_alloc_rep_decode(rep, cl.got, &out, idx, ar.n);
+	if (ret < 0 || !out.count) {
+		log_warn("remote: node %u sent a bad ALLOC reply", node);
+		atomic_fetch_add(&r->errors, 1);
+		return -EIO;
+	}
+	*got = out.count;
+	return 0;
+}
+
+int remote_free(struct remote *r, uint32_t node, const uint32_t *idx,
+		uint32_t n)
+{
+	uint8_t req[PROTO_BLOCK_MAX_IDX_MSG];
+	struct iovec qiov = {req, 0};
+	struct call cl = {
+		.op = WIRE_OP_FREE,
+		.req = &qiov,
+		.nreq = 1,
+		.rep_exact = true,
+	};
+	uint32_t done = 0, chunk;
+	int ret;
+
+	if (!n)
+		return 0;
+	while (done < n) {
+		chunk = MIN(n - done, PROTO_BLOCK_MAX_IDX);
+		ret = proto_block_free_req_encode(r->self, idx + done, chunk,
+						  req, sizeof(req));
+		if (ret < 0)
+			return ret;
+		qiov.iov_len = ret;
+		ret = with_conn(r, node, false, do_call, &cl);
+		if (ret < 0)
+			return ret;
+		done += chunk;
+	}
+	return 0;
+}
+
+/* One READ or WRITE, with the one-sided path when the connection has it. */
+struct rw_call {
+	struct call cl;
+	bool write;
+	uint64_t region_off;
+	void *buf;
+	uint32_t len;
+};
+
+static int do_rw(struct remote *r, struct rconn *rc, void *arg)
+{
+	struct rw_call *rw = arg;
+	int ret;
+
+	if (rc->rma && rw->region_off + rw->len <= rc->region.len) {
+		if (rw->write)
+			ret = conn_rma_write(rc->c, rw->buf, rw->len,
+					     &rc->region, rw->region_off);
+		else
+			ret = conn_rma_read(rc->c, rw->buf, rw->len,
+					    &rc->region, rw->region_off);
+		if (ret == 0) {
+			atomic_fetch_add(&r->requests, 1);
+			atomic_fetch_add(rw->write ? &r->sent : &r->received,
+					 rw->len);
+		}
+		return ret;
+	}
+	return transact(r, rc, &rw->cl);
+}
+
+static int rw_args_valid(struct remote *r, uint32_t off, uint32_t len)
+{
+	if (!len || off >= r->block_size || len > r->block_size - off)
+		return -EINVAL;
+	return 0;
+}
+
+int remote_read(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
+		void *dst, uint32_t len, struct proto_block_moved *moved)
+{
+	struct proto_block_rw hdr = {
+		.owner = r->self, .block = idx, .off = off, .len = len};
+	uint8_t req[PROTO_BLOCK_RW_SIZE];
+	struct iovec qiov = {req, sizeof(req)}, piov = {dst, len};
+	struct rw_call rw = {
+		.cl =
+			{
+				.op = WIRE_OP_READ,
+				.req = &qiov,
+				.nreq = 1,
+				.rep = &piov,
+				.nrep = 1,
+				.rep_len = len,
+				.rep_exact = true,
+				.moved = moved,
+			},
+		.region_off = (uint64_t)idx * r->block_size + off,
+		.buf = dst,
+		.len = len,
+	};
+	int ret = rw_args_valid(r, off, len);
+
+	if (ret < 0)
+		return ret;
+	proto_block_rw_encode(&hdr, req, sizeof(req));
+	return with_conn(r, node, true, do_rw, &rw);
+}
+
+int remote_write(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
+		 const void *src, uint32_t len, struct proto_block_moved *moved)
+{
+	struct proto_block_rw hdr = {
+		.owner = r->self, .block = idx, .off = off, .len = len};
+	uint8_t req[PROTO_BLOCK_RW_SIZE];
+	struct iovec qiov[2] = {{req, sizeof(req)}, {(void *)src, len}};
+	struct rw_call rw = {
+		.cl =
+			{
+				.op = WIRE_OP_WRITE,
+				.req = qiov,
+				.nreq = 2,
+				.rep_exact = true,
+				.moved = moved,
+			},
+		.write = true,
+		.region_off = (uint64_t)idx * r->block_size + off,
+		.buf = (void *)src,
+		.len = len,
+	};
+	int ret = rw_args_valid(r, off, len);
+
+	if (ret < 0)
+		return ret;
+	proto_block_rw_encode(&hdr, req, sizeof(req));
+	return with_conn(r, node, true, do_rw, &rw);
+}
+
+struct batch_call {
+	struct call cl;
+	bool write;
+	const struct proto_block_extent *ext;
+	uint32_t n;
+	const struct iovec *iov;
+	int iovcnt;
+};
+
+/*
+ * The one-sided form of a batch: walks extents and iovecs together, one
+ * RMA operation per piece where an extent and an iovec overlap.
+ */
+static int batch_rma(struct remote *r, struct rconn *rc, struct batch_call *b)
+{
+	size_t io_off = 0;
+	int i = 0, ret;
+
+	for (uint32_t e = 0; e < b->n; e++) {
+		uint64_t at = (uint64_t)b->ext[e].block * r->block_size +
+			      b->ext[e].off;
+		uint32_t left = b->ext[e].len;
+
+		while (left) {
+			size_t piece;
+			uint8_t *p;
+
+			while (i < b->iovcnt && io_off == b->iov[i].iov_len) {
+				i++;
+				io_off = 0;
+			}
+			if (i == b->iovcnt)
+				return -EINVAL;
+			piece = MIN((size_t)left, b->iov[i].iov_len - io_off);
+			p = (uint8_t *)b->iov[i].iov_base + io_off;
+			ret = b->write ? conn_rma_write(rc->c, p, piece,
+							&rc->region, at)
+				       : conn_rma_read(rc->c, p, piece,
+						       &rc->region, at);
+			if (ret < 0)
+				return ret;
+			at += piece;
+			left -= piece;
+			io_off += piece;
+		}
+	}
+	atomic_fetch_add(&r->requests, 1);
+	atomic_fetch_add(b->write ? &r->sent : &r->received, b->cl.rep_len);
+	return 0;
+}
+
+static bool batch_in_region(struct remote *r, struct rconn *rc,
+			    const struct batch_call *b)
+{
+	if (!rc->rma)
+		return false;
+	for (uint32_t e = 0; e < b->n; e++)
+		if ((uint64_t)b->ext[e].block * r->block_size + b->ext[e].off +
+			    b->ext[e].len >
+		    rc->region.len)
+			return false;
+	return true;
+}
+
+static int do_batch(struct remote *r, struct rconn *rc, void *arg)
+{
+	struct batch_call *b = arg;
+
+	if (batch_in_region(r, rc, b))
+		return batch_rma(r, rc, b);
+	return transact(r, rc, &b->cl);
+}
+
+static int batch(struct remote *r, uint32_t node, bool write,
+		 const struct proto_block_extent *ext, uint32_t n,
+		 const struct iovec *iov, int iovcnt,
+		 struct proto_block_moved *moved)
+{
+	uint8_t hdr[PROTO_BLOCK_MAX_BATCH_HDR];
+	struct iovec qiov[PROTO_BLOCK_MAX_BATCH + 1];
+	struct batch_call b = {
+		.cl =
+			{
+				.op = write ? WIRE_OP_WRITE_BATCH
+					    : WIRE_OP_READ_BATCH,
+				.req = qiov,
+				.nreq = 1,
+				.rep_exact = true,
+				.moved = moved,
+			},
+		.write = write,
+		.ext = ext,
+		.n = n,
+		.iov = iov,
+		.iovcnt = iovcnt,
+	};
+	uint64_t want = 0, have = 0;
+	int ret;
+
+	if (iovcnt < 1 || iovcnt > (int)PROTO_BLOCK_MAX_BATCH)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		ret = rw_args_valid(r, ext[i].off, ext[i].len);
+		if (ret < 0)
+			return ret;
+		want += ext[i].len;
+	}
+	for (int i = 0; i < iovcnt; i++)
+		have += iov[i].iov_len;
+	if (want != have)
+		return -EINVAL;
+	ret = proto_block_batch_encode(r->self, ext, n, hdr, sizeof(hdr));
+	if (ret < 0)
+		return ret;
+	qiov[0].iov_base = hdr;
+	qiov[0].iov_len = ret;
+	if (write) {
+		memcpy(qiov + 1, iov, iovcnt * sizeof(*iov));
+		b.cl.nreq = 1 + iovcnt;
+		b.cl.rep_len = 0;
+	} else {
+		b.cl.rep = iov;
+		b.cl.nrep = iovcnt;
+		b.cl.rep_len = want;
+	}
+	ret = with_conn(r, node, true, do_batch, &b);
+	return ret;
+}
+
+int remote_read_batch(struct remote *r, uint32_t node,
+		      const struct proto_block_extent *ext, uint32_t n,
+		      const struct iovec *iov, int iovcnt,
+		      struct proto_block_moved *moved)
+{
+	return batch(r, node, false, ext, n, iov, iovcnt, moved);
+}
+
+int remote_write_batch(struct remote *r, uint32_t node,
+		       const struct proto_block_extent *ext, uint32_t n,
+		       const struct iovec *iov, int iovcnt,
+		       struct proto_block_moved *moved)
+{
+	return batch(r, node, true, ext, n, iov, iovcnt, moved);
+}
+
+int remote_status(struct remote *r, uint32_t node,
+		  struct proto_block_status *out)
+{
+	uint8_t buf[PROTO_BLOCK_STATUS_REP_SIZE];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct call cl = {
+		.op = WIRE_OP_STATUS,
+		.rep = &iov,
+		.nrep = 1,
+		.rep_len = sizeof(buf),
+		.rep_exact = true,
+	};
+	int ret;
+
+	ret = with_conn(r, node, true, do_call, &cl);
+	if (ret < 0)
+		return ret;
+	if (proto_block_status_decode(buf, sizeof(buf), out) < 0) {
+		log_warn("remote: node %u sent a bad STATUS reply", node);
+		atomic_fetch_add(&r->errors, 1);
+		return -EIO;
+	}
+	return 0;
+}
+
+void remote_stats(struct remote *r, struct remote_stats *out)
+{
+	out->requests = atomic_load(&r->requests);
+	out->bytes_sent = atomic_load(&r->sent);
+	out->bytes_received = atomic_load(&r->received);
+	out->errors = atomic_load(&r->errors);
+	out->connects = atomic_load(&r->connects);
+}
+
+void remote_destroy(struct remote *r)
+{
+	if (!r)
+		return;
+	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++) {
+		struct remote_node *n = r->buckets[b], *next;
+
+		for (; n; n = next) {
+			next = n->hnext;
+			destroy_chain(n->conns);
+			free(n);
+		}
+	}
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}

@@ -36,7 +36,9 @@ int auth_key_load(const char *path, struct auth_key *key);
  * Runs the handshake on a fresh connection; key NULL means insecure mode,
  * which only talks to peers that are insecure too. Returns 0, -EACCES when
  * the peer failed to prove the key (or modes differ), -EPROTO on garbage,
- * or the connection's -errno. Bounded by timeout_ms.
+ * or the connection's -errno. Bounded by timeout_ms (<= 0: 5 s); the
+ * connection's own timeout (conn_set_timeout()) is restored afterwards.
+ * The reason for a refusal is logged at info level; callers log the error.
  */
 int auth_client(struct conn *c, const struct auth_key *key, int timeout_ms);
 int auth_server(struct conn *c, const struct auth_key *key, int timeout_ms);

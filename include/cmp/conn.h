@@ -5,6 +5,7 @@
  *
  *   tcp://HOST:PORT    TCP (TCP_NODELAY, vectored I/O)
  *   mem://NAME         in-process, for unit tests and the simulator
+ *                      (listening on "mem://" picks a unique NAME)
  *   rdma://HOST:PORT   librdmacm + libibverbs (when built with RDMA)
  *
  * A connection is a reliable, ordered byte stream: conn_writev() sends all of
@@ -13,6 +14,10 @@
  * can do one-sided access (RDMA) also offer conn_rma_read/write() into a
  * region the peer exposed with conn_expose(); the others answer -EOPNOTSUPP
  * and callers fall back to two-sided messages.
+ *
+ * A TCP host may be a name, an IPv4 address or a bracketed IPv6 address
+ * ("tcp://[::1]:7000"); the port is numeric. Listening with an empty host
+ * ("tcp://:7000") binds every address.
  *
  * Errors: every int function returns 0 or -errno. -ECONNRESET means the peer
  * closed or vanished, -ETIMEDOUT a deadline passed, -EPROTONOSUPPORT an
@@ -69,6 +74,8 @@ int conn_readv(struct conn *c, const struct iovec *iov, int iovcnt);
  * it returns -ETIMEDOUT and the connection is unusable afterwards.
  */
 int conn_set_timeout(struct conn *c, int timeout_ms);
+/* The value last given to conn_set_timeout() (0 after connect/accept). */
+int conn_get_timeout(const struct conn *c);
 /* Readable (POLLIN) when conn_read() may make progress. */
 int conn_fd(const struct conn *c);
 /* True when bytes are already buffered inside the connector. */

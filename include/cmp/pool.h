@@ -52,6 +52,9 @@ struct pool_counts {
 	uint64_t blocks[POOL_NLISTS]; /* per-list block counts */
 	uint64_t local_blocks;	      /* blocks this node contributes */
 	uint64_t handles;	      /* live data handles */
+	uint64_t lost;		      /* our blocks on providers that died */
+	uint64_t evictions;	      /* LLL blocks moved out (principle 2) */
+	uint64_t homecomings;	      /* LRL blocks pulled home (principle 4) */
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -95,5 +98,64 @@ int pool_zero(struct pool *p, uint32_t handle, uint32_t off, uint32_t len);
 
 /* Name of a list ("free", "LLL", ...). */
 const char *pool_list_name(enum pool_list l);
+
+/*
+ * ---- The cluster side ----
+ *
+ * Borrowing (LRL): with cluster ops set, an allocation that finds no free
+ * local block moves the coldest unpinned LLL block's content to a block
+ * borrowed elsewhere (principle 2) and reuses the memory; reads and writes
+ * of a borrowed block go through the ops as byte ranges; when local blocks
+ * are freed, a helper thread pulls borrowed blocks home (principle 4).
+ * The ops are called without the pool lock, from the thread that needs
+ * them (or the helper thread), and return 0 or -errno.
+ */
+struct pool_ref {
+	uint32_t node;	/* provider node id */
+	uint32_t index; /* block index on the provider */
+};
+
+struct pool_cluster_ops {
+	/* One free block elsewhere, in tier order. -ENOSPC when none. */
+	int (*borrow)(void *ctx, struct pool_ref *out);
+	/* Gives a borrowed block back. */
+	void (*release)(void *ctx, const struct pool_ref *r);
+	int (*read)(void *ctx, const struct pool_ref *r, uint32_t off,
+		    void *dst, uint32_t len);
+	int (*write)(void *ctx, const struct pool_ref *r, uint32_t off,
+		     const void *src, uint32_t len);
+	/* Free blocks the cluster offers elsewhere (for statfs), cached. */
+	uint64_t (*remote_free)(void *ctx);
+};
+
+/* Installs the ops and starts the helper thread. Call once, early. */
+int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
+		     void *ctx);
+/* Stops the helper thread (before the ops' context goes away). */
+void pool_stop_cluster(struct pool *p);
+
+/*
+ * Lending (RLL): the peer service stores other nodes' blocks in our free
+ * blocks. pool_lend() takes up to n free blocks for owner and returns how
+ * many it took (0 when none is free) with their indexes in idx[].
+ */
+uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx);
+/* Returns lent blocks; indexes not lent to owner are skipped (counted). */
+uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
+		     uint32_t n);
+bool pool_lent_to(struct pool *p, uint32_t idx, uint32_t owner);
+/* Address of local block idx (for the peer service; idx < local blocks). */
+void *pool_block_addr(struct pool *p, uint32_t idx);
+uint32_t pool_local_blocks(const struct pool *p);
+/* An owner died: every block lent to it is freed. Returns how many. */
+uint32_t pool_owner_dead(struct pool *p, uint32_t owner);
+/* A provider died: our blocks there are lost (EIO). Returns how many. */
+uint32_t pool_provider_dead(struct pool *p, uint32_t node);
+/*
+ * Pulls up to max borrowed blocks home while free local blocks remain
+ * (principle 4). Returns how many moved. The helper thread calls it; tests
+ * may call it directly.
+ */
+uint32_t pool_pull_home(struct pool *p, uint32_t max);
 
 #endif

@@ -43,22 +43,22 @@ struct conn;
 #define WIRE_MAX_PAYLOAD (16u << 20)
 
 /* Message types, defined once: X(name, value). */
-#define WIRE_OPS(X)                                                            \
-	X(PING, 1)                                                             \
-	X(HELLO, 2)                                                            \
-	X(AUTH, 3)                                                             \
-	X(REGISTER, 10)                                                        \
-	X(HEARTBEAT, 11)                                                       \
-	X(FIND_FREE, 12)                                                       \
-	X(NODES, 13)                                                           \
-	X(NODE_DEAD, 14)                                                       \
-	X(ALLOC, 20)                                                           \
-	X(FREE, 21)                                                            \
-	X(READ, 22)                                                            \
-	X(WRITE, 23)                                                           \
-	X(READ_BATCH, 24)                                                      \
-	X(WRITE_BATCH, 25)                                                     \
-	X(MOVE, 26)                                                            \
+#define WIRE_OPS(X)        \
+	X(PING, 1)         \
+	X(HELLO, 2)        \
+	X(AUTH, 3)         \
+	X(REGISTER, 10)    \
+	X(HEARTBEAT, 11)   \
+	X(FIND_FREE, 12)   \
+	X(NODES, 13)       \
+	X(NODE_DEAD, 14)   \
+	X(ALLOC, 20)       \
+	X(FREE, 21)        \
+	X(READ, 22)        \
+	X(WRITE, 23)       \
+	X(READ_BATCH, 24)  \
+	X(WRITE_BATCH, 25) \
+	X(MOVE, 26)        \
 	X(STATUS, 30)
 
 enum wire_op {
@@ -81,16 +81,16 @@ enum wire_flags {
  * Status codes (replies only), defined once: X(name, value, errno).
  * MOVED carries the new location of a block in the payload.
  */
-#define WIRE_STATUSES(X)                                                       \
-	X(OK, 0, 0)                                                            \
-	X(NOENT, 1, ENOENT)                                                    \
-	X(NOSPC, 2, ENOSPC)                                                    \
-	X(INVAL, 3, EINVAL)                                                    \
-	X(IO, 4, EIO)                                                          \
-	X(PERM, 5, EACCES)                                                     \
-	X(MOVED, 6, ESTALE)                                                    \
-	X(BADMSG, 7, EBADMSG)                                                  \
-	X(NOTSUP, 8, EOPNOTSUPP)                                               \
+#define WIRE_STATUSES(X)         \
+	X(OK, 0, 0)              \
+	X(NOENT, 1, ENOENT)      \
+	X(NOSPC, 2, ENOSPC)      \
+	X(INVAL, 3, EINVAL)      \
+	X(IO, 4, EIO)            \
+	X(PERM, 5, EACCES)       \
+	X(MOVED, 6, ESTALE)      \
+	X(BADMSG, 7, EBADMSG)    \
+	X(NOTSUP, 8, EOPNOTSUPP) \
 	X(BUSY, 9, EBUSY)
 
 enum wire_status {
@@ -99,6 +99,8 @@ enum wire_status {
 #undef WIRE_STATUS_ENUM
 };
 
+/* "MOVED" for WIRE_S_MOVED, NULL for an unknown status. */
+const char *wire_status_name(uint32_t status);
 /* Maps -errno to a status (unknown errnos become WIRE_S_IO) and back. */
 uint32_t wire_status_from_errno(int neg_errno);
 int wire_status_to_errno(uint32_t status);
@@ -124,9 +126,14 @@ int wire_hdr_decode(const uint8_t in[WIRE_HDR_SIZE], struct wire_hdr *h);
 /* XXH3-64 over the iovecs as one stream. */
 uint64_t wire_csum(const struct iovec *iov, int iovcnt);
 
+/* Payload iovecs wire_send() takes at most (the header makes 63). */
+#define WIRE_SEND_MAX_IOV 62
+
 /*
  * Sends header + payload in one vectored write. Fills h->len and h->csum
- * from the payload. iovcnt <= 62.
+ * from the payload. iovcnt <= 62 (WIRE_SEND_MAX_IOV), else -EINVAL, as for
+ * an unknown opcode or flag; -EMSGSIZE when the payload exceeds
+ * WIRE_MAX_PAYLOAD.
  */
 int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
 	      int iovcnt);

@@ -104,9 +104,10 @@ static void three_positional_arguments_are_refused(void **state)
 
 static void manager_without_key_is_refused_unless_insecure(void **state)
 {
-	const char *argv1[] = {"cmpfs", "/m", "-o", "manager=tcp://h:1"};
+	const char *argv1[] = {"cmpfs", "/m", "-o",
+			       "manager=tcp://h:1,listen=tcp://a:2"};
 	const char *argv2[] = {"cmpfs", "/m", "-o",
-			       "manager=tcp://h:1,insecure"};
+			       "manager=tcp://h:1,listen=tcp://a:2,insecure"};
 	struct fuse_args a;
 	struct fs_options o;
 
@@ -116,6 +117,17 @@ static void manager_without_key_is_refused_unless_insecure(void **state)
 	assert_string_equal(o.manager, "tcp://h:1");
 	assert_true(o.insecure);
 	fs_options_free(&o);
+	fuse_opt_free_args(&a);
+}
+
+static void manager_and_listen_go_together(void **state)
+{
+	const char *argv[] = {"cmpfs", "/m", "-o",
+			      "manager=tcp://h:1,insecure"};
+	struct fuse_args a;
+	struct fs_options o;
+
+	assert_int_equal(parse(&o, &a, 4, argv), -EINVAL);
 	fuse_opt_free_args(&a);
 }
 
@@ -129,6 +141,7 @@ int main(void)
 		cmocka_unit_test(three_positional_arguments_are_refused),
 		cmocka_unit_test(
 			manager_without_key_is_refused_unless_insecure),
+		cmocka_unit_test(manager_and_listen_go_together),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

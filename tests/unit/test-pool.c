@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -140,6 +141,198 @@ static void handles_are_reused_after_free(void **state)
 	pool_destroy(p);
 }
 
+/* A fake cluster: one provider (node 7) with a few blocks in an array. */
+#define FAKE_BLOCKS 8
+struct fake {
+	uint8_t mem[FAKE_BLOCKS][BS];
+	bool used[FAKE_BLOCKS];
+	uint64_t bytes_read, bytes_written;
+	bool dead;
+};
+
+static int fake_borrow(void *ctx, struct pool_ref *out)
+{
+	struct fake *f = ctx;
+
+	for (uint32_t i = 0; i < FAKE_BLOCKS; i++) {
+		if (!f->used[i]) {
+			f->used[i] = true;
+			*out = (struct pool_ref){.node = 7, .index = i};
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void fake_release(void *ctx, const struct pool_ref *r)
+{
+	struct fake *f = ctx;
+
+	assert_true(f->used[r->index]);
+	f->used[r->index] = false;
+}
+
+static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
+		     void *dst, uint32_t len)
+{
+	struct fake *f = ctx;
+
+	if (f->dead)
+		return -EIO;
+	memcpy(dst, f->mem[r->index] + off, len);
+	f->bytes_read += len;
+	return 0;
+}
+
+static int fake_write(void *ctx, const struct pool_ref *r, uint32_t off,
+		      const void *src, uint32_t len)
+{
+	struct fake *f = ctx;
+
+	if (f->dead)
+		return -EIO;
+	memcpy(f->mem[r->index] + off, src, len);
+	f->bytes_written += len;
+	return 0;
+}
+
+static const struct pool_cluster_ops fake_ops = {
+	.borrow = fake_borrow,
+	.release = fake_release,
+	.read = fake_read,
+	.write = fake_write,
+};
+
+static void fill(struct pool *p, uint32_t h, uint8_t v)
+{
+	uint8_t buf[BS];
+
+	memset(buf, v, sizeof(buf));
+	assert_int_equal(pool_write(p, h, 0, buf, BS), 0);
+}
+
+static void full_pool_moves_coldest_block_out_and_reuses_memory(void **state)
+{
+	static struct fake f;
+	struct pool *p = make(2);
+	uint32_t h[3];
+	uint8_t b[512];
+	void *ptr;
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(pool_set_cluster(p, &fake_ops, &f), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pool_alloc(p, false, &h[i]), 0);
+		fill(p, h[i], (uint8_t)(0x10 + i));
+	}
+	/* Touch h0 so h1 is the coldest. */
+	assert_int_equal(pool_pin(p, h[0], &ptr), 0);
+	pool_unpin(p, h[0]);
+	assert_int_equal(pool_alloc(p, true, &h[2]), 0);
+	assert_int_equal(count(p, POOL_LLL), 2);
+	assert_int_equal(count(p, POOL_LRL), 1);
+	assert_int_equal(count(p, POOL_FREE), 0);
+	assert_int_equal(pool_pin(p, h[1], &ptr), -EREMOTE);
+	assert_int_equal(pool_pin(p, h[0], &ptr), 0);
+	pool_unpin(p, h[0]);
+	/* Byte ranges of the moved block go to the provider, 512 bytes. */
+	f.bytes_read = 0;
+	assert_int_equal(pool_read(p, h[1], 4196, b, 512), 0);
+	assert_int_equal(f.bytes_read, 512);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(b[i], 0x11);
+	pool_destroy(p);
+}
+
+static void freeing_local_blocks_pulls_borrowed_blocks_home(void **state)
+{
+	static struct fake f;
+	struct pool *p = make(2);
+	uint32_t h[3];
+	uint8_t b[16];
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(pool_set_cluster(p, &fake_ops, &f), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pool_alloc(p, false, &h[i]), 0);
+		fill(p, h[i], (uint8_t)(0x20 + i));
+	}
+	assert_int_equal(count(p, POOL_LRL), 1);
+	pool_free(p, h[2]);
+	/* The helper may already have done it; either way it ends home. */
+	pool_pull_home(p, 8);
+	for (int tries = 0; count(p, POOL_LRL) && tries < 1000; tries++)
+		pool_pull_home(p, 8);
+	assert_int_equal(count(p, POOL_LRL), 0);
+	assert_int_equal(count(p, POOL_LLL), 2);
+	assert_false(f.used[0]); /* the provider's block was given back */
+	assert_int_equal(pool_read(p, h[0], 100, b, 16), 0);
+	assert_int_equal(b[0], 0x20);
+	pool_destroy(p);
+}
+
+static void dead_provider_turns_its_blocks_into_eio(void **state)
+{
+	static struct fake f;
+	struct pool *p = make(1);
+	uint32_t h[2];
+	uint8_t b[16];
+	struct pool_counts c;
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(pool_set_cluster(p, &fake_ops, &f), 0);
+	assert_int_equal(pool_alloc(p, true, &h[0]), 0);
+	assert_int_equal(pool_alloc(p, true, &h[1]), 0);
+	assert_int_equal(pool_provider_dead(p, 7), 1);
+	assert_int_equal(pool_read(p, h[0], 0, b, 16), -EIO);
+	assert_int_equal(pool_read(p, h[1], 0, b, 16), 0);
+	pool_get_counts(p, &c);
+	assert_int_equal(c.lost, 1);
+	pool_free(p, h[0]);
+	pool_get_counts(p, &c);
+	assert_int_equal(c.lost, 0);
+	pool_destroy(p);
+}
+
+static void nothing_to_borrow_means_enospc_and_nothing_moves(void **state)
+{
+	static struct fake f;
+	struct pool *p = make(1);
+	uint32_t h[FAKE_BLOCKS + 2];
+	int i;
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(pool_set_cluster(p, &fake_ops, &f), 0);
+	for (i = 0; i < FAKE_BLOCKS + 1; i++)
+		assert_int_equal(pool_alloc(p, true, &h[i]), 0);
+	assert_int_equal(pool_alloc(p, true, &h[i]), -ENOSPC);
+	assert_int_equal(count(p, POOL_LLL), 1);
+	assert_int_equal(count(p, POOL_LRL), FAKE_BLOCKS);
+	pool_destroy(p);
+}
+
+static void lending_uses_free_blocks_and_dead_owner_frees_them(void **state)
+{
+	struct pool *p = make(4);
+	uint32_t idx[8], h;
+
+	assert_int_equal(pool_alloc(p, true, &h), 0);
+	assert_int_equal(pool_lend(p, 42, 8, idx), 3);
+	assert_int_equal(count(p, POOL_RLL), 3);
+	assert_int_equal(count(p, POOL_FREE), 0);
+	assert_true(pool_lent_to(p, idx[0], 42));
+	assert_false(pool_lent_to(p, idx[0], 43));
+	assert_non_null(pool_block_addr(p, idx[0]));
+	/* Another owner cannot free what is not its own. */
+	assert_int_equal(pool_unlend(p, 43, idx, 1), 1);
+	assert_int_equal(pool_unlend(p, 42, idx, 1), 0);
+	assert_int_equal(count(p, POOL_RLL), 2);
+	assert_int_equal(pool_owner_dead(p, 42), 2);
+	assert_int_equal(count(p, POOL_RLL), 0);
+	assert_int_equal(count(p, POOL_FREE), 3);
+	pool_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +344,15 @@ int main(void)
 			byte_ranges_round_trip_and_zeroed_alloc_reads_zero),
 		cmocka_unit_test(out_of_block_ranges_are_refused),
 		cmocka_unit_test(handles_are_reused_after_free),
+		cmocka_unit_test(
+			full_pool_moves_coldest_block_out_and_reuses_memory),
+		cmocka_unit_test(
+			freeing_local_blocks_pulls_borrowed_blocks_home),
+		cmocka_unit_test(dead_provider_turns_its_blocks_into_eio),
+		cmocka_unit_test(
+			nothing_to_borrow_means_enospc_and_nothing_moves),
+		cmocka_unit_test(
+			lending_uses_free_blocks_and_dead_owner_frees_them),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

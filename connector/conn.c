@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The public connector API. Picks the transport from the address scheme and
+ * forwards every later call through the connection's ops, so nothing above
+ * the connector knows which network it runs on. Also holds the host:port
+ * parser shared by the socket transports.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cmp-config.h"
+#include "cmp/log.h"
+#include "cmp/util.h"
+#include "conn-internal.h"
+
+/*
+ * connector/meson.build says whether the RDMA transport is linked in: the
+ * libraries may be present while the transport is not (yet) built.
+ */
+#ifndef CMP_CONN_RDMA_LINKED
+#define CMP_CONN_RDMA_LINKED CMP_HAVE_RDMA
+#endif
+
+static const struct conn_transport *const transports[] = {
+	&conn_tcp_transport,
+	&conn_mem_transport,
+#if CMP_HAVE_RDMA && CMP_CONN_RDMA_LINKED
+	&conn_rdma_transport,
+#endif
+};
+
+/* Finds the transport for addr and the text after "scheme://". */
+static int lookup(const char *addr, const struct conn_transport **t,
+		  const char **rest)
+{
+	const char *sep = addr ? strstr(addr, "://") : NULL;
+	size_t len;
+	size_t i;
+
+	if (!sep) {
+		log_error("%s: malformed address (want scheme://...)",
+			  addr ? addr : "(null)");
+		return -EINVAL;
+	}
+	len = (size_t)(sep - addr);
+	for (i = 0; i < ARRAY_SIZE(transports); i++) {
+		if (strlen(transports[i]->scheme) == len &&
+		    !strncasecmp(addr, transports[i]->scheme, len)) {
+			*t = transports[i];
+			*rest = sep + 3;
+			return 0;
+		}
+	}
+	if (len == 4 && !strncasecmp(addr, "rdma", 4))
+		log_error("%s: cmpfs was built without RDMA support", addr);
+	else
+		log_error("%s: unknown address scheme '%.*s'", addr, (int)len,
+			  addr);
+	return -EPROTONOSUPPORT;
+}
+
+int conn_listen(const char *addr, struct conn_listener **out)
+{
+	const struct conn_transport *t;
+	const char *rest;
+	int ret;
+
+	*out = NULL;
+	ret = lookup(addr, &t, &rest);
+	if (ret)
+		return ret;
+	return t->listen(rest, out);
+}
+
+int conn_listener_fd(const struct conn_listener *l)
+{
+	return l->ops->fd(l);
+}
+
+const char *conn_listener_addr(const struct conn_listener *l)
+{
+	return l->addr;
+}
+
+int conn_accept(struct conn_listener *l, struct conn **out)
+{
+	int ret;
+
+	*out = NULL;
+	ret = l->ops->accept(l, out);
+	if (!ret)
+		(*out)->timeout_ms = 0;
+	return ret;
+}
+
+void conn_listener_destroy(struct conn_listener *l)
+{
+	if (l)
+		l->ops->destroy(l);
+}
+
+int conn_connect(const char *addr, int timeout_ms, struct conn **out)
+{
+	const struct conn_transport *t;
+	const char *rest;
+	int ret;
+
+	*out = NULL;
+	ret = lookup(addr, &t, &rest);
+	if (ret)
+		return ret;
+	ret = t->connect(rest, timeout_ms, out);
+	if (!ret)
+		(*out)->timeout_ms = 0;
+	return ret;
+}
+
+int conn_writev(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+	if (iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	if (!iovcnt)
+		return 0;
+	return c->ops->writev(c, iov, iovcnt);
+}
+
+int conn_read(struct conn *c, void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+	if (!len)
+		return 0;
+	return c->ops->readv(c, &iov, 1);
+}
+
+int conn_readv(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+	if (iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	if (!iovcnt)
+		return 0;
+	return c->ops->readv(c, iov, iovcnt);
+}
+
+int conn_set_timeout(struct conn *c, int timeout_ms)
+{
+	int ret;
+
+	if (timeout_ms < 0)
+		return -EINVAL;
+	ret = c->ops->set_timeout(c, timeout_ms);
+	if (!ret)
+		c->timeout_ms = timeout_ms;
+	return ret;
+}
+
+int conn_get_timeout(const struct conn *c)
+{
+	return c->timeout_ms;
+}
+
+int conn_fd(const struct conn *c)
+{
+	return c->ops->fd(c);
+}
+
+bool conn_pending(const struct conn *c)
+{
+	return c->ops->pending(c);
+}
+
+const char *conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+void conn_shutdown(struct conn *c)
+{
+	c->ops->shutdown(c);
+}
+
+void conn_destroy(struct conn *c)
+{
+	if (c)
+		c->ops->destroy(c);
+}
+
+bool conn_has_rma(const struct conn *c)
+{
+	return c->ops->rma_read && c->ops->rma_write;
+}
+
+int conn_expose(struct conn *c, void *base, size_t len, struct conn_region *out)
+{
+	if (!c->ops->expose)
+		return -EOPNOTSUPP;
+	return c->ops->expose(c, base, len, out);
+}
+
+int conn_rma_read(struct conn *c, void *dst, size_t len,
+		  const struct conn_region *r, uint64_t offset)
+{
+	if (!c->ops->rma_read)
+		return -EOPNOTSUPP;
+	return c->ops->rma_read(c, dst, len, r, offset);
+}
+
+int conn_rma_write(struct conn *c, const void *src, size_t len,
+		   const struct conn_region *r, uint64_t offset)
+{
+	if (!c->ops->rma_write)
+		return -EOPNOTSUPP;
+	return c->ops->rma_write(c, src, len, r, offset);
+}
+
+static bool host_char_ok(char ch, bool bracketed)
+{
+	if (isalnum((unsigned char)ch) || ch == '.' || ch == '-' || ch == '_')
+		return true;
+	/* IPv6 literals, with an optional %zone */
+	return bracketed && (ch == ':' || ch == '%');
+}
+
+/* A decimal port 0..65535. */
+static int copy_port(const char *s, char *port, size_t portlen)
+{
+	size_t n = strlen(s);
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 5 || n >= portlen)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v > 65535)
+		return -EINVAL;
+	memcpy(port, s, n + 1);
+	return 0;
+}
+
+/*
+ * "host:port", "[v6]:port" or ":port" (empty host: any address, for
+ * listening). Host names, IPv4 and bracketed IPv6 literals are accepted;
+ * the port must be numeric.
+ */
+int conn_split_hostport(const char *rest, char *host, size_t hostlen,
+			char *port, size_t portlen)
+{
+	const char *h = rest;
+	const char *colon;
+	bool bracketed = false;
+	size_t n;
+	size_t i;
+
+	if (!rest)
+		return -EINVAL;
+	if (rest[0] == '[') {
+		const char *close = strchr(rest, ']');
+
+		if (!close || close[1] != ':' || close == rest + 1)
+			return -EINVAL;
+		h = rest + 1;
+		n = (size_t)(close - h);
+		colon = close + 1;
+		bracketed = true;
+	} else {
+		colon = strrchr(rest, ':');
+		if (!colon)
+			return -EINVAL;
+		n = (size_t)(colon - rest);
+	}
+	for (i = 0; i < n; i++)
+		if (!host_char_ok(h[i], bracketed))
+			return -EINVAL;
+	if (n >= hostlen)
+		return -EINVAL;
+	if (copy_port(colon + 1, port, portlen))
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	return 0;
+}

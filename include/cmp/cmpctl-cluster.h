@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster commands of cmpctl, kept in a library of their own so the
+ * lead's tools/cmpctl.c only wires them to subcommands:
+ *
+ *   cmpctl status [--json]   nodes, kind, capacity, free, alive, and the
+ *                            free/LLL/LRL/RLL/RRL counts of every node
+ *   cmpctl keygen FILE       a new cluster key (mode 0600)
+ *
+ * Both print their results to out (status) or stdout (keygen); errors go
+ * to stderr once, where they are detected (the key and connector code
+ * logs its own), with a hint of what to do. They return 0 or -errno.
+ * Not thread-safe (they are whole commands).
+ */
+#ifndef CMP_CMPCTL_CLUSTER_H
+#define CMP_CMPCTL_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/*
+ * Asks the manager at manager_addr for every node and prints a table, or
+ * JSON when json is set. key_path is the cluster key file; with insecure
+ * set it is ignored and no key is used.
+ */
+int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
+			  bool insecure, bool json, FILE *out);
+
+/* Writes a new random cluster key to path; refuses to overwrite one. */
+int cmpctl_keygen(const char *path);
+
+#endif

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The peer service: serves the blocks this process lends to other nodes
+ * (the RLL side of a cmpfs node, and the whole of what cmp-memserver does).
+ * It listens on a connector address, authenticates every connection with
+ * the cluster key, and answers ALLOC, FREE, READ, WRITE, READ_BATCH,
+ * WRITE_BATCH, STATUS and PING (payloads in include/cmp/proto_block.h) on
+ * the connection's own thread, straight from and into the store's memory:
+ * a READ reply is one writev of the frame header and a pointer into the
+ * block.
+ *
+ * The store behind it is the caller's, reached through struct
+ * peer_store_ops. The peer validates every request before it touches the
+ * store, and checks that the requesting owner owns every block it names;
+ * a connection is bound to the first owner id it uses, and a request with
+ * another owner id on it is refused (WIRE_S_PERM). A block the owner does
+ * not own is refused with WIRE_S_NOENT, or WIRE_S_MOVED when the store says
+ * it moved on. Refusals are logged with the peer address and keep the
+ * connection; garbage (bad frames, bad checksums, invalid payloads) gets
+ * an error reply where one makes sense and closes that connection only.
+ *
+ * Threads: the store ops are called from many connection threads at once
+ * and must do their own locking. peer_owner_dead() may be called from any
+ * thread. peer_destroy() joins every thread; no store op runs after it
+ * returns.
+ */
+#ifndef CMP_PEER_H
+#define CMP_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmp/proto_block.h"
+
+struct auth_key;
+struct peer;
+
+struct peer_store_ops {
+	/*
+	 * Takes up to n (>= 1) free blocks for owner, writes their indexes to
+	 * idx and returns how many (>= 1), or -ENOSPC when none is free.
+	 */
+	int (*alloc)(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx);
+	/*
+	 * Frees the blocks of owner in idx. The peer checked them with owns()
+	 * just before, but the store must check again under its lock and
+	 * skip any that changed hands meanwhile (a concurrent
+	 * release_owner() and alloc()).
+	 */
+	void (*free)(void *ctx, uint32_t owner, const uint32_t *idx,
+		     uint32_t n);
+	/* Memory of block idx (block_size bytes); only called after owns(). */
+	void *(*ptr)(void *ctx, uint32_t idx);
+	/* True when idx is a block of this store allocated to owner. */
+	bool (*owns)(void *ctx, uint32_t idx, uint32_t owner);
+	/* Frees every block of owner (it died); returns how many. */
+	uint32_t (*release_owner)(void *ctx, uint32_t owner);
+	/* Capacity and free blocks, for STATUS. */
+	void (*counts)(void *ctx, uint32_t *total, uint32_t *free);
+	/*
+	 * Optional (DESIGN principle 5): when owner's block idx was moved to
+	 * another node, fills out->node/block/addr and returns 0; otherwise
+	 * -ENOENT.
+	 */
+	int (*moved)(void *ctx, uint32_t idx, uint32_t owner,
+		     struct proto_block_moved *out);
+	/*
+	 * Optional: the one contiguous mapping behind ptr() (ptr(i) == base +
+	 * i * block_size), exposed for one-sided access on transports with
+	 * RMA. NULL: READ/WRITE messages only.
+	 */
+	void *(*region)(void *ctx, size_t *len);
+};
+
+struct peer_config {
+	const char *listen_addr;    /* "tcp://0.0.0.0:7100", "mem://peer-3" */
+	const struct auth_key *key; /* NULL: insecure; copied */
+	uint32_t node_id;	    /* this provider's id, nonzero */
+	uint32_t block_size;	    /* proto_block_size_valid() */
+	const struct peer_store_ops *ops;
+	void *ctx;		  /* passed to every op */
+	size_t bounce_size;	  /* per-connection buffer; 0: 64 KiB */
+	int handshake_timeout_ms; /* <= 0: 5000 */
+};
+
+/*
+ * Starts serving. Returns the peer, or NULL with errno set (EINVAL for a
+ * bad config, or the listener's error, logged once).
+ */
+struct peer *peer_create(const struct peer_config *cfg);
+/* The bound address (port 0 resolved); owned by p. */
+const char *peer_listen_addr(const struct peer *p);
+/*
+ * The manager announced node `owner` dead: frees all its blocks here and
+ * logs how many. Returns the count. Any thread.
+ */
+uint32_t peer_owner_dead(struct peer *p, uint32_t owner);
+/* Stops serving, joins all threads, frees p. NULL is ok. */
+void peer_destroy(struct peer *p);
+
+#endif

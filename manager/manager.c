@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The manager service (manager.h): decodes requests, asks the registry,
+ * replies, and spreads the news of deaths. Deaths come from two places: a
+ * registration connection closing (on_close) and missed heartbeats (the
+ * liveness thread). Either way the dead node's id goes to every other live
+ * node as a NODE_DEAD push, so providers free the dead owner's blocks and
+ * owners mark blocks on the dead provider lost.
+ *
+ * Lock order: manager.lock, then a connection's write mutex is never taken
+ * under it: pushes happen after unlocking, on references taken under it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "cmp/auth.h"
+#include "cmp/log.h"
+#include "cmp/proto_mgr.h"
+#include "cmp/server.h"
+#include "cmp/util.h"
+#include "cmp/wire.h"
+#include "manager.h"
+#include "registry.h"
+
+#define MAX_DEATHS_PER_TICK 64
+
+struct manager {
+	struct server *srv;
+	uint32_t heartbeat_ms;
+	uint32_t dead_after;
+	uint64_t epoch;
+	pthread_t ticker;
+	pthread_mutex_t lock; /* protects reg, stopping */
+	pthread_cond_t stop_cond;
+	bool stopping;
+	struct registry *reg;
+};
+
+typedef int (*op_fn)(struct manager *m, struct server_conn *sc,
+		     const struct wire_hdr *h);
+
+/* The node id registered on a connection, 0 for query connections. */
+static uint32_t conn_node(const struct server_conn *sc)
+{
+	return (uint32_t)(uintptr_t)server_conn_data(sc);
+}
+
+/* Reads a request payload of at most cap bytes; longer is garbage. */
+static int read_req(struct server_conn *sc, const struct wire_hdr *h, void *buf,
+		    size_t cap)
+{
+	if (h->len > cap)
+		return -EMSGSIZE;
+	return server_read_payload(sc, h, buf, cap);
+}
+
+static int reply_status(struct server_conn *sc, const struct wire_hdr *h,
+			int err)
+{
+	return server_reply(sc, h, wire_status_from_errno(err), NULL, 0);
+}
+
+static int reply_buf(struct server_conn *sc, const struct wire_hdr *h,
+		     void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
+}
+
+/* Tells every live node but the dead one; refs are dropped here. */
+static void push_dead(uint32_t node, struct server_conn **to, size_t n)
+{
+	struct proto_mgr_node_dead nd = {.node = node};
+	uint8_t buf[PROTO_MGR_NODE_DEAD_SIZE];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	size_t i;
+	int ret;
+
+	proto_mgr_node_dead_encode(&nd, buf, sizeof(buf));
+	for (i = 0; i < n; i++) {
+		ret = server_push(to[i], WIRE_OP_NODE_DEAD, &iov, 1);
+		if (ret < 0)
+			log_debug("manager: NODE_DEAD %u to %s: %s", node,
+				  server_conn_peer(to[i]), strerror(-ret));
+		server_conn_put(to[i]);
+	}
+}
+
+/* Under m->lock: references to the connections that must hear of node. */
+static size_t collect_locked(struct manager *m, uint32_t node,
+			     struct server_conn ***out)
+{
+	void **conns;
+	size_t i, n;
+
+	n = registry_live_count(m->reg);
+	conns = calloc(n ? n : 1, sizeof(*conns));
+	if (!conns) {
+		log_error("manager: out of memory telling of node %u", node);
+		*out = NULL;
+		return 0;
+	}
+	n = registry_live_conns(m->reg, node, conns, n);
+	for (i = 0; i < n; i++)
+		server_conn_get(conns[i]);
+	*out = (struct server_conn **)conns;
+	return n;
+}
+
+static void announce(struct manager *m, uint32_t node, size_t n,
+		     struct server_conn **to)
+{
+	push_dead(node, to, n);
+	free(to);
+}
+
+static int op_register(struct manager *m, struct server_conn *sc,
+		       const struct wire_hdr *h)
+{
+	uint8_t buf[PROTO_MGR_REGISTER_SIZE],
+		out[PROTO_MGR_REGISTER_REPLY_SIZE];
+	struct proto_mgr_register reg;
+	struct proto_mgr_register_reply rep = {
+		.heartbeat_ms = m->heartbeat_ms,
+		.dead_after = m->dead_after,
+		.epoch = m->epoch,
+	};
+	uint32_t bs;
+	size_t live;
+	bool was_dead;
+	int ret;
+
+	ret = read_req(sc, h, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	ret = proto_mgr_register_decode(buf, h->len, &reg);
+	if (ret < 0)
+		return ret;
+	if (conn_node(sc) && conn_node(sc) != reg.node) {
+		log_warn("manager: %s registered as node %u, now claims %u: "
+			 "refused",
+			 server_conn_peer(sc), conn_node(sc), reg.node);
+		return reply_status(sc, h, -EINVAL);
+	}
+
+	pthread_mutex_lock(&m->lock);
+	ret = registry_register(m->reg, &reg, sc, cmp_now_ns(), &was_dead);
+	bs = registry_block_size(m->reg);
+	live = registry_live_count(m->reg);
+	pthread_mutex_unlock(&m->lock);
+	if (ret == -EBUSY) {
+		log_warn("manager: node %u from %s refused: that id is alive "
+			 "on another connection",
+			 reg.node, server_conn_peer(sc));
+		return reply_status(sc, h, ret);
+	}
+	if (ret == -EINVAL) {
+		log_warn("manager: node %u from %s refused: block size %u, "
+			 "the cluster uses %u",
+			 reg.node, server_conn_peer(sc), reg.block_size, bs);
+		return reply_status(sc, h, ret);
+	}
+	if (ret < 0) {
+		log_warn("manager: node %u from %s refused: %s", reg.node,
+			 server_conn_peer(sc), strerror(-ret));
+		return reply_status(sc, h, ret);
+	}
+	server_conn_set_data(sc, (void *)(uintptr_t)reg.node);
+	log_info("manager: node %u (%s) registered from %s: serves %s, "
+		 "%llu blocks of %u bytes, %llu free%s; %zu live",
+		 reg.node, mgr_kind_name(reg.kind), server_conn_peer(sc),
+		 reg.addr, (unsigned long long)reg.capacity, reg.block_size,
+		 (unsigned long long)reg.free,
+		 was_dead ? " (had been declared dead)" : "", live);
+	rep.flags = was_dead ? MGR_REG_F_WAS_DEAD : 0;
+	proto_mgr_register_reply_encode(&rep, out, sizeof(out));
+	return reply_buf(sc, h, out, sizeof(out));
+}
+
+static int op_heartbeat(struct manager *m, struct server_conn *sc,
+			const struct wire_hdr *h)
+{
+	uint8_t buf[PROTO_MGR_HEARTBEAT_SIZE];
+	struct proto_mgr_heartbeat hb;
+	int ret;
+
+	ret = read_req(sc, h, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	ret = proto_mgr_heartbeat_decode(buf, h->len, &hb);
+	if (ret < 0)
+		return ret;
+	/* only the registration connection speaks for a node */
+	if (hb.node != conn_node(sc))
+		return reply_status(sc, h, -ENOENT);
+	pthread_mutex_lock(&m->lock);
+	ret = registry_heartbeat(m->reg, &hb, cmp_now_ns());
+	pthread_mutex_unlock(&m->lock);
+	return reply_status(sc, h, ret);
+}
+
+static int op_find_free(struct manager *m, struct server_conn *sc,
+			const struct wire_hdr *h)
+{
+	uint8_t buf[PROTO_MGR_FIND_FREE_SIZE], out[PROTO_MGR_FREE_REPLY_MAX];
+	struct mgr_free_entry e[PROTO_MGR_MAX_FREE];
+	struct proto_mgr_find_free q;
+	size_t n;
+	int ret;
+
+	ret = read_req(sc, h, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	ret = proto_mgr_find_free_decode(buf, h->len, &q);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&m->lock);
+	n = registry_find_free(m->reg, &q, e, ARRAY_SIZE(e));
+	pthread_mutex_unlock(&m->lock);
+	ret = proto_mgr_free_list_encode(e, n, out, sizeof(out));
+	if (ret < 0)
+		return reply_status(sc, h, ret);
+	return reply_buf(sc, h, out, (size_t)ret);
+}
+
+static int op_nodes(struct manager *m, struct server_conn *sc,
+		    const struct wire_hdr *h)
+{
+	struct mgr_node_info *info;
+	uint8_t *out;
+	size_t n;
+	int ret;
+
+	if (h->len)
+		return -EBADMSG;
+	ret = server_skip_payload(sc, h);
+	if (ret < 0)
+		return ret;
+	info = calloc(PROTO_MGR_MAX_NODES, sizeof(*info));
+	out = malloc(PROTO_MGR_NODES_REPLY_MAX);
+	if (!info || !out) {
+		ret = reply_status(sc, h, -ENOMEM);
+		goto out_free;
+	}
+	pthread_mutex_lock(&m->lock);
+	n = registry_nodes(m->reg, cmp_now_ns(), info, PROTO_MGR_MAX_NODES);
+	pthread_mutex_unlock(&m->lock);
+	ret = proto_mgr_nodes_encode(info, n, out, PROTO_MGR_NODES_REPLY_MAX);
+	if (ret < 0)
+		ret = reply_status(sc, h, ret);
+	else
+		ret = reply_buf(sc, h, out, (size_t)ret);
+out_free:
+	free(out);
+	free(info);
+	return ret;
+}
+
+static const op_fn ops[WIRE_OP_MAX] = {
+	[WIRE_OP_REGISTER] = op_register,
+	[WIRE_OP_HEARTBEAT] = op_heartbeat,
+	[WIRE_OP_FIND_FREE] = op_find_free,
+	[WIRE_OP_NODES] = op_nodes,
+};
+
+static int handle(void *ctx, struct server_conn *sc, const struct wire_hdr *h)
+{
+	struct manager *m = ctx;
+	int ret;
+
+	if (h->flags & WIRE_F_REPLY)
+		return -EPROTO; /* the manager asks nothing */
+	if (h->op >= WIRE_OP_MAX || !ops[h->op]) {
+		ret = server_skip_payload(sc, h);
+		if (ret < 0)
+			return ret;
+		return reply_status(sc, h, -EOPNOTSUPP);
+	}
+	return ops[h->op](m, sc, h);
+}
+
+static void on_close(void *ctx, struct server_conn *sc)
+{
+	struct manager *m = ctx;
+	uint32_t node = conn_node(sc);
+	struct server_conn **to = NULL;
+	size_t n = 0, live = 0;
+	int ret;
+
+	if (!node)
+		return;
+	pthread_mutex_lock(&m->lock);
+	/* a manager going down declares no one dead: it disturbs no data */
+	ret = m->stopping ? -ESHUTDOWN : registry_kill(m->reg, node, sc);
+	if (ret == 0) {
+		n = collect_locked(m, node, &to);
+		live = registry_live_count(m->reg);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (ret < 0)
+		return;
+	log_warn("manager: node %u died: its connection from %s closed; "
+		 "telling %zu nodes, %zu live",
+		 node, server_conn_peer(sc), n, live);
+	announce(m, node, n, to);
+}
+
+/* Declares the silent nodes dead; returns false once stopping. */
+static bool tick(struct manager *m)
+{
+	struct registry_death dead[MAX_DEATHS_PER_TICK];
+	struct server_conn **to[MAX_DEATHS_PER_TICK];
+	size_t nto[MAX_DEATHS_PER_TICK];
+	size_t i, n, live;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->stopping) {
+		pthread_mutex_unlock(&m->lock);
+		return false;
+	}
+	n = registry_expire(m->reg, cmp_now_ns(), dead, ARRAY_SIZE(dead));
+	n = MIN(n, ARRAY_SIZE(dead));
+	for (i = 0; i < n; i++) {
+		server_conn_get(dead[i].conn);
+		nto[i] = collect_locked(m, dead[i].node, &to[i]);
+	}
+	live = registry_live_count(m->reg);
+	pthread_mutex_unlock(&m->lock);
+
+	for (i = 0; i < n; i++) {
+		log_warn("manager: node %u died: no heartbeat for %u ms; "
+			 "telling %zu nodes, %zu live",
+			 dead[i].node, m->heartbeat_ms * m->dead_after, nto[i],
+			 live);
+		/* it re-registers if it still lives, learning it was dead */
+		server_conn_close(dead[i].conn);
+		server_conn_put(dead[i].conn);
+		announce(m, dead[i].node, nto[i], to[i]);
+	}
+	return true;
+}
+
+static void *ticker(void *arg)
+{
+	struct manager *m = arg;
+	uint32_t period = MAX(m->heartbeat_ms / 4, 5u);
+	struct timespec ts;
+
+	while (tick(m)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)(period % 1000) * 1000000l;
+		ts.tv_sec += period / 1000 + ts.tv_nsec / 1000000000l;
+		ts.tv_nsec %= 1000000000l;
+		pthread_mutex_lock(&m->lock);
+		if (!m->stopping)
+			pthread_cond_timedwait(&m->stop_cond, &m->lock, &ts);
+		pthread_mutex_unlock(&m->lock);
+	}
+	return NULL;
+}
+
+struct manager *manager_create(const struct manager_config *cfg)
+{
+	struct registry_config rc;
+	struct server_config sc = {
+		.listen_addr = cfg->listen_addr,
+		.key = cfg->key,
+		.name = "manager",
+		.handle = handle,
+		.on_close = on_close,
+	};
+	pthread_condattr_t ca;
+	struct manager *m;
+	int ret;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms
+					    : MANAGER_DEFAULT_HEARTBEAT_MS;
+	m->dead_after =
+		cfg->dead_after ? cfg->dead_after : MANAGER_DEFAULT_DEAD_AFTER;
+	while (!m->epoch)
+		if (getrandom(&m->epoch, sizeof(m->epoch), 0) < 0)
+			m->epoch = cmp_now_ns();
+	rc = (struct registry_config){.heartbeat_ms = m->heartbeat_ms,
+				      .dead_after = m->dead_after};
+	m->reg = registry_create(&rc);
+	if (!m->reg) {
+		ret = -errno;
+		log_error("manager: cannot create the registry: %s",
+			  strerror(-ret));
+		goto err_free;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->stop_cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	sc.ctx = m;
+	m->srv = server_create(&sc);
+	if (!m->srv) {
+		ret = -errno; /* logged by the server */
+		goto err_destroy_registry;
+	}
+	ret = -pthread_create(&m->ticker, NULL, ticker, m);
+	if (ret < 0) {
+		log_error("manager: cannot start the liveness thread: %s",
+			  strerror(-ret));
+		goto err_destroy_server;
+	}
+	return m;
+
+err_destroy_server:
+	server_destroy(m->srv);
+err_destroy_registry:
+	pthread_cond_destroy(&m->stop_cond);
+	pthread_mutex_destroy(&m->lock);
+	registry_destroy(m->reg);
+err_free:
+	free(m);
+	errno = -ret;
+	return NULL;
+}
+
+const char *manager_addr(const struct manager *m)
+{
+	return server_addr(m->srv);
+}
+
+void manager_destroy(struct manager *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_broadcast(&m->stop_cond);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->ticker, NULL);
+	/* closing connections runs on_close, which still uses the registry */
+	server_destroy(m->srv);
+	pthread_cond_destroy(&m->stop_cond);
+	pthread_mutex_destroy(&m->lock);
+	registry_destroy(m->reg);
+	free(m);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cmp-manager service: the registry (registry.h) behind a connection
+ * server (include/cmp/server.h), plus a liveness thread that declares nodes
+ * dead when they miss heartbeats and pushes NODE_DEAD to every other live
+ * node. Kept apart from main.c so tests run a real manager in-process over
+ * mem:// addresses.
+ *
+ * Threads: manager_create() starts the server's threads and the liveness
+ * thread; manager_destroy() stops and joins them all. The registry is
+ * guarded by one mutex inside; nothing here is called concurrently by the
+ * caller.
+ */
+#ifndef CMP_MANAGER_MANAGER_H
+#define CMP_MANAGER_MANAGER_H
+
+#include <stdint.h>
+
+struct auth_key;
+struct manager;
+
+#define MANAGER_DEFAULT_HEARTBEAT_MS 1000
+#define MANAGER_DEFAULT_DEAD_AFTER 3
+
+struct manager_config {
+	const char *listen_addr;
+	const struct auth_key *key; /* NULL: insecure; copied */
+	uint32_t heartbeat_ms;	    /* 0: MANAGER_DEFAULT_HEARTBEAT_MS */
+	uint32_t dead_after;	    /* 0: MANAGER_DEFAULT_DEAD_AFTER */
+};
+
+/* Starts the manager; NULL with errno set (the cause is logged). */
+struct manager *manager_create(const struct manager_config *cfg);
+/* The bound listen address; owned by m. */
+const char *manager_addr(const struct manager *m);
+void manager_destroy(struct manager *m);
+
+#endif

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The memserver's block store (memserver/store.h): a mapping, a stack of
+ * free block indexes, and an owner per block. Kept apart from main.c so the
+ * unit tests can serve it over mem:// without a process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cmp/log.h"
+#include "cmp/util.h"
+#include "store.h"
+
+struct ms_store {
+	uint8_t *base;
+	size_t map_len;
+	int fd; /* -1 for RAM */
+	uint32_t block_size;
+	uint32_t nblocks;
+	pthread_mutex_t lock; /* protects owner, free_stack, nfree */
+	uint32_t *owner;      /* 0: free */
+	uint32_t *free_stack;
+	uint32_t nfree;
+};
+
+int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
+		    struct ms_store **out)
+{
+	struct ms_store *s;
+	uint64_t nblocks;
+	int ret;
+
+	if (!proto_block_size_valid(block_size))
+		return -EINVAL;
+	nblocks = size / block_size;
+	if (!nblocks || nblocks > UINT32_MAX - 1) {
+		log_error("store: %llu bytes is not 1..2^32-2 blocks of %u",
+			  (unsigned long long)size, block_size);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	s->block_size = block_size;
+	s->nblocks = nblocks;
+	s->map_len = nblocks * block_size;
+	s->owner = calloc(nblocks, sizeof(*s->owner));
+	s->free_stack = malloc(nblocks * sizeof(*s->free_stack));
+	if (!s->owner || !s->free_stack) {
+		ret = -ENOMEM;
+		log_error("store: no memory for the table of %u blocks",
+			  s->nblocks);
+		goto err_free_tables;
+	}
+	if (path) {
+		s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (s->fd < 0) {
+			ret = -errno;
+			log_error("store: cannot open %s: %s", path,
+				  strerror(-ret));
+			goto err_free_tables;
+		}
+		/* drop old content first: it is nobody's data any more */
+		if (ftruncate(s->fd, 0) < 0 ||
+		    ftruncate(s->fd, (off_t)s->map_len) < 0) {
+			ret = -errno;
+			log_error("store: cannot size %s to %zu bytes: %s",
+				  path, s->map_len, strerror(-ret));
+			goto err_close_fd;
+		}
+		s->base = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, s->fd, 0);
+	} else {
+		s->base = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			       0);
+	}
+	if (s->base == MAP_FAILED) {
+		ret = -errno;
+		log_error("store: cannot map %zu bytes%s%s: %s", s->map_len,
+			  path ? " of " : "", path ? path : "", strerror(-ret));
+		goto err_close_fd;
+	}
+	/*
+	 * RAM lent to the pool must not be swapped out behind the owners'
+	 * backs; lock pages as they are first touched (a file store is the
+	 * page cache's to manage).
+	 */
+	if (!path && mlock2(s->base, s->map_len, MLOCK_ONFAULT) < 0)
+		log_warn("store: cannot lock %zu bytes of RAM (%s); it may be "
+			 "swapped out",
+			 s->map_len, strerror(errno));
+	/* lowest indexes on top, so allocation fills the store from 0 */
+	for (uint32_t i = 0; i < s->nblocks; i++)
+		s->free_stack[i] = s->nblocks - 1 - i;
+	s->nfree = s->nblocks;
+	pthread_mutex_init(&s->lock, NULL);
+	*out = s;
+	return 0;
+
+err_close_fd:
+	if (s->fd >= 0)
+		close(s->fd);
+err_free_tables:
+	free(s->free_stack);
+	free(s->owner);
+	free(s);
+	return ret;
+}
+
+void ms_store_destroy(struct ms_store *s)
+{
+	if (!s)
+		return;
+	munmap(s->base, s->map_len);
+	if (s->fd >= 0)
+		close(s->fd);
+	pthread_mutex_destroy(&s->lock);
+	free(s->free_stack);
+	free(s->owner);
+	free(s);
+}
+
+uint32_t ms_store_total(struct ms_store *s)
+{
+	return s->nblocks;
+}
+
+uint32_t ms_store_free_count(struct ms_store *s)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->nfree;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/*
+ * Leaves a freed block reading as zeros, so no owner sees another's data.
+ * A file gives the disk space back (hole punch). RAM is zeroed in place
+ * rather than dropped with MADV_DONTNEED: with RDMA the store is registered
+ * memory, and replacing its pages behind the NIC would break the region.
+ */
+static void release_block_locked(struct ms_store *s, uint32_t idx)
+{
+	uint8_t *p = s->base + (size_t)idx * s->block_size;
+
+	if (s->fd < 0 ||
+	    fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)idx * s->block_size, s->block_size) < 0)
+		memset(p, 0, s->block_size);
+	s->owner[idx] = 0;
+	s->free_stack[s->nfree++] = idx;
+}
+
+static int store_alloc(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx)
+{
+	struct ms_store *s = ctx;
+	uint32_t got;
+
+	pthread_mutex_lock(&s->lock);
+	got = MIN(n, s->nfree);
+	for (uint32_t i = 0; i < got; i++) {
+		idx[i] = s->free_stack[--s->nfree];
+		s->owner[idx[i]] = owner;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return got ? (int)got : -ENOSPC;
+}
+
+static void store_free(void *ctx, uint32_t owner, const uint32_t *idx,
+		       uint32_t n)
+{
+	struct ms_store *s = ctx;
+
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 0; i < n; i++)
+		/* the peer checked, but never free another owner's block */
+		if (idx[i] < s->nblocks && s->owner[idx[i]] == owner)
+			release_block_locked(s, idx[i]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *store_ptr(void *ctx, uint32_t idx)
+{
+	struct ms_store *s = ctx;
+
+	return s->base + (size_t)idx * s->block_size;
+}
+
+static bool store_owns(void *ctx, uint32_t idx, uint32_t owner)
+{
+	struct ms_store *s = ctx;
+	bool ok;
+
+	if (idx >= s->nblocks)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	ok = owner && s->owner[idx] == owner;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+static uint32_t store_release_owner(void *ctx, uint32_t owner)
+{
+	struct ms_store *s = ctx;
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 0; i < s->nblocks; i++) {
+		if (s->owner[i] == owner) {
+			release_block_locked(s, i);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+uint32_t ms_store_release_all(struct ms_store *s)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 0; i < s->nblocks; i++) {
+		if (s->owner[i]) {
+			release_block_locked(s, i);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static void store_counts(void *ctx, uint32_t *total, uint32_t *nfree)
+{
+	struct ms_store *s = ctx;
+
+	*total = s->nblocks;
+	*nfree = ms_store_free_count(s);
+}
+
+static void *store_region(void *ctx, size_t *len)
+{
+	struct ms_store *s = ctx;
+
+	*len = s->map_len;
+	return s->base;
+}
+
+const struct peer_store_ops ms_store_ops = {
+	.alloc = store_alloc,
+	.free = store_free,
+	.ptr = store_ptr,
+	.owns = store_owns,
+	.release_owner = store_release_owner,
+	.counts = store_counts,
+	.region = store_region,
+};

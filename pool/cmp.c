@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The CMP principles that move blocks between nodes, on top of pool.c's
+ * lists:
+ *   2. no free block: the coldest LLL block's content moves to a block
+ *      borrowed elsewhere (LRL) and its memory is reused;
+ *   4. local blocks freed while LRL is not empty: borrowed blocks come home
+ *      (a helper thread, so unlink and truncate never wait on the network);
+ *   lending: other nodes' blocks live in our free blocks (RLL);
+ *   failures: a dead owner's RLL blocks are freed, our blocks on a dead
+ *      provider become lost (EIO).
+ * Network I/O happens without the pool lock; a block in flight is
+ * VB_MOVING and every other user of it waits on pool->moved.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cmp/log.h"
+#include "cmp/util.h"
+#include "pool-internal.h"
+
+/* Coldest LLL block nobody is using, marked VB_MOVING; NIL if none. */
+static uint32_t pick_victim_locked(struct pool *p)
+{
+	for (uint32_t b = p->lists[POOL_LLL].tail; b != NIL;
+	     b = p->lb[b].prev) {
+		struct vblock *v = &p->vb[p->lb[b].owner];
+
+		if (v->state == VB_LOCAL && !v->pins) {
+			v->state = VB_MOVING;
+			return b;
+		}
+	}
+	return NIL;
+}
+
+int pool_evict_one(struct pool *p, uint32_t *block)
+{
+	struct pool_ref ref;
+	uint32_t b, h;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	b = pick_victim_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	if (b == NIL)
+		return -ENOSPC;
+	h = p->lb[b].owner;
+
+	ret = p->cops->borrow(p->cctx, &ref);
+	if (!ret) {
+		ret = p->cops->write(p->cctx, &ref, 0, pool_addr(p, b),
+				     p->block_size);
+		if (ret) {
+			log_error("pool: moving block %u to node %u block %u: "
+				  "%s",
+				  b, ref.node, ref.index, strerror(-ret));
+			p->cops->release(p->cctx, &ref);
+		}
+	}
+
+	pthread_mutex_lock(&p->lock);
+	if (ret) {
+		p->vb[h].state = VB_LOCAL;
+	} else {
+		pool_list_remove(p, b);
+		p->vb[h].state = VB_REMOTE;
+		p->vb[h].node = ref.node;
+		p->vb[h].index = ref.index;
+		/* It was the coldest block: the cold end of LRL. */
+		pool_lrl_push_locked(p, h, false);
+		p->evictions++;
+	}
+	pthread_cond_broadcast(&p->moved);
+	pthread_mutex_unlock(&p->lock);
+	/* The writer sees a full pool whatever kept us from moving out. */
+	if (ret)
+		return -ENOSPC;
+	*block = b;
+	return 0;
+}
+
+/* Brings one borrowed block home. Returns 1 moved, 0 nothing to do. */
+static int pull_one(struct pool *p)
+{
+	struct pool_ref ref;
+	uint32_t h, b;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	/* Keep the free reserve the evictor works for (hysteresis). */
+	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
+						   : NIL;
+	/* The hottest borrowed block nobody is using right now. */
+	for (h = p->lrl_head; h != NIL && p->vb[h].pins; h = p->vb[h].next)
+		;
+	if (b == NIL || h == NIL) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	pool_list_remove(p, b);
+	pool_lrl_remove_locked(p, h);
+	p->vb[h].state = VB_MOVING;
+	ref = (struct pool_ref){.node = p->vb[h].node, .index = p->vb[h].index};
+	pthread_mutex_unlock(&p->lock);
+
+	ret = p->cops->read(p->cctx, &ref, 0, pool_addr(p, b), p->block_size);
+
+	pthread_mutex_lock(&p->lock);
+	if (ret) {
+		pool_list_push_head(p, POOL_FREE, b);
+		p->vb[h].state = VB_REMOTE;
+		pool_lrl_push_locked(p, h, false);
+	} else {
+		p->vb[h].state = VB_LOCAL;
+		p->vb[h].index = b;
+		p->lb[b].owner = h;
+		pool_list_push_head(p, POOL_LLL, b);
+		p->homecomings++;
+	}
+	pthread_cond_broadcast(&p->moved);
+	pthread_mutex_unlock(&p->lock);
+	if (ret) {
+		log_warn("pool: pulling block %u home from node %u: %s",
+			 ref.index, ref.node, strerror(-ret));
+		return ret;
+	}
+	p->cops->release(p->cctx, &ref);
+	return 1;
+}
+
+uint32_t pool_pull_home(struct pool *p, uint32_t max)
+{
+	uint32_t n = 0;
+
+	if (!p->cops)
+		return 0;
+	while (n < max && pull_one(p) == 1)
+		n++;
+	return n;
+}
+
+void pool_kick_helper_locked(struct pool *p)
+{
+	if (p->helper_running) {
+		p->helper_kick = true;
+		pthread_cond_signal(&p->helper_wake);
+	}
+}
+
+/*
+ * Evicts ahead of need, like kswapd: while fewer than low_wm blocks are
+ * free, the coldest move out until high_wm are, so a streaming writer
+ * finds free memory and the network transfer overlaps its copying.
+ */
+static void refill_free(struct pool *p)
+{
+	uint32_t b;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->lists[POOL_FREE].count >= p->low_wm) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	while (!p->helper_stop && p->lists[POOL_FREE].count < p->high_wm) {
+		pthread_mutex_unlock(&p->lock);
+		if (pool_evict_one(p, &b))
+			return;
+		pthread_mutex_lock(&p->lock);
+		pool_list_push_head(p, POOL_FREE, b);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *helper_main(void *arg)
+{
+	struct pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->helper_stop) {
+		if (!p->helper_kick) {
+			pthread_cond_wait(&p->helper_wake, &p->lock);
+			continue;
+		}
+		p->helper_kick = false;
+		pthread_mutex_unlock(&p->lock);
+		refill_free(p);
+		pool_pull_home(p, UINT32_MAX);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
+		     void *ctx)
+{
+	int ret;
+
+	p->cops = ops;
+	p->cctx = ctx;
+	p->helper_stop = false;
+	ret = -pthread_create(&p->helper, NULL, helper_main, p);
+	if (ret) {
+		log_error("pool: cannot start the helper thread: %s",
+			  strerror(-ret));
+		p->cops = NULL;
+		return ret;
+	}
+	p->helper_running = true;
+	return 0;
+}
+
+void pool_stop_cluster(struct pool *p)
+{
+	if (!p->helper_running)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->helper_stop = true;
+	pthread_cond_signal(&p->helper_wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->helper, NULL);
+	pthread_mutex_lock(&p->lock);
+	p->helper_running = false;
+	p->cops = NULL;
+	pthread_mutex_unlock(&p->lock);
+}
+
+uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
+{
+	uint32_t got = 0;
+
+	pthread_mutex_lock(&p->lock);
+	while (got < n && p->lists[POOL_FREE].head != NIL) {
+		uint32_t b = p->lists[POOL_FREE].head;
+
+		pool_list_remove(p, b);
+		p->lb[b].owner = owner;
+		pool_list_push_head(p, POOL_RLL, b);
+		idx[got++] = b;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return got;
+}
+
+static bool lent_to_locked(struct pool *p, uint32_t b, uint32_t owner)
+{
+	return b < p->local_blocks && p->lb[b].list == POOL_RLL &&
+	       p->lb[b].owner == owner;
+}
+
+uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
+		     uint32_t n)
+{
+	uint32_t bad = 0;
+	bool kick = false;
+
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!lent_to_locked(p, idx[i], owner)) {
+			bad++;
+			continue;
+		}
+		pool_list_remove(p, idx[i]);
+		pool_list_push_head(p, POOL_FREE, idx[i]);
+		kick = true;
+	}
+	if (kick && p->lists[POOL_LRL].count)
+		pool_kick_helper_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	return bad;
+}
+
+bool pool_lent_to(struct pool *p, uint32_t idx, uint32_t owner)
+{
+	bool ret;
+
+	pthread_mutex_lock(&p->lock);
+	ret = lent_to_locked(p, idx, owner);
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+void *pool_block_addr(struct pool *p, uint32_t idx)
+{
+	return idx < p->local_blocks ? pool_addr(p, idx) : NULL;
+}
+
+uint32_t pool_owner_dead(struct pool *p, uint32_t owner)
+{
+	uint32_t n = 0, b, next;
+
+	pthread_mutex_lock(&p->lock);
+	for (b = p->lists[POOL_RLL].head; b != NIL; b = next) {
+		next = p->lb[b].next;
+		if (p->lb[b].owner != owner)
+			continue;
+		pool_list_remove(p, b);
+		pool_list_push_head(p, POOL_FREE, b);
+		n++;
+	}
+	if (n && p->lists[POOL_LRL].count)
+		pool_kick_helper_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+uint32_t pool_provider_dead(struct pool *p, uint32_t node)
+{
+	uint32_t n = 0, h, next;
+
+	pthread_mutex_lock(&p->lock);
+	for (h = p->lrl_head; h != NIL; h = next) {
+		next = p->vb[h].next;
+		if (p->vb[h].node != node)
+			continue;
+		pool_lrl_remove_locked(p, h);
+		p->vb[h].state = VB_LOST;
+		p->lost++;
+		n++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}

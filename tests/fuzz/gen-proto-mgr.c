@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Writes the seed corpus of fuzz-proto-mgr: valid messages of every kind
+ * (selector byte + payload, as the target reads them) and a few near
+ * misses. Run by hand when the messages change:
+ *   build/manager/gen-proto-mgr tests/fuzz/corpus/proto-mgr
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmp/proto_mgr.h"
+
+enum {
+	SEL_REG,
+	SEL_REG_REPLY,
+	SEL_HB,
+	SEL_FIND,
+	SEL_FREE,
+	SEL_NODES,
+	SEL_DEAD
+};
+
+static const char *dir;
+static uint8_t buf[1 + PROTO_MGR_FREE_REPLY_MAX + 4096];
+
+static void put(const char *name, unsigned int sel, int len)
+{
+	char path[4096];
+	FILE *f;
+
+	if (len < 0) {
+		fprintf(stderr, "%s: encode failed: %d\n", name, len);
+		exit(1);
+	}
+	buf[0] = (uint8_t)sel;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, (size_t)len + 1, f) != (size_t)len + 1 ||
+	    fclose(f)) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct proto_mgr_register reg = {.node = 7,
+					 .kind = MGR_KIND_COMPUTE,
+					 .block_size = 65536,
+					 .capacity = 4096,
+					 .free = 1000,
+					 .addr = "tcp://10.1.0.2:7100"};
+	struct proto_mgr_register_reply rr = {.heartbeat_ms = 1000,
+					      .dead_after = 3,
+					      .flags = MGR_REG_F_WAS_DEAD,
+					      .epoch = 0xfeedfacecafebeefull};
+	struct proto_mgr_heartbeat hb = {.node = 7,
+					 .counts = {10, 20, 30, 40, 5}};
+	struct proto_mgr_find_free ff = {.node = 7, .want = 64};
+	struct proto_mgr_node_dead nd = {.node = 9};
+	struct mgr_free_entry fe[3] = {
+		{2, MGR_KIND_COMPUTE, 500, "tcp://10.1.0.3:7100"},
+		{3, MGR_KIND_COMPUTE, 20, "rdma://10.1.0.4:7100"},
+		{9, MGR_KIND_MEMSERVER, 1u << 20, "mem://ms"},
+	};
+	struct mgr_node_info ni[2] = {
+		{2,
+		 MGR_KIND_COMPUTE,
+		 true,
+		 65536,
+		 4096,
+		 {1, 2, 3, 4, 5},
+		 250,
+		 "tcp://10.1.0.3:7100"},
+		{9,
+		 MGR_KIND_MEMSERVER,
+		 false,
+		 65536,
+		 1u << 20,
+		 {1u << 19, 0, 0, 100, 0},
+		 90000,
+		 "tcp://10.1.0.9:7200"},
+	};
+	uint8_t *p = buf + 1;
+	size_t cap = sizeof(buf) - 1;
+	int len;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: gen-proto-mgr DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+
+	put("register", SEL_REG, proto_mgr_register_encode(&reg, p, cap));
+	reg.kind = MGR_KIND_MEMSERVER;
+	reg.block_size = 4096;
+	reg.capacity = reg.free = 1ull << 32;
+	snprintf(reg.addr, sizeof(reg.addr), "%s",
+		 "tcp://[fd00:1234:5678:9abc:def0:1234:5678:9abc]:65535");
+	put("register-memserver-max", SEL_REG,
+	    proto_mgr_register_encode(&reg, p, cap));
+	len = proto_mgr_register_encode(&reg, p, cap);
+	p[8] = 0x01; /* block size 4097: a near miss */
+	put("register-bad-block-size", SEL_REG, len);
+
+	put("register-reply", SEL_REG_REPLY,
+	    proto_mgr_register_reply_encode(&rr, p, cap));
+	put("heartbeat", SEL_HB, proto_mgr_heartbeat_encode(&hb, p, cap));
+	hb.counts.free = 1ull << 32;
+	hb.counts.lll = 0;
+	hb.counts.rll = 0;
+	put("heartbeat-full", SEL_HB, proto_mgr_heartbeat_encode(&hb, p, cap));
+	put("find-free", SEL_FIND, proto_mgr_find_free_encode(&ff, p, cap));
+	put("free-list-empty", SEL_FREE,
+	    proto_mgr_free_list_encode(fe, 0, p, cap));
+	put("free-list-3", SEL_FREE, proto_mgr_free_list_encode(fe, 3, p, cap));
+	len = proto_mgr_free_list_encode(fe, 3, p, cap);
+	p[0] = 4; /* count beyond the bytes */
+	put("free-list-short", SEL_FREE, len);
+	put("nodes-empty", SEL_NODES, proto_mgr_nodes_encode(ni, 0, p, cap));
+	put("nodes-2", SEL_NODES, proto_mgr_nodes_encode(ni, 2, p, cap));
+	len = proto_mgr_nodes_encode(ni, 2, p, cap);
+	p[8 + 5] = 2; /* alive must be 0 or 1 */
+	put("nodes-bad-alive", SEL_NODES, len);
+	put("node-dead", SEL_DEAD, proto_mgr_node_dead_encode(&nd, p, cap));
+	put("empty", SEL_REG, 0);
+	return 0;
+}

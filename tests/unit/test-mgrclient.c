@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The manager and its clients end to end over mem:// (real server threads,
+ * real handshakes, real frames): registration, heartbeats, FIND_FREE,
+ * NODE_DEAD on closed connections and on silence, manager restarts, wrong
+ * keys, duplicate ids, garbage on one connection, and cmpctl status.
+ * Every wait polls a condition against a deadline.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cmp/auth.h"
+#include "cmp/cmpctl-cluster.h"
+#include "cmp/conn.h"
+#include "cmp/log.h"
+#include "cmp/mgrclient.h"
+#include "cmp/util.h"
+#include "cmp/wire.h"
+#include "manager.h"
+
+#define HB_MS 40
+#define DEAD_AFTER 3
+#define DEADLINE_MS 5000
+#define BS 65536
+
+/* What one fake node reports and what it heard. */
+struct node {
+	uint32_t id;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct proto_mgr_counts counts;
+	bool hold; /* counts() blocks while set: the node goes silent */
+	uint32_t dead[32];
+	size_t ndead;
+	struct mgr_client *c;
+	char listen[64];
+};
+
+static unsigned int seq;
+static char mgr_addr[64];
+
+static void next_addr(void)
+{
+	snprintf(mgr_addr, sizeof(mgr_addr), "mem://mgr-%d-%u", getpid(),
+		 ++seq);
+}
+
+static bool wait_for(bool (*cond)(void *), void *arg)
+{
+	uint64_t end = cmp_now_ns() + DEADLINE_MS * 1000000ull;
+	struct timespec ts = {0, 2000000};
+
+	while (!cond(arg)) {
+		if (cmp_now_ns() > end)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+static void counts_cb(void *ctx, struct proto_mgr_counts *out)
+{
+	struct node *n = ctx;
+
+	pthread_mutex_lock(&n->lock);
+	while (n->hold)
+		pthread_cond_wait(&n->cond, &n->lock);
+	*out = n->counts;
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void dead_cb(void *ctx, uint32_t id)
+{
+	struct node *n = ctx;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->ndead < ARRAY_SIZE(n->dead))
+		n->dead[n->ndead++] = id;
+	pthread_mutex_unlock(&n->lock);
+}
+
+static bool heard_of(struct node *n, uint32_t id)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&n->lock);
+	for (i = 0; i < n->ndead; i++)
+		found |= n->dead[i] == id;
+	pthread_mutex_unlock(&n->lock);
+	return found;
+}
+
+static size_t ndead(struct node *n)
+{
+	size_t k;
+
+	pthread_mutex_lock(&n->lock);
+	k = n->ndead;
+	pthread_mutex_unlock(&n->lock);
+	return k;
+}
+
+static struct mgr_client *start_client(struct node *n, uint32_t id,
+				       unsigned int kind, uint64_t free,
+				       const struct auth_key *key)
+{
+	struct mgr_client_config cfg = {
+		.manager_addr = mgr_addr,
+		.key = key,
+		.node = id,
+		.kind = kind,
+		.block_size = BS,
+		.capacity = 100000,
+		.timeout_ms = 1000,
+		.counts = counts_cb,
+		.node_dead = dead_cb,
+		.ctx = n,
+	};
+
+	memset(n, 0, sizeof(*n));
+	n->id = id;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	n->counts.free = free;
+	snprintf(n->listen, sizeof(n->listen), "mem://node-%u", id);
+	cfg.listen_addr = n->listen;
+	n->c = mgr_client_create(&cfg);
+	assert_non_null(n->c);
+	return n->c;
+}
+
+static void stop_client(struct node *n)
+{
+	mgr_client_destroy(n->c);
+	n->c = NULL;
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+}
+
+static struct manager *start_manager(const struct auth_key *key)
+{
+	struct manager_config cfg = {.listen_addr = mgr_addr,
+				     .key = key,
+				     .heartbeat_ms = HB_MS,
+				     .dead_after = DEAD_AFTER};
+	struct manager *m = manager_create(&cfg);
+
+	assert_non_null(m);
+	return m;
+}
+
+/* The manager's view of one node, through a client's NODES query. */
+static bool lookup(struct mgr_client *c, uint32_t id, struct mgr_node_info *o)
+{
+	struct mgr_node_info all[16];
+	size_t n, i;
+
+	if (mgr_client_nodes(c, all, ARRAY_SIZE(all), &n) < 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (all[i].node == id) {
+			*o = all[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+struct expect {
+	struct mgr_client *via;
+	uint32_t id;
+	bool alive;
+	uint64_t lll;
+};
+
+static bool node_is(void *arg)
+{
+	struct expect *e = arg;
+	struct mgr_node_info o;
+
+	return lookup(e->via, e->id, &o) && o.alive == e->alive &&
+	       o.counts.lll == e->lll;
+}
+
+static bool registered(void *arg)
+{
+	return mgr_client_registered(arg);
+}
+
+static bool has_dead(void *arg)
+{
+	struct node *n = arg;
+
+	return ndead(n) > 0;
+}
+
+static void clients_register_and_heartbeats_update_counts(void **state)
+{
+	struct manager *m;
+	struct node a, s;
+	struct mgr_node_info o;
+	struct expect e;
+
+	next_addr();
+	m = start_manager(NULL);
+	start_client(&a, 11, MGR_KIND_COMPUTE, 500, NULL);
+	start_client(&s, 12, MGR_KIND_MEMSERVER, 90000, NULL);
+	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
+	assert_int_equal(mgr_client_wait_registered(s.c, DEADLINE_MS), 0);
+
+	assert_true(lookup(a.c, 12, &o));
+	assert_true(o.alive);
+	assert_int_equal(o.kind, MGR_KIND_MEMSERVER);
+	assert_int_equal(o.block_size, BS);
+	assert_int_equal(o.capacity, 100000);
+	assert_string_equal(o.addr, "mem://node-12");
+
+	pthread_mutex_lock(&a.lock);
+	a.counts = (struct proto_mgr_counts){400, 77, 3, 20, 1};
+	pthread_mutex_unlock(&a.lock);
+	e = (struct expect){.via = s.c, .id = 11, .alive = true, .lll = 77};
+	assert_true(wait_for(node_is, &e));
+	assert_true(lookup(s.c, 11, &o));
+	assert_int_equal(o.counts.free, 400);
+	assert_int_equal(o.counts.lrl, 3);
+	assert_int_equal(o.counts.rll, 20);
+	assert_int_equal(o.counts.rrl, 1);
+
+	stop_client(&a);
+	stop_client(&s);
+	manager_destroy(m);
+}
+
+static void find_free_answers_in_tier_order_without_the_asker(void **state)
+{
+	struct mgr_free_entry f[PROTO_MGR_MAX_FREE];
+	struct node a, b, c, s;
+	struct manager *m;
+	size_t n;
+
+	next_addr();
+	m = start_manager(NULL);
+	start_client(&a, 21, MGR_KIND_COMPUTE, 10, NULL);
+	start_client(&b, 22, MGR_KIND_COMPUTE, 50, NULL);
+	start_client(&c, 23, MGR_KIND_COMPUTE, 30, NULL);
+	start_client(&s, 24, MGR_KIND_MEMSERVER, 90000, NULL);
+	assert_true(wait_for(registered, a.c) && wait_for(registered, b.c) &&
+		    wait_for(registered, c.c) && wait_for(registered, s.c));
+
+	assert_int_equal(mgr_client_find_free(a.c, 1, f, ARRAY_SIZE(f), &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(f[0].node, 22);
+	assert_int_equal(f[1].node, 23);
+	assert_int_equal(f[2].node, 24);
+	assert_int_equal(f[2].kind, MGR_KIND_MEMSERVER);
+	assert_string_equal(f[0].addr, "mem://node-22");
+	assert_int_equal(mgr_client_find_free(a.c, 1, f, 1, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(mgr_client_find_free(a.c, 0, f, 1, &n), -EINVAL);
+
+	stop_client(&a);
+	stop_client(&b);
+	stop_client(&c);
+	stop_client(&s);
+	manager_destroy(m);
+}
+
+static void a_closed_node_connection_is_announced_to_the_others(void **state)
+{
+	struct node a, b, s;
+	struct manager *m;
+	struct expect e;
+
+	next_addr();
+	m = start_manager(NULL);
+	start_client(&a, 31, MGR_KIND_COMPUTE, 10, NULL);
+	start_client(&b, 32, MGR_KIND_COMPUTE, 10, NULL);
+	start_client(&s, 33, MGR_KIND_MEMSERVER, 10, NULL);
+	assert_true(wait_for(registered, a.c) && wait_for(registered, b.c) &&
+		    wait_for(registered, s.c));
+
+	stop_client(&b);
+	assert_true(wait_for(has_dead, &a));
+	assert_true(wait_for(has_dead, &s));
+	assert_true(heard_of(&a, 32));
+	assert_true(heard_of(&s, 32));
+	assert_int_equal(ndead(&a), 1);
+	e = (struct expect){.via = a.c, .id = 32, .alive = false};
+	assert_true(wait_for(node_is, &e));
+
+	stop_client(&a);
+	stop_client(&s);
+	manager_destroy(m);
+}
+
+static bool heard_own_death(void *arg)
+{
+	struct node *n = arg;
+
+	return heard_of(n, n->id) && mgr_client_registered(n->c);
+}
+
+static void a_silent_node_dies_and_learns_it_when_it_returns(void **state)
+{
+	struct manager *m;
+	struct node a, b;
+	struct expect e;
+
+	next_addr();
+	m = start_manager(NULL);
+	start_client(&a, 41, MGR_KIND_COMPUTE, 10, NULL);
+	start_client(&b, 42, MGR_KIND_COMPUTE, 10, NULL);
+	assert_true(wait_for(registered, a.c) && wait_for(registered, b.c));
+
+	/* b's heartbeat thread stalls inside its counts callback */
+	pthread_mutex_lock(&b.lock);
+	b.hold = true;
+	pthread_mutex_unlock(&b.lock);
+	assert_true(wait_for(has_dead, &a));
+	assert_true(heard_of(&a, 42));
+	e = (struct expect){.via = a.c, .id = 42, .alive = false};
+	assert_true(wait_for(node_is, &e));
+
+	/* b wakes up, finds its connection closed, registers again */
+	pthread_mutex_lock(&b.lock);
+	b.hold = false;
+	pthread_cond_broadcast(&b.cond);
+	pthread_mutex_unlock(&b.lock);
+	assert_true(wait_for(heard_own_death, &b));
+	e = (struct expect){.via = a.c, .id = 42, .alive = true};
+	assert_true(wait_for(node_is, &e));
+
+	stop_client(&a);
+	stop_client(&b);
+	manager_destroy(m);
+}
+
+static bool both_back(void *arg)
+{
+	struct node **n = arg;
+	struct mgr_node_info o;
+
+	return lookup(n[0]->c, n[1]->id, &o) && o.alive &&
+	       lookup(n[1]->c, n[0]->id, &o) && o.alive;
+}
+
+static void clients_register_again_after_a_manager_restart(void **state)
+{
+	struct node a, s, *both[2] = {&a, &s};
+	struct mgr_node_info o;
+	struct manager *m;
+
+	next_addr();
+	m = start_manager(NULL);
+	start_client(&a, 51, MGR_KIND_COMPUTE, 10, NULL);
+	start_client(&s, 52, MGR_KIND_MEMSERVER, 10, NULL);
+	assert_true(wait_for(registered, a.c) && wait_for(registered, s.c));
+
+	manager_destroy(m);
+	assert_false(lookup(a.c, 52, &o));
+	m = start_manager(NULL);
+	assert_true(wait_for(both_back, both));
+	/* a restart announces no deaths and disturbs nothing */
+	assert_int_equal(ndead(&a), 0);
+	assert_int_equal(ndead(&s), 0);
+
+	stop_client(&a);
+	stop_client(&s);
+	manager_destroy(m);
+}
+
+static void random_key(struct auth_key *k, uint8_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(k->bytes); i++)
+		k->bytes[i] = (uint8_t)(seed * 31 + i * 7);
+}
+
+static void a_wrong_key_or_no_key_is_refused(void **state)
+{
+	struct auth_key k1, k2;
+	struct mgr_node_info o[4];
+	struct node a, b, c;
+	struct manager *m;
+	size_t n;
+
+	random_key(&k1, 1);
+	random_key(&k2, 2);
+	next_addr();
+	m = start_manager(&k1);
+	start_client(&a, 61, MGR_KIND_COMPUTE, 10, &k1);
+	start_client(&b, 62, MGR_KIND_COMPUTE, 10, &k2);
+	start_client(&c, 63, MGR_KIND_COMPUTE, 10, NULL);
+	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
+	assert_int_equal(mgr_client_wait_registered(b.c, 300), -EACCES);
+	assert_int_equal(mgr_client_wait_registered(c.c, 300), -EACCES);
+	assert_int_equal(mgr_query_nodes(mgr_addr, &k2, 1000, o, 4, &n),
+			 -EACCES);
+	assert_int_equal(mgr_query_nodes(mgr_addr, &k1, 1000, o, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(o[0].node, 61);
+
+	stop_client(&a);
+	stop_client(&b);
+	stop_client(&c);
+	manager_destroy(m);
+}
+
+static void a_duplicate_live_id_is_refused(void **state)
+{
+	struct manager *m;
+	struct node a, b;
+
+	next_addr();
+	m = start_manager(NULL);
+	start_client(&a, 71, MGR_KIND_COMPUTE, 10, NULL);
+	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
+	start_client(&b, 71, MGR_KIND_COMPUTE, 10, NULL);
+	assert_int_equal(mgr_client_wait_registered(b.c, 300), -EBUSY);
+	assert_true(mgr_client_registered(a.c));
+	/* the first one leaves; the second takes the id over */
+	stop_client(&a);
+	assert_int_equal(mgr_client_wait_registered(b.c, DEADLINE_MS), 0);
+	stop_client(&b);
+	manager_destroy(m);
+}
+
+static void queries_without_a_manager_fail_in_time(void **state)
+{
+	struct mgr_free_entry f[4];
+	struct node a;
+	uint64_t t0;
+	size_t n;
+
+	next_addr(); /* nothing listens there */
+	start_client(&a, 81, MGR_KIND_COMPUTE, 10, NULL);
+	t0 = cmp_now_ns();
+	assert_int_equal(mgr_client_find_free(a.c, 4, f, 4, &n), -EHOSTUNREACH);
+	assert_true(cmp_now_ns() - t0 < 3000 * 1000000ull);
+	assert_int_equal(mgr_client_wait_registered(a.c, 200), -EHOSTUNREACH);
+	stop_client(&a);
+}
+
+static void garbage_closes_only_that_connection(void **state)
+{
+	static const uint8_t junk[64] = "this is not a cmp frame at all....";
+	struct iovec iov = {.iov_base = (void *)junk, .iov_len = sizeof(junk)};
+	struct mgr_node_info o;
+	struct manager *m;
+	struct conn *raw;
+	struct node a;
+	uint8_t byte;
+
+	next_addr();
+	m = start_manager(NULL);
+	start_client(&a, 91, MGR_KIND_COMPUTE, 10, NULL);
+	assert_true(wait_for(registered, a.c));
+
+	assert_int_equal(conn_connect(mgr_addr, 1000, &raw), 0);
+	assert_int_equal(auth_client(raw, NULL, 1000), 0);
+	assert_int_equal(conn_set_timeout(raw, DEADLINE_MS), 0);
+	assert_int_equal(conn_writev(raw, &iov, 1), 0);
+	assert_int_equal(conn_read(raw, &byte, 1), -ECONNRESET);
+	conn_destroy(raw);
+
+	assert_true(lookup(a.c, 91, &o));
+	assert_true(o.alive);
+	assert_true(mgr_client_registered(a.c));
+	assert_int_equal(ndead(&a), 0);
+	stop_client(&a);
+	manager_destroy(m);
+}
+
+static void unknown_requests_get_not_supported(void **state)
+{
+	struct wire_hdr h = {.op = WIRE_OP_READ, .id = 5};
+	struct manager *m;
+	struct conn *raw;
+
+	next_addr();
+	m = start_manager(NULL);
+	assert_int_equal(conn_connect(mgr_addr, 1000, &raw), 0);
+	assert_int_equal(auth_client(raw, NULL, 1000), 0);
+	assert_int_equal(conn_set_timeout(raw, DEADLINE_MS), 0);
+	assert_int_equal(wire_send(raw, &h, NULL, 0), 0);
+	assert_int_equal(wire_recv_hdr(raw, &h), 0);
+	assert_true(h.flags & WIRE_F_REPLY);
+	assert_int_equal(h.id, 5);
+	assert_int_equal(h.status, WIRE_S_NOTSUP);
+	/* the connection still serves */
+	h = (struct wire_hdr){.op = WIRE_OP_NODES, .id = 6};
+	assert_int_equal(wire_send(raw, &h, NULL, 0), 0);
+	assert_int_equal(wire_recv_hdr(raw, &h), 0);
+	assert_int_equal(h.status, WIRE_S_OK);
+	assert_int_equal(h.id, 6);
+	assert_int_equal(wire_skip_payload(raw, &h), 0);
+	conn_destroy(raw);
+	manager_destroy(m);
+}
+
+static void cmpctl_status_prints_a_table_and_json(void **state)
+{
+	char path[] = "/tmp/cmp-test-status-XXXXXX";
+	char text[4096];
+	struct manager *m;
+	struct node a;
+	size_t len;
+	FILE *f;
+	int fd;
+
+	next_addr();
+	m = start_manager(NULL);
+	start_client(&a, 101, MGR_KIND_COMPUTE, 10, NULL);
+	assert_true(wait_for(registered, a.c));
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w+");
+	assert_non_null(f);
+
+	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, true, false, f),
+			 0);
+	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, true, true, f),
+			 0);
+	rewind(f);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	text[len] = 0;
+	assert_non_null(strstr(text, "RRL"));
+	assert_non_null(strstr(text, "mem://node-101"));
+	assert_non_null(strstr(text, "1 nodes (1 alive)"));
+	assert_non_null(strstr(text, "\"id\": 101, \"kind\": \"compute\""));
+	assert_non_null(strstr(text, "\"alive\": true"));
+	fclose(f);
+	unlink(path);
+
+	/* no key file and not insecure: refused before any network */
+	assert_int_equal(
+		cmpctl_cluster_status(mgr_addr, NULL, false, false, stdout),
+		-EINVAL);
+	stop_client(&a);
+	manager_destroy(m);
+	assert_int_equal(
+		cmpctl_cluster_status(mgr_addr, NULL, true, false, stdout),
+		-EHOSTUNREACH);
+}
+
+static void the_same_works_over_tcp_loopback(void **state)
+{
+	struct manager_config cfg = {.listen_addr = "tcp://127.0.0.1:0",
+				     .heartbeat_ms = HB_MS,
+				     .dead_after = DEAD_AFTER};
+	struct mgr_free_entry f[4];
+	struct auth_key k;
+	struct node a, b;
+	struct manager *m;
+	size_t n;
+
+	random_key(&k, 3);
+	cfg.key = &k;
+	m = manager_create(&cfg);
+	assert_non_null(m);
+	snprintf(mgr_addr, sizeof(mgr_addr), "%s", manager_addr(m));
+	assert_non_null(strstr(mgr_addr, "tcp://127.0.0.1:"));
+	start_client(&a, 111, MGR_KIND_COMPUTE, 10, &k);
+	start_client(&b, 112, MGR_KIND_MEMSERVER, 99, &k);
+	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
+	assert_int_equal(mgr_client_wait_registered(b.c, DEADLINE_MS), 0);
+	assert_int_equal(mgr_client_find_free(a.c, 8, f, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f[0].node, 112);
+	stop_client(&b);
+	assert_true(wait_for(has_dead, &a));
+	assert_true(heard_of(&a, 112));
+	stop_client(&a);
+	manager_destroy(m);
+}
+
+static void cmpctl_keygen_writes_once(void **state)
+{
+	char dir[] = "/tmp/cmp-test-key-XXXXXX", path[128];
+	struct auth_key k;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/cluster.key", dir);
+	assert_int_equal(cmpctl_keygen(path), 0);
+	assert_int_equal(auth_key_load(path, &k), 0);
+	assert_int_equal(cmpctl_keygen(path), -EEXIST);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(clients_register_and_heartbeats_update_counts),
+		cmocka_unit_test(
+			find_free_answers_in_tier_order_without_the_asker),
+		cmocka_unit_test(
+			a_closed_node_connection_is_announced_to_the_others),
+		cmocka_unit_test(
+			a_silent_node_dies_and_learns_it_when_it_returns),
+		cmocka_unit_test(
+			clients_register_again_after_a_manager_restart),
+		cmocka_unit_test(a_wrong_key_or_no_key_is_refused),
+		cmocka_unit_test(a_duplicate_live_id_is_refused),
+		cmocka_unit_test(queries_without_a_manager_fail_in_time),
+		cmocka_unit_test(garbage_closes_only_that_connection),
+		cmocka_unit_test(unknown_requests_get_not_supported),
+		cmocka_unit_test(cmpctl_status_prints_a_table_and_json),
+		cmocka_unit_test(the_same_works_over_tcp_loopback),
+		cmocka_unit_test(cmpctl_keygen_writes_once),
+	};
+
+	log_init("test-mgrclient", LOG_LVL_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmpctl status and cmpctl keygen (include/cmp/cmpctl-cluster.h): a NODES
+ * query to the manager printed as a table or JSON, and key generation with
+ * errors a person can act on.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmp/auth.h"
+#include "cmp/cmpctl-cluster.h"
+#include "cmp/mgrclient.h"
+#include "cmp/util.h"
+
+#define STATUS_TIMEOUT_MS 3000
+
+/* Addresses are printable ASCII already; quotes and backslashes remain. */
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void print_json(FILE *out, const char *addr,
+		       const struct mgr_node_info *n, size_t count)
+{
+	size_t i;
+
+	fprintf(out, "{\"manager\": ");
+	json_str(out, addr);
+	fprintf(out, ", \"nodes\": [");
+	for (i = 0; i < count; i++) {
+		fprintf(out, "%s\n  {\"id\": %u, \"kind\": \"%s\", ",
+			i ? "," : "", n[i].node, mgr_kind_name(n[i].kind));
+		fprintf(out, "\"alive\": %s, \"addr\": ",
+			n[i].alive ? "true" : "false");
+		json_str(out, n[i].addr);
+		fprintf(out,
+			", \"block_size\": %u, \"capacity\": %llu, "
+			"\"capacity_bytes\": %llu, \"free\": %llu, "
+			"\"lll\": %llu, \"lrl\": %llu, \"rll\": %llu, "
+			"\"rrl\": %llu, \"age_ms\": %llu}",
+			n[i].block_size, (unsigned long long)n[i].capacity,
+			(unsigned long long)(n[i].capacity * n[i].block_size),
+			(unsigned long long)n[i].counts.free,
+			(unsigned long long)n[i].counts.lll,
+			(unsigned long long)n[i].counts.lrl,
+			(unsigned long long)n[i].counts.rll,
+			(unsigned long long)n[i].counts.rrl,
+			(unsigned long long)n[i].age_ms);
+	}
+	fprintf(out, "%s]}\n", count ? "\n" : "");
+}
+
+static void print_table(FILE *out, const char *addr,
+			const struct mgr_node_info *n, size_t count)
+{
+	uint64_t cap = 0, free_bytes = 0;
+	char a[32], b[32];
+	size_t i, alive = 0;
+
+	fprintf(out,
+		"%-10s %-9s %-5s %-24s %9s %10s %10s %10s %10s %10s "
+		"%10s %7s\n",
+		"NODE", "KIND", "STATE", "ADDR", "BLOCK", "CAPACITY", "FREE",
+		"LLL", "LRL", "RLL", "RRL", "SEEN");
+	for (i = 0; i < count; i++) {
+		fprintf(out,
+			"%-10u %-9s %-5s %-24s %9s %10llu %10llu %10llu "
+			"%10llu %10llu %10llu %5llus\n",
+			n[i].node, mgr_kind_name(n[i].kind),
+			n[i].alive ? "alive" : "dead", n[i].addr,
+			cmp_format_size(n[i].block_size, a, sizeof(a)),
+			(unsigned long long)n[i].capacity,
+			(unsigned long long)n[i].counts.free,
+			(unsigned long long)n[i].counts.lll,
+			(unsigned long long)n[i].counts.lrl,
+			(unsigned long long)n[i].counts.rll,
+			(unsigned long long)n[i].counts.rrl,
+			(unsigned long long)(n[i].age_ms / 1000));
+		if (!n[i].alive)
+			continue;
+		alive++;
+		cap += n[i].capacity * n[i].block_size;
+		free_bytes += n[i].counts.free * n[i].block_size;
+	}
+	fprintf(out, "%zu nodes (%zu alive) at manager %s; pool %s, %s free\n",
+		count, alive, addr, cmp_format_size(cap, a, sizeof(a)),
+		cmp_format_size(free_bytes, b, sizeof(b)));
+}
+
+/* What a person can do about the usual failures. */
+static const char *hint(int err)
+{
+	switch (err) {
+	case -EACCES:
+		return " (wrong cluster key, or secure and insecure mixed)";
+	case -EHOSTUNREACH:
+		return " (is cmp-manager running there?)";
+	case -ETIMEDOUT:
+		return " (no answer in time)";
+	default:
+		return "";
+	}
+}
+
+int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
+			  bool insecure, bool json, FILE *out)
+{
+	struct mgr_node_info *nodes;
+	struct auth_key key;
+	size_t count;
+	int ret;
+
+	if (!manager_addr) {
+		fprintf(stderr, "cmpctl: no manager address given\n");
+		return -EINVAL;
+	}
+	if (!insecure) {
+		if (!key_path) {
+			fprintf(stderr, "cmpctl: give the cluster key file "
+					"(or --insecure)\n");
+			return -EINVAL;
+		}
+		/* auth_key_load() says what is wrong with the file */
+		ret = auth_key_load(key_path, &key);
+		if (ret < 0)
+			return ret;
+	}
+	nodes = calloc(PROTO_MGR_MAX_NODES, sizeof(*nodes));
+	if (!nodes) {
+		ret = -ENOMEM;
+		fprintf(stderr, "cmpctl: %s\n", strerror(-ret));
+		goto out_wipe;
+	}
+	ret = mgr_query_nodes(manager_addr, insecure ? NULL : &key,
+			      STATUS_TIMEOUT_MS, nodes, PROTO_MGR_MAX_NODES,
+			      &count);
+	if (ret < 0) {
+		fprintf(stderr, "cmpctl: manager %s: %s%s\n", manager_addr,
+			strerror(-ret), hint(ret));
+		goto out_free;
+	}
+	if (json)
+		print_json(out, manager_addr, nodes, count);
+	else
+		print_table(out, manager_addr, nodes, count);
+	ret = fflush(out) ? -errno : 0;
+out_free:
+	free(nodes);
+out_wipe:
+	explicit_bzero(&key, sizeof(key));
+	return ret;
+}
+
+int cmpctl_keygen(const char *path)
+{
+	int ret;
+
+	if (!path) {
+		fprintf(stderr, "cmpctl keygen: give the key file to write\n");
+		return -EINVAL;
+	}
+	/* auth_key_generate() says why it could not, once */
+	ret = auth_key_generate(path);
+	if (ret < 0)
+		return ret;
+	printf("wrote a new cluster key to %s (mode 0600); copy it to every "
+	       "node, manager and memserver\n",
+	       path);
+	return 0;
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmpctl: the operator's tool. `stats` reads a mount's counters (the
+ * user.cmpfs.stats attribute of its root); the cluster commands talk to
+ * the manager. One table row per command.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "cmp-config.h"
+#include "cmp/cmpctl-cluster.h"
+#include "cmp/util.h"
+
+#define STATS_XATTR "user.cmpfs.stats"
+
+static int read_stats(const char *mnt, char *buf, size_t cap)
+{
+	ssize_t n = getxattr(mnt, STATS_XATTR, buf, cap - 1);
+
+	if (n < 0) {
+		int err = errno;
+
+		fprintf(stderr, "cmpctl: %s: %s%s\n", mnt, strerror(err),
+			err == ENODATA || err == ENOTSUP
+				? " (not a cmpfs mount?)"
+				: "");
+		return -err;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+static void print_json(const char *text)
+{
+	char name[64];
+	unsigned long long v;
+	bool first = true;
+	int used;
+
+	printf("{");
+	while (sscanf(text, "%63s %llu%n", name, &v, &used) == 2) {
+		printf("%s\"%s\": %llu", first ? "" : ", ", name, v);
+		first = false;
+		text += used;
+	}
+	printf("}\n");
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	char buf[8192];
+	bool json = false;
+	const char *mnt = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!mnt)
+			mnt = argv[i];
+		else
+			return -EINVAL;
+	}
+	if (!mnt)
+		return -EINVAL;
+	if (read_stats(mnt, buf, sizeof(buf)))
+		return 1;
+	if (json)
+		print_json(buf);
+	else
+		fputs(buf, stdout);
+	return 0;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	if (argc != 2)
+		return -EINVAL;
+	return cmpctl_keygen(argv[1]);
+}
+
+/* status --manager ADDR (--key FILE | --insecure) [--json] */
+static int cmd_status(int argc, char **argv)
+{
+	const char *manager = NULL, *key = NULL;
+	bool json = false, insecure = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--insecure"))
+			insecure = true;
+		else if (!strcmp(argv[i], "--manager") && i + 1 < argc)
+			manager = argv[++i];
+		else if (!strcmp(argv[i], "--key") && i + 1 < argc)
+			key = argv[++i];
+		else
+			return -EINVAL;
+	}
+	if (!manager || (!key && !insecure))
+		return -EINVAL;
+	return cmpctl_cluster_status(manager, key, insecure, json, stdout);
+}
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"stats", cmd_stats, "stats MOUNTPOINT [--json]",
+	 "counters of a cmpfs mount: requests by type, bytes, blocks per "
+	 "list, pool free"},
+	{"status", cmd_status,
+	 "status --manager ADDR (--key FILE|--insecure) [--json]",
+	 "the cluster: nodes, kind, capacity, free, and per node the "
+	 "free/LLL/LRL/RLL/RRL counts"},
+	{"keygen", cmd_keygen, "keygen FILE",
+	 "write a new cluster key (mode 0600) for --key / -o key="},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cmpctl COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  cmpctl %s\n      %s\n", commands[i].usage,
+			commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("cmpctl %s\n", CMP_VERSION_STRING);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		int ret;
+
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		ret = commands[i].run(argc - 1, argv + 1);
+		if (ret == -EINVAL) {
+			fprintf(stderr, "usage: cmpctl %s\n",
+				commands[i].usage);
+			return 2;
+		}
+		return ret ? 1 : 0;
+	}
+	fprintf(stderr, "cmpctl: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
