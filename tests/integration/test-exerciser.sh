@@ -50,6 +50,7 @@ for bs in 4K 1M; do
 		log "block=$bs seed $seed: $OPS operations match the reference"
 		i=$((i + 1))
 	done
+	undefer kill_all "${pids[@]}"
 	rm -rf "${MNT:?}"/* "${REF:?}"/*
 	wait_for "block=$bs: all blocks back" 10 \
 		test "$(stat_get blocks_free)" = "$free0" ||
