@@ -27,6 +27,17 @@ run_as()
 	setpriv --reuid="$id" --regid="$id" --clear-groups -- "$@"
 }
 
+# A directory's link count is 2 + its subdirectories.
+check_dir_nlink()
+{
+	local d
+
+	for d in "$@"; do
+		expect_eq "nlink of directory $d" "$(stat -c %h "$d")" \
+			$((2 + $(find "$d" -mindepth 1 -maxdepth 1 -type d | wc -l)))
+	done
+}
+
 # ---- statfs ----
 expect_eq "statfs block size" "$(stat -f -c %S .)" 1048576
 expect_eq "statfs total blocks" "$(stat -f -c %b .)" 64
@@ -59,9 +70,17 @@ expect_eq "inode after rename over a file" "$(stat -c %i c)" "$ino_a"
 mkdir -p d1/sub d2 d3
 touch d2/x
 ! mv -T d1 d2 2>/dev/null || fail "rename over a non-empty directory worked"
+check_dir_nlink . d1 d2 d3
 mv -T d1 d3 || fail "rename over an empty directory"
 [ -d d3/sub ] && [ ! -e d1 ] || fail "directory rename lost its content"
 ! mv d3 d3/sub/ 2>/dev/null || fail "moving a directory into itself worked"
+check_dir_nlink . d2 d3
+mkdir d2/empty
+mv d3 d2/empty-over || fail "move a directory to another parent"
+mv -T d2/empty-over d2/empty || fail "rename over an empty dir in another parent"
+check_dir_nlink . d2 d2/empty
+mv d2/empty d3
+check_dir_nlink . d2 d3
 
 echo n >n
 out=$("$FSOP" rename noreplace n c || true)
@@ -82,6 +101,7 @@ touch ex1/file
 [ -d ex1/file ] && [ -f ex2/dir ] || fail "exchange file <-> dir result"
 expect_eq "nlink of ex1 (gained a subdir)" "$(stat -c %h ex1)" 3
 expect_eq "nlink of ex2 (lost a subdir)" "$(stat -c %h ex2)" 2
+check_dir_nlink . ex1 ex2 ex1/file
 rm -r c n2 d2 d3 ex1 ex2
 log "rename, NOREPLACE, EXCHANGE: ok"
 
@@ -152,6 +172,14 @@ expect_eq "mtime after touch -d" "$(stat -c %Y m)" 981173106
 touch -a -d '2002-01-01 00:00:00 UTC' m
 expect_eq "atime after touch -a" "$(stat -c %X m)" 1009843200
 expect_eq "mtime kept by touch -a" "$(stat -c %Y m)" 981173106
+now=$(date +%s)
+echo data >>m
+[ "$(stat -c %Y m)" -ge "$now" ] ||
+	fail "a write did not update mtime ($(stat -c %Y m) < $now)"
+touch -m -d '2001-02-03 04:05:06 UTC' m
+truncate -s 0 m
+[ "$(stat -c %Y m)" -ge "$now" ] ||
+	fail "truncate did not update mtime ($(stat -c %Y m) < $now)"
 rm m
 log "chmod, chown, utimens: ok"
 
