@@ -30,6 +30,7 @@
 # test's process group, never kills a daemon before the swap on it is off.
 
 set -eu -o pipefail
+export LC_ALL=C # error messages the tests match on
 
 # ---- deadline: re-run this script under timeout(1) ------------------------
 # timeout signals the whole process group (the test and its helpers, not the
@@ -61,6 +62,7 @@ declare -A DAEMON_ADOPTED # name -> 1 for daemons that are not our children
 declare -A MNT_DAEMON	# mount dir -> daemon name
 declare -A MNT_DEV	# mount dir -> minor number (fusectl connection)
 CLEANUP_FAILED=0
+IN_CLEANUP=
 DAEMON_SEQ=0
 
 log()
@@ -70,9 +72,12 @@ log()
 			'BEGIN { print a - b }')" "$*"
 }
 
+# fail MSG: the test fails. Inside the cleanup stack it only returns 1, so
+# that one failing cleanup step does not skip the others.
 fail()
 {
 	printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+	[ -z "$IN_CLEANUP" ] || return 1
 	exit 1
 }
 
@@ -380,6 +385,7 @@ on_exit()
 
 	set +e
 	trap - EXIT TERM INT HUP
+	IN_CLEANUP=1
 	cd / # a test that cd'ed into a mount must not keep it busy
 	for ((i = ${#DEFERRED[@]} - 1; i >= 0; i--)); do
 		eval "${DEFERRED[i]}" || {
