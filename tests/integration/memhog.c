@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * memhog: allocates MiB of anonymous memory, writes a pattern that differs
- * per page and per pass, then reads every page back and checks it. Run in
+ * memhog: allocates MiB of anonymous memory, fills it with a pattern that
+ * differs per word, page and pass (incompressible, so zswap cannot keep it
+ * off the swap device), then reads every word back and checks it. Run in
  * a memory cgroup smaller than MiB it forces the kernel to swap, so a clean
  * exit means every swapped page came back intact.
  *
@@ -63,13 +64,13 @@ int main(int argc, char **argv)
 		for (uint64_t p = 0; p < pages; p++) {
 			uint64_t *w = mem + p * (PAGE / 8);
 
-			for (uint64_t i = 0; i < PAGE / 8; i += 8)
+			for (uint64_t i = 0; i < PAGE / 8; i++)
 				w[i] = word(p, i, pass);
 		}
 		for (uint64_t p = 0; p < pages; p++) {
 			uint64_t *w = mem + p * (PAGE / 8);
 
-			for (uint64_t i = 0; i < PAGE / 8; i += 8) {
+			for (uint64_t i = 0; i < PAGE / 8; i++) {
 				if (w[i] == word(p, i, pass))
 					continue;
 				fprintf(stderr, "memhog: pass %" PRIu64
