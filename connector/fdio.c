@@ -148,8 +148,8 @@ static int fail(struct fd_conn *fc, const struct iov_cursor *cur, bool out,
 
 	switch (err) {
 	case -ETIMEDOUT:
-		/* The stream may stop mid-frame: make the connection unusable.
-		 */
+		/* The stream may stop mid-frame: no later call may use it. */
+		atomic_store(&fc->shut, true);
 		shutdown(fc->fd, SHUT_RDWR);
 		timeout_ms = atomic_load(&fc->timeout_ms);
 		log_warn("%s: %s timed out after %d ms (%zu of %zu bytes)",
@@ -206,6 +206,10 @@ static int xfer(struct fd_conn *fc, const struct iovec *iov, int iovcnt,
 			return fail(fc, &cur, out, -ECONNRESET);
 		if (errno == EINTR)
 			continue;
+		/* The kernel gave up on the peer (keepalive, user timeout):
+		 * that is a vanished peer, not our deadline. */
+		if (errno == ETIMEDOUT || errno == EHOSTUNREACH)
+			return fail(fc, &cur, out, -ECONNRESET);
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return fail(fc, &cur, out, -errno);
 		ret = fdio_wait(fc->fd, out ? POLLOUT : POLLIN, deadline);

@@ -252,7 +252,9 @@ int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
 {
 	int ret;
 
-	if (iovcnt < 0 || iov_total(iov, iovcnt) < h->len)
+	if (iovcnt < 0)
+		return -EINVAL;
+	if (iov_total(iov, iovcnt) < h->len)
 		return -EMSGSIZE;
 	ret = readv_prefix(c, iov, iovcnt, h->len);
 	if (ret)

@@ -6,6 +6,7 @@
  * -errno becomes FUSE's positive errno.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,6 +495,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct inode *inode = fs_inode(fs, ino);
 
 	COUNT(fs, open);
+	/*
+	 * libfuse negotiates FUSE_CAP_ATOMIC_O_TRUNC by default: the kernel
+	 * then sends no SETATTR for open(O_TRUNC) and expects us to truncate.
+	 */
+	if (fi->flags & O_TRUNC) {
+		if (!S_ISREG(inode->mode)) {
+			reply_err(req, -EINVAL);
+			return;
+		}
+		pthread_rwlock_wrlock(&inode->data_lock);
+		fs_set_size_locked(fs, inode, 0); /* cannot fail for size 0 */
+		pthread_rwlock_unlock(&inode->data_lock);
+		fs_touch(inode, false, true, true);
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	inode->nopen++;
 	pthread_mutex_unlock(&fs->ns_lock);

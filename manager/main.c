@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmp-manager: command line, key loading, daemonizing and signals around
- * the manager service (manager.h). The main thread only waits for SIGINT
- * or SIGTERM; every other thread runs with those signals blocked.
+ * cmp-manager: command line, key loading, going to the background and
+ * signals around the manager service (manager.h). The main thread only
+ * waits for SIGINT or SIGTERM; every other thread runs with those signals
+ * blocked.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <getopt.h>
 #include <signal.h>
@@ -196,12 +198,10 @@ int main(int argc, char **argv)
 		if (auth_key_load(o.key_path, &key) < 0)
 			return 1;
 	}
-	if (!o.foreground) {
-		if (daemon(0, 0) < 0) {
-			log_error("cannot daemonize: %s", strerror(errno));
-			return 1;
-		}
-		log_use_syslog();
+	ret = o.foreground ? 0 : cmp_detach();
+	if (ret < 0) {
+		log_error("cannot go to the background: %s", strerror(-ret));
+		return 1;
 	}
 
 	/* before any thread starts, so they all inherit the mask */
@@ -219,14 +219,17 @@ int main(int argc, char **argv)
 	};
 	m = manager_create(&mc);
 	explicit_bzero(&key, sizeof(key));
-	if (!m)
+	if (!m) {
+		cmp_detach_done(1, -1);
 		return 1;
+	}
 	log_info("cmp-manager %s listening on %s (%s), heartbeat %u ms, "
 		 "dead after %u missed",
 		 CMP_VERSION, manager_addr(m),
 		 o.key_path ? "cluster key" : "INSECURE, no key",
 		 o.heartbeat_ms ? o.heartbeat_ms : MANAGER_DEFAULT_HEARTBEAT_MS,
 		 o.dead_after ? o.dead_after : MANAGER_DEFAULT_DEAD_AFTER);
+	cmp_detach_done(0, -1);
 
 	do {
 		ret = sigwait(&set, &sig);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cmp/auth.h"
+#include "cmp/conn.h"
 #include "cmp/log.h"
 #include "cmp/proto_mgr.h"
 #include "cmp/server.h"
@@ -172,6 +173,14 @@ static int op_register(struct manager *m, struct server_conn *sc,
 		return reply_status(sc, h, ret);
 	}
 	server_conn_set_data(sc, (void *)(uintptr_t)reg.node);
+	/*
+	 * A registered node speaks at least every heartbeat: a connection
+	 * silent for twice the death delay is gone, and a NODE_DEAD push to
+	 * a node that stopped reading cannot block the sender for longer.
+	 */
+	conn_set_timeout(server_conn_conn(sc),
+			 (int)MIN(2ull * m->heartbeat_ms * m->dead_after,
+				  (unsigned long long)INT32_MAX));
 	log_info("manager: node %u (%s) registered from %s: serves %s, "
 		 "%llu blocks of %u bytes, %llu free%s; %zu live",
 		 reg.node, mgr_kind_name(reg.kind), server_conn_peer(sc),

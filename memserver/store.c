@@ -247,12 +247,17 @@ static void store_counts(void *ctx, uint32_t *total, uint32_t *nfree)
 	*nfree = ms_store_free_count(s);
 }
 
+/*
+ * Only a RAM store is offered for one-sided access: registering memory
+ * with an RDMA device pins all of it, which for a file store would pull
+ * the whole file into the page cache and keep it there.
+ */
 static void *store_region(void *ctx, size_t *len)
 {
 	struct ms_store *s = ctx;
 
 	*len = s->map_len;
-	return s->base;
+	return s->fd < 0 ? s->base : NULL;
 }
 
 const struct peer_store_ops ms_store_ops = {

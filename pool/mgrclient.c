@@ -53,9 +53,9 @@ struct mgr_client {
 	/* the client thread's own */
 	struct conn *reg;
 	uint32_t hb_ms;
-	uint32_t dead_after;
 	uint64_t epoch;
-	unsigned int unanswered; /* heartbeats without a reply */
+	uint64_t silent_ns; /* no heartbeat reply for this long: gone */
+	uint64_t heard_ns;  /* last heartbeat reply (or registration) */
 	uint64_t next_hb_ns;
 	bool lost; /* "lost the manager" was logged */
 	int last_err;
@@ -333,12 +333,23 @@ static void nap(struct mgr_client *c, int ms)
 	poll(&pfd, 1, ms);
 }
 
+/*
+ * Asks the owner for its counts, clamped to what the manager accepts: a
+ * count it refuses would close the connection at every heartbeat.
+ */
 static void sample(struct mgr_client *c, struct proto_mgr_counts *counts)
 {
+	const uint64_t max = PROTO_MGR_MAX_BLOCKS;
+
 	memset(counts, 0, sizeof(*counts));
 	counts->free = c->cfg.capacity;
 	if (c->cfg.counts)
 		c->cfg.counts(c->cfg.ctx, counts);
+	counts->free = MIN(counts->free, c->cfg.capacity);
+	counts->lll = MIN(counts->lll, max - counts->free);
+	counts->rll = MIN(counts->rll, max - counts->free - counts->lll);
+	counts->lrl = MIN(counts->lrl, max);
+	counts->rrl = MIN(counts->rrl, max);
 }
 
 static int on_node_dead(struct mgr_client *c, const struct wire_hdr *h)
@@ -387,8 +398,8 @@ static int register_reply(struct mgr_client *c, uint64_t id)
 	uint8_t buf[PROTO_MGR_REGISTER_REPLY_SIZE];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 	struct proto_mgr_register_reply rep;
+	bool reply = false, same_manager;
 	struct wire_hdr h;
-	bool reply = false;
 	int ret;
 
 	do {
@@ -413,11 +424,20 @@ static int register_reply(struct mgr_client *c, uint64_t id)
 	if (c->epoch && c->epoch != rep.epoch)
 		log_info("manager %s restarted; node %u registered again",
 			 c->manager_addr, c->cfg.node);
+	same_manager = c->epoch == rep.epoch;
 	c->epoch = rep.epoch;
-	c->dead_after = rep.dead_after;
 	c->hb_ms = rep.heartbeat_ms;
+	c->silent_ns =
+		(uint64_t)(rep.dead_after + 1) * rep.heartbeat_ms * 1000000ull;
 	if (c->cfg.heartbeat_ms && c->cfg.heartbeat_ms < c->hb_ms)
 		c->hb_ms = c->cfg.heartbeat_ms;
+	/*
+	 * The same manager taking us back means our registration connection
+	 * closed or went silent: a death it has announced, even if it has
+	 * forgotten us since.
+	 */
+	if (same_manager)
+		rep.flags |= MGR_REG_F_WAS_DEAD;
 	if (rep.flags & MGR_REG_F_WAS_DEAD) {
 		log_warn("manager %s had declared node %u (this node) dead: "
 			 "its loans and borrowed blocks are gone",
@@ -446,7 +466,7 @@ static int do_register(struct mgr_client *c)
 	if (ret < 0)
 		return ret;
 	sample(c, &counts);
-	reg.free = MIN(counts.free, c->cfg.capacity);
+	reg.free = counts.free;
 	snprintf(reg.addr, sizeof(reg.addr), "%s", c->listen_addr);
 	proto_mgr_register_encode(&reg, buf, sizeof(buf));
 	h.id = atomic_fetch_add(&c->next_id, 1);
@@ -458,8 +478,8 @@ static int do_register(struct mgr_client *c)
 		c->reg = NULL;
 		return ret;
 	}
-	c->unanswered = 0;
-	c->next_hb_ns = cmp_now_ns() + (uint64_t)c->hb_ms * 1000000ull;
+	c->heard_ns = cmp_now_ns();
+	c->next_hb_ns = c->heard_ns + (uint64_t)c->hb_ms * 1000000ull;
 	return 0;
 }
 
@@ -471,12 +491,11 @@ static int send_heartbeat(struct mgr_client *c)
 	struct wire_hdr h = {.op = WIRE_OP_HEARTBEAT};
 
 	/* a manager that stopped answering is as gone as a closed one */
-	if (c->unanswered > c->dead_after + 1)
+	if (cmp_now_ns() - c->heard_ns > c->silent_ns)
 		return -ETIMEDOUT;
 	sample(c, &hb.counts);
 	proto_mgr_heartbeat_encode(&hb, buf, sizeof(buf));
 	h.id = atomic_fetch_add(&c->next_id, 1);
-	c->unanswered++;
 	c->next_hb_ns = cmp_now_ns() + (uint64_t)c->hb_ms * 1000000ull;
 	return wire_send(c->reg, &h, &iov, 1);
 }
@@ -488,7 +507,7 @@ static int on_reply(struct mgr_client *c, const struct wire_hdr *h)
 	ret = wire_skip_payload(c->reg, h);
 	if (ret < 0 || h->op != WIRE_OP_HEARTBEAT)
 		return ret;
-	c->unanswered = 0;
+	c->heard_ns = cmp_now_ns();
 	if (h->status == WIRE_S_NOENT)
 		return -ENOENT; /* declared dead meanwhile: register again */
 	if (h->status)
@@ -569,7 +588,12 @@ static void *client_thread(void *arg)
 		ret = serve_turn(c);
 		if (ret < 0) {
 			set_reg_state(c, false, unreachable(ret));
-			report(c, "lost the connection of", ret);
+			if (ret == -ENOENT)
+				log_warn("manager %s forgot node %u; "
+					 "registering again",
+					 c->manager_addr, c->cfg.node);
+			else
+				report(c, "lost the connection of", ret);
 			conn_destroy(c->reg);
 			c->reg = NULL;
 		}
@@ -674,7 +698,9 @@ int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000l;
 	ts.tv_nsec %= 1000000000l;
 	pthread_mutex_lock(&c->lock);
-	while (!c->registered && ret == 0)
+	/* a wrong key or block size will not fix itself: say so at once */
+	while (!c->registered && c->reg_err != -EACCES &&
+	       c->reg_err != -EINVAL && ret == 0)
 		ret = pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 	if (c->registered)
 		ret = 0;

@@ -480,7 +480,7 @@ static int peer_open(void *ctx, struct server_conn *sc)
 	}
 	if (p->ops->region && conn_has_rma(c)) {
 		base = p->ops->region(p->ctx, &len);
-		ret = conn_expose(c, base, len, &pc->region);
+		ret = base ? conn_expose(c, base, len, &pc->region) : 0;
 		if (ret < 0) {
 			/* two-sided messages still work; say why RMA won't */
 			log_warn("peer: %s: cannot expose the store for RMA: "

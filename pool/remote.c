@@ -44,6 +44,7 @@ struct remote_node {
 	char addr[PROTO_BLOCK_ADDR_LEN]; /* under remote.lock */
 	bool dead;			 /* under remote.lock */
 	uint64_t gen;			 /* bumped on death / new address */
+	uint64_t down_until;		 /* cmp_now_ns(): fail fast before */
 	unsigned int nidle;		 /* under remote.lock */
 	struct rconn *conns;		 /* all of them, idle or busy */
 	struct remote_node *hnext;
@@ -60,7 +61,11 @@ struct remote {
 	atomic_uint_fast64_t requests, sent, received, errors, connects;
 };
 
-/* One request's shape: what goes out, where the reply payload goes. */
+/*
+ * One request's shape: what goes out, where the reply payload goes. Every
+ * exchange's argument starts with one, so with_conn() can tell a provider's
+ * answer from a broken connection.
+ */
 struct call {
 	uint8_t op;
 	const struct iovec *req; /* payload iovecs */
@@ -71,6 +76,7 @@ struct call {
 	bool rep_exact; /* false: any length up to the iovecs */
 	size_t got;	/* reply payload length received */
 	struct proto_block_moved *moved;
+	bool answered; /* a matching reply header arrived */
 };
 
 static struct remote_node *find_node_locked(struct remote *r, uint32_t id)
@@ -193,6 +199,7 @@ int remote_add_node(struct remote *r, uint32_t node, const char *addr)
 	}
 	strcpy(n->addr, addr);
 	n->dead = false;
+	n->down_until = 0;
 	pthread_mutex_unlock(&r->lock);
 	destroy_chain(dead);
 	return 0;
@@ -236,6 +243,7 @@ static int transact(struct remote *r, struct rconn *rc, struct call *cl)
 			  (unsigned long long)h.id);
 		return -EPROTO;
 	}
+	cl->answered = true;
 	if (rh.status == WIRE_S_OK) {
 		if (cl->rep_exact ? rh.len != cl->rep_len
 				  : rh.len > cl->rep_len)
@@ -271,13 +279,6 @@ static bool conn_reusable(int ret)
 {
 	return ret == 0 || ret == -ENOENT || ret == -ENOSPC || ret == -EACCES ||
 	       ret == -ESTALE || ret == -EBUSY;
-}
-
-/* Answers from the provider (as opposed to a broken connection). */
-static bool provider_answer(int ret)
-{
-	return conn_reusable(ret) || ret == -EINVAL || ret == -EBADMSG ||
-	       ret == -EOPNOTSUPP;
 }
 
 static int fetch_region(struct remote *r, struct rconn *rc)
@@ -360,7 +361,7 @@ static int checkout(struct remote *r, uint32_t node, struct rconn **out,
 
 	pthread_mutex_lock(&r->lock);
 	n = find_node_locked(r, node);
-	if (!n || n->dead) {
+	if (!n || n->dead || (n->down_until && cmp_now_ns() < n->down_until)) {
 		pthread_mutex_unlock(&r->lock);
 		return n ? -EIO : -EHOSTUNREACH;
 	}
@@ -382,9 +383,19 @@ static int checkout(struct remote *r, uint32_t node, struct rconn **out,
 	pthread_mutex_unlock(&r->lock);
 
 	ret = connect_node(r, n, addr, gen, &rc);
-	if (ret < 0)
-		return -EIO;
 	pthread_mutex_lock(&r->lock);
+	if (ret < 0) {
+		/*
+		 * Every caller would wait out its own connect deadline on a
+		 * node that just failed one: spare them for a while.
+		 */
+		if (n->gen == gen)
+			n->down_until =
+				cmp_now_ns() + REMOTE_RETRY_MS * 1000000ull;
+		pthread_mutex_unlock(&r->lock);
+		return -EIO;
+	}
+	n->down_until = 0;
 	link_conn_locked(rc);
 	pthread_mutex_unlock(&r->lock);
 	*out = rc;
@@ -411,22 +422,28 @@ static void checkin(struct remote *r, struct rconn *rc, bool ok)
 }
 
 /* Runs one call against node; fn does the exchange on the connection. */
+/* arg starts with a struct call. */
 typedef int (*exchange_fn)(struct remote *r, struct rconn *rc, void *arg);
 
 static int with_conn(struct remote *r, uint32_t node, bool idempotent,
 		     exchange_fn fn, void *arg)
 {
+	struct call *cl = arg;
 	struct rconn *rc;
-	bool fresh;
+	bool fresh, answer;
 	int ret, attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		ret = checkout(r, node, &rc, &fresh);
 		if (ret < 0)
 			break;
+		cl->answered = false;
 		ret = fn(r, rc, arg);
-		checkin(r, rc, conn_reusable(ret));
-		if (provider_answer(ret))
+		/* a status the provider sent (-EPROTO: it broke the protocol)
+		 */
+		answer = ret == 0 || (cl->answered && ret != -EPROTO);
+		checkin(r, rc, answer && conn_reusable(ret));
+		if (answer)
 			return ret;
 		log_debug("remote: node %u: %s", node, strerror(-ret));
 		/*

@@ -28,6 +28,11 @@
 #define SERVER_DEFAULT_HANDSHAKE_MS 5000
 #define SERVER_DEFAULT_MAX_CONNS 1024u
 #define SERVER_PUSH_ID_BIT (1ull << 63)
+/*
+ * Connection threads run on small stacks: under mlockall() every stack is
+ * locked whole, and the default 8 MiB per connection adds up.
+ */
+#define SERVER_STACK_SIZE (512u << 10)
 
 struct server_conn {
 	struct server *srv;
@@ -49,6 +54,7 @@ struct server {
 	char name[32];
 	struct conn_listener *listener;
 	pthread_t accept_thread;
+	pthread_attr_t attr;  /* small stacks for every thread we start */
 	int wake[2];	      /* self-pipe: destroy and finished connections */
 	pthread_mutex_t lock; /* protects conns, nconns, stopping */
 	struct server_conn *conns;
@@ -182,8 +188,9 @@ static void serve_frames(struct server *s, struct server_conn *sc)
 			return;
 		}
 		if (ret < 0) {
-			log_warn("%s: peer %s: bad frame: %s; closing", s->name,
-				 peer, strerror(-ret));
+			/* the connector logged the header or I/O failure */
+			log_debug("%s: peer %s: closing after %s", s->name,
+				  peer, strerror(-ret));
 			return;
 		}
 		ret = s->cfg.handle(s->cfg.ctx, sc, &h);
@@ -294,7 +301,7 @@ static void start_conn(struct server *s, struct conn *c)
 
 	/* listed before the thread runs so that destroy always finds it */
 	pthread_mutex_lock(&s->lock);
-	ret = -pthread_create(&sc->thread, NULL, conn_thread, sc);
+	ret = -pthread_create(&sc->thread, &s->attr, conn_thread, sc);
 	if (ret == 0) {
 		sc->next = s->conns;
 		s->conns = sc;
@@ -386,6 +393,8 @@ struct server *server_create(const struct server_config *cfg)
 	}
 	s->cfg.key = NULL;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_attr_init(&s->attr);
+	pthread_attr_setstacksize(&s->attr, SERVER_STACK_SIZE);
 
 	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		ret = -errno;
@@ -394,12 +403,13 @@ struct server *server_create(const struct server_config *cfg)
 	}
 	ret = conn_listen(cfg->listen_addr, &s->listener);
 	if (ret < 0) {
-		log_error("%s: cannot listen on %s: %s", s->name,
+		/* the connector logged why */
+		log_debug("%s: cannot listen on %s: %s", s->name,
 			  cfg->listen_addr, strerror(-ret));
 		goto err_close_pipe;
 	}
 	s->cfg.listen_addr = conn_listener_addr(s->listener);
-	ret = -pthread_create(&s->accept_thread, NULL, accept_thread, s);
+	ret = -pthread_create(&s->accept_thread, &s->attr, accept_thread, s);
 	if (ret < 0) {
 		log_error("%s: cannot start the accept thread: %s", s->name,
 			  strerror(-ret));
@@ -413,6 +423,7 @@ err_close_pipe:
 	close(s->wake[0]);
 	close(s->wake[1]);
 err_free:
+	pthread_attr_destroy(&s->attr);
 	pthread_mutex_destroy(&s->lock);
 	explicit_bzero(&s->key, sizeof(s->key));
 	free(s);
@@ -447,6 +458,7 @@ void server_destroy(struct server *s)
 
 	close(s->wake[0]);
 	close(s->wake[1]);
+	pthread_attr_destroy(&s->attr);
 	pthread_mutex_destroy(&s->lock);
 	explicit_bzero(&s->key, sizeof(s->key));
 	free(s);

@@ -64,18 +64,21 @@ static void print_table(FILE *out, const char *addr,
 	uint64_t cap = 0, free_bytes = 0;
 	char a[32], b[32];
 	size_t i, alive = 0;
+	int w = 4; /* the ADDR column fits the longest address */
 
+	for (i = 0; i < count; i++)
+		w = MAX(w, (int)strlen(n[i].addr));
 	fprintf(out,
-		"%-10s %-9s %-5s %-24s %9s %10s %10s %10s %10s %10s "
+		"%-10s %-9s %-5s %-*s %9s %10s %10s %10s %10s %10s "
 		"%10s %7s\n",
-		"NODE", "KIND", "STATE", "ADDR", "BLOCK", "CAPACITY", "FREE",
+		"NODE", "KIND", "STATE", w, "ADDR", "BLOCK", "CAPACITY", "FREE",
 		"LLL", "LRL", "RLL", "RRL", "SEEN");
 	for (i = 0; i < count; i++) {
 		fprintf(out,
-			"%-10u %-9s %-5s %-24s %9s %10llu %10llu %10llu "
+			"%-10u %-9s %-5s %-*s %9s %10llu %10llu %10llu "
 			"%10llu %10llu %10llu %5llus\n",
 			n[i].node, mgr_kind_name(n[i].kind),
-			n[i].alive ? "alive" : "dead", n[i].addr,
+			n[i].alive ? "alive" : "dead", w, n[i].addr,
 			cmp_format_size(n[i].block_size, a, sizeof(a)),
 			(unsigned long long)n[i].capacity,
 			(unsigned long long)n[i].counts.free,

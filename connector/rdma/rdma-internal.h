@@ -11,7 +11,7 @@
  *   active side                                  passive side
  *   rdma_resolve_addr -> ADDR_RESOLVED
  *   rdma_resolve_route -> ROUTE_RESOLVED
- *   rdma_connect(hello) --------------------->  CONNECT_REQUEST(hello)
+ *   post RECVs, rdma_connect(hello) --------->  CONNECT_REQUEST(hello)
  *                                               post RECVs, rdma_accept(hello)
  *   ESTABLISHED(hello) <---------------------   ESTABLISHED
  *
@@ -28,6 +28,8 @@
  * owed back, piggybacked in the immediate data of the next SEND or, when
  * half the ring is owed, in an explicit zero-length SEND. So a sender never
  * posts a SEND the receiver has no buffer for (no RNR), however fast it is.
+ * Data SENDs carry the solicited bit and credit-only ones do not, so the
+ * receive channel behind conn_fd() fires for bytes, not for credits.
  */
 #ifndef CMP_RDMA_INTERNAL_H
 #define CMP_RDMA_INTERNAL_H
@@ -124,6 +126,7 @@ struct rdma_conn {
 	unsigned int tx_next;	 /* next send slot to fill */
 	unsigned int sq_free;	 /* free send queue entries */
 	unsigned int credit_inflight;
+	unsigned int credit_waiters; /* writers blocked for want of credits */
 	unsigned int rma_inflight;
 	int rma_error; /* first failure among the current RMA's WRs */
 
@@ -152,6 +155,12 @@ int conn_rdma_setup(struct rdma_conn *c);
 /* Releases whatever part of c exists; accepts NULL. */
 void conn_rdma_free(struct rdma_conn *c);
 int conn_rdma_set_nonblock(int fd);
+/*
+ * Logs "<fmt...>: <strerror(errno)>" once and returns -errno (-EIO if errno
+ * is 0), errno read before anything can clobber it.
+ */
+int conn_rdma_log_errno(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 /* " (... ulimit -l)" when a registration failed for want of pinning. */
 const char *conn_rdma_memlock_hint(int err);
 

@@ -260,13 +260,24 @@ static bool drain_cq_locked(struct rdma_conn *c, struct ibv_cq *cq, bool rx)
 }
 
 /*
+ * Data SENDs are solicited, credit-only ones are not, and the receive CQ is
+ * normally armed for solicited completions (and failures) only: so
+ * conn_fd() wakes an event loop for bytes, not for credits. A writer that
+ * waits for credits needs every receive and arms for all meanwhile.
+ */
+static int rx_solicited_only(const struct rdma_conn *c)
+{
+	return c->credit_waiters == 0;
+}
+
+/*
  * Takes the channel's pending events and re-arms the CQ. Invariant: each
  * CQ is armed or has an event waiting on its channel, so a completion is
  * never left behind a poll() that sleeps.
  */
 static void consume_events_locked(struct rdma_conn *c,
 				  struct ibv_comp_channel *ch,
-				  struct ibv_cq *cq)
+				  struct ibv_cq *cq, int solicited_only)
 {
 	struct ibv_cq *ev_cq;
 	unsigned int n = 0;
@@ -278,7 +289,7 @@ static void consume_events_locked(struct rdma_conn *c,
 	if (!n)
 		return;
 	ibv_ack_cq_events(cq, n);
-	ret = ibv_req_notify_cq(cq, 0);
+	ret = ibv_req_notify_cq(cq, solicited_only);
 	if (ret) {
 		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
 			  strerror(ret));
@@ -295,9 +306,10 @@ static void progress_locked(struct rdma_conn *c, const struct pollfd *pfd)
 	bool any;
 
 	if (pfd && pfd[FD_RX].revents)
-		consume_events_locked(c, c->rx_ch, c->rx_cq);
+		consume_events_locked(c, c->rx_ch, c->rx_cq,
+				      rx_solicited_only(c));
 	if (pfd && pfd[FD_TX].revents)
-		consume_events_locked(c, c->tx_ch, c->tx_cq);
+		consume_events_locked(c, c->tx_ch, c->tx_cq, 0);
 	/* Sends first: a failed one is the cause, receive flushes follow. */
 	any = drain_cq_locked(c, c->tx_cq, false);
 	any |= drain_cq_locked(c, c->rx_cq, true);
@@ -433,7 +445,8 @@ static int post_data_locked(struct rdma_conn *c, unsigned int slot, size_t n)
 		.sg_list = &sge,
 		.num_sge = 1,
 		.opcode = IBV_WR_SEND_WITH_IMM,
-		.send_flags = n <= c->max_inline ? IBV_SEND_INLINE : 0,
+		.send_flags = IBV_SEND_SOLICITED |
+			      (n <= c->max_inline ? IBV_SEND_INLINE : 0),
 		.imm_data = htonl(c->rx_owed),
 	};
 	int ret;
@@ -444,6 +457,27 @@ static int post_data_locked(struct rdma_conn *c, unsigned int slot, size_t n)
 	c->tx_credits--;
 	c->rx_owed = 0;
 	return 0;
+}
+
+static int wait_to_send_locked(struct rdma_conn *c, uint64_t deadline)
+{
+	int ret;
+
+	if (c->tx_credits >= 2)
+		return conn_rdma_wait_locked(c, can_send_data, deadline);
+	/* Credits may come unsolicited: wake on every receive meanwhile. */
+	c->credit_waiters++;
+	ret = ibv_req_notify_cq(c->rx_cq, 0);
+	if (ret) {
+		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
+			  strerror(ret));
+		conn_rdma_fail_locked(c, -ret);
+		ret = -ret;
+	} else {
+		ret = conn_rdma_wait_locked(c, can_send_data, deadline);
+	}
+	c->credit_waiters--;
+	return ret;
 }
 
 static int rdma_writev(struct conn *base, const struct iovec *iov, int iovcnt)
@@ -463,9 +497,7 @@ static int rdma_writev(struct conn *base, const struct iovec *iov, int iovcnt)
 		}
 		if (idx == iovcnt)
 			break;
-		ret = c->error ? c->error
-			       : conn_rdma_wait_locked(c, can_send_data,
-						       deadline);
+		ret = c->error ? c->error : wait_to_send_locked(c, deadline);
 		if (!ret && c->error)
 			ret = c->error;
 		if (ret)
@@ -542,7 +574,8 @@ static int rdma_readv(struct conn *base, const struct iovec *iov, int iovcnt)
 	}
 	/* Keep conn_fd() honest: no stale event when nothing is buffered. */
 	if (!c->rx_count && !c->error) {
-		consume_events_locked(c, c->rx_ch, c->rx_cq);
+		consume_events_locked(c, c->rx_ch, c->rx_cq,
+				      rx_solicited_only(c));
 		if (drain_cq_locked(c, c->rx_cq, true))
 			wake_others_locked(c);
 	}

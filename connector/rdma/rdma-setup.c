@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,19 @@ struct rdma_conn *conn_rdma_alloc(void)
 	return c;
 }
 
+int conn_rdma_log_errno(const char *fmt, ...)
+{
+	int err = errno ? errno : EIO;
+	char what[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_error("%s: %s", what, strerror(err));
+	return -err;
+}
+
 /* Registration pins memory: the usual reason it fails is the limit. */
 const char *conn_rdma_memlock_hint(int err)
 {
@@ -57,57 +71,70 @@ const char *conn_rdma_memlock_hint(int err)
 		       : "";
 }
 
-static struct ibv_mr *reg_buffer(struct rdma_conn *c, char **buf, size_t len,
-				 const char *what)
+/*
+ * sink: RDMA READ lands here. iWARP writes READ responses like a remote
+ * WRITE, so the buffer needs remote write access there; its rkey is never
+ * handed to the peer. The access flags stay literal at each call: with a
+ * variable, <infiniband/verbs.h> routes ibv_reg_mr() to ibv_reg_mr_iova2().
+ */
+static int reg_buffer(struct rdma_conn *c, char **buf, struct ibv_mr **mr,
+		      size_t len, const char *what, bool sink)
 {
-	struct ibv_mr *mr;
-
 	*buf = aligned_alloc(4096, len);
 	if (!*buf) {
 		log_error("%s: %s buffer (%zu bytes): out of memory",
 			  c->base.peer, what, len);
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
-	mr = ibv_reg_mr(c->pd, *buf, len, IBV_ACCESS_LOCAL_WRITE);
-	if (!mr)
+	if (sink)
+		*mr = ibv_reg_mr(c->pd, *buf, len,
+				 IBV_ACCESS_LOCAL_WRITE |
+					 IBV_ACCESS_REMOTE_WRITE);
+	else
+		*mr = ibv_reg_mr(c->pd, *buf, len, IBV_ACCESS_LOCAL_WRITE);
+	if (!*mr) {
+		int ret = errno ? -errno : -EIO;
+
 		log_error("%s: ibv_reg_mr(%s, %zu bytes): %s%s", c->base.peer,
-			  what, len, strerror(errno),
-			  conn_rdma_memlock_hint(errno));
-	return mr;
+			  what, len, strerror(-ret),
+			  conn_rdma_memlock_hint(-ret));
+		return ret;
+	}
+	return 0;
 }
 
-static struct ibv_cq *make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
-			      int depth)
+/*
+ * A CQ with its own channel, armed from the start so the first completion
+ * is seen. solicited_only: see rdma-internal.h on credits and conn_fd().
+ */
+static int make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
+		   struct ibv_cq **cq, int depth, int solicited_only)
 {
-	struct ibv_cq *cq;
 	int ret;
 
 	*ch = ibv_create_comp_channel(c->id->verbs);
 	if (!*ch) {
-		log_error("%s: ibv_create_comp_channel: %s", c->base.peer,
-			  strerror(errno));
-		return NULL;
+		return conn_rdma_log_errno("%s: ibv_create_comp_channel",
+					   c->base.peer);
 	}
 	ret = conn_rdma_set_nonblock((*ch)->fd);
 	if (ret) {
-		errno = -ret;
-		return NULL;
+		log_error("%s: completion channel: %s", c->base.peer,
+			  strerror(-ret));
+		return ret;
 	}
-	cq = ibv_create_cq(c->id->verbs, depth, c, *ch, 0);
-	if (!cq) {
-		log_error("%s: ibv_create_cq(%d): %s", c->base.peer, depth,
-			  strerror(errno));
-		return NULL;
+	*cq = ibv_create_cq(c->id->verbs, depth, c, *ch, 0);
+	if (!*cq) {
+		return conn_rdma_log_errno("%s: ibv_create_cq(%d)",
+					   c->base.peer, depth);
 	}
-	/* Armed from the start: conn_fd() must see the first arrival. */
-	ret = ibv_req_notify_cq(cq, 0);
+	ret = ibv_req_notify_cq(*cq, solicited_only);
 	if (ret) {
 		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
 			  strerror(ret));
-		errno = ret;
+		return -ret;
 	}
-	return cq;
+	return 0;
 }
 
 static int make_qp(struct rdma_conn *c)
@@ -126,15 +153,11 @@ static int make_qp(struct rdma_conn *c)
 	attr.cap.max_inline_data = RDMA_INLINE;
 
 	if (rdma_create_qp(c->id, c->pd, &attr)) {
-		int ret = -errno;
-
 		/* Some devices cannot inline: ask again without. */
 		attr.cap.max_inline_data = 0;
-		if (rdma_create_qp(c->id, c->pd, &attr)) {
-			log_error("%s: rdma_create_qp: %s", c->base.peer,
-				  strerror(errno));
-			return errno ? -errno : ret;
-		}
+		if (rdma_create_qp(c->id, c->pd, &attr))
+			return conn_rdma_log_errno("%s: rdma_create_qp",
+						   c->base.peer);
 	}
 	c->has_qp = true;
 	c->qp = c->id->qp;
@@ -163,8 +186,7 @@ static int make_fds(struct rdma_conn *c)
 	return 0;
 
 err_log:
-	log_error("%s: event fds: %s", c->base.peer, strerror(errno));
-	return -errno;
+	return conn_rdma_log_errno("%s: event fds", c->base.peer);
 }
 
 /*
@@ -179,30 +201,30 @@ int conn_rdma_setup(struct rdma_conn *c)
 
 	c->pd = ibv_alloc_pd(c->id->verbs);
 	if (!c->pd) {
-		log_error("%s: ibv_alloc_pd: %s", c->base.peer,
-			  strerror(errno));
-		return -errno;
+		return conn_rdma_log_errno("%s: ibv_alloc_pd", c->base.peer);
 	}
-	c->rx_cq = make_cq(c, &c->rx_ch, RDMA_RX_DEPTH);
-	if (!c->rx_cq)
-		return -errno;
-	c->tx_cq = make_cq(c, &c->tx_ch, RDMA_SQ_DEPTH);
-	if (!c->tx_cq)
-		return -errno;
+	ret = make_cq(c, &c->rx_ch, &c->rx_cq, RDMA_RX_DEPTH, 1);
+	if (ret)
+		return ret;
+	ret = make_cq(c, &c->tx_ch, &c->tx_cq, RDMA_SQ_DEPTH, 0);
+	if (ret)
+		return ret;
 	ret = make_qp(c);
 	if (ret)
 		return ret;
-	c->rx_mr = reg_buffer(c, &c->rx_buf,
-			      (size_t)RDMA_RX_DEPTH * RDMA_BUF_SIZE, "receive");
-	if (!c->rx_mr)
-		return -errno;
-	c->tx_mr = reg_buffer(c, &c->tx_buf,
-			      (size_t)RDMA_TX_DEPTH * RDMA_BUF_SIZE, "send");
-	if (!c->tx_mr)
-		return -errno;
-	c->stage_mr = reg_buffer(c, &c->stage, RDMA_STAGE_SIZE, "staging");
-	if (!c->stage_mr)
-		return -errno;
+	ret = reg_buffer(c, &c->rx_buf, &c->rx_mr,
+			 (size_t)RDMA_RX_DEPTH * RDMA_BUF_SIZE, "receive",
+			 false);
+	if (ret)
+		return ret;
+	ret = reg_buffer(c, &c->tx_buf, &c->tx_mr,
+			 (size_t)RDMA_TX_DEPTH * RDMA_BUF_SIZE, "send", false);
+	if (ret)
+		return ret;
+	ret = reg_buffer(c, &c->stage, &c->stage_mr, RDMA_STAGE_SIZE, "staging",
+			 true);
+	if (ret)
+		return ret;
 	ret = ibv_query_device(c->id->verbs, &dev);
 	if (ret) {
 		log_error("%s: ibv_query_device: %s", c->base.peer,

@@ -6,6 +6,7 @@
  * path lives in rdma-io.c. Every verbs/CM failure is turned into -errno here,
  * with one log line naming the call.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -30,31 +31,51 @@ struct rdma_listener {
 	struct rdma_cm_id *id;
 };
 
+static bool host_ok(const char *h, size_t n, bool bracketed)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)h[i];
+
+		if (!isalnum(ch) && ch != '.' && ch != '-' && ch != '_' &&
+		    !(bracketed && (ch == ':' || ch == '%')))
+			return false;
+	}
+	return true;
+}
+
 /*
- * A private copy of conn_split_hostport() until conn.c provides it; named
- * differently so the two never clash at link time.
+ * The grammar of conn_split_hostport() in conn.c ("host:port",
+ * "[v6]:port", ":port"; numeric port), kept here because the RDMA unit
+ * tests and self-test link this library without conn.c. Named differently
+ * so the two never clash.
  */
 static int split_hostport(const char *rest, char *host, size_t hostlen,
 			  char *port, size_t portlen)
 {
 	const char *colon, *h = rest;
+	bool bracketed = rest[0] == '[';
+	char *end;
 	size_t n;
 
-	if (rest[0] == '[') {
+	if (bracketed) {
 		const char *close = strchr(rest, ']');
 
-		if (!close || close[1] != ':')
+		if (!close || close[1] != ':' || close == rest + 1)
 			return -EINVAL;
 		h = rest + 1;
 		n = (size_t)(close - h);
 		colon = close + 1;
 	} else {
 		colon = strrchr(rest, ':');
-		if (!colon || memchr(rest, ':', (size_t)(colon - rest)))
+		if (!colon)
 			return -EINVAL;
 		n = (size_t)(colon - rest);
 	}
-	if (n >= hostlen || strlen(colon + 1) >= portlen || !colon[1])
+	if (n >= hostlen || !host_ok(h, n, bracketed))
+		return -EINVAL;
+	if (!isdigit((unsigned char)colon[1]) || strlen(colon + 1) > 5 ||
+	    strlen(colon + 1) >= portlen ||
+	    strtoul(colon + 1, &end, 10) > 65535 || *end)
 		return -EINVAL;
 	memcpy(host, h, n);
 	host[n] = '\0';
@@ -213,9 +234,9 @@ static int wait_cm_event(struct rdma_event_channel *ch,
 	}
 	if (ev->event != want) {
 		ret = cm_event_errno(ev->event);
-		log_error("%s: %s while waiting for %s (status %d)", url,
-			  rdma_event_str(ev->event), rdma_event_str(want),
-			  ev->status);
+		log_error("%s: %s (%s while waiting for %s, status %d)", url,
+			  strerror(-ret), rdma_event_str(ev->event),
+			  rdma_event_str(want), ev->status);
 	} else {
 		if (hello)
 			copy_hello(hello, &ev->param.conn);
@@ -274,14 +295,13 @@ static void conn_param(struct rdma_conn *c, struct rdma_conn_param *p,
 	};
 }
 
-static struct rdma_event_channel *make_cm_channel(const char *url)
+static int make_cm_channel(struct rdma_event_channel **ch, const char *url)
 {
-	struct rdma_event_channel *ch = rdma_create_event_channel();
-
-	if (!ch)
-		log_error("%s: rdma_create_event_channel: %s", url,
-			  strerror(errno));
-	return ch;
+	*ch = rdma_create_event_channel();
+	if (!*ch)
+		return conn_rdma_log_errno("%s: rdma_create_event_channel",
+					   url);
+	return 0;
 }
 
 static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
@@ -292,19 +312,14 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 	struct rdma_hello mine, theirs;
 	int ret;
 
-	if (rdma_resolve_addr(c->id, NULL, dst,
-			      MAX(remaining_ms(deadline), 1))) {
-		log_error("%s: rdma_resolve_addr: %s", url, strerror(errno));
-		return -errno;
-	}
+	if (rdma_resolve_addr(c->id, NULL, dst, MAX(remaining_ms(deadline), 1)))
+		return conn_rdma_log_errno("%s: rdma_resolve_addr", url);
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ADDR_RESOLVED, deadline,
 			    url, NULL);
 	if (ret)
 		return ret;
-	if (rdma_resolve_route(c->id, MAX(remaining_ms(deadline), 1))) {
-		log_error("%s: rdma_resolve_route: %s", url, strerror(errno));
-		return -errno;
-	}
+	if (rdma_resolve_route(c->id, MAX(remaining_ms(deadline), 1)))
+		return conn_rdma_log_errno("%s: rdma_resolve_route", url);
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ROUTE_RESOLVED, deadline,
 			    url, NULL);
 	if (ret)
@@ -314,10 +329,8 @@ static int connect_steps(struct rdma_conn *c, struct sockaddr *dst,
 		return ret;
 	make_hello(&mine);
 	conn_param(c, &param, &mine);
-	if (rdma_connect(c->id, &param)) {
-		log_error("%s: rdma_connect: %s", url, strerror(errno));
-		return -errno;
-	}
+	if (rdma_connect(c->id, &param))
+		return conn_rdma_log_errno("%s: rdma_connect", url);
 	ret = wait_cm_event(c->cm_ch, RDMA_CM_EVENT_ESTABLISHED, deadline, url,
 			    &theirs);
 	if (ret)
@@ -349,11 +362,9 @@ static int transport_connect(const char *rest, int timeout_ms,
 	if (!c)
 		return -ENOMEM;
 	snprintf(c->base.peer, sizeof(c->base.peer), "rdma://%s", rest);
-	c->cm_ch = make_cm_channel(c->base.peer);
-	if (!c->cm_ch) {
-		ret = -errno;
+	ret = make_cm_channel(&c->cm_ch, c->base.peer);
+	if (ret)
 		goto err_free;
-	}
 	if (rdma_create_id(c->cm_ch, &c->id, c, RDMA_PS_TCP)) {
 		ret = -errno;
 		log_error("%s: rdma_create_id: %s", c->base.peer,
@@ -400,11 +411,9 @@ static int accept_request(struct rdma_listener *l, struct rdma_cm_id *id,
 	if (ret)
 		goto err_reject;
 	/* Its own channel: its events must not wake the listener. */
-	c->cm_ch = make_cm_channel(c->base.peer);
-	if (!c->cm_ch) {
-		ret = -errno;
+	ret = make_cm_channel(&c->cm_ch, c->base.peer);
+	if (ret)
 		goto err_reject;
-	}
 	if (rdma_migrate_id(id, c->cm_ch)) {
 		ret = -errno;
 		log_error("%s: rdma_migrate_id: %s", c->base.peer,
@@ -531,11 +540,9 @@ static int transport_listen(const char *rest, struct conn_listener **out)
 	if (!l)
 		return -ENOMEM;
 	l->base.ops = &listener_ops;
-	l->ch = make_cm_channel(url);
-	if (!l->ch) {
-		ret = -errno;
+	ret = make_cm_channel(&l->ch, url);
+	if (ret)
 		goto err_free;
-	}
 	if (rdma_create_id(l->ch, &l->id, l, RDMA_PS_TCP)) {
 		ret = -errno;
 		log_error("%s: rdma_create_id: %s", url, strerror(-ret));

@@ -17,9 +17,10 @@
  *
  * node_dead(ctx, id) with id != own node: node id died; providers free the
  * blocks they hold for it, owners mark their blocks on it lost.
- * node_dead(ctx, own node): the manager had declared THIS node dead while
- * it could not hear from it (the others were told): whatever it lent or
- * borrowed before must be treated as gone. It is registered again.
+ * node_dead(ctx, own node): the manager had declared THIS node dead (its
+ * registration connection closed or went silent, and the others were
+ * told): whatever it lent or borrowed before must be treated as gone. The
+ * client is registered again by then. A manager restart is no death.
  *
  * Memory: the configuration is copied (strings and key included).
  */
@@ -58,13 +59,19 @@ struct mgr_client_config {
  * logged) or ENOMEM.
  */
 struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg);
-/* Stops the thread, closes every connection, frees c. NULL is ok. */
+/*
+ * Stops the thread, closes every connection, frees c. No other call on c
+ * may be in progress or follow. NULL is ok. The manager then sees the
+ * registration connection close and announces this node dead.
+ */
 void mgr_client_destroy(struct mgr_client *c);
 
 /*
  * Waits up to timeout_ms for the client to be registered. 0 when it is;
- * else the last registration failure (-EHOSTUNREACH no manager, -EACCES
- * wrong key, -EBUSY id in use, -EINVAL block size refused) or -ETIMEDOUT.
+ * else the last registration failure (-EHOSTUNREACH no manager, -EBUSY id
+ * alive on another connection, -ETIMEDOUT) once the time is up, or at once
+ * -EACCES (wrong key or secure/insecure mismatch) or -EINVAL (block size
+ * differs from the cluster's). The client keeps retrying in any case.
  */
 int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms);
 bool mgr_client_registered(struct mgr_client *c);

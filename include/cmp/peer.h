@@ -68,7 +68,8 @@ struct peer_store_ops {
 	/*
 	 * Optional: the one contiguous mapping behind ptr() (ptr(i) == base +
 	 * i * block_size), exposed for one-sided access on transports with
-	 * RMA. NULL: READ/WRITE messages only.
+	 * RMA; returning NULL keeps it unexposed. The region is registered
+	 * (pinned) on every RMA connection. Op NULL: READ/WRITE messages only.
 	 */
 	void *(*region)(void *ctx, size_t *len);
 };

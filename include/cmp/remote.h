@@ -16,7 +16,9 @@
  * Errors: 0 or -errno. -EIO: the provider is unreachable, dead, timed out
  * or broke the protocol (the connection is dropped; the caller logs it,
  * the details are at debug level). Every call is bounded by the timeout
- * (default 5000 ms, remote_set_timeout()), never a hang. Provider answers:
+ * (default 5000 ms, remote_set_timeout()), never a hang; after a failed
+ * connect, calls to that node fail at once with -EIO for REMOTE_RETRY_MS
+ * (or until remote_add_node() names it again). Provider answers:
  * -ENOSPC (no free block), -ENOENT (not a block of ours there), -EACCES,
  * -EINVAL, -EBADMSG (our data arrived corrupted), and -ESTALE when the block
  * moved on: *moved (if not NULL) then tells where to retry. -EHOSTUNREACH
@@ -54,6 +56,8 @@ struct remote_stats {
 };
 
 #define REMOTE_DEFAULT_TIMEOUT_MS 5000
+/* Fail-fast window after a failed connect to a node. */
+#define REMOTE_RETRY_MS 1000
 /* Idle connections kept per node. */
 #define REMOTE_MAX_IDLE 8
 

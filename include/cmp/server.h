@@ -9,7 +9,8 @@
  * replies with server_reply() on the same thread: no hand-offs between
  * threads on the request path.
  *
- * Threads: one accept thread, plus one thread per connection. handle(),
+ * Threads: one accept thread, plus one thread per connection, each on a
+ * 512 KiB stack (keep big buffers off the stack in handlers). handle(),
  * on_open() and on_close() run on the connection's thread. server_reply()
  * and server_push() may be called from any thread: writes on a connection
  * are serialized by its write mutex, so another thread can push an
@@ -69,7 +70,7 @@ struct server_config {
 /*
  * Listens on cfg->listen_addr and starts the accept thread. Returns the
  * server, or NULL with errno set (EADDRINUSE, EINVAL, EPROTONOSUPPORT...).
- * The failure is logged once here.
+ * The failure is logged once (by the connector when listening fails).
  */
 struct server *server_create(const struct server_config *cfg);
 /* The bound address (port 0 resolved), owned by s. */

@@ -76,7 +76,7 @@ static struct fake_cm_ch *id_channel(struct fake_id *id)
 /* fab held */
 static void push_wc(struct fake_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
 		    enum ibv_wc_opcode op, uint32_t len, int flags,
-		    uint32_t imm)
+		    uint32_t imm, bool solicited)
 {
 	struct ibv_wc *wc;
 
@@ -90,8 +90,9 @@ static void push_wc(struct fake_cq *cq, uint64_t wr_id, enum ibv_wc_status st,
 		.wc_flags = flags,
 		.imm_data = imm,
 	};
-	if (cq->armed) {
-		cq->armed = false;
+	if (cq->armed == 2 ||
+	    (cq->armed == 1 && (solicited || st != IBV_WC_SUCCESS))) {
+		cq->armed = 0;
 		signal_fd(cq->cq.channel->fd);
 	}
 }
@@ -102,7 +103,7 @@ void fake_qp_error(struct fake_qp *q)
 	while (q->rq_count) {
 		push_wc((struct fake_cq *)q->qp.recv_cq,
 			q->rq[q->rq_head].wr_id, IBV_WC_WR_FLUSH_ERR,
-			IBV_WC_RECV, 0, 0, 0);
+			IBV_WC_RECV, 0, 0, 0, false);
 		q->rq_head = (q->rq_head + 1) % ARRAY_SIZE(q->rq);
 		q->rq_count--;
 	}
@@ -144,7 +145,7 @@ static enum ibv_wc_status do_send(struct fake_qp *q, struct ibv_send_wr *wr)
 	push_wc((struct fake_cq *)p->qp.recv_cq, p->rq[p->rq_head].wr_id,
 		IBV_WC_SUCCESS, IBV_WC_RECV, len,
 		wr->opcode == IBV_WR_SEND_WITH_IMM ? IBV_WC_WITH_IMM : 0,
-		wr->imm_data);
+		wr->imm_data, wr->send_flags & IBV_SEND_SOLICITED);
 	p->rq_head = (p->rq_head + 1) % ARRAY_SIZE(p->rq);
 	p->rq_count--;
 	if (len)
@@ -194,7 +195,7 @@ static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 		if (!q->err)
 			st = send ? do_send(q, wr) : do_rma(q, wr);
 		push_wc((struct fake_cq *)qp->send_cq, wr->wr_id, st,
-			send ? IBV_WC_SEND : IBV_WC_RDMA_READ, 0, 0, 0);
+			send ? IBV_WC_SEND : IBV_WC_RDMA_READ, 0, 0, 0, false);
 		/* On RC any failed WR takes the QP to error. */
 		if (st != IBV_WC_SUCCESS && !q->err)
 			fake_qp_error(q);
@@ -214,7 +215,8 @@ static int fake_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 
 		if (q->err) {
 			push_wc((struct fake_cq *)qp->recv_cq, wr->wr_id,
-				IBV_WC_WR_FLUSH_ERR, IBV_WC_RECV, 0, 0, 0);
+				IBV_WC_WR_FLUSH_ERR, IBV_WC_RECV, 0, 0, 0,
+				false);
 			continue;
 		}
 		assert_true(q->rq_count < ARRAY_SIZE(q->rq));
@@ -243,8 +245,11 @@ static int fake_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
 
 static int fake_req_notify_cq(struct ibv_cq *cq, int solicited_only)
 {
+	struct fake_cq *f = (struct fake_cq *)cq;
+
 	pthread_mutex_lock(&fab);
-	((struct fake_cq *)cq)->armed = true;
+	/* A request for any completion overrides a solicited one. */
+	f->armed = MAX(f->armed, solicited_only ? 1 : 2);
 	pthread_mutex_unlock(&fab);
 	return 0;
 }
@@ -492,32 +497,40 @@ int __wrap_rdma_destroy_id(struct rdma_cm_id *id)
 	return 0;
 }
 
+/*
+ * With F.scripted, the CM answers each step of a connect with the event the
+ * test queued with will_return(scripted, ...) instead of the fabric's own.
+ */
+static enum rdma_cm_event_type scripted(enum rdma_cm_event_type normal)
+{
+	return F.scripted ? mock_type(enum rdma_cm_event_type) : normal;
+}
+
 int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src,
 			     struct sockaddr *dst, int ms)
 {
 	struct fake_id *f = (struct fake_id *)id;
 
+	enum rdma_cm_event_type ev = scripted(RDMA_CM_EVENT_ADDR_RESOLVED);
+
 	pthread_mutex_lock(&fab);
-	if (F.addr_error) {
-		fake_push_event(id_channel(f), RDMA_CM_EVENT_ADDR_ERROR, f,
-				NULL, 0);
-	} else {
+	if (ev == RDMA_CM_EVENT_ADDR_RESOLVED) {
 		id->verbs = &fake_ctx;
 		memcpy(&id->route.addr.dst_addr, dst,
 		       sizeof(struct sockaddr_in));
-		fake_push_event(id_channel(f), RDMA_CM_EVENT_ADDR_RESOLVED, f,
-				NULL, 0);
 	}
+	fake_push_event(id_channel(f), ev, f, NULL, 0);
 	pthread_mutex_unlock(&fab);
 	return 0;
 }
 
 int __wrap_rdma_resolve_route(struct rdma_cm_id *id, int ms)
 {
+	enum rdma_cm_event_type ev = scripted(RDMA_CM_EVENT_ROUTE_RESOLVED);
+
 	pthread_mutex_lock(&fab);
-	fake_push_event(id_channel((struct fake_id *)id),
-			RDMA_CM_EVENT_ROUTE_RESOLVED, (struct fake_id *)id,
-			NULL, 0);
+	fake_push_event(id_channel((struct fake_id *)id), ev,
+			(struct fake_id *)id, NULL, 0);
 	pthread_mutex_unlock(&fab);
 	return 0;
 }
@@ -564,9 +577,10 @@ int __wrap_rdma_connect(struct rdma_cm_id *id, struct rdma_conn_param *p)
 	if (F.bad_hello)
 		hello[0] ^= 0xff;
 	pthread_mutex_lock(&fab);
-	if (F.reject) {
-		fake_push_event(id_channel(f), RDMA_CM_EVENT_REJECTED, f, NULL,
-				0);
+	if (F.scripted) {
+		/* No hello comes with a scripted ESTABLISHED: a foreign peer.
+		 */
+		fake_push_event(id_channel(f), scripted(0), f, NULL, 0);
 	} else if (F.listener) {
 		s = calloc(1, sizeof(*s));
 		assert_non_null(s);

@@ -47,7 +47,7 @@ struct fake_cq {
 	struct ibv_cq cq; /* first */
 	struct ibv_wc wc[1024];
 	unsigned int head, count;
-	bool armed;
+	int armed; /* 0 no, 1 solicited (and failed) completions, 2 any */
 };
 
 struct fake_qp {
@@ -74,8 +74,7 @@ struct fake_state {
 	int fail_reg_mr_at; /* this ibv_reg_mr call fails, 1-based */
 	int reg_mr_calls;
 	int post_send_err; /* positive errno from ibv_post_send */
-	bool reject;	   /* rdma_connect is answered REJECTED */
-	bool addr_error;   /* rdma_resolve_addr yields ADDR_ERROR */
+	bool scripted;	   /* connect steps answer with will_return() events */
 	bool bad_hello;	   /* rdma_connect mangles the hello */
 	int rnr;	   /* SENDs that found no receive posted */
 	int credit_msgs;   /* zero-length SENDs */

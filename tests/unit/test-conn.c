@@ -12,12 +12,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "cmp-config.h"
@@ -414,6 +417,84 @@ static void rdma_without_rdma_support_is_eprotonosupport(void **state)
 			 -EPROTONOSUPPORT);
 }
 
+/* ---- many clients at once ---- */
+
+#define CLIENTS 8
+
+struct client {
+	pthread_t thread;
+	const char *addr;
+	uint32_t id;
+	int ret;
+};
+
+static void *client_main(void *arg)
+{
+	struct client *cl = arg;
+	struct iovec iov = {&cl->id, sizeof(cl->id)};
+	struct conn *c;
+	char byte;
+
+	cl->ret = conn_connect(cl->addr, 2000, &c);
+	if (cl->ret)
+		return NULL;
+	cl->ret = conn_writev(c, &iov, 1);
+	/* Wait for the server's goodbye so the stream is read first. */
+	if (!cl->ret)
+		cl->ret = conn_read(c, &byte, 1);
+	conn_destroy(c);
+	return NULL;
+}
+
+static void many_clients_connect_at_once(void **state)
+{
+	struct client cl[CLIENTS];
+	struct conn *server[CLIENTS];
+	struct conn_listener *l;
+	struct iovec bye = {"!", 1};
+	unsigned int seen = 0;
+	uint32_t id;
+	int i;
+
+	assert_int_equal(conn_listen(listen_addr(state), &l), 0);
+	for (i = 0; i < CLIENTS; i++) {
+		cl[i] = (struct client){.addr = conn_listener_addr(l), .id = i};
+		assert_int_equal(pthread_create(&cl[i].thread, NULL,
+						client_main, &cl[i]),
+				 0);
+	}
+	for (i = 0; i < CLIENTS; i++) {
+		assert_int_equal(conn_accept(l, &server[i]), 0);
+		assert_int_equal(conn_set_timeout(server[i], 5000), 0);
+		assert_int_equal(conn_read(server[i], &id, sizeof(id)), 0);
+		assert_true(id < CLIENTS);
+		seen |= 1u << id;
+		assert_int_equal(conn_writev(server[i], &bye, 1), 0);
+	}
+	assert_int_equal(seen, (1u << CLIENTS) - 1);
+	for (i = 0; i < CLIENTS; i++) {
+		join_within(cl[i].thread, 5000);
+		assert_int_equal(cl[i].ret, 0);
+		conn_destroy(server[i]);
+	}
+	conn_listener_destroy(l);
+}
+
+static void empty_and_invalid_iovec_lists(void **state)
+{
+	struct iovec empty[2] = {{NULL, 0}, {NULL, 0}};
+	struct pair p;
+
+	pair_open(&p, listen_addr(state));
+	assert_int_equal(conn_writev(p.client, NULL, 0), 0);
+	assert_int_equal(conn_writev(p.client, empty, 2), 0);
+	assert_int_equal(conn_readv(p.server, empty, 2), 0);
+	assert_int_equal(conn_read(p.server, NULL, 0), 0);
+	assert_int_equal(conn_writev(p.client, empty, -1), -EINVAL);
+	assert_int_equal(conn_readv(p.server, NULL, 1), -EINVAL);
+	pair_close(&p);
+}
+
 /* ---- shutdown while another thread reads ---- */
 
 struct reader {
@@ -531,6 +612,34 @@ static void rma_is_eopnotsupp_without_rdma(void **state)
 	pair_close(&p);
 }
 
+static int sockopt(int fd, int level, int name)
+{
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	assert_int_equal(getsockopt(fd, level, name, &v, &len), 0);
+	return v;
+}
+
+static void tcp_connections_use_nodelay_and_notice_dead_peers(void **state)
+{
+	struct pair p;
+	struct conn *ends[2];
+	int i;
+
+	pair_open(&p, "tcp://127.0.0.1:0");
+	ends[0] = p.client;
+	ends[1] = p.server;
+	for (i = 0; i < 2; i++) {
+		int fd = conn_fd(ends[i]);
+
+		assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_NODELAY), 1);
+		assert_int_equal(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+		assert_true(sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) > 0);
+	}
+	pair_close(&p);
+}
+
 static void ipv6_loopback_works_when_available(void **state)
 {
 	struct conn_listener *l;
@@ -545,6 +654,31 @@ static void ipv6_loopback_works_when_available(void **state)
 	conn_listener_destroy(l);
 	pair_open(&p, "tcp://[::1]:0");
 	pair_close(&p);
+}
+
+static void listening_on_every_address_takes_ipv4_and_ipv6(void **state)
+{
+	static const char *const hosts[] = {"127.0.0.1", "[::1]"};
+	struct conn_listener *l;
+	struct conn *client;
+	struct conn *server;
+	char addr[80];
+	size_t i;
+
+	assert_int_equal(conn_listen("tcp://:0", &l), 0);
+	for (i = 0; i < ARRAY_SIZE(hosts); i++) {
+		snprintf(addr, sizeof(addr), "tcp://%s%s", hosts[i],
+			 strrchr(conn_listener_addr(l), ':'));
+		/* Without IPv6 on this host only IPv4 has to work. */
+		if (i == 1 &&
+		    !strncmp(conn_listener_addr(l), "tcp://0.0.0.0", 13))
+			break;
+		assert_int_equal(conn_connect(addr, 2000, &client), 0);
+		assert_int_equal(conn_accept(l, &server), 0);
+		conn_destroy(client);
+		conn_destroy(server);
+	}
+	conn_listener_destroy(l);
 }
 
 static void hostnames_resolve(void **state)
@@ -619,13 +753,19 @@ int main(void)
 		cmocka_unit_test(malformed_addresses_are_einval),
 		cmocka_unit_test(unknown_scheme_is_eprotonosupport),
 		cmocka_unit_test(rdma_without_rdma_support_is_eprotonosupport),
+		BOTH(many_clients_connect_at_once),
+		BOTH(empty_and_invalid_iovec_lists),
 		BOTH(shutdown_wakes_a_blocked_reader),
 		BOTH(shutdown_wakes_a_reader_waiting_for_its_deadline),
 		BOTH(listener_fd_polls_readable_when_a_peer_connects),
 		BOTH(conn_fd_polls_readable_when_bytes_arrive),
 		BOTH(peers_are_named_by_address),
 		BOTH(rma_is_eopnotsupp_without_rdma),
+		cmocka_unit_test(
+			tcp_connections_use_nodelay_and_notice_dead_peers),
 		cmocka_unit_test(ipv6_loopback_works_when_available),
+		cmocka_unit_test(
+			listening_on_every_address_takes_ipv4_and_ipv6),
 		cmocka_unit_test(hostnames_resolve),
 		cmocka_unit_test(split_hostport_handles_names_ipv4_and_ipv6),
 	};

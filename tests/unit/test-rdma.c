@@ -223,11 +223,16 @@ static void listen_without_rdma_device_fails_with_enodev(void **state)
 
 static void malformed_address_is_einval(void **state)
 {
+	static const char *const bad[] = {
+		"no-port", "[::1",  "host:99999", "ho st:1",
+		"[]:1",	   "host:", "host:7x",
+	};
 	struct conn *c = NULL;
 
-	assert_int_equal(conn_rdma_transport.connect("no-port", 100, &c),
-			 -EINVAL);
-	assert_int_equal(conn_rdma_transport.connect("[::1", 100, &c), -EINVAL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(conn_rdma_transport.connect(bad[i], 100, &c),
+				 -EINVAL);
+	assert_null(c);
 	assert_int_equal(F.live, 0);
 }
 
@@ -247,26 +252,42 @@ static void connect_and_accept_post_receives_before_connecting(void **state)
 	destroy_pair(&p);
 }
 
-static void connect_rejected_by_peer_returns_econnrefused(void **state)
+/* Each step of the active side's state machine, failing in turn. */
+static void cm_failures_at_each_connect_step_map_to_errno(void **state)
 {
-	struct conn *c = NULL;
+	enum {
+		ADDR = RDMA_CM_EVENT_ADDR_RESOLVED,
+		ROUTE = RDMA_CM_EVENT_ROUTE_RESOLVED,
+	};
+	static const struct {
+		int ev[3];
+		int n, err;
+	} cases[] = {
+		{{RDMA_CM_EVENT_ADDR_ERROR}, 1, -EHOSTUNREACH},
+		{{ADDR, RDMA_CM_EVENT_ROUTE_ERROR}, 2, -EHOSTUNREACH},
+		{{ADDR, RDMA_CM_EVENT_DEVICE_REMOVAL}, 2, -ENODEV},
+		{{ADDR, ROUTE, RDMA_CM_EVENT_UNREACHABLE}, 3, -EHOSTUNREACH},
+		{{ADDR, ROUTE, RDMA_CM_EVENT_REJECTED}, 3, -ECONNREFUSED},
+		{{ADDR, ROUTE, RDMA_CM_EVENT_CONNECT_ERROR}, 3, -ECONNRESET},
+		{{ADDR, ROUTE, RDMA_CM_EVENT_DISCONNECTED}, 3, -ECONNRESET},
+		/* established, but the peer sent no hello: not cmpfs */
+		{{ADDR, ROUTE, RDMA_CM_EVENT_ESTABLISHED}, 3, -EPROTO},
+	};
 
-	F.reject = true;
-	assert_int_equal(
-		conn_rdma_transport.connect("127.0.0.1:7000", 1000, &c),
-		-ECONNREFUSED);
-	assert_int_equal(F.live, 0);
-}
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct conn *c = NULL;
 
-static void unresolvable_address_returns_ehostunreach(void **state)
-{
-	struct conn *c = NULL;
-
-	F.addr_error = true;
-	assert_int_equal(
-		conn_rdma_transport.connect("127.0.0.1:7000", 1000, &c),
-		-EHOSTUNREACH);
-	assert_int_equal(F.live, 0);
+		memset(&F, 0, sizeof(F));
+		F.devices = 1;
+		F.scripted = true;
+		for (int k = 0; k < cases[i].n; k++)
+			will_return(scripted, cases[i].ev[k]);
+		assert_int_equal(
+			conn_rdma_transport.connect("127.0.0.1:7000", 1000, &c),
+			cases[i].err);
+		assert_null(c);
+		assert_int_equal(F.live, 0);
+	}
 }
 
 static void connect_times_out_when_nobody_answers(void **state)
@@ -489,6 +510,27 @@ static void conn_fd_and_pending_follow_the_buffered_bytes(void **state)
 	destroy_pair(&p);
 }
 
+static void credit_messages_do_not_wake_conn_fd(void **state)
+{
+	struct pair p = {0};
+	char buf[40];
+
+	connect_pair(&p);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(wr(p.cli, "x", 1), 0);
+	assert_int_equal(rd(p.srv, buf, 40), 0);
+	/* Half the ring was owed: credits went back on their own. */
+	assert_int_equal(F.credit_msgs, 1);
+	assert_false(readable(p.cli));
+	assert_false(p.cli->ops->pending(p.cli));
+	/* And the sender can use them. */
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(wr(p.cli, "y", 1), 0);
+	assert_int_equal(rd(p.srv, buf, 40), 0);
+	assert_int_equal(F.rnr, 0);
+	destroy_pair(&p);
+}
+
 static void read_times_out_and_leaves_the_connection_unusable(void **state)
 {
 	struct pair p = {0};
@@ -557,6 +599,26 @@ static void shutdown_wakes_the_blocked_reader(void **state)
 	pthread_join(t, NULL);
 	assert_int_equal(r.ret, -ECONNRESET);
 	assert_true(readable(p.srv));
+	destroy_pair(&p);
+}
+
+static void shutdown_wakes_a_writer_blocked_for_credits(void **state)
+{
+	struct pair p = {0};
+	uint8_t x = 'x';
+	struct io_job w;
+	pthread_t t;
+
+	connect_pair(&p);
+	for (int i = 0; i < RDMA_RX_DEPTH - 1; i++)
+		assert_int_equal(wr(p.cli, &x, 1), 0);
+	w = (struct io_job){.c = p.cli, .buf = &x, .len = 1};
+	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	assert_true(eventually_polling(p.cli));
+	p.cli->ops->shutdown(p.cli);
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, -ECONNRESET);
+	assert_int_equal(F.rnr, 0);
 	destroy_pair(&p);
 }
 
@@ -723,8 +785,7 @@ int main(void)
 		T(listen_without_rdma_device_fails_with_enodev),
 		T(malformed_address_is_einval),
 		T(connect_and_accept_post_receives_before_connecting),
-		T(connect_rejected_by_peer_returns_econnrefused),
-		T(unresolvable_address_returns_ehostunreach),
+		T(cm_failures_at_each_connect_step_map_to_errno),
 		T(connect_times_out_when_nobody_answers),
 		T(server_refuses_a_foreign_peer_and_keeps_accepting),
 		T(bytes_arrive_in_order_both_ways),
@@ -734,10 +795,12 @@ int main(void)
 		T(credits_ride_on_replies_in_ping_pong),
 		T(full_duplex_streams_with_four_threads),
 		T(conn_fd_and_pending_follow_the_buffered_bytes),
+		T(credit_messages_do_not_wake_conn_fd),
 		T(read_times_out_and_leaves_the_connection_unusable),
 		T(bytes_sent_before_disconnect_are_read_then_econnreset),
 		T(disconnect_mid_transfer_wakes_the_blocked_reader),
 		T(shutdown_wakes_the_blocked_reader),
+		T(shutdown_wakes_a_writer_blocked_for_credits),
 		T(flush_error_completions_fail_io_with_econnreset),
 		T(device_removal_fails_the_connection_with_enodev),
 		T(registration_failure_at_connect_frees_everything),

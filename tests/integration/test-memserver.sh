@@ -1,0 +1,136 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# cmp-memserver as a process: refuses bad configurations with one clear
+# line, registers with a real cmp-manager over TCP loopback (cmpctl status
+# shows its capacity), fails fast when the manager refuses its block size,
+# reports a startup failure through its exit code when daemonizing, and
+# shuts down cleanly on SIGTERM. Every wait polls with a deadline.
+# Usage: test-memserver.sh CMP-MANAGER CMP-MEMSERVER CMPCTL
+set -u
+
+manager=${1:?usage: $0 cmp-manager cmp-memserver cmpctl}
+memserver=${2:?}
+cmpctl=${3:?}
+for b in "$manager" "$memserver" "$cmpctl"; do
+	if [ ! -x "$b" ]; then
+		echo "$b: not built" >&2
+		exit 77
+	fi
+done
+
+dir=$(mktemp -d /tmp/cmp-test-memserver.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$dir"/*.log; do
+		[ -f "$f" ] && sed "s|^|$(basename "$f"): |" "$f" >&2
+	done
+	exit 1
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.05
+	done
+}
+
+"$cmpctl" keygen "$dir/key" >/dev/null || fail "cmpctl keygen"
+
+# --- bad configurations: one line, nonzero exit, nothing started ---
+expect_refusal() {
+	local want=$1
+	shift
+	if "$memserver" "$@" >"$dir/out" 2>&1; then
+		fail "accepted: $*"
+	fi
+	grep -q -- "$want" "$dir/out" || fail "'$*' said: $(cat "$dir/out")"
+	[ "$(wc -l <"$dir/out")" -eq 1 ] || fail "more than one line: $*"
+}
+common=(--manager tcp://127.0.0.1:1 --listen tcp://127.0.0.1:0)
+expect_refusal "--key FILE is required" "${common[@]}" --ram 64M
+expect_refusal "exactly one of" "${common[@]}" --insecure
+expect_refusal "exactly one of" "${common[@]}" --insecure --ram 1M \
+	--store "$dir/s" --size 1M
+expect_refusal "needs --size" "${common[@]}" --insecure --store "$dir/s"
+expect_refusal "bad --block" "${common[@]}" --insecure --ram 1M --block 3000
+expect_refusal "unknown option" --frobnicate
+cp "$dir/key" "$dir/loose-key"
+chmod 644 "$dir/loose-key"
+expect_refusal "group or others" "${common[@]}" --key "$dir/loose-key" \
+	--ram 1M
+"$memserver" --help | grep -q -- "--store FILE" || fail "--help"
+
+# --- a manager and a memserver registering with it ---
+"$manager" --listen tcp://127.0.0.1:0 --key "$dir/key" -f \
+	>"$dir/manager.log" 2>&1 &
+pids+=($!)
+manager_addr() {
+	maddr=$(sed -n 's/.*listening on \(tcp:[^ ]*\).*/\1/p' \
+		"$dir/manager.log" | head -1)
+	[ -n "$maddr" ]
+}
+wait_for 10 manager_addr || fail "manager did not start"
+
+"$memserver" --manager "$maddr" --listen tcp://127.0.0.1:0 \
+	--key "$dir/key" --store "$dir/store" --size 64M --block 64K \
+	--node-id 4242 -f >"$dir/memserver.log" 2>&1 &
+ms_pid=$!
+pids+=($ms_pid)
+wait_for 10 grep -qs "serving 64.0 MiB (1024 blocks of 64.0 KiB)" \
+	"$dir/memserver.log" || fail "memserver did not start"
+[ "$(stat -c %s "$dir/store")" -eq $((64 << 20)) ] || fail "store size"
+[ "$(stat -c %a "$dir/store")" = 600 ] || fail "store mode"
+
+registered() {
+	"$cmpctl" status --manager "$maddr" --key "$dir/key" --json \
+		>"$dir/status.json" 2>/dev/null &&
+		grep -q '"id": 4242, "kind": "memserver", "alive": true' \
+			"$dir/status.json" &&
+		grep -q '"capacity": 1024' "$dir/status.json"
+}
+wait_for 10 registered || fail "memserver not in cmpctl status: \
+$(cat "$dir/status.json" 2>/dev/null)"
+
+# --- a second memserver with another block size is refused, fast ---
+if "$memserver" --manager "$maddr" --listen tcp://127.0.0.1:0 \
+	--key "$dir/key" --ram 8M --block 1M -f >"$dir/refused.log" 2>&1; then
+	fail "a memserver with a different block size started"
+fi
+grep -q "refused this memserver" "$dir/refused.log" ||
+	fail "no refusal line"
+
+# --- daemon mode reports a startup failure through its exit code ---
+busy=${maddr#tcp://}
+if "$memserver" --manager "$maddr" --listen "tcp://$busy" \
+	--key "$dir/key" --ram 8M --block 64K >"$dir/daemon.log" 2>&1; then
+	fail "daemon on a busy address exited 0"
+fi
+
+# --- clean shutdown ---
+kill -TERM $ms_pid
+stopped() { ! kill -0 $ms_pid 2>/dev/null; }
+wait_for 10 stopped || fail "memserver ignored SIGTERM"
+wait $ms_pid
+rc=$?
+[ $rc -eq 0 ] || fail "memserver exit status $rc after SIGTERM"
+grep -q "shutting down" "$dir/memserver.log" || fail "no shutdown line"
+
+if grep -E -q "AddressSanitizer|runtime error|LeakSanitizer" "$dir"/*.log; then
+	fail "sanitizer report"
+fi
+echo "memserver: PASS"
