@@ -25,6 +25,8 @@ log "source: $SIZE_MB MiB of random data"
 dd if="$SHM/src" of="$MNT/a" bs=1M status=none
 expect_eq "blocks used by $SIZE_MB MiB" \
 	$((blocks0 - $(stat_get blocks_free))) "$SIZE_MB"
+expect_eq "st_blocks (512 B units) of $SIZE_MB MiB" "$(stat -c %b "$MNT/a")" \
+	$((SIZE_MB * 2048))
 expect_eq "sha256 of the file in cmpfs" "$(sha256sum <"$MNT/a")" "$sum"
 expect_eq "sha256 of the file read back with dd" \
 	"$(dd if="$MNT/a" bs=1M status=none | sha256sum)" "$sum"
@@ -61,6 +63,8 @@ dd if=/dev/urandom of="$MNT/sparse" bs=4096 count=1 seek=25000 \
 	conv=notrunc status=none
 expect_eq "blocks used by one 4 KiB write into the hole" \
 	$((free1 - $(stat_get blocks_free))) 1
+expect_eq "st_blocks of the sparse file (one 1 MiB block)" \
+	"$(stat -c %b "$MNT/sparse")" 2048
 # (the data sits at 102400000..102404095)
 cmp -n 102400000 "$MNT/sparse" /dev/zero ||
 	fail "the hole before the data does not read as zeros"
