@@ -250,22 +250,23 @@ static int run(struct fs_options *o, struct fuse_args *args,
 	int ret = 1;
 
 	fs.block_shift = (uint32_t)__builtin_ctz(o->block_size);
+	/* libfuse's options first: a bad one fails before the pool is made. */
+	fs.se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs);
+	if (!fs.se)
+		goto err_out;
 	fs.pool = pool_create(&pc);
 	if (!fs.pool) {
 		log_error("cannot create a pool of %s in %u-byte blocks: %s",
 			  cmp_format_size(o->local_bytes, sz, sizeof(sz)),
 			  o->block_size, strerror(errno));
-		return 1;
+		goto err_session;
 	}
 	if (o->manager && join_cluster(&fs, o))
 		goto err_pool;
 	if (fs_ns_init(&fs))
 		goto err_cluster;
-	fs.se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs);
-	if (!fs.se)
-		goto err_ns;
 	if (fuse_set_signal_handlers(fs.se))
-		goto err_session;
+		goto err_ns;
 	if (fuse_session_mount(fs.se, co->mountpoint))
 		goto err_signals;
 	if (fs_compat_install(fs.se))
@@ -300,8 +301,6 @@ err_unmount:
 	fuse_session_unmount(fs.se);
 err_signals:
 	fuse_remove_signal_handlers(fs.se);
-err_session:
-	fuse_session_destroy(fs.se);
 err_ns:
 	/* Frees every block, giving borrowed ones back to their providers. */
 	fs_ns_finish(&fs);
@@ -309,6 +308,9 @@ err_cluster:
 	cluster_stop(fs.cluster);
 err_pool:
 	pool_destroy(fs.pool);
+err_session:
+	fuse_session_destroy(fs.se);
+err_out:
 	cmp_detach_done(1, -1); /* no-op once ready */
 	return ret;
 }
