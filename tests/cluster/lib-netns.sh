@@ -171,16 +171,19 @@ stop_daemon()
 
 	[ "$pid" != 0 ] || return 0
 	PID[$name]=0
-	kill -"$sig" "$pid" 2>/dev/null || true
-	end=$(($(now_ms) + 5000))
-	while pid_alive "$pid" && [ "$(now_ms)" -lt "$end" ]; do
-		sleep 0.05
-	done
-	if pid_alive "$pid"; then
-		echo "daemon $name (pid $pid) ignored SIG$sig: SIGKILL" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
+	# (bash's "Killed" job notices go to /dev/null with the loop's stderr)
+	{
+		kill -"$sig" "$pid" || true
+		end=$(($(now_ms) + 5000))
+		while pid_alive "$pid" && [ "$(now_ms)" -lt "$end" ]; do
+			sleep 0.05
+		done
+		if pid_alive "$pid"; then
+			echo "daemon $name (pid $pid) ignored SIG$sig: SIGKILL" >&3
+			kill -KILL "$pid" || true
+		fi
+		wait "$pid" || true
+	} 3>&2 2>/dev/null
 }
 
 # kill_daemon NAME: SIGKILL now (a crash), and reap it.
@@ -189,7 +192,7 @@ kill_daemon()
 	local pid=${PID[$1]}
 
 	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null || true
+	{ wait "$pid"; } 2>/dev/null || true
 	PID[$1]=0
 	log "killed $1 (pid $pid) with SIGKILL"
 }
