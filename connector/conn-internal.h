@@ -54,7 +54,7 @@ struct conn_listener {
 
 extern const struct conn_transport conn_tcp_transport;
 extern const struct conn_transport conn_mem_transport;
-#ifdef CMP_HAVE_RDMA
+#if CMP_HAVE_RDMA
 extern const struct conn_transport conn_rdma_transport;
 #endif
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Size parsing/formatting and the clock, shared by every program. */
 #include <ctype.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cmp/log.h"
 #include "cmp/util.h"
 
 int cmp_parse_size(const char *text, uint64_t *out)
@@ -78,4 +81,57 @@ uint64_t cmp_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int ready_fd = -1; /* to the parent waiting in cmp_detach() */
+
+int cmp_detach(void)
+{
+	int pfd[2];
+	pid_t pid;
+	char st = 1;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &st, 1) != 1)
+			st = 1;
+		_exit(st);
+	}
+	close(pfd[0]);
+	if (setsid() < 0 || chdir("/") < 0)
+		return -errno;
+	ready_fd = pfd[1];
+	return 0;
+}
+
+void cmp_detach_done(int status, int log_fd)
+{
+	char st = (char)status;
+	int null;
+
+	if (ready_fd < 0)
+		return;
+	if (!status) {
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(log_fd >= 0 ? log_fd : null, STDERR_FILENO);
+			close(null);
+		}
+		if (log_fd >= 0)
+			close(log_fd);
+		else
+			log_use_syslog();
+	}
+	/* a parent that is gone has nobody to tell */
+	if (write(ready_fd, &st, 1) != 1)
+		log_debug("the waiting parent is gone");
+	close(ready_fd);
+	ready_fd = -1;
 }

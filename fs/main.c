@@ -51,8 +51,8 @@ static void usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
-static void fuse_log_bridge(enum fuse_log_level level, const char *fmt,
-			    va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	enum log_level l = level <= FUSE_LOG_ERR       ? LOG_LVL_ERROR
 			   : level == FUSE_LOG_WARNING ? LOG_LVL_WARN
@@ -166,8 +166,7 @@ static void tune_bdi(const char *mountpoint)
 		log_warn("cannot tune %s: %s", path, strerror(-ret));
 }
 
-static int log_fd = -1;	  /* -o log=FILE, until it replaces stderr */
-static int ready_fd = -1; /* to the parent waiting in daemon_start() */
+static int log_fd = -1; /* -o log=FILE, until it replaces stderr */
 
 static int setup_log(struct fs_options *o, bool foreground)
 {
@@ -190,66 +189,6 @@ static int setup_log(struct fs_options *o, bool foreground)
 		log_fd = -1;
 	}
 	return 0;
-}
-
-/*
- * Detaches before anything starts a thread (threads do not survive a
- * fork): the parent waits for the child's verdict and exits with it, so
- * `mount` still fails visibly when the mount or the cluster join fails.
- */
-static int daemon_start(void)
-{
-	int p[2];
-	pid_t pid;
-	char c = 1;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) != 1)
-			c = 1;
-		_exit(c);
-	}
-	close(p[0]);
-	setsid();
-	ready_fd = p[1];
-	return 0;
-}
-
-/* Tells the waiting parent how it went and lets go of the terminal. */
-static void daemon_ready(int status)
-{
-	int null;
-	char c = (char)status;
-
-	if (ready_fd < 0)
-		return;
-	if (!status) {
-		null = open("/dev/null", O_RDWR);
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			dup2(log_fd >= 0 ? log_fd : null, STDERR_FILENO);
-			close(null);
-		}
-		if (log_fd < 0)
-			log_use_syslog();
-		if (chdir("/") < 0)
-			log_warn("chdir /: %s", strerror(errno));
-	}
-	if (write(ready_fd, &c, 1) != 1)
-		log_warn("cannot tell the parent we are %s",
-			 status ? "failing" : "ready");
-	close(ready_fd);
-	ready_fd = -1;
-	if (log_fd >= 0) {
-		close(log_fd);
-		log_fd = -1;
-	}
 }
 
 /* Joins the cluster named by -o manager= (before mounting). */
@@ -326,7 +265,8 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		 co->mountpoint,
 		 cmp_format_size(o->local_bytes, sz, sizeof(sz)),
 		 o->block_size >> 10, CMP_VERSION_STRING);
-	daemon_ready(0);
+	cmp_detach_done(0, log_fd);
+	log_fd = -1;
 	protect_daemon(o->lock_memory);
 
 	if (co->singlethread) {
@@ -358,7 +298,7 @@ err_cluster:
 	cluster_stop(fs.cluster);
 err_pool:
 	pool_destroy(fs.pool);
-	daemon_ready(1); /* no-op once ready */
+	cmp_detach_done(1, -1); /* no-op once ready */
 	return ret;
 }
 
@@ -397,8 +337,22 @@ int main(int argc, char *argv[])
 		fuse_opt_add_arg(&args, "-oallow_other");
 	if (setup_log(&o, co.foreground))
 		goto out_opts;
-	if (!co.foreground && daemon_start()) {
-		fprintf(stderr, "cmpfs: cannot detach: %s\n", strerror(errno));
+	/* The daemon runs in /: make a relative key path absolute now. */
+	if (o.key_path) {
+		char *abs = realpath(o.key_path, NULL);
+
+		if (!abs) {
+			fprintf(stderr, "cmpfs: key file %s: %s\n", o.key_path,
+				strerror(errno));
+			goto out_opts;
+		}
+		free(o.key_path);
+		o.key_path = abs;
+	}
+	/* Before any thread starts: threads do not survive a fork. */
+	if (!co.foreground && (ret = cmp_detach())) {
+		fprintf(stderr, "cmpfs: cannot detach: %s\n", strerror(-ret));
+		ret = 1;
 		goto out_opts;
 	}
 	ret = run(&o, &args, &co);

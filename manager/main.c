@@ -181,65 +181,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/*
- * Forks into the background; the parent waits and exits with the child's
- * startup verdict, so a bad address or a busy port shows on the exit code
- * and (logged to stderr until then) on the terminal.
- */
-static int detach(int *ready_fd)
-{
-	int pfd[2];
-	pid_t pid;
-	char st;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		close(pfd[1]);
-		if (read(pfd[0], &st, 1) != 1)
-			st = 1;
-		_exit(st);
-	}
-	close(pfd[0]);
-	if (setsid() < 0 || chdir("/") < 0)
-		return -errno;
-	*ready_fd = pfd[1];
-	return 0;
-}
-
-/* Tells the waiting parent how startup went; then stdio goes quiet. */
-static void report_ready(int *ready_fd, char status)
-{
-	int null;
-
-	if (*ready_fd < 0)
-		return;
-	if (status == 0) {
-		log_use_syslog();
-		null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-			close(null);
-		}
-	}
-	/* a parent that is gone has nobody to tell */
-	(void)!write(*ready_fd, &status, 1);
-	close(*ready_fd);
-	*ready_fd = -1;
-}
-
 int main(int argc, char **argv)
 {
 	struct options o = {0};
 	struct manager_config mc;
 	struct auth_key key;
 	struct manager *m;
-	int ready_fd = -1;
 	sigset_t set;
 	int sig, ret;
 
@@ -251,7 +198,7 @@ int main(int argc, char **argv)
 		if (auth_key_load(o.key_path, &key) < 0)
 			return 1;
 	}
-	ret = o.foreground ? 0 : detach(&ready_fd);
+	ret = o.foreground ? 0 : cmp_detach();
 	if (ret < 0) {
 		log_error("cannot go to the background: %s", strerror(-ret));
 		return 1;
@@ -273,7 +220,7 @@ int main(int argc, char **argv)
 	m = manager_create(&mc);
 	explicit_bzero(&key, sizeof(key));
 	if (!m) {
-		report_ready(&ready_fd, 1);
+		cmp_detach_done(1, -1);
 		return 1;
 	}
 	log_info("cmp-manager %s listening on %s (%s), heartbeat %u ms, "
@@ -282,7 +229,7 @@ int main(int argc, char **argv)
 		 o.key_path ? "cluster key" : "INSECURE, no key",
 		 o.heartbeat_ms ? o.heartbeat_ms : MANAGER_DEFAULT_HEARTBEAT_MS,
 		 o.dead_after ? o.dead_after : MANAGER_DEFAULT_DEAD_AFTER);
-	report_ready(&ready_fd, 0);
+	cmp_detach_done(0, -1);
 
 	do {
 		ret = sigwait(&set, &sig);

@@ -46,6 +46,8 @@ struct registry *registry_create(const struct registry_config *cfg)
 	r->cfg = *cfg;
 	if (!r->cfg.max_nodes || r->cfg.max_nodes > PROTO_MGR_MAX_NODES)
 		r->cfg.max_nodes = PROTO_MGR_MAX_NODES;
+	if (!r->cfg.dead_keep_ms)
+		r->cfg.dead_keep_ms = REGISTRY_DEAD_KEEP_MS;
 	r->nodes = calloc(r->cfg.max_nodes, sizeof(*r->nodes));
 	if (!r->nodes) {
 		free(r);
@@ -154,11 +156,19 @@ size_t registry_expire(struct registry *r, uint64_t now_ns,
 {
 	uint64_t limit =
 		(uint64_t)r->cfg.dead_after * r->cfg.heartbeat_ms * 1000000ull;
+	uint64_t keep = r->cfg.dead_keep_ms * 1000000ull;
 	size_t i, dead = 0;
 
 	for (i = 0; i < r->count; i++) {
 		struct node *n = &r->nodes[i];
 
+		/* long dead: drop it, moving the last entry into its slot */
+		while (!n->alive && now_ns > n->last_ns &&
+		       now_ns - n->last_ns > keep) {
+			*n = r->nodes[--r->count];
+			if (i == r->count)
+				return dead;
+		}
 		if (!n->alive || now_ns < n->last_ns ||
 		    now_ns - n->last_ns <= limit)
 			continue;

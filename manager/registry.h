@@ -26,7 +26,11 @@ struct registry_config {
 	uint32_t heartbeat_ms; /* interval the nodes are told to use */
 	uint32_t dead_after;   /* missed intervals before a node is dead */
 	size_t max_nodes;      /* 0: PROTO_MGR_MAX_NODES */
+	/* how long the dead stay listed; 0: REGISTRY_DEAD_KEEP_MS */
+	uint64_t dead_keep_ms;
 };
+
+#define REGISTRY_DEAD_KEEP_MS (10 * 60 * 1000)
 
 /* A node that just died, and the connection it had registered on. */
 struct registry_death {
@@ -63,6 +67,8 @@ int registry_kill(struct registry *r, uint32_t node, const void *conn);
  * Declares dead every live node whose last heartbeat is older than
  * dead_after * heartbeat_ms; stores up to max of them in out. Returns the
  * number of nodes that died (may exceed max: the rest die unreported).
+ * Also forgets nodes dead for longer than dead_keep_ms (a node that comes
+ * back after that learns it was dead from the manager's unchanged epoch).
  */
 size_t registry_expire(struct registry *r, uint64_t now_ns,
 		       struct registry_death *out, size_t max);

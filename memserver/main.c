@@ -306,45 +306,6 @@ static uint32_t random_node_id(void)
 	return id;
 }
 
-/*
- * Forks into the background; the parent exits with the child's startup
- * status, so whoever started us sees a failure on our exit code.
- */
-static int daemonize(int *ready_fd)
-{
-	int pfd[2];
-	pid_t pid;
-	char st;
-
-	if (pipe(pfd) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		close(pfd[1]);
-		if (read(pfd[0], &st, 1) != 1)
-			st = 1;
-		_exit(st);
-	}
-	close(pfd[0]);
-	if (setsid() < 0 || chdir("/") < 0)
-		return -errno;
-	log_use_syslog();
-	*ready_fd = pfd[1];
-	return 0;
-}
-
-static void report_ready(int *ready_fd, char status)
-{
-	if (*ready_fd < 0)
-		return;
-	/* a parent that is gone has nobody to tell: ignore the result */
-	(void)!write(*ready_fd, &status, 1);
-	close(*ready_fd);
-	*ready_fd = -1;
-}
-
 static int start_mgr(struct memserver *ms, const struct auth_key *key)
 {
 	struct mgr_client_config mcfg = {
@@ -405,7 +366,7 @@ static int run(struct memserver *ms, const struct auth_key *key)
 {
 	struct ms_options *o = ms->opts;
 	char cap[32], bs[32];
-	int ready_fd = -1, sig, ret;
+	int sig, ret;
 	sigset_t set;
 
 	ret = ms_store_create(o->store_path, o->store_path ? o->size : o->ram,
@@ -413,7 +374,7 @@ static int run(struct memserver *ms, const struct auth_key *key)
 	if (ret < 0)
 		return ret;
 	if (!o->foreground) {
-		ret = daemonize(&ready_fd);
+		ret = cmp_detach();
 		if (ret < 0) {
 			log_error("cannot daemonize: %s", strerror(-ret));
 			goto out_destroy;
@@ -441,7 +402,7 @@ static int run(struct memserver *ms, const struct auth_key *key)
 		 o->store_path ? o->store_path : "RAM",
 		 peer_listen_addr(ms->peer), o->manager,
 		 key ? "" : " (insecure)");
-	report_ready(&ready_fd, 0);
+	cmp_detach_done(0, -1);
 
 	do {
 		if (sigwait(&set, &sig))
@@ -451,7 +412,7 @@ static int run(struct memserver *ms, const struct auth_key *key)
 	ret = 0;
 
 out_destroy:
-	report_ready(&ready_fd, 1);
+	cmp_detach_done(1, -1);
 	mgr_client_destroy(ms->mgr);
 	peer_destroy(ms->peer);
 	ms_store_destroy(ms->store);

@@ -262,6 +262,13 @@ static void mgr_node_dead(void *ctx, uint32_t node)
 	struct cluster *c = ctx;
 	uint32_t lost, freed;
 
+	if (node == c->node) {
+		/* We were declared dead while cut off: the others let go. */
+		log_error("cluster: the manager had declared this node dead: "
+			  "%u blocks lent or borrowed are gone",
+			  pool_forget_cluster(c->pool));
+		return;
+	}
 	remote_node_dead(c->remote, node);
 	lost = pool_provider_dead(c->pool, node);
 	freed = peer_owner_dead(c->peer, node);

@@ -398,8 +398,8 @@ static int register_reply(struct mgr_client *c, uint64_t id)
 	uint8_t buf[PROTO_MGR_REGISTER_REPLY_SIZE];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 	struct proto_mgr_register_reply rep;
+	bool reply = false, same_manager;
 	struct wire_hdr h;
-	bool reply = false;
 	int ret;
 
 	do {
@@ -424,12 +424,20 @@ static int register_reply(struct mgr_client *c, uint64_t id)
 	if (c->epoch && c->epoch != rep.epoch)
 		log_info("manager %s restarted; node %u registered again",
 			 c->manager_addr, c->cfg.node);
+	same_manager = c->epoch == rep.epoch;
 	c->epoch = rep.epoch;
 	c->hb_ms = rep.heartbeat_ms;
 	c->silent_ns =
 		(uint64_t)(rep.dead_after + 1) * rep.heartbeat_ms * 1000000ull;
 	if (c->cfg.heartbeat_ms && c->cfg.heartbeat_ms < c->hb_ms)
 		c->hb_ms = c->cfg.heartbeat_ms;
+	/*
+	 * The same manager taking us back means our registration connection
+	 * closed or went silent: a death it has announced, even if it has
+	 * forgotten us since.
+	 */
+	if (same_manager)
+		rep.flags |= MGR_REG_F_WAS_DEAD;
 	if (rep.flags & MGR_REG_F_WAS_DEAD) {
 		log_warn("manager %s had declared node %u (this node) dead: "
 			 "its loans and borrowed blocks are gone",

@@ -265,7 +265,7 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static uint64_t remote_free(struct pool *p)
+static uint64_t cluster_free_hint(struct pool *p)
 {
 	return p->cops && p->cops->remote_free ? p->cops->remote_free(p->cctx)
 					       : 0;
@@ -278,7 +278,7 @@ uint64_t pool_avail_blocks(struct pool *p)
 	pthread_mutex_lock(&p->lock);
 	n = p->lists[POOL_FREE].count;
 	pthread_mutex_unlock(&p->lock);
-	return n + remote_free(p);
+	return n + cluster_free_hint(p);
 }
 
 uint64_t pool_capacity_blocks(struct pool *p)
@@ -288,7 +288,7 @@ uint64_t pool_capacity_blocks(struct pool *p)
 	pthread_mutex_lock(&p->lock);
 	n = p->local_blocks + p->lists[POOL_LRL].count;
 	pthread_mutex_unlock(&p->lock);
-	return n + remote_free(p);
+	return n + cluster_free_hint(p);
 }
 
 static uint32_t handle_get_locked(struct pool *p)

@@ -21,7 +21,14 @@
  *
  * Errors: every int function returns 0 or -errno. -ECONNRESET means the peer
  * closed or vanished, -ETIMEDOUT a deadline passed, -EPROTONOSUPPORT an
- * unknown or unavailable scheme, -EINVAL a malformed address.
+ * unknown or unavailable scheme, -EINVAL a malformed address, -ENODEV an
+ * rdma:// address on a machine without an RDMA device.
+ *
+ * RDMA specifics: a readable listener fd does not promise that
+ * conn_accept() will not block (it waits up to 5 s for the handshake);
+ * one-sided calls are serialized per connection and may come from any
+ * thread; each connection pins about 6 MiB plus its exposed regions, so
+ * daemons need RLIMIT_MEMLOCK or CAP_IPC_LOCK to match.
  *
  * Threads: a connection may be used by one reader and one writer thread at a
  * time; callers serialize further use. Listeners are single-threaded.

@@ -17,9 +17,10 @@
  *
  * node_dead(ctx, id) with id != own node: node id died; providers free the
  * blocks they hold for it, owners mark their blocks on it lost.
- * node_dead(ctx, own node): the manager had declared THIS node dead while
- * it could not hear from it (the others were told): whatever it lent or
- * borrowed before must be treated as gone. It is registered again.
+ * node_dead(ctx, own node): the manager had declared THIS node dead (its
+ * registration connection closed or went silent, and the others were
+ * told): whatever it lent or borrowed before must be treated as gone. The
+ * client is registered again by then. A manager restart is no death.
  *
  * Memory: the configuration is copied (strings and key included).
  */

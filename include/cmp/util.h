@@ -28,6 +28,19 @@ char *cmp_format_size(uint64_t bytes, char *buf, size_t len);
 /* Monotonic clock in nanoseconds. */
 uint64_t cmp_now_ns(void);
 
+/*
+ * Daemon start-up in two steps, shared by every daemon. cmp_detach() forks
+ * before any thread is started (threads do not survive a fork); the parent
+ * waits and exits with the child's verdict, so a busy port or a refused
+ * key shows on the exit code and, logged to stderr until then, on the
+ * terminal. cmp_detach_done(0, log_fd) after start-up: stdio goes to
+ * /dev/null (stderr to log_fd when >= 0, which it closes; else logging
+ * moves to syslog). cmp_detach_done(status != 0) lets the parent exit with
+ * status. Both are no-ops without a detached parent waiting.
+ */
+int cmp_detach(void);
+void cmp_detach_done(int status, int log_fd);
+
 static inline int cmp_is_pow2(uint64_t x)
 {
 	return x && !(x & (x - 1));

@@ -602,6 +602,26 @@ static void shutdown_wakes_the_blocked_reader(void **state)
 	destroy_pair(&p);
 }
 
+static void shutdown_wakes_a_writer_blocked_for_credits(void **state)
+{
+	struct pair p = {0};
+	uint8_t x = 'x';
+	struct io_job w;
+	pthread_t t;
+
+	connect_pair(&p);
+	for (int i = 0; i < RDMA_RX_DEPTH - 1; i++)
+		assert_int_equal(wr(p.cli, &x, 1), 0);
+	w = (struct io_job){.c = p.cli, .buf = &x, .len = 1};
+	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	assert_true(eventually_polling(p.cli));
+	p.cli->ops->shutdown(p.cli);
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, -ECONNRESET);
+	assert_int_equal(F.rnr, 0);
+	destroy_pair(&p);
+}
+
 static void flush_error_completions_fail_io_with_econnreset(void **state)
 {
 	struct pair p = {0};
@@ -780,6 +800,7 @@ int main(void)
 		T(bytes_sent_before_disconnect_are_read_then_econnreset),
 		T(disconnect_mid_transfer_wakes_the_blocked_reader),
 		T(shutdown_wakes_the_blocked_reader),
+		T(shutdown_wakes_a_writer_blocked_for_credits),
 		T(flush_error_completions_fail_io_with_econnreset),
 		T(device_removal_fails_the_connection_with_enodev),
 		T(registration_failure_at_connect_frees_everything),

@@ -345,6 +345,35 @@ static void a_full_table_recycles_the_longest_dead(void **state)
 	registry_destroy(r);
 }
 
+static void the_long_dead_are_forgotten(void **state)
+{
+	struct registry_config cfg = {
+		.heartbeat_ms = 1000, .dead_after = 3, .dead_keep_ms = 60000};
+	struct registry *r = registry_create(&cfg);
+	struct registry_death d[4];
+	struct mgr_node_info n[4];
+	bool was_dead = true;
+
+	reg(r, 1, MGR_KIND_COMPUTE, 10, 0, NULL);
+	reg(r, 2, MGR_KIND_COMPUTE, 10, 0, NULL);
+	reg(r, 3, MGR_KIND_COMPUTE, 10, 0, NULL);
+	registry_kill(r, 1, CONN(1));
+	registry_kill(r, 2, CONN(2));
+	assert_int_equal(beat(r, 3, 10, 59000 * MS), 0);
+	assert_int_equal(registry_expire(r, 60000 * MS, d, 4), 0);
+	assert_int_equal(registry_nodes(r, 60000 * MS, n, 4), 3);
+	/* a minute after their last word, 1 and 2 are gone; 3 lives on */
+	assert_int_equal(registry_expire(r, 60001 * MS, d, 4), 0);
+	assert_int_equal(registry_nodes(r, 60001 * MS, n, 4), 1);
+	assert_int_equal(n[0].node, 3);
+	assert_true(n[0].alive);
+	/* a forgotten id comes back as new */
+	assert_int_equal(reg(r, 1, MGR_KIND_COMPUTE, 10, 60002 * MS, &was_dead),
+			 0);
+	assert_false(was_dead);
+	registry_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +396,7 @@ int main(void)
 		cmocka_unit_test(nodes_lists_living_and_dead_by_id),
 		cmocka_unit_test(live_connections_exclude_the_dead_node),
 		cmocka_unit_test(a_full_table_recycles_the_longest_dead),
+		cmocka_unit_test(the_long_dead_are_forgotten),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
