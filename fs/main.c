@@ -218,6 +218,17 @@ static int join_cluster(struct fs *fs, struct fs_options *o)
 	if (!fs->cluster)
 		return -errno;
 	ret = cluster_wait_registered(fs->cluster, 5000);
+	if (ret == -EACCES || ret == -EINVAL) {
+		/* A wrong key or block size will not fix itself. */
+		log_error("the manager at %s refused this node: %s", o->manager,
+			  ret == -EACCES ? "wrong cluster key (or secure and "
+					   "insecure mixed)"
+					 : "block size differs from the "
+					   "cluster's");
+		cluster_stop(fs->cluster);
+		fs->cluster = NULL;
+		return ret;
+	}
 	if (ret)
 		log_warn("not registered with the manager at %s yet (%s): "
 			 "serving local memory, retrying in the background",

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The test library tests itself, so that a green suite means something:
+# small child tests (made here, run under their own deadline) must pass,
+# fail or skip as they should — an "error:" line or a sanitizer report in
+# a daemon log fails a test whose body passed, ALLOWED_ERRORS lets an
+# expected one through, a missing command skips — and whatever happens,
+# even a hung daemon or a test killed at its deadline, no mount, loop
+# device or daemon may be left behind.
+TEST_TIMEOUT=120
+. "$(dirname "$0")/lib.sh"
+requires_root
+requires losetup
+
+# child NAME WANT_RC BODY [ENV=VAL...]: run BODY as a test, check its exit
+# status, and that it left no mount, daemon or loop device.
+child()
+{
+	local name=$1 want=$2 body=$3 rc=0 dir pid
+
+	shift 3
+	cat >"$T/$name.sh" <<CHILD
+TEST_TIMEOUT=\${CHILD_TIMEOUT:-60}
+. "$SRC_DIR/lib.sh"
+$body
+CHILD
+	env CMPFS_ITEST_UNDER_TIMEOUT= "$@" bash "$T/$name.sh" \
+		>"$T/$name.out" 2>&1 || rc=$?
+	if [ "$rc" != "$want" ]; then
+		sed 's/^/    /' "$T/$name.out"
+		fail "child test '$name' exited $rc, want $want"
+	fi
+	while read -r dir pid; do
+		! is_mounted "$dir" || {
+			umount -l "$dir"
+			fail "child test '$name' left $dir mounted"
+		}
+		! [ -d "/proc/$pid" ] || {
+			kill -KILL "$pid"
+			fail "child test '$name' left daemon $pid running"
+		}
+	done < <(sed -n 's/.*mounted cmpfs on \([^ ]*\) .*daemon pid \([0-9]*\)$/\1 \2/p' \
+		"$T/$name.out")
+	grep -q 'mounted cmpfs on' "$T/$name.out" || [ "$want" = 77 ] ||
+		fail "child test '$name' mounted nothing"
+	if losetup --list --noheadings -O BACK-FILE | grep -q "$T/"; then
+		fail "child test '$name' left a loop device: $(losetup --list)"
+	fi
+	log "child '$name': exit $rc as expected, nothing left behind"
+}
+
+M='mount_fs "$T/mnt" local=16M; echo hi >"$T/mnt/f"'
+child pass 0 "$M"
+child error-line 1 "$M"'; echo "cmpfs[0]: error: injected" >>"$T/cmpfs-1.log"'
+child allowed-error 0 "$M"'; echo "cmpfs[0]: error: injected" >>"$T/cmpfs-1.log"' \
+	ALLOWED_ERRORS=injected
+child sanitizer 1 "$M"'; echo "==1==ERROR: AddressSanitizer: heap-use-after-free" >>"$T/cmpfs-1.log"'
+child body-fails 1 "$M"'; fail "on purpose"'
+child busy-cwd 0 "$M"'; cd "$T/mnt"'
+child skip 77 'requires no-such-command-cmpfs-itest'
+child loop-device 0 "$M"'; truncate -s 8M "$T/mnt/img"
+L=$(losetup --find --show "$T/mnt/img"); defer losetup -d "$L"'
+child hung-daemon 1 "$M"'; kill -STOP "${DAEMON_PID[cmpfs-1]}"'
+grep -q 'aborting FUSE connection' "$T/hung-daemon.out" ||
+	fail "the hung mount was not aborted through fusectl"
+# (a bare sleep on purpose: it is what the deadline has to cut short)
+child deadline 124 "$M"'; sleep 60' CHILD_TIMEOUT=3
