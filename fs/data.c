@@ -8,6 +8,7 @@
  * buffer per thread used for blocks that are not in local memory.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +42,24 @@ static uint8_t *bounce_buf(void)
 		bounce = b;
 	}
 	return bounce;
+}
+
+/*
+ * One line a second at most for data errors: a dead provider can fail
+ * thousands of reads, and the first line says what happened.
+ */
+static bool data_error_logworthy(unsigned long long *suppressed)
+{
+	static _Atomic uint64_t last_ns, dropped;
+	uint64_t now = cmp_now_ns(), last = atomic_load(&last_ns);
+
+	if (now - last < 1000000000ull ||
+	    !atomic_compare_exchange_strong(&last_ns, &last, now)) {
+		atomic_fetch_add(&dropped, 1);
+		return false;
+	}
+	*suppressed = atomic_exchange(&dropped, 0);
+	return true;
 }
 
 #define STAT_ADD(fs, field, n) \
@@ -95,9 +114,13 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pos += len;
 	}
 	if (ret) {
-		log_error("read of inode %llu at %lld: %s",
-			  (unsigned long long)inode->st_ino, (long long)off,
-			  strerror(-ret));
+		unsigned long long more;
+
+		if (data_error_logworthy(&more))
+			log_error("read of inode %llu at %lld: %s (%llu more "
+				  "data errors since the last line)",
+				  (unsigned long long)inode->st_ino,
+				  (long long)off, strerror(-ret), more);
 		fuse_reply_err(req, -ret);
 	} else {
 		STAT_ADD(fs, read_bytes, pos > (uint64_t)off ? pos - off : 0);
@@ -201,10 +224,13 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	pthread_rwlock_unlock(&inode->data_lock);
 
 	if (done < 0) {
-		if (done != -ENOSPC)
-			log_error("write of inode %llu at %lld: %s",
+		unsigned long long more;
+
+		if (done != -ENOSPC && data_error_logworthy(&more))
+			log_error("write of inode %llu at %lld: %s (%llu more "
+				  "data errors since the last line)",
 				  (unsigned long long)inode->st_ino,
-				  (long long)off, strerror((int)-done));
+				  (long long)off, strerror((int)-done), more);
 		fuse_reply_err(req, (int)-done);
 		return;
 	}

@@ -33,7 +33,7 @@ struct cluster {
 	pthread_mutex_t lock;
 	/* lock: where to borrow next, in the manager's tier order */
 	struct mgr_free_entry cand[CANDIDATES];
-	size_t ncand, next;
+	size_t ncand;
 	uint64_t cand_time;
 	uint64_t free_hint, free_time;
 };
@@ -47,7 +47,6 @@ static int refresh_candidates_locked(struct cluster *c)
 
 	ret = mgr_client_find_free(c->mgr, 1, c->cand, CANDIDATES, &n);
 	c->ncand = ret ? 0 : n;
-	c->next = 0;
 	c->cand_time = cmp_now_ns();
 	c->free_hint = 0;
 	for (size_t i = 0; i < c->ncand; i++)
@@ -74,39 +73,73 @@ static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
 	return ret ? ret : -ENOSPC;
 }
 
+/*
+ * The best candidate now: compute nodes before memservers, most free first
+ * by our running estimate (the manager's hint less what we took since), so
+ * consecutive borrows spread over the nodes with the most idle memory.
+ */
+static ssize_t best_candidate_locked(struct cluster *c)
+{
+	ssize_t best = -1;
+
+	for (size_t i = 0; i < c->ncand; i++) {
+		const struct mgr_free_entry *e = &c->cand[i], *b;
+
+		if (!e->free_hint)
+			continue;
+		b = best >= 0 ? &c->cand[best] : NULL;
+		if (!b ||
+		    (e->kind == MGR_KIND_COMPUTE) >
+			    (b->kind == MGR_KIND_COMPUTE) ||
+		    ((e->kind == MGR_KIND_COMPUTE) ==
+			     (b->kind == MGR_KIND_COMPUTE) &&
+		     e->free_hint > b->free_hint))
+			best = (ssize_t)i;
+	}
+	return best;
+}
+
 static int op_borrow(void *ctx, struct pool_ref *out)
 {
 	struct cluster *c = ctx;
 	bool refreshed = false;
 	struct mgr_free_entry e;
+	ssize_t i;
 	int ret;
 
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
-		if (c->next >= c->ncand ||
-		    cmp_now_ns() - c->cand_time > CANDIDATE_TTL_NS) {
+		i = cmp_now_ns() - c->cand_time > CANDIDATE_TTL_NS
+			    ? -1
+			    : best_candidate_locked(c);
+		if (i < 0) {
 			if (refreshed) {
 				pthread_mutex_unlock(&c->lock);
 				return -ENOSPC;
 			}
 			refresh_candidates_locked(c);
 			refreshed = true;
-			if (!c->ncand) {
+			i = best_candidate_locked(c);
+			if (i < 0) {
 				pthread_mutex_unlock(&c->lock);
 				return -ENOSPC;
 			}
 		}
-		e = c->cand[c->next];
+		e = c->cand[i];
 		pthread_mutex_unlock(&c->lock);
 
 		ret = try_candidate(c, &e, out);
+		pthread_mutex_lock(&c->lock);
+		/* Taken one, or full or gone: update our estimate. */
+		for (size_t k = 0; k < c->ncand; k++) {
+			if (c->cand[k].node != e.node)
+				continue;
+			c->cand[k].free_hint =
+				ret ? 0 : c->cand[k].free_hint - 1;
+		}
+		pthread_mutex_unlock(&c->lock);
 		if (!ret)
 			return 0;
-		/* Full or gone: the next one in tier order. */
-		pthread_mutex_lock(&c->lock);
-		if (c->next < c->ncand && c->cand[c->next].node == e.node)
-			c->next++;
-		pthread_mutex_unlock(&c->lock);
 		if (ret != -ENOSPC)
 			log_warn("cluster: borrowing from node %u (%s): %s",
 				 e.node, e.addr, strerror(-ret));
