@@ -159,7 +159,8 @@ static void read_full(int fd, uint8_t *p, uint64_t len, uint64_t off,
 	uint64_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+		ssize_t n =
+			pread(fd, p + done, len - done, (off_t)(off + done));
 
 		if (n < 0)
 			fail("pread %s of %" PRIu64 " at %" PRIu64 ": %s",
@@ -443,8 +444,10 @@ static void corrupt_reference(void)
 	b ^= 0x40;
 	if (pwrite(rfd[0], &b, 1, (off_t)off) != 1)
 		fail("reference pwrite: %s", strerror(errno));
-	fprintf(stderr, "exerciser: self-test: flipped reference byte %" PRIu64
-		" after op #%" PRIu64 "\n", off, opno);
+	fprintf(stderr,
+		"exerciser: self-test: flipped reference byte %" PRIu64
+		" after op #%" PRIu64 "\n",
+		off, opno);
 }
 
 static uint64_t num(const char *s)
@@ -496,7 +499,8 @@ int main(int argc, char **argv)
 	maxsize = num(argv[5]);
 	bs = num(argv[6]);
 	if (!maxsize || !bs) {
-		fprintf(stderr, "exerciser: MAXSIZE and BLOCKSIZE must be > 0\n");
+		fprintf(stderr,
+			"exerciser: MAXSIZE and BLOCKSIZE must be > 0\n");
 		return 2;
 	}
 	maxio = 3 * bs > (1u << 20) ? 3 * bs : 1u << 20;
@@ -534,7 +538,7 @@ int main(int argc, char **argv)
 			fail("close: %s", strerror(errno));
 		close(rfd[i]);
 	}
-	printf("exerciser: seed %" PRIu64 ": %" PRIu64 " operations OK\n",
-	       seed, nops);
+	printf("exerciser: seed %" PRIu64 ": %" PRIu64 " operations OK\n", seed,
+	       nops);
 	return 0;
 }

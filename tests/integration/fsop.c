@@ -31,16 +31,26 @@ static int die(const char *what)
 static const char *errname(int e)
 {
 	switch (e) {
-	case EEXIST: return "EEXIST";
-	case ENOENT: return "ENOENT";
-	case EINVAL: return "EINVAL";
-	case ENOTEMPTY: return "ENOTEMPTY";
-	case EISDIR: return "EISDIR";
-	case ENOTDIR: return "ENOTDIR";
-	case EPERM: return "EPERM";
-	case EACCES: return "EACCES";
-	case EXDEV: return "EXDEV";
-	default: return strerror(e);
+	case EEXIST:
+		return "EEXIST";
+	case ENOENT:
+		return "ENOENT";
+	case EINVAL:
+		return "EINVAL";
+	case ENOTEMPTY:
+		return "ENOTEMPTY";
+	case EISDIR:
+		return "EISDIR";
+	case ENOTDIR:
+		return "ENOTDIR";
+	case EPERM:
+		return "EPERM";
+	case EACCES:
+		return "EACCES";
+	case EXDEV:
+		return "EXDEV";
+	default:
+		return strerror(e);
 	}
 }
 
@@ -118,8 +128,10 @@ static int cmd_unlinked(const char *mnt, const char *file, size_t size)
 	}
 	after = blocks_free(mnt);
 	if (before < 0 || after < 0 || after > before) {
-		fprintf(stderr, "fsop: blocks_free went %lld -> %lld while the "
-				"unlinked file was open\n", before, after);
+		fprintf(stderr,
+			"fsop: blocks_free went %lld -> %lld while the "
+			"unlinked file was open\n",
+			before, after);
 		return 1;
 	}
 	printf("blocks_free while open: %lld -> %lld\n", before, after);

@@ -73,7 +73,8 @@ int main(int argc, char **argv)
 			for (uint64_t i = 0; i < PAGE / 8; i++) {
 				if (w[i] == word(p, i, pass))
 					continue;
-				fprintf(stderr, "memhog: pass %" PRIu64
+				fprintf(stderr,
+					"memhog: pass %" PRIu64
 					": page %" PRIu64 " word %" PRIu64
 					" is %#" PRIx64 ", want %#" PRIx64 "\n",
 					pass, p, i, w[i], word(p, i, pass));
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
 			}
 		}
 		printf("memhog: pass %" PRIu64 ": %" PRIu64 " MiB written and "
-		       "verified (%.1f s)\n", pass, mib, now() - t0);
+		       "verified (%.1f s)\n",
+		       pass, mib, now() - t0);
 		fflush(stdout);
 	}
 	return 0;

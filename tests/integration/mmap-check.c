@@ -155,8 +155,7 @@ static int cmd_verify(uint64_t size, uint64_t seed)
 	if (!buf || !want)
 		die("out of memory");
 	if (fstat(fd, &st) || (uint64_t)st.st_size != size)
-		die("size is %lld, want %" PRIu64, (long long)st.st_size,
-		    size);
+		die("size is %lld, want %" PRIu64, (long long)st.st_size, size);
 	for (uint64_t off = 0; off < size; off += chunk) {
 		size_t n = (size_t)(size - off < chunk ? size - off : chunk);
 
@@ -313,7 +312,8 @@ static int cmd_enospc(uint64_t size)
 	}
 	if (!err)
 		die("%" PRIu64 " mapped bytes on a full pool: no error "
-		    "reported", size);
+		    "reported",
+		    size);
 	return 0;
 }
 

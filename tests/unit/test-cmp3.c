@@ -484,9 +484,8 @@ static void partial_writes_to_a_borrowed_block_land_byte_for_byte(void **state)
 		uint32_t len = MIN(511u, BS - off);
 
 		memset(got, 0, len);
-		assert_int_equal(pool_read(t->pool[B], t->h[B][0], off, got,
-					   len),
-				 0);
+		assert_int_equal(
+			pool_read(t->pool[B], t->h[B][0], off, got, len), 0);
 		assert_memory_equal(got, want + off, len);
 	}
 
