@@ -31,6 +31,7 @@ struct cluster;
 struct fs_options {
 	uint64_t local_bytes;
 	uint32_t block_size;
+	uint64_t readahead;
 	bool tune_bdi;
 	bool lock_memory;
 	bool debug;
@@ -47,6 +48,8 @@ struct fs_options {
 
 #define FS_DEFAULT_LOCAL (1ull << 30)
 #define FS_DEFAULT_BLOCK (1u << 20)
+/* mmap faults only: 128 KiB took mmap reads from 0.25 to 2.3 GB/s. */
+#define FS_DEFAULT_READAHEAD (128u << 10)
 
 /*
  * Takes cmpfs's own arguments out of args (SOURCE, -o local=... and the
@@ -59,14 +62,16 @@ void fs_options_help(void);
 
 /* ---- counters (ops.c) ---- */
 
-#define FS_OPS(X)                                                              \
-	X(lookup)                                                              \
-	X(forget)                                                              \
-	X(getattr)                                                             \
-	X(setattr) X(readlink) X(mknod) X(mkdir) X(unlink) X(rmdir) X(symlink) \
-		X(rename) X(link) X(open) X(read) X(write) X(flush) X(release) \
-			X(fsync) X(opendir) X(readdir) X(releasedir) X(statfs) \
-				X(getxattr) X(create) X(fallocate)             \
+#define FS_OPS(X)                                                         \
+	X(lookup)                                                         \
+	X(forget)                                                         \
+	X(getattr)                                                        \
+	X(setattr)                                                        \
+	X(readlink)                                                       \
+	X(mknod) X(mkdir) X(unlink) X(rmdir) X(symlink) X(rename) X(link) \
+		X(open) X(read) X(write) X(flush) X(release) X(fsync)     \
+			X(opendir) X(readdir) X(releasedir) X(statfs)     \
+				X(getxattr) X(create) X(fallocate)        \
 					X(copy_file_range) X(lseek) X(other)
 
 enum fs_op {

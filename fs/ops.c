@@ -48,8 +48,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
 
-	/* Byte-range reads: no readahead, no page cache games. */
-	conn->max_readahead = 0;
+	/*
+	 * read() is direct I/O and ignores readahead; this only sizes the
+	 * kernel's reads for mmap faults (0: page-granular paging).
+	 */
+	conn->max_readahead = (unsigned int)fs->opts->readahead;
 	conn->max_write = 1u << 20;
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)

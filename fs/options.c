@@ -14,7 +14,15 @@
 #include "cmp/util.h"
 #include "fs.h"
 
-enum opt_kind { OPT_SIZE, OPT_BLOCK, OPT_FLAG, OPT_NOFLAG, OPT_STR, OPT_U32 };
+enum opt_kind {
+	OPT_SIZE,
+	OPT_SIZE0,
+	OPT_BLOCK,
+	OPT_FLAG,
+	OPT_NOFLAG,
+	OPT_STR,
+	OPT_U32
+};
 
 struct opt_row {
 	const char *key; /* "local" matches "local=..."; flags match exactly */
@@ -29,6 +37,9 @@ static const struct opt_row rows[] = {
 	 "memory this node gives the pool (default 1G)"},
 	{"block", OPT_BLOCK, F(block_size),
 	 "block size, power of two 4K..4M (default 1M)"},
+	{"readahead", OPT_SIZE0, F(readahead),
+	 "kernel readahead for mmap page faults, 0..1M (default 128K; 0: a "
+	 "fault moves one page; read() is byte-range either way)"},
 	{"tune_bdi", OPT_FLAG, F(tune_bdi),
 	 "raise the mount's dirty-page limits for mmap writeback (default)"},
 	{"notune_bdi", OPT_NOFLAG, F(tune_bdi),
@@ -81,6 +92,11 @@ static int set_value(const struct opt_row *r, const char *val,
 		return 0;
 	case OPT_SIZE:
 		if (!val || cmp_parse_size(val, &v) || v == 0)
+			goto bad;
+		*(uint64_t *)field = v;
+		return 0;
+	case OPT_SIZE0:
+		if (!val || cmp_parse_size(val, &v) || v > (1u << 20))
 			goto bad;
 		*(uint64_t *)field = v;
 		return 0;
@@ -162,6 +178,7 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o)
 	memset(o, 0, sizeof(*o));
 	o->local_bytes = FS_DEFAULT_LOCAL;
 	o->block_size = FS_DEFAULT_BLOCK;
+	o->readahead = FS_DEFAULT_READAHEAD;
 	o->tune_bdi = true;
 	o->lock_memory = true;
 
