@@ -69,9 +69,10 @@ static void source_and_own_keys_are_consumed(void **state)
 
 static void malformed_values_are_refused(void **state)
 {
-	const char *bad[] = {
-		"local=abc", "local=0", "local=12Q", "block=3000", "block=8M",
-		"block=1K",  "node=0",	"node=x",    "tune_bdi=1", "log=", "readahead=2M", "readahead=x"};
+	const char *bad[] = {"local=abc",  "local=0",	   "local=12Q",
+			     "block=3000", "block=8M",	   "block=1K",
+			     "node=0",	   "node=x",	   "tune_bdi=1",
+			     "log=",	   "readahead=2M", "readahead=x"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *argv[] = {"cmpfs", "/mnt", "-o", bad[i]};
 		struct fuse_args a;
