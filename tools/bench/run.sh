@@ -648,11 +648,13 @@ oom_kills() { awk '$1 == "oom_kill" {print $2}' "$1/memory.oom_control" 2>/dev/n
 swap_on() {
 	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swapoff $1"
 }
-loop_on() { # FILE [losetup options] -> prints the loop device
-	local f=$1 dev; shift
-	dev=$(losetup -f --show "$@" "$f" 2>>"$LOG") || return 1
-	defer "losetup -d $dev"
-	echo "$dev"
+LOOPDEV=""
+LOOPS_MADE=()
+loop_on() { # FILE [losetup options] -> LOOPDEV (not in $(): it defers)
+	local f=$1; shift
+	LOOPDEV=$(losetup -f --show "$@" "$f" 2>>"$LOG") || return 1
+	LOOPS_MADE+=("$LOOPDEV")
+	defer "losetup -d $LOOPDEV"
 }
 
 fig10_setup() { # SETUP -> sets MAPFILE; returns non-zero if unavailable
@@ -670,8 +672,8 @@ fig10_setup() { # SETUP -> sets MAPFILE; returns non-zero if unavailable
 		f=${MNT[cmpfs]}/fig10-swap
 		truncate -s "${SWAP_MB}M" "$f" || return 1
 		defer "rm -f $f"
-		dev=$(loop_on "$f" --direct-io=on) || return 1
-		swap_on "$dev"
+		loop_on "$f" --direct-io=on || return 1
+		swap_on "$LOOPDEV"
 		;;
 	diskswap)
 		f=$DISKDIR/$TAG-swapfile
@@ -680,20 +682,20 @@ fig10_setup() { # SETUP -> sets MAPFILE; returns non-zero if unavailable
 		chmod 600 "$f"
 		swap_on "$f" && return 0
 		say "  swapon on a file on $DISKDIR failed; using a loop device over it"
-		dev=$(loop_on "$f" --direct-io=on) || return 1
-		swap_on "$dev"
+		loop_on "$f" --direct-io=on || return 1
+		swap_on "$LOOPDEV"
 		;;
 	zramswap)
 		modprobe zram 2>/dev/null
 		z=$(zramctl --find --size "${SWAP_MB}M" --algorithm lz4 2>>"$LOG") || return 1
 		defer "zramctl --reset $z"
-		dev=$(loop_on "$z") || return 1
-		swap_on "$dev"
+		loop_on "$z" || return 1
+		swap_on "$LOOPDEV"
 		;;
 	nbdswap)
 		[[ ${AVAIL[nbdfuse]:-} == yes ]] || return 1
-		dev=$(loop_on "${MNT[nbdfuse]}/disk" --direct-io=on --sizelimit "$((SWAP_MB << 20))") || return 1
-		swap_on "$dev"
+		loop_on "${MNT[nbdfuse]}/disk" --direct-io=on --sizelimit "$((SWAP_MB << 20))" || return 1
+		swap_on "$LOOPDEV"
 		;;
 	esac
 }
@@ -717,7 +719,7 @@ fig10_run() { # SETUP
 	[[ $set == baseline ]] || echo $((CG_MB << 20)) >"$cg/memory.limit_in_bytes"
 	k0=$(oom_kills "$cg")
 	logc "qsort-inplace ${SORT_MB}M $MAPFILE in $cg"
-	line=$(timeout -k 10 "$SORT_TIMEOUT" bash -c 'echo $$ >"$1/tasks" && shift && exec "$@"' _ \
+	line=$(timeout --foreground -k 10 "$SORT_TIMEOUT" bash -c 'echo $$ >"$1/tasks" && shift && exec "$@"' _ \
 		"$cg" "$BIN/qsort-inplace" "${SORT_MB}M" ${MAPFILE:+"$MAPFILE"} 2>>"$LOG")
 	rc=$?
 	k1=$(oom_kills "$cg")
@@ -753,8 +755,9 @@ w_ext4() {
 		if [[ $s == disk ]]; then fallocate -l "${EXT4_MB}M" "$img"; else truncate -s "${EXT4_MB}M" "$img"; fi ||
 			{ unwind "$m"; fail "$s" ext4_setup "" "cannot create image"; return; }
 	fi
-	dev=$(loop_on "$img" --direct-io=on --sizelimit "$((EXT4_MB << 20))") ||
+	loop_on "$img" --direct-io=on --sizelimit "$((EXT4_MB << 20))" ||
 		{ unwind "$m"; fail "$s" ext4_setup "" "losetup failed"; return; }
+	dev=$LOOPDEV
 	mp=$WORK/mnt/ext4-$s
 	mkdir -p "$mp"
 	if ! timed mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$dev" ||
@@ -907,6 +910,30 @@ meta harness_errors "$ERRORS"
 
 say "tearing down"
 unwind 0
+# Anything of ours still there after the teardown is a harness bug.
+leaks() {
+	local d
+	grep -F " $WORK/" /proc/self/mountinfo | awk '{print "mount " $5}'
+	for d in "${LOOPS_MADE[@]}"; do
+		[[ -e /sys/block/${d#/dev/}/loop/backing_file ]] &&
+			grep -qF "$d " /proc/swaps && echo "swap $d"
+	done
+	for d in "${LOOPS_MADE[@]}"; do
+		[[ -e /sys/block/${d#/dev/}/loop/backing_file ]] &&
+			echo "loop $d ($(cat /sys/block/${d#/dev/}/loop/backing_file))"
+	done
+	grep -F "$TAG" /proc/swaps | awk '{print "swap " $1}'
+	ip netns list 2>/dev/null | grep -F "$TAG" | awk '{print "netns " $1}'
+	ls -d "$CGROOT/$TAG"-* 2>/dev/null | sed 's/^/cgroup /'
+	for d in $(jobs -p); do kill -0 "$d" 2>/dev/null && echo "process $d"; done
+}
+LEAKS=$(leaks)
+if [[ -n $LEAKS ]]; then
+	say "left behind after teardown (harness bug):"
+	echo "$LEAKS" | tee -a "$LOG"
+	meta leaks "$(echo "$LEAKS" | xargs)"
+	ERRORS=$((ERRORS + 1))
+fi
 say "writing the report"
 if ! python3 "$HERE/report.py" "$OUT" >>"$LOG" 2>&1; then
 	say "report.py failed (see harness.log)"
