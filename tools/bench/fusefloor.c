@@ -3,6 +3,8 @@
  * fusefloor: the FUSE floor for the benchmark harness. A trivial
  * memory-backed file system on libfuse's low-level API: one flat directory,
  * direct_io on every open, one malloc'd buffer per file, a single lock.
+ * The harness runs it with -s: single-threaded it answers a 512-byte read
+ * in ~7-10 us here, libfuse 3.14's multi-threaded loop in ~30-40 us.
  * Whatever cmpfs costs above this is cmpfs's own; what this costs is what
  * any FUSE file system costs on this machine.
  *

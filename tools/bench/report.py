@@ -178,10 +178,7 @@ for m in ("dd_write", "dd_read"):
     target("local-pool %s >= 0.9x FUSE floor" % m, ratio("bulk", "cmpfs", "fusefloor", m),
            lambda v: v >= 0.9)
 for m in ("dd_write", "dd_read"):
-    t = None
-    if avail("cmpfs-remote") == "yes":
-        t = mmm([v / 1.0 for v in []])  # placeholder, replaced below
-        t = ratio("bulk", "cmpfs-remote", "cmpfs", m)
+    t = ratio("bulk", "cmpfs-remote", "cmpfs", m) if avail("cmpfs-remote") == "yes" else None
     target("remote-pool %s >= 0.7x local" % m, t, lambda v: v >= 0.7)
 for m in ("dd_write", "dd_read"):
     t = ratio("bulk", "cmpfs-remote", "nbdfuse", m) if avail("cmpfs-remote") == "yes" else None
@@ -244,7 +241,7 @@ P("")
 KEY = OrderedDict([
     ("bulk", ["dd_write", "dd_read", "cp_in", "cp_out"]),
     ("fio", ["rand512_p50", "rand512_p99", "rand512_iops", "rand4096_p50", "rand4096_p99",
-             "rand4096_iops"]),
+             "rand4096_iops", "rand512pin_p50", "rand512pin_p99", "rand4096pin_p50"]),
     ("ext4", ["ext4_randread_MBps", "ext4_randwrite_MBps", "ext4_read_MBps", "ext4_write_MBps"]),
     ("mmap", ["mmap_first_touch", "mmap_rewrite", "mmap_read"]),
 ])
@@ -275,15 +272,6 @@ for cs in CMP:
                 r = ratio(wl, cs, p, m)
                 cells.append(fmt_mmm(r, "x") if r else "-")
             P("| %s | %s | %s %s | %s |" % (wl, m, fmt_mmm(v), units.get(m, ""), " | ".join(cells)))
-    if fig_sd["mapper"] or fig_sd["swapper"]:
-        for s in ("mapper", "swapper"):
-            if not fig_sd[s] or cs != "cmpfs":
-                continue
-            v = mmm(list(fig_sd[s].values()))
-            cells = []
-            for p in peers:
-                cells.append("-")
-            P("| fig10 | %s slowdown | %s | %s |" % (s, fmt_mmm(v, "x"), " | ".join(cells)))
     P("")
 if fig_sd["mapper"] or fig_sd["swapper"]:
     P("Figure 10, cmpfs set-ups relative to the other swap set-ups (ratio of "
@@ -391,7 +379,10 @@ P("- nbdfuse exposes one fixed-size file (the NBD disk) sized to the bulk "
   "file; it is written in place (notrunc) instead of being created.")
 P("- fusefloor cannot map files (direct_io without the INIT patch refuses "
   "MAP_SHARED), so workload 5 compares cmpfs with tmpfs only.")
-P("- Latency runs are unpinned (the scheduler places the daemon threads).")
+P("- fio runs twice per block size: unpinned (`randN`, the scheduler places "
+  "fio and the daemon threads) and pinned (`randNpin`: fio and every daemon "
+  "process of the system, with children, on CPU 0, so no request needs a "
+  "cross-CPU wake-up).")
 P("- Raw values: results.csv; command output: harness.log.")
 P("")
 
@@ -408,7 +399,6 @@ if gp and plots:
                 f.write('"%s" %g %g %g\n' % (s, med, lo, hi))
         better = "higher is better" if higher_better(m) else "lower is better"
         script += [
-            "set terminal pngcairo size 900,500 noenhanced" if False else
             "set terminal png size 900,500 noenhanced",
             "set output '%s'" % os.path.join(OUT, name),
             "set title '%s: %s (%s), median with min-max over rounds; %s'" % (
