@@ -139,6 +139,18 @@ P("Sizes: %s." % meta.get("sizes", "?"))
 P("")
 P("Versions: %s." % meta.get("versions", "?"))
 P("")
+if "rounds_done" in meta:
+    P("Rounds completed: %s." % meta["rounds_done"])
+    P("")
+if "budget" in meta:
+    P("**Time budget:** %s." % meta["budget"])
+    P("")
+if "leaks" in meta:
+    P("**Left behind after teardown (harness bug):** %s" % meta["leaks"])
+    P("")
+if "harness_errors" in meta and meta["harness_errors"] != "0":
+    P("**Harness errors:** %s (see harness.log)." % meta["harness_errors"])
+    P("")
 if "warning" in meta:
     P("**Warning:** %s" % meta["warning"])
     P("")

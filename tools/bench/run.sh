@@ -7,7 +7,7 @@
 #
 #   sudo tools/bench/run.sh [--smoke] [--rounds N] [--fig10-rounds N]
 #                           [--out DIR] [--only bulk,fio,fig10,ext4,mmap]
-#                           [--build DIR] [--no-install] [--keep-going]
+#                           [--build DIR] [--budget MINUTES] [--no-install]
 #
 # Writes DIR/report.md, DIR/results.csv, DIR/*.png, DIR/harness.log.
 # Installs its peers with apt-get, starts them itself and tears everything
@@ -31,6 +31,7 @@ FIG10_ROUNDS=""
 ONLY="bulk,fio,fig10,ext4,mmap"
 SMOKE=0
 INSTALL=1
+BUDGET_MIN=""
 DISKDIR=${CMPBENCH_DISKDIR:-/var/tmp}
 
 usage() {
@@ -52,6 +53,8 @@ while (($#)); do
 	--build) BUILD=$2; shift ;;
 	--build=*) BUILD=${1#*=} ;;
 	--diskdir) DISKDIR=$2; shift ;;
+	--budget) BUDGET_MIN=$2; shift ;;
+	--budget=*) BUDGET_MIN=${1#*=} ;;
 	--no-install) INSTALL=0 ;;
 	-h | --help) usage 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; usage 2 ;;
@@ -100,6 +103,11 @@ else
 	SORT_TIMEOUT=420
 fi
 : "${FIG10_ROUNDS:=$((ROUNDS < 2 ? ROUNDS : 2))}"
+# Time budget for the whole run: a round (or the Figure 10 part of a round)
+# that would not fit, judged by how long the previous round took, is not
+# started. 0 = no budget. The report says how many rounds ran.
+if [[ -z $BUDGET_MIN ]]; then ((SMOKE)) && BUDGET_MIN=0 || BUDGET_MIN=28; fi
+[[ $BUDGET_MIN =~ ^[0-9]+$ ]] || { echo "run.sh: bad --budget" >&2; exit 2; }
 NBD_MB=$BULK_MB # the nbdkit disk: the bulk file, swap and ext4 image fit
 ((SWAP_MB > NBD_MB)) && SWAP_MB=$NBD_MB
 ((EXT4_MB > NBD_MB)) && EXT4_MB=$NBD_MB
@@ -891,48 +899,80 @@ wants ext4 && { AVAIL[disk]=yes; meta avail:disk yes; meta desc:disk "${DESC[dis
 
 up() { local s; for s in "$@"; do [[ ${AVAIL[$s]:-} == yes ]] && echo "$s"; done; }
 
+declare -A DUR # seconds each workload took in the last round it ran
+RUNS_DONE=0 FIG10_DONE=0
+wl_start() { WL=$1; WL_T0=$(date +%s); }
+wl_end() { DUR[$WL]=$(($(date +%s) - WL_T0)); }
+fits() { # SECONDS: would that much more work end inside the budget?
+	((BUDGET_MIN == 0)) && return 0
+	(($(date +%s) - T_START + $1 + 60 <= BUDGET_MIN * 60))
+}
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+	DO_FIG10=0
+	wants fig10 && ((ROUND <= FIG10_ROUNDS)) && DO_FIG10=1
+	if ((ROUND > 1)); then
+		rest=0
+		for w in bulk fio ext4 mmap; do wants $w && rest=$((rest + ${DUR[$w]:-0})); done
+		if ((DO_FIG10)) && ! fits $((rest + ${DUR[fig10]:-0})); then
+			DO_FIG10=0
+			say "time budget (${BUDGET_MIN} min): no Figure 10 in round $ROUND"
+			meta budget "Figure 10 stopped after $FIG10_DONE rounds (time budget ${BUDGET_MIN} min)"
+		fi
+		if ! fits "$rest"; then
+			say "time budget (${BUDGET_MIN} min): stopping after $RUNS_DONE rounds"
+			meta budget "stopped after $RUNS_DONE of $ROUNDS rounds (time budget ${BUDGET_MIN} min; Figure 10: $FIG10_DONE rounds)"
+			break
+		fi
+	fi
 	say "=== round $ROUND of $ROUNDS"
 	if wants bulk; then
-		WL=bulk
+		wl_start bulk
 		mapfile -t sys < <(up cmpfs cmpfs-remote cmpfs-memsrv tmpfs fusefloor nbdfuse sshfs)
 		for s in $(rotate "$ROUND" "${sys[@]}"); do
 			say "bulk: $s"
 			w_bulk "$s"
 		done
+		wl_end
 	fi
 	if wants fio; then
-		WL=fio
+		wl_start fio
 		mapfile -t sys < <(up cmpfs cmpfs-remote cmpfs-memsrv tmpfs fusefloor nbdfuse sshfs)
 		for s in $(rotate "$ROUND" "${sys[@]}"); do
 			say "fio: $s"
 			w_fio "$s"
 		done
+		wl_end
 	fi
-	if wants fig10 && ((ROUND <= FIG10_ROUNDS)); then
-		WL=fig10
+	if ((DO_FIG10)); then
+		wl_start fig10
 		for s in $(rotate "$ROUND" baseline mapper swapper diskswap zramswap nbdswap); do
 			say "fig10: $s"
 			fig10_run "$s"
 		done
+		wl_end
+		FIG10_DONE=$ROUND
 	fi
 	if wants ext4; then
-		WL=ext4
+		wl_start ext4
 		mapfile -t sys < <(up cmpfs cmpfs-remote cmpfs-memsrv disk tmpfs fusefloor nbdfuse)
 		for s in $(rotate "$ROUND" "${sys[@]}"); do
 			say "ext4: $s"
 			w_ext4 "$s"
 		done
+		wl_end
 	fi
 	if wants mmap; then
-		WL=mmap
+		wl_start mmap
 		mapfile -t sys < <(up cmpfs cmpfs-remote cmpfs-memsrv tmpfs)
 		for s in $(rotate "$ROUND" "${sys[@]}"); do
 			say "mmap: $s"
 			w_mmap "$s"
 		done
+		wl_end
 	fi
+	RUNS_DONE=$ROUND
 done
+meta rounds_done "$RUNS_DONE (Figure 10: $FIG10_DONE)"
 
 for s in cmpfs cmpfs-remote cmpfs-memsrv; do
 	[[ ${AVAIL[$s]:-} == yes ]] && cmp_stats "${MNT[$s]}" >"$OUT/$s.stats"
