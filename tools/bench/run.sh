@@ -99,7 +99,7 @@ else
 	EXT4_MB=1024
 	EXT4_FIO_MB=256
 	MMAP_MB=1024
-	CMP_LOCAL=4G
+	CMP_LOCAL=3G
 	SORT_TIMEOUT=420
 fi
 : "${FIG10_ROUNDS:=$((ROUNDS < 2 ? ROUNDS : 2))}"
@@ -156,7 +156,19 @@ on_exit() {
 	exit "$rc"
 }
 trap on_exit EXIT
-trap 'say "interrupted"; exit 130' INT TERM
+# Long commands run in the background and are waited for, so a signal is
+# handled at once: the trap stops the current command, then cleans up.
+CHILD=""
+runbg() {
+	local rc
+	"$@" &
+	CHILD=$!
+	wait "$CHILD"
+	rc=$?
+	CHILD=""
+	return $rc
+}
+trap 'say "interrupted"; [[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null; exit 130' INT TERM
 
 # Stop a daemon we started, by its pid only.
 kill_wait() {
@@ -227,7 +239,7 @@ timed() {
 	local t0 t1 rc
 	logc "$*"
 	t0=$(now_ns)
-	"$@" >>"$LOG" 2>&1
+	runbg "$@" >>"$LOG" 2>&1
 	rc=$?
 	t1=$(now_ns)
 	ELAPSED_NS=$((t1 - t0))
@@ -760,9 +772,10 @@ fig10_run() { # SETUP
 	[[ $set == baseline ]] || echo $((CG_MB << 20)) >"$cg/memory.limit_in_bytes"
 	k0=$(oom_kills "$cg")
 	logc "qsort-inplace ${SORT_MB}M $MAPFILE in $cg"
-	line=$(timeout --foreground -k 10 "$SORT_TIMEOUT" bash -c 'echo $$ >"$1/tasks" && shift && exec "$@"' _ \
-		"$cg" "$BIN/qsort-inplace" "${SORT_MB}M" ${MAPFILE:+"$MAPFILE"} 2>>"$LOG")
+	runbg timeout -k 10 "$SORT_TIMEOUT" bash -c 'echo $$ >"$1/tasks" && shift && exec "$@"' _ \
+		"$cg" "$BIN/qsort-inplace" "${SORT_MB}M" ${MAPFILE:+"$MAPFILE"} >"$WORK/sort.out" 2>>"$LOG"
 	rc=$?
+	line=$(cat "$WORK/sort.out")
 	k1=$(oom_kills "$cg")
 	echo "rc=$rc $line oom_kill=$((k1 - k0))" >>"$LOG"
 	record "$set" oom_kills "$((k1 - k0))" count
