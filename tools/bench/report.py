@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Turn a harness run (results.csv, meta.txt) into report.md and PNG plots.
+
+    report.py OUTDIR
+
+Every ratio is computed inside one round (systems interleaved in that
+round) and then summarised as min/median/max over rounds. Ratios are
+"cmpfs relative to the peer, > 1 means cmpfs is better": value/value for
+throughput and IOPS, peer/cmpfs for latency and time.
+"""
+import csv
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from collections import OrderedDict, defaultdict
+
+OUT = sys.argv[1]
+CMP = ["cmpfs", "cmpfs-remote", "cmpfs-memsrv"]
+ORDER = CMP + ["tmpfs", "fusefloor", "nbdfuse", "sshfs", "disk",
+               "baseline", "mapper", "swapper", "diskswap", "zramswap",
+               "nbdswap"]
+WORKLOADS = OrderedDict([
+    ("bulk", "1. Bulk staging (dd bs=1M, cp of a large file in and out)"),
+    ("fio", "2. Small direct access (fio psync, one job, random reads, O_DIRECT)"),
+    ("fig10", "3. CMP Figure 10, scaled (in-place quicksort in a memory cgroup)"),
+    ("ext4", "4. ext4 on a loop device over a file (fio 16 KiB, O_DIRECT)"),
+    ("mmap", "5. mmap as memory (MAP_SHARED, first touch / rewrite / read)"),
+])
+
+
+def higher_better(metric):
+    return any(metric.endswith(s) for s in ("MBps", "iops")) or \
+        metric.startswith(("dd_", "cp_", "mmap_"))
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return "%.0f" % v
+    if a >= 100:
+        return "%.0f" % v
+    if a >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def mmm(vals):
+    if not vals:
+        return None
+    return (min(vals), statistics.median(vals), max(vals))
+
+
+def fmt_mmm(t, suffix=""):
+    if not t:
+        return "-"
+    lo, med, hi = t
+    if len(set([lo, hi])) == 1:
+        return "%s%s" % (fmt(med), suffix)
+    return "%s%s (%s-%s)" % (fmt(med), suffix, fmt(lo), fmt(hi))
+
+
+# --- load ---------------------------------------------------------------------
+rows = list(csv.DictReader(open(os.path.join(OUT, "results.csv"))))
+meta = OrderedDict()
+if os.path.exists(os.path.join(OUT, "meta.txt")):
+    for line in open(os.path.join(OUT, "meta.txt")):
+        k, _, v = line.rstrip("\n").partition("\t")
+        meta[k] = v
+
+# vals[(wl, sys, metric)][round] = value ; status counts alongside
+vals = defaultdict(dict)
+status = defaultdict(lambda: defaultdict(int))
+units = {}
+for r in rows:
+    key = (r["workload"], r["system"], r["metric"])
+    units[r["metric"]] = r["unit"]
+    status[key][r["status"]] += 1
+    if r["status"] == "ok" and r["value"] != "":
+        vals[key][int(r["round"])] = float(r["value"])
+
+
+def systems_of(wl):
+    s = {k[1] for k in status if k[0] == wl}
+    return [x for x in ORDER if x in s] + sorted(s - set(ORDER))
+
+
+def metrics_of(wl):
+    seen = []
+    for r in rows:
+        if r["workload"] == wl and r["metric"] not in seen:
+            seen.append(r["metric"])
+    return seen
+
+
+def stat(wl, sys_, metric):
+    return mmm(list(vals[(wl, sys_, metric)].values()))
+
+
+def ratio(wl, a, b, metric):
+    """min/med/max over rounds of a-relative-to-b (> 1: a better)."""
+    va, vb = vals[(wl, a, metric)], vals[(wl, b, metric)]
+    rs = []
+    for rnd in sorted(set(va) & set(vb)):
+        x, y = va[rnd], vb[rnd]
+        if higher_better(metric):
+            if y > 0:
+                rs.append(x / y)
+        elif x > 0:
+            rs.append(y / x)
+    return mmm(rs)
+
+
+def slowdowns(setup):
+    """Figure 10: setup sort time / baseline sort time in the same round."""
+    base = vals[("fig10", "baseline", "sort_s")]
+    s = vals[("fig10", setup, "sort_s")]
+    return {r: s[r] / base[r] for r in set(s) & set(base) if base[r] > 0}
+
+
+def avail(sys_):
+    return meta.get("avail:" + sys_, "not measured")
+
+
+md = []
+P = md.append
+
+P("# cmpfs benchmark report")
+P("")
+P("Mode: **%s**, rounds: %s. Started %s, took %s s. Host: %s. cmpfs %s." % (
+    meta.get("mode", "?"), meta.get("rounds", "?"), meta.get("started", "?"),
+    meta.get("duration_s", "?"), meta.get("host", "?"), meta.get("cmpfs", "?")))
+P("")
+P("Sizes: %s." % meta.get("sizes", "?"))
+P("")
+P("Versions: %s." % meta.get("versions", "?"))
+P("")
+if "rounds_done" in meta:
+    P("Rounds completed: %s." % meta["rounds_done"])
+    P("")
+if "budget" in meta:
+    P("**Time budget:** %s." % meta["budget"])
+    P("")
+if "leaks" in meta:
+    P("**Left behind after teardown (harness bug):** %s" % meta["leaks"])
+    P("")
+if "harness_errors" in meta and meta["harness_errors"] != "0":
+    P("**Harness errors:** %s (see harness.log)." % meta["harness_errors"])
+    P("")
+if "warning" in meta:
+    P("**Warning:** %s" % meta["warning"])
+    P("")
+P("Every figure was measured side by side in this run; systems are "
+  "interleaved within each round (a different one first each round). Values "
+  "are `median (min-max)` over rounds. **Ratios are cmpfs relative to the "
+  "peer and > 1 means cmpfs is better** (throughput: cmpfs/peer; latency "
+  "and time: peer/cmpfs), each computed within one round. The machine is "
+  "shared and noisy: compare within this report only.")
+P("")
+
+# --- systems ----------------------------------------------------------------
+P("## Systems")
+P("")
+P("| system | what | status |")
+P("| --- | --- | --- |")
+for s in ["cmpfs", "cmpfs-remote", "cmpfs-memsrv", "tmpfs", "fusefloor",
+          "nbdfuse", "sshfs", "disk"]:
+    if "avail:" + s not in meta:
+        continue
+    P("| %s | %s | %s |" % (s, meta.get("desc:" + s, ""),
+                            "available" if avail(s) == "yes" else avail(s)))
+P("")
+
+# --- targets -----------------------------------------------------------------
+targets = []
+
+
+def target(name, t, ok_fn, unit="x"):
+    if t is None:
+        targets.append((name, "not measured", "not measured"))
+    else:
+        targets.append((name, fmt_mmm(t, unit), "**met**" if ok_fn(t[1]) else "**not met**"))
+
+
+for m in ("dd_write", "dd_read"):
+    target("local-pool %s >= 0.9x FUSE floor" % m, ratio("bulk", "cmpfs", "fusefloor", m),
+           lambda v: v >= 0.9)
+for m in ("dd_write", "dd_read"):
+    t = ratio("bulk", "cmpfs-remote", "cmpfs", m) if avail("cmpfs-remote") == "yes" else None
+    target("remote-pool %s >= 0.7x local" % m, t, lambda v: v >= 0.7)
+for m in ("dd_write", "dd_read"):
+    t = ratio("bulk", "cmpfs-remote", "nbdfuse", m) if avail("cmpfs-remote") == "yes" else None
+    target("remote-pool %s >= 2x nbdfuse" % m, t, lambda v: v >= 2.0)
+t = stat("fio", "cmpfs-remote", "wire_bytes_per_512B_read")
+target("512 B read of a remote block moves <= 1 KiB on the wire", t,
+       lambda v: v <= 1024, " B")
+fig_sd = {s: slowdowns(s) for s in ("mapper", "swapper", "diskswap", "zramswap", "nbdswap")}
+for s, lim in (("mapper", 1.5), ("swapper", 2.0)):
+    target("Figure 10 %s slowdown <= %.1fx" % (s, lim), mmm(list(fig_sd[s].values())),
+           lambda v, lim=lim: v <= lim)
+for s in ("mapper", "swapper"):
+    mine = fig_sd[s]
+    if not mine:
+        targets.append(("Figure 10 %s better than disk swap, zram, nbdfuse" % s,
+                        "not measured", "not measured"))
+        continue
+    parts, ok = [], True
+    for o in ("diskswap", "zramswap", "nbdswap"):
+        other = fig_sd[o]
+        common = set(mine) & set(other)
+        kills_o = status[("fig10", o, "sort_s")]
+        if not common:
+            # a peer that was OOM-killed or timed out every time is beaten
+            if kills_o.get("oom") or kills_o.get("timeout"):
+                parts.append("%s: failed (%s)" % (o, ", ".join(
+                    "%d %s" % (n, k) for k, n in kills_o.items() if k != "ok")))
+                continue
+            parts.append("%s: not measured" % o)
+            ok = False
+            continue
+        med_m = statistics.median(mine[r] for r in common)
+        med_o = statistics.median(other[r] for r in common)
+        parts.append("%s %.2fx vs %s %.2fx" % (s, med_m, o, med_o))
+        ok = ok and med_m < med_o
+    targets.append(("Figure 10 %s better than disk swap, zram, nbdfuse (same rounds)" % s,
+                    "; ".join(parts), "**met**" if ok else "**not met**"))
+kills = {s: int(sum(vals[("fig10", s, "oom_kills")].values()))
+         for s in ("mapper", "swapper")}
+runs = {s: len(vals[("fig10", s, "oom_kills")]) for s in ("mapper", "swapper")}
+if runs["mapper"] or runs["swapper"]:
+    targets.append(("Figure 10 mapper and swapper: no OOM kills",
+                    "mapper %d kills in %d runs, swapper %d kills in %d runs" % (
+                        kills["mapper"], runs["mapper"], kills["swapper"], runs["swapper"]),
+                    "**met**" if kills["mapper"] + kills["swapper"] == 0 else "**not met**"))
+else:
+    targets.append(("Figure 10 mapper and swapper: no OOM kills", "not measured", "not measured"))
+
+P("## Targets")
+P("")
+P("Marked met / not met; the harness does not fail on them.")
+P("")
+P("| target | measured: median (min-max) | result |")
+P("| --- | --- | --- |")
+for n, v, r in targets:
+    P("| %s | %s | %s |" % (n, v, r))
+P("")
+
+# --- summary: cmpfs (local) against every peer ---------------------------------
+KEY = OrderedDict([
+    ("bulk", ["dd_write", "dd_read", "cp_in", "cp_out"]),
+    ("fio", ["rand512_p50", "rand512_p99", "rand512_iops", "rand4096_p50", "rand4096_p99",
+             "rand4096_iops", "rand512pin_p50", "rand512pin_p99", "rand4096pin_p50"]),
+    ("ext4", ["ext4_randread_MBps", "ext4_randwrite_MBps", "ext4_read_MBps", "ext4_write_MBps"]),
+    ("mmap", ["mmap_first_touch", "mmap_rewrite", "mmap_read"]),
+])
+P("## Summary: cmpfs relative to each peer")
+P("")
+P("Median ratio over rounds (min-max); > 1 means cmpfs is better. "
+  "`fusefloor` is the FUSE floor (what any FUSE file system costs here).")
+P("")
+for cs in CMP:
+    if avail(cs) != "yes":
+        continue
+    peers = []
+    for wl in KEY:
+        for s in systems_of(wl):
+            if s != cs and s not in peers and s in ORDER[:9]:
+                peers.append(s)
+    P("### %s" % cs)
+    P("")
+    P("| workload | metric | cmpfs value | " + " | ".join(peers) + " |")
+    P("| --- | --- | --- | " + " | ".join("---" for _ in peers) + " |")
+    for wl, ms in KEY.items():
+        for m in ms:
+            v = stat(wl, cs, m)
+            if not v:
+                continue
+            cells = []
+            for p in peers:
+                r = ratio(wl, cs, p, m)
+                cells.append(fmt_mmm(r, "x") if r else "-")
+            P("| %s | %s | %s %s | %s |" % (wl, m, fmt_mmm(v), units.get(m, ""), " | ".join(cells)))
+    P("")
+if fig_sd["mapper"] or fig_sd["swapper"]:
+    P("Figure 10, cmpfs set-ups relative to the other swap set-ups (ratio of "
+      "slowdowns in the same round, > 1 means cmpfs is better):")
+    P("")
+    others = ["diskswap", "zramswap", "nbdswap"]
+    P("| cmpfs set-up | slowdown vs baseline | " + " | ".join(others) + " |")
+    P("| --- | --- | " + " | ".join("---" for _ in others) + " |")
+    for s in ("mapper", "swapper"):
+        cells = []
+        for o in others:
+            rs = [fig_sd[o][r] / fig_sd[s][r] for r in set(fig_sd[s]) & set(fig_sd[o])]
+            st = status[("fig10", o, "sort_s")]
+            bad = ", ".join("%d %s" % (n, k) for k, n in st.items() if k not in ("ok",))
+            cells.append((fmt_mmm(mmm(rs), "x") if rs else "-") + (" [%s: %s]" % (o, bad) if bad else ""))
+        P("| %s | %s | %s |" % (s, fmt_mmm(mmm(list(fig_sd[s].values())), "x") if fig_sd[s] else
+                                 "-", " | ".join(cells)))
+    P("")
+
+# --- per-workload detail -----------------------------------------------------
+plots = []
+for wl, title in WORKLOADS.items():
+    if not any(k[0] == wl for k in status):
+        continue
+    P("## %s" % title)
+    P("")
+    syss = systems_of(wl)
+    ms = [m for m in metrics_of(wl) if not m.startswith("ctr_")]
+    P("| system | " + " | ".join("%s (%s)" % (m, units.get(m, "")) for m in ms) + " |")
+    P("| --- | " + " | ".join("---" for _ in ms) + " |")
+    for s in syss:
+        cells = []
+        for m in ms:
+            t = stat(wl, s, m)
+            st = status[(wl, s, m)]
+            bad = ", ".join("%d %s" % (n, k) for k, n in st.items() if k != "ok")
+            cells.append(fmt_mmm(t) + (" [%s]" % bad if bad else ""))
+        P("| %s | %s |" % (s, " | ".join(cells)))
+    P("")
+    if wl == "fig10":
+        P("Slowdown = sort time / baseline sort time of the same round; OOM "
+          "kills are counted from the cgroup's `memory.oom_control` (a killed "
+          "run has no time). Set-ups: " + "; ".join(
+              "%s: %s" % (s, d) for s, d in (
+                  ("baseline", "no limit"), ("mapper", "array is a MAP_SHARED mapping of a /cmp file"),
+                  ("swapper", "swap on a loop device over a /cmp file"),
+                  ("diskswap", "swap file on the local disk"),
+                  ("zramswap", "swap on a loop device over zram (lz4)"),
+                  ("nbdswap", "swap on a loop device over an nbdfuse file (nbdkit memory, TCP)"))) + ".")
+        P("")
+        P("| set-up | slowdown | OOM kills (total) | runs |")
+        P("| --- | --- | --- | --- |")
+        for s in syss:
+            sd = slowdowns(s)
+            P("| %s | %s | %d | %d |" % (s, fmt_mmm(mmm(list(sd.values())), "x") if sd else "-",
+                                         int(sum(vals[("fig10", s, "oom_kills")].values())),
+                                         sum(status[("fig10", s, "sort_s")].values())))
+        P("")
+    ctr = [m for m in metrics_of(wl) if m.startswith("ctr_")]
+    if ctr:
+        P("Daemon counters that moved during the 512 B random-read run, per read:")
+        P("")
+        for s in syss:
+            for m in ctr:
+                t = stat(wl, s, m)
+                if t:
+                    P("- %s `%s`: %s" % (s, m[4:], fmt_mmm(t)))
+        P("")
+    # ratios of each cmpfs system to every other system in this workload
+    for cs in CMP:
+        if cs not in syss or wl == "fig10":
+            continue
+        peers = [s for s in syss if s != cs]
+        P("%s relative to each system (> 1: cmpfs better):" % cs)
+        P("")
+        P("| metric | " + " | ".join(peers) + " |")
+        P("| --- | " + " | ".join("---" for _ in peers) + " |")
+        for m in ms:
+            if m.startswith("wire_"):
+                continue
+            cells = [fmt_mmm(ratio(wl, cs, p, m), "x") for p in peers]
+            if all(c == "-" for c in cells):
+                continue
+            P("| %s | %s |" % (m, " | ".join(cells)))
+        P("")
+    # plots: one per metric
+    for m in ms:
+        data = [(s, stat(wl, s, m)) for s in syss]
+        data = [(s, t) for s, t in data if t]
+        if not data:
+            continue
+        name = "%s-%s.png" % (wl, m.replace(".", "_"))
+        plots.append((name, wl, m, data))
+        P("![%s %s](%s)" % (wl, m, name))
+    P("")
+
+P("## Notes")
+P("")
+P("- Reads are O_DIRECT where the file system allows it (dd iflag=direct, "
+  "fio direct=1) and every file's page cache is dropped before it is read, "
+  "so nbdfuse and sshfs reads reach their servers. Writes go through "
+  "`conv=fsync` (dd) or `cp` + `sync FILE`.")
+P("- Source data is random (urandom) and lives on a tmpfs; cp out copies to a tmpfs.")
+P("- nbdfuse exposes one fixed-size file (the NBD disk) sized to the bulk "
+  "file; it is written in place (notrunc) instead of being created.")
+P("- fusefloor cannot map files (direct_io without the INIT patch refuses "
+  "MAP_SHARED), so workload 5 compares cmpfs with tmpfs only.")
+P("- fio runs twice per block size: unpinned (`randN`, the scheduler places "
+  "fio and the daemon threads) and pinned (`randNpin`: fio and every daemon "
+  "process of the system, with children, on CPU 0, so no request needs a "
+  "cross-CPU wake-up).")
+P("- Raw values: results.csv; command output: harness.log.")
+P("")
+
+open(os.path.join(OUT, "report.md"), "w").write("\n".join(md) + "\n")
+
+# --- plots (gnuplot) ------------------------------------------------------------
+gp = shutil.which("gnuplot")
+if gp and plots:
+    script = []
+    for name, wl, m, data in plots:
+        dat = os.path.join(OUT, name[:-4] + ".dat")
+        with open(dat, "w") as f:
+            for s, (lo, med, hi) in data:
+                f.write('"%s" %g %g %g\n' % (s, med, lo, hi))
+        better = "higher is better" if higher_better(m) else "lower is better"
+        script += [
+            "set terminal png size 900,500 noenhanced",
+            "set output '%s'" % os.path.join(OUT, name),
+            "set title '%s: %s (%s), median with min-max over rounds; %s'" % (
+                wl, m, units.get(m, ""), better),
+            "set style data histogram",
+            "set style histogram errorbars gap 1 lw 1",
+            "set style fill solid 0.6 border -1",
+            "set boxwidth 0.8",
+            "set yrange [0:*]",
+            "set grid ytics",
+            "set xtics rotate by -20",
+            "unset key",
+            "plot '%s' using 2:3:4:xtic(1) linecolor rgb '#3070b0'" % dat,
+            "unset output",
+        ]
+    r = subprocess.run([gp], input="\n".join(script) + "\n", text=True,
+                       capture_output=True)
+    if r.returncode:
+        sys.stderr.write(r.stderr)
+    for name, *_ in plots:
+        try:
+            os.unlink(os.path.join(OUT, name[:-4] + ".dat"))
+        except OSError:
+            pass
+print("report written: %s" % os.path.join(OUT, "report.md"))
