@@ -68,11 +68,12 @@ void fs_options_help(void);
 	X(getattr)                                                        \
 	X(setattr)                                                        \
 	X(readlink)                                                       \
-	X(mknod) X(mkdir) X(unlink) X(rmdir) X(symlink) X(rename) X(link) \
-		X(open) X(read) X(write) X(flush) X(release) X(fsync)     \
-			X(opendir) X(readdir) X(releasedir) X(statfs)     \
-				X(getxattr) X(create) X(fallocate)        \
-					X(copy_file_range) X(lseek) X(other)
+	X(mknod)                                                          \
+	X(mkdir) X(unlink) X(rmdir) X(symlink) X(rename) X(link) X(open)  \
+		X(read) X(write) X(flush) X(release) X(fsync) X(opendir)  \
+			X(readdir) X(releasedir) X(statfs) X(getxattr)    \
+				X(create) X(fallocate) X(copy_file_range) \
+					X(lseek) X(other)
 
 enum fs_op {
 #define FS_OP_ENUM(n) FS_OP_##n,

@@ -78,7 +78,6 @@ struct pool {
 
 /* pool.c: list and handle primitives, all _locked (pool->lock held). */
 void pool_list_push_head(struct pool *p, enum pool_list which, uint32_t b);
-void pool_list_push_tail(struct pool *p, enum pool_list which, uint32_t b);
 void pool_list_remove(struct pool *p, uint32_t b);
 void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head);
 void pool_lrl_remove_locked(struct pool *p, uint32_t h);

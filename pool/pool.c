@@ -45,22 +45,6 @@ void pool_list_push_head(struct pool *p, enum pool_list which, uint32_t b)
 	l->count++;
 }
 
-void pool_list_push_tail(struct pool *p, enum pool_list which, uint32_t b)
-{
-	struct plist *l = &p->lists[which];
-	struct lblock *e = &p->lb[b];
-
-	e->list = which;
-	e->next = NIL;
-	e->prev = l->tail;
-	if (l->tail != NIL)
-		p->lb[l->tail].next = b;
-	else
-		l->head = b;
-	l->tail = b;
-	l->count++;
-}
-
 void pool_list_remove(struct pool *p, uint32_t b)
 {
 	struct lblock *e = &p->lb[b];
@@ -205,8 +189,8 @@ struct pool *pool_create(const struct pool_config *cfg)
 	for (int i = 0; i < POOL_NLISTS; i++)
 		list_init(&p->lists[i]);
 	/* Free list in address order: first allocations are contiguous. */
-	for (uint64_t b = 0; b < nblocks; b++)
-		pool_list_push_tail(p, POOL_FREE, (uint32_t)b);
+	for (uint64_t b = nblocks; b-- > 0;)
+		pool_list_push_head(p, POOL_FREE, (uint32_t)b);
 
 	err = map_region(p, cfg->lock_memory);
 	if (err)

@@ -433,7 +433,8 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!se)
 		goto out;
-	if (fuse_set_signal_handlers(se) || fuse_session_mount(se, co.mountpoint))
+	if (fuse_set_signal_handlers(se) ||
+	    fuse_session_mount(se, co.mountpoint))
 		goto out_se;
 	fuse_daemonize(co.foreground);
 	if (co.singlethread) {

@@ -36,10 +36,18 @@ static uint64_t parse_size(const char *s)
 	uint64_t v = strtoull(s, &end, 0);
 
 	switch (*end) {
-	case 'g': case 'G': v <<= 10; /* fall through */
-	case 'm': case 'M': v <<= 10; /* fall through */
-	case 'k': case 'K': v <<= 10; break;
-	default: break;
+	case 'g':
+	case 'G':
+		v <<= 10; /* fall through */
+	case 'm':
+	case 'M':
+		v <<= 10; /* fall through */
+	case 'k':
+	case 'K':
+		v <<= 10;
+		break;
+	default:
+		break;
 	}
 	return v;
 }
@@ -153,8 +161,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("fill_s=%.3f sort_s=%.3f total_s=%.3f n=%zu sorted=1\n",
-	       t1 - t0, t2 - t1, t2 - t0, n);
+	printf("fill_s=%.3f sort_s=%.3f total_s=%.3f n=%zu sorted=1\n", t1 - t0,
+	       t2 - t1, t2 - t0, n);
 	if (fd >= 0)
 		close(fd);
 	return 0;
