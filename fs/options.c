@@ -18,10 +18,6 @@
 #include "cmp/util.h"
 #include "fs.h"
 
-/*
- * One row per option, laid out by hand: clang-format would give each field a
- * line of its own.
- */
 /* clang-format off */
 #define F(m) OPT_FIELD(struct fs_options, m)
 static const struct opt_def fs_opt_defs[] = {

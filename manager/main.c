@@ -31,22 +31,13 @@ struct options {
 	uint32_t dead_after;
 };
 
-/*
- * One row per option, laid out by hand: clang-format would give each field a
- * line of its own.
- */
 /* clang-format off */
 #define F(m) OPT_FIELD(struct options, m)
 static const struct opt_def manager_opt_defs[] = {
 	{.name = "listen", .short_name = 'l', .type = OPT_ADDR, F(listen),
 	 .metavar = "ADDR",
 	 .help = "where nodes reach the manager (tcp://HOST:PORT), required"},
-	{.name = "key", .short_name = 'k', .type = OPT_STR, F(key_path),
-	 .metavar = "FILE",
-	 .help = "cluster key file (cmpctl keygen; mode 0600), required "
-		 "unless --insecure"},
-	{.name = "insecure", .type = OPT_FLAG, F(insecure),
-	 .help = "run without a key (trusted networks only)"},
+	OPTS_ROWS_KEY(struct options),
 	{.name = "heartbeat-ms", .type = OPT_MS, F(heartbeat_ms),
 	 .min = 10, .max = 3600000, .metavar = "MS",
 	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_HEARTBEAT_MS),
@@ -55,12 +46,7 @@ static const struct opt_def manager_opt_defs[] = {
 	 .min = 1, .max = 1000, .metavar = "N",
 	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_DEAD_AFTER),
 	 .help = "missed heartbeats before a node is declared dead"},
-	{.name = "foreground", .short_name = 'f', .type = OPT_FLAG,
-	 F(foreground),
-	 .help = "stay in the foreground and log to stderr (default: "
-		 "daemonize, log to syslog)"},
-	{.name = "debug", .short_name = 'd', .type = OPT_FLAG, F(debug),
-	 .help = "log debug messages"},
+	OPTS_ROWS_DAEMON(struct options),
 };
 #undef F
 /* clang-format on */

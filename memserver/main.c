@@ -40,10 +40,6 @@ struct ms_options {
 	bool debug;
 };
 
-/*
- * One row per option, laid out by hand: clang-format would give each field a
- * line of its own.
- */
 /* clang-format off */
 #define F(m) OPT_FIELD(struct ms_options, m)
 static const struct opt_def ms_opt_defs[] = {
@@ -54,13 +50,7 @@ static const struct opt_def ms_opt_defs[] = {
 	 .metavar = "ADDR",
 	 .help = "address owners connect to (tcp://HOST:PORT; port 0 picks "
 		 "one), required"},
-	{.name = "key", .short_name = 'k', .type = OPT_STR, F(key_path),
-	 .metavar = "FILE",
-	 .help = "cluster key file (cmpctl keygen; mode 0600), required "
-		 "unless --insecure"},
-	{.name = "insecure", .type = OPT_FLAG, F(insecure),
-	 .help = "run without a key (trusted networks only; talks only to "
-		 "insecure peers)"},
+	OPTS_ROWS_KEY(struct ms_options),
 	{.name = "store", .short_name = 's', .type = OPT_STR, F(store_path),
 	 .metavar = "FILE",
 	 .help = "back the blocks by FILE (created or reused, old content "
@@ -78,12 +68,7 @@ static const struct opt_def ms_opt_defs[] = {
 	{.name = "node-id", .short_name = 'n', .type = OPT_UINT, F(node_id),
 	 .min = 1, .metavar = "N",
 	 .help = "node id, random (and kept until exit) when not given"},
-	{.name = "foreground", .short_name = 'f', .type = OPT_FLAG,
-	 F(foreground),
-	 .help = "stay in the foreground and log to stderr (default: "
-		 "daemonize, log to syslog)"},
-	{.name = "debug", .short_name = 'd', .type = OPT_FLAG, F(debug),
-	 .help = "log debug messages"},
+	OPTS_ROWS_DAEMON(struct ms_options),
 };
 #undef F
 /* clang-format on */

@@ -73,6 +73,30 @@ struct opt_def {
 #define OPT_FIELD(type, member) \
 	.offset = offsetof(type, member), .width = sizeof(((type *)0)->member)
 
+/*
+ * Rows the cluster daemons share, so that an option means and says the same
+ * in each: --key FILE and --insecure (fields key_path, insecure), -f and
+ * -d (fields foreground, debug). Tables are laid out by hand, between
+ * clang-format off and on: clang-format gives each field a line of its own.
+ */
+/* clang-format off */
+#define OPTS_ROWS_KEY(st)                                                    \
+	{.name = "key", .short_name = 'k', .type = OPT_STR,                  \
+	 OPT_FIELD(st, key_path), .metavar = "FILE",                         \
+	 .help = "cluster key file (cmpctl keygen; mode 0600), required "    \
+		 "unless --insecure"},                                       \
+	{.name = "insecure", .type = OPT_FLAG, OPT_FIELD(st, insecure),      \
+	 .help = "run without a key (trusted networks only; talks only to "  \
+		 "insecure peers)"}
+#define OPTS_ROWS_DAEMON(st)                                                 \
+	{.name = "foreground", .short_name = 'f', .type = OPT_FLAG,          \
+	 OPT_FIELD(st, foreground),                                          \
+	 .help = "stay in the foreground and log to stderr (default: "       \
+		 "daemonize, log to syslog)"},                               \
+	{.name = "debug", .short_name = 'd', .type = OPT_FLAG,               \
+	 OPT_FIELD(st, debug), .help = "log debug messages"}
+/* clang-format on */
+
 /* A number macro as default text: .def = OPTS_STRINGIFY(FOO_DEFAULT). */
 #define OPTS_STRINGIFY(x) OPTS_STRINGIFY_(x)
 #define OPTS_STRINGIFY_(x) #x
