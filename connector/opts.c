@@ -265,14 +265,16 @@ static bool width_fits(const struct opt_def *d)
 
 int opts_init(const struct opts_spec *spec, void *obj)
 {
+	/* every row is checked before obj is touched */
+	for (size_t i = 0; i < spec->nopts; i++)
+		if (!width_fits(&spec->opts[i]))
+			return opts_error(spec, spec->opts[i].name,
+					  "field width %zu does not fit",
+					  spec->opts[i].width);
 	for (size_t i = 0; i < spec->nopts; i++) {
 		const struct opt_def *d = &spec->opts[i];
 		void *field = (char *)obj + d->offset;
 
-		if (!width_fits(d))
-			return opts_error(spec, d->name,
-					  "field width %zu does not fit",
-					  d->width);
 		if (d->type == OPT_FLAG)
 			*(bool *)field = false;
 		else if (d->type == OPT_STR || d->type == OPT_ADDR)
