@@ -2,7 +2,7 @@
 /*
  * Writes the seed corpus of fuzz-peer: request streams as an owner sends
  * them after the handshake, built with the real encoders and checksums.
- * Run by hand from the source root: build/memserver/gen-corpus-peer
+ * Run by hand from the source root: build/tests/fuzz/gen-corpus-peer
  * tests/fuzz/corpus/peer
  */
 #include <stdio.h>
