@@ -21,7 +21,7 @@
 #include "cmp/auth.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
-#include "cmp/proto_mgr.h"
+#include "cmp/mgr.h"
 #include "cmp/server.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"

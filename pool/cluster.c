@@ -13,7 +13,7 @@
 
 #include "cmp/cluster.h"
 #include "cmp/log.h"
-#include "cmp/mgrclient.h"
+#include "cmp/mgr.h"
 #include "cmp/peer.h"
 #include "cmp/pool.h"
 #include "cmp/remote.h"

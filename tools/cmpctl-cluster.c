@@ -10,7 +10,7 @@
 
 #include "cmp/auth.h"
 #include "cmp/cmpctl-cluster.h"
-#include "cmp/mgrclient.h"
+#include "cmp/mgr.h"
 #include "cmp/util.h"
 
 #define STATUS_TIMEOUT_MS 3000

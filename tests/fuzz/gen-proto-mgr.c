@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp/proto_mgr.h"
+#include "cmp/mgr.h"
 
 enum {
 	SEL_REG,

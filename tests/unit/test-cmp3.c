@@ -31,7 +31,7 @@
 
 #include "cmp/cluster.h"
 #include "cmp/log.h"
-#include "cmp/mgrclient.h"
+#include "cmp/mgr.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "manager.h"

@@ -24,7 +24,7 @@
 #include "cmp/cmpctl-cluster.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
-#include "cmp/mgrclient.h"
+#include "cmp/mgr.h"
 #include "cmp/server.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
