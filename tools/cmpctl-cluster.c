@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cmp/auth.h"
-#include "cmp/cmpctl-cluster.h"
+#include "cmpctl-cluster.h"
 #include "cmp/mgr.h"
 #include "cmp/util.h"
 

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "cmp/auth.h"
-#include "cmp/cmpctl-cluster.h"
+#include "cmpctl-cluster.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
 #include "cmp/mgr.h"
