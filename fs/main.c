@@ -18,7 +18,6 @@
 
 #include "cmp-config.h"
 #include "cmp/auth.h"
-#include "cmp/cluster.h"
 #include "cmp/log.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The glue between a pool and the cluster (see include/cmp/cluster.h): the
+ * The glue between a pool and the cluster (see include/cmp/pool.h): the
  * pool's borrow/release/read/write ops on top of the manager client and
  * the remote client, and the peer service's store on top of the pool's
  * lending calls.
@@ -11,13 +11,13 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "cmp/cluster.h"
+#include "cmp.h"
 #include "cmp/log.h"
 #include "cmp/mgr.h"
 #include "cmp/peer.h"
 #include "cmp/pool.h"
-#include "cmp/remote.h"
 #include "cmp/util.h"
+#include "remote.h"
 
 #define CANDIDATES 16
 #define CANDIDATE_TTL_NS 500000000ull /* re-ask the manager after 0.5 s */

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 
+#include "cmp.h"
 #include "cmp/pool.h"
 
 #define NIL UINT32_MAX

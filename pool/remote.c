@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The owner-side block client behind include/cmp/remote.h: a table of
+ * The owner-side block client behind remote.h: a table of
  * provider nodes, a small cache of authenticated connections per node, and
  * one synchronous request/reply per call on the caller's thread.
  *
@@ -20,9 +20,9 @@
 #include "cmp/auth.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
-#include "cmp/remote.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "remote.h"
 
 #define REMOTE_BUCKETS 64
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp/proto_block.h"
 #include "cmp/wire.h"
+#include "proto_block.h"
 
 #define OWNER 9u
 #define BS 4096u

@@ -29,7 +29,6 @@
 
 #include <cmocka.h>
 
-#include "cmp/cluster.h"
 #include "cmp/log.h"
 #include "cmp/mgr.h"
 #include "cmp/pool.h"

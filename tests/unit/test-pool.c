@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "cmp/pool.h"
-#include "../../pool/pool-internal.h"
+#include "pool-internal.h"
 
 #define BS (64u << 10)
 
