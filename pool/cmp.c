@@ -9,6 +9,9 @@
  *   lending: other nodes' blocks live in our free blocks (RLL);
  *   failures: a dead owner's RLL blocks are freed, our blocks on a dead
  *      provider become lost (EIO).
+ * Not here yet: principle 3 (a node that needs memory while it lends moves
+ * a lent block on to a third node, keeping an RRL forwarding record), so
+ * RRL stays empty, and principle 5's forwarding that builds on it.
  * Network I/O happens without the pool lock; a block in flight is
  * VB_MOVING and every other user of it waits on pool->moved.
  */

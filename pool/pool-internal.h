@@ -56,10 +56,9 @@ struct pool {
 	uint32_t low_wm, high_wm;
 
 	/* protected by lock: */
-	struct lblock *lb;		    /* [local_blocks] */
-	struct plist lists[POOL_NLISTS];    /* FREE, LLL, RLL use lb links */
-	uint64_t remote_count[POOL_NLISTS]; /* LRL, RRL: counted only */
-	struct vblock *vb;		    /* [max_handles], handle 0 unused */
+	struct lblock *lb;		 /* [local_blocks] */
+	struct plist lists[POOL_NLISTS]; /* FREE, LLL, RLL use lb links */
+	struct vblock *vb;		 /* [max_handles], handle 0 unused */
 	uint32_t max_handles;
 	uint32_t vb_free; /* head of the free handle chain (0 = none) */
 	uint32_t vb_next; /* first never-used handle */

@@ -88,7 +88,7 @@ struct proto_mgr_counts {
 	uint64_t lll;  /* our data, our memory */
 	uint64_t lrl;  /* our data, elsewhere */
 	uint64_t rll;  /* others' data, our memory */
-	uint64_t rrl;  /* forwarding records */
+	uint64_t rrl;  /* forwarding records; 0 until principle 3 is built */
 };
 
 struct proto_mgr_register {

@@ -59,7 +59,6 @@ struct conn;
 	X(WRITE, 23)       \
 	X(READ_BATCH, 24)  \
 	X(WRITE_BATCH, 25) \
-	X(MOVE, 26)        \
 	X(STATUS, 30)
 
 enum wire_op {
