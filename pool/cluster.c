@@ -67,7 +67,7 @@ static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
 	if (!ret)
 		ret = remote_alloc(c->remote, e->node, 1, &idx, &got);
 	if (!ret && got == 1) {
-		*out = (struct pool_ref){.node = e->node, .index = idx};
+		*out = (struct pool_ref){.node = e->node, .block = idx};
 		return 0;
 	}
 	return ret ? ret : -ENOSPC;
@@ -149,10 +149,10 @@ static int op_borrow(void *ctx, struct pool_ref *out)
 static void op_release(void *ctx, const struct pool_ref *r)
 {
 	struct cluster *c = ctx;
-	int ret = remote_free(c->remote, r->node, &r->index, 1);
+	int ret = remote_free(c->remote, r->node, &r->block, 1);
 
 	if (ret && ret != -EIO)
-		log_warn("cluster: freeing block %u on node %u: %s", r->index,
+		log_warn("cluster: freeing block %u on node %u: %s", r->block,
 			 r->node, strerror(-ret));
 }
 
@@ -160,7 +160,7 @@ static int remote_error(const struct pool_ref *r, const char *what, int ret)
 {
 	if (ret == -ESTALE) /* MOVED: we never move lent blocks on (yet) */
 		ret = -EIO;
-	log_error("cluster: %s block %u on node %u: %s", what, r->index,
+	log_error("cluster: %s block %u on node %u: %s", what, r->block,
 		  r->node, strerror(-ret));
 	return -EIO;
 }
@@ -170,7 +170,7 @@ static int op_read(void *ctx, const struct pool_ref *r, uint32_t off, void *dst,
 {
 	struct cluster *c = ctx;
 	struct proto_block_moved moved;
-	int ret = remote_read(c->remote, r->node, r->index, off, dst, len,
+	int ret = remote_read(c->remote, r->node, r->block, off, dst, len,
 			      &moved);
 
 	return ret ? remote_error(r, "reading", ret) : 0;
@@ -181,7 +181,7 @@ static int op_write(void *ctx, const struct pool_ref *r, uint32_t off,
 {
 	struct cluster *c = ctx;
 	struct proto_block_moved moved;
-	int ret = remote_write(c->remote, r->node, r->index, off, src, len,
+	int ret = remote_write(c->remote, r->node, r->block, off, src, len,
 			       &moved);
 
 	return ret ? remote_error(r, "writing", ret) : 0;

@@ -26,7 +26,7 @@
  */
 struct pool_ref {
 	uint32_t node;	/* provider node id */
-	uint32_t index; /* block index on the provider */
+	uint32_t block; /* block index on the provider */
 };
 
 struct pool_cluster_ops {
