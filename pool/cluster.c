@@ -323,10 +323,41 @@ static uint32_t random_node_id(void)
 	return id;
 }
 
-struct cluster *cluster_start(const struct cluster_config *cfg)
+/* The peer service that lends our free blocks (RLL). */
+static struct peer *create_peer(struct cluster *c,
+				const struct cluster_config *cfg)
+{
+	return peer_create(&(struct peer_config){
+		.listen_addr = cfg->listen_addr,
+		.key = cfg->key,
+		.node_id = c->node,
+		.block_size = pool_block_size(c->pool),
+		.ops = &store_ops,
+		.ctx = c,
+	});
+}
+
+/* Registers us, at the address the peer service listens on. */
+static struct mgr_client *create_mgr_client(struct cluster *c,
+					    const struct cluster_config *cfg)
+{
+	return mgr_client_create(&(struct mgr_client_config){
+		.manager_addr = cfg->manager_addr,
+		.key = cfg->key,
+		.node = c->node,
+		.kind = MGR_KIND_COMPUTE,
+		.listen_addr = peer_listen_addr(c->peer),
+		.block_size = pool_block_size(c->pool),
+		.capacity = pool_local_blocks(c->pool),
+		.counts = mgr_counts,
+		.node_dead = mgr_node_dead,
+		.ctx = c,
+	});
+}
+
+struct cluster *cluster_create(const struct cluster_config *cfg)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
-	uint32_t bs = pool_block_size(cfg->pool);
 	int err = ENOMEM;
 
 	if (!c)
@@ -335,47 +366,27 @@ struct cluster *cluster_start(const struct cluster_config *cfg)
 	c->pool = cfg->pool;
 	c->node = cfg->node_id ? cfg->node_id : random_node_id();
 
-	c->remote = remote_create(cfg->key, c->node, bs);
+	c->remote = remote_create(cfg->key, c->node, pool_block_size(c->pool));
 	if (!c->remote)
 		goto err_errno;
 	if (cfg->timeout_ms > 0)
 		remote_set_timeout(c->remote, cfg->timeout_ms);
-
-	c->peer = peer_create(&(struct peer_config){
-		.listen_addr = cfg->listen_addr,
-		.key = cfg->key,
-		.node_id = c->node,
-		.block_size = bs,
-		.ops = &store_ops,
-		.ctx = c,
-	});
+	c->peer = create_peer(c, cfg);
 	if (!c->peer)
 		goto err_errno;
-
-	c->mgr = mgr_client_create(&(struct mgr_client_config){
-		.manager_addr = cfg->manager_addr,
-		.key = cfg->key,
-		.node = c->node,
-		.kind = MGR_KIND_COMPUTE,
-		.listen_addr = peer_listen_addr(c->peer),
-		.block_size = bs,
-		.capacity = pool_local_blocks(cfg->pool),
-		.counts = mgr_counts,
-		.node_dead = mgr_node_dead,
-		.ctx = c,
-	});
+	c->mgr = create_mgr_client(c, cfg);
 	if (!c->mgr)
 		goto err_errno;
 	err = -pool_set_cluster(cfg->pool, &pool_ops, c);
 	if (err)
-		goto err_stop;
+		goto err_destroy_parts;
 	log_info("cluster: node %u serving at %s, manager %s", c->node,
 		 peer_listen_addr(c->peer), cfg->manager_addr);
 	return c;
 
 err_errno:
 	err = errno ? errno : EINVAL;
-err_stop:
+err_destroy_parts:
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);
@@ -403,7 +414,7 @@ void cluster_get_stats(struct cluster *c, struct cluster_stats *out)
 	out->node_id = c->node;
 }
 
-void cluster_stop(struct cluster *c)
+void cluster_destroy(struct cluster *c)
 {
 	if (!c)
 		return;

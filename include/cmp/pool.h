@@ -29,7 +29,7 @@
  *
  * Threads: every pool function is thread-safe (one internal mutex, held
  * only for list updates, never across copies or network I/O).
- * cluster_start/stop from one thread; the other cluster calls are
+ * cluster_create/destroy from one thread; the other cluster calls are
  * thread-safe. Memory: the pool owns its region; pointers from pool_pin()
  * are valid until the matching unpin. The pool must outlive its cluster.
  */
@@ -129,11 +129,11 @@ struct cluster_stats {
 };
 
 /* NULL + errno (EINVAL bad config, EADDRINUSE, ...), logged. */
-struct cluster *cluster_start(const struct cluster_config *cfg);
+struct cluster *cluster_create(const struct cluster_config *cfg);
 /* Waits up to timeout_ms for the first registration. 0 or -errno. */
 int cluster_wait_registered(struct cluster *c, int timeout_ms);
 void cluster_get_stats(struct cluster *c, struct cluster_stats *out);
 /* Detaches from the pool, stops serving, frees c. NULL is ok. */
-void cluster_stop(struct cluster *c);
+void cluster_destroy(struct cluster *c);
 
 #endif
