@@ -281,24 +281,36 @@ static bool conn_reusable(int ret)
 	       ret == -ESTALE || ret == -EBUSY;
 }
 
-static int fetch_region(struct remote *r, struct rconn *rc)
-{
+/* A STATUS request: the provider's counts and its region on this connection. */
+struct status_call {
+	struct call cl;
 	uint8_t buf[PROTO_BLOCK_STATUS_REP_SIZE];
-	struct iovec iov = {buf, sizeof(buf)};
-	struct call cl = {
+	struct iovec iov;
+};
+
+static void status_call_init(struct status_call *sc)
+{
+	sc->iov = (struct iovec){sc->buf, sizeof(sc->buf)};
+	sc->cl = (struct call){
 		.op = WIRE_OP_STATUS,
-		.rep = &iov,
+		.rep = &sc->iov,
 		.nrep = 1,
-		.rep_len = sizeof(buf),
+		.rep_len = sizeof(sc->buf),
 		.rep_exact = true,
 	};
+}
+
+static int fetch_region(struct remote *r, struct rconn *rc)
+{
 	struct proto_block_status st;
+	struct status_call sc;
 	int ret;
 
-	ret = transact(r, rc, &cl);
+	status_call_init(&sc);
+	ret = transact(r, rc, &sc.cl);
 	if (ret < 0)
 		return ret;
-	if (proto_block_status_decode(buf, sizeof(buf), &st) < 0)
+	if (proto_block_status_decode(sc.buf, sizeof(sc.buf), &st) < 0)
 		return -EPROTO;
 	rc->region = st.region;
 	rc->rma = st.region.len > 0;
@@ -572,27 +584,31 @@ static int rw_args_valid(struct remote *r, uint32_t off, uint32_t len)
 	return 0;
 }
 
-int remote_read(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		void *dst, uint32_t len, struct proto_block_moved *moved)
+/* One byte range of one block, read into or written from buf. */
+static int rw(struct remote *r, uint32_t node, bool write, uint32_t idx,
+	      uint32_t off, void *buf, uint32_t len,
+	      struct proto_block_moved *moved)
 {
 	struct proto_block_rw hdr = {
 		.owner = r->self, .block = idx, .off = off, .len = len};
 	uint8_t req[PROTO_BLOCK_RW_SIZE];
-	struct iovec qiov = {req, sizeof(req)}, piov = {dst, len};
-	struct rw_call rw = {
+	/* a WRITE sends the bytes after the header; a READ receives them */
+	struct iovec iov[2] = {{req, sizeof(req)}, {buf, len}};
+	struct rw_call call = {
 		.cl =
 			{
-				.op = WIRE_OP_READ,
-				.req = &qiov,
-				.nreq = 1,
-				.rep = &piov,
-				.nrep = 1,
-				.rep_len = len,
+				.op = write ? WIRE_OP_WRITE : WIRE_OP_READ,
+				.req = iov,
+				.nreq = write ? 2 : 1,
+				.rep = write ? NULL : &iov[1],
+				.nrep = write ? 0 : 1,
+				.rep_len = write ? 0 : len,
 				.rep_exact = true,
 				.moved = moved,
 			},
+		.write = write,
 		.region_off = (uint64_t)idx * r->block_size + off,
-		.buf = dst,
+		.buf = buf,
 		.len = len,
 	};
 	int ret = rw_args_valid(r, off, len);
@@ -600,36 +616,19 @@ int remote_read(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
 	if (ret < 0)
 		return ret;
 	proto_block_rw_encode(&hdr, req, sizeof(req));
-	return with_conn(r, node, true, do_rw, &rw);
+	return with_conn(r, node, true, do_rw, &call);
+}
+
+int remote_read(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
+		void *dst, uint32_t len, struct proto_block_moved *moved)
+{
+	return rw(r, node, false, idx, off, dst, len, moved);
 }
 
 int remote_write(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
 		 const void *src, uint32_t len, struct proto_block_moved *moved)
 {
-	struct proto_block_rw hdr = {
-		.owner = r->self, .block = idx, .off = off, .len = len};
-	uint8_t req[PROTO_BLOCK_RW_SIZE];
-	struct iovec qiov[2] = {{req, sizeof(req)}, {(void *)src, len}};
-	struct rw_call rw = {
-		.cl =
-			{
-				.op = WIRE_OP_WRITE,
-				.req = qiov,
-				.nreq = 2,
-				.rep_exact = true,
-				.moved = moved,
-			},
-		.write = true,
-		.region_off = (uint64_t)idx * r->block_size + off,
-		.buf = (void *)src,
-		.len = len,
-	};
-	int ret = rw_args_valid(r, off, len);
-
-	if (ret < 0)
-		return ret;
-	proto_block_rw_encode(&hdr, req, sizeof(req));
-	return with_conn(r, node, true, do_rw, &rw);
+	return rw(r, node, true, idx, off, (void *)src, len, moved);
 }
 
 struct batch_call {
@@ -728,7 +727,7 @@ static int batch(struct remote *r, uint32_t node, bool write,
 		.iov = iov,
 		.iovcnt = iovcnt,
 	};
-	uint64_t want = 0, have = 0;
+	uint64_t want = 0;
 	int ret;
 
 	if (iovcnt < 1 || iovcnt > (int)PROTO_BLOCK_MAX_BATCH)
@@ -739,9 +738,7 @@ static int batch(struct remote *r, uint32_t node, bool write,
 			return ret;
 		want += ext[i].len;
 	}
-	for (int i = 0; i < iovcnt; i++)
-		have += iov[i].iov_len;
-	if (want != have)
+	if (want != cmp_iov_total(iov, iovcnt))
 		return -EINVAL;
 	ret = proto_block_batch_encode(r->self, ext, n, hdr, sizeof(hdr));
 	if (ret < 0)
@@ -780,21 +777,14 @@ int remote_write_batch(struct remote *r, uint32_t node,
 int remote_status(struct remote *r, uint32_t node,
 		  struct proto_block_status *out)
 {
-	uint8_t buf[PROTO_BLOCK_STATUS_REP_SIZE];
-	struct iovec iov = {buf, sizeof(buf)};
-	struct call cl = {
-		.op = WIRE_OP_STATUS,
-		.rep = &iov,
-		.nrep = 1,
-		.rep_len = sizeof(buf),
-		.rep_exact = true,
-	};
+	struct status_call sc;
 	int ret;
 
-	ret = with_conn(r, node, true, do_call, &cl);
+	status_call_init(&sc);
+	ret = with_conn(r, node, true, do_call, &sc.cl);
 	if (ret < 0)
 		return ret;
-	if (proto_block_status_decode(buf, sizeof(buf), out) < 0) {
+	if (proto_block_status_decode(sc.buf, sizeof(sc.buf), out) < 0) {
 		log_warn("remote: node %u sent a bad STATUS reply", node);
 		atomic_fetch_add(&r->errors, 1);
 		return -EIO;
