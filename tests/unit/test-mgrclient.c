@@ -3,7 +3,8 @@
  * The manager and its clients end to end over mem:// (real server threads,
  * real handshakes, real frames): registration, heartbeats, FIND_FREE,
  * NODE_DEAD on closed connections and on silence, manager restarts, wrong
- * keys, duplicate ids, garbage on one connection, and cmpctl status.
+ * keys, duplicate ids, garbage on one connection, and cmpctl status. The
+ * server loop itself is tested in test-server.c.
  * Every wait polls a condition against a deadline.
  */
 #include <errno.h>
@@ -615,198 +616,12 @@ static void a_different_block_size_is_refused_at_once(void **state)
 	manager_destroy(m);
 }
 
-/* A bare server: PING echoes, STATUS fails in the handler. */
-struct echo {
-	pthread_mutex_t lock;
-	int opens, closes;
-	struct server_conn *last; /* referenced */
-};
-
-static int echo_handle(void *ctx, struct server_conn *sc,
-		       const struct wire_hdr *h)
-{
-	uint8_t buf[256];
-	struct iovec iov = {.iov_base = buf, .iov_len = h->len};
-	int ret;
-
-	ret = server_read_payload(sc, h, buf, sizeof(buf));
-	if (ret < 0)
-		return ret;
-	if (h->op == WIRE_OP_STATUS)
-		return -EIO;
-	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
-}
-
-static int echo_open(void *ctx, struct server_conn *sc)
-{
-	struct echo *e = ctx;
-
-	pthread_mutex_lock(&e->lock);
-	e->opens++;
-	if (e->last)
-		server_conn_put(e->last);
-	server_conn_get(sc);
-	e->last = sc;
-	pthread_mutex_unlock(&e->lock);
-	return 0;
-}
-
-static void echo_close(void *ctx, struct server_conn *sc)
-{
-	struct echo *e = ctx;
-
-	pthread_mutex_lock(&e->lock);
-	e->closes++;
-	pthread_mutex_unlock(&e->lock);
-}
-
-static struct server *start_echo(struct echo *e, int handshake_ms)
-{
-	struct server_config cfg = {.listen_addr = mgr_addr,
-				    .name = "echo",
-				    .handle = echo_handle,
-				    .on_open = echo_open,
-				    .on_close = echo_close,
-				    .ctx = e,
-				    .handshake_timeout_ms = handshake_ms};
-	struct server *s;
-
-	memset(e, 0, sizeof(*e));
-	pthread_mutex_init(&e->lock, NULL);
-	next_addr();
-	s = server_create(&cfg);
-	assert_non_null(s);
-	assert_string_equal(server_addr(s), mgr_addr);
-	return s;
-}
-
-static void stop_echo(struct server *s, struct echo *e)
-{
-	server_destroy(s);
-	server_conn_put(e->last);
-	pthread_mutex_destroy(&e->lock);
-}
-
-static struct conn *dial_raw(void)
-{
-	struct conn *c;
-
-	assert_int_equal(conn_connect(mgr_addr, 1000, &c), 0);
-	assert_int_equal(auth_client(c, NULL, 1000), 0);
-	assert_int_equal(conn_set_timeout(c, DEADLINE_MS), 0);
-	return c;
-}
-
-static void ping(struct conn *c, uint64_t id)
-{
-	char msg[] = "hello";
-	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
-	struct wire_hdr h = {.op = WIRE_OP_PING, .id = id};
-	char back[sizeof(msg)];
-
-	iov.iov_base = msg;
-	assert_int_equal(wire_send(c, &h, &iov, 1), 0);
-	assert_int_equal(wire_recv_hdr(c, &h), 0);
-	assert_int_equal(h.id, id);
-	assert_int_equal(h.flags, WIRE_F_REPLY);
-	iov = (struct iovec){.iov_base = back, .iov_len = sizeof(back)};
-	assert_int_equal(wire_recv_payload(c, &h, &iov, 1), 0);
-	assert_string_equal(back, "hello");
-}
-
-static int counter(struct echo *e, int *field)
-{
-	int v;
-
-	pthread_mutex_lock(&e->lock);
-	v = *field;
-	pthread_mutex_unlock(&e->lock);
-	return v;
-}
-
-struct count_is {
-	struct echo *e;
-	int *field;
-	int want;
-};
-
-static bool count_is(void *arg)
-{
-	struct count_is *c = arg;
-
-	return counter(c->e, c->field) == c->want;
-}
-
-static void server_drops_a_peer_that_never_shakes_hands(void **state)
-{
-	struct server *s;
-	struct echo e;
-	struct conn *c;
-	uint8_t byte;
-	uint64_t t0;
-	int ret, i;
-
-	s = start_echo(&e, 100);
-	assert_int_equal(conn_connect(mgr_addr, 1000, &c), 0);
-	assert_int_equal(conn_set_timeout(c, DEADLINE_MS), 0);
-	t0 = cmp_now_ns();
-	for (i = 0; i < 4096; i++) {
-		ret = conn_read(c, &byte, 1);
-		if (ret < 0)
-			break;
-	}
-	assert_int_equal(ret, -ECONNRESET);
-	assert_true(cmp_now_ns() - t0 < (DEADLINE_MS / 2) * 1000000ull);
-	assert_int_equal(counter(&e, &e.opens), 0);
-	conn_destroy(c);
-	stop_echo(s, &e);
-}
-
-static void server_pushes_from_another_thread_between_replies(void **state)
-{
-	struct proto_mgr_node_dead nd = {.node = 5};
-	uint8_t buf[PROTO_MGR_NODE_DEAD_SIZE];
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct count_is closed;
-	struct wire_hdr h;
-	struct server *s;
-	struct conn *a, *b;
-	struct echo e;
-
-	s = start_echo(&e, 0);
-	a = dial_raw();
-	ping(a, 1);
-	assert_int_equal(counter(&e, &e.opens), 1);
-
-	proto_mgr_node_dead_encode(&nd, buf, sizeof(buf));
-	assert_int_equal(server_push(e.last, WIRE_OP_NODE_DEAD, &iov, 1), 0);
-	assert_int_equal(wire_recv_hdr(a, &h), 0);
-	assert_int_equal(h.op, WIRE_OP_NODE_DEAD);
-	assert_int_equal(h.flags, 0);
-	assert_true(h.id >> 63);
-	assert_int_equal(wire_skip_payload(a, &h), 0);
-	ping(a, 2);
-
-	/* a handler error closes that connection only */
-	b = dial_raw();
-	h = (struct wire_hdr){.op = WIRE_OP_STATUS, .id = 3};
-	assert_int_equal(wire_send(b, &h, NULL, 0), 0);
-	assert_int_equal(wire_recv_hdr(b, &h), -ECONNRESET);
-	closed = (struct count_is){&e, &e.closes, 1};
-	assert_true(wait_for(count_is, &closed));
-	ping(a, 4);
-	/* pushing to a closed connection fails cleanly */
-	assert_int_equal(server_push(e.last, WIRE_OP_NODE_DEAD, &iov, 1),
-			 -ECONNRESET);
-
-	conn_destroy(b);
-	stop_echo(s, &e);
-	assert_int_equal(e.closes, 2);
-	assert_int_equal(wire_recv_hdr(a, &h), -ECONNRESET);
-	conn_destroy(a);
-}
-
 /* A manager that takes registrations and then never answers again. */
+struct mute {
+	pthread_mutex_t lock;
+	int registrations;
+};
+
 static int mute_handle(void *ctx, struct server_conn *sc,
 		       const struct wire_hdr *h)
 {
@@ -814,43 +629,50 @@ static int mute_handle(void *ctx, struct server_conn *sc,
 		.heartbeat_ms = 20, .dead_after = 1, .epoch = 1};
 	uint8_t buf[PROTO_MGR_REGISTER_SIZE];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct echo *e = ctx;
+	struct mute *m = ctx;
 	int ret;
 
 	ret = server_read_payload(sc, h, buf, sizeof(buf));
 	if (ret < 0 || h->op != WIRE_OP_REGISTER)
 		return ret;
-	pthread_mutex_lock(&e->lock);
-	e->opens++;
-	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_lock(&m->lock);
+	m->registrations++;
+	pthread_mutex_unlock(&m->lock);
 	iov.iov_len = PROTO_MGR_REGISTER_REPLY_SIZE;
 	proto_mgr_register_reply_encode(&rep, buf, sizeof(buf));
 	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
 }
 
+static bool registered_twice(void *arg)
+{
+	struct mute *m = arg;
+	bool twice;
+
+	pthread_mutex_lock(&m->lock);
+	twice = m->registrations >= 2;
+	pthread_mutex_unlock(&m->lock);
+	return twice;
+}
+
 static void a_manager_that_stops_answering_is_left_and_retried(void **state)
 {
 	struct server_config cfg = {.name = "mute", .handle = mute_handle};
-	struct count_is twice;
+	struct mute mute = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct server *s;
-	struct echo e;
 	struct node a;
 
-	memset(&e, 0, sizeof(e));
-	pthread_mutex_init(&e.lock, NULL);
 	next_addr();
 	cfg.listen_addr = mgr_addr;
-	cfg.ctx = &e;
+	cfg.ctx = &mute;
 	s = server_create(&cfg);
 	assert_non_null(s);
 	start_client(&a, 131, MGR_KIND_COMPUTE, 10, NULL);
 	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
 	/* heartbeats go unanswered: the client hangs up and registers anew */
-	twice = (struct count_is){&e, &e.opens, 2};
-	assert_true(wait_for(count_is, &twice));
+	assert_true(wait_for(registered_twice, &mute));
 	stop_client(&a);
 	server_destroy(s);
-	pthread_mutex_destroy(&e.lock);
+	pthread_mutex_destroy(&mute.lock);
 }
 
 #define MANY 32
@@ -947,9 +769,6 @@ int main(void)
 		cmocka_unit_test(cmpctl_status_prints_a_table_and_json),
 		cmocka_unit_test(the_same_works_over_tcp_loopback),
 		cmocka_unit_test(a_different_block_size_is_refused_at_once),
-		cmocka_unit_test(server_drops_a_peer_that_never_shakes_hands),
-		cmocka_unit_test(
-			server_pushes_from_another_thread_between_replies),
 		cmocka_unit_test(
 			a_manager_that_stops_answering_is_left_and_retried),
 		cmocka_unit_test(many_nodes_register_and_ask_at_once),
