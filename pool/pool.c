@@ -148,10 +148,40 @@ static size_t handles_bytes(uint64_t max_handles)
 	return (size_t)(max_handles + 1) * sizeof(struct handle_loc);
 }
 
+/* Sizes, reserve watermarks and the handle limit of a checked config. */
+static void set_sizes(struct pool *p, const struct pool_config *cfg,
+		      uint64_t nblocks)
+{
+	uint64_t maxh;
+
+	p->block_size = cfg->block_size;
+	p->block_shift = (uint32_t)__builtin_ctz(cfg->block_size);
+	p->local_blocks = (uint32_t)nblocks;
+	p->region_bytes = (size_t)nblocks << p->block_shift;
+	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
+	p->low_wm = (uint32_t)(nblocks / 64);
+	p->high_wm = (uint32_t)(nblocks / 32);
+	maxh = cfg->max_handles ? cfg->max_handles : nblocks + (1u << 22);
+	if (maxh >= NIL)
+		maxh = NIL - 1;
+	p->max_handles = (uint32_t)maxh;
+}
+
+/* Empty lists, then every block free, in address order (not yet shared). */
+static void init_lists(struct pool *p)
+{
+	for (int i = 0; i < POOL_NLISTS; i++)
+		list_init(&p->lists[i]);
+	p->lrl_head = p->lrl_tail = NIL;
+	/* Address order: the first allocations are contiguous. */
+	for (uint32_t b = p->local_blocks; b-- > 0;)
+		pool_list_push_head_locked(p, POOL_FREE, b);
+}
+
 struct pool *pool_create(const struct pool_config *cfg)
 {
 	struct pool *p;
-	uint64_t nblocks, maxh;
+	uint64_t nblocks;
 	int err;
 
 	err = check_config(cfg, &nblocks);
@@ -164,21 +194,10 @@ struct pool *pool_create(const struct pool_config *cfg)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->moved, NULL);
 	pthread_cond_init(&p->helper_wake, NULL);
-	p->block_size = cfg->block_size;
-	p->block_shift = (uint32_t)__builtin_ctz(cfg->block_size);
-	p->local_blocks = (uint32_t)nblocks;
-	p->region_bytes = (size_t)nblocks << p->block_shift;
-	p->lrl_head = p->lrl_tail = NIL;
-	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
-	p->low_wm = (uint32_t)(nblocks / 64);
-	p->high_wm = (uint32_t)(nblocks / 32);
-
-	maxh = cfg->max_handles ? cfg->max_handles : nblocks + (1u << 22);
-	if (maxh >= NIL)
-		maxh = NIL - 1;
-	p->max_handles = (uint32_t)maxh;
+	set_sizes(p, cfg, nblocks);
 	/* Reserved, faulted in as handles are first used. */
-	p->handles = mmap(NULL, handles_bytes(maxh), PROT_READ | PROT_WRITE,
+	p->handles = mmap(NULL, handles_bytes(p->max_handles),
+			  PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->handles == MAP_FAILED)
 		goto err_free_pool;
@@ -187,11 +206,7 @@ struct pool *pool_create(const struct pool_config *cfg)
 	p->blocks = calloc(nblocks ? nblocks : 1, sizeof(*p->blocks));
 	if (!p->blocks)
 		goto err_unmap_handles;
-	for (int i = 0; i < POOL_NLISTS; i++)
-		list_init(&p->lists[i]);
-	/* Free list in address order: first allocations are contiguous. */
-	for (uint64_t b = nblocks; b-- > 0;)
-		pool_list_push_head_locked(p, POOL_FREE, (uint32_t)b);
+	init_lists(p);
 
 	err = map_region(p, cfg->lock_memory);
 	if (err)
@@ -201,7 +216,7 @@ struct pool *pool_create(const struct pool_config *cfg)
 err_free_blocks:
 	free(p->blocks);
 err_unmap_handles:
-	munmap(p->handles, handles_bytes(maxh));
+	munmap(p->handles, handles_bytes(p->max_handles));
 err_free_pool:
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
