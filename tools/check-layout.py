@@ -42,6 +42,7 @@ PUBLIC = {
     "auth.h": "connector",
     "conn.h": "connector",
     "log.h": "connector",
+    "opts.h": "connector",
     "server.h": "connector",
     "util.h": "connector",
     "wire.h": "connector",

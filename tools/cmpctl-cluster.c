@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmpctl status and cmpctl keygen (include/cmp/cmpctl-cluster.h): a NODES
- * query to the manager printed as a table or JSON, and key generation with
- * errors a person can act on.
+ * cmpctl status and cmpctl keygen (cmpctl-cluster.h): a NODES query to
+ * the manager printed as a table or JSON, and key generation with errors a
+ * person can act on.
  */
 #include <errno.h>
 #include <stdlib.h>
