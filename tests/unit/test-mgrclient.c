@@ -29,6 +29,7 @@
 #include "cmp/server.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "wait-for.h"
 #include "manager.h"
 
 #define HB_MS 50
@@ -56,19 +57,6 @@ static void next_addr(void)
 {
 	snprintf(mgr_addr, sizeof(mgr_addr), "mem://mgr-%d-%u", getpid(),
 		 ++seq);
-}
-
-static bool wait_for(bool (*cond)(void *), void *arg)
-{
-	uint64_t end = cmp_now_ns() + DEADLINE_MS * 1000000ull;
-	struct timespec ts = {0, 2000000};
-
-	while (!cond(arg)) {
-		if (cmp_now_ns() > end)
-			return false;
-		nanosleep(&ts, NULL);
-	}
-	return true;
 }
 
 static void counts_cb(void *ctx, struct proto_mgr_counts *out)
@@ -233,7 +221,7 @@ static void clients_register_and_heartbeats_update_counts(void **state)
 	a.counts = (struct proto_mgr_counts){400, 77, 3, 20, 1};
 	pthread_mutex_unlock(&a.lock);
 	e = (struct expect){.via = s.c, .id = 11, .alive = true, .lll = 77};
-	assert_true(wait_for(node_is, &e));
+	assert_true(wait_for(node_is, &e, DEADLINE_MS));
 	assert_true(lookup(s.c, 11, &o));
 	assert_int_equal(o.counts.free, 400);
 	assert_int_equal(o.counts.lrl, 3);
@@ -258,8 +246,10 @@ static void find_free_answers_in_tier_order_without_the_asker(void **state)
 	start_client(&b, 22, MGR_KIND_COMPUTE, 50, NULL);
 	start_client(&c, 23, MGR_KIND_COMPUTE, 30, NULL);
 	start_client(&s, 24, MGR_KIND_MEMSERVER, 90000, NULL);
-	assert_true(wait_for(registered, a.c) && wait_for(registered, b.c) &&
-		    wait_for(registered, c.c) && wait_for(registered, s.c));
+	assert_true(wait_for(registered, a.c, DEADLINE_MS) &&
+		    wait_for(registered, b.c, DEADLINE_MS) &&
+		    wait_for(registered, c.c, DEADLINE_MS) &&
+		    wait_for(registered, s.c, DEADLINE_MS));
 
 	assert_int_equal(mgr_client_find_free(a.c, 1, f, ARRAY_SIZE(f), &n), 0);
 	assert_int_equal(n, 3);
@@ -290,17 +280,18 @@ static void a_closed_node_connection_is_announced_to_the_others(void **state)
 	start_client(&a, 31, MGR_KIND_COMPUTE, 10, NULL);
 	start_client(&b, 32, MGR_KIND_COMPUTE, 10, NULL);
 	start_client(&s, 33, MGR_KIND_MEMSERVER, 10, NULL);
-	assert_true(wait_for(registered, a.c) && wait_for(registered, b.c) &&
-		    wait_for(registered, s.c));
+	assert_true(wait_for(registered, a.c, DEADLINE_MS) &&
+		    wait_for(registered, b.c, DEADLINE_MS) &&
+		    wait_for(registered, s.c, DEADLINE_MS));
 
 	stop_client(&b);
-	assert_true(wait_for(has_dead, &a));
-	assert_true(wait_for(has_dead, &s));
+	assert_true(wait_for(has_dead, &a, DEADLINE_MS));
+	assert_true(wait_for(has_dead, &s, DEADLINE_MS));
 	assert_true(heard_of(&a, 32));
 	assert_true(heard_of(&s, 32));
 	assert_int_equal(ndead(&a), 1);
 	e = (struct expect){.via = a.c, .id = 32, .alive = false};
-	assert_true(wait_for(node_is, &e));
+	assert_true(wait_for(node_is, &e, DEADLINE_MS));
 
 	stop_client(&a);
 	stop_client(&s);
@@ -324,25 +315,26 @@ static void a_silent_node_dies_and_learns_it_when_it_returns(void **state)
 	m = start_manager(NULL);
 	start_client(&a, 41, MGR_KIND_COMPUTE, 10, NULL);
 	start_client(&b, 42, MGR_KIND_COMPUTE, 10, NULL);
-	assert_true(wait_for(registered, a.c) && wait_for(registered, b.c));
+	assert_true(wait_for(registered, a.c, DEADLINE_MS) &&
+		    wait_for(registered, b.c, DEADLINE_MS));
 
 	/* b's heartbeat thread stalls inside its counts callback */
 	pthread_mutex_lock(&b.lock);
 	b.hold = true;
 	pthread_mutex_unlock(&b.lock);
-	assert_true(wait_for(has_dead, &a));
+	assert_true(wait_for(has_dead, &a, DEADLINE_MS));
 	assert_true(heard_of(&a, 42));
 	e = (struct expect){.via = a.c, .id = 42, .alive = false};
-	assert_true(wait_for(node_is, &e));
+	assert_true(wait_for(node_is, &e, DEADLINE_MS));
 
 	/* b wakes up, finds its connection closed, registers again */
 	pthread_mutex_lock(&b.lock);
 	b.hold = false;
 	pthread_cond_broadcast(&b.cond);
 	pthread_mutex_unlock(&b.lock);
-	assert_true(wait_for(heard_own_death, &b));
+	assert_true(wait_for(heard_own_death, &b, DEADLINE_MS));
 	e = (struct expect){.via = a.c, .id = 42, .alive = true};
-	assert_true(wait_for(node_is, &e));
+	assert_true(wait_for(node_is, &e, DEADLINE_MS));
 
 	stop_client(&a);
 	stop_client(&b);
@@ -368,12 +360,13 @@ static void clients_register_again_after_a_manager_restart(void **state)
 	m = start_manager(NULL);
 	start_client(&a, 51, MGR_KIND_COMPUTE, 10, NULL);
 	start_client(&s, 52, MGR_KIND_MEMSERVER, 10, NULL);
-	assert_true(wait_for(registered, a.c) && wait_for(registered, s.c));
+	assert_true(wait_for(registered, a.c, DEADLINE_MS) &&
+		    wait_for(registered, s.c, DEADLINE_MS));
 
 	manager_destroy(m);
 	assert_false(lookup(a.c, 52, &o));
 	m = start_manager(NULL);
-	assert_true(wait_for(both_back, both));
+	assert_true(wait_for(both_back, both, DEADLINE_MS));
 	/* a restart announces no deaths and disturbs nothing */
 	assert_int_equal(ndead(&a), 0);
 	assert_int_equal(ndead(&s), 0);
@@ -469,7 +462,7 @@ static void garbage_closes_only_that_connection(void **state)
 	next_addr();
 	m = start_manager(NULL);
 	start_client(&a, 91, MGR_KIND_COMPUTE, 10, NULL);
-	assert_true(wait_for(registered, a.c));
+	assert_true(wait_for(registered, a.c, DEADLINE_MS));
 
 	assert_int_equal(conn_connect(mgr_addr, 1000, &raw), 0);
 	assert_int_equal(auth_client(raw, NULL, 1000), 0);
@@ -526,7 +519,7 @@ static void cmpctl_status_prints_a_table_and_json(void **state)
 	next_addr();
 	m = start_manager(NULL);
 	start_client(&a, 101, MGR_KIND_COMPUTE, 10, NULL);
-	assert_true(wait_for(registered, a.c));
+	assert_true(wait_for(registered, a.c, DEADLINE_MS));
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w+");
@@ -583,7 +576,7 @@ static void the_same_works_over_tcp_loopback(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(f[0].node, 112);
 	stop_client(&b);
-	assert_true(wait_for(has_dead, &a));
+	assert_true(wait_for(has_dead, &a, DEADLINE_MS));
 	assert_true(heard_of(&a, 112));
 	stop_client(&a);
 	manager_destroy(m);
@@ -669,7 +662,7 @@ static void a_manager_that_stops_answering_is_left_and_retried(void **state)
 	start_client(&a, 131, MGR_KIND_COMPUTE, 10, NULL);
 	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
 	/* heartbeats go unanswered: the client hangs up and registers anew */
-	assert_true(wait_for(registered_twice, &mute));
+	assert_true(wait_for(registered_twice, &mute, DEADLINE_MS));
 	stop_client(&a);
 	server_destroy(s);
 	pthread_mutex_destroy(&mute.lock);
@@ -721,7 +714,7 @@ static void many_nodes_register_and_ask_at_once(void **state)
 	for (i = 0; i < MANY; i++)
 		start_client(&many[i], 1000 + (uint32_t)i, MGR_KIND_COMPUTE,
 			     100 + i, NULL);
-	assert_true(wait_for(all_alive, many[0].c));
+	assert_true(wait_for(all_alive, many[0].c, DEADLINE_MS));
 	for (i = 0; i < ASKERS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, asker,
 						(void *)(uintptr_t)(i * 7)),

@@ -69,15 +69,21 @@ static void rma_moves_exact_byte_ranges_without_the_server(void **state)
 	free(region);
 }
 
+/* A connected pair whose server exposed [region, region + len) as *r. */
+static void connect_exposing(struct pair *p, void *region, size_t len,
+			     struct conn_region *r)
+{
+	connect_pair(p);
+	assert_int_equal(p->srv->ops->expose(p->srv, region, len, r), 0);
+}
+
 static void rma_outside_the_region_is_einval(void **state)
 {
 	static uint8_t region[8192], buf[16];
 	struct pair p = {0};
 	struct conn_region r;
 
-	connect_pair(&p);
-	assert_int_equal(p.srv->ops->expose(p.srv, region, sizeof(region), &r),
-			 0);
+	connect_exposing(&p, region, sizeof(region), &r);
 	assert_int_equal(p.cli->ops->rma_read(p.cli, buf, 16, &r, 8190),
 			 -EINVAL);
 	assert_int_equal(p.cli->ops->rma_write(p.cli, buf, 16, &r, UINT64_MAX),
@@ -92,9 +98,7 @@ static void rma_with_a_bad_rkey_fails_with_eacces(void **state)
 	struct pair p = {0};
 	struct conn_region r;
 
-	connect_pair(&p);
-	assert_int_equal(p.srv->ops->expose(p.srv, region, sizeof(region), &r),
-			 0);
+	connect_exposing(&p, region, sizeof(region), &r);
 	r.rkey ^= 0x5555;
 	assert_int_equal(p.cli->ops->rma_read(p.cli, buf, 16, &r, 0), -EACCES);
 	/* The QP is in error now: the connection is done. */

@@ -26,6 +26,7 @@
 #include "cmp/server.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "wait-for.h"
 
 #define DEADLINE_MS 5000
 
@@ -35,19 +36,6 @@ static char addr[64];
 static void next_addr(void)
 {
 	snprintf(addr, sizeof(addr), "mem://server-%d-%u", getpid(), ++seq);
-}
-
-static bool wait_for(bool (*cond)(void *), void *arg)
-{
-	uint64_t end = cmp_now_ns() + DEADLINE_MS * 1000000ull;
-	struct timespec ts = {0, 2000000};
-
-	while (!cond(arg)) {
-		if (cmp_now_ns() > end)
-			return false;
-		nanosleep(&ts, NULL);
-	}
-	return true;
 }
 
 /* A bare server: PING echoes, STATUS fails in the handler. */
@@ -226,7 +214,7 @@ static void server_pushes_from_another_thread_between_replies(void **state)
 	assert_int_equal(wire_send(b, &h, NULL, 0), 0);
 	assert_int_equal(wire_recv_hdr(b, &h), -ECONNRESET);
 	closed = (struct count_is){&e, &e.closes, 1};
-	assert_true(wait_for(count_is, &closed));
+	assert_true(wait_for(count_is, &closed, DEADLINE_MS));
 	ping(a, 4);
 	/* pushing to a closed connection fails cleanly */
 	assert_int_equal(server_push(e.last, WIRE_OP_NODE_DEAD, &iov, 1),
