@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "../../pool/loans.h"
+#include "loans.h"
 
 #define NB 64
 #define SEC 1000000000ull
