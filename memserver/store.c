@@ -96,6 +96,9 @@ int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
 		log_warn("store: cannot lock %zu bytes of RAM (%s); it may be "
 			 "swapped out",
 			 s->map_len, strerror(errno));
+	/* the daemon locks all its memory (mlockall): not the page cache */
+	if (path)
+		munlock(s->base, s->map_len);
 	/* lowest indexes on top, so allocation fills the store from 0 */
 	for (uint32_t i = 0; i < s->nblocks; i++)
 		s->free_stack[i] = s->nblocks - 1 - i;

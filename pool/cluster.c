@@ -335,7 +335,7 @@ struct cluster *cluster_start(const struct cluster_config *cfg)
 	c->pool = cfg->pool;
 	c->node = cfg->node_id ? cfg->node_id : random_node_id();
 
-	c->remote = remote_create(cfg->key, c->node, bs);
+	c->remote = remote_create(cfg->keyring, c->node, bs);
 	if (!c->remote)
 		goto err_errno;
 	if (cfg->timeout_ms > 0)
@@ -343,7 +343,7 @@ struct cluster *cluster_start(const struct cluster_config *cfg)
 
 	c->peer = peer_create(&(struct peer_config){
 		.listen_addr = cfg->listen_addr,
-		.key = cfg->key,
+		.keyring = cfg->keyring,
 		.node_id = c->node,
 		.block_size = bs,
 		.ops = &store_ops,
@@ -354,7 +354,7 @@ struct cluster *cluster_start(const struct cluster_config *cfg)
 
 	c->mgr = mgr_client_create(&(struct mgr_client_config){
 		.manager_addr = cfg->manager_addr,
-		.key = cfg->key,
+		.keyring = cfg->keyring,
 		.node = c->node,
 		.kind = MGR_KIND_COMPUTE,
 		.listen_addr = peer_listen_addr(c->peer),

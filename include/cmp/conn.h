@@ -89,6 +89,14 @@ int conn_fd(const struct conn *c);
 bool conn_pending(const struct conn *c);
 /* "tcp://1.2.3.4:5678"; owned by c. */
 const char *conn_peer(const struct conn *c);
+/*
+ * The node id and incarnation (random per process start) the peer gave in
+ * the handshake (include/cmp/auth.h): authenticated by the cluster key in
+ * secure mode, taken on trust in insecure mode. 0 for a tool such as
+ * cmpctl, and before the handshake.
+ */
+uint32_t conn_peer_node(const struct conn *c);
+uint64_t conn_peer_incarnation(const struct conn *c);
 /* Shuts down both directions; a blocked reader in another thread wakes. */
 void conn_shutdown(struct conn *c);
 void conn_destroy(struct conn *c);

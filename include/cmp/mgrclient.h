@@ -22,7 +22,8 @@
  * told): whatever it lent or borrowed before must be treated as gone. The
  * client is registered again by then. A manager restart is no death.
  *
- * Memory: the configuration is copied (strings and key included).
+ * Memory: the configuration is copied (strings included); the keyring is
+ * borrowed.
  */
 #ifndef CMP_MGRCLIENT_H
 #define CMP_MGRCLIENT_H
@@ -33,17 +34,18 @@
 
 #include "cmp/proto_mgr.h"
 
-struct auth_key;
+struct auth_keyring;
 struct mgr_client;
 
 struct mgr_client_config {
-	const char *manager_addr;   /* "tcp://10.0.0.1:7000" */
-	const struct auth_key *key; /* NULL: insecure mode */
-	uint32_t node;		    /* nonzero, kept for the process lifetime */
-	unsigned int kind;	    /* enum mgr_kind */
-	const char *listen_addr;    /* what other nodes connect to */
-	uint32_t block_size;	    /* the cluster's block size */
-	uint64_t capacity;	    /* blocks contributed */
+	const char *manager_addr; /* "tcp://10.0.0.1:7000" */
+	/* NULL: insecure mode; borrowed, must outlive the client */
+	struct auth_keyring *keyring;
+	uint32_t node;		 /* nonzero, kept for the process lifetime */
+	unsigned int kind;	 /* enum mgr_kind */
+	const char *listen_addr; /* what other nodes connect to */
+	uint32_t block_size;	 /* the cluster's block size */
+	uint64_t capacity;	 /* blocks contributed */
 	/* 0: as the manager says; else at most this often */
 	uint32_t heartbeat_ms;
 	int timeout_ms; /* per request and per connect; <= 0: 2000 */
@@ -92,7 +94,7 @@ int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
  * One-shot NODES query without registering (cmpctl status): connects,
  * authenticates, asks, closes. Same errors as mgr_client_nodes().
  */
-int mgr_query_nodes(const char *manager_addr, const struct auth_key *key,
+int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
 		    int timeout_ms, struct mgr_node_info *out, size_t max,
 		    size_t *count);
 

@@ -86,7 +86,7 @@ static void header_round_trips_through_encode_and_decode(void **state)
 static void header_is_little_endian_on_the_wire(void **state)
 {
 	static const uint8_t want[WIRE_HDR_SIZE] = {
-		'C',  'M',  'P',  '1',	1,    WIRE_OP_WRITE, 1,	   0,
+		'C',  'M',  'P',  '1',	2,    WIRE_OP_WRITE, 1,	   0,
 		6,    0,    0,	  0,	0x04, 0x03,	     0x02, 0x01,
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33,	     0x22, 0x11,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66,	     0x77, 0x88,
@@ -107,15 +107,22 @@ static void decode_rejects_bad_magic_with_eproto(void **state)
 	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTO);
 }
 
-static void decode_rejects_bad_version_with_eproto(void **state)
+static void decode_tells_another_version_by_its_number(void **state)
 {
 	struct wire_hdr h = {.op = WIRE_OP_PING};
 	uint8_t buf[WIRE_HDR_SIZE];
 
 	encoded(&h, buf);
+	assert_int_equal(wire_hdr_decode(buf, &h), 0);
+	assert_int_equal(h.version, WIRE_VERSION);
 	buf[4] = WIRE_VERSION + 1;
-	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTO);
-	buf[4] = 0;
+	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTONOSUPPORT);
+	assert_int_equal(h.version, WIRE_VERSION + 1);
+	buf[4] = 1;
+	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTONOSUPPORT);
+	assert_int_equal(h.version, 1);
+	/* another magic is not ours at all */
+	buf[0] = 'X';
 	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTO);
 }
 
@@ -396,7 +403,7 @@ int main(void)
 		cmocka_unit_test(header_round_trips_through_encode_and_decode),
 		cmocka_unit_test(header_is_little_endian_on_the_wire),
 		cmocka_unit_test(decode_rejects_bad_magic_with_eproto),
-		cmocka_unit_test(decode_rejects_bad_version_with_eproto),
+		cmocka_unit_test(decode_tells_another_version_by_its_number),
 		cmocka_unit_test(decode_rejects_unknown_opcode_with_ebadmsg),
 		cmocka_unit_test(decode_rejects_unknown_flags_with_ebadmsg),
 		cmocka_unit_test(
