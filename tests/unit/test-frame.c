@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of the frame layer (connector/frame.c): the header codec and
- * its validation, the opcode/status tables, the checksum, and whole frames
- * sent and received over an in-memory connection.
+ * Unit tests of the frame layer (connector/frame.c, wire-io.c) in plain
+ * (insecure) mode: the header codec and its validation, the opcode/status
+ * tables, the checksum, whole frames sent and received over an in-memory
+ * connection, and the payload cursor. Sealed frames: test-seal.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -385,6 +386,93 @@ static void send_refuses_oversized_payloads_and_bad_arguments(void **state)
 	free(big);
 }
 
+/* A hand-made plain frame; the payload's checksum spoiled if bad. */
+static void send_plain(struct conn *c, const void *p, uint32_t len, bool bad)
+{
+	uint8_t raw[WIRE_HDR_SIZE];
+	struct iovec pay = {(void *)p, len};
+	struct iovec iov[2] = {{raw, sizeof(raw)}, pay};
+	struct wire_hdr h = {.op = WIRE_OP_WRITE, .id = 3, .len = len};
+
+	h.csum = wire_csum(&pay, 1) ^ (bad ? 1 : 0);
+	wire_hdr_encode(&h, raw);
+	assert_int_equal(conn_writev(c, iov, 2), 0);
+}
+
+static void cursor_reads_plain_payloads_in_pieces(void **state)
+{
+	struct pair *p = *state;
+	uint8_t src[3000], dst[3000];
+	struct iovec iov[2] = {{dst + 10, 90}, {dst + 100, 900}};
+	struct wire_hdr h;
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 13);
+	send_plain(p->a, src, sizeof(src), false);
+	assert_int_equal(wire_recv_hdr(p->b, &h), 0);
+	assert_int_equal(wire_payload_left(p->b), 3000);
+	assert_int_equal(wire_read(p->b, dst, 10), 0);
+	assert_int_equal(wire_readv(p->b, iov, 2), 0);
+	assert_int_equal(wire_payload_left(p->b), 2000);
+	/* more than is left: refused, nothing read */
+	assert_int_equal(wire_read(p->b, dst, 2001), -EMSGSIZE);
+	assert_int_equal(wire_read(p->b, dst + 1000, 1999), 0);
+	/* the read that completes the payload checked the XXH3 */
+	assert_int_equal(wire_read(p->b, dst + 2999, 1), 0);
+	assert_int_equal(wire_payload_left(p->b), 0);
+	assert_memory_equal(dst, src, sizeof(src));
+}
+
+static void completing_read_of_a_corrupted_payload_is_ebadmsg(void **state)
+{
+	struct pair *p = *state;
+	uint8_t src[500] = "payload", dst[500];
+	struct wire_hdr h;
+
+	send_plain(p->a, src, sizeof(src), true);
+	assert_int_equal(wire_recv_hdr(p->b, &h), 0);
+	/* the first pieces cannot know yet */
+	assert_int_equal(wire_read(p->b, dst, 100), 0);
+	assert_int_equal(wire_read(p->b, dst + 100, 399), 0);
+	assert_int_equal(wire_read(p->b, dst + 499, 1), -EBADMSG);
+	/* and the stream is done for */
+	assert_int_equal(wire_recv_hdr(p->b, &h), -EBADMSG);
+}
+
+static void skipping_a_corrupted_payload_is_ebadmsg_too(void **state)
+{
+	struct pair *p = *state;
+	uint8_t src[5000] = {1};
+	struct wire_hdr h;
+
+	send_plain(p->a, src, sizeof(src), true);
+	assert_int_equal(wire_recv_hdr(p->b, &h), 0);
+	assert_int_equal(wire_skip_payload(p->b, &h), -EBADMSG);
+}
+
+static void empty_payload_is_checked_with_its_header(void **state)
+{
+	struct pair *p = *state;
+	struct wire_hdr h;
+
+	send_plain(p->a, NULL, 0, true);
+	assert_int_equal(wire_recv_hdr(p->b, &h), -EBADMSG);
+}
+
+static void next_header_waits_for_the_payload(void **state)
+{
+	struct pair *p = *state;
+	uint8_t src[64] = {0}, dst[8];
+	struct wire_hdr h;
+
+	send_plain(p->a, src, sizeof(src), false);
+	send_plain(p->a, src, sizeof(src), false);
+	assert_int_equal(wire_recv_hdr(p->b, &h), 0);
+	assert_int_equal(wire_read(p->b, dst, sizeof(dst)), 0);
+	/* a caller that forgot the rest would read payload as a header */
+	assert_int_equal(wire_recv_hdr(p->b, &h), -EPROTO);
+}
+
 static void recv_hdr_refuses_garbage_with_eproto(void **state)
 {
 	struct pair *p = *state;
@@ -409,6 +497,21 @@ int main(void)
 		cmocka_unit_test(
 			decode_rejects_oversized_payload_with_emsgsize),
 		cmocka_unit_test(op_names_come_from_the_table),
+		cmocka_unit_test_setup_teardown(
+			cursor_reads_plain_payloads_in_pieces, pair_setup,
+			pair_teardown),
+		cmocka_unit_test_setup_teardown(
+			completing_read_of_a_corrupted_payload_is_ebadmsg,
+			pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(
+			skipping_a_corrupted_payload_is_ebadmsg_too, pair_setup,
+			pair_teardown),
+		cmocka_unit_test_setup_teardown(
+			empty_payload_is_checked_with_its_header, pair_setup,
+			pair_teardown),
+		cmocka_unit_test_setup_teardown(
+			next_header_waits_for_the_payload, pair_setup,
+			pair_teardown),
 		cmocka_unit_test(statuses_map_to_errno_and_back),
 		cmocka_unit_test(csum_is_independent_of_iovec_split),
 		cmocka_unit_test_setup_teardown(
