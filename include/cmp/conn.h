@@ -10,7 +10,10 @@
  *
  * A connection is a reliable, ordered byte stream: conn_writev() sends all of
  * its iovecs or fails, conn_read() returns exactly the bytes asked for or
- * fails. Framing lives one level up (include/cmp/wire.h). Transports that
+ * fails. Framing, sealing and the payload cursor live one level up
+ * (include/cmp/wire.h); above the connector, frame payloads are read only
+ * through that cursor, never with conn_read() (a sealed payload on the
+ * stream is ciphertext and tags). Transports that
  * can do one-sided access (RDMA) also offer conn_rma_read/write() into a
  * region the peer exposed with conn_expose(); the others answer -EOPNOTSUPP
  * and callers fall back to two-sided messages.
