@@ -221,13 +221,13 @@ mgr_url() { echo "tcp://${IP_OF[mgr]}:$MGR_PORT"; }
 status_json()
 {
 	in_ns "${1:-mgr}" "$CMPCTL" status --manager "$(mgr_url)" \
-		--key "$T/key" --json
+		"${KEY_ARGS[@]}" --json
 }
 
 # start_manager [EXTRA_ARGS...]: cmp-manager in namespace mgr.
 start_manager()
 {
-	start_bg manager mgr "$MANAGER" --listen "$(mgr_url)" --key "$T/key" \
+	start_bg manager mgr "$MANAGER" --listen "$(mgr_url)" "${KEY_ARGS[@]}" \
 		--heartbeat-ms "${HB_MS:-200}" --dead-after "${DEAD_AFTER:-5}" \
 		-f "$@"
 	ready_or_fail manager 20 status_json
@@ -238,7 +238,7 @@ start_manager()
 start_memserver()
 {
 	start_bg "$1" "$1" "$MEMSERVER" --manager "$(mgr_url)" \
-		--listen "tcp://${IP_OF[$1]}:7100" --key "$T/key" --ram "$3" \
+		--listen "tcp://${IP_OF[$1]}:7100" "${KEY_ARGS[@]}" --ram "$3" \
 		--block "$BS" --node-id "$2" -f
 	wait_until "memserver $1 registered" 20 node_alive "$2"
 	log "memserver $1 (node $2, $3) registered"
@@ -253,10 +253,11 @@ is_cmpfs_mounted()
 # start_node NS ID OPTS [KEYFILE]: cmpfs on $T/mnt-NS in namespace NS.
 start_node()
 {
-	local ns=$1 id=$2 opts=$3 key=${4:-$T/key} mnt=$T/mnt-$1
+	local ns=$1 id=$2 opts=$3 key=${4:-$T/key} mnt=$T/mnt-$1 key_opt
 
 	mkdir -p "$mnt"
-	start_bg "$ns" "$ns" "$CMPFS" none "$mnt" -f -o "$opts,block=$BS,nolock,manager=$(mgr_url),listen=tcp://${IP_OF[$ns]}:7200,key=$key,node=$id,log=$T/$ns.log"
+	[ "${CMP_INSECURE:-0}" = 1 ] && key_opt=insecure || key_opt=key=$key
+	start_bg "$ns" "$ns" "$CMPFS" none "$mnt" -f -o "$opts,block=$BS,nolock,manager=$(mgr_url),listen=tcp://${IP_OF[$ns]}:7200,$key_opt,node=$id,log=$T/$ns.log"
 	MNT_OF[$ns]=$mnt
 	ready_or_fail "$ns" 20 is_cmpfs_mounted "$mnt"
 	defer umount_node "$ns"
@@ -321,7 +322,7 @@ views_settled()
 # show_status: the manager's table, for the log.
 show_status()
 {
-	in_ns mgr "$CMPCTL" status --manager "$(mgr_url)" --key "$T/key" |
+	in_ns mgr "$CMPCTL" status --manager "$(mgr_url)" "${KEY_ARGS[@]}" |
 		sed 's/^/    /'
 }
 
@@ -420,4 +421,11 @@ ip netns del "${PREFIX}-probe"
 T=$(mktemp -d /tmp/cmp-netns.XXXXXX)
 log "start (deadline ${TEST_TIMEOUT:-140}s, tmp $T, namespaces $PREFIX-*)"
 "$CMPCTL" keygen "$T/key" >/dev/null
+# CMP_INSECURE=1: the whole cluster in insecure mode (no key, plain frames)
+if [ "${CMP_INSECURE:-0}" = 1 ]; then
+	KEY_ARGS=(--insecure)
+	log "insecure mode: no key, frames in clear"
+else
+	KEY_ARGS=(--key "$T/key")
+fi
 hub_up
