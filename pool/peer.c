@@ -16,7 +16,9 @@
  * verifies the payload's XXH3 at the end: on a mismatch the range written
  * holds the corrupted bytes. The owner is told (WIRE_S_BADMSG), the
  * connection is closed, and the owner must treat that range as lost until
- * it rewrites it, exactly as after a failed write to a disk.
+ * it rewrites it, exactly as after a failed write to a disk. (There, the
+ * range header is acted on before the checksum covering it is known: the
+ * price of a trusted network's single pass over the data.)
  */
 #include <errno.h>
 #include <stdlib.h>
