@@ -83,7 +83,7 @@ extern const struct conn_transport conn_mem_transport;
 extern const struct conn_transport conn_rdma_transport;
 #endif
 
-/* Splits "host:port" / "[v6]:port"; returns 0 or -EINVAL. */
+/* Splits "host:port" / "[v6]:port" (hostport.c); returns 0 or -EINVAL. */
 int conn_split_hostport(const char *rest, char *host, size_t hostlen,
 			char *port, size_t portlen);
 

@@ -150,17 +150,7 @@ uint64_t wire_csum_prefix(const struct iovec *iov, int iovcnt, size_t len)
 	return XXH3_64bits_digest(&st);
 }
 
-size_t wire_iov_total(const struct iovec *iov, int iovcnt)
-{
-	size_t total = 0;
-	int i;
-
-	for (i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	return total;
-}
-
 uint64_t wire_csum(const struct iovec *iov, int iovcnt)
 {
-	return wire_csum_prefix(iov, iovcnt, wire_iov_total(iov, iovcnt));
+	return wire_csum_prefix(iov, iovcnt, cmp_iov_total(iov, iovcnt));
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Size parsing/formatting, the clock, the incarnation and daemon start-up,
- * shared by every program.
+ * Size parsing/formatting, the clock, iovec lengths, the incarnation and
+ * daemon start-up, shared by every program.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -87,6 +87,15 @@ char *cmp_format_size(uint64_t bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1f %s", v, unit[i]);
 	return buf;
+}
+
+size_t cmp_iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	return total;
 }
 
 uint64_t cmp_now_ns(void)

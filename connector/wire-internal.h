@@ -36,6 +36,5 @@ enum seal_cipher wire_cipher(const struct conn *c);
 
 /* XXH3-64 of the first len bytes of the iovecs (frame.c). */
 uint64_t wire_csum_prefix(const struct iovec *iov, int iovcnt, size_t len);
-size_t wire_iov_total(const struct iovec *iov, int iovcnt);
 
 #endif

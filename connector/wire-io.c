@@ -191,7 +191,7 @@ int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
 	if (iovcnt < 0 || iovcnt > WIRE_SEND_MAX_IOV || (iovcnt && !payload) ||
 	    !wire_op_valid(h->op) || (h->flags & ~WIRE_F_MASK))
 		return -EINVAL;
-	len = wire_iov_total(payload, iovcnt);
+	len = cmp_iov_total(payload, iovcnt);
 	if (len > WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	h->len = (uint32_t)len;
@@ -427,7 +427,7 @@ int wire_readv(struct conn *c, const struct iovec *iov, int iovcnt)
 {
 	if (iovcnt < 0 || (iovcnt && !iov))
 		return -EINVAL;
-	return read_payload(c, iov, iovcnt, wire_iov_total(iov, iovcnt));
+	return read_payload(c, iov, iovcnt, cmp_iov_total(iov, iovcnt));
 }
 
 size_t wire_payload_left(const struct conn *c)
@@ -441,7 +441,7 @@ int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
 	(void)h; /* the cursor knows the frame */
 	if (iovcnt < 0 || (iovcnt && !iov))
 		return -EINVAL;
-	if (wire_iov_total(iov, iovcnt) < wire_payload_left(c))
+	if (cmp_iov_total(iov, iovcnt) < wire_payload_left(c))
 		return -EMSGSIZE;
 	return read_payload(c, iov, iovcnt, wire_payload_left(c));
 }

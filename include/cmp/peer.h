@@ -3,11 +3,11 @@
  * The peer service: serves the blocks this process lends to other nodes
  * (the RLL side of a cmpfs node, and the whole of what cmp-memserver does).
  * It listens on a connector address, authenticates every connection with
- * the cluster keyring (every frame then sealed), and answers ALLOC, FREE, READ,
- * WRITE, READ_BATCH, WRITE_BATCH, STATUS and PING (payloads in
- * include/cmp/proto_block.h) on the connection's own thread, straight from and
- * into the store's memory: a READ reply is one writev of the frame header and a
- * pointer into the block.
+ * the cluster keyring (every frame then sealed), and answers ALLOC, FREE,
+ * READ, WRITE, READ_BATCH, WRITE_BATCH, STATUS and PING (payloads in
+ * pool/proto_block.h) on the connection's own thread, straight from and
+ * into the store's memory: a READ reply is one writev of the frame header
+ * and a pointer into the block.
  *
  * The store behind it is the caller's, reached through struct
  * peer_store_ops. The peer validates every request before it touches the
@@ -22,7 +22,9 @@
  * Threads: the store ops are called from many connection threads at once
  * and must do their own locking. peer_owner_dead() may be called from any
  * thread. peer_destroy() joins every thread; no store op runs after it
- * returns.
+ * returns. Memory: of the configuration the peer keeps the key (copied),
+ * the ops table and its context; those two, and the store's memory, are
+ * the caller's and must outlive the peer.
  */
 #ifndef CMP_PEER_H
 #define CMP_PEER_H
@@ -31,10 +33,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmp/proto_block.h"
-
 struct auth_keyring;
 struct peer;
+
+/* Cluster block size bounds: a power of two in between. */
+#define PROTO_BLOCK_MIN_SIZE (4u << 10)
+#define PROTO_BLOCK_MAX_SIZE (4u << 20)
+/* Room for a node address in MOVED ("tcp://[v6]:port", NUL-terminated). */
+#define PROTO_BLOCK_ADDR_LEN 64
+
+/* A power of two within [PROTO_BLOCK_MIN_SIZE, PROTO_BLOCK_MAX_SIZE]. */
+bool proto_block_size_valid(uint64_t block_size);
+
+/* Payload of a reply with status MOVED: block `from` now lives elsewhere. */
+struct proto_block_moved {
+	uint32_t from;
+	uint32_t node;
+	uint32_t block;
+	char addr[PROTO_BLOCK_ADDR_LEN]; /* NUL-terminated */
+};
 
 struct peer_store_ops {
 	/*

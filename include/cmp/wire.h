@@ -41,7 +41,8 @@
  *   B -> A  reply status MOVED (+ new location) when B moved the block on
  *   M -> A  NODE_DEAD (id) when B missed its heartbeats
  *
- * The payload layouts of each opcode live in include/cmp/proto_*.h.
+ * The payload layouts live with the modules that speak them: the manager
+ * messages in include/cmp/mgr.h, the block messages in pool/proto_block.h.
  *
  * Threads: as for the connection, one thread receives (header and payload
  * cursor) and one thread sends at a time.
@@ -80,7 +81,6 @@ struct conn;
 	X(WRITE, 23)       \
 	X(READ_BATCH, 24)  \
 	X(WRITE_BATCH, 25) \
-	X(MOVE, 26)        \
 	X(STATUS, 30)
 
 enum wire_op {

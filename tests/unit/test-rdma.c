@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of the RDMA transport with verbs and CM mocked: the real entry
- * points are wrapped (-Wl,--wrap=, listed in connector/rdma/meson.build)
+ * points are wrapped (-Wl,--wrap=, listed in tests/unit/meson.build)
  * and the inline ones (ibv_post_send/recv, ibv_poll_cq, ibv_req_notify_cq)
  * reach the fake fabric of fake-rdma.c through its fake ibv_context. So the
  * transport's state machines, credits, completions and its poll() loop run
  * for real against a peer in the same process; any SEND that finds no
- * posted receive (an RNR: a flow-control bug) is counted.
+ * posted receive (an RNR: a flow-control bug) is counted. Connection
+ * management and streams here; one-sided access in test-rdma-rma.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,78 +28,7 @@
 #include "cmp/util.h"
 #include "rdma-internal.h"
 #include "fake-rdma.h"
-
-/* --- helpers ---------------------------------------------------------- */
-
-struct pair {
-	struct conn_listener *l;
-	struct conn *cli, *srv;
-	int accept_ret;
-};
-
-static void *accept_main(void *arg)
-{
-	struct pair *p = arg;
-
-	p->accept_ret = p->l->ops->accept(p->l, &p->srv);
-	return NULL;
-}
-
-static void start_listener(struct pair *p)
-{
-	assert_int_equal(conn_rdma_transport.listen("127.0.0.1:0", &p->l), 0);
-	assert_string_equal(p->l->addr, "rdma://127.0.0.1:7000");
-}
-
-static void connect_pair(struct pair *p)
-{
-	pthread_t t;
-
-	start_listener(p);
-	assert_int_equal(pthread_create(&t, NULL, accept_main, p), 0);
-	assert_int_equal(
-		conn_rdma_transport.connect("127.0.0.1:7000", 2000, &p->cli),
-		0);
-	pthread_join(t, NULL);
-	assert_int_equal(p->accept_ret, 0);
-}
-
-static void destroy_pair(struct pair *p)
-{
-	if (p->cli)
-		p->cli->ops->destroy(p->cli);
-	if (p->srv)
-		p->srv->ops->destroy(p->srv);
-	if (p->l)
-		p->l->ops->destroy(p->l);
-	pthread_mutex_lock(&fab);
-	assert_int_equal(F.live, 0);
-	pthread_mutex_unlock(&fab);
-}
-
-static int wr(struct conn *c, const void *buf, size_t len)
-{
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-
-	return c->ops->writev(c, &iov, 1);
-}
-
-static int rd(struct conn *c, void *buf, size_t len)
-{
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
-
-	return c->ops->readv(c, &iov, 1);
-}
-
-static uint8_t pat(size_t i)
-{
-	return (uint8_t)(i * 7 + (i >> 11));
-}
-
-static struct rdma_conn *rc(struct conn *c)
-{
-	return (struct rdma_conn *)c;
-}
+#include "rdma-pair.h"
 
 /* Polls for a condition with a deadline rather than sleeping blindly. */
 static bool eventually_polling(struct conn *c)
@@ -137,13 +67,6 @@ static void *reader_main(void *arg)
 
 	j->ret = rd(j->c, j->buf, j->len);
 	return NULL;
-}
-
-static int setup(void **state)
-{
-	memset(&F, 0, sizeof(F));
-	F.devices = 1;
-	return 0;
 }
 
 /* --- tests: connection management ------------------------------------- */
@@ -681,102 +604,6 @@ static void post_send_failure_returns_negative_errno(void **state)
 	destroy_pair(&p);
 }
 
-/* --- tests: one-sided --------------------------------------------------- */
-
-static void rma_moves_exact_byte_ranges_without_the_server(void **state)
-{
-	const size_t n = 4 * 1024 * 1024;
-	uint8_t *region = malloc(n), *plain = malloc(n), *local = malloc(n);
-	struct conn_region r, mine;
-	struct pair p = {0};
-
-	assert_non_null(region);
-	assert_non_null(plain);
-	assert_non_null(local);
-	for (size_t i = 0; i < n; i++)
-		region[i] = pat(i);
-	connect_pair(&p);
-	assert_int_equal(p.srv->ops->expose(p.srv, region, n, &r), 0);
-	assert_int_equal(r.addr, (uintptr_t)region);
-	assert_int_equal(r.len, n);
-	assert_int_equal(p.cli->ops->expose(p.cli, local, n, &mine), 0);
-
-	/* Unregistered destination: through the bounce buffer. */
-	memset(plain, 0, n);
-	assert_int_equal(p.cli->ops->rma_read(p.cli, plain, 512, &r, 12345), 0);
-	assert_memory_equal(plain, region + 12345, 512);
-	assert_ptr_equal(F.last_rma_local, rc(p.cli)->stage);
-
-	/* Exposed destination: straight into it, in 1 MiB pieces. */
-	F.rma_ops = 0;
-	assert_int_equal(p.cli->ops->rma_read(p.cli, local + 5, 3 << 20, &r, 7),
-			 0);
-	assert_memory_equal(local + 5, region + 7, 3 << 20);
-	assert_int_equal(F.rma_ops, 3);
-	assert_true(F.last_rma_local >= (void *)local &&
-		    F.last_rma_local < (void *)(local + n));
-
-	/* Writes land in the server's memory and nowhere else. */
-	memset(plain, 0xab, 700);
-	assert_int_equal(p.cli->ops->rma_write(p.cli, plain, 700, &r, 4095), 0);
-	for (size_t i = 4000; i < 5000; i++)
-		assert_int_equal(region[i],
-				 i >= 4095 && i < 4795 ? 0xab : pat(i));
-	assert_false(p.srv->ops->pending(p.srv)); /* no server CPU, no bytes */
-	destroy_pair(&p);
-	free(local);
-	free(plain);
-	free(region);
-}
-
-static void rma_outside_the_region_is_einval(void **state)
-{
-	static uint8_t region[8192], buf[16];
-	struct pair p = {0};
-	struct conn_region r;
-
-	connect_pair(&p);
-	assert_int_equal(p.srv->ops->expose(p.srv, region, sizeof(region), &r),
-			 0);
-	assert_int_equal(p.cli->ops->rma_read(p.cli, buf, 16, &r, 8190),
-			 -EINVAL);
-	assert_int_equal(p.cli->ops->rma_write(p.cli, buf, 16, &r, UINT64_MAX),
-			 -EINVAL);
-	assert_int_equal(p.cli->ops->rma_read(p.cli, buf, 16, &r, 8176), 0);
-	destroy_pair(&p);
-}
-
-static void rma_with_a_bad_rkey_fails_with_eacces(void **state)
-{
-	static uint8_t region[8192], buf[16];
-	struct pair p = {0};
-	struct conn_region r;
-
-	connect_pair(&p);
-	assert_int_equal(p.srv->ops->expose(p.srv, region, sizeof(region), &r),
-			 0);
-	r.rkey ^= 0x5555;
-	assert_int_equal(p.cli->ops->rma_read(p.cli, buf, 16, &r, 0), -EACCES);
-	/* The QP is in error now: the connection is done. */
-	assert_int_equal(wr(p.cli, "x", 1), -EACCES);
-	destroy_pair(&p);
-}
-
-static void expose_registration_failure_returns_enomem(void **state)
-{
-	static uint8_t region[4096];
-	struct pair p = {0};
-	struct conn_region r;
-
-	connect_pair(&p);
-	F.fail_reg_mr_at = F.reg_mr_calls + 1;
-	assert_int_equal(p.srv->ops->expose(p.srv, region, sizeof(region), &r),
-			 -ENOMEM);
-	/* The connection itself is fine. */
-	assert_int_equal(wr(p.srv, "ok", 2), 0);
-	destroy_pair(&p);
-}
-
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -805,10 +632,6 @@ int main(void)
 		T(device_removal_fails_the_connection_with_enodev),
 		T(registration_failure_at_connect_frees_everything),
 		T(post_send_failure_returns_negative_errno),
-		T(rma_moves_exact_byte_ranges_without_the_server),
-		T(rma_outside_the_region_is_einval),
-		T(rma_with_a_bad_rkey_fails_with_eacces),
-		T(expose_registration_failure_returns_enomem),
 	};
 #undef T
 

@@ -366,6 +366,19 @@ static void *accept_thread(void *arg)
 	return NULL;
 }
 
+/* Keeps what the server needs of cfg, defaults filled in. */
+static void copy_config(struct server *s, const struct server_config *cfg)
+{
+	s->cfg = *cfg;
+	s->cfg.listen_addr = NULL;
+	snprintf(s->name, sizeof(s->name), "%s",
+		 cfg->name ? cfg->name : "server");
+	if (s->cfg.handshake_timeout_ms <= 0)
+		s->cfg.handshake_timeout_ms = SERVER_DEFAULT_HANDSHAKE_MS;
+	if (!s->cfg.max_conns)
+		s->cfg.max_conns = SERVER_DEFAULT_MAX_CONNS;
+}
+
 struct server *server_create(const struct server_config *cfg)
 {
 	struct server *s;
@@ -378,14 +391,7 @@ struct server *server_create(const struct server_config *cfg)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->cfg = *cfg;
-	s->cfg.listen_addr = NULL;
-	snprintf(s->name, sizeof(s->name), "%s",
-		 cfg->name ? cfg->name : "server");
-	if (s->cfg.handshake_timeout_ms <= 0)
-		s->cfg.handshake_timeout_ms = SERVER_DEFAULT_HANDSHAKE_MS;
-	if (!s->cfg.max_conns)
-		s->cfg.max_conns = SERVER_DEFAULT_MAX_CONNS;
+	copy_config(s, cfg);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_attr_init(&s->attr);
 	pthread_attr_setstacksize(&s->attr, SERVER_STACK_SIZE);

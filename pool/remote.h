@@ -2,7 +2,7 @@
 /*
  * The owner-side client of the block data path: how a node borrows blocks
  * from other nodes and memservers (its LRL blocks), and reads and writes
- * byte ranges of them. It speaks the messages of include/cmp/proto_block.h
+ * byte ranges of them. It speaks the messages of proto_block.h
  * to the peer service (include/cmp/peer.h) of each provider.
  *
  * Connections: a small cache of authenticated connections per provider
@@ -41,7 +41,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "cmp/proto_block.h"
+#include "proto_block.h"
 
 struct auth_keyring;
 struct remote;
