@@ -110,7 +110,7 @@ start_manager()
 {
 	start_service manager "status_json >/dev/null 2>&1" \
 		nsenter --net="/run/netns/$(nsname mgr)" -- "$MANAGER" --listen "$(mgr_url)" --key "$T/key" \
-		--heartbeat-ms "${HB_MS:-200}" --dead-after "${DEAD_AFTER:-5}" \
+		--heartbeat-ms "${HB_MS:-200}" --suspect-after "${SUSPECT_AFTER:-5}" \
 		-f "$@"
 	log "manager up at $(mgr_url)"
 }
