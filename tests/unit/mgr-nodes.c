@@ -108,16 +108,26 @@ void hold_node(struct node *n, bool hold)
 	pthread_mutex_unlock(&n->lock);
 }
 
-struct manager *start_manager(const struct auth_key *key)
+static struct manager *start(const struct auth_key *key, uint32_t suspect_after)
 {
 	struct manager_config cfg = {.listen_addr = mgr_addr,
 				     .key = key,
 				     .heartbeat_ms = HB_MS,
-				     .suspect_after = SUSPECT_AFTER};
+				     .suspect_after = suspect_after};
 	struct manager *m = manager_create(&cfg);
 
 	assert_non_null(m);
 	return m;
+}
+
+struct manager *start_manager(const struct auth_key *key)
+{
+	return start(key, SUSPECT_AFTER);
+}
+
+struct manager *start_manager_quick(void)
+{
+	return start(NULL, SUSPECT_AFTER_QUICK);
 }
 
 bool lookup(struct mgr_client *c, uint32_t id, struct mgr_node_info *o)

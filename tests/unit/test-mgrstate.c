@@ -126,7 +126,7 @@ a_silent_node_is_suspect_then_alive_with_nothing_forgotten(void **state)
 	struct node a, b;
 
 	next_addr();
-	m = start_manager(NULL);
+	m = start_manager_quick();
 	start_client(&a, 51, MGR_KIND_COMPUTE, 10, NULL);
 	start_client(&b, 52, MGR_KIND_COMPUTE, 10, NULL);
 	assert_true(wait_for(registered, a.c, DEADLINE_MS) &&
