@@ -290,27 +290,53 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	out->rrl = pc.blocks[POOL_RRL];
 }
 
-static void mgr_node_dead(void *ctx, uint32_t node)
+/* Stops borrowing from node until the manager offers it again. */
+static void drop_candidate(struct cluster *c, uint32_t node)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t k = 0; k < c->ncand; k++)
+		if (c->cand[k].node == node)
+			c->cand[k].free_hint = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * The manager's news of another node: information, never a reason to free
+ * what we hold for it (only its goodbye or our lease on it ends a loan).
+ */
+static void mgr_node_state(void *ctx, uint32_t node, enum mgr_node_state state,
+			   const char *addr)
 {
 	struct cluster *c = ctx;
-	uint32_t lost, freed;
+	uint32_t lost;
+	int ret;
 
-	if (node == c->node) {
-		/* We were declared dead while cut off: the others let go. */
-		log_error("cluster: the manager had declared this node dead: "
-			  "%u blocks lent or borrowed are gone",
-			  pool_forget_cluster(c->pool));
-		return;
+	switch (state) {
+	case MGR_NODE_ALIVE:
+		ret = remote_add_node(c->remote, node, addr);
+		if (ret)
+			log_warn("cluster: node %u at %s: %s", node, addr,
+				 strerror(-ret));
+		break;
+	case MGR_NODE_SUSPECT:
+		log_info("cluster: the manager finds node %u suspect; its "
+			 "blocks and ours stay as they are",
+			 node);
+		drop_candidate(c, node);
+		break;
+	case MGR_NODE_LEFT:
+		/* it said it is gone for good: our blocks there went too */
+		drop_candidate(c, node);
+		remote_node_dead(c->remote, node);
+		lost = pool_provider_dead(c->pool, node);
+		if (lost)
+			log_warn("cluster: node %u left the cluster: %u of our "
+				 "blocks there are lost",
+				 node, lost);
+		else
+			log_info("cluster: node %u left the cluster", node);
+		break;
 	}
-	remote_node_dead(c->remote, node);
-	lost = pool_provider_dead(c->pool, node);
-	freed = peer_owner_dead(c->peer, node);
-	log_warn("cluster: node %u died: %u of our blocks there are lost, %u "
-		 "of its blocks here freed",
-		 node, lost, freed);
-	pthread_mutex_lock(&c->lock);
-	c->ncand = 0; /* forget candidates that may include it */
-	pthread_mutex_unlock(&c->lock);
 }
 
 static uint32_t random_node_id(void)
@@ -350,7 +376,7 @@ static struct mgr_client *create_mgr_client(struct cluster *c,
 		.block_size = pool_block_size(c->pool),
 		.capacity = pool_local_blocks(c->pool),
 		.counts = mgr_counts,
-		.node_dead = mgr_node_dead,
+		.node_state = mgr_node_state,
 		.ctx = c,
 	});
 }
@@ -420,6 +446,8 @@ void cluster_destroy(struct cluster *c)
 	if (!c)
 		return;
 	pool_stop_cluster(c->pool);
+	/* a clean shutdown: the manager shows us as left, not suspect */
+	mgr_client_leave(c->mgr);
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);

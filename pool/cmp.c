@@ -327,24 +327,3 @@ uint32_t pool_provider_dead(struct pool *p, uint32_t node)
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }
-
-uint32_t pool_forget_cluster(struct pool *p)
-{
-	uint32_t n = 0, h, next, b;
-
-	pthread_mutex_lock(&p->lock);
-	for (h = p->lrl_head; h != NIL; h = next) {
-		next = p->handles[h].next;
-		pool_lrl_remove_locked(p, h);
-		p->handles[h].state = HANDLE_LOST;
-		p->lost++;
-		n++;
-	}
-	while ((b = p->lists[POOL_RLL].head) != NIL) {
-		pool_list_remove_locked(p, b);
-		pool_list_push_head_locked(p, POOL_FREE, b);
-		n++;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}

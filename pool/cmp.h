@@ -66,12 +66,6 @@ uint32_t pool_owner_dead(struct pool *p, uint32_t owner);
 /* A provider died: our blocks there are lost (EIO). Returns how many. */
 uint32_t pool_provider_dead(struct pool *p, uint32_t node);
 /*
- * The cluster declared this node dead (it was cut off for too long): the
- * others freed what they held for us and forgot what we held for them.
- * Every LRL block becomes lost, every RLL block free. Returns how many.
- */
-uint32_t pool_forget_cluster(struct pool *p);
-/*
  * Pulls up to max borrowed blocks home while free local blocks remain
  * (principle 4). Returns how many moved. The helper thread calls it; tests
  * may call it directly.

@@ -16,7 +16,7 @@
  * on_open() and on_close() run on the connection's thread. server_reply()
  * and server_push() may be called from any thread: writes on a connection
  * are serialized by its write mutex, so another thread can push an
- * unsolicited frame (NODE_DEAD) while the connection's thread replies.
+ * unsolicited frame (NODE_STATE) while the connection's thread replies.
  *
  * Errors: a handler returning -errno closes that connection with one log
  * line naming the peer, the opcode and the error; so do garbage, truncated

@@ -38,7 +38,7 @@
 #define BS 4096u
 #define NBLOCKS 4u
 #define HB_MS 50
-#define DEAD_AFTER 40 /* 2 s of silence: never on a busy CI machine */
+#define SUSPECT_AFTER 40 /* 2 s of silence: never on a busy CI machine */
 #define DEADLINE_MS 10000
 #define MAXH 16
 
@@ -84,7 +84,7 @@ static int setup(void **state)
 	t->mgr = manager_create(&(struct manager_config){
 		.listen_addr = addr,
 		.heartbeat_ms = HB_MS,
-		.dead_after = DEAD_AFTER,
+		.suspect_after = SUSPECT_AFTER,
 	});
 	assert_non_null(t->mgr);
 	t->mgr_addr = manager_addr(t->mgr);
@@ -311,7 +311,7 @@ static void sync_manager(struct cmp3 *t)
 				pool_get_counts(t->pool[n], &pc);
 				for (size_t i = 0; i < cnt; i++)
 					ok += info[i].node == node_id[n] &&
-					      info[i].alive &&
+					      info[i].state == MGR_NODE_ALIVE &&
 					      info[i].counts.free ==
 						      pc.blocks[POOL_FREE] &&
 					      info[i].counts.lrl ==
