@@ -232,13 +232,14 @@ static void end_loan_locked(struct loans *l, uint32_t idx,
 	b->idx[b->n++] = idx;
 }
 
-static bool matches(const struct loans *l, uint32_t owner, struct loan_ref r)
+static bool matches(const struct loans *l, uint32_t owner,
+		    struct proto_block_ref r)
 {
 	const struct loan *ln;
 
-	if (r.idx >= l->nblocks)
+	if (r.block >= l->nblocks)
 		return false;
-	ln = &l->loan[r.idx];
+	ln = &l->loan[r.block];
 	return ln->state == LOAN_LENT && ln->owner == owner &&
 	       ln->epoch == r.epoch;
 }
@@ -284,19 +285,20 @@ out_unlock:
 	return ret;
 }
 
-static int pin_locked(struct loans *l, uint32_t owner, struct loan_ref r)
+static int pin_locked(struct loans *l, uint32_t owner, struct proto_block_ref r)
 {
-	if (r.idx >= l->nblocks)
+	if (r.block >= l->nblocks)
 		return -ENOENT;
 	if (!matches(l, owner, r))
 		return -ESTALE;
-	if (l->loan[r.idx].pins == UINT16_MAX)
+	if (l->loan[r.block].pins == UINT16_MAX)
 		return -EBUSY;
-	l->loan[r.idx].pins++;
+	l->loan[r.block].pins++;
 	return 0;
 }
 
-int loans_pin(struct loans *l, uint32_t owner, struct loan_ref r, uint64_t now)
+int loans_pin(struct loans *l, uint32_t owner, struct proto_block_ref r,
+	      uint64_t now)
 {
 	int ret;
 
@@ -321,8 +323,9 @@ static void unpin_locked(struct loans *l, uint32_t idx, struct release_batch *b)
 	b->idx[b->n++] = idx;
 }
 
-int loans_pin_many(struct loans *l, uint32_t owner, const struct loan_ref *refs,
-		   uint32_t n, uint64_t now, uint32_t *bad)
+int loans_pin_many(struct loans *l, uint32_t owner,
+		   const struct proto_block_ref *refs, uint32_t n, uint64_t now,
+		   uint32_t *bad)
 {
 	struct release_batch b = {.n = 0};
 	uint32_t i;
@@ -338,7 +341,7 @@ int loans_pin_many(struct loans *l, uint32_t owner, const struct loan_ref *refs,
 		*bad = i;
 		/* only LENT loans were pinned, so nothing is released here */
 		while (i--)
-			unpin_locked(l, refs[i].idx, &b);
+			unpin_locked(l, refs[i].block, &b);
 	}
 	touch_locked(l, owner, now);
 	pthread_mutex_unlock(&l->lock);
@@ -355,7 +358,8 @@ void loans_unpin(struct loans *l, uint32_t idx)
 	flush(l, &b);
 }
 
-void loans_unpin_many(struct loans *l, const struct loan_ref *refs, uint32_t n)
+void loans_unpin_many(struct loans *l, const struct proto_block_ref *refs,
+		      uint32_t n)
 {
 	struct release_batch b = {.n = 0};
 	uint32_t i = 0;
@@ -363,14 +367,15 @@ void loans_unpin_many(struct loans *l, const struct loan_ref *refs, uint32_t n)
 	while (i < n) {
 		pthread_mutex_lock(&l->lock);
 		for (; i < n && b.n < LOANS_RELEASE_CHUNK; i++)
-			unpin_locked(l, refs[i].idx, &b);
+			unpin_locked(l, refs[i].block, &b);
 		pthread_mutex_unlock(&l->lock);
 		flush(l, &b);
 	}
 }
 
 uint32_t loans_free(struct loans *l, uint32_t owner,
-		    const struct loan_ref *refs, uint32_t n, uint64_t now)
+		    const struct proto_block_ref *refs, uint32_t n,
+		    uint64_t now)
 {
 	struct release_batch b = {.n = 0};
 	uint32_t ended = 0, i = 0;
@@ -381,7 +386,7 @@ uint32_t loans_free(struct loans *l, uint32_t owner,
 		for (; i < n && b.n < LOANS_RELEASE_CHUNK; i++) {
 			if (!matches(l, owner, refs[i]))
 				continue;
-			end_loan_locked(l, refs[i].idx, &b);
+			end_loan_locked(l, refs[i].block, &b);
 			ended++;
 		}
 		pthread_mutex_unlock(&l->lock);
@@ -488,8 +493,8 @@ void loans_reconcile_begin(struct loans *l, uint32_t owner, uint64_t now)
 }
 
 uint32_t loans_reconcile_mark(struct loans *l, uint32_t owner,
-			      const struct loan_ref *refs, uint32_t n,
-			      struct loan_ref *missing, uint64_t now)
+			      const struct proto_block_ref *refs, uint32_t n,
+			      struct proto_block_ref *missing, uint64_t now)
 {
 	struct loan_owner *o;
 	uint32_t nmissing = 0;
@@ -498,7 +503,7 @@ uint32_t loans_reconcile_mark(struct loans *l, uint32_t owner,
 	o = find_owner_locked(l, owner);
 	for (uint32_t i = 0; i < n; i++) {
 		if (o && matches(l, owner, refs[i]))
-			l->loan[refs[i].idx].seen = o->gen;
+			l->loan[refs[i].block].seen = o->gen;
 		else
 			missing[nmissing++] = refs[i];
 	}

@@ -32,13 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct loans;
+#include "proto_block.h" /* struct proto_block_ref: how owners name loans */
 
-/* What an owner names a block by. */
-struct loan_ref {
-	uint32_t idx;
-	uint32_t epoch;
-};
+struct loans;
 
 /* Gives ended loans' blocks back to the store (n <= LOANS_RELEASE_CHUNK). */
 typedef void (*loans_release_fn)(void *ctx, const uint32_t *idx, uint32_t n);
@@ -77,15 +73,18 @@ int loans_lend(struct loans *l, uint32_t owner, const uint32_t *idx, uint32_t n,
  * owner under that epoch: freed, re-lent, expired), -ENOENT (no such
  * index). Renews owner's lease.
  */
-int loans_pin(struct loans *l, uint32_t owner, struct loan_ref r, uint64_t now);
+int loans_pin(struct loans *l, uint32_t owner, struct proto_block_ref r,
+	      uint64_t now);
 /*
  * All of refs[0..n) or none: on failure returns the error of the first
  * block refused and stores its position in *bad.
  */
-int loans_pin_many(struct loans *l, uint32_t owner, const struct loan_ref *refs,
-		   uint32_t n, uint64_t now, uint32_t *bad);
+int loans_pin_many(struct loans *l, uint32_t owner,
+		   const struct proto_block_ref *refs, uint32_t n, uint64_t now,
+		   uint32_t *bad);
 void loans_unpin(struct loans *l, uint32_t idx);
-void loans_unpin_many(struct loans *l, const struct loan_ref *refs, uint32_t n);
+void loans_unpin_many(struct loans *l, const struct proto_block_ref *refs,
+		      uint32_t n);
 
 /*
  * Ends owner's loans among refs (those that still match; the others are
@@ -93,7 +92,8 @@ void loans_unpin_many(struct loans *l, const struct loan_ref *refs, uint32_t n);
  * ones end at their last unpin).
  */
 uint32_t loans_free(struct loans *l, uint32_t owner,
-		    const struct loan_ref *refs, uint32_t n, uint64_t now);
+		    const struct proto_block_ref *refs, uint32_t n,
+		    uint64_t now);
 /* The owner left (GOODBYE): ends all its loans; returns how many. */
 uint32_t loans_free_owner(struct loans *l, uint32_t owner);
 
@@ -123,8 +123,8 @@ size_t loans_expire(struct loans *l, uint64_t now, struct loans_expired *out,
  */
 void loans_reconcile_begin(struct loans *l, uint32_t owner, uint64_t now);
 uint32_t loans_reconcile_mark(struct loans *l, uint32_t owner,
-			      const struct loan_ref *refs, uint32_t n,
-			      struct loan_ref *missing, uint64_t now);
+			      const struct proto_block_ref *refs, uint32_t n,
+			      struct proto_block_ref *missing, uint64_t now);
 uint32_t loans_reconcile_end(struct loans *l, uint32_t owner);
 
 /* Blocks lent in all (pinned FREEING ones included), and to owner. */

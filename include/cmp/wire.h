@@ -83,6 +83,8 @@ struct conn;
 	X(WRITE, 23)       \
 	X(READ_BATCH, 24)  \
 	X(WRITE_BATCH, 25) \
+	X(RECONCILE, 27)   \
+	X(GOODBYE, 28)     \
 	X(STATUS, 30)
 
 enum wire_op {
@@ -112,10 +114,11 @@ enum wire_flags {
 	X(INVAL, 3, EINVAL)      \
 	X(IO, 4, EIO)            \
 	X(PERM, 5, EACCES)       \
-	X(MOVED, 6, ESTALE)      \
+	X(MOVED, 6, EREMCHG)     \
 	X(BADMSG, 7, EBADMSG)    \
 	X(NOTSUP, 8, EOPNOTSUPP) \
-	X(BUSY, 9, EBUSY)
+	X(BUSY, 9, EBUSY)        \
+	X(STALE, 10, ESTALE)
 
 enum wire_status {
 #define WIRE_STATUS_ENUM(name, val, err) WIRE_S_##name = val,

@@ -77,7 +77,7 @@ static void finish(struct loans *l, struct store *s)
 
 /* Takes blocks first..first+n-1 from the store and lends them. */
 static void lend(struct loans *l, struct store *s, uint32_t owner,
-		 uint32_t first, uint32_t n, struct loan_ref *refs,
+		 uint32_t first, uint32_t n, struct proto_block_ref *refs,
 		 uint64_t now)
 {
 	uint32_t idx[NB], ep[NB];
@@ -88,7 +88,7 @@ static void lend(struct loans *l, struct store *s, uint32_t owner,
 	}
 	assert_int_equal(loans_lend(l, owner, idx, n, ep, now), 0);
 	for (uint32_t i = 0; i < n; i++)
-		refs[i] = (struct loan_ref){idx[i], ep[i]};
+		refs[i] = (struct proto_block_ref){idx[i], ep[i]};
 }
 
 static void epochs_are_distinct_and_never_zero(void **state)
@@ -96,7 +96,7 @@ static void epochs_are_distinct_and_never_zero(void **state)
 	struct loans_config cfg = {.nblocks = NB,
 				   .first_epoch = UINT32_MAX - 1};
 	struct store s;
-	struct loan_ref r[4];
+	struct proto_block_ref r[4];
 	struct loans *l;
 
 	cfg.release = release;
@@ -117,18 +117,21 @@ static void only_the_owner_with_the_epoch_can_pin(void **state)
 {
 	struct store s;
 	struct loans *l = make(&s);
-	struct loan_ref r;
+	struct proto_block_ref r;
 
 	lend(l, &s, 7, 3, 1, &r, 0);
 	assert_int_equal(loans_pin(l, 7, r, 0), 0);
-	loans_unpin(l, r.idx);
+	loans_unpin(l, r.block);
 	assert_int_equal(loans_pin(l, 8, r, 0), -ESTALE);
-	assert_int_equal(loans_pin(l, 7, (struct loan_ref){3, r.epoch + 1}, 0),
-			 -ESTALE);
-	assert_int_equal(loans_pin(l, 7, (struct loan_ref){4, r.epoch}, 0),
-			 -ESTALE);
-	assert_int_equal(loans_pin(l, 7, (struct loan_ref){NB, r.epoch}, 0),
-			 -ENOENT);
+	assert_int_equal(
+		loans_pin(l, 7, (struct proto_block_ref){3, r.epoch + 1}, 0),
+		-ESTALE);
+	assert_int_equal(
+		loans_pin(l, 7, (struct proto_block_ref){4, r.epoch}, 0),
+		-ESTALE);
+	assert_int_equal(
+		loans_pin(l, 7, (struct proto_block_ref){NB, r.epoch}, 0),
+		-ENOENT);
 	finish(l, &s);
 }
 
@@ -136,7 +139,7 @@ static void free_of_a_pinned_block_waits_for_the_last_unpin(void **state)
 {
 	struct store s;
 	struct loans *l = make(&s);
-	struct loan_ref r;
+	struct proto_block_ref r;
 
 	lend(l, &s, 7, 5, 1, &r, 0);
 	assert_int_equal(loans_pin(l, 7, r, 0), 0);
@@ -159,7 +162,7 @@ static void a_relent_block_has_a_new_epoch_and_the_old_is_stale(void **state)
 {
 	struct store s;
 	struct loans *l = make(&s);
-	struct loan_ref a, b;
+	struct proto_block_ref a, b;
 
 	lend(l, &s, 7, 2, 1, &a, 0);
 	assert_int_equal(loans_free(l, 7, &a, 1, 0), 1);
@@ -179,7 +182,7 @@ static void lending_a_block_already_lent_is_refused(void **state)
 {
 	struct store s;
 	struct loans *l = make(&s);
-	struct loan_ref r;
+	struct proto_block_ref r;
 	uint32_t idx = 1, ep;
 
 	lend(l, &s, 7, 1, 1, &r, 0);
@@ -195,7 +198,7 @@ static void goodbye_ends_only_that_owners_loans(void **state)
 {
 	struct store s;
 	struct loans *l = make(&s);
-	struct loan_ref a[3], b[2];
+	struct proto_block_ref a[3], b[2];
 
 	lend(l, &s, 7, 0, 3, a, 0);
 	lend(l, &s, 8, 10, 2, b, 0);
@@ -207,7 +210,7 @@ static void goodbye_ends_only_that_owners_loans(void **state)
 	assert_int_equal(s.released, 3);
 	assert_int_equal(loans_lent_to(l, 8), 2);
 	assert_int_equal(loans_pin(l, 8, b[0], 0), 0);
-	loans_unpin(l, b[0].idx);
+	loans_unpin(l, b[0].block);
 	finish(l, &s);
 }
 
@@ -216,7 +219,7 @@ static void a_lease_ends_only_after_silence(void **state)
 	struct store s;
 	struct loans *l = make(&s);
 	struct loans_expired e[4];
-	struct loan_ref a[2], b;
+	struct proto_block_ref a[2], b;
 
 	lend(l, &s, 7, 0, 2, a, 0);
 	lend(l, &s, 8, 5, 1, &b, 0);
@@ -244,7 +247,7 @@ static void silent_owners_without_loans_are_forgotten(void **state)
 	struct store s;
 	struct loans *l = make(&s);
 	struct loans_expired e[4];
-	struct loan_ref r[4];
+	struct proto_block_ref r[4];
 	uint32_t idx = 20, ep;
 
 	/* four owners fill the table (max_owners = 4) */
@@ -264,15 +267,15 @@ static void reconcile_frees_unclaimed_loans_and_names_missing_ones(void **state)
 {
 	struct store s;
 	struct loans *l = make(&s);
-	struct loan_ref r[4], claim[3], missing[3], late;
+	struct proto_block_ref r[4], claim[3], missing[3], late;
 
 	lend(l, &s, 7, 0, 4, r, 0);
 	claim[0] = r[0];
 	claim[1] = r[2];
-	claim[2] = (struct loan_ref){9, 12345}; /* the owner thinks so */
+	claim[2] = (struct proto_block_ref){9, 12345}; /* the owner thinks so */
 	loans_reconcile_begin(l, 7, SEC);
 	assert_int_equal(loans_reconcile_mark(l, 7, claim, 3, missing, SEC), 1);
-	assert_int_equal(missing[0].idx, 9);
+	assert_int_equal(missing[0].block, 9);
 	/* a loan made during the reconciliation is not an orphan */
 	lend(l, &s, 7, 30, 1, &late, SEC);
 	assert_int_equal(loans_reconcile_end(l, 7), 2);
@@ -292,7 +295,7 @@ static void pin_many_is_all_or_nothing(void **state)
 {
 	struct store s;
 	struct loans *l = make(&s);
-	struct loan_ref r[3];
+	struct proto_block_ref r[3];
 	uint32_t bad = 99;
 
 	lend(l, &s, 7, 0, 3, r, 0);
@@ -312,7 +315,7 @@ struct race {
 	struct loans *l;
 	struct store *s;
 	pthread_mutex_t lock; /* the shadow of who holds which block */
-	struct loan_ref cur[NB];
+	struct proto_block_ref cur[NB];
 	uint32_t owner[NB];
 	atomic_bool stop;
 	atomic_uint pins;
@@ -325,7 +328,7 @@ static void *accessor(void *arg)
 
 	while (!atomic_load(&r->stop)) {
 		uint32_t b = (uint32_t)rand_r(&seed) % NB, owner;
-		struct loan_ref ref;
+		struct proto_block_ref ref;
 
 		pthread_mutex_lock(&r->lock);
 		ref = r->cur[b];
@@ -374,7 +377,7 @@ static void churn(struct race *r, unsigned int want)
 		pthread_mutex_lock(&r->lock);
 		__atomic_store_n(&r->s->out[b], true, __ATOMIC_RELEASE);
 		assert_int_equal(loans_lend(r->l, owner, &b, 1, &ep, 0), 0);
-		r->cur[b] = (struct loan_ref){b, ep};
+		r->cur[b] = (struct proto_block_ref){b, ep};
 		r->owner[b] = owner;
 		pthread_mutex_unlock(&r->lock);
 		if (i % 1024)
