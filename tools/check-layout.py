@@ -58,6 +58,8 @@ FILE_MODULE = {
     "manager/client-query.c": "mgr",
     "manager/client-internal.h": "mgr",
     "pool/peer.c": "peer",
+    "pool/loans.c": "peer",
+    "pool/loans.h": "peer",
     "pool/proto_block.c": "peer",
     "pool/proto_block.h": "peer",
 }
