@@ -18,6 +18,7 @@
 
 #include "auth-internal.h"
 #include "cmp/conn.h"
+#include "conn-internal.h"
 #include "cmp/log.h"
 #include "cmp/util.h"
 
@@ -481,6 +482,9 @@ static int handshake(struct conn *c, const struct auth_key *key, int timeout_ms,
 		return ret;
 	ret = client ? client_run(&hs, key) : server_run(&hs, key);
 	conn_set_timeout(c, saved);
+	/* Only now may the transport spend more on this peer (RDMA). */
+	if (!ret)
+		ret = conn_authenticated(c);
 	return ret;
 }
 

@@ -2,9 +2,9 @@
 /*
  * rdma://host:port behind the connector API: connection management with
  * librdmacm (resolve address and route, connect/accept, disconnect and
- * device-removal events) and the per-connection verbs resources. The data
- * path lives in rdma-io.c. Every verbs/CM failure is turned into -errno here,
- * with one log line naming the call.
+ * device-removal events). The per-connection resources live in
+ * rdma-setup.c, the data path in rdma-io.c and rdma-ctrl.c. Every verbs/CM
+ * failure is turned into -errno here, with one log line naming the call.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -251,8 +251,8 @@ static void make_hello(struct rdma_hello *h)
 	*h = (struct rdma_hello){
 		.magic = htole32(RDMA_HELLO_MAGIC),
 		.version = htole16(RDMA_HELLO_VERSION),
-		.rx_depth = htole16(RDMA_RX_DEPTH),
-		.buf_size = htole32(RDMA_BUF_SIZE),
+		.rx_depth = htole16(RDMA_SMALL_RX_DEPTH),
+		.buf_size = htole32(RDMA_SMALL_BUF_SIZE),
 	};
 }
 
@@ -274,7 +274,7 @@ static int accept_hello(struct rdma_conn *c, const struct rdma_hello *h,
 	}
 	c->tx_credits = depth;
 	c->peer_depth = depth;
-	c->peer_buf_size = MIN(size, (uint32_t)RDMA_BUF_SIZE);
+	c->peer_small_size = MIN(size, (uint32_t)RDMA_BUF_SIZE);
 	return 0;
 }
 
@@ -607,4 +607,6 @@ const struct conn_transport conn_rdma_transport = {
 	.scheme = "rdma",
 	.listen = transport_listen,
 	.connect = transport_connect,
+	.rma_register = conn_rdma_rma_register,
+	.rma_unregister = conn_rdma_rma_unregister,
 };

@@ -21,100 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <endian.h>
 #include <arpa/inet.h>
 
 #include "cmp/log.h"
 #include "cmp/util.h"
 #include "rdma-internal.h"
 #include "fake-rdma.h"
+#include "rdma-pair.h"
 
 /* --- helpers ---------------------------------------------------------- */
-
-struct pair {
-	struct conn_listener *l;
-	struct conn *cli, *srv;
-	int accept_ret;
-};
-
-static void *accept_main(void *arg)
-{
-	struct pair *p = arg;
-
-	p->accept_ret = p->l->ops->accept(p->l, &p->srv);
-	return NULL;
-}
-
-static void start_listener(struct pair *p)
-{
-	assert_int_equal(conn_rdma_transport.listen("127.0.0.1:0", &p->l), 0);
-	assert_string_equal(p->l->addr, "rdma://127.0.0.1:7000");
-}
-
-static void connect_pair(struct pair *p)
-{
-	pthread_t t;
-
-	start_listener(p);
-	assert_int_equal(pthread_create(&t, NULL, accept_main, p), 0);
-	assert_int_equal(
-		conn_rdma_transport.connect("127.0.0.1:7000", 2000, &p->cli),
-		0);
-	pthread_join(t, NULL);
-	assert_int_equal(p->accept_ret, 0);
-}
-
-static void destroy_pair(struct pair *p)
-{
-	if (p->cli)
-		p->cli->ops->destroy(p->cli);
-	if (p->srv)
-		p->srv->ops->destroy(p->srv);
-	if (p->l)
-		p->l->ops->destroy(p->l);
-	pthread_mutex_lock(&fab);
-	assert_int_equal(F.live, 0);
-	pthread_mutex_unlock(&fab);
-}
-
-static int wr(struct conn *c, const void *buf, size_t len)
-{
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-
-	return c->ops->writev(c, &iov, 1);
-}
-
-static int rd(struct conn *c, void *buf, size_t len)
-{
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
-
-	return c->ops->readv(c, &iov, 1);
-}
-
-static uint8_t pat(size_t i)
-{
-	return (uint8_t)(i * 7 + (i >> 11));
-}
-
-static struct rdma_conn *rc(struct conn *c)
-{
-	return (struct rdma_conn *)c;
-}
-
-/* Polls for a condition with a deadline rather than sleeping blindly. */
-static bool eventually_polling(struct conn *c)
-{
-	uint64_t end = cmp_now_ns() + 2000000000ull;
-	bool polling = false;
-
-	while (!polling && cmp_now_ns() < end) {
-		pthread_mutex_lock(&rc(c)->lock);
-		polling = rc(c)->polling;
-		pthread_mutex_unlock(&rc(c)->lock);
-		if (!polling)
-			usleep(1000);
-	}
-	return polling;
-}
 
 struct io_job {
 	struct conn *c;
@@ -139,51 +55,7 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-static int setup(void **state)
-{
-	memset(&F, 0, sizeof(F));
-	F.devices = 1;
-	return 0;
-}
-
 /* --- tests: connection management ------------------------------------- */
-
-static char *capture_stderr_begin(int *saved)
-{
-	char *path = strdup("/tmp/test-rdma-XXXXXX");
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	*saved = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-	return path;
-}
-
-static void capture_stderr_end(int saved, char *path, char *out, size_t len)
-{
-	FILE *f;
-	size_t n;
-
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(out, 1, len - 1, f);
-	out[n] = '\0';
-	fclose(f);
-	unlink(path);
-	free(path);
-}
-
-static int count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
 
 static void
 connect_without_rdma_device_fails_with_enodev_and_one_line(void **state)
@@ -240,14 +112,14 @@ static void connect_and_accept_post_receives_before_connecting(void **state)
 {
 	struct pair p = {0};
 
-	connect_pair(&p);
-	/* No SEND may arrive before the whole ring is posted. */
-	assert_int_equal(F.rq_at_connect, RDMA_RX_DEPTH);
-	assert_int_equal(F.rq_at_accept, RDMA_RX_DEPTH);
+	connect_pair_small(&p);
+	/* No SEND may arrive before the whole (small) ring is posted. */
+	assert_int_equal(F.rq_at_connect, RDMA_SMALL_RX_DEPTH);
+	assert_int_equal(F.rq_at_accept, RDMA_SMALL_RX_DEPTH);
 	assert_string_equal(p.cli->peer, "rdma://127.0.0.1:7000");
 	assert_string_equal(p.srv->peer, "rdma://127.0.0.1:5555");
 	assert_true(rc(p.cli)->connected && rc(p.srv)->connected);
-	assert_int_equal(rc(p.cli)->tx_credits, RDMA_RX_DEPTH);
+	assert_int_equal(rc(p.cli)->tx_credits, RDMA_SMALL_RX_DEPTH);
 	assert_true(p.cli->ops->fd(p.cli) >= 0);
 	destroy_pair(&p);
 }
@@ -299,6 +171,14 @@ static void connect_times_out_when_nobody_answers(void **state)
 			 -ETIMEDOUT);
 	assert_true(cmp_now_ns() - t < 1000000000ull);
 	assert_int_equal(F.live, 0);
+}
+
+static void *accept_main(void *arg)
+{
+	struct pair *p = arg;
+
+	p->accept_ret = p->l->ops->accept(p->l, &p->srv);
+	return NULL;
 }
 
 static void server_refuses_a_foreign_peer_and_keeps_accepting(void **state)
@@ -378,11 +258,13 @@ static void large_write_is_chunked_into_buffer_sized_sends(void **state)
 static void fast_sender_stops_at_the_receiver_ring_without_rnr(void **state)
 {
 	struct pair p = {0};
-	int ret = 0, sent = 0;
+	int ret = 0, sent = 0, credits;
 
 	connect_pair(&p);
+	credits = (int)rc(p.cli)->tx_credits;
+	assert_true(credits >= RDMA_RX_DEPTH / 2);
 	p.cli->ops->set_timeout(p.cli, 100);
-	while (sent < 2 * RDMA_RX_DEPTH) {
+	while (sent < 2 * RDMA_RX_SLOTS) {
 		ret = wr(p.cli, "x", 1);
 		if (ret)
 			break;
@@ -390,7 +272,7 @@ static void fast_sender_stops_at_the_receiver_ring_without_rnr(void **state)
 	}
 	/* One receive stays free for a credit message. */
 	assert_int_equal(ret, -ETIMEDOUT);
-	assert_int_equal(sent, RDMA_RX_DEPTH - 1);
+	assert_int_equal(sent, credits - 1);
 	assert_int_equal(F.rnr, 0);
 	/* A timed-out connection stays unusable. */
 	assert_int_equal(wr(p.cli, "x", 1), -ETIMEDOUT);
@@ -610,7 +492,7 @@ static void shutdown_wakes_a_writer_blocked_for_credits(void **state)
 	pthread_t t;
 
 	connect_pair(&p);
-	for (int i = 0; i < RDMA_RX_DEPTH - 1; i++)
+	for (int i = (int)rc(p.cli)->tx_credits - 1; i > 0; i--)
 		assert_int_equal(wr(p.cli, &x, 1), 0);
 	w = (struct io_job){.c = p.cli, .buf = &x, .len = 1};
 	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
@@ -654,8 +536,8 @@ static void device_removal_fails_the_connection_with_enodev(void **state)
 
 static void registration_failure_at_connect_frees_everything(void **state)
 {
-	/* The receive ring, the send slots, the staging buffer. */
-	for (int at = 1; at <= 3; at++) {
+	/* The small receive ring, the small send slots. */
+	for (int at = 1; at <= 2; at++) {
 		struct conn *c = NULL;
 
 		memset(&F, 0, sizeof(F));
@@ -681,105 +563,187 @@ static void post_send_failure_returns_negative_errno(void **state)
 	destroy_pair(&p);
 }
 
-/* --- tests: one-sided --------------------------------------------------- */
+/* --- tests: growth after authentication -------------------------------- */
 
-static void rma_moves_exact_byte_ranges_without_the_server(void **state)
+static void
+a_connection_holds_only_small_buffers_until_authenticated(void **state)
 {
-	const size_t n = 4 * 1024 * 1024;
-	uint8_t *region = malloc(n), *plain = malloc(n), *local = malloc(n);
-	struct conn_region r, mine;
 	struct pair p = {0};
+	static uint8_t big[RDMA_BUF_SIZE];
+	char buf[100];
 
-	assert_non_null(region);
-	assert_non_null(plain);
-	assert_non_null(local);
-	for (size_t i = 0; i < n; i++)
-		region[i] = pat(i);
-	connect_pair(&p);
-	assert_int_equal(p.srv->ops->expose(p.srv, region, n, &r), 0);
-	assert_int_equal(r.addr, (uintptr_t)region);
-	assert_int_equal(r.len, n);
-	assert_int_equal(p.cli->ops->expose(p.cli, local, n, &mine), 0);
+	connect_pair_small(&p);
+	assert_int_equal(F.reg_bytes, 2 * RDMA_SMALL_BYTES);
+	assert_null(rc(p.srv)->stage.mem);
+	assert_null(rc(p.srv)->rx_big.mem);
+	/* Handshake-sized traffic needs nothing more. */
+	assert_int_equal(wr(p.cli, "hello", 6), 0);
+	assert_int_equal(rd(p.srv, buf, 6), 0);
+	assert_int_equal(wr(p.srv, "hi", 3), 0);
+	assert_int_equal(rd(p.cli, buf, 3), 0);
+	assert_int_equal(F.max_reg_bytes, 2 * RDMA_SMALL_BYTES);
 
-	/* Unregistered destination: through the bounce buffer. */
-	memset(plain, 0, n);
-	assert_int_equal(p.cli->ops->rma_read(p.cli, plain, 512, &r, 12345), 0);
-	assert_memory_equal(plain, region + 12345, 512);
-	assert_ptr_equal(F.last_rma_local, rc(p.cli)->stage);
-
-	/* Exposed destination: straight into it, in 1 MiB pieces. */
-	F.rma_ops = 0;
-	assert_int_equal(p.cli->ops->rma_read(p.cli, local + 5, 3 << 20, &r, 7),
-			 0);
-	assert_memory_equal(local + 5, region + 7, 3 << 20);
-	assert_int_equal(F.rma_ops, 3);
-	assert_true(F.last_rma_local >= (void *)local &&
-		    F.last_rma_local < (void *)(local + n));
-
-	/* Writes land in the server's memory and nowhere else. */
-	memset(plain, 0xab, 700);
-	assert_int_equal(p.cli->ops->rma_write(p.cli, plain, 700, &r, 4095), 0);
-	for (size_t i = 4000; i < 5000; i++)
-		assert_int_equal(region[i],
-				 i >= 4095 && i < 4795 ? 0xab : pat(i));
-	assert_false(p.srv->ops->pending(p.srv)); /* no server CPU, no bytes */
-	destroy_pair(&p);
-	free(local);
-	free(plain);
-	free(region);
-}
-
-static void rma_outside_the_region_is_einval(void **state)
-{
-	static uint8_t region[8192], buf[16];
-	struct pair p = {0};
-	struct conn_region r;
-
-	connect_pair(&p);
-	assert_int_equal(p.srv->ops->expose(p.srv, region, sizeof(region), &r),
-			 0);
-	assert_int_equal(p.cli->ops->rma_read(p.cli, buf, 16, &r, 8190),
-			 -EINVAL);
-	assert_int_equal(p.cli->ops->rma_write(p.cli, buf, 16, &r, UINT64_MAX),
-			 -EINVAL);
-	assert_int_equal(p.cli->ops->rma_read(p.cli, buf, 16, &r, 8176), 0);
+	assert_int_equal(p.cli->ops->authenticated(p.cli), 0);
+	assert_int_equal(F.reg_bytes, 2 * RDMA_SMALL_BYTES + RDMA_BIG_BYTES);
+	assert_int_equal(p.srv->ops->authenticated(p.srv), 0);
+	assert_int_equal(F.reg_bytes, 2 * (RDMA_SMALL_BYTES + RDMA_BIG_BYTES));
+	grow_pair(&p); /* authenticates again: nothing more registered */
+	assert_int_equal(F.reg_bytes, 2 * (RDMA_SMALL_BYTES + RDMA_BIG_BYTES));
+	/* Both sides announced their big rings: 64 KiB SENDs now. */
+	assert_int_equal(wr(p.cli, big, sizeof(big)), 0);
+	assert_int_equal(rd(p.srv, big, sizeof(big)), 0);
+	assert_int_equal(F.data_msgs, 1);
+	assert_int_equal(F.max_send_len, RDMA_BUF_SIZE);
 	destroy_pair(&p);
 }
 
-static void rma_with_a_bad_rkey_fails_with_eacces(void **state)
+static void before_authentication_sends_fit_the_small_buffers(void **state)
 {
-	static uint8_t region[8192], buf[16];
+	const size_t len = 100000;
+	uint8_t *out = malloc(len), *in = malloc(len);
 	struct pair p = {0};
-	struct conn_region r;
+	struct io_job w;
+	pthread_t t;
 
-	connect_pair(&p);
-	assert_int_equal(p.srv->ops->expose(p.srv, region, sizeof(region), &r),
-			 0);
-	r.rkey ^= 0x5555;
-	assert_int_equal(p.cli->ops->rma_read(p.cli, buf, 16, &r, 0), -EACCES);
-	/* The QP is in error now: the connection is done. */
-	assert_int_equal(wr(p.cli, "x", 1), -EACCES);
+	assert_non_null(out);
+	assert_non_null(in);
+	for (size_t i = 0; i < len; i++)
+		out[i] = pat(i);
+	connect_pair_small(&p);
+	w = (struct io_job){.c = p.cli, .buf = out, .len = len};
+	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	assert_int_equal(rd(p.srv, in, len), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, 0);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(F.max_send_len, RDMA_SMALL_BUF_SIZE);
+	assert_int_equal(F.rnr, 0);
+	/* One-way on a ring of 8: credits had to travel on their own. */
+	assert_true(F.credit_msgs > 0);
+	assert_int_equal(F.max_reg_bytes, 2 * RDMA_SMALL_BYTES);
+	destroy_pair(&p);
+	free(in);
+	free(out);
+}
+
+static void
+a_peer_that_never_authenticates_is_dropped_without_big_buffers(void **state)
+{
+	struct pair p = {0};
+	char buf[64];
+
+	connect_pair_small(&p);
+	/* A stranger sends a few bytes, never a handshake. */
+	assert_int_equal(wr(p.cli, "GET / HTTP/1.0\r\n", 16), 0);
+	/* The server's handshake deadline passes... */
+	assert_int_equal(p.srv->ops->set_timeout(p.srv, 100), 0);
+	assert_int_equal(rd(p.srv, buf, sizeof(buf)), -ETIMEDOUT);
+	/* ...and it closes the connection, having pinned only 12 KiB. */
+	p.srv->ops->destroy(p.srv);
+	p.srv = NULL;
+	assert_int_equal(F.max_reg_bytes, 2 * RDMA_SMALL_BYTES);
+	assert_int_equal(rd(p.cli, buf, 1), -ECONNRESET);
 	destroy_pair(&p);
 }
 
-static void expose_registration_failure_returns_enomem(void **state)
+/*
+ * The receiver grows while the sender streams (its own buffers big
+ * already): SENDs already under way keep landing in small receives, and
+ * only those after the peer's last small one get big.
+ */
+static void stream_across_the_receivers_growth(struct conn *from,
+					       struct conn *to)
 {
-	static uint8_t region[4096];
+	const size_t len = 2 * 1024 * 1024, first = 200000;
+	uint8_t *out = malloc(len), *in = malloc(len);
+	struct io_job w;
+	pthread_t t;
+
+	assert_non_null(out);
+	assert_non_null(in);
+	for (size_t i = 0; i < len; i++)
+		out[i] = pat(i);
+	assert_int_equal(from->ops->authenticated(from), 0);
+	w = (struct io_job){.c = from, .buf = out, .len = len};
+	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	assert_int_equal(rd(to, in, first), 0);
+	assert_int_equal(to->ops->authenticated(to), 0);
+	assert_int_equal(rd(to, in + first, len - first), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, 0);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(F.rnr, 0);
+	assert_int_equal(F.max_send_len, RDMA_BUF_SIZE);
+	free(in);
+	free(out);
+}
+
+static void growth_crosses_a_stream_in_flight_both_ways(void **state)
+{
 	struct pair p = {0};
-	struct conn_region r;
+
+	connect_pair_small(&p);
+	stream_across_the_receivers_growth(p.cli, p.srv);
+	destroy_pair(&p);
+	pair_setup(state);
+	memset(&p, 0, sizeof(p));
+	connect_pair_small(&p);
+	stream_across_the_receivers_growth(p.srv, p.cli);
+	destroy_pair(&p);
+}
+
+static void growth_registration_failure_is_returned_and_freed(void **state)
+{
+	/* The big receive ring, the big send slots, the staging buffer. */
+	for (int at = 1; at <= 3; at++) {
+		struct pair p = {0};
+
+		pair_setup(state);
+		connect_pair_small(&p);
+		F.fail_reg_mr_at = F.reg_mr_calls + at;
+		assert_int_equal(p.cli->ops->authenticated(p.cli), -ENOMEM);
+		assert_false(rc(p.cli)->grown);
+		assert_int_equal(F.reg_bytes, 2 * RDMA_SMALL_BYTES);
+		destroy_pair(&p);
+	}
+}
+
+static void a_second_grow_is_a_protocol_error(void **state)
+{
+	struct rdma_ctrl m = {
+		.type = htole16(RDMA_CTRL_GROW),
+		.rx_depth = htole16(RDMA_RX_DEPTH),
+		.buf_size = htole32(RDMA_BUF_SIZE),
+		.small_total = htole32(RDMA_SMALL_RX_DEPTH),
+	};
+	struct pair p = {0};
+	struct rdma_conn *c;
+	struct ibv_sge sge;
+	struct ibv_send_wr swr = {
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IBV_WR_SEND_WITH_IMM,
+		.imm_data = htonl(RDMA_IMM_CTRL),
+	};
+	char buf[1];
 
 	connect_pair(&p);
-	F.fail_reg_mr_at = F.reg_mr_calls + 1;
-	assert_int_equal(p.srv->ops->expose(p.srv, region, sizeof(region), &r),
-			 -ENOMEM);
-	/* The connection itself is fine. */
-	assert_int_equal(wr(p.srv, "ok", 2), 0);
+	c = rc(p.cli);
+	memcpy(c->tx_big.mem, &m, sizeof(m));
+	sge = (struct ibv_sge){(uintptr_t)c->tx_big.mem, sizeof(m),
+			       c->tx_big.mr->lkey};
+	pthread_mutex_lock(&c->lock);
+	assert_int_equal(conn_rdma_post_send_locked(c, &swr), 0);
+	c->tx_credits--;
+	c->tx_sends++;
+	pthread_mutex_unlock(&c->lock);
+	assert_int_equal(rd(p.srv, buf, 1), -EPROTO);
 	destroy_pair(&p);
 }
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup(f, setup)
+#define T(f) cmocka_unit_test_setup(f, pair_setup)
 	const struct CMUnitTest tests[] = {
 		T(connect_without_rdma_device_fails_with_enodev_and_one_line),
 		T(listen_without_rdma_device_fails_with_enodev),
@@ -805,10 +769,12 @@ int main(void)
 		T(device_removal_fails_the_connection_with_enodev),
 		T(registration_failure_at_connect_frees_everything),
 		T(post_send_failure_returns_negative_errno),
-		T(rma_moves_exact_byte_ranges_without_the_server),
-		T(rma_outside_the_region_is_einval),
-		T(rma_with_a_bad_rkey_fails_with_eacces),
-		T(expose_registration_failure_returns_enomem),
+		T(a_connection_holds_only_small_buffers_until_authenticated),
+		T(before_authentication_sends_fit_the_small_buffers),
+		T(a_peer_that_never_authenticates_is_dropped_without_big_buffers),
+		T(growth_crosses_a_stream_in_flight_both_ways),
+		T(growth_registration_failure_is_returned_and_freed),
+		T(a_second_grow_is_a_protocol_error),
 	};
 #undef T
 
