@@ -46,19 +46,20 @@ struct fs_options {
 	uint32_t node_id;
 };
 
-#define FS_DEFAULT_LOCAL (1ull << 30)
-#define FS_DEFAULT_BLOCK (1u << 20)
-/* mmap faults only: 128 KiB took mmap reads from 0.25 to 2.3 GB/s. */
-#define FS_DEFAULT_READAHEAD (128u << 10)
-
 /*
- * Takes cmpfs's own arguments out of args (SOURCE, -o local=... and the
- * other keys in the table in options.c), leaving what libfuse parses and
- * the mountpoint. Returns 0, or -EINVAL after printing one error line.
+ * Parses cmpfs's command line (args: argc/argv as main() got them) with the
+ * table in options.c: SOURCE, MOUNTPOINT and cmpfs's options into o, the
+ * rest left in args for libfuse, which has been asked whether it takes
+ * them. Returns 0; OPTS_HELP or OPTS_VERSION; or -EINVAL or -ENOMEM after
+ * printing one line. o holds nothing to free unless 0 is returned.
  */
 int fs_options_parse(struct fuse_args *args, struct fs_options *o);
 void fs_options_free(struct fs_options *o);
-void fs_options_help(void);
+/*
+ * After fs_options_parse() returned ret != 0: prints --help (with
+ * libfuse's options) or --version as asked; returns the exit status.
+ */
+int fs_options_exit_status(int ret);
 
 /* ---- counters (ops.c) ---- */
 

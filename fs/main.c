@@ -20,6 +20,7 @@
 #include "cmp/auth.h"
 #include "cmp/cluster.h"
 #include "cmp/log.h"
+#include "cmp/opts.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "fs.h"
@@ -30,26 +31,6 @@
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4
 #endif
-
-static void usage(const char *prog)
-{
-	printf("usage: %s [SOURCE] MOUNTPOINT [-f] [-s] [-o "
-	       "OPTION[,OPTION...]]\n"
-	       "       mount -t fuse.cmpfs none MOUNTPOINT -o local=2G\n"
-	       "\n"
-	       "Mounts a pool of memory as a file system. Each file is a "
-	       "growable region of\n"
-	       "pool blocks; reads and writes are byte-range direct I/O, "
-	       "MAP_SHARED mmap\n"
-	       "pages at 4 KiB, and a loop device on a file can carry swap.\n"
-	       "SOURCE is ignored (use 'none' or 'cmpfs').\n\n",
-	       prog);
-	fs_options_help();
-	printf("\nCounters: getfattr -n user.cmpfs.stats MOUNTPOINT, or "
-	       "cmpctl stats MOUNTPOINT.\n\nlibfuse options:\n");
-	fuse_cmdline_help();
-	fuse_lowlevel_help();
-}
 
 __attribute__((format(printf, 2, 0))) static void
 fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
@@ -198,15 +179,10 @@ static int join_cluster(struct fs *fs, struct fs_options *o)
 	int ret;
 
 	if (o->key_path) {
+		/* auth_key_load() says what is wrong with the file */
 		ret = auth_key_load(o->key_path, &key);
-		if (ret) {
-			log_error("key file %s: %s%s", o->key_path,
-				  strerror(-ret),
-				  ret == -EPERM ? " (group or others may "
-						  "read it: chmod 600)"
-						: "");
+		if (ret)
 			return ret;
-		}
 	}
 	fs->cluster = cluster_start(&(struct cluster_config){
 		.pool = fs->pool,
@@ -326,30 +302,31 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts co = {0};
 	struct fs_options o;
-	int ret = 2;
+	int ret;
 
 	log_init("cmpfs", LOG_LVL_INFO);
-	if (fs_options_parse(&args, &o))
+	ret = fs_options_parse(&args, &o);
+	if (ret) {
+		ret = fs_options_exit_status(ret);
 		goto out_args;
-	if (o.mountpoint && fuse_opt_add_arg(&args, o.mountpoint))
-		goto out_opts;
-	if (fuse_parse_cmdline(&args, &co) != 0)
-		goto out_opts;
-	if (co.show_help) {
-		usage(argv[0]);
-		ret = 0;
+	}
+	ret = OPTS_EXIT_USAGE;
+	if (!o.mountpoint) {
+		fprintf(stderr, "cmpfs: no mount point given (see --help)\n");
 		goto out_opts;
 	}
-	if (co.show_version) {
-		printf("cmpfs %s (libfuse %s, RDMA %s)\n", CMP_VERSION_STRING,
-		       fuse_pkgversion(), CMP_HAVE_RDMA ? "yes" : "no");
-		ret = 0;
+	/* libfuse would say it too, but not in our words */
+	if (access(o.mountpoint, F_OK)) {
+		fprintf(stderr, "cmpfs: mount point %s: %s\n", o.mountpoint,
+			strerror(errno));
 		goto out_opts;
 	}
-	if (!co.mountpoint) {
-		fprintf(stderr, "cmpfs: no mount point given (try --help)\n");
+	/* libfuse's options were checked by fs_options_parse() */
+	if (fuse_opt_add_arg(&args, o.mountpoint) ||
+	    fuse_parse_cmdline(&args, &co) != 0)
 		goto out_opts;
-	}
+	/* from here on a failure is not a usage error */
+	ret = 1;
 	/* Kernel-side permission checks, and other users may use the pool. */
 	fuse_opt_add_arg(&args, "-odefault_permissions");
 	if (geteuid() == 0)

@@ -1,250 +1,310 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmpfs's own command line: the SOURCE argument the mount helper passes and
- * the -o keys that are ours, taken out before libfuse sees the rest. One
- * table row per key, so --help and the parser cannot drift apart.
+ * cmpfs's command line: its table of options for the shared parser
+ * (include/cmp/opts.h), and the glue to libfuse. The parser takes the
+ * SOURCE and MOUNTPOINT the mount helper passes and the -o keys that are
+ * ours; what is left (-f, -d, -o allow_other, ...) goes to libfuse, which is
+ * asked here, before the daemon starts, whether it takes it, so that an
+ * unknown option is refused like ours: one line, exit status 2.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmp-config.h"
+#include "cmp/opts.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "fs.h"
 
-enum opt_kind {
-	OPT_SIZE,
-	OPT_SIZE0,
-	OPT_BLOCK,
-	OPT_FLAG,
-	OPT_NOFLAG,
-	OPT_STR,
-	OPT_U32
-};
-
-struct opt_row {
-	const char *key; /* "local" matches "local=..."; flags match exactly */
-	enum opt_kind kind;
-	size_t field; /* offsetof in struct fs_options */
-	const char *help;
-};
-
-#define F(f) offsetof(struct fs_options, f)
-static const struct opt_row rows[] = {
-	{"local", OPT_SIZE, F(local_bytes),
-	 "memory this node gives the pool (default 1G)"},
-	{"block", OPT_BLOCK, F(block_size),
-	 "block size, power of two 4K..4M (default 1M)"},
-	{"readahead", OPT_SIZE0, F(readahead),
-	 "kernel readahead for mmap page faults, 0..1M (default 128K; 0: a "
-	 "fault moves one page; read() is byte-range either way)"},
-	{"tune_bdi", OPT_FLAG, F(tune_bdi),
-	 "raise the mount's dirty-page limits for mmap writeback (default)"},
-	{"notune_bdi", OPT_NOFLAG, F(tune_bdi),
-	 "leave the kernel's dirty-page limits alone"},
-	{"nolock", OPT_NOFLAG, F(lock_memory),
-	 "do not mlock the pool (NOT safe for swap)"},
-	{"debug_cmpfs", OPT_FLAG, F(debug), "log every data request"},
-	{"log", OPT_STR, F(log_path),
-	 "append log lines to this file (default: stderr, syslog when "
-	 "daemonized)"},
-	{"manager", OPT_STR, F(manager),
-	 "join the cluster whose cmp-manager is at tcp://HOST:PORT"},
-	{"listen", OPT_STR, F(listen),
-	 "address other nodes reach this node at (tcp://HOST:PORT)"},
-	{"key", OPT_STR, F(key_path), "cluster key file (cmpctl keygen)"},
-	{"insecure", OPT_FLAG, F(insecure),
-	 "join a cluster without a key (trusted networks only)"},
-	{"node", OPT_U32, F(node_id), "node id (default: random)"},
+/* clang-format off */
+#define F(m) OPT_FIELD(struct fs_options, m)
+static const struct opt_def fs_opt_defs[] = {
+	{.name = "local", .type = OPT_SIZE, F(local_bytes),
+	 .min = POOL_MIN_BLOCK, .metavar = "SIZE", .def = "1G",
+	 .help = "memory this node gives the pool; locked and pre-faulted at "
+		 "mount"},
+	{.name = "block", .type = OPT_SIZE, F(block_size),
+	 .min = POOL_MIN_BLOCK, .max = POOL_MAX_BLOCK, .flags = OPT_POW2,
+	 .metavar = "SIZE", .def = "1M",
+	 .help = "block size; 1M is the largest FUSE request"},
+	/* mmap faults only: 128K took mmap reads from 0.25 to 2.3 GB/s. */
+	{.name = "readahead", .type = OPT_SIZE, F(readahead),
+	 .max = 1u << 20, .metavar = "SIZE", .def = "128K",
+	 .help = "kernel readahead for mmap page faults, 0 for one 4 KiB "
+		 "request per fault; read() and write() are byte-range either "
+		 "way"},
+	{.name = "tune_bdi", .type = OPT_FLAG, F(tune_bdi),
+	 .help = "raise the mount's dirty-page limits, so that mmap writeback "
+		 "is not capped at ~38 MiB"},
+	{.name = "notune_bdi", .type = OPT_NOFLAG, F(tune_bdi),
+	 .help = "leave the kernel's dirty-page limits alone"},
+	{.name = "nolock", .type = OPT_NOFLAG, F(lock_memory),
+	 .help = "do not lock the pool and the daemon in memory (never with "
+		 "swap on cmpfs)"},
+	{.name = "debug_cmpfs", .type = OPT_FLAG, F(debug),
+	 .help = "log every data request"},
+	{.name = "log", .type = OPT_STR, F(log_path), .metavar = "FILE",
+	 .help = "append log lines to FILE (default: stderr in the "
+		 "foreground, syslog when daemonized)"},
+	{.name = "manager", .type = OPT_ADDR, F(manager), .metavar = "ADDR",
+	 .help = "join the cluster whose cmp-manager is at ADDR "
+		 "(tcp://HOST:PORT); needs listen= and key= (or insecure)"},
+	{.name = "listen", .type = OPT_ADDR, F(listen), .metavar = "ADDR",
+	 .help = "address other nodes reach this node at (tcp://HOST:PORT)"},
+	{.name = "key", .type = OPT_STR, F(key_path), .metavar = "FILE",
+	 .help = "cluster key file (cmpctl keygen; mode 0600)"},
+	{.name = "insecure", .type = OPT_FLAG, F(insecure),
+	 .help = "join a cluster without a key (trusted networks only)"},
+	{.name = "node", .type = OPT_UINT, F(node_id), .min = 1,
+	 .metavar = "N",
+	 .help = "node id in the cluster, random when not given"},
 };
 #undef F
+/* clang-format on */
 
-static int set_value(const struct opt_row *r, const char *val,
-		     struct fs_options *o)
+static const struct opts_spec fs_opts_spec = {
+	.prog = "cmpfs",
+	.usage = "cmpfs [SOURCE] MOUNTPOINT [-f] [-s] [-d] [-o "
+		 "OPTION[,OPTION...]]\n"
+		 "mount -t fuse.cmpfs none MOUNTPOINT -o local=2G",
+	.about = "Mounts a pool of memory as a file system. Each file is a "
+		 "growable region of pool blocks; reads and writes are "
+		 "byte-range direct I/O, MAP_SHARED mmap pages at 4 KiB, and a "
+		 "loop device on a file can carry swap. SOURCE is ignored (use "
+		 "'none' or 'cmpfs'). cmpfs goes to the background unless -f "
+		 "or -d is given.\nCounters: cmpctl stats MOUNTPOINT (or "
+		 "getfattr -n user.cmpfs.stats MOUNTPOINT).",
+	.opts = fs_opt_defs,
+	.nopts = ARRAY_SIZE(fs_opt_defs),
+	.mount_style = true,
+};
+
+static int no_memory(void)
 {
-	char *field = (char *)o + r->field;
-	uint64_t v;
-	char *end;
+	fprintf(stderr, "cmpfs: out of memory\n");
+	return -ENOMEM;
+}
 
-	switch (r->kind) {
-	case OPT_FLAG:
-	case OPT_NOFLAG:
-		if (val)
-			goto bad;
-		*(bool *)field = r->kind == OPT_FLAG;
-		return 0;
-	case OPT_STR:
-		if (!val || !*val)
-			goto bad;
-		free(*(char **)field);
-		*(char **)field = strdup(val);
-		return *(char **)field ? 0 : -ENOMEM;
-	case OPT_U32:
-		if (!val || !*val)
-			goto bad;
-		errno = 0;
-		v = strtoull(val, &end, 0);
-		if (*end || errno || v == 0 || v > UINT32_MAX)
-			goto bad;
-		*(uint32_t *)field = (uint32_t)v;
-		return 0;
-	case OPT_SIZE:
-		if (!val || cmp_parse_size(val, &v) || v == 0)
-			goto bad;
-		*(uint64_t *)field = v;
-		return 0;
-	case OPT_SIZE0:
-		if (!val || cmp_parse_size(val, &v) || v > (1u << 20))
-			goto bad;
-		*(uint64_t *)field = v;
-		return 0;
-	case OPT_BLOCK:
-		if (!val || cmp_parse_size(val, &v) || !cmp_is_pow2(v) ||
-		    v < POOL_MIN_BLOCK || v > POOL_MAX_BLOCK)
-			goto bad;
-		*(uint32_t *)field = (uint32_t)v;
-		return 0;
+/* ---- asking libfuse about the options that are not ours ---- */
+
+static char fuse_said[256]; /* what libfuse logged while being asked */
+
+__attribute__((format(printf, 2, 0))) static void
+capture_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	size_t n = strlen(fuse_said);
+
+	if (level <= FUSE_LOG_ERR && n < sizeof(fuse_said) - 1)
+		vsnprintf(fuse_said + n, sizeof(fuse_said) - n, fmt, ap);
+}
+
+/*
+ * Whether libfuse takes args as main() will give them to it: the same
+ * fuse_parse_cmdline() and fuse_session_new() on a copy, with libfuse's
+ * messages caught in fuse_said. A session that is never mounted costs
+ * an allocation.
+ */
+static bool fuse_takes(int argc, char *const *argv)
+{
+	static const struct fuse_lowlevel_ops no_ops;
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_cmdline_opts co = {0};
+	struct fuse_session *se = NULL;
+	bool ok = true;
+
+	fuse_said[0] = '\0';
+	for (int i = 0; ok && i < argc; i++)
+		ok = !fuse_opt_add_arg(&copy, argv[i]);
+	fuse_set_log_func(capture_log);
+	if (ok && !fuse_parse_cmdline(&copy, &co))
+		se = fuse_session_new(&copy, &no_ops, sizeof(no_ops), NULL);
+	fuse_set_log_func(NULL); /* libfuse's own, until main() sets one */
+	free(co.mountpoint);
+	fuse_opt_free_args(&copy);
+	if (!se)
+		return false;
+	fuse_session_destroy(se);
+	return true;
+}
+
+/* One argument libfuse refused: one line naming it, as opts_error() does. */
+static int fuse_refused(const char *name)
+{
+	char *said = fuse_said;
+	size_t n;
+
+	if (!strncmp(said, "fuse: ", 6))
+		said += 6;
+	n = strcspn(said, "\n");
+	if (strstr(said, "unknown option"))
+		return opts_error(&fs_opts_spec, name, "unknown (see --help)");
+	return opts_error(&fs_opts_spec, name, "libfuse: %.*s", (int)n, said);
+}
+
+/* Tries each -o key of an escaped list alone; 1 when all are taken. */
+static int find_refused_key(const char *argv0, const char *olist)
+{
+	char *buf = strdup(olist), *item = buf, *s = buf;
+	int ret = 1;
+
+	if (!buf)
+		return no_memory();
+	for (bool end = false; !end && ret > 0; s++) {
+		end = !*s;
+		if (*s == '\\' && s[1]) {
+			s++;
+			continue;
+		}
+		if (*s != ',' && !end)
+			continue;
+		*s = '\0';
+		if (!fuse_takes(3, (char *[]){(char *)argv0, "-o", item})) {
+			item[strcspn(item, "=")] = '\0';
+			ret = fuse_refused(item);
+		}
+		item = s + 1;
 	}
-bad:
-	fprintf(stderr, "cmpfs: bad option -o %s%s%s: %s\n", r->key,
-		val ? "=" : "", val ? val : "", r->help);
+	free(buf);
+	return ret;
+}
+
+/*
+ * After the whole set failed, names the first argument libfuse refuses
+ * on its own; -EINVAL after one line either way.
+ */
+static int name_refused(const char *argv0, const struct opts_rest *rest)
+{
+	char said[sizeof(fuse_said)];
+	int ret = 1;
+
+	memcpy(said, fuse_said, sizeof(said));
+	for (int i = 0; i < rest->nopts; i++)
+		if (!fuse_takes(2, (char *[]){(char *)argv0, rest->opts[i]}))
+			return fuse_refused(rest->opts[i]);
+	if (rest->olist)
+		ret = find_refused_key(argv0, rest->olist);
+	if (ret <= 0)
+		return ret;
+	said[strcspn(said, "\n")] = '\0';
+	fprintf(stderr, "cmpfs: libfuse refused the options: %s\n", said);
 	return -EINVAL;
 }
 
-static const struct opt_row *find_row(const char *arg, const char **val)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		size_t n = strlen(rows[i].key);
+/* ---- cmpfs's own rules ---- */
 
-		if (strncmp(arg, rows[i].key, n))
-			continue;
-		if (arg[n] == '=') {
-			*val = arg + n + 1;
-			return &rows[i];
-		}
-		if (!arg[n]) {
-			*val = NULL;
-			return &rows[i];
-		}
+static int take_operands(const struct opts_rest *rest, struct fs_options *o)
+{
+	int mp = rest->nargs - 1;
+
+	if (rest->nargs > 2) {
+		fprintf(stderr,
+			"cmpfs: unexpected argument '%s' (want [SOURCE] "
+			"MOUNTPOINT)\n",
+			rest->args[2]);
+		return -EINVAL;
 	}
-	return NULL;
+	if (mp >= 0 && !(o->mountpoint = strdup(rest->args[mp])))
+		return no_memory();
+	if (mp == 1 && !(o->source = strdup(rest->args[0])))
+		return no_memory();
+	return 0;
 }
 
-struct parse_ctx {
-	struct fs_options *o;
-	int err;
-	int npos;
-	char *pos[2];
-};
-
-static int opt_proc(void *data, const char *arg, int key,
-		    struct fuse_args *outargs)
+/* Rules between options; one line for the first one broken. */
+static int check_rules(const struct fs_options *o)
 {
-	struct parse_ctx *ctx = data;
-	const struct opt_row *r;
-	const char *val;
-	int ret;
+	char sz[32];
 
-	if (key == FUSE_OPT_KEY_NONOPT) {
-		if (ctx->npos == 2) {
-			fprintf(stderr, "cmpfs: too many arguments: '%s'\n",
-				arg);
-			ctx->err = -EINVAL;
-			return -1;
-		}
-		ctx->pos[ctx->npos++] = strdup(arg);
-		return 0;
+	if (o->local_bytes < o->block_size)
+		return opts_error(
+			&fs_opts_spec, "local",
+			"%llu bytes is smaller than one block "
+			"(block=%s)",
+			(unsigned long long)o->local_bytes,
+			cmp_format_size(o->block_size, sz, sizeof(sz)));
+	if (!o->listen != !o->manager)
+		return opts_error(&fs_opts_spec,
+				  o->manager ? "manager" : "listen",
+				  "needs -o %s= too (the cluster, and where it "
+				  "reaches this node)",
+				  o->manager ? "listen" : "manager");
+	if (o->manager && !o->key_path && !o->insecure)
+		return opts_error(&fs_opts_spec, "manager",
+				  "needs -o key=FILE (or -o insecure on a "
+				  "trusted network)");
+	return 0;
+}
+
+/* args becomes argv[0], the options that are not ours, and "-o" theirs. */
+static int rebuild_args(struct fuse_args *args, const struct opts_rest *rest)
+{
+	struct fuse_args out = FUSE_ARGS_INIT(0, NULL);
+	int ret = fuse_opt_add_arg(&out, args->argv[0]);
+
+	for (int i = 0; !ret && i < rest->nopts; i++)
+		ret = fuse_opt_add_arg(&out, rest->opts[i]);
+	if (!ret && rest->olist) {
+		ret = fuse_opt_add_arg(&out, "-o");
+		if (!ret)
+			ret = fuse_opt_add_arg(&out, rest->olist);
 	}
-	if (key != FUSE_OPT_KEY_OPT)
-		return 1;
-	r = find_row(arg, &val);
-	if (!r)
-		return 1; /* libfuse's (or unknown: libfuse says so) */
-	ret = set_value(r, val, ctx->o);
 	if (ret) {
-		ctx->err = ret;
-		return -1;
+		fuse_opt_free_args(&out);
+		return no_memory();
 	}
+	fuse_opt_free_args(args);
+	*args = out;
 	return 0;
 }
 
 int fs_options_parse(struct fuse_args *args, struct fs_options *o)
 {
-	struct parse_ctx ctx = {.o = o};
-	static const struct fuse_opt none[] = {FUSE_OPT_END};
+	struct opts_rest rest = {0};
+	int ret;
 
 	memset(o, 0, sizeof(*o));
-	o->local_bytes = FS_DEFAULT_LOCAL;
-	o->block_size = FS_DEFAULT_BLOCK;
-	o->readahead = FS_DEFAULT_READAHEAD;
-	o->tune_bdi = true;
-	o->lock_memory = true;
-
-	if (fuse_opt_parse(args, &ctx, none, opt_proc) == -1) {
-		if (!ctx.err) {
-			fprintf(stderr, "cmpfs: cannot parse the options\n");
-			ctx.err = -EINVAL;
-		}
-		goto err;
-	}
-	if (ctx.npos == 2) {
-		o->source = ctx.pos[0];
-		o->mountpoint = ctx.pos[1];
-	} else if (ctx.npos == 1) {
-		o->mountpoint = ctx.pos[0];
-	}
-	if (o->local_bytes < o->block_size) {
-		fprintf(stderr,
-			"cmpfs: -o local=%llu is smaller than one block "
-			"(%u bytes)\n",
-			(unsigned long long)o->local_bytes, o->block_size);
-		ctx.err = -EINVAL;
-		goto err;
-	}
-	if (!o->listen != !o->manager) {
-		fprintf(stderr, "cmpfs: -o manager= and -o listen= go "
-				"together (the cluster and where it reaches "
-				"this node)\n");
-		ctx.err = -EINVAL;
-		goto err;
-	}
-	if (o->manager && !o->key_path && !o->insecure) {
-		fprintf(stderr, "cmpfs: -o manager= needs -o key=FILE (or "
-				"-o insecure on a trusted network)\n");
-		ctx.err = -EINVAL;
-		goto err;
-	}
-	return 0;
-err:
-	for (int i = 0; i < ctx.npos; i++)
-		if (ctx.pos[i] != o->source && ctx.pos[i] != o->mountpoint)
-			free(ctx.pos[i]);
-	fs_options_free(o);
-	return ctx.err;
+	ret = opts_init(&fs_opts_spec, o);
+	if (!ret)
+		ret = opts_parse_argv(&fs_opts_spec, o, args->argc, args->argv,
+				      &rest);
+	if (!ret)
+		ret = take_operands(&rest, o);
+	if (!ret)
+		ret = check_rules(o);
+	if (!ret)
+		ret = rebuild_args(args, &rest);
+	if (!ret && !fuse_takes(args->argc, args->argv))
+		ret = name_refused(args->argv[0], &rest);
+	opts_rest_finish(&rest);
+	if (ret)
+		fs_options_free(o);
+	return ret;
 }
 
 void fs_options_free(struct fs_options *o)
 {
+	opts_finish(&fs_opts_spec, o);
 	free(o->source);
 	free(o->mountpoint);
-	free(o->log_path);
-	free(o->manager);
-	free(o->listen);
-	free(o->key_path);
 	memset(o, 0, sizeof(*o));
 }
 
-void fs_options_help(void)
+int fs_options_exit_status(int ret)
 {
-	printf("cmpfs options (-o KEY[=VALUE],...):\n");
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		const char *v =
-			rows[i].kind == OPT_FLAG || rows[i].kind == OPT_NOFLAG
-				? ""
-				: "=VALUE";
-		printf("    -o %s%-*s %s\n", rows[i].key,
-		       (int)(16 - strlen(rows[i].key)), v, rows[i].help);
+	if (ret == OPTS_HELP) {
+		opts_help(&fs_opts_spec, stdout);
+		printf("\nlibfuse's options, passed on to it (and its mount "
+		       "options: ro, dev, suid, exec,\nnoatime, sync, "
+		       "default_permissions, fsname=NAME, subtype=NAME, ...; "
+		       "see fuse(8)):\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+	} else if (ret == OPTS_VERSION) {
+		opts_version(&fs_opts_spec, stdout);
+		printf("libfuse %s, RDMA %s\n", fuse_pkgversion(),
+		       CMP_HAVE_RDMA ? "yes" : "no");
 	}
+	return ret > 0 ? 0 : OPTS_EXIT_USAGE;
 }

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,12 +17,13 @@
 
 #include "cmp/auth.h"
 #include "cmp/log.h"
+#include "cmp/opts.h"
 #include "cmp/util.h"
 #include "manager.h"
 
 struct options {
-	const char *listen;
-	const char *key_path;
+	char *listen;
+	char *key_path;
 	bool insecure;
 	bool foreground;
 	bool debug;
@@ -31,174 +31,73 @@ struct options {
 	uint32_t dead_after;
 };
 
-typedef int (*opt_fn)(struct options *o, const char *arg);
+/* clang-format off */
+#define F(m) OPT_FIELD(struct options, m)
+static const struct opt_def manager_opt_defs[] = {
+	{.name = "listen", .short_name = 'l', .type = OPT_ADDR, F(listen),
+	 .metavar = "ADDR",
+	 .help = "where nodes reach the manager (tcp://HOST:PORT), required"},
+	OPTS_ROWS_KEY(struct options),
+	{.name = "heartbeat-ms", .type = OPT_MS, F(heartbeat_ms),
+	 .min = 10, .max = 3600000, .metavar = "MS",
+	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_HEARTBEAT_MS),
+	 .help = "heartbeat interval the nodes are told to keep"},
+	{.name = "dead-after", .type = OPT_UINT, F(dead_after),
+	 .min = 1, .max = 1000, .metavar = "N",
+	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_DEAD_AFTER),
+	 .help = "missed heartbeats before a node is declared dead"},
+	OPTS_ROWS_DAEMON(struct options),
+};
+#undef F
+/* clang-format on */
 
-static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int opt_listen(struct options *o, const char *arg)
-{
-	o->listen = arg;
-	return 0;
-}
-
-static int opt_key(struct options *o, const char *arg)
-{
-	o->key_path = arg;
-	return 0;
-}
-
-static int opt_insecure(struct options *o, const char *arg)
-{
-	o->insecure = true;
-	return 0;
-}
-
-static int opt_heartbeat(struct options *o, const char *arg)
-{
-	return parse_u32(arg, 10, 3600000, &o->heartbeat_ms);
-}
-
-static int opt_dead_after(struct options *o, const char *arg)
-{
-	return parse_u32(arg, 1, 1000, &o->dead_after);
-}
-
-static int opt_foreground(struct options *o, const char *arg)
-{
-	o->foreground = true;
-	return 0;
-}
-
-static int opt_debug(struct options *o, const char *arg)
-{
-	o->debug = true;
-	return 0;
-}
-
-static const struct option_desc {
-	struct option lo;
-	opt_fn fn;
-	const char *help;
-} option_table[] = {
-	{{"listen", required_argument, NULL, 'l'},
-	 opt_listen,
-	 "--listen tcp://ADDR:PORT   where nodes reach the manager"},
-	{{"key", required_argument, NULL, 'k'},
-	 opt_key,
-	 "--key FILE                 cluster key (cmpctl keygen FILE)"},
-	{{"insecure", no_argument, NULL, 'I'},
-	 opt_insecure,
-	 "--insecure                 no key: trusted networks only"},
-	{{"heartbeat-ms", required_argument, NULL, 'H'},
-	 opt_heartbeat,
-	 "--heartbeat-ms N           heartbeat interval (default 1000)"},
-	{{"dead-after", required_argument, NULL, 'D'},
-	 opt_dead_after,
-	 "--dead-after N             missed heartbeats before death "
-	 "(default 3)"},
-	{{"foreground", no_argument, NULL, 'f'},
-	 opt_foreground,
-	 "-f, --foreground           stay in the foreground, log to stderr"},
-	{{"debug", no_argument, NULL, 'd'},
-	 opt_debug,
-	 "-d, --debug                debug logging"},
+static const struct opts_spec manager_opts = {
+	.prog = "cmp-manager",
+	.usage = "cmp-manager --listen ADDR (--key FILE | --insecure) "
+		 "[OPTIONS]",
+	.about =
+		"The cmpfs cluster manager: registry of nodes, free counts and "
+		"liveness. SIGTERM or SIGINT shuts it down.",
+	.opts = manager_opt_defs,
+	.nopts = ARRAY_SIZE(manager_opt_defs),
 };
 
-static void usage(FILE *out)
-{
-	size_t i;
-
-	fprintf(out, "usage: cmp-manager --listen tcp://ADDR:PORT "
-		     "(--key FILE | --insecure) [options]\n\n"
-		     "The cmpfs cluster manager: registry of nodes, free "
-		     "counts and liveness.\n\n");
-	for (i = 0; i < ARRAY_SIZE(option_table); i++)
-		fprintf(out, "  %s\n", option_table[i].help);
-	fprintf(out, "  -h, --help                 this text\n"
-		     "  -V, --version              print the version\n");
-}
-
+/* Returns 0 to run, OPTS_HELP, OPTS_VERSION, or -EINVAL (said). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	struct option lo[ARRAY_SIZE(option_table) + 3];
-	size_t i;
-	int c;
+	int ret = opts_init(&manager_opts, o);
 
-	for (i = 0; i < ARRAY_SIZE(option_table); i++)
-		lo[i] = option_table[i].lo;
-	lo[i++] = (struct option){"help", no_argument, NULL, 'h'};
-	lo[i++] = (struct option){"version", no_argument, NULL, 'V'};
-	lo[i] = (struct option){0};
-
-	while ((c = getopt_long(argc, argv, "fdhV", lo, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		if (c == 'V') {
-			printf("cmp-manager %s\n", CMP_VERSION);
-			exit(0);
-		}
-		for (i = 0; i < ARRAY_SIZE(option_table); i++)
-			if (option_table[i].lo.val == c)
-				break;
-		if (i == ARRAY_SIZE(option_table)) {
-			usage(stderr);
-			return -EINVAL;
-		}
-		if (option_table[i].fn(o, optarg) < 0) {
-			fprintf(stderr, "cmp-manager: bad value for --%s: %s\n",
-				option_table[i].lo.name, optarg);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "cmp-manager: unexpected argument: %s\n",
-			argv[optind]);
-		return -EINVAL;
-	}
-	if (!o->listen) {
-		fprintf(stderr, "cmp-manager: --listen is required\n");
-		return -EINVAL;
-	}
-	if (!o->key_path == !o->insecure) {
-		fprintf(stderr,
-			"cmp-manager: give exactly one of --key FILE and "
-			"--insecure\n");
-		return -EINVAL;
-	}
+	if (!ret)
+		ret = opts_parse_argv(&manager_opts, o, argc, argv, NULL);
+	if (ret)
+		return ret;
+	if (!o->listen)
+		return opts_error(&manager_opts, "listen",
+				  "required (see --help)");
+	if (!o->key_path && !o->insecure)
+		return opts_error(&manager_opts, "key",
+				  "required unless --insecure (see --help)");
+	if (o->key_path && o->insecure)
+		return opts_error(&manager_opts, "insecure",
+				  "excludes --key (see --help)");
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Runs the manager until SIGINT or SIGTERM; returns the exit status. */
+static int run(const struct options *o)
 {
-	struct options o = {0};
 	struct manager_config mc;
 	struct auth_key key;
 	struct manager *m;
 	sigset_t set;
 	int sig, ret;
 
-	if (parse_args(argc, argv, &o) < 0)
-		return 2;
-	log_init("cmp-manager", o.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (o.key_path) {
+	if (o->key_path) {
 		/* auth_key_load() says what is wrong with the file */
-		if (auth_key_load(o.key_path, &key) < 0)
+		if (auth_key_load(o->key_path, &key) < 0)
 			return 1;
 	}
-	ret = o.foreground ? 0 : cmp_detach();
+	ret = o->foreground ? 0 : cmp_detach();
 	if (ret < 0) {
 		log_error("cannot go to the background: %s", strerror(-ret));
 		return 1;
@@ -212,10 +111,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	mc = (struct manager_config){
-		.listen_addr = o.listen,
-		.key = o.key_path ? &key : NULL,
-		.heartbeat_ms = o.heartbeat_ms,
-		.dead_after = o.dead_after,
+		.listen_addr = o->listen,
+		.key = o->key_path ? &key : NULL,
+		.heartbeat_ms = o->heartbeat_ms,
+		.dead_after = o->dead_after,
 	};
 	m = manager_create(&mc);
 	explicit_bzero(&key, sizeof(key));
@@ -226,9 +125,8 @@ int main(int argc, char **argv)
 	log_info("cmp-manager %s listening on %s (%s), heartbeat %u ms, "
 		 "dead after %u missed",
 		 CMP_VERSION, manager_addr(m),
-		 o.key_path ? "cluster key" : "INSECURE, no key",
-		 o.heartbeat_ms ? o.heartbeat_ms : MANAGER_DEFAULT_HEARTBEAT_MS,
-		 o.dead_after ? o.dead_after : MANAGER_DEFAULT_DEAD_AFTER);
+		 o->key_path ? "cluster key" : "INSECURE, no key",
+		 o->heartbeat_ms, o->dead_after);
 	cmp_detach_done(0, -1);
 
 	do {
@@ -237,4 +135,19 @@ int main(int argc, char **argv)
 	log_info("cmp-manager: %s, shutting down", strsignal(sig));
 	manager_destroy(m);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	int ret = parse_args(argc, argv, &o);
+
+	if (ret) {
+		ret = opts_exit_status(&manager_opts, ret);
+	} else {
+		log_init("cmp-manager", o.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+		ret = run(&o);
+	}
+	opts_finish(&manager_opts, &o);
+	return ret;
 }

@@ -7,7 +7,6 @@
  * When the manager announces an owner dead, its blocks here are freed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,18 +19,18 @@
 #include "cmp/auth.h"
 #include "cmp/log.h"
 #include "cmp/mgrclient.h"
+#include "cmp/opts.h"
 #include "cmp/peer.h"
 #include "cmp/util.h"
 #include "store.h"
 
-#define MS_DEFAULT_BLOCK (1u << 20)
 #define MS_REGISTER_WAIT_MS 3000
 
 struct ms_options {
-	const char *manager;
-	const char *listen;
-	const char *key_path;
-	const char *store_path;
+	char *manager;
+	char *listen;
+	char *key_path;
+	char *store_path;
 	uint64_t size;
 	uint64_t ram;
 	uint32_t block_size;
@@ -41,222 +40,88 @@ struct ms_options {
 	bool debug;
 };
 
-enum opt_kind { OPT_STR, OPT_SIZE, OPT_BLOCK, OPT_U32, OPT_FLAG, OPT_EXIT };
-
-/* One row per option, so --help and the parser cannot drift apart. */
-struct opt_row {
-	const char *name;
-	char short_name; /* 0: none */
-	enum opt_kind kind;
-	size_t field; /* offsetof in struct ms_options */
-	const char *arg;
-	const char *help;
-};
-
-#define F(f) offsetof(struct ms_options, f)
-static const struct opt_row rows[] = {
-	{"manager", 'm', OPT_STR, F(manager), "ADDR",
-	 "cmp-manager to register with (tcp://HOST:PORT), required"},
-	{"listen", 'l', OPT_STR, F(listen), "ADDR",
-	 "address owners connect to (tcp://HOST:PORT; port 0 picks one), "
-	 "required"},
-	{"key", 'k', OPT_STR, F(key_path), "FILE",
-	 "cluster key file (cmpctl keygen; mode 0600), required unless "
-	 "--insecure"},
-	{"store", 's', OPT_STR, F(store_path), "FILE",
-	 "back the blocks by FILE (created or reused, old content dropped); "
-	 "needs --size"},
-	{"size", 'S', OPT_SIZE, F(size), "SIZE",
-	 "capacity of the --store file (e.g. 64G)"},
-	{"ram", 'r', OPT_SIZE, F(ram), "SIZE",
-	 "back the blocks by anonymous RAM of SIZE instead of a file"},
-	{"block", 'b', OPT_BLOCK, F(block_size), "SIZE",
-	 "cluster block size, power of two 4K..4M (default 1M; must match "
-	 "the cluster)"},
-	{"insecure", 0, OPT_FLAG, F(insecure), NULL,
-	 "run without a key (trusted networks only; talks only to insecure "
-	 "peers)"},
-	{"node-id", 'n', OPT_U32, F(node_id), "N",
-	 "node id, nonzero (default: random, kept until exit)"},
-	{"foreground", 'f', OPT_FLAG, F(foreground), NULL,
-	 "stay in the foreground and log to stderr (default: daemonize, "
-	 "log to syslog)"},
-	{"debug", 'd', OPT_FLAG, F(debug), NULL, "log debug messages"},
-	{"help", 'h', OPT_EXIT, 0, NULL, "show this help and exit"},
-	{"version", 'V', OPT_EXIT, 0, NULL, "show the version and exit"},
+/* clang-format off */
+#define F(m) OPT_FIELD(struct ms_options, m)
+static const struct opt_def ms_opt_defs[] = {
+	{.name = "manager", .short_name = 'm', .type = OPT_ADDR, F(manager),
+	 .metavar = "ADDR",
+	 .help = "cmp-manager to register with (tcp://HOST:PORT), required"},
+	{.name = "listen", .short_name = 'l', .type = OPT_ADDR, F(listen),
+	 .metavar = "ADDR",
+	 .help = "address owners connect to (tcp://HOST:PORT; port 0 picks "
+		 "one), required"},
+	OPTS_ROWS_KEY(struct ms_options),
+	{.name = "store", .short_name = 's', .type = OPT_STR, F(store_path),
+	 .metavar = "FILE",
+	 .help = "back the blocks by FILE (created or reused, old content "
+		 "dropped); needs --size"},
+	{.name = "size", .short_name = 'S', .type = OPT_SIZE, F(size),
+	 .min = 1, .metavar = "SIZE",
+	 .help = "capacity of the --store file (e.g. 64G)"},
+	{.name = "ram", .short_name = 'r', .type = OPT_SIZE, F(ram),
+	 .min = 1, .metavar = "SIZE",
+	 .help = "back the blocks by anonymous RAM of SIZE instead of a file"},
+	{.name = "block", .short_name = 'b', .type = OPT_SIZE, F(block_size),
+	 .min = PROTO_BLOCK_MIN_SIZE, .max = PROTO_BLOCK_MAX_SIZE,
+	 .flags = OPT_POW2, .metavar = "SIZE", .def = "1M",
+	 .help = "cluster block size; must match the cluster's"},
+	{.name = "node-id", .short_name = 'n', .type = OPT_UINT, F(node_id),
+	 .min = 1, .metavar = "N",
+	 .help = "node id, random (and kept until exit) when not given"},
+	OPTS_ROWS_DAEMON(struct ms_options),
 };
 #undef F
+/* clang-format on */
 
-/* One option of --help: its names, then its text wrapped at 80 columns. */
-static void print_row(FILE *out, const struct opt_row *r)
+static const struct opts_spec ms_opts = {
+	.prog = "cmp-memserver",
+	.usage = "cmp-memserver --manager ADDR --listen ADDR (--key FILE | "
+		 "--insecure)\n"
+		 "              (--store FILE --size SIZE | --ram SIZE) "
+		 "[OPTIONS]",
+	.about = "Offers file- or RAM-backed blocks to the cmpfs pool as its "
+		 "lowest tier. SIGTERM or SIGINT shuts it down; the blocks it "
+		 "held are gone with it.",
+	.opts = ms_opt_defs,
+	.nopts = ARRAY_SIZE(ms_opt_defs),
+};
+
+static int refuse(const char *name, const char *why)
 {
-	const char *text = r->help;
-	char left[40];
-	int col;
-
-	if (r->short_name)
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", r->short_name,
-			 r->name, r->arg ? " " : "", r->arg ? r->arg : "");
-	else
-		snprintf(left, sizeof(left), "    --%s%s%s", r->name,
-			 r->arg ? " " : "", r->arg ? r->arg : "");
-	fprintf(out, "  %-22s", left);
-	col = 24;
-	while (*text) {
-		size_t word = strcspn(text, " ");
-
-		if (col + 1 + (int)word > 79) {
-			fprintf(out, "\n%24s", "");
-			col = 24;
-		}
-		fprintf(out, " %.*s", (int)word, text);
-		col += 1 + word;
-		text += word;
-		text += strspn(text, " ");
-	}
-	fputc('\n', out);
+	return opts_error(&ms_opts, name, "%s (see --help)", why);
 }
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: cmp-memserver --manager ADDR --listen ADDR "
-		"(--key FILE | --insecure)\n"
-		"                     (--store FILE --size SIZE | --ram SIZE) "
-		"[options]\n\n"
-		"Offers file- or RAM-backed blocks to the cmpfs pool as its "
-		"lowest tier.\nSIGTERM or SIGINT shuts it down; the blocks it "
-		"held are gone with it.\n\nOptions:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
-		print_row(out, &rows[i]);
-}
-
-static int set_option(const struct opt_row *r, const char *val,
-		      struct ms_options *o)
-{
-	char *field = (char *)o + r->field;
-	uint64_t v;
-	char *end;
-
-	switch (r->kind) {
-	case OPT_STR:
-		if (!*val)
-			break;
-		*(const char **)field = val;
-		return 0;
-	case OPT_SIZE:
-		if (cmp_parse_size(val, &v) || !v)
-			break;
-		*(uint64_t *)field = v;
-		return 0;
-	case OPT_BLOCK:
-		if (cmp_parse_size(val, &v) || !proto_block_size_valid(v))
-			break;
-		*(uint32_t *)field = v;
-		return 0;
-	case OPT_U32:
-		errno = 0;
-		v = strtoull(val, &end, 0);
-		if (!*val || *end || errno || !v || v > UINT32_MAX)
-			break;
-		*(uint32_t *)field = v;
-		return 0;
-	case OPT_FLAG:
-		*(bool *)field = true;
-		return 0;
-	case OPT_EXIT:
-		return 0;
-	}
-	fprintf(stderr, "cmp-memserver: bad --%s '%s': %s\n", r->name, val,
-		r->help);
-	return -EINVAL;
-}
-
-/* Cross-option rules; one clear line for the first one broken. */
+/* Rules between options; one line for the first one broken. */
 static int check_options(const struct ms_options *o)
 {
-	const char *err = NULL;
-
 	if (!o->manager)
-		err = "--manager ADDR is required";
-	else if (!o->listen)
-		err = "--listen ADDR is required";
-	else if (!o->key_path && !o->insecure)
-		err = "--key FILE is required (or --insecure on a trusted "
-		      "network)";
-	else if (o->key_path && o->insecure)
-		err = "--key and --insecure exclude each other";
-	else if (!o->store_path == !o->ram)
-		err = "give exactly one of --store FILE (with --size) and "
-		      "--ram SIZE";
-	else if (o->store_path && !o->size)
-		err = "--store needs --size SIZE";
-	else if (o->ram && o->size)
-		err = "--size goes with --store; --ram takes its own size";
-	if (err) {
-		fprintf(stderr, "cmp-memserver: %s (see --help)\n", err);
-		return -EINVAL;
-	}
+		return refuse("manager", "required");
+	if (!o->listen)
+		return refuse("listen", "required");
+	if (!o->key_path && !o->insecure)
+		return refuse("key", "required unless --insecure");
+	if (o->key_path && o->insecure)
+		return refuse("insecure", "excludes --key");
+	if (!o->store_path == !o->ram)
+		return refuse(o->ram ? "ram" : "store",
+			      "give exactly one of --store FILE (with --size) "
+			      "and --ram SIZE");
+	if (o->store_path && !o->size)
+		return refuse("store", "needs --size SIZE");
+	if (o->ram && o->size)
+		return refuse("size", "goes with --store; --ram takes its own "
+				      "size");
 	return 0;
 }
 
-/* Returns 0 to run, 1 to exit successfully (--help), -EINVAL. */
+/* Returns 0 to run, OPTS_HELP, OPTS_VERSION, or -EINVAL (said). */
 static int parse_options(int argc, char **argv, struct ms_options *o)
 {
-	struct option longopts[ARRAY_SIZE(rows) + 1] = {0};
-	char shortopts[3 * ARRAY_SIZE(rows) + 2] = ":";
-	size_t sl = 1;
-	int c, idx;
+	int ret = opts_init(&ms_opts, o);
 
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		bool arg = rows[i].arg != NULL;
-
-		longopts[i].name = rows[i].name;
-		longopts[i].has_arg = arg ? required_argument : no_argument;
-		longopts[i].val = 256 + i;
-		if (rows[i].short_name) {
-			shortopts[sl++] = rows[i].short_name;
-			if (arg)
-				shortopts[sl++] = ':';
-		}
-	}
-	o->block_size = MS_DEFAULT_BLOCK;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
-		const struct opt_row *r = NULL;
-
-		if (c >= 256)
-			r = &rows[c - 256];
-		for (size_t i = 0; !r && i < ARRAY_SIZE(rows); i++)
-			if (rows[i].short_name == c)
-				r = &rows[i];
-		if (!r) {
-			fprintf(stderr,
-				"cmp-memserver: %s option '%s' (see "
-				"--help)\n",
-				c == ':' ? "missing value for" : "unknown",
-				argv[optind - 1]);
-			return -EINVAL;
-		}
-		if (r->kind == OPT_EXIT) {
-			if (!strcmp(r->name, "help"))
-				usage(stdout);
-			else
-				printf("cmp-memserver %s\n",
-				       CMP_VERSION_STRING);
-			return 1;
-		}
-		if (set_option(r, optarg, o) < 0)
-			return -EINVAL;
-	}
-	if (optind < argc) {
-		fprintf(stderr,
-			"cmp-memserver: unexpected argument '%s' (see "
-			"--help)\n",
-			argv[optind]);
-		return -EINVAL;
-	}
-	return check_options(o);
+	if (!ret)
+		ret = opts_parse_argv(&ms_opts, o, argc, argv, NULL);
+	return ret ? ret : check_options(o);
 }
 
 struct memserver {
@@ -428,16 +293,20 @@ int main(int argc, char **argv)
 
 	log_init("cmp-memserver", LOG_LVL_INFO);
 	ret = parse_options(argc, argv, &o);
-	if (ret)
-		return ret > 0 ? 0 : 2;
+	if (ret) {
+		ret = opts_exit_status(&ms_opts, ret);
+		goto out_opts;
+	}
 	if (o.debug)
 		log_set_level(LOG_LVL_DEBUG);
-	if (o.key_path) {
-		ret = auth_key_load(o.key_path, &key);
-		if (ret < 0)
-			return 1; /* auth_key_load() said why */
+	/* auth_key_load() says what is wrong with the file */
+	ret = o.key_path ? auth_key_load(o.key_path, &key) : 0;
+	if (!ret) {
+		ms.node_id = o.node_id ? o.node_id : random_node_id();
+		ret = run(&ms, o.key_path ? &key : NULL);
 	}
-	ms.node_id = o.node_id ? o.node_id : random_node_id();
-	ret = run(&ms, o.key_path ? &key : NULL);
-	return ret < 0 ? 1 : 0;
+	ret = ret < 0 ? 1 : 0;
+out_opts:
+	opts_finish(&ms_opts, &o);
+	return ret;
 }

@@ -51,27 +51,32 @@ wait_for() {
 
 "$cmpctl" keygen "$dir/key" >/dev/null || fail "cmpctl keygen"
 
-# --- bad configurations: one line, nonzero exit, nothing started ---
+# --- bad configurations: one line, an exit status, nothing started ---
+# expect_refusal STATUS TEXT ARGS...
 expect_refusal() {
-	local want=$1
-	shift
-	if "$memserver" "$@" >"$dir/out" 2>&1; then
-		fail "accepted: $*"
-	fi
+	local want_rc=$1 want=$2 rc=0
+	shift 2
+	"$memserver" "$@" >"$dir/out" 2>&1 || rc=$?
+	[ "$rc" -eq "$want_rc" ] || fail "'$*': exit status $rc, want $want_rc"
 	grep -q -- "$want" "$dir/out" || fail "'$*' said: $(cat "$dir/out")"
 	[ "$(wc -l <"$dir/out")" -eq 1 ] || fail "more than one line: $*"
 }
 common=(--manager tcp://127.0.0.1:1 --listen tcp://127.0.0.1:0)
-expect_refusal "--key FILE is required" "${common[@]}" --ram 64M
-expect_refusal "exactly one of" "${common[@]}" --insecure
-expect_refusal "exactly one of" "${common[@]}" --insecure --ram 1M \
+# usage errors: 2, "cmp-memserver: option NAME: ..."
+expect_refusal 2 "option key: required unless --insecure" "${common[@]}" \
+	--ram 64M
+expect_refusal 2 "exactly one of" "${common[@]}" --insecure
+expect_refusal 2 "exactly one of" "${common[@]}" --insecure --ram 1M \
 	--store "$dir/s" --size 1M
-expect_refusal "needs --size" "${common[@]}" --insecure --store "$dir/s"
-expect_refusal "bad --block" "${common[@]}" --insecure --ram 1M --block 3000
-expect_refusal "unknown option" --frobnicate
+expect_refusal 2 "option store: needs --size" "${common[@]}" --insecure \
+	--store "$dir/s"
+expect_refusal 2 "option block: '3000' is not a power of two" \
+	"${common[@]}" --insecure --ram 1M --block 3000
+expect_refusal 2 "option --frobnicate: unknown" --frobnicate
+# a key file it will not use: 1, said by the key loader
 cp "$dir/key" "$dir/loose-key"
 chmod 644 "$dir/loose-key"
-expect_refusal "group or others" "${common[@]}" --key "$dir/loose-key" \
+expect_refusal 1 "group or others" "${common[@]}" --key "$dir/loose-key" \
 	--ram 1M
 "$memserver" --help | grep -q -- "--store FILE" || fail "--help"
 
