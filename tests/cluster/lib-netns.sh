@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 #
-# The shell library of the multi-node tests: every daemon runs in a network
-# namespace of its own, joined by a veth pair to a bridge in a hub
-# namespace (10.77.0.0/24), all made by the test and removed by its cleanup
-# even when it fails or hits its deadline. Daemons enter only the network
-# namespace (nsenter --net), so their FUSE mounts are visible to the test.
+# The shell library of the multi-node tests, on top of the integration
+# tests' lib.sh (deadline, private directory, cleanup stack, daemons in
+# their own session, mounts, log checks and verdict: see there): every
+# daemon runs in a network namespace of its own, joined by a veth pair to
+# a bridge in a hub namespace (10.77.0.0/24), all made by the test and
+# removed by its cleanup even when it fails or hits its deadline. Daemons
+# enter only the network namespace (nsenter --net, which execs them), so
+# their FUSE mounts are visible to the test.
 #
 # Usage:
 #     TEST_TIMEOUT=140
@@ -16,95 +19,24 @@
 #
 # Environment (tests/cluster/meson.build): CMPFS, MANAGER, MEMSERVER, CMPCTL.
 # The cleanup stack runs last-in first-out: unmounts (the cmpfs daemons
-# exit with them), then the other daemons (TERM, then KILL after 5 s), then
-# the namespaces. A test fails when a daemon log holds an unexpected
-# "error:" line (ALLOWED_ERRORS, an extended regex, lists expected ones) or
-# a sanitizer report.
+# exit with them), then the other daemons (SIGTERM: they must exit with
+# status 0), then the namespaces. A test fails as lib.sh says: an
+# unexpected "error:" line (ALLOWED_ERRORS, an extended regex, lists
+# expected ones) or a sanitizer report in a daemon log, a daemon that
+# exited badly or had to be killed, a failed cleanup.
 
-set -eu -o pipefail
+# The meson timeout is TEST_TIMEOUT + 60 s: KILL comes 30 s after the
+# deadline if the cleanup hangs.
+TEST_TIMEOUT=${TEST_TIMEOUT:-140}
+TEST_KILL_AFTER=${TEST_KILL_AFTER:-30}
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
-# ---- deadline: re-run under timeout(1), whose TERM runs the cleanup ----
-if [ -z "${CMP_NETNS_UNDER_TIMEOUT:-}" ]; then
-	export CMP_NETNS_UNDER_TIMEOUT=1
-	exec timeout --kill-after=30 "${TEST_TIMEOUT:-140}" "$BASH" "$0" "$@"
-fi
-
-TEST_NAME=$(basename "$0" .sh)
-TEST_START=$(date +%s%N)
-ALLOWED_ERRORS=${ALLOWED_ERRORS:-}
-SANITIZER_RE='AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error:'
 SUF=$(($$ % 100000))	# names of this run's namespaces and links
 PREFIX=cmp$SUF
 MGR_PORT=7000
 BS=${BS:-64K}
-T=''
-DEFERRED=()
-DAEMON_LOGS=()
-declare -A PID		# daemon name -> pid
-declare -A NS_OF	# daemon name -> namespace short name
 declare -A IP_OF	# namespace short name -> address
 declare -A MNT_OF	# cmpfs node name -> mount point
-
-log()
-{
-	printf '[%s %7.2fs] %s\n' "$TEST_NAME" \
-		"$(awk -v a="$(date +%s%N)" -v b="$TEST_START" \
-			'BEGIN { print (a - b) / 1e9 }')" "$*"
-}
-
-fail()
-{
-	printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
-	exit 1
-}
-
-skip()
-{
-	printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*"
-	exit 77
-}
-
-requires()
-{
-	local c
-
-	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || skip "needs '$c'"
-	done
-}
-
-defer()
-{
-	local q
-
-	printf -v q '%q ' "$@"
-	DEFERRED+=("$q")
-}
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# wait_until DESCRIPTION SECONDS CMD...: poll CMD until it succeeds.
-wait_until()
-{
-	local what=$1 secs=$2 end=$(($(now_ms) + $2 * 1000))
-
-	shift 2
-	until "$@"; do
-		[ "$(now_ms)" -lt "$end" ] ||
-			fail "timed out after ${secs}s waiting for $what"
-		sleep 0.05
-	done
-}
-
-pid_alive()
-{
-	local st
-
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ "$st" != Z ]
-}
-
-pid_dead() { ! pid_alive "$1"; }
 
 # ---- namespaces ----
 
@@ -119,10 +51,26 @@ in_ns()
 	nsenter --net="/run/netns/$(nsname "$ns")" -- "$@"
 }
 
+# netns_del FULLNAME: delete a namespace of ours; a process still in it
+# (a daemon that escaped its stop) is killed and fails the test.
+netns_del()
+{
+	local pids
+
+	pids=$(ip netns pids "$1" | xargs)
+	if [ -n "$pids" ]; then
+		echo "processes left in namespace $1: $pids: SIGKILL" >&2
+		# shellcheck disable=SC2086
+		kill -KILL $pids 2>/dev/null || true
+		CLEANUP_FAILED=1
+	fi
+	ip netns del "$1"
+}
+
 hub_up()
 {
 	ip netns add "$(nsname hub)"
-	defer ip netns del "$(nsname hub)"
+	defer netns_del "$(nsname hub)"
 	ip -n "$(nsname hub)" link add br0 type bridge
 	ip -n "$(nsname hub)" link set br0 up
 }
@@ -136,7 +84,7 @@ netns_add()
 	hv="c$SUF$ns"
 	hv=${hv:0:15}
 	ip netns add "$full"
-	defer ip netns del "$full"
+	defer netns_del "$full"
 	ip -n "$(nsname hub)" link add "$hv" type veth peer name eth0 \
 		netns "$full"
 	ip -n "$(nsname hub)" link set "$hv" master br0 up
@@ -147,73 +95,6 @@ netns_add()
 }
 
 # ---- daemons ----
-
-# start_bg NAME NS CMD...: run CMD in its own session inside NS's network,
-# output to $T/NAME.log. Registers the stop.
-start_bg()
-{
-	local name=$1 ns=$2
-
-	shift 2
-	: >"$T/$name.log"
-	DAEMON_LOGS+=("$T/$name.log")
-	setsid nsenter --net="/run/netns/$(nsname "$ns")" -- "$@" \
-		>>"$T/$name.log" 2>&1 </dev/null &
-	PID[$name]=$!
-	NS_OF[$name]=$ns
-	defer stop_daemon "$name"
-}
-
-# stop_daemon NAME [SIGNAL]: TERM (or SIGNAL), wait 5 s, then KILL.
-stop_daemon()
-{
-	local name=$1 sig=${2:-TERM} pid=${PID[$1]:-0} end
-
-	[ "$pid" != 0 ] || return 0
-	PID[$name]=0
-	# (bash's "Killed" job notices go to /dev/null with the loop's stderr)
-	{
-		kill -"$sig" "$pid" || true
-		end=$(($(now_ms) + 5000))
-		while pid_alive "$pid" && [ "$(now_ms)" -lt "$end" ]; do
-			sleep 0.05
-		done
-		if pid_alive "$pid"; then
-			echo "daemon $name (pid $pid) ignored SIG$sig: SIGKILL" >&3
-			kill -KILL "$pid" || true
-		fi
-		wait "$pid" || true
-	} 3>&2 2>/dev/null
-}
-
-# kill_daemon NAME: SIGKILL now (a crash), and reap it.
-kill_daemon()
-{
-	local pid=${PID[$1]}
-
-	kill -KILL "$pid"
-	{ wait "$pid"; } 2>/dev/null || true
-	PID[$1]=0
-	log "killed $1 (pid $pid) with SIGKILL"
-}
-
-# ready_or_fail NAME SECONDS CMD...: wait for CMD; fail with the log when
-# the daemon exits first.
-ready_or_fail()
-{
-	local name=$1 secs=$2 end=$(($(now_ms) + $2 * 1000))
-
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		if pid_dead "${PID[$name]}"; then
-			sed 's/^/    /' "$T/$name.log" >&2
-			fail "daemon $name exited before it was ready"
-		fi
-		[ "$(now_ms)" -lt "$end" ] ||
-			fail "daemon $name not ready in ${secs}s"
-		sleep 0.05
-	done
-}
 
 mgr_url() { echo "tcp://${IP_OF[mgr]}:$MGR_PORT"; }
 
@@ -227,27 +108,22 @@ status_json()
 # start_manager [EXTRA_ARGS...]: cmp-manager in namespace mgr.
 start_manager()
 {
-	start_bg manager mgr "$MANAGER" --listen "$(mgr_url)" --key "$T/key" \
+	start_service manager "status_json >/dev/null 2>&1" \
+		nsenter --net="/run/netns/$(nsname mgr)" -- "$MANAGER" --listen "$(mgr_url)" --key "$T/key" \
 		--heartbeat-ms "${HB_MS:-200}" --dead-after "${DEAD_AFTER:-5}" \
 		-f "$@"
-	ready_or_fail manager 20 status_json
 	log "manager up at $(mgr_url)"
 }
 
 # start_memserver NS ID SIZE: a RAM-backed memserver.
 start_memserver()
 {
-	start_bg "$1" "$1" "$MEMSERVER" --manager "$(mgr_url)" \
+	start_service "$1" "node_alive $2" \
+		nsenter --net="/run/netns/$(nsname "$1")" -- \
+		"$MEMSERVER" --manager "$(mgr_url)" \
 		--listen "tcp://${IP_OF[$1]}:7100" --key "$T/key" --ram "$3" \
 		--block "$BS" --node-id "$2" -f
-	wait_until "memserver $1 registered" 20 node_alive "$2"
 	log "memserver $1 (node $2, $3) registered"
-}
-
-is_cmpfs_mounted()
-{
-	awk -v d="$1" '$5 == d && / - fuse\.cmpfs / { f = 1 } END { exit !f }' \
-		/proc/self/mountinfo
 }
 
 # start_node NS ID OPTS [KEYFILE]: cmpfs on $T/mnt-NS in namespace NS.
@@ -256,31 +132,15 @@ start_node()
 	local ns=$1 id=$2 opts=$3 key=${4:-$T/key} mnt=$T/mnt-$1
 
 	mkdir -p "$mnt"
-	start_bg "$ns" "$ns" "$CMPFS" none "$mnt" -f -o "$opts,block=$BS,nolock,manager=$(mgr_url),listen=tcp://${IP_OF[$ns]}:7200,key=$key,node=$id,log=$T/$ns.log"
+	mount_daemon "$ns" "$mnt" nsenter --net="/run/netns/$(nsname "$ns")" -- \
+		"$CMPFS" none "$mnt" -f \
+		-o "$opts,block=$BS,nolock,manager=$(mgr_url),listen=tcp://${IP_OF[$ns]}:7200,key=$key,node=$id,log=$T/$ns.log"
 	MNT_OF[$ns]=$mnt
-	ready_or_fail "$ns" 20 is_cmpfs_mounted "$mnt"
-	defer umount_node "$ns"
 	log "cmpfs $ns (node $id, $opts) mounted on $mnt"
 }
 
-# umount_node NS: unmount; a hung mount is detached lazily. The daemon
-# exits by itself (its stop_daemon is then a formality).
-umount_node()
-{
-	local mnt=${MNT_OF[$1]} end=$(($(now_ms) + 10000))
-
-	while is_cmpfs_mounted "$mnt"; do
-		timeout 10 umount "$mnt" 2>/dev/null && break
-		if [ "$(now_ms)" -ge "$end" ]; then
-			echo "umount $mnt failed: detaching it" >&2
-			umount -l "$mnt" || true
-			break
-		fi
-		sleep 0.1
-	done
-	[ "${PID[$1]:-0}" = 0 ] || wait_until "cmpfs $1 to exit" 10 \
-		pid_dead "${PID[$1]}" || true
-}
+# umount_node NS: umount_fs of node NS's mount (its daemon exits with it).
+umount_node() { umount_fs "${MNT_OF[$1]}"; }
 
 # ---- counters ----
 
@@ -351,64 +211,9 @@ sys.exit(0 if got == want else 1)
 EOF
 }
 
-# ---- exit ----
+# ---- set-up ----
 
-check_logs()
-{
-	local f bad=0 errs
-
-	for f in "${DAEMON_LOGS[@]}"; do
-		[ -f "$f" ] || continue
-		errs=$(grep -E ': error: ' "$f" || true)
-		if [ -n "$ALLOWED_ERRORS" ] && [ -n "$errs" ]; then
-			errs=$(grep -Ev "$ALLOWED_ERRORS" <<<"$errs" || true)
-		fi
-		if [ -n "$errs" ]; then
-			echo "unexpected error lines in $(basename "$f"):" >&2
-			sed 's/^/    /' <<<"$errs" | head -20 >&2
-			bad=1
-		fi
-		if grep -Eq "$SANITIZER_RE" "$f"; then
-			echo "sanitizer report in $(basename "$f")" >&2
-			bad=1
-		fi
-	done
-	return $bad
-}
-
-on_exit()
-{
-	local rc=$? i f
-
-	set +e
-	trap - EXIT TERM INT HUP
-	cd /
-	for ((i = ${#DEFERRED[@]} - 1; i >= 0; i--)); do
-		eval "${DEFERRED[i]}" ||
-			echo "cleanup failed: ${DEFERRED[i]}" >&2
-	done
-	if [ "$rc" != 77 ]; then
-		check_logs || rc=1
-	fi
-	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
-		for f in "${DAEMON_LOGS[@]}"; do
-			[ -s "$f" ] || continue
-			echo "---- last lines of $(basename "$f") ----"
-			tail -n 15 "$f"
-		done
-	fi
-	[ -z "$T" ] || rm -rf --one-file-system "$T"
-	log "exit $rc"
-	exit "$rc"
-}
-
-trap on_exit EXIT
-trap 'echo "[$TEST_NAME] terminated (deadline?)" >&2; exit 124' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
-
-[ "$(id -u)" = 0 ] || skip "needs root"
-[ -c /dev/fuse ] || skip "needs /dev/fuse"
+requires_root
 requires ip nsenter jq python3 cmp setsid timeout
 for b in "${CMPFS:-}" "${MANAGER:-}" "${MEMSERVER:-}" "${CMPCTL:-}"; do
 	[ -n "$b" ] && [ -x "$b" ] ||
@@ -417,7 +222,6 @@ done
 ip netns add "${PREFIX}-probe" 2>/dev/null || skip "cannot create network namespaces"
 ip netns del "${PREFIX}-probe"
 
-T=$(mktemp -d /tmp/cmp-netns.XXXXXX)
-log "start (deadline ${TEST_TIMEOUT:-140}s, tmp $T, namespaces $PREFIX-*)"
+log "namespaces $PREFIX-*"
 "$CMPCTL" keygen "$T/key" >/dev/null
 hub_up

@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 #
-# The shell library every integration test sources. It gives each test a
-# deadline, a private temporary directory, a stack of cleanup commands that
-# runs even when the test fails or is killed, daemons started in their own
-# session with their logs collected, cmpfs mounts that are torn down in the
-# right order, and the final verdict: a test fails when any daemon log holds
-# an unexpected "error:" line or a sanitizer report, or a daemon exited
-# badly, whatever the test body said.
+# The shell library every integration test sources, and the multi-node
+# tests through tests/cluster/lib-netns.sh. It gives each test a deadline,
+# a private temporary directory, a stack of cleanup commands that runs even
+# when the test fails or is killed, daemons started in their own session
+# with their logs collected, cmpfs mounts that are torn down in the right
+# order, and the final verdict: a test fails when any daemon log holds an
+# unexpected "error:" line or a sanitizer report, a daemon exited badly or
+# had to be killed, or a cleanup step failed, whatever the test body said.
 #
 # Usage, at the top of a test:
 #
@@ -59,6 +60,7 @@ DAEMON_LOGS=()		# logs checked at exit
 declare -A DAEMON_PID	# name -> pid
 declare -A DAEMON_LOG	# name -> log file
 declare -A DAEMON_ADOPTED # name -> 1 for daemons that are not our children
+declare -A DAEMON_STOPSIG # name -> signal that stops it (start_service)
 declare -A MNT_DAEMON	# mount dir -> daemon name
 declare -A MNT_DEV	# mount dir -> minor number (fusectl connection)
 CLEANUP_FAILED=0
@@ -149,6 +151,12 @@ wait_for()
 	done
 }
 
+# wait_until DESCRIPTION SECONDS CMD...: wait_for, and fail on timeout.
+wait_until()
+{
+	wait_for "$@" || fail "timed out after ${2}s waiting for $1"
+}
+
 pid_alive()
 {
 	local st
@@ -186,15 +194,33 @@ start_daemon()
 	done
 }
 
-# stop_daemon NAME: wait up to 10 s for the daemon to exit by itself (after
-# its unmount), then TERM, then KILL. A daemon that had to be killed, or
-# that exited with a non-zero status, fails the test.
+# start_service NAME READY_CMD CMD...: start_daemon for a daemon that runs
+# until it is told to stop (a manager, a memserver): the cleanup stops it
+# with SIGTERM, and it must then exit with status 0 within 5 s.
+start_service()
+{
+	DAEMON_STOPSIG[$1]=TERM
+	start_daemon "$@"
+}
+
+# stop_daemon NAME [SIGNAL]: without SIGNAL, stop it as it is meant to
+# stop: a cmpfs daemon exits by itself after its unmount (wait up to
+# 10 s), a service on its stop signal (5 s). Then TERM, then KILL: a
+# daemon that had to be stopped that way, or that exited with a non-zero
+# status, fails the test. With SIGNAL (the test kills it on purpose, a
+# crash): send SIGNAL, KILL after 5 s, and ignore its exit status.
 stop_daemon()
 {
-	local name=$1 pid=${DAEMON_PID[$1]} rc=0
+	local name=$1 pid=${DAEMON_PID[$1]:-0} sig=${2:-${DAEMON_STOPSIG[$1]:-}}
+	local rc=0 secs=10
 
-	[ "$pid" != 0 ] || return 0	# already stopped by umount_fs
-	if ! wait_for "daemon $name to exit" 10 pid_dead "$pid"; then
+	[ "$pid" != 0 ] || return 0	# already stopped (umount_fs, a kill)
+	DAEMON_PID[$name]=0
+	if [ -n "$sig" ]; then
+		kill -"$sig" "$pid" 2>/dev/null || true
+		secs=5
+	fi
+	if ! wait_for "daemon $name to exit" "$secs" pid_dead "$pid"; then
 		echo "daemon $name (pid $pid) still running: SIGTERM" >&2
 		kill -TERM "$pid" 2>/dev/null || true
 		kill -CONT "$pid" 2>/dev/null || true
@@ -204,10 +230,19 @@ stop_daemon()
 	fi
 	# An adopted daemon (started by mount(8)) is not our child: no status.
 	[ -n "${DAEMON_ADOPTED[$name]:-}" ] || wait "$pid" 2>/dev/null || rc=$?
-	if [ "$rc" != 0 ]; then
+	if [ -z "${2:-}" ] && [ "$rc" != 0 ]; then
 		echo "daemon $name (pid $pid) exited with status $rc" >&2
 		CLEANUP_FAILED=1
 	fi
+}
+
+# kill_daemon NAME: SIGKILL now (a crash), and reap it.
+kill_daemon()
+{
+	local pid=${DAEMON_PID[$1]}
+
+	stop_daemon "$1" KILL
+	log "killed $1 (pid $pid) with SIGKILL"
 }
 
 # ---- cmpfs mounts ---------------------------------------------------------
@@ -222,9 +257,24 @@ mount_info()
 is_mounted() { [ -n "$(mount_info "$1")" ]; }
 is_cmpfs_mounted() { mount_info "$1" | grep -q ' - fuse\.cmpfs '; }
 
+# mount_daemon NAME DIR CMD...: start daemon NAME, CMD, a cmpfs serving
+# DIR in the foreground; return when the mount shows in
+# /proc/self/mountinfo and answers statfs. Registers umount_fs DIR.
+mount_daemon()
+{
+	local name=$1 dir=$2
+
+	shift 2
+	start_daemon "$name" "is_cmpfs_mounted '$dir'" "$@"
+	MNT_DAEMON[$dir]=$name
+	MNT_DEV[$dir]=$(mount_info "$dir" | awk '{split($3, d, ":"); print d[2]}')
+	defer umount_fs "$dir"
+	timeout 10 stat -f "$dir" >/dev/null ||
+		fail "mount $dir does not answer statfs"
+}
+
 # mount_fs DIR OPTS [EXTRA_ARGS...]: run cmpfs in the foreground (in the
-# background) with -o OPTS,log=$T/cmpfs-N.log; return when the mount shows
-# in /proc/self/mountinfo and answers statfs. Registers umount_fs DIR.
+# background) with -o OPTS,log=$T/cmpfs-N.log, as mount_daemon.
 mount_fs()
 {
 	local dir=$1 opts=$2 name
@@ -235,13 +285,8 @@ mount_fs()
 	dir=$(realpath "$dir")
 	DAEMON_SEQ=$((DAEMON_SEQ + 1))
 	name=cmpfs-$DAEMON_SEQ
-	start_daemon "$name" "is_cmpfs_mounted '$dir'" \
+	mount_daemon "$name" "$dir" \
 		"$CMPFS" "$dir" -f -o "${opts:+$opts,}log=$T/$name.log" "$@"
-	MNT_DAEMON[$dir]=$name
-	MNT_DEV[$dir]=$(mount_info "$dir" | awk '{split($3, d, ":"); print d[2]}')
-	defer umount_fs "$dir"
-	timeout 10 stat -f "$dir" >/dev/null ||
-		fail "mount $dir does not answer statfs"
 	log "mounted cmpfs on $dir (-o $opts), daemon pid ${DAEMON_PID[$name]}"
 }
 
@@ -303,7 +348,7 @@ umount_fs()
 			[ "$rc" = 0 ]; do
 			if [ "$rc" = 124 ] || [ "$(date +%s%N)" -ge "$end" ]; then
 				echo "umount $dir failed (status $rc): $(cat "$T/umount.err")" >&2
-				fusectl_abort "${MNT_DEV[$dir]}" || true
+				fusectl_abort "${MNT_DEV[$dir]:-}" || true
 				umount -l "$dir" || true
 				CLEANUP_FAILED=1
 				break
@@ -314,9 +359,8 @@ umount_fs()
 	if [ -n "$name" ]; then
 		unset 'MNT_DAEMON[$dir]'
 		# stop_daemon stays on the cleanup stack; run it now so
-		# that a test can remount, and make the stack's copy a no-op.
+		# that a test can remount (the stack's copy is then a no-op).
 		stop_daemon "$name"
-		DAEMON_PID[$name]=0
 	fi
 }
 

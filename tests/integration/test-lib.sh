@@ -4,9 +4,11 @@
 # small child tests (made here, run under their own deadline) must pass,
 # fail or skip as they should — an "error:" line or a sanitizer report in
 # a daemon log fails a test whose body passed, ALLOWED_ERRORS lets an
-# expected one through, a missing command skips — and whatever happens,
-# even a hung daemon or a test killed at its deadline, no mount, loop
-# device or daemon may be left behind.
+# expected one through, a missing command skips, a service (start_service)
+# that does not exit with status 0 on SIGTERM fails, a crash the test
+# causes on purpose does not — and whatever happens, even a hung daemon or
+# a test killed at its deadline, no mount, loop device or daemon may be
+# left behind.
 TEST_TIMEOUT=120
 . "$(dirname "$0")/lib.sh"
 requires_root
@@ -41,6 +43,12 @@ CHILD
 		}
 	done < <(sed -n 's/.*mounted cmpfs on \([^ ]*\) .*daemon pid \([0-9]*\)$/\1 \2/p' \
 		"$T/$name.out")
+	for pid in $(sed -n 's/^service pid \([0-9]*\)$/\1/p' "$T/$name.out"); do
+		! pid_alive "$pid" || {
+			kill -KILL "$pid"
+			fail "child test '$name' left service $pid running"
+		}
+	done
 	grep -q 'mounted cmpfs on' "$T/$name.out" || [ "$want" = 77 ] ||
 		fail "child test '$name' mounted nothing"
 	if losetup --list --noheadings -O BACK-FILE | grep -q "$T/"; then
@@ -63,5 +71,24 @@ L=$(losetup --find --show "$T/mnt/img"); defer losetup -d "$L"'
 child hung-daemon 1 "$M"'; kill -STOP "${DAEMON_PID[cmpfs-1]}"'
 grep -q 'aborting FUSE connection' "$T/hung-daemon.out" ||
 	fail "the hung mount was not aborted through fusectl"
+# services: stopped with SIGTERM by the cleanup, status 0 wanted
+# svc TRAP [MORE]: a child body: a mount, and a service whose SIGTERM
+# trap is TRAP, then MORE.
+svc()
+{
+	printf '%s\nstart_service svc true bash -c %q\n%s\n%s\n' "$M" \
+		"$1; while :; do sleep 0.05; done" \
+		'echo "service pid ${DAEMON_PID[svc]}"' "${2:-}"
+}
+child service 0 "$(svc 'trap "exit 0" TERM')"
+child service-bad-status 1 "$(svc 'trap "exit 3" TERM')"
+child service-ignores-term 1 "$(svc 'trap "" TERM')"
+grep -q 'daemon svc (pid [0-9]*) still running: SIGTERM' \
+	"$T/service-ignores-term.out" ||
+	fail "the service that ignored SIGTERM was not reported"
+child crash-on-purpose 0 "$(svc 'trap "exit 0" TERM' 'kill_daemon svc')"
+child wait-until 1 "$M"'; wait_until "nothing" 1 false'
+grep -q 'timed out after 1s waiting for nothing' "$T/wait-until.out" ||
+	fail "wait_until did not say what it waited for"
 # (a bare sleep on purpose: it is what the deadline has to cut short)
 child deadline 124 "$M"'; sleep 60' CHILD_TIMEOUT=3

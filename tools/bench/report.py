@@ -72,6 +72,14 @@ if os.path.exists(os.path.join(OUT, "meta.txt")):
         k, _, v = line.rstrip("\n").partition("\t")
         meta[k] = v
 
+# A workload without a title here (a new workloads/NAME.sh) gets the
+# generic section under the title the harness wrote, or its name.
+for k, v in meta.items():
+    if k.startswith("title:") and k[6:] not in WORKLOADS:
+        WORKLOADS[k[6:]] = v
+for r in rows:
+    WORKLOADS.setdefault(r["workload"], r["workload"])
+
 # vals[(wl, sys, metric)][round] = value ; status counts alongside
 vals = defaultdict(dict)
 status = defaultdict(lambda: defaultdict(int))

@@ -1,0 +1,475 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# The benchmark harness's library, sourced by run.sh: the options, the
+# output files (results.csv, meta.txt, harness.log), the cleanup stack,
+# daemons under the harness's own supervision, mounts, loop devices and
+# swap, timing, result rows, packages, the C helpers and the check that
+# nothing was left behind. The peers are set up in systems.sh, each
+# workload lives in workloads/NAME.sh (README.md says what such a file
+# defines). run.sh sources this file first, parses the options, then
+# sources systems.sh and the workloads, which size themselves from them.
+
+# --- options ------------------------------------------------------------------
+BUILD=${CMPFS_BUILD:-$SRCROOT/build}
+OUT=""
+ROUNDS=3
+ONLY=""			# default: every workload
+SMOKE=0
+INSTALL=1
+BUDGET_MIN=""
+DISKDIR=${CMPBENCH_DISKDIR:-/var/tmp}
+declare -A ROUNDS_OF	# --NAME-rounds N: rounds of a workload with a cap
+
+usage() {
+	sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+	exit "${1:-0}"
+}
+
+bad_usage() {
+	echo "run.sh: $*" >&2
+	exit 2
+}
+
+parse_args() {
+	local w
+	while (($#)); do
+		case $1 in
+		--smoke) SMOKE=1 ;;
+		--rounds) ROUNDS=$2; shift ;;
+		--rounds=*) ROUNDS=${1#*=} ;;
+		--*-rounds) w=${1#--}; ROUNDS_OF[${w%-rounds}]=$2; shift ;;
+		--*-rounds=*) w=${1%%=*}; w=${w#--}; ROUNDS_OF[${w%-rounds}]=${1#*=} ;;
+		--out) OUT=$2; shift ;;
+		--out=*) OUT=${1#*=} ;;
+		--only) ONLY=$2; shift ;;
+		--only=*) ONLY=${1#*=} ;;
+		--build) BUILD=$2; shift ;;
+		--build=*) BUILD=${1#*=} ;;
+		--diskdir) DISKDIR=$2; shift ;;
+		--budget) BUDGET_MIN=$2; shift ;;
+		--budget=*) BUDGET_MIN=${1#*=} ;;
+		--no-install) INSTALL=0 ;;
+		-h | --help) usage 0 ;;
+		*) echo "run.sh: unknown argument '$1'" >&2; usage 2 ;;
+		esac
+		shift
+	done
+	[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || bad_usage "bad --rounds"
+	((SMOKE)) && ROUNDS=1
+	# Time budget for the whole run: a round (or the part of a round of a
+	# workload with its own number of rounds) that would not fit, judged
+	# by how long the previous round took, is not started. 0 = no budget.
+	if [[ -z $BUDGET_MIN ]]; then ((SMOKE)) && BUDGET_MIN=0 || BUDGET_MIN=28; fi
+	[[ $BUDGET_MIN =~ ^[0-9]+$ ]] || bad_usage "bad --budget"
+}
+
+# check_workloads: --only and --NAME-rounds name workloads that exist
+# (after the workload files are sourced).
+check_workloads() {
+	local w list
+	list=$(IFS=,; echo "${WORKLOADS[*]}")
+	: "${ONLY:=$list}"
+	for w in ${ONLY//,/ }; do
+		[[ " ${WORKLOADS[*]} " == *" $w "* ]] ||
+			bad_usage "unknown workload '$w' ($list)"
+	done
+	for w in "${!ROUNDS_OF[@]}"; do
+		[[ -n ${WL_ROUNDS[$w]:-} ]] || bad_usage "unknown option --$w-rounds"
+		[[ ${ROUNDS_OF[$w]} =~ ^[0-9]+$ ]] || bad_usage "bad --$w-rounds"
+	done
+}
+
+wants() { [[ ,$ONLY, == *,$1,* ]]; }
+
+# sized SMOKE FULL: the value for this mode.
+sized() { if ((SMOKE)); then echo "$1"; else echo "$2"; fi; }
+
+# --- what the workload files fill in (see README.md) --------------------------
+declare -A WL_NEEDS	# workload -> the systems it runs on, in order
+declare -A WL_ITEMS	# workload -> what it runs each round, if not systems
+declare -A WL_ROUNDS	# workload -> its own number of rounds (at most ROUNDS)
+declare -A WL_LABEL	# workload -> its name in messages (default: NAME)
+declare -A WL_TITLE	# workload -> its section title in report.md
+declare -A WL_SIZES	# workload -> its sizes, for meta.txt and the report
+PEER_MB=0		# the largest file a workload puts on a peer
+
+# peer_room MB: a workload puts files of MB MiB on the peers; the nbdkit
+# disk and the tmpfs file systems are made large enough for the largest.
+peer_room() { ((PEER_MB >= $1)) || PEER_MB=$1; }
+
+# --- output -------------------------------------------------------------------
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+CSV="" LOG="" META="" WORK="" TAG=cb$$
+ERRORS=0
+T_START=$(date +%s)
+
+output_init() {
+	[[ -n $OUT ]] || OUT=$SRCROOT/bench-results/$STAMP
+	mkdir -p "$OUT" || exit 1
+	OUT=$(cd "$OUT" && pwd)
+	CSV=$OUT/results.csv
+	LOG=$OUT/harness.log
+	META=$OUT/meta.txt
+	: >"$LOG"
+	echo "round,workload,system,metric,value,unit,status" >"$CSV"
+	: >"$META"
+	WORK=$(mktemp -d /tmp/cmpbench.XXXXXX) || exit 1
+	BIN=$WORK/bin
+	trap on_exit EXIT
+	trap 'say "interrupted"; [[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null; exit 130' INT TERM
+}
+
+say() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$LOG"; }
+logc() { echo "+ $*" >>"$LOG"; }
+meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
+
+# --- cleanup stack --------------------------------------------------------------
+# Every resource pushes its own undo command; unwind pops them in reverse
+# (swapoff before losetup -d before unmount before killing the daemon).
+CLEAN=()
+defer() { CLEAN+=("$*"); }
+mark() { echo "${#CLEAN[@]}"; }
+unwind() {
+	local to=${1:-0} i c
+	while ((${#CLEAN[@]} > to)); do
+		i=$((${#CLEAN[@]} - 1))
+		c=${CLEAN[$i]}
+		unset "CLEAN[$i]"
+		logc "cleanup: $c"
+		eval "$c" >>"$LOG" 2>&1 || echo "cleanup failed: $c" >>"$LOG"
+	done
+}
+on_exit() {
+	local rc=$?
+	trap - EXIT INT TERM
+	unwind 0
+	rm -rf "$WORK"
+	exit "$rc"
+}
+# Long commands run in the background and are waited for, so a signal is
+# handled at once: the INT/TERM trap stops the current command, then
+# cleans up.
+CHILD=""
+runbg() {
+	local rc
+	"$@" &
+	CHILD=$!
+	wait "$CHILD"
+	rc=$?
+	CHILD=""
+	return $rc
+}
+
+# --- daemons --------------------------------------------------------------------
+pid_alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ $st != Z ]]
+}
+
+# Stop a daemon we started, by its pid only.
+kill_wait() {
+	local pid=$1 i
+	pid_alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 50); do
+		pid_alive "$pid" || break
+		sleep 0.1
+	done
+	pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# start_daemon LOG CMD...: run CMD, a daemon that stays in the foreground
+# (-f, -D: never one that detaches, whose pid would not be ours), in the
+# background with its output in LOG; DAEMON_PID is its pid and the
+# teardown stops it. CMD may start with nsenter, which execs the daemon.
+# Not in $(): it defers.
+DAEMON_PID=""
+STARTED=()		# every pid started, for the check that nothing is left
+start_daemon() {
+	local log=$1
+	shift
+	logc "$*"
+	"$@" >>"$log" 2>&1 </dev/null &
+	DAEMON_PID=$!
+	STARTED+=("$DAEMON_PID")
+	defer "kill_wait $DAEMON_PID"
+}
+
+# --- mounts, ports --------------------------------------------------------------
+is_mounted() { awk -v m="$1" '$5 == m {f=1} END {exit !f}' /proc/self/mountinfo; }
+
+fuse_abort() {
+	local mnt=$1 dev
+	dev=$(awk -v m="$mnt" '$5 == m {d=$3} END {print d}' /proc/self/mountinfo)
+	[[ -n $dev ]] || return 0
+	[[ -d /sys/fs/fuse/connections/${dev#*:} ]] ||
+		mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null
+	echo 1 >"/sys/fs/fuse/connections/${dev#*:}/abort" 2>/dev/null
+}
+
+# Unmount a FUSE mount; abort the connection if the daemon hangs.
+fuse_umount() {
+	local mnt=$1
+	is_mounted "$mnt" || return 0
+	timeout 20 fusermount3 -u "$mnt" 2>/dev/null && return 0
+	timeout 20 umount "$mnt" 2>/dev/null && return 0
+	fuse_abort "$mnt"
+	umount -l "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt"
+}
+
+# wait_mount MNT [PID]: up to 30 s; gives up at once when PID exits.
+wait_mount() {
+	local mnt=$1 pid=${2:-} i
+	for i in $(seq 300); do
+		is_mounted "$mnt" && return 0
+		[[ -n $pid ]] && ! pid_alive "$pid" && return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_port HOST PORT [PID]: up to 90 s; gives up at once when PID exits.
+wait_port() {
+	local host=$1 port=$2 pid=${3:-} i
+	for i in $(seq 900); do
+		(echo >"/dev/tcp/$host/$port") 2>/dev/null && return 0
+		[[ -n $pid ]] && ! pid_alive "$pid" && return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+free_port() {
+	local p
+	for p in $(shuf -i 20000-60000 -n 50); do
+		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+	done
+	echo 20999
+}
+
+# mnt_dir NAME: an empty mount point under $WORK/mnt.
+mnt_dir() { mkdir -p "$WORK/mnt/$1" && echo "$WORK/mnt/$1"; }
+
+# tmpfs_on DIR NAME: a tmpfs with room for two of the largest files and
+# some, unmounted at the teardown.
+tmpfs_on() {
+	mount -t tmpfs -o "size=$((PEER_MB * 2 + 256))M" "$TAG-$2" "$1" &&
+		defer "umount -l $1"
+}
+
+# --- loop devices, swap -----------------------------------------------------------
+LOOPDEV=""
+LOOPS_MADE=()
+loop_on() { # FILE [losetup options] -> LOOPDEV (not in $(): it defers)
+	local f=$1; shift
+	LOOPDEV=$(losetup -f --show "$@" "$f" 2>>"$LOG") || return 1
+	LOOPS_MADE+=("$LOOPDEV")
+	defer "losetup -d $LOOPDEV"
+}
+
+# swap_on DEV: only our swap may be active while a set-up runs.
+swap_on() {
+	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swapoff $1"
+}
+
+# swap_on_loop FILE [losetup options]: swap on a loop device over FILE.
+swap_on_loop() { loop_on "$@" && swap_on "$LOOPDEV"; }
+
+# The memory cgroups (v1) the harness makes are named $CGROOT/$TAG-*.
+CGROOT=/sys/fs/cgroup/memory
+
+# --- timing, rows -----------------------------------------------------------------
+now_ns() { date +%s%N; }
+ELAPSED_NS=0
+# timed CMD...: run, log, set ELAPSED_NS; returns CMD's status.
+timed() {
+	local t0 t1 rc
+	logc "$*"
+	t0=$(now_ns)
+	runbg "$@" >>"$LOG" 2>&1
+	rc=$?
+	t1=$(now_ns)
+	ELAPSED_NS=$((t1 - t0))
+	return $rc
+}
+mbps() { awk -v b="$1" -v ns="$2" 'BEGIN {printf "%.1f", b * 1000 / ns}'; }
+
+ROUND=0
+WL=""
+record() { # SYSTEM METRIC VALUE UNIT [STATUS]
+	echo "$ROUND,$WL,$1,$2,$3,$4,${5:-ok}" >>"$CSV"
+}
+fail() { # SYSTEM METRIC UNIT WHY
+	record "$1" "$2" "" "$3" error
+	say "  ERROR $WL/$1/$2: $4"
+	ERRORS=$((ERRORS + 1))
+}
+
+# Drop a file's clean page-cache pages so a read really reaches the FS.
+drop_file_cache() { dd if="$1" iflag=nocache count=0 status=none 2>/dev/null; }
+
+# Rotate a list by N: systems interleaved, a different one first each round.
+rotate() {
+	local n=$1 a k i
+	shift
+	a=("$@")
+	k=${#a[@]}
+	((k)) || return 0
+	for ((i = 0; i < k; i++)); do echo "${a[$(((i + n) % k))]}"; done
+}
+
+# fio_parse JSONFILE -> "iops p50_us p99_us p999_us ios mbps"
+fio_parse() {
+	python3 - "$1" <<'EOF'
+import json, sys
+txt = open(sys.argv[1]).read()
+d = json.loads(txt[txt.index('{'):])
+j = d["jobs"][0]
+r = j["read"] if j["read"]["io_bytes"] else j["write"]
+p = r["clat_ns"].get("percentile", {})
+g = lambda k: p.get(k, 0) / 1000.0
+print("%.0f %.2f %.2f %.2f %d %.1f" % (r["iops"], g("50.000000"), g("99.000000"),
+      g("99.900000"), r["total_ios"], r["bw_bytes"] / 1e6))
+EOF
+}
+
+# source_data: $SRC, PEER_MB MiB of random data on a tmpfs with room for a
+# copy ($WORK/src/out.dat); made once, for the workloads that read it.
+SRC=""
+source_data() {
+	[[ -z $SRC ]] || return 0
+	mkdir -p "$WORK/src"
+	tmpfs_on "$WORK/src" src || exit 1
+	SRC=$WORK/src/src.dat
+	say "generating ${PEER_MB} MiB of random source data"
+	head -c "$((PEER_MB << 20))" /dev/urandom >"$SRC" || exit 1
+}
+
+# --- packages -----------------------------------------------------------------
+need_cmd_pkg=(
+	"fio:fio" "nbdkit:nbdkit" "nbdfuse:libnbd-bin" "sshfs:sshfs"
+	"/usr/sbin/sshd:openssh-server" "ssh-keygen:openssh-client"
+	"gnuplot:gnuplot-nox" "getfattr:attr" "mkfs.ext4:e2fsprogs"
+	"losetup:mount" "zramctl:util-linux" "python3:python3" "cc:gcc"
+	"pkg-config:pkg-config" "fusermount3:fuse3" "ip:iproute2"
+	"nsenter:util-linux" "ss:iproute2" "bc:bc"
+)
+apt_install() {
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+		install -y --no-install-recommends "$@" >>"$LOG" 2>&1
+}
+install_packages() {
+	local pkgs=() e cmd pkg
+	for e in "${need_cmd_pkg[@]}"; do
+		cmd=${e%%:*}
+		pkg=${e#*:}
+		command -v "$cmd" >/dev/null 2>&1 || pkgs+=("$pkg")
+	done
+	pkg-config --exists fuse3 2>/dev/null || pkgs+=(libfuse3-dev)
+	[[ -e /usr/lib/x86_64-linux-gnu/nbdkit/plugins/nbdkit-memory-plugin.so ]] ||
+		ls /usr/lib/*/nbdkit/plugins/nbdkit-memory-plugin.so >/dev/null 2>&1 ||
+		pkgs+=(nbdkit)
+	((${#pkgs[@]})) || return 0
+	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+	if ((!INSTALL)); then
+		say "missing packages (not installing: --no-install): ${pkgs[*]}"
+		return 0
+	fi
+	say "installing: ${pkgs[*]}"
+	apt_install "${pkgs[@]}" ||
+		{ apt-get -o DPkg::Lock::Timeout=600 update >>"$LOG" 2>&1 &&
+			apt_install "${pkgs[@]}"; } ||
+		say "apt-get install failed; systems that need them are reported not available"
+}
+
+# --- helpers (C) ----------------------------------------------------------------
+BIN=""
+HELPERS=(fusefloor qsort-inplace mmap-tp)
+build_helpers() {
+	mkdir -p "$BIN"
+	local h src
+	for h in "${HELPERS[@]}"; do
+		if [[ -x $BUILD/tools/bench/$h && $BUILD/tools/bench/$h -nt $HERE/$h.c ]]; then
+			cp "$BUILD/tools/bench/$h" "$BIN/$h"
+			continue
+		fi
+		src=$HERE/$h.c
+		if [[ $h == fusefloor ]]; then
+			cc -O2 -Wall $(pkg-config --cflags fuse3 2>/dev/null) -o "$BIN/$h" "$src" \
+				$(pkg-config --libs fuse3 2>/dev/null) -lpthread >>"$LOG" 2>&1
+		else
+			cc -O2 -Wall -o "$BIN/$h" "$src" >>"$LOG" 2>&1
+		fi || say "cannot build $h (see harness.log)"
+	done
+	for h in "${HELPERS[@]}"; do
+		[[ -x $BIN/$h ]] || { say "helper $h missing: harness broken"; ERRORS=$((ERRORS + 1)); }
+	done
+}
+
+# --- after the teardown: anything of ours still there is a harness bug --------
+# Found by what it is, not only by the pids the harness tracked (a daemon
+# that detached itself is not among them): mounts below $WORK, our loop
+# devices, swap, namespaces and cgroups, our pids, any process whose
+# command line names $WORK (every daemon of ours: mount points, key,
+# configs), and any process still inside a network namespace we made
+# (NETNS_INODES, filled by systems.sh), even after the name is gone.
+NETNS_INODES=()
+leaks() {
+	local d
+	grep -F " $WORK/" /proc/self/mountinfo | awk '{print "mount " $5}'
+	for d in "${LOOPS_MADE[@]}"; do
+		[[ -e /sys/block/${d#/dev/}/loop/backing_file ]] &&
+			grep -qF "$d " /proc/swaps && echo "swap $d"
+	done
+	for d in "${LOOPS_MADE[@]}"; do
+		[[ -e /sys/block/${d#/dev/}/loop/backing_file ]] &&
+			echo "loop $d ($(cat /sys/block/${d#/dev/}/loop/backing_file))"
+	done
+	grep -F "$TAG" /proc/swaps | awk '{print "swap " $1}'
+	ip netns list 2>/dev/null | grep -F "$TAG" | awk '{print "netns " $1}'
+	ls -d "$CGROOT/$TAG"-* 2>/dev/null | sed 's/^/cgroup /'
+	ours_alive
+}
+
+# ours_alive: "process PID (CMDLINE)" for every live process that is ours
+# (STARTED, our jobs), names $WORK, or sits in one of our namespaces. One
+# pass over /proc in python: a fork per process is slow here.
+ours_alive() {
+	OURS="${STARTED[*]} $(jobs -p | xargs)" NETNS="${NETNS_INODES[*]}" \
+		python3 - "$WORK/" "$$" <<'EOF'
+import os, sys
+work, me = sys.argv[1], (sys.argv[2], str(os.getpid()))
+ours = set(os.environ["OURS"].split())
+netns = set(os.environ["NETNS"].split())
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z":
+            continue
+        cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
+        ns = str(os.stat("/proc/%s/ns/net" % pid).st_ino)
+    except (OSError, IndexError):
+        continue
+    cmd = cmd.replace("\0", " ").strip()
+    if pid in me:
+        continue
+    if pid in ours or work in cmd:
+        print("process %s (%s)" % (pid, cmd))
+    elif ns in netns:
+        print("process %s (%s) in our network namespace" % (pid, cmd))
+EOF
+}
+
+# check_leaks: count leftovers as a harness error, and say what they are.
+check_leaks() {
+	local found
+	found=$(leaks)
+	[[ -n $found ]] || return 0
+	say "left behind after teardown (harness bug):"
+	echo "$found" | tee -a "$LOG"
+	meta leaks "$(echo "$found" | xargs)"
+	ERRORS=$((ERRORS + 1))
+}

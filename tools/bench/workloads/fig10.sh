@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2034,SC2154
+# (the WL_ tables are declared in lib.sh and read by run.sh)
+#
+# Workload 3, CMP Figure 10, scaled: qsort-inplace.c (in-place quicksort)
+# of random 64-bit integers in a cgroup v1 memory cgroup smaller than the
+# array. Set-ups: baseline (no limit), mapper (the array is a MAP_SHARED
+# mapping of a /cmp file), swapper (swap on a loop device over a /cmp
+# file), diskswap (swap file on the local disk), zramswap (swap on a loop
+# device over zram, lz4), nbdswap (swap on a loop device over the nbdfuse
+# file). Sort time, OOM kills (from memory.oom_control; a killed run has no
+# time), timeouts. One round takes about 8 minutes at full size, so it has
+# its own number of rounds (--fig10-rounds, default min(rounds, 2)).
+
+SORT_MB=$(sized 64 1024)      # the array
+CG_MB=$(sized 32 512)         # the cgroup's limit
+SWAP_MB=$(sized 64 2048)      # the swap devices
+SORT_TIMEOUT=$(sized 60 420)  # a run stopped then is a timeout
+peer_room "$SWAP_MB"
+WL_SIZES[fig10]="sort ${SORT_MB} MiB in a ${CG_MB} MiB cgroup, swap ${SWAP_MB} MiB"
+WL_NEEDS[fig10]="cmpfs nbdfuse"
+WL_ITEMS[fig10]="baseline mapper swapper diskswap zramswap nbdswap"
+WL_ROUNDS[fig10]=$((ROUNDS < 2 ? ROUNDS : 2))
+WL_LABEL[fig10]="Figure 10"
+
+oom_kills() { awk '$1 == "oom_kill" {print $2}' "$1/memory.oom_control" 2>/dev/null || echo 0; }
+
+fig10_setup() { # SETUP -> sets SORT_MAP; returns non-zero if unavailable
+	local set=$1 f z
+	SORT_MAP=""
+	case $set in
+	baseline) return 0 ;;
+	mapper)
+		[[ ${AVAIL[cmpfs]:-} == yes ]] || return 1
+		SORT_MAP=${MNT[cmpfs]}/fig10-array
+		defer "rm -f $SORT_MAP"
+		;;
+	swapper)
+		[[ ${AVAIL[cmpfs]:-} == yes ]] || return 1
+		f=${MNT[cmpfs]}/fig10-swap
+		truncate -s "${SWAP_MB}M" "$f" || return 1
+		defer "rm -f $f"
+		swap_on_loop "$f" --direct-io=on
+		;;
+	diskswap)
+		f=$DISKDIR/$TAG-swapfile
+		defer "rm -f $f"
+		fallocate -l "${SWAP_MB}M" "$f" || dd if=/dev/zero of="$f" bs=1M count="$SWAP_MB" status=none || return 1
+		chmod 600 "$f"
+		swap_on "$f" && return 0
+		say "  swapon on a file on $DISKDIR failed; using a loop device over it"
+		swap_on_loop "$f" --direct-io=on
+		;;
+	zramswap)
+		modprobe zram 2>/dev/null
+		z=$(zramctl --find --size "${SWAP_MB}M" --algorithm lz4 2>>"$LOG") || return 1
+		defer "zramctl --reset $z"
+		swap_on_loop "$z"
+		;;
+	nbdswap)
+		[[ ${AVAIL[nbdfuse]:-} == yes ]] || return 1
+		swap_on_loop "${MNT[nbdfuse]}/disk" --direct-io=on --sizelimit "$((SWAP_MB << 20))"
+		;;
+	esac
+}
+
+# fig10_unavailable SETUP: its system is not there (not a harness error).
+fig10_unavailable() {
+	case $1 in
+	mapper | swapper) [[ ${AVAIL[cmpfs]:-} != yes ]] ;;
+	nbdswap) [[ ${AVAIL[cmpfs]:-} != yes || ${AVAIL[nbdfuse]:-} != yes ]] ;;
+	*) false ;;
+	esac
+}
+
+fig10_run() { # SETUP
+	local set=$1 m cg k0 k1 rc line sort_s total_s
+	m=$(mark)
+	if ! fig10_setup "$set"; then
+		unwind "$m"
+		if fig10_unavailable "$set"; then
+			record "$set" sort_s "" s na
+		else
+			fail "$set" sort_s s "set-up failed"
+		fi
+		return
+	fi
+	cg=$CGROOT/$TAG-$set-r$ROUND
+	mkdir "$cg" || { unwind "$m"; fail "$set" sort_s s "cannot create cgroup"; return; }
+	defer "rmdir $cg"
+	[[ $set == baseline ]] || echo $((CG_MB << 20)) >"$cg/memory.limit_in_bytes"
+	k0=$(oom_kills "$cg")
+	logc "qsort-inplace ${SORT_MB}M $SORT_MAP in $cg"
+	runbg timeout -k 10 "$SORT_TIMEOUT" bash -c 'echo $$ >"$1/tasks" && shift && exec "$@"' _ \
+		"$cg" "$BIN/qsort-inplace" "${SORT_MB}M" ${SORT_MAP:+"$SORT_MAP"} >"$WORK/sort.out" 2>>"$LOG"
+	rc=$?
+	line=$(cat "$WORK/sort.out")
+	k1=$(oom_kills "$cg")
+	echo "rc=$rc $line oom_kill=$((k1 - k0))" >>"$LOG"
+	record "$set" oom_kills "$((k1 - k0))" count
+	if ((rc == 0)); then
+		sort_s=$(sed -n 's/.*sort_s=\([0-9.]*\).*/\1/p' <<<"$line")
+		total_s=$(sed -n 's/.*total_s=\([0-9.]*\).*/\1/p' <<<"$line")
+		record "$set" sort_s "$sort_s" s
+		record "$set" total_s "$total_s" s
+	elif ((k1 > k0)); then
+		record "$set" sort_s "" s oom
+	elif ((rc == 124 || rc == 137)); then
+		record "$set" sort_s "" s timeout
+	else
+		fail "$set" sort_s s "sort exited $rc"
+	fi
+	unwind "$m"
+}
