@@ -74,7 +74,7 @@ extern const struct conn_transport conn_rdma_transport;
  */
 int conn_authenticated(struct conn *c);
 
-/* Splits "host:port" / "[v6]:port"; returns 0 or -EINVAL. */
+/* Splits "host:port" / "[v6]:port" (hostport.c); returns 0 or -EINVAL. */
 int conn_split_hostport(const char *rest, char *host, size_t hostlen,
 			char *port, size_t portlen);
 

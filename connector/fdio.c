@@ -128,22 +128,12 @@ static void cursor_msg(const struct iov_cursor *cur, struct msghdr *msg,
 	msg->msg_iovlen = (size_t)n;
 }
 
-static size_t iov_total(const struct iovec *iov, int iovcnt)
-{
-	size_t total = 0;
-	int i;
-
-	for (i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	return total;
-}
-
 static int fail(struct fd_conn *fc, const struct iov_cursor *cur, bool out,
 		int err)
 {
 	const char *what = out ? "send" : "receive";
 	bool quiet = atomic_load(&fc->shut);
-	size_t total = iov_total(cur->iov, cur->cnt);
+	size_t total = cmp_iov_total(cur->iov, cur->cnt);
 	int timeout_ms;
 
 	switch (err) {

@@ -156,19 +156,9 @@ static uint64_t csum_prefix(const struct iovec *iov, int iovcnt, size_t len)
 	return XXH3_64bits_digest(&st);
 }
 
-static size_t iov_total(const struct iovec *iov, int iovcnt)
-{
-	size_t total = 0;
-	int i;
-
-	for (i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	return total;
-}
-
 uint64_t wire_csum(const struct iovec *iov, int iovcnt)
 {
-	return csum_prefix(iov, iovcnt, iov_total(iov, iovcnt));
+	return csum_prefix(iov, iovcnt, cmp_iov_total(iov, iovcnt));
 }
 
 int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
@@ -181,7 +171,7 @@ int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
 	if (iovcnt < 0 || iovcnt > WIRE_SEND_MAX_IOV || !wire_op_valid(h->op) ||
 	    (h->flags & ~WIRE_F_MASK))
 		return -EINVAL;
-	len = iov_total(payload, iovcnt);
+	len = cmp_iov_total(payload, iovcnt);
 	if (len > WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	h->len = (uint32_t)len;
@@ -254,7 +244,7 @@ int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
 
 	if (iovcnt < 0)
 		return -EINVAL;
-	if (iov_total(iov, iovcnt) < h->len)
+	if (cmp_iov_total(iov, iovcnt) < h->len)
 		return -EMSGSIZE;
 	ret = readv_prefix(c, iov, iovcnt, h->len);
 	if (ret)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Size parsing/formatting and the clock, shared by every program. */
+/*
+ * Size parsing/formatting, the clock and iovec lengths, shared by every
+ * program.
+ */
 #include <ctype.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -73,6 +76,15 @@ char *cmp_format_size(uint64_t bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1f %s", v, unit[i]);
 	return buf;
+}
+
+size_t cmp_iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	return total;
 }
 
 uint64_t cmp_now_ns(void)

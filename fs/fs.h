@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "cmp/blockmap.h"
+#include "blockmap.h"
 
 struct pool;
 struct cluster;

@@ -18,7 +18,6 @@
 
 #include "cmp-config.h"
 #include "cmp/auth.h"
-#include "cmp/cluster.h"
 #include "cmp/log.h"
 #include "cmp/opts.h"
 #include "cmp/pool.h"
@@ -184,7 +183,7 @@ static int join_cluster(struct fs *fs, struct fs_options *o)
 		if (ret)
 			return ret;
 	}
-	fs->cluster = cluster_start(&(struct cluster_config){
+	fs->cluster = cluster_create(&(struct cluster_config){
 		.pool = fs->pool,
 		.manager_addr = o->manager,
 		.listen_addr = o->listen,
@@ -201,7 +200,7 @@ static int join_cluster(struct fs *fs, struct fs_options *o)
 					   "insecure mixed)"
 					 : "block size differs from the "
 					   "cluster's");
-		cluster_stop(fs->cluster);
+		cluster_destroy(fs->cluster);
 		fs->cluster = NULL;
 		return ret;
 	}
@@ -283,11 +282,11 @@ err_ns:
 	 * are gone and they free our blocks at once, instead of one FREE per
 	 * block here (which a partitioned provider would make wait).
 	 */
-	cluster_stop(fs.cluster);
+	cluster_destroy(fs.cluster);
 	fs.cluster = NULL;
 	fs_ns_finish(&fs);
 err_cluster:
-	cluster_stop(fs.cluster);
+	cluster_destroy(fs.cluster);
 err_pool:
 	pool_destroy(fs.pool);
 err_session:

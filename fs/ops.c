@@ -14,7 +14,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "cmp/cluster.h"
 #include "cmp/log.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"

@@ -21,7 +21,7 @@
 #include "cmp/auth.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
-#include "cmp/proto_mgr.h"
+#include "cmp/mgr.h"
 #include "cmp/server.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
@@ -121,6 +121,25 @@ static void announce(struct manager *m, uint32_t node, size_t n,
 	free(to);
 }
 
+/* Why the registry refused reg (cluster_bs: the cluster's block size). */
+static void log_refusal(struct server_conn *sc,
+			const struct proto_mgr_register *reg, int err,
+			uint32_t cluster_bs)
+{
+	if (err == -EBUSY)
+		log_warn("manager: node %u from %s refused: that id is alive "
+			 "on another connection",
+			 reg->node, server_conn_peer(sc));
+	else if (err == -EINVAL)
+		log_warn("manager: node %u from %s refused: block size %u, "
+			 "the cluster uses %u",
+			 reg->node, server_conn_peer(sc), reg->block_size,
+			 cluster_bs);
+	else
+		log_warn("manager: node %u from %s refused: %s", reg->node,
+			 server_conn_peer(sc), strerror(-err));
+}
+
 static int op_register(struct manager *m, struct server_conn *sc,
 		       const struct wire_hdr *h)
 {
@@ -155,21 +174,8 @@ static int op_register(struct manager *m, struct server_conn *sc,
 	bs = registry_block_size(m->reg);
 	live = registry_live_count(m->reg);
 	pthread_mutex_unlock(&m->lock);
-	if (ret == -EBUSY) {
-		log_warn("manager: node %u from %s refused: that id is alive "
-			 "on another connection",
-			 reg.node, server_conn_peer(sc));
-		return reply_status(sc, h, ret);
-	}
-	if (ret == -EINVAL) {
-		log_warn("manager: node %u from %s refused: block size %u, "
-			 "the cluster uses %u",
-			 reg.node, server_conn_peer(sc), reg.block_size, bs);
-		return reply_status(sc, h, ret);
-	}
 	if (ret < 0) {
-		log_warn("manager: node %u from %s refused: %s", reg.node,
-			 server_conn_peer(sc), strerror(-ret));
+		log_refusal(sc, &reg, ret, bs);
 		return reply_status(sc, h, ret);
 	}
 	server_conn_set_data(sc, (void *)(uintptr_t)reg.node);
@@ -374,6 +380,29 @@ static void *ticker(void *arg)
 	return NULL;
 }
 
+/* Heartbeat and death delays (defaults filled in), and this run's epoch. */
+static void set_timing(struct manager *m, const struct manager_config *cfg)
+{
+	m->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms
+					    : MANAGER_DEFAULT_HEARTBEAT_MS;
+	m->dead_after =
+		cfg->dead_after ? cfg->dead_after : MANAGER_DEFAULT_DEAD_AFTER;
+	while (!m->epoch)
+		if (getrandom(&m->epoch, sizeof(m->epoch), 0) < 0)
+			m->epoch = cmp_now_ns();
+}
+
+/* The ticker waits on stop_cond against the monotonic clock. */
+static void init_stop_cond(struct manager *m)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->stop_cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 struct manager *manager_create(const struct manager_config *cfg)
 {
 	struct registry_config rc;
@@ -384,20 +413,13 @@ struct manager *manager_create(const struct manager_config *cfg)
 		.handle = handle,
 		.on_close = on_close,
 	};
-	pthread_condattr_t ca;
 	struct manager *m;
 	int ret;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	m->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms
-					    : MANAGER_DEFAULT_HEARTBEAT_MS;
-	m->dead_after =
-		cfg->dead_after ? cfg->dead_after : MANAGER_DEFAULT_DEAD_AFTER;
-	while (!m->epoch)
-		if (getrandom(&m->epoch, sizeof(m->epoch), 0) < 0)
-			m->epoch = cmp_now_ns();
+	set_timing(m, cfg);
 	rc = (struct registry_config){.heartbeat_ms = m->heartbeat_ms,
 				      .dead_after = m->dead_after};
 	m->reg = registry_create(&rc);
@@ -408,11 +430,7 @@ struct manager *manager_create(const struct manager_config *cfg)
 		goto err_free;
 	}
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->stop_cond, &ca);
-	pthread_condattr_destroy(&ca);
-
+	init_stop_cond(m);
 	sc.ctx = m;
 	m->srv = server_create(&sc);
 	if (!m->srv) {

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmp/proto_mgr.h"
+#include "cmp/mgr.h"
 
 struct registry;
 

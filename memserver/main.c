@@ -18,7 +18,7 @@
 #include "cmp-config.h"
 #include "cmp/auth.h"
 #include "cmp/log.h"
-#include "cmp/mgrclient.h"
+#include "cmp/mgr.h"
 #include "cmp/opts.h"
 #include "cmp/peer.h"
 #include "cmp/util.h"

@@ -28,43 +28,18 @@ struct ms_store {
 	uint32_t nfree;
 };
 
-int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
-		    struct ms_store **out)
+/* Opens and sizes the file (or takes anonymous RAM) and maps it. */
+static int map_store(struct ms_store *s, const char *path)
 {
-	struct ms_store *s;
-	uint64_t nblocks;
 	int ret;
 
-	if (!proto_block_size_valid(block_size))
-		return -EINVAL;
-	nblocks = size / block_size;
-	if (!nblocks || nblocks > UINT32_MAX - 1) {
-		log_error("store: %llu bytes is not 1..2^32-2 blocks of %u",
-			  (unsigned long long)size, block_size);
-		return -EINVAL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->fd = -1;
-	s->block_size = block_size;
-	s->nblocks = nblocks;
-	s->map_len = nblocks * block_size;
-	s->owner = calloc(nblocks, sizeof(*s->owner));
-	s->free_stack = malloc(nblocks * sizeof(*s->free_stack));
-	if (!s->owner || !s->free_stack) {
-		ret = -ENOMEM;
-		log_error("store: no memory for the table of %u blocks",
-			  s->nblocks);
-		goto err_free_tables;
-	}
 	if (path) {
 		s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (s->fd < 0) {
 			ret = -errno;
 			log_error("store: cannot open %s: %s", path,
 				  strerror(-ret));
-			goto err_free_tables;
+			return ret;
 		}
 		/* drop old content first: it is nobody's data any more */
 		if (ftruncate(s->fd, 0) < 0 ||
@@ -96,6 +71,48 @@ int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
 		log_warn("store: cannot lock %zu bytes of RAM (%s); it may be "
 			 "swapped out",
 			 s->map_len, strerror(errno));
+	return 0;
+
+err_close_fd:
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	return ret;
+}
+
+int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
+		    struct ms_store **out)
+{
+	struct ms_store *s;
+	uint64_t nblocks;
+	int ret;
+
+	if (!proto_block_size_valid(block_size))
+		return -EINVAL;
+	nblocks = size / block_size;
+	if (!nblocks || nblocks > UINT32_MAX - 1) {
+		log_error("store: %llu bytes is not 1..2^32-2 blocks of %u",
+			  (unsigned long long)size, block_size);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	s->block_size = block_size;
+	s->nblocks = nblocks;
+	s->map_len = nblocks * block_size;
+	s->owner = calloc(nblocks, sizeof(*s->owner));
+	s->free_stack = malloc(nblocks * sizeof(*s->free_stack));
+	if (!s->owner || !s->free_stack) {
+		ret = -ENOMEM;
+		log_error("store: no memory for the table of %u blocks",
+			  s->nblocks);
+		goto err_free_tables;
+	}
+	ret = map_store(s, path);
+	if (ret < 0)
+		goto err_free_tables;
 	/* lowest indexes on top, so allocation fills the store from 0 */
 	for (uint32_t i = 0; i < s->nblocks; i++)
 		s->free_stack[i] = s->nblocks - 1 - i;
@@ -104,9 +121,6 @@ int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
 	*out = s;
 	return 0;
 
-err_close_fd:
-	if (s->fd >= 0)
-		close(s->fd);
 err_free_tables:
 	free(s->free_stack);
 	free(s->owner);

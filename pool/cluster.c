@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The glue between a pool and the cluster (see include/cmp/cluster.h): the
+ * The glue between a pool and the cluster (see include/cmp/pool.h): the
  * pool's borrow/release/read/write ops on top of the manager client and
  * the remote client, and the peer service's store on top of the pool's
  * lending calls.
@@ -11,13 +11,13 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "cmp/cluster.h"
+#include "cmp.h"
 #include "cmp/log.h"
-#include "cmp/mgrclient.h"
+#include "cmp/mgr.h"
 #include "cmp/peer.h"
 #include "cmp/pool.h"
-#include "cmp/remote.h"
 #include "cmp/util.h"
+#include "remote.h"
 
 #define CANDIDATES 16
 #define CANDIDATE_TTL_NS 500000000ull /* re-ask the manager after 0.5 s */
@@ -67,7 +67,7 @@ static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
 	if (!ret)
 		ret = remote_alloc(c->remote, e->node, 1, &idx, &got);
 	if (!ret && got == 1) {
-		*out = (struct pool_ref){.node = e->node, .index = idx};
+		*out = (struct pool_ref){.node = e->node, .block = idx};
 		return 0;
 	}
 	return ret ? ret : -ENOSPC;
@@ -149,10 +149,10 @@ static int op_borrow(void *ctx, struct pool_ref *out)
 static void op_release(void *ctx, const struct pool_ref *r)
 {
 	struct cluster *c = ctx;
-	int ret = remote_free(c->remote, r->node, &r->index, 1);
+	int ret = remote_free(c->remote, r->node, &r->block, 1);
 
 	if (ret && ret != -EIO)
-		log_warn("cluster: freeing block %u on node %u: %s", r->index,
+		log_warn("cluster: freeing block %u on node %u: %s", r->block,
 			 r->node, strerror(-ret));
 }
 
@@ -160,7 +160,7 @@ static int remote_error(const struct pool_ref *r, const char *what, int ret)
 {
 	if (ret == -ESTALE) /* MOVED: we never move lent blocks on (yet) */
 		ret = -EIO;
-	log_error("cluster: %s block %u on node %u: %s", what, r->index,
+	log_error("cluster: %s block %u on node %u: %s", what, r->block,
 		  r->node, strerror(-ret));
 	return -EIO;
 }
@@ -170,7 +170,7 @@ static int op_read(void *ctx, const struct pool_ref *r, uint32_t off, void *dst,
 {
 	struct cluster *c = ctx;
 	struct proto_block_moved moved;
-	int ret = remote_read(c->remote, r->node, r->index, off, dst, len,
+	int ret = remote_read(c->remote, r->node, r->block, off, dst, len,
 			      &moved);
 
 	return ret ? remote_error(r, "reading", ret) : 0;
@@ -181,7 +181,7 @@ static int op_write(void *ctx, const struct pool_ref *r, uint32_t off,
 {
 	struct cluster *c = ctx;
 	struct proto_block_moved moved;
-	int ret = remote_write(c->remote, r->node, r->index, off, src, len,
+	int ret = remote_write(c->remote, r->node, r->block, off, src, len,
 			       &moved);
 
 	return ret ? remote_error(r, "writing", ret) : 0;
@@ -323,10 +323,41 @@ static uint32_t random_node_id(void)
 	return id;
 }
 
-struct cluster *cluster_start(const struct cluster_config *cfg)
+/* The peer service that lends our free blocks (RLL). */
+static struct peer *create_peer(struct cluster *c,
+				const struct cluster_config *cfg)
+{
+	return peer_create(&(struct peer_config){
+		.listen_addr = cfg->listen_addr,
+		.key = cfg->key,
+		.node_id = c->node,
+		.block_size = pool_block_size(c->pool),
+		.ops = &store_ops,
+		.ctx = c,
+	});
+}
+
+/* Registers us, at the address the peer service listens on. */
+static struct mgr_client *create_mgr_client(struct cluster *c,
+					    const struct cluster_config *cfg)
+{
+	return mgr_client_create(&(struct mgr_client_config){
+		.manager_addr = cfg->manager_addr,
+		.key = cfg->key,
+		.node = c->node,
+		.kind = MGR_KIND_COMPUTE,
+		.listen_addr = peer_listen_addr(c->peer),
+		.block_size = pool_block_size(c->pool),
+		.capacity = pool_local_blocks(c->pool),
+		.counts = mgr_counts,
+		.node_dead = mgr_node_dead,
+		.ctx = c,
+	});
+}
+
+struct cluster *cluster_create(const struct cluster_config *cfg)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
-	uint32_t bs = pool_block_size(cfg->pool);
 	int err = ENOMEM;
 
 	if (!c)
@@ -335,47 +366,27 @@ struct cluster *cluster_start(const struct cluster_config *cfg)
 	c->pool = cfg->pool;
 	c->node = cfg->node_id ? cfg->node_id : random_node_id();
 
-	c->remote = remote_create(cfg->key, c->node, bs);
+	c->remote = remote_create(cfg->key, c->node, pool_block_size(c->pool));
 	if (!c->remote)
 		goto err_errno;
 	if (cfg->timeout_ms > 0)
 		remote_set_timeout(c->remote, cfg->timeout_ms);
-
-	c->peer = peer_create(&(struct peer_config){
-		.listen_addr = cfg->listen_addr,
-		.key = cfg->key,
-		.node_id = c->node,
-		.block_size = bs,
-		.ops = &store_ops,
-		.ctx = c,
-	});
+	c->peer = create_peer(c, cfg);
 	if (!c->peer)
 		goto err_errno;
-
-	c->mgr = mgr_client_create(&(struct mgr_client_config){
-		.manager_addr = cfg->manager_addr,
-		.key = cfg->key,
-		.node = c->node,
-		.kind = MGR_KIND_COMPUTE,
-		.listen_addr = peer_listen_addr(c->peer),
-		.block_size = bs,
-		.capacity = pool_local_blocks(cfg->pool),
-		.counts = mgr_counts,
-		.node_dead = mgr_node_dead,
-		.ctx = c,
-	});
+	c->mgr = create_mgr_client(c, cfg);
 	if (!c->mgr)
 		goto err_errno;
 	err = -pool_set_cluster(cfg->pool, &pool_ops, c);
 	if (err)
-		goto err_stop;
+		goto err_destroy_parts;
 	log_info("cluster: node %u serving at %s, manager %s", c->node,
 		 peer_listen_addr(c->peer), cfg->manager_addr);
 	return c;
 
 err_errno:
 	err = errno ? errno : EINVAL;
-err_stop:
+err_destroy_parts:
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);
@@ -403,7 +414,7 @@ void cluster_get_stats(struct cluster *c, struct cluster_stats *out)
 	out->node_id = c->node;
 }
 
-void cluster_stop(struct cluster *c)
+void cluster_destroy(struct cluster *c)
 {
 	if (!c)
 		return;

@@ -9,8 +9,11 @@
  *   lending: other nodes' blocks live in our free blocks (RLL);
  *   failures: a dead owner's RLL blocks are freed, our blocks on a dead
  *      provider become lost (EIO).
+ * Not here yet: principle 3 (a node that needs memory while it lends moves
+ * a lent block on to a third node, keeping an RRL forwarding record), so
+ * RRL stays empty, and principle 5's forwarding that builds on it.
  * Network I/O happens without the pool lock; a block in flight is
- * VB_MOVING and every other user of it waits on pool->moved.
+ * HANDLE_MOVING and every other user of it waits on pool->moved.
  */
 #include <errno.h>
 #include <string.h>
@@ -19,15 +22,15 @@
 #include "cmp/util.h"
 #include "pool-internal.h"
 
-/* Coldest LLL block nobody is using, marked VB_MOVING; NIL if none. */
+/* Coldest LLL block nobody is using, marked HANDLE_MOVING; NIL if none. */
 static uint32_t pick_victim_locked(struct pool *p)
 {
 	for (uint32_t b = p->lists[POOL_LLL].tail; b != NIL;
-	     b = p->lb[b].prev) {
-		struct vblock *v = &p->vb[p->lb[b].owner];
+	     b = p->blocks[b].prev) {
+		struct handle_loc *loc = &p->handles[p->blocks[b].handle];
 
-		if (v->state == VB_LOCAL && !v->pins) {
-			v->state = VB_MOVING;
+		if (loc->state == HANDLE_LOCAL && !loc->pins) {
+			loc->state = HANDLE_MOVING;
 			return b;
 		}
 	}
@@ -45,7 +48,7 @@ int pool_evict_one(struct pool *p, uint32_t *block)
 	pthread_mutex_unlock(&p->lock);
 	if (b == NIL)
 		return -ENOSPC;
-	h = p->lb[b].owner;
+	h = p->blocks[b].handle;
 
 	ret = p->cops->borrow(p->cctx, &ref);
 	if (!ret) {
@@ -54,19 +57,19 @@ int pool_evict_one(struct pool *p, uint32_t *block)
 		if (ret) {
 			log_error("pool: moving block %u to node %u block %u: "
 				  "%s",
-				  b, ref.node, ref.index, strerror(-ret));
+				  b, ref.node, ref.block, strerror(-ret));
 			p->cops->release(p->cctx, &ref);
 		}
 	}
 
 	pthread_mutex_lock(&p->lock);
 	if (ret) {
-		p->vb[h].state = VB_LOCAL;
+		p->handles[h].state = HANDLE_LOCAL;
 	} else {
-		pool_list_remove(p, b);
-		p->vb[h].state = VB_REMOTE;
-		p->vb[h].node = ref.node;
-		p->vb[h].index = ref.index;
+		pool_list_remove_locked(p, b);
+		p->handles[h].state = HANDLE_REMOTE;
+		p->handles[h].provider_node = ref.node;
+		p->handles[h].remote_block = ref.block;
 		/* It was the coldest block: the cold end of LRL. */
 		pool_lrl_push_locked(p, h, false);
 		p->evictions++;
@@ -92,37 +95,39 @@ static int pull_one(struct pool *p)
 	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
 						   : NIL;
 	/* The hottest borrowed block nobody is using right now. */
-	for (h = p->lrl_head; h != NIL && p->vb[h].pins; h = p->vb[h].next)
+	for (h = p->lrl_head; h != NIL && p->handles[h].pins;
+	     h = p->handles[h].next)
 		;
 	if (b == NIL || h == NIL) {
 		pthread_mutex_unlock(&p->lock);
 		return 0;
 	}
-	pool_list_remove(p, b);
+	pool_list_remove_locked(p, b);
 	pool_lrl_remove_locked(p, h);
-	p->vb[h].state = VB_MOVING;
-	ref = (struct pool_ref){.node = p->vb[h].node, .index = p->vb[h].index};
+	p->handles[h].state = HANDLE_MOVING;
+	ref = (struct pool_ref){.node = p->handles[h].provider_node,
+				.block = p->handles[h].remote_block};
 	pthread_mutex_unlock(&p->lock);
 
 	ret = p->cops->read(p->cctx, &ref, 0, pool_addr(p, b), p->block_size);
 
 	pthread_mutex_lock(&p->lock);
 	if (ret) {
-		pool_list_push_head(p, POOL_FREE, b);
-		p->vb[h].state = VB_REMOTE;
+		pool_list_push_head_locked(p, POOL_FREE, b);
+		p->handles[h].state = HANDLE_REMOTE;
 		pool_lrl_push_locked(p, h, false);
 	} else {
-		p->vb[h].state = VB_LOCAL;
-		p->vb[h].index = b;
-		p->lb[b].owner = h;
-		pool_list_push_head(p, POOL_LLL, b);
+		p->handles[h].state = HANDLE_LOCAL;
+		p->handles[h].local_block = b;
+		p->blocks[b].handle = h;
+		pool_list_push_head_locked(p, POOL_LLL, b);
 		p->homecomings++;
 	}
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 	if (ret) {
 		log_warn("pool: pulling block %u home from node %u: %s",
-			 ref.index, ref.node, strerror(-ret));
+			 ref.block, ref.node, strerror(-ret));
 		return ret;
 	}
 	p->cops->release(p->cctx, &ref);
@@ -167,7 +172,7 @@ static void refill_free(struct pool *p)
 		if (pool_evict_one(p, &b))
 			return;
 		pthread_mutex_lock(&p->lock);
-		pool_list_push_head(p, POOL_FREE, b);
+		pool_list_push_head_locked(p, POOL_FREE, b);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -234,9 +239,9 @@ uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 	while (got < n && p->lists[POOL_FREE].head != NIL) {
 		uint32_t b = p->lists[POOL_FREE].head;
 
-		pool_list_remove(p, b);
-		p->lb[b].owner = owner;
-		pool_list_push_head(p, POOL_RLL, b);
+		pool_list_remove_locked(p, b);
+		p->blocks[b].owner_node = owner;
+		pool_list_push_head_locked(p, POOL_RLL, b);
 		idx[got++] = b;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -245,8 +250,8 @@ uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 
 static bool lent_to_locked(struct pool *p, uint32_t b, uint32_t owner)
 {
-	return b < p->local_blocks && p->lb[b].list == POOL_RLL &&
-	       p->lb[b].owner == owner;
+	return b < p->local_blocks && p->blocks[b].list == POOL_RLL &&
+	       p->blocks[b].owner_node == owner;
 }
 
 uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
@@ -261,8 +266,8 @@ uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
 			bad++;
 			continue;
 		}
-		pool_list_remove(p, idx[i]);
-		pool_list_push_head(p, POOL_FREE, idx[i]);
+		pool_list_remove_locked(p, idx[i]);
+		pool_list_push_head_locked(p, POOL_FREE, idx[i]);
 		kick = true;
 	}
 	if (kick && p->lists[POOL_LRL].count)
@@ -292,11 +297,11 @@ uint32_t pool_owner_dead(struct pool *p, uint32_t owner)
 
 	pthread_mutex_lock(&p->lock);
 	for (b = p->lists[POOL_RLL].head; b != NIL; b = next) {
-		next = p->lb[b].next;
-		if (p->lb[b].owner != owner)
+		next = p->blocks[b].next;
+		if (p->blocks[b].owner_node != owner)
 			continue;
-		pool_list_remove(p, b);
-		pool_list_push_head(p, POOL_FREE, b);
+		pool_list_remove_locked(p, b);
+		pool_list_push_head_locked(p, POOL_FREE, b);
 		n++;
 	}
 	if (n && p->lists[POOL_LRL].count)
@@ -311,11 +316,11 @@ uint32_t pool_provider_dead(struct pool *p, uint32_t node)
 
 	pthread_mutex_lock(&p->lock);
 	for (h = p->lrl_head; h != NIL; h = next) {
-		next = p->vb[h].next;
-		if (p->vb[h].node != node)
+		next = p->handles[h].next;
+		if (p->handles[h].provider_node != node)
 			continue;
 		pool_lrl_remove_locked(p, h);
-		p->vb[h].state = VB_LOST;
+		p->handles[h].state = HANDLE_LOST;
 		p->lost++;
 		n++;
 	}
@@ -329,15 +334,15 @@ uint32_t pool_forget_cluster(struct pool *p)
 
 	pthread_mutex_lock(&p->lock);
 	for (h = p->lrl_head; h != NIL; h = next) {
-		next = p->vb[h].next;
+		next = p->handles[h].next;
 		pool_lrl_remove_locked(p, h);
-		p->vb[h].state = VB_LOST;
+		p->handles[h].state = HANDLE_LOST;
 		p->lost++;
 		n++;
 	}
 	while ((b = p->lists[POOL_RLL].head) != NIL) {
-		pool_list_remove(p, b);
-		pool_list_push_head(p, POOL_FREE, b);
+		pool_list_remove_locked(p, b);
+		pool_list_push_head_locked(p, POOL_FREE, b);
 		n++;
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The peer (block) service behind include/cmp/peer.h. It rides on the
- * generic connection server (pool/server.c): one thread per connection
+ * generic connection server (connector/server.c): one thread per connection
  * reads a request, serves it from the store's memory and replies on the
  * same thread. This file is only the per-opcode handlers and the checks
  * that stand between network bytes and the store.
@@ -31,6 +31,7 @@
 #include "cmp/peer.h"
 #include "cmp/server.h"
 #include "cmp/wire.h"
+#include "proto_block.h"
 
 #define PEER_DEFAULT_BOUNCE (64u << 10)
 

@@ -11,35 +11,47 @@
 
 #include <pthread.h>
 
+#include "cmp.h"
 #include "cmp/pool.h"
 
 #define NIL UINT32_MAX
 
-/* One per local block: which list it is on and its neighbours there. */
-struct lblock {
+/*
+ * One per block of our region: which list it is on (free, LLL or RLL), its
+ * neighbours there, and who uses it.
+ */
+struct local_block {
 	uint32_t prev, next; /* links within its list (NIL ends) */
-	uint32_t owner;	     /* LLL: handle; RLL: owner node id */
-	uint8_t list;	     /* enum pool_list: FREE, LLL or RLL */
+	union {
+		uint32_t handle;     /* LLL: the handle whose data it holds */
+		uint32_t owner_node; /* RLL: the node we lend it to */
+	};
+	uint8_t list; /* enum pool_list: FREE, LLL or RLL */
 };
 
-enum vb_state {
-	VB_UNUSED,
-	VB_LOCAL,  /* index is a local block */
-	VB_REMOTE, /* (node, index) on another node: LRL */
-	VB_LOST,   /* its provider died: reads and writes give EIO */
-	VB_MOVING, /* being evicted or pulled home: wait on pool->moved */
+enum handle_state {
+	HANDLE_UNUSED,
+	HANDLE_LOCAL,  /* in local_block of our region (LLL) */
+	HANDLE_REMOTE, /* remote_block on provider_node (LRL) */
+	HANDLE_LOST,   /* its provider died: reads and writes give EIO */
+	HANDLE_MOVING, /* being evicted or pulled home: wait on pool->moved */
 };
 
-/* One per handle: where a block of our data lives. */
-struct vblock {
-	uint32_t index; /* local block, remote block, or next free handle */
-	uint32_t node;	/* provider node id when VB_REMOTE */
-	uint32_t pins;	/* references of readers/writers; pinned stays put */
-	uint32_t prev, next; /* LRL list links (VB_REMOTE only) */
-	uint8_t state;
+/* One per handle: where this handle's data lives. */
+struct handle_loc {
+	union {
+		uint32_t local_block;  /* HANDLE_LOCAL, or moving out */
+		uint32_t remote_block; /* HANDLE_REMOTE, LOST, or moving home */
+		uint32_t next_free;    /* HANDLE_UNUSED: free chain (0 ends) */
+	};
+	uint32_t provider_node; /* HANDLE_REMOTE, LOST, or moving home */
+	uint32_t pins; /* references of readers/writers; pinned stays put */
+	uint32_t prev, next; /* LRL list links (HANDLE_REMOTE only) */
+	uint8_t state;	     /* enum handle_state */
 };
 
-struct plist {
+/* A list of local blocks (free, LLL, RLL), linked through local_block. */
+struct block_list {
 	uint32_t head, tail; /* head = most recently used */
 	uint64_t count;
 };
@@ -55,18 +67,22 @@ struct pool {
 	uint32_t low_wm, high_wm;
 
 	/* protected by lock: */
-	struct lblock *lb;		    /* [local_blocks] */
-	struct plist lists[POOL_NLISTS];    /* FREE, LLL, RLL use lb links */
-	uint64_t remote_count[POOL_NLISTS]; /* LRL, RRL: counted only */
-	struct vblock *vb;		    /* [max_handles], handle 0 unused */
+	struct local_block *blocks; /* [local_blocks] */
+	/*
+	 * FREE, LLL and RLL link local blocks; LRL is linked through the
+	 * handles (lrl_head/tail) and only counted here; RRL stays empty
+	 * until principle 3 is built.
+	 */
+	struct block_list lists[POOL_NLISTS];
+	struct handle_loc *handles; /* [max_handles + 1], handle 0 unused */
 	uint32_t max_handles;
-	uint32_t vb_free; /* head of the free handle chain (0 = none) */
-	uint32_t vb_next; /* first never-used handle */
-	uint64_t handles;
+	uint32_t free_handles;	  /* head of the free handle chain (0 = none) */
+	uint32_t next_new_handle; /* first never-used handle */
+	uint64_t live_handles;
 	/* LRL: our blocks elsewhere, most recently used first */
 	uint32_t lrl_head, lrl_tail;
 	uint64_t lost, evictions, homecomings;
-	pthread_cond_t moved; /* a VB_MOVING block settled */
+	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
 
 	/* cluster (set once by pool_set_cluster, before concurrent use) */
 	const struct pool_cluster_ops *cops;
@@ -77,13 +93,15 @@ struct pool {
 };
 
 /* pool.c: list and handle primitives, all _locked (pool->lock held). */
-void pool_list_push_head(struct pool *p, enum pool_list which, uint32_t b);
-void pool_list_remove(struct pool *p, uint32_t b);
+void pool_list_push_head_locked(struct pool *p, enum pool_list which,
+				uint32_t b);
+void pool_list_remove_locked(struct pool *p, uint32_t b);
 void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head);
 void pool_lrl_remove_locked(struct pool *p, uint32_t h);
-struct vblock *pool_vb_locked(struct pool *p, uint32_t h);
-/* Waits while handle h is being moved; returns its vblock or NULL. */
-struct vblock *pool_vb_settled_locked(struct pool *p, uint32_t h);
+/* Handle h's record, or NULL for a handle not in use. */
+struct handle_loc *pool_handle_locked(struct pool *p, uint32_t h);
+/* Waits while handle h is being moved; returns its record or NULL. */
+struct handle_loc *pool_handle_settled_locked(struct pool *p, uint32_t h);
 
 static inline void *pool_addr(const struct pool *p, uint32_t b)
 {

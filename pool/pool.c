@@ -23,39 +23,40 @@ const char *pool_list_name(enum pool_list l)
 	return l < POOL_NLISTS ? list_names[l] : "?";
 }
 
-static void list_init(struct plist *l)
+static void list_init(struct block_list *l)
 {
 	l->head = l->tail = NIL;
 	l->count = 0;
 }
 
-void pool_list_push_head(struct pool *p, enum pool_list which, uint32_t b)
+void pool_list_push_head_locked(struct pool *p, enum pool_list which,
+				uint32_t b)
 {
-	struct plist *l = &p->lists[which];
-	struct lblock *e = &p->lb[b];
+	struct block_list *l = &p->lists[which];
+	struct local_block *e = &p->blocks[b];
 
 	e->list = which;
 	e->prev = NIL;
 	e->next = l->head;
 	if (l->head != NIL)
-		p->lb[l->head].prev = b;
+		p->blocks[l->head].prev = b;
 	else
 		l->tail = b;
 	l->head = b;
 	l->count++;
 }
 
-void pool_list_remove(struct pool *p, uint32_t b)
+void pool_list_remove_locked(struct pool *p, uint32_t b)
 {
-	struct lblock *e = &p->lb[b];
-	struct plist *l = &p->lists[e->list];
+	struct local_block *e = &p->blocks[b];
+	struct block_list *l = &p->lists[e->list];
 
 	if (e->prev != NIL)
-		p->lb[e->prev].next = e->next;
+		p->blocks[e->prev].next = e->next;
 	else
 		l->head = e->next;
 	if (e->next != NIL)
-		p->lb[e->next].prev = e->prev;
+		p->blocks[e->next].prev = e->prev;
 	else
 		l->tail = e->prev;
 	e->prev = e->next = NIL;
@@ -64,21 +65,21 @@ void pool_list_remove(struct pool *p, uint32_t b)
 
 void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head)
 {
-	struct vblock *v = &p->vb[h];
+	struct handle_loc *loc = &p->handles[h];
 
 	if (head) {
-		v->prev = NIL;
-		v->next = p->lrl_head;
+		loc->prev = NIL;
+		loc->next = p->lrl_head;
 		if (p->lrl_head != NIL)
-			p->vb[p->lrl_head].prev = h;
+			p->handles[p->lrl_head].prev = h;
 		else
 			p->lrl_tail = h;
 		p->lrl_head = h;
 	} else {
-		v->next = NIL;
-		v->prev = p->lrl_tail;
+		loc->next = NIL;
+		loc->prev = p->lrl_tail;
 		if (p->lrl_tail != NIL)
-			p->vb[p->lrl_tail].next = h;
+			p->handles[p->lrl_tail].next = h;
 		else
 			p->lrl_head = h;
 		p->lrl_tail = h;
@@ -88,17 +89,17 @@ void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head)
 
 void pool_lrl_remove_locked(struct pool *p, uint32_t h)
 {
-	struct vblock *v = &p->vb[h];
+	struct handle_loc *loc = &p->handles[h];
 
-	if (v->prev != NIL)
-		p->vb[v->prev].next = v->next;
+	if (loc->prev != NIL)
+		p->handles[loc->prev].next = loc->next;
 	else
-		p->lrl_head = v->next;
-	if (v->next != NIL)
-		p->vb[v->next].prev = v->prev;
+		p->lrl_head = loc->next;
+	if (loc->next != NIL)
+		p->handles[loc->next].prev = loc->prev;
 	else
-		p->lrl_tail = v->prev;
-	v->prev = v->next = NIL;
+		p->lrl_tail = loc->prev;
+	loc->prev = loc->next = NIL;
 	p->lists[POOL_LRL].count--;
 }
 
@@ -142,15 +143,45 @@ static int check_config(const struct pool_config *cfg, uint64_t *blocks)
 	return 0;
 }
 
-static size_t vb_bytes(uint64_t max_handles)
+static size_t handles_bytes(uint64_t max_handles)
 {
-	return (size_t)(max_handles + 1) * sizeof(struct vblock);
+	return (size_t)(max_handles + 1) * sizeof(struct handle_loc);
+}
+
+/* Sizes, reserve watermarks and the handle limit of a checked config. */
+static void set_sizes(struct pool *p, const struct pool_config *cfg,
+		      uint64_t nblocks)
+{
+	uint64_t maxh;
+
+	p->block_size = cfg->block_size;
+	p->block_shift = (uint32_t)__builtin_ctz(cfg->block_size);
+	p->local_blocks = (uint32_t)nblocks;
+	p->region_bytes = (size_t)nblocks << p->block_shift;
+	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
+	p->low_wm = (uint32_t)(nblocks / 64);
+	p->high_wm = (uint32_t)(nblocks / 32);
+	maxh = cfg->max_handles ? cfg->max_handles : nblocks + (1u << 22);
+	if (maxh >= NIL)
+		maxh = NIL - 1;
+	p->max_handles = (uint32_t)maxh;
+}
+
+/* Empty lists, then every block free, in address order (not yet shared). */
+static void init_lists(struct pool *p)
+{
+	for (int i = 0; i < POOL_NLISTS; i++)
+		list_init(&p->lists[i]);
+	p->lrl_head = p->lrl_tail = NIL;
+	/* Address order: the first allocations are contiguous. */
+	for (uint32_t b = p->local_blocks; b-- > 0;)
+		pool_list_push_head_locked(p, POOL_FREE, b);
 }
 
 struct pool *pool_create(const struct pool_config *cfg)
 {
 	struct pool *p;
-	uint64_t nblocks, maxh;
+	uint64_t nblocks;
 	int err;
 
 	err = check_config(cfg, &nblocks);
@@ -163,44 +194,29 @@ struct pool *pool_create(const struct pool_config *cfg)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->moved, NULL);
 	pthread_cond_init(&p->helper_wake, NULL);
-	p->block_size = cfg->block_size;
-	p->block_shift = (uint32_t)__builtin_ctz(cfg->block_size);
-	p->local_blocks = (uint32_t)nblocks;
-	p->region_bytes = (size_t)nblocks << p->block_shift;
-	p->lrl_head = p->lrl_tail = NIL;
-	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
-	p->low_wm = (uint32_t)(nblocks / 64);
-	p->high_wm = (uint32_t)(nblocks / 32);
-
-	maxh = cfg->max_handles ? cfg->max_handles : nblocks + (1u << 22);
-	if (maxh >= NIL)
-		maxh = NIL - 1;
-	p->max_handles = (uint32_t)maxh;
+	set_sizes(p, cfg, nblocks);
 	/* Reserved, faulted in as handles are first used. */
-	p->vb = mmap(NULL, vb_bytes(maxh), PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p->vb == MAP_FAILED)
+	p->handles = mmap(NULL, handles_bytes(p->max_handles),
+			  PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p->handles == MAP_FAILED)
 		goto err_free_pool;
-	p->vb_next = 1;
+	p->next_new_handle = 1;
 
-	p->lb = calloc(nblocks ? nblocks : 1, sizeof(*p->lb));
-	if (!p->lb)
-		goto err_unmap_vb;
-	for (int i = 0; i < POOL_NLISTS; i++)
-		list_init(&p->lists[i]);
-	/* Free list in address order: first allocations are contiguous. */
-	for (uint64_t b = nblocks; b-- > 0;)
-		pool_list_push_head(p, POOL_FREE, (uint32_t)b);
+	p->blocks = calloc(nblocks ? nblocks : 1, sizeof(*p->blocks));
+	if (!p->blocks)
+		goto err_unmap_handles;
+	init_lists(p);
 
 	err = map_region(p, cfg->lock_memory);
 	if (err)
-		goto err_free_lb;
+		goto err_free_blocks;
 	return p;
 
-err_free_lb:
-	free(p->lb);
-err_unmap_vb:
-	munmap(p->vb, vb_bytes(maxh));
+err_free_blocks:
+	free(p->blocks);
+err_unmap_handles:
+	munmap(p->handles, handles_bytes(p->max_handles));
 err_free_pool:
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
@@ -218,8 +234,8 @@ void pool_destroy(struct pool *p)
 	pool_stop_cluster(p);
 	if (p->region)
 		munmap(p->region, p->region_bytes);
-	munmap(p->vb, vb_bytes(p->max_handles));
-	free(p->lb);
+	munmap(p->handles, handles_bytes(p->max_handles));
+	free(p->blocks);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->lock);
@@ -242,7 +258,7 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	for (int i = 0; i < POOL_NLISTS; i++)
 		out->blocks[i] = p->lists[i].count;
 	out->local_blocks = p->local_blocks;
-	out->handles = p->handles;
+	out->handles = p->live_handles;
 	out->lost = p->lost;
 	out->evictions = p->evictions;
 	out->homecomings = p->homecomings;
@@ -277,41 +293,42 @@ uint64_t pool_capacity_blocks(struct pool *p)
 
 static uint32_t handle_get_locked(struct pool *p)
 {
-	uint32_t h = p->vb_free;
+	uint32_t h = p->free_handles;
 
 	if (h) {
-		p->vb_free = p->vb[h].index;
+		p->free_handles = p->handles[h].next_free;
 	} else {
-		if (p->vb_next > p->max_handles)
+		if (p->next_new_handle > p->max_handles)
 			return 0;
-		h = p->vb_next++;
+		h = p->next_new_handle++;
 	}
-	p->handles++;
+	p->live_handles++;
 	return h;
 }
 
 static void handle_put_locked(struct pool *p, uint32_t h)
 {
-	p->vb[h].state = VB_UNUSED;
-	p->vb[h].index = p->vb_free;
-	p->vb_free = h;
-	p->handles--;
+	p->handles[h].state = HANDLE_UNUSED;
+	p->handles[h].next_free = p->free_handles;
+	p->free_handles = h;
+	p->live_handles--;
 }
 
-struct vblock *pool_vb_locked(struct pool *p, uint32_t h)
+struct handle_loc *pool_handle_locked(struct pool *p, uint32_t h)
 {
-	if (!h || h >= p->vb_next || p->vb[h].state == VB_UNUSED)
+	if (!h || h >= p->next_new_handle ||
+	    p->handles[h].state == HANDLE_UNUSED)
 		return NULL;
-	return &p->vb[h];
+	return &p->handles[h];
 }
 
-struct vblock *pool_vb_settled_locked(struct pool *p, uint32_t h)
+struct handle_loc *pool_handle_settled_locked(struct pool *p, uint32_t h)
 {
-	struct vblock *v;
+	struct handle_loc *loc;
 
-	while ((v = pool_vb_locked(p, h)) && v->state == VB_MOVING)
+	while ((loc = pool_handle_locked(p, h)) && loc->state == HANDLE_MOVING)
 		pthread_cond_wait(&p->moved, &p->lock);
-	return v;
+	return loc;
 }
 
 int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
@@ -322,7 +339,7 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 	pthread_mutex_lock(&p->lock);
 	b = p->lists[POOL_FREE].head;
 	if (b != NIL) {
-		pool_list_remove(p, b);
+		pool_list_remove_locked(p, b);
 		if (p->cops && p->lists[POOL_FREE].count < p->low_wm)
 			pool_kick_helper_locked(p);
 	} else if (!p->cops) {
@@ -338,14 +355,15 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 	}
 	h = handle_get_locked(p);
 	if (!h) {
-		pool_list_push_head(p, POOL_FREE, b);
+		pool_list_push_head_locked(p, POOL_FREE, b);
 		pthread_mutex_unlock(&p->lock);
 		log_warn("pool: all %u handles in use", p->max_handles);
 		return -ENOSPC;
 	}
-	p->lb[b].owner = h;
-	pool_list_push_head(p, POOL_LLL, b);
-	p->vb[h] = (struct vblock){.index = b, .state = VB_LOCAL, .pins = 1};
+	p->blocks[b].handle = h;
+	pool_list_push_head_locked(p, POOL_LLL, b);
+	p->handles[h] = (struct handle_loc){
+		.local_block = b, .state = HANDLE_LOCAL, .pins = 1};
 	pthread_mutex_unlock(&p->lock);
 
 	/* Pinned while zeroed so it cannot move under the memset. */
@@ -359,25 +377,26 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 void pool_free(struct pool *p, uint32_t h)
 {
 	struct pool_ref ref = {0};
-	struct vblock *v;
+	struct handle_loc *loc;
 
 	pthread_mutex_lock(&p->lock);
-	v = pool_vb_settled_locked(p, h);
-	if (!v) {
+	loc = pool_handle_settled_locked(p, h);
+	if (!loc) {
 		pthread_mutex_unlock(&p->lock);
 		log_error("pool: free of unknown handle %u", h);
 		return;
 	}
-	if (v->state == VB_LOCAL) {
-		pool_list_remove(p, v->index);
-		pool_list_push_head(p, POOL_FREE, v->index);
+	if (loc->state == HANDLE_LOCAL) {
+		pool_list_remove_locked(p, loc->local_block);
+		pool_list_push_head_locked(p, POOL_FREE, loc->local_block);
 		/* Principle 4: room at home for a borrowed block. */
 		if (p->lists[POOL_LRL].count)
 			pool_kick_helper_locked(p);
-	} else if (v->state == VB_REMOTE) {
+	} else if (loc->state == HANDLE_REMOTE) {
 		pool_lrl_remove_locked(p, h);
-		ref = (struct pool_ref){.node = v->node, .index = v->index};
-	} else if (v->state == VB_LOST) {
+		ref = (struct pool_ref){.node = loc->provider_node,
+					.block = loc->remote_block};
+	} else if (loc->state == HANDLE_LOST) {
 		p->lost--;
 	}
 	handle_put_locked(p, h);
@@ -386,25 +405,30 @@ void pool_free(struct pool *p, uint32_t h)
 		p->cops->release(p->cctx, &ref);
 }
 
+/* Pins a local block and touches it (MRU end of LLL); returns its memory. */
+static void *pin_local_locked(struct pool *p, struct handle_loc *loc)
+{
+	loc->pins++;
+	if (p->lists[POOL_LLL].head != loc->local_block) {
+		pool_list_remove_locked(p, loc->local_block);
+		pool_list_push_head_locked(p, POOL_LLL, loc->local_block);
+	}
+	return pool_addr(p, loc->local_block);
+}
+
 int pool_pin(struct pool *p, uint32_t h, void **ptr)
 {
-	struct vblock *v;
+	struct handle_loc *loc;
 	int ret = 0;
 
 	pthread_mutex_lock(&p->lock);
-	v = pool_vb_settled_locked(p, h);
-	if (!v) {
+	loc = pool_handle_settled_locked(p, h);
+	if (!loc) {
 		ret = -EINVAL;
-	} else if (v->state != VB_LOCAL) {
-		ret = v->state == VB_LOST ? -EIO : -EREMOTE;
+	} else if (loc->state != HANDLE_LOCAL) {
+		ret = loc->state == HANDLE_LOST ? -EIO : -EREMOTE;
 	} else {
-		v->pins++;
-		/* Touch: move to the MRU end of LLL. */
-		if (p->lists[POOL_LLL].head != v->index) {
-			pool_list_remove(p, v->index);
-			pool_list_push_head(p, POOL_LLL, v->index);
-		}
-		*ptr = pool_addr(p, v->index);
+		*ptr = pin_local_locked(p, loc);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
@@ -413,8 +437,8 @@ int pool_pin(struct pool *p, uint32_t h, void **ptr)
 void pool_unpin(struct pool *p, uint32_t h)
 {
 	pthread_mutex_lock(&p->lock);
-	if (h && h < p->vb_next && p->vb[h].pins)
-		p->vb[h].pins--;
+	if (h && h < p->next_new_handle && p->handles[h].pins)
+		p->handles[h].pins--;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -432,26 +456,22 @@ static int check_range(const struct pool *p, uint32_t off, uint32_t len)
  */
 static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 {
-	struct vblock *v;
+	struct handle_loc *loc;
 	int ret = 0;
 
 	*ptr = NULL;
 	pthread_mutex_lock(&p->lock);
-	v = pool_vb_settled_locked(p, h);
-	if (!v) {
+	loc = pool_handle_settled_locked(p, h);
+	if (!loc) {
 		ret = -EINVAL;
-	} else if (v->state == VB_LOST) {
+	} else if (loc->state == HANDLE_LOST) {
 		ret = -EIO;
-	} else if (v->state == VB_LOCAL) {
-		v->pins++;
-		if (p->lists[POOL_LLL].head != v->index) {
-			pool_list_remove(p, v->index);
-			pool_list_push_head(p, POOL_LLL, v->index);
-		}
-		*ptr = pool_addr(p, v->index);
+	} else if (loc->state == HANDLE_LOCAL) {
+		*ptr = pin_local_locked(p, loc);
 	} else {
-		v->pins++;
-		*ref = (struct pool_ref){.node = v->node, .index = v->index};
+		loc->pins++;
+		*ref = (struct pool_ref){.node = loc->provider_node,
+					 .block = loc->remote_block};
 		if (p->lrl_head != h) {
 			pool_lrl_remove_locked(p, h);
 			pool_lrl_push_locked(p, h, true);
@@ -461,7 +481,7 @@ static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 	return ret;
 }
 
-enum copy_dir { COPY_IN, COPY_OUT, COPY_ZERO };
+enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
 
 static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 		uint32_t len, enum copy_dir dir)
@@ -477,15 +497,15 @@ static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 	if (ret)
 		return ret;
 	if (base) {
-		if (dir == COPY_OUT)
+		if (dir == COPY_FROM_BLOCK)
 			memcpy(buf, base + off, len);
-		else if (dir == COPY_IN)
+		else if (dir == COPY_TO_BLOCK)
 			memcpy(base + off, buf, len);
 		else
 			memset(base + off, 0, len);
-	} else if (dir == COPY_OUT) {
+	} else if (dir == COPY_FROM_BLOCK) {
 		ret = p->cops->read(p->cctx, &ref, off, buf, len);
-	} else if (dir == COPY_IN) {
+	} else if (dir == COPY_TO_BLOCK) {
 		ret = p->cops->write(p->cctx, &ref, off, buf, len);
 	} else {
 		for (uint32_t done = 0; !ret && done < len;) {
@@ -502,13 +522,13 @@ static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 
 int pool_read(struct pool *p, uint32_t h, uint32_t off, void *dst, uint32_t len)
 {
-	return copy(p, h, off, dst, len, COPY_OUT);
+	return copy(p, h, off, dst, len, COPY_FROM_BLOCK);
 }
 
 int pool_write(struct pool *p, uint32_t h, uint32_t off, const void *src,
 	       uint32_t len)
 {
-	return copy(p, h, off, (void *)src, len, COPY_IN);
+	return copy(p, h, off, (void *)src, len, COPY_TO_BLOCK);
 }
 
 int pool_zero(struct pool *p, uint32_t h, uint32_t off, uint32_t len)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Encoders and pure decoders for the block data path payloads
- * (include/cmp/proto_block.h). These are the only functions that see the
+ * (proto_block.h). These are the only functions that see the
  * wire layout; everything above works on host-order structs. Every decoder
  * is a fuzz target (tests/fuzz/fuzz-proto-block.c).
  */
@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cmp/proto_block.h"
 #include "cmp/wire.h"
+#include "proto_block.h"
 
 /* Wire layouts: little-endian, naturally aligned, no implicit padding. */
 struct alloc_req_wire {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The owner-side block client behind include/cmp/remote.h: a table of
- * provider nodes, a small cache of authenticated connections per node, and
- * one synchronous request/reply per call on the caller's thread.
+ * The owner-side block client behind remote.h: a table of provider nodes, a
+ * small cache of authenticated connections per node, and one synchronous
+ * request/reply per call on the caller's thread. Byte ranges and batches
+ * are in remote-rw.c.
  *
  * Lock order: remote.lock only (one lock; nothing blocks under it except
  * conn_shutdown(), which does not wait for the network). A connection is
@@ -20,64 +21,9 @@
 #include "cmp/auth.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
-#include "cmp/remote.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
-
-#define REMOTE_BUCKETS 64
-
-struct rconn {
-	struct conn *c;
-	struct remote_node *node;
-	uint64_t gen;		   /* node->gen when connected */
-	int timeout_ms;		   /* deadline set on c */
-	bool idle;		   /* under remote.lock */
-	bool rma;		   /* region valid for one-sided access */
-	struct conn_region region; /* provider's store on this connection */
-	uint64_t next_id;	   /* owner thread only */
-	struct rconn *prev, *next; /* node->conns, under remote.lock */
-};
-
-/* Never freed before remote_destroy(), so pointers to it stay valid. */
-struct remote_node {
-	uint32_t id;
-	char addr[PROTO_BLOCK_ADDR_LEN]; /* under remote.lock */
-	bool dead;			 /* under remote.lock */
-	uint64_t gen;			 /* bumped on death / new address */
-	uint64_t down_until;		 /* cmp_now_ns(): fail fast before */
-	unsigned int nidle;		 /* under remote.lock */
-	struct rconn *conns;		 /* all of them, idle or busy */
-	struct remote_node *hnext;
-};
-
-struct remote {
-	struct auth_key key;
-	bool secure;
-	uint32_t self;
-	uint32_t block_size;
-	atomic_int timeout_ms;
-	pthread_mutex_t lock; /* protects nodes and all their connections */
-	struct remote_node *buckets[REMOTE_BUCKETS];
-	atomic_uint_fast64_t requests, sent, received, errors, connects;
-};
-
-/*
- * One request's shape: what goes out, where the reply payload goes. Every
- * exchange's argument starts with one, so with_conn() can tell a provider's
- * answer from a broken connection.
- */
-struct call {
-	uint8_t op;
-	const struct iovec *req; /* payload iovecs */
-	int nreq;
-	const struct iovec *rep; /* reply payload destination */
-	int nrep;
-	size_t rep_len; /* exact reply length expected */
-	bool rep_exact; /* false: any length up to the iovecs */
-	size_t got;	/* reply payload length received */
-	struct proto_block_moved *moved;
-	bool answered; /* a matching reply header arrived */
-};
+#include "remote-internal.h"
 
 static struct remote_node *find_node_locked(struct remote *r, uint32_t id)
 {
@@ -220,8 +166,7 @@ void remote_node_dead(struct remote *r, uint32_t node)
 	destroy_chain(dead);
 }
 
-/* Sends one request and receives its reply; the heart of every call. */
-static int transact(struct remote *r, struct rconn *rc, struct call *cl)
+int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 {
 	uint8_t mbuf[PROTO_BLOCK_MOVED_SIZE];
 	struct wire_hdr h = {.op = cl->op, .id = ++rc->next_id}, rh;
@@ -281,24 +226,36 @@ static bool conn_reusable(int ret)
 	       ret == -ESTALE || ret == -EBUSY;
 }
 
-static int fetch_region(struct remote *r, struct rconn *rc)
-{
+/* A STATUS request: the provider's counts and its region on this connection. */
+struct status_call {
+	struct call cl;
 	uint8_t buf[PROTO_BLOCK_STATUS_REP_SIZE];
-	struct iovec iov = {buf, sizeof(buf)};
-	struct call cl = {
+	struct iovec iov;
+};
+
+static void status_call_init(struct status_call *sc)
+{
+	sc->iov = (struct iovec){sc->buf, sizeof(sc->buf)};
+	sc->cl = (struct call){
 		.op = WIRE_OP_STATUS,
-		.rep = &iov,
+		.rep = &sc->iov,
 		.nrep = 1,
-		.rep_len = sizeof(buf),
+		.rep_len = sizeof(sc->buf),
 		.rep_exact = true,
 	};
+}
+
+static int fetch_region(struct remote *r, struct rconn *rc)
+{
 	struct proto_block_status st;
+	struct status_call sc;
 	int ret;
 
-	ret = transact(r, rc, &cl);
+	status_call_init(&sc);
+	ret = remote_transact(r, rc, &sc.cl);
 	if (ret < 0)
 		return ret;
-	if (proto_block_status_decode(buf, sizeof(buf), &st) < 0)
+	if (proto_block_status_decode(sc.buf, sizeof(sc.buf), &st) < 0)
 		return -EPROTO;
 	rc->region = st.region;
 	rc->rma = st.region.len > 0;
@@ -421,12 +378,8 @@ static void checkin(struct remote *r, struct rconn *rc, bool ok)
 	free(rc);
 }
 
-/* Runs one call against node; fn does the exchange on the connection. */
-/* arg starts with a struct call. */
-typedef int (*exchange_fn)(struct remote *r, struct rconn *rc, void *arg);
-
-static int with_conn(struct remote *r, uint32_t node, bool idempotent,
-		     exchange_fn fn, void *arg)
+int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
+		     remote_exchange_fn fn, void *arg)
 {
 	struct call *cl = arg;
 	struct rconn *rc;
@@ -462,7 +415,7 @@ static int with_conn(struct remote *r, uint32_t node, bool idempotent,
 
 static int do_call(struct remote *r, struct rconn *rc, void *arg)
 {
-	return transact(r, rc, arg);
+	return remote_transact(r, rc, arg);
 }
 
 int remote_alloc(struct remote *r, uint32_t node, uint32_t n, uint32_t *idx,
@@ -490,7 +443,7 @@ int remote_alloc(struct remote *r, uint32_t node, uint32_t n, uint32_t *idx,
 	if (!n)
 		return -EINVAL;
 	proto_block_alloc_req_encode(&ar, req, sizeof(req));
-	ret = with_conn(r, node, false, do_call, &cl);
+	ret = remote_with_conn(r, node, false, do_call, &cl);
 	if (ret < 0)
 		return ret;
 	ret = proto_block_alloc_rep_decode(rep, cl.got, &out, idx, ar.n);
@@ -526,7 +479,7 @@ int remote_free(struct remote *r, uint32_t node, const uint32_t *idx,
 		if (ret < 0)
 			return ret;
 		qiov.iov_len = ret;
-		ret = with_conn(r, node, false, do_call, &cl);
+		ret = remote_with_conn(r, node, false, do_call, &cl);
 		if (ret < 0)
 			return ret;
 		done += chunk;
@@ -534,267 +487,17 @@ int remote_free(struct remote *r, uint32_t node, const uint32_t *idx,
 	return 0;
 }
 
-/* One READ or WRITE, with the one-sided path when the connection has it. */
-struct rw_call {
-	struct call cl;
-	bool write;
-	uint64_t region_off;
-	void *buf;
-	uint32_t len;
-};
-
-static int do_rw(struct remote *r, struct rconn *rc, void *arg)
-{
-	struct rw_call *rw = arg;
-	int ret;
-
-	if (rc->rma && rw->region_off + rw->len <= rc->region.len) {
-		if (rw->write)
-			ret = conn_rma_write(rc->c, rw->buf, rw->len,
-					     &rc->region, rw->region_off);
-		else
-			ret = conn_rma_read(rc->c, rw->buf, rw->len,
-					    &rc->region, rw->region_off);
-		if (ret == 0) {
-			atomic_fetch_add(&r->requests, 1);
-			atomic_fetch_add(rw->write ? &r->sent : &r->received,
-					 rw->len);
-		}
-		return ret;
-	}
-	return transact(r, rc, &rw->cl);
-}
-
-static int rw_args_valid(struct remote *r, uint32_t off, uint32_t len)
-{
-	if (!len || off >= r->block_size || len > r->block_size - off)
-		return -EINVAL;
-	return 0;
-}
-
-int remote_read(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		void *dst, uint32_t len, struct proto_block_moved *moved)
-{
-	struct proto_block_rw hdr = {
-		.owner = r->self, .block = idx, .off = off, .len = len};
-	uint8_t req[PROTO_BLOCK_RW_SIZE];
-	struct iovec qiov = {req, sizeof(req)}, piov = {dst, len};
-	struct rw_call rw = {
-		.cl =
-			{
-				.op = WIRE_OP_READ,
-				.req = &qiov,
-				.nreq = 1,
-				.rep = &piov,
-				.nrep = 1,
-				.rep_len = len,
-				.rep_exact = true,
-				.moved = moved,
-			},
-		.region_off = (uint64_t)idx * r->block_size + off,
-		.buf = dst,
-		.len = len,
-	};
-	int ret = rw_args_valid(r, off, len);
-
-	if (ret < 0)
-		return ret;
-	proto_block_rw_encode(&hdr, req, sizeof(req));
-	return with_conn(r, node, true, do_rw, &rw);
-}
-
-int remote_write(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		 const void *src, uint32_t len, struct proto_block_moved *moved)
-{
-	struct proto_block_rw hdr = {
-		.owner = r->self, .block = idx, .off = off, .len = len};
-	uint8_t req[PROTO_BLOCK_RW_SIZE];
-	struct iovec qiov[2] = {{req, sizeof(req)}, {(void *)src, len}};
-	struct rw_call rw = {
-		.cl =
-			{
-				.op = WIRE_OP_WRITE,
-				.req = qiov,
-				.nreq = 2,
-				.rep_exact = true,
-				.moved = moved,
-			},
-		.write = true,
-		.region_off = (uint64_t)idx * r->block_size + off,
-		.buf = (void *)src,
-		.len = len,
-	};
-	int ret = rw_args_valid(r, off, len);
-
-	if (ret < 0)
-		return ret;
-	proto_block_rw_encode(&hdr, req, sizeof(req));
-	return with_conn(r, node, true, do_rw, &rw);
-}
-
-struct batch_call {
-	struct call cl;
-	bool write;
-	const struct proto_block_extent *ext;
-	uint32_t n;
-	const struct iovec *iov;
-	int iovcnt;
-};
-
-/*
- * The one-sided form of a batch: walks extents and iovecs together, one
- * RMA operation per piece where an extent and an iovec overlap.
- */
-static int batch_rma(struct remote *r, struct rconn *rc, struct batch_call *b)
-{
-	size_t io_off = 0;
-	int i = 0, ret;
-
-	for (uint32_t e = 0; e < b->n; e++) {
-		uint64_t at = (uint64_t)b->ext[e].block * r->block_size +
-			      b->ext[e].off;
-		uint32_t left = b->ext[e].len;
-
-		while (left) {
-			size_t piece;
-			uint8_t *p;
-
-			while (i < b->iovcnt && io_off == b->iov[i].iov_len) {
-				i++;
-				io_off = 0;
-			}
-			if (i == b->iovcnt)
-				return -EINVAL;
-			piece = MIN((size_t)left, b->iov[i].iov_len - io_off);
-			p = (uint8_t *)b->iov[i].iov_base + io_off;
-			ret = b->write ? conn_rma_write(rc->c, p, piece,
-							&rc->region, at)
-				       : conn_rma_read(rc->c, p, piece,
-						       &rc->region, at);
-			if (ret < 0)
-				return ret;
-			at += piece;
-			left -= piece;
-			io_off += piece;
-		}
-	}
-	atomic_fetch_add(&r->requests, 1);
-	atomic_fetch_add(b->write ? &r->sent : &r->received, b->cl.rep_len);
-	return 0;
-}
-
-static bool batch_in_region(struct remote *r, struct rconn *rc,
-			    const struct batch_call *b)
-{
-	if (!rc->rma)
-		return false;
-	for (uint32_t e = 0; e < b->n; e++)
-		if ((uint64_t)b->ext[e].block * r->block_size + b->ext[e].off +
-			    b->ext[e].len >
-		    rc->region.len)
-			return false;
-	return true;
-}
-
-static int do_batch(struct remote *r, struct rconn *rc, void *arg)
-{
-	struct batch_call *b = arg;
-
-	if (batch_in_region(r, rc, b))
-		return batch_rma(r, rc, b);
-	return transact(r, rc, &b->cl);
-}
-
-static int batch(struct remote *r, uint32_t node, bool write,
-		 const struct proto_block_extent *ext, uint32_t n,
-		 const struct iovec *iov, int iovcnt,
-		 struct proto_block_moved *moved)
-{
-	uint8_t hdr[PROTO_BLOCK_MAX_BATCH_HDR];
-	struct iovec qiov[PROTO_BLOCK_MAX_BATCH + 1];
-	struct batch_call b = {
-		.cl =
-			{
-				.op = write ? WIRE_OP_WRITE_BATCH
-					    : WIRE_OP_READ_BATCH,
-				.req = qiov,
-				.nreq = 1,
-				.rep_exact = true,
-				.moved = moved,
-			},
-		.write = write,
-		.ext = ext,
-		.n = n,
-		.iov = iov,
-		.iovcnt = iovcnt,
-	};
-	uint64_t want = 0, have = 0;
-	int ret;
-
-	if (iovcnt < 1 || iovcnt > (int)PROTO_BLOCK_MAX_BATCH)
-		return -EINVAL;
-	for (uint32_t i = 0; i < n; i++) {
-		ret = rw_args_valid(r, ext[i].off, ext[i].len);
-		if (ret < 0)
-			return ret;
-		want += ext[i].len;
-	}
-	for (int i = 0; i < iovcnt; i++)
-		have += iov[i].iov_len;
-	if (want != have)
-		return -EINVAL;
-	ret = proto_block_batch_encode(r->self, ext, n, hdr, sizeof(hdr));
-	if (ret < 0)
-		return ret;
-	qiov[0].iov_base = hdr;
-	qiov[0].iov_len = ret;
-	if (write) {
-		memcpy(qiov + 1, iov, iovcnt * sizeof(*iov));
-		b.cl.nreq = 1 + iovcnt;
-		b.cl.rep_len = 0;
-	} else {
-		b.cl.rep = iov;
-		b.cl.nrep = iovcnt;
-		b.cl.rep_len = want;
-	}
-	ret = with_conn(r, node, true, do_batch, &b);
-	return ret;
-}
-
-int remote_read_batch(struct remote *r, uint32_t node,
-		      const struct proto_block_extent *ext, uint32_t n,
-		      const struct iovec *iov, int iovcnt,
-		      struct proto_block_moved *moved)
-{
-	return batch(r, node, false, ext, n, iov, iovcnt, moved);
-}
-
-int remote_write_batch(struct remote *r, uint32_t node,
-		       const struct proto_block_extent *ext, uint32_t n,
-		       const struct iovec *iov, int iovcnt,
-		       struct proto_block_moved *moved)
-{
-	return batch(r, node, true, ext, n, iov, iovcnt, moved);
-}
-
 int remote_status(struct remote *r, uint32_t node,
 		  struct proto_block_status *out)
 {
-	uint8_t buf[PROTO_BLOCK_STATUS_REP_SIZE];
-	struct iovec iov = {buf, sizeof(buf)};
-	struct call cl = {
-		.op = WIRE_OP_STATUS,
-		.rep = &iov,
-		.nrep = 1,
-		.rep_len = sizeof(buf),
-		.rep_exact = true,
-	};
+	struct status_call sc;
 	int ret;
 
-	ret = with_conn(r, node, true, do_call, &cl);
+	status_call_init(&sc);
+	ret = remote_with_conn(r, node, true, do_call, &sc.cl);
 	if (ret < 0)
 		return ret;
-	if (proto_block_status_decode(buf, sizeof(buf), out) < 0) {
+	if (proto_block_status_decode(sc.buf, sizeof(sc.buf), out) < 0) {
 		log_warn("remote: node %u sent a bad STATUS reply", node);
 		atomic_fetch_add(&r->errors, 1);
 		return -EIO;

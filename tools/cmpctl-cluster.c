@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmpctl status and cmpctl keygen (include/cmp/cmpctl-cluster.h): a NODES
- * query to the manager printed as a table or JSON, and key generation with
- * errors a person can act on.
+ * cmpctl status and cmpctl keygen (cmpctl-cluster.h): a NODES query to
+ * the manager printed as a table or JSON, and key generation with errors a
+ * person can act on.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmp/auth.h"
-#include "cmp/cmpctl-cluster.h"
-#include "cmp/mgrclient.h"
+#include "cmpctl-cluster.h"
+#include "cmp/mgr.h"
 #include "cmp/util.h"
 
 #define STATUS_TIMEOUT_MS 3000

@@ -12,7 +12,7 @@
 #include <sys/xattr.h>
 
 #include "cmp-config.h"
-#include "cmp/cmpctl-cluster.h"
+#include "cmpctl-cluster.h"
 #include "cmp/util.h"
 
 #define STATS_XATTR "user.cmpfs.stats"

@@ -6,7 +6,6 @@
  * rdma-setup.c, the data path in rdma-io.c and rdma-ctrl.c. Every verbs/CM
  * failure is turned into -errno here, with one log line naming the call.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -30,58 +29,6 @@ struct rdma_listener {
 	struct rdma_event_channel *ch;
 	struct rdma_cm_id *id;
 };
-
-static bool host_ok(const char *h, size_t n, bool bracketed)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)h[i];
-
-		if (!isalnum(ch) && ch != '.' && ch != '-' && ch != '_' &&
-		    !(bracketed && (ch == ':' || ch == '%')))
-			return false;
-	}
-	return true;
-}
-
-/*
- * The grammar of conn_split_hostport() in conn.c ("host:port",
- * "[v6]:port", ":port"; numeric port), kept here because the RDMA unit
- * tests and self-test link this library without conn.c. Named differently
- * so the two never clash.
- */
-static int split_hostport(const char *rest, char *host, size_t hostlen,
-			  char *port, size_t portlen)
-{
-	const char *colon, *h = rest;
-	bool bracketed = rest[0] == '[';
-	char *end;
-	size_t n;
-
-	if (bracketed) {
-		const char *close = strchr(rest, ']');
-
-		if (!close || close[1] != ':' || close == rest + 1)
-			return -EINVAL;
-		h = rest + 1;
-		n = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(rest, ':');
-		if (!colon)
-			return -EINVAL;
-		n = (size_t)(colon - rest);
-	}
-	if (n >= hostlen || !host_ok(h, n, bracketed))
-		return -EINVAL;
-	if (!isdigit((unsigned char)colon[1]) || strlen(colon + 1) > 5 ||
-	    strlen(colon + 1) >= portlen ||
-	    strtoul(colon + 1, &end, 10) > 65535 || *end)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	strcpy(port, colon + 1);
-	return 0;
-}
 
 static void format_url(char *out, size_t len, const char *host,
 		       unsigned int port)
@@ -139,7 +86,7 @@ static int resolve(const char *rest, bool passive, struct sockaddr_storage *ss,
 	char port[16];
 	int ret;
 
-	if (split_hostport(rest, host, hostlen, port, sizeof(port))) {
+	if (conn_split_hostport(rest, host, hostlen, port, sizeof(port))) {
 		log_error("rdma://%s: malformed address (want host:port)",
 			  rest);
 		return -EINVAL;

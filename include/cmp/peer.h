@@ -4,7 +4,7 @@
  * (the RLL side of a cmpfs node, and the whole of what cmp-memserver does).
  * It listens on a connector address, authenticates every connection with
  * the cluster key, and answers ALLOC, FREE, READ, WRITE, READ_BATCH,
- * WRITE_BATCH, STATUS and PING (payloads in include/cmp/proto_block.h) on
+ * WRITE_BATCH, STATUS and PING (payloads in pool/proto_block.h) on
  * the connection's own thread, straight from and into the store's memory:
  * a READ reply is one writev of the frame header and a pointer into the
  * block.
@@ -22,7 +22,9 @@
  * Threads: the store ops are called from many connection threads at once
  * and must do their own locking. peer_owner_dead() may be called from any
  * thread. peer_destroy() joins every thread; no store op runs after it
- * returns.
+ * returns. Memory: of the configuration the peer keeps the key (copied),
+ * the ops table and its context; those two, and the store's memory, are
+ * the caller's and must outlive the peer.
  */
 #ifndef CMP_PEER_H
 #define CMP_PEER_H
@@ -31,10 +33,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmp/proto_block.h"
-
 struct auth_key;
 struct peer;
+
+/* Cluster block size bounds: a power of two in between. */
+#define PROTO_BLOCK_MIN_SIZE (4u << 10)
+#define PROTO_BLOCK_MAX_SIZE (4u << 20)
+/* Room for a node address in MOVED ("tcp://[v6]:port", NUL-terminated). */
+#define PROTO_BLOCK_ADDR_LEN 64
+
+/* A power of two within [PROTO_BLOCK_MIN_SIZE, PROTO_BLOCK_MAX_SIZE]. */
+bool proto_block_size_valid(uint64_t block_size);
+
+/* Payload of a reply with status MOVED: block `from` now lives elsewhere. */
+struct proto_block_moved {
+	uint32_t from;
+	uint32_t node;
+	uint32_t block;
+	char addr[PROTO_BLOCK_ADDR_LEN]; /* NUL-terminated */
+};
 
 struct peer_store_ops {
 	/*
@@ -67,9 +84,11 @@ struct peer_store_ops {
 		     struct proto_block_moved *out);
 	/*
 	 * Optional: the one contiguous mapping behind ptr() (ptr(i) == base +
-	 * i * block_size), exposed for one-sided access on transports with
-	 * RMA; returning NULL keeps it unexposed. The region is registered
-	 * (pinned) on every RMA connection. Op NULL: READ/WRITE messages only.
+	 * i * block_size), for one-sided access on transports with RMA: to be
+	 * registered once (conn_rma_register()) and reached only per loan,
+	 * through a window granted on the owner's connection
+	 * (conn_rma_grant()); never exposed whole. Until the loan table grants
+	 * per loan, the peer service does not use it: READ/WRITE messages.
 	 */
 	void *(*region)(void *ctx, size_t *len);
 };

@@ -8,7 +8,8 @@
  *   LLL   our data in our memory, LRU order (this node's memory)
  *   LRL   our data in another node's memory
  *   RLL   another node's data in our memory (we lend)
- *   RRL   forwarding record: a block we lent was moved on
+ *   RRL   forwarding record: a block we lent was moved on (principle 3;
+ *         not implemented yet, so it stays empty)
  *
  * Callers that own data (the file system) see blocks only through handles:
  * a handle (nonzero u32) names one block of this node's data wherever it
@@ -19,9 +20,18 @@
  * region and keeps the block from moving until pool_unpin(). Otherwise
  * pool_read()/pool_write() copy byte ranges wherever the block is.
  *
- * Threads: every function is thread-safe (one internal mutex, held only for
- * list updates, never across copies or network I/O). Memory: the pool owns
- * its region; pointers from pool_pin() are valid until the matching unpin.
+ * Joining the cluster (cluster_*): runs the peer service that lends our
+ * free blocks to other nodes (RLL), the manager client that registers us
+ * and heartbeats our list counts, and the block client through which the
+ * pool borrows (LRL), reads and writes byte ranges of blocks elsewhere. It
+ * wires the manager's NODE_DEAD announcements to the pool (our blocks on
+ * the dead node are lost; its blocks in our memory are freed).
+ *
+ * Threads: every pool function is thread-safe (one internal mutex, held
+ * only for list updates, never across copies or network I/O).
+ * cluster_create/destroy from one thread; the other cluster calls are
+ * thread-safe. Memory: the pool owns its region; pointers from pool_pin()
+ * are valid until the matching unpin. The pool must outlive its cluster.
  */
 #ifndef CMP_POOL_H
 #define CMP_POOL_H
@@ -99,69 +109,31 @@ int pool_zero(struct pool *p, uint32_t handle, uint32_t off, uint32_t len);
 /* Name of a list ("free", "LLL", ...). */
 const char *pool_list_name(enum pool_list l);
 
-/*
- * ---- The cluster side ----
- *
- * Borrowing (LRL): with cluster ops set, an allocation that finds no free
- * local block moves the coldest unpinned LLL block's content to a block
- * borrowed elsewhere (principle 2) and reuses the memory; reads and writes
- * of a borrowed block go through the ops as byte ranges; when local blocks
- * are freed, a helper thread pulls borrowed blocks home (principle 4).
- * The ops are called without the pool lock, from the thread that needs
- * them (or the helper thread), and return 0 or -errno.
- */
-struct pool_ref {
-	uint32_t node;	/* provider node id */
-	uint32_t index; /* block index on the provider */
+/* ---- Joining the cluster ---- */
+
+struct auth_key;
+struct cluster;
+
+struct cluster_config {
+	struct pool *pool;
+	const char *manager_addr;   /* tcp://HOST:PORT */
+	const char *listen_addr;    /* where other nodes reach us */
+	const struct auth_key *key; /* NULL: insecure mode */
+	uint32_t node_id;	    /* 0: random */
+	int timeout_ms;		    /* per remote call; <= 0: 5000 */
 };
 
-struct pool_cluster_ops {
-	/* One free block elsewhere, in tier order. -ENOSPC when none. */
-	int (*borrow)(void *ctx, struct pool_ref *out);
-	/* Gives a borrowed block back. */
-	void (*release)(void *ctx, const struct pool_ref *r);
-	int (*read)(void *ctx, const struct pool_ref *r, uint32_t off,
-		    void *dst, uint32_t len);
-	int (*write)(void *ctx, const struct pool_ref *r, uint32_t off,
-		     const void *src, uint32_t len);
-	/* Free blocks the cluster offers elsewhere (for statfs), cached. */
-	uint64_t (*remote_free)(void *ctx);
+struct cluster_stats {
+	uint64_t requests, bytes_sent, bytes_received, errors;
+	uint32_t node_id;
 };
 
-/* Installs the ops and starts the helper thread. Call once, early. */
-int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
-		     void *ctx);
-/* Stops the helper thread (before the ops' context goes away). */
-void pool_stop_cluster(struct pool *p);
-
-/*
- * Lending (RLL): the peer service stores other nodes' blocks in our free
- * blocks. pool_lend() takes up to n free blocks for owner and returns how
- * many it took (0 when none is free) with their indexes in idx[].
- */
-uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx);
-/* Returns lent blocks; indexes not lent to owner are skipped (counted). */
-uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
-		     uint32_t n);
-bool pool_lent_to(struct pool *p, uint32_t idx, uint32_t owner);
-/* Address of local block idx (for the peer service; idx < local blocks). */
-void *pool_block_addr(struct pool *p, uint32_t idx);
-uint32_t pool_local_blocks(const struct pool *p);
-/* An owner died: every block lent to it is freed. Returns how many. */
-uint32_t pool_owner_dead(struct pool *p, uint32_t owner);
-/* A provider died: our blocks there are lost (EIO). Returns how many. */
-uint32_t pool_provider_dead(struct pool *p, uint32_t node);
-/*
- * The cluster declared this node dead (it was cut off for too long): the
- * others freed what they held for us and forgot what we held for them.
- * Every LRL block becomes lost, every RLL block free. Returns how many.
- */
-uint32_t pool_forget_cluster(struct pool *p);
-/*
- * Pulls up to max borrowed blocks home while free local blocks remain
- * (principle 4). Returns how many moved. The helper thread calls it; tests
- * may call it directly.
- */
-uint32_t pool_pull_home(struct pool *p, uint32_t max);
+/* NULL + errno (EINVAL bad config, EADDRINUSE, ...), logged. */
+struct cluster *cluster_create(const struct cluster_config *cfg);
+/* Waits up to timeout_ms for the first registration. 0 or -errno. */
+int cluster_wait_registered(struct cluster *c, int timeout_ms);
+void cluster_get_stats(struct cluster *c, struct cluster_stats *out);
+/* Detaches from the pool, stops serving, frees c. NULL is ok. */
+void cluster_destroy(struct cluster *c);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small helpers shared by every program: size parsing and formatting, time.
+ * Small helpers shared by every program: size parsing and formatting, time,
+ * iovec lengths.
  * All pure and thread-safe.
  */
 #ifndef CMP_UTIL_H
@@ -8,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define CMP_VERSION "0.1.0"
 
@@ -24,6 +26,9 @@ int cmp_parse_size(const char *text, uint64_t *out);
 
 /* Formats bytes as "1.5 GiB" into buf; returns buf. */
 char *cmp_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Bytes in iov[0..iovcnt). */
+size_t cmp_iov_total(const struct iovec *iov, int iovcnt);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t cmp_now_ns(void);

@@ -25,7 +25,8 @@
  *   B -> A  reply status MOVED (+ new location) when B moved the block on
  *   M -> A  NODE_DEAD (id) when B missed its heartbeats
  *
- * The payload layouts of each opcode live in include/cmp/proto.h.
+ * The payload layouts live with the modules that speak them: the manager
+ * messages in include/cmp/mgr.h, the block messages in pool/proto_block.h.
  */
 #ifndef CMP_WIRE_H
 #define CMP_WIRE_H
@@ -58,7 +59,6 @@ struct conn;
 	X(WRITE, 23)       \
 	X(READ_BATCH, 24)  \
 	X(WRITE_BATCH, 25) \
-	X(MOVE, 26)        \
 	X(STATUS, 30)
 
 enum wire_op {

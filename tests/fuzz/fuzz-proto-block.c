@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cmp/proto_block.h"
+#include "proto_block.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target for the manager message decoders (pool/proto_mgr.c): the
+ * Fuzz target for the manager message decoders (manager/proto.c): the
  * manager decodes what nodes send, nodes decode what the manager sends.
  * Input: one selector byte (which decoder, modulo their number), then the
  * payload. Besides "does not crash or over-read", it checks what must hold
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp/proto_mgr.h"
+#include "cmp/mgr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,15 +2,15 @@
 /*
  * Writes the seed corpus of fuzz-peer: request streams as an owner sends
  * them after the handshake, built with the real encoders and checksums.
- * Run by hand from the source root: build/memserver/gen-corpus-peer
- * tests/fuzz/corpus/peer
+ * Run by hand from the source root: build/tests/fuzz/gen-corpus-peer
+ * tests/fuzz/corpus/fuzz-peer
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp/proto_block.h"
 #include "cmp/wire.h"
+#include "proto_block.h"
 
 #define OWNER 9u
 #define BS 4096u
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	const struct proto_block_extent two[2] = {{0, 0, 100}, {1, 4000, 96}};
 	const struct proto_block_extent big[2] = {{0, 0, BS}, {1, 0, 2000}};
 	const struct proto_block_extent stranger[1] = {{7, 0, 64}};
-	const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus/peer";
+	const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus/fuzz-peer";
 	uint32_t idx[2] = {0, 1};
 	uint8_t b[64];
 	int n;

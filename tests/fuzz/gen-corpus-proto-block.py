@@ -7,7 +7,7 @@ Run from the source root: tests/fuzz/gen-corpus-proto-block.py"""
 import os
 import struct
 
-OUT = os.path.join(os.path.dirname(__file__), "corpus", "proto-block")
+OUT = os.path.join(os.path.dirname(__file__), "corpus", "fuzz-proto-block")
 BS64K = 4 << 4  # 4 KiB << 4 = 64 KiB
 
 

@@ -3,7 +3,7 @@
  * Writes the seed corpus of the connector's fuzz targets with the real
  * encoders, so valid frames carry valid checksums:
  *
- *   build/connector/fuzz-gen-corpus tests/fuzz/corpus
+ *   build/tests/fuzz/fuzz-gen-corpus tests/fuzz/corpus
  *
  * creates corpus/fuzz-frame/ and corpus/fuzz-auth/ with a few valid frames
  * and one example of each way a frame can be wrong. Deterministic: running

@@ -3,14 +3,14 @@
  * Writes the seed corpus of fuzz-proto-mgr: valid messages of every kind
  * (selector byte + payload, as the target reads them) and a few near
  * misses. Run by hand when the messages change:
- *   build/manager/gen-proto-mgr tests/fuzz/corpus/proto-mgr
+ *   build/tests/fuzz/gen-proto-mgr tests/fuzz/corpus/fuzz-proto-mgr
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp/proto_mgr.h"
+#include "cmp/mgr.h"
 
 enum {
 	SEL_REG,

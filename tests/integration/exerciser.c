@@ -53,6 +53,10 @@ static void dump_history(void)
 }
 
 static void fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void fail(const char *fmt, ...)
 {
 	va_list ap;
 

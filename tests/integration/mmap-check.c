@@ -33,6 +33,9 @@
 static const char *file;
 
 static void die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
 {
 	va_list ap;
 

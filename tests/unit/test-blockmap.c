@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "cmp/blockmap.h"
+#include "blockmap.h"
 #include "cmp/pool.h"
 
 #define BS (4u << 10)

@@ -29,9 +29,8 @@
 
 #include <cmocka.h>
 
-#include "cmp/cluster.h"
 #include "cmp/log.h"
-#include "cmp/mgrclient.h"
+#include "cmp/mgr.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "manager.h"
@@ -97,7 +96,7 @@ static int setup(void **state)
 		assert_non_null(t->pool[n]);
 		snprintf(addr, sizeof(addr), "mem://cmp3-%c-%d-%u",
 			 node_name[n], getpid(), seq);
-		t->cl[n] = cluster_start(&(struct cluster_config){
+		t->cl[n] = cluster_create(&(struct cluster_config){
 			.pool = t->pool[n],
 			.manager_addr = t->mgr_addr,
 			.listen_addr = addr,
@@ -119,7 +118,7 @@ static int teardown(void **state)
 	struct cmp3 *t = *state;
 
 	for (int n = 0; n < NNODES; n++)
-		cluster_stop(t->cl[n]);
+		cluster_destroy(t->cl[n]);
 	manager_destroy(t->mgr);
 	for (int n = 0; n < NNODES; n++)
 		pool_destroy(t->pool[n]);
@@ -333,7 +332,7 @@ static void sync_manager(struct cmp3 *t)
 
 static void stop_node(struct cmp3 *t, int n)
 {
-	cluster_stop(t->cl[n]);
+	cluster_destroy(t->cl[n]);
 	t->cl[n] = NULL;
 }
 

@@ -113,14 +113,15 @@ static void malformed_values_are_refused_with_one_line(void **state)
 
 static void libfuse_options_are_passed_on(void **state)
 {
-	const char *argv[] = {"cmpfs",
-			      "/m",
-			      "-f",
-			      "-s",
-			      "-d",
-			      "-o",
-			      "allow_other,fsname=a\\,b,max_threads=4,clone_fd,"
-			      "dev,suid,rw,default_permissions,auto_unmount"};
+	const char *argv[] = {
+		"cmpfs",
+		"/m",
+		"-f",
+		"-s",
+		"-d",
+		"-o",
+		("allow_other,fsname=a\\,b,max_threads=4,clone_fd,"
+		 "dev,suid,rw,default_permissions,auto_unmount")};
 	struct fuse_args a;
 	struct fs_options o;
 

@@ -21,9 +21,9 @@
 #include "cmp/conn.h"
 #include "cmp/log.h"
 #include "cmp/peer.h"
-#include "cmp/remote.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "remote.h"
 #include "store.h"
 
 #define BS (64u << 10)

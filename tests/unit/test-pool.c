@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "cmp/pool.h"
-#include "../../pool/pool-internal.h"
+#include "pool-internal.h"
 
 #define BS (64u << 10)
 
@@ -85,12 +85,12 @@ static void lll_keeps_lru_order_and_touch_moves_to_front(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pool_alloc(p, false, &h[i]), 0);
 	/* Newest first: h2 h1 h0; the coldest (tail) is h0. */
-	assert_int_equal(p->lb[p->lists[POOL_LLL].tail].owner, h[0]);
-	assert_int_equal(p->lb[p->lists[POOL_LLL].head].owner, h[2]);
+	assert_int_equal(p->blocks[p->lists[POOL_LLL].tail].handle, h[0]);
+	assert_int_equal(p->blocks[p->lists[POOL_LLL].head].handle, h[2]);
 	assert_int_equal(pool_pin(p, h[0], &ptr), 0);
 	pool_unpin(p, h[0]);
-	assert_int_equal(p->lb[p->lists[POOL_LLL].head].owner, h[0]);
-	assert_int_equal(p->lb[p->lists[POOL_LLL].tail].owner, h[1]);
+	assert_int_equal(p->blocks[p->lists[POOL_LLL].head].handle, h[0]);
+	assert_int_equal(p->blocks[p->lists[POOL_LLL].tail].handle, h[1]);
 	pool_destroy(p);
 }
 
@@ -157,7 +157,7 @@ static int fake_borrow(void *ctx, struct pool_ref *out)
 	for (uint32_t i = 0; i < FAKE_BLOCKS; i++) {
 		if (!f->used[i]) {
 			f->used[i] = true;
-			*out = (struct pool_ref){.node = 7, .index = i};
+			*out = (struct pool_ref){.node = 7, .block = i};
 			return 0;
 		}
 	}
@@ -168,8 +168,8 @@ static void fake_release(void *ctx, const struct pool_ref *r)
 {
 	struct fake *f = ctx;
 
-	assert_true(f->used[r->index]);
-	f->used[r->index] = false;
+	assert_true(f->used[r->block]);
+	f->used[r->block] = false;
 }
 
 static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
@@ -179,7 +179,7 @@ static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
 
 	if (f->dead)
 		return -EIO;
-	memcpy(dst, f->mem[r->index] + off, len);
+	memcpy(dst, f->mem[r->block] + off, len);
 	f->bytes_read += len;
 	return 0;
 }
@@ -191,7 +191,7 @@ static int fake_write(void *ctx, const struct pool_ref *r, uint32_t off,
 
 	if (f->dead)
 		return -EIO;
-	memcpy(f->mem[r->index] + off, src, len);
+	memcpy(f->mem[r->block] + off, src, len);
 	f->bytes_written += len;
 	return 0;
 }

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "cmp/proto_block.h"
 #include "cmp/wire.h"
+#include "proto_block.h"
 
 #define BS (64u << 10)
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "cmp/proto_mgr.h"
+#include "cmp/mgr.h"
 
 static const struct proto_mgr_register good_reg = {
 	.node = 0x01020304,

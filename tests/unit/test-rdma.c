@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of the RDMA transport with verbs and CM mocked: the real entry
- * points are wrapped (-Wl,--wrap=, listed in connector/rdma/meson.build)
+ * points are wrapped (-Wl,--wrap=, listed in tests/unit/meson.build)
  * and the inline ones (ibv_post_send/recv, ibv_poll_cq, ibv_req_notify_cq)
  * reach the fake fabric of fake-rdma.c through its fake ibv_context. So the
  * transport's state machines, credits, completions and its poll() loop run
  * for real against a peer in the same process; any SEND that finds no
- * posted receive (an RNR: a flow-control bug) is counted.
+ * posted receive (an RNR: a flow-control bug) is counted. Connection
+ * management, streams, and the growth after authentication here; one-sided
+ * access in test-rdma-rma.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -173,7 +175,7 @@ static void connect_times_out_when_nobody_answers(void **state)
 	assert_int_equal(F.live, 0);
 }
 
-static void *accept_main(void *arg)
+static void *accept_srv_main(void *arg)
 {
 	struct pair *p = arg;
 
@@ -188,7 +190,7 @@ static void server_refuses_a_foreign_peer_and_keeps_accepting(void **state)
 	pthread_t t;
 
 	start_listener(&p);
-	assert_int_equal(pthread_create(&t, NULL, accept_main, &p), 0);
+	assert_int_equal(pthread_create(&t, NULL, accept_srv_main, &p), 0);
 	F.bad_hello = true;
 	assert_int_equal(
 		conn_rdma_transport.connect("127.0.0.1:7000", 1000, &bad),

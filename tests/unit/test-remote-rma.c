@@ -21,8 +21,8 @@
 #include "cmp/conn.h"
 #include "cmp/log.h"
 #include "cmp/peer.h"
-#include "cmp/remote.h"
 #include "cmp/util.h"
+#include "remote.h"
 #include "store.h"
 
 #define BS (16u << 10)

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * File offset -> block handle, two levels so that holes and sparse files
- * cost nothing (see include/cmp/blockmap.h).
+ * cost nothing (see blockmap.h).
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp/blockmap.h"
+#include "blockmap.h"
 #include "cmp/pool.h"
 
 void blockmap_init(struct blockmap *m)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Manager message codecs (include/cmp/proto_mgr.h). The wire layouts live
+ * Manager message codecs (include/cmp/mgr.h). The wire layouts live
  * here only; byte order is converted in these functions and nowhere else.
  * Decoders are pure and strict (reserved bytes zero, addresses NUL-padded)
  * so that a decoded message encodes back to the very same bytes: the fuzz
@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cmp/proto_mgr.h"
+#include "cmp/mgr.h"
 
 #define HEARTBEAT_MS_MAX 3600000u
 #define DEAD_AFTER_MAX 1000u

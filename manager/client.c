@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The manager client (include/cmp/mgrclient.h). One thread owns the
+ * The manager client (include/cmp/mgr.h). One thread owns the
  * registration connection: it registers, sends heartbeats on time, reads
  * replies and NODE_DEAD pushes, and reconnects with backoff. Queries from
  * other threads use separate connections from a small cache, one caller per
@@ -22,7 +22,7 @@
 #include "cmp/auth.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
-#include "cmp/mgrclient.h"
+#include "cmp/mgr.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
 

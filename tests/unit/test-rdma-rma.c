@@ -379,6 +379,6 @@ int main(void)
 	};
 #undef T
 
-	log_init("test-rdma-mw", LOG_LVL_WARN);
+	log_init("test-rdma-rma", LOG_LVL_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,14 +2,14 @@
 /*
  * The owner-side client of the block data path: how a node borrows blocks
  * from other nodes and memservers (its LRL blocks), and reads and writes
- * byte ranges of them. It speaks the messages of include/cmp/proto_block.h
+ * byte ranges of them. It speaks the messages of proto_block.h
  * to the peer service (include/cmp/peer.h) of each provider.
  *
  * Connections: a small cache of authenticated connections per provider
  * node. Each call checks one out, does its own network I/O synchronously on
  * the calling thread, and checks it back in, so a FUSE thread never hands
  * off to another thread. On transports with one-sided access (RDMA),
- * reads and writes go straight to the provider's exposed region with
+ * reads and writes go straight to the region the provider offered with
  * conn_rma_read/write instead of READ/WRITE messages (the provider's owner
  * and MOVED checks are then not consulted: the region is the contract).
  *
@@ -41,7 +41,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "cmp/proto_block.h"
+#include "proto_block.h"
 
 struct auth_key;
 struct remote;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Payloads of the block data path: what an owner node (pool/remote.c) sends
- * to a provider (pool/peer.c, inside cmpfs or cmp-memserver) to borrow,
- * use and return blocks. All fields are little-endian and fixed width on
- * the wire; byte order is converted only in the encoders and decoders here.
+ * Payloads of the block data path: what an owner node (remote.c) sends to a
+ * provider (peer.c, inside cmpfs or cmp-memserver) to borrow, use and
+ * return blocks. Internal to pool/; the few types the peer service's API
+ * needs (the MOVED payload, the block size bounds) are in
+ * include/cmp/peer.h. All fields are little-endian and fixed width on the
+ * wire; byte order is converted only in the encoders and decoders here.
  *
  *   owner A                                   provider B
  *     | ALLOC {owner, n}                         |
@@ -43,10 +45,9 @@
 #include <stdint.h>
 
 #include "cmp/conn.h"
+/* PROTO_BLOCK_ADDR_LEN, struct proto_block_moved, proto_block_size_valid() */
+#include "cmp/peer.h"
 
-/* Cluster block size bounds: a power of two in between. */
-#define PROTO_BLOCK_MIN_SIZE (4u << 10)
-#define PROTO_BLOCK_MAX_SIZE (4u << 20)
 /* Most block indexes in one ALLOC or FREE. */
 #define PROTO_BLOCK_MAX_IDX 1024u
 /*
@@ -54,8 +55,6 @@
  * the reply or request, and a frame goes out in one writev of at most 62.
  */
 #define PROTO_BLOCK_MAX_BATCH 60u
-/* Room for a node address in MOVED ("tcp://[v6]:port", NUL-terminated). */
-#define PROTO_BLOCK_ADDR_LEN 64
 
 /* Wire sizes of the fixed parts. */
 #define PROTO_BLOCK_ALLOC_REQ_SIZE 8
@@ -81,10 +80,11 @@ struct proto_block_alloc_req {
 };
 
 /*
- * ALLOC reply, followed on the wire by count block indexes. region is the
- * provider's store as exposed for one-sided access on this connection (all
- * zero on transports without RMA): block i sits at region offset
- * i * block_size.
+ * ALLOC reply, followed on the wire by count block indexes. region is what
+ * the owner may reach one-sided on this connection, block i at region
+ * offset i * block_size; all zero now that a provider no longer exposes its
+ * whole store (one-sided access is to be granted per loan), and on
+ * transports without RMA.
  */
 struct proto_block_alloc_rep {
 	uint32_t count;
@@ -121,17 +121,6 @@ struct proto_block_status {
 	uint32_t free;
 	struct conn_region region;
 };
-
-/* Payload of a reply with status MOVED: block `from` now lives elsewhere. */
-struct proto_block_moved {
-	uint32_t from;
-	uint32_t node;
-	uint32_t block;
-	char addr[PROTO_BLOCK_ADDR_LEN]; /* NUL-terminated */
-};
-
-/* A power of two within [PROTO_BLOCK_MIN_SIZE, PROTO_BLOCK_MAX_SIZE]. */
-bool proto_block_size_valid(uint64_t block_size);
 
 int proto_block_alloc_req_encode(const struct proto_block_alloc_req *r,
 				 uint8_t *buf, size_t cap);

@@ -367,18 +367,9 @@ static void *accept_thread(void *arg)
 	return NULL;
 }
 
-struct server *server_create(const struct server_config *cfg)
+/* Keeps what the server needs of cfg, defaults filled in, the key copied. */
+static void copy_config(struct server *s, const struct server_config *cfg)
 {
-	struct server *s;
-	int ret;
-
-	if (!cfg || !cfg->listen_addr || !cfg->handle) {
-		errno = EINVAL;
-		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
 	s->cfg = *cfg;
 	s->cfg.listen_addr = NULL;
 	snprintf(s->name, sizeof(s->name), "%s",
@@ -392,6 +383,21 @@ struct server *server_create(const struct server_config *cfg)
 		s->secure = true;
 	}
 	s->cfg.key = NULL;
+}
+
+struct server *server_create(const struct server_config *cfg)
+{
+	struct server *s;
+	int ret;
+
+	if (!cfg || !cfg->listen_addr || !cfg->handle) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	copy_config(s, cfg);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_attr_init(&s->attr);
 	pthread_attr_setstacksize(&s->attr, SERVER_STACK_SIZE);
