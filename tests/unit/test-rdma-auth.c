@@ -25,7 +25,7 @@
 
 struct server_job {
 	struct conn_listener *l;
-	const struct auth_key *key;
+	struct auth_keyring *kr;
 	int timeout_ms;
 	struct conn *c;
 	int accept_ret, auth_ret;
@@ -37,7 +37,7 @@ static void *server_main(void *arg)
 
 	j->accept_ret = conn_accept(j->l, &j->c);
 	if (!j->accept_ret)
-		j->auth_ret = auth_server(j->c, j->key, j->timeout_ms);
+		j->auth_ret = auth_server(j->c, j->kr, 1, 11, j->timeout_ms);
 	return NULL;
 }
 
@@ -49,21 +49,34 @@ static int setup(void **state)
 }
 
 /* The server side of one connection, its handshake run in a thread. */
-static struct conn *serve_one(struct server_job *j, const struct auth_key *key,
+static struct conn *serve_one(struct server_job *j, struct auth_keyring *kr,
 			      int timeout_ms, pthread_t *t)
 {
 	struct conn *c = NULL;
 
 	assert_int_equal(conn_listen("rdma://127.0.0.1:0", &j->l), 0);
-	j->key = key;
+	j->kr = kr;
 	j->timeout_ms = timeout_ms;
 	assert_int_equal(pthread_create(t, NULL, server_main, j), 0);
 	assert_int_equal(conn_connect(conn_listener_addr(j->l), 2000, &c), 0);
 	return c;
 }
 
+/* A keyring of one key, every byte b. */
+static struct auth_keyring *keyring(uint8_t b)
+{
+	struct auth_key key;
+	struct auth_keyring *kr;
+
+	memset(key.bytes, b, sizeof(key.bytes));
+	kr = auth_keyring_create(&key, 1);
+	assert_non_null(kr);
+	return kr;
+}
+
 static void finish(struct server_job *j, struct conn *c)
 {
+	auth_keyring_destroy(j->kr);
 	conn_destroy(c);
 	conn_destroy(j->c);
 	conn_listener_destroy(j->l);
@@ -75,16 +88,16 @@ static void finish(struct server_job *j, struct conn *c)
 
 static void the_handshake_grows_both_ends(void **state)
 {
-	struct auth_key key;
+	struct auth_keyring *kr = keyring(0x5a);
 	struct server_job j = {0};
 	static char buf[RDMA_BUF_SIZE];
 	struct conn *c;
 	pthread_t t;
 
-	memset(key.bytes, 0x5a, sizeof(key.bytes));
-	c = serve_one(&j, &key, 2000, &t);
+	c = serve_one(&j, keyring(0x5a), 2000, &t);
 	assert_int_equal(F.reg_bytes, 2 * RDMA_SMALL_BYTES);
-	assert_int_equal(auth_client(c, &key, 2000), 0);
+	assert_int_equal(auth_client(c, kr, 2, 22, 2000), 0);
+	auth_keyring_destroy(kr);
 	pthread_join(t, NULL);
 	assert_int_equal(j.accept_ret, 0);
 	assert_int_equal(j.auth_ret, 0);
@@ -109,14 +122,12 @@ static void the_handshake_grows_both_ends(void **state)
 static void
 a_silent_peer_is_dropped_by_the_deadline_without_big_buffers(void **state)
 {
-	struct auth_key key;
 	struct server_job j = {0};
 	struct conn *c;
 	char buf[1];
 	pthread_t t;
 
-	memset(key.bytes, 0x5a, sizeof(key.bytes));
-	c = serve_one(&j, &key, 200, &t);
+	c = serve_one(&j, keyring(0x5a), 200, &t);
 	/* Connected, then nothing: the server's handshake deadline ends it. */
 	pthread_join(t, NULL);
 	assert_int_equal(j.accept_ret, 0);
@@ -130,15 +141,14 @@ a_silent_peer_is_dropped_by_the_deadline_without_big_buffers(void **state)
 
 static void a_peer_without_the_key_never_gets_big_buffers(void **state)
 {
-	struct auth_key key, wrong;
+	struct auth_keyring *wrong = keyring(0xa5);
 	struct server_job j = {0};
 	struct conn *c;
 	pthread_t t;
 
-	memset(key.bytes, 0x5a, sizeof(key.bytes));
-	memset(wrong.bytes, 0xa5, sizeof(wrong.bytes));
-	c = serve_one(&j, &key, 2000, &t);
-	assert_int_equal(auth_client(c, &wrong, 2000), -EACCES);
+	c = serve_one(&j, keyring(0x5a), 2000, &t);
+	assert_int_equal(auth_client(c, wrong, 2, 22, 2000), -EACCES);
+	auth_keyring_destroy(wrong);
 	pthread_join(t, NULL);
 	assert_int_equal(j.auth_ret, -EACCES);
 	assert_int_equal(F.max_reg_bytes, 2 * RDMA_SMALL_BYTES);
