@@ -52,7 +52,8 @@ static int post_recv_slot(struct rdma_conn *c, unsigned int slot)
 
 	ret = ibv_post_recv(c->qp, &wr, &bad);
 	if (ret) {
-		log_error("%s: ibv_post_recv: %s", c->base.peer, strerror(ret));
+		log_error_rl("%s: ibv_post_recv: %s", c->base.peer,
+			     strerror(ret));
 		return -ret;
 	}
 	c->rx_posted++;
@@ -177,8 +178,8 @@ static void protocol_error_locked(struct rdma_conn *c, const char *what,
 				  unsigned int value)
 {
 	if (!c->error)
-		log_error("%s: protocol error: %s %u", c->base.peer, what,
-			  value);
+		log_error_rl("%s: protocol error: %s %u", c->base.peer, what,
+			     value);
 	conn_rdma_fail_locked(c, -EPROTO);
 }
 

@@ -55,8 +55,8 @@ static struct rdma_dev *dev_create(struct ibv_context *verbs, const char *who)
 		   verbs->device->transport_type == IBV_TRANSPORT_IWARP;
 	ret = ibv_query_device(verbs, &attr);
 	if (ret) {
-		log_error("%s: ibv_query_device(%s): %s", who, d->name,
-			  strerror(ret));
+		log_error_rl("%s: ibv_query_device(%s): %s", who, d->name,
+			     strerror(ret));
 		goto err_free;
 	}
 	d->mw = has_mw(&attr);
@@ -66,8 +66,8 @@ static struct rdma_dev *dev_create(struct ibv_context *verbs, const char *who)
 	d->pd = ibv_alloc_pd(verbs);
 	if (!d->pd) {
 		ret = errno ? errno : EIO;
-		log_error("%s: ibv_alloc_pd(%s): %s", who, d->name,
-			  strerror(ret));
+		log_error_rl("%s: ibv_alloc_pd(%s): %s", who, d->name,
+			     strerror(ret));
 		goto err_free;
 	}
 	return d;

@@ -74,7 +74,8 @@ int conn_rdma_post_send_locked(struct rdma_conn *c, struct ibv_send_wr *wr)
 
 	ret = ibv_post_send(c->qp, wr, &bad);
 	if (ret) {
-		log_error("%s: ibv_post_send: %s", c->base.peer, strerror(ret));
+		log_error_rl("%s: ibv_post_send: %s", c->base.peer,
+			     strerror(ret));
 		conn_rdma_fail_locked(c, -ret);
 		return -ret;
 	}
@@ -91,9 +92,9 @@ void conn_rdma_completion_failed_locked(struct rdma_conn *c,
 	 * own disconnect); that WR says what happened, so it alone is logged.
 	 */
 	if (wc->status != IBV_WC_WR_FLUSH_ERR)
-		log_error("%s: %s completion: %s (vendor error %#x)",
-			  c->base.peer, what, ibv_wc_status_str(wc->status),
-			  wc->vendor_err);
+		log_error_rl("%s: %s completion: %s (vendor error %#x)",
+			     c->base.peer, what, ibv_wc_status_str(wc->status),
+			     wc->vendor_err);
 	else
 		log_debug("%s: %s completion: %s", c->base.peer, what,
 			  ibv_wc_status_str(wc->status));
@@ -171,7 +172,7 @@ static bool drain_cq_locked(struct rdma_conn *c, struct ibv_cq *cq, bool rx)
 		any = true;
 	}
 	if (n < 0) {
-		log_error("%s: ibv_poll_cq: failed (%d)", c->base.peer, n);
+		log_error_rl("%s: ibv_poll_cq: failed (%d)", c->base.peer, n);
 		conn_rdma_fail_locked(c, -EIO);
 	}
 	return any;
@@ -209,8 +210,8 @@ static void consume_events_locked(struct rdma_conn *c,
 	ibv_ack_cq_events(cq, n);
 	ret = ibv_req_notify_cq(cq, solicited_only);
 	if (ret) {
-		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
-			  strerror(ret));
+		log_error_rl("%s: ibv_req_notify_cq: %s", c->base.peer,
+			     strerror(ret));
 		conn_rdma_fail_locked(c, -ret);
 	}
 }
@@ -266,7 +267,7 @@ static int poll_locked(struct rdma_conn *c, int ms)
 	c->polling = false;
 	if (n < 0 && errno != EINTR) {
 		n = -errno;
-		log_error("%s: poll: %s", c->base.peer, strerror(-n));
+		log_error_rl("%s: poll: %s", c->base.peer, strerror(-n));
 		conn_rdma_fail_locked(c, n);
 		return n;
 	}
@@ -415,8 +416,8 @@ static int wait_to_send_locked(struct rdma_conn *c, uint64_t deadline)
 	c->credit_waiters++;
 	ret = ibv_req_notify_cq(c->rx_cq, 0);
 	if (ret) {
-		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
-			  strerror(ret));
+		log_error_rl("%s: ibv_req_notify_cq: %s", c->base.peer,
+			     strerror(ret));
 		conn_rdma_fail_locked(c, -ret);
 		ret = -ret;
 	} else {

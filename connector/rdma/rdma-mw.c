@@ -120,8 +120,8 @@ static int win_take(struct rdma_conn *c, uint32_t *idx)
 	}
 	ret = win_reserve(c);
 	if (ret) {
-		log_error("%s: memory window table: out of memory",
-			  c->base.peer);
+		log_error_rl("%s: memory window table: out of memory",
+			     c->base.peer);
 		return ret;
 	}
 	errno = 0;
@@ -213,8 +213,8 @@ static int win_kill(struct rdma_conn *c, uint32_t idx, int why)
 	ret = ibv_dealloc_mw(w->mw);
 	w->mw = NULL;
 	if (ret) {
-		log_error("%s: ibv_dealloc_mw(rkey %#x): %s", c->base.peer,
-			  w->rkey, strerror(ret));
+		log_error_rl("%s: ibv_dealloc_mw(rkey %#x): %s", c->base.peer,
+			     w->rkey, strerror(ret));
 		return -EIO;
 	}
 	return 0;
@@ -248,9 +248,10 @@ int conn_rdma_grant(struct conn *base, void *addr, size_t len,
 		return conn_rdma_dev_no_mw(c->dev);
 	ret = conn_rdma_dev_region(c->dev, addr, len, &mr);
 	if (ret == -EINVAL)
-		log_error("%s: grant of %zu bytes at %p: not in a registered "
-			  "region",
-			  c->base.peer, len, addr);
+		log_error_rl(
+			"%s: grant of %zu bytes at %p: not in a registered "
+			"region",
+			c->base.peer, len, addr);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&c->mw_lock);
@@ -325,8 +326,8 @@ void conn_rdma_windows_free(struct rdma_conn *c)
 			continue;
 		ret = ibv_dealloc_mw(c->win[i].mw);
 		if (ret)
-			log_error("%s: ibv_dealloc_mw: %s", c->base.peer,
-				  strerror(ret));
+			log_error_rl("%s: ibv_dealloc_mw: %s", c->base.peer,
+				     strerror(ret));
 	}
 	free(c->win_hash);
 	free(c->win);

@@ -138,10 +138,10 @@ static int rma(struct conn *base, enum ibv_wr_opcode op, char *local,
 	int ret;
 
 	if (offset > r->len || len > r->len - offset) {
-		log_error("%s: %zu bytes at offset %llu are outside the "
-			  "region of %llu bytes",
-			  c->base.peer, len, (unsigned long long)offset,
-			  (unsigned long long)r->len);
+		log_error_rl("%s: %zu bytes at offset %llu are outside the "
+			     "region of %llu bytes",
+			     c->base.peer, len, (unsigned long long)offset,
+			     (unsigned long long)r->len);
 		return -EINVAL;
 	}
 	if (!len)

@@ -63,7 +63,7 @@ int conn_rdma_log_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	log_error("%s: %s", what, strerror(err));
+	log_error_rl("%s: %s", what, strerror(err));
 	return -err;
 }
 
@@ -88,8 +88,8 @@ static int reg_buffer(struct rdma_conn *c, struct rdma_buf *b, size_t len,
 {
 	b->mem = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
 	if (!b->mem) {
-		log_error("%s: %s buffer (%zu bytes): out of memory",
-			  c->base.peer, what, len);
+		log_error_rl("%s: %s buffer (%zu bytes): out of memory",
+			     c->base.peer, what, len);
 		return -ENOMEM;
 	}
 	if (sink && c->dev->iwarp)
@@ -102,9 +102,9 @@ static int reg_buffer(struct rdma_conn *c, struct rdma_buf *b, size_t len,
 	if (!b->mr) {
 		int ret = errno ? -errno : -EIO;
 
-		log_error("%s: ibv_reg_mr(%s, %zu bytes): %s%s", c->base.peer,
-			  what, len, strerror(-ret),
-			  conn_rdma_memlock_hint(-ret));
+		log_error_rl("%s: ibv_reg_mr(%s, %zu bytes): %s%s",
+			     c->base.peer, what, len, strerror(-ret),
+			     conn_rdma_memlock_hint(-ret));
 		return ret;
 	}
 	return 0;
@@ -135,8 +135,8 @@ static int make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
 	}
 	ret = conn_rdma_set_nonblock((*ch)->fd);
 	if (ret) {
-		log_error("%s: completion channel: %s", c->base.peer,
-			  strerror(-ret));
+		log_error_rl("%s: completion channel: %s", c->base.peer,
+			     strerror(-ret));
 		return ret;
 	}
 	*cq = ibv_create_cq(c->id->verbs, depth, c, *ch, 0);
@@ -146,8 +146,8 @@ static int make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
 	}
 	ret = ibv_req_notify_cq(*cq, solicited_only);
 	if (ret) {
-		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
-			  strerror(ret));
+		log_error_rl("%s: ibv_req_notify_cq: %s", c->base.peer,
+			     strerror(ret));
 		return -ret;
 	}
 	return 0;
