@@ -36,6 +36,7 @@ PREFIX=cmp$SUF
 MGR_PORT=7000
 BS=${BS:-64K}
 declare -A IP_OF	# namespace short name -> address
+declare -A HUB_LINK_OF	# namespace short name -> its veth end on the bridge
 declare -A MNT_OF	# cmpfs node name -> mount point
 
 # ---- namespaces ----
@@ -88,6 +89,7 @@ netns_add()
 	ip -n "$(nsname hub)" link add "$hv" type veth peer name eth0 \
 		netns "$full"
 	ip -n "$(nsname hub)" link set "$hv" master br0 up
+	HUB_LINK_OF[$ns]=$hv
 	ip -n "$full" link set lo up
 	ip -n "$full" addr add "$addr/24" dev eth0
 	ip -n "$full" link set eth0 up
@@ -102,14 +104,14 @@ mgr_url() { echo "tcp://${IP_OF[mgr]}:$MGR_PORT"; }
 status_json()
 {
 	in_ns "${1:-mgr}" "$CMPCTL" status --manager "$(mgr_url)" \
-		--key "$T/key" --json
+		"${KEY_ARGS[@]}" --json
 }
 
 # start_manager [EXTRA_ARGS...]: cmp-manager in namespace mgr.
 start_manager()
 {
 	start_service manager "status_json >/dev/null 2>&1" \
-		nsenter --net="/run/netns/$(nsname mgr)" -- "$MANAGER" --listen "$(mgr_url)" --key "$T/key" \
+		nsenter --net="/run/netns/$(nsname mgr)" -- "$MANAGER" --listen "$(mgr_url)" "${KEY_ARGS[@]}" \
 		--heartbeat-ms "${HB_MS:-200}" --dead-after "${DEAD_AFTER:-5}" \
 		-f "$@"
 	log "manager up at $(mgr_url)"
@@ -121,7 +123,7 @@ start_memserver()
 	start_service "$1" "node_alive $2" \
 		nsenter --net="/run/netns/$(nsname "$1")" -- \
 		"$MEMSERVER" --manager "$(mgr_url)" \
-		--listen "tcp://${IP_OF[$1]}:7100" --key "$T/key" --ram "$3" \
+		--listen "tcp://${IP_OF[$1]}:7100" "${KEY_ARGS[@]}" --ram "$3" \
 		--block "$BS" --node-id "$2" -f
 	log "memserver $1 (node $2, $3) registered"
 }
@@ -129,12 +131,13 @@ start_memserver()
 # start_node NS ID OPTS [KEYFILE]: cmpfs on $T/mnt-NS in namespace NS.
 start_node()
 {
-	local ns=$1 id=$2 opts=$3 key=${4:-$T/key} mnt=$T/mnt-$1
+	local ns=$1 id=$2 opts=$3 key=${4:-$T/key} mnt=$T/mnt-$1 key_opt
 
 	mkdir -p "$mnt"
+	[ "${CMP_INSECURE:-0}" = 1 ] && key_opt=insecure || key_opt=key=$key
 	mount_daemon "$ns" "$mnt" nsenter --net="/run/netns/$(nsname "$ns")" -- \
 		"$CMPFS" none "$mnt" -f \
-		-o "$opts,block=$BS,nolock,manager=$(mgr_url),listen=tcp://${IP_OF[$ns]}:7200,key=$key,node=$id,log=$T/$ns.log"
+		-o "$opts,block=$BS,nolock,manager=$(mgr_url),listen=tcp://${IP_OF[$ns]}:7200,$key_opt,node=$id,log=$T/$ns.log"
 	MNT_OF[$ns]=$mnt
 	log "cmpfs $ns (node $id, $opts) mounted on $mnt"
 }
@@ -181,7 +184,7 @@ views_settled()
 # show_status: the manager's table, for the log.
 show_status()
 {
-	in_ns mgr "$CMPCTL" status --manager "$(mgr_url)" --key "$T/key" |
+	in_ns mgr "$CMPCTL" status --manager "$(mgr_url)" "${KEY_ARGS[@]}" |
 		sed 's/^/    /'
 }
 
@@ -224,4 +227,11 @@ ip netns del "${PREFIX}-probe"
 
 log "namespaces $PREFIX-*"
 "$CMPCTL" keygen "$T/key" >/dev/null
+# CMP_INSECURE=1: the whole cluster in insecure mode (no key, plain frames)
+if [ "${CMP_INSECURE:-0}" = 1 ]; then
+	KEY_ARGS=(--insecure)
+	log "insecure mode: no key, frames in clear"
+else
+	KEY_ARGS=(--key "$T/key")
+fi
 hub_up
