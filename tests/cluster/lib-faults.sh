@@ -334,7 +334,7 @@ fault_round()
 	[ "$slow" = 0 ] ||
 		check_fail "$what: $slow writes took over 1 s once the fault was ${FAST_AFTER}s old (want EIO at once)"
 	[ "$n" -ge 10 ] ||
-		check_fail "$what: only $n writes finished during the ${secs}s fault (hung?)"
+		check_fail "$what: only $n writes finished during the ${secs}s fault (slowest ${m} ms): they wait instead of failing fast"
 	[ "$LOCAL_ROUNDS" -gt 0 ] || check_fail "$what: no round on home file s"
 
 	if wait_for "writes acknowledged again after $what" \

@@ -192,6 +192,38 @@ static int send_stalled(struct conn *c, uint32_t owner, const uint32_t *idx,
 	return ret;
 }
 
+/*
+ * The handshake with the key file at key_path (NULL: insecure), as node
+ * owner. Two versions of the connector API: the keyring of wire version
+ * 2 (CMP_AUTH_KEYRING, set by meson when auth.h has it) and the single
+ * key before it.
+ */
+static int handshake(struct conn *c, const char *key_path, uint32_t owner)
+{
+#if CMP_AUTH_KEYRING
+	struct auth_keyring *kr = NULL;
+	int ret;
+
+	if (key_path) {
+		kr = auth_keyring_load(key_path);
+		if (!kr)
+			return -errno;
+	}
+	ret = auth_client(c, kr, owner, (uint64_t)time(NULL) << 20 | getpid(),
+			  5000);
+	auth_keyring_destroy(kr);
+	return ret;
+#else
+	struct auth_key key;
+	int ret;
+
+	if (key_path && (ret = auth_key_load(key_path, &key)) < 0)
+		return ret;
+	(void)owner;
+	return auth_client(c, key_path ? &key : NULL, 5000);
+#endif
+}
+
 static int wait_go(const char *go)
 {
 	double end = now() + 120;
@@ -209,7 +241,6 @@ int main(int argc, char **argv)
 	const char *to = NULL, *key_path = NULL, *go = NULL;
 	uint32_t owner = 99, bs = 1u << 20, idx[NBLOCKS];
 	bool insecure = false;
-	struct auth_key key;
 	struct conn *c;
 	int ret;
 
@@ -243,12 +274,10 @@ int main(int argc, char **argv)
 				"[--wait SECS]\n");
 		return 2;
 	}
-	if (!insecure && (ret = auth_key_load(key_path, &key)) < 0)
-		goto fail;
 	ret = conn_connect(to, 5000, &c);
 	if (ret < 0)
 		goto fail;
-	ret = auth_client(c, insecure ? NULL : &key, 5000);
+	ret = handshake(c, insecure ? NULL : key_path, owner);
 	if (!ret)
 		ret = borrow(c, owner, idx);
 	if (ret < 0)
