@@ -17,7 +17,7 @@
 #     requires getfattr dd
 #     mount_fs "$T/mnt" local=64M,block=1M
 #
-# Environment from tests/meson.build: CMPFS (the daemon), BUILD_DIR (where
+# Environment from tests/integration/meson.build: CMPFS (the daemon), BUILD_DIR (where
 # the helper programs are built), SRC_DIR (this directory).
 #
 # Teardown order, and why (measured, see FUSE-NOTES.md): a swap device on a
@@ -106,7 +106,7 @@ requires_root()
 	[ -c /dev/fuse ] || skip "needs /dev/fuse"
 }
 
-# helper NAME: path of a helper program built from tests/meson.build.
+# helper NAME: path of a helper program built from tests/integration/meson.build.
 helper()
 {
 	local p="$BUILD_DIR/$1"

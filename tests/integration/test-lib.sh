@@ -73,11 +73,12 @@ grep -q 'aborting FUSE connection' "$T/hung-daemon.out" ||
 	fail "the hung mount was not aborted through fusectl"
 # services: stopped with SIGTERM by the cleanup, status 0 wanted
 # svc TRAP [MORE]: a child body: a mount, and a service whose SIGTERM
-# trap is TRAP, then MORE.
+# trap is TRAP, then MORE. The service is ready once its trap is set (it
+# says so with a file), so the cleanup's SIGTERM never beats the trap.
 svc()
 {
-	printf '%s\nstart_service svc true bash -c %q\n%s\n%s\n' "$M" \
-		"$1; while :; do sleep 0.05; done" \
+	printf '%s\nstart_service svc "test -e $T/svc.ready" bash -c %q svc "$T/svc.ready"\n%s\n%s\n' \
+		"$M" "$1; : >\"\$1\"; while :; do sleep 0.05; done" \
 		'echo "service pid ${DAEMON_PID[svc]}"' "${2:-}"
 }
 child service 0 "$(svc 'trap "exit 0" TERM')"
