@@ -63,12 +63,12 @@ flood_conns()
 }
 flood_up() { [ "$(flood_conns)" -gt 0 ]; }
 flood_gone() { [ "$(flood_conns)" = 0 ]; }
+log_mark
+t0=$(now_s)
 bg_start_ns flood flood python3 "$SRC_DIR/flood.py" \
 	--target "${IP_OF[n2]}:7200" --target "${IP_OF[mgr]}:$MGR_PORT" \
 	-n 1000 --until "$T/flood.stop" --linger 30
 wait_until "the flood to connect" 10 flood_up
-log_mark
-t0=$(now_s)
 touch "$T/stall.go"
 bg_start reader "$DATACHECK" verify "$m/f" "$T/f.rec" --until "$T/reader.stop"
 most=0
