@@ -351,7 +351,7 @@ fault_round()
 	writer_stop w
 
 	verify_f ||
-		check_fail "$what: file f differs from what was acknowledged ($(tail -1 "$T/verify.out"))"
+		check_fail "$what: file f does not read back as acknowledged ($(tail -1 "$T/verify.out"))"
 	timeout 10 cmp -s "$T/s" "${MNT_OF[n1]}/s" ||
 		check_fail "$what: home file s differs after the fault"
 	lines=$(log_since "$FREED_RE")
