@@ -1,18 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * The cluster key file and the mutual challenge-response handshake of
- * include/cmp/auth.h (message sequence in auth-internal.h). Every byte a peer
- * sends during the handshake goes through the pure decoders below, which are
- * the fuzz target tests/fuzz/fuzz-auth.c. Secrets on the stack are wiped
- * with sodium_memzero() before returning.
+ * The connection handshake of include/cmp/auth.h (message sequence in
+ * auth-internal.h). Every byte a peer sends during the handshake goes
+ * through the pure decoders below, which are the fuzz target
+ * tests/fuzz/fuzz-auth.c. Secrets on the stack (the key in use, the
+ * session keys) are wiped with sodium_memzero() before returning.
  */
+#include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -20,187 +16,37 @@
 #include "cmp/conn.h"
 #include "cmp/log.h"
 #include "cmp/util.h"
+#include "wire-internal.h"
 
-_Static_assert(crypto_auth_KEYBYTES == AUTH_KEY_BYTES, "key size");
-_Static_assert(crypto_auth_BYTES == AUTH_MAC_BYTES, "MAC size");
+_Static_assert(AUTH_KEY_BYTES == SEAL_KEY_BYTES, "key size");
+_Static_assert(crypto_generichash_KEYBYTES_MAX >= AUTH_KEY_BYTES, "key");
 
 #define AUTH_DEFAULT_TIMEOUT_MS 5000
-#define AUTH_KEY_HEX (AUTH_KEY_BYTES * 2)
-#define AUTH_LABEL "cmpfs-auth-v1"
+#define LABEL_TRANSCRIPT "cmpfs-v2 transcript"
+#define LABEL_CLIENT "cmpfs-v2 client"
+#define LABEL_SERVER "cmpfs-v2 server"
+#define LABEL_C2S "cmpfs-v2 c2s"
+#define LABEL_S2C "cmpfs-v2 s2c"
 /* Handshake frames carry id 1; replies must echo it. */
 #define AUTH_FRAME_ID 1
-
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_status;
-
-static void sodium_setup(void)
-{
-	sodium_status = sodium_init();
-}
-
-static int crypto_ready(void)
-{
-	pthread_once(&sodium_once, sodium_setup);
-	if (sodium_status < 0) {
-		log_error("libsodium failed to initialize");
-		return -EIO;
-	}
-	return 0;
-}
-
-/* ---- key file ---- */
-
-/* 64 hex characters and an optional newline, nothing else. */
-static int parse_key(const char *text, size_t len, struct auth_key *key)
-{
-	size_t bin_len = 0;
-
-	if (len != AUTH_KEY_HEX &&
-	    !(len == AUTH_KEY_HEX + 1 && text[AUTH_KEY_HEX] == '\n'))
-		return -EINVAL;
-	/* Constant time: the key's digits do not steer branches. */
-	if (sodium_hex2bin(key->bytes, sizeof(key->bytes), text, AUTH_KEY_HEX,
-			   NULL, &bin_len, NULL) ||
-	    bin_len != sizeof(key->bytes))
-		return -EINVAL;
-	return 0;
-}
-
-static ssize_t read_full(int fd, char *buf, size_t len)
-{
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = read(fd, buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-static int check_key_file(int fd, const char *path)
-{
-	struct stat st;
-
-	if (fstat(fd, &st)) {
-		log_error("key file %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		log_error("key file %s: not a regular file", path);
-		return -EINVAL;
-	}
-	if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
-		log_error("key file %s: mode %04o lets group or others read or "
-			  "write it (chmod 600 it)",
-			  path, (unsigned int)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	return 0;
-}
-
-int auth_key_load(const char *path, struct auth_key *key)
-{
-	char text[AUTH_KEY_HEX + 2]; /* one byte more than a valid file */
-	struct auth_key tmp;
-	ssize_t n;
-	int ret;
-	int fd;
-
-	ret = crypto_ready();
-	if (ret)
-		return ret;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		ret = -errno;
-		log_error("key file %s: %s", path, strerror(errno));
-		return ret;
-	}
-	ret = check_key_file(fd, path);
-	if (ret)
-		goto out_close;
-	n = read_full(fd, text, sizeof(text));
-	if (n < 0) {
-		ret = (int)n;
-		log_error("key file %s: %s", path, strerror(-ret));
-		goto out_close;
-	}
-	ret = parse_key(text, (size_t)n, &tmp);
-	if (ret) {
-		log_error("key file %s: want %d hex characters and a newline",
-			  path, AUTH_KEY_HEX);
-		goto out_close;
-	}
-	*key = tmp;
-out_close:
-	sodium_memzero(text, sizeof(text));
-	sodium_memzero(&tmp, sizeof(tmp));
-	close(fd);
-	return ret;
-}
-
-static int write_key(int fd, const char *text, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, text, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		text += n;
-		len -= (size_t)n;
-	}
-	return fsync(fd) ? -errno : 0;
-}
-
-int auth_key_generate(const char *path)
-{
-	uint8_t raw[AUTH_KEY_BYTES];
-	char text[AUTH_KEY_HEX + 2];
-	int ret;
-	int fd;
-
-	ret = crypto_ready();
-	if (ret)
-		return ret;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0) {
-		ret = -errno;
-		log_error("key file %s: %s%s", path, strerror(errno),
-			  ret == -EEXIST ? " (not overwriting it)" : "");
-		return ret;
-	}
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(text, sizeof(text), raw, sizeof(raw));
-	text[AUTH_KEY_HEX] = '\n';
-	ret = write_key(fd, text, AUTH_KEY_HEX + 1);
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (ret) {
-		log_error("key file %s: %s", path, strerror(-ret));
-		unlink(path);
-	}
-	sodium_memzero(raw, sizeof(raw));
-	sodium_memzero(text, sizeof(text));
-	return ret;
-}
 
 /* ---- messages ---- */
 
 void auth_hello_encode(const struct auth_hello *hello,
 		       uint8_t out[AUTH_HELLO_LEN])
 {
-	memcpy(out, hello->nonce, AUTH_NONCE_BYTES);
-	out[AUTH_NONCE_BYTES] = hello->mode;
+	uint64_t key_id = htole64(hello->key_id);
+	uint32_t node = htole32(hello->node);
+	uint64_t inc = htole64(hello->incarnation);
+	uint8_t *p = out;
+
+	memcpy(p, hello->nonce, AUTH_NONCE_BYTES);
+	p += AUTH_NONCE_BYTES;
+	*p++ = hello->mode;
+	*p++ = hello->caps;
+	memcpy(p, &key_id, 8);
+	memcpy(p + 8, &node, 4);
+	memcpy(p + 12, &inc, 8);
 }
 
 /* Checks what HELLO and AUTH frames have in common. */
@@ -210,7 +56,8 @@ static int check_frame(const struct wire_hdr *h, uint8_t op, bool reply,
 	if (h->op != op || !(h->flags & WIRE_F_REPLY) != !reply ||
 	    h->len != len)
 		return -EPROTO;
-	if (h->status == WIRE_S_PERM && reply)
+	/* a refusal: either side in AUTH, the server in HELLO */
+	if (h->status == WIRE_S_PERM && !len && (reply || op == WIRE_OP_AUTH))
 		return -EACCES;
 	if (h->status != WIRE_S_OK)
 		return -EPROTO;
@@ -221,16 +68,25 @@ int auth_hello_decode(const struct wire_hdr *h, bool reply, const uint8_t *p,
 		      size_t len, struct auth_hello *out)
 {
 	int ret = check_frame(h, WIRE_OP_HELLO, reply, len);
+	uint64_t key_id, inc;
+	uint32_t node;
 
 	if (ret)
 		return ret;
 	if (len != AUTH_HELLO_LEN)
 		return -EPROTO;
-	if (p[AUTH_NONCE_BYTES] != AUTH_MODE_INSECURE &&
-	    p[AUTH_NONCE_BYTES] != AUTH_MODE_SECURE)
+	p += AUTH_NONCE_BYTES;
+	if (p[0] != AUTH_MODE_INSECURE && p[0] != AUTH_MODE_SECURE)
 		return -EPROTO;
-	memcpy(out->nonce, p, AUTH_NONCE_BYTES);
-	out->mode = p[AUTH_NONCE_BYTES];
+	memcpy(out->nonce, p - AUTH_NONCE_BYTES, AUTH_NONCE_BYTES);
+	out->mode = p[0];
+	out->caps = p[1];
+	memcpy(&key_id, p + 2, 8);
+	memcpy(&node, p + 10, 4);
+	memcpy(&inc, p + 14, 8);
+	out->key_id = le64toh(key_id);
+	out->node = le32toh(node);
+	out->incarnation = le64toh(inc);
 	return 0;
 }
 
@@ -247,48 +103,87 @@ int auth_mac_decode(const struct wire_hdr *h, bool reply, const uint8_t *p,
 	return 0;
 }
 
-/* label | role | client nonce | server nonce */
-#define MAC_INPUT_LEN (sizeof(AUTH_LABEL) + 1 + 2 * AUTH_NONCE_BYTES)
+/* ---- the cryptography ---- */
 
-static void mac_input(enum auth_role role, const uint8_t *cn, const uint8_t *sn,
-		      uint8_t in[MAC_INPUT_LEN])
+void auth_transcript(const uint8_t client_hello[AUTH_HELLO_LEN],
+		     const uint8_t server_hello[AUTH_HELLO_LEN],
+		     uint8_t t[AUTH_HASH_BYTES])
 {
-	memcpy(in, AUTH_LABEL, sizeof(AUTH_LABEL));
-	in[sizeof(AUTH_LABEL)] = (uint8_t)role;
-	memcpy(in + sizeof(AUTH_LABEL) + 1, cn, AUTH_NONCE_BYTES);
-	memcpy(in + sizeof(AUTH_LABEL) + 1 + AUTH_NONCE_BYTES, sn,
-	       AUTH_NONCE_BYTES);
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, AUTH_HASH_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)LABEL_TRANSCRIPT,
+				  sizeof(LABEL_TRANSCRIPT) - 1);
+	crypto_generichash_update(&st, client_hello, AUTH_HELLO_LEN);
+	crypto_generichash_update(&st, server_hello, AUTH_HELLO_LEN);
+	crypto_generichash_final(&st, t, AUTH_HASH_BYTES);
+}
+
+/* BLAKE2b-256 keyed with key over label || t. */
+static void keyed_hash(const struct auth_key *key, const char *label,
+		       const uint8_t t[AUTH_HASH_BYTES], uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, key->bytes, AUTH_KEY_BYTES, 32);
+	crypto_generichash_update(&st, (const uint8_t *)label, strlen(label));
+	crypto_generichash_update(&st, t, AUTH_HASH_BYTES);
+	crypto_generichash_final(&st, out, 32);
+	sodium_memzero(&st, sizeof(st));
 }
 
 void auth_mac_compute(const struct auth_key *key, enum auth_role role,
-		      const uint8_t client_nonce[AUTH_NONCE_BYTES],
-		      const uint8_t server_nonce[AUTH_NONCE_BYTES],
+		      const uint8_t t[AUTH_HASH_BYTES],
 		      uint8_t mac[AUTH_MAC_BYTES])
 {
-	uint8_t in[MAC_INPUT_LEN];
-
-	mac_input(role, client_nonce, server_nonce, in);
-	crypto_auth(mac, in, sizeof(in), key->bytes);
+	keyed_hash(key, role == AUTH_ROLE_CLIENT ? LABEL_CLIENT : LABEL_SERVER,
+		   t, mac);
 }
 
 bool auth_mac_verify(const struct auth_key *key, enum auth_role role,
-		     const uint8_t client_nonce[AUTH_NONCE_BYTES],
-		     const uint8_t server_nonce[AUTH_NONCE_BYTES],
+		     const uint8_t t[AUTH_HASH_BYTES],
 		     const uint8_t mac[AUTH_MAC_BYTES])
 {
-	uint8_t in[MAC_INPUT_LEN];
+	uint8_t want[AUTH_MAC_BYTES];
+	bool ok;
 
-	mac_input(role, client_nonce, server_nonce, in);
-	return crypto_auth_verify(mac, in, sizeof(in), key->bytes) == 0;
+	auth_mac_compute(key, role, t, want);
+	ok = sodium_memcmp(want, mac, AUTH_MAC_BYTES) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok;
+}
+
+void auth_session_keys(const struct auth_key *key,
+		       const uint8_t t[AUTH_HASH_BYTES],
+		       uint8_t c2s[SEAL_KEY_BYTES], uint8_t s2c[SEAL_KEY_BYTES])
+{
+	keyed_hash(key, LABEL_C2S, t, c2s);
+	keyed_hash(key, LABEL_S2C, t, s2c);
+}
+
+enum seal_cipher auth_cipher(uint8_t client_caps, uint8_t server_caps)
+{
+	return client_caps & server_caps & AUTH_CAP_AESNI
+		       ? SEAL_AES256GCM
+		       : SEAL_CHACHA20POLY1305;
+}
+
+uint8_t auth_local_caps(void)
+{
+	return seal_aes_available() ? AUTH_CAP_AESNI : 0;
 }
 
 /* ---- handshake ---- */
 
-/* One handshake in progress: the connection and the overall deadline. */
+/* One handshake in progress. */
 struct hs {
 	struct conn *c;
 	uint64_t deadline;
 	const char *role;
+	struct auth_keyring *kr;	/* NULL: insecure */
+	struct auth_hello mine, theirs; /* decoded */
+	uint8_t mine_raw[AUTH_HELLO_LEN], theirs_raw[AUTH_HELLO_LEN];
+	struct auth_key key; /* the key in use (secure) */
 };
 
 /* Gives the next I/O call the time left. */
@@ -366,8 +261,10 @@ static int hs_refused(struct hs *hs, int ret, const char *what)
 	return ret;
 }
 
-static int hs_mode_check(struct hs *hs, uint8_t ours, uint8_t theirs)
+static int hs_mode_check(struct hs *hs)
 {
+	uint8_t ours = hs->mine.mode, theirs = hs->theirs.mode;
+
 	if (ours == theirs)
 		return 0;
 	log_info("%s: %s handshake: peer is %s, we are %s", conn_peer(hs->c),
@@ -376,93 +273,177 @@ static int hs_mode_check(struct hs *hs, uint8_t ours, uint8_t theirs)
 	return -EACCES;
 }
 
-static int client_run(struct hs *hs, const struct auth_key *key)
+/* Our HELLO, with key_id already chosen. */
+static void hs_make_hello(struct hs *hs)
 {
-	struct auth_hello mine = {.mode = key ? AUTH_MODE_SECURE
-					      : AUTH_MODE_INSECURE};
-	struct auth_hello theirs;
-	uint8_t buf[AUTH_HELLO_LEN];
-	uint8_t mac[AUTH_MAC_BYTES];
-	struct wire_hdr h;
-	int ret;
-
-	randombytes_buf(mine.nonce, sizeof(mine.nonce));
-	auth_hello_encode(&mine, buf);
-	ret = hs_send(hs, WIRE_OP_HELLO, false, WIRE_S_OK, buf, sizeof(buf));
-	if (!ret)
-		ret = hs_recv(hs, &h, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	ret = auth_hello_decode(&h, true, buf, h.len, &theirs);
-	if (ret)
-		return hs_refused(hs, ret, "HELLO");
-	ret = hs_mode_check(hs, mine.mode, theirs.mode);
-	if (ret || !key)
-		return ret;
-
-	auth_mac_compute(key, AUTH_ROLE_CLIENT, mine.nonce, theirs.nonce, mac);
-	ret = hs_send(hs, WIRE_OP_AUTH, false, WIRE_S_OK, mac, sizeof(mac));
-	if (!ret)
-		ret = hs_recv(hs, &h, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	ret = auth_mac_decode(&h, true, buf, h.len, mac);
-	if (ret)
-		return hs_refused(hs, ret, "key");
-	if (!auth_mac_verify(key, AUTH_ROLE_SERVER, mine.nonce, theirs.nonce,
-			     mac)) {
-		log_info("%s: client handshake: server does not hold our key",
-			 conn_peer(hs->c));
-		return -EACCES;
-	}
-	return 0;
+	randombytes_buf(hs->mine.nonce, sizeof(hs->mine.nonce));
+	hs->mine.mode = hs->kr ? AUTH_MODE_SECURE : AUTH_MODE_INSECURE;
+	hs->mine.caps = auth_local_caps();
+	auth_hello_encode(&hs->mine, hs->mine_raw);
 }
 
-static int server_run(struct hs *hs, const struct auth_key *key)
+/* Receives and decodes the peer's HELLO into theirs/theirs_raw. */
+static int hs_recv_hello(struct hs *hs, bool reply)
 {
-	struct auth_hello mine = {.mode = key ? AUTH_MODE_SECURE
-					      : AUTH_MODE_INSECURE};
-	struct auth_hello theirs;
-	uint8_t buf[AUTH_HELLO_LEN];
+	struct wire_hdr h;
+	int ret;
+
+	ret = hs_recv(hs, &h, hs->theirs_raw, sizeof(hs->theirs_raw));
+	if (ret)
+		return ret;
+	ret = auth_hello_decode(&h, reply, hs->theirs_raw, h.len, &hs->theirs);
+	return ret ? hs_refused(hs, ret, "HELLO") : 0;
+}
+
+/* Sends our MAC and checks theirs: the key proven both ways. */
+static int hs_prove(struct hs *hs, bool client, const uint8_t t[32])
+{
+	enum auth_role me = client ? AUTH_ROLE_CLIENT : AUTH_ROLE_SERVER;
+	enum auth_role peer = client ? AUTH_ROLE_SERVER : AUTH_ROLE_CLIENT;
 	uint8_t mac[AUTH_MAC_BYTES];
 	struct wire_hdr h;
 	int ret;
 
-	ret = hs_recv(hs, &h, buf, sizeof(buf));
+	if (client) {
+		auth_mac_compute(&hs->key, me, t, mac);
+		ret = hs_send(hs, WIRE_OP_AUTH, false, WIRE_S_OK, mac,
+			      sizeof(mac));
+		if (ret)
+			return ret;
+	}
+	ret = hs_recv(hs, &h, mac, sizeof(mac));
 	if (ret)
 		return ret;
-	ret = auth_hello_decode(&h, false, buf, h.len, &theirs);
-	if (ret)
-		return hs_refused(hs, ret, "HELLO");
-	/* Answer even when modes differ, so the client can tell why. */
-	randombytes_buf(mine.nonce, sizeof(mine.nonce));
-	auth_hello_encode(&mine, buf);
-	ret = hs_send(hs, WIRE_OP_HELLO, true, WIRE_S_OK, buf, sizeof(buf));
-	if (!ret)
-		ret = hs_mode_check(hs, mine.mode, theirs.mode);
-	if (ret || !key)
+	ret = auth_mac_decode(&h, client, mac, h.len, mac);
+	if (ret == -EACCES && !client) {
+		log_info("%s: server handshake: client has no key in common "
+			 "with us (we offered key %016llx)",
+			 conn_peer(hs->c), (unsigned long long)hs->mine.key_id);
 		return ret;
-
-	ret = hs_recv(hs, &h, buf, sizeof(buf));
+	}
 	if (ret)
-		return ret;
-	ret = auth_mac_decode(&h, false, buf, h.len, mac);
-	if (ret)
-		return hs_refused(hs, ret, "AUTH");
-	if (!auth_mac_verify(key, AUTH_ROLE_CLIENT, theirs.nonce, mine.nonce,
-			     mac)) {
-		log_info("%s: server handshake: client does not hold our key",
-			 conn_peer(hs->c));
+		return hs_refused(hs, ret, client ? "key" : "AUTH");
+	if (!auth_mac_verify(&hs->key, peer, t, mac)) {
+		log_info("%s: %s handshake: %s does not hold key %016llx",
+			 conn_peer(hs->c), hs->role,
+			 client ? "server" : "client",
+			 (unsigned long long)hs->mine.key_id);
 		/* Tell the client; its own error is what matters here. */
-		hs_send(hs, WIRE_OP_AUTH, true, WIRE_S_PERM, NULL, 0);
+		if (!client)
+			hs_send(hs, WIRE_OP_AUTH, true, WIRE_S_PERM, NULL, 0);
 		return -EACCES;
 	}
-	auth_mac_compute(key, AUTH_ROLE_SERVER, theirs.nonce, mine.nonce, mac);
+	if (client)
+		return 0;
+	auth_mac_compute(&hs->key, me, t, mac);
 	return hs_send(hs, WIRE_OP_AUTH, true, WIRE_S_OK, mac, sizeof(mac));
 }
 
-static int handshake(struct conn *c, const struct auth_key *key, int timeout_ms,
-		     bool client)
+/* Both ends proved the key: seal the session. */
+static int hs_seal(struct hs *hs, bool client, const uint8_t t[32])
+{
+	uint8_t c2s[SEAL_KEY_BYTES], s2c[SEAL_KEY_BYTES];
+	enum seal_cipher cipher;
+	int ret;
+
+	cipher = client ? auth_cipher(hs->mine.caps, hs->theirs.caps)
+			: auth_cipher(hs->theirs.caps, hs->mine.caps);
+	auth_session_keys(&hs->key, t, c2s, s2c);
+	ret = wire_seal_start(hs->c, cipher, client ? c2s : s2c,
+			      client ? s2c : c2s);
+	sodium_memzero(c2s, sizeof(c2s));
+	sodium_memzero(s2c, sizeof(s2c));
+	if (ret)
+		log_error("%s: %s handshake: cannot seal the session with "
+			  "%s: %s",
+			  conn_peer(hs->c), hs->role, seal_cipher_name(cipher),
+			  strerror(-ret));
+	return ret;
+}
+
+static int client_run(struct hs *hs)
+{
+	uint8_t t[AUTH_HASH_BYTES];
+	int ret;
+
+	if (hs->kr)
+		auth_keyring_preferred(hs->kr, &hs->key, &hs->mine.key_id);
+	hs_make_hello(hs);
+	ret = hs_send(hs, WIRE_OP_HELLO, false, WIRE_S_OK, hs->mine_raw,
+		      sizeof(hs->mine_raw));
+	if (!ret)
+		ret = hs_recv_hello(hs, true);
+	if (!ret)
+		ret = hs_mode_check(hs);
+	if (ret || !hs->kr)
+		return ret;
+	if (hs->theirs.key_id != hs->mine.key_id &&
+	    auth_keyring_lookup(hs->kr, hs->theirs.key_id, &hs->key)) {
+		log_info("%s: client handshake: no key in common with the "
+			 "server (it uses key %016llx, we hold %u keys)",
+			 conn_peer(hs->c),
+			 (unsigned long long)hs->theirs.key_id,
+			 auth_keyring_count(hs->kr));
+		hs_send(hs, WIRE_OP_AUTH, false, WIRE_S_PERM, NULL, 0);
+		return -EACCES;
+	}
+	hs->mine.key_id = hs->theirs.key_id;
+	auth_transcript(hs->mine_raw, hs->theirs_raw, t);
+	ret = hs_prove(hs, true, t);
+	if (!ret)
+		ret = hs_seal(hs, true, t);
+	sodium_memzero(t, sizeof(t));
+	return ret;
+}
+
+/* The server's key: the client's choice if we hold it, else our own. */
+static void server_pick_key(struct hs *hs)
+{
+	uint64_t want = hs->theirs.key_id;
+
+	if (!auth_keyring_lookup(hs->kr, want, &hs->key)) {
+		hs->mine.key_id = want;
+		return;
+	}
+	auth_keyring_preferred(hs->kr, &hs->key, &hs->mine.key_id);
+	log_info("%s: server handshake: client wants key %016llx, which we "
+		 "do not hold; offering ours, %016llx",
+		 conn_peer(hs->c), (unsigned long long)want,
+		 (unsigned long long)hs->mine.key_id);
+}
+
+static int server_run(struct hs *hs)
+{
+	uint8_t t[AUTH_HASH_BYTES];
+	int ret;
+
+	ret = hs_recv_hello(hs, false);
+	if (ret == -EPROTONOSUPPORT) /* let it name our version too */
+		hs_send(hs, WIRE_OP_HELLO, true, WIRE_S_NOTSUP, NULL, 0);
+	if (ret)
+		return ret;
+	if (hs->kr && hs->theirs.mode == AUTH_MODE_SECURE)
+		server_pick_key(hs);
+	else if (hs->kr)
+		auth_keyring_preferred(hs->kr, &hs->key, &hs->mine.key_id);
+	hs_make_hello(hs);
+	/* Answer even when modes differ, so the client can tell why. */
+	ret = hs_send(hs, WIRE_OP_HELLO, true, WIRE_S_OK, hs->mine_raw,
+		      sizeof(hs->mine_raw));
+	if (!ret)
+		ret = hs_mode_check(hs);
+	if (ret || !hs->kr)
+		return ret;
+	auth_transcript(hs->theirs_raw, hs->mine_raw, t);
+	ret = hs_prove(hs, false, t);
+	if (!ret)
+		ret = hs_seal(hs, false, t);
+	sodium_memzero(t, sizeof(t));
+	return ret;
+}
+
+static int handshake(struct conn *c, struct auth_keyring *kr, uint32_t node,
+		     uint64_t incarnation, int timeout_ms, bool client)
 {
 	struct hs hs = {
 		.c = c,
@@ -472,24 +453,35 @@ static int handshake(struct conn *c, const struct auth_key *key, int timeout_ms,
 						  : AUTH_DEFAULT_TIMEOUT_MS) *
 				1000000u,
 		.role = client ? "client" : "server",
+		.kr = kr,
+		.mine = {.node = node, .incarnation = incarnation},
 	};
 	int saved = conn_get_timeout(c);
 	int ret;
 
-	ret = crypto_ready();
+	ret = seal_crypto_init();
 	if (ret)
 		return ret;
-	ret = client ? client_run(&hs, key) : server_run(&hs, key);
+	if (wire_cipher(c) != SEAL_NONE)
+		return -EALREADY;
+	ret = client ? client_run(&hs) : server_run(&hs);
+	if (!ret) {
+		c->wire.peer_node = hs.theirs.node;
+		c->wire.peer_incarnation = hs.theirs.incarnation;
+	}
 	conn_set_timeout(c, saved);
+	sodium_memzero(&hs.key, sizeof(hs.key));
 	return ret;
 }
 
-int auth_client(struct conn *c, const struct auth_key *key, int timeout_ms)
+int auth_client(struct conn *c, struct auth_keyring *kr, uint32_t self_node,
+		uint64_t self_incarnation, int timeout_ms)
 {
-	return handshake(c, key, timeout_ms, true);
+	return handshake(c, kr, self_node, self_incarnation, timeout_ms, true);
 }
 
-int auth_server(struct conn *c, const struct auth_key *key, int timeout_ms)
+int auth_server(struct conn *c, struct auth_keyring *kr, uint32_t self_node,
+		uint64_t self_incarnation, int timeout_ms)
 {
-	return handshake(c, key, timeout_ms, false);
+	return handshake(c, kr, self_node, self_incarnation, timeout_ms, false);
 }

@@ -34,11 +34,36 @@ struct conn_ops {
 			 const struct conn_region *r, uint64_t offset);
 };
 
+struct wire_seal;    /* wire-io.c: keys, counters, staging buffers */
+struct XXH3_state_s; /* xxhash.h's XXH3_state_t */
+
+/*
+ * Frame-level state of a connection (wire-io.c), set up by conn.c when the
+ * connection is made and freed with it. The handshake (auth.c) fills the
+ * peer fields and may seal the session; after that, rx_* and the receive
+ * half of seal belong to the one reader thread, the send half to the one
+ * writer thread.
+ */
+struct conn_wire {
+	struct wire_seal *seal;	  /* NULL: plain frames (insecure, handshake) */
+	struct XXH3_state_s *xxh; /* plain payloads read in several pieces */
+	uint32_t peer_node;	  /* from the peer's HELLO; 0: a tool */
+	uint64_t peer_incarnation;
+	/* the payload cursor over the frame wire_recv_hdr() returned last */
+	uint32_t rx_len;    /* payload bytes of the frame */
+	uint32_t rx_done;   /* bytes handed to the caller (or skipped) */
+	uint32_t rx_pulled; /* sealed: plaintext bytes taken off the wire */
+	uint32_t rx_off, rx_end; /* sealed: verified bytes left in staging */
+	uint64_t rx_csum;	 /* plain: the header's XXH3 */
+	int rx_err; /* sticky: a frame failed, the stream is lost */
+};
+
 struct conn {
 	const struct conn_ops *ops;
 	char peer[80];
 	/* last value given to conn_set_timeout(); kept by conn.c */
 	int timeout_ms;
+	struct conn_wire wire;
 };
 
 struct conn_listener_ops {

@@ -12,6 +12,7 @@
 #include "cmp/log.h"
 #include "cmp/util.h"
 #include "conn-internal.h"
+#include "wire-internal.h"
 
 /*
  * connector/meson.build says whether the RDMA transport is linked in: the
@@ -59,6 +60,21 @@ static int lookup(const char *addr, const struct conn_transport **t,
 	return -EPROTONOSUPPORT;
 }
 
+/* What every new connection gets, whatever its transport. */
+static int conn_setup(struct conn **out)
+{
+	struct conn *c = *out;
+	int ret;
+
+	c->timeout_ms = 0;
+	ret = wire_conn_init(c);
+	if (ret) {
+		c->ops->destroy(c);
+		*out = NULL;
+	}
+	return ret;
+}
+
 int conn_listen(const char *addr, struct conn_listener **out)
 {
 	const struct conn_transport *t;
@@ -89,7 +105,7 @@ int conn_accept(struct conn_listener *l, struct conn **out)
 	*out = NULL;
 	ret = l->ops->accept(l, out);
 	if (!ret)
-		(*out)->timeout_ms = 0;
+		ret = conn_setup(out);
 	return ret;
 }
 
@@ -111,7 +127,7 @@ int conn_connect(const char *addr, int timeout_ms, struct conn **out)
 		return ret;
 	ret = t->connect(rest, timeout_ms, out);
 	if (!ret)
-		(*out)->timeout_ms = 0;
+		ret = conn_setup(out);
 	return ret;
 }
 
@@ -181,8 +197,20 @@ void conn_shutdown(struct conn *c)
 
 void conn_destroy(struct conn *c)
 {
-	if (c)
-		c->ops->destroy(c);
+	if (!c)
+		return;
+	wire_conn_finish(c);
+	c->ops->destroy(c);
+}
+
+uint32_t conn_peer_node(const struct conn *c)
+{
+	return c->wire.peer_node;
+}
+
+uint64_t conn_peer_incarnation(const struct conn *c)
+{
+	return c->wire.peer_incarnation;
 }
 
 bool conn_has_rma(const struct conn *c)

@@ -3,6 +3,7 @@
  * The logger behind include/cmp/log.h. Kept in the connector library because
  * that is the bottom of the dependency chain: every program links it.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmp/log.h"
+#include "cmp/util.h"
 
 bool log_debug_on;
 static enum log_level max_level = LOG_LVL_INFO;
@@ -74,4 +76,39 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+/* May a line go out now? Sets *dropped to the lines held back before it. */
+static bool limit_allows(struct log_limit *rl, uint64_t *dropped)
+{
+	uint64_t now = cmp_now_ns(), start = atomic_load(&rl->window_ns);
+
+	if (now - start >= 1000000000ull &&
+	    atomic_compare_exchange_strong(&rl->window_ns, &start, now))
+		atomic_store(&rl->lines, 0);
+	if (atomic_fetch_add(&rl->lines, 1) >= LOG_LIMIT_BURST) {
+		atomic_fetch_add(&rl->dropped, 1);
+		return false;
+	}
+	*dropped = atomic_exchange(&rl->dropped, 0);
+	return true;
+}
+
+void log_limited(struct log_limit *rl, enum log_level level, const char *fmt,
+		 ...)
+{
+	uint64_t dropped;
+	char buf[900];
+	va_list ap;
+
+	if (level > max_level || !limit_allows(rl, &dropped))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (dropped)
+		log_msg(level, "%s (%llu similar lines dropped)", buf,
+			(unsigned long long)dropped);
+	else
+		log_msg(level, "%s", buf);
 }

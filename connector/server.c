@@ -25,7 +25,7 @@
 #include "cmp/server.h"
 #include "cmp/wire.h"
 
-#define SERVER_DEFAULT_HANDSHAKE_MS 5000
+#define SERVER_DEFAULT_HANDSHAKE_MS 2000
 #define SERVER_DEFAULT_MAX_CONNS 1024u
 #define SERVER_PUSH_ID_BIT (1ull << 63)
 /*
@@ -49,8 +49,6 @@ struct server_conn {
 
 struct server {
 	struct server_config cfg;
-	struct auth_key key;
-	bool secure;
 	char name[32];
 	struct conn_listener *listener;
 	pthread_t accept_thread;
@@ -120,8 +118,6 @@ int server_read_payload(struct server_conn *sc, const struct wire_hdr *h,
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
 
-	if (h->len > cap)
-		return -EMSGSIZE;
 	return wire_recv_payload(sc->conn, h, &iov, 1);
 }
 
@@ -215,8 +211,11 @@ static void *conn_thread(void *arg)
 	bool opened = false;
 	int ret;
 
-	ret = auth_server(sc->conn, s->secure ? &s->key : NULL,
-			  s->cfg.handshake_timeout_ms);
+	ret = auth_server(sc->conn, s->cfg.keyring, s->cfg.node_id,
+			  s->cfg.incarnation, s->cfg.handshake_timeout_ms);
+	/* a version mismatch has had its one line, naming both versions */
+	if (ret == -EPROTONOSUPPORT)
+		goto out_done;
 	if (ret < 0) {
 		log_warn("%s: peer %s refused: handshake failed: %s", s->name,
 			 conn_peer(sc->conn), strerror(-ret));
@@ -367,7 +366,7 @@ static void *accept_thread(void *arg)
 	return NULL;
 }
 
-/* Keeps what the server needs of cfg, defaults filled in, the key copied. */
+/* Keeps what the server needs of cfg, defaults filled in. */
 static void copy_config(struct server *s, const struct server_config *cfg)
 {
 	s->cfg = *cfg;
@@ -378,11 +377,6 @@ static void copy_config(struct server *s, const struct server_config *cfg)
 		s->cfg.handshake_timeout_ms = SERVER_DEFAULT_HANDSHAKE_MS;
 	if (!s->cfg.max_conns)
 		s->cfg.max_conns = SERVER_DEFAULT_MAX_CONNS;
-	if (cfg->key) {
-		s->key = *cfg->key;
-		s->secure = true;
-	}
-	s->cfg.key = NULL;
 }
 
 struct server *server_create(const struct server_config *cfg)
@@ -431,7 +425,6 @@ err_close_pipe:
 err_free:
 	pthread_attr_destroy(&s->attr);
 	pthread_mutex_destroy(&s->lock);
-	explicit_bzero(&s->key, sizeof(s->key));
 	free(s);
 	errno = -ret;
 	return NULL;
@@ -466,6 +459,5 @@ void server_destroy(struct server *s)
 	close(s->wake[1]);
 	pthread_attr_destroy(&s->attr);
 	pthread_mutex_destroy(&s->lock);
-	explicit_bzero(&s->key, sizeof(s->key));
 	free(s);
 }

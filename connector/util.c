@@ -1,20 +1,31 @@
 // SPDX-License-Identifier: MIT
 /*
- * Size parsing/formatting, the clock and iovec lengths, shared by every
- * program.
+ * Size parsing/formatting, the clock, iovec lengths, the incarnation and
+ * daemon start-up, shared by every program.
  */
 #include <ctype.h>
-#include <fcntl.h>
-#include <unistd.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmp/log.h"
 #include "cmp/util.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
 
 int cmp_parse_size(const char *text, uint64_t *out)
 {
@@ -95,6 +106,23 @@ uint64_t cmp_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static pthread_once_t incarnation_once = PTHREAD_ONCE_INIT;
+static uint64_t incarnation;
+
+static void draw_incarnation(void)
+{
+	while (!incarnation)
+		if (getrandom(&incarnation, sizeof(incarnation), 0) !=
+		    sizeof(incarnation))
+			incarnation = cmp_now_ns() ^ ((uint64_t)getpid() << 32);
+}
+
+uint64_t cmp_incarnation(void)
+{
+	pthread_once(&incarnation_once, draw_incarnation);
+	return incarnation;
+}
+
 static int ready_fd = -1; /* to the parent waiting in cmp_detach() */
 
 int cmp_detach(void)
@@ -146,4 +174,24 @@ void cmp_detach_done(int status, int log_fd)
 		log_debug("the waiting parent is gone");
 	close(ready_fd);
 	ready_fd = -1;
+}
+
+void cmp_daemon_protect(bool lock_memory)
+{
+	int fd;
+
+	if (lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		log_warn("mlockall: %s (the daemon may be swapped out; serving "
+			 "swap may deadlock)",
+			 strerror(errno));
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "-1000", 5) != 5)
+		log_warn("cannot set oom_score_adj to -1000: %s",
+			 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		log_warn("PR_SET_IO_FLUSHER: %s (needs CAP_SYS_RESOURCE and "
+			 "Linux 5.6; continuing)",
+			 strerror(errno));
 }

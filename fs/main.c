@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmpfs: mounts the pool as a file system. Parses options, makes the pool,
- * mounts through libfuse's low-level API, protects the daemon for serving
- * swap (locked memory, OOM immunity, I/O flusher), tunes the mount's dirty
- * limits for mmap writeback, and runs the multi-threaded FUSE loop.
+ * cmpfs: mounts the pool as a file system. Parses options, protects the
+ * daemon for serving swap (locked memory, OOM immunity, I/O flusher) before
+ * any thread starts, makes the pool, mounts through libfuse's low-level
+ * API, tunes the mount's dirty limits for mmap writeback, and runs the
+ * multi-threaded FUSE loop. SIGHUP reloads the cluster key file (a small
+ * thread waits for it; every other thread blocks it).
  */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "cmp-config.h"
@@ -23,13 +24,6 @@
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "fs.h"
-
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT 4
-#endif
 
 __attribute__((format(printf, 2, 0))) static void
 fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
@@ -58,25 +52,54 @@ fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
 }
 
 /*
- * Serving swap means serving the kernel while it is short of memory: never
- * be swapped or OOM-killed, and be allowed to dip into reserves.
+ * The key reloader: SIGHUP is blocked in every thread (the mask is set
+ * before any thread starts, and libfuse's workers block all signals), so
+ * it is this thread's to take with sigwait(), and libfuse's own SIGHUP
+ * handler (unmount) never runs.
  */
-static void protect_daemon(bool lock_memory)
-{
-	int fd;
+struct reloader {
+	pthread_t thread;
+	struct auth_keyring *keyring;
+	volatile sig_atomic_t stop;
+};
 
-	if (lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
-		log_warn("mlockall: %s (swap on cmpfs may deadlock)",
-			 strerror(errno));
-	fd = open("/proc/self/oom_score_adj", O_WRONLY);
-	if (fd < 0 || write(fd, "-1000", 5) != 5)
-		log_warn("cannot set oom_score_adj: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
-		log_warn("PR_SET_IO_FLUSHER: %s (needs CAP_SYS_RESOURCE; "
-			 "continuing)",
-			 strerror(errno));
+static void *reloader_main(void *arg)
+{
+	struct reloader *r = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (r->stop)
+			return NULL;
+		auth_keyring_reload(r->keyring); /* logs one line */
+	}
+}
+
+static int reloader_start(struct reloader *r, struct auth_keyring *kr)
+{
+	int ret;
+
+	r->keyring = kr;
+	r->stop = 0;
+	ret = -pthread_create(&r->thread, NULL, reloader_main, r);
+	if (ret)
+		log_error("cannot start the key reloader: %s", strerror(-ret));
+	return ret;
+}
+
+static void reloader_stop(struct reloader *r)
+{
+	if (!r->keyring)
+		return;
+	r->stop = 1;
+	pthread_kill(r->thread, SIGHUP);
+	pthread_join(r->thread, NULL);
+	r->keyring = NULL;
 }
 
 /* The mount's major:minor from mountinfo (a stat() would call into us). */
@@ -172,22 +195,16 @@ static int setup_log(struct fs_options *o, bool foreground)
 }
 
 /* Joins the cluster named by -o manager= (before mounting). */
-static int join_cluster(struct fs *fs, struct fs_options *o)
+static int join_cluster(struct fs *fs, struct fs_options *o,
+			struct auth_keyring *kr)
 {
-	struct auth_key key;
 	int ret;
 
-	if (o->key_path) {
-		/* auth_key_load() says what is wrong with the file */
-		ret = auth_key_load(o->key_path, &key);
-		if (ret)
-			return ret;
-	}
 	fs->cluster = cluster_create(&(struct cluster_config){
 		.pool = fs->pool,
 		.manager_addr = o->manager,
 		.listen_addr = o->listen,
-		.key = o->key_path ? &key : NULL,
+		.keyring = kr,
 		.node_id = o->node_id,
 	});
 	if (!fs->cluster)
@@ -211,6 +228,35 @@ static int join_cluster(struct fs *fs, struct fs_options *o)
 	return 0;
 }
 
+/*
+ * Before any thread starts: load the key file (its one line says what is
+ * wrong with it), protect the daemon and hand SIGHUP to the reloader.
+ */
+static int prepare(struct fs_options *o, struct auth_keyring **kr,
+		   struct reloader *rl)
+{
+	sigset_t set;
+
+	*kr = NULL;
+	if (o->manager && o->key_path) {
+		*kr = auth_keyring_load(o->key_path);
+		if (!*kr)
+			return -errno;
+	}
+	cmp_daemon_protect(o->lock_memory);
+	if (!*kr)
+		return 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (reloader_start(rl, *kr)) {
+		auth_keyring_destroy(*kr);
+		*kr = NULL;
+		return -EAGAIN;
+	}
+	return 0;
+}
+
 static int run(struct fs_options *o, struct fuse_args *args,
 	       struct fuse_cmdline_opts *co)
 {
@@ -220,6 +266,8 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		.lock_memory = o->lock_memory,
 	};
 	struct fs fs = {.opts = o, .block_size = o->block_size};
+	struct auth_keyring *kr = NULL;
+	struct reloader rl = {0};
 	struct fuse_loop_config *lc;
 	char sz[32];
 	int ret = 1;
@@ -229,14 +277,16 @@ static int run(struct fs_options *o, struct fuse_args *args,
 	fs.se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!fs.se)
 		goto err_out;
+	if (prepare(o, &kr, &rl))
+		goto err_session;
 	fs.pool = pool_create(&pc);
 	if (!fs.pool) {
 		log_error("cannot create a pool of %s in %u-byte blocks: %s",
 			  cmp_format_size(o->local_bytes, sz, sizeof(sz)),
 			  o->block_size, strerror(errno));
-		goto err_session;
+		goto err_keyring;
 	}
-	if (o->manager && join_cluster(&fs, o))
+	if (o->manager && join_cluster(&fs, o, kr))
 		goto err_pool;
 	if (fs_ns_init(&fs))
 		goto err_cluster;
@@ -254,7 +304,6 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		 o->block_size >> 10, CMP_VERSION_STRING);
 	cmp_detach_done(0, log_fd);
 	log_fd = -1;
-	protect_daemon(o->lock_memory);
 
 	if (co->singlethread) {
 		ret = fuse_session_loop(fs.se);
@@ -289,6 +338,9 @@ err_cluster:
 	cluster_destroy(fs.cluster);
 err_pool:
 	pool_destroy(fs.pool);
+err_keyring:
+	reloader_stop(&rl);
+	auth_keyring_destroy(kr);
 err_session:
 	fuse_session_destroy(fs.se);
 err_out:

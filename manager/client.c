@@ -36,8 +36,6 @@ struct mgr_client {
 	struct mgr_client_config cfg; /* strings point into the copies below */
 	char manager_addr[MANAGER_ADDR_LEN];
 	char listen_addr[PROTO_MGR_ADDR_LEN];
-	struct auth_key key;
-	bool secure;
 	atomic_uint_fast64_t next_id;
 	pthread_t thread;
 	int wake[2]; /* self-pipe: destroy wakes the client thread */
@@ -60,11 +58,6 @@ struct mgr_client {
 	bool lost; /* "lost the manager" was logged */
 	int last_err;
 };
-
-static const struct auth_key *key_of(const struct mgr_client *c)
-{
-	return c->secure ? &c->key : NULL;
-}
 
 /*
  * Transport failures that all mean "no manager there" to a caller; every
@@ -90,8 +83,9 @@ static int unreachable(int err)
 	}
 }
 
-static int dial(const char *addr, const struct auth_key *key, int timeout_ms,
-		struct conn **out)
+/* A connection to the manager; node 0: a tool (cmpctl). */
+static int dial(const char *addr, struct auth_keyring *kr, uint32_t node,
+		int timeout_ms, struct conn **out)
 {
 	struct conn *conn;
 	int ret;
@@ -99,7 +93,8 @@ static int dial(const char *addr, const struct auth_key *key, int timeout_ms,
 	ret = conn_connect(addr, timeout_ms, &conn);
 	if (ret < 0)
 		return ret;
-	ret = auth_client(conn, key, timeout_ms);
+	ret = auth_client(conn, kr, node, node ? cmp_incarnation() : 0,
+			  timeout_ms);
 	if (ret < 0)
 		goto err_destroy_conn;
 	ret = conn_set_timeout(conn, timeout_ms);
@@ -185,7 +180,7 @@ static int query(struct mgr_client *c, unsigned int op, const void *req,
 		conn = checkout(c);
 		cached = conn != NULL;
 		if (!conn) {
-			ret = dial(c->manager_addr, key_of(c),
+			ret = dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
 				   c->cfg.timeout_ms, &conn);
 			if (ret < 0)
 				return unreachable(ret);
@@ -270,7 +265,7 @@ int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
 	return ret;
 }
 
-int mgr_query_nodes(const char *manager_addr, const struct auth_key *key,
+int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
 		    int timeout_ms, struct mgr_node_info *out, size_t max,
 		    size_t *count)
 {
@@ -286,7 +281,7 @@ int mgr_query_nodes(const char *manager_addr, const struct auth_key *key,
 	rep = malloc(PROTO_MGR_NODES_REPLY_MAX);
 	if (!rep)
 		return -ENOMEM;
-	ret = dial(manager_addr, key, timeout_ms, &conn);
+	ret = dial(manager_addr, keyring, 0, timeout_ms, &conn);
 	if (ret < 0) {
 		ret = unreachable(ret);
 		goto out_free;
@@ -462,7 +457,8 @@ static int do_register(struct mgr_client *c)
 	struct wire_hdr h = {.op = WIRE_OP_REGISTER};
 	int ret;
 
-	ret = dial(c->manager_addr, key_of(c), c->cfg.timeout_ms, &c->reg);
+	ret = dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
+		   c->cfg.timeout_ms, &c->reg);
 	if (ret < 0)
 		return ret;
 	sample(c, &counts);
@@ -653,11 +649,6 @@ struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg)
 		 cfg->listen_addr);
 	c->cfg.manager_addr = c->manager_addr;
 	c->cfg.listen_addr = c->listen_addr;
-	if (cfg->key) {
-		c->key = *cfg->key;
-		c->secure = true;
-	}
-	c->cfg.key = NULL;
 	if (c->cfg.timeout_ms <= 0)
 		c->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
 	atomic_init(&c->next_id, 1);
@@ -681,7 +672,6 @@ err_free:
 	log_error("manager client: cannot start: %s", strerror(-ret));
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
-	explicit_bzero(&c->key, sizeof(c->key));
 	free(c);
 	errno = -ret;
 	return NULL;
@@ -743,6 +733,5 @@ void mgr_client_destroy(struct mgr_client *c)
 	close(c->wake[1]);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
-	explicit_bzero(&c->key, sizeof(c->key));
 	free(c);
 }

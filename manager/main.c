@@ -2,8 +2,8 @@
 /*
  * cmp-manager: command line, key loading, going to the background and
  * signals around the manager service (manager.h). The main thread only
- * waits for SIGINT or SIGTERM; every other thread runs with those signals
- * blocked.
+ * waits for signals: SIGINT or SIGTERM stop the manager, SIGHUP reloads
+ * the key file. Every other thread runs with those signals blocked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,43 +83,64 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* The main thread waits for signals: SIGHUP reloads the key file. */
+static int wait_for_stop(sigset_t *set, struct auth_keyring *kr)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig))
+			continue;
+		if (sig != SIGHUP)
+			return sig;
+		if (kr)
+			auth_keyring_reload(kr); /* logs one line */
+		else
+			log_info("SIGHUP: insecure, no key file to reload");
+	}
+}
+
 /* Runs the manager until SIGINT or SIGTERM; returns the exit status. */
 static int run(const struct options *o)
 {
 	struct manager_config mc;
-	struct auth_key key;
+	struct auth_keyring *kr = NULL;
 	struct manager *m;
 	sigset_t set;
 	int sig, ret;
 
 	if (o->key_path) {
-		/* auth_key_load() says what is wrong with the file */
-		if (auth_key_load(o->key_path, &key) < 0)
+		/* auth_keyring_load() says what is wrong with the file */
+		kr = auth_keyring_load(o->key_path);
+		if (!kr)
 			return 1;
 	}
 	ret = o->foreground ? 0 : cmp_detach();
 	if (ret < 0) {
 		log_error("cannot go to the background: %s", strerror(-ret));
+		auth_keyring_destroy(kr);
 		return 1;
 	}
 
 	/* before any thread starts, so they all inherit the mask */
+	cmp_daemon_protect(true);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	mc = (struct manager_config){
 		.listen_addr = o->listen,
-		.key = o->key_path ? &key : NULL,
+		.keyring = kr,
 		.heartbeat_ms = o->heartbeat_ms,
 		.dead_after = o->dead_after,
 	};
 	m = manager_create(&mc);
-	explicit_bzero(&key, sizeof(key));
 	if (!m) {
 		cmp_detach_done(1, -1);
+		auth_keyring_destroy(kr);
 		return 1;
 	}
 	log_info("cmp-manager %s listening on %s (%s), heartbeat %u ms, "
@@ -129,11 +150,10 @@ static int run(const struct options *o)
 		 o->heartbeat_ms, o->dead_after);
 	cmp_detach_done(0, -1);
 
-	do {
-		ret = sigwait(&set, &sig);
-	} while (ret);
+	sig = wait_for_stop(&set, kr);
 	log_info("cmp-manager: %s, shutting down", strsignal(sig));
 	manager_destroy(m);
+	auth_keyring_destroy(kr);
 	return 0;
 }
 

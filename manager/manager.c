@@ -408,7 +408,8 @@ struct manager *manager_create(const struct manager_config *cfg)
 	struct registry_config rc;
 	struct server_config sc = {
 		.listen_addr = cfg->listen_addr,
-		.key = cfg->key,
+		.keyring = cfg->keyring,
+		.incarnation = cmp_incarnation(),
 		.name = "manager",
 		.handle = handle,
 		.on_close = on_close,

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-struct auth_key;
+struct auth_keyring;
 struct manager;
 
 #define MANAGER_DEFAULT_HEARTBEAT_MS 1000
@@ -24,9 +24,10 @@ struct manager;
 
 struct manager_config {
 	const char *listen_addr;
-	const struct auth_key *key; /* NULL: insecure; copied */
-	uint32_t heartbeat_ms;	    /* 0: MANAGER_DEFAULT_HEARTBEAT_MS */
-	uint32_t dead_after;	    /* 0: MANAGER_DEFAULT_DEAD_AFTER */
+	/* NULL: insecure; borrowed, must outlive the manager */
+	struct auth_keyring *keyring;
+	uint32_t heartbeat_ms; /* 0: MANAGER_DEFAULT_HEARTBEAT_MS */
+	uint32_t dead_after;   /* 0: MANAGER_DEFAULT_DEAD_AFTER */
 };
 
 /* Starts the manager; NULL with errno set (the cause is logged). */

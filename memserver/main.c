@@ -171,11 +171,11 @@ static uint32_t random_node_id(void)
 	return id;
 }
 
-static int start_mgr(struct memserver *ms, const struct auth_key *key)
+static int start_mgr(struct memserver *ms, struct auth_keyring *kr)
 {
 	struct mgr_client_config mcfg = {
 		.manager_addr = ms->opts->manager,
-		.key = key,
+		.keyring = kr,
 		.node = ms->node_id,
 		.kind = MGR_KIND_MEMSERVER,
 		.listen_addr = peer_listen_addr(ms->peer),
@@ -209,12 +209,12 @@ static int start_mgr(struct memserver *ms, const struct auth_key *key)
 }
 
 /* Starts peer service and manager client; returns 0 or -errno, logged. */
-static int start_services(struct memserver *ms, const struct auth_key *key)
+static int start_services(struct memserver *ms, struct auth_keyring *kr)
 {
 	struct ms_options *o = ms->opts;
 	struct peer_config pcfg = {
 		.listen_addr = o->listen,
-		.key = key,
+		.keyring = kr,
 		.node_id = ms->node_id,
 		.block_size = o->block_size,
 		.ops = &ms_store_ops,
@@ -224,20 +224,33 @@ static int start_services(struct memserver *ms, const struct auth_key *key)
 	ms->peer = peer_create(&pcfg);
 	if (!ms->peer)
 		return -errno;
-	return start_mgr(ms, key);
+	return start_mgr(ms, kr);
 }
 
-static int run(struct memserver *ms, const struct auth_key *key)
+/* The main thread waits for signals: SIGHUP reloads the key file. */
+static int wait_for_stop(sigset_t *set, struct auth_keyring *kr)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig))
+			continue;
+		if (sig != SIGHUP)
+			return sig;
+		if (kr)
+			auth_keyring_reload(kr); /* logs one line */
+		else
+			log_info("SIGHUP: insecure, no key file to reload");
+	}
+}
+
+static int run(struct memserver *ms, struct auth_keyring *kr)
 {
 	struct ms_options *o = ms->opts;
 	char cap[32], bs[32];
 	int sig, ret;
 	sigset_t set;
 
-	ret = ms_store_create(o->store_path, o->store_path ? o->size : o->ram,
-			      o->block_size, &ms->store);
-	if (ret < 0)
-		return ret;
 	if (!o->foreground) {
 		ret = cmp_detach();
 		if (ret < 0) {
@@ -245,6 +258,12 @@ static int run(struct memserver *ms, const struct auth_key *key)
 			goto out_destroy;
 		}
 	}
+	/* before the store: its file mapping is then unlocked again */
+	cmp_daemon_protect(true);
+	ret = ms_store_create(o->store_path, o->store_path ? o->size : o->ram,
+			      o->block_size, &ms->store);
+	if (ret < 0)
+		goto out_destroy;
 	/* every thread started below inherits the blocked signals */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -253,7 +272,7 @@ static int run(struct memserver *ms, const struct auth_key *key)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ret = start_services(ms, key);
+	ret = start_services(ms, kr);
 	if (ret < 0)
 		goto out_destroy;
 	log_info("node %u serving %s (%u blocks of %s) from %s on %s, "
@@ -266,13 +285,10 @@ static int run(struct memserver *ms, const struct auth_key *key)
 		 cmp_format_size(o->block_size, bs, sizeof(bs)),
 		 o->store_path ? o->store_path : "RAM",
 		 peer_listen_addr(ms->peer), o->manager,
-		 key ? "" : " (insecure)");
+		 kr ? "" : " (insecure)");
 	cmp_detach_done(0, -1);
 
-	do {
-		if (sigwait(&set, &sig))
-			sig = SIGTERM;
-	} while (sig == SIGHUP);
+	sig = wait_for_stop(&set, kr);
 	log_info("%s: shutting down", strsignal(sig));
 	ret = 0;
 
@@ -288,7 +304,7 @@ int main(int argc, char **argv)
 {
 	struct ms_options o = {0};
 	struct memserver ms = {.opts = &o};
-	struct auth_key key;
+	struct auth_keyring *kr = NULL;
 	int ret;
 
 	log_init("cmp-memserver", LOG_LVL_INFO);
@@ -299,12 +315,17 @@ int main(int argc, char **argv)
 	}
 	if (o.debug)
 		log_set_level(LOG_LVL_DEBUG);
-	/* auth_key_load() says what is wrong with the file */
-	ret = o.key_path ? auth_key_load(o.key_path, &key) : 0;
+	/* auth_keyring_load() says what is wrong with the file */
+	ret = 0;
+	if (o.key_path) {
+		kr = auth_keyring_load(o.key_path);
+		ret = kr ? 0 : -errno;
+	}
 	if (!ret) {
 		ms.node_id = o.node_id ? o.node_id : random_node_id();
-		ret = run(&ms, o.key_path ? &key : NULL);
+		ret = run(&ms, kr);
 	}
+	auth_keyring_destroy(kr);
 	ret = ret < 0 ? 1 : 0;
 out_opts:
 	opts_finish(&ms_opts, &o);

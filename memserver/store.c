@@ -71,6 +71,9 @@ static int map_store(struct ms_store *s, const char *path)
 		log_warn("store: cannot lock %zu bytes of RAM (%s); it may be "
 			 "swapped out",
 			 s->map_len, strerror(errno));
+	/* the daemon locks all its memory (mlockall): not the page cache */
+	if (path)
+		munlock(s->base, s->map_len);
 	return 0;
 
 err_close_fd:

@@ -329,7 +329,7 @@ static struct peer *create_peer(struct cluster *c,
 {
 	return peer_create(&(struct peer_config){
 		.listen_addr = cfg->listen_addr,
-		.key = cfg->key,
+		.keyring = cfg->keyring,
 		.node_id = c->node,
 		.block_size = pool_block_size(c->pool),
 		.ops = &store_ops,
@@ -343,7 +343,7 @@ static struct mgr_client *create_mgr_client(struct cluster *c,
 {
 	return mgr_client_create(&(struct mgr_client_config){
 		.manager_addr = cfg->manager_addr,
-		.key = cfg->key,
+		.keyring = cfg->keyring,
 		.node = c->node,
 		.kind = MGR_KIND_COMPUTE,
 		.listen_addr = peer_listen_addr(c->peer),
@@ -366,7 +366,8 @@ struct cluster *cluster_create(const struct cluster_config *cfg)
 	c->pool = cfg->pool;
 	c->node = cfg->node_id ? cfg->node_id : random_node_id();
 
-	c->remote = remote_create(cfg->key, c->node, pool_block_size(c->pool));
+	c->remote =
+		remote_create(cfg->keyring, c->node, pool_block_size(c->pool));
 	if (!c->remote)
 		goto err_errno;
 	if (cfg->timeout_ms > 0)

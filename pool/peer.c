@@ -6,20 +6,19 @@
  * same thread. This file is only the per-opcode handlers and the checks
  * that stand between network bytes and the store.
  *
- * WRITE data path: small writes (up to bounce_size, which covers the page
- * writebacks of remote paging) are received into a per-connection buffer
- * allocated at connection open, verified against the frame checksum, and
- * only then copied into the block, so a corrupted frame never touches the
- * block. Larger writes are received straight into the block (no second
- * copy of megabytes) and verified afterwards; on a mismatch the byte range
- * written holds the corrupted bytes. The owner is told (WIRE_S_BADMSG), the
+ * Payloads are read through the connector's payload cursor
+ * (include/cmp/wire.h), straight into their destination, WRITE data into
+ * the block. Sealed mode (a cluster key) verifies every record of a frame
+ * in the connection's staging buffer before any of its bytes reach the
+ * block, and the frame's header and range header are verified before
+ * anything acts on them: a tampered, replayed or truncated frame changes no
+ * block byte, and closes the connection. Insecure mode (a trusted network)
+ * verifies the payload's XXH3 at the end: on a mismatch the range written
+ * holds the corrupted bytes. The owner is told (WIRE_S_BADMSG), the
  * connection is closed, and the owner must treat that range as lost until
- * it rewrites it, exactly as after a failed write to a disk. (The 16-byte
- * range header is acted on before the checksum covering it is known; a
- * header corrupted in transit into another valid range of the same owner
- * would misplace the bytes. The transports' own link checksums make that
- * as unlikely as silent memory corruption; the bounce path has no such
- * window.)
+ * it rewrites it, exactly as after a failed write to a disk. (There, the
+ * range header is acted on before the checksum covering it is known: the
+ * price of a trusted network's single pass over the data.)
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,10 +29,9 @@
 #include "cmp/log.h"
 #include "cmp/peer.h"
 #include "cmp/server.h"
+#include "cmp/util.h"
 #include "cmp/wire.h"
 #include "proto_block.h"
-
-#define PEER_DEFAULT_BOUNCE (64u << 10)
 
 struct peer {
 	struct server *srv;
@@ -41,14 +39,12 @@ struct peer {
 	void *ctx;
 	uint32_t node_id;
 	uint32_t block_size;
-	size_t bounce_size;
 };
 
 /* Per-connection state; only its connection thread touches it. */
 struct peer_conn {
 	uint32_t owner;		   /* bound by the first request; 0 until */
 	struct conn_region region; /* store exposed here; zero without RMA */
-	uint8_t *bounce;	   /* bounce_size bytes */
 	uint8_t msg[PROTO_BLOCK_MAX_IDX_MSG];
 	uint32_t idx[PROTO_BLOCK_MAX_IDX];
 	struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
@@ -77,31 +73,30 @@ static int refuse_and_close(struct server_conn *sc, const struct wire_hdr *h,
 	return err;
 }
 
-/* Reads the first len bytes of h's payload (the rest follows later). */
+/*
+ * A payload read failed: a payload that failed verification is answered
+ * (the owner gets a clean errno) before the connection closes; anything
+ * else (the connection broke) just closes it.
+ */
+static int read_failed(struct server_conn *sc, const struct wire_hdr *h,
+		       int err)
+{
+	if (err == -EBADMSG)
+		return refuse_and_close(sc, h, err);
+	return err;
+}
+
+/* Reads the next len bytes of h's payload (the rest follows later). */
 static int read_prefix(struct server_conn *sc, const struct wire_hdr *h,
 		       void *buf, size_t len)
 {
-	if (h->len < len)
+	struct conn *c = server_conn_conn(sc);
+	int ret;
+
+	if (wire_payload_left(c) < len)
 		return -EBADMSG;
-	return conn_read(server_conn_conn(sc), buf, len);
-}
-
-/* Drops what is left of h's payload after `done` bytes were read. */
-static int skip_rest(struct server_conn *sc, const struct wire_hdr *h,
-		     size_t done)
-{
-	struct wire_hdr rest = *h;
-
-	rest.len = h->len - done;
-	if (!rest.len)
-		return 0;
-	return wire_skip_payload(server_conn_conn(sc), &rest);
-}
-
-static bool csum_ok(const struct wire_hdr *h, const struct iovec *iov,
-		    int iovcnt)
-{
-	return wire_csum(iov, iovcnt) == h->csum;
+	ret = wire_read(c, buf, len);
+	return ret < 0 ? read_failed(sc, h, ret) : 0;
 }
 
 static const char *status_text(uint32_t st)
@@ -291,42 +286,13 @@ static int handle_read(struct peer *p, struct server_conn *sc,
 	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
 }
 
-/* Receives len data bytes for one or more ranges, verified, into dst. */
-static int recv_data(struct peer *p, struct server_conn *sc,
-		     const struct wire_hdr *h, size_t prefix_len,
-		     const struct iovec *dst, int ndst, uint64_t len)
+/* Receives the data of one or more ranges into dst (see the top). */
+static int recv_data(struct server_conn *sc, const struct wire_hdr *h,
+		     const struct iovec *dst, int ndst)
 {
-	struct peer_conn *pc = server_conn_data(sc);
-	struct conn *c = server_conn_conn(sc);
-	struct iovec iov[PROTO_BLOCK_MAX_BATCH + 1];
-	size_t done = 0;
-	int ret;
+	int ret = wire_readv(server_conn_conn(sc), dst, ndst);
 
-	iov[0].iov_base = pc->msg;
-	iov[0].iov_len = prefix_len;
-	if (len <= p->bounce_size) {
-		ret = conn_read(c, pc->bounce, len);
-		if (ret < 0)
-			return ret;
-		iov[1].iov_base = pc->bounce;
-		iov[1].iov_len = len;
-		if (!csum_ok(h, iov, 2))
-			return refuse_and_close(sc, h, -EBADMSG);
-		for (int i = 0; i < ndst; i++) {
-			memcpy(dst[i].iov_base, pc->bounce + done,
-			       dst[i].iov_len);
-			done += dst[i].iov_len;
-		}
-		return 0;
-	}
-	/* large: straight into the blocks (see the top of this file) */
-	ret = conn_readv(c, dst, ndst);
-	if (ret < 0)
-		return ret;
-	memcpy(iov + 1, dst, ndst * sizeof(*dst));
-	if (!csum_ok(h, iov, ndst + 1))
-		return refuse_and_close(sc, h, -EBADMSG);
-	return 0;
+	return ret < 0 ? read_failed(sc, h, ret) : 0;
 }
 
 static int handle_write(struct peer *p, struct server_conn *sc,
@@ -348,14 +314,14 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 		return refuse_and_close(sc, h, ret);
 	st = check_block(p, pc, rw.owner, rw.block, &mv);
 	if (st != WIRE_S_OK) {
-		ret = skip_rest(sc, h, PROTO_BLOCK_RW_SIZE);
+		ret = server_skip_payload(sc, h);
 		if (ret < 0)
-			return ret;
+			return read_failed(sc, h, ret);
 		return reply_refused(sc, h, st, rw.owner, rw.block, &mv);
 	}
 	dst.iov_base = (uint8_t *)p->ops->ptr(p->ctx, rw.block) + rw.off;
 	dst.iov_len = rw.len;
-	ret = recv_data(p, sc, h, PROTO_BLOCK_RW_SIZE, &dst, 1, rw.len);
+	ret = recv_data(sc, h, &dst, 1);
 	if (ret < 0)
 		return ret;
 	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
@@ -366,12 +332,10 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 {
 	struct peer_conn *pc = server_conn_data(sc);
 	bool write = h->op == WIRE_OP_WRITE_BATCH;
-	struct conn *c = server_conn_conn(sc);
 	struct proto_block_moved mv;
 	struct proto_block_batch b;
 	int hdr_len, ret;
 	uint32_t st = WIRE_S_OK, bad = 0;
-	struct iovec iov;
 
 	ret = read_prefix(sc, h, pc->msg, PROTO_BLOCK_BATCH_SIZE);
 	if (ret < 0)
@@ -381,8 +345,9 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 		return refuse_and_close(sc, h, hdr_len);
 	if (h->len < (uint32_t)hdr_len)
 		return refuse_and_close(sc, h, -EMSGSIZE);
-	ret = conn_read(c, pc->msg + PROTO_BLOCK_BATCH_SIZE,
-			hdr_len - PROTO_BLOCK_BATCH_SIZE);
+	/* a READ_BATCH payload is verified as this read completes it */
+	ret = read_prefix(sc, h, pc->msg + PROTO_BLOCK_BATCH_SIZE,
+			  hdr_len - PROTO_BLOCK_BATCH_SIZE);
 	if (ret < 0)
 		return ret;
 	ret = proto_block_batch_decode(pc->msg, hdr_len, h->len, write,
@@ -399,21 +364,15 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 			(uint8_t *)p->ops->ptr(p->ctx, bad) + pc->ext[i].off;
 		pc->iov[i].iov_len = pc->ext[i].len;
 	}
-	if (!write) {
-		iov.iov_base = pc->msg;
-		iov.iov_len = hdr_len;
-		if (!csum_ok(h, &iov, 1))
-			return refuse_and_close(sc, h, -EBADMSG);
-	}
 	if (st != WIRE_S_OK) {
-		ret = skip_rest(sc, h, hdr_len);
+		ret = server_skip_payload(sc, h);
 		if (ret < 0)
-			return ret;
+			return read_failed(sc, h, ret);
 		return reply_refused(sc, h, st, b.owner, bad, &mv);
 	}
 	if (!write)
 		return server_reply(sc, h, WIRE_S_OK, pc->iov, b.n);
-	ret = recv_data(p, sc, h, hdr_len, pc->iov, b.n, b.data_len);
+	ret = recv_data(sc, h, pc->iov, b.n);
 	if (ret < 0)
 		return ret;
 	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
@@ -474,11 +433,6 @@ static int peer_open(void *ctx, struct server_conn *sc)
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
-	pc->bounce = malloc(p->bounce_size);
-	if (!pc->bounce) {
-		ret = -ENOMEM;
-		goto err_free_pc;
-	}
 	if (p->ops->region && conn_has_rma(c)) {
 		base = p->ops->region(p->ctx, &len);
 		ret = base ? conn_expose(c, base, len, &pc->region) : 0;
@@ -492,10 +446,6 @@ static int peer_open(void *ctx, struct server_conn *sc)
 	}
 	server_conn_set_data(sc, pc);
 	return 0;
-
-err_free_pc:
-	free(pc);
-	return ret;
 }
 
 static void peer_close(void *ctx, struct server_conn *sc)
@@ -503,8 +453,6 @@ static void peer_close(void *ctx, struct server_conn *sc)
 	struct peer_conn *pc = server_conn_data(sc);
 
 	server_conn_set_data(sc, NULL);
-	if (pc)
-		free(pc->bounce);
 	free(pc);
 }
 
@@ -512,7 +460,9 @@ struct peer *peer_create(const struct peer_config *cfg)
 {
 	struct server_config scfg = {
 		.listen_addr = cfg ? cfg->listen_addr : NULL,
-		.key = cfg ? cfg->key : NULL,
+		.keyring = cfg ? cfg->keyring : NULL,
+		.node_id = cfg ? cfg->node_id : 0,
+		.incarnation = cmp_incarnation(),
 		.name = "peer",
 		.handle = peer_handle,
 		.on_open = peer_open,
@@ -537,8 +487,6 @@ struct peer *peer_create(const struct peer_config *cfg)
 	p->ctx = cfg->ctx;
 	p->node_id = cfg->node_id;
 	p->block_size = cfg->block_size;
-	p->bounce_size =
-		cfg->bounce_size ? cfg->bounce_size : PEER_DEFAULT_BOUNCE;
 	scfg.ctx = p;
 	p->srv = server_create(&scfg);
 	if (!p->srv) {

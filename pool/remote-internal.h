@@ -44,8 +44,7 @@ struct remote_node {
 };
 
 struct remote {
-	struct auth_key key;
-	bool secure;
+	struct auth_keyring *keyring; /* NULL: insecure */
 	uint32_t self;
 	uint32_t block_size;
 	atomic_int timeout_ms;

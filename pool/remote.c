@@ -93,7 +93,7 @@ static void destroy_chain(struct rconn *rc)
 	}
 }
 
-struct remote *remote_create(const struct auth_key *key, uint32_t self_node,
+struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 			     uint32_t block_size)
 {
 	struct remote *r;
@@ -105,10 +105,7 @@ struct remote *remote_create(const struct auth_key *key, uint32_t self_node,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	if (key) {
-		r->key = *key;
-		r->secure = true;
-	}
+	r->keyring = keyring;
 	r->self = self_node;
 	r->block_size = block_size;
 	atomic_init(&r->timeout_ms, REMOTE_DEFAULT_TIMEOUT_MS);
@@ -166,6 +163,20 @@ void remote_node_dead(struct remote *r, uint32_t node)
 	destroy_chain(dead);
 }
 
+/* Reads a reply's payload; one line when it fails verification. */
+static int recv_reply(struct rconn *rc, const struct wire_hdr *rh,
+		      const struct iovec *iov, int iovcnt)
+{
+	int ret = wire_recv_payload(rc->c, rh, iov, iovcnt);
+
+	if (ret == -EBADMSG)
+		log_warn("remote: node %u at %s: %s reply id %llu failed "
+			 "verification; closing the connection",
+			 rc->node->id, conn_peer(rc->c), wire_op_name(rh->op),
+			 (unsigned long long)rh->id);
+	return ret;
+}
+
 int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 {
 	uint8_t mbuf[PROTO_BLOCK_MOVED_SIZE];
@@ -196,14 +207,14 @@ int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 		cl->got = rh.len;
 		if (!rh.len)
 			return 0;
-		return wire_recv_payload(rc->c, &rh, cl->rep, cl->nrep);
+		return recv_reply(rc, &rh, cl->rep, cl->nrep);
 	}
 	if (rh.status == WIRE_S_MOVED) {
 		struct proto_block_moved mv;
 
 		if (rh.len != sizeof(mbuf))
 			return -EPROTO;
-		ret = wire_recv_payload(rc->c, &rh, &miov, 1);
+		ret = recv_reply(rc, &rh, &miov, 1);
 		if (ret < 0)
 			return ret;
 		if (proto_block_moved_decode(mbuf, rh.len, &mv) < 0)
@@ -282,7 +293,8 @@ static int connect_node(struct remote *r, struct remote_node *n,
 	if (ret < 0)
 		goto err_destroy_conn;
 	rc->timeout_ms = timeout;
-	ret = auth_client(rc->c, r->secure ? &r->key : NULL, timeout);
+	ret = auth_client(rc->c, r->keyring, r->self, cmp_incarnation(),
+			  timeout);
 	if (ret < 0)
 		goto err_destroy_conn;
 	if (conn_has_rma(rc->c)) {

@@ -43,7 +43,7 @@
 
 #include "proto_block.h"
 
-struct auth_key;
+struct auth_keyring;
 struct remote;
 
 /* Counters since remote_create(); bytes include the 32-byte headers. */
@@ -62,11 +62,12 @@ struct remote_stats {
 #define REMOTE_MAX_IDLE 8
 
 /*
- * key NULL: insecure mode (copied otherwise). self_node is the owner id this
- * node puts in every request; block_size the cluster block size. Returns
- * NULL with errno set (EINVAL, ENOMEM).
+ * keyring NULL: insecure mode (else borrowed: it must outlive r). self_node
+ * is the owner id this node puts in every request and gives in the
+ * handshake; block_size the cluster block size. Returns NULL with errno
+ * set (EINVAL, ENOMEM).
  */
-struct remote *remote_create(const struct auth_key *key, uint32_t self_node,
+struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 			     uint32_t block_size);
 /* Deadline of each later call's connect, send and reply, in ms (> 0). */
 void remote_set_timeout(struct remote *r, int timeout_ms);

@@ -117,7 +117,7 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 			  bool insecure, bool json, FILE *out)
 {
 	struct mgr_node_info *nodes;
-	struct auth_key key;
+	struct auth_keyring *kr = NULL;
 	size_t count;
 	int ret;
 
@@ -131,10 +131,10 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 					"(or --insecure)\n");
 			return -EINVAL;
 		}
-		/* auth_key_load() says what is wrong with the file */
-		ret = auth_key_load(key_path, &key);
-		if (ret < 0)
-			return ret;
+		/* auth_keyring_load() says what is wrong with the file */
+		kr = auth_keyring_load(key_path);
+		if (!kr)
+			return -errno;
 	}
 	nodes = calloc(PROTO_MGR_MAX_NODES, sizeof(*nodes));
 	if (!nodes) {
@@ -142,9 +142,8 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 		fprintf(stderr, "cmpctl: %s\n", strerror(-ret));
 		goto out_wipe;
 	}
-	ret = mgr_query_nodes(manager_addr, insecure ? NULL : &key,
-			      STATUS_TIMEOUT_MS, nodes, PROTO_MGR_MAX_NODES,
-			      &count);
+	ret = mgr_query_nodes(manager_addr, kr, STATUS_TIMEOUT_MS, nodes,
+			      PROTO_MGR_MAX_NODES, &count);
 	if (ret < 0) {
 		fprintf(stderr, "cmpctl: manager %s: %s%s\n", manager_addr,
 			strerror(-ret), hint(ret));
@@ -158,7 +157,7 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 out_free:
 	free(nodes);
 out_wipe:
-	explicit_bzero(&key, sizeof(key));
+	auth_keyring_destroy(kr);
 	return ret;
 }
 

@@ -10,7 +10,10 @@
  *
  * A connection is a reliable, ordered byte stream: conn_writev() sends all of
  * its iovecs or fails, conn_read() returns exactly the bytes asked for or
- * fails. Framing lives one level up (include/cmp/wire.h). Transports that
+ * fails. Framing, sealing and the payload cursor live one level up
+ * (include/cmp/wire.h); above the connector, frame payloads are read only
+ * through that cursor, never with conn_read() (a sealed payload on the
+ * stream is ciphertext and tags). Transports that
  * can do one-sided access (RDMA) also offer conn_rma_read/write() into a
  * region the peer exposed with conn_expose(); the others answer -EOPNOTSUPP
  * and callers fall back to two-sided messages.
@@ -89,6 +92,14 @@ int conn_fd(const struct conn *c);
 bool conn_pending(const struct conn *c);
 /* "tcp://1.2.3.4:5678"; owned by c. */
 const char *conn_peer(const struct conn *c);
+/*
+ * The node id and incarnation (random per process start) the peer gave in
+ * the handshake (include/cmp/auth.h): authenticated by the cluster key in
+ * secure mode, taken on trust in insecure mode. 0 for a tool such as
+ * cmpctl, and before the handshake.
+ */
+uint32_t conn_peer_node(const struct conn *c);
+uint64_t conn_peer_incarnation(const struct conn *c);
 /* Shuts down both directions; a blocked reader in another thread wakes. */
 void conn_shutdown(struct conn *c);
 void conn_destroy(struct conn *c);

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #ifndef likely
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -29,6 +30,31 @@ void log_set_level(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+
+/*
+ * Rate limiting for lines a stranger or a failing peer can make us write
+ * again and again (refused connections, bad frames, failed requests): per
+ * call site, LOG_LIMIT_BURST lines per second, then silence; the next line
+ * that gets through says how many were dropped. Lock-free; the counts are
+ * approximate under races, never the lines.
+ */
+#define LOG_LIMIT_BURST 5
+struct log_limit {
+	_Atomic uint64_t window_ns; /* start of the current second */
+	_Atomic uint32_t lines;	    /* written in it */
+	_Atomic uint64_t dropped;   /* since the last line written */
+};
+void log_limited(struct log_limit *rl, enum log_level level, const char *fmt,
+		 ...) __attribute__((format(printf, 3, 4)));
+
+#define log_error_rl(...) log_rl_(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn_rl(...) log_rl_(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info_rl(...) log_rl_(LOG_LVL_INFO, __VA_ARGS__)
+#define log_rl_(level, ...)                                  \
+	do {                                                 \
+		static struct log_limit rl_;                 \
+		log_limited(&rl_, level, __VA_ARGS__);       \
+	} while (0)
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -43,8 +43,8 @@
  * client is registered again by then. A manager restart is no death.
  *
  * Memory: the codec writes into caller buffers and keeps nothing; the
- * client copies its configuration (strings and key included); callers own
- * every output array.
+ * client copies its configuration (strings included; the keyring is
+ * borrowed); callers own every output array.
  */
 #ifndef CMP_MGR_H
 #define CMP_MGR_H
@@ -200,17 +200,18 @@ int proto_mgr_node_dead_decode(const void *buf, size_t len,
 
 /* ---- The client ---- */
 
-struct auth_key;
+struct auth_keyring;
 struct mgr_client;
 
 struct mgr_client_config {
-	const char *manager_addr;   /* "tcp://10.0.0.1:7000" */
-	const struct auth_key *key; /* NULL: insecure mode */
-	uint32_t node;		    /* nonzero, kept for the process lifetime */
-	unsigned int kind;	    /* enum mgr_kind */
-	const char *listen_addr;    /* what other nodes connect to */
-	uint32_t block_size;	    /* the cluster's block size */
-	uint64_t capacity;	    /* blocks contributed */
+	const char *manager_addr; /* "tcp://10.0.0.1:7000" */
+	/* NULL: insecure mode; borrowed, must outlive the client */
+	struct auth_keyring *keyring;
+	uint32_t node;		 /* nonzero, kept for the process lifetime */
+	unsigned int kind;	 /* enum mgr_kind */
+	const char *listen_addr; /* what other nodes connect to */
+	uint32_t block_size;	 /* the cluster's block size */
+	uint64_t capacity;	 /* blocks contributed */
 	/* 0: as the manager says; else at most this often */
 	uint32_t heartbeat_ms;
 	int timeout_ms; /* per request and per connect; <= 0: 2000 */
@@ -259,7 +260,7 @@ int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
  * One-shot NODES query without registering (cmpctl status): connects,
  * authenticates, asks, closes. Same errors as mgr_client_nodes().
  */
-int mgr_query_nodes(const char *manager_addr, const struct auth_key *key,
+int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
 		    int timeout_ms, struct mgr_node_info *out, size_t max,
 		    size_t *count);
 

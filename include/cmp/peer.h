@@ -3,11 +3,11 @@
  * The peer service: serves the blocks this process lends to other nodes
  * (the RLL side of a cmpfs node, and the whole of what cmp-memserver does).
  * It listens on a connector address, authenticates every connection with
- * the cluster key, and answers ALLOC, FREE, READ, WRITE, READ_BATCH,
- * WRITE_BATCH, STATUS and PING (payloads in pool/proto_block.h) on
- * the connection's own thread, straight from and into the store's memory:
- * a READ reply is one writev of the frame header and a pointer into the
- * block.
+ * the cluster keyring (every frame then sealed), and answers ALLOC, FREE,
+ * READ, WRITE, READ_BATCH, WRITE_BATCH, STATUS and PING (payloads in
+ * pool/proto_block.h) on the connection's own thread, straight from and
+ * into the store's memory: a READ reply is one writev of the frame header
+ * and a pointer into the block.
  *
  * The store behind it is the caller's, reached through struct
  * peer_store_ops. The peer validates every request before it touches the
@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct auth_key;
+struct auth_keyring;
 struct peer;
 
 /* Cluster block size bounds: a power of two in between. */
@@ -92,14 +92,14 @@ struct peer_store_ops {
 };
 
 struct peer_config {
-	const char *listen_addr;    /* "tcp://0.0.0.0:7100", "mem://peer-3" */
-	const struct auth_key *key; /* NULL: insecure; copied */
-	uint32_t node_id;	    /* this provider's id, nonzero */
-	uint32_t block_size;	    /* proto_block_size_valid() */
+	const char *listen_addr; /* "tcp://0.0.0.0:7100", "mem://peer-3" */
+	/* NULL: insecure; borrowed, must outlive the peer */
+	struct auth_keyring *keyring;
+	uint32_t node_id;    /* this provider's id, nonzero */
+	uint32_t block_size; /* proto_block_size_valid() */
 	const struct peer_store_ops *ops;
 	void *ctx;		  /* passed to every op */
-	size_t bounce_size;	  /* per-connection buffer; 0: 64 KiB */
-	int handshake_timeout_ms; /* <= 0: 5000 */
+	int handshake_timeout_ms; /* <= 0: 2000 */
 };
 
 /*

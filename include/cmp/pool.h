@@ -111,16 +111,17 @@ const char *pool_list_name(enum pool_list l);
 
 /* ---- Joining the cluster ---- */
 
-struct auth_key;
+struct auth_keyring;
 struct cluster;
 
 struct cluster_config {
 	struct pool *pool;
-	const char *manager_addr;   /* tcp://HOST:PORT */
-	const char *listen_addr;    /* where other nodes reach us */
-	const struct auth_key *key; /* NULL: insecure mode */
-	uint32_t node_id;	    /* 0: random */
-	int timeout_ms;		    /* per remote call; <= 0: 5000 */
+	const char *manager_addr; /* tcp://HOST:PORT */
+	const char *listen_addr;  /* where other nodes reach us */
+	/* NULL: insecure mode; borrowed, must outlive the cluster */
+	struct auth_keyring *keyring;
+	uint32_t node_id; /* 0: random */
+	int timeout_ms;	  /* per remote call; <= 0: 5000 */
 };
 
 struct cluster_stats {

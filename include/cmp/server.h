@@ -4,10 +4,12 @@
  * service: it listens on a connector address, runs the cluster handshake on
  * every accepted connection, then reads frames and hands each header to the
  * caller's handler on that connection's own thread. The handler reads the
- * payload itself (server_read_payload(), wire_recv_payload() on
- * server_conn_conn(), or wire_skip_payload()), serves the request and
- * replies with server_reply() on the same thread: no hand-offs between
- * threads on the request path.
+ * payload itself through the payload cursor (server_read_payload(), or
+ * wire_read()/wire_readv()/wire_skip_payload() of include/cmp/wire.h on
+ * server_conn_conn()), serves the request and replies with server_reply()
+ * on the same thread: no hand-offs between threads on the request path.
+ * With a keyring every frame after the handshake is sealed, and the
+ * cursor only ever hands out verified bytes.
  *
  * Threads: one accept thread, plus one thread per connection, each on a
  * 512 KiB stack (keep big buffers off the stack in handlers). handle(),
@@ -18,9 +20,10 @@
  *
  * Errors: a handler returning -errno closes that connection with one log
  * line naming the peer, the opcode and the error; so do garbage, truncated
- * frames, oversized lengths, unknown opcodes and bad checksums. Every other
- * connection keeps being served. A failed handshake (wrong key) is logged
- * with the peer address and closes the connection before any frame is read.
+ * frames, oversized lengths, unknown opcodes, bad checksums and sealed
+ * frames that fail verification. Every other connection keeps being
+ * served. A failed handshake (wrong key) is logged with the peer address
+ * and closes the connection before any frame is read.
  *
  * Memory and lifetime: the server owns each struct server_conn. It stays
  * valid from on_open() until on_close() returns; to use it from another
@@ -37,7 +40,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-struct auth_key;
+struct auth_keyring;
 struct conn;
 struct server;
 struct server_conn;
@@ -56,14 +59,17 @@ typedef int (*server_open_fn)(void *ctx, struct server_conn *sc);
 typedef void (*server_close_fn)(void *ctx, struct server_conn *sc);
 
 struct server_config {
-	const char *listen_addr;    /* "tcp://0.0.0.0:7000", "mem://mgr" */
-	const struct auth_key *key; /* NULL: insecure mode; copied */
-	const char *name;	    /* in log lines: "manager", "peer" */
-	server_handle_fn handle;    /* required */
-	server_open_fn on_open;	    /* optional */
-	server_close_fn on_close;   /* optional */
+	const char *listen_addr; /* "tcp://0.0.0.0:7000", "mem://mgr" */
+	/* NULL: insecure mode; borrowed, must outlive the server */
+	struct auth_keyring *keyring;
+	uint32_t node_id;	  /* who we are in the handshake; 0: no node */
+	uint64_t incarnation;	  /* likewise; cmp_incarnation() */
+	const char *name;	  /* in log lines: "manager", "peer" */
+	server_handle_fn handle;  /* required */
+	server_open_fn on_open;	  /* optional */
+	server_close_fn on_close; /* optional */
 	void *ctx;
-	int handshake_timeout_ms; /* <= 0: 5000 */
+	int handshake_timeout_ms; /* <= 0: 2000 */
 	unsigned int max_conns;	  /* 0: 1024 */
 };
 
@@ -82,13 +88,13 @@ const char *server_addr(const struct server *s);
 void server_destroy(struct server *s);
 
 /*
- * Reads the payload of h into buf (cap bytes) and verifies its checksum.
- * -EMSGSIZE when h->len > cap, -EBADMSG on a checksum mismatch, or the
- * connection's -errno. Connection thread only.
+ * Reads the (rest of the) payload of h into buf (cap bytes), verified.
+ * -EMSGSIZE when more than cap bytes are left, -EBADMSG when verification
+ * fails, or the connection's -errno. Connection thread only.
  */
 int server_read_payload(struct server_conn *sc, const struct wire_hdr *h,
 			void *buf, size_t cap);
-/* Skips the payload of a refused request. Connection thread only. */
+/* Skips the rest of the payload of a refused request. Connection thread. */
 int server_skip_payload(struct server_conn *sc, const struct wire_hdr *h);
 /*
  * Replies to request h: same opcode and id, WIRE_F_REPLY, the given wire

@@ -7,6 +7,7 @@
 #ifndef CMP_UTIL_H
 #define CMP_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -34,6 +35,13 @@ size_t cmp_iov_total(const struct iovec *iov, int iovcnt);
 uint64_t cmp_now_ns(void);
 
 /*
+ * This process's incarnation: a random nonzero number drawn once per
+ * process start, sent in the handshake so that peers can tell a restarted
+ * node from one that was merely unreachable.
+ */
+uint64_t cmp_incarnation(void);
+
+/*
  * Daemon start-up in two steps, shared by every daemon. cmp_detach() forks
  * before any thread is started (threads do not survive a fork); the parent
  * waits and exits with the child's verdict, so a busy port or a refused
@@ -45,6 +53,19 @@ uint64_t cmp_now_ns(void);
  */
 int cmp_detach(void);
 void cmp_detach_done(int status, int log_fd);
+
+/*
+ * Makes a daemon fit to serve swap (it must keep running while the kernel
+ * is short of memory): locks its memory (mlockall(MCL_CURRENT | MCL_FUTURE
+ * | MCL_ONFAULT), skipped when lock_memory is false), exempts it from the
+ * OOM killer (oom_score_adj -1000) and marks it an I/O flusher
+ * (PR_SET_IO_FLUSHER, so its allocations do not recurse into the I/O it
+ * serves). The flag is per thread and inherited by threads created later,
+ * and locks do not survive fork(): call after cmp_detach(), before any
+ * thread starts. Each step that fails (EPERM without the capability, an
+ * old kernel) is one warning line; the daemon goes on.
+ */
+void cmp_daemon_protect(bool lock_memory);
 
 static inline int cmp_is_pow2(uint64_t x)
 {

@@ -4,14 +4,30 @@
  *
  *   0       4    5     6      8        12      16            24          32
  *   +-------+----+-----+------+--------+-------+-------------+-----------+
- *   | magic |ver |op   |flags | status | len   | request id  | XXH3(pay) |
+ *   | magic |ver |op   |flags | status | len   | request id  | csum      |
  *   +-------+----+-----+------+--------+-------+-------------+-----------+
  *
  * Every request carries an id chosen by the sender; the reply has the same
  * id, opcode and WIRE_F_REPLY. Requests may be pipelined: many outstanding
- * per connection, replies matched by id. The payload checksum is XXH3-64 of
- * the payload bytes, verified on receipt (a mismatch is -EBADMSG, logged by
- * the caller, never used).
+ * per connection, replies matched by id. `len` is the payload's length in
+ * plaintext. What follows the header depends on the connection's mode,
+ * which the handshake (include/cmp/auth.h) settles:
+ *
+ * - Plain (the handshake itself, and `insecure` mode, for trusted networks
+ *   only): the payload in clear; csum is its XXH3-64, verified when the
+ *   payload has been read (a mismatch is -EBADMSG). Protects against
+ *   accidents, not against anyone on the path.
+ * - Sealed (after a keyed handshake): csum is 0; the payload is cut into
+ *   records of WIRE_RECORD_SIZE bytes (the last one shorter; an empty
+ *   payload is one empty record), each sent as its ciphertext followed by a
+ *   WIRE_TAG_SIZE-byte AEAD tag (AES-256-GCM or ChaCha20-Poly1305), so
+ *   len + WIRE_TAG_SIZE * records bytes follow the header. The nonce is a
+ *   per-direction record counter; the header is the associated data of the
+ *   frame's first record. wire_recv_hdr() verifies that first record before
+ *   it returns, so a header is authentic before anyone acts on it; later
+ *   records are verified in a per-connection staging buffer before any of
+ *   their bytes reach the caller. Tampering, replay, reordering or
+ *   truncation is -EBADMSG, and then every later receive call fails too.
  *
  * Message sequence (manager M, nodes A and B, memserver S):
  *
@@ -27,6 +43,9 @@
  *
  * The payload layouts live with the modules that speak them: the manager
  * messages in include/cmp/mgr.h, the block messages in pool/proto_block.h.
+ *
+ * Threads: as for the connection, one thread receives (header and payload
+ * cursor) and one thread sends at a time.
  */
 #ifndef CMP_WIRE_H
 #define CMP_WIRE_H
@@ -37,9 +56,12 @@
 
 struct conn;
 
-#define WIRE_MAGIC 0x31504d43u /* "CMP1" little-endian */
-#define WIRE_VERSION 1
+#define WIRE_MAGIC 0x31504d43u /* "CMP1" little-endian, in every version */
+#define WIRE_VERSION 2
 #define WIRE_HDR_SIZE 32
+/* Sealed mode: plaintext bytes per record, and the tag after each. */
+#define WIRE_RECORD_SIZE (64u << 10)
+#define WIRE_TAG_SIZE 16
 /* Largest payload a decoder accepts: a batch of 4 MiB blocks plus headers. */
 #define WIRE_MAX_PAYLOAD (16u << 20)
 
@@ -107,6 +129,7 @@ int wire_status_to_errno(uint32_t status);
 
 /* Host-order view of a header. */
 struct wire_hdr {
+	uint8_t version; /* filled by the decoder; encoders send WIRE_VERSION */
 	uint8_t op;
 	uint16_t flags;
 	uint32_t status;
@@ -118,34 +141,63 @@ struct wire_hdr {
 void wire_hdr_encode(const struct wire_hdr *h, uint8_t out[WIRE_HDR_SIZE]);
 /*
  * Pure decoder: validates magic, version, opcode, flags and len
- * (<= WIRE_MAX_PAYLOAD). Returns 0, or -EPROTO (bad magic/version),
+ * (<= WIRE_MAX_PAYLOAD). Returns 0, or -EPROTO (bad magic),
+ * -EPROTONOSUPPORT (our magic, another version: h->version tells which),
  * -EBADMSG (bad opcode/flags), -EMSGSIZE (len too large).
  */
 int wire_hdr_decode(const uint8_t in[WIRE_HDR_SIZE], struct wire_hdr *h);
 
-/* XXH3-64 over the iovecs as one stream. */
+/* XXH3-64 over the iovecs as one stream (the plain-mode csum). */
 uint64_t wire_csum(const struct iovec *iov, int iovcnt);
 
-/* Payload iovecs wire_send() takes at most (the header makes 63). */
+/* Payload iovecs wire_send() takes at most. */
 #define WIRE_SEND_MAX_IOV 62
 
 /*
- * Sends header + payload in one vectored write. Fills h->len and h->csum
- * from the payload. iovcnt <= 62 (WIRE_SEND_MAX_IOV), else -EINVAL, as for
- * an unknown opcode or flag; -EMSGSIZE when the payload exceeds
- * WIRE_MAX_PAYLOAD.
+ * Sends header + payload: plain, one vectored write; sealed, one write per
+ * record (the first with the header), encrypted through the connection's
+ * staging buffer. Fills h->len and h->csum. iovcnt <= WIRE_SEND_MAX_IOV,
+ * else -EINVAL, as for an unknown opcode or flag; -EMSGSIZE when the
+ * payload exceeds WIRE_MAX_PAYLOAD. Writer thread.
  */
 int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
 	      int iovcnt);
-/* Reads and decodes one header. */
-int wire_recv_hdr(struct conn *c, struct wire_hdr *h);
+
 /*
- * Reads h->len payload bytes scattered into iov (whose total must be
- * >= h->len, or -EMSGSIZE) and verifies the checksum (-EBADMSG).
+ * Reads and decodes the next header and, sealed, reads and verifies the
+ * frame's first record. The previous frame's payload must have been read
+ * or skipped (else -EPROTO). Errors: wire_hdr_decode()'s (logged here with
+ * the peer's name; -EPROTONOSUPPORT names both versions), -EBADMSG for a
+ * sealed frame that fails verification or ends early (logged here), or the
+ * connection's -errno (not logged). Reader thread.
+ */
+int wire_recv_hdr(struct conn *c, struct wire_hdr *h);
+
+/*
+ * The payload cursor: the bytes of the current frame's payload, in order,
+ * in as many calls as the caller likes. wire_read() and wire_readv() read
+ * exactly len (the iovecs' total) next bytes; more than is left is
+ * -EMSGSIZE (nothing read). Sealed, only verified bytes ever reach the
+ * destination: a record that fails verification returns -EBADMSG before
+ * any of its bytes are copied (bytes of earlier, verified records of the
+ * same frame may have been delivered by earlier calls or earlier in this
+ * one). Plain, bytes land straight in the destination and the read that
+ * completes the payload checks the XXH3 (-EBADMSG). Any failure is sticky:
+ * the connection can only be closed. Callers log, knowing what the payload
+ * was for. Reader thread.
+ */
+int wire_read(struct conn *c, void *buf, size_t len);
+int wire_readv(struct conn *c, const struct iovec *iov, int iovcnt);
+/* Payload bytes of the current frame not read yet. */
+size_t wire_payload_left(const struct conn *c);
+/*
+ * Reads the rest of h's payload scattered into iov, whose total must be at
+ * least what is left (else -EMSGSIZE, nothing read). h is the header
+ * wire_recv_hdr() returned. A convenience over wire_readv().
  */
 int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
 		      const struct iovec *iov, int iovcnt);
-/* Reads and drops h->len payload bytes (after a refused request). */
+/* Reads, verifies and drops the rest of h's payload (a refused request). */
 int wire_skip_payload(struct conn *c, const struct wire_hdr *h);
 
 #endif

@@ -192,15 +192,10 @@ static int send_stalled(struct conn *c, uint32_t owner, const uint32_t *idx,
 	return ret;
 }
 
-/*
- * The handshake with the key file at key_path (NULL: insecure), as node
- * owner. Two versions of the connector API: the keyring of wire version
- * 2 (CMP_AUTH_KEYRING, set by meson when auth.h has it) and the single
- * key before it.
+/* The handshake with the key file at key_path (NULL: insecure), as node owner.
  */
 static int handshake(struct conn *c, const char *key_path, uint32_t owner)
 {
-#if CMP_AUTH_KEYRING
 	struct auth_keyring *kr = NULL;
 	int ret;
 
@@ -213,15 +208,6 @@ static int handshake(struct conn *c, const char *key_path, uint32_t owner)
 			  5000);
 	auth_keyring_destroy(kr);
 	return ret;
-#else
-	struct auth_key key;
-	int ret;
-
-	if (key_path && (ret = auth_key_load(key_path, &key)) < 0)
-		return ret;
-	(void)owner;
-	return auth_client(c, key_path ? &key : NULL, 5000);
-#endif
 }
 
 static int wait_go(const char *go)

@@ -3,11 +3,13 @@
  * Fuzz target for the handshake decoders (connector/auth.c): HELLO and AUTH
  * frames arrive from peers that have not proven anything yet. Input: a
  * 32-byte frame header, then the payload. Both decoders run in both
- * directions (request and reply); whatever they accept must be well formed.
+ * directions (request and reply); whatever they accept must be well formed
+ * and re-encode to the same bytes.
  *
- * Then both ends of a real handshake hear the input as everything their
- * peer says. Neither may crash, and neither may accept: the input cannot
- * hold a MAC made with a key it does not know.
+ * Then both ends of a real handshake (keyring of two keys, the seeds name
+ * one of them) hear the input as everything their peer says. Neither may
+ * crash, and neither may accept: the input cannot hold a MAC over a
+ * transcript with our fresh nonce in it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -32,14 +34,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void handshake(const uint8_t *data, size_t size, bool server)
 {
-	static const struct auth_key key = {{0x42}};
+	static const struct auth_key keys[2] = {{{0x42}}, {{0x43}}};
+	static struct auth_keyring *kr;
 	struct fuzz_stream s;
 	int ret;
 
+	if (!kr)
+		kr = auth_keyring_create(keys, 2);
+	if (!kr)
+		abort();
 	if (!fuzz_stream_open(&s, data, size))
 		return;
-	ret = server ? auth_server(s.us, &key, 1000)
-		     : auth_client(s.us, &key, 1000);
+	ret = server ? auth_server(s.us, kr, 1, 1, 1000)
+		     : auth_client(s.us, kr, 2, 2, 1000);
 	if (!ret)
 		abort();
 	fuzz_stream_close(&s);
@@ -59,6 +66,7 @@ static void check_hello(const struct wire_hdr *h, bool reply, const uint8_t *p,
 		return;
 	if (len != AUTH_HELLO_LEN || hello.mode > AUTH_MODE_SECURE)
 		abort();
+	/* every field, reserved caps bits included, survives the trip */
 	auth_hello_encode(&hello, again);
 	if (memcmp(again, p, AUTH_HELLO_LEN))
 		abort();

@@ -4,7 +4,7 @@
  * input is everything an authenticated client sends after the handshake,
  * fed over a real mem:// connection to a real peer serving a small RAM
  * store. This reaches what the pure decoders cannot: reading payloads in
- * stages, skipping refused data, bounce and in-place writes, batches,
+ * stages through the payload cursor, skipping refused data, batches,
  * replies, and closing on garbage. A drain thread swallows the replies so
  * neither end can block the other; the peer ends the connection when the
  * input ends. Blocks lent during one input are all freed before the next.
@@ -38,8 +38,6 @@ static void start_peer(void)
 		.node_id = 1,
 		.block_size = FUZZ_BS,
 		.ops = &ms_store_ops,
-		/* below the block size: both write paths */
-		.bounce_size = 1024,
 	};
 
 	log_init("fuzz-peer", LOG_LVL_ERROR);
@@ -74,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!peer)
 		start_peer();
 	if (conn_connect(peer_listen_addr(peer), 5000, &c) ||
-	    conn_set_timeout(c, 10000) || auth_client(c, NULL, 5000))
+	    conn_set_timeout(c, 10000) || auth_client(c, NULL, 0, 0, 5000))
 		abort();
 	if (pthread_create(&t, NULL, drain, c))
 		abort();

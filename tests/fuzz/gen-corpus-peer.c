@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	save(dir, "alloc-write-read");
 
 	alloc(OWNER, 2);
-	rw(WIRE_OP_WRITE, 1, 0, BS, 0); /* beyond the bounce buffer */
+	rw(WIRE_OP_WRITE, 1, 0, BS, 0); /* a whole block */
 	rw(WIRE_OP_READ, 1, 0, BS, 0);
 	save(dir, "whole-block");
 

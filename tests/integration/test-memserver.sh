@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # cmp-memserver as a process: refuses bad configurations with one clear
 # line, registers with a real cmp-manager over TCP loopback (cmpctl status
-# shows its capacity), fails fast when the manager refuses its block size,
-# reports a startup failure through its exit code when daemonizing, and
-# shuts down cleanly on SIGTERM. Every wait polls with a deadline.
+# shows its capacity), rotates the cluster key with SIGHUP and no downtime,
+# fails fast when the manager refuses its block size, reports a startup
+# failure through its exit code when daemonizing, and shuts down cleanly on
+# SIGTERM. Every wait polls with a deadline.
 # Usage: test-memserver.sh CMP-MANAGER CMP-MEMSERVER CMPCTL
 set -u
 
@@ -83,7 +84,8 @@ expect_refusal 1 "group or others" "${common[@]}" --key "$dir/loose-key" \
 # --- a manager and a memserver registering with it ---
 "$manager" --listen tcp://127.0.0.1:0 --key "$dir/key" -f \
 	>"$dir/manager.log" 2>&1 &
-pids+=($!)
+mgr_pid=$!
+pids+=($mgr_pid)
 manager_addr() {
 	maddr=$(sed -n 's/.*listening on \(tcp:[^ ]*\).*/\1/p' \
 		"$dir/manager.log" | head -1)
@@ -110,6 +112,49 @@ registered() {
 }
 wait_for 10 registered || fail "memserver not in cmpctl status: \
 $(cat "$dir/status.json" 2>/dev/null)"
+
+# --- key rotation: OLD -> OLD+NEW -> NEW+OLD -> NEW, SIGHUP each time ---
+"$cmpctl" keygen "$dir/new.key" >/dev/null || fail "cmpctl keygen new"
+cp "$dir/key" "$dir/old.key"
+status_with() { # KEYFILE
+	"$cmpctl" status --manager "$maddr" --key "$1" >/dev/null 2>"$dir/status.err"
+}
+reloaded() { # N: both daemons logged their Nth reload
+	[ "$(grep -c "key file reloaded" "$dir/manager.log")" -ge "$1" ] &&
+		[ "$(grep -c "key file reloaded" "$dir/memserver.log")" -ge "$1" ]
+}
+rotate() { # N FILES...: the key file becomes FILES, then SIGHUP
+	local n=$1
+	shift
+	cat "$@" >"$dir/key.tmp" && chmod 600 "$dir/key.tmp" &&
+		mv "$dir/key.tmp" "$dir/key" || fail "rotate"
+	kill -HUP "$mgr_pid" "$ms_pid"
+	wait_for 10 reloaded "$n" || fail "step $n: no reload line"
+}
+rotate 1 "$dir/old.key" "$dir/new.key"
+grep -q "key file reloaded: 2 keys" "$dir/manager.log" || fail "2 keys"
+status_with "$dir/old.key" || fail "step 1: old key refused"
+status_with "$dir/new.key" || fail "step 1: new key refused"
+rotate 2 "$dir/new.key" "$dir/old.key"
+status_with "$dir/old.key" || fail "step 2: old key refused"
+status_with "$dir/new.key" || fail "step 2: new key refused"
+rotate 3 "$dir/new.key"
+status_with "$dir/new.key" || fail "step 3: new key refused"
+if status_with "$dir/old.key"; then
+	fail "step 3: the old key still works"
+fi
+grep -qi "permission denied" "$dir/status.err" ||
+	fail "old key: $(cat "$dir/status.err")"
+grep -q "no key in common" "$dir/manager.log" ||
+	fail "the manager did not say why it refused the old key"
+# a broken key file: one line, the keys stay
+echo nonsense >"$dir/key"
+kill -HUP "$mgr_pid"
+wait_for 10 grep -q "keeping the 1 keys loaded before" "$dir/manager.log" ||
+	fail "a broken key file was not refused"
+cp "$dir/new.key" "$dir/key"
+# the memserver stayed registered throughout (sessions keep their keys)
+wait_for 10 registered || fail "memserver lost its registration"
 
 # --- a second memserver with another block size is refused, fast ---
 if "$memserver" --manager "$maddr" --listen tcp://127.0.0.1:0 \

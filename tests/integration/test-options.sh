@@ -113,7 +113,7 @@ printf 'not a key\n' >"$T/bad.key"
 chmod 600 "$T/bad.key"
 for k in loose bad; do
 	[ $k = loose ] && why="mode 0644 lets group or others read" ||
-		why="want 64 hex characters"
+		why="want 1 to 4 lines of 64 hex characters"
 	for cmd in "$CMPFS $D -f -o local=16M,nolock,manager=tcp://127.0.0.1:1,listen=tcp://127.0.0.1:0,key=$T/$k.key" \
 		"$MANAGER --listen tcp://127.0.0.1:0 -f --key $T/$k.key" \
 		"$MEMSERVER ${M[*]/--insecure/} --ram 1M -f --key $T/$k.key"; do

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of the frame layer (connector/frame.c): the header codec and
- * its validation, the opcode/status tables, the checksum, and whole frames
- * sent and received over an in-memory connection.
+ * Unit tests of the frame layer (connector/frame.c, wire-io.c) in plain
+ * (insecure) mode: the header codec and its validation, the opcode/status
+ * tables, the checksum, whole frames sent and received over an in-memory
+ * connection, and the payload cursor. Sealed frames: test-seal.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,7 +87,7 @@ static void header_round_trips_through_encode_and_decode(void **state)
 static void header_is_little_endian_on_the_wire(void **state)
 {
 	static const uint8_t want[WIRE_HDR_SIZE] = {
-		'C',  'M',  'P',  '1',	1,    WIRE_OP_WRITE, 1,	   0,
+		'C',  'M',  'P',  '1',	2,    WIRE_OP_WRITE, 1,	   0,
 		6,    0,    0,	  0,	0x04, 0x03,	     0x02, 0x01,
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33,	     0x22, 0x11,
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66,	     0x77, 0x88,
@@ -107,15 +108,22 @@ static void decode_rejects_bad_magic_with_eproto(void **state)
 	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTO);
 }
 
-static void decode_rejects_bad_version_with_eproto(void **state)
+static void decode_tells_another_version_by_its_number(void **state)
 {
 	struct wire_hdr h = {.op = WIRE_OP_PING};
 	uint8_t buf[WIRE_HDR_SIZE];
 
 	encoded(&h, buf);
+	assert_int_equal(wire_hdr_decode(buf, &h), 0);
+	assert_int_equal(h.version, WIRE_VERSION);
 	buf[4] = WIRE_VERSION + 1;
-	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTO);
-	buf[4] = 0;
+	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTONOSUPPORT);
+	assert_int_equal(h.version, WIRE_VERSION + 1);
+	buf[4] = 1;
+	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTONOSUPPORT);
+	assert_int_equal(h.version, 1);
+	/* another magic is not ours at all */
+	buf[0] = 'X';
 	assert_int_equal(wire_hdr_decode(buf, &h), -EPROTO);
 }
 
@@ -378,6 +386,93 @@ static void send_refuses_oversized_payloads_and_bad_arguments(void **state)
 	free(big);
 }
 
+/* A hand-made plain frame; the payload's checksum spoiled if bad. */
+static void send_plain(struct conn *c, const void *p, uint32_t len, bool bad)
+{
+	uint8_t raw[WIRE_HDR_SIZE];
+	struct iovec pay = {(void *)p, len};
+	struct iovec iov[2] = {{raw, sizeof(raw)}, pay};
+	struct wire_hdr h = {.op = WIRE_OP_WRITE, .id = 3, .len = len};
+
+	h.csum = wire_csum(&pay, 1) ^ (bad ? 1 : 0);
+	wire_hdr_encode(&h, raw);
+	assert_int_equal(conn_writev(c, iov, 2), 0);
+}
+
+static void cursor_reads_plain_payloads_in_pieces(void **state)
+{
+	struct pair *p = *state;
+	uint8_t src[3000], dst[3000];
+	struct iovec iov[2] = {{dst + 10, 90}, {dst + 100, 900}};
+	struct wire_hdr h;
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 13);
+	send_plain(p->a, src, sizeof(src), false);
+	assert_int_equal(wire_recv_hdr(p->b, &h), 0);
+	assert_int_equal(wire_payload_left(p->b), 3000);
+	assert_int_equal(wire_read(p->b, dst, 10), 0);
+	assert_int_equal(wire_readv(p->b, iov, 2), 0);
+	assert_int_equal(wire_payload_left(p->b), 2000);
+	/* more than is left: refused, nothing read */
+	assert_int_equal(wire_read(p->b, dst, 2001), -EMSGSIZE);
+	assert_int_equal(wire_read(p->b, dst + 1000, 1999), 0);
+	/* the read that completes the payload checked the XXH3 */
+	assert_int_equal(wire_read(p->b, dst + 2999, 1), 0);
+	assert_int_equal(wire_payload_left(p->b), 0);
+	assert_memory_equal(dst, src, sizeof(src));
+}
+
+static void completing_read_of_a_corrupted_payload_is_ebadmsg(void **state)
+{
+	struct pair *p = *state;
+	uint8_t src[500] = "payload", dst[500];
+	struct wire_hdr h;
+
+	send_plain(p->a, src, sizeof(src), true);
+	assert_int_equal(wire_recv_hdr(p->b, &h), 0);
+	/* the first pieces cannot know yet */
+	assert_int_equal(wire_read(p->b, dst, 100), 0);
+	assert_int_equal(wire_read(p->b, dst + 100, 399), 0);
+	assert_int_equal(wire_read(p->b, dst + 499, 1), -EBADMSG);
+	/* and the stream is done for */
+	assert_int_equal(wire_recv_hdr(p->b, &h), -EBADMSG);
+}
+
+static void skipping_a_corrupted_payload_is_ebadmsg_too(void **state)
+{
+	struct pair *p = *state;
+	uint8_t src[5000] = {1};
+	struct wire_hdr h;
+
+	send_plain(p->a, src, sizeof(src), true);
+	assert_int_equal(wire_recv_hdr(p->b, &h), 0);
+	assert_int_equal(wire_skip_payload(p->b, &h), -EBADMSG);
+}
+
+static void empty_payload_is_checked_with_its_header(void **state)
+{
+	struct pair *p = *state;
+	struct wire_hdr h;
+
+	send_plain(p->a, NULL, 0, true);
+	assert_int_equal(wire_recv_hdr(p->b, &h), -EBADMSG);
+}
+
+static void next_header_waits_for_the_payload(void **state)
+{
+	struct pair *p = *state;
+	uint8_t src[64] = {0}, dst[8];
+	struct wire_hdr h;
+
+	send_plain(p->a, src, sizeof(src), false);
+	send_plain(p->a, src, sizeof(src), false);
+	assert_int_equal(wire_recv_hdr(p->b, &h), 0);
+	assert_int_equal(wire_read(p->b, dst, sizeof(dst)), 0);
+	/* a caller that forgot the rest would read payload as a header */
+	assert_int_equal(wire_recv_hdr(p->b, &h), -EPROTO);
+}
+
 static void recv_hdr_refuses_garbage_with_eproto(void **state)
 {
 	struct pair *p = *state;
@@ -396,12 +491,27 @@ int main(void)
 		cmocka_unit_test(header_round_trips_through_encode_and_decode),
 		cmocka_unit_test(header_is_little_endian_on_the_wire),
 		cmocka_unit_test(decode_rejects_bad_magic_with_eproto),
-		cmocka_unit_test(decode_rejects_bad_version_with_eproto),
+		cmocka_unit_test(decode_tells_another_version_by_its_number),
 		cmocka_unit_test(decode_rejects_unknown_opcode_with_ebadmsg),
 		cmocka_unit_test(decode_rejects_unknown_flags_with_ebadmsg),
 		cmocka_unit_test(
 			decode_rejects_oversized_payload_with_emsgsize),
 		cmocka_unit_test(op_names_come_from_the_table),
+		cmocka_unit_test_setup_teardown(
+			cursor_reads_plain_payloads_in_pieces, pair_setup,
+			pair_teardown),
+		cmocka_unit_test_setup_teardown(
+			completing_read_of_a_corrupted_payload_is_ebadmsg,
+			pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(
+			skipping_a_corrupted_payload_is_ebadmsg_too, pair_setup,
+			pair_teardown),
+		cmocka_unit_test_setup_teardown(
+			empty_payload_is_checked_with_its_header, pair_setup,
+			pair_teardown),
+		cmocka_unit_test_setup_teardown(
+			next_header_waits_for_the_payload, pair_setup,
+			pair_teardown),
 		cmocka_unit_test(statuses_map_to_errno_and_back),
 		cmocka_unit_test(csum_is_independent_of_iovec_split),
 		cmocka_unit_test_setup_teardown(

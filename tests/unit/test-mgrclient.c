@@ -104,11 +104,11 @@ static size_t ndead(struct node *n)
 
 static struct mgr_client *start_client(struct node *n, uint32_t id,
 				       unsigned int kind, uint64_t free,
-				       const struct auth_key *key)
+				       struct auth_keyring *kr)
 {
 	struct mgr_client_config cfg = {
 		.manager_addr = mgr_addr,
-		.key = key,
+		.keyring = kr,
 		.node = id,
 		.kind = kind,
 		.block_size = BS,
@@ -139,10 +139,10 @@ static void stop_client(struct node *n)
 	pthread_mutex_destroy(&n->lock);
 }
 
-static struct manager *start_manager(const struct auth_key *key)
+static struct manager *start_manager(struct auth_keyring *kr)
 {
 	struct manager_config cfg = {.listen_addr = mgr_addr,
-				     .key = key,
+				     .keyring = kr,
 				     .heartbeat_ms = HB_MS,
 				     .dead_after = DEAD_AFTER};
 	struct manager *m = manager_create(&cfg);
@@ -376,35 +376,39 @@ static void clients_register_again_after_a_manager_restart(void **state)
 	manager_destroy(m);
 }
 
-static void random_key(struct auth_key *k, uint8_t seed)
+/* A keyring of one made-up key. */
+static struct auth_keyring *random_key(uint8_t seed)
 {
+	struct auth_keyring *kr;
+	struct auth_key k;
 	size_t i;
 
-	for (i = 0; i < sizeof(k->bytes); i++)
-		k->bytes[i] = (uint8_t)(seed * 31 + i * 7);
+	for (i = 0; i < sizeof(k.bytes); i++)
+		k.bytes[i] = (uint8_t)(seed * 31 + i * 7);
+	kr = auth_keyring_create(&k, 1);
+	assert_non_null(kr);
+	return kr;
 }
 
 static void a_wrong_key_or_no_key_is_refused(void **state)
 {
-	struct auth_key k1, k2;
+	struct auth_keyring *k1 = random_key(1), *k2 = random_key(2);
 	struct mgr_node_info o[4];
 	struct node a, b, c;
 	struct manager *m;
 	size_t n;
 
-	random_key(&k1, 1);
-	random_key(&k2, 2);
 	next_addr();
-	m = start_manager(&k1);
-	start_client(&a, 61, MGR_KIND_COMPUTE, 10, &k1);
-	start_client(&b, 62, MGR_KIND_COMPUTE, 10, &k2);
+	m = start_manager(k1);
+	start_client(&a, 61, MGR_KIND_COMPUTE, 10, k1);
+	start_client(&b, 62, MGR_KIND_COMPUTE, 10, k2);
 	start_client(&c, 63, MGR_KIND_COMPUTE, 10, NULL);
 	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
 	assert_int_equal(mgr_client_wait_registered(b.c, 300), -EACCES);
 	assert_int_equal(mgr_client_wait_registered(c.c, 300), -EACCES);
-	assert_int_equal(mgr_query_nodes(mgr_addr, &k2, 1000, o, 4, &n),
+	assert_int_equal(mgr_query_nodes(mgr_addr, k2, 1000, o, 4, &n),
 			 -EACCES);
-	assert_int_equal(mgr_query_nodes(mgr_addr, &k1, 1000, o, 4, &n), 0);
+	assert_int_equal(mgr_query_nodes(mgr_addr, k1, 1000, o, 4, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(o[0].node, 61);
 
@@ -412,6 +416,8 @@ static void a_wrong_key_or_no_key_is_refused(void **state)
 	stop_client(&b);
 	stop_client(&c);
 	manager_destroy(m);
+	auth_keyring_destroy(k1);
+	auth_keyring_destroy(k2);
 }
 
 static void a_duplicate_live_id_is_refused(void **state)
@@ -465,7 +471,7 @@ static void garbage_closes_only_that_connection(void **state)
 	assert_true(wait_for(registered, a.c, DEADLINE_MS));
 
 	assert_int_equal(conn_connect(mgr_addr, 1000, &raw), 0);
-	assert_int_equal(auth_client(raw, NULL, 1000), 0);
+	assert_int_equal(auth_client(raw, NULL, 0, 0, 1000), 0);
 	assert_int_equal(conn_set_timeout(raw, DEADLINE_MS), 0);
 	assert_int_equal(conn_writev(raw, &iov, 1), 0);
 	assert_int_equal(conn_read(raw, &byte, 1), -ECONNRESET);
@@ -488,7 +494,7 @@ static void unknown_requests_get_not_supported(void **state)
 	next_addr();
 	m = start_manager(NULL);
 	assert_int_equal(conn_connect(mgr_addr, 1000, &raw), 0);
-	assert_int_equal(auth_client(raw, NULL, 1000), 0);
+	assert_int_equal(auth_client(raw, NULL, 0, 0, 1000), 0);
 	assert_int_equal(conn_set_timeout(raw, DEADLINE_MS), 0);
 	assert_int_equal(wire_send(raw, &h, NULL, 0), 0);
 	assert_int_equal(wire_recv_hdr(raw, &h), 0);
@@ -557,19 +563,18 @@ static void the_same_works_over_tcp_loopback(void **state)
 				     .heartbeat_ms = HB_MS,
 				     .dead_after = DEAD_AFTER};
 	struct mgr_free_entry f[4];
-	struct auth_key k;
+	struct auth_keyring *k = random_key(3);
 	struct node a, b;
 	struct manager *m;
 	size_t n;
 
-	random_key(&k, 3);
-	cfg.key = &k;
+	cfg.keyring = k;
 	m = manager_create(&cfg);
 	assert_non_null(m);
 	snprintf(mgr_addr, sizeof(mgr_addr), "%s", manager_addr(m));
 	assert_non_null(strstr(mgr_addr, "tcp://127.0.0.1:"));
-	start_client(&a, 111, MGR_KIND_COMPUTE, 10, &k);
-	start_client(&b, 112, MGR_KIND_MEMSERVER, 99, &k);
+	start_client(&a, 111, MGR_KIND_COMPUTE, 10, k);
+	start_client(&b, 112, MGR_KIND_MEMSERVER, 99, k);
 	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
 	assert_int_equal(mgr_client_wait_registered(b.c, DEADLINE_MS), 0);
 	assert_int_equal(mgr_client_find_free(a.c, 8, f, 4, &n), 0);
@@ -580,6 +585,7 @@ static void the_same_works_over_tcp_loopback(void **state)
 	assert_true(heard_of(&a, 112));
 	stop_client(&a);
 	manager_destroy(m);
+	auth_keyring_destroy(k);
 }
 
 static void a_different_block_size_is_refused_at_once(void **state)
@@ -731,12 +737,15 @@ static void many_nodes_register_and_ask_at_once(void **state)
 static void cmpctl_keygen_writes_once(void **state)
 {
 	char dir[] = "/tmp/cmp-test-key-XXXXXX", path[128];
-	struct auth_key k;
+	struct auth_keyring *kr;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/cluster.key", dir);
 	assert_int_equal(cmpctl_keygen(path), 0);
-	assert_int_equal(auth_key_load(path, &k), 0);
+	kr = auth_keyring_load(path);
+	assert_non_null(kr);
+	assert_int_equal(auth_keyring_count(kr), 1);
+	auth_keyring_destroy(kr);
 	assert_int_equal(cmpctl_keygen(path), -EEXIST);
 	unlink(path);
 	rmdir(dir);

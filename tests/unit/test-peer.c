@@ -3,7 +3,9 @@
  * The block data path end to end over mem://: the peer service serving a
  * RAM store (memserver/store.c) and the owner-side client (pool/remote.c).
  * Byte ranges, batches, owner checks, MOVED, dead and hung peers, bytes on
- * the wire, and garbage that must close only its own connection.
+ * the wire, and garbage that must close only its own connection; the data
+ * path again over sealed connections, and a man in the middle who flips
+ * bits in sealed WRITEs or replays them: no block byte may change.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -38,17 +40,15 @@ struct fixture {
 };
 
 static int setup_with(void **state, const struct peer_store_ops *ops,
-		      const struct auth_key *pkey, const struct auth_key *rkey)
+		      struct auth_keyring *pkey, struct auth_keyring *rkey)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct peer_config cfg = {
 		.listen_addr = "mem://",
-		.key = pkey,
+		.keyring = pkey,
 		.node_id = PROVIDER,
 		.block_size = BS,
 		.ops = ops,
-		/* below the block size, so both write paths get exercised */
-		.bounce_size = 16u << 10,
 	};
 
 	assert_non_null(f);
@@ -70,6 +70,26 @@ static int setup(void **state)
 	return setup_with(state, &ms_store_ops, NULL, NULL);
 }
 
+static struct auth_keyring *keyring_of(uint8_t byte)
+{
+	struct auth_keyring *kr;
+	struct auth_key k;
+
+	memset(&k, byte, sizeof(k));
+	kr = auth_keyring_create(&k, 1);
+	assert_non_null(kr);
+	return kr;
+}
+
+/* Both ends hold the same key: every frame is sealed. */
+static struct auth_keyring *sealed_keyring;
+
+static int setup_sealed(void **state)
+{
+	sealed_keyring = keyring_of(0x33);
+	return setup_with(state, &ms_store_ops, sealed_keyring, sealed_keyring);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -78,6 +98,8 @@ static int teardown(void **state)
 	peer_destroy(f->peer);
 	ms_store_destroy(f->store);
 	free(f);
+	auth_keyring_destroy(sealed_keyring);
+	sealed_keyring = NULL;
 	return 0;
 }
 
@@ -343,8 +365,8 @@ static void *liar_main(void *arg)
 	if (conn_accept(l, &c))
 		return NULL;
 	conn_set_timeout(c, 2000);
-	if (auth_server(c, NULL, 1000) == 0 && wire_recv_hdr(c, &h) == 0 &&
-	    wire_skip_payload(c, &h) == 0) {
+	if (auth_server(c, NULL, PROVIDER, 0, 1000) == 0 &&
+	    wire_recv_hdr(c, &h) == 0 && wire_skip_payload(c, &h) == 0) {
 		h.flags = WIRE_F_REPLY;
 		h.id++;
 		h.status = WIRE_S_OK;
@@ -403,7 +425,7 @@ static struct conn *raw_connect(struct fixture *f)
 
 	assert_int_equal(conn_connect(peer_listen_addr(f->peer), 1000, &c), 0);
 	assert_int_equal(conn_set_timeout(c, 2000), 0);
-	assert_int_equal(auth_client(c, NULL, 1000), 0);
+	assert_int_equal(auth_client(c, NULL, OWNER, 0, 1000), 0);
 	return c;
 }
 
@@ -440,6 +462,7 @@ static void garbage_closes_only_that_connection(void **state)
 	assert_memory_equal(buf, "still ok", 8);
 }
 
+/* Insecure mode: the checksum catches accidents, and the owner hears it. */
 static void write_with_a_bad_checksum_is_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -462,9 +485,11 @@ static void write_with_a_bad_checksum_is_refused(void **state)
 	assert_int_equal(h.status, WIRE_S_BADMSG);
 	assert_true(closed_by_peer(c));
 	conn_destroy(c);
-	/* the corrupted bytes never reached the block */
+	/* the block keeps serving; the owner rewrites the lost range */
+	assert_int_equal(
+		remote_write(f->r, PROVIDER, idx, 0, "rewrite!", 8, NULL), 0);
 	assert_int_equal(remote_read(f->r, PROVIDER, idx, 0, out, 8, NULL), 0);
-	assert_memory_equal(out, "\0\0\0\0\0\0\0\0", 8);
+	assert_memory_equal(out, "rewrite!", 8);
 }
 
 /* Sends one hand-made request frame; payload checksum good unless bad. */
@@ -484,7 +509,6 @@ static void corrupted_large_write_is_refused_and_closes(void **state)
 {
 	struct fixture *f = *state;
 	uint32_t idx = alloc_one(f);
-	/* beyond the 16 KiB bounce buffer: received straight into the block */
 	static uint8_t pl[PROTO_BLOCK_RW_SIZE + 32768];
 	struct proto_block_rw rw = {OWNER, idx, 0, 32768};
 	struct conn *c = raw_connect(f);
@@ -575,21 +599,21 @@ static void connection_is_bound_to_its_first_owner(void **state)
 
 static void wrong_key_is_refused(void **state)
 {
-	struct auth_key a, b;
+	struct auth_keyring *a = keyring_of(1), *b = keyring_of(2);
 	struct fixture *f;
 	uint8_t buf[8];
 
-	memset(&a, 1, sizeof(a));
-	memset(&b, 2, sizeof(b));
-	setup_with(state, &ms_store_ops, &a, &b);
+	setup_with(state, &ms_store_ops, a, b);
 	f = *state;
 	assert_int_equal(remote_read(f->r, PROVIDER, 0, 0, buf, 8, NULL), -EIO);
 	teardown(state);
-	setup_with(state, &ms_store_ops, &a, &a);
+	setup_with(state, &ms_store_ops, a, a);
 	f = *state;
 	assert_int_equal(
 		remote_read(f->r, PROVIDER, alloc_one(f), 0, buf, 8, NULL), 0);
 	teardown(state);
+	auth_keyring_destroy(a);
+	auth_keyring_destroy(b);
 }
 
 /* A store whose blocks >= 16 "moved on" to node 9. */
@@ -741,6 +765,13 @@ int main(void)
 		T(connection_is_bound_to_its_first_owner),
 		T(threads_each_use_their_own_connection),
 #undef T
+#define T_SEALED(name) \
+	cmocka_unit_test_setup_teardown(name, setup_sealed, teardown)
+		T_SEALED(read_returns_what_write_stored_at_any_offset),
+		T_SEALED(batches_move_many_ranges_in_one_request),
+		T_SEALED(free_gives_blocks_back_and_later_access_is_refused),
+		T_SEALED(threads_each_use_their_own_connection),
+#undef T_SEALED
 		cmocka_unit_test(wrong_key_is_refused),
 		cmocka_unit_test(moved_block_tells_where_it_went),
 		cmocka_unit_test(file_backed_store_serves_blocks),

@@ -115,7 +115,7 @@ static struct conn *dial_raw(void)
 	struct conn *c;
 
 	assert_int_equal(conn_connect(addr, 1000, &c), 0);
-	assert_int_equal(auth_client(c, NULL, 1000), 0);
+	assert_int_equal(auth_client(c, NULL, 0, 0, 1000), 0);
 	assert_int_equal(conn_set_timeout(c, DEADLINE_MS), 0);
 	return c;
 }
