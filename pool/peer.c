@@ -224,6 +224,7 @@ static int handle_ping(struct peer *p, struct server_conn *sc,
 static int handle_status(struct peer *p, struct server_conn *sc,
 			 const struct wire_hdr *h)
 {
+	struct peer_conn *pc = server_conn_data(sc);
 	/*
 	 * No region: one-sided access is granted per loan (conn_rma_grant),
 	 * never to the whole store; until then owners use messages.
