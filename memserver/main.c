@@ -36,6 +36,7 @@ struct ms_options {
 	uint64_t ram;
 	uint32_t block_size;
 	uint32_t node_id;
+	uint32_t lease_ms;
 	bool insecure;
 	bool foreground;
 	bool debug;
@@ -69,6 +70,9 @@ static const struct opt_def ms_opt_defs[] = {
 	{.name = "node-id", .short_name = 'n', .type = OPT_UINT, F(node_id),
 	 .min = 1, .metavar = "N",
 	 .help = "node id, random (and kept until exit) when not given"},
+	{.name = "lease", .type = OPT_MS, F(lease_ms),
+	 .min = PEER_LEASE_OPT_MIN_MS, .metavar = "TIME",
+	 .def = PEER_LEASE_OPT_DEFAULT, .help = PEER_LEASE_OPT_HELP},
 	OPTS_ROWS_DAEMON(struct ms_options),
 };
 #undef F
@@ -200,6 +204,7 @@ static int start_services(struct memserver *ms, struct auth_keyring *kr)
 		.block_size = o->block_size,
 		.ops = &ms_store_ops,
 		.ctx = ms->store,
+		.lease_ms = o->lease_ms,
 	};
 
 	ms->peer = peer_create(&pcfg);

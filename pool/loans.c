@@ -309,18 +309,25 @@ int loans_pin(struct loans *l, uint32_t owner, struct proto_block_ref r,
 	return ret;
 }
 
-/* Drops one pin; a FREEING loan whose last pin this was goes on b. */
-static void unpin_locked(struct loans *l, uint32_t idx, struct release_batch *b)
+/*
+ * Drops one pin; a FREEING loan whose last pin this was goes on b. True
+ * when the loan ended while the pin held it (the access touched a block
+ * that is no longer the owner's to keep).
+ */
+static bool unpin_locked(struct loans *l, uint32_t idx, struct release_batch *b)
 {
 	struct loan *ln = &l->loan[idx];
+	bool ended;
 
 	if (idx >= l->nblocks || !ln->pins)
-		return;
+		return false;
+	ended = ln->state != LOAN_LENT;
 	if (--ln->pins || ln->state != LOAN_FREEING)
-		return;
+		return ended;
 	ln->state = LOAN_FREE;
 	l->nlent--;
 	b->idx[b->n++] = idx;
+	return ended;
 }
 
 int loans_pin_many(struct loans *l, uint32_t owner,
@@ -348,29 +355,33 @@ int loans_pin_many(struct loans *l, uint32_t owner,
 	return ret;
 }
 
-void loans_unpin(struct loans *l, uint32_t idx)
+int loans_unpin(struct loans *l, uint32_t idx)
 {
 	struct release_batch b = {.n = 0};
+	bool ended;
 
 	pthread_mutex_lock(&l->lock);
-	unpin_locked(l, idx, &b);
+	ended = unpin_locked(l, idx, &b);
 	pthread_mutex_unlock(&l->lock);
 	flush(l, &b);
+	return ended ? -ESTALE : 0;
 }
 
-void loans_unpin_many(struct loans *l, const struct proto_block_ref *refs,
-		      uint32_t n)
+int loans_unpin_many(struct loans *l, const struct proto_block_ref *refs,
+		     uint32_t n)
 {
 	struct release_batch b = {.n = 0};
+	bool ended = false;
 	uint32_t i = 0;
 
 	while (i < n) {
 		pthread_mutex_lock(&l->lock);
 		for (; i < n && b.n < LOANS_RELEASE_CHUNK; i++)
-			unpin_locked(l, refs[i].block, &b);
+			ended |= unpin_locked(l, refs[i].block, &b);
 		pthread_mutex_unlock(&l->lock);
 		flush(l, &b);
 	}
+	return ended ? -ESTALE : 0;
 }
 
 uint32_t loans_free(struct loans *l, uint32_t owner,

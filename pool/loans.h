@@ -82,9 +82,13 @@ int loans_pin(struct loans *l, uint32_t owner, struct proto_block_ref r,
 int loans_pin_many(struct loans *l, uint32_t owner,
 		   const struct proto_block_ref *refs, uint32_t n, uint64_t now,
 		   uint32_t *bad);
-void loans_unpin(struct loans *l, uint32_t idx);
-void loans_unpin_many(struct loans *l, const struct proto_block_ref *refs,
-		      uint32_t n);
+/*
+ * Drops the hold. -ESTALE when the loan ended while it was held (a write
+ * that just finished did not land in a block the owner still has), else 0.
+ */
+int loans_unpin(struct loans *l, uint32_t idx);
+int loans_unpin_many(struct loans *l, const struct proto_block_ref *refs,
+		     uint32_t n);
 
 /*
  * Ends owner's loans among refs (those that still match; the others are

@@ -421,6 +421,7 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	struct proto_block_moved mv;
 	struct proto_block_rw rw;
 	struct iovec dst;
+	uint32_t st;
 	int ret;
 
 	ret = need_owner(sc, h);
@@ -436,8 +437,7 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	ret = loans_pin(p->loans, pc->owner,
 			(struct proto_block_ref){rw.block, rw.epoch}, now_ns());
 	if (ret < 0) {
-		uint32_t st = refused_status(p, ret, pc->owner, rw.block, &mv);
-
+		st = refused_status(p, ret, pc->owner, rw.block, &mv);
 		ret = server_skip_payload(sc, h);
 		if (ret < 0)
 			return read_failed(sc, h, ret);
@@ -446,10 +446,11 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	dst.iov_base = (uint8_t *)p->ops->ptr(p->ctx, rw.block) + rw.off;
 	dst.iov_len = rw.len;
 	ret = wire_readv(server_conn_conn(sc), &dst, 1);
-	loans_unpin(p->loans, rw.block);
+	/* a loan that ended meanwhile did not keep what was written */
+	st = loans_unpin(p->loans, rw.block) ? WIRE_S_STALE : WIRE_S_OK;
 	if (ret < 0)
 		return read_failed(sc, h, ret);
-	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
+	return server_reply(sc, h, st, NULL, 0);
 }
 
 /* Reads and decodes a batch's header and extents into pc->ext. */
@@ -512,17 +513,17 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 			pc->ext[i].off;
 		pc->iov[i].iov_len = pc->ext[i].len;
 	}
-	if (write) {
-		ret = wire_readv(server_conn_conn(sc), pc->iov, (int)b.n);
-		if (ret < 0)
-			ret = read_failed(sc, h, ret);
-		else
-			ret = server_reply(sc, h, WIRE_S_OK, NULL, 0);
-	} else {
+	if (!write) {
 		ret = server_reply(sc, h, WIRE_S_OK, pc->iov, (int)b.n);
+		loans_unpin_many(p->loans, pc->pinned, b.n);
+		return ret;
 	}
-	loans_unpin_many(p->loans, pc->pinned, b.n);
-	return ret;
+	ret = wire_readv(server_conn_conn(sc), pc->iov, (int)b.n);
+	st = loans_unpin_many(p->loans, pc->pinned, b.n) ? WIRE_S_STALE
+							 : WIRE_S_OK;
+	if (ret < 0)
+		return read_failed(sc, h, ret);
+	return server_reply(sc, h, st, NULL, 0);
 }
 
 /* Known opcodes this service does not serve (manager messages). */

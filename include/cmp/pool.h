@@ -124,6 +124,7 @@ struct cluster_config {
 	struct auth_keyring *keyring;
 	uint32_t node_id; /* 0: random */
 	int timeout_ms;	  /* per remote call; <= 0: 5000 */
+	uint32_t lease_ms; /* lending: owners' lease; 0: the peer's default */
 };
 
 struct cluster_stats {

@@ -121,7 +121,7 @@ static void only_the_owner_with_the_epoch_can_pin(void **state)
 
 	lend(l, &s, 7, 3, 1, &r, 0);
 	assert_int_equal(loans_pin(l, 7, r, 0), 0);
-	loans_unpin(l, r.block);
+	assert_int_equal(loans_unpin(l, r.block), 0);
 	assert_int_equal(loans_pin(l, 8, r, 0), -ESTALE);
 	assert_int_equal(
 		loans_pin(l, 7, (struct proto_block_ref){3, r.epoch + 1}, 0),
@@ -149,9 +149,10 @@ static void free_of_a_pinned_block_waits_for_the_last_unpin(void **state)
 	/* ended: no new access gets in */
 	assert_int_equal(loans_pin(l, 7, r, 0), -ESTALE);
 	assert_int_equal(loans_lent_to(l, 7), 0);
-	loans_unpin(l, 5);
+	/* each access that held it learns its loan ended meanwhile */
+	assert_int_equal(loans_unpin(l, 5), -ESTALE);
 	assert_true(s.out[5]);
-	loans_unpin(l, 5);
+	assert_int_equal(loans_unpin(l, 5), -ESTALE);
 	assert_false(s.out[5]);
 	assert_int_equal(s.released, 1);
 	assert_int_equal(loans_lent(l), 0);
