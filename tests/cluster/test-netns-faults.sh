@@ -27,7 +27,9 @@ ID_OF=([n1]=11 [n2]=12 [n3]=13)
 # n2 (80 blocks of 64 KiB) has more idle memory than n3 (64), so it is
 # borrowed from first, until the two are even; n1 has 32.
 start_node n2 12 local=5M
-start_node n3 13 local=4M
+# n3's lease on its owners is short, so a killed owner's blocks come
+# back within the test (owners keep it alive with a ping every lease/4)
+start_node n3 13 local=4M,lease=8s
 start_node n1 11 local=2M
 for id in 11 12 13; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
@@ -183,12 +185,16 @@ log "after the restart: n1 LRL $(stat_of n1 blocks_LRL) = n3 RLL $(stat_of n3 bl
 
 # ---- SIGKILL the owner: suspect; its provider frees its blocks ----
 [ "$(stat_of n3 blocks_RLL)" -gt 0 ] || fail "n3 lends nothing before n1 dies"
+killed_at=$(date +%s)
 kill_daemon n1
 wait_until "n1 suspect at the manager" 20 node_in_state 11 suspect
-# TODO(lead, issue 9 leases): n3 frees n1's blocks when its lease on n1
-# expires, not on the manager's word; start n3 with a short lease= and
-# wait longer than it here.
-wait_until "n3 to free n1's blocks" 20 test "$(stat_of n3 blocks_RLL)" = 0
+# n3 frees n1's blocks when its own lease on n1 (8 s) expires, never on
+# the manager's word: not before the lease, and soon after it
+n3_lends_nothing() { [ "$(stat_of n3 blocks_RLL)" = 0 ]; }
+wait_until "n3 to free n1's blocks at its lease's end" 30 n3_lends_nothing
+held=$(($(date +%s) - killed_at))
+[ "$held" -ge 6 ] || fail "n3 freed n1's blocks after ${held}s, before its 8s lease ended"
+log "n3 held n1's blocks ${held}s after n1 was killed (lease 8s)"
 expect "n3 free after n1 died" "$(stat_of n3 blocks_free)" 64
 n3_all_free() { [ "$(node_field 13 free)" = 64 ]; }
 if ! (wait_until "the manager to see n3 all free" 20 n3_all_free); then
