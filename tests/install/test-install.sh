@@ -12,8 +12,10 @@
 # Documentation= pages. Any line it prints fails the test (it prints
 # unknown keys and bad values but still exits 0).
 # Usage: test-install.sh BUILD_DIR PREFIX BINDIR MANDIR LIBEXECDIR UNITDIR
+#                        LIBDIR INCLUDEDIR
 set -eu -o pipefail
-build=$1 prefix=$2 bindir=$3 mandir=$4 libexecdir=$5 unitdir=$6
+build=$1 prefix=$2 bindir=$3 mandir=$4 libexecdir=$5 unitdir=$6 libdir=$7
+includedir=$8
 T=$(mktemp -d)
 # meson install rewrites the build's install log, which `ninja uninstall`
 # reads: keep the log of a real install from this build directory.
@@ -43,7 +45,11 @@ done
 for f in man8/cmpfs.8 man8/cmp-manager.8 man8/cmp-memserver.8 man1/cmpctl.1; do
 	[ -s "$D$(abs "$mandir")/$f" ] || problem "$(abs "$mandir")/$f not installed"
 done
-echo "installed: programs, man pages in $(abs "$mandir")/man{1,8}"
+for f in "$(abs "$libdir")"/{libcmp.so,libcmp-preload.so,pkgconfig/libcmp.pc} \
+	"$(abs "$includedir")/cmp/libcmp.h"; do
+	[ -e "$D$f" ] || problem "$f not installed"
+done
+echo "installed: programs, libcmp, man pages in $(abs "$mandir")/man{1,8}"
 
 if [ "$unitdir" = no ]; then
 	echo "units: not installed (-Dsystemdunitdir=no)"
