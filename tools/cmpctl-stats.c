@@ -57,10 +57,11 @@ static bool is_size(const char *name)
 	return ends(name, "_bytes") || ends(name, "_size");
 }
 
-/* The group a counter is shown in; the header's two are in none. */
+/* The group a counter is shown in; the header's are in none. */
 static enum group classify(const char *name)
 {
-	if (!strcmp(name, "block_size") || !strcmp(name, "local_blocks"))
+	if (!strcmp(name, "block_size") || !strcmp(name, "local_blocks") ||
+	    !strcmp(name, "node_id"))
 		return G_NONE;
 	if (starts(name, "blocks_"))
 		return G_BLOCKS;
@@ -151,19 +152,22 @@ static void print_group(FILE *out, const struct counter *c, size_t n,
 void cmpctl_stats_summary(FILE *out, const char *mnt, const char *text)
 {
 	struct counter c[MAX_COUNTERS];
-	unsigned long long block, local;
-	bool have_block, have_local;
+	unsigned long long block, local, node;
+	bool have_block, have_local, have_node;
 	char a[32], b[32];
 	size_t n = parse(text, c, ARRAY_SIZE(c));
 
 	block = find(c, n, "block_size", &have_block);
 	local = find(c, n, "local_blocks", &have_local);
+	node = find(c, n, "node_id", &have_node);
+	fprintf(out, "%s:", mnt);
+	if (have_node && node)
+		fprintf(out, " node %llu,", node);
 	if (have_block && have_local)
-		fprintf(out, "%s: %llu blocks of %s here (%s)\n", mnt, local,
+		fprintf(out, " %llu blocks of %s here (%s)", local,
 			cmp_format_size(block, a, sizeof(a)),
 			cmp_format_size(local * block, b, sizeof(b)));
-	else
-		fprintf(out, "%s:\n", mnt);
+	fputc('\n', out);
 	for (enum group g = G_BLOCKS; g < G_NONE; g++)
 		print_group(out, c, n, g, have_block ? block : 0);
 	fprintf(out, "(non-zero counters only; --all shows every counter)\n");

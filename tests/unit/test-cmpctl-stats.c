@@ -64,6 +64,16 @@ static void summary_names_the_pool_and_its_block_size(void **state)
 		strstr(s, "/cmp: 64 blocks of 1.0 MiB here (64.0 MiB)\n"));
 }
 
+static void summary_names_the_node_in_a_cluster(void **state)
+{
+	const char *s = summary("node_id 769259442\nblock_size 1048576\n"
+				"local_blocks 4\nblocks_free 4\n");
+
+	assert_non_null(strstr(s, "/cmp: node 769259442, 4 blocks of 1.0 MiB "
+				  "here (4.0 MiB)\n"));
+	assert_null(strstr(s, "other"));
+}
+
 static void summary_shows_block_lists_with_their_sizes(void **state)
 {
 	const char *s = summary(busy);
@@ -163,6 +173,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(summary_names_the_pool_and_its_block_size),
+		cmocka_unit_test(summary_names_the_node_in_a_cluster),
 		cmocka_unit_test(summary_shows_block_lists_with_their_sizes),
 		cmocka_unit_test(summary_gives_bytes_in_units),
 		cmocka_unit_test(summary_leaves_out_zero_counters),
