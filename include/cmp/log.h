@@ -23,6 +23,11 @@ extern bool log_debug_on;
 
 /* Names the program in every line; call once at start. */
 void log_init(const char *progname, enum log_level level);
+/*
+ * For command-line tools (cmpctl): lines read "prog: message", warnings
+ * "prog: warning: message", without the pid and level a daemon's carry.
+ */
+void log_init_tool(const char *progname, enum log_level level);
 /* Switch the sink to syslog (after daemonizing). */
 void log_use_syslog(void);
 void log_set_level(enum log_level level);
