@@ -151,8 +151,8 @@ static void tune_socket(int fd, const char *peer)
 	for (i = 0; i < ARRAY_SIZE(opts); i++)
 		if (setsockopt(fd, opts[i].level, opts[i].name, &opts[i].value,
 			       sizeof(opts[i].value)))
-			log_warn("%s: %s: %s", peer, opts[i].what,
-				 strerror(errno));
+			log_warn_flood("%s: %s: %s", peer, opts[i].what,
+				       strerror(errno));
 }
 
 /*
@@ -236,15 +236,16 @@ static int tcp_accept(struct conn_listener *l, struct conn **out)
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
 		err = -errno;
-		log_error("%s: accept failed: %s", l->addr, strerror(errno));
+		log_error_flood("%s: accept failed: %s", l->addr,
+				strerror(errno));
 		return err;
 	}
 	format_sockaddr(&ss, peer, sizeof(peer));
 	tune_socket(fd, peer);
 	*out = fdio_conn_create(fd, peer);
 	if (!*out) {
-		log_error("%s: no memory for a connection from %s", l->addr,
-			  peer);
+		log_error_flood("%s: no memory for a connection from %s",
+				l->addr, peer);
 		close(fd);
 		return -ENOMEM;
 	}
