@@ -184,9 +184,9 @@ static int op_register(struct manager *m, struct server_conn *sc,
 	 * silent for twice the death delay is gone, and a NODE_DEAD push to
 	 * a node that stopped reading cannot block the sender for longer.
 	 */
-	conn_set_timeout(server_conn_conn(sc),
-			 (int)MIN(2ull * m->heartbeat_ms * m->dead_after,
-				  (unsigned long long)INT32_MAX));
+	server_conn_set_idle_timeout(
+		sc, (int)MIN(2ull * m->heartbeat_ms * m->dead_after,
+			     (unsigned long long)INT32_MAX));
 	log_info("manager: node %u (%s) registered from %s: serves %s, "
 		 "%llu blocks of %u bytes, %llu free%s; %zu live",
 		 reg.node, mgr_kind_name(reg.kind), server_conn_peer(sc),
@@ -433,6 +433,8 @@ struct manager *manager_create(const struct manager_config *cfg)
 	pthread_mutex_init(&m->lock, NULL);
 	init_stop_cond(m);
 	sc.ctx = m;
+	if (cfg->limits)
+		sc.limits = *cfg->limits;
 	m->srv = server_create(&sc);
 	if (!m->srv) {
 		ret = -errno; /* logged by the server */
