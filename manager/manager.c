@@ -127,17 +127,18 @@ static void log_refusal(struct server_conn *sc,
 			uint32_t cluster_bs)
 {
 	if (err == -EBUSY)
-		log_warn("manager: node %u from %s refused: that id is alive "
-			 "on another connection",
-			 reg->node, server_conn_peer(sc));
+		log_warn_rl(
+			"manager: node %u from %s refused: that id is alive "
+			"on another connection",
+			reg->node, server_conn_peer(sc));
 	else if (err == -EINVAL)
-		log_warn("manager: node %u from %s refused: block size %u, "
-			 "the cluster uses %u",
-			 reg->node, server_conn_peer(sc), reg->block_size,
-			 cluster_bs);
+		log_warn_rl("manager: node %u from %s refused: block size %u, "
+			    "the cluster uses %u",
+			    reg->node, server_conn_peer(sc), reg->block_size,
+			    cluster_bs);
 	else
-		log_warn("manager: node %u from %s refused: %s", reg->node,
-			 server_conn_peer(sc), strerror(-err));
+		log_warn_rl("manager: node %u from %s refused: %s", reg->node,
+			    server_conn_peer(sc), strerror(-err));
 }
 
 static int op_register(struct manager *m, struct server_conn *sc,
@@ -163,9 +164,9 @@ static int op_register(struct manager *m, struct server_conn *sc,
 	if (ret < 0)
 		return ret;
 	if (conn_node(sc) && conn_node(sc) != reg.node) {
-		log_warn("manager: %s registered as node %u, now claims %u: "
-			 "refused",
-			 server_conn_peer(sc), conn_node(sc), reg.node);
+		log_warn_rl("manager: %s registered as node %u, now claims %u: "
+			    "refused",
+			    server_conn_peer(sc), conn_node(sc), reg.node);
 		return reply_status(sc, h, -EINVAL);
 	}
 
