@@ -36,6 +36,7 @@ PREFIX=cmp$SUF
 MGR_PORT=7000
 BS=${BS:-64K}
 declare -A IP_OF	# namespace short name -> address
+declare -A HUB_LINK_OF	# namespace short name -> its veth end on the bridge
 declare -A MNT_OF	# cmpfs node name -> mount point
 
 # ---- namespaces ----
@@ -88,6 +89,7 @@ netns_add()
 	ip -n "$(nsname hub)" link add "$hv" type veth peer name eth0 \
 		netns "$full"
 	ip -n "$(nsname hub)" link set "$hv" master br0 up
+	HUB_LINK_OF[$ns]=$hv
 	ip -n "$full" link set lo up
 	ip -n "$full" addr add "$addr/24" dev eth0
 	ip -n "$full" link set eth0 up
