@@ -5,14 +5,16 @@
  * is read, served and answered on the thread that received it (waking
  * another CPU costs 60-120 us here).
  *
- * A new connection is counted against the unauthenticated caps (over them
- * the accept thread closes it at once), then waits in the accept thread's
- * poll set until its first bytes arrive or its handshake deadline passes:
- * a flood of idle connections costs sockets and a little memory, no
- * threads. The connection's thread runs the handshake in the time left,
- * moves the connection from the unauthenticated counts to the
- * authenticated ones (or refuses it when over those caps), and serves its
- * frames.
+ * A new connection is counted against the unauthenticated caps
+ * (server-admit.c; over them the accept thread closes it at once), then
+ * waits in the accept thread's poll set until its first bytes arrive or its
+ * handshake deadline passes: a flood of idle connections costs sockets and
+ * a little memory, no threads. The connection's thread runs the handshake
+ * in the time left, moves the connection from the unauthenticated counts
+ * to the authenticated ones (or is refused when over those caps), and
+ * serves its frames: between them the connection's idle timeout applies,
+ * during each the frame timeout (to the rest of the request, through the
+ * wire layer, and to each write of the reply).
  *
  * Lock order: server.lock, then server_conn.wlock. Connection threads end
  * on their own; they mark themselves done and poke the accept thread
