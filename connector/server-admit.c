@@ -96,8 +96,10 @@ static void addr_key(const char *peer, char *key, size_t len)
 {
 	const char *rest = strstr(peer, "://");
 	const char *end = NULL;
+	size_t n = strnlen(peer, len - 1);
 
-	snprintf(key, len, "%s", peer);
+	memcpy(key, peer, n);
+	key[n] = '\0';
 	if (!rest)
 		return;
 	if (!strncmp(peer, "mem://", 6))
