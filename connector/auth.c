@@ -14,6 +14,7 @@
 
 #include "auth-internal.h"
 #include "cmp/conn.h"
+#include "conn-internal.h"
 #include "cmp/log.h"
 #include "cmp/util.h"
 #include "wire-internal.h"
@@ -475,6 +476,9 @@ static int handshake(struct conn *c, struct auth_keyring *kr, uint32_t node,
 	}
 	conn_set_timeout(c, saved);
 	sodium_memzero(&hs.key, sizeof(hs.key));
+	/* Only now may the transport spend more on this peer (RDMA). */
+	if (!ret)
+		ret = conn_authenticated(c);
 	return ret;
 }
 

@@ -15,6 +15,9 @@ struct conn_transport {
 	/* rest is what follows "scheme://" */
 	int (*listen)(const char *rest, struct conn_listener **out);
 	int (*connect)(const char *rest, int timeout_ms, struct conn **out);
+	/* NULL when the transport has no one-sided access */
+	int (*rma_register)(void *base, size_t len);
+	int (*rma_unregister)(void *base);
 };
 
 struct conn_ops {
@@ -25,9 +28,12 @@ struct conn_ops {
 	bool (*pending)(const struct conn *c);
 	void (*shutdown)(struct conn *c);
 	void (*destroy)(struct conn *c);
+	/* NULL when there is nothing to do (see conn_authenticated()) */
+	int (*authenticated)(struct conn *c);
 	/* NULL when the transport has no one-sided access */
-	int (*expose)(struct conn *c, void *base, size_t len,
-		      struct conn_region *out);
+	int (*rma_grant)(struct conn *c, void *addr, size_t len,
+			 struct conn_region *out);
+	int (*rma_revoke)(struct conn *c, const struct conn_region *r);
 	int (*rma_read)(struct conn *c, void *dst, size_t len,
 			const struct conn_region *r, uint64_t offset);
 	int (*rma_write)(struct conn *c, const void *src, size_t len,
@@ -84,6 +90,16 @@ extern const struct conn_transport conn_mem_transport;
 #if CMP_HAVE_RDMA
 extern const struct conn_transport conn_rdma_transport;
 #endif
+
+/*
+ * The cluster handshake on c succeeded (auth.c calls this once, on both
+ * ends): the transport may now spend what only an authenticated peer
+ * deserves (RDMA: the data path's big registered buffers, about 6 MiB,
+ * announced to the peer in band). Before it, a connection holds only what
+ * the handshake needs. Returns 0 or -errno; on failure the handshake fails
+ * and the caller closes the connection. A no-op for tcp:// and mem://.
+ */
+int conn_authenticated(struct conn *c);
 
 /* Splits "host:port" / "[v6]:port" (hostport.c); returns 0 or -EINVAL. */
 int conn_split_hostport(const char *rest, char *host, size_t hostlen,

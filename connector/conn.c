@@ -218,11 +218,54 @@ bool conn_has_rma(const struct conn *c)
 	return c->ops->rma_read && c->ops->rma_write;
 }
 
-int conn_expose(struct conn *c, void *base, size_t len, struct conn_region *out)
+int conn_authenticated(struct conn *c)
 {
-	if (!c->ops->expose)
+	return c->ops->authenticated ? c->ops->authenticated(c) : 0;
+}
+
+int conn_rma_register(void *base, size_t len)
+{
+	int ret;
+
+	if (!base || !len)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(transports); i++) {
+		if (!transports[i]->rma_register)
+			continue;
+		ret = transports[i]->rma_register(base, len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int conn_rma_unregister(void *base)
+{
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(transports); i++) {
+		if (!transports[i]->rma_unregister)
+			continue;
+		ret = transports[i]->rma_unregister(base);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int conn_rma_grant(struct conn *c, void *addr, size_t len,
+		   struct conn_region *out)
+{
+	if (!c->ops->rma_grant)
 		return -EOPNOTSUPP;
-	return c->ops->expose(c, base, len, out);
+	return c->ops->rma_grant(c, addr, len, out);
+}
+
+int conn_rma_revoke(struct conn *c, const struct conn_region *r)
+{
+	if (!c->ops->rma_revoke)
+		return -EOPNOTSUPP;
+	return c->ops->rma_revoke(c, r);
 }
 
 int conn_rma_read(struct conn *c, void *dst, size_t len,

@@ -43,8 +43,7 @@ struct peer {
 
 /* Per-connection state; only its connection thread touches it. */
 struct peer_conn {
-	uint32_t owner;		   /* bound by the first request; 0 until */
-	struct conn_region region; /* store exposed here; zero without RMA */
+	uint32_t owner; /* bound by the first request; 0 until */
 	uint8_t msg[PROTO_BLOCK_MAX_IDX_MSG];
 	uint32_t idx[PROTO_BLOCK_MAX_IDX];
 	struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
@@ -177,11 +176,13 @@ static int handle_ping(struct peer *p, struct server_conn *sc,
 static int handle_status(struct peer *p, struct server_conn *sc,
 			 const struct wire_hdr *h)
 {
-	struct peer_conn *pc = server_conn_data(sc);
+	/*
+	 * No region: one-sided access is granted per loan (conn_rma_grant),
+	 * never to the whole store; until then owners use messages.
+	 */
 	struct proto_block_status st = {
 		.node = p->node_id,
 		.block_size = p->block_size,
-		.region = pc->region,
 	};
 	uint8_t buf[PROTO_BLOCK_STATUS_REP_SIZE];
 	struct iovec iov = {buf, sizeof(buf)};
@@ -202,7 +203,7 @@ static int handle_alloc(struct peer *p, struct server_conn *sc,
 {
 	struct peer_conn *pc = server_conn_data(sc);
 	struct proto_block_alloc_req req;
-	struct proto_block_alloc_rep rep = {.region = pc->region};
+	struct proto_block_alloc_rep rep = {0}; /* no region: see STATUS */
 	struct iovec iov = {pc->msg, 0};
 	int ret;
 
@@ -423,27 +424,11 @@ static int peer_handle(void *ctx, struct server_conn *sc,
 
 static int peer_open(void *ctx, struct server_conn *sc)
 {
-	struct peer *p = ctx;
-	struct conn *c = server_conn_conn(sc);
 	struct peer_conn *pc;
-	size_t len;
-	void *base;
-	int ret;
 
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
-	if (p->ops->region && conn_has_rma(c)) {
-		base = p->ops->region(p->ctx, &len);
-		ret = base ? conn_expose(c, base, len, &pc->region) : 0;
-		if (ret < 0) {
-			/* two-sided messages still work; say why RMA won't */
-			log_warn("peer: %s: cannot expose the store for RMA: "
-				 "%s",
-				 server_conn_peer(sc), strerror(-ret));
-			memset(&pc->region, 0, sizeof(pc->region));
-		}
-	}
 	server_conn_set_data(sc, pc);
 	return 0;
 }

@@ -80,10 +80,11 @@ struct proto_block_alloc_req {
 };
 
 /*
- * ALLOC reply, followed on the wire by count block indexes. region is the
- * provider's store as exposed for one-sided access on this connection (all
- * zero on transports without RMA): block i sits at region offset
- * i * block_size.
+ * ALLOC reply, followed on the wire by count block indexes. region is what
+ * the owner may reach one-sided on this connection, block i at region
+ * offset i * block_size; all zero now that a provider no longer exposes its
+ * whole store (one-sided access is to be granted per loan), and on
+ * transports without RMA.
  */
 struct proto_block_alloc_rep {
 	uint32_t count;

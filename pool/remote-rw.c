@@ -3,7 +3,8 @@
  * Byte ranges of blocks on a provider (remote.h): READ and WRITE of one
  * range, READ_BATCH and WRITE_BATCH of many in one burst. On a connection
  * with one-sided access (RDMA) the bytes go straight to or from the
- * provider's exposed region instead of as messages.
+ * region the provider offered instead of as messages (none is offered
+ * today: see proto_block.h).
  */
 #include <errno.h>
 #include <stdatomic.h>

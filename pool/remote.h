@@ -9,7 +9,7 @@
  * node. Each call checks one out, does its own network I/O synchronously on
  * the calling thread, and checks it back in, so a FUSE thread never hands
  * off to another thread. On transports with one-sided access (RDMA),
- * reads and writes go straight to the provider's exposed region with
+ * reads and writes go straight to the region the provider offered with
  * conn_rma_read/write instead of READ/WRITE messages (the provider's owner
  * and MOVED checks are then not consulted: the region is the contract).
  *

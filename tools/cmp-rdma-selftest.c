@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * cmp-rdma-selftest: checks the RDMA connector on real hardware (or
- * soft-RoCE) between two hosts, or one device to itself. It connects,
- * checks byte ranges written and read one-sided against a known pattern
- * (the server verifies what landed in its memory), and reports latency
- * (p50/p99) and bandwidth. Exits 77 when the machine has no RDMA device, so
- * test harnesses report a skip.
+ * soft-RoCE) between two hosts, or one device to itself. It tells whether
+ * the device has memory windows (whether lent blocks are protected
+ * one-sided or travel as messages), grants and revokes a window per block
+ * as the block server does per loan, checks byte ranges written and read
+ * one-sided through the windows against a known pattern (the server
+ * verifies what landed in its memory), checks that a revoked window
+ * refuses access, and reports latency (p50/p99) and bandwidth. Exits 77
+ * when the machine has no RDMA device, so test harnesses report a skip.
  *
  *   cmp-rdma-selftest --server rdma://ADDR:PORT
  *   cmp-rdma-selftest --client rdma://ADDR:PORT
@@ -18,18 +21,9 @@
  *   modprobe rdma_rxe && rdma link add rxe0 type rxe netdev eth0
  *
  * The tool talks to the transport through conn_rdma_transport and its ops,
- * so it tests exactly the RDMA code, whatever conn.c dispatches.
- *
- * Its own little protocol on the stream, little-endian:
- *
- *   client                               server
- *                <----------- st_hello {region addr, len, rkey}
- *   RMA READ/WRITE ranges ------------> (no server CPU)
- *   st_cmd VERIFY {off, len, seed} ---> compares its region
- *                <----------- st_reply {status}
- *   st_cmd PING + payload ------------> echoes the payload
- *   st_cmd STREAM {bytes} + bytes ----> checks the pattern, st_reply
- *   st_cmd DONE ----------------------> exits
+ * so it tests exactly the RDMA code, whatever conn.c dispatches. Its
+ * protocol is drawn in cmp-rdma-selftest.h; this file is the server, the
+ * options and main, cmp-rdma-selftest-client.c the client's checks.
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -47,51 +41,17 @@
 #include "cmp/log.h"
 #include "cmp/util.h"
 #include "cmp-config.h"
-#include "conn-internal.h"
+#include "cmp-rdma-selftest.h"
 
-#define ST_MAGIC 0x54534d43u /* "CMST" */
-#define ST_EXIT_SKIP 77
-
-enum st_op { ST_PING = 1, ST_STREAM, ST_VERIFY, ST_DONE };
-
-struct st_hello {
-	uint32_t magic;
-	uint32_t rkey;
-	uint64_t addr;
-	uint64_t len;
-};
-_Static_assert(sizeof(struct st_hello) == 24, "wire struct");
-
-struct st_cmd {
-	uint32_t op;
-	uint32_t arg; /* seed, or ping payload size */
-	uint64_t a;   /* offset, or stream bytes */
-	uint64_t b;   /* length */
-};
-_Static_assert(sizeof(struct st_cmd) == 24, "wire struct");
-
-struct st_reply {
-	uint32_t status; /* 0 ok, else the first bad offset follows */
-	uint32_t pad;
-	uint64_t value;
-};
-_Static_assert(sizeof(struct st_reply) == 16, "wire struct");
-
-static struct {
-	const char *server, *client, *loopback;
-	bool mode_loopback; /* loopback may be NULL: pick an address */
-	uint64_t region;    /* bytes the server exposes */
-	uint64_t bulk;	    /* bytes per bandwidth run */
-	unsigned int iters;
-	unsigned int msg; /* ping / small RMA size */
-} opt = {
+struct st_opts opt = {
 	.region = 16 << 20,
+	.block = 1 << 20,
 	.bulk = 256 << 20,
 	.iters = 10000,
 	.msg = 512,
 };
 
-static uint8_t pattern(uint64_t off, uint32_t seed)
+uint8_t st_pattern(uint64_t off, uint32_t seed)
 {
 	uint64_t x =
 		(off + 1) * 0x9e3779b97f4a7c15ull ^ seed * 0x100000001b3ull;
@@ -99,53 +59,76 @@ static uint8_t pattern(uint64_t off, uint32_t seed)
 	return (uint8_t)(x >> 29 ^ x >> 7);
 }
 
-static void fill(uint8_t *p, uint64_t off, size_t len, uint32_t seed)
+void st_fill(uint8_t *p, uint64_t off, size_t len, uint32_t seed)
 {
 	for (size_t i = 0; i < len; i++)
-		p[i] = pattern(off + i, seed);
+		p[i] = st_pattern(off + i, seed);
 }
 
-/* Returns the index of the first mismatch, or len. */
-static size_t check(const uint8_t *p, uint64_t off, size_t len, uint32_t seed)
+size_t st_check(const uint8_t *p, uint64_t off, size_t len, uint32_t seed)
 {
 	for (size_t i = 0; i < len; i++)
-		if (p[i] != pattern(off + i, seed))
+		if (p[i] != st_pattern(off + i, seed))
 			return i;
 	return len;
 }
 
-static int st_write(struct conn *c, const void *buf, size_t len)
+int st_write(struct conn *c, const void *buf, size_t len)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 
 	return c->ops->writev(c, &iov, 1);
 }
 
-static int st_read(struct conn *c, void *buf, size_t len)
+int st_read(struct conn *c, void *buf, size_t len)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 
 	return c->ops->readv(c, &iov, 1);
 }
 
-static int st_call(struct conn *c, const struct st_cmd *cmd, struct st_reply *r)
+/*
+ * cmpfs grows a connection's buffers after its cluster handshake; the
+ * tool trusts its peer and grows at once.
+ */
+static int st_grow(struct conn *c, int ret, struct conn **out)
 {
-	struct st_cmd le = {
-		.op = htole32(cmd->op),
-		.arg = htole32(cmd->arg),
-		.a = htole64(cmd->a),
-		.b = htole64(cmd->b),
-	};
-	int ret = st_write(c, &le, sizeof(le));
-
 	if (!ret)
-		ret = st_read(c, r, sizeof(*r));
-	r->status = le32toh(r->status);
-	r->value = le64toh(r->value);
+		ret = c->ops->authenticated(c);
+	if (ret && c)
+		c->ops->destroy(c);
+	*out = ret ? NULL : c;
 	return ret;
 }
 
+int st_connect(const char *url, struct conn **out)
+{
+	struct conn *c = NULL;
+	int ret;
+
+	ret = conn_rdma_transport.connect(url + strlen("rdma://"), 0, &c);
+	return st_grow(c, ret, out);
+}
+
+int st_accept(struct conn_listener *l, struct conn **out)
+{
+	struct conn *c = NULL;
+	int ret;
+
+	ret = l->ops->accept(l, &c);
+	return st_grow(c, ret, out);
+}
+
 /* --- server --------------------------------------------------------- */
+
+struct server {
+	uint8_t *region;
+	uint8_t *buf;
+	uint64_t nblocks;
+	struct conn_region *win; /* per block, valid when granted */
+	bool *granted;
+	bool mw;
+};
 
 /*
  * The stream repeats one 1 MiB pattern so checking it is a memcmp(): the
@@ -160,14 +143,14 @@ static int serve_stream(struct conn *c, uint64_t bytes, uint8_t *buf,
 
 	if (!ref)
 		return -ENOMEM;
-	fill(ref, 0, chunk, 3);
+	st_fill(ref, 0, chunk, 3);
 	for (uint64_t done = 0; done < bytes && !ret;) {
 		size_t n = MIN(bytes - done, (uint64_t)chunk);
 
 		ret = st_read(c, buf, n);
 		if (!ret && memcmp(buf, ref, n) && !r->status) {
 			r->status = 1;
-			r->value = done + check(buf, 0, n, 3);
+			r->value = done + st_check(buf, 0, n, 3);
 		}
 		done += n;
 	}
@@ -175,354 +158,204 @@ static int serve_stream(struct conn *c, uint64_t bytes, uint8_t *buf,
 	return ret;
 }
 
-static int serve_one(struct conn *c, uint8_t *region, uint8_t *buf)
+/* What the block server does when it lends block `blk` to c's owner. */
+static void serve_grant(struct server *s, struct conn *c, uint32_t blk,
+			struct st_reply *r)
+{
+	uint64_t t = cmp_now_ns();
+	int ret;
+
+	if (blk >= s->nblocks || s->granted[blk]) {
+		r->status = blk >= s->nblocks ? EINVAL : EBUSY;
+		return;
+	}
+	ret = c->ops->rma_grant(c, s->region + blk * opt.block, opt.block,
+				&s->win[blk]);
+	r->value = cmp_now_ns() - t;
+	if (ret) {
+		r->status = (uint32_t)-ret;
+		return;
+	}
+	s->granted[blk] = true;
+	r->rkey = s->win[blk].rkey;
+	r->addr = s->win[blk].addr;
+	r->len = s->win[blk].len;
+}
+
+/* And when the loan ends. */
+static void serve_revoke(struct server *s, struct conn *c, uint32_t blk,
+			 struct st_reply *r)
+{
+	uint64_t t = cmp_now_ns();
+	int ret;
+
+	if (blk >= s->nblocks || !s->granted[blk]) {
+		r->status = ENOENT;
+		return;
+	}
+	ret = c->ops->rma_revoke(c, &s->win[blk]);
+	r->value = cmp_now_ns() - t;
+	s->granted[blk] = false;
+	r->status = (uint32_t)-ret;
+}
+
+static int serve_verify(const struct st_cmd *cmd, const uint8_t *region,
+			struct st_reply *r)
+{
+	uint64_t off = le64toh(cmd->a), len = le64toh(cmd->b);
+	size_t bad;
+
+	if (off > opt.region || len > opt.region - off)
+		return -EPROTO;
+	bad = st_check(region + off, off, len, le32toh(cmd->arg));
+	if (bad < len) {
+		r->status = 1;
+		r->value = off + bad;
+	}
+	return 0;
+}
+
+static int serve_ping(struct conn *c, const struct st_cmd *cmd, uint8_t *buf)
+{
+	uint32_t n = le32toh(cmd->arg);
+	int ret;
+
+	if (n > (1u << 20))
+		return -EPROTO;
+	ret = st_read(c, buf, n);
+	return ret ? ret : st_write(c, buf, n);
+}
+
+static int send_reply(struct conn *c, struct st_reply *r)
+{
+	*r = (struct st_reply){
+		.status = htole32(r->status),
+		.rkey = htole32(r->rkey),
+		.value = htole64(r->value),
+		.addr = htole64(r->addr),
+		.len = htole64(r->len),
+	};
+	return st_write(c, r, sizeof(*r));
+}
+
+static int serve_one(struct server *s, struct conn *c)
 {
 	for (;;) {
 		struct st_reply r = {0};
 		struct st_cmd cmd;
-		size_t bad;
 		int ret = st_read(c, &cmd, sizeof(cmd));
 
 		if (ret)
 			return ret;
 		switch (le32toh(cmd.op)) {
 		case ST_PING:
-			if (le32toh(cmd.arg) > (1u << 20))
-				return -EPROTO;
-			ret = st_read(c, buf, le32toh(cmd.arg));
-			if (!ret)
-				ret = st_write(c, buf, le32toh(cmd.arg));
+			ret = serve_ping(c, &cmd, s->buf);
 			if (ret)
 				return ret;
 			continue;
 		case ST_STREAM:
-			ret = serve_stream(c, le64toh(cmd.a), buf, &r);
+			ret = serve_stream(c, le64toh(cmd.a), s->buf, &r);
 			break;
 		case ST_VERIFY:
-			if (le64toh(cmd.a) > opt.region ||
-			    le64toh(cmd.b) > opt.region - le64toh(cmd.a))
-				return -EPROTO;
-			bad = check(region + le64toh(cmd.a), le64toh(cmd.a),
-				    le64toh(cmd.b), le32toh(cmd.arg));
-			if (bad < le64toh(cmd.b)) {
-				r.status = 1;
-				r.value = le64toh(cmd.a) + bad;
-			}
+			ret = serve_verify(&cmd, s->region, &r);
+			break;
+		case ST_GRANT:
+			serve_grant(s, c, le32toh(cmd.arg), &r);
+			break;
+		case ST_REVOKE:
+			serve_revoke(s, c, le32toh(cmd.arg), &r);
 			break;
 		case ST_DONE:
 			return 0;
 		default:
 			return -EPROTO;
 		}
-		if (ret)
-			return ret;
-		r.status = htole32(r.status);
-		r.value = htole64(r.value);
-		ret = st_write(c, &r, sizeof(r));
+		if (!ret)
+			ret = send_reply(c, &r);
 		if (ret)
 			return ret;
 	}
 }
 
-/* Exposes a pattern-filled region to one client and serves it. */
-static int run_server(struct conn_listener *l)
+/* Probes the device once, says what it means for loans. */
+static void probe_windows(struct server *s, struct conn *c)
 {
-	struct conn_region reg;
+	struct st_reply r = {0};
+
+	serve_grant(s, c, 0, &r);
+	s->mw = !r.status;
+	if (s->mw)
+		serve_revoke(s, c, 0, &r);
+	printf("server: memory windows: %s\n",
+	       s->mw ? "yes: loans are protected one-sided, per block"
+		     : "NO: lent blocks travel as two-sided messages");
+}
+
+/*
+ * One client connection: hello, then its commands. second: the client
+ * checks that a revoked window refuses access, which ends that connection
+ * with an error by design.
+ */
+static int serve_conn(struct server *s, struct conn_listener *l, bool second)
+{
 	struct st_hello h;
-	uint8_t *region = NULL, *buf = NULL;
-	struct conn *c = NULL;
+	struct conn *c;
 	int ret;
 
-	region = aligned_alloc(4096, opt.region);
-	buf = malloc(1 << 20);
-	if (!region || !buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	fill(region, 0, opt.region, 1);
-	ret = l->ops->accept(l, &c);
+	ret = st_accept(l, &c);
 	if (ret)
-		goto out;
+		return ret;
 	printf("server: client %s connected\n", c->peer);
-	ret = c->ops->expose(c, region, opt.region, &reg);
-	if (ret)
-		goto out;
+	if (!second)
+		probe_windows(s, c);
 	h = (struct st_hello){
 		.magic = htole32(ST_MAGIC),
-		.rkey = htole32(reg.rkey),
-		.addr = htole64(reg.addr),
-		.len = htole64(reg.len),
+		.flags = htole32(s->mw ? ST_F_MW : 0),
+		.block = htole64(opt.block),
+		.nblocks = htole64(s->nblocks),
 	};
 	ret = st_write(c, &h, sizeof(h));
 	if (!ret)
-		ret = serve_one(c, region, buf);
+		ret = serve_one(s, c);
+	if (second && (ret == -ECONNRESET || ret == -EACCES))
+		ret = 0;
+	/* Destroying c deallocates its windows: nothing stays granted. */
+	c->ops->destroy(c);
+	memset(s->granted, 0, s->nblocks * sizeof(*s->granted));
+	return ret;
+}
+
+/* Lends a pattern-filled, registered region to one client. */
+static int run_server(struct conn_listener *l)
+{
+	struct server s = {.nblocks = opt.region / opt.block};
+	int ret;
+
+	s.region = aligned_alloc(4096, opt.region);
+	s.buf = malloc(1 << 20);
+	s.win = calloc(s.nblocks, sizeof(*s.win));
+	s.granted = calloc(s.nblocks, sizeof(*s.granted));
+	if (!s.region || !s.buf || !s.win || !s.granted) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	st_fill(s.region, 0, opt.region, 1);
+	ret = conn_rdma_transport.rma_register(s.region, opt.region);
+	if (ret)
+		goto out_free;
+	ret = serve_conn(&s, l, false);
+	if (!ret && s.mw)
+		ret = serve_conn(&s, l, true);
 	if (!ret)
 		printf("server: client done\n");
-out:
+	conn_rdma_transport.rma_unregister(s.region);
+out_free:
 	if (ret)
 		fprintf(stderr, "server: %s\n", strerror(-ret));
-	if (c)
-		c->ops->destroy(c);
-	free(buf);
-	free(region);
-	return ret;
-}
-
-/* --- client --------------------------------------------------------- */
-
-struct ctx {
-	struct conn *c;
-	struct conn_region remote;
-	uint8_t *local; /* exposed on c: RMA goes zero copy */
-	uint8_t *plain; /* not registered: RMA goes through the bounce */
-	uint64_t *lat;
-	int failures;
-};
-
-static void fail(struct ctx *x, const char *what, uint64_t off, size_t len,
-		 int err)
-{
-	x->failures++;
-	printf("FAIL  %-34s offset %llu len %zu: %s\n", what,
-	       (unsigned long long)off, len,
-	       err ? strerror(-err) : "contents differ");
-}
-
-static void check_read(struct ctx *x, uint8_t *dst, uint64_t off, size_t len,
-		       uint32_t seed, const char *what)
-{
-	int ret = x->c->ops->rma_read(x->c, dst, len, &x->remote, off);
-
-	if (ret)
-		fail(x, what, off, len, ret);
-	else if (check(dst, off, len, seed) != len)
-		fail(x, what, off, len, 0);
-	else
-		printf("ok    %-34s offset %llu len %zu\n", what,
-		       (unsigned long long)off, len);
-}
-
-static void check_remote(struct ctx *x, uint64_t off, size_t len, uint32_t seed,
-			 const char *what)
-{
-	struct st_cmd cmd = {.op = ST_VERIFY, .arg = seed, .a = off, .b = len};
-	struct st_reply r;
-	int ret = st_call(x->c, &cmd, &r);
-
-	if (ret || r.status)
-		fail(x, what, ret ? off : r.value, len, ret);
-	else
-		printf("ok    %-34s offset %llu len %zu\n", what,
-		       (unsigned long long)off, len);
-}
-
-/* Byte ranges read and written one-sided, checked on both ends. */
-static void correctness(struct ctx *x)
-{
-	const uint64_t n = x->remote.len;
-	const struct {
-		uint64_t off, len;
-	} reads[] = {
-		{0, 512},
-		{12345, 512},
-		{4095, 2},
-		{n - 777, 777},
-		{3 * 65536 + 5, 200000},
-		{0, n},
-	};
-	const struct {
-		uint64_t off, len;
-	} writes[] = {
-		{100, 512},
-		{(1 << 20) + 3, 70000},
-		{n - 4096, 4096},
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(reads); i++) {
-		check_read(x, x->plain, reads[i].off, reads[i].len, 1,
-			   "RDMA READ (bounce buffer)");
-		check_read(x, x->local, reads[i].off, reads[i].len, 1,
-			   "RDMA READ (zero copy)");
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(writes); i++) {
-		uint64_t off = writes[i].off, len = writes[i].len;
-		uint8_t *src = i % 2 ? x->local : x->plain;
-		int ret;
-
-		fill(src, off, len, 2);
-		ret = x->c->ops->rma_write(x->c, src, len, &x->remote, off);
-		if (ret) {
-			fail(x, "RDMA WRITE", off, len, ret);
-			continue;
-		}
-		check_remote(x, off, len, 2, "RDMA WRITE landed (server)");
-		check_remote(x, off - 64, 64, 1, "bytes before untouched");
-		if (off + len < n)
-			check_remote(x, off + len, MIN(64, n - off - len), 1,
-				     "bytes after untouched");
-		check_read(x, x->plain, off, len, 2, "RDMA READ of written");
-	}
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void report_latency(struct ctx *x, const char *what)
-{
-	qsort(x->lat, opt.iters, sizeof(*x->lat), cmp_u64);
-	printf("latency %-28s p50 %8.2f us   p99 %8.2f us\n", what,
-	       x->lat[opt.iters / 2] / 1e3,
-	       x->lat[(uint64_t)opt.iters * 99 / 100] / 1e3);
-}
-
-static int latency(struct ctx *x)
-{
-	struct st_cmd ping = {.op = htole32(ST_PING), .arg = htole32(64)};
-	uint8_t msg[64] = {0};
-	struct iovec iov[2] = {{&ping, sizeof(ping)}, {msg, sizeof(msg)}};
-	int ret = 0;
-
-	for (unsigned int i = 0; i < opt.iters && !ret; i++) {
-		uint64_t t = cmp_now_ns();
-
-		ret = x->c->ops->writev(x->c, iov, 2);
-		if (!ret)
-			ret = st_read(x->c, msg, sizeof(msg));
-		x->lat[i] = cmp_now_ns() - t;
-	}
-	if (ret)
-		return ret;
-	report_latency(x, "send/recv 64 B round trip");
-	for (unsigned int i = 0; i < opt.iters && !ret; i++) {
-		uint64_t t = cmp_now_ns();
-
-		ret = x->c->ops->rma_read(x->c, x->local, opt.msg, &x->remote,
-					  (i * 4096ull) %
-						  (x->remote.len - 4096));
-		x->lat[i] = cmp_now_ns() - t;
-	}
-	if (ret)
-		return ret;
-	report_latency(x, "RDMA READ 512 B");
-	for (unsigned int i = 0; i < opt.iters && !ret; i++) {
-		uint64_t t = cmp_now_ns();
-
-		ret = x->c->ops->rma_write(x->c, x->local, opt.msg, &x->remote,
-					   (i * 4096ull) %
-						   (x->remote.len - 4096));
-		x->lat[i] = cmp_now_ns() - t;
-	}
-	if (!ret)
-		report_latency(x, "RDMA WRITE 512 B");
-	return ret;
-}
-
-static void report_bw(const char *what, uint64_t bytes, uint64_t ns)
-{
-	printf("bandwidth %-26s %8.1f MiB/s (%llu MiB in %.3f s)\n", what,
-	       bytes / (ns / 1e9) / (1 << 20),
-	       (unsigned long long)(bytes >> 20), ns / 1e9);
-}
-
-static int bandwidth(struct ctx *x)
-{
-	const size_t chunk = 1 << 20;
-	struct st_cmd le = {.op = htole32(ST_STREAM), .a = htole64(opt.bulk)};
-	struct st_reply r;
-	uint64_t t, remote_len = x->remote.len;
-	int ret;
-
-	fill(x->plain, 0, chunk, 3);
-	t = cmp_now_ns();
-	ret = st_write(x->c, &le, sizeof(le));
-	for (uint64_t done = 0; done < opt.bulk && !ret; done += chunk)
-		ret = st_write(x->c, x->plain, MIN(chunk, opt.bulk - done));
-	if (!ret)
-		ret = st_read(x->c, &r, sizeof(r));
-	if (ret)
-		return ret;
-	if (r.status) {
-		fail(x, "stream contents (server)", le64toh(r.value), 0, 0);
-		return 0;
-	}
-	/* Includes the server's check of every byte (memcmp). */
-	report_bw("send/recv stream", opt.bulk, cmp_now_ns() - t);
-	for (int write = 0; write < 2; write++) {
-		t = cmp_now_ns();
-		for (uint64_t done = 0; done < opt.bulk && !ret;
-		     done += chunk) {
-			uint64_t off = done % (remote_len - chunk + 1);
-
-			ret = write ? x->c->ops->rma_write(x->c, x->local,
-							   chunk, &x->remote,
-							   off)
-				    : x->c->ops->rma_read(x->c, x->local, chunk,
-							  &x->remote, off);
-		}
-		if (ret)
-			return ret;
-		report_bw(write ? "RDMA WRITE 1 MiB" : "RDMA READ 1 MiB",
-			  opt.bulk, cmp_now_ns() - t);
-	}
-	return 0;
-}
-
-static int run_client(const char *url)
-{
-	struct ctx x = {0};
-	struct conn_region mine;
-	struct st_hello h;
-	struct st_cmd done = {.op = htole32(ST_DONE)};
-	int ret;
-
-	ret = conn_rdma_transport.connect(url + strlen("rdma://"), 0, &x.c);
-	if (ret)
-		return ret;
-	printf("client: connected to %s\n", x.c->peer);
-	ret = st_read(x.c, &h, sizeof(h));
-	if (ret)
-		goto out;
-	x.remote = (struct conn_region){
-		.addr = le64toh(h.addr),
-		.len = le64toh(h.len),
-		.rkey = le32toh(h.rkey),
-	};
-	if (le32toh(h.magic) != ST_MAGIC || x.remote.len < (2 << 20)) {
-		fprintf(stderr, "client: %s is not a selftest server\n", url);
-		ret = -EPROTO;
-		goto out;
-	}
-	x.local = aligned_alloc(4096, x.remote.len);
-	x.plain = malloc(x.remote.len);
-	x.lat = calloc(opt.iters, sizeof(*x.lat));
-	if (!x.local || !x.plain || !x.lat) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = x.c->ops->expose(x.c, x.local, x.remote.len, &mine);
-	if (ret)
-		goto out;
-	correctness(&x);
-	ret = latency(&x);
-	if (!ret)
-		ret = bandwidth(&x);
-	if (!ret)
-		ret = st_write(x.c, &done, sizeof(done));
-out:
-	if (ret)
-		fprintf(stderr, "client: %s\n", strerror(-ret));
-	x.c->ops->destroy(x.c);
-	free(x.lat);
-	free(x.plain);
-	free(x.local);
-	if (!ret && x.failures) {
-		printf("%d check(s) FAILED\n", x.failures);
-		return -EIO;
-	}
+	free(s.granted);
+	free(s.win);
+	free(s.buf);
+	free(s.region);
 	return ret;
 }
 
@@ -602,7 +435,7 @@ static int run_loopback(const char *url)
 	ret = -pthread_create(&tid, NULL, server_thread, l);
 	if (ret)
 		goto out;
-	ret = run_client(client_url);
+	ret = st_run_client(client_url);
 	if (ret)
 		pthread_cancel(tid);
 	pthread_join(tid, &sret);
@@ -653,6 +486,17 @@ static int opt_region(const char *v)
 	return set_size(v, &opt.region, 4 << 20);
 }
 
+static int opt_require_mw(const char *v)
+{
+	opt.require_mw = true;
+	return 0;
+}
+
+static int opt_block(const char *v)
+{
+	return set_size(v, &opt.block, 64 << 10);
+}
+
 static int opt_bulk(const char *v)
 {
 	return set_size(v, &opt.bulk, 1 << 20);
@@ -679,10 +523,14 @@ static const struct {
 	{"--loopback", true, true, opt_loopback,
 	 "[rdma://ADDR:PORT] both, one device to itself"},
 	{"--region", true, false, opt_region,
-	 "SIZE  bytes the server exposes (16M)"},
+	 "SIZE  bytes the server lends (16M)"},
+	{"--block", true, false, opt_block,
+	 "SIZE  bytes per grant, a divisor of the region (1M)"},
 	{"--bulk", true, false, opt_bulk,
 	 "SIZE  bytes per bandwidth run (256M)"},
 	{"--iters", true, false, opt_iters, "N  latency samples (10000)"},
+	{"--require-mw", false, false, opt_require_mw,
+	 "  fail when the device has no memory windows"},
 };
 
 static void usage(FILE *f)
@@ -704,8 +552,10 @@ static int parse(int argc, char **argv)
 				break;
 		if (k == ARRAY_SIZE(options))
 			return -EINVAL;
-		if (i + 1 < argc &&
-		    (!options[k].optional || strncmp(argv[i + 1], "--", 2)))
+		if (!options[k].arg)
+			v = NULL;
+		else if (i + 1 < argc && (!options[k].optional ||
+					  strncmp(argv[i + 1], "--", 2)))
 			v = argv[++i];
 		else if (!options[k].optional)
 			return -EINVAL;
@@ -713,6 +563,11 @@ static int parse(int argc, char **argv)
 			fprintf(stderr, "bad value for %s\n", options[k].name);
 			return -EINVAL;
 		}
+	}
+	if (opt.region % opt.block || opt.region / opt.block < 4) {
+		fprintf(stderr, "--block must divide --region into at least 4 "
+				"blocks\n");
+		return -EINVAL;
 	}
 	return !!opt.server + !!opt.client + opt.mode_loopback == 1 ? 0
 								    : -EINVAL;
@@ -760,7 +615,7 @@ int main(int argc, char **argv)
 	} else if (opt.client) {
 		ret = strncmp(opt.client, "rdma://", 7)
 			      ? -EINVAL
-			      : run_client(opt.client);
+			      : st_run_client(opt.client);
 	} else {
 		ret = run_loopback(opt.loopback);
 	}

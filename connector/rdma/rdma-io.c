@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The RDMA data path: stream bytes over SEND/RECV with credit-based flow
- * control (see the diagram in rdma-internal.h), one-sided RDMA READ/WRITE
- * into exposed regions, and the one wait loop that blocks on the completion
- * channels. Nothing here allocates: every buffer was registered at connect.
+ * control (see the diagram in rdma-internal.h; the receive side is in
+ * rdma-ctrl.c), send completions, and the one wait loop that blocks on the
+ * completion channels. Nothing here allocates: every buffer was registered
+ * at connect or at authentication.
  */
 #include <errno.h>
 #include <poll.h>
@@ -66,41 +67,6 @@ int conn_rdma_wc_errno(enum ibv_wc_status status)
 	}
 }
 
-static int post_recv_slot(struct rdma_conn *c, unsigned int slot)
-{
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)(c->rx_buf + (size_t)slot * RDMA_BUF_SIZE),
-		.length = RDMA_BUF_SIZE,
-		.lkey = c->rx_mr->lkey,
-	};
-	struct ibv_recv_wr wr = {
-		.wr_id = rdma_wr_id(RDMA_WR_RECV, slot),
-		.sg_list = &sge,
-		.num_sge = 1,
-	};
-	struct ibv_recv_wr *bad;
-	int ret;
-
-	ret = ibv_post_recv(c->qp, &wr, &bad);
-	if (ret) {
-		log_error("%s: ibv_post_recv: %s", c->base.peer, strerror(ret));
-		return -ret;
-	}
-	c->rx_posted++;
-	return 0;
-}
-
-int conn_rdma_post_ring(struct rdma_conn *c)
-{
-	for (unsigned int slot = 0; slot < RDMA_RX_DEPTH; slot++) {
-		int ret = post_recv_slot(c, slot);
-
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 int conn_rdma_post_send_locked(struct rdma_conn *c, struct ibv_send_wr *wr)
 {
 	struct ibv_send_wr *bad;
@@ -108,7 +74,8 @@ int conn_rdma_post_send_locked(struct rdma_conn *c, struct ibv_send_wr *wr)
 
 	ret = ibv_post_send(c->qp, wr, &bad);
 	if (ret) {
-		log_error("%s: ibv_post_send: %s", c->base.peer, strerror(ret));
+		log_error_rl("%s: ibv_post_send: %s", c->base.peer,
+			     strerror(ret));
 		conn_rdma_fail_locked(c, -ret);
 		return -ret;
 	}
@@ -116,85 +83,34 @@ int conn_rdma_post_send_locked(struct rdma_conn *c, struct ibv_send_wr *wr)
 	return 0;
 }
 
-/* An explicit credit message, once half the ring is owed and none rides. */
-static void send_credits_locked(struct rdma_conn *c)
-{
-	struct ibv_send_wr wr = {
-		.wr_id = rdma_wr_id(RDMA_WR_CREDIT, 0),
-		.opcode = IBV_WR_SEND_WITH_IMM,
-	};
-
-	if (c->rx_owed < RDMA_RX_DEPTH / 2 || !c->tx_credits || !c->sq_free ||
-	    c->credit_inflight >= RDMA_CREDIT_WRS || c->error)
-		return;
-	wr.imm_data = htonl(c->rx_owed);
-	if (conn_rdma_post_send_locked(c, &wr))
-		return;
-	c->tx_credits--;
-	c->credit_inflight++;
-	c->rx_owed = 0;
-}
-
-static void completion_failed_locked(struct rdma_conn *c,
-				     const struct ibv_wc *wc, const char *what)
+void conn_rdma_completion_failed_locked(struct rdma_conn *c,
+					const struct ibv_wc *wc,
+					const char *what)
 {
 	/*
 	 * Flushes follow the one failed WR that took the QP to error (or our
 	 * own disconnect); that WR says what happened, so it alone is logged.
 	 */
 	if (wc->status != IBV_WC_WR_FLUSH_ERR)
-		log_error("%s: %s completion: %s (vendor error %#x)",
-			  c->base.peer, what, ibv_wc_status_str(wc->status),
-			  wc->vendor_err);
+		log_error_rl("%s: %s completion: %s (vendor error %#x)",
+			     c->base.peer, what, ibv_wc_status_str(wc->status),
+			     wc->vendor_err);
 	else
 		log_debug("%s: %s completion: %s", c->base.peer, what,
 			  ibv_wc_status_str(wc->status));
 	conn_rdma_fail_locked(c, conn_rdma_wc_errno(wc->status));
 }
 
-static void protocol_error_locked(struct rdma_conn *c, const char *what,
-				  unsigned int value)
+static const char *send_what(enum rdma_wr_kind kind)
 {
-	if (!c->error)
-		log_error("%s: protocol error: %s %u", c->base.peer, what,
-			  value);
-	conn_rdma_fail_locked(c, -EPROTO);
-}
-
-static void on_recv_locked(struct rdma_conn *c, const struct ibv_wc *wc)
-{
-	unsigned int slot = (uint32_t)wc->wr_id;
-
-	c->rx_posted--;
-	if (wc->status != IBV_WC_SUCCESS) {
-		completion_failed_locked(c, wc, "receive");
-		return;
+	switch (kind) {
+	case RDMA_WR_RMA:
+		return "RDMA READ/WRITE";
+	case RDMA_WR_MW:
+		return "memory window bind/invalidate";
+	default:
+		return "send";
 	}
-	if (wc->wc_flags & IBV_WC_WITH_IMM) {
-		uint32_t credits = ntohl(wc->imm_data);
-
-		if (credits > c->peer_depth - c->tx_credits) {
-			protocol_error_locked(c, "credits beyond ring",
-					      credits);
-			return;
-		}
-		c->tx_credits += credits;
-	}
-	if (slot >= RDMA_RX_DEPTH || wc->byte_len > RDMA_BUF_SIZE) {
-		protocol_error_locked(c, "receive of bytes", wc->byte_len);
-		return;
-	}
-	if (wc->byte_len == 0) {
-		/* Credit only: the buffer goes straight back, and is owed. */
-		if (post_recv_slot(c, slot) == 0)
-			c->rx_owed++;
-		else
-			conn_rdma_fail_locked(c, -EIO);
-		return;
-	}
-	c->rx_fifo[(c->rx_head + c->rx_count) % RDMA_RX_DEPTH] = (uint16_t)slot;
-	c->rx_len[slot] = wc->byte_len;
-	c->rx_count++;
 }
 
 static void on_send_locked(struct rdma_conn *c, const struct ibv_wc *wc)
@@ -205,7 +121,8 @@ static void on_send_locked(struct rdma_conn *c, const struct ibv_wc *wc)
 	c->sq_free++;
 	switch (kind) {
 	case RDMA_WR_DATA:
-		c->tx_free++;
+		c->tx_free[(uint32_t)wc->wr_id >> 16 ? RDMA_POOL_BIG
+						     : RDMA_POOL_SMALL]++;
 		break;
 	case RDMA_WR_CREDIT:
 		c->credit_inflight--;
@@ -215,13 +132,15 @@ static void on_send_locked(struct rdma_conn *c, const struct ibv_wc *wc)
 		if (err && !c->rma_error)
 			c->rma_error = err;
 		break;
+	case RDMA_WR_MW:
+		c->mw_busy = false;
+		c->mw_status = err;
+		break;
 	default:
 		break;
 	}
 	if (err)
-		completion_failed_locked(c, wc,
-					 kind == RDMA_WR_RMA ? "RDMA READ/WRITE"
-							     : "send");
+		conn_rdma_completion_failed_locked(c, wc, send_what(kind));
 }
 
 /*
@@ -246,14 +165,14 @@ static bool drain_cq_locked(struct rdma_conn *c, struct ibv_cq *cq, bool rx)
 	while ((n = ibv_poll_cq(cq, ARRAY_SIZE(wc), wc)) > 0) {
 		for (int i = 0; i < n; i++) {
 			if (rx)
-				on_recv_locked(c, &wc[i]);
+				conn_rdma_on_recv_locked(c, &wc[i]);
 			else
 				on_send_locked(c, &wc[i]);
 		}
 		any = true;
 	}
 	if (n < 0) {
-		log_error("%s: ibv_poll_cq: failed (%d)", c->base.peer, n);
+		log_error_rl("%s: ibv_poll_cq: failed (%d)", c->base.peer, n);
 		conn_rdma_fail_locked(c, -EIO);
 	}
 	return any;
@@ -291,8 +210,8 @@ static void consume_events_locked(struct rdma_conn *c,
 	ibv_ack_cq_events(cq, n);
 	ret = ibv_req_notify_cq(cq, solicited_only);
 	if (ret) {
-		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
-			  strerror(ret));
+		log_error_rl("%s: ibv_req_notify_cq: %s", c->base.peer,
+			     strerror(ret));
 		conn_rdma_fail_locked(c, -ret);
 	}
 }
@@ -315,8 +234,8 @@ static void progress_locked(struct rdma_conn *c, const struct pollfd *pfd)
 	any |= drain_cq_locked(c, c->rx_cq, true);
 	if (pfd && pfd[FD_CM].revents)
 		conn_rdma_cm_events_locked(c);
-	if (c->rx_owed)
-		send_credits_locked(c);
+	if (c->rx_owed || c->grow_pending)
+		conn_rdma_send_credits_locked(c);
 	if (any)
 		wake_others_locked(c);
 }
@@ -348,7 +267,7 @@ static int poll_locked(struct rdma_conn *c, int ms)
 	c->polling = false;
 	if (n < 0 && errno != EINTR) {
 		n = -errno;
-		log_error("%s: poll: %s", c->base.peer, strerror(-n));
+		log_error_rl("%s: poll: %s", c->base.peer, strerror(-n));
 		conn_rdma_fail_locked(c, n);
 		return n;
 	}
@@ -402,10 +321,15 @@ int conn_rdma_wait_locked(struct rdma_conn *c, conn_rdma_ready_fn ready,
 	}
 }
 
+static int tx_pool(const struct rdma_conn *c)
+{
+	return c->grown ? RDMA_POOL_BIG : RDMA_POOL_SMALL;
+}
+
 static bool can_send_data(const struct rdma_conn *c)
 {
 	/* The last credit is kept for a credit message, see the header. */
-	return c->tx_free && c->sq_free && c->tx_credits >= 2;
+	return c->tx_free[tx_pool(c)] && c->sq_free && c->tx_credits >= 2;
 }
 
 static bool has_data(const struct rdma_conn *c)
@@ -433,15 +357,37 @@ static size_t gather(char *dst, size_t room, const struct iovec *iov,
 	return n;
 }
 
-static int post_data_locked(struct rdma_conn *c, unsigned int slot, size_t n)
+static const struct rdma_buf *pool_buf(const struct rdma_conn *c, int pool)
+{
+	return pool == RDMA_POOL_BIG ? &c->tx_big : &c->tx_small;
+}
+
+static uint32_t pool_size(int pool)
+{
+	return pool == RDMA_POOL_BIG ? RDMA_BUF_SIZE : RDMA_SMALL_BUF_SIZE;
+}
+
+static unsigned int pool_depth(int pool)
+{
+	return pool == RDMA_POOL_BIG ? RDMA_TX_DEPTH : RDMA_SMALL_TX_DEPTH;
+}
+
+static char *tx_slot(const struct rdma_conn *c, int pool, unsigned int slot)
+{
+	return pool_buf(c, pool)->mem + (size_t)slot * pool_size(pool);
+}
+
+static int post_data_locked(struct rdma_conn *c, int pool, unsigned int slot,
+			    size_t n)
 {
 	struct ibv_sge sge = {
-		.addr = (uintptr_t)(c->tx_buf + (size_t)slot * RDMA_BUF_SIZE),
+		.addr = (uintptr_t)tx_slot(c, pool, slot),
 		.length = (uint32_t)n,
-		.lkey = c->tx_mr->lkey,
+		.lkey = pool_buf(c, pool)->mr->lkey,
 	};
 	struct ibv_send_wr wr = {
-		.wr_id = rdma_wr_id(RDMA_WR_DATA, slot),
+		.wr_id = rdma_wr_id(RDMA_WR_DATA,
+				    (unsigned int)pool << 16 | slot),
 		.sg_list = &sge,
 		.num_sge = 1,
 		.opcode = IBV_WR_SEND_WITH_IMM,
@@ -455,6 +401,7 @@ static int post_data_locked(struct rdma_conn *c, unsigned int slot, size_t n)
 	if (ret)
 		return ret;
 	c->tx_credits--;
+	c->tx_sends++;
 	c->rx_owed = 0;
 	return 0;
 }
@@ -469,8 +416,8 @@ static int wait_to_send_locked(struct rdma_conn *c, uint64_t deadline)
 	c->credit_waiters++;
 	ret = ibv_req_notify_cq(c->rx_cq, 0);
 	if (ret) {
-		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
-			  strerror(ret));
+		log_error_rl("%s: ibv_req_notify_cq: %s", c->base.peer,
+			     strerror(ret));
 		conn_rdma_fail_locked(c, -ret);
 		ret = -ret;
 	} else {
@@ -484,9 +431,9 @@ static int rdma_writev(struct conn *base, const struct iovec *iov, int iovcnt)
 {
 	struct rdma_conn *c = (struct rdma_conn *)base;
 	uint64_t deadline;
-	size_t off = 0, n;
+	size_t off = 0, n, room;
 	unsigned int slot;
-	int idx = 0, ret = 0;
+	int idx = 0, ret = 0, pool;
 
 	pthread_mutex_lock(&c->lock);
 	deadline = conn_rdma_deadline(c);
@@ -502,15 +449,18 @@ static int rdma_writev(struct conn *base, const struct iovec *iov, int iovcnt)
 			ret = c->error;
 		if (ret)
 			break;
-		slot = c->tx_next;
-		c->tx_next = (slot + 1) % RDMA_TX_DEPTH;
-		c->tx_free--;
+		pool = tx_pool(c);
+		slot = c->tx_next[pool];
+		c->tx_next[pool] = (slot + 1) % pool_depth(pool);
+		c->tx_free[pool]--;
+		/* The limit can only grow before the post (rdma-ctrl.c). */
+		room = MIN(pool_size(pool), conn_rdma_send_limit_locked(c));
 		/* The slot is ours until its SEND completes: copy unlocked. */
 		pthread_mutex_unlock(&c->lock);
-		n = gather(c->tx_buf + (size_t)slot * RDMA_BUF_SIZE,
-			   c->peer_buf_size, iov, iovcnt, &idx, &off);
+		n = gather(tx_slot(c, pool, slot), room, iov, iovcnt, &idx,
+			   &off);
 		pthread_mutex_lock(&c->lock);
-		ret = post_data_locked(c, slot, n);
+		ret = post_data_locked(c, pool, slot, n);
 		if (ret)
 			break;
 	}
@@ -526,17 +476,11 @@ static void consume_head_locked(struct rdma_conn *c, size_t n)
 	c->rx_off += (unsigned int)n;
 	if (c->rx_off < c->rx_len[slot])
 		return;
-	c->rx_head = (c->rx_head + 1) % RDMA_RX_DEPTH;
+	c->rx_head = (c->rx_head + 1) % RDMA_RX_SLOTS;
 	c->rx_count--;
 	c->rx_off = 0;
-	if (c->error)
-		return;
-	if (post_recv_slot(c, slot)) {
-		conn_rdma_fail_locked(c, -EIO);
-		return;
-	}
-	c->rx_owed++;
-	send_credits_locked(c);
+	conn_rdma_recycle_locked(c, slot);
+	conn_rdma_send_credits_locked(c);
 }
 
 static int rdma_readv(struct conn *base, const struct iovec *iov, int iovcnt)
@@ -562,10 +506,7 @@ static int rdma_readv(struct conn *base, const struct iovec *iov, int iovcnt)
 			n = MIN(want, c->rx_len[slot] - c->rx_off);
 			/* Only the reader moves rx_head: copy unlocked. */
 			pthread_mutex_unlock(&c->lock);
-			memcpy(dst,
-			       c->rx_buf + (size_t)slot * RDMA_BUF_SIZE +
-				       c->rx_off,
-			       n);
+			memcpy(dst, conn_rdma_rx_slot(c, slot) + c->rx_off, n);
 			pthread_mutex_lock(&c->lock);
 			consume_head_locked(c, n);
 			dst += n;
@@ -637,7 +578,9 @@ const struct conn_ops conn_rdma_ops = {
 	.pending = rdma_pending,
 	.shutdown = rdma_shutdown,
 	.destroy = rdma_destroy,
-	.expose = conn_rdma_expose,
+	.authenticated = conn_rdma_authenticated,
+	.rma_grant = conn_rdma_grant,
+	.rma_revoke = conn_rdma_revoke,
 	.rma_read = conn_rdma_rma_read,
 	.rma_write = conn_rdma_rma_write,
 };

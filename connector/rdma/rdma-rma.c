@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * One-sided access the RDMA way: conn_expose() registers a region once and
- * hands back what the peer needs (address, length, rkey); conn_rma_read()
- * and conn_rma_write() are RDMA READ/WRITE into it, with no CPU of the
- * provider on the data path. The local side goes zero copy when it lies in
- * a region exposed on this connection, else through the registered staging
- * buffer.
+ * One-sided access the RDMA way, the owner's side: conn_rma_read() and
+ * conn_rma_write() are RDMA READ/WRITE into a block the provider granted
+ * this connection (rdma-mw.c), with no CPU of the provider on the data
+ * path. The local side goes zero copy when it lies in a registered region,
+ * else through the connection's registered staging buffer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,54 +24,21 @@ static bool rma_idle(const struct rdma_conn *c)
 	return c->rma_inflight == 0;
 }
 
-int conn_rdma_expose(struct conn *base, void *addr, size_t len,
-		     struct conn_region *out)
+/*
+ * Local memory inside a registered region lets the NIC use it directly
+ * (the region's MR has local write, which an RDMA READ sink needs, except
+ * on iWARP, where it would need remote write too: staged there).
+ */
+static uint32_t local_lkey(const struct rdma_conn *c, enum ibv_wr_opcode op,
+			   const char *p, size_t len)
 {
-	struct rdma_conn *c = (struct rdma_conn *)base;
-	struct ibv_mr *mr, **grown;
-	int ret;
+	struct ibv_mr *mr;
 
-	mr = ibv_reg_mr(c->pd, addr, len,
-			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
-				IBV_ACCESS_REMOTE_WRITE);
-	if (!mr) {
-		ret = -errno;
-		log_error("%s: ibv_reg_mr(%zu bytes at %p): %s%s", c->base.peer,
-			  len, addr, strerror(-ret),
-			  conn_rdma_memlock_hint(-ret));
-		return ret;
-	}
-	pthread_mutex_lock(&c->lock);
-	grown = realloc(c->exposed, (c->n_exposed + 1) * sizeof(*grown));
-	if (grown) {
-		c->exposed = grown;
-		c->exposed[c->n_exposed++] = mr;
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (!grown) {
-		ibv_dereg_mr(mr);
-		return -ENOMEM;
-	}
-	*out = (struct conn_region){
-		.addr = (uintptr_t)addr,
-		.len = len,
-		.rkey = mr->rkey,
-	};
-	return 0;
-}
-
-/* An exposed region holding [p, p+len) lets the NIC use it directly. */
-static const struct ibv_mr *find_mr_locked(const struct rdma_conn *c,
-					   const char *p, size_t len)
-{
-	for (size_t i = 0; i < c->n_exposed; i++) {
-		const char *start = c->exposed[i]->addr;
-
-		if (p >= start && len <= c->exposed[i]->length &&
-		    (size_t)(p - start) <= c->exposed[i]->length - len)
-			return c->exposed[i];
-	}
-	return NULL;
+	if (op == IBV_WR_RDMA_READ && c->dev->iwarp)
+		return 0;
+	if (conn_rdma_dev_region(c->dev, p, len, &mr))
+		return 0;
+	return mr->lkey;
 }
 
 static int rma_post_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
@@ -114,9 +80,9 @@ static int rma_finish_locked(struct rdma_conn *c, int ret, uint64_t deadline)
 }
 
 /*
- * Zero copy: the local side is inside an exposed region, which by contract
- * outlives the connection, so even a WR still in flight after a timeout
- * lands in valid memory.
+ * Zero copy: the local side is inside a registered region, which by
+ * contract outlives the connection, so even a WR still in flight after a
+ * timeout lands in valid memory.
  */
 static int rma_direct_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
 			     char *local, uint32_t lkey, size_t len,
@@ -134,7 +100,7 @@ static int rma_direct_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
 	return rma_finish_locked(c, ret, deadline);
 }
 
-/* Through the registered bounce buffer, for caller memory not exposed. */
+/* Through the registered bounce buffer, for other caller memory. */
 static int rma_staged_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
 			     char *local, size_t len, uint64_t raddr,
 			     uint32_t rkey, uint64_t deadline)
@@ -147,15 +113,15 @@ static int rma_staged_locked(struct rdma_conn *c, enum ibv_wr_opcode op,
 		/* rma_lock makes stage ours: copy unlocked. */
 		if (op == IBV_WR_RDMA_WRITE) {
 			pthread_mutex_unlock(&c->lock);
-			memcpy(c->stage, local + done, n);
+			memcpy(c->stage.mem, local + done, n);
 			pthread_mutex_lock(&c->lock);
 		}
-		ret = rma_post_locked(c, op, c->stage, c->stage_mr->lkey, n,
+		ret = rma_post_locked(c, op, c->stage.mem, c->stage.mr->lkey, n,
 				      raddr + done, rkey, deadline);
 		ret = rma_finish_locked(c, ret, deadline);
 		if (!ret && op == IBV_WR_RDMA_READ) {
 			pthread_mutex_unlock(&c->lock);
-			memcpy(local + done, c->stage, n);
+			memcpy(local + done, c->stage.mem, n);
 			pthread_mutex_lock(&c->lock);
 		}
 		done += n;
@@ -167,27 +133,28 @@ static int rma(struct conn *base, enum ibv_wr_opcode op, char *local,
 	       size_t len, const struct conn_region *r, uint64_t offset)
 {
 	struct rdma_conn *c = (struct rdma_conn *)base;
-	const struct ibv_mr *mr;
 	uint64_t deadline;
+	uint32_t lkey;
 	int ret;
 
 	if (offset > r->len || len > r->len - offset) {
-		log_error("%s: %zu bytes at offset %llu are outside the "
-			  "region of %llu bytes",
-			  c->base.peer, len, (unsigned long long)offset,
-			  (unsigned long long)r->len);
+		log_error_rl("%s: %zu bytes at offset %llu are outside the "
+			     "region of %llu bytes",
+			     c->base.peer, len, (unsigned long long)offset,
+			     (unsigned long long)r->len);
 		return -EINVAL;
 	}
 	if (!len)
 		return 0;
+	lkey = local_lkey(c, op, local, len);
 	pthread_mutex_lock(&c->rma_lock);
 	pthread_mutex_lock(&c->lock);
 	deadline = conn_rdma_deadline(c);
 	c->rma_error = 0;
-	ret = c->error;
-	mr = find_mr_locked(c, local, len);
-	if (!ret && mr)
-		ret = rma_direct_locked(c, op, local, mr->lkey, len,
+	/* The staging buffer comes with authentication. */
+	ret = c->error ? c->error : c->grown ? 0 : -EPERM;
+	if (!ret && lkey)
+		ret = rma_direct_locked(c, op, local, lkey, len,
 					r->addr + offset, r->rkey, deadline);
 	else if (!ret)
 		ret = rma_staged_locked(c, op, local, len, r->addr + offset,

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The resources of one RDMA connection, allocated once at connect/accept so
- * the data path never allocates (PD, CQs and their channels, the RC QP, the
- * registered rings, the fds behind conn_fd()), and their release in reverse.
+ * The resources of one RDMA connection: at connect/accept the small ones a
+ * handshake needs (CQs and their channels, the RC QP, small registered
+ * buffers, the fds behind conn_fd()), after authentication the data path's
+ * (big rings, staging buffer), so the data path never allocates and a
+ * stranger never makes a node pin megabytes; their release in reverse.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,8 +46,11 @@ struct rdma_conn *conn_rdma_alloc(void)
 	pthread_cond_init(&c->cond, &attr);
 	pthread_condattr_destroy(&attr);
 	pthread_mutex_init(&c->rma_lock, NULL);
-	c->tx_free = RDMA_TX_DEPTH;
+	pthread_mutex_init(&c->mw_lock, NULL);
+	c->tx_free[RDMA_POOL_SMALL] = RDMA_SMALL_TX_DEPTH;
+	c->tx_free[RDMA_POOL_BIG] = RDMA_TX_DEPTH;
 	c->sq_free = RDMA_SQ_DEPTH;
+	c->free_head = c->free_tail = UINT32_MAX; /* no free window */
 	return c;
 }
 
@@ -58,7 +63,7 @@ int conn_rdma_log_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	log_error("%s: %s", what, strerror(err));
+	log_error_rl("%s: %s", what, strerror(err));
 	return -err;
 }
 
@@ -73,34 +78,45 @@ const char *conn_rdma_memlock_hint(int err)
 
 /*
  * sink: RDMA READ lands here. iWARP writes READ responses like a remote
- * WRITE, so the buffer needs remote write access there; its rkey is never
- * handed to the peer. The access flags stay literal at each call: with a
+ * WRITE, so the buffer needs remote write access there (and only there:
+ * the PD is shared by the device's connections); its rkey is never handed
+ * to the peer. The access flags stay literal at each call: with a
  * variable, <infiniband/verbs.h> routes ibv_reg_mr() to ibv_reg_mr_iova2().
  */
-static int reg_buffer(struct rdma_conn *c, char **buf, struct ibv_mr **mr,
-		      size_t len, const char *what, bool sink)
+static int reg_buffer(struct rdma_conn *c, struct rdma_buf *b, size_t len,
+		      const char *what, bool sink)
 {
-	*buf = aligned_alloc(4096, len);
-	if (!*buf) {
-		log_error("%s: %s buffer (%zu bytes): out of memory",
-			  c->base.peer, what, len);
+	b->mem = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
+	if (!b->mem) {
+		log_error_rl("%s: %s buffer (%zu bytes): out of memory",
+			     c->base.peer, what, len);
 		return -ENOMEM;
 	}
-	if (sink)
-		*mr = ibv_reg_mr(c->pd, *buf, len,
-				 IBV_ACCESS_LOCAL_WRITE |
-					 IBV_ACCESS_REMOTE_WRITE);
+	if (sink && c->dev->iwarp)
+		b->mr = ibv_reg_mr(c->dev->pd, b->mem, len,
+				   IBV_ACCESS_LOCAL_WRITE |
+					   IBV_ACCESS_REMOTE_WRITE);
 	else
-		*mr = ibv_reg_mr(c->pd, *buf, len, IBV_ACCESS_LOCAL_WRITE);
-	if (!*mr) {
+		b->mr = ibv_reg_mr(c->dev->pd, b->mem, len,
+				   IBV_ACCESS_LOCAL_WRITE);
+	if (!b->mr) {
 		int ret = errno ? -errno : -EIO;
 
-		log_error("%s: ibv_reg_mr(%s, %zu bytes): %s%s", c->base.peer,
-			  what, len, strerror(-ret),
-			  conn_rdma_memlock_hint(-ret));
+		log_error_rl("%s: ibv_reg_mr(%s, %zu bytes): %s%s",
+			     c->base.peer, what, len, strerror(-ret),
+			     conn_rdma_memlock_hint(-ret));
 		return ret;
 	}
 	return 0;
+}
+
+static void free_buffer(struct rdma_buf *b)
+{
+	if (b->mr)
+		ibv_dereg_mr(b->mr);
+	free(b->mem);
+	b->mr = NULL;
+	b->mem = NULL;
 }
 
 /*
@@ -119,8 +135,8 @@ static int make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
 	}
 	ret = conn_rdma_set_nonblock((*ch)->fd);
 	if (ret) {
-		log_error("%s: completion channel: %s", c->base.peer,
-			  strerror(-ret));
+		log_error_rl("%s: completion channel: %s", c->base.peer,
+			     strerror(-ret));
 		return ret;
 	}
 	*cq = ibv_create_cq(c->id->verbs, depth, c, *ch, 0);
@@ -130,13 +146,18 @@ static int make_cq(struct rdma_conn *c, struct ibv_comp_channel **ch,
 	}
 	ret = ibv_req_notify_cq(*cq, solicited_only);
 	if (ret) {
-		log_error("%s: ibv_req_notify_cq: %s", c->base.peer,
-			  strerror(ret));
+		log_error_rl("%s: ibv_req_notify_cq: %s", c->base.peer,
+			     strerror(ret));
 		return -ret;
 	}
 	return 0;
 }
 
+/*
+ * The queues are sized for the grown connection from the start (a QP
+ * cannot grow): their entries are driver memory of a few KiB, not the
+ * buffers behind them.
+ */
 static int make_qp(struct rdma_conn *c)
 {
 	struct ibv_qp_init_attr attr = {
@@ -147,15 +168,15 @@ static int make_qp(struct rdma_conn *c)
 	};
 
 	attr.cap.max_send_wr = RDMA_SQ_DEPTH;
-	attr.cap.max_recv_wr = RDMA_RX_DEPTH;
+	attr.cap.max_recv_wr = RDMA_RX_SLOTS;
 	attr.cap.max_send_sge = 1;
 	attr.cap.max_recv_sge = 1;
 	attr.cap.max_inline_data = RDMA_INLINE;
 
-	if (rdma_create_qp(c->id, c->pd, &attr)) {
+	if (rdma_create_qp(c->id, c->dev->pd, &attr)) {
 		/* Some devices cannot inline: ask again without. */
 		attr.cap.max_inline_data = 0;
-		if (rdma_create_qp(c->id, c->pd, &attr))
+		if (rdma_create_qp(c->id, c->dev->pd, &attr))
 			return conn_rdma_log_errno("%s: rdma_create_qp",
 						   c->base.peer);
 	}
@@ -190,20 +211,22 @@ err_log:
 }
 
 /*
- * Everything a connection needs on c->id, allocated once so the data path
- * never allocates: PD, two CQs with their channels (receives are what
- * conn_fd() watches), the RC QP, the registered rings, the posted receives.
+ * Everything a connection needs on c->id before it is authenticated, so
+ * the data path never allocates: the device's shared PD, two CQs with
+ * their channels (receives are what conn_fd() watches), the RC QP, the
+ * small registered buffers, the posted small receives. A stranger that
+ * connects costs this much and no more (RDMA_SMALL_BYTES registered).
  */
 int conn_rdma_setup(struct rdma_conn *c)
 {
-	struct ibv_device_attr dev;
 	int ret;
 
-	c->pd = ibv_alloc_pd(c->id->verbs);
-	if (!c->pd) {
-		return conn_rdma_log_errno("%s: ibv_alloc_pd", c->base.peer);
-	}
-	ret = make_cq(c, &c->rx_ch, &c->rx_cq, RDMA_RX_DEPTH, 1);
+	c->dev = conn_rdma_dev_get(c->id->verbs, c->base.peer);
+	if (!c->dev)
+		return errno ? -errno : -EIO;
+	c->rd_atom = c->dev->rd_atom;
+	c->init_rd_atom = c->dev->init_rd_atom;
+	ret = make_cq(c, &c->rx_ch, &c->rx_cq, RDMA_RX_SLOTS, 1);
 	if (ret)
 		return ret;
 	ret = make_cq(c, &c->tx_ch, &c->tx_cq, RDMA_SQ_DEPTH, 0);
@@ -212,31 +235,65 @@ int conn_rdma_setup(struct rdma_conn *c)
 	ret = make_qp(c);
 	if (ret)
 		return ret;
-	ret = reg_buffer(c, &c->rx_buf, &c->rx_mr,
-			 (size_t)RDMA_RX_DEPTH * RDMA_BUF_SIZE, "receive",
-			 false);
+	ret = reg_buffer(c, &c->rx_small,
+			 (size_t)RDMA_SMALL_RX_DEPTH * RDMA_SMALL_BUF_SIZE,
+			 "receive", false);
 	if (ret)
 		return ret;
-	ret = reg_buffer(c, &c->tx_buf, &c->tx_mr,
-			 (size_t)RDMA_TX_DEPTH * RDMA_BUF_SIZE, "send", false);
+	ret = reg_buffer(c, &c->tx_small,
+			 (size_t)RDMA_SMALL_TX_DEPTH * RDMA_SMALL_BUF_SIZE +
+				 RDMA_CTRL_AREA,
+			 "send", false);
 	if (ret)
 		return ret;
-	ret = reg_buffer(c, &c->stage, &c->stage_mr, RDMA_STAGE_SIZE, "staging",
-			 true);
-	if (ret)
-		return ret;
-	ret = ibv_query_device(c->id->verbs, &dev);
-	if (ret) {
-		log_error("%s: ibv_query_device: %s", c->base.peer,
-			  strerror(ret));
-		return -ret;
-	}
-	c->rd_atom = (uint8_t)MIN(RDMA_RD_ATOMIC, dev.max_qp_rd_atom);
-	c->init_rd_atom = (uint8_t)MIN(RDMA_RD_ATOMIC, dev.max_qp_init_rd_atom);
 	ret = make_fds(c);
 	if (ret)
 		return ret;
-	return conn_rdma_post_ring(c);
+	return conn_rdma_post_small_ring(c);
+}
+
+/*
+ * After the cluster handshake: the data path's buffers (RDMA_BIG_BYTES
+ * registered), announced to the peer with GROW. Called once, by the thread
+ * that ran the handshake; a failure leaves the connection on its small
+ * buffers, and the caller closes it.
+ */
+int conn_rdma_authenticated(struct conn *base)
+{
+	struct rdma_conn *c = (struct rdma_conn *)base;
+	struct rdma_buf rx = {0}, tx = {0}, stage = {0};
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = c->grown ? -EALREADY : c->error;
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		return ret == -EALREADY ? 0 : ret;
+	ret = reg_buffer(c, &rx, (size_t)RDMA_RX_DEPTH * RDMA_BUF_SIZE,
+			 "receive", false);
+	if (!ret)
+		ret = reg_buffer(c, &tx, (size_t)RDMA_TX_DEPTH * RDMA_BUF_SIZE,
+				 "send", false);
+	if (!ret)
+		ret = reg_buffer(c, &stage, RDMA_STAGE_SIZE, "staging", true);
+	if (ret)
+		goto err_free;
+	pthread_mutex_lock(&c->lock);
+	c->rx_big = rx;
+	c->tx_big = tx;
+	c->stage = stage;
+	ret = c->error ? c->error : conn_rdma_grow_locked(c);
+	pthread_mutex_unlock(&c->lock);
+	/* On failure the buffers are c's now: conn_rdma_free() frees them. */
+	if (!ret)
+		conn_rdma_dev_authenticated(c->dev);
+	return ret;
+
+err_free:
+	free_buffer(&stage);
+	free_buffer(&tx);
+	free_buffer(&rx);
+	return ret;
 }
 
 void conn_rdma_free(struct rdma_conn *c)
@@ -245,11 +302,9 @@ void conn_rdma_free(struct rdma_conn *c)
 		return;
 	if (c->connected && c->id)
 		rdma_disconnect(c->id);
-	for (size_t i = 0; i < c->n_exposed; i++)
-		ibv_dereg_mr(c->exposed[i]);
-	free(c->exposed);
 	if (c->has_qp)
 		rdma_destroy_qp(c->id);
+	conn_rdma_windows_free(c);
 	if (c->rx_cq)
 		ibv_destroy_cq(c->rx_cq);
 	if (c->tx_cq)
@@ -258,17 +313,12 @@ void conn_rdma_free(struct rdma_conn *c)
 		ibv_destroy_comp_channel(c->rx_ch);
 	if (c->tx_ch)
 		ibv_destroy_comp_channel(c->tx_ch);
-	if (c->stage_mr)
-		ibv_dereg_mr(c->stage_mr);
-	if (c->tx_mr)
-		ibv_dereg_mr(c->tx_mr);
-	if (c->rx_mr)
-		ibv_dereg_mr(c->rx_mr);
-	free(c->stage);
-	free(c->tx_buf);
-	free(c->rx_buf);
-	if (c->pd)
-		ibv_dealloc_pd(c->pd);
+	free_buffer(&c->stage);
+	free_buffer(&c->tx_big);
+	free_buffer(&c->rx_big);
+	free_buffer(&c->tx_small);
+	free_buffer(&c->rx_small);
+	conn_rdma_dev_put(c->dev);
 	if (c->id)
 		rdma_destroy_id(c->id);
 	if (c->cm_ch)
@@ -279,6 +329,7 @@ void conn_rdma_free(struct rdma_conn *c)
 		close(c->shut_fd);
 	if (c->kick_fd >= 0)
 		close(c->kick_fd);
+	pthread_mutex_destroy(&c->mw_lock);
 	pthread_mutex_destroy(&c->rma_lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);

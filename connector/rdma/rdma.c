@@ -2,9 +2,9 @@
 /*
  * rdma://host:port behind the connector API: connection management with
  * librdmacm (resolve address and route, connect/accept, disconnect and
- * device-removal events) and the per-connection verbs resources. The data
- * path lives in rdma-io.c. Every verbs/CM failure is turned into -errno here,
- * with one log line naming the call.
+ * device-removal events). The per-connection resources live in
+ * rdma-setup.c, the data path in rdma-io.c and rdma-ctrl.c. Every verbs/CM
+ * failure is turned into -errno here, with one log line naming the call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -162,28 +162,28 @@ static int wait_cm_event(struct rdma_event_channel *ch,
 			continue;
 		if (ret < 0) {
 			ret = -errno;
-			log_error("%s: poll: %s", url, strerror(-ret));
+			log_error_rl("%s: poll: %s", url, strerror(-ret));
 			return ret;
 		}
 		if (ret == 0) {
-			log_error("%s: timed out waiting for %s", url,
-				  rdma_event_str(want));
+			log_error_rl("%s: timed out waiting for %s", url,
+				     rdma_event_str(want));
 			return -ETIMEDOUT;
 		}
 		if (rdma_get_cm_event(ch, &ev) == 0)
 			break;
 		if (errno != EAGAIN && errno != EINTR) {
 			ret = -errno;
-			log_error("%s: rdma_get_cm_event: %s", url,
-				  strerror(-ret));
+			log_error_rl("%s: rdma_get_cm_event: %s", url,
+				     strerror(-ret));
 			return ret;
 		}
 	}
 	if (ev->event != want) {
 		ret = cm_event_errno(ev->event);
-		log_error("%s: %s (%s while waiting for %s, status %d)", url,
-			  strerror(-ret), rdma_event_str(ev->event),
-			  rdma_event_str(want), ev->status);
+		log_error_rl("%s: %s (%s while waiting for %s, status %d)", url,
+			     strerror(-ret), rdma_event_str(ev->event),
+			     rdma_event_str(want), ev->status);
 	} else {
 		if (hello)
 			copy_hello(hello, &ev->param.conn);
@@ -198,8 +198,8 @@ static void make_hello(struct rdma_hello *h)
 	*h = (struct rdma_hello){
 		.magic = htole32(RDMA_HELLO_MAGIC),
 		.version = htole16(RDMA_HELLO_VERSION),
-		.rx_depth = htole16(RDMA_RX_DEPTH),
-		.buf_size = htole32(RDMA_BUF_SIZE),
+		.rx_depth = htole16(RDMA_SMALL_RX_DEPTH),
+		.buf_size = htole32(RDMA_SMALL_BUF_SIZE),
 	};
 }
 
@@ -213,15 +213,15 @@ static int accept_hello(struct rdma_conn *c, const struct rdma_hello *h,
 	if (le32toh(h->magic) != RDMA_HELLO_MAGIC ||
 	    le16toh(h->version) != RDMA_HELLO_VERSION || depth < 2 ||
 	    size < 64) {
-		log_error("%s: peer is not a cmpfs RDMA endpoint "
-			  "(magic %#x version %u depth %u size %u)",
-			  url, le32toh(h->magic), le16toh(h->version), depth,
-			  size);
+		log_error_rl("%s: peer is not a cmpfs RDMA endpoint "
+			     "(magic %#x version %u depth %u size %u)",
+			     url, le32toh(h->magic), le16toh(h->version), depth,
+			     size);
 		return -EPROTO;
 	}
 	c->tx_credits = depth;
 	c->peer_depth = depth;
-	c->peer_buf_size = MIN(size, (uint32_t)RDMA_BUF_SIZE);
+	c->peer_small_size = MIN(size, (uint32_t)RDMA_BUF_SIZE);
 	return 0;
 }
 
@@ -314,8 +314,8 @@ static int transport_connect(const char *rest, int timeout_ms,
 		goto err_free;
 	if (rdma_create_id(c->cm_ch, &c->id, c, RDMA_PS_TCP)) {
 		ret = -errno;
-		log_error("%s: rdma_create_id: %s", c->base.peer,
-			  strerror(-ret));
+		log_error_rl("%s: rdma_create_id: %s", c->base.peer,
+			     strerror(-ret));
 		goto err_free;
 	}
 	ret = connect_steps(c, (struct sockaddr *)&ss, deadline);
@@ -363,8 +363,8 @@ static int accept_request(struct rdma_listener *l, struct rdma_cm_id *id,
 		goto err_reject;
 	if (rdma_migrate_id(id, c->cm_ch)) {
 		ret = -errno;
-		log_error("%s: rdma_migrate_id: %s", c->base.peer,
-			  strerror(-ret));
+		log_error_rl("%s: rdma_migrate_id: %s", c->base.peer,
+			     strerror(-ret));
 		goto err_reject;
 	}
 	ret = conn_rdma_setup(c);
@@ -377,7 +377,8 @@ static int accept_request(struct rdma_listener *l, struct rdma_cm_id *id,
 	conn_param(c, &param, &mine);
 	if (rdma_accept(id, &param)) {
 		ret = -errno;
-		log_error("%s: rdma_accept: %s", c->base.peer, strerror(-ret));
+		log_error_rl("%s: rdma_accept: %s", c->base.peer,
+			     strerror(-ret));
 		goto err_free;
 	}
 	deadline = cmp_now_ns() + RDMA_DEFAULT_TIMEOUT_MS * 1000000ull;
@@ -414,12 +415,12 @@ static int listener_accept(struct conn_listener *base, struct conn **out)
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
-			log_error("%s: rdma_get_cm_event: %s", l->base.addr,
-				  strerror(-ret));
+			log_error_rl("%s: rdma_get_cm_event: %s", l->base.addr,
+				     strerror(-ret));
 			return ret;
 		}
 		if (ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL) {
-			log_error("%s: RDMA device removed", l->base.addr);
+			log_error_rl("%s: RDMA device removed", l->base.addr);
 			rdma_ack_cm_event(ev);
 			return -ENODEV;
 		}
@@ -530,7 +531,7 @@ void conn_rdma_cm_events_locked(struct rdma_conn *c)
 			conn_rdma_fail_locked(c, -ECONNRESET);
 			break;
 		case RDMA_CM_EVENT_DEVICE_REMOVAL:
-			log_error("%s: RDMA device removed", c->base.peer);
+			log_error_rl("%s: RDMA device removed", c->base.peer);
 			conn_rdma_fail_locked(c, -ENODEV);
 			break;
 		default:
@@ -554,4 +555,6 @@ const struct conn_transport conn_rdma_transport = {
 	.scheme = "rdma",
 	.listen = transport_listen,
 	.connect = transport_connect,
+	.rma_register = conn_rdma_rma_register,
+	.rma_unregister = conn_rdma_rma_unregister,
 };

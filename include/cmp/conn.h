@@ -13,10 +13,10 @@
  * fails. Framing, sealing and the payload cursor live one level up
  * (include/cmp/wire.h); above the connector, frame payloads are read only
  * through that cursor, never with conn_read() (a sealed payload on the
- * stream is ciphertext and tags). Transports that
- * can do one-sided access (RDMA) also offer conn_rma_read/write() into a
- * region the peer exposed with conn_expose(); the others answer -EOPNOTSUPP
- * and callers fall back to two-sided messages.
+ * stream is ciphertext and tags). Transports that can do one-sided access
+ * (RDMA) also let a provider grant one connection access to one block at a
+ * time (conn_rma_grant(), see below); the others answer -EOPNOTSUPP and
+ * callers use two-sided messages.
  *
  * A TCP host may be a name, an IPv4 address or a bracketed IPv6 address
  * ("tcp://[::1]:7000"); the port is numeric. Listening with an empty host
@@ -28,16 +28,27 @@
  * rdma:// address on a machine without an RDMA device.
  *
  * RDMA specifics: a readable listener fd does not promise that
- * conn_accept() will not block (it waits up to 5 s for the handshake);
- * one-sided calls are serialized per connection and may come from any
- * thread; each connection pins about 6 MiB plus its exposed regions, so
- * daemons need RLIMIT_MEMLOCK or CAP_IPC_LOCK to match.
+ * conn_accept() will not block (it waits up to 5 s for the RDMA CM
+ * exchange); one-sided calls may come from any thread.
+ *
+ * RDMA memory per connection (registered, i.e. pinned): from connect or
+ * accept until the cluster handshake succeeded, 12.1 KiB (8 receive buffers
+ * and 4 send slots of 1 KiB, enough for the handshake), plus the QP and CQ
+ * entries (driver memory, a few KiB). auth_client()/auth_server() success
+ * grows it by 6 MiB (64 receive and 16 send buffers of 64 KiB, a 1 MiB
+ * staging buffer for one-sided transfers), announced to the peer in band;
+ * so a peer that connects and never authenticates costs only the small
+ * buffers until the handshake deadline closes it. Regions passed to
+ * conn_rma_register() are registered once per device (not per
+ * connection), when the first connection on it authenticates. Daemons need
+ * RLIMIT_MEMLOCK or CAP_IPC_LOCK to match.
  *
  * Threads: a connection may be used by one reader and one writer thread at a
  * time; callers serialize further use. Listeners are single-threaded.
+ * conn_rma_*() may be called from any thread, concurrently with that I/O.
  * Memory: the caller owns buffers; the connector keeps no pointer to them
- * after a call returns (except regions passed to conn_expose(), which must
- * stay valid until the connection is destroyed).
+ * after a call returns (except regions passed to conn_rma_register(), which
+ * must stay valid until conn_rma_unregister()).
  */
 #ifndef CMP_CONN_H
 #define CMP_CONN_H
@@ -50,7 +61,7 @@
 struct conn;
 struct conn_listener;
 
-/* What a peer needs to reach an exposed region one-sided. */
+/* What a peer needs to reach a granted block one-sided. */
 struct conn_region {
 	uint64_t addr;
 	uint64_t len;
@@ -104,11 +115,68 @@ uint64_t conn_peer_incarnation(const struct conn *c);
 void conn_shutdown(struct conn *c);
 void conn_destroy(struct conn *c);
 
-/* One-sided access. */
+/*
+ * One-sided access (RDMA READ/WRITE, no CPU of the provider on the data
+ * path), limited to what the provider lends. A provider registers the
+ * memory it lends once per process; for each loan it grants the owner's
+ * connection a memory window over exactly that block, and revokes it when
+ * the loan ends. A peer can reach nothing else: the registration itself
+ * carries no remote rights, and a window works only on the connection
+ * (queue pair) it was granted on. One-sided transfers are not sealed:
+ * RDMA links are a trusted fabric.
+ *
+ * True when the transport can do one-sided access at all (RDMA); whether
+ * the device can grant windows shows in conn_rma_grant().
+ */
 bool conn_has_rma(const struct conn *c);
-/* Registers [base, base+len) for the peer's one-sided access. */
-int conn_expose(struct conn *c, void *base, size_t len,
-		struct conn_region *out);
+/*
+ * Registers [base, base+len) for grants, on every RDMA device a connection
+ * of this process authenticates on (local access only; the MR has no
+ * remote rights). Call once at startup, before serving; 0 with nothing to
+ * do when no transport has one-sided access. -EEXIST when it overlaps a
+ * registered region, -ENOSPC beyond 4 regions. A device where registering
+ * fails (RLIMIT_MEMLOCK) logs one line, and grants there answer
+ * -EOPNOTSUPP.
+ */
+int conn_rma_register(void *base, size_t len);
+/*
+ * Undoes conn_rma_register(). Only after every connection that granted a
+ * window over it was destroyed (or revoked all of them): -EBUSY otherwise,
+ * -ENOENT for an unknown base.
+ */
+int conn_rma_unregister(void *base);
+/*
+ * Provider side: lets the peer of c read and write [addr, addr+len), which
+ * lies in a registered region, one-sided, through c only. Binds a type 2
+ * memory window to c's queue pair and waits for the bind to complete; on
+ * success *out = {addr, len, rkey}, where rkey is new for every grant (a
+ * re-lent block gets another one) and is what the peer passes to
+ * conn_rma_read/write(). Returns -EOPNOTSUPP when c or its device cannot
+ * (not RDMA, no type 2 memory windows, region not registered there): the
+ * caller uses two-sided messages for that loan; -EINVAL when the range is
+ * in no registered region; -EPERM before c's handshake authenticated it;
+ * else c's error (-ECONNRESET...). The first grants allocate windows (a
+ * kernel call each); revoked ones are reused.
+ */
+int conn_rma_grant(struct conn *c, void *addr, size_t len,
+		   struct conn_region *out);
+/*
+ * Ends a grant of c: when it returns 0, no remote access through r->rkey
+ * can happen any more (the window was invalidated with a completed
+ * LOCAL_INV, or, on a connection that failed, its queue pair is in the
+ * error state and the window deallocated), so the block may be reused.
+ * -ENOENT when r is not a live grant of c (never granted, revoked
+ * already). Another error (-EIO) means the window could not be shown dead:
+ * destroy c before reusing the block.
+ */
+int conn_rma_revoke(struct conn *c, const struct conn_region *r);
+/*
+ * Owner side: len bytes at offset into the granted block r, from or into
+ * local memory (zero copy when it lies in a registered region, else
+ * through the connection's staging buffer). -EINVAL outside r, -EACCES
+ * when the provider refused the rkey (revoked, or granted to another
+ * connection), after which c is unusable. -EPERM before authentication.
+ */
 int conn_rma_read(struct conn *c, void *dst, size_t len,
 		  const struct conn_region *r, uint64_t offset);
 int conn_rma_write(struct conn *c, const void *src, size_t len,

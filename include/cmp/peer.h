@@ -85,9 +85,11 @@ struct peer_store_ops {
 		     struct proto_block_moved *out);
 	/*
 	 * Optional: the one contiguous mapping behind ptr() (ptr(i) == base +
-	 * i * block_size), exposed for one-sided access on transports with
-	 * RMA; returning NULL keeps it unexposed. The region is registered
-	 * (pinned) on every RMA connection. Op NULL: READ/WRITE messages only.
+	 * i * block_size), for one-sided access on transports with RMA: to be
+	 * registered once (conn_rma_register()) and reached only per loan,
+	 * through a window granted on the owner's connection
+	 * (conn_rma_grant()); never exposed whole. Until the loan table grants
+	 * per loan, the peer service does not use it: READ/WRITE messages.
 	 */
 	void *(*region)(void *ctx, size_t *len);
 };

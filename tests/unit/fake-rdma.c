@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The fake RDMA fabric behind fake-rdma.h, shared by the transport's unit
- * tests and the self-test run against it.
+ * tests and the self-test run against it: devices, PDs, MRs, memory
+ * windows, CQs and QPs, and the wire between two QPs. The CM is in
+ * fake-rdma-cm.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,14 +31,18 @@ static int fake_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr,
 			  struct ibv_recv_wr **bad);
 static int fake_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc);
 static int fake_req_notify_cq(struct ibv_cq *cq, int solicited_only);
+static struct ibv_mw *fake_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type);
+static int fake_dealloc_mw(struct ibv_mw *mw);
 
-static struct ibv_context fake_ctx = {
+struct ibv_context fake_ctx = {
 	.ops =
 		{
 			.post_send = fake_post_send,
 			.post_recv = fake_post_recv,
 			.poll_cq = fake_poll_cq,
 			.req_notify_cq = fake_req_notify_cq,
+			.alloc_mw = fake_alloc_mw,
+			.dealloc_mw = fake_dealloc_mw,
 		},
 };
 
@@ -66,11 +72,6 @@ void fake_push_event(struct fake_cm_ch *ch, enum rdma_cm_event_type type,
 	}
 	ch->q[(ch->head + ch->count++) % ARRAY_SIZE(ch->q)] = e;
 	signal_fd(ch->ch.fd);
-}
-
-static struct fake_cm_ch *id_channel(struct fake_id *id)
-{
-	return (struct fake_cm_ch *)id->id.channel;
 }
 
 /* fab held */
@@ -109,19 +110,57 @@ void fake_qp_error(struct fake_qp *q)
 	}
 }
 
-static struct fake_mr *find_mr(uint32_t key, bool remote, uintptr_t addr,
-			       size_t len, int access)
+static bool in_range(uintptr_t start, uint64_t size, uintptr_t addr, size_t len)
+{
+	return addr >= start && len <= size && addr - start <= size - len;
+}
+
+/* A local key: an MR of the QP's PD. */
+static struct fake_mr *find_lkey(struct fake_qp *q, uint32_t key,
+				 uintptr_t addr, size_t len, int access)
 {
 	for (struct fake_mr *m = F.mrs; m; m = m->next) {
-		uintptr_t start = (uintptr_t)m->mr.addr;
-
-		if ((remote ? m->mr.rkey : m->mr.lkey) != key)
+		if (m->mr.lkey != key)
 			continue;
-		if (addr < start || addr + len > start + m->mr.length)
+		if (m->mr.pd != q->qp.pd ||
+		    !in_range((uintptr_t)m->mr.addr, m->mr.length, addr, len))
 			return NULL;
 		return (m->access & access) == access ? m : NULL;
 	}
 	return NULL;
+}
+
+/*
+ * What an incoming READ/WRITE at responder q may touch: an MR of q's PD
+ * with the remote rights, or a window bound to q itself.
+ */
+static bool remote_ok(struct fake_qp *q, uint32_t rkey, uintptr_t addr,
+		      size_t len, int access)
+{
+	for (struct fake_mr *m = F.mrs; m; m = m->next) {
+		if (m->mr.rkey != rkey)
+			continue;
+		return m->mr.pd == q->qp.pd &&
+		       in_range((uintptr_t)m->mr.addr, m->mr.length, addr,
+				len) &&
+		       (m->access & access) == access;
+	}
+	for (struct fake_mw *w = F.mws; w; w = w->next) {
+		if (!w->bound || w->mw.rkey != rkey)
+			continue;
+		return w->qp == q && in_range(w->addr, w->len, addr, len) &&
+		       (w->access & access) == access;
+	}
+	return false;
+}
+
+int fake_bound_windows(void)
+{
+	int n = 0;
+
+	for (struct fake_mw *w = F.mws; w; w = w->next)
+		n += w->bound;
+	return n;
 }
 
 static enum ibv_wc_status do_send(struct fake_qp *q, struct ibv_send_wr *wr)
@@ -152,6 +191,7 @@ static enum ibv_wc_status do_send(struct fake_qp *q, struct ibv_send_wr *wr)
 		F.data_msgs++;
 	else
 		F.credit_msgs++;
+	F.max_send_len = MAX(F.max_send_len, len);
 	return IBV_WC_SUCCESS;
 }
 
@@ -164,16 +204,99 @@ static enum ibv_wc_status do_rma(struct fake_qp *q, struct ibv_send_wr *wr)
 
 	if (!q->peer || q->peer->err)
 		return IBV_WC_RETRY_EXC_ERR;
-	if (!find_mr(s->lkey, false, s->addr, s->length,
-		     rd ? IBV_ACCESS_LOCAL_WRITE : 0))
+	if (!find_lkey(q, s->lkey, s->addr, s->length,
+		       rd ? IBV_ACCESS_LOCAL_WRITE : 0))
 		return IBV_WC_LOC_PROT_ERR;
-	if (!find_mr(wr->wr.rdma.rkey, true, (uintptr_t)remote, s->length,
-		     rd ? IBV_ACCESS_REMOTE_READ : IBV_ACCESS_REMOTE_WRITE))
+	if (!remote_ok(q->peer, wr->wr.rdma.rkey, (uintptr_t)remote, s->length,
+		       rd ? IBV_ACCESS_REMOTE_READ : IBV_ACCESS_REMOTE_WRITE))
 		return IBV_WC_REM_ACCESS_ERR;
 	memcpy(rd ? local : remote, rd ? remote : local, s->length);
 	F.rma_ops++;
 	F.last_rma_local = local;
 	return IBV_WC_SUCCESS;
+}
+
+static struct fake_mw *find_mw_by_rkey(uint32_t rkey)
+{
+	for (struct fake_mw *w = F.mws; w; w = w->next)
+		if (w->mw.rkey == rkey)
+			return w;
+	return NULL;
+}
+
+/*
+ * A type 2 bind: the window must be free, in the QP's PD, over an MR of
+ * that PD with MW_BIND (and local write for remote write), and the new
+ * rkey must keep the window's index (only its low 8 bits change).
+ */
+static enum ibv_wc_status do_bind(struct fake_qp *q, struct ibv_send_wr *wr)
+{
+	struct fake_mw *w = (struct fake_mw *)wr->bind_mw.mw;
+	const struct ibv_mw_bind_info *b = &wr->bind_mw.bind_info;
+	struct fake_mr *m = (struct fake_mr *)b->mr;
+
+	if (w->mw.type != IBV_MW_TYPE_2 || w->bound || w->mw.pd != q->qp.pd ||
+	    m->mr.pd != q->qp.pd || !(m->access & IBV_ACCESS_MW_BIND) ||
+	    ((b->mw_access_flags & IBV_ACCESS_REMOTE_WRITE) &&
+	     !(m->access & IBV_ACCESS_LOCAL_WRITE)) ||
+	    !in_range((uintptr_t)m->mr.addr, m->mr.length, b->addr,
+		      b->length) ||
+	    (wr->bind_mw.rkey >> 8) != (w->mw.rkey >> 8))
+		return IBV_WC_MW_BIND_ERR;
+	w->bound = true;
+	w->qp = q;
+	w->mr = m;
+	w->addr = b->addr;
+	w->len = b->length;
+	w->access = (int)b->mw_access_flags;
+	w->mw.rkey = wr->bind_mw.rkey;
+	F.binds++;
+	return IBV_WC_SUCCESS;
+}
+
+static enum ibv_wc_status do_local_inv(struct fake_qp *q,
+				       struct ibv_send_wr *wr)
+{
+	struct fake_mw *w = find_mw_by_rkey(wr->invalidate_rkey);
+
+	if (!w || !w->bound || w->qp != q)
+		return IBV_WC_MW_BIND_ERR;
+	w->bound = false;
+	w->qp = NULL;
+	F.invalidations++;
+	return IBV_WC_SUCCESS;
+}
+
+static enum ibv_wc_opcode wc_opcode(enum ibv_wr_opcode op)
+{
+	switch (op) {
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
+		return IBV_WC_SEND;
+	case IBV_WR_RDMA_WRITE:
+		return IBV_WC_RDMA_WRITE;
+	case IBV_WR_BIND_MW:
+		return IBV_WC_BIND_MW;
+	case IBV_WR_LOCAL_INV:
+		return IBV_WC_LOCAL_INV;
+	default:
+		return IBV_WC_RDMA_READ;
+	}
+}
+
+static enum ibv_wc_status execute(struct fake_qp *q, struct ibv_send_wr *wr)
+{
+	switch (wr->opcode) {
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
+		return do_send(q, wr);
+	case IBV_WR_BIND_MW:
+		return do_bind(q, wr);
+	case IBV_WR_LOCAL_INV:
+		return do_local_inv(q, wr);
+	default:
+		return do_rma(q, wr);
+	}
 }
 
 static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
@@ -189,13 +312,12 @@ static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 	}
 	for (; wr; wr = wr->next) {
 		enum ibv_wc_status st = IBV_WC_WR_FLUSH_ERR;
-		bool send = wr->opcode == IBV_WR_SEND ||
-			    wr->opcode == IBV_WR_SEND_WITH_IMM;
+		enum ibv_wc_opcode op = wc_opcode(wr->opcode);
 
 		if (!q->err)
-			st = send ? do_send(q, wr) : do_rma(q, wr);
-		push_wc((struct fake_cq *)qp->send_cq, wr->wr_id, st,
-			send ? IBV_WC_SEND : IBV_WC_RDMA_READ, 0, 0, 0, false);
+			st = execute(q, wr);
+		push_wc((struct fake_cq *)qp->send_cq, wr->wr_id, st, op, 0, 0,
+			0, false);
 		/* On RC any failed WR takes the QP to error. */
 		if (st != IBV_WC_SUCCESS && !q->err)
 			fake_qp_error(q);
@@ -274,31 +396,8 @@ int __wrap_ibv_destroy_cq(struct ibv_cq *cq);
 int __wrap_ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq,
 			    void **ctx);
 void __wrap_ibv_ack_cq_events(struct ibv_cq *cq, unsigned int n);
-struct rdma_event_channel *__wrap_rdma_create_event_channel(void);
-void __wrap_rdma_destroy_event_channel(struct rdma_event_channel *ch);
-int __wrap_rdma_create_id(struct rdma_event_channel *ch, struct rdma_cm_id **id,
-			  void *ctx, enum rdma_port_space ps);
-int __wrap_rdma_destroy_id(struct rdma_cm_id *id);
-int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src,
-			     struct sockaddr *dst, int ms);
-int __wrap_rdma_resolve_route(struct rdma_cm_id *id, int ms);
-int __wrap_rdma_create_qp(struct rdma_cm_id *id, struct ibv_pd *pd,
-			  struct ibv_qp_init_attr *attr);
-void __wrap_rdma_destroy_qp(struct rdma_cm_id *id);
-int __wrap_rdma_connect(struct rdma_cm_id *id, struct rdma_conn_param *p);
-int __wrap_rdma_accept(struct rdma_cm_id *id, struct rdma_conn_param *p);
-int __wrap_rdma_reject(struct rdma_cm_id *id, const void *priv, uint8_t len);
-int __wrap_rdma_disconnect(struct rdma_cm_id *id);
-int __wrap_rdma_bind_addr(struct rdma_cm_id *id, struct sockaddr *addr);
-int __wrap_rdma_listen(struct rdma_cm_id *id, int backlog);
-int __wrap_rdma_get_cm_event(struct rdma_event_channel *ch,
-			     struct rdma_cm_event **ev);
-int __wrap_rdma_ack_cm_event(struct rdma_cm_event *ev);
-int __wrap_rdma_migrate_id(struct rdma_cm_id *id,
-			   struct rdma_event_channel *ch);
-__be16 __wrap_rdma_get_src_port(struct rdma_cm_id *id);
 
-static void *fake_alloc(size_t size)
+void *fake_alloc(size_t size)
 {
 	void *p = calloc(1, size);
 
@@ -309,7 +408,7 @@ static void *fake_alloc(size_t size)
 	return p;
 }
 
-static void fake_free(void *p)
+void fake_free(void *p)
 {
 	if (!p)
 		return;
@@ -336,6 +435,11 @@ int __wrap_ibv_query_device(struct ibv_context *ctx,
 	memset(attr, 0, sizeof(*attr));
 	attr->max_qp_rd_atom = 16;
 	attr->max_qp_init_rd_atom = 16;
+	if (!F.no_mw) {
+		attr->max_mw = 1 << 16;
+		attr->device_cap_flags =
+			IBV_DEVICE_MEM_WINDOW | IBV_DEVICE_MEM_WINDOW_TYPE_2B;
+	}
 	return 0;
 }
 
@@ -375,6 +479,8 @@ struct ibv_mr *__wrap_ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t len,
 	m->access = access;
 	m->next = F.mrs;
 	F.mrs = m;
+	F.reg_bytes += len;
+	F.max_reg_bytes = MAX(F.max_reg_bytes, F.reg_bytes);
 	pthread_mutex_unlock(&fab);
 	return &m->mr;
 }
@@ -382,14 +488,59 @@ struct ibv_mr *__wrap_ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t len,
 int __wrap_ibv_dereg_mr(struct ibv_mr *mr)
 {
 	pthread_mutex_lock(&fab);
+	/* As ibv_dereg_mr(3) says: not while a window over it is bound. */
+	for (struct fake_mw *w = F.mws; w; w = w->next) {
+		if (w->bound && &w->mr->mr == mr) {
+			pthread_mutex_unlock(&fab);
+			return EBUSY;
+		}
+	}
 	for (struct fake_mr **p = &F.mrs; *p; p = &(*p)->next) {
 		if (&(*p)->mr == mr) {
 			*p = (*p)->next;
 			break;
 		}
 	}
+	F.reg_bytes -= mr->length;
 	pthread_mutex_unlock(&fab);
 	fake_free(mr);
+	return 0;
+}
+
+static struct ibv_mw *fake_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
+{
+	struct fake_mw *w;
+
+	if (F.no_mw) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	w = fake_alloc(sizeof(*w));
+	pthread_mutex_lock(&fab);
+	w->mw = (struct ibv_mw){
+		.context = pd->context,
+		.pd = pd,
+		.rkey = (0x100 + F.next_mw_index++) << 8 | 0xfe,
+		.type = type,
+	};
+	w->next = F.mws;
+	F.mws = w;
+	pthread_mutex_unlock(&fab);
+	return &w->mw;
+}
+
+/* Deallocation unbinds, as ibv_dealloc_mw(3) says. */
+static int fake_dealloc_mw(struct ibv_mw *mw)
+{
+	pthread_mutex_lock(&fab);
+	for (struct fake_mw **p = &F.mws; *p; p = &(*p)->next) {
+		if (&(*p)->mw == mw) {
+			*p = (*p)->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fab);
+	fake_free(mw);
 	return 0;
 }
 
@@ -445,261 +596,4 @@ int __wrap_ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq,
 
 void __wrap_ibv_ack_cq_events(struct ibv_cq *cq, unsigned int n)
 {
-}
-
-/* --- wrapped CM ------------------------------------------------------- */
-
-struct rdma_event_channel *__wrap_rdma_create_event_channel(void)
-{
-	struct fake_cm_ch *ch = fake_alloc(sizeof(*ch));
-
-	ch->ch.fd = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
-	assert_true(ch->ch.fd >= 0);
-	return &ch->ch;
-}
-
-void __wrap_rdma_destroy_event_channel(struct rdma_event_channel *ch)
-{
-	struct fake_cm_ch *f = (struct fake_cm_ch *)ch;
-
-	while (f->count) {
-		fake_free(f->q[f->head]);
-		f->head = (f->head + 1) % ARRAY_SIZE(f->q);
-		f->count--;
-	}
-	close(ch->fd);
-	fake_free(f);
-}
-
-int __wrap_rdma_create_id(struct rdma_event_channel *ch, struct rdma_cm_id **id,
-			  void *ctx, enum rdma_port_space ps)
-{
-	struct fake_id *f = fake_alloc(sizeof(*f));
-
-	f->id.channel = ch;
-	f->id.context = ctx;
-	f->id.ps = ps;
-	*id = &f->id;
-	return 0;
-}
-
-int __wrap_rdma_destroy_id(struct rdma_cm_id *id)
-{
-	struct fake_id *f = (struct fake_id *)id;
-
-	pthread_mutex_lock(&fab);
-	if (f->peer)
-		f->peer->peer = NULL;
-	if (F.listener == f)
-		F.listener = NULL;
-	pthread_mutex_unlock(&fab);
-	fake_free(f);
-	return 0;
-}
-
-/*
- * With F.scripted, the CM answers each step of a connect with the event the
- * test queued with will_return(scripted, ...) instead of the fabric's own.
- */
-static enum rdma_cm_event_type scripted(enum rdma_cm_event_type normal)
-{
-	return F.scripted ? mock_type(enum rdma_cm_event_type) : normal;
-}
-
-int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src,
-			     struct sockaddr *dst, int ms)
-{
-	struct fake_id *f = (struct fake_id *)id;
-
-	enum rdma_cm_event_type ev = scripted(RDMA_CM_EVENT_ADDR_RESOLVED);
-
-	pthread_mutex_lock(&fab);
-	if (ev == RDMA_CM_EVENT_ADDR_RESOLVED) {
-		id->verbs = &fake_ctx;
-		memcpy(&id->route.addr.dst_addr, dst,
-		       sizeof(struct sockaddr_in));
-	}
-	fake_push_event(id_channel(f), ev, f, NULL, 0);
-	pthread_mutex_unlock(&fab);
-	return 0;
-}
-
-int __wrap_rdma_resolve_route(struct rdma_cm_id *id, int ms)
-{
-	enum rdma_cm_event_type ev = scripted(RDMA_CM_EVENT_ROUTE_RESOLVED);
-
-	pthread_mutex_lock(&fab);
-	fake_push_event(id_channel((struct fake_id *)id), ev,
-			(struct fake_id *)id, NULL, 0);
-	pthread_mutex_unlock(&fab);
-	return 0;
-}
-
-int __wrap_rdma_create_qp(struct rdma_cm_id *id, struct ibv_pd *pd,
-			  struct ibv_qp_init_attr *attr)
-{
-	struct fake_qp *q = fake_alloc(sizeof(*q));
-
-	assert_true(attr->cap.max_recv_wr <= ARRAY_SIZE(q->rq));
-	assert_int_equal(attr->sq_sig_all, 1);
-	q->qp.context = &fake_ctx;
-	q->qp.pd = pd;
-	q->qp.send_cq = attr->send_cq;
-	q->qp.recv_cq = attr->recv_cq;
-	q->qp.qp_type = attr->qp_type;
-	q->owner = (struct fake_id *)id;
-	attr->cap.max_inline_data = 64; /* less than asked, as devices do */
-	id->qp = &q->qp;
-	return 0;
-}
-
-void __wrap_rdma_destroy_qp(struct rdma_cm_id *id)
-{
-	struct fake_qp *q = (struct fake_qp *)id->qp;
-
-	pthread_mutex_lock(&fab);
-	if (q->peer)
-		q->peer->peer = NULL;
-	pthread_mutex_unlock(&fab);
-	id->qp = NULL;
-	fake_free(q);
-}
-
-int __wrap_rdma_connect(struct rdma_cm_id *id, struct rdma_conn_param *p)
-{
-	struct fake_id *f = (struct fake_id *)id, *s;
-	struct sockaddr_in *peer;
-	uint8_t hello[64];
-
-	assert_true(p->responder_resources > 0 && p->initiator_depth > 0);
-	F.rq_at_connect = ((struct fake_qp *)id->qp)->rq_count;
-	memcpy(hello, p->private_data, p->private_data_len);
-	if (F.bad_hello)
-		hello[0] ^= 0xff;
-	pthread_mutex_lock(&fab);
-	if (F.scripted) {
-		/* No hello comes with a scripted ESTABLISHED: a foreign peer.
-		 */
-		fake_push_event(id_channel(f), scripted(0), f, NULL, 0);
-	} else if (F.listener) {
-		s = calloc(1, sizeof(*s));
-		assert_non_null(s);
-		F.live++;
-		s->id.verbs = &fake_ctx;
-		s->id.channel = F.listener->id.channel;
-		s->peer = f;
-		s->initiator_depth = p->initiator_depth;
-		s->responder_resources = p->responder_resources;
-		peer = (struct sockaddr_in *)&s->id.route.addr.dst_addr;
-		peer->sin_family = AF_INET;
-		peer->sin_port = htons(5555);
-		peer->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		f->peer = s;
-		fake_push_event(id_channel(F.listener),
-				RDMA_CM_EVENT_CONNECT_REQUEST, s, hello,
-				p->private_data_len);
-	}
-	pthread_mutex_unlock(&fab);
-	return 0;
-}
-
-int __wrap_rdma_accept(struct rdma_cm_id *id, struct rdma_conn_param *p)
-{
-	struct fake_id *s = (struct fake_id *)id;
-	struct fake_qp *sq = (struct fake_qp *)id->qp, *cq;
-
-	F.rq_at_accept = sq->rq_count;
-	pthread_mutex_lock(&fab);
-	assert_non_null(s->peer);
-	cq = (struct fake_qp *)s->peer->id.qp;
-	sq->peer = cq;
-	cq->peer = sq;
-	fake_push_event(id_channel(s), RDMA_CM_EVENT_ESTABLISHED, s, NULL, 0);
-	fake_push_event(id_channel(s->peer), RDMA_CM_EVENT_ESTABLISHED, s->peer,
-			p->private_data, p->private_data_len);
-	pthread_mutex_unlock(&fab);
-	return 0;
-}
-
-int __wrap_rdma_reject(struct rdma_cm_id *id, const void *priv, uint8_t len)
-{
-	struct fake_id *s = (struct fake_id *)id;
-
-	pthread_mutex_lock(&fab);
-	if (s->peer)
-		fake_push_event(id_channel(s->peer), RDMA_CM_EVENT_REJECTED,
-				s->peer, NULL, 0);
-	pthread_mutex_unlock(&fab);
-	return 0;
-}
-
-int __wrap_rdma_disconnect(struct rdma_cm_id *id)
-{
-	struct fake_id *f = (struct fake_id *)id;
-
-	pthread_mutex_lock(&fab);
-	if (!f->disconnected) {
-		f->disconnected = true;
-		if (id->qp)
-			fake_qp_error((struct fake_qp *)id->qp);
-		fake_push_event(id_channel(f), RDMA_CM_EVENT_DISCONNECTED, f,
-				NULL, 0);
-		if (f->peer && !f->peer->disconnected)
-			fake_push_event(id_channel(f->peer),
-					RDMA_CM_EVENT_DISCONNECTED, f->peer,
-					NULL, 0);
-	}
-	pthread_mutex_unlock(&fab);
-	return 0;
-}
-
-int __wrap_rdma_bind_addr(struct rdma_cm_id *id, struct sockaddr *addr)
-{
-	memcpy(&id->route.addr.src_addr, addr, sizeof(struct sockaddr_in));
-	return 0;
-}
-
-int __wrap_rdma_listen(struct rdma_cm_id *id, int backlog)
-{
-	pthread_mutex_lock(&fab);
-	F.listener = (struct fake_id *)id;
-	pthread_mutex_unlock(&fab);
-	return 0;
-}
-
-int __wrap_rdma_get_cm_event(struct rdma_event_channel *ch,
-			     struct rdma_cm_event **ev)
-{
-	struct fake_cm_ch *f = (struct fake_cm_ch *)ch;
-	uint64_t v;
-
-	/* Blocks, or fails with EAGAIN, as the real channel fd does. */
-	if (read(ch->fd, &v, sizeof(v)) != sizeof(v))
-		return -1;
-	pthread_mutex_lock(&fab);
-	assert_true(f->count > 0);
-	*ev = &f->q[f->head]->ev;
-	f->head = (f->head + 1) % ARRAY_SIZE(f->q);
-	f->count--;
-	pthread_mutex_unlock(&fab);
-	return 0;
-}
-
-int __wrap_rdma_ack_cm_event(struct rdma_cm_event *ev)
-{
-	fake_free(ev);
-	return 0;
-}
-
-int __wrap_rdma_migrate_id(struct rdma_cm_id *id, struct rdma_event_channel *ch)
-{
-	id->channel = ch;
-	return 0;
-}
-
-__be16 __wrap_rdma_get_src_port(struct rdma_cm_id *id)
-{
-	struct sockaddr_in *in = (struct sockaddr_in *)&id->route.addr.src_addr;
-
-	return in->sin_port ? in->sin_port : htons(7000);
 }

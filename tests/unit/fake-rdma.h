@@ -5,8 +5,12 @@
  * -Wl,--wrap=, and a fake ibv_context whose ops serve the inline verbs.
  * QPs joined by rdma_accept deliver SENDs into each other's posted
  * receives and do RDMA READ/WRITE with memcpy after rkey, bounds and
- * access checks. Channels are semaphore eventfds, so poll() works. All
- * fake state is protected by fab.
+ * access checks: an rkey is an MR of the responder's PD with remote rights
+ * or a type 2 memory window bound to the responder's QP (bound with
+ * IBV_WR_BIND_MW, invalidated with IBV_WR_LOCAL_INV or deallocation).
+ * Channels are semaphore eventfds, so poll() works. The verbs entry points
+ * are here, the CM ones in fake-rdma-cm.c. All fake state is protected by
+ * fab.
  */
 #ifndef CMP_FAKE_RDMA_H
 #define CMP_FAKE_RDMA_H
@@ -68,6 +72,16 @@ struct fake_mr {
 	struct fake_mr *next;
 };
 
+struct fake_mw {
+	struct ibv_mw mw; /* first */
+	bool bound;
+	struct fake_qp *qp; /* bound to */
+	struct fake_mr *mr; /* over */
+	uint64_t addr, len;
+	int access;
+	struct fake_mw *next;
+};
+
 /* Knobs and counters; reset before every test. */
 struct fake_state {
 	int devices;
@@ -79,6 +93,7 @@ struct fake_state {
 	int rnr;	   /* SENDs that found no receive posted */
 	int credit_msgs;   /* zero-length SENDs */
 	int data_msgs;
+	uint32_t max_send_len; /* the largest SEND delivered */
 	int rma_ops;
 	void *last_rma_local;
 	int live; /* fake objects not yet destroyed */
@@ -86,6 +101,12 @@ struct fake_state {
 	struct fake_id *listener;
 	struct fake_mr *mrs;
 	uint32_t next_key;
+	bool no_mw;	      /* the device has no memory windows */
+	size_t reg_bytes;     /* registered now */
+	size_t max_reg_bytes; /* the most ever registered at once */
+	struct fake_mw *mws;
+	int binds, invalidations;
+	uint32_t next_mw_index; /* rkey = index << 8 | tag */
 };
 
 extern pthread_mutex_t fab;
@@ -96,5 +117,12 @@ void fake_push_event(struct fake_cm_ch *ch, enum rdma_cm_event_type type,
 		     struct fake_id *id, const void *priv, size_t len);
 /* fab held: the QP moves to error, every posted receive flushes. */
 void fake_qp_error(struct fake_qp *q);
+/* fab held: bound memory windows now. */
+int fake_bound_windows(void);
+
+/* Shared by fake-rdma.c and fake-rdma-cm.c. */
+extern struct ibv_context fake_ctx;
+void *fake_alloc(size_t size);
+void fake_free(void *p);
 
 #endif

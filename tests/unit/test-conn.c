@@ -605,8 +605,9 @@ static void rma_is_eopnotsupp_without_rdma(void **state)
 
 	pair_open(&p, listen_addr(state));
 	assert_false(conn_has_rma(p.client));
-	assert_int_equal(conn_expose(p.client, buf, sizeof(buf), &r),
+	assert_int_equal(conn_rma_grant(p.server, buf, sizeof(buf), &r),
 			 -EOPNOTSUPP);
+	assert_int_equal(conn_rma_revoke(p.server, &r), -EOPNOTSUPP);
 	assert_int_equal(conn_rma_read(p.client, buf, 8, &r, 0), -EOPNOTSUPP);
 	assert_int_equal(conn_rma_write(p.client, buf, 8, &r, 0), -EOPNOTSUPP);
 	pair_close(&p);

@@ -7,7 +7,8 @@
  * transport's state machines, credits, completions and its poll() loop run
  * for real against a peer in the same process; any SEND that finds no
  * posted receive (an RNR: a flow-control bug) is counted. Connection
- * management and streams here; one-sided access in test-rdma-rma.c.
+ * management, streams, and the growth after authentication here; one-sided
+ * access in test-rdma-rma.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <endian.h>
 #include <arpa/inet.h>
 
 #include "cmp/log.h"
@@ -30,21 +32,7 @@
 #include "fake-rdma.h"
 #include "rdma-pair.h"
 
-/* Polls for a condition with a deadline rather than sleeping blindly. */
-static bool eventually_polling(struct conn *c)
-{
-	uint64_t end = cmp_now_ns() + 2000000000ull;
-	bool polling = false;
-
-	while (!polling && cmp_now_ns() < end) {
-		pthread_mutex_lock(&rc(c)->lock);
-		polling = rc(c)->polling;
-		pthread_mutex_unlock(&rc(c)->lock);
-		if (!polling)
-			usleep(1000);
-	}
-	return polling;
-}
+/* --- helpers ---------------------------------------------------------- */
 
 struct io_job {
 	struct conn *c;
@@ -70,43 +58,6 @@ static void *reader_main(void *arg)
 }
 
 /* --- tests: connection management ------------------------------------- */
-
-static char *capture_stderr_begin(int *saved)
-{
-	char *path = strdup("/tmp/test-rdma-XXXXXX");
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	*saved = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-	return path;
-}
-
-static void capture_stderr_end(int saved, char *path, char *out, size_t len)
-{
-	FILE *f;
-	size_t n;
-
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(out, 1, len - 1, f);
-	out[n] = '\0';
-	fclose(f);
-	unlink(path);
-	free(path);
-}
-
-static int count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
 
 static void
 connect_without_rdma_device_fails_with_enodev_and_one_line(void **state)
@@ -163,14 +114,14 @@ static void connect_and_accept_post_receives_before_connecting(void **state)
 {
 	struct pair p = {0};
 
-	connect_pair(&p);
-	/* No SEND may arrive before the whole ring is posted. */
-	assert_int_equal(F.rq_at_connect, RDMA_RX_DEPTH);
-	assert_int_equal(F.rq_at_accept, RDMA_RX_DEPTH);
+	connect_pair_small(&p);
+	/* No SEND may arrive before the whole (small) ring is posted. */
+	assert_int_equal(F.rq_at_connect, RDMA_SMALL_RX_DEPTH);
+	assert_int_equal(F.rq_at_accept, RDMA_SMALL_RX_DEPTH);
 	assert_string_equal(p.cli->peer, "rdma://127.0.0.1:7000");
 	assert_string_equal(p.srv->peer, "rdma://127.0.0.1:5555");
 	assert_true(rc(p.cli)->connected && rc(p.srv)->connected);
-	assert_int_equal(rc(p.cli)->tx_credits, RDMA_RX_DEPTH);
+	assert_int_equal(rc(p.cli)->tx_credits, RDMA_SMALL_RX_DEPTH);
 	assert_true(p.cli->ops->fd(p.cli) >= 0);
 	destroy_pair(&p);
 }
@@ -224,6 +175,14 @@ static void connect_times_out_when_nobody_answers(void **state)
 	assert_int_equal(F.live, 0);
 }
 
+static void *accept_srv_main(void *arg)
+{
+	struct pair *p = arg;
+
+	p->accept_ret = p->l->ops->accept(p->l, &p->srv);
+	return NULL;
+}
+
 static void server_refuses_a_foreign_peer_and_keeps_accepting(void **state)
 {
 	struct pair p = {0};
@@ -231,7 +190,7 @@ static void server_refuses_a_foreign_peer_and_keeps_accepting(void **state)
 	pthread_t t;
 
 	start_listener(&p);
-	assert_int_equal(pthread_create(&t, NULL, accept_main, &p), 0);
+	assert_int_equal(pthread_create(&t, NULL, accept_srv_main, &p), 0);
 	F.bad_hello = true;
 	assert_int_equal(
 		conn_rdma_transport.connect("127.0.0.1:7000", 1000, &bad),
@@ -301,11 +260,13 @@ static void large_write_is_chunked_into_buffer_sized_sends(void **state)
 static void fast_sender_stops_at_the_receiver_ring_without_rnr(void **state)
 {
 	struct pair p = {0};
-	int ret = 0, sent = 0;
+	int ret = 0, sent = 0, credits;
 
 	connect_pair(&p);
+	credits = (int)rc(p.cli)->tx_credits;
+	assert_true(credits >= RDMA_RX_DEPTH / 2);
 	p.cli->ops->set_timeout(p.cli, 100);
-	while (sent < 2 * RDMA_RX_DEPTH) {
+	while (sent < 2 * RDMA_RX_SLOTS) {
 		ret = wr(p.cli, "x", 1);
 		if (ret)
 			break;
@@ -313,7 +274,7 @@ static void fast_sender_stops_at_the_receiver_ring_without_rnr(void **state)
 	}
 	/* One receive stays free for a credit message. */
 	assert_int_equal(ret, -ETIMEDOUT);
-	assert_int_equal(sent, RDMA_RX_DEPTH - 1);
+	assert_int_equal(sent, credits - 1);
 	assert_int_equal(F.rnr, 0);
 	/* A timed-out connection stays unusable. */
 	assert_int_equal(wr(p.cli, "x", 1), -ETIMEDOUT);
@@ -533,7 +494,7 @@ static void shutdown_wakes_a_writer_blocked_for_credits(void **state)
 	pthread_t t;
 
 	connect_pair(&p);
-	for (int i = 0; i < RDMA_RX_DEPTH - 1; i++)
+	for (int i = (int)rc(p.cli)->tx_credits - 1; i > 0; i--)
 		assert_int_equal(wr(p.cli, &x, 1), 0);
 	w = (struct io_job){.c = p.cli, .buf = &x, .len = 1};
 	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
@@ -577,8 +538,8 @@ static void device_removal_fails_the_connection_with_enodev(void **state)
 
 static void registration_failure_at_connect_frees_everything(void **state)
 {
-	/* The receive ring, the send slots, the staging buffer. */
-	for (int at = 1; at <= 3; at++) {
+	/* The small receive ring, the small send slots. */
+	for (int at = 1; at <= 2; at++) {
 		struct conn *c = NULL;
 
 		memset(&F, 0, sizeof(F));
@@ -604,9 +565,187 @@ static void post_send_failure_returns_negative_errno(void **state)
 	destroy_pair(&p);
 }
 
+/* --- tests: growth after authentication -------------------------------- */
+
+static void
+a_connection_holds_only_small_buffers_until_authenticated(void **state)
+{
+	struct pair p = {0};
+	static uint8_t big[RDMA_BUF_SIZE];
+	char buf[100];
+
+	connect_pair_small(&p);
+	assert_int_equal(F.reg_bytes, 2 * RDMA_SMALL_BYTES);
+	assert_null(rc(p.srv)->stage.mem);
+	assert_null(rc(p.srv)->rx_big.mem);
+	/* Handshake-sized traffic needs nothing more. */
+	assert_int_equal(wr(p.cli, "hello", 6), 0);
+	assert_int_equal(rd(p.srv, buf, 6), 0);
+	assert_int_equal(wr(p.srv, "hi", 3), 0);
+	assert_int_equal(rd(p.cli, buf, 3), 0);
+	assert_int_equal(F.max_reg_bytes, 2 * RDMA_SMALL_BYTES);
+
+	assert_int_equal(p.cli->ops->authenticated(p.cli), 0);
+	assert_int_equal(F.reg_bytes, 2 * RDMA_SMALL_BYTES + RDMA_BIG_BYTES);
+	assert_int_equal(p.srv->ops->authenticated(p.srv), 0);
+	assert_int_equal(F.reg_bytes, 2 * (RDMA_SMALL_BYTES + RDMA_BIG_BYTES));
+	grow_pair(&p); /* authenticates again: nothing more registered */
+	assert_int_equal(F.reg_bytes, 2 * (RDMA_SMALL_BYTES + RDMA_BIG_BYTES));
+	/* Both sides announced their big rings: 64 KiB SENDs now. */
+	assert_int_equal(wr(p.cli, big, sizeof(big)), 0);
+	assert_int_equal(rd(p.srv, big, sizeof(big)), 0);
+	assert_int_equal(F.data_msgs, 1);
+	assert_int_equal(F.max_send_len, RDMA_BUF_SIZE);
+	destroy_pair(&p);
+}
+
+static void before_authentication_sends_fit_the_small_buffers(void **state)
+{
+	const size_t len = 100000;
+	uint8_t *out = malloc(len), *in = malloc(len);
+	struct pair p = {0};
+	struct io_job w;
+	pthread_t t;
+
+	assert_non_null(out);
+	assert_non_null(in);
+	for (size_t i = 0; i < len; i++)
+		out[i] = pat(i);
+	connect_pair_small(&p);
+	w = (struct io_job){.c = p.cli, .buf = out, .len = len};
+	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	assert_int_equal(rd(p.srv, in, len), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, 0);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(F.max_send_len, RDMA_SMALL_BUF_SIZE);
+	assert_int_equal(F.rnr, 0);
+	/* One-way on a ring of 8: credits had to travel on their own. */
+	assert_true(F.credit_msgs > 0);
+	assert_int_equal(F.max_reg_bytes, 2 * RDMA_SMALL_BYTES);
+	destroy_pair(&p);
+	free(in);
+	free(out);
+}
+
+static void
+a_peer_that_never_authenticates_is_dropped_without_big_buffers(void **state)
+{
+	struct pair p = {0};
+	char buf[64];
+
+	connect_pair_small(&p);
+	/* A stranger sends a few bytes, never a handshake. */
+	assert_int_equal(wr(p.cli, "GET / HTTP/1.0\r\n", 16), 0);
+	/* The server's handshake deadline passes... */
+	assert_int_equal(p.srv->ops->set_timeout(p.srv, 100), 0);
+	assert_int_equal(rd(p.srv, buf, sizeof(buf)), -ETIMEDOUT);
+	/* ...and it closes the connection, having pinned only 12 KiB. */
+	p.srv->ops->destroy(p.srv);
+	p.srv = NULL;
+	assert_int_equal(F.max_reg_bytes, 2 * RDMA_SMALL_BYTES);
+	assert_int_equal(rd(p.cli, buf, 1), -ECONNRESET);
+	destroy_pair(&p);
+}
+
+/*
+ * The receiver grows while the sender streams (its own buffers big
+ * already): SENDs already under way keep landing in small receives, and
+ * only those after the peer's last small one get big.
+ */
+static void stream_across_the_receivers_growth(struct conn *from,
+					       struct conn *to)
+{
+	const size_t len = 2 * 1024 * 1024, first = 200000;
+	uint8_t *out = malloc(len), *in = malloc(len);
+	struct io_job w;
+	pthread_t t;
+
+	assert_non_null(out);
+	assert_non_null(in);
+	for (size_t i = 0; i < len; i++)
+		out[i] = pat(i);
+	assert_int_equal(from->ops->authenticated(from), 0);
+	w = (struct io_job){.c = from, .buf = out, .len = len};
+	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	assert_int_equal(rd(to, in, first), 0);
+	assert_int_equal(to->ops->authenticated(to), 0);
+	assert_int_equal(rd(to, in + first, len - first), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, 0);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(F.rnr, 0);
+	assert_int_equal(F.max_send_len, RDMA_BUF_SIZE);
+	free(in);
+	free(out);
+}
+
+static void growth_crosses_a_stream_in_flight_both_ways(void **state)
+{
+	struct pair p = {0};
+
+	connect_pair_small(&p);
+	stream_across_the_receivers_growth(p.cli, p.srv);
+	destroy_pair(&p);
+	pair_setup(state);
+	memset(&p, 0, sizeof(p));
+	connect_pair_small(&p);
+	stream_across_the_receivers_growth(p.srv, p.cli);
+	destroy_pair(&p);
+}
+
+static void growth_registration_failure_is_returned_and_freed(void **state)
+{
+	/* The big receive ring, the big send slots, the staging buffer. */
+	for (int at = 1; at <= 3; at++) {
+		struct pair p = {0};
+
+		pair_setup(state);
+		connect_pair_small(&p);
+		F.fail_reg_mr_at = F.reg_mr_calls + at;
+		assert_int_equal(p.cli->ops->authenticated(p.cli), -ENOMEM);
+		assert_false(rc(p.cli)->grown);
+		assert_int_equal(F.reg_bytes, 2 * RDMA_SMALL_BYTES);
+		destroy_pair(&p);
+	}
+}
+
+static void a_second_grow_is_a_protocol_error(void **state)
+{
+	struct rdma_ctrl m = {
+		.type = htole16(RDMA_CTRL_GROW),
+		.rx_depth = htole16(RDMA_RX_DEPTH),
+		.buf_size = htole32(RDMA_BUF_SIZE),
+		.small_total = htole32(RDMA_SMALL_RX_DEPTH),
+	};
+	struct pair p = {0};
+	struct rdma_conn *c;
+	struct ibv_sge sge;
+	struct ibv_send_wr swr = {
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IBV_WR_SEND_WITH_IMM,
+		.imm_data = htonl(RDMA_IMM_CTRL),
+	};
+	char buf[1];
+
+	connect_pair(&p);
+	c = rc(p.cli);
+	memcpy(c->tx_big.mem, &m, sizeof(m));
+	sge = (struct ibv_sge){(uintptr_t)c->tx_big.mem, sizeof(m),
+			       c->tx_big.mr->lkey};
+	pthread_mutex_lock(&c->lock);
+	assert_int_equal(conn_rdma_post_send_locked(c, &swr), 0);
+	c->tx_credits--;
+	c->tx_sends++;
+	pthread_mutex_unlock(&c->lock);
+	assert_int_equal(rd(p.srv, buf, 1), -EPROTO);
+	destroy_pair(&p);
+}
+
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup(f, setup)
+#define T(f) cmocka_unit_test_setup(f, pair_setup)
 	const struct CMUnitTest tests[] = {
 		T(connect_without_rdma_device_fails_with_enodev_and_one_line),
 		T(listen_without_rdma_device_fails_with_enodev),
@@ -632,6 +771,12 @@ int main(void)
 		T(device_removal_fails_the_connection_with_enodev),
 		T(registration_failure_at_connect_frees_everything),
 		T(post_send_failure_returns_negative_errno),
+		T(a_connection_holds_only_small_buffers_until_authenticated),
+		T(before_authentication_sends_fit_the_small_buffers),
+		T(a_peer_that_never_authenticates_is_dropped_without_big_buffers),
+		T(growth_crosses_a_stream_in_flight_both_ways),
+		T(growth_registration_failure_is_returned_and_freed),
+		T(a_second_grow_is_a_protocol_error),
 	};
 #undef T
 

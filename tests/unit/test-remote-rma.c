@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The one-sided (RDMA) paths of the block client and the peer, without an
- * RDMA device: conn_has_rma/expose/rma_read/rma_write are wrapped at link
- * time (-Wl,--wrap) so that mem:// connections claim RMA and one-sided
- * access is a memcpy into the exposed region, which lives in this very
- * process. What is tested is ours: the region handed out by ALLOC and
- * STATUS, offsets into it, batches split across iovecs, and the fallback to
- * messages outside the region.
+ * RDMA device: conn_has_rma/rma_read/rma_write are wrapped at link time
+ * (-Wl,--wrap) so that mem:// connections claim RMA and one-sided access
+ * would be a memcpy, which lives in this very process. The provider no
+ * longer exposes its whole store to a connection (one-sided access is to
+ * be granted per loan with conn_rma_grant()), so ALLOC and STATUS carry no
+ * region and the owner uses messages even on an RMA-capable connection.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -32,26 +32,16 @@
 #define RKEY 0x5eedu
 
 bool __wrap_conn_has_rma(const struct conn *c);
-int __wrap_conn_expose(struct conn *c, void *base, size_t len,
-		       struct conn_region *out);
 int __wrap_conn_rma_read(struct conn *c, void *dst, size_t len,
 			 const struct conn_region *r, uint64_t offset);
 int __wrap_conn_rma_write(struct conn *c, const void *src, size_t len,
 			  const struct conn_region *r, uint64_t offset);
 
-static unsigned int rma_ops, exposures;
+static unsigned int rma_ops;
 
 bool __wrap_conn_has_rma(const struct conn *c)
 {
 	return true;
-}
-
-int __wrap_conn_expose(struct conn *c, void *base, size_t len,
-		       struct conn_region *out)
-{
-	exposures++;
-	*out = (struct conn_region){(uintptr_t)base, len, RKEY};
-	return 0;
 }
 
 static uint8_t *target(const struct conn_region *r, uint64_t offset, size_t len)
@@ -110,7 +100,7 @@ static int setup(void **state)
 	assert_non_null(f->r);
 	assert_int_equal(
 		remote_add_node(f->r, PROVIDER, peer_listen_addr(f->peer)), 0);
-	rma_ops = exposures = 0;
+	rma_ops = 0;
 	*state = f;
 	return 0;
 }
@@ -126,7 +116,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void byte_ranges_go_one_sided_into_the_exposed_store(void **state)
+static void
+the_store_is_not_exposed_so_byte_ranges_travel_as_messages(void **state)
 {
 	struct fixture *f = *state;
 	struct proto_block_status st;
@@ -135,20 +126,18 @@ static void byte_ranges_go_one_sided_into_the_exposed_store(void **state)
 	char out[6];
 
 	assert_int_equal(remote_alloc(f->r, PROVIDER, 2, idx, &got), 0);
-	assert_int_equal(exposures, 1);
 	assert_int_equal(remote_status(f->r, PROVIDER, &st), 0);
-	assert_int_equal(st.region.rkey, RKEY);
-	assert_int_equal(st.region.len, NBLOCKS * BS);
+	assert_int_equal(st.region.rkey, 0);
+	assert_int_equal(st.region.len, 0);
 	assert_int_equal(
 		remote_write(f->r, PROVIDER, idx[1], 100, "hello", 6, NULL), 0);
-	assert_int_equal(rma_ops, 1);
 	/* the bytes are in the provider's block, at the right place */
 	blk = ms_store_ops.ptr(f->store, idx[1]);
 	assert_string_equal((char *)blk + 100, "hello");
 	assert_int_equal(remote_read(f->r, PROVIDER, idx[1], 100, out, 6, NULL),
 			 0);
-	assert_int_equal(rma_ops, 2);
 	assert_string_equal(out, "hello");
+	assert_int_equal(rma_ops, 0);
 }
 
 static void batches_split_across_iovecs_land_in_order(void **state)
@@ -173,10 +162,10 @@ static void batches_split_across_iovecs_land_in_order(void **state)
 	assert_memory_equal((uint8_t *)ms_store_ops.ptr(f->store, idx[1]) + BS -
 				    10,
 			    in + BS, 10);
-	assert_true(rma_ops >= 4);
+	assert_int_equal(rma_ops, 0);
 }
 
-static void blocks_outside_the_region_fall_back_to_messages(void **state)
+static void a_block_beyond_the_store_is_refused_by_message(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t buf[8];
@@ -192,9 +181,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(byte_ranges_go_one_sided_into_the_exposed_store),
+		T(the_store_is_not_exposed_so_byte_ranges_travel_as_messages),
 		T(batches_split_across_iovecs_land_in_order),
-		T(blocks_outside_the_region_fall_back_to_messages),
+		T(a_block_beyond_the_store_is_refused_by_message),
 #undef T
 	};
 
