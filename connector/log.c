@@ -95,8 +95,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 static bool limit_allows(struct log_limit *rl, uint64_t *dropped)
 {
 	uint64_t now = cmp_now_ns(), start = atomic_load(&rl->window_ns);
+	uint64_t window = (rl->window_s ? rl->window_s : 1) * 1000000000ull;
 
-	if (now - start >= 1000000000ull &&
+	if ((!start || now - start >= window) &&
 	    atomic_compare_exchange_strong(&rl->window_ns, &start, now))
 		atomic_store(&rl->lines, 0);
 	if (atomic_fetch_add(&rl->lines, 1) >= LOG_LIMIT_BURST) {

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "blockmap.h"
+#include "cmp/server.h"
 
 struct pool;
 struct cluster;
@@ -44,6 +45,7 @@ struct fs_options {
 	char *key_path;
 	bool insecure;
 	uint32_t node_id;
+	struct server_limits limits; /* of the block server */
 };
 
 /*

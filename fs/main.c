@@ -206,6 +206,7 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		.listen_addr = o->listen,
 		.keyring = kr,
 		.node_id = o->node_id,
+		.limits = &o->limits,
 	});
 	if (!fs->cluster)
 		return -errno;

@@ -29,6 +29,7 @@ struct options {
 	bool debug;
 	uint32_t heartbeat_ms;
 	uint32_t dead_after;
+	struct server_limits limits;
 };
 
 /* clang-format off */
@@ -46,6 +47,7 @@ static const struct opt_def manager_opt_defs[] = {
 	 .min = 1, .max = 1000, .metavar = "N",
 	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_DEAD_AFTER),
 	 .help = "missed heartbeats before a node is declared dead"},
+	OPTS_ROWS_LIMITS(struct options, limits),
 	OPTS_ROWS_DAEMON(struct options),
 };
 #undef F
@@ -136,6 +138,7 @@ static int run(const struct options *o)
 		.keyring = kr,
 		.heartbeat_ms = o->heartbeat_ms,
 		.dead_after = o->dead_after,
+		.limits = &o->limits,
 	};
 	m = manager_create(&mc);
 	if (!m) {

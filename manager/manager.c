@@ -127,17 +127,18 @@ static void log_refusal(struct server_conn *sc,
 			uint32_t cluster_bs)
 {
 	if (err == -EBUSY)
-		log_warn("manager: node %u from %s refused: that id is alive "
-			 "on another connection",
-			 reg->node, server_conn_peer(sc));
+		log_warn_rl(
+			"manager: node %u from %s refused: that id is alive "
+			"on another connection",
+			reg->node, server_conn_peer(sc));
 	else if (err == -EINVAL)
-		log_warn("manager: node %u from %s refused: block size %u, "
-			 "the cluster uses %u",
-			 reg->node, server_conn_peer(sc), reg->block_size,
-			 cluster_bs);
+		log_warn_rl("manager: node %u from %s refused: block size %u, "
+			    "the cluster uses %u",
+			    reg->node, server_conn_peer(sc), reg->block_size,
+			    cluster_bs);
 	else
-		log_warn("manager: node %u from %s refused: %s", reg->node,
-			 server_conn_peer(sc), strerror(-err));
+		log_warn_rl("manager: node %u from %s refused: %s", reg->node,
+			    server_conn_peer(sc), strerror(-err));
 }
 
 static int op_register(struct manager *m, struct server_conn *sc,
@@ -163,9 +164,9 @@ static int op_register(struct manager *m, struct server_conn *sc,
 	if (ret < 0)
 		return ret;
 	if (conn_node(sc) && conn_node(sc) != reg.node) {
-		log_warn("manager: %s registered as node %u, now claims %u: "
-			 "refused",
-			 server_conn_peer(sc), conn_node(sc), reg.node);
+		log_warn_rl("manager: %s registered as node %u, now claims %u: "
+			    "refused",
+			    server_conn_peer(sc), conn_node(sc), reg.node);
 		return reply_status(sc, h, -EINVAL);
 	}
 
@@ -184,9 +185,9 @@ static int op_register(struct manager *m, struct server_conn *sc,
 	 * silent for twice the death delay is gone, and a NODE_DEAD push to
 	 * a node that stopped reading cannot block the sender for longer.
 	 */
-	conn_set_timeout(server_conn_conn(sc),
-			 (int)MIN(2ull * m->heartbeat_ms * m->dead_after,
-				  (unsigned long long)INT32_MAX));
+	server_conn_set_idle_timeout(
+		sc, (int)MIN(2ull * m->heartbeat_ms * m->dead_after,
+			     (unsigned long long)INT32_MAX));
 	log_info("manager: node %u (%s) registered from %s: serves %s, "
 		 "%llu blocks of %u bytes, %llu free%s; %zu live",
 		 reg.node, mgr_kind_name(reg.kind), server_conn_peer(sc),
@@ -433,6 +434,8 @@ struct manager *manager_create(const struct manager_config *cfg)
 	pthread_mutex_init(&m->lock, NULL);
 	init_stop_cond(m);
 	sc.ctx = m;
+	if (cfg->limits)
+		sc.limits = *cfg->limits;
 	m->srv = server_create(&sc);
 	if (!m->srv) {
 		ret = -errno; /* logged by the server */

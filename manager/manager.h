@@ -18,6 +18,7 @@
 
 struct auth_keyring;
 struct manager;
+struct server_limits;
 
 #define MANAGER_DEFAULT_HEARTBEAT_MS 1000
 #define MANAGER_DEFAULT_DEAD_AFTER 3
@@ -28,6 +29,8 @@ struct manager_config {
 	struct auth_keyring *keyring;
 	uint32_t heartbeat_ms; /* 0: MANAGER_DEFAULT_HEARTBEAT_MS */
 	uint32_t dead_after;   /* 0: MANAGER_DEFAULT_DEAD_AFTER */
+	/* connection limits (include/cmp/server.h); NULL: the defaults */
+	const struct server_limits *limits;
 };
 
 /* Starts the manager; NULL with errno set (the cause is logged). */

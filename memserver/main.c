@@ -38,6 +38,7 @@ struct ms_options {
 	bool insecure;
 	bool foreground;
 	bool debug;
+	struct server_limits limits;
 };
 
 /* clang-format off */
@@ -68,6 +69,7 @@ static const struct opt_def ms_opt_defs[] = {
 	{.name = "node-id", .short_name = 'n', .type = OPT_UINT, F(node_id),
 	 .min = 1, .metavar = "N",
 	 .help = "node id, random (and kept until exit) when not given"},
+	OPTS_ROWS_LIMITS(struct ms_options, limits),
 	OPTS_ROWS_DAEMON(struct ms_options),
 };
 #undef F
@@ -219,6 +221,7 @@ static int start_services(struct memserver *ms, struct auth_keyring *kr)
 		.block_size = o->block_size,
 		.ops = &ms_store_ops,
 		.ctx = ms->store,
+		.limits = &o->limits,
 	};
 
 	ms->peer = peer_create(&pcfg);

@@ -334,6 +334,7 @@ static struct peer *create_peer(struct cluster *c,
 		.block_size = pool_block_size(c->pool),
 		.ops = &store_ops,
 		.ctx = c,
+		.limits = cfg->limits,
 	});
 }
 

@@ -452,7 +452,6 @@ struct peer *peer_create(const struct peer_config *cfg)
 		.handle = peer_handle,
 		.on_open = peer_open,
 		.on_close = peer_close,
-		.handshake_timeout_ms = cfg ? cfg->handshake_timeout_ms : 0,
 	};
 	const struct peer_store_ops *ops = cfg ? cfg->ops : NULL;
 	struct peer *p;
@@ -473,6 +472,8 @@ struct peer *peer_create(const struct peer_config *cfg)
 	p->node_id = cfg->node_id;
 	p->block_size = cfg->block_size;
 	scfg.ctx = p;
+	if (cfg->limits)
+		scfg.limits = *cfg->limits;
 	p->srv = server_create(&scfg);
 	if (!p->srv) {
 		int err = errno;

@@ -113,6 +113,7 @@ const char *pool_list_name(enum pool_list l);
 
 struct auth_keyring;
 struct cluster;
+struct server_limits;
 
 struct cluster_config {
 	struct pool *pool;
@@ -122,6 +123,8 @@ struct cluster_config {
 	struct auth_keyring *keyring;
 	uint32_t node_id; /* 0: random */
 	int timeout_ms;	  /* per remote call; <= 0: 5000 */
+	/* of the block server (include/cmp/server.h); NULL: the defaults */
+	const struct server_limits *limits;
 };
 
 struct cluster_stats {
