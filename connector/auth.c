@@ -194,8 +194,8 @@ static int hs_arm(struct hs *hs)
 	uint64_t left_ms;
 
 	if (now >= hs->deadline) {
-		log_warn("%s: %s handshake timed out", conn_peer(hs->c),
-			 hs->role);
+		log_warn_flood("%s: %s handshake timed out", conn_peer(hs->c),
+			       hs->role);
 		return -ETIMEDOUT;
 	}
 	left_ms = (hs->deadline - now + 999999) / 1000000;
@@ -233,18 +233,19 @@ static int hs_recv(struct hs *hs, struct wire_hdr *h, uint8_t *buf, size_t size)
 	if (ret)
 		return ret;
 	if (h->len > size || h->id != AUTH_FRAME_ID) {
-		log_warn("%s: %s handshake: unexpected %s frame (len %u, id "
-			 "%llu)",
-			 conn_peer(hs->c), hs->role, wire_op_name(h->op),
-			 h->len, (unsigned long long)h->id);
+		log_warn_flood(
+			"%s: %s handshake: unexpected %s frame (len %u, id "
+			"%llu)",
+			conn_peer(hs->c), hs->role, wire_op_name(h->op), h->len,
+			(unsigned long long)h->id);
 		return -EPROTO;
 	}
 	ret = hs_arm(hs);
 	if (!ret)
 		ret = wire_recv_payload(hs->c, h, &iov, 1);
 	if (ret == -EBADMSG) {
-		log_warn("%s: %s handshake: payload checksum mismatch",
-			 conn_peer(hs->c), hs->role);
+		log_warn_flood("%s: %s handshake: payload checksum mismatch",
+			       conn_peer(hs->c), hs->role);
 		return -EPROTO;
 	}
 	return ret;
@@ -254,11 +255,11 @@ static int hs_recv(struct hs *hs, struct wire_hdr *h, uint8_t *buf, size_t size)
 static int hs_refused(struct hs *hs, int ret, const char *what)
 {
 	if (ret == -EACCES)
-		log_info("%s: %s handshake: peer refused our %s",
-			 conn_peer(hs->c), hs->role, what);
+		log_info_flood("%s: %s handshake: peer refused our %s",
+			       conn_peer(hs->c), hs->role, what);
 	else if (ret == -EPROTO)
-		log_warn("%s: %s handshake: malformed %s", conn_peer(hs->c),
-			 hs->role, what);
+		log_warn_flood("%s: %s handshake: malformed %s",
+			       conn_peer(hs->c), hs->role, what);
 	return ret;
 }
 
@@ -268,9 +269,10 @@ static int hs_mode_check(struct hs *hs)
 
 	if (ours == theirs)
 		return 0;
-	log_info("%s: %s handshake: peer is %s, we are %s", conn_peer(hs->c),
-		 hs->role, theirs == AUTH_MODE_SECURE ? "secure" : "insecure",
-		 ours == AUTH_MODE_SECURE ? "secure" : "insecure");
+	log_info_flood("%s: %s handshake: peer is %s, we are %s",
+		       conn_peer(hs->c), hs->role,
+		       theirs == AUTH_MODE_SECURE ? "secure" : "insecure",
+		       ours == AUTH_MODE_SECURE ? "secure" : "insecure");
 	return -EACCES;
 }
 
@@ -317,18 +319,19 @@ static int hs_prove(struct hs *hs, bool client, const uint8_t t[32])
 		return ret;
 	ret = auth_mac_decode(&h, client, mac, h.len, mac);
 	if (ret == -EACCES && !client) {
-		log_info("%s: server handshake: client has no key in common "
-			 "with us (we offered key %016llx)",
-			 conn_peer(hs->c), (unsigned long long)hs->mine.key_id);
+		log_info_flood(
+			"%s: server handshake: client has no key in common "
+			"with us (we offered key %016llx)",
+			conn_peer(hs->c), (unsigned long long)hs->mine.key_id);
 		return ret;
 	}
 	if (ret)
 		return hs_refused(hs, ret, client ? "key" : "AUTH");
 	if (!auth_mac_verify(&hs->key, peer, t, mac)) {
-		log_info("%s: %s handshake: %s does not hold key %016llx",
-			 conn_peer(hs->c), hs->role,
-			 client ? "server" : "client",
-			 (unsigned long long)hs->mine.key_id);
+		log_info_flood("%s: %s handshake: %s does not hold key %016llx",
+			       conn_peer(hs->c), hs->role,
+			       client ? "server" : "client",
+			       (unsigned long long)hs->mine.key_id);
 		/* Tell the client; its own error is what matters here. */
 		if (!client)
 			hs_send(hs, WIRE_OP_AUTH, true, WIRE_S_PERM, NULL, 0);
@@ -380,11 +383,11 @@ static int client_run(struct hs *hs)
 		return ret;
 	if (hs->theirs.key_id != hs->mine.key_id &&
 	    auth_keyring_lookup(hs->kr, hs->theirs.key_id, &hs->key)) {
-		log_info("%s: client handshake: no key in common with the "
-			 "server (it uses key %016llx, we hold %u keys)",
-			 conn_peer(hs->c),
-			 (unsigned long long)hs->theirs.key_id,
-			 auth_keyring_count(hs->kr));
+		log_info_flood(
+			"%s: client handshake: no key in common with the "
+			"server (it uses key %016llx, we hold %u keys)",
+			conn_peer(hs->c), (unsigned long long)hs->theirs.key_id,
+			auth_keyring_count(hs->kr));
 		hs_send(hs, WIRE_OP_AUTH, false, WIRE_S_PERM, NULL, 0);
 		return -EACCES;
 	}
@@ -407,10 +410,11 @@ static void server_pick_key(struct hs *hs)
 		return;
 	}
 	auth_keyring_preferred(hs->kr, &hs->key, &hs->mine.key_id);
-	log_info("%s: server handshake: client wants key %016llx, which we "
-		 "do not hold; offering ours, %016llx",
-		 conn_peer(hs->c), (unsigned long long)want,
-		 (unsigned long long)hs->mine.key_id);
+	log_info_flood(
+		"%s: server handshake: client wants key %016llx, which we "
+		"do not hold; offering ours, %016llx",
+		conn_peer(hs->c), (unsigned long long)want,
+		(unsigned long long)hs->mine.key_id);
 }
 
 static int server_run(struct hs *hs)

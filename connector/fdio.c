@@ -142,26 +142,28 @@ static int fail(struct fd_conn *fc, const struct iov_cursor *cur, bool out,
 		atomic_store(&fc->shut, true);
 		shutdown(fc->fd, SHUT_RDWR);
 		timeout_ms = atomic_load(&fc->timeout_ms);
-		log_warn("%s: %s timed out after %d ms (%zu of %zu bytes)",
-			 fc->base.peer, what, timeout_ms, cur->done, total);
+		log_warn_flood("%s: %s timed out after %d ms (%zu of %zu "
+			       "bytes)",
+			       fc->base.peer, what, timeout_ms, cur->done,
+			       total);
 		return err;
 	case -ECONNRESET:
 	case -EPIPE:
 		if (quiet || (!out && cur->done == 0 && err == -ECONNRESET))
 			log_debug("%s: connection closed", fc->base.peer);
 		else
-			log_warn("%s: connection lost during %s (%zu of %zu "
-				 "bytes)",
-				 fc->base.peer, what, cur->done, total);
+			log_warn_flood("%s: connection lost during %s (%zu of "
+				       "%zu bytes)",
+				       fc->base.peer, what, cur->done, total);
 		return -ECONNRESET;
 	default:
 		if (quiet)
 			log_debug("%s: %s failed after shutdown: %s",
 				  fc->base.peer, what, strerror(-err));
 		else
-			log_error("%s: %s failed (%zu of %zu bytes): %s",
-				  fc->base.peer, what, cur->done, total,
-				  strerror(-err));
+			log_error_flood("%s: %s failed (%zu of %zu bytes): %s",
+					fc->base.peer, what, cur->done, total,
+					strerror(-err));
 		return err;
 	}
 }

@@ -17,6 +17,7 @@ bool log_debug_on;
 static enum log_level max_level = LOG_LVL_INFO;
 static const char *prog = "cmp";
 static bool to_syslog;
+static bool tool_style;
 
 static const char *const level_name[] = {"error", "warning", "info", "debug"};
 static const int syslog_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -25,6 +26,12 @@ void log_init(const char *progname, enum log_level level)
 {
 	prog = progname;
 	log_set_level(level);
+}
+
+void log_init_tool(const char *progname, enum log_level level)
+{
+	log_init(progname, level);
+	tool_style = true;
 }
 
 void log_set_level(enum log_level level)
@@ -53,8 +60,14 @@ __attribute__((format(printf, 2, 0))) void log_vmsg(enum log_level level,
 		vsyslog(syslog_prio[level], fmt, ap);
 		return;
 	}
-	len = snprintf(buf, sizeof(buf), "%s[%d]: %s: ", prog, (int)getpid(),
-		       level_name[level]);
+	if (!tool_style)
+		len = snprintf(buf, sizeof(buf), "%s[%d]: %s: ", prog,
+			       (int)getpid(), level_name[level]);
+	else if (level == LOG_LVL_WARN || level == LOG_LVL_DEBUG)
+		len = snprintf(buf, sizeof(buf), "%s: %s: ", prog,
+			       level_name[level]);
+	else
+		len = snprintf(buf, sizeof(buf), "%s: ", prog);
 	if (len < 0 || len >= (int)sizeof(buf) - 1)
 		return;
 	n = vsnprintf(buf + len, sizeof(buf) - (size_t)len, fmt, ap);
@@ -82,8 +95,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 static bool limit_allows(struct log_limit *rl, uint64_t *dropped)
 {
 	uint64_t now = cmp_now_ns(), start = atomic_load(&rl->window_ns);
+	uint64_t window = (rl->window_s ? rl->window_s : 1) * 1000000000ull;
 
-	if (now - start >= 1000000000ull &&
+	if ((!start || now - start >= window) &&
 	    atomic_compare_exchange_strong(&rl->window_ns, &start, now))
 		atomic_store(&rl->lines, 0);
 	if (atomic_fetch_add(&rl->lines, 1) >= LOG_LIMIT_BURST) {

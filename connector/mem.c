@@ -97,7 +97,8 @@ static int mem_accept(struct conn_listener *l, struct conn **out)
 		if (errno == EINTR)
 			continue;
 		err = -errno;
-		log_error("%s: accept failed: %s", l->addr, strerror(errno));
+		log_error_flood("%s: accept failed: %s", l->addr,
+				strerror(errno));
 		return err;
 	}
 	pthread_mutex_lock(&registry_lock);

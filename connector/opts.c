@@ -43,12 +43,26 @@ static bool takes_value(const struct opt_def *d)
 	return d->type != OPT_FLAG && d->type != OPT_NOFLAG;
 }
 
+/* Names match with '-' and '_' alike: max-conns, -o max_conns. */
+static bool same_name(const char *row, const char *name, size_t len)
+{
+	if (strlen(row) != len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char a = row[i] == '_' ? '-' : row[i];
+		char b = name[i] == '_' ? '-' : name[i];
+
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
 static const struct opt_def *find_long(const struct opts_spec *spec,
 				       const char *name, size_t len)
 {
 	for (size_t i = 0; i < spec->nopts; i++)
-		if (strlen(spec->opts[i].name) == len &&
-		    !strncmp(spec->opts[i].name, name, len))
+		if (same_name(spec->opts[i].name, name, len))
 			return &spec->opts[i];
 	return NULL;
 }

@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * The connection server behind include/cmp/server.h: one accept thread and
- * one thread per connection, so a request is read, served and answered on
- * the thread that received it (waking another CPU costs 60-120 us here).
+ * one thread per connection that has started its handshake, so a request
+ * is read, served and answered on the thread that received it (waking
+ * another CPU costs 60-120 us here).
+ *
+ * A new connection is counted against the unauthenticated caps
+ * (server-admit.c; over them the accept thread closes it at once), then
+ * waits in the accept thread's poll set until its first bytes arrive or its
+ * handshake deadline passes: a flood of idle connections costs sockets and
+ * a little memory, no threads. The connection's thread runs the handshake
+ * in the time left, moves the connection from the unauthenticated counts
+ * to the authenticated ones (or is refused when over those caps), and
+ * serves its frames: between them the connection's idle timeout applies,
+ * during each the frame timeout (to the rest of the request, through the
+ * wire layer, and to each write of the reply).
  *
  * Lock order: server.lock, then server_conn.wlock. Connection threads end
  * on their own; they mark themselves done and poke the accept thread
@@ -23,42 +35,18 @@
 #include "cmp/conn.h"
 #include "cmp/log.h"
 #include "cmp/server.h"
+#include "cmp/util.h"
 #include "cmp/wire.h"
+#include "server-internal.h"
 
-#define SERVER_DEFAULT_HANDSHAKE_MS 2000
-#define SERVER_DEFAULT_MAX_CONNS 1024u
 #define SERVER_PUSH_ID_BIT (1ull << 63)
 /*
  * Connection threads run on small stacks: under mlockall() every stack is
- * locked whole, and the default 8 MiB per connection adds up.
+ * locked as it is touched, and the default 8 MiB per connection adds up.
  */
 #define SERVER_STACK_SIZE (512u << 10)
-
-struct server_conn {
-	struct server *srv;
-	struct conn *conn;
-	pthread_t thread;
-	atomic_int refs;
-	void *data;	       /* owned by the caller */
-	pthread_mutex_t wlock; /* serializes writes; protects closed, push_id */
-	bool closed;
-	uint64_t push_id;
-	bool done;		  /* thread finished; under srv->lock */
-	struct server_conn *next; /* under srv->lock */
-};
-
-struct server {
-	struct server_config cfg;
-	char name[32];
-	struct conn_listener *listener;
-	pthread_t accept_thread;
-	pthread_attr_t attr;  /* small stacks for every thread we start */
-	int wake[2];	      /* self-pipe: destroy and finished connections */
-	pthread_mutex_t lock; /* protects conns, nconns, stopping */
-	struct server_conn *conns;
-	unsigned int nconns;
-	bool stopping;
-};
+/* How long accepting pauses after it failed (EMFILE and friends). */
+#define ACCEPT_PAUSE_MS 100
 
 static void poke(struct server *s)
 {
@@ -169,15 +157,26 @@ void server_conn_close(struct server_conn *sc)
 	conn_shutdown(sc->conn);
 }
 
+void server_conn_set_idle_timeout(struct server_conn *sc, int timeout_ms)
+{
+	sc->idle_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+/* ---- a connection's thread ---- */
+
 /* Reads and dispatches frames until the peer leaves or misbehaves. */
 static void serve_frames(struct server *s, struct server_conn *sc)
 {
-	const char *peer = conn_peer(sc->conn);
+	struct conn *c = sc->conn;
+	const char *peer = conn_peer(c);
 	struct wire_hdr h;
 	int ret;
 
+	wire_set_frame_timeout(c, (int)s->cfg.limits.frame_ms);
 	for (;;) {
-		ret = wire_recv_hdr(sc->conn, &h);
+		/* between frames, as long as the connection's user says */
+		conn_set_timeout(c, sc->idle_ms);
+		ret = wire_recv_hdr(c, &h);
 		if (ret == -ECONNRESET) {
 			log_debug("%s: peer %s closed the connection", s->name,
 				  peer);
@@ -189,6 +188,8 @@ static void serve_frames(struct server *s, struct server_conn *sc)
 				  peer, strerror(-ret));
 			return;
 		}
+		/* the reply's writes are bounded like the request's reads */
+		conn_set_timeout(c, (int)s->cfg.limits.frame_ms);
 		ret = s->cfg.handle(s->cfg.ctx, sc, &h);
 		if (ret == -ECONNRESET) {
 			log_debug("%s: peer %s went away during %s", s->name,
@@ -196,12 +197,26 @@ static void serve_frames(struct server *s, struct server_conn *sc)
 			return;
 		}
 		if (ret < 0) {
-			log_warn("%s: peer %s: %s request id %llu: %s; closing",
-				 s->name, peer, wire_op_name(h.op),
-				 (unsigned long long)h.id, strerror(-ret));
+			log_warn_rl("%s: peer %s: %s request id %llu: %s; "
+				    "closing",
+				    s->name, peer, wire_op_name(h.op),
+				    (unsigned long long)h.id, strerror(-ret));
 			return;
 		}
 	}
+}
+
+/* The handshake, in what is left of the time since the accept. */
+static int handshake(struct server *s, struct server_conn *sc)
+{
+	uint64_t now = cmp_now_ns();
+	int ret = -ETIMEDOUT;
+
+	if (now < sc->hs_due)
+		ret = auth_server(sc->conn, s->cfg.keyring, s->cfg.node_id,
+				  s->cfg.incarnation,
+				  (int)((sc->hs_due - now + 999999) / 1000000));
+	return server_settle(s, sc, ret);
 }
 
 static void *conn_thread(void *arg)
@@ -211,21 +226,14 @@ static void *conn_thread(void *arg)
 	bool opened = false;
 	int ret;
 
-	ret = auth_server(sc->conn, s->cfg.keyring, s->cfg.node_id,
-			  s->cfg.incarnation, s->cfg.handshake_timeout_ms);
-	/* a version mismatch has had its one line, naming both versions */
-	if (ret == -EPROTONOSUPPORT)
+	ret = handshake(s, sc);
+	if (ret < 0)
 		goto out_done;
-	if (ret < 0) {
-		log_warn("%s: peer %s refused: handshake failed: %s", s->name,
-			 conn_peer(sc->conn), strerror(-ret));
-		goto out_done;
-	}
 	if (s->cfg.on_open) {
 		ret = s->cfg.on_open(s->cfg.ctx, sc);
 		if (ret < 0) {
-			log_warn("%s: peer %s refused: %s", s->name,
-				 conn_peer(sc->conn), strerror(-ret));
+			log_warn_flood("%s: peer %s refused: %s", s->name,
+				       conn_peer(sc->conn), strerror(-ret));
 			goto out_done;
 		}
 	}
@@ -240,11 +248,16 @@ out_done:
 	if (opened && s->cfg.on_close)
 		s->cfg.on_close(s->cfg.ctx, sc);
 	pthread_mutex_lock(&s->lock);
+	if (sc->authed)
+		s->nauth--;
+	sc->authed = false;
 	sc->done = true;
 	pthread_mutex_unlock(&s->lock);
 	poke(s);
 	return NULL;
 }
+
+/* ---- the accept thread ---- */
 
 /* Joins finished connection threads and drops the list's reference. */
 static void reap(struct server *s, bool all)
@@ -258,7 +271,6 @@ static void reap(struct server *s, bool all)
 			*pp = sc->next;
 			sc->next = dead;
 			dead = sc;
-			s->nconns--;
 		} else {
 			pp = &sc->next;
 		}
@@ -272,111 +284,210 @@ static void reap(struct server *s, bool all)
 	}
 }
 
-static void start_conn(struct server *s, struct conn *c)
+/* Ends a connection that never got a thread. */
+static void drop_waiting(struct server *s, struct server_conn *sc)
 {
-	struct server_conn *sc;
-	int ret;
-
 	pthread_mutex_lock(&s->lock);
-	if (s->nconns >= s->cfg.max_conns) {
-		pthread_mutex_unlock(&s->lock);
-		log_warn("%s: peer %s refused: %u connections already", s->name,
-			 conn_peer(c), s->cfg.max_conns);
-		conn_destroy(c);
-		return;
-	}
-	s->nconns++;
+	server_unauth_remove_locked(s, sc);
 	pthread_mutex_unlock(&s->lock);
+	server_conn_put(sc);
+}
 
-	sc = calloc(1, sizeof(*sc));
-	if (!sc) {
-		ret = -ENOMEM;
-		goto err_uncount;
-	}
-	sc->srv = s;
-	sc->conn = c;
-	atomic_init(&sc->refs, 1);
-	pthread_mutex_init(&sc->wlock, NULL);
+static void start_thread(struct server *s, struct server_conn *sc)
+{
+	int ret;
 
 	/* listed before the thread runs so that destroy always finds it */
 	pthread_mutex_lock(&s->lock);
 	ret = -pthread_create(&sc->thread, &s->attr, conn_thread, sc);
 	if (ret == 0) {
+		sc->has_thread = true;
 		sc->next = s->conns;
 		s->conns = sc;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (ret < 0)
-		goto err_free_sc;
-	return;
+	if (ret == 0)
+		return;
+	log_error_flood("%s: peer %s dropped: cannot start its thread: %s",
+			s->name, conn_peer(sc->conn), strerror(-ret));
+	drop_waiting(s, sc);
+}
 
-err_free_sc:
-	pthread_mutex_destroy(&sc->wlock);
-	free(sc);
-err_uncount:
+/*
+ * Fills the poll set (the listener unless accepting is paused, the wake-up
+ * pipe, the connections that said nothing yet) and returns the poll
+ * timeout: until the first handshake deadline or the end of the pause.
+ */
+static int poll_set(struct server *s, nfds_t *n)
+{
+	uint64_t now = cmp_now_ns(), due = s->accept_paused_until;
+	bool paused = now < due;
+	unsigned int i;
+
+	s->pfd[0] = (struct pollfd){.fd = conn_listener_fd(s->listener),
+				    .events = paused ? 0 : POLLIN};
+	s->pfd[1] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+	if (!paused)
+		due = UINT64_MAX;
+	for (i = 0; i < s->nwaiting; i++) {
+		s->pfd[2 + i] = (struct pollfd){
+			.fd = conn_fd(s->waiting[i]->conn), .events = POLLIN};
+		due = MIN(due, s->waiting[i]->hs_due);
+	}
+	*n = 2 + i;
+	if (due == UINT64_MAX)
+		return -1;
+	return due <= now ? 0
+			  : (int)MIN((due - now + 999999) / 1000000,
+				     (uint64_t)INT32_MAX);
+}
+
+/* Starts a thread for each waiting connection that spoke; drops the late. */
+static void serve_waiting(struct server *s)
+{
+	uint64_t now = cmp_now_ns();
+	unsigned int i, kept = 0;
+
+	for (i = 0; i < s->nwaiting; i++) {
+		struct server_conn *sc = s->waiting[i];
+
+		if (s->pfd[2 + i].revents || conn_pending(sc->conn)) {
+			start_thread(s, sc);
+		} else if (now >= sc->hs_due) {
+			log_warn_flood("%s: peer %s dropped: said nothing "
+				       "within %u ms",
+				       s->name, conn_peer(sc->conn),
+				       s->cfg.limits.handshake_ms);
+			drop_waiting(s, sc);
+		} else {
+			s->waiting[kept++] = sc;
+		}
+	}
+	s->nwaiting = kept;
+}
+
+/* Takes a waiting connection out of the accept thread's poll set. */
+static void unwait(struct server *s, struct server_conn *sc)
+{
+	for (unsigned int i = 0; i < s->nwaiting; i++) {
+		if (s->waiting[i] == sc) {
+			s->waiting[i] = s->waiting[--s->nwaiting];
+			return;
+		}
+	}
+}
+
+static void accept_one(struct server *s)
+{
+	struct server_conn *sc, *evicted;
+	struct conn *c;
+	int ret;
+
+	ret = conn_accept(s->listener, &c);
+	if (ret < 0) {
+		/* EMFILE and friends: say so, pause, retry */
+		log_warn_flood("%s: accept on %s: %s", s->name,
+			       s->cfg.listen_addr, strerror(-ret));
+		s->accept_paused_until =
+			cmp_now_ns() + ACCEPT_PAUSE_MS * 1000000ull;
+		return;
+	}
+	sc = server_admit(s, c, &evicted);
+	if (evicted) { /* out of the counts already */
+		unwait(s, evicted);
+		server_conn_put(evicted);
+	}
+	if (sc) /* waiting is within unauth, which has room for it */
+		s->waiting[s->nwaiting++] = sc;
+}
+
+static bool stopping(struct server *s)
+{
+	bool ret;
+
 	pthread_mutex_lock(&s->lock);
-	s->nconns--;
+	ret = s->stopping;
 	pthread_mutex_unlock(&s->lock);
-	log_error("%s: peer %s dropped: cannot start its thread: %s", s->name,
-		  conn_peer(c), strerror(-ret));
-	conn_destroy(c);
+	return ret;
 }
 
 static void *accept_thread(void *arg)
 {
 	struct server *s = arg;
-	struct pollfd pfd[2] = {
-		{.fd = conn_listener_fd(s->listener), .events = POLLIN},
-		{.fd = s->wake[0], .events = POLLIN},
-	};
-	bool warned = false;
-	struct conn *c;
-	int ret;
+	int timeout, ret;
+	nfds_t n;
 
 	for (;;) {
-		ret = poll(pfd, 2, warned ? 100 : -1);
+		timeout = poll_set(s, &n);
+		ret = poll(s->pfd, n, timeout);
 		if (ret < 0 && errno != EINTR) {
 			log_error("%s: poll: %s", s->name, strerror(errno));
 			break;
 		}
-		if (pfd[1].revents) {
+		if (ret < 0)
+			continue;
+		if (s->pfd[1].revents) {
 			drain(s);
 			reap(s, false);
 		}
-		pthread_mutex_lock(&s->lock);
-		if (s->stopping) {
-			pthread_mutex_unlock(&s->lock);
+		if (stopping(s))
 			break;
-		}
-		pthread_mutex_unlock(&s->lock);
-		if (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
-			continue;
-		ret = conn_accept(s->listener, &c);
-		if (ret < 0) {
-			/* EMFILE and friends: say it once, retry gently */
-			if (!warned)
-				log_warn("%s: accept on %s: %s", s->name,
-					 s->cfg.listen_addr, strerror(-ret));
-			warned = true;
-			continue;
-		}
-		warned = false;
-		start_conn(s, c);
+		serve_waiting(s);
+		if (s->pfd[0].revents & (POLLIN | POLLERR | POLLHUP))
+			accept_one(s);
 	}
+	while (s->nwaiting)
+		drop_waiting(s, s->waiting[--s->nwaiting]);
 	return NULL;
+}
+
+/* ---- the server ---- */
+
+static uint32_t or_default(uint32_t v, uint32_t def)
+{
+	return v ? v : def;
 }
 
 /* Keeps what the server needs of cfg, defaults filled in. */
 static void copy_config(struct server *s, const struct server_config *cfg)
 {
+	struct server_limits *lim = &s->cfg.limits;
+
 	s->cfg = *cfg;
 	s->cfg.listen_addr = NULL;
 	snprintf(s->name, sizeof(s->name), "%s",
 		 cfg->name ? cfg->name : "server");
-	if (s->cfg.handshake_timeout_ms <= 0)
-		s->cfg.handshake_timeout_ms = SERVER_DEFAULT_HANDSHAKE_MS;
-	if (!s->cfg.max_conns)
-		s->cfg.max_conns = SERVER_DEFAULT_MAX_CONNS;
+	lim->handshake_ms =
+		or_default(lim->handshake_ms, SERVER_DEFAULT_HANDSHAKE_MS);
+	lim->frame_ms = or_default(lim->frame_ms, SERVER_DEFAULT_FRAME_MS);
+	lim->max_unauth =
+		or_default(lim->max_unauth, SERVER_DEFAULT_MAX_UNAUTH);
+	lim->max_unauth_per_addr = or_default(
+		lim->max_unauth_per_addr, SERVER_DEFAULT_MAX_UNAUTH_PER_ADDR);
+	lim->max_conns = or_default(lim->max_conns, SERVER_DEFAULT_MAX_CONNS);
+	lim->max_conns_per_node = or_default(lim->max_conns_per_node,
+					     SERVER_DEFAULT_MAX_CONNS_PER_NODE);
+	/* the timeouts are ints further down */
+	lim->handshake_ms = MIN(lim->handshake_ms, (uint32_t)INT32_MAX);
+	lim->frame_ms = MIN(lim->frame_ms, (uint32_t)INT32_MAX);
+}
+
+/* The accept thread's tables, sized by the unauthenticated cap. */
+static int alloc_tables(struct server *s)
+{
+	size_t n = s->cfg.limits.max_unauth;
+
+	s->unauth = calloc(n, sizeof(*s->unauth));
+	s->waiting = calloc(n, sizeof(*s->waiting));
+	s->pfd = calloc(n + 2, sizeof(*s->pfd));
+	return s->unauth && s->waiting && s->pfd ? 0 : -ENOMEM;
+}
+
+static void free_tables(struct server *s)
+{
+	free(s->pfd);
+	free(s->waiting);
+	free(s->unauth);
 }
 
 struct server *server_create(const struct server_config *cfg)
@@ -395,6 +506,9 @@ struct server *server_create(const struct server_config *cfg)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_attr_init(&s->attr);
 	pthread_attr_setstacksize(&s->attr, SERVER_STACK_SIZE);
+	ret = alloc_tables(s);
+	if (ret < 0)
+		goto err_free;
 
 	if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		ret = -errno;
@@ -423,6 +537,7 @@ err_close_pipe:
 	close(s->wake[0]);
 	close(s->wake[1]);
 err_free:
+	free_tables(s);
 	pthread_attr_destroy(&s->attr);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -457,6 +572,7 @@ void server_destroy(struct server *s)
 
 	close(s->wake[0]);
 	close(s->wake[1]);
+	free_tables(s);
 	pthread_attr_destroy(&s->attr);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

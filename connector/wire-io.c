@@ -214,6 +214,48 @@ static int rx_fail(struct conn *c, int err)
 	return err;
 }
 
+void wire_set_frame_timeout(struct conn *c, int timeout_ms)
+{
+	c->wire.frame_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+/*
+ * Reads the next bytes of the current frame (after its header) by the
+ * frame's deadline: the connection's timeout is the time left for this
+ * one read (its own value when shorter), then put back.
+ */
+static int frame_readv(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+	uint64_t due = c->wire.rx_deadline, now, left;
+	int saved, ret;
+
+	if (!due)
+		return conn_readv(c, iov, iovcnt);
+	now = cmp_now_ns();
+	if (now >= due) {
+		log_warn_rl("%s: the rest of a frame did not arrive within %d "
+			    "ms of its header",
+			    conn_peer(c), c->wire.frame_ms);
+		conn_shutdown(c);
+		return -ETIMEDOUT;
+	}
+	left = MIN((due - now + 999999) / 1000000, (uint64_t)INT32_MAX);
+	saved = conn_get_timeout(c);
+	if (saved > 0 && (uint64_t)saved < left)
+		return conn_readv(c, iov, iovcnt);
+	conn_set_timeout(c, (int)left);
+	ret = conn_readv(c, iov, iovcnt);
+	conn_set_timeout(c, saved);
+	return ret;
+}
+
+static int frame_read(struct conn *c, void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+	return len ? frame_readv(c, &iov, 1) : 0;
+}
+
 /*
  * Reads, verifies and decrypts the next record of the frame into the rx
  * staging buffer. ad: the header for the frame's first record.
@@ -225,7 +267,7 @@ static int pull_record(struct conn *c, const uint8_t *ad, size_t adlen)
 	size_t r = MIN(w->rx_len - w->rx_pulled, RECORD);
 	int ret;
 
-	ret = conn_read(c, s->rx_buf, r + TAG);
+	ret = frame_read(c, s->rx_buf, r + TAG);
 	/* the stream ended inside a frame: truncated */
 	if (ret == -ECONNRESET)
 		ret = -EBADMSG;
@@ -252,14 +294,16 @@ static unsigned int get_le(const uint8_t *p, int bytes)
 static void log_bad_header(struct conn *c, const uint8_t *buf, int err)
 {
 	if (err == -EPROTONOSUPPORT)
-		log_warn("%s: peer speaks wire version %u, this node speaks %u",
-			 conn_peer(c), buf[4], WIRE_VERSION);
+		log_warn_rl(
+			"%s: peer speaks wire version %u, this node speaks %u",
+			conn_peer(c), buf[4], WIRE_VERSION);
 	else
-		log_warn("%s: bad frame header (magic %#x, version %u, op %u, "
-			 "flags %#x, len %u): %s",
-			 conn_peer(c), get_le(buf, 4), buf[4], buf[5],
-			 get_le(buf + 6, 2), get_le(buf + 12, 4),
-			 strerror(-err));
+		log_warn_rl(
+			"%s: bad frame header (magic %#x, version %u, op %u, "
+			"flags %#x, len %u): %s",
+			conn_peer(c), get_le(buf, 4), buf[4], buf[5],
+			get_le(buf + 6, 2), get_le(buf + 12, 4),
+			strerror(-err));
 }
 
 /* Sealed: the header is acted on only once its first record verified. */
@@ -270,11 +314,11 @@ static int open_first_record(struct conn *c, const struct wire_hdr *h,
 			  : pull_record(c, hdr, WIRE_HDR_SIZE);
 
 	if (ret == -EBADMSG)
-		log_warn("%s: sealed %s frame (id %llu, %u bytes) failed "
-			 "verification: tampered, replayed, reordered or "
-			 "truncated",
-			 conn_peer(c), wire_op_name(h->op),
-			 (unsigned long long)h->id, h->len);
+		log_warn_rl("%s: sealed %s frame (id %llu, %u bytes) failed "
+			    "verification: tampered, replayed, reordered or "
+			    "truncated",
+			    conn_peer(c), wire_op_name(h->op),
+			    (unsigned long long)h->id, h->len);
 	return ret;
 }
 
@@ -300,6 +344,9 @@ int wire_recv_hdr(struct conn *c, struct wire_hdr *h)
 		log_bad_header(c, buf, ret);
 		return rx_fail(c, ret);
 	}
+	w->rx_deadline =
+		w->frame_ms ? cmp_now_ns() + (uint64_t)w->frame_ms * 1000000u
+			    : 0;
 	w->rx_len = h->len;
 	w->rx_done = 0;
 	w->rx_pulled = 0;
@@ -326,17 +373,17 @@ static int readv_prefix(struct conn *c, const struct iovec *iov, int iovcnt,
 	while (n < iovcnt && iov[n].iov_len <= rem)
 		rem -= iov[n++].iov_len;
 	if (!rem)
-		return conn_readv(c, iov, n);
+		return frame_readv(c, iov, n);
 	if (n < RECV_WINDOW) {
 		memcpy(win, iov, (size_t)n * sizeof(*iov));
 		win[n].iov_base = iov[n].iov_base;
 		win[n].iov_len = rem;
-		return conn_readv(c, win, n + 1);
+		return frame_readv(c, win, n + 1);
 	}
-	ret = conn_readv(c, iov, n);
+	ret = frame_readv(c, iov, n);
 	if (ret)
 		return ret;
-	return conn_read(c, iov[n].iov_base, rem);
+	return frame_read(c, iov[n].iov_base, rem);
 }
 
 static int read_plain(struct conn *c, const struct iovec *iov, int iovcnt,

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "blockmap.h"
+#include "cmp/server.h"
 
 struct pool;
 struct cluster;
@@ -45,6 +46,7 @@ struct fs_options {
 	bool insecure;
 	uint32_t node_id;
 	uint32_t lease_ms; /* our lease on the owners we lend to */
+	struct server_limits limits; /* of the block server */
 };
 
 /*

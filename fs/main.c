@@ -207,6 +207,7 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		.keyring = kr,
 		.node_id = o->node_id,
 		.lease_ms = o->lease_ms,
+		.limits = &o->limits,
 	});
 	if (!fs->cluster)
 		return -errno;

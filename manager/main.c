@@ -30,6 +30,7 @@ struct options {
 	uint32_t heartbeat_ms;
 	uint32_t suspect_after;
 	uint32_t forget_after_ms;
+	struct server_limits limits;
 };
 
 /* clang-format off */
@@ -54,6 +55,7 @@ static const struct opt_def manager_opt_defs[] = {
 	 .help = "how long a suspect node stays listed (10 min by default; "
 		 "left nodes: a minute); a forgotten node is welcome back "
 		 "any time"},
+	OPTS_ROWS_LIMITS(struct options, limits),
 	OPTS_ROWS_DAEMON(struct options),
 };
 #undef F
@@ -146,6 +148,7 @@ static int run(const struct options *o)
 		.heartbeat_ms = o->heartbeat_ms,
 		.suspect_after = o->suspect_after,
 		.forget_after_ms = o->forget_after_ms,
+		.limits = &o->limits,
 	};
 	m = manager_create(&mc);
 	if (!m) {

@@ -155,17 +155,17 @@ static void log_refusal(struct server_conn *sc,
 			uint32_t cluster_bs)
 {
 	if (err == -EBUSY)
-		log_warn("manager: node %u from %s refused: that id is alive "
-			 "on another connection, of another process",
-			 reg->node, server_conn_peer(sc));
+		log_warn_rl("manager: node %u from %s refused: that id is "
+			    "alive on another connection, of another process",
+			    reg->node, server_conn_peer(sc));
 	else if (err == -EINVAL)
-		log_warn("manager: node %u from %s refused: block size %u, "
-			 "the cluster uses %u",
-			 reg->node, server_conn_peer(sc), reg->block_size,
-			 cluster_bs);
+		log_warn_rl("manager: node %u from %s refused: block size %u, "
+			    "the cluster uses %u",
+			    reg->node, server_conn_peer(sc), reg->block_size,
+			    cluster_bs);
 	else
-		log_warn("manager: node %u from %s refused: %s", reg->node,
-			 server_conn_peer(sc), strerror(-err));
+		log_warn_rl("manager: node %u from %s refused: %s", reg->node,
+			    server_conn_peer(sc), strerror(-err));
 }
 
 /* What the registry found under a new registration's id, for the log. */
@@ -238,9 +238,9 @@ static int op_register(struct manager *m, struct server_conn *sc,
 	if (ret < 0)
 		return ret;
 	if (conn_node(sc) && conn_node(sc) != reg.node) {
-		log_warn("manager: %s registered as node %u, now claims %u: "
-			 "refused",
-			 server_conn_peer(sc), conn_node(sc), reg.node);
+		log_warn_rl("manager: %s registered as node %u, now claims %u: "
+			    "refused",
+			    server_conn_peer(sc), conn_node(sc), reg.node);
 		return reply_status(sc, h, -EINVAL);
 	}
 	ret = enter(m, sc, &reg, &prior, &nw);
@@ -252,9 +252,9 @@ static int op_register(struct manager *m, struct server_conn *sc,
 	 * silent for twice the suspect delay is gone, and a push to a node
 	 * that stopped reading cannot block the sender for longer.
 	 */
-	conn_set_timeout(server_conn_conn(sc),
-			 (int)MIN(2ull * m->heartbeat_ms * m->suspect_after,
-				  (unsigned long long)INT32_MAX));
+	server_conn_set_idle_timeout(
+		sc, (int)MIN(2ull * m->heartbeat_ms * m->suspect_after,
+			     (unsigned long long)INT32_MAX));
 	if (prior.stale_conn)
 		close_stale(reg.node, prior.stale_conn, sc, prior.same_process);
 	log_info("manager: node %u (%s) registered from %s: serves %s, "
@@ -556,6 +556,8 @@ struct manager *manager_create(const struct manager_config *cfg)
 	pthread_mutex_init(&m->lock, NULL);
 	init_stop_cond(m);
 	sc.ctx = m;
+	if (cfg->limits)
+		sc.limits = *cfg->limits;
 	m->srv = server_create(&sc);
 	if (!m->srv) {
 		ret = -errno; /* logged by the server */

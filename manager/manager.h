@@ -19,6 +19,7 @@
 
 struct auth_keyring;
 struct manager;
+struct server_limits;
 
 #define MANAGER_DEFAULT_HEARTBEAT_MS 1000
 #define MANAGER_DEFAULT_SUSPECT_AFTER 3
@@ -32,6 +33,8 @@ struct manager_config {
 	uint32_t suspect_after; /* 0: MANAGER_DEFAULT_SUSPECT_AFTER */
 	/* SUSPECT this long: dropped; 0: MANAGER_DEFAULT_FORGET_AFTER_MS */
 	uint64_t forget_after_ms;
+	/* connection limits (include/cmp/server.h); NULL: the defaults */
+	const struct server_limits *limits;
 };
 
 /* Starts the manager; NULL with errno set (the cause is logged). */

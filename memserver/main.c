@@ -40,6 +40,7 @@ struct ms_options {
 	bool insecure;
 	bool foreground;
 	bool debug;
+	struct server_limits limits;
 };
 
 /* clang-format off */
@@ -73,6 +74,7 @@ static const struct opt_def ms_opt_defs[] = {
 	{.name = "lease", .type = OPT_MS, F(lease_ms),
 	 .min = PEER_LEASE_OPT_MIN_MS, .metavar = "TIME",
 	 .def = PEER_LEASE_OPT_DEFAULT, .help = PEER_LEASE_OPT_HELP},
+	OPTS_ROWS_LIMITS(struct ms_options, limits),
 	OPTS_ROWS_DAEMON(struct ms_options),
 };
 #undef F
@@ -205,6 +207,7 @@ static int start_services(struct memserver *ms, struct auth_keyring *kr)
 		.ops = &ms_store_ops,
 		.ctx = ms->store,
 		.lease_ms = o->lease_ms,
+		.limits = &o->limits,
 	};
 
 	ms->peer = peer_create(&pcfg);

@@ -351,6 +351,7 @@ static struct peer *create_peer(struct cluster *c,
 		.ops = &store_ops,
 		.ctx = c,
 		.lease_ms = cfg->lease_ms,
+		.limits = cfg->limits,
 	});
 }
 

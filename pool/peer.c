@@ -699,7 +699,6 @@ struct peer *peer_create(const struct peer_config *cfg)
 		.handle = peer_handle,
 		.on_open = peer_open,
 		.on_close = peer_close,
-		.handshake_timeout_ms = cfg ? cfg->handshake_timeout_ms : 0,
 	};
 	struct peer *p;
 	int err;
@@ -722,6 +721,8 @@ struct peer *peer_create(const struct peer_config *cfg)
 	if (err)
 		goto err_free_peer;
 	scfg.ctx = p;
+	if (cfg->limits)
+		scfg.limits = *cfg->limits;
 	p->srv = server_create(&scfg);
 	if (!p->srv) {
 		err = -errno;

@@ -35,6 +35,7 @@ ALLOWED = {
     "pool": {"peer", "mgr", "connector"},
     "fs": {"pool", "peer", "mgr", "connector"},
     "memserver": {"peer", "mgr", "connector"},
+    "libcmp": set(),                          # tools/libcmp/: standalone
 }
 
 # include/cmp/ headers and their modules: one per library, no tool's.
@@ -49,6 +50,7 @@ PUBLIC = {
     "mgr.h": "mgr",
     "peer.h": "peer",
     "pool.h": "pool",
+    "libcmp.h": "libcmp",
 }
 
 # Files whose module is not their directory's.

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * cmpctl: the operator's tool. `stats` reads a mount's counters (the
- * user.cmpfs.stats attribute of its root); the cluster commands talk to
- * the manager. One table row per command.
+ * user.cmpfs.stats attribute of its root) and shows a summary
+ * (cmpctl-stats.c); the cluster commands talk to the manager. One table
+ * row per command. Every message it and the libraries it calls print is
+ * one line starting "cmpctl: "; exit status 0 ok, 1 failure, 2 usage.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,6 +15,8 @@
 
 #include "cmp-config.h"
 #include "cmpctl-cluster.h"
+#include "cmpctl-stats.h"
+#include "cmp/log.h"
 #include "cmp/util.h"
 
 #define STATS_XATTR "user.cmpfs.stats"
@@ -34,32 +38,19 @@ static int read_stats(const char *mnt, char *buf, size_t cap)
 	return 0;
 }
 
-static void print_json(const char *text)
-{
-	char name[64];
-	unsigned long long v;
-	bool first = true;
-	int used;
-
-	printf("{");
-	while (sscanf(text, "%63s %llu%n", name, &v, &used) == 2) {
-		printf("%s\"%s\": %llu", first ? "" : ", ", name, v);
-		first = false;
-		text += used;
-	}
-	printf("}\n");
-}
-
+/* stats MOUNTPOINT [--all | --json] */
 static int cmd_stats(int argc, char **argv)
 {
-	char buf[8192];
-	bool json = false;
+	char buf[16384];
+	bool json = false, all = false;
 	const char *mnt = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
-		else if (!mnt)
+		else if (!strcmp(argv[i], "--all"))
+			all = true;
+		else if (!mnt && argv[i][0] != '-')
 			mnt = argv[i];
 		else
 			return -EINVAL;
@@ -69,9 +60,11 @@ static int cmd_stats(int argc, char **argv)
 	if (read_stats(mnt, buf, sizeof(buf)))
 		return 1;
 	if (json)
-		print_json(buf);
-	else
+		cmpctl_stats_json(stdout, buf);
+	else if (all)
 		fputs(buf, stdout);
+	else
+		cmpctl_stats_summary(stdout, mnt, buf);
 	return 0;
 }
 
@@ -113,27 +106,44 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"stats", cmd_stats, "stats MOUNTPOINT [--json]",
-	 "counters of a cmpfs mount: requests by type, bytes, blocks per "
-	 "list, pool free"},
+	{"stats", cmd_stats, "stats MOUNTPOINT [--all | --json]",
+	 "a cmpfs mount's counters: a summary of the non-zero ones (pool,\n"
+	 "blocks per list, bytes moved, requests); --all lists every\n"
+	 "counter, --json prints them all as one JSON object"},
 	{"status", cmd_status,
 	 "status --manager ADDR (--key FILE|--insecure) [--json]",
-	 "the cluster: nodes, kind, capacity, free, and per node the "
+	 "the cluster: nodes, kind, capacity, free, and per node the\n"
 	 "free/LLL/LRL/RLL/RRL counts"},
 	{"keygen", cmd_keygen, "keygen FILE",
 	 "write a new cluster key (mode 0600) for --key / -o key="},
 };
 
+/* The help texts' lines are indented under their command. */
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cmpctl COMMAND [ARGS]\n\ncommands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  cmpctl %s\n      %s\n", commands[i].usage,
-			commands[i].help);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const char *h = commands[i].help;
+
+		fprintf(f, "  cmpctl %s\n", commands[i].usage);
+		while (*h) {
+			int n = (int)strcspn(h, "\n");
+
+			fprintf(f, "      %.*s\n", n, h);
+			h += n + (h[n] == '\n');
+		}
+	}
+	fprintf(f, "\nExit status: 0 success, 1 failure (one line on stderr "
+		   "says why),\n2 usage error.\n");
 }
 
 int main(int argc, char **argv)
 {
+	/*
+	 * The connector's warnings (a refused connection, ...) are followed
+	 * by cmpctl's own line saying what failed: errors only.
+	 */
+	log_init_tool("cmpctl", LOG_LVL_ERROR);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -159,7 +169,7 @@ int main(int argc, char **argv)
 		}
 		return ret ? 1 : 0;
 	}
-	fprintf(stderr, "cmpctl: unknown command '%s'\n", argv[1]);
-	usage(stderr);
+	fprintf(stderr, "cmpctl: unknown command '%s' (see cmpctl --help)\n",
+		argv[1]);
 	return 2;
 }

@@ -11,6 +11,9 @@ test_pkgs=(attr fio e2fsprogs util-linux mount iproute2 procps psmisc
 	python3 kmod nftables tcpdump)
 bench_pkgs=(nbdkit libnbd-bin sshfs openssh-server openssh-client
 	gnuplot-nox)
+# The clang libFuzzer build tools/test.sh builds, the man page and systemd
+# unit checks.
+test_pkgs+=(clang libclang-rt-dev man-db systemd)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

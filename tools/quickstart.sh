@@ -6,7 +6,15 @@
 # mounted on a directory. `tools/quickstart.sh stop` takes it all down.
 #
 #   tools/quickstart.sh [start] [MOUNTPOINT]     default /cmp
-#   tools/quickstart.sh stop | status
+#   tools/quickstart.sh stop [--force] | status
+#
+# stop refuses (status 1, nothing touched) while a loop device holds a file
+# on the mount, naming the device, the file and whether it swaps; --force
+# first does swapoff and losetup -d on them (the teardown order swap needs:
+# swapoff, losetup -d, unmount). It never unmounts lazily: a busy mount
+# stops it with status 1 and the processes using it named. It reports
+# "stopped" (status 0) only once cmpfs, the memserver and the manager have
+# exited; otherwise the state stays, so a second stop sees what still runs.
 #   environment: CMP_LOCAL  memory this node gives the pool (default 1G)
 #                CMP_STORE  memserver capacity on disk (default 4G, sparse)
 #                CMP_STATE  state directory (default /var/lib/cmpfs-quickstart)
@@ -21,7 +29,7 @@ case "$cmd" in
 start | stop | status) shift || true ;;
 /*) cmd=start ;;
 *)
-	echo "usage: $0 [start [MOUNTPOINT] | stop | status]" >&2
+	echo "usage: $0 [start [MOUNTPOINT] | stop [--force] | status]" >&2
 	exit 2
 	;;
 esac
@@ -37,35 +45,150 @@ wait_for() { # SECONDS COMMAND...: poll until COMMAND succeeds
 
 is_mounted() { grep -q " $1 fuse.cmpfs " /proc/self/mounts; }
 
+# exe_is PID NAME: PID is alive and runs the program NAME.
+exe_is() {
+	local exe
+	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+	exe=${exe% (deleted)}
+	[ "${exe##*/}" = "$2" ]
+}
+
+gone() { ! exe_is "$1" "$2"; }
+
+# cmpfs_pids MNT: the cmpfs daemons whose command line names MNT.
+cmpfs_pids() {
+	local p
+	for p in /proc/[0-9]*; do
+		exe_is "${p#/proc/}" cmpfs || continue
+		tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF "$1" &&
+			echo "${p#/proc/}"
+	done
+	return 0
+}
+
+# loops_on MNT: "DEVICE FILE" for every loop device backed by a file on MNT.
+loops_on() {
+	local f back dev
+	for f in /sys/block/loop*/loop/backing_file; do
+		back=$(cat "$f" 2>/dev/null) || continue
+		case "$back" in "$1"/*) ;; *) continue ;; esac
+		dev=${f#/sys/block/}
+		echo "/dev/${dev%%/*} ${back% (deleted)}"
+	done
+}
+
+no_loops_on() { [ -z "$(loops_on "$1")" ]; }
+is_swap() { awk -v d="$1" 'NR > 1 && $1 == d { f = 1 } END { exit !f }' /proc/swaps; }
+mounted_at() { awk -v d="$1" '$1 == d { print $2 }' /proc/self/mounts; }
+
+# free_loops MNT FORCE: the loop devices on MNT must go before the mount
+# can (the kernel keeps a file with a loop device on it open, and a daemon
+# that goes away under an active swap device takes the swapped pages with
+# it). Without FORCE, refuse and say what to do; with it, swapoff and
+# detach them. Returns 1 when something is still there.
+free_loops() {
+	local mnt=$1 force=$2 dev file where left=0
+	while read -r dev file; do
+		[ -n "$dev" ] || continue
+		where=$(mounted_at "$dev")
+		if [ -n "$where" ]; then
+			echo "quickstart: $dev (on $file) is mounted on $where: unmount it first" >&2
+			left=1
+		elif is_swap "$dev" && [ "$force" = 0 ]; then
+			echo "quickstart: $dev swaps on $file: 'swapoff $dev && losetup -d $dev' first (or stop --force)" >&2
+			left=1
+		elif [ "$force" = 0 ]; then
+			echo "quickstart: loop device $dev holds $file: 'losetup -d $dev' first (or stop --force)" >&2
+			left=1
+		else
+			if is_swap "$dev"; then
+				echo "quickstart: swapoff $dev (swap on $file)"
+				swapoff "$dev" || {
+					echo "quickstart: swapoff $dev failed; $file stays in use" >&2
+					left=1
+					continue
+				}
+			fi
+			echo "quickstart: losetup -d $dev ($file)"
+			losetup -d "$dev" || left=1
+		fi
+	done < <(loops_on "$mnt")
+	[ $left = 0 ] || return 1
+	# losetup -d only marks a device still open elsewhere for release.
+	wait_for 10 no_loops_on "$mnt" || {
+		echo "quickstart: still held by a loop device: $(loops_on "$mnt" | tr '\n' ' ')" >&2
+		return 1
+	}
+}
+
+# stop_daemon NAME PROGRAM: SIGTERM the daemon of $state/NAME.pid and wait
+# for it; the pid file stays while it runs, so a later stop sees it.
+stop_daemon() {
+	local pidf="$state/$1.pid" pid
+	[ -f "$pidf" ] || return 0
+	pid=$(cat "$pidf")
+	if exe_is "$pid" "$2"; then
+		kill "$pid" 2>/dev/null || true
+		wait_for 10 gone "$pid" "$2" || {
+			echo "quickstart: $2 ($pid) still running 10 s after SIGTERM" >&2
+			return 1
+		}
+	fi
+	rm -f "$pidf"
+}
+
+# stop [--force]: take down what start made, in order: loop devices and
+# swap on the mount (only with --force), the mount (never lazily), cmpfs,
+# then the memserver and the manager. Stops at the first step that fails,
+# says why, and returns 1 with everything after it still running.
 stop() {
-	[ -f "$state/mountpoint" ] || {
+	local force=0 mnt='' pids pid
+	[ "${1:-}" != --force ] || force=1
+	if [ ! -f "$state/mountpoint" ] && [ ! -f "$state/manager.pid" ] &&
+		[ ! -f "$state/memserver.pid" ]; then
 		echo "quickstart: nothing running"
 		return 0
-	}
-	local mnt
-	mnt=$(cat "$state/mountpoint")
-	if is_mounted "$mnt"; then
-		local pid
-		pid=$(pgrep -f "^cmpfs .*$mnt" | head -n 1 || true)
-		umount "$mnt" || umount -l "$mnt"
-		# Let cmpfs give its borrowed blocks back before the others go.
-		[ -z "$pid" ] || wait_for 10 eval "! kill -0 $pid 2>/dev/null" ||
-			echo "quickstart: cmpfs ($pid) is slow to exit" >&2
 	fi
-	for pidf in "$state"/memserver.pid "$state"/manager.pid; do
-		[ -f "$pidf" ] || continue
-		kill "$(cat "$pidf")" 2>/dev/null || true
-		rm -f "$pidf"
-	done
-	rm -f "$state/store"
-	rm -f "$state/mountpoint"
-	echo "quickstart: stopped ($mnt unmounted)"
+	[ ! -f "$state/mountpoint" ] || mnt=$(cat "$state/mountpoint")
+	if [ -n "$mnt" ]; then
+		pids=$(cmpfs_pids "$mnt")
+		if is_mounted "$mnt"; then
+			free_loops "$mnt" $force || {
+				echo "quickstart: not stopped: $mnt is still in use" >&2
+				return 1
+			}
+			if ! umount "$mnt"; then
+				if command -v fuser >/dev/null; then
+					fuser -vm "$mnt" 2>&1 | grep -v '^Cannot stat' >&2 || true
+				fi
+				echo "quickstart: not stopped: $mnt is busy (the processes above use it)" >&2
+				return 1
+			fi
+		fi
+		# Let cmpfs give its borrowed blocks back before the others go.
+		for pid in $pids; do
+			wait_for 30 gone "$pid" cmpfs || {
+				echo "quickstart: cmpfs ($pid) still running 30 s after the unmount; run stop again" >&2
+				return 1
+			}
+		done
+	fi
+	stop_daemon memserver cmp-memserver || return 1
+	stop_daemon manager cmp-manager || return 1
+	rm -f "$state/store" "$state/mountpoint"
+	echo "quickstart: stopped${mnt:+ ($mnt unmounted)}"
 }
 
 case "$cmd" in
 stop)
-	stop
-	exit 0
+	case "${1:-}" in
+	'' | --force) stop "${1:-}" ;;
+	*)
+		echo "usage: $0 stop [--force]" >&2
+		exit 2
+		;;
+	esac
+	exit $?
 	;;
 status)
 	if [ -f "$state/mountpoint" ] && is_mounted "$(cat "$state/mountpoint")"; then
@@ -80,7 +203,7 @@ status)
 	;;
 esac
 
-mnt=${1:-/cmp}
+mnt=$(realpath -m "${1:-/cmp}")
 local_size=${CMP_LOCAL:-1G}
 [ "$(id -u)" -eq 0 ] || {
 	echo "quickstart: run as root (it mounts a file system)" >&2
@@ -90,6 +213,13 @@ if is_mounted "$mnt"; then
 	echo "quickstart: $mnt is already a cmpfs mount; '$0 stop' first" >&2
 	exit 1
 fi
+for name in manager:cmp-manager memserver:cmp-memserver; do
+	if [ -f "$state/${name%%:*}.pid" ] &&
+		exe_is "$(cat "$state/${name%%:*}.pid")" "${name#*:}"; then
+		echo "quickstart: ${name#*:} from an earlier start still runs; '$0 stop' first" >&2
+		exit 1
+	fi
+done
 
 tools/deps.sh build
 # An optimized build of the programs only (the test command builds the rest).
@@ -126,7 +256,7 @@ start_bg memserver cmp-memserver --manager "$mgr" \
 registered() { grep -q "registered" "$state/manager.log" 2>/dev/null; }
 wait_for 10 registered || {
 	echo "quickstart: the memserver did not register; see $state/*.log" >&2
-	stop
+	stop || true
 	exit 1
 }
 
@@ -135,7 +265,7 @@ opts="local=$local_size,manager=$mgr,listen=tcp://127.0.0.1:$((port + 2))"
 opts+=",key=$state/key,log=$state/cmpfs.log"
 mount -t fuse.cmpfs cmpfs "$mnt" -o "$opts" || {
 	echo "quickstart: mount failed; see $state/cmpfs.log" >&2
-	stop
+	stop || true
 	exit 1
 }
 
@@ -149,7 +279,8 @@ pool; when that is full, the coldest blocks move to the memserver
                cp bigfile $mnt/      ;  python3 -c 'import mmap' ... (mmap works)
   as swap:     truncate -s 1G $mnt/swap && losetup --direct-io=on -f --show $mnt/swap
                mkswap /dev/loopN && swapon /dev/loopN
-               (teardown: swapoff /dev/loopN; losetup -d /dev/loopN; then stop)
+               (teardown: swapoff /dev/loopN; losetup -d /dev/loopN; then stop,
+               or: $0 stop --force, which does both first)
   counters:    cmpctl stats $mnt
   cluster:     cmpctl status --manager $mgr --key $state/key
   logs:        $state/{cmpfs,manager,memserver}.log

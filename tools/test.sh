@@ -3,8 +3,11 @@
 # The test command: installs what is missing, builds with gcc, runs every
 # test (unit, fuzz corpus replay, integration with real mounts and network
 # namespaces, benchmark smoke), then builds again with ASan+UBSan and runs
-# the unit and fuzz suites under the sanitizers. Exits non-zero on any
-# failure. Run as root (mounts, loop devices, swap, namespaces).
+# the unit and fuzz suites under the sanitizers. Meanwhile it configures and
+# builds (runs nothing of) the other builds a README names, so they keep
+# building: the benchmark's release build (gcc -O3, -Werror) and the clang
+# libFuzzer build of tests/fuzz/README.md. Exits non-zero on any failure.
+# Run as root (mounts, loop devices, swap, namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -22,8 +25,47 @@ setup() { # DIR ARGS...
 	ninja -C "$dir"
 }
 
+# build_only DIR ARGS...: configure and build DIR, its output in
+# DIR/ci-build.log; one line says how it went.
+build_only() {
+	local dir=$1 t0=$SECONDS
+	mkdir -p "$dir"
+	if setup "$@" >"$dir/ci-build.log" 2>&1; then
+		echo "test.sh: $dir built in $((SECONDS - t0)) s"
+	else
+		tail -n 40 "$dir/ci-build.log"
+		echo "test.sh: $dir does not build (meson setup $*; see $dir/ci-build.log)"
+		return 1
+	fi
+}
+
+# The other builds a README names. They build beside the gcc test run at
+# the lowest CPU priority: the tests mostly wait on FUSE, the network and
+# timers and leave a core idle most of the time.
+other_builds() {
+	local rc=0
+	renice -n 19 "$BASHPID" >/dev/null
+	build_only build-ci-release -Dbuildtype=release || rc=1
+	CC=clang build_only build-ci-clang -Dfuzz=true -Db_lundef=false || rc=1
+	return $rc
+}
+
+# kill_tree PID: PID and its descendants (an interrupted run's builds).
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1" || true); do
+		kill_tree "$c"
+	done
+	kill "$1" 2>/dev/null || true
+}
+others=
+trap '[ -z "$others" ] || kill_tree "$others"' EXIT
+
 status=0
 setup build
+other_log=$top/build/other-builds.log
+other_builds >"$other_log" 2>&1 &
+others=$!
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
@@ -31,6 +73,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --print-errorlogs --suite unit --suite fuzz ||
 	status=1
+
+t0=$SECONDS
+wait "$others" || status=1
+others=
+cat "$other_log"
+echo "test.sh: waited $((SECONDS - t0)) s for the other builds"
 
 if [ $status -ne 0 ]; then
 	echo "test.sh: FAILED (see the logs above and $top/build*/meson-logs/)"

@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cmp/server.h" /* the defaults of OPTS_ROWS_LIMITS */
+
 /* The exit status of every usage error (bad option or value, no operand). */
 #define OPTS_EXIT_USAGE 2
 
@@ -76,8 +78,12 @@ struct opt_def {
 /*
  * Rows the cluster daemons share, so that an option means and says the same
  * in each: --key FILE and --insecure (fields key_path, insecure), -f and
- * -d (fields foreground, debug). Tables are laid out by hand, between
- * clang-format off and on: clang-format gives each field a line of its own.
+ * -d (fields foreground, debug), and the connection limits of the server
+ * each daemon runs (a struct server_limits field m: --handshake-timeout,
+ * --frame-timeout, --max-unauth, --max-unauth-per-addr, --max-conns,
+ * --max-conns-per-node; -o max_conns=N works too, as every name takes '_'
+ * for '-'). Tables are laid out by hand, between clang-format off and on:
+ * clang-format gives each field a line of its own.
  */
 /* clang-format off */
 #define OPTS_ROWS_KEY(st)                                                    \
@@ -95,6 +101,39 @@ struct opt_def {
 		 "daemonize, log to syslog)"},                               \
 	{.name = "debug", .short_name = 'd', .type = OPT_FLAG,               \
 	 OPT_FIELD(st, debug), .help = "log debug messages"}
+#define OPTS_ROWS_LIMITS(st, m)                                              \
+	{.name = "handshake-timeout", .type = OPT_MS,                        \
+	 OPT_FIELD(st, m.handshake_ms), .min = 1, .max = 3600000,            \
+	 .metavar = "MS",                                                    \
+	 .def = OPTS_STRINGIFY(SERVER_DEFAULT_HANDSHAKE_MS),                 \
+	 .help = "time a new connection has, from its accept, to prove it "  \
+		 "holds the key"},                                           \
+	{.name = "frame-timeout", .type = OPT_MS, OPT_FIELD(st, m.frame_ms), \
+	 .min = 1, .max = 3600000, .metavar = "MS",                          \
+	 .def = OPTS_STRINGIFY(SERVER_DEFAULT_FRAME_MS),                     \
+	 .help = "time the rest of a request may take once its header "      \
+		 "came, and each write of its reply; an idle connection "    \
+		 "waits for its next request without a limit"},              \
+	{.name = "max-unauth", .type = OPT_UINT,                             \
+	 OPT_FIELD(st, m.max_unauth), .min = 1, .max = 65536,                \
+	 .metavar = "N", .def = OPTS_STRINGIFY(SERVER_DEFAULT_MAX_UNAUTH),   \
+	 .help = "connections in the handshake at once, in all"},            \
+	{.name = "max-unauth-per-addr", .type = OPT_UINT,                    \
+	 OPT_FIELD(st, m.max_unauth_per_addr), .min = 1, .max = 65536,       \
+	 .metavar = "N",                                                     \
+	 .def = OPTS_STRINGIFY(SERVER_DEFAULT_MAX_UNAUTH_PER_ADDR),          \
+	 .help = "connections in the handshake at once from one source "     \
+		 "address"},                                                 \
+	{.name = "max-conns", .type = OPT_UINT, OPT_FIELD(st, m.max_conns),  \
+	 .min = 1, .max = 65536, .metavar = "N",                             \
+	 .def = OPTS_STRINGIFY(SERVER_DEFAULT_MAX_CONNS),                    \
+	 .help = "authenticated connections, in all"},                       \
+	{.name = "max-conns-per-node", .type = OPT_UINT,                     \
+	 OPT_FIELD(st, m.max_conns_per_node), .min = 1, .max = 65536,        \
+	 .metavar = "N",                                                     \
+	 .def = OPTS_STRINGIFY(SERVER_DEFAULT_MAX_CONNS_PER_NODE),           \
+	 .help = "authenticated connections from one node (tools such as "   \
+		 "cmpctl count as one node)"}
 /* clang-format on */
 
 /* A number macro as default text: .def = OPTS_STRINGIFY(FOO_DEFAULT). */

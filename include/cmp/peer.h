@@ -41,6 +41,7 @@
 
 struct auth_keyring;
 struct peer;
+struct server_limits;
 
 /* Cluster block size bounds: a power of two in between. */
 #define PROTO_BLOCK_MIN_SIZE (4u << 10)
@@ -101,8 +102,9 @@ struct peer_config {
 	uint32_t node_id;    /* this provider's id, nonzero */
 	uint32_t block_size; /* proto_block_size_valid() */
 	const struct peer_store_ops *ops;
-	void *ctx;		  /* passed to every op */
-	int handshake_timeout_ms; /* <= 0: 2000 */
+	void *ctx; /* passed to every op */
+	/* connection limits (include/cmp/server.h); NULL: the defaults */
+	const struct server_limits *limits;
 	/* silence after which an owner's loans end; 0: PEER_DEFAULT_LEASE_MS */
 	uint32_t lease_ms;
 };

@@ -115,6 +115,7 @@ const char *pool_list_name(enum pool_list l);
 
 struct auth_keyring;
 struct cluster;
+struct server_limits;
 
 struct cluster_config {
 	struct pool *pool;
@@ -125,6 +126,8 @@ struct cluster_config {
 	uint32_t node_id; /* 0: random */
 	int timeout_ms;	  /* per remote call; <= 0: 5000 */
 	uint32_t lease_ms; /* lending: owners' lease; 0: the peer's default */
+	/* of the block server (include/cmp/server.h); NULL: the defaults */
+	const struct server_limits *limits;
 };
 
 struct cluster_stats {

@@ -11,19 +11,72 @@
  * With a keyring every frame after the handshake is sealed, and the
  * cursor only ever hands out verified bytes.
  *
- * Threads: one accept thread, plus one thread per connection, each on a
- * 512 KiB stack (keep big buffers off the stack in handlers). handle(),
- * on_open() and on_close() run on the connection's thread. server_reply()
- * and server_push() may be called from any thread: writes on a connection
- * are serialized by its write mutex, so another thread can push an
- * unsolicited frame (NODE_STATE) while the connection's thread replies.
+ * Threads: one accept thread, plus one thread per connection that has
+ * started its handshake (sent its first bytes), each on a 512 KiB stack
+ * (keep big buffers off the stack in handlers). A connection that has said
+ * nothing yet waits in the accept thread's poll set, without a thread.
+ * handle(), on_open() and on_close() run on the connection's thread.
+ * server_reply() and server_push() may be called from any thread: writes
+ * on a connection are serialized by its write mutex, so another thread can
+ * push an unsolicited frame (NODE_STATE) while the connection's thread
+ * replies.
+ *
+ * Limits (struct server_limits; every one a resource a stranger could make
+ * us spend):
+ *
+ *   accepted --(first bytes)--> handshake --(key proven)--> authenticated
+ *   \___ unauthenticated: max_unauth in all, ____/    max_conns in all,
+ *         max_unauth_per_addr per source address       max_conns_per_node
+ *         (IP, no port), handshake_ms from accept      per peer node id
+ *
+ * A connection over the per-address cap is closed at once, before any
+ * thread starts for it. When the cap in all is full, a connection from an
+ * address that holds none of its places takes the place of the oldest
+ * connection of the address that holds the most (if that is more than
+ * one), else it too is closed at once: a flood from fewer addresses than
+ * max_unauth cannot keep a new node, or cmpctl, out. A connection over an
+ * authenticated cap is closed right after its handshake, before
+ * on_open(). The two kinds are counted apart, so strangers never take an
+ * authenticated connection's place. Every connection must complete its
+ * handshake within handshake_ms of being accepted. After it, once a
+ * frame's header has arrived the rest of the frame must arrive within
+ * frame_ms (wire_set_frame_timeout()), and each write of a reply completes
+ * within frame_ms too; between frames a connection may wait for its next
+ * header as long as its idle timeout says (none by default: owners keep
+ * idle connections open). Log lines strangers can cause are rate-limited
+ * (log_*_flood, log_*_rl), so a flood writes a bounded number of them.
+ *
+ * What a connection costs the server (x86-64; measured with 1,000
+ * connections of each kind, RSS from /proc/self/status; see the README's
+ * "Connection limits"):
+ *   - waiting for its first bytes: its socket and 1.1 KiB (struct
+ *     server_conn, the connector's struct conn and its XXH3 state); no
+ *     thread;
+ *   - in the handshake: plus a thread, 9.4 KiB in all: a 512 KiB stack of
+ *     which a few pages are touched (and locked, under mlockall), and the
+ *     kernel's own thread memory (task and kernel stack, about 20 KiB, not
+ *     in RSS);
+ *   - authenticated and sealed: 22.5 KiB when idle; the session (wire-io.c)
+ *     allocates two staging buffers of 64 KiB + 16 (rx, tx) when it is
+ *     sealed, resident once large frames have passed, so up to about
+ *     150 KiB; plus what on_open() allocates (the block server's struct
+ *     peer_conn, pool/peer.c: about 10 KiB of request staging);
+ *   - TCP socket buffers: up to 4 MiB each way (connector/tcp.c), kernel
+ *     memory used only by bytes in flight; bytes a stranger sends are read
+ *     and judged as they arrive.
+ * With the defaults, strangers cost at most 64 threads and about 0.6 MiB
+ * of user memory whatever the flood (1,000 idle connections: 3 threads
+ * and 3.4 MiB RSS in all for cmp-memserver, against 1,011 threads and
+ * 16.4 MiB before the caps), and authenticated peers at most 1,024
+ * threads and about 170 MiB.
  *
  * Errors: a handler returning -errno closes that connection with one log
  * line naming the peer, the opcode and the error; so do garbage, truncated
  * frames, oversized lengths, unknown opcodes, bad checksums and sealed
- * frames that fail verification. Every other connection keeps being
- * served. A failed handshake (wrong key) is logged with the peer address
- * and closes the connection before any frame is read.
+ * frames that fail verification, and frames whose rest does not arrive in
+ * time. Every other connection keeps being served. A failed handshake
+ * (wrong key, too slow) is logged with the peer address and closes the
+ * connection before any frame is read.
  *
  * Memory and lifetime: the server owns each struct server_conn. It stays
  * valid from on_open() until on_close() returns; to use it from another
@@ -58,6 +111,24 @@ typedef int (*server_open_fn)(void *ctx, struct server_conn *sc);
 /* Once per connection that on_open() accepted, when it ends. */
 typedef void (*server_close_fn)(void *ctx, struct server_conn *sc);
 
+/* Defaults of struct server_limits (a field left 0 takes its default). */
+#define SERVER_DEFAULT_HANDSHAKE_MS 2000
+#define SERVER_DEFAULT_FRAME_MS 10000
+#define SERVER_DEFAULT_MAX_UNAUTH 64
+#define SERVER_DEFAULT_MAX_UNAUTH_PER_ADDR 8
+#define SERVER_DEFAULT_MAX_CONNS 1024
+#define SERVER_DEFAULT_MAX_CONNS_PER_NODE 64
+
+/* What one server lets its peers hold (see "Limits" above); 0: default. */
+struct server_limits {
+	uint32_t handshake_ms;	      /* accept to key proven */
+	uint32_t frame_ms;	      /* header to the rest of its frame */
+	uint32_t max_unauth;	      /* in the handshake, in all */
+	uint32_t max_unauth_per_addr; /* in the handshake, per source IP */
+	uint32_t max_conns;	      /* authenticated, in all */
+	uint32_t max_conns_per_node;  /* authenticated, per peer node id */
+};
+
 struct server_config {
 	const char *listen_addr; /* "tcp://0.0.0.0:7000", "mem://mgr" */
 	/* NULL: insecure mode; borrowed, must outlive the server */
@@ -69,8 +140,7 @@ struct server_config {
 	server_open_fn on_open;	  /* optional */
 	server_close_fn on_close; /* optional */
 	void *ctx;
-	int handshake_timeout_ms; /* <= 0: 2000 */
-	unsigned int max_conns;	  /* 0: 1024 */
+	struct server_limits limits;
 };
 
 /*
@@ -108,6 +178,13 @@ int server_reply(struct server_conn *sc, const struct wire_hdr *h,
  */
 int server_push(struct server_conn *sc, unsigned int op,
 		const struct iovec *iov, int iovcnt);
+/*
+ * How long the connection may wait for its next request header before it
+ * is closed (ms; 0, the default: forever), for instance a registration
+ * that must hear a heartbeat. Also the deadline of pushes sent while the
+ * connection is idle. Connection thread.
+ */
+void server_conn_set_idle_timeout(struct server_conn *sc, int timeout_ms);
 /* Shuts the connection down; its thread then ends it. Any thread. */
 void server_conn_close(struct server_conn *sc);
 

@@ -179,6 +179,19 @@ int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
 int wire_recv_hdr(struct conn *c, struct wire_hdr *h);
 
 /*
+ * Bounds how long the rest of a received frame may take once its header
+ * has arrived: the first record (sealed) and every payload read through
+ * the cursor must be done within timeout_ms of the header, else the read
+ * fails with -ETIMEDOUT (logged, rate-limited) and the connection is
+ * unusable. A peer that announces a large frame and stalls is thus cut
+ * off at the deadline, whatever it trickles. 0 (the default): no bound.
+ * Waiting for a header is not bounded by this but by conn_set_timeout(),
+ * which these reads respect too when it is shorter and leave as they
+ * found it. Reader thread.
+ */
+void wire_set_frame_timeout(struct conn *c, int timeout_ms);
+
+/*
  * The payload cursor: the bytes of the current frame's payload, in order,
  * in as many calls as the caller likes. wire_read() and wire_readv() read
  * exactly len (the iovecs' total) next bytes; more than is left is

@@ -173,18 +173,21 @@ done
 # What the README, quickstart and test scripts use is listed.
 run_cli "$CMPFS" --help
 for w in local=SIZE block=SIZE readahead=SIZE notune_bdi nolock log=FILE \
-	manager=ADDR listen=ADDR key=FILE node=N insecure "default 1G"; do
+	manager=ADDR listen=ADDR key=FILE node=N insecure "default 1G" \
+	handshake-timeout=MS max-unauth=N max-conns-per-node=N; do
 	grep -q -F -- "$w" "$T/out" || fail "cmpfs --help does not show $w"
 done
 run_cli "$MANAGER" --help
 for w in "--listen ADDR" "--key FILE" --insecure "--heartbeat-ms MS" \
-	"--suspect-after N" "--forget-after MS" "-f, --foreground" "default 1000 ms"; do
+	"--suspect-after N" "--forget-after MS" "-f, --foreground" \
+	"default 1000 ms" "--frame-timeout MS" "--max-unauth-per-addr N"; do
 	grep -q -F -- "$w" "$T/out" || fail "cmp-manager --help does not show $w"
 done
 run_cli "$MEMSERVER" --help
 for w in "--manager ADDR" "--listen ADDR" "--key FILE" "--store FILE" \
 	"--size SIZE" "--ram SIZE" "--block SIZE" "--node-id N" --insecure \
-	"-f, --foreground" "default 1M"; do
+	"-f, --foreground" "default 1M" "--handshake-timeout MS" \
+	"--max-conns N"; do
 	grep -q -F -- "$w" "$T/out" || fail "cmp-memserver --help does not show $w"
 done
 log "--help shows every option the scripts use, with defaults"

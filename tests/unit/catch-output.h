@@ -2,7 +2,7 @@
 /*
  * For unit tests that check what a function printed: catch_fd() sends
  * stdout or stderr to a temporary file, caught() puts it back and returns
- * what was written (up to 4 KiB, in a static buffer). One catch at a time;
+ * what was written (up to 16 KiB, in a static buffer). One catch at a time;
  * include after <cmocka.h>.
  */
 #ifndef CMP_TEST_CATCH_OUTPUT_H
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static char said[4096];
+static char said[16384];
 static int saved_fd = -1;
 static int caught_fd;
 static FILE *catch_file;

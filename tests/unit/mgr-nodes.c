@@ -135,6 +135,11 @@ bool lookup(struct mgr_client *c, uint32_t id, struct mgr_node_info *o)
 	struct mgr_node_info all[16];
 	size_t n, i;
 
+	/*
+	 * Callers read *o after assert_true(lookup()): gcc 12 -O3 cannot
+	 * tell that a failed assert does not return (maybe-uninitialized).
+	 */
+	memset(o, 0, sizeof(*o));
 	if (mgr_client_nodes(c, all, ARRAY_SIZE(all), &n) < 0)
 		return false;
 	for (i = 0; i < n; i++) {

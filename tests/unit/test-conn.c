@@ -637,6 +637,10 @@ static void tcp_connections_use_nodelay_and_notice_dead_peers(void **state)
 		assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_NODELAY), 1);
 		assert_int_equal(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
 		assert_true(sockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT) > 0);
+		/* tcp.c's, not the kernel's 7200/75/9; accepted: inherited */
+		assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 10);
+		assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL), 5);
+		assert_int_equal(sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT), 3);
 	}
 	pair_close(&p);
 }

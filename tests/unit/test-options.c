@@ -195,7 +195,8 @@ static void help_and_version_are_answered_before_anything_else(void **state)
 	for (const char *k = "local=SIZE\0block=SIZE\0readahead=SIZE\0"
 			     "notune_bdi\0nolock\0debug_cmpfs\0log=FILE\0"
 			     "manager=ADDR\0listen=ADDR\0key=FILE\0insecure\0"
-			     "node=N\0allow_other\0";
+			     "node=N\0max-unauth=N\0frame-timeout=MS\0"
+			     "allow_other\0";
 	     *k; k += strlen(k) + 1)
 		assert_non_null(strstr(said, k));
 	assert_non_null(strstr(said, "(at least 4K; default 1G)"));

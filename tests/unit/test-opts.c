@@ -170,6 +170,20 @@ static void o_lists_set_the_same_fields_as_long_options(void **state)
 	opts_finish(&spec, &o);
 }
 
+static void dashes_and_underscores_in_names_are_alike(void **state)
+{
+	struct t_opts o;
+
+	assert_int_equal(PARSE(&o, NULL, "--wait_ms=2s", "-o", "wait-ms=50"),
+			 0);
+	assert_int_equal(o.wait_ms, 50);
+	assert_int_equal(PARSE(&o, NULL, "-o", "wait_ms=7s"), 0);
+	assert_int_equal(o.wait_ms, 7000);
+	/* a refusal names the row as the table spells it */
+	REFUSED("prog: option wait-ms: '1' is less than 10 ms", "--wait_ms=1");
+	REFUSED("prog: option --wait: unknown (see --help)", "--wait=1");
+}
+
 static void sizes_numbers_and_durations_take_their_units(void **state)
 {
 	struct t_opts o;
@@ -556,6 +570,7 @@ int main(void)
 		cmocka_unit_test(
 			short_options_take_a_value_attached_or_in_the_next_argument),
 		cmocka_unit_test(o_lists_set_the_same_fields_as_long_options),
+		cmocka_unit_test(dashes_and_underscores_in_names_are_alike),
 		cmocka_unit_test(sizes_numbers_and_durations_take_their_units),
 		cmocka_unit_test(the_last_value_of_an_option_wins),
 		cmocka_unit_test(addresses_of_every_scheme_are_taken),

@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# cmpctl as a user meets it (issue 13, defects 6 and 8): every refusal is
+# one line on stderr starting "cmpctl: " (the libraries it calls used to
+# print "cmp[PID]: error: ..." besides), with status 1 for a failure and
+# 2 for a usage error; `cmpctl stats MNT` on a real mount is a short summary
+# of the non-zero counters with sizes in units (it used to be every raw
+# counter, 46 lines), `--all` the full list, `--json` the same counters as
+# JSON.
+TEST_TIMEOUT=90
+. "$(dirname "$0")/lib.sh"
+requires_root
+requires getfattr python3
+[ -x "${CMPCTL:-}" ] || fail "CMPCTL is not set to cmpctl"
+
+# refused STATUS WHAT ARGS...: cmpctl ARGS exits with STATUS and prints one
+# line, on stderr, starting "cmpctl: " and containing WHAT.
+refused()
+{
+	local want=$1 what=$2 rc=0 err
+
+	shift 2
+	"$CMPCTL" "$@" >"$T/out" 2>"$T/err" || rc=$?
+	err=$(cat "$T/err")
+	expect_eq "status of cmpctl $*" "$rc" "$want"
+	[ ! -s "$T/out" ] || fail "cmpctl $* printed on stdout: $(cat "$T/out")"
+	expect_eq "stderr lines of cmpctl $* ($err)" "$(wc -l <"$T/err")" 1
+	case "$err" in
+	"cmpctl: "*"$what"*) ;;
+	*) fail "cmpctl $*: '$err' is not 'cmpctl: ...$what...'" ;;
+	esac
+}
+
+# ---- one line each, "cmpctl: " first ----
+echo abc >"$T/loose.key"
+chmod 644 "$T/loose.key"
+refused 1 "key file $T/loose.key: mode 0644" \
+	status --manager tcp://127.0.0.1:1 --key "$T/loose.key"
+refused 1 "manager tcp://127.0.0.1:1" \
+	status --manager tcp://127.0.0.1:1 --insecure
+refused 1 "not overwriting" keygen "$T/loose.key"
+refused 1 "$T: " stats "$T"
+refused 2 "unknown command 'bogus'" bogus
+"$CMPCTL" stats >/dev/null 2>&1 && fail "cmpctl stats without a mount point"
+rc=0
+"$CMPCTL" stats "$T" --bogus >/dev/null 2>&1 || rc=$?
+expect_eq "status of a bad stats option" "$rc" 2
+"$CMPCTL" keygen "$T/new.key" >/dev/null || fail "cmpctl keygen"
+
+# ---- stats on a mount that did something ----
+MNT=$T/mnt
+mount_fs "$MNT" local=64M,block=1M
+dd if=/dev/zero of="$MNT/data" bs=1M count=5 status=none
+cat "$MNT/data" >/dev/null
+
+"$CMPCTL" stats "$MNT" >"$T/summary" || fail "cmpctl stats $MNT"
+sed 's/^/    /' "$T/summary"
+lines=$(wc -l <"$T/summary")
+[ "$lines" -le 12 ] || fail "the summary is $lines lines, want <= 12"
+awk 'length > 80 { exit 1 }' "$T/summary" || fail "a summary line over 80 columns"
+grep -qx "$MNT: 64 blocks of 1.0 MiB here (64.0 MiB)" "$T/summary" ||
+	fail "no pool line in the summary"
+grep -q "LLL 5 (5.0 MiB)" "$T/summary" || fail "no LLL 5 (5.0 MiB)"
+grep -q "write 5.0 MiB" "$T/summary" || fail "no write 5.0 MiB"
+grep -Eq '(^| )[a-zA-Z_]+ 0(,|$)' "$T/summary" && fail "a zero counter is shown"
+
+getfattr --absolute-names -n user.cmpfs.stats --only-values "$MNT" >"$T/raw"
+"$CMPCTL" stats "$MNT" --all >"$T/all" || fail "cmpctl stats --all"
+expect_eq "counters in --all" "$(awk '{print $1}' "$T/all" | tr '\n' ' ')" \
+	"$(awk '{print $1}' "$T/raw" | tr '\n' ' ')"
+"$CMPCTL" stats "$MNT" --json >"$T/json" || fail "cmpctl stats --json"
+python3 - "$T/json" "$T/raw" <<'PY' || fail "--json does not match the counters"
+import json, sys
+got = json.load(open(sys.argv[1]))
+raw = [l.split()[0] for l in open(sys.argv[2]) if l.strip()]
+assert list(got) == raw, (list(got), raw)
+assert got["blocks_LLL"] == 5, got["blocks_LLL"]
+PY
+log "cmpctl: one-line refusals, a $lines-line summary, --all and --json"
