@@ -206,6 +206,7 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		.listen_addr = o->listen,
 		.keyring = kr,
 		.node_id = o->node_id,
+		.lease_ms = o->lease_ms,
 		.limits = &o->limits,
 	});
 	if (!fs->cluster)
@@ -328,9 +329,10 @@ err_signals:
 	fuse_remove_signal_handlers(fs.se);
 err_ns:
 	/*
-	 * Leave the cluster first: the manager then tells the providers we
-	 * are gone and they free our blocks at once, instead of one FREE per
-	 * block here (which a partitioned provider would make wait).
+	 * Leave the cluster first (LEAVE: the manager shows us as left, not
+	 * suspect), so releasing our remote blocks below sends no FREE per
+	 * block (which a partitioned provider would make wait): providers
+	 * free them on our goodbye, or when their lease on us runs out.
 	 */
 	cluster_destroy(fs.cluster);
 	fs.cluster = NULL;

@@ -61,13 +61,16 @@ static int refresh_candidates_locked(struct cluster *c)
 static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
 			 struct pool_ref *out)
 {
-	uint32_t idx, got = 0;
+	struct proto_block_ref ref;
+	uint32_t got = 0;
 	int ret = remote_add_node(c->remote, e->node, e->addr);
 
 	if (!ret)
-		ret = remote_alloc(c->remote, e->node, 1, &idx, &got);
+		ret = remote_alloc(c->remote, e->node, 1, &ref, &got);
 	if (!ret && got == 1) {
-		*out = (struct pool_ref){.node = e->node, .block = idx};
+		*out = (struct pool_ref){.node = e->node,
+					 .block = ref.block,
+					 .epoch = ref.epoch};
 		return 0;
 	}
 	return ret ? ret : -ENOSPC;
@@ -149,7 +152,8 @@ static int op_borrow(void *ctx, struct pool_ref *out)
 static void op_release(void *ctx, const struct pool_ref *r)
 {
 	struct cluster *c = ctx;
-	int ret = remote_free(c->remote, r->node, &r->block, 1);
+	struct proto_block_ref ref = {r->block, r->epoch};
+	int ret = remote_free(c->remote, r->node, &ref, 1);
 
 	if (ret && ret != -EIO)
 		log_warn("cluster: freeing block %u on node %u: %s", r->block,
@@ -158,10 +162,10 @@ static void op_release(void *ctx, const struct pool_ref *r)
 
 static int remote_error(const struct pool_ref *r, const char *what, int ret)
 {
-	if (ret == -ESTALE) /* MOVED: we never move lent blocks on (yet) */
+	if (ret == -EREMCHG) /* MOVED: we never move lent blocks on (yet) */
 		ret = -EIO;
-	log_error("cluster: %s block %u on node %u: %s", what, r->block,
-		  r->node, strerror(-ret));
+	log_error_rl("cluster: %s block %u (epoch %u) on node %u: %s", what,
+		     r->block, r->epoch, r->node, strerror(-ret));
 	return -EIO;
 }
 
@@ -170,8 +174,9 @@ static int op_read(void *ctx, const struct pool_ref *r, uint32_t off, void *dst,
 {
 	struct cluster *c = ctx;
 	struct proto_block_moved moved;
-	int ret = remote_read(c->remote, r->node, r->block, off, dst, len,
-			      &moved);
+	int ret = remote_read(c->remote, r->node,
+			      (struct proto_block_ref){r->block, r->epoch}, off,
+			      dst, len, &moved);
 
 	return ret ? remote_error(r, "reading", ret) : 0;
 }
@@ -181,8 +186,9 @@ static int op_write(void *ctx, const struct pool_ref *r, uint32_t off,
 {
 	struct cluster *c = ctx;
 	struct proto_block_moved moved;
-	int ret = remote_write(c->remote, r->node, r->block, off, src, len,
-			       &moved);
+	int ret = remote_write(c->remote, r->node,
+			       (struct proto_block_ref){r->block, r->epoch},
+			       off, src, len, &moved);
 
 	return ret ? remote_error(r, "writing", ret) : 0;
 }
@@ -219,11 +225,11 @@ static int st_alloc(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx)
 	return got ? (int)got : -ENOSPC;
 }
 
-static void st_free(void *ctx, uint32_t owner, const uint32_t *idx, uint32_t n)
+static void st_free(void *ctx, const uint32_t *idx, uint32_t n)
 {
 	struct cluster *c = ctx;
 
-	pool_unlend(c->pool, owner, idx, n);
+	pool_unlend(c->pool, idx, n);
 }
 
 static void *st_ptr(void *ctx, uint32_t idx)
@@ -231,20 +237,6 @@ static void *st_ptr(void *ctx, uint32_t idx)
 	struct cluster *c = ctx;
 
 	return pool_block_addr(c->pool, idx);
-}
-
-static bool st_owns(void *ctx, uint32_t idx, uint32_t owner)
-{
-	struct cluster *c = ctx;
-
-	return pool_lent_to(c->pool, idx, owner);
-}
-
-static uint32_t st_release_owner(void *ctx, uint32_t owner)
-{
-	struct cluster *c = ctx;
-
-	return pool_owner_dead(c->pool, owner);
 }
 
 static void st_counts(void *ctx, uint32_t *total, uint32_t *free)
@@ -269,8 +261,6 @@ static const struct peer_store_ops store_ops = {
 	.alloc = st_alloc,
 	.free = st_free,
 	.ptr = st_ptr,
-	.owns = st_owns,
-	.release_owner = st_release_owner,
 	.counts = st_counts,
 	.region = st_region,
 };
@@ -290,27 +280,53 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	out->rrl = pc.blocks[POOL_RRL];
 }
 
-static void mgr_node_dead(void *ctx, uint32_t node)
+/* Stops borrowing from node until the manager offers it again. */
+static void drop_candidate(struct cluster *c, uint32_t node)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t k = 0; k < c->ncand; k++)
+		if (c->cand[k].node == node)
+			c->cand[k].free_hint = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * The manager's news of another node: information, never a reason to free
+ * what we hold for it (only its goodbye or our lease on it ends a loan).
+ */
+static void mgr_node_state(void *ctx, uint32_t node, enum mgr_node_state state,
+			   const char *addr)
 {
 	struct cluster *c = ctx;
-	uint32_t lost, freed;
+	uint32_t lost;
+	int ret;
 
-	if (node == c->node) {
-		/* We were declared dead while cut off: the others let go. */
-		log_error("cluster: the manager had declared this node dead: "
-			  "%u blocks lent or borrowed are gone",
-			  pool_forget_cluster(c->pool));
-		return;
+	switch (state) {
+	case MGR_NODE_ALIVE:
+		ret = remote_add_node(c->remote, node, addr);
+		if (ret)
+			log_warn("cluster: node %u at %s: %s", node, addr,
+				 strerror(-ret));
+		break;
+	case MGR_NODE_SUSPECT:
+		log_info("cluster: the manager finds node %u suspect; its "
+			 "blocks and ours stay as they are",
+			 node);
+		drop_candidate(c, node);
+		break;
+	case MGR_NODE_LEFT:
+		/* it said it is gone for good: our blocks there went too */
+		drop_candidate(c, node);
+		remote_node_dead(c->remote, node);
+		lost = pool_provider_dead(c->pool, node);
+		if (lost)
+			log_warn("cluster: node %u left the cluster: %u of our "
+				 "blocks there are lost",
+				 node, lost);
+		else
+			log_info("cluster: node %u left the cluster", node);
+		break;
 	}
-	remote_node_dead(c->remote, node);
-	lost = pool_provider_dead(c->pool, node);
-	freed = peer_owner_dead(c->peer, node);
-	log_warn("cluster: node %u died: %u of our blocks there are lost, %u "
-		 "of its blocks here freed",
-		 node, lost, freed);
-	pthread_mutex_lock(&c->lock);
-	c->ncand = 0; /* forget candidates that may include it */
-	pthread_mutex_unlock(&c->lock);
 }
 
 static uint32_t random_node_id(void)
@@ -334,6 +350,7 @@ static struct peer *create_peer(struct cluster *c,
 		.block_size = pool_block_size(c->pool),
 		.ops = &store_ops,
 		.ctx = c,
+		.lease_ms = cfg->lease_ms,
 		.limits = cfg->limits,
 	});
 }
@@ -351,7 +368,7 @@ static struct mgr_client *create_mgr_client(struct cluster *c,
 		.block_size = pool_block_size(c->pool),
 		.capacity = pool_local_blocks(c->pool),
 		.counts = mgr_counts,
-		.node_dead = mgr_node_dead,
+		.node_state = mgr_node_state,
 		.ctx = c,
 	});
 }
@@ -421,6 +438,11 @@ void cluster_destroy(struct cluster *c)
 	if (!c)
 		return;
 	pool_stop_cluster(c->pool);
+	/* a clean shutdown: our providers end our loans now, not at lease end
+	 */
+	remote_goodbye_all(c->remote);
+	/* and the manager shows us as left, not suspect */
+	mgr_client_leave(c->mgr);
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);

@@ -70,6 +70,7 @@ int pool_evict_one(struct pool *p, uint32_t *block)
 		p->handles[h].state = HANDLE_REMOTE;
 		p->handles[h].provider_node = ref.node;
 		p->handles[h].remote_block = ref.block;
+		p->handles[h].remote_epoch = ref.epoch;
 		/* It was the coldest block: the cold end of LRL. */
 		pool_lrl_push_locked(p, h, false);
 		p->evictions++;
@@ -106,7 +107,8 @@ static int pull_one(struct pool *p)
 	pool_lrl_remove_locked(p, h);
 	p->handles[h].state = HANDLE_MOVING;
 	ref = (struct pool_ref){.node = p->handles[h].provider_node,
-				.block = p->handles[h].remote_block};
+				.block = p->handles[h].remote_block,
+				.epoch = p->handles[h].remote_epoch};
 	pthread_mutex_unlock(&p->lock);
 
 	ret = p->cops->read(p->cctx, &ref, 0, pool_addr(p, b), p->block_size);
@@ -121,6 +123,7 @@ static int pull_one(struct pool *p)
 		p->handles[h].local_block = b;
 		p->blocks[b].handle = h;
 		pool_list_push_head_locked(p, POOL_LLL, b);
+		p->blocks[b].clean = 0;
 		p->homecomings++;
 	}
 	pthread_cond_broadcast(&p->moved);
@@ -233,8 +236,10 @@ void pool_stop_cluster(struct pool *p)
 
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 {
+	uint64_t dirty[(POOL_MAX_LEND + 63) / 64] = {0};
 	uint32_t got = 0;
 
+	n = MIN(n, POOL_MAX_LEND);
 	pthread_mutex_lock(&p->lock);
 	while (got < n && p->lists[POOL_FREE].head != NIL) {
 		uint32_t b = p->lists[POOL_FREE].head;
@@ -242,30 +247,28 @@ uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 		pool_list_remove_locked(p, b);
 		p->blocks[b].owner_node = owner;
 		pool_list_push_head_locked(p, POOL_RLL, b);
+		if (!p->blocks[b].clean)
+			dirty[got / 64] |= 1ull << (got % 64);
+		p->blocks[b].clean = 0;
 		idx[got++] = b;
 	}
 	pthread_mutex_unlock(&p->lock);
+	/* RLL now, so nothing else uses them: cleared without the lock */
+	for (uint32_t i = 0; i < got; i++)
+		if (dirty[i / 64] & (1ull << (i % 64)))
+			memset(pool_addr(p, idx[i]), 0, p->block_size);
 	return got;
 }
 
-static bool lent_to_locked(struct pool *p, uint32_t b, uint32_t owner)
+void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n)
 {
-	return b < p->local_blocks && p->blocks[b].list == POOL_RLL &&
-	       p->blocks[b].owner_node == owner;
-}
-
-uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
-		     uint32_t n)
-{
-	uint32_t bad = 0;
 	bool kick = false;
 
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < n; i++) {
-		if (!lent_to_locked(p, idx[i], owner)) {
-			bad++;
+		if (idx[i] >= p->local_blocks ||
+		    p->blocks[idx[i]].list != POOL_RLL)
 			continue;
-		}
 		pool_list_remove_locked(p, idx[i]);
 		pool_list_push_head_locked(p, POOL_FREE, idx[i]);
 		kick = true;
@@ -273,41 +276,11 @@ uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
 	if (kick && p->lists[POOL_LRL].count)
 		pool_kick_helper_locked(p);
 	pthread_mutex_unlock(&p->lock);
-	return bad;
-}
-
-bool pool_lent_to(struct pool *p, uint32_t idx, uint32_t owner)
-{
-	bool ret;
-
-	pthread_mutex_lock(&p->lock);
-	ret = lent_to_locked(p, idx, owner);
-	pthread_mutex_unlock(&p->lock);
-	return ret;
 }
 
 void *pool_block_addr(struct pool *p, uint32_t idx)
 {
 	return idx < p->local_blocks ? pool_addr(p, idx) : NULL;
-}
-
-uint32_t pool_owner_dead(struct pool *p, uint32_t owner)
-{
-	uint32_t n = 0, b, next;
-
-	pthread_mutex_lock(&p->lock);
-	for (b = p->lists[POOL_RLL].head; b != NIL; b = next) {
-		next = p->blocks[b].next;
-		if (p->blocks[b].owner_node != owner)
-			continue;
-		pool_list_remove_locked(p, b);
-		pool_list_push_head_locked(p, POOL_FREE, b);
-		n++;
-	}
-	if (n && p->lists[POOL_LRL].count)
-		pool_kick_helper_locked(p);
-	pthread_mutex_unlock(&p->lock);
-	return n;
 }
 
 uint32_t pool_provider_dead(struct pool *p, uint32_t node)
@@ -322,27 +295,6 @@ uint32_t pool_provider_dead(struct pool *p, uint32_t node)
 		pool_lrl_remove_locked(p, h);
 		p->handles[h].state = HANDLE_LOST;
 		p->lost++;
-		n++;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-uint32_t pool_forget_cluster(struct pool *p)
-{
-	uint32_t n = 0, h, next, b;
-
-	pthread_mutex_lock(&p->lock);
-	for (h = p->lrl_head; h != NIL; h = next) {
-		next = p->handles[h].next;
-		pool_lrl_remove_locked(p, h);
-		p->handles[h].state = HANDLE_LOST;
-		p->lost++;
-		n++;
-	}
-	while ((b = p->lists[POOL_RLL].head) != NIL) {
-		pool_list_remove_locked(p, b);
-		pool_list_push_head_locked(p, POOL_FREE, b);
 		n++;
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -27,6 +27,7 @@
 struct pool_ref {
 	uint32_t node;	/* provider node id */
 	uint32_t block; /* block index on the provider */
+	uint32_t epoch; /* the loan's epoch there */
 };
 
 struct pool_cluster_ops {
@@ -50,27 +51,20 @@ void pool_stop_cluster(struct pool *p);
 
 /*
  * Lending (RLL): the peer service stores other nodes' blocks in our free
- * blocks. pool_lend() takes up to n free blocks for owner and returns how
- * many it took (0 when none is free) with their indexes in idx[].
+ * blocks; its loan table (pool/loans.h) is the authority on who holds
+ * which. pool_lend() takes up to n (at most POOL_MAX_LEND) free blocks for
+ * owner, cleared, and returns how many it took (0 when none is free) with
+ * their indexes in idx[]. pool_unlend() takes back blocks whose loans
+ * ended (indexes not lent are skipped).
  */
+#define POOL_MAX_LEND 1024u
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx);
-/* Returns lent blocks; indexes not lent to owner are skipped (counted). */
-uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
-		     uint32_t n);
-bool pool_lent_to(struct pool *p, uint32_t idx, uint32_t owner);
+void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n);
 /* Address of local block idx (for the peer service; idx < local blocks). */
 void *pool_block_addr(struct pool *p, uint32_t idx);
 uint32_t pool_local_blocks(const struct pool *p);
-/* An owner died: every block lent to it is freed. Returns how many. */
-uint32_t pool_owner_dead(struct pool *p, uint32_t owner);
 /* A provider died: our blocks there are lost (EIO). Returns how many. */
 uint32_t pool_provider_dead(struct pool *p, uint32_t node);
-/*
- * The cluster declared this node dead (it was cut off for too long): the
- * others freed what they held for us and forgot what we held for them.
- * Every LRL block becomes lost, every RLL block free. Returns how many.
- */
-uint32_t pool_forget_cluster(struct pool *p);
 /*
  * Pulls up to max borrowed blocks home while free local blocks remain
  * (principle 4). Returns how many moved. The helper thread calls it; tests

@@ -26,7 +26,8 @@ struct local_block {
 		uint32_t handle;     /* LLL: the handle whose data it holds */
 		uint32_t owner_node; /* RLL: the node we lend it to */
 	};
-	uint8_t list; /* enum pool_list: FREE, LLL or RLL */
+	uint8_t list;  /* enum pool_list: FREE, LLL or RLL */
+	uint8_t clean; /* never used since the region was made: all zeros */
 };
 
 enum handle_state {
@@ -45,6 +46,7 @@ struct handle_loc {
 		uint32_t next_free;    /* HANDLE_UNUSED: free chain (0 ends) */
 	};
 	uint32_t provider_node; /* HANDLE_REMOTE, LOST, or moving home */
+	uint32_t remote_epoch;	/* the loan's epoch there, likewise */
 	uint32_t pins; /* references of readers/writers; pinned stays put */
 	uint32_t prev, next; /* LRL list links (HANDLE_REMOTE only) */
 	uint8_t state;	     /* enum handle_state */

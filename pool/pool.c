@@ -174,8 +174,10 @@ static void init_lists(struct pool *p)
 		list_init(&p->lists[i]);
 	p->lrl_head = p->lrl_tail = NIL;
 	/* Address order: the first allocations are contiguous. */
-	for (uint32_t b = p->local_blocks; b-- > 0;)
+	for (uint32_t b = p->local_blocks; b-- > 0;) {
 		pool_list_push_head_locked(p, POOL_FREE, b);
+		p->blocks[b].clean = 1;
+	}
 }
 
 struct pool *pool_create(const struct pool_config *cfg)
@@ -364,6 +366,9 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 	pool_list_push_head_locked(p, POOL_LLL, b);
 	p->handles[h] = (struct handle_loc){
 		.local_block = b, .state = HANDLE_LOCAL, .pins = 1};
+	/* a block never used yet is zeros already: no memset */
+	zero = zero && !p->blocks[b].clean;
+	p->blocks[b].clean = 0;
 	pthread_mutex_unlock(&p->lock);
 
 	/* Pinned while zeroed so it cannot move under the memset. */
@@ -395,7 +400,8 @@ void pool_free(struct pool *p, uint32_t h)
 	} else if (loc->state == HANDLE_REMOTE) {
 		pool_lrl_remove_locked(p, h);
 		ref = (struct pool_ref){.node = loc->provider_node,
-					.block = loc->remote_block};
+					.block = loc->remote_block,
+					.epoch = loc->remote_epoch};
 	} else if (loc->state == HANDLE_LOST) {
 		p->lost--;
 	}
@@ -471,7 +477,8 @@ static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 	} else {
 		loc->pins++;
 		*ref = (struct pool_ref){.node = loc->provider_node,
-					 .block = loc->remote_block};
+					 .block = loc->remote_block,
+					 .epoch = loc->remote_epoch};
 		if (p->lrl_head != h) {
 			pool_lrl_remove_locked(p, h);
 			pool_lrl_push_locked(p, h, true);

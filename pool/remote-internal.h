@@ -36,6 +36,7 @@ struct remote_node {
 	uint32_t id;
 	char addr[PROTO_BLOCK_ADDR_LEN]; /* under remote.lock */
 	bool dead;			 /* under remote.lock */
+	bool lent_to_us;		 /* an ALLOC there succeeded; lock */
 	uint64_t gen;			 /* bumped on death / new address */
 	uint64_t down_until;		 /* cmp_now_ns(): fail fast before */
 	unsigned int nidle;		 /* under remote.lock */
@@ -71,6 +72,9 @@ struct call {
 	bool answered; /* a matching reply header arrived */
 };
 
+/* The node's entry, or NULL (remote.lock held). */
+struct remote_node *remote_find_node_locked(struct remote *r, uint32_t id);
+
 /* Sends one request and receives its reply; the heart of every call. */
 int remote_transact(struct remote *r, struct rconn *rc, struct call *cl);
 
@@ -88,5 +92,7 @@ typedef int (*remote_exchange_fn)(struct remote *r, struct rconn *rc,
  */
 int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 		     remote_exchange_fn fn, void *arg);
+/* The plain exchange: remote_transact() of the struct call arg. */
+int remote_do_call(struct remote *r, struct rconn *rc, void *arg);
 
 #endif

@@ -25,7 +25,7 @@
 #include "cmp/wire.h"
 #include "remote-internal.h"
 
-static struct remote_node *find_node_locked(struct remote *r, uint32_t id)
+struct remote_node *remote_find_node_locked(struct remote *r, uint32_t id)
 {
 	struct remote_node *n = r->buckets[id % REMOTE_BUCKETS];
 
@@ -127,7 +127,7 @@ int remote_add_node(struct remote *r, uint32_t node, const char *addr)
 	if (!node || !addr || strlen(addr) >= PROTO_BLOCK_ADDR_LEN)
 		return -EINVAL;
 	pthread_mutex_lock(&r->lock);
-	n = find_node_locked(r, node);
+	n = remote_find_node_locked(r, node);
 	if (!n) {
 		n = calloc(1, sizeof(*n));
 		if (!n) {
@@ -154,7 +154,7 @@ void remote_node_dead(struct remote *r, uint32_t node)
 	struct remote_node *n;
 
 	pthread_mutex_lock(&r->lock);
-	n = find_node_locked(r, node);
+	n = remote_find_node_locked(r, node);
 	if (n) {
 		n->dead = true;
 		drop_conns_locked(n, &dead);
@@ -221,7 +221,7 @@ int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 			return -EPROTO;
 		if (cl->moved)
 			*cl->moved = mv;
-		return -ESTALE;
+		return -EREMCHG;
 	}
 	ret = wire_skip_payload(rc->c, &rh);
 	if (ret < 0)
@@ -234,7 +234,7 @@ int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 static bool conn_reusable(int ret)
 {
 	return ret == 0 || ret == -ENOENT || ret == -ENOSPC || ret == -EACCES ||
-	       ret == -ESTALE || ret == -EBUSY;
+	       ret == -ESTALE || ret == -EREMCHG || ret == -EBUSY;
 }
 
 /* A STATUS request: the provider's counts and its region on this connection. */
@@ -329,7 +329,7 @@ static int checkout(struct remote *r, uint32_t node, struct rconn **out,
 	int ret, timeout = atomic_load(&r->timeout_ms);
 
 	pthread_mutex_lock(&r->lock);
-	n = find_node_locked(r, node);
+	n = remote_find_node_locked(r, node);
 	if (!n || n->dead || (n->down_until && cmp_now_ns() < n->down_until)) {
 		pthread_mutex_unlock(&r->lock);
 		return n ? -EIO : -EHOSTUNREACH;
@@ -425,78 +425,9 @@ int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 	return -EIO;
 }
 
-static int do_call(struct remote *r, struct rconn *rc, void *arg)
+int remote_do_call(struct remote *r, struct rconn *rc, void *arg)
 {
 	return remote_transact(r, rc, arg);
-}
-
-int remote_alloc(struct remote *r, uint32_t node, uint32_t n, uint32_t *idx,
-		 uint32_t *got)
-{
-	uint8_t req[PROTO_BLOCK_ALLOC_REQ_SIZE];
-	uint8_t rep[PROTO_BLOCK_MAX_IDX_MSG];
-	struct proto_block_alloc_req ar = {
-		.owner = r->self,
-		.n = MIN(n, PROTO_BLOCK_MAX_IDX),
-	};
-	struct proto_block_alloc_rep out;
-	struct iovec qiov = {req, sizeof(req)}, piov = {rep, sizeof(rep)};
-	struct call cl = {
-		.op = WIRE_OP_ALLOC,
-		.req = &qiov,
-		.nreq = 1,
-		.rep = &piov,
-		.nrep = 1,
-		.rep_len = sizeof(rep),
-	};
-	int ret;
-
-	*got = 0;
-	if (!n)
-		return -EINVAL;
-	proto_block_alloc_req_encode(&ar, req, sizeof(req));
-	ret = remote_with_conn(r, node, false, do_call, &cl);
-	if (ret < 0)
-		return ret;
-	ret = proto_block_alloc_rep_decode(rep, cl.got, &out, idx, ar.n);
-	if (ret < 0 || !out.count) {
-		log_warn("remote: node %u sent a bad ALLOC reply", node);
-		atomic_fetch_add(&r->errors, 1);
-		return -EIO;
-	}
-	*got = out.count;
-	return 0;
-}
-
-int remote_free(struct remote *r, uint32_t node, const uint32_t *idx,
-		uint32_t n)
-{
-	uint8_t req[PROTO_BLOCK_MAX_IDX_MSG];
-	struct iovec qiov = {req, 0};
-	struct call cl = {
-		.op = WIRE_OP_FREE,
-		.req = &qiov,
-		.nreq = 1,
-		.rep_exact = true,
-	};
-	uint32_t done = 0, chunk;
-	int ret;
-
-	if (!n)
-		return 0;
-	while (done < n) {
-		chunk = MIN(n - done, PROTO_BLOCK_MAX_IDX);
-		ret = proto_block_free_req_encode(r->self, idx + done, chunk,
-						  req, sizeof(req));
-		if (ret < 0)
-			return ret;
-		qiov.iov_len = ret;
-		ret = remote_with_conn(r, node, false, do_call, &cl);
-		if (ret < 0)
-			return ret;
-		done += chunk;
-	}
-	return 0;
 }
 
 int remote_status(struct remote *r, uint32_t node,
@@ -506,7 +437,7 @@ int remote_status(struct remote *r, uint32_t node,
 	int ret;
 
 	status_call_init(&sc);
-	ret = remote_with_conn(r, node, true, do_call, &sc.cl);
+	ret = remote_with_conn(r, node, true, remote_do_call, &sc.cl);
 	if (ret < 0)
 		return ret;
 	if (proto_block_status_decode(sc.buf, sizeof(sc.buf), out) < 0) {

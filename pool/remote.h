@@ -19,18 +19,20 @@
  * (default 5000 ms, remote_set_timeout()), never a hang; after a failed
  * connect, calls to that node fail at once with -EIO for REMOTE_RETRY_MS
  * (or until remote_add_node() names it again). Provider answers:
- * -ENOSPC (no free block), -ENOENT (not a block of ours there), -EACCES,
- * -EINVAL, -EBADMSG (our data arrived corrupted), and -ESTALE when the block
- * moved on: *moved (if not NULL) then tells where to retry. -EHOSTUNREACH
- * for a node never added.
+ * -ENOSPC (no free block), -ESTALE (that loan is not ours any more: freed,
+ * re-lent, or our lease there expired), -ENOENT (no such block), -EACCES,
+ * -EINVAL, -EBADMSG (our data arrived corrupted), and -EREMCHG when the
+ * block moved on: *moved (if not NULL) then tells where to retry.
+ * -EHOSTUNREACH for a node never added.
  *
- * Owner ids: every request carries self_node, and a provider binds each
- * connection to the first owner id it sees. To move a block lent to us on
- * to a third node for its owner (DESIGN principle 3: the block must belong
- * to the owner there), use a struct remote created with that owner's id.
+ * Owner id: the provider knows us by the node id our handshake
+ * authenticated (self_node), never by a field of a request. To move a
+ * block lent to us on to a third node for its owner (DESIGN principle 3),
+ * the owner must be the one to borrow it there.
  *
- * A lost ALLOC reply (timeout) leaves the blocks allocated on the provider
- * until the owner frees them or dies.
+ * A lost ALLOC reply (timeout) leaves loans we do not know of on the
+ * provider: our next reconciliation with it, or its lease on us, ends
+ * them.
  *
  * Threads: every function is thread-safe. Memory: callers own all buffers;
  * nothing is kept after a call returns.
@@ -85,19 +87,39 @@ void remote_node_dead(struct remote *r, uint32_t node);
 
 /*
  * Borrows up to n blocks (at most PROTO_BLOCK_MAX_IDX per call) from node:
- * 0 and *got >= 1 indexes in idx, or -ENOSPC when it has none free.
+ * 0 and *got >= 1 loans in refs (cleared blocks), or -ENOSPC when it has
+ * none free.
  */
-int remote_alloc(struct remote *r, uint32_t node, uint32_t n, uint32_t *idx,
-		 uint32_t *got);
-/* Returns n blocks (any n; sent in chunks) to node. */
-int remote_free(struct remote *r, uint32_t node, const uint32_t *idx,
-		uint32_t n);
+int remote_alloc(struct remote *r, uint32_t node, uint32_t n,
+		 struct proto_block_ref *refs, uint32_t *got);
+/* Ends n loans (any n; sent in chunks). A retry is harmless. */
+int remote_free(struct remote *r, uint32_t node,
+		const struct proto_block_ref *refs, uint32_t n);
+/*
+ * One step of a reconciliation (flags PROTO_BLOCK_RECONCILE_FIRST/LAST):
+ * n (<= PROTO_BLOCK_MAX_IDX) loans we still claim there; missing[] (room
+ * for n) gets those the provider does not hold. LAST makes it end the
+ * loans we did not claim in any step since FIRST.
+ */
+int remote_reconcile(struct remote *r, uint32_t node, uint32_t flags,
+		     const struct proto_block_ref *refs, uint32_t n,
+		     struct proto_block_ref *missing, uint32_t *nmissing);
+/* We leave: the provider ends all our loans (*freed: how many). */
+int remote_goodbye(struct remote *r, uint32_t node, uint32_t *freed);
+/*
+ * GOODBYE to every node that ever lent to us; failures are logged (the
+ * lease frees those loans later). Returns how many nodes acknowledged.
+ */
+unsigned int remote_goodbye_all(struct remote *r);
+/* Renews the provider's lease on us. */
+int remote_ping(struct remote *r, uint32_t node);
 
-/* Byte range [off, off + len) of block idx on node; inside one block. */
-int remote_read(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		void *dst, uint32_t len, struct proto_block_moved *moved);
-int remote_write(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		 const void *src, uint32_t len,
+/* One byte range [off, off + len) of loan ref on node; inside one block. */
+int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,
+		uint32_t off, void *dst, uint32_t len,
+		struct proto_block_moved *moved);
+int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
+		 uint32_t off, const void *src, uint32_t len,
 		 struct proto_block_moved *moved);
 
 /*

@@ -24,8 +24,10 @@
  * free blocks to other nodes (RLL), the manager client that registers us
  * and heartbeats our list counts, and the block client through which the
  * pool borrows (LRL), reads and writes byte ranges of blocks elsewhere. It
- * wires the manager's NODE_DEAD announcements to the pool (our blocks on
- * the dead node are lost; its blocks in our memory are freed).
+ * takes the manager's NODE_STATE news as information: a node that LEFT
+ * takes our blocks there with it (lost), a SUSPECT one is not borrowed
+ * from; nothing we hold for others is freed on the manager's word.
+ * cluster_destroy() says LEAVE to the manager (a clean shutdown).
  *
  * Threads: every pool function is thread-safe (one internal mutex, held
  * only for list updates, never across copies or network I/O).
@@ -123,6 +125,7 @@ struct cluster_config {
 	struct auth_keyring *keyring;
 	uint32_t node_id; /* 0: random */
 	int timeout_ms;	  /* per remote call; <= 0: 5000 */
+	uint32_t lease_ms; /* lending: owners' lease; 0: the peer's default */
 	/* of the block server (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;
 };

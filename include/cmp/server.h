@@ -18,7 +18,7 @@
  * handle(), on_open() and on_close() run on the connection's thread.
  * server_reply() and server_push() may be called from any thread: writes
  * on a connection are serialized by its write mutex, so another thread can
- * push an unsolicited frame (NODE_DEAD) while the connection's thread
+ * push an unsolicited frame (NODE_STATE) while the connection's thread
  * replies.
  *
  * Limits (struct server_limits; every one a resource a stranger could make

@@ -105,13 +105,14 @@ static void fill(uint8_t *p, size_t len, unsigned int seed)
 		p[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 8));
 }
 
-static uint32_t alloc_one(struct fixture *f)
+static struct proto_block_ref alloc_one(struct fixture *f)
 {
-	uint32_t idx, got;
+	struct proto_block_ref ref;
+	uint32_t got;
 
-	assert_int_equal(remote_alloc(f->r, PROVIDER, 1, &idx, &got), 0);
+	assert_int_equal(remote_alloc(f->r, PROVIDER, 1, &ref, &got), 0);
 	assert_int_equal(got, 1);
-	return idx;
+	return ref;
 }
 
 /* ---- the man in the middle ---- */
@@ -216,7 +217,12 @@ static void *relay_c2s(void *arg)
 			free(frame);
 		}
 	}
-	conn_shutdown(m->b);
+	/*
+	 * Half close: the peer reads every frame relayed, then closes, and
+	 * only then does pump_s2c() see the end (a full shutdown here would
+	 * end it at once, before the peer served the last frames).
+	 */
+	shutdown(conn_fd(m->b), SHUT_WR);
 	return NULL;
 }
 
@@ -262,8 +268,9 @@ static void sealed_data_path_works(void **state)
 {
 	struct fixture *f = *state;
 	static uint8_t in[BS], out[BS];
-	uint32_t a = alloc_one(f), b = alloc_one(f);
-	struct proto_block_extent ext[2] = {{a, 10, 5000}, {b, 0, BS}};
+	struct proto_block_ref a = alloc_one(f), b = alloc_one(f);
+	struct proto_block_extent ext[2] = {{a.block, a.epoch, 10, 5000},
+					    {b.block, b.epoch, 0, BS}};
 	struct iovec win = {in, 5000 + BS}, wout = {out, 5000 + BS};
 	static uint8_t big[5000 + BS], bigout[5000 + BS];
 
@@ -285,7 +292,7 @@ static void sealed_data_path_works(void **state)
 static void tampered_write(struct fixture *f, long at, size_t first_bad)
 {
 	static uint8_t old[BS], new[BS], out[BS];
-	uint32_t idx = alloc_one(f);
+	struct proto_block_ref idx = alloc_one(f);
 	struct mitm m = {.target = 0, .flip_at = at, .replay = -1};
 	int ret;
 
@@ -324,7 +331,7 @@ static void tampered_sealed_write_changes_no_block_byte(void **state)
 static void replay_old_write(struct fixture *f, uint8_t *out)
 {
 	static uint8_t a[4096], b[4096];
-	uint32_t idx = alloc_one(f);
+	struct proto_block_ref idx = alloc_one(f);
 	struct mitm m = {.target = 1, .flip_at = -1, .replay = 0};
 
 	fill(a, sizeof(a), 5);

@@ -351,9 +351,9 @@ static void server_pushes_from_another_thread_between_replies(void **state)
 	ping(a, 1);
 	assert_int_equal(counter(&e, &e.opens), 1);
 
-	assert_int_equal(server_push(e.last, WIRE_OP_NODE_DEAD, &iov, 1), 0);
+	assert_int_equal(server_push(e.last, WIRE_OP_NODE_STATE, &iov, 1), 0);
 	assert_int_equal(wire_recv_hdr(a, &h), 0);
-	assert_int_equal(h.op, WIRE_OP_NODE_DEAD);
+	assert_int_equal(h.op, WIRE_OP_NODE_STATE);
 	assert_int_equal(h.flags, 0);
 	assert_true(h.id >> 63);
 	assert_int_equal(wire_skip_payload(a, &h), 0);
@@ -368,7 +368,7 @@ static void server_pushes_from_another_thread_between_replies(void **state)
 	assert_true(wait_for(count_is, &closed, DEADLINE_MS));
 	ping(a, 4);
 	/* pushing to a closed connection fails cleanly */
-	assert_int_equal(server_push(e.last, WIRE_OP_NODE_DEAD, &iov, 1),
+	assert_int_equal(server_push(e.last, WIRE_OP_NODE_STATE, &iov, 1),
 			 -ECONNRESET);
 
 	conn_destroy(b);
