@@ -534,21 +534,27 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	(void)fi;
 }
 
+/*
+ * close() and fsync(): data is in the pool as soon as write() returns, so
+ * there is nothing to write back; what they report is whether it is all
+ * still there (a failed write, a lost block, a provider out of reach).
+ */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	COUNT(fs_from_req(req), flush);
-	reply_err(req, 0);
-	(void)ino;
+	struct fs *fs = fs_from_req(req);
+
+	COUNT(fs, flush);
+	reply_err(req, fs_data_check(fs, fs_inode(fs, ino)));
 	(void)fi;
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	/* Data is in the pool as soon as write() returns. */
-	COUNT(fs_from_req(req), fsync);
-	reply_err(req, 0);
-	(void)ino;
+	struct fs *fs = fs_from_req(req);
+
+	COUNT(fs, fsync);
+	reply_err(req, fs_data_check(fs, fs_inode(fs, ino)));
 	(void)datasync;
 	(void)fi;
 }
@@ -684,6 +690,9 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		EMIT("net_bytes_received %llu\n",
 		     (unsigned long long)cs.bytes_received);
 		EMIT("net_errors %llu\n", (unsigned long long)cs.errors);
+		EMIT("net_suspects %llu\n", (unsigned long long)cs.suspects);
+		EMIT("net_reconciles %llu\n",
+		     (unsigned long long)cs.reconciles);
 	}
 #undef LOAD
 #undef EMIT
