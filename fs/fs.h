@@ -44,6 +44,7 @@ struct fs_options {
 	char *key_path;
 	bool insecure;
 	uint32_t node_id;
+	uint32_t lease_ms;
 };
 
 /*

@@ -208,6 +208,7 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		.listen_addr = o->listen,
 		.keyring = kr,
 		.node_id = o->node_id,
+		.lease_ms = o->lease_ms,
 	});
 	if (!fs->cluster)
 		return -errno;

@@ -565,6 +565,7 @@ static struct peer *create_peer(struct cluster *c,
 		.block_size = pool_block_size(c->pool),
 		.ops = &store_ops,
 		.ctx = c,
+		.lease_ms = cfg->lease_ms,
 	});
 }
 

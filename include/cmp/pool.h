@@ -148,6 +148,8 @@ struct cluster_config {
 	struct auth_keyring *keyring;
 	uint32_t node_id; /* 0: random */
 	int timeout_ms;	  /* per remote call; <= 0: 5000 */
+	/* we free what we lend to a node silent this long; 0: 300 s */
+	uint32_t lease_ms;
 };
 
 struct cluster_stats {
