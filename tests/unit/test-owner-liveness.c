@@ -253,6 +253,7 @@ struct fix {
 	struct manager *mgr;
 	char mgr_addr[64];
 	char prov_addr[64];
+	pthread_mutex_t store_lock; /* store: the manager client reads it */
 	struct ms_store *store;
 	struct peer *peer;
 	struct mgr_client *prov_mgr;
@@ -269,30 +270,43 @@ static void prov_counts(void *ctx, struct proto_mgr_counts *out)
 	struct fix *f = ctx;
 
 	memset(out, 0, sizeof(*out));
-	out->free = ms_store_free_count(f->store);
-	out->rll = ms_store_total(f->store) - out->free;
+	pthread_mutex_lock(&f->store_lock);
+	if (f->store) {
+		out->free = ms_store_free_count(f->store);
+		out->rll = ms_store_total(f->store) - out->free;
+	}
+	pthread_mutex_unlock(&f->store_lock);
 }
 
 static void start_provider(struct fix *f, uint32_t lease_ms)
 {
-	assert_int_equal(ms_store_create(NULL, PBLOCKS * BS, BS, &f->store), 0);
+	struct ms_store *store;
+
+	assert_int_equal(ms_store_create(NULL, PBLOCKS * BS, BS, &store), 0);
 	f->peer = peer_create(&(struct peer_config){
 		.listen_addr = f->prov_addr,
 		.node_id = PROV,
 		.block_size = BS,
 		.ops = &ms_store_ops,
-		.ctx = f->store,
+		.ctx = store,
 		.lease_ms = lease_ms,
 	});
 	assert_non_null(f->peer);
+	pthread_mutex_lock(&f->store_lock);
+	f->store = store;
+	pthread_mutex_unlock(&f->store_lock);
 }
 
 static void stop_provider(struct fix *f)
 {
-	peer_destroy(f->peer);
-	ms_store_destroy(f->store);
-	f->peer = NULL;
+	struct ms_store *store = f->store;
+
+	pthread_mutex_lock(&f->store_lock);
 	f->store = NULL;
+	pthread_mutex_unlock(&f->store_lock);
+	peer_destroy(f->peer);
+	ms_store_destroy(store);
+	f->peer = NULL;
 }
 
 static struct fix *setup_with(uint32_t lease_ms)
@@ -302,6 +316,7 @@ static struct fix *setup_with(uint32_t lease_ms)
 	char addr[64];
 
 	assert_non_null(f);
+	pthread_mutex_init(&f->store_lock, NULL);
 	seq++;
 	snprintf(f->mgr_addr, sizeof(f->mgr_addr), "mem://ol-mgr-%d-%u",
 		 getpid(), seq);
@@ -364,6 +379,7 @@ static int teardown(void **state)
 	relay_stop(&f->relay);
 	stop_provider(f);
 	manager_destroy(f->mgr);
+	pthread_mutex_destroy(&f->store_lock);
 	free(f);
 	return 0;
 }
@@ -474,6 +490,28 @@ static bool block0_remote_readable(void *arg)
 static bool owner_saw_a_suspect(void *arg)
 {
 	return stats_of(arg).suspects > 0;
+}
+
+static bool no_provider_suspect(void *arg)
+{
+	struct fix *f = arg;
+
+	return !pool_any_suspect(f->pool);
+}
+
+/* The manager's view of the restarted provider is fresh: room for 3. */
+static bool manager_sees_room(void *arg)
+{
+	struct fix *f = arg;
+	struct mgr_node_info info[4];
+	size_t n = 0;
+
+	if (mgr_client_nodes(f->prov_mgr, info, 4, &n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (info[i].node == PROV)
+			return info[i].counts.free >= 3;
+	return false;
 }
 
 static bool all_remote_lost(void *arg)
@@ -646,6 +684,9 @@ static void restart_provider(struct fix *f, bool new_incarnation)
 	assert_true(wait_for(all_remote_lost, f, DEADLINE_MS));
 	assert_true(pool_lost_gen(f->pool) > gen);
 	only_remote_ones_lost(f, remote);
+	/* lost first, usable again (and offered) a moment later */
+	assert_true(wait_for(no_provider_suspect, f, DEADLINE_MS));
+	assert_true(wait_for(manager_sees_room, f, DEADLINE_MS));
 	free_lost_and_borrow_again(f, remote, 3);
 }
 
