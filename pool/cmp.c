@@ -53,6 +53,20 @@ static void record_loan_locked(struct pool *p, uint32_t h,
 	pool_lrl_push_locked(p, h, false);
 }
 
+/* The loan of moving h is not needed after all: given back (lock). */
+static void drop_loan_locked(struct pool *p, uint32_t h)
+{
+	struct handle_loc *loc = &p->handles[h];
+	struct pool_ref ref = pool_loan_of(loc);
+
+	if (loc->flags & HF_ON_LRL) {
+		pool_lrl_remove_locked(p, h);
+		pool_release_locked(p, &ref);
+	}
+	loc->provider_node = 0;
+	loc->flags &= (uint8_t)~HF_LOST_PENDING;
+}
+
 /*
  * The end of moving h out of local block b (ret: the copy's result). On
  * success h is REMOTE and b is the caller's. A loan not needed after all
@@ -62,7 +76,6 @@ static void record_loan_locked(struct pool *p, uint32_t h,
 static int finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 {
 	struct handle_loc *loc = &p->handles[h];
-	struct pool_ref ref = pool_loan_of(loc);
 
 	if (!ret && !(loc->flags & (HF_FREE_PENDING | HF_LOST_PENDING))) {
 		pool_list_remove_locked(p, b);
@@ -70,20 +83,35 @@ static int finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 		p->evictions++;
 		return 0;
 	}
-	if (loc->flags & HF_ON_LRL) {
-		pool_lrl_remove_locked(p, h);
-		pool_release_locked(p, &ref);
-	}
-	loc->provider_node = 0;
+	drop_loan_locked(p, h);
 	if (loc->flags & HF_FREE_PENDING) {
 		pool_list_remove_locked(p, b);
 		pool_handle_put_locked(p, h);
 		return 0;
 	}
-	loc->flags &= (uint8_t)~HF_LOST_PENDING;
 	loc->state = HANDLE_LOCAL;
 	/* full everywhere, or a provider failed us (the data stays here) */
 	return ret == -ENOSPC ? -ENOSPC : -EIO;
+}
+
+/* Borrows a block for moving h out of local block b and copies it there. */
+static int move_out(struct pool *p, uint32_t h, uint32_t b,
+		    struct pool_ref *ref)
+{
+	int ret = p->cops->borrow(p->cctx, ref);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	record_loan_locked(p, h, ref);
+	pthread_mutex_unlock(&p->lock);
+	if (p->cops->borrowed)
+		p->cops->borrowed(p->cctx, ref);
+	ret = p->cops->write(p->cctx, ref, 0, pool_addr(p, b), p->block_size);
+	if (ret)
+		log_error_rl("pool: moving block %u to node %u block %u: %s", b,
+			     ref->node, ref->block, strerror(-ret));
+	return ret ? -EIO : 0;
 }
 
 int pool_evict_one(struct pool *p, uint32_t *block)
@@ -99,19 +127,23 @@ int pool_evict_one(struct pool *p, uint32_t *block)
 		return -ENOSPC;
 	h = p->blocks[b].handle;
 
-	ret = p->cops->borrow(p->cctx, &ref);
-	if (!ret) {
+	/*
+	 * A provider that fails the copy is suspect from then on: the second
+	 * attempt borrows elsewhere.
+	 */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ret = move_out(p, h, b, &ref);
+		if (!ret || ret == -ENOSPC || attempt)
+			break;
 		pthread_mutex_lock(&p->lock);
-		record_loan_locked(p, h, &ref);
+		/* (not when borrowing itself failed, or the file let go) */
+		if (!p->handles[h].provider_node ||
+		    (p->handles[h].flags & HF_FREE_PENDING)) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		drop_loan_locked(p, h);
 		pthread_mutex_unlock(&p->lock);
-		if (p->cops->borrowed)
-			p->cops->borrowed(p->cctx, &ref);
-		ret = p->cops->write(p->cctx, &ref, 0, pool_addr(p, b),
-				     p->block_size);
-		if (ret)
-			log_error_rl("pool: moving block %u to node %u block "
-				     "%u: %s",
-				     b, ref.node, ref.block, strerror(-ret));
 	}
 
 	pthread_mutex_lock(&p->lock);

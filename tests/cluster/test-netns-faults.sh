@@ -25,9 +25,10 @@ expect() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
 start_manager
 ID_OF=([n1]=11 [n2]=12 [n3]=13)
 # n2 (80 blocks of 64 KiB) has more idle memory than n3 (64), so it is
-# borrowed from first, until the two are even; n1 has 32.
+# borrowed from first, until the two are even; n1 has 32. n3 keeps what
+# it lends to a silent node for 5 s (n1's keepalives renew it meanwhile).
 start_node n2 12 local=5M
-start_node n3 13 local=4M
+start_node n3 13 local=4M,lease=5s
 start_node n1 11 local=2M
 for id in 11 12 13; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
@@ -185,10 +186,10 @@ log "after the restart: n1 LRL $(stat_of n1 blocks_LRL) = n3 RLL $(stat_of n3 bl
 [ "$(stat_of n3 blocks_RLL)" -gt 0 ] || fail "n3 lends nothing before n1 dies"
 kill_daemon n1
 wait_until "n1 suspect at the manager" 20 node_in_state 11 suspect
-# TODO(lead, issue 9 leases): n3 frees n1's blocks when its lease on n1
-# expires, not on the manager's word; start n3 with a short lease= and
-# wait longer than it here.
-wait_until "n3 to free n1's blocks" 20 test "$(stat_of n3 blocks_RLL)" = 0
+# n3 frees n1's blocks when its lease on n1 (5 s) expires, not on the
+# manager's word
+n3_lends_nothing() { [ "$(stat_of n3 blocks_RLL)" = 0 ]; }
+wait_until "n3 to free n1's blocks" 20 n3_lends_nothing
 expect "n3 free after n1 died" "$(stat_of n3 blocks_free)" 64
 n3_all_free() { [ "$(node_field 13 free)" = 64 ]; }
 if ! (wait_until "the manager to see n3 all free" 20 n3_all_free); then

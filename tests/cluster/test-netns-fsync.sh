@@ -117,8 +117,8 @@ log "n1: $(stat_of n1 net_suspects) suspect, $(stat_of n1 net_reconciles) reconc
 
 # ---- n2 leaves for good ----
 umount_node n2
-wait_until "n1 to lose f's blocks on n2" 20 \
-	test "$(stat_of n1 blocks_lost)" -gt 0
+n1_lost_some() { [ "$(stat_of n1 blocks_lost)" -gt 0 ]; }
+wait_until "n1 to lose f's blocks on n2" 20 n1_lost_some
 lost=$(stat_of n1 blocks_lost)
 log "n2 left: $lost of n1's blocks lost"
 expect "fsync/close of f after n2 left" "$(fsync_close "$m/f")" "EIO EIO"
