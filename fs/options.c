@@ -60,7 +60,7 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "node", .type = OPT_UINT, F(node_id), .min = 1,
 	 .metavar = "N",
 	 .help = "node id in the cluster, random when not given"},
-	{.name = "lease", .type = OPT_MS, F(lease_ms), .min = 1000,
+	{.name = "lease", .type = OPT_MS, F(lease_ms), .min = 10000,
 	 .metavar = "TIME", .def = "300000",
 	 .help = "how long this node keeps the blocks it lends to a node it "
 		 "no longer hears from (nodes send keepalives when idle)"},

@@ -26,9 +26,9 @@ start_manager
 ID_OF=([n1]=11 [n2]=12 [n3]=13)
 # n2 (80 blocks of 64 KiB) has more idle memory than n3 (64), so it is
 # borrowed from first, until the two are even; n1 has 32. n3 keeps what
-# it lends to a silent node for 5 s (n1's keepalives renew it meanwhile).
+# it lends to a silent node for 10 s (n1's keepalives renew it meanwhile).
 start_node n2 12 local=5M
-start_node n3 13 local=4M,lease=5s
+start_node n3 13 local=4M,lease=10s
 start_node n1 11 local=2M
 for id in 11 12 13; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
@@ -186,7 +186,7 @@ log "after the restart: n1 LRL $(stat_of n1 blocks_LRL) = n3 RLL $(stat_of n3 bl
 [ "$(stat_of n3 blocks_RLL)" -gt 0 ] || fail "n3 lends nothing before n1 dies"
 kill_daemon n1
 wait_until "n1 suspect at the manager" 20 node_in_state 11 suspect
-# n3 frees n1's blocks when its lease on n1 (5 s) expires, not on the
+# n3 frees n1's blocks when its lease on n1 (10 s) expires, not on the
 # manager's word
 n3_lends_nothing() { [ "$(stat_of n3 blocks_RLL)" = 0 ]; }
 wait_until "n3 to free n1's blocks" 20 n3_lends_nothing
