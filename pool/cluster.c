@@ -143,8 +143,9 @@ static ssize_t best_candidate_locked(struct cluster *c,
 
 /*
  * The next node to ask: the best candidate with room by our estimate; or,
- * with any (the manager is down, so estimates are old), every known
- * candidate and every node that lent to us, until each was asked once.
+ * with any (estimates say the cluster is full, or the manager is down and
+ * they are old), every known candidate and every node that lent to us,
+ * until each was asked once.
  */
 static bool next_candidate(struct cluster *c, struct borrow_try *t, bool any,
 			   struct mgr_free_entry *out)
@@ -230,11 +231,10 @@ static int op_borrow(void *ctx, struct pool_ref *out)
 				if (refresh_candidates(c, true) == 0)
 					continue;
 			}
-			pthread_mutex_lock(&c->lock);
-			any = !any && c->mgr_down;
-			pthread_mutex_unlock(&c->lock);
-			if (!any)
+			/* hints are no answer: ask the rest before ENOSPC */
+			if (any)
 				break;
+			any = true;
 			t.nlenders =
 				remote_lenders(c->remote, t.lenders, LENDERS);
 			continue;

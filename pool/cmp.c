@@ -94,12 +94,31 @@ static int finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 	return ret == -ENOSPC ? -ENOSPC : -EIO;
 }
 
+/* Are loans waiting to be given back (they may be what a provider lacks)? */
+static bool releases_pending(struct pool *p)
+{
+	bool pending;
+
+	pthread_mutex_lock(&p->lock);
+	pending = p->relq_count || p->ndropped || p->dropped_all;
+	pthread_mutex_unlock(&p->lock);
+	return pending;
+}
+
 /* Borrows a block for moving h out of local block b and copies it there. */
 static int move_out(struct pool *p, uint32_t h, uint32_t b,
 		    struct pool_ref *ref)
 {
 	int ret = p->cops->borrow(p->cctx, ref);
 
+	/*
+	 * Full everywhere, but blocks we freed are still on their way back
+	 * (a file removed just before): give them back now and ask again.
+	 */
+	if (ret == -ENOSPC && releases_pending(p)) {
+		pool_drain_releases(p);
+		ret = p->cops->borrow(p->cctx, ref);
+	}
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&p->lock);
