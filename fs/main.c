@@ -2,7 +2,9 @@
 /*
  * cmpfs: mounts the pool as a file system. Parses options, protects the
  * daemon for serving swap (locked memory, OOM immunity, I/O flusher) before
- * any thread starts, makes the pool, mounts through libfuse's low-level
+ * any thread starts (the cluster's keeper and helper threads, libfuse's
+ * workers and the key reloader all inherit it), makes the pool and the
+ * per-worker read buffers, mounts through libfuse's low-level
  * API, tunes the mount's dirty limits for mmap writeback, and runs the
  * multi-threaded FUSE loop. SIGHUP reloads the cluster key file (a small
  * thread waits for it; every other thread blocks it).
@@ -259,6 +261,17 @@ static int prepare(struct fs_options *o, struct auth_keyring **kr,
 	return 0;
 }
 
+/* Threads that may serve requests at once (libfuse's max_threads). */
+static unsigned int worker_threads(const struct fuse_cmdline_opts *co)
+{
+	if (co->singlethread)
+		return 1;
+	/* libfuse's default when unset (FUSE_LOOP_MT_DEF_MAX_THREADS) */
+	if (!co->max_threads || co->max_threads > 100000)
+		return 10;
+	return co->max_threads;
+}
+
 static int run(struct fs_options *o, struct fuse_args *args,
 	       struct fuse_cmdline_opts *co)
 {
@@ -288,8 +301,14 @@ static int run(struct fs_options *o, struct fuse_args *args,
 			  o->block_size, strerror(errno));
 		goto err_keyring;
 	}
-	if (o->manager && join_cluster(&fs, o, kr))
+	/* one staging buffer per FUSE worker, before any request comes */
+	fs.bounce = fs_bounce_create(worker_threads(co) + 1, FS_MAX_IO);
+	if (!fs.bounce) {
+		log_error("cannot make the read buffers: %s", strerror(errno));
 		goto err_pool;
+	}
+	if (o->manager && join_cluster(&fs, o, kr))
+		goto err_bounce;
 	if (fs_ns_init(&fs))
 		goto err_cluster;
 	if (fuse_set_signal_handlers(fs.se))
@@ -339,6 +358,8 @@ err_ns:
 	fs_ns_finish(&fs);
 err_cluster:
 	cluster_destroy(fs.cluster);
+err_bounce:
+	fs_bounce_destroy(fs.bounce);
 err_pool:
 	pool_destroy(fs.pool);
 err_keyring:

@@ -48,6 +48,8 @@ int remote_alloc(struct remote *r, uint32_t node, uint32_t n,
 	ret = proto_block_alloc_req_encode(n, req, sizeof(req));
 	if (ret < 0)
 		return ret;
+	/* before sending: a lost reply may leave loans there to reconcile */
+	note_lent_to_us(r, node);
 	ret = remote_with_conn(r, node, false, remote_do_call, &cl);
 	if (ret < 0)
 		return ret;
@@ -57,15 +59,18 @@ int remote_alloc(struct remote *r, uint32_t node, uint32_t n,
 		atomic_fetch_add(&r->errors, 1);
 		return -EIO;
 	}
-	note_lent_to_us(r, node);
 	*got = out.count;
 	return 0;
 }
 
-/* One FREE or RECONCILE exchange of up to PROTO_BLOCK_MAX_IDX refs. */
-static int list_call(struct remote *r, uint32_t node, uint8_t op,
-		     uint32_t flags, const struct proto_block_ref *refs,
-		     uint32_t n, uint8_t *rep, size_t rep_cap, size_t *got)
+/*
+ * One FREE or RECONCILE exchange of up to PROTO_BLOCK_MAX_IDX refs, on rc
+ * when given (the keeper's), else on a connection checked out for it.
+ */
+static int list_call(struct remote *r, struct rconn *rc, uint32_t node,
+		     uint8_t op, uint32_t flags,
+		     const struct proto_block_ref *refs, uint32_t n,
+		     uint8_t *rep, size_t rep_cap, size_t *got)
 {
 	uint8_t req[PROTO_BLOCK_MAX_IDX_MSG];
 	struct iovec qiov = {req, 0}, piov = {rep, rep_cap};
@@ -76,6 +81,7 @@ static int list_call(struct remote *r, uint32_t node, uint8_t op,
 		.rep = &piov,
 		.nrep = 1,
 		.rep_len = rep_cap,
+		.quiet = rc != NULL,
 	};
 	int ret;
 
@@ -84,7 +90,10 @@ static int list_call(struct remote *r, uint32_t node, uint8_t op,
 		return ret;
 	qiov.iov_len = (size_t)ret;
 	/* a FREE or a reconciliation may be repeated: it is idempotent */
-	ret = remote_with_conn(r, node, true, remote_do_call, &cl);
+	if (rc)
+		ret = remote_transact(r, rc, &cl);
+	else
+		ret = remote_with_conn(r, node, true, remote_do_call, &cl);
 	*got = cl.got;
 	return ret;
 }
@@ -99,8 +108,8 @@ int remote_free(struct remote *r, uint32_t node,
 
 	while (done < n) {
 		chunk = MIN(n - done, PROTO_BLOCK_MAX_IDX);
-		ret = list_call(r, node, WIRE_OP_FREE, 0, refs + done, chunk,
-				rep, sizeof(rep), &got);
+		ret = list_call(r, NULL, node, WIRE_OP_FREE, 0, refs + done,
+				chunk, rep, sizeof(rep), &got);
 		if (ret < 0)
 			return ret;
 		if (proto_block_count_decode(rep, got, &freed) < 0)
@@ -110,9 +119,10 @@ int remote_free(struct remote *r, uint32_t node,
 	return 0;
 }
 
-int remote_reconcile(struct remote *r, uint32_t node, uint32_t flags,
-		     const struct proto_block_ref *refs, uint32_t n,
-		     struct proto_block_ref *missing, uint32_t *nmissing)
+static int reconcile(struct remote *r, struct rconn *rc, uint32_t node,
+		     uint32_t flags, const struct proto_block_ref *refs,
+		     uint32_t n, struct proto_block_ref *missing,
+		     uint32_t *nmissing)
 {
 	uint8_t rep[PROTO_BLOCK_MAX_IDX_MSG];
 	uint32_t rflags;
@@ -122,7 +132,7 @@ int remote_reconcile(struct remote *r, uint32_t node, uint32_t flags,
 	*nmissing = 0;
 	if (n > PROTO_BLOCK_MAX_IDX)
 		return -EINVAL;
-	ret = list_call(r, node, WIRE_OP_RECONCILE, flags, refs, n, rep,
+	ret = list_call(r, rc, node, WIRE_OP_RECONCILE, flags, refs, n, rep,
 			sizeof(rep), &got);
 	if (ret < 0)
 		return ret;
@@ -130,9 +140,24 @@ int remote_reconcile(struct remote *r, uint32_t node, uint32_t flags,
 				    nmissing) < 0 ||
 	    rflags) {
 		log_warn_rl("remote: node %u sent a bad RECONCILE reply", node);
-		return -EIO;
+		return rc ? -EPROTO : -EIO;
 	}
 	return 0;
+}
+
+int remote_reconcile(struct remote *r, uint32_t node, uint32_t flags,
+		     const struct proto_block_ref *refs, uint32_t n,
+		     struct proto_block_ref *missing, uint32_t *nmissing)
+{
+	return reconcile(r, NULL, node, flags, refs, n, missing, nmissing);
+}
+
+int remote_reconcile_on(struct remote *r, struct rconn *rc, uint32_t flags,
+			const struct proto_block_ref *refs, uint32_t n,
+			struct proto_block_ref *missing, uint32_t *nmissing)
+{
+	return reconcile(r, rc, rc->node->id, flags, refs, n, missing,
+			 nmissing);
 }
 
 /* An exchange with no request payload and a count (or nothing) back. */
@@ -160,6 +185,13 @@ int remote_ping(struct remote *r, uint32_t node)
 	return simple_call(r, node, WIRE_OP_PING, NULL);
 }
 
+int remote_ping_on(struct remote *r, struct rconn *rc)
+{
+	struct call cl = {.op = WIRE_OP_PING, .rep_exact = true, .quiet = true};
+
+	return remote_transact(r, rc, &cl);
+}
+
 int remote_goodbye(struct remote *r, uint32_t node, uint32_t *freed)
 {
 	uint32_t n = 0;
@@ -178,7 +210,8 @@ unsigned int remote_goodbye_all(struct remote *r)
 	pthread_mutex_lock(&r->lock);
 	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++)
 		for (struct remote_node *rn = r->buckets[b]; rn; rn = rn->hnext)
-			if (rn->lent_to_us && !rn->dead && n < ARRAY_SIZE(ids))
+			if (rn->lent_to_us && rn->state != REMOTE_GONE &&
+			    n < ARRAY_SIZE(ids))
 				ids[n++] = rn->id;
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned int i = 0; i < n; i++) {

@@ -112,7 +112,8 @@ struct peer_config {
 #define PEER_DEFAULT_LEASE_MS 300000u
 /* The lease option of the daemons that lend (cmpfs, cmp-memserver). */
 #define PEER_LEASE_OPT_DEFAULT "300s"
-#define PEER_LEASE_OPT_MIN_MS 1000u
+/* at least 4 keepalive periods, each longer than a reconnect (2 s) */
+#define PEER_LEASE_OPT_MIN_MS 10000u
 #define PEER_LEASE_OPT_HELP                                                   \
 	"how long an owner may stay silent (crashed, cut off, paused) before " \
 	"the blocks it borrowed here are freed; any request or keepalive "    \

@@ -196,15 +196,27 @@ static void *relay_c2s(void *arg)
 	struct mitm *m = arg;
 	unsigned int i;
 	uint8_t *frame;
+	long k;
 	size_t n;
 
-	for (i = 0;; i++) {
-		long k = (long)i - HANDSHAKE_FRAMES(m->sealed);
-		bool sealed = m->sealed && k >= 0;
+	/*
+	 * k counts the owner's WRITE frames after the handshake (the op is
+	 * in the clear header): the frames the client sends on its own
+	 * (STATUS on connect, PING) are relayed untouched.
+	 */
+	for (i = 0, k = -1;; i++) {
+		bool after_hs = i >= HANDSHAKE_FRAMES(m->sealed);
+		bool sealed = m->sealed && after_hs;
 
 		frame = next_frame(m, sealed, &n);
 		if (!frame)
 			break;
+		if (!after_hs || frame[5] != WIRE_OP_WRITE) {
+			forward(m, frame, n);
+			free(frame);
+			continue;
+		}
+		k++;
 		if (k == (long)m->target && m->flip_at >= 0)
 			frame[m->flip_at] ^= 0x10;
 		forward(m, frame, n);
