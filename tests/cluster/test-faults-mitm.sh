@@ -19,7 +19,7 @@
 # capture check is shown able to fail.
 TEST_TIMEOUT=150
 # The tampered connections' requests fail.
-ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message)|moving block [0-9]+ to node 12|block [0-9]+ on node 12: '
+ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message)|moving block [0-9]+ to node 12|block [0-9]+ (\(epoch [0-9]+\) )?on node 12: '
 . "$(dirname "$0")/lib-faults.sh"
 requires nft tcpdump mkfifo
 
