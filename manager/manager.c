@@ -517,12 +517,8 @@ static void set_timing(struct manager *m, const struct manager_config *cfg)
 /* The ticker waits on stop_cond against the monotonic clock. */
 static void init_stop_cond(struct manager *m)
 {
-	pthread_condattr_t ca;
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->stop_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cmp_cond_init_monotonic(&m->stop_cond);
 }
 
 struct manager *manager_create(const struct manager_config *cfg)

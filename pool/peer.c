@@ -39,6 +39,8 @@
 
 #define LEASE_TICK_MS 1000
 #define EXPIRED_PER_PASS 16
+/* How long a fenced reconciliation waits for the owner's old connections. */
+#define PEER_FENCE_MS 3000
 
 struct peer {
 	struct server *srv;
@@ -345,6 +347,9 @@ static int handle_reconcile(struct peer *p, struct server_conn *sc,
 				      PROTO_BLOCK_MAX_IDX, &n);
 	if (ret < 0)
 		return refuse_and_close(sc, h, ret);
+	if ((flags & PROTO_BLOCK_RECONCILE_FENCE) &&
+	    server_fence_node(sc, PEER_FENCE_MS) < 0)
+		return server_reply(sc, h, WIRE_S_BUSY, NULL, 0);
 	if (flags & PROTO_BLOCK_RECONCILE_FIRST)
 		loans_reconcile_begin(p->loans, pc->owner, now_ns());
 	nmissing = loans_reconcile_mark(p->loans, pc->owner, pc->refs, n,
@@ -649,7 +654,6 @@ static bool config_valid(const struct peer_config *cfg)
 /* The loan table and the lease thread; 0 or -errno. */
 static int start_loans(struct peer *p)
 {
-	pthread_condattr_t ca;
 	uint32_t total, nfree;
 	int ret;
 
@@ -663,10 +667,7 @@ static int start_loans(struct peer *p)
 	if (!p->loans)
 		return -errno;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	cmp_cond_init_monotonic(&p->wake);
 	ret = -pthread_create(&p->lease_thread, NULL, lease_main, p);
 	if (ret) {
 		pthread_cond_destroy(&p->wake);

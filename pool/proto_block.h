@@ -34,7 +34,9 @@
  *     | RECONCILE {flags, n} + {block, epoch} x n|  after a reconnect: the
  *     |----------------------------------------->|  loans A still claims;
  *     |<-----------------------------------------|  {n} + those B lacks;
- *     |                                          |  LAST ends the unclaimed
+ *     |                                          |  LAST ends the unclaimed;
+ *     |                                          |  FENCE first ends A's
+ *     |                                          |  older connections
  *     | GOODBYE                                  |
  *     |----------------------------------------->| A leaves: all its loans
  *     |<-----------------------------------------| end: {freed}
@@ -139,7 +141,13 @@ struct proto_block_batch {
 enum proto_block_reconcile_flags {
 	PROTO_BLOCK_RECONCILE_FIRST = 1 << 0, /* a new reconciliation */
 	PROTO_BLOCK_RECONCILE_LAST = 1 << 1,  /* end it: free the unclaimed */
-	PROTO_BLOCK_RECONCILE_MASK = 3,
+	/*
+	 * With FIRST, after a reconnect from suspect: the provider first ends
+	 * the owner's older connections and waits for their threads, so that
+	 * no request the owner gave up on is carried out after this reply.
+	 */
+	PROTO_BLOCK_RECONCILE_FENCE = 1 << 2,
+	PROTO_BLOCK_RECONCILE_MASK = 7,
 };
 
 /* STATUS reply: what a provider holds, and how it treats its owners. */

@@ -138,8 +138,6 @@ struct call {
 
 /* The node's entry, or NULL (remote.lock held). */
 struct remote_node *remote_find_node_locked(struct remote *r, uint32_t id);
-/* Absolute CLOCK_MONOTONIC time ms from now, for timed waits. */
-void remote_deadline(struct timespec *ts, uint64_t ms);
 /* Sends one request and receives its reply; the heart of every call. */
 int remote_transact(struct remote *r, struct rconn *rc, struct call *cl);
 /* Answers a provider gives that leave the connection in step. */

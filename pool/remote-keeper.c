@@ -111,7 +111,7 @@ static void gate_close(struct remote *r, struct remote_node *n)
 	struct timespec dl;
 	int ret = 0;
 
-	remote_deadline(&dl, (uint64_t)atomic_load(&r->timeout_ms));
+	cmp_deadline_ms(&dl, (uint64_t)atomic_load(&r->timeout_ms));
 	pthread_mutex_lock(&r->lock);
 	n->gate = true;
 	/* a borrow waiting for a connection gives up */
@@ -173,16 +173,20 @@ static void report_missing(struct remote *r, struct remote_node *n, int slot,
 /*
  * RECONCILE with n on rc: every loan the owner holds there, in chunks,
  * FIRST to LAST (the provider frees the loans we did not claim), and
- * lost() for those the provider no longer holds. 0 or the transport's
- * -errno.
+ * lost() for those the provider no longer holds. With fence, the provider
+ * first ends our older connections (see PROTO_BLOCK_RECONCILE_FENCE).
+ * 0 or the transport's -errno.
  */
-static int reconcile(struct remote *r, struct remote_node *n, struct rconn *rc)
+static int reconcile(struct remote *r, struct remote_node *n, struct rconn *rc,
+		     bool fence)
 {
 	struct remote_rec_buf *b = r->rec;
 	uint32_t cursor = 0, count[2], flags = PROTO_BLOCK_RECONCILE_FIRST;
 	uint32_t nmissing, claimed = 0;
 	int cur = 0, ret;
 
+	if (fence)
+		flags |= PROTO_BLOCK_RECONCILE_FENCE;
 	gate_close(r, n);
 	count[0] = scan(r, n, &cursor, 0);
 	for (;;) {
@@ -289,7 +293,12 @@ static int settle(struct remote *r, struct remote_node *n, struct rconn *rc,
 	if (changed) {
 		restarted(r, n, rc, inc, addr);
 	} else if (was_suspect && lent && r->owner && r->owner->loans) {
-		ret = reconcile(r, n, rc);
+		/*
+		 * A request we gave up on may still sit in a socket buffer
+		 * of an old connection: the fence makes sure it is never
+		 * carried out after the writes that follow.
+		 */
+		ret = reconcile(r, n, rc, true);
 		if (ret < 0)
 			return ret;
 		pthread_mutex_lock(&r->lock);
@@ -388,7 +397,7 @@ static void do_on_idle(struct remote *r, struct remote_node *n, enum job job)
 	if (job == JOB_PING)
 		ret = remote_ping_on(r, rc);
 	else if (r->owner && r->owner->loans)
-		ret = reconcile(r, n, rc);
+		ret = reconcile(r, n, rc, false);
 	else
 		ret = 0;
 	remote_checkin(r, rc, ret == 0);
@@ -411,7 +420,7 @@ static void *keeper_main(void *arg)
 		r->keeper_kick = false;
 		job = next_job_locked(r, now, &n, &due);
 		if (job == JOB_NONE) {
-			remote_deadline(&ts, (due - now + MS - 1) / MS);
+			cmp_deadline_ms(&ts, (due - now + MS - 1) / MS);
 			pthread_cond_timedwait(&r->keeper_wake, &r->lock, &ts);
 			continue;
 		}

@@ -35,17 +35,6 @@ struct remote_node *remote_find_node_locked(struct remote *r, uint32_t id)
 	return n;
 }
 
-void remote_deadline(struct timespec *ts, uint64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void unlink_conn_locked(struct rconn *rc)
 {
 	struct remote_node *n = rc->node;
@@ -169,7 +158,6 @@ void remote_suspect(struct remote *r, struct remote_node *n, uint64_t gen,
 struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 			     uint32_t block_size)
 {
-	pthread_condattr_t ca;
 	struct remote *r;
 	int err;
 
@@ -189,10 +177,7 @@ struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 	atomic_init(&r->timeout_ms, REMOTE_DEFAULT_TIMEOUT_MS);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->notify_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->keeper_wake, &ca);
-	pthread_condattr_destroy(&ca);
+	cmp_cond_init_monotonic(&r->keeper_wake);
 	err = remote_keeper_start(r);
 	if (err)
 		goto err_destroy_locks;
@@ -227,16 +212,12 @@ void remote_set_owner(struct remote *r, const struct remote_owner_ops *ops,
 static struct remote_node *new_node_locked(struct remote *r, uint32_t id)
 {
 	struct remote_node *n = calloc(1, sizeof(*n));
-	pthread_condattr_t ca;
 
 	if (!n)
 		return NULL;
 	n->id = id;
 	n->state = REMOTE_UP;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&n->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cmp_cond_init_monotonic(&n->cond);
 	n->hnext = r->buckets[id % REMOTE_BUCKETS];
 	r->buckets[id % REMOTE_BUCKETS] = n;
 	return n;
@@ -355,7 +336,7 @@ int remote_borrow_begin(struct remote *r, uint32_t node)
 	struct remote_node *n;
 	struct timespec dl;
 
-	remote_deadline(&dl, (uint64_t)timeout);
+	cmp_deadline_ms(&dl, (uint64_t)timeout);
 	pthread_mutex_lock(&r->lock);
 	n = remote_find_node_locked(r, node);
 	while (n && n->state == REMOTE_UP && n->gate && !ret)
@@ -564,7 +545,7 @@ static int checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
 	struct rconn *rc = NULL;
 	struct timespec dl;
 
-	remote_deadline(&dl, (uint64_t)timeout);
+	cmp_deadline_ms(&dl, (uint64_t)timeout);
 	pthread_mutex_lock(&r->lock);
 	n = remote_find_node_locked(r, node);
 	if (!n) {

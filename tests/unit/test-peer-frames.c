@@ -166,7 +166,7 @@ static size_t bad_cases(struct bad_case *c, struct proto_block_ref ref)
 	c[n].len = 16, c[n++].status = WIRE_S_INVAL;
 	c[n] = (struct bad_case){"RECONCILE with unknown flags",
 				 WIRE_OP_RECONCILE};
-	put32(c[n].pl, 4);
+	put32(c[n].pl, 8);
 	c[n].len = 8, c[n++].status = WIRE_S_INVAL;
 	c[n] = (struct bad_case){"GOODBYE with a payload", WIRE_OP_GOODBYE};
 	c[n].len = 4, c[n++].status = WIRE_S_INVAL;

@@ -7,7 +7,9 @@
  * the block is lent again, cleared; RECONCILE frees what the owner no
  * longer claims and names what the provider lacks; GOODBYE ends all of one
  * owner's loans and no one else's; a lease ends only after silence, and any
- * request or PING renews it. A closed connection ends nothing.
+ * request or PING renews it. A closed connection ends nothing. A fenced
+ * RECONCILE ends the owner's older connections first, so a write the owner
+ * gave up on cannot land on newer data.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -455,6 +457,106 @@ static void an_idle_owners_keepalives_renew_the_lease(void **state)
 	check_pattern(f->r, mine, 40);
 }
 
+/* ---- fencing an owner's old connections ---- */
+
+/* WRITE of the whole of ref from pattern seed on a raw connection. */
+static void raw_write_block(struct conn *c, struct proto_block_ref ref,
+			    unsigned int seed)
+{
+	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS];
+	struct proto_block_rw rw = {ref.block, ref.epoch, 0, BS};
+
+	proto_block_rw_encode(&rw, pl, PROTO_BLOCK_RW_SIZE);
+	fill(pl + PROTO_BLOCK_RW_SIZE, BS, seed);
+	assert_int_equal(
+		raw_call(c, WIRE_OP_WRITE, pl, sizeof(pl), NULL, 0, NULL),
+		WIRE_S_OK);
+}
+
+/* Whether ref reads back as pattern seed on a raw connection. */
+static bool raw_block_is(struct conn *c, struct proto_block_ref ref,
+			 unsigned int seed)
+{
+	static uint8_t want[BS], out[BS];
+	struct proto_block_rw rw = {ref.block, ref.epoch, 0, BS};
+	uint8_t pl[PROTO_BLOCK_RW_SIZE];
+	size_t got;
+
+	proto_block_rw_encode(&rw, pl, sizeof(pl));
+	assert_int_equal(raw_call(c, WIRE_OP_READ, pl, sizeof(pl), out,
+				  sizeof(out), &got),
+			 WIRE_S_OK);
+	assert_int_equal(got, BS);
+	fill(want, BS, seed);
+	return !memcmp(out, want, BS);
+}
+
+/*
+ * An owner's write hangs half sent on an old connection (a partition, a
+ * paused provider) and the owner gives up on it; it reconnects, RECONCILEs
+ * (fenced or not) and writes the block anew. Then the rest of the old
+ * frame arrives. Returns whether the old write landed on the new data.
+ */
+static bool a_late_write_lands(struct fixture *f, bool fence)
+{
+	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS];
+	struct proto_block_ref mine = borrow_one(f->r), missing[1];
+	struct proto_block_rw rw = {mine.block, mine.epoch, 0, BS};
+	struct conn *old = raw_connect(f, OWNER), *fresh;
+	struct wire_hdr h = {.op = WIRE_OP_WRITE, .id = 5, .len = sizeof(pl)};
+	uint8_t hdr[WIRE_HDR_SIZE], rep[PROTO_BLOCK_LIST_SIZE];
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {pl, sizeof(pl) / 2}};
+	uint32_t flags = PROTO_BLOCK_RECONCILE_FIRST |
+			 PROTO_BLOCK_RECONCILE_LAST |
+			 (fence ? PROTO_BLOCK_RECONCILE_FENCE : 0);
+	uint8_t list[PROTO_BLOCK_LIST_SIZE + PROTO_BLOCK_REF_SIZE];
+	bool landed;
+	size_t got;
+	int n;
+
+	proto_block_rw_encode(&rw, pl, PROTO_BLOCK_RW_SIZE);
+	fill(pl + PROTO_BLOCK_RW_SIZE, BS, 50);
+	iov[1].iov_base = pl;
+	h.csum = wire_csum(&(struct iovec){pl, sizeof(pl)}, 1);
+	wire_hdr_encode(&h, hdr);
+	assert_int_equal(conn_writev(old, iov, 2), 0);
+
+	fresh = raw_connect(f, OWNER);
+	n = proto_block_list_encode(flags, &mine, 1, list, sizeof(list));
+	assert_int_equal(raw_call(fresh, WIRE_OP_RECONCILE, list, n, rep,
+				  sizeof(rep), &got),
+			 WIRE_S_OK);
+	assert_int_equal(proto_block_list_decode(rep, got, 0, &flags, missing,
+						 1, (uint32_t *)&n),
+			 0);
+	assert_int_equal(n, 0);
+	raw_write_block(fresh, mine, 51);
+
+	/* the rest of the old frame, and its reply if it is still served */
+	iov[0] = (struct iovec){pl + sizeof(pl) / 2, sizeof(pl) - sizeof(pl) / 2};
+	if (fence) {
+		assert_true(closed_by_peer(old));
+		(void)conn_writev(old, iov, 1);
+	} else {
+		/* (its checksum, over what is in the block now, may fail) */
+		assert_int_equal(conn_writev(old, iov, 1), 0);
+		assert_int_equal(wire_recv_hdr(old, &h), 0);
+	}
+	landed = !raw_block_is(fresh, mine, 51);
+	conn_destroy(old);
+	conn_destroy(fresh);
+	return landed;
+}
+
+static void a_fenced_reconcile_ends_a_write_the_owner_gave_up_on(void **state)
+{
+	struct fixture *f = *state;
+
+	/* the danger is real: without the fence the old write lands */
+	assert_true(a_late_write_lands(f, false));
+	assert_false(a_late_write_lands(f, true));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +568,7 @@ int main(void)
 		T(reconcile_frees_the_unclaimed_and_names_the_missing),
 		T(goodbye_ends_all_my_loans_and_nobody_elses),
 		T(a_closed_connection_ends_no_loan),
+		T(a_fenced_reconcile_ends_a_write_the_owner_gave_up_on),
 #undef T
 #define T_LEASE(name) \
 	cmocka_unit_test_setup_teardown(name, setup_short_lease, teardown)

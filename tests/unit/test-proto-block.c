@@ -305,8 +305,8 @@ static void list_rejects_bad_counts_lengths_flags_and_epochs(void **state)
 	assert_int_equal(
 		proto_block_list_encode(0, refs, 3, buf, sizeof(buf) - 1),
 		-ENOBUFS);
-	/* flags beyond FIRST|LAST */
-	assert_int_equal(proto_block_list_encode(4, refs, 3, buf, sizeof(buf)),
+	/* flags beyond FIRST|LAST|FENCE */
+	assert_int_equal(proto_block_list_encode(8, refs, 3, buf, sizeof(buf)),
 			 -EINVAL);
 	/* epoch 0 is nobody's loan */
 	refs[1].epoch = 0;
