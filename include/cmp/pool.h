@@ -8,8 +8,8 @@
  *   LLL   our data in our memory, LRU order (this node's memory)
  *   LRL   our data in another node's memory
  *   RLL   another node's data in our memory (we lend)
- *   RRL   forwarding record: a block we lent was moved on (principle 3;
- *         not implemented yet, so it stays empty)
+ *   RRL   forwarding record: a block we lent was moved on to a third node
+ *         (principle 3), until its owner knows where (principle 5)
  *
  * Callers that own data (the file system) see blocks only through handles:
  * a handle (nonzero u32) names one block of this node's data wherever it
@@ -70,6 +70,8 @@ struct pool_counts {
 	uint64_t lost;		      /* our blocks their providers lost */
 	uint64_t evictions;	      /* LLL blocks moved out (principle 2) */
 	uint64_t homecomings;	      /* LRL blocks pulled home (principle 4) */
+	uint64_t lent_moved; /* RLL blocks moved on to take them back (3) */
+	uint64_t followed;   /* our LRL blocks found at a new place (5) */
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -88,10 +90,12 @@ uint64_t pool_capacity_blocks(struct pool *p);
 
 /*
  * Allocates a block for this node's data. zero: clear it first (skip when
- * the caller is about to overwrite all of it). Returns 0 and the handle,
- * -ENOSPC when neither this node nor any provider of the cluster has a
- * free block, or -EIO when room had to be made elsewhere and a provider
- * could not be reached.
+ * the caller is about to overwrite all of it). Without a free block it
+ * first takes back a block it lends (its content moves on to a third
+ * node), and only when none can move evicts its own coldest block.
+ * Returns 0 and the handle, -ENOSPC when neither this node nor any
+ * provider of the cluster has a free block, or -EIO when room had to be
+ * made elsewhere and a provider could not be reached.
  */
 int pool_alloc(struct pool *p, bool zero, uint32_t *handle);
 /*
@@ -147,8 +151,8 @@ struct cluster_config {
 	const char *listen_addr;  /* where other nodes reach us */
 	/* NULL: insecure mode; borrowed, must outlive the cluster */
 	struct auth_keyring *keyring;
-	uint32_t node_id; /* 0: random */
-	int timeout_ms;	  /* per remote call; <= 0: 5000 */
+	uint32_t node_id;  /* 0: random */
+	int timeout_ms;	   /* per remote call; <= 0: 5000 */
 	uint32_t lease_ms; /* lending: owners' lease; 0: the peer's default */
 	/* of the block server (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;

@@ -38,7 +38,8 @@
  *   A -> B  ALLOC n                    B -> A  block indexes (+ region)
  *   A -> B  WRITE / READ (block, off, len, data)   byte ranges
  *   A -> B  FREE blocks
- *   B -> A  reply status MOVED (+ new location) when B moved the block on
+ *   B -> C  HANDOVER (B moved A's block to C: the loan is A's now)
+ *   B -> A  MOVE_NOTICE (your block moved to C); any request for it: MOVED
  *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
  *   A -> M  LEAVE at a clean shutdown                M -> A  LEAVE reply
  *
@@ -85,7 +86,9 @@ struct conn;
 	X(WRITE_BATCH, 25) \
 	X(RECONCILE, 27)   \
 	X(GOODBYE, 28)     \
-	X(STATUS, 30)
+	X(MOVE_NOTICE, 29) \
+	X(STATUS, 30)      \
+	X(HANDOVER, 31)
 
 enum wire_op {
 #define WIRE_OP_ENUM(name, val) WIRE_OP_##name = val,

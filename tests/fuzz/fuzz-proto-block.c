@@ -89,6 +89,7 @@ static void alloc_rep(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct proto_block_status st;
+	struct proto_block_handover ho;
 	struct proto_block_moved mv;
 	uint32_t n, bs;
 	uint8_t sel;
@@ -131,7 +132,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 9:
 		if (proto_block_moved_decode(data, size, &mv) == 0 &&
 		    (strnlen(mv.addr, sizeof(mv.addr)) >= sizeof(mv.addr) ||
-		     !mv.epoch))
+		     !mv.epoch || !mv.from_epoch || !mv.node ||
+		     (mv.flags & ~PROTO_BLOCK_MOVED_MASK)))
 			__builtin_trap();
 		break;
 	case 10: /* RECONCILE reply: may list nothing */
@@ -139,6 +141,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 11: /* FREE and GOODBYE replies */
 		proto_block_count_decode(data, size, &n);
+		break;
+	case 12:
+		if (proto_block_handover_decode(data, size, &ho) == 0 &&
+		    (!ho.to || !ho.ref.epoch))
+			__builtin_trap();
+		break;
+	case 13: /* HANDOVER reply */
+		if (proto_block_ref_decode(data, size, refs) == 0 &&
+		    !refs[0].epoch)
+			__builtin_trap();
 		break;
 	default:
 		break;

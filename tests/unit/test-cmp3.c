@@ -4,7 +4,9 @@
  * real pool, cluster glue and manager in one process over mem://: nodes A,
  * B and C each contribute four 4 KiB blocks and join an in-process
  * manager. Allocations take local blocks first; a node with no free block
- * moves its coldest LLL block to the node with the most idle memory;
+ * takes back a block it lends (its content moves on to a third node, the
+ * owner follows it there), else moves its coldest LLL block to the node
+ * with the most idle memory;
  * freeing pulls borrowed blocks home; a dead provider's blocks are lost
  * (EIO) while the rest keeps working; a node that leaves cleanly has its
  * blocks freed by its providers at once, by its own GOODBYE (never on the
@@ -593,15 +595,35 @@ a_node_that_leaves_cleanly_has_its_blocks_freed_by_its_providers(void **state)
 	check_all(t, C);
 }
 
+/* Waits until node n's forwarding records (RRL) number want. */
+static void wait_rrl(struct cmp3 *t, int n, uint64_t want)
+{
+	uint64_t end = deadline();
+	struct pool_counts pc;
+
+	for (;;) {
+		pool_get_counts(t->pool[n], &pc);
+		if (pc.blocks[POOL_RRL] == want)
+			return;
+		if (cmp_now_ns() > end)
+			fail_msg("node %c: RRL %lu, want %lu", node_name[n],
+				 (unsigned long)pc.blocks[POOL_RRL],
+				 (unsigned long)want);
+		pause_a_bit();
+	}
+}
+
 /*
  * Principle 3, no loan while in debt: a node whose memory is all lent
  * moves a lent block on to a third node with idle memory (an RRL record
- * here, the owner told) and takes the memory back for its own data.
- * Not implemented yet: run by 'unit-cmp3-principle3' (should_fail).
+ * here, the owner told) and takes the memory back for its own data; the
+ * owner follows its block there (principle 5) and the record goes once it
+ * confirmed.
  */
 static void a_lender_short_of_memory_moves_a_lent_block_on(void **state)
 {
 	struct cmp3 *t = *state;
+	struct pool_counts pc;
 
 	/* C is full; B fills its own memory and borrows all of A's. */
 	for (int i = 0; i < 4; i++)
@@ -619,16 +641,85 @@ static void a_lender_short_of_memory_moves_a_lent_block_on(void **state)
 	/* A needs a block of its own while C still has idle memory. */
 	sync_manager(t);
 	assert_int_equal(alloc_on(t, A), 0);
-	{
-		struct pool_counts pc;
+	pool_get_counts(t->pool[A], &pc);
+	assert_int_equal(pc.blocks[POOL_LLL], 1);
+	assert_int_equal(pc.blocks[POOL_RLL], 3);
+	/* the record stays until B confirms it knows where its block is */
+	assert_true(pc.blocks[POOL_RRL] <= 1);
+	assert_int_equal(pc.lent_moved, 1);
+	expect_moves(t, A, 0, 0, 0); /* A's own data did not move */
+	pool_get_counts(t->pool[C], &pc);
+	assert_int_equal(pc.blocks[POOL_RLL], 1);
+	assert_int_equal(pc.blocks[POOL_FREE], 1);
+	/* B's block lives on C now, and B reads it there */
+	for (int n = 0; n < NNODES; n++)
+		check_all(t, n);
+	wait_rrl(t, A, 0);
+	pool_get_counts(t->pool[B], &pc);
+	assert_int_equal(pc.followed, 1);
+	assert_int_equal(pc.blocks[POOL_LRL], 4);
+	expect_moves(t, B, 4, 0, 0);
+	for (int n = 0; n < NNODES; n++)
+		check_all(t, n);
+}
 
-		pool_get_counts(t->pool[A], &pc);
-		assert_int_equal(pc.blocks[POOL_LLL], 1);
-		assert_int_equal(pc.blocks[POOL_RLL] + pc.blocks[POOL_RRL], 4);
-		assert_int_equal(pc.blocks[POOL_RRL], 1);
-		pool_get_counts(t->pool[C], &pc);
-		assert_int_equal(pc.blocks[POOL_RLL], 1);
-	}
+/*
+ * A node that uses memory itself and lends: when it needs a block, what
+ * it lends moves on first, its own data only when nothing lent can, and
+ * ENOSPC only when there is no room anywhere.
+ */
+static void a_lender_moves_what_it_lends_before_its_own_data(void **state)
+{
+	struct cmp3 *t = *state;
+	struct pool_counts pc;
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(alloc_on(t, A), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(alloc_on(t, C), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(alloc_on(t, B), 0);
+	expect(t, "A lends its two idle blocks to B", L(0, 2, 0, 2),
+	       L(0, 4, 2, 0), L(0, 4, 0, 0));
+	free_on(t, C, 0);
+	sync_manager(t);
+
+	/* A's third block: one of B's moves on to C, A's data stays */
+	assert_int_equal(alloc_on(t, A), 0);
+	pool_get_counts(t->pool[A], &pc);
+	assert_int_equal(pc.blocks[POOL_LLL], 3);
+	assert_int_equal(pc.blocks[POOL_RLL], 1);
+	assert_int_equal(pc.lent_moved, 1);
+	expect_moves(t, A, 0, 0, 0);
+	wait_rrl(t, A, 0);
+	expect(t, "B's block moved on to C", L(0, 3, 0, 1), L(0, 4, 2, 0),
+	       L(0, 3, 0, 1));
+	for (int n = 0; n < NNODES; n++)
+		check_all(t, n);
+
+	/* no room anywhere (B is in debt and lends nothing): ENOSPC */
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, A), -ENOSPC);
+	expect(t, "full: nothing moved", L(0, 3, 0, 1), L(0, 4, 2, 0),
+	       L(0, 3, 0, 1));
+	expect_moves(t, A, 0, 0, 0);
+
+	/* room on C again: the other lent block goes, still not A's data */
+	free_on(t, C, 0);
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, A), 0);
+	wait_rrl(t, A, 0);
+	expect(t, "A lends nothing any more", L(0, 4, 0, 0), L(0, 4, 2, 0),
+	       L(0, 2, 0, 2));
+	expect_moves(t, A, 0, 0, 0);
+
+	/* and only now, lending nothing, A moves its own coldest block */
+	free_on(t, C, 0);
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, A), 0);
+	expect(t, "A evicts its own data last", L(0, 4, 1, 0), L(0, 4, 2, 0),
+	       L(0, 1, 0, 3));
+	expect_moves(t, A, 1, 0, 0);
 	for (int n = 0; n < NNODES; n++)
 		check_all(t, n);
 }
@@ -638,6 +729,9 @@ int main(int argc, char **argv)
 	const struct CMUnitTest principle3[] = {
 		cmocka_unit_test_setup_teardown(
 			a_lender_short_of_memory_moves_a_lent_block_on, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_lender_moves_what_it_lends_before_its_own_data, setup,
 			teardown),
 	};
 	const struct CMUnitTest tests[] = {

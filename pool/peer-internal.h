@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private layout of the peer service (include/cmp/peer.h), shared by
+ * peer.c (the request loop, the data path and loans) and peer-move.c
+ * (moving loans on: HANDOVER, MOVE_NOTICE and the mover's calls).
+ */
+#ifndef CMP_POOL_PEER_INTERNAL_H
+#define CMP_POOL_PEER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "cmp/peer.h"
+#include "cmp/server.h"
+#include "cmp/wire.h"
+#include "loans.h"
+#include "proto_block.h"
+
+struct peer {
+	struct server *srv;
+	const struct peer_store_ops *ops;
+	void *ctx;
+	struct loans *loans;
+	uint32_t node_id;
+	uint32_t block_size;
+	uint32_t lease_ms;
+	uint64_t incarnation;
+
+	pthread_t lease_thread;
+	pthread_mutex_t lock; /* protects stopping */
+	pthread_cond_t wake;
+	bool stopping;
+};
+
+/* Per-connection state; only its connection thread touches it. */
+struct peer_conn {
+	uint32_t owner; /* conn_peer_node(): 0 for tools */
+	uint8_t msg[PROTO_BLOCK_MAX_IDX_MSG];
+	uint32_t idx[PROTO_BLOCK_MAX_IDX];
+	uint32_t epoch[PROTO_BLOCK_MAX_IDX];
+	struct proto_block_ref refs[PROTO_BLOCK_MAX_IDX];
+	struct proto_block_ref missing[PROTO_BLOCK_MAX_IDX];
+	struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
+	struct proto_block_ref pinned[PROTO_BLOCK_MAX_BATCH];
+	struct iovec iov[PROTO_BLOCK_MAX_BATCH + 1];
+};
+
+_Static_assert(PROTO_BLOCK_MAX_IDX_MSG >= PROTO_BLOCK_MAX_BATCH_HDR,
+	       "msg holds a batch prefix");
+
+typedef int (*peer_handler_fn)(struct peer *p, struct server_conn *sc,
+			       const struct wire_hdr *h);
+
+/*
+ * A payload the decoder refused: answered with the reason, and the
+ * connection closed (returns err).
+ */
+int peer_refuse_and_close(struct server_conn *sc, const struct wire_hdr *h,
+			  int err);
+/* A payload read failed: answered when it failed verification; err. */
+int peer_read_failed(struct server_conn *sc, const struct wire_hdr *h, int err);
+/* Reads a whole small payload (at most cap bytes) into buf; 0 or -errno. */
+int peer_read_all(struct server_conn *sc, const struct wire_hdr *h, void *buf,
+		  size_t cap);
+/* 0 when the connection has an owner node; else refused: 1 or -errno. */
+int peer_need_owner(struct server_conn *sc, const struct wire_hdr *h);
+/* Answers a refused block access (MOVED with *mv); logged with numbers. */
+int peer_reply_refused(struct server_conn *sc, const struct wire_hdr *h,
+		       uint32_t st, uint32_t owner, uint32_t block,
+		       const struct proto_block_moved *mv);
+/* node's address from the store into addr ("" when it does not know). */
+void peer_node_addr(struct peer *p, uint32_t node, char *addr);
+
+/* peer-move.c: the handlers of HANDOVER and MOVE_NOTICE. */
+int peer_handle_handover(struct peer *p, struct server_conn *sc,
+			 const struct wire_hdr *h);
+int peer_handle_notice(struct peer *p, struct server_conn *sc,
+		       const struct wire_hdr *h);
+
+#endif
