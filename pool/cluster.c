@@ -317,10 +317,12 @@ static void op_reconcile(void *ctx, uint32_t node)
 
 static int remote_error(const struct pool_ref *r, const char *what, int ret)
 {
+	/* the pool judges STALE: moved meanwhile, or lost (it says so) */
+	if (ret == -ESTALE)
+		return ret;
 	log_error_rl("cluster: %s block %u (epoch %u) on node %u: %s", what,
 		     r->block, r->epoch, r->node, strerror(-ret));
-	/* the pool marks a block the provider no longer holds lost */
-	return ret == -ESTALE ? -ESTALE : -EIO;
+	return -EIO;
 }
 
 /* Longest pause between two tries of a block being moved (BUSY). */

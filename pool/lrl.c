@@ -246,10 +246,28 @@ static int follow_locked(struct pool *p, uint32_t h, struct pool_ref *ref,
 	return 0;
 }
 
+/*
+ * The provider no longer holds *ref (STALE): lost, unless h names another
+ * loan by now (a notice moved it while our request was on its way, and
+ * the old provider forgot the forwarding record once we confirmed): then
+ * *ref becomes that loan and true (ask there).
+ */
+static bool moved_meanwhile_locked(struct pool *p, uint32_t h,
+				   struct pool_ref *ref)
+{
+	struct handle_loc *loc = pool_handle_locked(p, h);
+
+	if (!loc || !(loc->flags & HF_ON_LRL) || names_locked(loc, ref))
+		return false;
+	*ref = pool_loan_of(loc);
+	return true;
+}
+
 int pool_remote_io(struct pool *p, uint32_t h, struct pool_ref *ref,
 		   uint32_t off, void *buf, uint32_t len, bool write)
 {
 	struct pool_ref moved;
+	bool again;
 	int ret;
 
 	for (uint32_t hops = 0;; hops++) {
@@ -257,7 +275,7 @@ int pool_remote_io(struct pool *p, uint32_t h, struct pool_ref *ref,
 					     &moved)
 			    : p->cops->read(p->cctx, ref, off, buf, len,
 					    &moved);
-		if (ret != -EREMCHG)
+		if (ret != -EREMCHG && ret != -ESTALE)
 			return ret;
 		if (hops == POOL_MAX_HOPS) {
 			log_error_rl("pool: block %u on node %u moved on %u "
@@ -266,10 +284,13 @@ int pool_remote_io(struct pool *p, uint32_t h, struct pool_ref *ref,
 			return -EIO;
 		}
 		pthread_mutex_lock(&p->lock);
-		ret = follow_locked(p, h, ref, &moved);
+		if (ret == -ESTALE)
+			again = moved_meanwhile_locked(p, h, ref);
+		else
+			again = !follow_locked(p, h, ref, &moved);
 		pthread_mutex_unlock(&p->lock);
-		if (ret)
-			return ret;
+		if (!again)
+			return ret == -ESTALE ? ret : -EIO;
 	}
 }
 

@@ -524,8 +524,12 @@ static int remote_failed(struct pool *p, uint32_t h, const struct pool_ref *r,
 	loc = pool_handle_locked(p, h);
 	if (loc && loc->state == HANDLE_REMOTE &&
 	    loc->provider_node == r->node && loc->remote_block == r->block &&
-	    loc->remote_epoch == r->epoch)
+	    loc->remote_epoch == r->epoch) {
 		pool_lose_locked(p, h);
+		log_error_rl("pool: node %u no longer holds our block %u "
+			     "(epoch %u): it is lost (EIO)",
+			     r->node, r->block, r->epoch);
+	}
 	pthread_mutex_unlock(&p->lock);
 	return -EIO;
 }
