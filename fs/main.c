@@ -261,6 +261,20 @@ static int prepare(struct fs_options *o, struct auth_keyring **kr,
 	return 0;
 }
 
+/*
+ * Moves the blocks we hold for other nodes elsewhere (cluster_leave()),
+ * with SIGTERM and SIGINT ignored meanwhile: the mount is gone already,
+ * and dying now would destroy other nodes' data.
+ */
+static void leave_cluster(struct cluster *c)
+{
+	if (!c)
+		return;
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	cluster_leave(c);
+}
+
 /* Threads that may serve requests at once (libfuse's max_threads). */
 static unsigned int worker_threads(const struct fuse_cmdline_opts *co)
 {
@@ -347,6 +361,11 @@ err_unmount:
 err_signals:
 	fuse_remove_signal_handlers(fs.se);
 err_ns:
+	/*
+	 * What we hold for other nodes goes elsewhere before we go; until it
+	 * has, we keep serving it, and a SIGTERM must not end that.
+	 */
+	leave_cluster(fs.cluster);
 	/*
 	 * Leave the cluster first (LEAVE: the manager shows us as left, not
 	 * suspect), so releasing our remote blocks below sends no FREE per

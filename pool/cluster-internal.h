@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private layout of struct cluster (include/cmp/pool.h), shared by
- * cluster.c (borrowing, the pool's ops, lending, the manager's news) and
+ * cluster.c (borrowing, the pool's ops, lending, the manager's news),
  * cluster-move.c (principles 3 and 5: moving lent blocks on, the notices
- * to their owners, following our own blocks when they moved).
+ * to their owners, following our own blocks when they moved) and
+ * cluster-drain.c (leaving without loss, cmpctl drain).
  *
- * Lock order: cluster.lock and cluster.nlock are leaves; neither is held
- * across the network or while calling into the pool or the peer service.
+ * Lock order: cluster.lock, cluster.nlock and cluster.dlock are leaves;
+ * none is held across the network or while calling into the pool or the
+ * peer service.
  */
 #ifndef CMP_POOL_CLUSTER_INTERNAL_H
 #define CMP_POOL_CLUSTER_INTERNAL_H
@@ -48,6 +50,12 @@ struct cluster {
 	pthread_mutex_t nlock;
 	pthread_cond_t nwake;
 	bool notifier_running, nstop, nkick;
+
+	/* the drainer: cmpctl drain in the background (dlock) */
+	pthread_t drainer;
+	pthread_mutex_t dlock;
+	pthread_cond_t dwake;
+	bool drainer_running, dstop;
 };
 
 /* cluster.c */
@@ -76,5 +84,15 @@ void cluster_notices_due(void *ctx);
 /* The notifier thread (after the peer service exists; before it goes). */
 int cluster_notifier_start(struct cluster *c);
 void cluster_notifier_stop(struct cluster *c);
+
+/* cluster-drain.c */
+
+struct proto_block_drain_rep;
+void cluster_drain_init(struct cluster *c);
+/* Stops a background drain (and, lend_again, lends again). */
+void cluster_drain_stop(struct cluster *c, bool lend_again);
+void cluster_drain_finish(struct cluster *c);
+/* The peer store's op drain (cmpctl drain). */
+int cluster_st_drain(void *ctx, bool on, struct proto_block_drain_rep *rep);
 
 #endif

@@ -19,6 +19,7 @@
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "cluster-internal.h"
+#include "proto_block.h"
 #include "remote.h"
 
 /* ---- borrowing: where, even while the manager is down ---- */
@@ -515,6 +516,7 @@ static const struct peer_store_ops store_ops = {
 	.node_addr = cluster_node_addr,
 	.notice = cluster_notice,
 	.notices_due = cluster_notices_due,
+	.drain = cluster_st_drain,
 };
 
 /* ---- the manager client's callbacks ---- */
@@ -525,7 +527,8 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	struct pool_counts pc;
 
 	pool_get_counts(c->pool, &pc);
-	out->free = pc.blocks[POOL_FREE];
+	/* nothing to offer while we drain or leave */
+	out->free = pool_lending(c->pool) ? pc.blocks[POOL_FREE] : 0;
 	out->lll = pc.blocks[POOL_LLL];
 	out->lrl = pc.blocks[POOL_LRL];
 	out->rll = pc.blocks[POOL_RLL];
@@ -633,6 +636,7 @@ struct cluster *cluster_create(const struct cluster_config *cfg)
 	if (!c)
 		goto err_out;
 	pthread_mutex_init(&c->lock, NULL);
+	cluster_drain_init(c);
 	c->pool = cfg->pool;
 	c->node = cfg->node_id ? cfg->node_id : random_node_id();
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
@@ -669,6 +673,7 @@ err_destroy_parts:
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);
+	cluster_drain_finish(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 err_out:
@@ -699,6 +704,7 @@ void cluster_destroy(struct cluster *c)
 {
 	if (!c)
 		return;
+	cluster_drain_stop(c, false);
 	pool_stop_cluster(c->pool);
 	cluster_notifier_stop(c);
 	/* a clean shutdown: our providers end our loans now, not at lease end
@@ -709,6 +715,7 @@ void cluster_destroy(struct cluster *c)
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);
+	cluster_drain_finish(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -486,7 +486,8 @@ uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 	 * allocations are kept in (or our evictor would take it back).
 	 */
 	reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
-	if (p->lists[POOL_LRL].count || p->lists[POOL_FREE].count <= reserve)
+	if (p->no_lending || p->lists[POOL_LRL].count ||
+	    p->lists[POOL_FREE].count <= reserve)
 		n = 0;
 	else
 		n = (uint32_t)MIN(n, p->lists[POOL_FREE].count - reserve);
@@ -525,6 +526,59 @@ void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n)
 	if (kick && p->lists[POOL_LRL].count)
 		pool_kick_helper_locked(p);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void pool_set_lending(struct pool *p, bool lend)
+{
+	pthread_mutex_lock(&p->lock);
+	p->no_lending = !lend;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool pool_lending(struct pool *p)
+{
+	bool lend;
+
+	pthread_mutex_lock(&p->lock);
+	lend = !p->no_lending;
+	pthread_mutex_unlock(&p->lock);
+	return lend;
+}
+
+uint32_t pool_lent_blocks(struct pool *p, uint32_t *idx, uint32_t max)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t b = p->lists[POOL_RLL].tail; b != NIL && n < max;
+	     b = p->blocks[b].prev)
+		idx[n++] = b;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+int pool_move_lent_block(struct pool *p, uint32_t idx)
+{
+	bool lent;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	lent = idx < p->local_blocks && p->blocks[idx].list == POOL_RLL;
+	pthread_mutex_unlock(&p->lock);
+	if (!lent || !p->cops || !p->cops->move_lent)
+		return lent ? -EOPNOTSUPP : 0;
+	ret = p->cops->move_lent(p->cctx, idx);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	/* the loan table gave it to us: nobody unlends it */
+	if (p->blocks[idx].list == POOL_RLL) {
+		pool_list_remove_locked(p, idx);
+		pool_list_push_head_locked(p, POOL_FREE, idx);
+	}
+	p->lent_moved++;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
 }
 
 void *pool_block_addr(struct pool *p, uint32_t idx)

@@ -96,6 +96,17 @@ void pool_stop_cluster(struct pool *p);
 #define POOL_MAX_LEND 1024u
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx);
 void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n);
+/*
+ * Leaving and draining: pool_set_lending(false) makes pool_lend() lend
+ * nothing (true again: as usual). pool_lent_blocks() lists up to max
+ * blocks we lend now (RLL); pool_move_lent_block() moves lent block idx on
+ * (principle 3's move, through the cluster ops) and puts it on the free
+ * list: 0 (also when idx is not lent any more), or the op's -errno.
+ */
+void pool_set_lending(struct pool *p, bool lend);
+bool pool_lending(struct pool *p);
+uint32_t pool_lent_blocks(struct pool *p, uint32_t *idx, uint32_t max);
+int pool_move_lent_block(struct pool *p, uint32_t idx);
 /* Address of local block idx (for the peer service; idx < local blocks). */
 void *pool_block_addr(struct pool *p, uint32_t idx);
 uint32_t pool_local_blocks(const struct pool *p);

@@ -78,5 +78,7 @@ int peer_handle_handover(struct peer *p, struct server_conn *sc,
 			 const struct wire_hdr *h);
 int peer_handle_notice(struct peer *p, struct server_conn *sc,
 		       const struct wire_hdr *h);
+int peer_handle_drain(struct peer *p, struct server_conn *sc,
+		      const struct wire_hdr *h);
 
 #endif

@@ -76,6 +76,37 @@ int peer_handle_notice(struct peer *p, struct server_conn *sc,
 	return server_reply(sc, h, wire_status_from_errno(ret), NULL, 0);
 }
 
+/* cmpctl drain: a tool may ask too (a node id is not needed). */
+int peer_handle_drain(struct peer *p, struct server_conn *sc,
+		      const struct wire_hdr *h)
+{
+	struct peer_conn *pc = server_conn_data(sc);
+	struct proto_block_drain_rep rep = {0};
+	struct iovec iov = {pc->msg, PROTO_BLOCK_DRAIN_REP_SIZE};
+	uint32_t flags;
+	int ret;
+
+	ret = peer_read_all(sc, h, pc->msg, PROTO_BLOCK_DRAIN_SIZE);
+	if (ret < 0)
+		return ret;
+	ret = proto_block_drain_decode(pc->msg, h->len, &flags);
+	if (ret < 0)
+		return peer_refuse_and_close(sc, h, ret);
+	ret = p->ops->drain ? p->ops->drain(p->ctx,
+					    flags & PROTO_BLOCK_DRAIN_ON, &rep)
+			    : -EOPNOTSUPP;
+	if (ret < 0)
+		return server_reply(sc, h, wire_status_from_errno(ret), NULL,
+				    0);
+	log_info_rl("peer: %s asks this node to %s (%u blocks held for "
+		    "others, %u owners to tell)",
+		    server_conn_peer(sc),
+		    flags & PROTO_BLOCK_DRAIN_ON ? "drain" : "lend again",
+		    rep.held, rep.forwarding);
+	proto_block_drain_rep_encode(&rep, pc->msg, sizeof(pc->msg));
+	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
+}
+
 int peer_move_begin(struct peer *p, uint32_t idx, int timeout_ms,
 		    uint32_t *owner, uint32_t *epoch)
 {

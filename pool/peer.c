@@ -538,19 +538,20 @@ static int handle_other(struct peer *p, struct server_conn *sc,
 }
 
 /* The requests this service answers, defined once: X(opcode, handler). */
-#define PEER_OPS(X)                       \
-	X(PING, handle_ping)              \
-	X(STATUS, handle_status)          \
-	X(ALLOC, handle_alloc)            \
-	X(FREE, handle_free)              \
-	X(READ, handle_read)              \
-	X(WRITE, handle_write)            \
-	X(READ_BATCH, handle_batch)       \
-	X(WRITE_BATCH, handle_batch)      \
-	X(RECONCILE, handle_reconcile)    \
-	X(GOODBYE, handle_goodbye)        \
-	X(HANDOVER, peer_handle_handover) \
-	X(MOVE_NOTICE, peer_handle_notice)
+#define PEER_OPS(X)                        \
+	X(PING, handle_ping)               \
+	X(STATUS, handle_status)           \
+	X(ALLOC, handle_alloc)             \
+	X(FREE, handle_free)               \
+	X(READ, handle_read)               \
+	X(WRITE, handle_write)             \
+	X(READ_BATCH, handle_batch)        \
+	X(WRITE_BATCH, handle_batch)       \
+	X(RECONCILE, handle_reconcile)     \
+	X(GOODBYE, handle_goodbye)         \
+	X(HANDOVER, peer_handle_handover)  \
+	X(MOVE_NOTICE, peer_handle_notice) \
+	X(DRAIN, peer_handle_drain)
 
 static const peer_handler_fn handlers[WIRE_OP_MAX] = {
 #define PEER_OP_ENTRY(op, fn) [WIRE_OP_##op] = fn,

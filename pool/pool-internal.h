@@ -104,6 +104,7 @@ struct pool {
 	/* LRL: our blocks elsewhere, most recently used first */
 	uint32_t lrl_head, lrl_tail;
 	uint64_t lost, evictions, homecomings, lent_moved, followed;
+	bool no_lending; /* draining or leaving: pool_lend() lends nothing */
 	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
 
 	/*

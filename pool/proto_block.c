@@ -103,6 +103,17 @@ struct handover_wire {
 _Static_assert(sizeof(struct handover_wire) == PROTO_BLOCK_HANDOVER_SIZE,
 	       "handover layout");
 
+struct drain_rep_wire {
+	uint32_t held;
+	uint32_t forwarding;
+	uint32_t flags;
+	uint32_t reserved; /* zero */
+};
+_Static_assert(sizeof(struct drain_rep_wire) == PROTO_BLOCK_DRAIN_REP_SIZE,
+	       "drain reply layout");
+_Static_assert(sizeof(struct count_wire) == PROTO_BLOCK_DRAIN_SIZE,
+	       "a drain request is laid out as a count");
+
 bool proto_block_size_valid(uint64_t block_size)
 {
 	return block_size >= PROTO_BLOCK_MIN_SIZE &&
@@ -542,4 +553,53 @@ int proto_block_ref_decode(const uint8_t *buf, size_t len,
 	if (len != PROTO_BLOCK_REF_SIZE)
 		return -EMSGSIZE;
 	return get_refs(buf, out, 1);
+}
+
+int proto_block_drain_encode(uint32_t flags, uint8_t *buf, size_t cap)
+{
+	if (flags & ~PROTO_BLOCK_DRAIN_MASK)
+		return -EINVAL;
+	return proto_block_count_encode(flags, buf, cap);
+}
+
+int proto_block_drain_decode(const uint8_t *buf, size_t len, uint32_t *flags)
+{
+	int ret = proto_block_count_decode(buf, len, flags);
+
+	if (ret < 0)
+		return ret;
+	return (*flags & ~PROTO_BLOCK_DRAIN_MASK) ? -EINVAL : 0;
+}
+
+int proto_block_drain_rep_encode(const struct proto_block_drain_rep *r,
+				 uint8_t *buf, size_t cap)
+{
+	struct drain_rep_wire w = {
+		.held = htole32(r->held),
+		.forwarding = htole32(r->forwarding),
+		.flags = htole32(r->flags),
+	};
+
+	if (r->flags & ~PROTO_BLOCK_DRAIN_MASK)
+		return -EINVAL;
+	if (cap < sizeof(w))
+		return -ENOBUFS;
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_block_drain_rep_decode(const uint8_t *buf, size_t len,
+				 struct proto_block_drain_rep *out)
+{
+	struct drain_rep_wire w;
+
+	if (len != sizeof(w))
+		return -EMSGSIZE;
+	memcpy(&w, buf, sizeof(w));
+	out->held = le32toh(w.held);
+	out->forwarding = le32toh(w.forwarding);
+	out->flags = le32toh(w.flags);
+	if ((out->flags & ~PROTO_BLOCK_DRAIN_MASK) || w.reserved)
+		return -EINVAL;
+	return 0;
 }

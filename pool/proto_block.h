@@ -105,6 +105,8 @@
 #define PROTO_BLOCK_STATUS_REP_SIZE 48
 #define PROTO_BLOCK_MOVED_SIZE (24 + PROTO_BLOCK_ADDR_LEN)
 #define PROTO_BLOCK_HANDOVER_SIZE 16 /* reply: a ref */
+#define PROTO_BLOCK_DRAIN_SIZE 8
+#define PROTO_BLOCK_DRAIN_REP_SIZE 16
 
 /* Largest fixed prefix a peer reads before the data of a batch. */
 #define PROTO_BLOCK_MAX_BATCH_HDR \
@@ -267,6 +269,29 @@ int proto_block_handover_decode(const uint8_t *buf, size_t len,
 int proto_block_ref_encode(struct proto_block_ref r, uint8_t *buf, size_t cap);
 int proto_block_ref_decode(const uint8_t *buf, size_t len,
 			   struct proto_block_ref *out);
+
+/*
+ * DRAIN (cmpctl drain, any connection, a tool's too): flags ON makes the
+ * node move every block it holds for others elsewhere and lend nothing
+ * until a DRAIN without ON. The reply tells how far it is.
+ */
+enum proto_block_drain_flags {
+	PROTO_BLOCK_DRAIN_ON = 1 << 0,
+	PROTO_BLOCK_DRAIN_MASK = 1,
+};
+
+struct proto_block_drain_rep {
+	uint32_t held;	     /* blocks it still holds for others (RLL) */
+	uint32_t forwarding; /* owners not told yet where theirs went (RRL) */
+	uint32_t flags;	     /* ON while it drains */
+};
+
+int proto_block_drain_encode(uint32_t flags, uint8_t *buf, size_t cap);
+int proto_block_drain_decode(const uint8_t *buf, size_t len, uint32_t *flags);
+int proto_block_drain_rep_encode(const struct proto_block_drain_rep *r,
+				 uint8_t *buf, size_t cap);
+int proto_block_drain_rep_decode(const uint8_t *buf, size_t len,
+				 struct proto_block_drain_rep *out);
 
 /*
  * MOVED reply and MOVE_NOTICE request. addr must fit in

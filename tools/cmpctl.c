@@ -15,6 +15,7 @@
 
 #include "cmp-config.h"
 #include "cmpctl-cluster.h"
+#include "cmpctl-drain.h"
 #include "cmpctl-stats.h"
 #include "cmp/log.h"
 #include "cmp/util.h"
@@ -98,6 +99,48 @@ static int cmd_status(int argc, char **argv)
 	return cmpctl_cluster_status(manager, key, insecure, json, stdout);
 }
 
+/*
+ * drain NODE --manager ADDR (--key FILE | --insecure) [--wait[=SECONDS]]
+ * [--undo]
+ */
+static int cmd_drain(int argc, char **argv)
+{
+	const char *manager = NULL, *key = NULL, *node = NULL;
+	bool insecure = false, on = true;
+	unsigned long id;
+	long wait_s = 0;
+	char *end;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--insecure")) {
+			insecure = true;
+		} else if (!strcmp(argv[i], "--undo")) {
+			on = false;
+		} else if (!strcmp(argv[i], "--wait")) {
+			wait_s = 600;
+		} else if (!strncmp(argv[i], "--wait=", 7)) {
+			wait_s = strtol(argv[i] + 7, &end, 10);
+			if (*end || wait_s <= 0 || wait_s > 86400)
+				return -EINVAL;
+		} else if (!strcmp(argv[i], "--manager") && i + 1 < argc) {
+			manager = argv[++i];
+		} else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+			key = argv[++i];
+		} else if (!node && argv[i][0] != '-') {
+			node = argv[i];
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (!node || !manager || (!key && !insecure))
+		return -EINVAL;
+	id = strtoul(node, &end, 0);
+	if (*end || !id || id > UINT32_MAX)
+		return -EINVAL;
+	return cmpctl_drain(manager, key, insecure, (uint32_t)id, on,
+			    (int)wait_s, stdout);
+}
+
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -114,6 +157,13 @@ static const struct command commands[] = {
 	 "status --manager ADDR (--key FILE|--insecure) [--json]",
 	 "the cluster: nodes, kind, capacity, free, and per node the\n"
 	 "free/LLL/LRL/RLL/RRL counts"},
+	{"drain", cmd_drain,
+	 "drain NODE --manager ADDR (--key FILE|--insecure) [--wait[=S]] "
+	 "[--undo]",
+	 "node NODE (its id in cmpctl status) moves every block it holds\n"
+	 "for other nodes elsewhere while it keeps running, and lends\n"
+	 "nothing more; --wait: until it holds none (at most S seconds,\n"
+	 "default 600); --undo: it lends again"},
 	{"keygen", cmd_keygen, "keygen FILE",
 	 "write a new cluster key (mode 0600) for --key / -o key="},
 };

@@ -41,6 +41,7 @@
 
 struct auth_keyring;
 struct peer;
+struct proto_block_drain_rep;
 struct server_limits;
 
 /* Cluster block size bounds: a power of two in between. */
@@ -116,6 +117,12 @@ struct peer_store_ops {
 	 * from a connection thread, so it only wakes whoever sends them.
 	 */
 	void (*notices_due)(void *ctx);
+	/*
+	 * Optional (cmpctl drain): on, move every block held for others
+	 * elsewhere in the background and lend nothing more; off, lend
+	 * again. Returns 0 with how far it is in *rep, or -errno.
+	 */
+	int (*drain)(void *ctx, bool on, struct proto_block_drain_rep *rep);
 	/*
 	 * Optional: the one contiguous mapping behind ptr() (ptr(i) == base +
 	 * i * block_size), for one-sided access on transports with RMA: to be

@@ -29,8 +29,11 @@
  * we know while the manager is down. It takes the manager's NODE_STATE
  * news as information: a node that LEFT takes our blocks there with it
  * (lost), a SUSPECT one is not borrowed from; nothing we hold for others
- * is freed on the manager's word. cluster_destroy() says GOODBYE to our
- * providers and LEAVE to the manager (a clean shutdown).
+ * is freed on the manager's word. A node that needs memory while it lends
+ * moves lent blocks on to a third node (principle 3); a block of ours
+ * that moved is followed there (principle 5). cluster_leave() moves
+ * everything we hold for others elsewhere first; cluster_destroy() says
+ * GOODBYE to our providers and LEAVE to the manager (a clean shutdown).
  *
  * Threads: every pool function is thread-safe (one internal mutex, held
  * only for list updates, never across copies or network I/O).
@@ -169,6 +172,21 @@ struct cluster_stats {
 struct cluster *cluster_create(const struct cluster_config *cfg);
 /* Waits up to timeout_ms for the first registration. 0 or -errno. */
 int cluster_wait_registered(struct cluster *c, int timeout_ms);
+/*
+ * Leaving without loss: moves every block this node holds for other nodes
+ * on to other nodes or memservers (lending nothing from then on), logging
+ * progress, and waits until their owners know where (no forwarding record
+ * left). 0 when done; -ENOSPC when some block has nowhere to go, or
+ * -ETIMEDOUT when an owner did not confirm within timeout_ms: the node
+ * keeps serving them either way (call again).
+ */
+int cluster_drain(struct cluster *c, int timeout_ms);
+/*
+ * A clean shutdown's first step, before cluster_destroy(): cluster_drain()
+ * until it succeeds, saying loudly every few seconds that the node keeps
+ * serving what it could not move yet. Blocks until then. NULL is ok.
+ */
+void cluster_leave(struct cluster *c);
 void cluster_get_stats(struct cluster *c, struct cluster_stats *out);
 /* Detaches from the pool, stops serving, frees c. NULL is ok. */
 void cluster_destroy(struct cluster *c);

@@ -40,6 +40,7 @@
  *   A -> B  FREE blocks
  *   B -> C  HANDOVER (B moved A's block to C: the loan is A's now)
  *   B -> A  MOVE_NOTICE (your block moved to C); any request for it: MOVED
+ *   tool -> B  DRAIN: move every block held for others elsewhere
  *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
  *   A -> M  LEAVE at a clean shutdown                M -> A  LEAVE reply
  *
@@ -88,7 +89,8 @@ struct conn;
 	X(GOODBYE, 28)     \
 	X(MOVE_NOTICE, 29) \
 	X(STATUS, 30)      \
-	X(HANDOVER, 31)
+	X(HANDOVER, 31)    \
+	X(DRAIN, 32)
 
 enum wire_op {
 #define WIRE_OP_ENUM(name, val) WIRE_OP_##name = val,

@@ -18,6 +18,7 @@
 #include "cmp/mgr.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
+#include "cmp.h"
 #include "cmp3-fixture.h"
 #include "manager.h"
 
@@ -60,12 +61,12 @@ int setup(void **state)
 			.block_size = BS,
 		});
 		assert_non_null(t->pool[n]);
-		snprintf(addr, sizeof(addr), "mem://cmp3-%c-%d-%u",
+		snprintf(t->addr[n], sizeof(t->addr[n]), "mem://cmp3-%c-%d-%u",
 			 node_name[n], getpid(), seq);
 		t->cl[n] = cluster_create(&(struct cluster_config){
 			.pool = t->pool[n],
 			.manager_addr = t->mgr_addr,
-			.listen_addr = addr,
+			.listen_addr = t->addr[n],
 			.node_id = node_id[n],
 			.timeout_ms = 2000,
 		});
@@ -271,6 +272,9 @@ void sync_manager(struct cmp3 *t)
 					continue;
 				want++;
 				pool_get_counts(t->pool[n], &pc);
+				/* a node that lends nothing offers nothing */
+				if (!pool_lending(t->pool[n]))
+					pc.blocks[POOL_FREE] = 0;
 				for (size_t i = 0; i < cnt; i++)
 					ok += info[i].node == node_id[n] &&
 					      info[i].state == MGR_NODE_ALIVE &&

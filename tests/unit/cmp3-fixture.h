@@ -31,6 +31,7 @@ struct cmp3 {
 	const char *mgr_addr;
 	struct pool *pool[NNODES];
 	struct cluster *cl[NNODES];
+	char addr[NNODES][64]; /* where each node's block service listens */
 	/* handles each node holds, in allocation order, and their seeds */
 	uint32_t h[NNODES][MAXH];
 	uint32_t seed[NNODES][MAXH];
