@@ -36,7 +36,7 @@ static uint32_t random_u32(void)
 struct loans *loans_create(const struct loans_config *cfg)
 {
 	struct loans *l;
-	uint32_t slots = 16;
+	uint32_t slots = 16, max_fwd;
 
 	if (!cfg || !cfg->release || !cfg->nblocks) {
 		errno = EINVAL;
@@ -52,21 +52,13 @@ struct loans *loans_create(const struct loans_config *cfg)
 	l->owner_slots = slots;
 	l->loan = calloc(cfg->nblocks, sizeof(*l->loan));
 	l->owners = calloc(slots, sizeof(*l->owners));
-	if (!l->loan || !l->owners) {
-		free(l->loan);
-		free(l->owners);
-		free(l);
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (loans_fwd_init(l, cfg->max_forwarding ? cfg->max_forwarding
-						  : cfg->nblocks) < 0) {
-		free(l->loan);
-		free(l->owners);
-		free(l);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!l->loan || !l->owners)
+		goto err_free_tables;
+	max_fwd = cfg->max_forwarding
+			  ? cfg->max_forwarding
+			  : MIN(cfg->nblocks, LOANS_DEFAULT_MAX_FORWARDING);
+	if (loans_fwd_init(l, max_fwd) < 0)
+		goto err_free_tables;
 	pthread_mutex_init(&l->lock, NULL);
 	cmp_cond_init_monotonic(&l->unpinned);
 	l->nblocks = cfg->nblocks;
@@ -75,6 +67,13 @@ struct loans *loans_create(const struct loans_config *cfg)
 	l->release = cfg->release;
 	l->ctx = cfg->ctx;
 	return l;
+
+err_free_tables:
+	free(l->loan);
+	free(l->owners);
+	free(l);
+	errno = ENOMEM;
+	return NULL;
 }
 
 void loans_destroy(struct loans *l)

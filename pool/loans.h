@@ -54,13 +54,16 @@ typedef void (*loans_release_fn)(void *ctx, const uint32_t *idx, uint32_t n);
 #define LOANS_DEFAULT_LEASE_NS (300ull * 1000000000ull)
 #define LOANS_DEFAULT_MAX_OWNERS 4096u
 #define LOANS_RELEASE_CHUNK 256u
+/* Forwarding records at once by default (5 MiB of table at most). */
+#define LOANS_DEFAULT_MAX_FORWARDING 65536u
 
 struct loans_config {
-	uint32_t nblocks;	  /* store blocks: indexes 0 .. nblocks-1 */
-	uint32_t max_owners;	  /* owners with loans at once; 0: 4096 */
-	uint64_t lease_ns;	  /* 0: LOANS_DEFAULT_LEASE_NS */
-	uint32_t first_epoch;	  /* 0: random (a restart reissues none) */
-	uint32_t max_forwarding;  /* forwarding records at once; 0: nblocks */
+	uint32_t nblocks;     /* store blocks: indexes 0 .. nblocks-1 */
+	uint32_t max_owners;  /* owners with loans at once; 0: 4096 */
+	uint64_t lease_ns;    /* 0: LOANS_DEFAULT_LEASE_NS */
+	uint32_t first_epoch; /* 0: random (a restart reissues none) */
+	/* forwarding records at once; 0: nblocks, at most the default */
+	uint32_t max_forwarding;
 	loans_release_fn release; /* required */
 	void *ctx;
 };
