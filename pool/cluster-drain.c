@@ -115,7 +115,11 @@ static int wait_confirmed(struct cluster *c, uint64_t end)
 	return 0;
 }
 
-static int drain(struct cluster *c, const char *what, int timeout_ms)
+/*
+ * One drain: what we lend moves elsewhere, then the owners confirm. Says
+ * why it could not finish when loud (the callers repeat it).
+ */
+static int drain(struct cluster *c, const char *what, int timeout_ms, bool loud)
 {
 	uint64_t end = cmp_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	struct progress pr = {.what = what, .t0 = cmp_now_ns()};
@@ -130,7 +134,7 @@ static int drain(struct cluster *c, const char *what, int timeout_ms)
 	ret = move_all(c, &pr);
 	if (pr.total)
 		log_progress(&pr, true);
-	if (ret == -ENOSPC)
+	if (ret == -ENOSPC && loud)
 		log_error("cluster: %s: %llu blocks held for other nodes have "
 			  "nowhere to go (no other node or memserver has "
 			  "room): this node keeps serving them",
@@ -138,7 +142,7 @@ static int drain(struct cluster *c, const char *what, int timeout_ms)
 	if (ret)
 		return ret;
 	ret = wait_confirmed(c, end);
-	if (ret == -ETIMEDOUT)
+	if (ret == -ETIMEDOUT && loud)
 		log_error("cluster: %s: %u owners have not confirmed where "
 			  "their blocks went: this node keeps answering for "
 			  "them",
@@ -152,7 +156,7 @@ static int drain(struct cluster *c, const char *what, int timeout_ms)
 
 int cluster_drain(struct cluster *c, int timeout_ms)
 {
-	return drain(c, "draining", timeout_ms);
+	return drain(c, "draining", timeout_ms, true);
 }
 
 void cluster_leave(struct cluster *c)
@@ -162,7 +166,7 @@ void cluster_leave(struct cluster *c)
 	if (!c)
 		return;
 	cluster_drain_stop(c, false);
-	while (drain(c, "leaving", LEAVE_DRAIN_MS) != 0) {
+	while (drain(c, "leaving", LEAVE_DRAIN_MS, true) != 0) {
 		log_error("cluster: NOT LEAVING YET: still serving %llu blocks "
 			  "for other nodes and %u forwarding records; trying "
 			  "again in %d s (SIGKILL would lose them)",
@@ -174,12 +178,17 @@ void cluster_leave(struct cluster *c)
 
 /* ---- cmpctl drain: in the background, while the node keeps running ---- */
 
+/* A background drain that cannot finish says so once a minute. */
+#define DRAIN_LOUD_EVERY 12
+
 static void *drainer_main(void *arg)
 {
 	struct cluster *c = arg;
 	struct timespec dl;
+	unsigned int tries = 0;
 
-	while (!drain_stopped(c) && drain(c, "draining", LEAVE_DRAIN_MS)) {
+	while (!drain_stopped(c) && drain(c, "draining", LEAVE_DRAIN_MS,
+					  tries++ % DRAIN_LOUD_EVERY == 0)) {
 		pthread_mutex_lock(&c->dlock);
 		cmp_deadline_ms(&dl, LEAVE_RETRY_MS);
 		if (!c->dstop)

@@ -12,7 +12,12 @@
 #    to n3 (its log says how long that took), then it says goodbye.
 # n1 sees no error at any time, every read of f checks out, f and g read
 # back exactly at the end (datacheck), and n1 lost no block.
-TEST_TIMEOUT=170
+# The sizes may be changed for a measurement (the issue's: BS=1M
+# LEAVE_OWNER=64M LEAVE_PEERS=160M LEAVE_MIB=256).
+TEST_TIMEOUT=${TEST_TIMEOUT:-170}
+OWNER_LOCAL=${LEAVE_OWNER:-8M}
+PEER_LOCAL=${LEAVE_PEERS:-32M}
+F_MIB=${LEAVE_MIB:-24}
 . "$(dirname "$0")/lib-faults.sh"
 
 netns_add mgr 10.77.0.1
@@ -22,9 +27,9 @@ netns_add n3 10.77.0.13
 
 start_manager
 ID_OF=([n1]=11 [n2]=12 [n3]=13)
-start_node n2 12 local=32M
-start_node n3 13 local=32M
-start_node n1 11 local=8M
+start_node n2 12 local=$PEER_LOCAL
+start_node n3 13 local=$PEER_LOCAL
+start_node n1 11 local=$OWNER_LOCAL
 for id in 11 12 13; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
 done
@@ -33,14 +38,15 @@ expect() { [ "$2" = "$3" ] || check_fail "$1: got '$2', want '$3'"; }
 # all_on NS: every block n1 keeps elsewhere is on node NS now.
 all_on() { [ "$(stat_of "$1" blocks_RLL)" = "$(stat_of n1 blocks_LRL)" ]; }
 
-"$DATACHECK" write "$m/f" "$T/f.rec" -n 24 >/dev/null || fail "writing f"
+"$DATACHECK" write "$m/f" "$T/f.rec" -n "$F_MIB" >/dev/null ||
+	fail "writing f"
 wait_until "the views to settle" 30 views_settled n1 n2 n3
 lrl=$(stat_of n1 blocks_LRL)
 on2=$(stat_of n2 blocks_RLL)
 on3=$(stat_of n3 blocks_RLL)
 [ "$on2" -gt 0 ] && [ "$on3" -gt 0 ] ||
 	fail "f should live on n2 and n3 (they hold $on2 and $on3 blocks)"
-log "f: $lrl of its 384 blocks elsewhere: $on2 on n2, $on3 on n3"
+log "f ($F_MIB MiB in $BS blocks): $lrl blocks elsewhere: $on2 on n2, $on3 on n3"
 show_status
 
 # n1 keeps reading f and writing g meanwhile
