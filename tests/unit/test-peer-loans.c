@@ -177,7 +177,7 @@ static void a_tool_connection_cannot_use_loans(void **state)
 	assert_int_equal(raw_call(tool, WIRE_OP_PING, NULL, 0, NULL, 0, NULL),
 			 WIRE_S_OK);
 	/* everything that makes, uses or ends a loan: PERM, conn kept */
-	proto_block_alloc_req_encode(1, pl, sizeof(pl));
+	proto_block_alloc_req_encode(1, 0, pl, sizeof(pl));
 	assert_int_equal(raw_call(tool, WIRE_OP_ALLOC, pl,
 				  PROTO_BLOCK_ALLOC_REQ_SIZE, NULL, 0, NULL),
 			 WIRE_S_PERM);
