@@ -30,10 +30,10 @@
 
 struct grants_conn {
 	struct conn *c;
-	uint32_t live;	  /* windows bound here, revokes in flight included */
-	uint32_t busy;	  /* revokes other threads are running here */
-	bool closing;	  /* grants_conn_close() is waiting */
-	bool no_windows;  /* the device said it has none: stop asking */
+	uint32_t live;	 /* windows bound here, revokes in flight included */
+	uint32_t busy;	 /* revokes other threads are running here */
+	bool closing;	 /* grants_conn_close() is waiting */
+	bool no_windows; /* the device said it has none: stop asking */
 };
 
 struct grant {
@@ -132,8 +132,8 @@ static struct conn_region window_of(const struct grants *g, uint32_t idx,
  * Revokes a window already taken out of its record (gc->busy counted):
  * 0 when nothing can reach the block through it any more.
  */
-static int revoke_taken(struct grants *g, struct grants_conn *gc,
-			uint32_t idx, uint32_t rkey)
+static int revoke_taken(struct grants *g, struct grants_conn *gc, uint32_t idx,
+			uint32_t rkey)
 {
 	struct conn_region r = window_of(g, idx, rkey);
 	int ret = conn_rma_revoke(gc->c, &r);

@@ -327,7 +327,8 @@ static int handle_free(struct peer *p, struct server_conn *sc,
 		return refuse_and_close(sc, h, ret < 0 ? ret : -EINVAL);
 	/* stale entries are skipped: a retried FREE is harmless */
 	return reply_count(
-		sc, h, loans_free(p->loans, pc->owner, pc->refs, n, cmp_now_ns()));
+		sc, h,
+		loans_free(p->loans, pc->owner, pc->refs, n, cmp_now_ns()));
 }
 
 static int handle_reconcile(struct peer *p, struct server_conn *sc,
@@ -407,7 +408,8 @@ static int handle_read(struct peer *p, struct server_conn *sc,
 	if (ret < 0)
 		return refuse_and_close(sc, h, ret);
 	ret = loans_pin(p->loans, pc->owner,
-			(struct proto_block_ref){rw.block, rw.epoch}, cmp_now_ns());
+			(struct proto_block_ref){rw.block, rw.epoch},
+			cmp_now_ns());
 	if (ret < 0)
 		return reply_refused(
 			sc, h, refused_status(p, ret, pc->owner, rw.block, &mv),
@@ -441,7 +443,8 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	if (ret < 0)
 		return refuse_and_close(sc, h, ret);
 	ret = loans_pin(p->loans, pc->owner,
-			(struct proto_block_ref){rw.block, rw.epoch}, cmp_now_ns());
+			(struct proto_block_ref){rw.block, rw.epoch},
+			cmp_now_ns());
 	if (ret < 0) {
 		st = refused_status(p, ret, pc->owner, rw.block, &mv);
 		ret = server_skip_payload(sc, h);

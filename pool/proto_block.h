@@ -90,7 +90,7 @@
 #define PROTO_BLOCK_MAX_BATCH 60u
 
 /* Wire sizes of the fixed parts. */
-#define PROTO_BLOCK_REF_SIZE 8  /* {block, epoch} */
+#define PROTO_BLOCK_REF_SIZE 8	/* {block, epoch} */
 #define PROTO_BLOCK_RKEY_SIZE 4 /* one window's rkey, after the refs */
 #define PROTO_BLOCK_ALLOC_REQ_SIZE 8
 #define PROTO_BLOCK_ALLOC_REP_SIZE 24 /* + REF_SIZE (+ RKEY_SIZE) per loan */

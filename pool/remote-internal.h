@@ -251,7 +251,8 @@ bool remote_rma_want(struct remote *r, struct rconn *rc, uint32_t n);
 /* Records the windows an ALLOC reply on rc brought. */
 void remote_rma_learn(struct remote *r, struct rconn *rc,
 		      const struct proto_block_alloc_rep *rep,
-		      const struct proto_block_ref *refs, const uint32_t *rkeys);
+		      const struct proto_block_ref *refs,
+		      const uint32_t *rkeys);
 /*
  * The windows of loans refs[0..n) (ext[] when refs is NULL: its block and
  * epoch) on node's RMA connection: 0 with *rc held for one-sided access

@@ -51,10 +51,9 @@ static int do_alloc(struct remote *r, struct rconn *rc, void *arg)
 	if (ret < 0)
 		return ret;
 	/* windows only where we asked: anything else is a bad reply */
-	a->decoded = proto_block_alloc_rep_decode(a->rep, a->cl.got,
-						  r->block_size, &a->out,
-						  a->refs, want ? a->rkeys : NULL,
-						  a->n);
+	a->decoded = proto_block_alloc_rep_decode(
+		a->rep, a->cl.got, r->block_size, &a->out, a->refs,
+		want ? a->rkeys : NULL, a->n);
 	if (!a->decoded && want)
 		remote_rma_learn(r, rc, &a->out, a->refs, a->rkeys);
 	return 0;

@@ -183,10 +183,9 @@ int remote_rma_get(struct remote *r, uint32_t node,
 	if (!c || c->gen != nd->gen || !c->windows || !c->windows->count)
 		ret = -ENOENT;
 	for (uint32_t i = 0; i < n && !ret; i++)
-		if (!window_locked(r, c->windows,
-				   refs ? refs[i].block : ext[i].block,
-				   refs ? refs[i].epoch : ext[i].epoch,
-				   &win[i]))
+		if (!window_locked(
+			    r, c->windows, refs ? refs[i].block : ext[i].block,
+			    refs ? refs[i].epoch : ext[i].epoch, &win[i]))
 			ret = -ENOENT;
 	if (!ret) {
 		c->rma_users++;

@@ -122,9 +122,9 @@ struct peer_config {
 #define PEER_LEASE_OPT_DEFAULT "300s"
 /* at least 4 keepalive periods, each longer than a reconnect (2 s) */
 #define PEER_LEASE_OPT_MIN_MS 10000u
-#define PEER_LEASE_OPT_HELP                                                   \
+#define PEER_LEASE_OPT_HELP                                                    \
 	"how long an owner may stay silent (crashed, cut off, paused) before " \
-	"the blocks it borrowed here are freed; any request or keepalive "    \
+	"the blocks it borrowed here are freed; any request or keepalive "     \
 	"from it renews the lease, a clean goodbye frees them at once"
 
 /*

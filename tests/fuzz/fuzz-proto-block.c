@@ -4,9 +4,9 @@
  * version 2). The first input byte picks the decoder (low nibble) and the
  * block size (high nibble), the rest is the payload as it would arrive from
  * the network. ALLOC replies are decoded as an owner that asked for
- * memory windows would (12) and as one that did not (1). Whatever a decoder accepts must keep the promises the peer
- * relies on (no zero epoch, ranges inside the block, counts within the
- * buffer); a broken promise traps.
+ * memory windows would (12) and as one that did not (1). Whatever a decoder
+ * accepts must keep the promises the peer relies on (no zero epoch, ranges
+ * inside the block, counts within the buffer); a broken promise traps.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -79,8 +79,7 @@ static void batch(const uint8_t *data, size_t size, bool write, uint32_t bs)
  * An ALLOC reply, to an owner that asked for windows (or not): every
  * window it accepts lies inside the store it names, which does not wrap.
  */
-static void alloc_rep(const uint8_t *data, size_t size, uint32_t bs,
-		      bool asked)
+static void alloc_rep(const uint8_t *data, size_t size, uint32_t bs, bool asked)
 {
 	struct proto_block_alloc_rep r;
 	size_t entry = PROTO_BLOCK_REF_SIZE;

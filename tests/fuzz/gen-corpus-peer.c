@@ -99,7 +99,8 @@ static void frame(uint8_t op, const void *pl, size_t n, int bad_csum)
  * n). A mem:// connection has no one-sided access: asked for windows, the
  * peer lends without any.
  */
-static void alloc_flags(uint32_t n, uint32_t flags, struct proto_block_ref *refs)
+static void alloc_flags(uint32_t n, uint32_t flags,
+			struct proto_block_ref *refs)
 {
 	uint8_t b[PROTO_BLOCK_ALLOC_REQ_SIZE];
 

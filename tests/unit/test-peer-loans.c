@@ -533,7 +533,8 @@ static bool a_late_write_lands(struct fixture *f, bool fence)
 	raw_write_block(fresh, mine, 51);
 
 	/* the rest of the old frame, and its reply if it is still served */
-	iov[0] = (struct iovec){pl + sizeof(pl) / 2, sizeof(pl) - sizeof(pl) / 2};
+	iov[0] = (struct iovec){pl + sizeof(pl) / 2,
+				sizeof(pl) - sizeof(pl) / 2};
 	if (fence) {
 		assert_true(closed_by_peer(old));
 		(void)conn_writev(old, iov, 1);

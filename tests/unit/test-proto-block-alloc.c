@@ -54,11 +54,10 @@ static void alloc_request_round_trips_and_names_no_owner(void **state)
 		proto_block_alloc_req_decode(buf, sizeof(buf), &n, &flags), 0);
 	assert_int_equal(n, 33);
 	assert_int_equal(flags, 0);
-	assert_int_equal(
-		proto_block_alloc_req_encode(PROTO_BLOCK_MAX_IDX,
-					     PROTO_BLOCK_ALLOC_WINDOWS, buf,
-					     sizeof(buf)),
-		PROTO_BLOCK_ALLOC_REQ_SIZE);
+	assert_int_equal(proto_block_alloc_req_encode(PROTO_BLOCK_MAX_IDX,
+						      PROTO_BLOCK_ALLOC_WINDOWS,
+						      buf, sizeof(buf)),
+			 PROTO_BLOCK_ALLOC_REQ_SIZE);
 	assert_int_equal(buf[4], PROTO_BLOCK_ALLOC_WINDOWS);
 	assert_int_equal(
 		proto_block_alloc_req_decode(buf, sizeof(buf), &n, &flags), 0);
@@ -112,9 +111,9 @@ static void alloc_reply_without_windows_round_trips_refs(void **state)
 	assert_int_equal(n, sizeof(buf));
 	/* the second ref's epoch, at fixed part + 8 + 4 */
 	assert_int_equal(buf[PROTO_BLOCK_ALLOC_REP_SIZE + 12], 0xff);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      NULL, 5),
-			 0);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, NULL, 5),
+		0);
 	assert_int_equal(out.count, 5);
 	assert_int_equal(out.flags, 0);
 	assert_int_equal(out.base, 0);
@@ -126,14 +125,14 @@ static void alloc_reply_without_windows_round_trips_refs(void **state)
 		proto_block_alloc_rep_encode(&in, refs, NULL, buf, sizeof(buf)),
 		-EINVAL);
 	put64(buf + 8, 0x1000);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      NULL, 5),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, NULL, 5),
+		-EINVAL);
 	put64(buf + 8, 0);
 	put64(buf + 16, 1);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      NULL, 5),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, NULL, 5),
+		-EINVAL);
 }
 
 static void alloc_reply_with_windows_carries_an_rkey_per_loan(void **state)
@@ -156,25 +155,24 @@ static void alloc_reply_with_windows_carries_an_rkey_per_loan(void **state)
 	n = proto_block_alloc_rep_encode(&in, refs, rkeys, buf, sizeof(buf));
 	assert_int_equal(n, sizeof(buf));
 	assert_int_equal(buf[rk], 0xfe);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      gk, 3),
-			 0);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, gk, 3), 0);
 	assert_int_equal(out.flags, PROTO_BLOCK_ALLOC_WINDOWS);
 	assert_int_equal(out.base, in.base);
 	assert_int_equal(out.len, in.len);
 	assert_memory_equal(got, refs, sizeof(refs));
 	assert_memory_equal(gk, rkeys, sizeof(rkeys));
 	/* windows to a caller that asked for none: refused */
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      NULL, 3),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, NULL, 3),
+		-EINVAL);
 	/* nor without their rkeys, nor with one too many bytes */
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n - 4, BS, &out,
-						      got, gk, 3),
-			 -EMSGSIZE);
-	assert_int_equal(proto_block_alloc_rep_encode(&in, refs, NULL, buf,
-						      sizeof(buf)),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n - 4, BS, &out, got, gk, 3),
+		-EMSGSIZE);
+	assert_int_equal(
+		proto_block_alloc_rep_encode(&in, refs, NULL, buf, sizeof(buf)),
+		-EINVAL);
 	assert_int_equal(proto_block_alloc_rep_encode(&in, refs, rkeys, buf,
 						      sizeof(buf) - 1),
 			 -ENOBUFS);
@@ -196,35 +194,33 @@ static void alloc_reply_windows_must_lie_in_the_store(void **state)
 	int n = proto_block_alloc_rep_encode(&in, refs, rkeys, buf,
 					     sizeof(buf));
 
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      gk, 2),
-			 0);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, gk, 2), 0);
 	/* block 15 of 64 KiB ends past a store of 15 blocks */
 	put64(buf + 16, 15ull * BS);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      gk, 2),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, gk, 2),
+		-EINVAL);
 	/* unless that loan has no window */
 	put32(buf + n - 4, 0);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      gk, 2),
-			 0);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, gk, 2), 0);
 	/* a store that wraps the address space, or is empty */
 	put64(buf + 8, UINT64_MAX - BS);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      gk, 2),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, gk, 2),
+		-EINVAL);
 	put64(buf + 8, 0x10000);
 	put64(buf + 16, 0);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      gk, 2),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, gk, 2),
+		-EINVAL);
 	/* unknown flags */
 	put64(buf + 16, 16ull * BS);
 	put32(buf + 4, 3);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, n, BS, &out, got,
-						      gk, 2),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, n, BS, &out, got, gk, 2),
+		-EINVAL);
 }
 
 static void alloc_reply_carries_zero_to_max_refs(void **state)
@@ -240,18 +236,18 @@ static void alloc_reply_carries_zero_to_max_refs(void **state)
 	/* an empty reply is legal (count 0) */
 	assert_int_equal(proto_block_alloc_rep_encode(&in, refs, NULL, buf, 24),
 			 24);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, 24, BS, &out, got,
-						      NULL, 0),
-			 0);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, 24, BS, &out, got, NULL, 0),
+		0);
 	assert_int_equal(out.count, 0);
 	/* the most one reply may carry, without and with windows */
 	make_refs(refs, PROTO_BLOCK_MAX_IDX + 1, 0, 1);
 	in.count = PROTO_BLOCK_MAX_IDX;
-	assert_int_equal(proto_block_alloc_rep_encode(&in, refs, NULL, buf,
-						      sizeof(buf)),
-			 plain);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, plain, BS, &out,
-						      got, NULL,
+	assert_int_equal(
+		proto_block_alloc_rep_encode(&in, refs, NULL, buf, sizeof(buf)),
+		plain);
+	assert_int_equal(proto_block_alloc_rep_decode(buf, plain, BS, &out, got,
+						      NULL,
 						      PROTO_BLOCK_MAX_IDX + 1),
 			 0);
 	assert_int_equal(out.count, PROTO_BLOCK_MAX_IDX);
@@ -271,17 +267,17 @@ static void alloc_reply_carries_zero_to_max_refs(void **state)
 	assert_memory_equal(gk, rkeys, sizeof(rkeys));
 	/* one more is refused both ways, even with room for it */
 	in = (struct proto_block_alloc_rep){.count = PROTO_BLOCK_MAX_IDX + 1};
-	assert_int_equal(proto_block_alloc_rep_encode(&in, refs, NULL, buf,
-						      sizeof(buf)),
-			 -EINVAL);
+	assert_int_equal(
+		proto_block_alloc_rep_encode(&in, refs, NULL, buf, sizeof(buf)),
+		-EINVAL);
 	memset(buf, 0, sizeof(buf));
 	put32(buf, PROTO_BLOCK_MAX_IDX + 1);
 	for (uint32_t i = 0; i <= PROTO_BLOCK_MAX_IDX; i++) {
 		put32(buf + 24 + 8 * i, refs[i].block);
 		put32(buf + 24 + 8 * i + 4, refs[i].epoch);
 	}
-	assert_int_equal(proto_block_alloc_rep_decode(buf, plain + 8, BS,
-						      &out, got, NULL,
+	assert_int_equal(proto_block_alloc_rep_decode(buf, plain + 8, BS, &out,
+						      got, NULL,
 						      PROTO_BLOCK_MAX_IDX + 1),
 			 -EINVAL);
 }
@@ -298,16 +294,15 @@ static void alloc_reply_rejects_bad_counts_lengths_and_epochs(void **state)
 			 -ENOBUFS);
 	proto_block_alloc_rep_encode(&in, refs, NULL, buf, sizeof(buf));
 	/* truncated and padded buffers */
-	assert_int_equal(proto_block_alloc_rep_decode(buf, sizeof(buf) - 1,
-						      BS, &out, got, NULL,
-						      5),
+	assert_int_equal(proto_block_alloc_rep_decode(buf, sizeof(buf) - 1, BS,
+						      &out, got, NULL, 5),
 			 -EMSGSIZE);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, 23, BS, &out, got,
-						      NULL, 5),
-			 -EMSGSIZE);
-	assert_int_equal(proto_block_alloc_rep_decode(buf, 24, BS, &out, got,
-						      NULL, 5),
-			 -EMSGSIZE);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, 23, BS, &out, got, NULL, 5),
+		-EMSGSIZE);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(buf, 24, BS, &out, got, NULL, 5),
+		-EMSGSIZE);
 	/* caller room smaller than count */
 	assert_int_equal(proto_block_alloc_rep_decode(buf, sizeof(buf), BS,
 						      &out, got, NULL, 4),
@@ -329,12 +324,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(alloc_request_round_trips_and_names_no_owner),
-		cmocka_unit_test(alloc_request_rejects_bad_counts_sizes_and_flags),
+		cmocka_unit_test(
+			alloc_request_rejects_bad_counts_sizes_and_flags),
 		cmocka_unit_test(alloc_reply_without_windows_round_trips_refs),
-		cmocka_unit_test(alloc_reply_with_windows_carries_an_rkey_per_loan),
+		cmocka_unit_test(
+			alloc_reply_with_windows_carries_an_rkey_per_loan),
 		cmocka_unit_test(alloc_reply_windows_must_lie_in_the_store),
 		cmocka_unit_test(alloc_reply_carries_zero_to_max_refs),
-		cmocka_unit_test(alloc_reply_rejects_bad_counts_lengths_and_epochs),
+		cmocka_unit_test(
+			alloc_reply_rejects_bad_counts_lengths_and_epochs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
