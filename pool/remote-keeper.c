@@ -170,6 +170,7 @@ static void report_missing(struct remote *r, struct remote_node *n, int slot,
 	}
 	if (!k)
 		return;
+	remote_rma_forget(r, n->id, b->missing, k);
 	atomic_fetch_add(&r->lost_by_reconcile, k);
 	r->owner->lost(r->owner_ctx, n->id, b->missing, b->missing_tags, k);
 }
