@@ -114,10 +114,23 @@ output_init() {
 	: >"$LOG"
 	echo "round,workload,system,metric,value,unit,status" >"$CSV"
 	: >"$META"
-	WORK=$(mktemp -d /tmp/cmpbench.XXXXXX) || exit 1
+	WORK=$(mktemp -d "/tmp/cmpbench.$TAG.XXXXXX") || exit 1
 	BIN=$WORK/bin
 	trap on_exit EXIT
-	trap 'say "interrupted"; [[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null; exit 130' INT TERM
+	trap 'interrupted INT' INT
+	trap 'interrupted TERM' TERM
+	trap 'interrupted PIPE' PIPE
+}
+
+# interrupted SIGNAL: stop the current command, then tear down (on_exit).
+# After a TERM (meson's timeout) or a PIPE, whoever read our output may be
+# gone: a write to it must not kill the teardown, which logs to harness.log.
+interrupted() {
+	trap - PIPE
+	[[ $1 == INT ]] || exec >/dev/null 2>&1
+	say "interrupted ($1)"
+	[[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null
+	exit 130
 }
 
 say() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$LOG"; }
@@ -127,25 +140,124 @@ meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 # --- cleanup stack --------------------------------------------------------------
 # Every resource pushes its own undo command; unwind pops them in reverse
 # (swapoff before losetup -d before unmount before killing the daemon).
+# Each undo of something that outlives the harness's processes (a mount, a
+# loop device, swap, a namespace, a cgroup, a file) is also written to the
+# run's journal, so that the next run can undo it if this one is killed
+# (see sweep_stale); defer_here is for the undos that concern this process
+# only (stopping a daemon by pid: a pid can be reused).
 CLEAN=()
-defer() { CLEAN+=("$*"); }
+defer() { journal_add "${#CLEAN[@]}" "$*"; CLEAN+=("$*"); }
+defer_here() { CLEAN+=("#here $*"); }
 mark() { echo "${#CLEAN[@]}"; }
+UNDO_FAILED=0
 unwind() {
 	local to=${1:-0} i c
 	while ((${#CLEAN[@]} > to)); do
 		i=$((${#CLEAN[@]} - 1))
-		c=${CLEAN[$i]}
+		c=${CLEAN[$i]#"#here "}
 		unset "CLEAN[$i]"
 		logc "cleanup: $c"
-		eval "$c" >>"$LOG" 2>&1 || echo "cleanup failed: $c" >>"$LOG"
+		if eval "$c" >>"$LOG" 2>&1; then
+			journal_del "$i"
+		else
+			echo "cleanup failed: $c" >>"$LOG"
+			UNDO_FAILED=1
+		fi
 	done
 }
 on_exit() {
 	local rc=$?
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM PIPE
 	unwind 0
-	rm -rf "$WORK"
+	# a failed undo stays in the journal for the next run's sweep
+	((UNDO_FAILED)) || journal_end
+	rm -rf --one-file-system "$WORK"
 	exit "$rc"
+}
+
+# --- the journal, and the sweep of what killed runs left behind --------------
+# meson's timeout sends SIGTERM and 0.5 s later SIGKILL to the test's
+# process group; run.sh runs in a session of its own (so that it gets the
+# time to tear down), but a SIGKILL of the run itself cannot be trapped.
+# Everything the harness makes carries its tag (cbPID: namespaces, veth
+# ends, tmpfs sources, cgroups, files on --diskdir, the work directory
+# /tmp/cmpbench.cbPID.*), and the undo of each is journalled in
+# STATE_DIR/cbPID.undo ("owner PID STARTTIME WORK DISKDIR", then "+ I CMD"
+# and "- I" lines). At its start run.sh sweeps the state of every run that
+# is gone: kills its processes, replays its journal, then undoes whatever
+# carries its tag (stale.py finds them).
+STATE_DIR=/run/cmpbench
+JOURNAL=""
+proc_start() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
+journal_start() {
+	mkdir -p "$STATE_DIR" || return 0
+	JOURNAL=$STATE_DIR/$TAG.undo
+	printf 'owner %s %s %s %s\n' "$$" "$(proc_start $$)" "$WORK" "$DISKDIR" >"$JOURNAL"
+}
+journal_add() { [[ -z $JOURNAL ]] || printf '+ %s %s\n' "$1" "$2" >>"$JOURNAL"; }
+journal_del() { [[ -z $JOURNAL ]] || printf -- '- %s\n' "$1" >>"$JOURNAL"; }
+journal_end() { [[ -z $JOURNAL ]] || rm -f "$JOURNAL"; }
+
+# journal_pending FILE: the undos still to do, last first.
+journal_pending() {
+	awk '$1 == "+" {c[$2] = substr($0, length($1 " " $2 " ") + 1)}
+		$1 == "-" {delete c[$2]}
+		END {for (i in c) print i "\t" c[i]}' "$1" | sort -rn | cut -f2-
+}
+
+stale() { python3 "$HERE/stale.py" "$1" "$TAG" "$WORK" "$DISKDIR" "$CGROOT" "$STATE_DIR" "${@:2}"; }
+
+# sweep_tag TAG: undo what the gone run TAG left.
+sweep_tag() {
+	local tag=$1 p verb arg c n=0 i
+	for p in $(stale procs "$tag"); do
+		logc "stale $tag: kill -KILL $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null))"
+		kill -KILL "$p" 2>/dev/null
+	done
+	for i in $(seq 50); do
+		[[ -z $(stale procs "$tag") ]] && break
+		sleep 0.1
+	done
+	if [[ $tag != dir:* && -f $STATE_DIR/$tag.undo ]]; then
+		while IFS= read -r c; do
+			logc "stale $tag: $c"
+			eval "$c" >>"$LOG" 2>&1 || echo "stale $tag: failed: $c" >>"$LOG"
+		done < <(journal_pending "$STATE_DIR/$tag.undo")
+	fi
+	while read -r verb arg; do
+		[[ -n $verb ]] || continue
+		logc "stale $tag: $verb $arg"
+		n=$((n + 1))
+		case $verb in
+		swapoff) swapoff "$arg" ;;
+		umount-fuse) fuse_abort "$arg"; umount "$arg" 2>/dev/null || umount -l "$arg" ;;
+		umount) umount "$arg" 2>/dev/null || umount -l "$arg" ;;
+		losetup-d) losetup -d "$arg" ;;
+		netns-del) ip netns del "$arg" ;;
+		link-del) ip link del "$arg" ;;
+		rmdir) rmdir "$arg" ;;
+		rm) rm -f "$arg" ;;
+		rmtree) grep -qF " ${arg%/}/" /proc/self/mountinfo || rm -rf --one-file-system "$arg" ;;
+		esac >>"$LOG" 2>&1 || echo "stale $tag: failed: $verb $arg" >>"$LOG"
+	done < <(stale actions "$tag")
+	rm -f "$STATE_DIR/$tag.undo"
+	STALE_DONE+=("$tag ($n left)")
+}
+
+# sweep_stale: before this run makes anything (one sweep at a time).
+STALE_DONE=()
+sweep_stale() {
+	local tag
+	mkdir -p "$STATE_DIR" || return 0
+	exec 9>"$STATE_DIR/sweep.lock"
+	flock 9
+	for tag in $(stale tags); do
+		sweep_tag "$tag"
+	done
+	exec 9>&-
+	((${#STALE_DONE[@]})) || return 0
+	say "cleaned up after killed runs: ${STALE_DONE[*]}"
+	meta stale "cleaned up after killed runs: ${STALE_DONE[*]}"
 }
 # Long commands run in the background and are waited for, so a signal is
 # handled at once: the INT/TERM trap stops the current command, then
@@ -196,7 +308,7 @@ start_daemon() {
 	"$@" >>"$log" 2>&1 </dev/null &
 	DAEMON_PID=$!
 	STARTED+=("$DAEMON_PID")
-	defer "kill_wait $DAEMON_PID"
+	defer_here "kill_wait $DAEMON_PID"
 }
 
 # --- mounts, ports --------------------------------------------------------------
@@ -268,16 +380,27 @@ loop_on() { # FILE [losetup options] -> LOOPDEV (not in $(): it defers)
 	local f=$1; shift
 	LOOPDEV=$(losetup -f --show "$@" "$f" 2>>"$LOG") || return 1
 	LOOPS_MADE+=("$LOOPDEV")
-	defer "losetup -d $LOOPDEV"
+	defer "loop_off $LOOPDEV $(realpath "$f")"
 }
 
-# swap_on DEV: only our swap may be active while a set-up runs.
-swap_on() {
-	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swapoff $1"
+# loop_is DEV FILE: DEV is a loop device over FILE (a journalled undo may
+# run after this run was killed, when DEV may be another's).
+loop_is() {
+	local b
+	b=$(cat "/sys/block/${1#/dev/}/loop/backing_file" 2>/dev/null) || return 1
+	[[ ${b% (deleted)} == "$2" ]]
 }
+loop_off() { loop_is "$1" "$2" && losetup -d "$1"; }
+
+# swap_on DEV [FILE]: only our swap may be active while a set-up runs;
+# FILE: DEV is a loop device over it.
+swap_on() {
+	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swap_off $1 ${2:-}"
+}
+swap_off() { [[ -z ${2:-} ]] || loop_is "$1" "$2" && swapoff "$1"; }
 
 # swap_on_loop FILE [losetup options]: swap on a loop device over FILE.
-swap_on_loop() { loop_on "$@" && swap_on "$LOOPDEV"; }
+swap_on_loop() { loop_on "$@" && swap_on "$LOOPDEV" "$(realpath "$1")"; }
 
 # The memory cgroups (v1) the harness makes are named $CGROOT/$TAG-*.
 CGROOT=/sys/fs/cgroup/memory

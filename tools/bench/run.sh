@@ -25,6 +25,28 @@ umask 022
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCROOT=$(cd "$HERE/../.." && pwd)
+
+# The run goes in a session of its own, with this shell only passing
+# signals on and waiting for it: meson's timeout sends SIGTERM and, 0.5 s
+# later, SIGKILL to the test's whole process group, which leaves no time
+# for a teardown (swapoff, umount, losetup -d, daemons). The run gets the
+# SIGTERM from here and tears down in its own time; what a SIGKILL of the
+# run itself leaves behind, the next run sweeps (lib.sh, sweep_stale).
+if [[ ${CMPBENCH_SUPERVISOR:-} != "$PPID" ]]; then
+	export CMPBENCH_SUPERVISOR=$$
+	run="" sig=""
+	pass_on() { sig=$1; [[ -z $run ]] || kill "-$sig" "$run" 2>/dev/null; }
+	trap 'pass_on TERM' TERM
+	trap 'pass_on INT' INT
+	setsid bash "$HERE/run.sh" "$@" &
+	run=$!
+	[[ -z $sig ]] || pass_on "$sig"
+	while :; do
+		wait "$run"
+		rc=$?
+		kill -0 "$run" 2>/dev/null || exit "$rc"
+	done
+fi
 # The workloads, in the order they run in a round (workloads/NAME.sh).
 WORKLOADS=(bulk fio fig10 ext4 mmap)
 
@@ -46,6 +68,8 @@ if ((EUID != 0)); then
 	exit 77
 fi
 output_init
+sweep_stale
+journal_start
 
 # rounds_note ARRAY: " (Figure 10: N)", N from ARRAY, for the workloads
 # with their own number of rounds.

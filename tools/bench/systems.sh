@@ -134,7 +134,7 @@ StrictModes no
 Subsystem sftp internal-sftp
 EOF
 	if [[ ! -d /run/sshd ]]; then
-		mkdir -p /run/sshd && defer "rmdir /run/sshd"
+		mkdir -p /run/sshd && defer_here "rmdir /run/sshd"
 	fi
 	start_daemon "$LOG" /usr/sbin/sshd -f "$d/sshd_config" -D -e
 	DPIDS[sshfs]=$DAEMON_PID
