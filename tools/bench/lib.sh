@@ -460,6 +460,31 @@ print("%.0f %.2f %.2f %.2f %d %.1f" % (r["iops"], g("50.000000"), g("99.000000")
 EOF
 }
 
+# fio_randread ROW SYSTEM FILE MB BS IOS PREFIX [pin]: IOS O_DIRECT
+# random reads of BS bytes over the first MB MiB of FILE on SYSTEM (psync,
+# one job); records PREFIX_p50, _p99 (us) and _iops as ROW (usually
+# SYSTEM). pin: fio and SYSTEM's daemons on CPU 0 (no cross-CPU wake-ups).
+fio_randread() {
+	local row=$1 s=$2 f=$3 mb=$4 bs=$5 ios=$6 pfx=$7 pin=() js=$WORK/fio.json
+	local v iops p50 p99 p999 n mbs
+	if [[ ${8:-} == pin ]]; then
+		pin=(--cpus_allowed=0)
+		pin_daemons "$s" 0
+	fi
+	if timed fio --name=rr --filename="$f" --rw=randread --bs="$bs" \
+		--ioengine=psync --numjobs=1 --size="${mb}M" --direct=1 \
+		--number_ios="$ios" --invalidate=1 "${pin[@]}" \
+		--output-format=json --output="$js" && v=$(fio_parse "$js"); then
+		read -r iops p50 p99 p999 n mbs <<<"$v"
+		record "$row" "${pfx}_p50" "$p50" us
+		record "$row" "${pfx}_p99" "$p99" us
+		record "$row" "${pfx}_iops" "$iops" IOPS
+	else
+		fail "$row" "${pfx}_p50" us "fio failed"
+	fi
+	((${#pin[@]} == 0)) || pin_daemons "$s" "$ALLCPUS"
+}
+
 # source_data: $SRC, PEER_MB MiB of random data on a tmpfs with room for a
 # copy ($WORK/src/out.dat); made once, for the workloads that read it.
 SRC=""
@@ -479,7 +504,8 @@ need_cmd_pkg=(
 	"gnuplot:gnuplot-nox" "getfattr:attr" "mkfs.ext4:e2fsprogs"
 	"losetup:mount" "zramctl:util-linux" "python3:python3" "cc:gcc"
 	"pkg-config:pkg-config" "fusermount3:fuse3" "ip:iproute2"
-	"nsenter:util-linux" "ss:iproute2" "bc:bc"
+	"nsenter:util-linux" "ss:iproute2" "bc:bc" "iperf3:iperf3"
+	"setsid:util-linux" "flock:util-linux"
 )
 apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
@@ -511,7 +537,7 @@ install_packages() {
 
 # --- helpers (C) ----------------------------------------------------------------
 BIN=""
-HELPERS=(fusefloor qsort-inplace mmap-tp)
+HELPERS=(fusefloor qsort-inplace mmap-tp tcp-rr)
 build_helpers() {
 	mkdir -p "$BIN"
 	local h src
