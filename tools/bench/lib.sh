@@ -417,6 +417,7 @@ timed() {
 	rc=$?
 	t1=$(now_ns)
 	ELAPSED_NS=$((t1 - t0))
+	echo "  ($((ELAPSED_NS / 1000000)) ms, exit $rc)" >>"$LOG"
 	return $rc
 }
 mbps() { awk -v b="$1" -v ns="$2" 'BEGIN {printf "%.1f", b * 1000 / ns}'; }
@@ -445,19 +446,41 @@ rotate() {
 	for ((i = 0; i < k; i++)); do echo "${a[$(((i + n) % k))]}"; done
 }
 
-# fio_parse JSONFILE -> "iops p50_us p99_us p999_us ios mbps"
+# json_flat FILE: the pretty-printed JSON of fio or iperf3 (one key per
+# line) as "path<TAB>value" lines, objects and arrays joined by "/" (an
+# array element is "#"): jobs/#/read/iops<TAB>9090.909091. In awk: a
+# python3 start costs half a second on this machine, and the smoke parses
+# dozens of these.
+json_flat() {
+	awk '
+	function key(l) { sub(/^[ \t]*"/, "", l); sub(/"[ \t]*:.*/, "", l); return l }
+	function path(k,  p, i) { p = ""; for (i = 1; i <= d; i++) p = p st[i] "/"; return p k }
+	/^[ \t]*"[^"]*"[ \t]*:[ \t]*[{[][ \t]*$/ { st[++d] = key($0); next }
+	/^[ \t]*[{[],?[ \t]*$/ { if (started) st[++d] = "#"; started = 1; next }
+	/^[ \t]*[]}],?[ \t]*$/ { d--; next }
+	/^[ \t]*"[^"]*"[ \t]*:/ {
+		v = $0; sub(/^[ \t]*"[^"]*"[ \t]*:[ \t]*/, "", v); sub(/,[ \t]*$/, "", v)
+		gsub(/^"|"$/, "", v)
+		print path(key($0)) "\t" v
+	}' "$1"
+}
+
+# fio_parse JSONFILE -> "iops p50_us p99_us p999_us ios mbps" of the first
+# job's reads (its writes when it read nothing)
 fio_parse() {
-	python3 - "$1" <<'EOF'
-import json, sys
-txt = open(sys.argv[1]).read()
-d = json.loads(txt[txt.index('{'):])
-j = d["jobs"][0]
-r = j["read"] if j["read"]["io_bytes"] else j["write"]
-p = r["clat_ns"].get("percentile", {})
-g = lambda k: p.get(k, 0) / 1000.0
-print("%.0f %.2f %.2f %.2f %d %.1f" % (r["iops"], g("50.000000"), g("99.000000"),
-      g("99.900000"), r["total_ios"], r["bw_bytes"] / 1e6))
-EOF
+	json_flat "$1" | awk -F '\t' '
+	$1 ~ /^jobs\/#\/(read|write)\// {
+		split($1, p, "/"); k = p[4]; for (i = 5; i in p; i++) k = k "/" p[i]
+		if (!((p[3], k) in v)) v[p[3], k] = $2
+	}
+	END {
+		d = v["read", "io_bytes"] > 0 ? "read" : "write"
+		if (!((d, "iops") in v)) exit 1
+		pc = "clat_ns/percentile/"
+		printf "%.0f %.2f %.2f %.2f %d %.1f\n", v[d, "iops"], v[d, pc "50.000000"] / 1000,
+			v[d, pc "99.000000"] / 1000, v[d, pc "99.900000"] / 1000,
+			v[d, "total_ios"], v[d, "bw_bytes"] / 1e6
+	}'
 }
 
 # fio_randread ROW SYSTEM FILE MB BS IOS PREFIX [pin]: IOS O_DIRECT

@@ -8,10 +8,10 @@
 # also the bytes that crossed the wire per 512-byte read and every daemon
 # counter that moved, per read.
 
-FIO_MB=$(sized 16 256)
-FIO_RT=$(sized 1 4) # seconds per fio job
+FIO_MB=$(sized 8 256)
+FIO_LEN=$(sized "--number_ios=100" "--runtime=4 --time_based") # each fio job
 peer_room "$FIO_MB"
-WL_SIZES[fio]="fio file ${FIO_MB} MiB, ${FIO_RT} s per job"
+WL_SIZES[fio]="fio file ${FIO_MB} MiB, $(sized "100 reads" "4 s") per job"
 WL_NEEDS[fio]="cmpfs cmpfs-remote cmpfs-memsrv tmpfs fusefloor nbdfuse sshfs"
 
 fio_prepare() { source_data; }
@@ -55,7 +55,7 @@ fio_run() {
 		[[ $s == cmpfs-* ]] && fio_wire_start "$s"
 		if timed fio --name=rr --filename="$f" --rw=randread --bs="${bs%pin}" \
 			--ioengine=psync --numjobs=1 --size="${FIO_MB}M" --direct=1 \
-			--runtime="$FIO_RT" --time_based --invalidate=1 "${pin[@]}" \
+			$FIO_LEN --invalidate=1 "${pin[@]}" \
 			--output-format=json --output="$js" && v=$(fio_parse "$js"); then
 			read -r iops p50 p99 p999 ios mb <<<"$v"
 			record "$s" "rand${bs}_iops" "$iops" IOPS

@@ -88,8 +88,8 @@ remote_tcp() {
 			# shellcheck disable=SC2086
 			if timed in_ns "$NSA" iperf3 -c 10.99.0.2 -p "$port" -P 1 $REMOTE_IPERF \
 				"${rev[@]}" -J --logfile "$js" &&
-				v=$(python3 -c 'import json, sys
-print("%.1f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 8e6))' "$js"); then
+				v=$(json_flat "$js" | awk -F '\t' '$1 == "end/sum_received/bits_per_second" {
+					printf "%.1f", $2 / 8e6}') && [[ -n $v ]]; then
 				record tcp "tcp_$dir" "$v" MB/s
 			else
 				fail tcp "tcp_$dir" MB/s "iperf3 failed (see harness.log)"
