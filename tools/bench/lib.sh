@@ -207,9 +207,16 @@ journal_pending() {
 
 stale() { python3 "$HERE/stale.py" "$1" "$TAG" "$WORK" "$DISKDIR" "$CGROOT" "$STATE_DIR" "${@:2}"; }
 
-# sweep_tag TAG: undo what the gone run TAG left.
+# sweep_tag TAG: undo what the gone run TAG left. Its swap goes first,
+# while the daemons that may serve it still run (a swap device over a
+# FUSE file whose daemon is gone cannot be read back).
 sweep_tag() {
 	local tag=$1 p verb arg c n=0 i
+	while read -r verb arg; do
+		[[ $verb == swapoff ]] || continue
+		logc "stale $tag: swapoff $arg"
+		swapoff "$arg" >>"$LOG" 2>&1 || echo "stale $tag: failed: swapoff $arg" >>"$LOG"
+	done < <(stale actions "$tag")
 	for p in $(stale procs "$tag"); do
 		logc "stale $tag: kill -KILL $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null))"
 		kill -KILL "$p" 2>/dev/null
@@ -220,6 +227,7 @@ sweep_tag() {
 	done
 	if [[ $tag != dir:* && -f $STATE_DIR/$tag.undo ]]; then
 		while IFS= read -r c; do
+			n=$((n + 1))
 			logc "stale $tag: $c"
 			eval "$c" >>"$LOG" 2>&1 || echo "stale $tag: failed: $c" >>"$LOG"
 		done < <(journal_pending "$STATE_DIR/$tag.undo")
@@ -241,7 +249,7 @@ sweep_tag() {
 		esac >>"$LOG" 2>&1 || echo "stale $tag: failed: $verb $arg" >>"$LOG"
 	done < <(stale actions "$tag")
 	rm -f "$STATE_DIR/$tag.undo"
-	STALE_DONE+=("$tag ($n left)")
+	STALE_DONE+=("$tag ($n things)")
 }
 
 # sweep_stale: before this run makes anything (one sweep at a time).

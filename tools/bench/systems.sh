@@ -98,7 +98,8 @@ up_nbdfuse() {
 		{ AVAIL[nbdfuse]="not installed (nbdkit, libnbd-bin)"; return; }
 	m=$(mnt_dir nbdfuse)
 	port=$(free_port)
-	start_daemon "$LOG" nbdkit -f --swap -i 127.0.0.1 -p "$port" memory "${PEER_MB}M" \
+	# -P: its command line names $WORK, by which a later sweep finds it
+	start_daemon "$LOG" nbdkit -f --swap -P "$WORK/nbdkit.pid" -i 127.0.0.1 -p "$port" memory "${PEER_MB}M" \
 		allocator=malloc,mlock=true
 	DPIDS[nbdfuse]=$DAEMON_PID
 	wait_port 127.0.0.1 "$port" "$DAEMON_PID" || { down nbdfuse "nbdkit did not start"; return; }
