@@ -179,11 +179,13 @@ in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
 
 # netns_c_up: a third namespace, C, with its own veth to B (10.99.1.1 -
 # 10.99.1.2) and a route to B's 10.99.0.2 through it: the flood's source,
-# off A's link.
+# off A's link. Made for one item (it goes at its unwind).
 NSC=""
 netns_c_up() {
 	[[ -n $NSC ]] && return 0
-	netns_up && netns_add "${TAG}C" || return 1
+	netns_up || return 1
+	defer_here "NSC="
+	netns_add "${TAG}C" || return 1
 	ip link add "${TAG}c" type veth peer name "${TAG}d" || return 1
 	defer "ip link del ${TAG}c 2>/dev/null; true"
 	ip link set "${TAG}c" netns "${TAG}C" &&

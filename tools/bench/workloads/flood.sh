@@ -34,7 +34,7 @@ flood_start() {
 	local i c t0
 	netns_c_up || { echo "cannot create namespace C" >>"$LOG"; return 1; }
 	FLOOD_PORT=$((CLUSTER_PORT[cmpfs-remote] + 1))
-	rm -f "$WORK/flood.stop"
+	rm -f "$WORK/flood.stop" "$WORK/flood.out"
 	t0=$(now_ns)
 	FLOOD_T0=$t0
 	start_daemon "$WORK/flood.out" nsenter --net="/run/netns/$NSC" \
@@ -63,8 +63,8 @@ flood_stop() {
 		sleep 0.1
 	done
 	cat "$WORK/flood.out" >>"$LOG"
-	opened=$(sed -n 's/.*: opened \([0-9]*\),.*/\1/p' "$WORK/flood.out")
-	[[ -z $opened ]] || record flood conns_opened_per_s "$((opened * 1000 / (s + 1)))" 1/s
+	opened=$(sed -n 's/.*: opened \([0-9]*\),.*/\1/p' "$WORK/flood.out" | tail -1)
+	[[ ! $opened =~ ^[0-9]+$ ]] || record flood conns_opened_per_s "$((opened * 1000 / (s + 1)))" 1/s
 }
 
 flood_run() { # quiet | flood
