@@ -95,8 +95,13 @@ declare -A WL_SIZES	# workload -> its sizes, for meta.txt and the report
 PEER_MB=0		# the largest file a workload puts on a peer
 
 # peer_room MB: a workload puts files of MB MiB on the peers; the nbdkit
-# disk and the tmpfs file systems are made large enough for the largest.
-peer_room() { ((PEER_MB >= $1)) || PEER_MB=$1; }
+# disk and the tmpfs file systems are made large enough for the largest
+# of the workloads that run (SOURCING: the one whose file is sourced).
+SOURCING=""
+peer_room() {
+	[[ -z $ONLY ]] || wants "$SOURCING" || return 0
+	((PEER_MB >= $1)) || PEER_MB=$1
+}
 
 # --- output -------------------------------------------------------------------
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)

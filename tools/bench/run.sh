@@ -54,6 +54,7 @@ WORKLOADS=(bulk fio remote flood fig10 ext4 mmap)
 parse_args "$@"
 . "$HERE/systems.sh"
 for w in "${WORKLOADS[@]}"; do
+	SOURCING=$w
 	. "$HERE/workloads/$w.sh"
 done
 check_workloads
