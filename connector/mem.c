@@ -261,7 +261,8 @@ static int mem_connect(const char *rest, int timeout_ms, struct conn **out)
 	p->fd = sv[1];
 	ret = enqueue(rest, p);
 	if (ret) {
-		log_warn("mem://%s: cannot connect: %s", rest, strerror(-ret));
+		/* callers retry and say it once, with what they were doing */
+		log_debug("mem://%s: cannot connect: %s", rest, strerror(-ret));
 		goto err_close;
 	}
 	/* From here the listener owns p and sv[1]. */

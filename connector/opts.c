@@ -616,9 +616,10 @@ static void row_text(const struct opts_spec *spec, const struct opt_def *d,
 	else if (d->min > 1) /* min 1 only means nonzero: no note */
 		snprintf(range, sizeof(range), "at least %s%s",
 			 value_text(d, d->min, lo, sizeof(lo)), unit);
-	if (d->def)
+	if (d->def) /* a default that names its unit ("300s") keeps it */
 		snprintf(def, sizeof(def), "%sdefault %s%s", *range ? "; " : "",
-			 d->def, unit);
+			 d->def,
+			 d->def[strspn(d->def, "0123456789")] ? "" : unit);
 	else if (flag_is_default(spec, d))
 		snprintf(def, sizeof(def), "the default");
 	if (*range || *def)

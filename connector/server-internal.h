@@ -39,6 +39,7 @@ struct server_conn {
 	bool authed;		  /* counted in srv->nauth */
 	uint32_t node;		  /* the authenticated peer node */
 	bool done;		  /* thread finished */
+	bool fenced;		  /* shut down by server_fence_node() */
 	struct server_conn *next; /* srv->conns: the ones with a thread */
 	/* connection thread only */
 	int idle_ms;
@@ -52,6 +53,7 @@ struct server {
 	pthread_attr_t attr;  /* small stacks for every thread we start */
 	int wake[2];	      /* self-pipe: destroy and finished connections */
 	pthread_mutex_t lock; /* protects the fields down to stopping */
+	pthread_cond_t ended; /* a connection's thread finished (monotonic) */
 	struct server_conn *conns;   /* every connection with a thread */
 	struct server_conn **unauth; /* not authenticated: max_unauth slots */
 	unsigned int nunauth;

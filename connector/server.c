@@ -157,6 +157,46 @@ void server_conn_close(struct server_conn *sc)
 	conn_shutdown(sc->conn);
 }
 
+/* Shuts down node's connections but self; true while one still runs. */
+static bool fence_locked(struct server *s, struct server_conn *self)
+{
+	bool running = false;
+
+	for (struct server_conn *sc = s->conns; sc; sc = sc->next) {
+		if (sc == self || sc->node != self->node || sc->done)
+			continue;
+		if (!sc->fenced) {
+			sc->fenced = true;
+			conn_shutdown(sc->conn);
+		}
+		running = true;
+	}
+	return running;
+}
+
+int server_fence_node(struct server_conn *self, int timeout_ms)
+{
+	struct server *s = self->srv;
+	struct timespec dl;
+	unsigned int n = 0;
+	int ret = 0;
+
+	if (!self->node) /* not a node: nothing to fence */
+		return 0;
+	cmp_deadline_ms(&dl, (uint64_t)MAX(timeout_ms, 0));
+	pthread_mutex_lock(&s->lock);
+	for (struct server_conn *sc = s->conns; sc; sc = sc->next)
+		n += sc != self && sc->node == self->node && !sc->done;
+	while (!ret && fence_locked(s, self))
+		ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
+	pthread_mutex_unlock(&s->lock);
+	if (n)
+		log_info("%s: peer %s fenced %u older connection%s of node %u%s",
+			 s->name, conn_peer(self->conn), n, n == 1 ? "" : "s",
+			 self->node, ret ? ": one did not end in time" : "");
+	return ret ? -ETIMEDOUT : 0;
+}
+
 void server_conn_set_idle_timeout(struct server_conn *sc, int timeout_ms)
 {
 	sc->idle_ms = timeout_ms > 0 ? timeout_ms : 0;
@@ -252,6 +292,7 @@ out_done:
 		s->nauth--;
 	sc->authed = false;
 	sc->done = true;
+	pthread_cond_broadcast(&s->ended);
 	pthread_mutex_unlock(&s->lock);
 	poke(s);
 	return NULL;
@@ -504,6 +545,7 @@ struct server *server_create(const struct server_config *cfg)
 		return NULL;
 	copy_config(s, cfg);
 	pthread_mutex_init(&s->lock, NULL);
+	cmp_cond_init_monotonic(&s->ended);
 	pthread_attr_init(&s->attr);
 	pthread_attr_setstacksize(&s->attr, SERVER_STACK_SIZE);
 	ret = alloc_tables(s);
@@ -539,6 +581,7 @@ err_close_pipe:
 err_free:
 	free_tables(s);
 	pthread_attr_destroy(&s->attr);
+	pthread_cond_destroy(&s->ended);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	errno = -ret;
@@ -574,6 +617,7 @@ void server_destroy(struct server *s)
 	close(s->wake[1]);
 	free_tables(s);
 	pthread_attr_destroy(&s->attr);
+	pthread_cond_destroy(&s->ended);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

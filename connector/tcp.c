@@ -432,7 +432,8 @@ static int tcp_connect(const char *rest, int timeout_ms, struct conn **out)
 	}
 	freeaddrinfo(res);
 	if (ret) {
-		log_warn("tcp://%s: cannot connect: %s", rest, strerror(-ret));
+		/* callers retry and say it once, with what they were doing */
+		log_debug("tcp://%s: cannot connect: %s", rest, strerror(-ret));
 		return ret;
 	}
 	format_sockaddr(&ss, peer, sizeof(peer));

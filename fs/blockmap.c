@@ -106,3 +106,14 @@ void blockmap_finish(struct blockmap *m, struct pool *p)
 	free(m->chunks);
 	memset(m, 0, sizeof(*m));
 }
+
+int blockmap_check(const struct blockmap *m, struct pool *p)
+{
+	int ret = 0;
+
+	for (uint64_t c = 0; c < m->nchunks && !ret; c++)
+		if (m->chunks[c])
+			ret = pool_check_handles(p, m->chunks[c],
+						 BLOCKMAP_CHUNK);
+	return ret;
+}

@@ -41,5 +41,10 @@ int blockmap_set(struct blockmap *m, uint64_t bno, uint32_t handle);
 uint32_t blockmap_clear(struct blockmap *m, uint64_t bno);
 /* Frees every block numbered >= first through the pool. */
 void blockmap_truncate(struct blockmap *m, struct pool *p, uint64_t first);
+/*
+ * 0 when every block can be read and written now, -EIO when one is lost
+ * or on an unreachable provider (pool_check_handles(), a chunk at a time).
+ */
+int blockmap_check(const struct blockmap *m, struct pool *p);
 
 #endif

@@ -4,14 +4,18 @@
  * into pool memory (pinned blocks; holes point at a shared zero page run),
  * so a local read is one copy, made by the kernel. Writes copy once from
  * libfuse's request buffer into the block. Nothing here allocates on the
- * data path except block-table chunks when a file grows, and the one bounce
- * buffer per thread used for blocks that are not in local memory.
+ * data path except block-table chunks when a file grows: blocks that are
+ * not in local memory are staged in buffers made at mount (bounce.c).
+ *
+ * A write that fails to reach its block (-EIO) also leaves a sticky error
+ * on the file, which the next flush or fsync reports, as a disk's write
+ * error would be; a file with a lost block, or one on an unreachable
+ * provider, fails them every time until the block is back or gone.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -20,28 +24,18 @@
 #include "cmp/util.h"
 #include "fs.h"
 
-/* Largest request the kernel sends (FUSE_MAX_MAX_PAGES * 4 KiB). */
-#define MAX_IO (1u << 20)
+#define MAX_IO FS_MAX_IO
 /* A request spans at most this many blocks (1 MiB / 4 KiB + 1). */
 #define MAX_SEGS (MAX_IO / POOL_MIN_BLOCK + 1)
 
 /* Holes read as zeros from here; never written. */
 static uint8_t zeros[MAX_IO];
 
-/* Per-thread staging for blocks that live on another node. */
-static __thread uint8_t *bounce;
-
-static uint8_t *bounce_buf(void)
+/* A copy into the file failed: the next flush or fsync says so. */
+static void set_sticky(struct inode *inode, int err)
 {
-	if (!bounce) {
-		void *b =
-			mmap(NULL, MAX_IO, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (b == MAP_FAILED)
-			return NULL;
-		bounce = b;
-	}
-	return bounce;
+	if (err == -EIO)
+		atomic_store(&inode->err, -EIO);
 }
 
 /*
@@ -74,6 +68,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint32_t pinned[MAX_SEGS];
 	uint32_t bs = fs->block_size;
 	uint64_t pos, end;
+	uint8_t *bounce = NULL;
 	size_t staged = 0;
 	int n = 0, npinned = 0, ret = 0;
 
@@ -98,13 +93,13 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			pinned[npinned++] = h;
 			iov[n].iov_base = (uint8_t *)base + boff;
 		} else if (ret == -EREMOTE) {
-			uint8_t *b = bounce_buf();
-
-			ret = b ? pool_read(fs->pool, h, boff, b + staged, len)
-				: -ENOMEM;
+			if (!bounce)
+				bounce = fs_bounce_get(fs->bounce);
+			ret = pool_read(fs->pool, h, boff, bounce + staged,
+					len);
 			if (ret)
 				break;
-			iov[n].iov_base = b + staged;
+			iov[n].iov_base = bounce + staged;
 			staged += len;
 			STAT_ADD(fs, read_remote_bytes, len);
 		} else {
@@ -129,6 +124,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	for (int i = 0; i < npinned; i++)
 		pool_unpin(fs->pool, pinned[i]);
 	pthread_rwlock_unlock(&inode->data_lock);
+	fs_bounce_put(fs->bounce, bounce);
 	(void)fi;
 }
 
@@ -187,6 +183,7 @@ static ssize_t copy_in(struct fs *fs, struct inode *inode, uint64_t pos,
 	}
 	if (ret == -ENOSPC)
 		STAT_ADD(fs, enospc, 1);
+	set_sticky(inode, ret);
 	if (done)
 		return (ssize_t)done;
 	return ret;
@@ -257,7 +254,8 @@ int fs_set_size_locked(struct fs *fs, struct inode *inode, uint64_t size)
 		if (tail) {
 			h = blockmap_get(&inode->map, size >> fs->block_shift);
 			if (h)
-				pool_zero(fs->pool, h, tail, bs - tail);
+				set_sticky(inode, pool_zero(fs->pool, h, tail,
+							    bs - tail));
 		}
 	}
 	inode->size = size;
@@ -267,6 +265,26 @@ int fs_set_size_locked(struct fs *fs, struct inode *inode, uint64_t size)
 void fs_data_free(struct fs *fs, struct inode *inode)
 {
 	blockmap_finish(&inode->map, fs->pool);
+}
+
+int fs_data_check(struct fs *fs, struct inode *inode)
+{
+	uint64_t gen;
+	int err = atomic_exchange(&inode->err, 0);
+
+	if (err || !S_ISREG(inode->mode))
+		return err;
+	/* nothing lost since it was last fine, and every provider is up */
+	gen = pool_lost_gen(fs->pool);
+	if (gen == atomic_load(&inode->healthy_gen) &&
+	    !pool_any_suspect(fs->pool))
+		return 0;
+	pthread_rwlock_rdlock(&inode->data_lock);
+	err = blockmap_check(&inode->map, fs->pool);
+	pthread_rwlock_unlock(&inode->data_lock);
+	if (!err)
+		atomic_store(&inode->healthy_gen, gen);
+	return err;
 }
 
 /* Frees whole blocks inside [pos, end) and zeroes the partial ends. */
@@ -285,7 +303,7 @@ static void punch_hole(struct fs *fs, struct inode *inode, uint64_t pos,
 		if (h && n == bs)
 			pool_free(fs->pool, blockmap_clear(&inode->map, bno));
 		else if (h)
-			pool_zero(fs->pool, h, boff, n);
+			set_sticky(inode, pool_zero(fs->pool, h, boff, n));
 		pos += n;
 	}
 }
@@ -372,7 +390,7 @@ void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 {
 	struct fs *fs = fs_from_req(req);
 	struct inode *in = fs_inode(fs, ino_in), *out = fs_inode(fs, ino_out);
-	uint8_t *buf = bounce_buf();
+	uint8_t *buf;
 	uint64_t src = (uint64_t)off_in, dst = (uint64_t)off_out;
 	uint32_t bs = fs->block_size;
 	size_t done = 0;
@@ -383,10 +401,7 @@ void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	buf = fs_bounce_get(fs->bounce);
 	lock_pair(in, out);
 	if (in == out && src < dst + len && dst < src + len) {
 		ret = -EINVAL; /* overlapping ranges in one file */
@@ -423,6 +438,7 @@ void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		out->size = dst;
 out:
 	unlock_pair(in, out);
+	fs_bounce_put(fs->bounce, buf);
 	if (done) {
 		STAT_ADD(fs, write_bytes, done);
 		fs_touch(out, false, true, true);

@@ -45,6 +45,7 @@ struct fs_options {
 	char *key_path;
 	bool insecure;
 	uint32_t node_id;
+	uint32_t lease_ms; /* our lease on the owners we lend to */
 	struct server_limits limits; /* of the block server */
 };
 
@@ -138,6 +139,13 @@ struct inode {
 	pthread_rwlock_t data_lock;
 	uint64_t size;
 	struct blockmap map;
+	/*
+	 * Sticky: a write, zeroing or copy into this file failed (-EIO); the
+	 * next flush or fsync reports it once (atomic, any lock).
+	 */
+	atomic_int err;
+	/* pool_lost_gen() when its blocks were last found healthy */
+	atomic_uint_fast64_t healthy_gen;
 	/* directories (ns_lock): ordered by cookie for readdir */
 	struct dentry *first, *last;
 	uint64_t next_cookie;
@@ -169,6 +177,7 @@ struct fs {
 	uint64_t next_ino;
 	uint64_t inodes;
 	struct fs_stats stats;
+	struct fs_bounce *bounce; /* staging for remote blocks (bounce.c) */
 	bool direct_io; /* false when the kernel cannot mmap direct_io files */
 	uint32_t block_size;
 	uint32_t block_shift;
@@ -205,6 +214,12 @@ void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			   size_t len, int flags);
 void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		 struct fuse_file_info *fi);
+/*
+ * Whether a file's data is all there, for flush and fsync: its sticky
+ * error once (then cleared), else -EIO while one of its blocks is lost or
+ * on an unreachable provider (as a failing disk would), else 0.
+ */
+int fs_data_check(struct fs *fs, struct inode *inode);
 /* Sets a file's size (truncate); caller holds data_lock exclusively. */
 int fs_set_size_locked(struct fs *fs, struct inode *inode, uint64_t size);
 /* Frees a file's blocks (last reference gone). */
@@ -216,6 +231,20 @@ static inline struct fs *fs_from_req(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
+
+/* ---- staging buffers for remote blocks (bounce.c) ---- */
+
+/* Largest request the kernel sends (FUSE_MAX_MAX_PAGES * 4 KiB). */
+#define FS_MAX_IO (1u << 20)
+
+struct fs_bounce;
+/* n buffers of size bytes, made and faulted in now. NULL + errno. */
+struct fs_bounce *fs_bounce_create(unsigned int n, size_t size);
+void fs_bounce_destroy(struct fs_bounce *b);
+/* Takes a buffer (waits only if more threads ask than were counted). */
+uint8_t *fs_bounce_get(struct fs_bounce *b);
+/* Gives it back (NULL is ok). */
+void fs_bounce_put(struct fs_bounce *b, uint8_t *buf);
 
 /* ---- libfuse compatibility (fuse_compat.c) ---- */
 

@@ -2,7 +2,9 @@
 /*
  * cmpfs: mounts the pool as a file system. Parses options, protects the
  * daemon for serving swap (locked memory, OOM immunity, I/O flusher) before
- * any thread starts, makes the pool, mounts through libfuse's low-level
+ * any thread starts (the cluster's keeper and helper threads, libfuse's
+ * workers and the key reloader all inherit it), makes the pool and the
+ * per-worker read buffers, mounts through libfuse's low-level
  * API, tunes the mount's dirty limits for mmap writeback, and runs the
  * multi-threaded FUSE loop. SIGHUP reloads the cluster key file (a small
  * thread waits for it; every other thread blocks it).
@@ -206,6 +208,7 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		.listen_addr = o->listen,
 		.keyring = kr,
 		.node_id = o->node_id,
+		.lease_ms = o->lease_ms,
 		.limits = &o->limits,
 	});
 	if (!fs->cluster)
@@ -258,6 +261,17 @@ static int prepare(struct fs_options *o, struct auth_keyring **kr,
 	return 0;
 }
 
+/* Threads that may serve requests at once (libfuse's max_threads). */
+static unsigned int worker_threads(const struct fuse_cmdline_opts *co)
+{
+	if (co->singlethread)
+		return 1;
+	/* libfuse's default when unset (FUSE_LOOP_MT_DEF_MAX_THREADS) */
+	if (!co->max_threads || co->max_threads > 100000)
+		return 10;
+	return co->max_threads;
+}
+
 static int run(struct fs_options *o, struct fuse_args *args,
 	       struct fuse_cmdline_opts *co)
 {
@@ -287,8 +301,14 @@ static int run(struct fs_options *o, struct fuse_args *args,
 			  o->block_size, strerror(errno));
 		goto err_keyring;
 	}
-	if (o->manager && join_cluster(&fs, o, kr))
+	/* one staging buffer per FUSE worker, before any request comes */
+	fs.bounce = fs_bounce_create(worker_threads(co) + 1, FS_MAX_IO);
+	if (!fs.bounce) {
+		log_error("cannot make the read buffers: %s", strerror(errno));
 		goto err_pool;
+	}
+	if (o->manager && join_cluster(&fs, o, kr))
+		goto err_bounce;
 	if (fs_ns_init(&fs))
 		goto err_cluster;
 	if (fuse_set_signal_handlers(fs.se))
@@ -328,15 +348,18 @@ err_signals:
 	fuse_remove_signal_handlers(fs.se);
 err_ns:
 	/*
-	 * Leave the cluster first: the manager then tells the providers we
-	 * are gone and they free our blocks at once, instead of one FREE per
-	 * block here (which a partitioned provider would make wait).
+	 * Leave the cluster first (LEAVE: the manager shows us as left, not
+	 * suspect), so releasing our remote blocks below sends no FREE per
+	 * block (which a partitioned provider would make wait): providers
+	 * free them on our goodbye, or when their lease on us runs out.
 	 */
 	cluster_destroy(fs.cluster);
 	fs.cluster = NULL;
 	fs_ns_finish(&fs);
 err_cluster:
 	cluster_destroy(fs.cluster);
+err_bounce:
+	fs_bounce_destroy(fs.bounce);
 err_pool:
 	pool_destroy(fs.pool);
 err_keyring:

@@ -192,6 +192,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 }
 
+/* fi->fh of an open file: 1 when it may write (its close reports errors). */
+static uint64_t opened_for_writing(const struct fuse_file_info *fi)
+{
+	return (fi->flags & O_ACCMODE) != O_RDONLY;
+}
+
 /* Creates a name in parent for a new inode and replies with its entry. */
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, dev_t rdev, const char *target,
@@ -237,6 +243,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (fi) {
 		fi->direct_io = fs->direct_io;
 		fi->keep_cache = !fs->direct_io;
+		fi->fh = opened_for_writing(fi);
 		fuse_reply_create(req, &e, fi);
 	} else {
 		fuse_reply_entry(req, &e);
@@ -516,6 +523,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_unlock(&fs->ns_lock);
 	fi->direct_io = fs->direct_io;
 	fi->keep_cache = !fs->direct_io;
+	fi->fh = opened_for_writing(fi);
 	fuse_reply_open(req, fi);
 }
 
@@ -534,21 +542,28 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	(void)fi;
 }
 
+/*
+ * close() and fsync(): data is in the pool as soon as write() returns, so
+ * there is nothing to write back; what they report is whether it is all
+ * still there (a failed write, a lost block, a provider out of reach).
+ * The close of a descriptor opened read-only reports nothing (its reads
+ * did), and leaves the sticky error for a writer.
+ */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	COUNT(fs_from_req(req), flush);
-	reply_err(req, 0);
-	(void)ino;
-	(void)fi;
+	struct fs *fs = fs_from_req(req);
+
+	COUNT(fs, flush);
+	reply_err(req, fi->fh ? fs_data_check(fs, fs_inode(fs, ino)) : 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	/* Data is in the pool as soon as write() returns. */
-	COUNT(fs_from_req(req), fsync);
-	reply_err(req, 0);
-	(void)ino;
+	struct fs *fs = fs_from_req(req);
+
+	COUNT(fs, fsync);
+	reply_err(req, fs_data_check(fs, fs_inode(fs, ino)));
 	(void)datasync;
 	(void)fi;
 }
@@ -684,6 +699,9 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		EMIT("net_bytes_received %llu\n",
 		     (unsigned long long)cs.bytes_received);
 		EMIT("net_errors %llu\n", (unsigned long long)cs.errors);
+		EMIT("net_suspects %llu\n", (unsigned long long)cs.suspects);
+		EMIT("net_reconciles %llu\n",
+		     (unsigned long long)cs.reconciles);
 	}
 #undef LOAD
 #undef EMIT

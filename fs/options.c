@@ -14,6 +14,7 @@
 
 #include "cmp-config.h"
 #include "cmp/opts.h"
+#include "cmp/peer.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "fs.h"
@@ -57,6 +58,9 @@ static const struct opt_def fs_opt_defs[] = {
 	 .help = "cluster key file (cmpctl keygen; mode 0600)"},
 	{.name = "insecure", .type = OPT_FLAG, F(insecure),
 	 .help = "join a cluster without a key (trusted networks only)"},
+	{.name = "lease", .type = OPT_MS, F(lease_ms),
+	 .min = PEER_LEASE_OPT_MIN_MS, .metavar = "TIME",
+	 .def = PEER_LEASE_OPT_DEFAULT, .help = PEER_LEASE_OPT_HELP},
 	{.name = "node", .type = OPT_UINT, F(node_id), .min = 1,
 	 .metavar = "N",
 	 .help = "node id in the cluster, random when not given"},

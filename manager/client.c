@@ -2,9 +2,12 @@
 /*
  * The manager client (include/cmp/mgr.h). One thread owns the
  * registration connection: it registers, sends heartbeats on time, reads
- * replies and NODE_DEAD pushes, and reconnects with backoff. Queries from
- * other threads use separate connections from a small cache, one caller per
- * connection at a time, so they never wait behind the heartbeat thread.
+ * replies and NODE_STATE pushes, and reconnects with backoff. Once that
+ * thread is stopped (leave or destroy) the caller owns the connection and
+ * says LEAVE on it. Queries from other threads use separate connections
+ * from a small cache, one caller per connection at a time, so they never
+ * wait behind the heartbeat thread (client-query.c). Errors keep the errno
+ * the system gave.
  *
  * Lock order: mgr_client.lock only (never held across network I/O).
  */
@@ -16,9 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "client-internal.h"
 #include "cmp/auth.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
@@ -26,280 +31,9 @@
 #include "cmp/util.h"
 #include "cmp/wire.h"
 
-#define DEFAULT_TIMEOUT_MS 2000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
-#define QUERY_CACHE 4
-#define MANAGER_ADDR_LEN 128
-
-struct mgr_client {
-	struct mgr_client_config cfg; /* strings point into the copies below */
-	char manager_addr[MANAGER_ADDR_LEN];
-	char listen_addr[PROTO_MGR_ADDR_LEN];
-	atomic_uint_fast64_t next_id;
-	pthread_t thread;
-	int wake[2]; /* self-pipe: destroy wakes the client thread */
-
-	pthread_mutex_t lock; /* protects the fields below */
-	pthread_cond_t cond;  /* registered or reg_err changed */
-	bool stopping;
-	bool registered;
-	int reg_err;
-	struct conn *idle[QUERY_CACHE];
-	size_t nidle;
-
-	/* the client thread's own */
-	struct conn *reg;
-	uint32_t hb_ms;
-	uint64_t epoch;
-	uint64_t silent_ns; /* no heartbeat reply for this long: gone */
-	uint64_t heard_ns;  /* last heartbeat reply (or registration) */
-	uint64_t next_hb_ns;
-	bool lost; /* "lost the manager" was logged */
-	int last_err;
-};
-
-/*
- * Transport failures that all mean "no manager there" to a caller; every
- * other error (a refusal, a timeout, a bad address) stays as it is.
- */
-static int unreachable(int err)
-{
-	switch (err) {
-	case -ECONNREFUSED:
-	case -ECONNRESET:
-	case -ECONNABORTED:
-	case -ENOENT:
-	case -EPIPE:
-	case -ENETUNREACH:
-	case -ENETDOWN:
-	case -EHOSTDOWN:
-	case -EADDRNOTAVAIL:
-	case -ENOTCONN:
-	case -ESHUTDOWN:
-		return -EHOSTUNREACH;
-	default:
-		return err;
-	}
-}
-
-/* A connection to the manager; node 0: a tool (cmpctl). */
-static int dial(const char *addr, struct auth_keyring *kr, uint32_t node,
-		int timeout_ms, struct conn **out)
-{
-	struct conn *conn;
-	int ret;
-
-	ret = conn_connect(addr, timeout_ms, &conn);
-	if (ret < 0)
-		return ret;
-	ret = auth_client(conn, kr, node, node ? cmp_incarnation() : 0,
-			  timeout_ms);
-	if (ret < 0)
-		goto err_destroy_conn;
-	ret = conn_set_timeout(conn, timeout_ms);
-	if (ret < 0)
-		goto err_destroy_conn;
-	*out = conn;
-	return 0;
-
-err_destroy_conn:
-	conn_destroy(conn);
-	return ret;
-}
-
-/*
- * Sends one request and reads its reply into rep (cap bytes). Returns the
- * transport's -errno (the connection is then unusable), or 0 with the
- * reply's wire status in *status and its length in *replen.
- */
-static int transact(struct conn *conn, unsigned int op, uint64_t id,
-		    const void *req, size_t reqlen, void *rep, size_t cap,
-		    size_t *replen, uint32_t *status)
-{
-	struct wire_hdr h = {.op = (uint8_t)op, .id = id};
-	struct iovec iov = {.iov_base = (void *)req, .iov_len = reqlen};
-	int ret;
-
-	ret = wire_send(conn, &h, &iov, reqlen ? 1 : 0);
-	if (ret < 0)
-		return ret;
-	ret = wire_recv_hdr(conn, &h);
-	if (ret < 0)
-		return ret;
-	/* query connections get no pushes: anything else is garbage */
-	if (!(h.flags & WIRE_F_REPLY) || h.op != op || h.id != id)
-		return -EPROTO;
-	if (h.len > cap)
-		return -EMSGSIZE;
-	iov = (struct iovec){.iov_base = rep, .iov_len = cap};
-	ret = wire_recv_payload(conn, &h, &iov, 1);
-	if (ret < 0)
-		return ret;
-	*replen = h.len;
-	*status = h.status;
-	return 0;
-}
-
-static struct conn *checkout(struct mgr_client *c)
-{
-	struct conn *conn = NULL;
-
-	pthread_mutex_lock(&c->lock);
-	if (c->nidle)
-		conn = c->idle[--c->nidle];
-	pthread_mutex_unlock(&c->lock);
-	return conn;
-}
-
-static void checkin(struct mgr_client *c, struct conn *conn)
-{
-	pthread_mutex_lock(&c->lock);
-	if (c->nidle < QUERY_CACHE && !c->stopping) {
-		c->idle[c->nidle++] = conn;
-		conn = NULL;
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (conn)
-		conn_destroy(conn);
-}
-
-/*
- * One request on a cached connection, or a fresh one when the cache is
- * empty or its connection went stale (the manager restarted).
- */
-static int query(struct mgr_client *c, unsigned int op, const void *req,
-		 size_t reqlen, void *rep, size_t cap, size_t *replen)
-{
-	uint32_t status;
-	struct conn *conn;
-	bool cached;
-	int ret;
-
-	for (;;) {
-		conn = checkout(c);
-		cached = conn != NULL;
-		if (!conn) {
-			ret = dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
-				   c->cfg.timeout_ms, &conn);
-			if (ret < 0)
-				return unreachable(ret);
-		}
-		ret = transact(conn, op, atomic_fetch_add(&c->next_id, 1), req,
-			       reqlen, rep, cap, replen, &status);
-		if (ret == 0) {
-			checkin(c, conn);
-			return wire_status_to_errno(status);
-		}
-		conn_destroy(conn);
-		if (!cached)
-			return unreachable(ret);
-	}
-}
-
-int mgr_client_find_free(struct mgr_client *c, uint32_t n,
-			 struct mgr_free_entry *out, size_t max, size_t *count)
-{
-	struct proto_mgr_find_free q = {.node = c->cfg.node, .want = n};
-	struct mgr_free_entry e[PROTO_MGR_MAX_FREE];
-	uint8_t req[PROTO_MGR_FIND_FREE_SIZE];
-	uint8_t rep[PROTO_MGR_FREE_REPLY_MAX];
-	size_t len, got;
-	int ret;
-
-	*count = 0;
-	if (!n)
-		return -EINVAL;
-	proto_mgr_find_free_encode(&q, req, sizeof(req));
-	ret = query(c, WIRE_OP_FIND_FREE, req, sizeof(req), rep, sizeof(rep),
-		    &len);
-	if (ret < 0)
-		return ret;
-	ret = proto_mgr_free_list_decode(rep, len, e, ARRAY_SIZE(e), &got);
-	if (ret < 0) {
-		log_warn("manager %s: malformed FIND_FREE reply",
-			 c->manager_addr);
-		return ret;
-	}
-	*count = MIN(got, max);
-	memcpy(out, e, *count * sizeof(*out));
-	return 0;
-}
-
-/* Decodes a NODES reply, keeping the first max entries. */
-static int nodes_decode(const void *rep, size_t len, struct mgr_node_info *out,
-			size_t max, size_t *count)
-{
-	struct mgr_node_info *all;
-	size_t got;
-	int ret;
-
-	all = calloc(PROTO_MGR_MAX_NODES, sizeof(*all));
-	if (!all)
-		return -ENOMEM;
-	ret = proto_mgr_nodes_decode(rep, len, all, PROTO_MGR_MAX_NODES, &got);
-	if (ret == 0) {
-		*count = MIN(got, max);
-		memcpy(out, all, *count * sizeof(*out));
-	}
-	free(all);
-	return ret;
-}
-
-int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
-		     size_t max, size_t *count)
-{
-	uint8_t *rep;
-	size_t len;
-	int ret;
-
-	*count = 0;
-	rep = malloc(PROTO_MGR_NODES_REPLY_MAX);
-	if (!rep)
-		return -ENOMEM;
-	ret = query(c, WIRE_OP_NODES, NULL, 0, rep, PROTO_MGR_NODES_REPLY_MAX,
-		    &len);
-	if (ret == 0)
-		ret = nodes_decode(rep, len, out, max, count);
-	free(rep);
-	return ret;
-}
-
-int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
-		    int timeout_ms, struct mgr_node_info *out, size_t max,
-		    size_t *count)
-{
-	struct conn *conn;
-	uint32_t status;
-	uint8_t *rep;
-	size_t len;
-	int ret;
-
-	*count = 0;
-	if (timeout_ms <= 0)
-		timeout_ms = DEFAULT_TIMEOUT_MS;
-	rep = malloc(PROTO_MGR_NODES_REPLY_MAX);
-	if (!rep)
-		return -ENOMEM;
-	ret = dial(manager_addr, keyring, 0, timeout_ms, &conn);
-	if (ret < 0) {
-		ret = unreachable(ret);
-		goto out_free;
-	}
-	ret = transact(conn, WIRE_OP_NODES, 1, NULL, 0, rep,
-		       PROTO_MGR_NODES_REPLY_MAX, &len, &status);
-	conn_destroy(conn);
-	if (ret < 0) {
-		ret = unreachable(ret);
-		goto out_free;
-	}
-	ret = wire_status_to_errno(status);
-	if (ret == 0)
-		ret = nodes_decode(rep, len, out, max, count);
-out_free:
-	free(rep);
-	return ret;
-}
+#define SUMMARY_NS (60 * 1000000000ull) /* "still no manager" at most */
 
 static void set_reg_state(struct mgr_client *c, bool registered, int err)
 {
@@ -347,11 +81,11 @@ static void sample(struct mgr_client *c, struct proto_mgr_counts *counts)
 	counts->rrl = MIN(counts->rrl, max);
 }
 
-static int on_node_dead(struct mgr_client *c, const struct wire_hdr *h)
+static int on_node_state(struct mgr_client *c, const struct wire_hdr *h)
 {
-	uint8_t buf[PROTO_MGR_NODE_DEAD_SIZE];
+	uint8_t buf[PROTO_MGR_NODE_STATE_SIZE];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct proto_mgr_node_dead nd;
+	struct proto_mgr_node_state ns;
 	int ret;
 
 	if (h->len != sizeof(buf))
@@ -359,12 +93,15 @@ static int on_node_dead(struct mgr_client *c, const struct wire_hdr *h)
 	ret = wire_recv_payload(c->reg, h, &iov, 1);
 	if (ret < 0)
 		return ret;
-	ret = proto_mgr_node_dead_decode(buf, h->len, &nd);
+	ret = proto_mgr_node_state_decode(buf, h->len, &ns);
 	if (ret < 0)
 		return ret;
-	log_info("manager %s: node %u died", c->manager_addr, nd.node);
-	if (c->cfg.node_dead)
-		c->cfg.node_dead(c->cfg.ctx, nd.node);
+	log_debug("manager %s: node %u (%s at %s) is %s", c->manager_addr,
+		  ns.node, mgr_kind_name(ns.kind), ns.addr,
+		  mgr_node_state_name(ns.state));
+	if (ns.node != c->cfg.node && c->cfg.node_state)
+		c->cfg.node_state(c->cfg.ctx, ns.node,
+				  (enum mgr_node_state)ns.state, ns.addr);
 	return 0;
 }
 
@@ -382,8 +119,8 @@ static int read_frame(struct mgr_client *c, struct wire_hdr *h, bool *reply)
 	*reply = h->flags & WIRE_F_REPLY;
 	if (*reply)
 		return 0;
-	if (h->op == WIRE_OP_NODE_DEAD)
-		return on_node_dead(c, h);
+	if (h->op == WIRE_OP_NODE_STATE)
+		return on_node_state(c, h);
 	/* a push this client does not know: newer manager, ignore it */
 	return wire_skip_payload(c->reg, h);
 }
@@ -393,7 +130,7 @@ static int register_reply(struct mgr_client *c, uint64_t id)
 	uint8_t buf[PROTO_MGR_REGISTER_REPLY_SIZE];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 	struct proto_mgr_register_reply rep;
-	bool reply = false, same_manager;
+	bool reply = false;
 	struct wire_hdr h;
 	int ret;
 
@@ -417,29 +154,13 @@ static int register_reply(struct mgr_client *c, uint64_t id)
 	if (ret < 0)
 		return ret;
 	if (c->epoch && c->epoch != rep.epoch)
-		log_info("manager %s restarted; node %u registered again",
-			 c->manager_addr, c->cfg.node);
-	same_manager = c->epoch == rep.epoch;
+		log_info("the manager at %s restarted", c->manager_addr);
 	c->epoch = rep.epoch;
 	c->hb_ms = rep.heartbeat_ms;
-	c->silent_ns =
-		(uint64_t)(rep.dead_after + 1) * rep.heartbeat_ms * 1000000ull;
+	c->silent_ns = (uint64_t)(rep.suspect_after + 1) * rep.heartbeat_ms *
+		       1000000ull;
 	if (c->cfg.heartbeat_ms && c->cfg.heartbeat_ms < c->hb_ms)
 		c->hb_ms = c->cfg.heartbeat_ms;
-	/*
-	 * The same manager taking us back means our registration connection
-	 * closed or went silent: a death it has announced, even if it has
-	 * forgotten us since.
-	 */
-	if (same_manager)
-		rep.flags |= MGR_REG_F_WAS_DEAD;
-	if (rep.flags & MGR_REG_F_WAS_DEAD) {
-		log_warn("manager %s had declared node %u (this node) dead: "
-			 "its loans and borrowed blocks are gone",
-			 c->manager_addr, c->cfg.node);
-		if (c->cfg.node_dead)
-			c->cfg.node_dead(c->cfg.ctx, c->cfg.node);
-	}
 	return 0;
 }
 
@@ -450,6 +171,7 @@ static int do_register(struct mgr_client *c)
 		.kind = (uint8_t)c->cfg.kind,
 		.block_size = c->cfg.block_size,
 		.capacity = c->cfg.capacity,
+		.incarnation = c->incarnation,
 	};
 	uint8_t buf[PROTO_MGR_REGISTER_SIZE];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
@@ -457,8 +179,9 @@ static int do_register(struct mgr_client *c)
 	struct wire_hdr h = {.op = WIRE_OP_REGISTER};
 	int ret;
 
-	ret = dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
-		   c->cfg.timeout_ms, &c->reg);
+	ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
+		       c->incarnation, c->cfg.timeout_ms,
+		       &c->reg);
 	if (ret < 0)
 		return ret;
 	sample(c, &counts);
@@ -505,7 +228,7 @@ static int on_reply(struct mgr_client *c, const struct wire_hdr *h)
 		return ret;
 	c->heard_ns = cmp_now_ns();
 	if (h->status == WIRE_S_NOENT)
-		return -ENOENT; /* declared dead meanwhile: register again */
+		return -ENOENT; /* it lost track of us: register again */
 	if (h->status)
 		log_warn("manager %s refused a heartbeat of node %u: %s",
 			 c->manager_addr, c->cfg.node,
@@ -546,14 +269,93 @@ static int serve_turn(struct mgr_client *c)
 	return 0;
 }
 
-static void report(struct mgr_client *c, const char *what, int err)
+/* Refusals: the manager answered, and said no. */
+static bool refusal(int err)
 {
-	if (c->lost && err == c->last_err)
+	return err == -EACCES || err == -EINVAL || err == -EBUSY;
+}
+
+static const char *hint(int err)
+{
+	switch (err) {
+	case -EACCES:
+		return " (wrong cluster key, or secure and insecure mixed)";
+	case -EINVAL:
+		return " (block size differs from the cluster's)";
+	case -EBUSY:
+		return " (its id is alive on another connection)";
+	default:
+		return "";
+	}
+}
+
+/*
+ * One line when registering starts to fail, then at most one a minute
+ * (or at once for a new refusal), so a manager down for hours costs a few
+ * lines, each with the real reason.
+ */
+static void note_failure(struct mgr_client *c, int err)
+{
+	uint64_t now = cmp_now_ns();
+
+	c->attempts++;
+	if (c->down_ns && now < c->next_summary_ns &&
+	    (err == c->logged_err || !refusal(err)))
 		return;
-	log_warn("manager %s: %s node %u: %s; retrying", c->manager_addr, what,
-		 c->cfg.node, strerror(-err));
-	c->lost = true;
-	c->last_err = err;
+	if (!c->down_ns || refusal(err)) {
+		if (refusal(err))
+			log_warn("the manager at %s refused node %u: %s%s; "
+				 "retrying every %d s",
+				 c->manager_addr, c->cfg.node, strerror(-err),
+				 hint(err), BACKOFF_MAX_MS / 1000);
+		else
+			log_warn("cannot reach the manager at %s: %s; "
+				 "retrying every %d s",
+				 c->manager_addr, strerror(-err),
+				 BACKOFF_MAX_MS / 1000);
+	} else {
+		log_warn("still no manager at %s after %llu s, %u attempts "
+			 "(last: %s)",
+			 c->manager_addr,
+			 (unsigned long long)((now - c->down_ns) /
+					      1000000000ull),
+			 c->attempts, strerror(-err));
+	}
+	if (!c->down_ns)
+		c->down_ns = now;
+	c->next_summary_ns = now + SUMMARY_NS;
+	c->logged_err = err;
+}
+
+static void note_registered(struct mgr_client *c)
+{
+	if (c->down_ns)
+		log_info("node %u registered with the manager at %s after "
+			 "%llu s and %u attempts, heartbeat %u ms",
+			 c->cfg.node, c->manager_addr,
+			 (unsigned long long)((cmp_now_ns() - c->down_ns) /
+					      1000000000ull),
+			 c->attempts, c->hb_ms);
+	else
+		log_info("node %u registered with the manager at %s%s, "
+			 "heartbeat %u ms",
+			 c->cfg.node, c->manager_addr,
+			 c->ever_registered ? " again" : "", c->hb_ms);
+	c->ever_registered = true;
+	c->down_ns = 0;
+	c->attempts = 0;
+	c->logged_err = 0;
+}
+
+static void note_lost(struct mgr_client *c, int err)
+{
+	if (err == -ENOENT)
+		log_warn("the manager at %s no longer counts node %u as "
+			 "registered; registering again",
+			 c->manager_addr, c->cfg.node);
+	else
+		log_warn("lost the manager at %s: %s; registering again",
+			 c->manager_addr, strerror(-err));
 }
 
 static void *client_thread(void *arg)
@@ -565,31 +367,22 @@ static void *client_thread(void *arg)
 		if (!c->reg) {
 			ret = do_register(c);
 			if (ret < 0) {
-				/* refusals stay as they are, the rest is
-				 * "no manager" for waiters */
-				set_reg_state(c, false, unreachable(ret));
-				report(c, "cannot register", ret);
+				set_reg_state(c, false, ret);
+				if (!stopping(c))
+					note_failure(c, ret);
 				nap(c, backoff);
 				backoff = MIN(backoff * 2, BACKOFF_MAX_MS);
 				continue;
 			}
-			log_info("manager %s: node %u registered%s, heartbeat "
-				 "%u ms",
-				 c->manager_addr, c->cfg.node,
-				 c->lost ? " again" : "", c->hb_ms);
-			c->lost = false;
+			note_registered(c);
 			backoff = BACKOFF_MIN_MS;
 			set_reg_state(c, true, 0);
 		}
 		ret = serve_turn(c);
 		if (ret < 0) {
-			set_reg_state(c, false, unreachable(ret));
-			if (ret == -ENOENT)
-				log_warn("manager %s forgot node %u; "
-					 "registering again",
-					 c->manager_addr, c->cfg.node);
-			else
-				report(c, "lost the connection of", ret);
+			set_reg_state(c, false, ret);
+			if (!stopping(c))
+				note_lost(c, ret);
 			conn_destroy(c->reg);
 			c->reg = NULL;
 		}
@@ -650,7 +443,11 @@ struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg)
 	c->cfg.manager_addr = c->manager_addr;
 	c->cfg.listen_addr = c->listen_addr;
 	if (c->cfg.timeout_ms <= 0)
-		c->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
+		c->cfg.timeout_ms = MGR_DEFAULT_TIMEOUT_MS;
+	/* per client, so two clients of one process are told apart */
+	while (!c->incarnation)
+		if (getrandom(&c->incarnation, sizeof(c->incarnation), 0) < 0)
+			c->incarnation = cmp_now_ns() ^ (uint64_t)getpid();
 	atomic_init(&c->next_id, 1);
 	c->reg_err = -EAGAIN;
 	pthread_mutex_init(&c->lock, NULL);
@@ -712,19 +509,87 @@ bool mgr_client_registered(struct mgr_client *c)
 	return r;
 }
 
-void mgr_client_destroy(struct mgr_client *c)
+/* Stops the client thread, once; the caller then owns c->reg. */
+static void stop_thread(struct mgr_client *c)
 {
 	char b = 1;
+	bool join;
+
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	join = !c->joined;
+	c->joined = true;
+	pthread_mutex_unlock(&c->lock);
+	if (!join)
+		return;
+	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
+		log_debug("manager client: wake: %s", strerror(errno));
+	pthread_join(c->thread, NULL);
+}
+
+/*
+ * LEAVE on the registration connection, then frames until its reply:
+ * pushes and late heartbeat replies are skipped (nothing acts on them
+ * any more). Each read is bounded by the connection's timeout, the whole
+ * by the configured one.
+ */
+static int say_leave(struct mgr_client *c)
+{
+	struct proto_mgr_leave lv = {.node = c->cfg.node};
+	uint8_t buf[PROTO_MGR_LEAVE_SIZE];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct wire_hdr h = {.op = WIRE_OP_LEAVE};
+	uint64_t end = cmp_now_ns() + (uint64_t)c->cfg.timeout_ms * 1000000ull;
+	uint64_t id = atomic_fetch_add(&c->next_id, 1);
+	int ret;
+
+	proto_mgr_leave_encode(&lv, buf, sizeof(buf));
+	h.id = id;
+	ret = wire_send(c->reg, &h, &iov, 1);
+	while (ret == 0) {
+		ret = wire_recv_hdr(c->reg, &h);
+		if (ret == 0)
+			ret = wire_skip_payload(c->reg, &h);
+		if (ret < 0)
+			break;
+		if ((h.flags & WIRE_F_REPLY) && h.op == WIRE_OP_LEAVE &&
+		    h.id == id)
+			return wire_status_to_errno(h.status);
+		if (cmp_now_ns() > end)
+			ret = -ETIMEDOUT;
+	}
+	return ret;
+}
+
+int mgr_client_leave(struct mgr_client *c)
+{
+	int ret;
+
+	stop_thread(c);
+	if (!c->reg)
+		return -ENOTCONN;
+	ret = say_leave(c);
+	conn_destroy(c->reg);
+	c->reg = NULL;
+	set_reg_state(c, false, -ESHUTDOWN);
+	if (ret < 0)
+		log_warn("could not tell the manager at %s that node %u "
+			 "leaves: %s; it will show it as suspect",
+			 c->manager_addr, c->cfg.node, strerror(-ret));
+	else
+		log_info("node %u left the cluster (the manager at %s shows "
+			 "it as left)",
+			 c->cfg.node, c->manager_addr);
+	return ret;
+}
+
+void mgr_client_destroy(struct mgr_client *c)
+{
 	size_t i;
 
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->lock);
-	c->stopping = true;
-	pthread_mutex_unlock(&c->lock);
-	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
-		log_debug("manager client: wake: %s", strerror(errno));
-	pthread_join(c->thread, NULL);
+	stop_thread(c);
 	if (c->reg)
 		conn_destroy(c->reg);
 	for (i = 0; i < c->nidle; i++)

@@ -28,7 +28,8 @@ struct options {
 	bool foreground;
 	bool debug;
 	uint32_t heartbeat_ms;
-	uint32_t dead_after;
+	uint32_t suspect_after;
+	uint32_t forget_after_ms;
 	struct server_limits limits;
 };
 
@@ -43,10 +44,17 @@ static const struct opt_def manager_opt_defs[] = {
 	 .min = 10, .max = 3600000, .metavar = "MS",
 	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_HEARTBEAT_MS),
 	 .help = "heartbeat interval the nodes are told to keep"},
-	{.name = "dead-after", .type = OPT_UINT, F(dead_after),
+	{.name = "suspect-after", .type = OPT_UINT, F(suspect_after),
 	 .min = 1, .max = 1000, .metavar = "N",
-	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_DEAD_AFTER),
-	 .help = "missed heartbeats before a node is declared dead"},
+	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_SUSPECT_AFTER),
+	 .help = "missed heartbeats before a node is shown as suspect (its "
+		 "data is not touched)"},
+	{.name = "forget-after", .type = OPT_MS, F(forget_after_ms),
+	 .min = 1000, .max = 7 * 24 * 3600 * 1000u, .metavar = "MS",
+	 .def = OPTS_STRINGIFY(MANAGER_DEFAULT_FORGET_AFTER_MS),
+	 .help = "how long a suspect node stays listed (10 min by default; "
+		 "left nodes: a minute); a forgotten node is welcome back "
+		 "any time"},
 	OPTS_ROWS_LIMITS(struct options, limits),
 	OPTS_ROWS_DAEMON(struct options),
 };
@@ -59,7 +67,8 @@ static const struct opts_spec manager_opts = {
 		 "[OPTIONS]",
 	.about =
 		"The cmpfs cluster manager: registry of nodes, free counts and "
-		"liveness. SIGTERM or SIGINT shuts it down.",
+		"liveness (alive, suspect, left: information only, the manager "
+		"never frees data). SIGTERM or SIGINT shuts it down.",
 	.opts = manager_opt_defs,
 	.nopts = ARRAY_SIZE(manager_opt_defs),
 };
@@ -137,7 +146,8 @@ static int run(const struct options *o)
 		.listen_addr = o->listen,
 		.keyring = kr,
 		.heartbeat_ms = o->heartbeat_ms,
-		.dead_after = o->dead_after,
+		.suspect_after = o->suspect_after,
+		.forget_after_ms = o->forget_after_ms,
 		.limits = &o->limits,
 	};
 	m = manager_create(&mc);
@@ -147,10 +157,10 @@ static int run(const struct options *o)
 		return 1;
 	}
 	log_info("cmp-manager %s listening on %s (%s), heartbeat %u ms, "
-		 "dead after %u missed",
+		 "suspect after %u missed, forgotten after %u s",
 		 CMP_VERSION, manager_addr(m),
 		 o->key_path ? "cluster key" : "INSECURE, no key",
-		 o->heartbeat_ms, o->dead_after);
+		 o->heartbeat_ms, o->suspect_after, o->forget_after_ms / 1000);
 	cmp_detach_done(0, -1);
 
 	sig = wait_for_stop(&set, kr);

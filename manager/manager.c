@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The manager service (manager.h): decodes requests, asks the registry,
- * replies, and spreads the news of deaths. Deaths come from two places: a
- * registration connection closing (on_close) and missed heartbeats (the
- * liveness thread). Either way the dead node's id goes to every other live
- * node as a NODE_DEAD push, so providers free the dead owner's blocks and
- * owners mark blocks on the dead provider lost.
+ * replies, and spreads the news of state changes. A node becomes SUSPECT
+ * when its registration connection closes without LEAVE (on_close) or it
+ * misses heartbeats (the liveness thread), LEFT when it sends LEAVE, ALIVE
+ * again when it registers or a late heartbeat arrives. Each change goes to
+ * every other ALIVE node as a NODE_STATE push: information only, nobody
+ * frees anything on the manager's word.
  *
  * Lock order: manager.lock, then a connection's write mutex is never taken
  * under it: pushes happen after unlocking, on references taken under it.
@@ -28,18 +29,27 @@
 #include "manager.h"
 #include "registry.h"
 
-#define MAX_DEATHS_PER_TICK 64
+#define MAX_CHANGES_PER_TICK 64
 
 struct manager {
 	struct server *srv;
 	uint32_t heartbeat_ms;
-	uint32_t dead_after;
+	uint32_t suspect_after;
+	uint64_t forget_after_ms;
 	uint64_t epoch;
 	pthread_t ticker;
 	pthread_mutex_t lock; /* protects reg, stopping */
 	pthread_cond_t stop_cond;
 	bool stopping;
 	struct registry *reg;
+};
+
+/* One state change to push, and to whom (references taken). */
+struct news {
+	struct proto_mgr_node_state ns;
+	struct server_conn **to;
+	size_t nto;
+	size_t live; /* ALIVE nodes when it happened */
 };
 
 typedef int (*op_fn)(struct manager *m, struct server_conn *sc,
@@ -74,25 +84,6 @@ static int reply_buf(struct server_conn *sc, const struct wire_hdr *h,
 	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
 }
 
-/* Tells every live node but the dead one; refs are dropped here. */
-static void push_dead(uint32_t node, struct server_conn **to, size_t n)
-{
-	struct proto_mgr_node_dead nd = {.node = node};
-	uint8_t buf[PROTO_MGR_NODE_DEAD_SIZE];
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	size_t i;
-	int ret;
-
-	proto_mgr_node_dead_encode(&nd, buf, sizeof(buf));
-	for (i = 0; i < n; i++) {
-		ret = server_push(to[i], WIRE_OP_NODE_DEAD, &iov, 1);
-		if (ret < 0)
-			log_debug("manager: NODE_DEAD %u to %s: %s", node,
-				  server_conn_peer(to[i]), strerror(-ret));
-		server_conn_put(to[i]);
-	}
-}
-
 /* Under m->lock: references to the connections that must hear of node. */
 static size_t collect_locked(struct manager *m, uint32_t node,
 			     struct server_conn ***out)
@@ -114,11 +105,48 @@ static size_t collect_locked(struct manager *m, uint32_t node,
 	return n;
 }
 
-static void announce(struct manager *m, uint32_t node, size_t n,
-		     struct server_conn **to)
+/* Under m->lock: node's state now, and who must hear of it. */
+static void gather_locked(struct manager *m, uint32_t node, struct news *nw)
 {
-	push_dead(node, to, n);
-	free(to);
+	struct mgr_node_info info;
+
+	memset(nw, 0, sizeof(*nw));
+	if (!registry_node(m->reg, node, cmp_now_ns(), &info))
+		return;
+	nw->ns.node = node;
+	nw->ns.state = info.state;
+	nw->ns.kind = info.kind;
+	memcpy(nw->ns.addr, info.addr, sizeof(nw->ns.addr));
+	nw->nto = collect_locked(m, node, &nw->to);
+	nw->live = registry_live_count(m->reg);
+}
+
+/* Pushes the news (outside the lock) and drops the references. */
+static void tell(struct news *nw)
+{
+	uint8_t buf[PROTO_MGR_NODE_STATE_SIZE];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	size_t i;
+	int ret;
+
+	if (nw->nto &&
+	    proto_mgr_node_state_encode(&nw->ns, buf, sizeof(buf)) < 0) {
+		log_error("manager: cannot encode the state of node %u",
+			  nw->ns.node);
+		nw->nto = 0;
+	}
+	for (i = 0; i < nw->nto; i++) {
+		ret = server_push(nw->to[i], WIRE_OP_NODE_STATE, &iov, 1);
+		if (ret < 0)
+			log_debug("manager: NODE_STATE %u %s to %s: %s",
+				  nw->ns.node,
+				  mgr_node_state_name(nw->ns.state),
+				  server_conn_peer(nw->to[i]), strerror(-ret));
+		server_conn_put(nw->to[i]);
+	}
+	free(nw->to);
+	nw->to = NULL;
+	nw->nto = 0;
 }
 
 /* Why the registry refused reg (cluster_bs: the cluster's block size). */
@@ -127,10 +155,9 @@ static void log_refusal(struct server_conn *sc,
 			uint32_t cluster_bs)
 {
 	if (err == -EBUSY)
-		log_warn_rl(
-			"manager: node %u from %s refused: that id is alive "
-			"on another connection",
-			reg->node, server_conn_peer(sc));
+		log_warn_rl("manager: node %u from %s refused: that id is "
+			    "alive on another connection, of another process",
+			    reg->node, server_conn_peer(sc));
 	else if (err == -EINVAL)
 		log_warn_rl("manager: node %u from %s refused: block size %u, "
 			    "the cluster uses %u",
@@ -141,6 +168,54 @@ static void log_refusal(struct server_conn *sc,
 			    server_conn_peer(sc), strerror(-err));
 }
 
+/* What the registry found under a new registration's id, for the log. */
+static const char *prior_text(const struct registry_prior *p)
+{
+	if (p->stale_conn)
+		return " (replacing its connection that still looked open)";
+	if (p->state == MGR_NODE_SUSPECT)
+		return " (was suspect)";
+	if (p->state == MGR_NODE_LEFT)
+		return " (had left)";
+	return "";
+}
+
+/* A connection that still looked open gives way to a new registration. */
+static void close_stale(uint32_t node, struct server_conn *stale,
+			struct server_conn *sc, bool same_process)
+{
+	log_warn("manager: node %u registered from %s while its connection "
+		 "from %s still looked open (%s): closing that one",
+		 node, server_conn_peer(sc), server_conn_peer(stale),
+		 same_process ? "same process" : "restarted");
+	server_conn_close(stale);
+	server_conn_put(stale);
+}
+
+/* Registers reg on sc under the lock; news is filled when others care. */
+static int enter(struct manager *m, struct server_conn *sc,
+		 const struct proto_mgr_register *reg,
+		 struct registry_prior *prior, struct news *nw)
+{
+	uint32_t bs;
+	int ret;
+
+	memset(nw, 0, sizeof(*nw));
+	pthread_mutex_lock(&m->lock);
+	ret = registry_register(m->reg, reg, sc, cmp_now_ns(), prior);
+	bs = registry_block_size(m->reg);
+	if (ret == 0 && prior->stale_conn)
+		server_conn_get(prior->stale_conn);
+	/* a new, returning or reconnected node: others refresh its address */
+	if (ret == 0 && (prior->state != MGR_NODE_ALIVE || prior->stale_conn))
+		gather_locked(m, reg->node, nw);
+	nw->live = registry_live_count(m->reg);
+	pthread_mutex_unlock(&m->lock);
+	if (ret < 0)
+		log_refusal(sc, reg, ret, bs);
+	return ret;
+}
+
 static int op_register(struct manager *m, struct server_conn *sc,
 		       const struct wire_hdr *h)
 {
@@ -149,12 +224,11 @@ static int op_register(struct manager *m, struct server_conn *sc,
 	struct proto_mgr_register reg;
 	struct proto_mgr_register_reply rep = {
 		.heartbeat_ms = m->heartbeat_ms,
-		.dead_after = m->dead_after,
+		.suspect_after = m->suspect_after,
 		.epoch = m->epoch,
 	};
-	uint32_t bs;
-	size_t live;
-	bool was_dead;
+	struct registry_prior prior;
+	struct news nw;
 	int ret;
 
 	ret = read_req(sc, h, buf, sizeof(buf));
@@ -169,34 +243,29 @@ static int op_register(struct manager *m, struct server_conn *sc,
 			    server_conn_peer(sc), conn_node(sc), reg.node);
 		return reply_status(sc, h, -EINVAL);
 	}
-
-	pthread_mutex_lock(&m->lock);
-	ret = registry_register(m->reg, &reg, sc, cmp_now_ns(), &was_dead);
-	bs = registry_block_size(m->reg);
-	live = registry_live_count(m->reg);
-	pthread_mutex_unlock(&m->lock);
-	if (ret < 0) {
-		log_refusal(sc, &reg, ret, bs);
+	ret = enter(m, sc, &reg, &prior, &nw);
+	if (ret < 0)
 		return reply_status(sc, h, ret);
-	}
 	server_conn_set_data(sc, (void *)(uintptr_t)reg.node);
 	/*
 	 * A registered node speaks at least every heartbeat: a connection
-	 * silent for twice the death delay is gone, and a NODE_DEAD push to
-	 * a node that stopped reading cannot block the sender for longer.
+	 * silent for twice the suspect delay is gone, and a push to a node
+	 * that stopped reading cannot block the sender for longer.
 	 */
 	server_conn_set_idle_timeout(
-		sc, (int)MIN(2ull * m->heartbeat_ms * m->dead_after,
+		sc, (int)MIN(2ull * m->heartbeat_ms * m->suspect_after,
 			     (unsigned long long)INT32_MAX));
+	if (prior.stale_conn)
+		close_stale(reg.node, prior.stale_conn, sc, prior.same_process);
 	log_info("manager: node %u (%s) registered from %s: serves %s, "
-		 "%llu blocks of %u bytes, %llu free%s; %zu live",
+		 "%llu blocks of %u bytes, %llu free%s; %zu alive",
 		 reg.node, mgr_kind_name(reg.kind), server_conn_peer(sc),
 		 reg.addr, (unsigned long long)reg.capacity, reg.block_size,
-		 (unsigned long long)reg.free,
-		 was_dead ? " (had been declared dead)" : "", live);
-	rep.flags = was_dead ? MGR_REG_F_WAS_DEAD : 0;
+		 (unsigned long long)reg.free, prior_text(&prior), nw.live);
 	proto_mgr_register_reply_encode(&rep, out, sizeof(out));
-	return reply_buf(sc, h, out, sizeof(out));
+	ret = reply_buf(sc, h, out, sizeof(out));
+	tell(&nw);
+	return ret;
 }
 
 static int op_heartbeat(struct manager *m, struct server_conn *sc,
@@ -204,6 +273,8 @@ static int op_heartbeat(struct manager *m, struct server_conn *sc,
 {
 	uint8_t buf[PROTO_MGR_HEARTBEAT_SIZE];
 	struct proto_mgr_heartbeat hb;
+	struct news nw = {0};
+	bool revived;
 	int ret;
 
 	ret = read_req(sc, h, buf, sizeof(buf));
@@ -216,9 +287,47 @@ static int op_heartbeat(struct manager *m, struct server_conn *sc,
 	if (hb.node != conn_node(sc))
 		return reply_status(sc, h, -ENOENT);
 	pthread_mutex_lock(&m->lock);
-	ret = registry_heartbeat(m->reg, &hb, cmp_now_ns());
+	ret = registry_heartbeat(m->reg, &hb, sc, cmp_now_ns(), &revived);
+	if (revived)
+		gather_locked(m, hb.node, &nw);
 	pthread_mutex_unlock(&m->lock);
-	return reply_status(sc, h, ret);
+	if (revived)
+		log_info("manager: node %u alive again: a heartbeat came "
+			 "after all; telling %zu nodes",
+			 hb.node, nw.nto);
+	ret = reply_status(sc, h, ret);
+	tell(&nw);
+	return ret;
+}
+
+static int op_leave(struct manager *m, struct server_conn *sc,
+		    const struct wire_hdr *h)
+{
+	uint8_t buf[PROTO_MGR_LEAVE_SIZE];
+	struct proto_mgr_leave lv;
+	struct news nw = {0};
+	int ret;
+
+	ret = read_req(sc, h, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	ret = proto_mgr_leave_decode(buf, h->len, &lv);
+	if (ret < 0)
+		return ret;
+	if (lv.node != conn_node(sc))
+		return reply_status(sc, h, -ENOENT);
+	pthread_mutex_lock(&m->lock);
+	ret = registry_leave(m->reg, lv.node, sc, cmp_now_ns());
+	if (ret == 0)
+		gather_locked(m, lv.node, &nw);
+	pthread_mutex_unlock(&m->lock);
+	if (ret == 0)
+		log_info("manager: node %u (%s) left: clean shutdown; telling "
+			 "%zu nodes, %zu alive",
+			 lv.node, mgr_kind_name(nw.ns.kind), nw.nto, nw.live);
+	ret = reply_status(sc, h, ret);
+	tell(&nw);
+	return ret;
 }
 
 static int op_find_free(struct manager *m, struct server_conn *sc,
@@ -279,10 +388,9 @@ out_free:
 }
 
 static const op_fn ops[WIRE_OP_MAX] = {
-	[WIRE_OP_REGISTER] = op_register,
-	[WIRE_OP_HEARTBEAT] = op_heartbeat,
-	[WIRE_OP_FIND_FREE] = op_find_free,
-	[WIRE_OP_NODES] = op_nodes,
+	[WIRE_OP_REGISTER] = op_register,   [WIRE_OP_HEARTBEAT] = op_heartbeat,
+	[WIRE_OP_FIND_FREE] = op_find_free, [WIRE_OP_NODES] = op_nodes,
+	[WIRE_OP_LEAVE] = op_leave,
 };
 
 static int handle(void *ctx, struct server_conn *sc, const struct wire_hdr *h)
@@ -305,59 +413,69 @@ static void on_close(void *ctx, struct server_conn *sc)
 {
 	struct manager *m = ctx;
 	uint32_t node = conn_node(sc);
-	struct server_conn **to = NULL;
-	size_t n = 0, live = 0;
+	struct news nw = {0};
 	int ret;
 
 	if (!node)
 		return;
 	pthread_mutex_lock(&m->lock);
-	/* a manager going down declares no one dead: it disturbs no data */
-	ret = m->stopping ? -ESHUTDOWN : registry_kill(m->reg, node, sc);
-	if (ret == 0) {
-		n = collect_locked(m, node, &to);
-		live = registry_live_count(m->reg);
-	}
+	/* a manager going down changes no one's state */
+	ret = m->stopping
+		      ? -ESHUTDOWN
+		      : registry_conn_closed(m->reg, node, sc, cmp_now_ns());
+	if (ret == 0)
+		gather_locked(m, node, &nw);
 	pthread_mutex_unlock(&m->lock);
 	if (ret < 0)
 		return;
-	log_warn("manager: node %u died: its connection from %s closed; "
-		 "telling %zu nodes, %zu live",
-		 node, server_conn_peer(sc), n, live);
-	announce(m, node, n, to);
+	log_warn("manager: node %u suspect: its connection from %s closed "
+		 "without LEAVE; telling %zu nodes, %zu alive",
+		 node, server_conn_peer(sc), nw.nto, nw.live);
+	tell(&nw);
 }
 
-/* Declares the silent nodes dead; returns false once stopping. */
+static void log_change(const struct manager *m, const struct registry_change *c,
+		       const struct news *nw)
+{
+	if (c->state == MGR_NODE_SUSPECT)
+		log_warn("manager: node %u suspect: no heartbeat for %llu ms; "
+			 "telling %zu nodes, %zu alive",
+			 c->node, (unsigned long long)c->silent_ms, nw->nto,
+			 nw->live);
+	else
+		log_info("manager: node %u forgotten: %s for longer than "
+			 "%llu s",
+			 c->node, mgr_node_state_name(c->old_state),
+			 (unsigned long long)(c->old_state == MGR_NODE_LEFT
+						      ? REGISTRY_LEFT_KEEP_MS
+						      : m->forget_after_ms) /
+				 1000);
+}
+
+/* Marks the silent nodes SUSPECT; returns false once stopping. */
 static bool tick(struct manager *m)
 {
-	struct registry_death dead[MAX_DEATHS_PER_TICK];
-	struct server_conn **to[MAX_DEATHS_PER_TICK];
-	size_t nto[MAX_DEATHS_PER_TICK];
-	size_t i, n, live;
+	struct registry_change c[MAX_CHANGES_PER_TICK];
+	struct news nw[MAX_CHANGES_PER_TICK];
+	size_t i, n;
 
 	pthread_mutex_lock(&m->lock);
 	if (m->stopping) {
 		pthread_mutex_unlock(&m->lock);
 		return false;
 	}
-	n = registry_expire(m->reg, cmp_now_ns(), dead, ARRAY_SIZE(dead));
-	n = MIN(n, ARRAY_SIZE(dead));
+	n = registry_expire(m->reg, cmp_now_ns(), c, ARRAY_SIZE(c));
+	n = MIN(n, ARRAY_SIZE(c));
 	for (i = 0; i < n; i++) {
-		server_conn_get(dead[i].conn);
-		nto[i] = collect_locked(m, dead[i].node, &to[i]);
+		memset(&nw[i], 0, sizeof(nw[i]));
+		if (c[i].state == MGR_NODE_SUSPECT)
+			gather_locked(m, c[i].node, &nw[i]);
 	}
-	live = registry_live_count(m->reg);
 	pthread_mutex_unlock(&m->lock);
 
 	for (i = 0; i < n; i++) {
-		log_warn("manager: node %u died: no heartbeat for %u ms; "
-			 "telling %zu nodes, %zu live",
-			 dead[i].node, m->heartbeat_ms * m->dead_after, nto[i],
-			 live);
-		/* it re-registers if it still lives, learning it was dead */
-		server_conn_close(dead[i].conn);
-		server_conn_put(dead[i].conn);
-		announce(m, dead[i].node, nto[i], to[i]);
+		log_change(m, &c[i], &nw[i]);
+		tell(&nw[i]);
 	}
 	return true;
 }
@@ -381,13 +499,16 @@ static void *ticker(void *arg)
 	return NULL;
 }
 
-/* Heartbeat and death delays (defaults filled in), and this run's epoch. */
+/* Heartbeat and suspect delays (defaults filled in), and this run's epoch. */
 static void set_timing(struct manager *m, const struct manager_config *cfg)
 {
 	m->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms
 					    : MANAGER_DEFAULT_HEARTBEAT_MS;
-	m->dead_after =
-		cfg->dead_after ? cfg->dead_after : MANAGER_DEFAULT_DEAD_AFTER;
+	m->suspect_after = cfg->suspect_after ? cfg->suspect_after
+					      : MANAGER_DEFAULT_SUSPECT_AFTER;
+	m->forget_after_ms = cfg->forget_after_ms
+				     ? cfg->forget_after_ms
+				     : MANAGER_DEFAULT_FORGET_AFTER_MS;
 	while (!m->epoch)
 		if (getrandom(&m->epoch, sizeof(m->epoch), 0) < 0)
 			m->epoch = cmp_now_ns();
@@ -396,12 +517,8 @@ static void set_timing(struct manager *m, const struct manager_config *cfg)
 /* The ticker waits on stop_cond against the monotonic clock. */
 static void init_stop_cond(struct manager *m)
 {
-	pthread_condattr_t ca;
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->stop_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cmp_cond_init_monotonic(&m->stop_cond);
 }
 
 struct manager *manager_create(const struct manager_config *cfg)
@@ -423,7 +540,8 @@ struct manager *manager_create(const struct manager_config *cfg)
 		return NULL;
 	set_timing(m, cfg);
 	rc = (struct registry_config){.heartbeat_ms = m->heartbeat_ms,
-				      .dead_after = m->dead_after};
+				      .suspect_after = m->suspect_after,
+				      .forget_after_ms = m->forget_after_ms};
 	m->reg = registry_create(&rc);
 	if (!m->reg) {
 		ret = -errno;

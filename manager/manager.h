@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The cmp-manager service: the registry (registry.h) behind a connection
- * server (include/cmp/server.h), plus a liveness thread that declares nodes
- * dead when they miss heartbeats and pushes NODE_DEAD to every other live
- * node. Kept apart from main.c so tests run a real manager in-process over
- * mem:// addresses.
+ * server (include/cmp/server.h), plus a liveness thread that marks nodes
+ * SUSPECT when they miss heartbeats and forgets the long gone. Every state
+ * change (include/cmp/mgr.h) is pushed as NODE_STATE to every other ALIVE
+ * node, as information only. Kept apart from main.c so tests run a real
+ * manager in-process over mem:// addresses.
  *
  * Threads: manager_create() starts the server's threads and the liveness
  * thread; manager_destroy() stops and joins them all. The registry is
@@ -21,14 +22,17 @@ struct manager;
 struct server_limits;
 
 #define MANAGER_DEFAULT_HEARTBEAT_MS 1000
-#define MANAGER_DEFAULT_DEAD_AFTER 3
+#define MANAGER_DEFAULT_SUSPECT_AFTER 3
+#define MANAGER_DEFAULT_FORGET_AFTER_MS 600000 /* 10 min */
 
 struct manager_config {
 	const char *listen_addr;
 	/* NULL: insecure; borrowed, must outlive the manager */
 	struct auth_keyring *keyring;
-	uint32_t heartbeat_ms; /* 0: MANAGER_DEFAULT_HEARTBEAT_MS */
-	uint32_t dead_after;   /* 0: MANAGER_DEFAULT_DEAD_AFTER */
+	uint32_t heartbeat_ms;	/* 0: MANAGER_DEFAULT_HEARTBEAT_MS */
+	uint32_t suspect_after; /* 0: MANAGER_DEFAULT_SUSPECT_AFTER */
+	/* SUSPECT this long: dropped; 0: MANAGER_DEFAULT_FORGET_AFTER_MS */
+	uint64_t forget_after_ms;
 	/* connection limits (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;
 };

@@ -13,7 +13,7 @@
 #include "cmp/mgr.h"
 
 #define HEARTBEAT_MS_MAX 3600000u
-#define DEAD_AFTER_MAX 1000u
+#define SUSPECT_AFTER_MAX 1000u
 
 struct wire_counts {
 	uint64_t free, lll, lrl, rll, rrl;
@@ -29,14 +29,15 @@ struct wire_register {
 	uint64_t capacity;
 	uint64_t free;
 	char addr[PROTO_MGR_ADDR_LEN];
+	uint64_t incarnation;
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_register) == PROTO_MGR_REGISTER_SIZE,
 	       "wire_register");
 
 struct wire_register_reply {
 	uint32_t heartbeat_ms;
-	uint32_t dead_after;
-	uint32_t flags;
+	uint32_t suspect_after;
+	uint32_t flags; /* none defined: 0 (1 was "declared dead") */
 	uint32_t reserved;
 	uint64_t epoch;
 } __attribute__((packed));
@@ -79,7 +80,7 @@ _Static_assert(sizeof(struct wire_free_entry) == PROTO_MGR_FREE_ENTRY_SIZE,
 struct wire_node_info {
 	uint32_t node;
 	uint8_t kind;
-	uint8_t alive;
+	uint8_t state;
 	uint16_t pad;
 	uint32_t block_size;
 	uint32_t reserved;
@@ -87,16 +88,26 @@ struct wire_node_info {
 	struct wire_counts counts;
 	uint64_t age_ms;
 	char addr[PROTO_MGR_ADDR_LEN];
+	uint64_t since_ms;
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_node_info) == PROTO_MGR_NODE_INFO_SIZE,
 	       "wire_node_info");
 
-struct wire_node_dead {
+struct wire_node_state {
+	uint32_t node;
+	uint8_t state;
+	uint8_t kind;
+	uint16_t pad;
+	char addr[PROTO_MGR_ADDR_LEN];
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_node_state) == PROTO_MGR_NODE_STATE_SIZE,
+	       "wire_node_state");
+
+struct wire_leave {
 	uint32_t node;
 	uint32_t reserved;
 } __attribute__((packed));
-_Static_assert(sizeof(struct wire_node_dead) == PROTO_MGR_NODE_DEAD_SIZE,
-	       "wire_node_dead");
+_Static_assert(sizeof(struct wire_leave) == PROTO_MGR_LEAVE_SIZE, "wire_leave");
 
 const char *mgr_kind_name(unsigned int kind)
 {
@@ -110,9 +121,28 @@ const char *mgr_kind_name(unsigned int kind)
 	}
 }
 
+const char *mgr_node_state_name(unsigned int state)
+{
+	switch (state) {
+	case MGR_NODE_ALIVE:
+		return "alive";
+	case MGR_NODE_SUSPECT:
+		return "suspect";
+	case MGR_NODE_LEFT:
+		return "left";
+	default:
+		return "?";
+	}
+}
+
 static bool kind_valid(unsigned int kind)
 {
 	return kind == MGR_KIND_COMPUTE || kind == MGR_KIND_MEMSERVER;
+}
+
+static bool state_valid(unsigned int state)
+{
+	return state >= MGR_NODE_ALIVE && state <= MGR_NODE_LEFT;
 }
 
 static bool block_size_valid(uint32_t bs)
@@ -204,6 +234,7 @@ int proto_mgr_register_encode(const struct proto_mgr_register *in, void *buf,
 	w.block_size = htole32(in->block_size);
 	w.capacity = htole64(in->capacity);
 	w.free = htole64(in->free);
+	w.incarnation = htole64(in->incarnation);
 	if (addr_put(w.addr, in->addr) < 0)
 		return -EINVAL;
 	memcpy(buf, &w, sizeof(w));
@@ -223,10 +254,12 @@ int proto_mgr_register_decode(const void *buf, size_t len,
 	out->block_size = le32toh(w.block_size);
 	out->capacity = le64toh(w.capacity);
 	out->free = le64toh(w.free);
+	out->incarnation = le64toh(w.incarnation);
 	if (!out->node || !kind_valid(out->kind) ||
 	    !zero(w.pad, sizeof(w.pad)) || !block_size_valid(out->block_size) ||
 	    w.reserved || out->capacity > PROTO_MGR_MAX_BLOCKS ||
-	    out->free > out->capacity || !wire_addr_valid(w.addr))
+	    out->free > out->capacity || !wire_addr_valid(w.addr) ||
+	    !out->incarnation)
 		return -EBADMSG;
 	addr_get(out->addr, w.addr);
 	return 0;
@@ -240,8 +273,7 @@ int proto_mgr_register_reply_encode(const struct proto_mgr_register_reply *in,
 	if (cap < sizeof(w))
 		return -EMSGSIZE;
 	w.heartbeat_ms = htole32(in->heartbeat_ms);
-	w.dead_after = htole32(in->dead_after);
-	w.flags = htole32(in->flags);
+	w.suspect_after = htole32(in->suspect_after);
 	w.epoch = htole64(in->epoch);
 	memcpy(buf, &w, sizeof(w));
 	return sizeof(w);
@@ -256,13 +288,11 @@ int proto_mgr_register_reply_decode(const void *buf, size_t len,
 		return -EBADMSG;
 	memcpy(&w, buf, sizeof(w));
 	out->heartbeat_ms = le32toh(w.heartbeat_ms);
-	out->dead_after = le32toh(w.dead_after);
-	out->flags = le32toh(w.flags);
+	out->suspect_after = le32toh(w.suspect_after);
 	out->epoch = le64toh(w.epoch);
 	if (!out->heartbeat_ms || out->heartbeat_ms > HEARTBEAT_MS_MAX ||
-	    !out->dead_after || out->dead_after > DEAD_AFTER_MAX ||
-	    (out->flags & ~(uint32_t)MGR_REG_F_MASK) || w.reserved ||
-	    !out->epoch)
+	    !out->suspect_after || out->suspect_after > SUSPECT_AFTER_MAX ||
+	    w.flags || w.reserved || !out->epoch)
 		return -EBADMSG;
 	return 0;
 }
@@ -418,12 +448,13 @@ int proto_mgr_nodes_encode(const struct mgr_node_info *in, size_t count,
 
 		w.node = htole32(in[i].node);
 		w.kind = in[i].kind;
-		w.alive = in[i].alive;
+		w.state = in[i].state;
 		w.block_size = htole32(in[i].block_size);
 		w.capacity = htole64(in[i].capacity);
 		counts_put(&w.counts, &in[i].counts);
 		w.age_ms = htole64(in[i].age_ms);
-		if (addr_put(w.addr, in[i].addr) < 0)
+		w.since_ms = htole64(in[i].since_ms);
+		if (!state_valid(w.state) || addr_put(w.addr, in[i].addr) < 0)
 			return -EINVAL;
 		memcpy(p + i * sizeof(w), &w, sizeof(w));
 	}
@@ -446,12 +477,13 @@ int proto_mgr_nodes_decode(const void *buf, size_t len,
 		memcpy(&w, p + i * sizeof(w), sizeof(w));
 		out[i].node = le32toh(w.node);
 		out[i].kind = w.kind;
-		out[i].alive = w.alive == 1;
+		out[i].state = w.state;
 		out[i].block_size = le32toh(w.block_size);
 		out[i].capacity = le64toh(w.capacity);
 		out[i].age_ms = le64toh(w.age_ms);
-		if (!out[i].node || !kind_valid(w.kind) || w.alive > 1 ||
-		    w.pad || w.reserved ||
+		out[i].since_ms = le64toh(w.since_ms);
+		if (!out[i].node || !kind_valid(w.kind) ||
+		    !state_valid(w.state) || w.pad || w.reserved ||
 		    !block_size_valid(out[i].block_size) ||
 		    out[i].capacity > PROTO_MGR_MAX_BLOCKS ||
 		    counts_get(&out[i].counts, &w.counts) ||
@@ -463,10 +495,44 @@ int proto_mgr_nodes_decode(const void *buf, size_t len,
 	return 0;
 }
 
-int proto_mgr_node_dead_encode(const struct proto_mgr_node_dead *in, void *buf,
-			       size_t cap)
+int proto_mgr_node_state_encode(const struct proto_mgr_node_state *in,
+				void *buf, size_t cap)
 {
-	struct wire_node_dead w = {0};
+	struct wire_node_state w = {0};
+
+	if (cap < sizeof(w))
+		return -EMSGSIZE;
+	w.node = htole32(in->node);
+	w.state = in->state;
+	w.kind = in->kind;
+	if (!state_valid(w.state) || addr_put(w.addr, in->addr) < 0)
+		return -EINVAL;
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_mgr_node_state_decode(const void *buf, size_t len,
+				struct proto_mgr_node_state *out)
+{
+	struct wire_node_state w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	out->node = le32toh(w.node);
+	out->state = w.state;
+	out->kind = w.kind;
+	if (!out->node || !state_valid(w.state) || !kind_valid(w.kind) ||
+	    w.pad || !wire_addr_valid(w.addr))
+		return -EBADMSG;
+	addr_get(out->addr, w.addr);
+	return 0;
+}
+
+int proto_mgr_leave_encode(const struct proto_mgr_leave *in, void *buf,
+			   size_t cap)
+{
+	struct wire_leave w = {0};
 
 	if (cap < sizeof(w))
 		return -EMSGSIZE;
@@ -475,10 +541,10 @@ int proto_mgr_node_dead_encode(const struct proto_mgr_node_dead *in, void *buf,
 	return sizeof(w);
 }
 
-int proto_mgr_node_dead_decode(const void *buf, size_t len,
-			       struct proto_mgr_node_dead *out)
+int proto_mgr_leave_decode(const void *buf, size_t len,
+			   struct proto_mgr_leave *out)
 {
-	struct wire_node_dead w;
+	struct wire_leave w;
 
 	if (len != sizeof(w))
 		return -EBADMSG;

@@ -2,8 +2,9 @@
 /*
  * The manager's registry (registry.h): a small table of nodes, scanned
  * linearly (a cluster has at most PROTO_MGR_MAX_NODES entries and the
- * manager is not on the data path). Dead nodes stay listed, so status shows
- * them and a returning node learns it had been declared dead.
+ * manager is not on the data path). SUSPECT and LEFT nodes stay listed for
+ * a while, so status shows them and a returning node simply becomes ALIVE
+ * again.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,16 +13,21 @@
 #include "cmp/util.h"
 #include "registry.h"
 
+#define MS 1000000ull
+
 struct node {
 	uint32_t id;
 	uint8_t kind;
-	bool alive;
+	uint8_t state; /* enum mgr_node_state */
 	uint32_t block_size;
 	uint64_t capacity;
 	struct proto_mgr_counts counts;
 	uint64_t promised; /* handed out by FIND_FREE since the heartbeat */
-	uint64_t last_ns;
-	void *conn; /* registration connection while alive */
+	uint64_t incarnation;
+	uint64_t last_ns;  /* last registration or heartbeat */
+	uint64_t state_ns; /* when it entered its state */
+	/* registration connection while open: ALIVE, or SUSPECT by silence */
+	void *conn;
 	char addr[PROTO_MGR_ADDR_LEN];
 };
 
@@ -36,7 +42,7 @@ struct registry *registry_create(const struct registry_config *cfg)
 {
 	struct registry *r;
 
-	if (!cfg->heartbeat_ms || !cfg->dead_after) {
+	if (!cfg->heartbeat_ms || !cfg->suspect_after) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -46,8 +52,10 @@ struct registry *registry_create(const struct registry_config *cfg)
 	r->cfg = *cfg;
 	if (!r->cfg.max_nodes || r->cfg.max_nodes > PROTO_MGR_MAX_NODES)
 		r->cfg.max_nodes = PROTO_MGR_MAX_NODES;
-	if (!r->cfg.dead_keep_ms)
-		r->cfg.dead_keep_ms = REGISTRY_DEAD_KEEP_MS;
+	if (!r->cfg.forget_after_ms)
+		r->cfg.forget_after_ms = REGISTRY_FORGET_AFTER_MS;
+	if (!r->cfg.left_keep_ms)
+		r->cfg.left_keep_ms = REGISTRY_LEFT_KEEP_MS;
 	r->nodes = calloc(r->cfg.max_nodes, sizeof(*r->nodes));
 	if (!r->nodes) {
 		free(r);
@@ -74,7 +82,15 @@ static struct node *find(const struct registry *r, uint32_t id)
 	return NULL;
 }
 
-/* A slot for a new id: a free one, else the longest-dead one. */
+/* Which of two gone nodes to drop first: LEFT ones, then the oldest. */
+static bool drop_before(const struct node *a, const struct node *b)
+{
+	if (a->state != b->state)
+		return a->state == MGR_NODE_LEFT;
+	return a->state_ns < b->state_ns;
+}
+
+/* A slot for a new id: a free one, else the gone node to drop first. */
 static struct node *new_slot(struct registry *r)
 {
 	struct node *victim = NULL;
@@ -85,22 +101,56 @@ static struct node *new_slot(struct registry *r)
 	for (i = 0; i < r->count; i++) {
 		struct node *n = &r->nodes[i];
 
-		if (!n->alive && (!victim || n->last_ns < victim->last_ns))
+		if (n->state != MGR_NODE_ALIVE &&
+		    (!victim || drop_before(n, victim)))
 			victim = n;
 	}
 	return victim;
 }
 
+static void set_state(struct node *n, uint8_t state, uint64_t now_ns)
+{
+	if (n->state != state)
+		n->state_ns = now_ns;
+	n->state = state;
+}
+
+/* What is under reg's id, and whether it may be taken over (0). */
+static int look_back(struct node *n, const struct proto_mgr_register *reg,
+		     const void *conn, struct registry_prior *prior)
+{
+	prior->state = n->state;
+	prior->same_process = n->incarnation == reg->incarnation;
+	if (!n->conn || n->conn == conn)
+		return 0;
+	/* another process claims a live id: a duplicate, or a restart */
+	if (n->state == MGR_NODE_ALIVE && !prior->same_process)
+		return -EBUSY;
+	prior->stale_conn = n->conn;
+	return 0;
+}
+
 int registry_register(struct registry *r, const struct proto_mgr_register *reg,
-		      void *conn, uint64_t now_ns, bool *was_dead)
+		      void *conn, uint64_t now_ns, struct registry_prior *prior)
 {
 	struct node *n = find(r, reg->node);
+	uint64_t state_ns = now_ns;
+	int ret;
 
-	if (n && n->alive && n->conn != conn)
-		return -EBUSY;
-	if (r->block_size && reg->block_size != r->block_size)
+	memset(prior, 0, sizeof(*prior));
+	if (n) {
+		ret = look_back(n, reg, conn, prior);
+		if (ret < 0) {
+			memset(prior, 0, sizeof(*prior));
+			return ret;
+		}
+		if (n->state == MGR_NODE_ALIVE)
+			state_ns = n->state_ns;
+	}
+	if (r->block_size && reg->block_size != r->block_size) {
+		memset(prior, 0, sizeof(*prior));
 		return -EINVAL;
-	*was_dead = n && !n->alive;
+	}
 	if (!n) {
 		n = new_slot(r);
 		if (!n)
@@ -110,10 +160,12 @@ int registry_register(struct registry *r, const struct proto_mgr_register *reg,
 	memset(n, 0, sizeof(*n));
 	n->id = reg->node;
 	n->kind = reg->kind;
-	n->alive = true;
+	n->state = MGR_NODE_ALIVE;
+	n->state_ns = state_ns;
 	n->block_size = reg->block_size;
 	n->capacity = reg->capacity;
 	n->counts.free = reg->free;
+	n->incarnation = reg->incarnation;
 	n->last_ns = now_ns;
 	n->conn = conn;
 	memcpy(n->addr, reg->addr, sizeof(n->addr));
@@ -121,65 +173,104 @@ int registry_register(struct registry *r, const struct proto_mgr_register *reg,
 }
 
 int registry_heartbeat(struct registry *r, const struct proto_mgr_heartbeat *hb,
-		       uint64_t now_ns)
+		       const void *conn, uint64_t now_ns, bool *revived)
 {
 	struct node *n = find(r, hb->node);
 
-	if (!n || !n->alive)
+	*revived = false;
+	if (!n || !conn || n->conn != conn)
 		return -ENOENT;
 	if (hb->counts.free > n->capacity)
 		return -EINVAL;
+	*revived = n->state == MGR_NODE_SUSPECT;
+	set_state(n, MGR_NODE_ALIVE, now_ns);
 	n->counts = hb->counts;
 	n->promised = 0;
 	n->last_ns = now_ns;
 	return 0;
 }
 
-static void bury(struct node *n)
-{
-	n->alive = false;
-	n->conn = NULL;
-}
-
-int registry_kill(struct registry *r, uint32_t node, const void *conn)
+int registry_leave(struct registry *r, uint32_t node, const void *conn,
+		   uint64_t now_ns)
 {
 	struct node *n = find(r, node);
 
-	if (!n || !n->alive || n->conn != conn)
+	if (!n || !conn || n->conn != conn)
 		return -ENOENT;
-	bury(n);
+	set_state(n, MGR_NODE_LEFT, now_ns);
+	n->conn = NULL;
+	n->promised = 0;
 	return 0;
 }
 
+int registry_conn_closed(struct registry *r, uint32_t node, const void *conn,
+			 uint64_t now_ns)
+{
+	struct node *n = find(r, node);
+
+	if (!n || !conn || n->conn != conn)
+		return -ENOENT;
+	n->conn = NULL;
+	if (n->state != MGR_NODE_ALIVE)
+		return -ENOENT;
+	set_state(n, MGR_NODE_SUSPECT, now_ns);
+	return 0;
+}
+
+static uint64_t since(uint64_t then_ns, uint64_t now_ns)
+{
+	return now_ns > then_ns ? now_ns - then_ns : 0;
+}
+
+/* Whether n has been gone long enough to leave the table. */
+static bool forgotten(const struct registry *r, const struct node *n,
+		      uint64_t now_ns)
+{
+	uint64_t gone = since(n->state_ns, now_ns);
+
+	if (n->state == MGR_NODE_SUSPECT)
+		return gone > r->cfg.forget_after_ms * MS;
+	return n->state == MGR_NODE_LEFT && gone > r->cfg.left_keep_ms * MS;
+}
+
+static void note(struct registry_change *out, size_t max, size_t k,
+		 const struct node *n, uint8_t state, uint64_t now_ns)
+{
+	if (k >= max)
+		return;
+	out[k] = (struct registry_change){
+		.node = n->id,
+		.state = state,
+		.old_state = n->state,
+		.silent_ms = since(n->last_ns, now_ns) / MS,
+	};
+}
+
 size_t registry_expire(struct registry *r, uint64_t now_ns,
-		       struct registry_death *out, size_t max)
+		       struct registry_change *out, size_t max)
 {
 	uint64_t limit =
-		(uint64_t)r->cfg.dead_after * r->cfg.heartbeat_ms * 1000000ull;
-	uint64_t keep = r->cfg.dead_keep_ms * 1000000ull;
-	size_t i, dead = 0;
+		(uint64_t)r->cfg.suspect_after * r->cfg.heartbeat_ms * MS;
+	size_t i = 0, k = 0;
 
-	for (i = 0; i < r->count; i++) {
+	while (i < r->count) {
 		struct node *n = &r->nodes[i];
 
-		/* long dead: drop it, moving the last entry into its slot */
-		while (!n->alive && now_ns > n->last_ns &&
-		       now_ns - n->last_ns > keep) {
+		if (forgotten(r, n, now_ns)) {
+			note(out, max, k++, n, 0, now_ns);
+			/* the last entry moves into this slot: look again */
 			*n = r->nodes[--r->count];
-			if (i == r->count)
-				return dead;
-		}
-		if (!n->alive || now_ns < n->last_ns ||
-		    now_ns - n->last_ns <= limit)
 			continue;
-		if (dead < max) {
-			out[dead].node = n->id;
-			out[dead].conn = n->conn;
 		}
-		dead++;
-		bury(n);
+		if (n->state == MGR_NODE_ALIVE &&
+		    since(n->last_ns, now_ns) > limit) {
+			note(out, max, k++, n, MGR_NODE_SUSPECT, now_ns);
+			set_state(n, MGR_NODE_SUSPECT, now_ns);
+			n->promised = 0;
+		}
+		i++;
 	}
-	return dead;
+	return k;
 }
 
 static uint64_t hint(const struct node *n)
@@ -212,7 +303,8 @@ size_t registry_find_free(struct registry *r,
 	for (i = 0; i < r->count; i++) {
 		struct node *nd = &r->nodes[i];
 
-		if (nd->alive && nd->id != q->node && hint(nd))
+		if (nd->state == MGR_NODE_ALIVE && nd->id != q->node &&
+		    hint(nd))
 			cand[n++] = nd;
 	}
 	qsort(cand, n, sizeof(cand[0]), tier_cmp);
@@ -237,28 +329,40 @@ static int id_cmp(const void *a, const void *b)
 	return x->node < y->node ? -1 : x->node > y->node;
 }
 
+static void info_of(const struct node *nd, uint64_t now_ns,
+		    struct mgr_node_info *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->node = nd->id;
+	o->kind = nd->kind;
+	o->state = nd->state;
+	o->block_size = nd->block_size;
+	o->capacity = nd->capacity;
+	o->counts = nd->counts;
+	o->age_ms = since(nd->last_ns, now_ns) / MS;
+	o->since_ms = since(nd->state_ns, now_ns) / MS;
+	memcpy(o->addr, nd->addr, sizeof(o->addr));
+}
+
 size_t registry_nodes(const struct registry *r, uint64_t now_ns,
 		      struct mgr_node_info *out, size_t max)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < r->count && n < max; i++) {
-		const struct node *nd = &r->nodes[i];
-		struct mgr_node_info *o = &out[n++];
-
-		o->node = nd->id;
-		o->kind = nd->kind;
-		o->alive = nd->alive;
-		o->block_size = nd->block_size;
-		o->capacity = nd->capacity;
-		o->counts = nd->counts;
-		o->age_ms = now_ns > nd->last_ns
-				    ? (now_ns - nd->last_ns) / 1000000ull
-				    : 0;
-		memcpy(o->addr, nd->addr, sizeof(o->addr));
-	}
+	for (i = 0; i < r->count && n < max; i++)
+		info_of(&r->nodes[i], now_ns, &out[n++]);
 	qsort(out, n, sizeof(*out), id_cmp);
 	return n;
+}
+
+bool registry_node(const struct registry *r, uint32_t node, uint64_t now_ns,
+		   struct mgr_node_info *out)
+{
+	const struct node *nd = find(r, node);
+
+	if (nd)
+		info_of(nd, now_ns, out);
+	return nd != NULL;
 }
 
 size_t registry_live_conns(const struct registry *r, uint32_t except,
@@ -267,7 +371,8 @@ size_t registry_live_conns(const struct registry *r, uint32_t except,
 	size_t i, n = 0;
 
 	for (i = 0; i < r->count && n < max; i++)
-		if (r->nodes[i].alive && r->nodes[i].id != except)
+		if (r->nodes[i].state == MGR_NODE_ALIVE &&
+		    r->nodes[i].id != except)
 			out[n++] = r->nodes[i].conn;
 	return n;
 }
@@ -277,7 +382,7 @@ size_t registry_live_count(const struct registry *r)
 	size_t i, n = 0;
 
 	for (i = 0; i < r->count; i++)
-		n += r->nodes[i].alive;
+		n += r->nodes[i].state == MGR_NODE_ALIVE;
 	return n;
 }
 

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The manager's registry of nodes and memservers: who is registered, their
- * addresses, capacity and list counts, who is alive, and where free blocks
- * are, in tier order. No network and no clock of its own: callers pass the
- * time in (nanoseconds, any monotonic origin), so tests drive it with a fake
- * clock. Each registration carries an opaque connection pointer that the
- * registry only stores and hands back, so the caller can tell the
- * registration connection from others and reach it on death.
+ * addresses, capacity and list counts, each node's state (ALIVE, SUSPECT,
+ * LEFT: see include/cmp/mgr.h), and where free blocks are, in tier order.
+ * No network and no clock of its own: callers pass the time in
+ * (nanoseconds, any monotonic origin), so tests drive it with a fake clock.
+ * Each registration carries an opaque connection pointer that the registry
+ * only stores and hands back, so the caller can tell the registration
+ * connection from others; the caller must report its close
+ * (registry_conn_closed()) before the pointer becomes invalid.
+ *
+ * The states are bookkeeping only: nothing here frees or forgets anything
+ * but the table entry of a node silent for forget_after (SUSPECT) or
+ * left_keep (LEFT).
  *
  * Not thread-safe: the manager serializes calls with its own lock.
  * Memory: the registry owns its entries; out arrays belong to the caller.
@@ -22,58 +28,87 @@
 
 struct registry;
 
+#define REGISTRY_FORGET_AFTER_MS (10 * 60 * 1000)
+#define REGISTRY_LEFT_KEEP_MS (60 * 1000)
+
 struct registry_config {
-	uint32_t heartbeat_ms; /* interval the nodes are told to use */
-	uint32_t dead_after;   /* missed intervals before a node is dead */
-	size_t max_nodes;      /* 0: PROTO_MGR_MAX_NODES */
-	/* how long the dead stay listed; 0: REGISTRY_DEAD_KEEP_MS */
-	uint64_t dead_keep_ms;
+	uint32_t heartbeat_ms;	/* interval the nodes are told to use */
+	uint32_t suspect_after; /* missed intervals before SUSPECT */
+	size_t max_nodes;	/* 0: PROTO_MGR_MAX_NODES */
+	/* SUSPECT this long: dropped; 0: REGISTRY_FORGET_AFTER_MS */
+	uint64_t forget_after_ms;
+	/* LEFT this long: dropped; 0: REGISTRY_LEFT_KEEP_MS */
+	uint64_t left_keep_ms;
 };
 
-#define REGISTRY_DEAD_KEEP_MS (10 * 60 * 1000)
-
-/* A node that just died, and the connection it had registered on. */
-struct registry_death {
+/* What registry_expire() did to one node. */
+struct registry_change {
 	uint32_t node;
-	void *conn;
+	uint8_t state;	    /* MGR_NODE_SUSPECT, or 0: dropped from the table */
+	uint8_t old_state;  /* for a drop: SUSPECT or LEFT */
+	uint64_t silent_ms; /* since its last registration or heartbeat */
+};
+
+/* What a registration found under its id. */
+struct registry_prior {
+	uint8_t state; /* 0: unknown id, else enum mgr_node_state */
+	/*
+	 * The id's registration connection that is still open and not this
+	 * one: the caller closes it (the registry has let go of it already).
+	 */
+	void *stale_conn;
+	bool same_process; /* same incarnation as before */
 };
 
 struct registry *registry_create(const struct registry_config *cfg);
 void registry_destroy(struct registry *r);
 
 /*
- * Registers (or re-registers) reg->node on connection conn. A node unknown
- * to the registry (first start, or the manager restarted) is taken as is.
- * *was_dead tells whether the registry had declared this id dead.
- * Returns 0, -EBUSY when the id is alive on another connection, -EINVAL
+ * Registers (or re-registers) reg->node on connection conn: it is ALIVE
+ * afterwards, whatever it was (unknown, SUSPECT, LEFT, or ALIVE on a
+ * connection that still looks open but was replaced by the same process).
+ * *prior says what was there. Returns 0, -EBUSY when the id is ALIVE on
+ * another connection of another process (another incarnation), -EINVAL
  * when the block size differs from the first registrant's, -ENOSPC when
- * the table is full of live nodes.
+ * the table is full of ALIVE nodes.
  */
 int registry_register(struct registry *r, const struct proto_mgr_register *reg,
-		      void *conn, uint64_t now_ns, bool *was_dead);
+		      void *conn, uint64_t now_ns,
+		      struct registry_prior *prior);
 /*
- * Records a heartbeat. -ENOENT when the node is unknown or dead (it must
- * register again), -EINVAL when the counts exceed its capacity.
+ * Records a heartbeat that came on connection conn. A SUSPECT node whose
+ * registration connection that is becomes ALIVE again (*revived set).
+ * -ENOENT when the node is unknown, LEFT, or registered on another (or no)
+ * connection: it must register again; -EINVAL when the counts exceed its
+ * capacity.
  */
 int registry_heartbeat(struct registry *r, const struct proto_mgr_heartbeat *hb,
-		       uint64_t now_ns);
+		       const void *conn, uint64_t now_ns, bool *revived);
 /*
- * Declares node dead because its registration connection conn closed.
- * Returns 0 if it was alive on that connection, -ENOENT otherwise (unknown,
- * already dead, or registered again on a newer connection).
+ * Node sent LEAVE on conn: LEFT, and the registry forgets conn. Returns 0,
+ * or -ENOENT when conn is not node's registration connection.
  */
-int registry_kill(struct registry *r, uint32_t node, const void *conn);
+int registry_leave(struct registry *r, uint32_t node, const void *conn,
+		   uint64_t now_ns);
 /*
- * Declares dead every live node whose last heartbeat is older than
- * dead_after * heartbeat_ms; stores up to max of them in out. Returns the
- * number of nodes that died (may exceed max: the rest die unreported).
- * Also forgets nodes dead for longer than dead_keep_ms (a node that comes
- * back after that learns it was dead from the manager's unchanged epoch).
+ * conn, node's registration connection, closed. Returns 0 when that made
+ * an ALIVE node SUSPECT, -ENOENT otherwise (unknown, LEFT, already
+ * SUSPECT, or registered again on a newer connection).
+ */
+int registry_conn_closed(struct registry *r, uint32_t node, const void *conn,
+			 uint64_t now_ns);
+/*
+ * Marks SUSPECT every ALIVE node whose last heartbeat is older than
+ * suspect_after * heartbeat_ms (its connection stays registered: a late
+ * heartbeat there revives it), and drops nodes SUSPECT for longer than
+ * forget_after or LEFT for longer than left_keep. Stores up to max changes
+ * in out and returns how many there were (may exceed max: the rest happen
+ * unreported).
  */
 size_t registry_expire(struct registry *r, uint64_t now_ns,
-		       struct registry_death *out, size_t max);
+		       struct registry_change *out, size_t max);
 /*
- * Where to find q->want free blocks: live nodes other than q->node with
+ * Where to find q->want free blocks: ALIVE nodes other than q->node with
  * free blocks, compute nodes first, memservers last, most free first
  * within a tier. Blocks pointed at are held back from later answers until
  * the provider's next heartbeat, so concurrent requesters spread out.
@@ -82,13 +117,16 @@ size_t registry_expire(struct registry *r, uint64_t now_ns,
 size_t registry_find_free(struct registry *r,
 			  const struct proto_mgr_find_free *q,
 			  struct mgr_free_entry *out, size_t max);
-/* Every known node, dead ones included, by node id. Returns the count. */
+/* Every listed node, in any state, by node id. Returns the count. */
 size_t registry_nodes(const struct registry *r, uint64_t now_ns,
 		      struct mgr_node_info *out, size_t max);
-/* The connections of live nodes other than except; returns the count. */
+/* One node's entry; false when the id is not listed. */
+bool registry_node(const struct registry *r, uint32_t node, uint64_t now_ns,
+		   struct mgr_node_info *out);
+/* The connections of ALIVE nodes other than except; returns the count. */
 size_t registry_live_conns(const struct registry *r, uint32_t except,
 			   void **out, size_t max);
-/* Live nodes now. */
+/* ALIVE nodes now. */
 size_t registry_live_count(const struct registry *r);
 /* The cluster's block size; 0 before the first registration. */
 uint32_t registry_block_size(const struct registry *r);

@@ -4,7 +4,8 @@
  * blocks from a file (the page cache and the disk behind it) or from RAM,
  * serves them to owner nodes with the peer service, and registers with
  * cmp-manager so owners find it once no compute node has idle memory left.
- * When the manager announces an owner dead, its blocks here are freed.
+ * What the manager says about other nodes changes nothing here: an owner's
+ * blocks are freed by the owner, never on the manager's word.
  */
 #include <errno.h>
 #include <signal.h>
@@ -35,6 +36,7 @@ struct ms_options {
 	uint64_t ram;
 	uint32_t block_size;
 	uint32_t node_id;
+	uint32_t lease_ms;
 	bool insecure;
 	bool foreground;
 	bool debug;
@@ -69,6 +71,9 @@ static const struct opt_def ms_opt_defs[] = {
 	{.name = "node-id", .short_name = 'n', .type = OPT_UINT, F(node_id),
 	 .min = 1, .metavar = "N",
 	 .help = "node id, random (and kept until exit) when not given"},
+	{.name = "lease", .type = OPT_MS, F(lease_ms),
+	 .min = PEER_LEASE_OPT_MIN_MS, .metavar = "TIME",
+	 .def = PEER_LEASE_OPT_DEFAULT, .help = PEER_LEASE_OPT_HELP},
 	OPTS_ROWS_LIMITS(struct ms_options, limits),
 	OPTS_ROWS_DAEMON(struct ms_options),
 };
@@ -145,24 +150,6 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	out->rll = total - nfree;
 }
 
-static void mgr_node_dead(void *ctx, uint32_t node)
-{
-	struct memserver *ms = ctx;
-
-	if (node != ms->node_id) {
-		peer_owner_dead(ms->peer, node);
-		return;
-	}
-	/*
-	 * The manager had declared us dead and told every owner, who marked
-	 * their blocks here lost: nobody will use them again.
-	 */
-	log_warn("the manager had declared this memserver dead; freeing the "
-		 "%u blocks it held",
-		 ms_store_total(ms->store) - ms_store_free_count(ms->store));
-	ms_store_release_all(ms->store);
-}
-
 static uint32_t random_node_id(void)
 {
 	uint32_t id = 0;
@@ -184,10 +171,8 @@ static int start_mgr(struct memserver *ms, struct auth_keyring *kr)
 		.block_size = ms->opts->block_size,
 		.capacity = ms_store_total(ms->store),
 		.counts = mgr_counts,
-		.node_dead = mgr_node_dead,
 		.ctx = ms,
 	};
-
 	int ret;
 
 	ms->mgr = mgr_client_create(&mcfg);
@@ -221,6 +206,7 @@ static int start_services(struct memserver *ms, struct auth_keyring *kr)
 		.block_size = o->block_size,
 		.ops = &ms_store_ops,
 		.ctx = ms->store,
+		.lease_ms = o->lease_ms,
 		.limits = &o->limits,
 	};
 
@@ -293,6 +279,8 @@ static int run(struct memserver *ms, struct auth_keyring *kr)
 
 	sig = wait_for_stop(&set, kr);
 	log_info("%s: shutting down", strsignal(sig));
+	/* a clean shutdown: the manager shows this node as left */
+	mgr_client_leave(ms->mgr);
 	ret = 0;
 
 out_destroy:

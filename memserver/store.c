@@ -22,8 +22,7 @@ struct ms_store {
 	int fd; /* -1 for RAM */
 	uint32_t block_size;
 	uint32_t nblocks;
-	pthread_mutex_t lock; /* protects owner, free_stack, nfree */
-	uint32_t *owner;      /* 0: free */
+	pthread_mutex_t lock; /* protects free_stack, nfree */
 	uint32_t *free_stack;
 	uint32_t nfree;
 };
@@ -105,9 +104,8 @@ int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
 	s->block_size = block_size;
 	s->nblocks = nblocks;
 	s->map_len = nblocks * block_size;
-	s->owner = calloc(nblocks, sizeof(*s->owner));
 	s->free_stack = malloc(nblocks * sizeof(*s->free_stack));
-	if (!s->owner || !s->free_stack) {
+	if (!s->free_stack) {
 		ret = -ENOMEM;
 		log_error("store: no memory for the table of %u blocks",
 			  s->nblocks);
@@ -126,7 +124,6 @@ int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
 
 err_free_tables:
 	free(s->free_stack);
-	free(s->owner);
 	free(s);
 	return ret;
 }
@@ -140,7 +137,6 @@ void ms_store_destroy(struct ms_store *s)
 		close(s->fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s->free_stack);
-	free(s->owner);
 	free(s);
 }
 
@@ -164,8 +160,9 @@ uint32_t ms_store_free_count(struct ms_store *s)
  * A file gives the disk space back (hole punch). RAM is zeroed in place
  * rather than dropped with MADV_DONTNEED: with RDMA the store is registered
  * memory, and replacing its pages behind the NIC would break the region.
+ * The block is nobody's while this runs (its loan ended), so no lock.
  */
-static void release_block_locked(struct ms_store *s, uint32_t idx)
+static void clear_block(struct ms_store *s, uint32_t idx)
 {
 	uint8_t *p = s->base + (size_t)idx * s->block_size;
 
@@ -173,10 +170,9 @@ static void release_block_locked(struct ms_store *s, uint32_t idx)
 	    fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)idx * s->block_size, s->block_size) < 0)
 		memset(p, 0, s->block_size);
-	s->owner[idx] = 0;
-	s->free_stack[s->nfree++] = idx;
 }
 
+/* Free blocks are always clear: alloc hands them out as they are. */
 static int store_alloc(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx)
 {
 	struct ms_store *s = ctx;
@@ -184,24 +180,22 @@ static int store_alloc(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx)
 
 	pthread_mutex_lock(&s->lock);
 	got = MIN(n, s->nfree);
-	for (uint32_t i = 0; i < got; i++) {
+	for (uint32_t i = 0; i < got; i++)
 		idx[i] = s->free_stack[--s->nfree];
-		s->owner[idx[i]] = owner;
-	}
 	pthread_mutex_unlock(&s->lock);
 	return got ? (int)got : -ENOSPC;
 }
 
-static void store_free(void *ctx, uint32_t owner, const uint32_t *idx,
-		       uint32_t n)
+/* The peer's loan table gives back only blocks whose loans ended. */
+static void store_free(void *ctx, const uint32_t *idx, uint32_t n)
 {
 	struct ms_store *s = ctx;
 
+	for (uint32_t i = 0; i < n; i++)
+		clear_block(s, idx[i]);
 	pthread_mutex_lock(&s->lock);
 	for (uint32_t i = 0; i < n; i++)
-		/* the peer checked, but never free another owner's block */
-		if (idx[i] < s->nblocks && s->owner[idx[i]] == owner)
-			release_block_locked(s, idx[i]);
+		s->free_stack[s->nfree++] = idx[i];
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -210,50 +204,6 @@ static void *store_ptr(void *ctx, uint32_t idx)
 	struct ms_store *s = ctx;
 
 	return s->base + (size_t)idx * s->block_size;
-}
-
-static bool store_owns(void *ctx, uint32_t idx, uint32_t owner)
-{
-	struct ms_store *s = ctx;
-	bool ok;
-
-	if (idx >= s->nblocks)
-		return false;
-	pthread_mutex_lock(&s->lock);
-	ok = owner && s->owner[idx] == owner;
-	pthread_mutex_unlock(&s->lock);
-	return ok;
-}
-
-static uint32_t store_release_owner(void *ctx, uint32_t owner)
-{
-	struct ms_store *s = ctx;
-	uint32_t n = 0;
-
-	pthread_mutex_lock(&s->lock);
-	for (uint32_t i = 0; i < s->nblocks; i++) {
-		if (s->owner[i] == owner) {
-			release_block_locked(s, i);
-			n++;
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
-}
-
-uint32_t ms_store_release_all(struct ms_store *s)
-{
-	uint32_t n = 0;
-
-	pthread_mutex_lock(&s->lock);
-	for (uint32_t i = 0; i < s->nblocks; i++) {
-		if (s->owner[i]) {
-			release_block_locked(s, i);
-			n++;
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
 }
 
 static void store_counts(void *ctx, uint32_t *total, uint32_t *nfree)
@@ -281,8 +231,6 @@ const struct peer_store_ops ms_store_ops = {
 	.alloc = store_alloc,
 	.free = store_free,
 	.ptr = store_ptr,
-	.owns = store_owns,
-	.release_owner = store_release_owner,
 	.counts = store_counts,
 	.region = store_region,
 };

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The memserver's block store: one mapping carved into equal blocks, with
- * a free list and the owner node of every lent block. Backed either by a
- * file (ftruncate + MAP_SHARED: the page cache and the disk behind it) or by
- * anonymous RAM. Freed blocks are zeroed (a hole punched in the file gives
- * the disk space back), so a block always reads as zeros when lent out.
+ * a free list (who holds a lent block is the peer service's loan table). Backed
+ * either by a file (ftruncate + MAP_SHARED: the page cache and the disk behind
+ * it) or by anonymous RAM. Freed blocks are zeroed (a hole punched in the file
+ * gives the disk space back), so a block always reads as zeros when lent out.
  *
  * ms_store_ops plugs it into the peer service (include/cmp/peer.h) with the
  * store as ctx. Threads: every function is thread-safe (one mutex, never
@@ -32,8 +32,6 @@ void ms_store_destroy(struct ms_store *s);
 
 uint32_t ms_store_total(struct ms_store *s);
 uint32_t ms_store_free_count(struct ms_store *s);
-/* Frees every lent block (the owners were told we died); returns how many. */
-uint32_t ms_store_release_all(struct ms_store *s);
 
 extern const struct peer_store_ops ms_store_ops;
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/types.h>
 
 #include "cmp.h"
 #include "cmp/log.h"
@@ -20,8 +21,9 @@
 #include "remote.h"
 
 #define CANDIDATES 16
+#define LENDERS 16
 #define CANDIDATE_TTL_NS 500000000ull /* re-ask the manager after 0.5 s */
-#define FREE_TTL_NS 1000000000ull
+#define MGR_RETRY_NS 1000000000ull    /* after it did not answer */
 
 struct cluster {
 	struct pool *pool;
@@ -35,42 +37,81 @@ struct cluster {
 	struct mgr_free_entry cand[CANDIDATES];
 	size_t ncand;
 	uint64_t cand_time;
-	uint64_t free_hint, free_time;
+	uint64_t free_hint;
+	bool refreshing;       /* one thread asks the manager at a time */
+	bool mgr_down;	       /* its last answer did not come */
+	uint64_t mgr_retry_at; /* do not ask before (cmp_now_ns) */
 };
 
-/* ---- the pool's cluster ops ---- */
+/* ---- borrowing: where, even while the manager is down ---- */
 
-static int refresh_candidates_locked(struct cluster *c)
+/*
+ * Asks the manager for candidates when ours are older than the TTL
+ * (force: whatever their age), one thread at a time, never holding the
+ * lock across the question. When the manager does not answer, the cached
+ * list stays and the manager is not asked again for a second. 0 when a
+ * fresh list came, else -errno (-EAGAIN: not asked).
+ */
+static int refresh_candidates(struct cluster *c, bool force)
 {
+	struct mgr_free_entry fresh[CANDIDATES];
+	uint64_t now = cmp_now_ns();
 	size_t n = 0;
 	int ret;
 
-	ret = mgr_client_find_free(c->mgr, 1, c->cand, CANDIDATES, &n);
-	c->ncand = ret ? 0 : n;
-	c->cand_time = cmp_now_ns();
-	c->free_hint = 0;
-	for (size_t i = 0; i < c->ncand; i++)
-		c->free_hint += c->cand[i].free_hint;
-	c->free_time = c->cand_time;
-	if (ret)
-		log_warn("cluster: no answer from the manager: %s",
-			 strerror(-ret));
+	pthread_mutex_lock(&c->lock);
+	if (c->refreshing || now < c->mgr_retry_at ||
+	    (!force && now - c->cand_time <= CANDIDATE_TTL_NS)) {
+		pthread_mutex_unlock(&c->lock);
+		return -EAGAIN;
+	}
+	c->refreshing = true;
+	pthread_mutex_unlock(&c->lock);
+
+	ret = mgr_client_find_free(c->mgr, 1, fresh, CANDIDATES, &n);
+
+	pthread_mutex_lock(&c->lock);
+	c->refreshing = false;
+	if (ret) {
+		if (!c->mgr_down)
+			log_warn("cluster: no answer from the manager (%s): "
+				 "borrowing from the providers we know",
+				 strerror(-ret));
+		c->mgr_down = true;
+		c->mgr_retry_at = cmp_now_ns() + MGR_RETRY_NS;
+	} else {
+		memcpy(c->cand, fresh, n * sizeof(*fresh));
+		c->ncand = n;
+		c->cand_time = now;
+		c->free_hint = 0;
+		for (size_t i = 0; i < n; i++)
+			c->free_hint += fresh[i].free_hint;
+		c->mgr_down = false;
+		c->mgr_retry_at = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	/* the keeper opens connections to them before we need one */
+	for (size_t i = 0; !ret && i < n; i++)
+		if (!remote_add_node(c->remote, fresh[i].node, fresh[i].addr))
+			remote_set_candidate(c->remote, fresh[i].node, true);
 	return ret;
 }
 
-static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
-			 struct pool_ref *out)
-{
-	uint32_t idx, got = 0;
-	int ret = remote_add_node(c->remote, e->node, e->addr);
+/* Nodes asked during one borrow. */
+struct borrow_try {
+	uint32_t tried[CANDIDATES + LENDERS];
+	size_t ntried;
+	uint32_t lenders[LENDERS];
+	size_t nlenders;
+	bool unreachable;
+};
 
-	if (!ret)
-		ret = remote_alloc(c->remote, e->node, 1, &idx, &got);
-	if (!ret && got == 1) {
-		*out = (struct pool_ref){.node = e->node, .block = idx};
-		return 0;
-	}
-	return ret ? ret : -ENOSPC;
+static bool was_tried(const struct borrow_try *t, uint32_t node)
+{
+	for (size_t i = 0; i < t->ntried; i++)
+		if (t->tried[i] == node)
+			return true;
+	return false;
 }
 
 /*
@@ -78,14 +119,15 @@ static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
  * by our running estimate (the manager's hint less what we took since), so
  * consecutive borrows spread over the nodes with the most idle memory.
  */
-static ssize_t best_candidate_locked(struct cluster *c)
+static ssize_t best_candidate_locked(struct cluster *c,
+				     const struct borrow_try *t)
 {
 	ssize_t best = -1;
 
 	for (size_t i = 0; i < c->ncand; i++) {
 		const struct mgr_free_entry *e = &c->cand[i], *b;
 
-		if (!e->free_hint)
+		if (!e->free_hint || was_tried(t, e->node))
 			continue;
 		b = best >= 0 ? &c->cand[best] : NULL;
 		if (!b ||
@@ -99,70 +141,181 @@ static ssize_t best_candidate_locked(struct cluster *c)
 	return best;
 }
 
+/*
+ * The next node to ask: the best candidate with room by our estimate; or,
+ * with any (estimates say the cluster is full, or the manager is down and
+ * they are old), every known candidate and every node that lent to us,
+ * until each was asked once.
+ */
+static bool next_candidate(struct cluster *c, struct borrow_try *t, bool any,
+			   struct mgr_free_entry *out)
+{
+	ssize_t i;
+
+	pthread_mutex_lock(&c->lock);
+	i = best_candidate_locked(c, t);
+	for (size_t k = 0; i < 0 && any && k < c->ncand; k++)
+		if (!was_tried(t, c->cand[k].node))
+			i = (ssize_t)k;
+	if (i >= 0)
+		*out = c->cand[i];
+	pthread_mutex_unlock(&c->lock);
+	if (i >= 0)
+		return true;
+	for (size_t k = 0; any && k < t->nlenders; k++) {
+		if (was_tried(t, t->lenders[k]))
+			continue;
+		*out = (struct mgr_free_entry){.node = t->lenders[k]};
+		return true;
+	}
+	return false;
+}
+
+static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
+			 struct pool_ref *out)
+{
+	struct proto_block_ref ref;
+	uint32_t got = 0;
+	int ret = 0;
+
+	if (e->addr[0]) {
+		ret = remote_add_node(c->remote, e->node, e->addr);
+		if (ret)
+			return -EIO;
+		remote_set_candidate(c->remote, e->node, true);
+	}
+	ret = remote_borrow_begin(c->remote, e->node);
+	if (ret)
+		return -EIO;
+	ret = remote_alloc(c->remote, e->node, 1, &ref, &got);
+	if (!ret && got == 1) {
+		/* remote_borrow_end() once the pool recorded it */
+		*out = (struct pool_ref){.node = e->node,
+					 .block = ref.block,
+					 .epoch = ref.epoch};
+		return 0;
+	}
+	remote_borrow_end(c->remote, e->node);
+	return ret ? ret : -ENOSPC;
+}
+
+/* Taken one, or full, or could not ask: update our estimate. */
+static void note_answer(struct cluster *c, uint32_t node, int ret)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t k = 0; k < c->ncand; k++)
+		if (c->cand[k].node == node)
+			c->cand[k].free_hint =
+				ret ? 0 : c->cand[k].free_hint - 1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * One block elsewhere. -ENOSPC only when every provider we could ask said
+ * it is full; -EIO when one could not be reached (a network failure is not
+ * a full cluster).
+ */
 static int op_borrow(void *ctx, struct pool_ref *out)
 {
 	struct cluster *c = ctx;
-	bool refreshed = false;
+	struct borrow_try t = {.ntried = 0};
+	bool refreshed = false, any = false;
 	struct mgr_free_entry e;
-	ssize_t i;
 	int ret;
 
+	refresh_candidates(c, false);
 	for (;;) {
-		pthread_mutex_lock(&c->lock);
-		i = cmp_now_ns() - c->cand_time > CANDIDATE_TTL_NS
-			    ? -1
-			    : best_candidate_locked(c);
-		if (i < 0) {
-			if (refreshed) {
-				pthread_mutex_unlock(&c->lock);
-				return -ENOSPC;
+		if (!next_candidate(c, &t, any, &e)) {
+			if (!refreshed) {
+				refreshed = true;
+				if (refresh_candidates(c, true) == 0)
+					continue;
 			}
-			refresh_candidates_locked(c);
-			refreshed = true;
-			i = best_candidate_locked(c);
-			if (i < 0) {
-				pthread_mutex_unlock(&c->lock);
-				return -ENOSPC;
-			}
+			/* hints are no answer: ask the rest before ENOSPC */
+			if (any)
+				break;
+			any = true;
+			t.nlenders =
+				remote_lenders(c->remote, t.lenders, LENDERS);
+			continue;
 		}
-		e = c->cand[i];
-		pthread_mutex_unlock(&c->lock);
-
+		t.tried[t.ntried++] = e.node;
 		ret = try_candidate(c, &e, out);
-		pthread_mutex_lock(&c->lock);
-		/* Taken one, or full or gone: update our estimate. */
-		for (size_t k = 0; k < c->ncand; k++) {
-			if (c->cand[k].node != e.node)
-				continue;
-			c->cand[k].free_hint =
-				ret ? 0 : c->cand[k].free_hint - 1;
-		}
-		pthread_mutex_unlock(&c->lock);
+		note_answer(c, e.node, ret);
 		if (!ret)
 			return 0;
-		if (ret != -ENOSPC)
-			log_warn("cluster: borrowing from node %u (%s): %s",
-				 e.node, e.addr, strerror(-ret));
+		if (ret == -ENOSPC)
+			continue;
+		t.unreachable = true;
+		log_warn_rl("cluster: borrowing from node %u: %s", e.node,
+			    strerror(-ret));
+	}
+	/* no manager and nobody to ask is a network failure too */
+	pthread_mutex_lock(&c->lock);
+	t.unreachable = t.unreachable || (c->mgr_down && !t.ntried);
+	pthread_mutex_unlock(&c->lock);
+	return t.unreachable ? -EIO : -ENOSPC;
+}
+
+static void op_borrowed(void *ctx, const struct pool_ref *r)
+{
+	struct cluster *c = ctx;
+
+	remote_borrow_end(c->remote, r->node);
+}
+
+/*
+ * Gives loans on one node back, from the pool's helper thread. A FREE
+ * that does not arrive is not retried: the reconciliation it asks for
+ * frees everything we no longer claim.
+ */
+static void op_release(void *ctx, const struct pool_ref *refs, uint32_t n)
+{
+	struct proto_block_ref out[POOL_RELEASE_MAX];
+	struct cluster *c = ctx;
+	uint32_t node = refs[0].node;
+	int ret = 0;
+
+	for (uint32_t done = 0; !ret && done < n;) {
+		uint32_t k = MIN(n - done, POOL_RELEASE_MAX);
+
+		for (uint32_t i = 0; i < k; i++)
+			out[i] = (struct proto_block_ref){refs[done + i].block,
+							  refs[done + i].epoch};
+		ret = remote_free(c->remote, node, out, k);
+		done += k;
+	}
+	if (ret) {
+		log_debug("cluster: giving %u blocks back to node %u: %s; "
+			  "reconciling with it",
+			  n, node, strerror(-ret));
+		remote_want_reconcile(c->remote, node);
 	}
 }
 
-static void op_release(void *ctx, const struct pool_ref *r)
+static void op_reconcile(void *ctx, uint32_t node)
 {
 	struct cluster *c = ctx;
-	int ret = remote_free(c->remote, r->node, &r->block, 1);
+	uint32_t ids[LENDERS * 4];
+	size_t n;
 
-	if (ret && ret != -EIO)
-		log_warn("cluster: freeing block %u on node %u: %s", r->block,
-			 r->node, strerror(-ret));
+	if (node) {
+		remote_want_reconcile(c->remote, node);
+		return;
+	}
+	n = remote_lenders(c->remote, ids, ARRAY_SIZE(ids));
+	for (size_t i = 0; i < n; i++)
+		remote_want_reconcile(c->remote, ids[i]);
 }
 
 static int remote_error(const struct pool_ref *r, const char *what, int ret)
 {
-	if (ret == -ESTALE) /* MOVED: we never move lent blocks on (yet) */
+	if (ret == -EREMCHG) /* MOVED: we never move lent blocks on (yet) */
 		ret = -EIO;
-	log_error("cluster: %s block %u on node %u: %s", what, r->block,
-		  r->node, strerror(-ret));
-	return -EIO;
+	log_error_rl("cluster: %s block %u (epoch %u) on node %u: %s", what,
+		     r->block, r->epoch, r->node, strerror(-ret));
+	/* the pool marks a block the provider no longer holds lost */
+	return ret == -ESTALE ? -ESTALE : -EIO;
 }
 
 static int op_read(void *ctx, const struct pool_ref *r, uint32_t off, void *dst,
@@ -170,8 +323,9 @@ static int op_read(void *ctx, const struct pool_ref *r, uint32_t off, void *dst,
 {
 	struct cluster *c = ctx;
 	struct proto_block_moved moved;
-	int ret = remote_read(c->remote, r->node, r->block, off, dst, len,
-			      &moved);
+	int ret = remote_read(c->remote, r->node,
+			      (struct proto_block_ref){r->block, r->epoch}, off,
+			      dst, len, &moved);
 
 	return ret ? remote_error(r, "reading", ret) : 0;
 }
@@ -181,8 +335,9 @@ static int op_write(void *ctx, const struct pool_ref *r, uint32_t off,
 {
 	struct cluster *c = ctx;
 	struct proto_block_moved moved;
-	int ret = remote_write(c->remote, r->node, r->block, off, src, len,
-			       &moved);
+	int ret = remote_write(c->remote, r->node,
+			       (struct proto_block_ref){r->block, r->epoch},
+			       off, src, len, &moved);
 
 	return ret ? remote_error(r, "writing", ret) : 0;
 }
@@ -192,10 +347,9 @@ static uint64_t op_remote_free(void *ctx)
 	struct cluster *c = ctx;
 	uint64_t n;
 
+	if (mgr_client_registered(c->mgr))
+		refresh_candidates(c, false);
 	pthread_mutex_lock(&c->lock);
-	if (cmp_now_ns() - c->free_time > FREE_TTL_NS &&
-	    mgr_client_registered(c->mgr))
-		refresh_candidates_locked(c);
 	n = c->free_hint;
 	pthread_mutex_unlock(&c->lock);
 	return n;
@@ -203,10 +357,77 @@ static uint64_t op_remote_free(void *ctx)
 
 static const struct pool_cluster_ops pool_ops = {
 	.borrow = op_borrow,
+	.borrowed = op_borrowed,
 	.release = op_release,
+	.reconcile = op_reconcile,
 	.read = op_read,
 	.write = op_write,
 	.remote_free = op_remote_free,
+};
+
+/* ---- what the block client asks and tells of our loans ---- */
+
+static uint32_t own_loans(void *ctx, uint32_t node, uint32_t *cursor,
+			  struct proto_block_ref *refs, uint32_t *tags,
+			  uint32_t max)
+{
+	struct pool_ref pr[POOL_RELEASE_MAX];
+	struct cluster *c = ctx;
+	uint32_t n;
+
+	n = pool_loans_on(c->pool, node, cursor, pr, tags,
+			  MIN(max, POOL_RELEASE_MAX));
+	for (uint32_t i = 0; i < n; i++)
+		refs[i] = (struct proto_block_ref){pr[i].block, pr[i].epoch};
+	return n;
+}
+
+static void own_lost(void *ctx, uint32_t node,
+		     const struct proto_block_ref *refs, const uint32_t *tags,
+		     uint32_t n)
+{
+	struct pool_ref pr[POOL_RELEASE_MAX];
+	struct cluster *c = ctx;
+	uint32_t lost = 0;
+
+	for (uint32_t done = 0; done < n;) {
+		uint32_t k = MIN(n - done, POOL_RELEASE_MAX);
+
+		for (uint32_t i = 0; i < k; i++)
+			pr[i] = (struct pool_ref){node, refs[done + i].block,
+						  refs[done + i].epoch};
+		lost += pool_loans_lost(c->pool, pr, tags + done, k);
+		done += k;
+	}
+	if (lost)
+		log_warn("cluster: node %u no longer holds %u of our blocks: "
+			 "they are lost (EIO)",
+			 node, lost);
+}
+
+static void own_restarted(void *ctx, uint32_t node)
+{
+	struct cluster *c = ctx;
+	uint32_t lost = pool_provider_dead(c->pool, node);
+
+	if (lost)
+		log_warn("cluster: node %u restarted: %u of our blocks there "
+			 "are lost (EIO)",
+			 node, lost);
+}
+
+static void own_health(void *ctx, uint32_t node, bool up)
+{
+	struct cluster *c = ctx;
+
+	pool_set_node_suspect(c->pool, node, !up);
+}
+
+static const struct remote_owner_ops owner_ops = {
+	.loans = own_loans,
+	.lost = own_lost,
+	.restarted = own_restarted,
+	.health = own_health,
 };
 
 /* ---- the peer service's store: our free blocks, lent ---- */
@@ -219,11 +440,11 @@ static int st_alloc(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx)
 	return got ? (int)got : -ENOSPC;
 }
 
-static void st_free(void *ctx, uint32_t owner, const uint32_t *idx, uint32_t n)
+static void st_free(void *ctx, const uint32_t *idx, uint32_t n)
 {
 	struct cluster *c = ctx;
 
-	pool_unlend(c->pool, owner, idx, n);
+	pool_unlend(c->pool, idx, n);
 }
 
 static void *st_ptr(void *ctx, uint32_t idx)
@@ -231,20 +452,6 @@ static void *st_ptr(void *ctx, uint32_t idx)
 	struct cluster *c = ctx;
 
 	return pool_block_addr(c->pool, idx);
-}
-
-static bool st_owns(void *ctx, uint32_t idx, uint32_t owner)
-{
-	struct cluster *c = ctx;
-
-	return pool_lent_to(c->pool, idx, owner);
-}
-
-static uint32_t st_release_owner(void *ctx, uint32_t owner)
-{
-	struct cluster *c = ctx;
-
-	return pool_owner_dead(c->pool, owner);
 }
 
 static void st_counts(void *ctx, uint32_t *total, uint32_t *free)
@@ -269,8 +476,6 @@ static const struct peer_store_ops store_ops = {
 	.alloc = st_alloc,
 	.free = st_free,
 	.ptr = st_ptr,
-	.owns = st_owns,
-	.release_owner = st_release_owner,
 	.counts = st_counts,
 	.region = st_region,
 };
@@ -290,27 +495,53 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	out->rrl = pc.blocks[POOL_RRL];
 }
 
-static void mgr_node_dead(void *ctx, uint32_t node)
+/* Stops borrowing from node until the manager offers it again. */
+static void drop_candidate(struct cluster *c, uint32_t node)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t k = 0; k < c->ncand; k++)
+		if (c->cand[k].node == node)
+			c->cand[k].free_hint = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * The manager's news of another node: information, never a reason to free
+ * what we hold for it (only its goodbye or our lease on it ends a loan).
+ */
+static void mgr_node_state(void *ctx, uint32_t node, enum mgr_node_state state,
+			   const char *addr)
 {
 	struct cluster *c = ctx;
-	uint32_t lost, freed;
+	uint32_t lost;
+	int ret;
 
-	if (node == c->node) {
-		/* We were declared dead while cut off: the others let go. */
-		log_error("cluster: the manager had declared this node dead: "
-			  "%u blocks lent or borrowed are gone",
-			  pool_forget_cluster(c->pool));
-		return;
+	switch (state) {
+	case MGR_NODE_ALIVE:
+		ret = remote_add_node(c->remote, node, addr);
+		if (ret)
+			log_warn("cluster: node %u at %s: %s", node, addr,
+				 strerror(-ret));
+		break;
+	case MGR_NODE_SUSPECT:
+		log_info("cluster: the manager finds node %u suspect; its "
+			 "blocks and ours stay as they are",
+			 node);
+		drop_candidate(c, node);
+		break;
+	case MGR_NODE_LEFT:
+		/* it said it is gone for good: our blocks there went too */
+		drop_candidate(c, node);
+		remote_node_dead(c->remote, node);
+		lost = pool_provider_dead(c->pool, node);
+		if (lost)
+			log_warn("cluster: node %u left the cluster: %u of our "
+				 "blocks there are lost",
+				 node, lost);
+		else
+			log_info("cluster: node %u left the cluster", node);
+		break;
 	}
-	remote_node_dead(c->remote, node);
-	lost = pool_provider_dead(c->pool, node);
-	freed = peer_owner_dead(c->peer, node);
-	log_warn("cluster: node %u died: %u of our blocks there are lost, %u "
-		 "of its blocks here freed",
-		 node, lost, freed);
-	pthread_mutex_lock(&c->lock);
-	c->ncand = 0; /* forget candidates that may include it */
-	pthread_mutex_unlock(&c->lock);
 }
 
 static uint32_t random_node_id(void)
@@ -334,6 +565,7 @@ static struct peer *create_peer(struct cluster *c,
 		.block_size = pool_block_size(c->pool),
 		.ops = &store_ops,
 		.ctx = c,
+		.lease_ms = cfg->lease_ms,
 		.limits = cfg->limits,
 	});
 }
@@ -351,7 +583,7 @@ static struct mgr_client *create_mgr_client(struct cluster *c,
 		.block_size = pool_block_size(c->pool),
 		.capacity = pool_local_blocks(c->pool),
 		.counts = mgr_counts,
-		.node_dead = mgr_node_dead,
+		.node_state = mgr_node_state,
 		.ctx = c,
 	});
 }
@@ -373,6 +605,7 @@ struct cluster *cluster_create(const struct cluster_config *cfg)
 		goto err_errno;
 	if (cfg->timeout_ms > 0)
 		remote_set_timeout(c->remote, cfg->timeout_ms);
+	remote_set_owner(c->remote, &owner_ops, c);
 	c->peer = create_peer(c, cfg);
 	if (!c->peer)
 		goto err_errno;
@@ -413,6 +646,8 @@ void cluster_get_stats(struct cluster *c, struct cluster_stats *out)
 	out->bytes_sent = rs.bytes_sent;
 	out->bytes_received = rs.bytes_received;
 	out->errors = rs.errors;
+	out->suspects = rs.suspects;
+	out->reconciles = rs.reconciles;
 	out->node_id = c->node;
 }
 
@@ -421,6 +656,11 @@ void cluster_destroy(struct cluster *c)
 	if (!c)
 		return;
 	pool_stop_cluster(c->pool);
+	/* a clean shutdown: our providers end our loans now, not at lease end
+	 */
+	remote_goodbye_all(c->remote);
+	/* and the manager shows us as left, not suspect */
+	mgr_client_leave(c->mgr);
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);

@@ -5,15 +5,18 @@
  *   2. no free block: the coldest LLL block's content moves to a block
  *      borrowed elsewhere (LRL) and its memory is reused;
  *   4. local blocks freed while LRL is not empty: borrowed blocks come home
- *      (a helper thread, so unlink and truncate never wait on the network);
- *   lending: other nodes' blocks live in our free blocks (RLL);
- *   failures: a dead owner's RLL blocks are freed, our blocks on a dead
- *      provider become lost (EIO).
+ *      (a helper thread, so unlink and truncate never wait on the network),
+ *      skipping unreachable providers and never stuck on one block;
+ *   lending: other nodes' blocks live in our free blocks (RLL).
+ * Losses, releases and reconciliation of our blocks elsewhere are in lrl.c.
  * Not here yet: principle 3 (a node that needs memory while it lends moves
  * a lent block on to a third node, keeping an RRL forwarding record), so
  * RRL stays empty, and principle 5's forwarding that builds on it.
  * Network I/O happens without the pool lock; a block in flight is
- * HANDLE_MOVING and every other user of it waits on pool->moved.
+ * HANDLE_MOVING and its readers and writers wait on pool->moved (a free
+ * does not wait: the mover finishes it). A block moving out is on LRL with
+ * its new loan from the moment the loan exists, so that a reconciliation
+ * with that provider claims it.
  */
 #include <errno.h>
 #include <string.h>
@@ -37,6 +40,99 @@ static uint32_t pick_victim_locked(struct pool *p)
 	return NIL;
 }
 
+/* The loan borrowed for moving h out: on LRL at once, so it is claimed. */
+static void record_loan_locked(struct pool *p, uint32_t h,
+			       const struct pool_ref *ref)
+{
+	struct handle_loc *loc = &p->handles[h];
+
+	loc->provider_node = ref->node;
+	loc->remote_block = ref->block;
+	loc->remote_epoch = ref->epoch;
+	/* It was the coldest block: the cold end of LRL. */
+	pool_lrl_push_locked(p, h, false);
+}
+
+/* The loan of moving h is not needed after all: given back (lock). */
+static void drop_loan_locked(struct pool *p, uint32_t h)
+{
+	struct handle_loc *loc = &p->handles[h];
+	struct pool_ref ref = pool_loan_of(loc);
+
+	if (loc->flags & HF_ON_LRL) {
+		pool_lrl_remove_locked(p, h);
+		pool_release_locked(p, &ref);
+	}
+	loc->provider_node = 0;
+	loc->flags &= (uint8_t)~HF_LOST_PENDING;
+}
+
+/*
+ * The end of moving h out of local block b (ret: the copy's result). On
+ * success h is REMOTE and b is the caller's. A loan not needed after all
+ * (copy failed, loan lost meanwhile, handle freed meanwhile) is given
+ * back; a handle freed meanwhile leaves b free for the caller too.
+ */
+static int finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
+{
+	struct handle_loc *loc = &p->handles[h];
+
+	if (!ret && !(loc->flags & (HF_FREE_PENDING | HF_LOST_PENDING))) {
+		pool_list_remove_locked(p, b);
+		loc->state = HANDLE_REMOTE;
+		p->evictions++;
+		return 0;
+	}
+	drop_loan_locked(p, h);
+	if (loc->flags & HF_FREE_PENDING) {
+		pool_list_remove_locked(p, b);
+		pool_handle_put_locked(p, h);
+		return 0;
+	}
+	loc->state = HANDLE_LOCAL;
+	/* full everywhere, or a provider failed us (the data stays here) */
+	return ret == -ENOSPC ? -ENOSPC : -EIO;
+}
+
+/* Are loans waiting to be given back (they may be what a provider lacks)? */
+static bool releases_pending(struct pool *p)
+{
+	bool pending;
+
+	pthread_mutex_lock(&p->lock);
+	pending = p->relq_count || p->ndropped || p->dropped_all;
+	pthread_mutex_unlock(&p->lock);
+	return pending;
+}
+
+/* Borrows a block for moving h out of local block b and copies it there. */
+static int move_out(struct pool *p, uint32_t h, uint32_t b,
+		    struct pool_ref *ref)
+{
+	int ret = p->cops->borrow(p->cctx, ref);
+
+	/*
+	 * Full everywhere, but blocks we freed are still on their way back
+	 * (a file removed just before): give them back now and ask again.
+	 */
+	if (ret == -ENOSPC && releases_pending(p)) {
+		pool_drain_releases(p);
+		ret = p->cops->borrow(p->cctx, ref);
+	}
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	record_loan_locked(p, h, ref);
+	pthread_mutex_unlock(&p->lock);
+	if (p->cops->borrowed)
+		p->cops->borrowed(p->cctx, ref);
+	ret = p->cops->write(p->cctx, ref, 0, pool_addr(p, b), p->block_size);
+	if (ret)
+		log_error_rl("pool: moving block %u to node %u block %u: %s", b,
+			     ref->node, ref->block, strerror(-ret));
+	return ret ? -EIO : 0;
+}
+
 int pool_evict_one(struct pool *p, uint32_t *block)
 {
 	struct pool_ref ref;
@@ -50,40 +146,96 @@ int pool_evict_one(struct pool *p, uint32_t *block)
 		return -ENOSPC;
 	h = p->blocks[b].handle;
 
-	ret = p->cops->borrow(p->cctx, &ref);
-	if (!ret) {
-		ret = p->cops->write(p->cctx, &ref, 0, pool_addr(p, b),
-				     p->block_size);
-		if (ret) {
-			log_error("pool: moving block %u to node %u block %u: "
-				  "%s",
-				  b, ref.node, ref.block, strerror(-ret));
-			p->cops->release(p->cctx, &ref);
+	/*
+	 * A provider that fails the copy is suspect from then on: the second
+	 * attempt borrows elsewhere.
+	 */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ret = move_out(p, h, b, &ref);
+		if (!ret || ret == -ENOSPC || attempt)
+			break;
+		pthread_mutex_lock(&p->lock);
+		/* (not when borrowing itself failed, or the file let go) */
+		if (!p->handles[h].provider_node ||
+		    (p->handles[h].flags & HF_FREE_PENDING)) {
+			pthread_mutex_unlock(&p->lock);
+			break;
 		}
+		drop_loan_locked(p, h);
+		pthread_mutex_unlock(&p->lock);
 	}
 
 	pthread_mutex_lock(&p->lock);
-	if (ret) {
-		p->handles[h].state = HANDLE_LOCAL;
-	} else {
-		pool_list_remove_locked(p, b);
-		p->handles[h].state = HANDLE_REMOTE;
-		p->handles[h].provider_node = ref.node;
-		p->handles[h].remote_block = ref.block;
-		/* It was the coldest block: the cold end of LRL. */
-		pool_lrl_push_locked(p, h, false);
-		p->evictions++;
-	}
+	ret = finish_evict_locked(p, h, b, ret);
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
-	/* The writer sees a full pool whatever kept us from moving out. */
 	if (ret)
-		return -ENOSPC;
+		return ret;
 	*block = b;
 	return 0;
 }
 
-/* Brings one borrowed block home. Returns 1 moved, 0 nothing to do. */
+/* Blocks of LRL looked at per homecoming, so the lock is short. */
+#define PULL_SCAN 4096u
+
+/*
+ * The hottest borrowed block nobody is using right now whose provider is
+ * reachable, or NIL.
+ */
+static uint32_t pick_homecomer_locked(struct pool *p)
+{
+	uint32_t h = p->lrl_head, budget = PULL_SCAN;
+
+	for (; h != NIL && budget; h = p->handles[h].next, budget--) {
+		const struct handle_loc *loc = &p->handles[h];
+
+		if (loc->state == HANDLE_REMOTE && !loc->pins &&
+		    !pool_node_suspect_locked(p, loc->provider_node))
+			return h;
+	}
+	return NIL;
+}
+
+/*
+ * The end of bringing h home into local block b (ret: the copy's result).
+ * The loan is given back once its data is home; a provider that no longer
+ * holds it lost the block; any other failure leaves it where it was, at
+ * the cold end, so the next homecoming tries another block first.
+ */
+static void finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
+{
+	struct handle_loc *loc = &p->handles[h];
+	struct pool_ref ref = pool_loan_of(loc);
+
+	if (!ret || (loc->flags & HF_FREE_PENDING)) {
+		pool_lrl_remove_locked(p, h);
+		pool_release_locked(p, &ref);
+	}
+	if (!ret && !(loc->flags & HF_FREE_PENDING)) {
+		loc->state = HANDLE_LOCAL;
+		loc->local_block = b;
+		loc->provider_node = 0;
+		loc->flags = 0;
+		p->blocks[b].handle = h;
+		pool_list_push_head_locked(p, POOL_LLL, b);
+		p->blocks[b].clean = 0;
+		p->homecomings++;
+		return;
+	}
+	pool_list_push_head_locked(p, POOL_FREE, b);
+	if (loc->flags & HF_FREE_PENDING) {
+		pool_handle_put_locked(p, h);
+	} else if (ret == -ESTALE || (loc->flags & HF_LOST_PENDING)) {
+		loc->flags &= (uint8_t)~HF_LOST_PENDING;
+		pool_lose_locked(p, h);
+	} else {
+		loc->state = HANDLE_REMOTE;
+		pool_lrl_remove_locked(p, h);
+		pool_lrl_push_locked(p, h, false);
+	}
+}
+
+/* Brings one borrowed block home: 1 moved, 0 nothing to do, -1 failed. */
 static int pull_one(struct pool *p)
 {
 	struct pool_ref ref;
@@ -94,54 +246,50 @@ static int pull_one(struct pool *p)
 	/* Keep the free reserve the evictor works for (hysteresis). */
 	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
 						   : NIL;
-	/* The hottest borrowed block nobody is using right now. */
-	for (h = p->lrl_head; h != NIL && p->handles[h].pins;
-	     h = p->handles[h].next)
-		;
-	if (b == NIL || h == NIL) {
+	h = b == NIL ? NIL : pick_homecomer_locked(p);
+	if (h == NIL) {
 		pthread_mutex_unlock(&p->lock);
 		return 0;
 	}
 	pool_list_remove_locked(p, b);
-	pool_lrl_remove_locked(p, h);
 	p->handles[h].state = HANDLE_MOVING;
-	ref = (struct pool_ref){.node = p->handles[h].provider_node,
-				.block = p->handles[h].remote_block};
+	ref = pool_loan_of(&p->handles[h]);
 	pthread_mutex_unlock(&p->lock);
 
 	ret = p->cops->read(p->cctx, &ref, 0, pool_addr(p, b), p->block_size);
 
 	pthread_mutex_lock(&p->lock);
-	if (ret) {
-		pool_list_push_head_locked(p, POOL_FREE, b);
-		p->handles[h].state = HANDLE_REMOTE;
-		pool_lrl_push_locked(p, h, false);
-	} else {
-		p->handles[h].state = HANDLE_LOCAL;
-		p->handles[h].local_block = b;
-		p->blocks[b].handle = h;
-		pool_list_push_head_locked(p, POOL_LLL, b);
-		p->homecomings++;
-	}
+	finish_pull_locked(p, h, b, ret);
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 	if (ret) {
-		log_warn("pool: pulling block %u home from node %u: %s",
-			 ref.block, ref.node, strerror(-ret));
-		return ret;
+		log_warn_rl("pool: pulling block %u home from node %u: %s",
+			    ref.block, ref.node, strerror(-ret));
+		return -1;
 	}
-	p->cops->release(p->cctx, &ref);
 	return 1;
 }
 
+/* Failed homecomings in a row after which a pass gives up for now. */
+#define PULL_MAX_FAILURES 8u
+
 uint32_t pool_pull_home(struct pool *p, uint32_t max)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, failed = 0;
+	int ret;
 
 	if (!p->cops)
 		return 0;
-	while (n < max && pull_one(p) == 1)
-		n++;
+	while (n < max && failed < PULL_MAX_FAILURES &&
+	       (ret = pull_one(p)) != 0) {
+		if (ret > 0) {
+			n++;
+			failed = 0;
+		} else {
+			failed++;
+		}
+	}
+	pool_drain_releases(p);
 	return n;
 }
 
@@ -190,7 +338,7 @@ static void *helper_main(void *arg)
 		p->helper_kick = false;
 		pthread_mutex_unlock(&p->lock);
 		refill_free(p);
-		pool_pull_home(p, UINT32_MAX);
+		pool_pull_home(p, UINT32_MAX); /* and gives loans back */
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -233,8 +381,10 @@ void pool_stop_cluster(struct pool *p)
 
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 {
+	uint64_t dirty[(POOL_MAX_LEND + 63) / 64] = {0};
 	uint32_t got = 0;
 
+	n = MIN(n, POOL_MAX_LEND);
 	pthread_mutex_lock(&p->lock);
 	while (got < n && p->lists[POOL_FREE].head != NIL) {
 		uint32_t b = p->lists[POOL_FREE].head;
@@ -242,30 +392,28 @@ uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 		pool_list_remove_locked(p, b);
 		p->blocks[b].owner_node = owner;
 		pool_list_push_head_locked(p, POOL_RLL, b);
+		if (!p->blocks[b].clean)
+			dirty[got / 64] |= 1ull << (got % 64);
+		p->blocks[b].clean = 0;
 		idx[got++] = b;
 	}
 	pthread_mutex_unlock(&p->lock);
+	/* RLL now, so nothing else uses them: cleared without the lock */
+	for (uint32_t i = 0; i < got; i++)
+		if (dirty[i / 64] & (1ull << (i % 64)))
+			memset(pool_addr(p, idx[i]), 0, p->block_size);
 	return got;
 }
 
-static bool lent_to_locked(struct pool *p, uint32_t b, uint32_t owner)
+void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n)
 {
-	return b < p->local_blocks && p->blocks[b].list == POOL_RLL &&
-	       p->blocks[b].owner_node == owner;
-}
-
-uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
-		     uint32_t n)
-{
-	uint32_t bad = 0;
 	bool kick = false;
 
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < n; i++) {
-		if (!lent_to_locked(p, idx[i], owner)) {
-			bad++;
+		if (idx[i] >= p->local_blocks ||
+		    p->blocks[idx[i]].list != POOL_RLL)
 			continue;
-		}
 		pool_list_remove_locked(p, idx[i]);
 		pool_list_push_head_locked(p, POOL_FREE, idx[i]);
 		kick = true;
@@ -273,78 +421,9 @@ uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
 	if (kick && p->lists[POOL_LRL].count)
 		pool_kick_helper_locked(p);
 	pthread_mutex_unlock(&p->lock);
-	return bad;
-}
-
-bool pool_lent_to(struct pool *p, uint32_t idx, uint32_t owner)
-{
-	bool ret;
-
-	pthread_mutex_lock(&p->lock);
-	ret = lent_to_locked(p, idx, owner);
-	pthread_mutex_unlock(&p->lock);
-	return ret;
 }
 
 void *pool_block_addr(struct pool *p, uint32_t idx)
 {
 	return idx < p->local_blocks ? pool_addr(p, idx) : NULL;
-}
-
-uint32_t pool_owner_dead(struct pool *p, uint32_t owner)
-{
-	uint32_t n = 0, b, next;
-
-	pthread_mutex_lock(&p->lock);
-	for (b = p->lists[POOL_RLL].head; b != NIL; b = next) {
-		next = p->blocks[b].next;
-		if (p->blocks[b].owner_node != owner)
-			continue;
-		pool_list_remove_locked(p, b);
-		pool_list_push_head_locked(p, POOL_FREE, b);
-		n++;
-	}
-	if (n && p->lists[POOL_LRL].count)
-		pool_kick_helper_locked(p);
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-uint32_t pool_provider_dead(struct pool *p, uint32_t node)
-{
-	uint32_t n = 0, h, next;
-
-	pthread_mutex_lock(&p->lock);
-	for (h = p->lrl_head; h != NIL; h = next) {
-		next = p->handles[h].next;
-		if (p->handles[h].provider_node != node)
-			continue;
-		pool_lrl_remove_locked(p, h);
-		p->handles[h].state = HANDLE_LOST;
-		p->lost++;
-		n++;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-uint32_t pool_forget_cluster(struct pool *p)
-{
-	uint32_t n = 0, h, next, b;
-
-	pthread_mutex_lock(&p->lock);
-	for (h = p->lrl_head; h != NIL; h = next) {
-		next = p->handles[h].next;
-		pool_lrl_remove_locked(p, h);
-		p->handles[h].state = HANDLE_LOST;
-		p->lost++;
-		n++;
-	}
-	while ((b = p->lists[POOL_RLL].head) != NIL) {
-		pool_list_remove_locked(p, b);
-		pool_list_push_head_locked(p, POOL_FREE, b);
-		n++;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return n;
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The pool's cluster side, implemented in cmp.c (the CMP principles) and
- * called by the cluster glue (cluster.c) and the tests; nothing outside
- * pool/ uses it. The pool calls out through struct pool_cluster_ops to
- * borrow, use and give back blocks elsewhere; the peer service calls in
- * to lend our free blocks (RLL); the manager's death notices call in to
- * drop what a dead node held. Thread-safe like the rest of the pool.
+ * lrl.c (our blocks elsewhere: releases, losses, reconciliation), called
+ * by the cluster glue (cluster.c) and the tests; nothing outside pool/
+ * uses it. The pool calls out through struct pool_cluster_ops to borrow,
+ * use and give back blocks elsewhere; the peer service calls in to lend
+ * our free blocks (RLL); the block client calls in to learn which loans
+ * we hold on a provider, which are lost, and which providers are
+ * unreachable. Thread-safe like the rest of the pool.
  */
 #ifndef CMP_POOL_CMP_H
 #define CMP_POOL_CMP_H
@@ -21,19 +23,38 @@
  * borrowed elsewhere (principle 2) and reuses the memory; reads and writes
  * of a borrowed block go through the ops as byte ranges; when local blocks
  * are freed, a helper thread pulls borrowed blocks home (principle 4).
+ * Giving blocks back never happens on the caller's thread: pool_free()
+ * queues the loan and the helper thread releases them in batches.
  * The ops are called without the pool lock, from the thread that needs
  * them (or the helper thread), and return 0 or -errno.
  */
 struct pool_ref {
 	uint32_t node;	/* provider node id */
 	uint32_t block; /* block index on the provider */
+	uint32_t epoch; /* the loan's epoch there */
 };
 
+/* Most loans in one release() call. */
+#define POOL_RELEASE_MAX 1024u
+
 struct pool_cluster_ops {
-	/* One free block elsewhere, in tier order. -ENOSPC when none. */
+	/*
+	 * One free block elsewhere, in tier order. -ENOSPC when every
+	 * provider answered that it is full, -EIO when one could not be
+	 * reached.
+	 */
 	int (*borrow)(void *ctx, struct pool_ref *out);
-	/* Gives a borrowed block back. */
-	void (*release)(void *ctx, const struct pool_ref *r);
+	/* Optional: the loan borrow() gave is recorded (or given back). */
+	void (*borrowed)(void *ctx, const struct pool_ref *r);
+	/*
+	 * Gives n (1..POOL_RELEASE_MAX) borrowed blocks, all on one node,
+	 * back (helper
+	 * thread). What does not arrive is the ops' to reconcile.
+	 */
+	void (*release)(void *ctx, const struct pool_ref *refs, uint32_t n);
+	/* Optional: releases to node (0: to any) were dropped. */
+	void (*reconcile)(void *ctx, uint32_t node);
+	/* Byte ranges; -ESTALE when the provider no longer holds the loan. */
 	int (*read)(void *ctx, const struct pool_ref *r, uint32_t off,
 		    void *dst, uint32_t len);
 	int (*write)(void *ctx, const struct pool_ref *r, uint32_t off,
@@ -50,31 +71,44 @@ void pool_stop_cluster(struct pool *p);
 
 /*
  * Lending (RLL): the peer service stores other nodes' blocks in our free
- * blocks. pool_lend() takes up to n free blocks for owner and returns how
- * many it took (0 when none is free) with their indexes in idx[].
+ * blocks; its loan table (pool/loans.h) is the authority on who holds
+ * which. pool_lend() takes up to n (at most POOL_MAX_LEND) free blocks for
+ * owner, cleared, and returns how many it took (0 when none is free) with
+ * their indexes in idx[]. pool_unlend() takes back blocks whose loans
+ * ended (indexes not lent are skipped).
  */
+#define POOL_MAX_LEND 1024u
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx);
-/* Returns lent blocks; indexes not lent to owner are skipped (counted). */
-uint32_t pool_unlend(struct pool *p, uint32_t owner, const uint32_t *idx,
-		     uint32_t n);
-bool pool_lent_to(struct pool *p, uint32_t idx, uint32_t owner);
+void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n);
 /* Address of local block idx (for the peer service; idx < local blocks). */
 void *pool_block_addr(struct pool *p, uint32_t idx);
 uint32_t pool_local_blocks(const struct pool *p);
-/* An owner died: every block lent to it is freed. Returns how many. */
-uint32_t pool_owner_dead(struct pool *p, uint32_t owner);
-/* A provider died: our blocks there are lost (EIO). Returns how many. */
+/*
+ * Our loans on a provider, for a reconciliation with it: up to max loans
+ * from handle *cursor on (0 at first), with their handles in tags[];
+ * *cursor becomes UINT32_MAX when the scan is complete (it may return 0
+ * before). Loans being moved count (they are still ours).
+ */
+uint32_t pool_loans_on(struct pool *p, uint32_t node, uint32_t *cursor,
+		       struct pool_ref *refs, uint32_t *tags, uint32_t max);
+/*
+ * The provider does not hold these loans (tags from pool_loans_on()):
+ * each handle that still names that loan becomes lost. Returns how many.
+ */
+uint32_t pool_loans_lost(struct pool *p, const struct pool_ref *refs,
+			 const uint32_t *tags, uint32_t n);
+/* Every loan on node is lost (it left, or restarted). Returns how many. */
 uint32_t pool_provider_dead(struct pool *p, uint32_t node);
 /*
- * The cluster declared this node dead (it was cut off for too long): the
- * others freed what they held for us and forgot what we held for them.
- * Every LRL block becomes lost, every RLL block free. Returns how many.
+ * node is unreachable (suspect) or reachable again: its blocks fail
+ * pool_check_handles() meanwhile and are not pulled home.
  */
-uint32_t pool_forget_cluster(struct pool *p);
+void pool_set_node_suspect(struct pool *p, uint32_t node, bool suspect);
 /*
  * Pulls up to max borrowed blocks home while free local blocks remain
- * (principle 4). Returns how many moved. The helper thread calls it; tests
- * may call it directly.
+ * (principle 4), skipping blocks on suspect providers and going on past
+ * blocks that fail, then sends the queued releases. Returns how many
+ * moved. The helper thread calls it; tests may call it directly.
  */
 uint32_t pool_pull_home(struct pool *p, uint32_t max);
 

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * The peer (block) service behind include/cmp/peer.h. It rides on the
- * generic connection server (connector/server.c): one thread per connection
- * reads a request, serves it from the store's memory and replies on the
- * same thread. This file is only the per-opcode handlers and the checks
- * that stand between network bytes and the store.
+ * generic connection server (connector/server.c): one thread per
+ * connection reads a request, serves it from the store's memory and
+ * replies on the same thread. This file is the per-opcode handlers and the
+ * one checkpoint that stands between network bytes and the store: every
+ * block access goes through loans_pin() (owner from the handshake, block,
+ * epoch) and holds the block until its copy is done, so nothing that ends
+ * a loan can give the block to someone else in the middle of the copy.
  *
  * Payloads are read through the connector's payload cursor
  * (include/cmp/wire.h), straight into their destination, WRITE data into
@@ -21,32 +24,50 @@
  * price of a trusted network's single pass over the data.)
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp/auth.h"
 #include "cmp/conn.h"
 #include "cmp/log.h"
 #include "cmp/peer.h"
 #include "cmp/server.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "loans.h"
 #include "proto_block.h"
+
+#define LEASE_TICK_MS 1000
+#define EXPIRED_PER_PASS 16
+/* How long a fenced reconciliation waits for the owner's old connections. */
+#define PEER_FENCE_MS 3000
 
 struct peer {
 	struct server *srv;
 	const struct peer_store_ops *ops;
 	void *ctx;
+	struct loans *loans;
 	uint32_t node_id;
 	uint32_t block_size;
+	uint32_t lease_ms;
+	uint64_t incarnation;
+
+	pthread_t lease_thread;
+	pthread_mutex_t lock; /* protects stopping */
+	pthread_cond_t wake;
+	bool stopping;
 };
 
 /* Per-connection state; only its connection thread touches it. */
 struct peer_conn {
-	uint32_t owner; /* bound by the first request; 0 until */
+	uint32_t owner; /* conn_peer_node(): 0 for tools */
 	uint8_t msg[PROTO_BLOCK_MAX_IDX_MSG];
 	uint32_t idx[PROTO_BLOCK_MAX_IDX];
+	uint32_t epoch[PROTO_BLOCK_MAX_IDX];
+	struct proto_block_ref refs[PROTO_BLOCK_MAX_IDX];
+	struct proto_block_ref missing[PROTO_BLOCK_MAX_IDX];
 	struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
+	struct proto_block_ref pinned[PROTO_BLOCK_MAX_BATCH];
 	struct iovec iov[PROTO_BLOCK_MAX_BATCH + 1];
 };
 
@@ -93,45 +114,44 @@ static int read_prefix(struct server_conn *sc, const struct wire_hdr *h,
 	int ret;
 
 	if (wire_payload_left(c) < len)
-		return -EBADMSG;
+		return refuse_and_close(sc, h, -EMSGSIZE);
 	ret = wire_read(c, buf, len);
 	return ret < 0 ? read_failed(sc, h, ret) : 0;
 }
 
-static const char *status_text(uint32_t st)
+/* Reads a whole small payload (at most cap bytes) into buf. */
+static int read_all(struct server_conn *sc, const struct wire_hdr *h, void *buf,
+		    size_t cap)
 {
-	switch (st) {
-	case WIRE_S_PERM:
-		return "owner does not match the connection";
-	case WIRE_S_MOVED:
-		return "moved on";
-	default:
-		return "not its block";
-	}
+	int ret = server_read_payload(sc, h, buf, cap);
+
+	if (ret == -EMSGSIZE)
+		return refuse_and_close(sc, h, ret);
+	return ret < 0 ? read_failed(sc, h, ret) : 0;
+}
+
+static uint64_t now_ns(void)
+{
+	return cmp_now_ns();
 }
 
 /*
- * May `owner` touch `block` on this connection? Returns a wire status;
- * fills *mv for WIRE_S_MOVED. The first owner id seen binds the connection.
+ * The wire status for a refused pin: a loan that moved on (the store
+ * knows where) is MOVED with *mv filled; any other loan that is not the
+ * owner's any more is STALE.
  */
-static uint32_t check_block(struct peer *p, struct peer_conn *pc,
-			    uint32_t owner, uint32_t block,
-			    struct proto_block_moved *mv)
+static uint32_t refused_status(struct peer *p, int err, uint32_t owner,
+			       uint32_t block, struct proto_block_moved *mv)
 {
-	if (!pc->owner)
-		pc->owner = owner;
-	if (pc->owner != owner)
-		return WIRE_S_PERM;
-	if (p->ops->owns(p->ctx, block, owner))
-		return WIRE_S_OK;
-	if (p->ops->moved && p->ops->moved(p->ctx, block, owner, mv) == 0) {
+	if (err == -ESTALE && p->ops->moved &&
+	    p->ops->moved(p->ctx, block, owner, mv) == 0) {
 		mv->from = block;
 		return WIRE_S_MOVED;
 	}
-	return WIRE_S_NOENT;
+	return wire_status_from_errno(err);
 }
 
-/* Answers a refused block access; logged once here with the numbers. */
+/* Answers a refused block access; logged here with the numbers. */
 static int reply_refused(struct server_conn *sc, const struct wire_hdr *h,
 			 uint32_t st, uint32_t owner, uint32_t block,
 			 const struct proto_block_moved *mv)
@@ -143,39 +163,70 @@ static int reply_refused(struct server_conn *sc, const struct wire_hdr *h,
 	if (st == WIRE_S_MOVED) {
 		n = proto_block_moved_encode(mv, buf, sizeof(buf));
 		if (n < 0) {
-			log_error("peer: block %u of owner %u moved to a bad "
-				  "address; answering NOENT",
-				  block, owner);
-			st = WIRE_S_NOENT;
+			log_error_rl("peer: block %u of owner %u moved to a "
+				     "bad address; answering STALE",
+				     block, owner);
+			st = WIRE_S_STALE;
 		} else {
 			iov.iov_len = n;
 		}
 	}
 	if (st == WIRE_S_MOVED)
-		log_info("peer: %s: %s block %u of owner %u: moved to node %u "
-			 "block %u",
-			 server_conn_peer(sc), wire_op_name(h->op), block,
-			 owner, mv->node, mv->block);
+		log_info_rl("peer: %s: %s block %u of owner %u: moved to node "
+			    "%u block %u",
+			    server_conn_peer(sc), wire_op_name(h->op), block,
+			    owner, mv->node, mv->block);
 	else
-		log_warn("peer: %s: %s block %u by owner %u refused: %s",
-			 server_conn_peer(sc), wire_op_name(h->op), block,
-			 owner, status_text(st));
+		log_warn_rl("peer: %s: %s block %u by owner %u refused: %s",
+			    server_conn_peer(sc), wire_op_name(h->op), block,
+			    owner, wire_status_name(st));
 	return server_reply(sc, h, st, &iov, iov.iov_len ? 1 : 0);
+}
+
+/* Requests that make or use loans need an owner: tools have none. */
+static int need_owner(struct server_conn *sc, const struct wire_hdr *h)
+{
+	struct peer_conn *pc = server_conn_data(sc);
+	int ret;
+
+	if (pc->owner)
+		return 0;
+	ret = server_skip_payload(sc, h);
+	if (ret < 0)
+		return read_failed(sc, h, ret);
+	log_warn_rl("peer: %s: %s from a connection without a node id refused",
+		    server_conn_peer(sc), wire_op_name(h->op));
+	server_reply(sc, h, WIRE_S_PERM, NULL, 0);
+	return 1;
+}
+
+static int reply_count(struct server_conn *sc, const struct wire_hdr *h,
+		       uint32_t count)
+{
+	uint8_t buf[PROTO_BLOCK_COUNT_SIZE];
+	struct iovec iov = {buf, sizeof(buf)};
+
+	proto_block_count_encode(count, buf, sizeof(buf));
+	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
 }
 
 static int handle_ping(struct peer *p, struct server_conn *sc,
 		       const struct wire_hdr *h)
 {
+	struct peer_conn *pc = server_conn_data(sc);
 	int ret = server_skip_payload(sc, h);
 
 	if (ret < 0)
-		return ret;
+		return read_failed(sc, h, ret);
+	if (pc->owner)
+		loans_touch(p->loans, pc->owner, now_ns());
 	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
 }
 
 static int handle_status(struct peer *p, struct server_conn *sc,
 			 const struct wire_hdr *h)
 {
+	struct peer_conn *pc = server_conn_data(sc);
 	/*
 	 * No region: one-sided access is granted per loan (conn_rma_grant),
 	 * never to the whole store; until then owners use messages.
@@ -183,16 +234,20 @@ static int handle_status(struct peer *p, struct server_conn *sc,
 	struct proto_block_status st = {
 		.node = p->node_id,
 		.block_size = p->block_size,
+		.lease_ms = p->lease_ms,
+		.incarnation = p->incarnation,
 	};
 	uint8_t buf[PROTO_BLOCK_STATUS_REP_SIZE];
 	struct iovec iov = {buf, sizeof(buf)};
 	int ret;
 
-	ret = server_skip_payload(sc, h);
-	if (ret < 0)
-		return ret;
 	if (h->len)
 		return refuse_and_close(sc, h, -EMSGSIZE);
+	ret = server_skip_payload(sc, h);
+	if (ret < 0)
+		return read_failed(sc, h, ret);
+	if (pc->owner)
+		loans_touch(p->loans, pc->owner, now_ns());
 	p->ops->counts(p->ctx, &st.total, &st.free);
 	proto_block_status_encode(&st, buf, sizeof(buf));
 	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
@@ -202,37 +257,53 @@ static int handle_alloc(struct peer *p, struct server_conn *sc,
 			const struct wire_hdr *h)
 {
 	struct peer_conn *pc = server_conn_data(sc);
-	struct proto_block_alloc_req req;
 	struct proto_block_alloc_rep rep = {0}; /* no region: see STATUS */
 	struct iovec iov = {pc->msg, 0};
-	int ret;
+	uint32_t n;
+	int ret, got;
 
-	ret = server_read_payload(sc, h, pc->msg, PROTO_BLOCK_ALLOC_REQ_SIZE);
+	ret = need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = read_all(sc, h, pc->msg, PROTO_BLOCK_ALLOC_REQ_SIZE);
 	if (ret < 0)
 		return ret;
-	ret = proto_block_alloc_req_decode(pc->msg, h->len, &req);
+	ret = proto_block_alloc_req_decode(pc->msg, h->len, &n);
 	if (ret < 0)
 		return refuse_and_close(sc, h, ret);
-	if (!pc->owner)
-		pc->owner = req.owner;
-	if (pc->owner != req.owner)
-		return reply_refused(sc, h, WIRE_S_PERM, req.owner, 0, NULL);
-	ret = p->ops->alloc(p->ctx, req.owner, req.n, pc->idx);
-	if (ret < 0) {
+	got = p->ops->alloc(p->ctx, pc->owner, n, pc->idx);
+	if (got < 0) {
 		log_debug("peer: %s: owner %u wanted %u blocks: %s",
-			  server_conn_peer(sc), req.owner, req.n,
-			  strerror(-ret));
+			  server_conn_peer(sc), pc->owner, n, strerror(-got));
+		loans_touch(p->loans, pc->owner, now_ns());
+		return server_reply(sc, h, wire_status_from_errno(got), NULL,
+				    0);
+	}
+	ret = loans_lend(p->loans, pc->owner, pc->idx, (uint32_t)got, pc->epoch,
+			 now_ns());
+	if (ret < 0) {
+		/* the owner table is full: the blocks go straight back */
+		p->ops->free(p->ctx, pc->idx, (uint32_t)got);
+		log_warn_rl("peer: %s: cannot lend to owner %u: %s",
+			    server_conn_peer(sc), pc->owner, strerror(-ret));
 		return server_reply(sc, h, wire_status_from_errno(ret), NULL,
 				    0);
 	}
-	rep.count = ret;
-	ret = proto_block_alloc_rep_encode(&rep, pc->idx, pc->msg,
+	for (int i = 0; i < got; i++)
+		pc->refs[i] =
+			(struct proto_block_ref){pc->idx[i], pc->epoch[i]};
+	rep.count = (uint32_t)got;
+	ret = proto_block_alloc_rep_encode(&rep, pc->refs, pc->msg,
 					   sizeof(pc->msg));
 	if (ret < 0)
 		return ret;
-	iov.iov_len = ret;
+	iov.iov_len = (size_t)ret;
 	log_debug("peer: %s: lent %u blocks to owner %u", server_conn_peer(sc),
-		  rep.count, req.owner);
+		  rep.count, pc->owner);
+	/*
+	 * A reply lost on the way leaves loans the owner does not know of:
+	 * its reconciliation after the reconnect, or its lease, ends them.
+	 */
 	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
 }
 
@@ -240,25 +311,79 @@ static int handle_free(struct peer *p, struct server_conn *sc,
 		       const struct wire_hdr *h)
 {
 	struct peer_conn *pc = server_conn_data(sc);
-	struct proto_block_moved mv;
-	uint32_t owner, n, st;
+	uint32_t flags, n;
 	int ret;
 
-	ret = server_read_payload(sc, h, pc->msg, sizeof(pc->msg));
+	ret = need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = read_all(sc, h, pc->msg, sizeof(pc->msg));
 	if (ret < 0)
 		return ret;
-	ret = proto_block_free_req_decode(pc->msg, h->len, &owner, pc->idx,
-					  PROTO_BLOCK_MAX_IDX, &n);
+	ret = proto_block_list_decode(pc->msg, h->len, 1, &flags, pc->refs,
+				      PROTO_BLOCK_MAX_IDX, &n);
+	if (ret < 0 || flags)
+		return refuse_and_close(sc, h, ret < 0 ? ret : -EINVAL);
+	/* stale entries are skipped: a retried FREE is harmless */
+	return reply_count(
+		sc, h, loans_free(p->loans, pc->owner, pc->refs, n, now_ns()));
+}
+
+static int handle_reconcile(struct peer *p, struct server_conn *sc,
+			    const struct wire_hdr *h)
+{
+	struct peer_conn *pc = server_conn_data(sc);
+	struct iovec iov = {pc->msg, 0};
+	uint32_t flags, n, nmissing, freed = 0;
+	int ret;
+
+	ret = need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = read_all(sc, h, pc->msg, sizeof(pc->msg));
+	if (ret < 0)
+		return ret;
+	ret = proto_block_list_decode(pc->msg, h->len, 0, &flags, pc->refs,
+				      PROTO_BLOCK_MAX_IDX, &n);
 	if (ret < 0)
 		return refuse_and_close(sc, h, ret);
-	/* all or nothing: refuse the whole request on the first stranger */
-	for (uint32_t i = 0; i < n; i++) {
-		st = check_block(p, pc, owner, pc->idx[i], &mv);
-		if (st != WIRE_S_OK)
-			return reply_refused(sc, h, st, owner, pc->idx[i], &mv);
+	if ((flags & PROTO_BLOCK_RECONCILE_FENCE) &&
+	    server_fence_node(sc, PEER_FENCE_MS) < 0)
+		return server_reply(sc, h, WIRE_S_BUSY, NULL, 0);
+	if (flags & PROTO_BLOCK_RECONCILE_FIRST)
+		loans_reconcile_begin(p->loans, pc->owner, now_ns());
+	nmissing = loans_reconcile_mark(p->loans, pc->owner, pc->refs, n,
+					pc->missing, now_ns());
+	if (flags & PROTO_BLOCK_RECONCILE_LAST) {
+		freed = loans_reconcile_end(p->loans, pc->owner);
+		log_info("peer: owner node %u reconciled: it holds %u blocks "
+			 "here; %u it no longer claimed were freed",
+			 pc->owner, loans_lent_to(p->loans, pc->owner), freed);
 	}
-	p->ops->free(p->ctx, owner, pc->idx, n);
-	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
+	ret = proto_block_list_encode(0, pc->missing, nmissing, pc->msg,
+				      sizeof(pc->msg));
+	if (ret < 0)
+		return ret;
+	iov.iov_len = (size_t)ret;
+	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
+}
+
+static int handle_goodbye(struct peer *p, struct server_conn *sc,
+			  const struct wire_hdr *h)
+{
+	struct peer_conn *pc = server_conn_data(sc);
+	uint32_t freed;
+	int ret;
+
+	if (h->len)
+		return refuse_and_close(sc, h, -EMSGSIZE);
+	ret = need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	freed = loans_free_owner(p->loans, pc->owner);
+	log_info("peer: owner node %u left: its %u blocks here are freed",
+		 pc->owner, freed);
+	return reply_count(sc, h, freed);
 }
 
 static int handle_read(struct peer *p, struct server_conn *sc,
@@ -268,32 +393,30 @@ static int handle_read(struct peer *p, struct server_conn *sc,
 	struct proto_block_moved mv;
 	struct proto_block_rw rw;
 	struct iovec iov;
-	uint32_t st;
 	int ret;
 
-	ret = server_read_payload(sc, h, pc->msg, PROTO_BLOCK_RW_SIZE);
+	ret = need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = read_all(sc, h, pc->msg, PROTO_BLOCK_RW_SIZE);
 	if (ret < 0)
 		return ret;
 	ret = proto_block_rw_decode(pc->msg, h->len, h->len, false,
 				    p->block_size, &rw);
 	if (ret < 0)
 		return refuse_and_close(sc, h, ret);
-	st = check_block(p, pc, rw.owner, rw.block, &mv);
-	if (st != WIRE_S_OK)
-		return reply_refused(sc, h, st, rw.owner, rw.block, &mv);
-	/* header and the bytes straight from the block: one writev */
+	ret = loans_pin(p->loans, pc->owner,
+			(struct proto_block_ref){rw.block, rw.epoch}, now_ns());
+	if (ret < 0)
+		return reply_refused(
+			sc, h, refused_status(p, ret, pc->owner, rw.block, &mv),
+			pc->owner, rw.block, &mv);
+	/* header and the bytes straight from the block, held meanwhile */
 	iov.iov_base = (uint8_t *)p->ops->ptr(p->ctx, rw.block) + rw.off;
 	iov.iov_len = rw.len;
-	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
-}
-
-/* Receives the data of one or more ranges into dst (see the top). */
-static int recv_data(struct server_conn *sc, const struct wire_hdr *h,
-		     const struct iovec *dst, int ndst)
-{
-	int ret = wire_readv(server_conn_conn(sc), dst, ndst);
-
-	return ret < 0 ? read_failed(sc, h, ret) : 0;
+	ret = server_reply(sc, h, WIRE_S_OK, &iov, 1);
+	loans_unpin(p->loans, rw.block);
+	return ret;
 }
 
 static int handle_write(struct peer *p, struct server_conn *sc,
@@ -306,6 +429,9 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	uint32_t st;
 	int ret;
 
+	ret = need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	ret = read_prefix(sc, h, pc->msg, PROTO_BLOCK_RW_SIZE);
 	if (ret < 0)
 		return ret;
@@ -313,19 +439,48 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 				    p->block_size, &rw);
 	if (ret < 0)
 		return refuse_and_close(sc, h, ret);
-	st = check_block(p, pc, rw.owner, rw.block, &mv);
-	if (st != WIRE_S_OK) {
+	ret = loans_pin(p->loans, pc->owner,
+			(struct proto_block_ref){rw.block, rw.epoch}, now_ns());
+	if (ret < 0) {
+		st = refused_status(p, ret, pc->owner, rw.block, &mv);
 		ret = server_skip_payload(sc, h);
 		if (ret < 0)
 			return read_failed(sc, h, ret);
-		return reply_refused(sc, h, st, rw.owner, rw.block, &mv);
+		return reply_refused(sc, h, st, pc->owner, rw.block, &mv);
 	}
 	dst.iov_base = (uint8_t *)p->ops->ptr(p->ctx, rw.block) + rw.off;
 	dst.iov_len = rw.len;
-	ret = recv_data(sc, h, &dst, 1);
+	ret = wire_readv(server_conn_conn(sc), &dst, 1);
+	/* a loan that ended meanwhile did not keep what was written */
+	st = loans_unpin(p->loans, rw.block) ? WIRE_S_STALE : WIRE_S_OK;
+	if (ret < 0)
+		return read_failed(sc, h, ret);
+	return server_reply(sc, h, st, NULL, 0);
+}
+
+/* Reads and decodes a batch's header and extents into pc->ext. */
+static int read_batch_hdr(struct peer *p, struct server_conn *sc,
+			  const struct wire_hdr *h, bool write,
+			  struct proto_block_batch *b)
+{
+	struct peer_conn *pc = server_conn_data(sc);
+	int hdr_len, ret;
+
+	ret = read_prefix(sc, h, pc->msg, PROTO_BLOCK_BATCH_SIZE);
 	if (ret < 0)
 		return ret;
-	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
+	hdr_len = proto_block_batch_prefix(pc->msg, PROTO_BLOCK_BATCH_SIZE);
+	if (hdr_len < 0)
+		return refuse_and_close(sc, h, hdr_len);
+	/* a READ_BATCH payload is verified as this read completes it */
+	ret = read_prefix(sc, h, pc->msg + PROTO_BLOCK_BATCH_SIZE,
+			  (size_t)hdr_len - PROTO_BLOCK_BATCH_SIZE);
+	if (ret < 0)
+		return ret;
+	ret = proto_block_batch_decode(pc->msg, (size_t)hdr_len, h->len, write,
+				       p->block_size, b, pc->ext,
+				       PROTO_BLOCK_MAX_BATCH);
+	return ret < 0 ? refuse_and_close(sc, h, ret) : 0;
 }
 
 static int handle_batch(struct peer *p, struct server_conn *sc,
@@ -335,48 +490,45 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 	bool write = h->op == WIRE_OP_WRITE_BATCH;
 	struct proto_block_moved mv;
 	struct proto_block_batch b;
-	int hdr_len, ret;
-	uint32_t st = WIRE_S_OK, bad = 0;
+	uint32_t bad = 0, st;
+	int ret;
 
-	ret = read_prefix(sc, h, pc->msg, PROTO_BLOCK_BATCH_SIZE);
+	ret = need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = read_batch_hdr(p, sc, h, write, &b);
 	if (ret < 0)
 		return ret;
-	hdr_len = proto_block_batch_prefix(pc->msg, PROTO_BLOCK_BATCH_SIZE);
-	if (hdr_len < 0)
-		return refuse_and_close(sc, h, hdr_len);
-	if (h->len < (uint32_t)hdr_len)
-		return refuse_and_close(sc, h, -EMSGSIZE);
-	/* a READ_BATCH payload is verified as this read completes it */
-	ret = read_prefix(sc, h, pc->msg + PROTO_BLOCK_BATCH_SIZE,
-			  hdr_len - PROTO_BLOCK_BATCH_SIZE);
-	if (ret < 0)
-		return ret;
-	ret = proto_block_batch_decode(pc->msg, hdr_len, h->len, write,
-				       p->block_size, &b, pc->ext,
-				       PROTO_BLOCK_MAX_BATCH);
-	if (ret < 0)
-		return refuse_and_close(sc, h, ret);
-	for (uint32_t i = 0; i < b.n; i++) {
-		bad = pc->ext[i].block;
-		st = check_block(p, pc, b.owner, bad, &mv);
-		if (st != WIRE_S_OK)
-			break;
-		pc->iov[i].iov_base =
-			(uint8_t *)p->ops->ptr(p->ctx, bad) + pc->ext[i].off;
-		pc->iov[i].iov_len = pc->ext[i].len;
-	}
-	if (st != WIRE_S_OK) {
+	for (uint32_t i = 0; i < b.n; i++)
+		pc->pinned[i] = (struct proto_block_ref){pc->ext[i].block,
+							 pc->ext[i].epoch};
+	ret = loans_pin_many(p->loans, pc->owner, pc->pinned, b.n, now_ns(),
+			     &bad);
+	if (ret < 0) {
+		bad = pc->ext[bad].block;
+		st = refused_status(p, ret, pc->owner, bad, &mv);
 		ret = server_skip_payload(sc, h);
 		if (ret < 0)
 			return read_failed(sc, h, ret);
-		return reply_refused(sc, h, st, b.owner, bad, &mv);
+		return reply_refused(sc, h, st, pc->owner, bad, &mv);
 	}
-	if (!write)
-		return server_reply(sc, h, WIRE_S_OK, pc->iov, b.n);
-	ret = recv_data(sc, h, pc->iov, b.n);
-	if (ret < 0)
+	for (uint32_t i = 0; i < b.n; i++) {
+		pc->iov[i].iov_base =
+			(uint8_t *)p->ops->ptr(p->ctx, pc->ext[i].block) +
+			pc->ext[i].off;
+		pc->iov[i].iov_len = pc->ext[i].len;
+	}
+	if (!write) {
+		ret = server_reply(sc, h, WIRE_S_OK, pc->iov, (int)b.n);
+		loans_unpin_many(p->loans, pc->pinned, b.n);
 		return ret;
-	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
+	}
+	ret = wire_readv(server_conn_conn(sc), pc->iov, (int)b.n);
+	st = loans_unpin_many(p->loans, pc->pinned, b.n) ? WIRE_S_STALE
+							 : WIRE_S_OK;
+	if (ret < 0)
+		return read_failed(sc, h, ret);
+	return server_reply(sc, h, st, NULL, 0);
 }
 
 /* Known opcodes this service does not serve (manager messages). */
@@ -386,20 +538,22 @@ static int handle_other(struct peer *p, struct server_conn *sc,
 	int ret = server_skip_payload(sc, h);
 
 	if (ret < 0)
-		return ret;
+		return read_failed(sc, h, ret);
 	return refuse_and_close(sc, h, -EOPNOTSUPP);
 }
 
 /* The requests this service answers, defined once: X(opcode, handler). */
-#define PEER_OPS(X)                 \
-	X(PING, handle_ping)        \
-	X(STATUS, handle_status)    \
-	X(ALLOC, handle_alloc)      \
-	X(FREE, handle_free)        \
-	X(READ, handle_read)        \
-	X(WRITE, handle_write)      \
-	X(READ_BATCH, handle_batch) \
-	X(WRITE_BATCH, handle_batch)
+#define PEER_OPS(X)                    \
+	X(PING, handle_ping)           \
+	X(STATUS, handle_status)       \
+	X(ALLOC, handle_alloc)         \
+	X(FREE, handle_free)           \
+	X(READ, handle_read)           \
+	X(WRITE, handle_write)         \
+	X(READ_BATCH, handle_batch)    \
+	X(WRITE_BATCH, handle_batch)   \
+	X(RECONCILE, handle_reconcile) \
+	X(GOODBYE, handle_goodbye)
 
 static const peer_handler_fn handlers[WIRE_OP_MAX] = {
 #define PEER_OP_ENTRY(op, fn) [WIRE_OP_##op] = fn,
@@ -429,6 +583,7 @@ static int peer_open(void *ctx, struct server_conn *sc)
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
+	pc->owner = conn_peer_node(server_conn_conn(sc));
 	server_conn_set_data(sc, pc);
 	return 0;
 }
@@ -439,6 +594,99 @@ static void peer_close(void *ctx, struct server_conn *sc)
 
 	server_conn_set_data(sc, NULL);
 	free(pc);
+}
+
+/* ---- leases ---- */
+
+size_t peer_expire_leases(struct peer *p)
+{
+	struct loans_expired e[EXPIRED_PER_PASS];
+	size_t n = loans_expire(p->loans, now_ns(), e, EXPIRED_PER_PASS);
+
+	for (size_t i = 0; i < MIN(n, (size_t)EXPIRED_PER_PASS); i++)
+		log_warn("peer: owner node %u silent for %llu s (lease %u s): "
+			 "its %u blocks here are freed",
+			 e[i].owner,
+			 (unsigned long long)(e[i].silent_ns / 1000000000ull),
+			 p->lease_ms / 1000, e[i].blocks);
+	if (n > EXPIRED_PER_PASS)
+		log_warn("peer: %zu more owners' leases expired",
+			 n - EXPIRED_PER_PASS);
+	return n;
+}
+
+static void *lease_main(void *arg)
+{
+	struct peer *p = arg;
+	struct timespec at;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_sec += LEASE_TICK_MS / 1000;
+		pthread_cond_timedwait(&p->wake, &p->lock, &at);
+		if (p->stopping)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		peer_expire_leases(p);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void store_release(void *ctx, const uint32_t *idx, uint32_t n)
+{
+	struct peer *p = ctx;
+
+	p->ops->free(p->ctx, idx, n);
+}
+
+static bool config_valid(const struct peer_config *cfg)
+{
+	const struct peer_store_ops *ops = cfg ? cfg->ops : NULL;
+
+	return cfg && cfg->listen_addr && cfg->node_id &&
+	       proto_block_size_valid(cfg->block_size) && ops && ops->alloc &&
+	       ops->free && ops->ptr && ops->counts;
+}
+
+/* The loan table and the lease thread; 0 or -errno. */
+static int start_loans(struct peer *p)
+{
+	uint32_t total, nfree;
+	int ret;
+
+	p->ops->counts(p->ctx, &total, &nfree);
+	p->loans = loans_create(&(struct loans_config){
+		.nblocks = total,
+		.lease_ns = (uint64_t)p->lease_ms * 1000000ull,
+		.release = store_release,
+		.ctx = p,
+	});
+	if (!p->loans)
+		return -errno;
+	pthread_mutex_init(&p->lock, NULL);
+	cmp_cond_init_monotonic(&p->wake);
+	ret = -pthread_create(&p->lease_thread, NULL, lease_main, p);
+	if (ret) {
+		pthread_cond_destroy(&p->wake);
+		pthread_mutex_destroy(&p->lock);
+		loans_destroy(p->loans);
+	}
+	return ret;
+}
+
+static void stop_loans(struct peer *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->lease_thread, NULL);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
+	loans_destroy(p->loans);
 }
 
 struct peer *peer_create(const struct peer_config *cfg)
@@ -453,13 +701,10 @@ struct peer *peer_create(const struct peer_config *cfg)
 		.on_open = peer_open,
 		.on_close = peer_close,
 	};
-	const struct peer_store_ops *ops = cfg ? cfg->ops : NULL;
 	struct peer *p;
+	int err;
 
-	if (!cfg || !cfg->listen_addr || !cfg->node_id ||
-	    !proto_block_size_valid(cfg->block_size) || !ops || !ops->alloc ||
-	    !ops->free || !ops->ptr || !ops->owns || !ops->release_owner ||
-	    !ops->counts) {
+	if (!config_valid(cfg)) {
 		log_error("peer: invalid configuration");
 		errno = EINVAL;
 		return NULL;
@@ -467,22 +712,31 @@ struct peer *peer_create(const struct peer_config *cfg)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->ops = ops;
+	p->ops = cfg->ops;
 	p->ctx = cfg->ctx;
 	p->node_id = cfg->node_id;
 	p->block_size = cfg->block_size;
+	p->lease_ms = cfg->lease_ms ? cfg->lease_ms : PEER_DEFAULT_LEASE_MS;
+	p->incarnation = scfg.incarnation;
+	err = start_loans(p);
+	if (err)
+		goto err_free_peer;
 	scfg.ctx = p;
 	if (cfg->limits)
 		scfg.limits = *cfg->limits;
 	p->srv = server_create(&scfg);
 	if (!p->srv) {
-		int err = errno;
-
-		free(p);
-		errno = err;
-		return NULL;
+		err = -errno;
+		goto err_stop_loans;
 	}
 	return p;
+
+err_stop_loans:
+	stop_loans(p);
+err_free_peer:
+	free(p);
+	errno = -err;
+	return NULL;
 }
 
 const char *peer_listen_addr(const struct peer *p)
@@ -490,12 +744,14 @@ const char *peer_listen_addr(const struct peer *p)
 	return server_addr(p->srv);
 }
 
-uint32_t peer_owner_dead(struct peer *p, uint32_t owner)
+uint32_t peer_lent(struct peer *p)
 {
-	uint32_t n = p->ops->release_owner(p->ctx, owner);
+	return loans_lent(p->loans);
+}
 
-	log_info("peer: owner node %u is dead: freed its %u blocks", owner, n);
-	return n;
+uint32_t peer_lent_to(struct peer *p, uint32_t owner)
+{
+	return loans_lent_to(p->loans, owner);
 }
 
 void peer_destroy(struct peer *p)
@@ -503,5 +759,6 @@ void peer_destroy(struct peer *p)
 	if (!p)
 		return;
 	server_destroy(p->srv);
+	stop_loans(p);
 	free(p);
 }

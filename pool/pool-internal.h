@@ -3,18 +3,25 @@
  * Private layout of struct pool, shared by pool.c and the cluster parts of
  * the pool (borrowing, lending) that live in their own files.
  *
- * Lock order: pool->lock is a leaf lock: nothing else is taken while it is
- * held, and no copy or network I/O happens under it.
+ * Lock order: pool->drain_lock -> pool->lock. pool->lock is a leaf lock:
+ * nothing else is taken while it is held, and no copy or network I/O
+ * happens under it. drain_lock is held across the network (releases) and
+ * never taken by a caller of pool_free().
  */
 #ifndef CMP_POOL_INTERNAL_H
 #define CMP_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "cmp.h"
 #include "cmp/pool.h"
 
 #define NIL UINT32_MAX
+#define POOL_RELEASE_QUEUE 8192u
+#define POOL_RELEASE_BATCH POOL_RELEASE_MAX
+#define POOL_MAX_DROPPED 16u
+#define POOL_MAX_SUSPECT 64u
 
 /*
  * One per block of our region: which list it is on (free, LLL or RLL), its
@@ -26,28 +33,43 @@ struct local_block {
 		uint32_t handle;     /* LLL: the handle whose data it holds */
 		uint32_t owner_node; /* RLL: the node we lend it to */
 	};
-	uint8_t list; /* enum pool_list: FREE, LLL or RLL */
+	uint8_t list;  /* enum pool_list: FREE, LLL or RLL */
+	uint8_t clean; /* never used since the region was made: all zeros */
 };
 
 enum handle_state {
 	HANDLE_UNUSED,
 	HANDLE_LOCAL,  /* in local_block of our region (LLL) */
 	HANDLE_REMOTE, /* remote_block on provider_node (LRL) */
-	HANDLE_LOST,   /* its provider died: reads and writes give EIO */
+	HANDLE_LOST,   /* its provider lost it: reads and writes give EIO */
 	HANDLE_MOVING, /* being evicted or pulled home: wait on pool->moved */
+};
+
+/* handle_loc.flags */
+enum handle_flags {
+	/*
+	 * On LRL with a loan in remote_*: REMOTE, and MOVING once the loan
+	 * exists (so a reconciliation claims it while it moves).
+	 */
+	HF_ON_LRL = 1 << 0,
+	HF_FREE_PENDING = 1 << 1, /* freed while MOVING: the mover frees it */
+	HF_LOST_PENDING = 1 << 2, /* its loan was lost while MOVING */
 };
 
 /* One per handle: where this handle's data lives. */
 struct handle_loc {
 	union {
-		uint32_t local_block;  /* HANDLE_LOCAL, or moving out */
-		uint32_t remote_block; /* HANDLE_REMOTE, LOST, or moving home */
-		uint32_t next_free;    /* HANDLE_UNUSED: free chain (0 ends) */
+		uint32_t local_block; /* LOCAL, or MOVING (either way) */
+		uint32_t next_free;   /* HANDLE_UNUSED: free chain (0 ends) */
 	};
-	uint32_t provider_node; /* HANDLE_REMOTE, LOST, or moving home */
+	/* the loan (when HF_ON_LRL, or LOST): provider 0 when none */
+	uint32_t provider_node;
+	uint32_t remote_block;
+	uint32_t remote_epoch;
 	uint32_t pins; /* references of readers/writers; pinned stays put */
-	uint32_t prev, next; /* LRL list links (HANDLE_REMOTE only) */
+	uint32_t prev, next; /* LRL list links (HF_ON_LRL only) */
 	uint8_t state;	     /* enum handle_state */
+	uint8_t flags;	     /* enum handle_flags */
 };
 
 /* A list of local blocks (free, LLL, RLL), linked through local_block. */
@@ -84,6 +106,25 @@ struct pool {
 	uint64_t lost, evictions, homecomings;
 	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
 
+	/*
+	 * Loans to give back (lock): a ring the helper thread drains as
+	 * batched releases; a release that finds it full is dropped and its
+	 * node reconciled instead (dropped[], or all when that overflows).
+	 */
+	struct pool_ref *relq; /* [POOL_RELEASE_QUEUE] */
+	uint32_t relq_head, relq_count;
+	uint32_t dropped[POOL_MAX_DROPPED];
+	uint32_t ndropped;
+	bool dropped_all;
+	/* releases in flight: one drainer at a time (never under lock) */
+	pthread_mutex_t drain_lock;
+	struct pool_ref *drain_buf; /* [POOL_RELEASE_BATCH], drain_lock */
+	/* providers unreachable now (lock); overflow: all of them */
+	uint32_t suspect[POOL_MAX_SUSPECT];
+	uint32_t nsuspect;
+	bool suspect_overflow;
+	uint64_t lost_gen; /* bumped when a handle becomes lost (lock) */
+
 	/* cluster (set once by pool_set_cluster, before concurrent use) */
 	const struct pool_cluster_ops *cops;
 	void *cctx;
@@ -108,10 +149,36 @@ static inline void *pool_addr(const struct pool *p, uint32_t b)
 	return p->region + ((size_t)b << p->block_shift);
 }
 
-/* cmp.c: principle 2, move the coldest LLL block out; returns its local
- * block (now free for the caller, already off every list) or -errno. */
+/* Returns a handle to the free chain (lock held). */
+void pool_handle_put_locked(struct pool *p, uint32_t h);
+
+/*
+ * cmp.c: principle 2, move the coldest LLL block out; returns its local
+ * block (now free for the caller, already off every list), or -ENOSPC
+ * (nothing to move, every provider full) or -EIO (a provider could not be
+ * reached, or the copy failed).
+ */
 int pool_evict_one(struct pool *p, uint32_t *block);
-/* Asks the helper thread to pull blocks home (lock held). */
+/* Asks the helper thread to work (lock held). */
 void pool_kick_helper_locked(struct pool *p);
+
+/* lrl.c: our blocks elsewhere. */
+int pool_lrl_init(struct pool *p);
+void pool_lrl_finish(struct pool *p);
+/* Queues a loan to give back; the helper sends it (lock held). */
+void pool_release_locked(struct pool *p, const struct pool_ref *ref);
+/* Sends the queued releases, batched per node (no lock held). */
+void pool_drain_releases(struct pool *p);
+/* h (REMOTE, on LRL) is lost: EIO from now on (lock held). */
+void pool_lose_locked(struct pool *p, uint32_t h);
+/* Is node unreachable now (lock held)? */
+bool pool_node_suspect_locked(const struct pool *p, uint32_t node);
+/* The loan of h, for the cluster ops. */
+static inline struct pool_ref pool_loan_of(const struct handle_loc *loc)
+{
+	return (struct pool_ref){.node = loc->provider_node,
+				 .block = loc->remote_block,
+				 .epoch = loc->remote_epoch};
+}
 
 #endif

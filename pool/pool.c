@@ -67,6 +67,7 @@ void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head)
 {
 	struct handle_loc *loc = &p->handles[h];
 
+	loc->flags |= HF_ON_LRL;
 	if (head) {
 		loc->prev = NIL;
 		loc->next = p->lrl_head;
@@ -100,6 +101,7 @@ void pool_lrl_remove_locked(struct pool *p, uint32_t h)
 	else
 		p->lrl_tail = loc->prev;
 	loc->prev = loc->next = NIL;
+	loc->flags &= ~HF_ON_LRL;
 	p->lists[POOL_LRL].count--;
 }
 
@@ -174,8 +176,10 @@ static void init_lists(struct pool *p)
 		list_init(&p->lists[i]);
 	p->lrl_head = p->lrl_tail = NIL;
 	/* Address order: the first allocations are contiguous. */
-	for (uint32_t b = p->local_blocks; b-- > 0;)
+	for (uint32_t b = p->local_blocks; b-- > 0;) {
 		pool_list_push_head_locked(p, POOL_FREE, b);
+		p->blocks[b].clean = 1;
+	}
 }
 
 struct pool *pool_create(const struct pool_config *cfg)
@@ -207,12 +211,17 @@ struct pool *pool_create(const struct pool_config *cfg)
 	if (!p->blocks)
 		goto err_unmap_handles;
 	init_lists(p);
+	err = pool_lrl_init(p);
+	if (err)
+		goto err_free_blocks;
 
 	err = map_region(p, cfg->lock_memory);
 	if (err)
-		goto err_free_blocks;
+		goto err_finish_lrl;
 	return p;
 
+err_finish_lrl:
+	pool_lrl_finish(p);
 err_free_blocks:
 	free(p->blocks);
 err_unmap_handles:
@@ -236,6 +245,7 @@ void pool_destroy(struct pool *p)
 		munmap(p->region, p->region_bytes);
 	munmap(p->handles, handles_bytes(p->max_handles));
 	free(p->blocks);
+	pool_lrl_finish(p);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->lock);
@@ -306,9 +316,10 @@ static uint32_t handle_get_locked(struct pool *p)
 	return h;
 }
 
-static void handle_put_locked(struct pool *p, uint32_t h)
+void pool_handle_put_locked(struct pool *p, uint32_t h)
 {
 	p->handles[h].state = HANDLE_UNUSED;
+	p->handles[h].flags = 0;
 	p->handles[h].next_free = p->free_handles;
 	p->free_handles = h;
 	p->live_handles--;
@@ -364,6 +375,9 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 	pool_list_push_head_locked(p, POOL_LLL, b);
 	p->handles[h] = (struct handle_loc){
 		.local_block = b, .state = HANDLE_LOCAL, .pins = 1};
+	/* a block never used yet is zeros already: no memset */
+	zero = zero && !p->blocks[b].clean;
+	p->blocks[b].clean = 0;
 	pthread_mutex_unlock(&p->lock);
 
 	/* Pinned while zeroed so it cannot move under the memset. */
@@ -376,33 +390,40 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 
 void pool_free(struct pool *p, uint32_t h)
 {
-	struct pool_ref ref = {0};
 	struct handle_loc *loc;
+	struct pool_ref ref;
 
 	pthread_mutex_lock(&p->lock);
-	loc = pool_handle_settled_locked(p, h);
+	loc = pool_handle_locked(p, h);
 	if (!loc) {
 		pthread_mutex_unlock(&p->lock);
 		log_error("pool: free of unknown handle %u", h);
 		return;
 	}
-	if (loc->state == HANDLE_LOCAL) {
+	switch (loc->state) {
+	case HANDLE_MOVING:
+		/* never wait on the network here: the mover frees it */
+		loc->flags |= HF_FREE_PENDING;
+		pthread_mutex_unlock(&p->lock);
+		return;
+	case HANDLE_LOCAL:
 		pool_list_remove_locked(p, loc->local_block);
 		pool_list_push_head_locked(p, POOL_FREE, loc->local_block);
 		/* Principle 4: room at home for a borrowed block. */
 		if (p->lists[POOL_LRL].count)
 			pool_kick_helper_locked(p);
-	} else if (loc->state == HANDLE_REMOTE) {
+		break;
+	case HANDLE_REMOTE:
 		pool_lrl_remove_locked(p, h);
-		ref = (struct pool_ref){.node = loc->provider_node,
-					.block = loc->remote_block};
-	} else if (loc->state == HANDLE_LOST) {
+		ref = pool_loan_of(loc);
+		pool_release_locked(p, &ref);
+		break;
+	case HANDLE_LOST:
 		p->lost--;
+		break;
 	}
-	handle_put_locked(p, h);
+	pool_handle_put_locked(p, h);
 	pthread_mutex_unlock(&p->lock);
-	if (ref.node && p->cops)
-		p->cops->release(p->cctx, &ref);
 }
 
 /* Pins a local block and touches it (MRU end of LLL); returns its memory. */
@@ -470,8 +491,7 @@ static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 		*ptr = pin_local_locked(p, loc);
 	} else {
 		loc->pins++;
-		*ref = (struct pool_ref){.node = loc->provider_node,
-					 .block = loc->remote_block};
+		*ref = pool_loan_of(loc);
 		if (p->lrl_head != h) {
 			pool_lrl_remove_locked(p, h);
 			pool_lrl_push_locked(p, h, true);
@@ -479,6 +499,27 @@ static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
+}
+
+/*
+ * A byte range of remote block h failed: a provider that no longer holds
+ * the loan lost it for good (EIO from now on). Every failure is -EIO.
+ */
+static int remote_failed(struct pool *p, uint32_t h, const struct pool_ref *r,
+			 int ret)
+{
+	struct handle_loc *loc;
+
+	if (ret != -ESTALE)
+		return -EIO;
+	pthread_mutex_lock(&p->lock);
+	loc = pool_handle_locked(p, h);
+	if (loc && loc->state == HANDLE_REMOTE &&
+	    loc->provider_node == r->node && loc->remote_block == r->block &&
+	    loc->remote_epoch == r->epoch)
+		pool_lose_locked(p, h);
+	pthread_mutex_unlock(&p->lock);
+	return -EIO;
 }
 
 enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
@@ -516,6 +557,8 @@ static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 			done += n;
 		}
 	}
+	if (ret)
+		ret = remote_failed(p, h, &ref, ret);
 	pool_unpin(p, h);
 	return ret;
 }

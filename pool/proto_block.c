@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Encoders and pure decoders for the block data path payloads
- * (proto_block.h). These are the only functions that see the
- * wire layout; everything above works on host-order structs. Every decoder
- * is a fuzz target (tests/fuzz/fuzz-proto-block.c).
+ * (pool/proto_block.h). These are the only functions that see the wire
+ * layout; everything above works on host-order structs. Every decoder is a
+ * fuzz target (tests/fuzz/fuzz-proto-block.c).
  */
 #include <endian.h>
 #include <errno.h>
@@ -13,9 +13,15 @@
 #include "proto_block.h"
 
 /* Wire layouts: little-endian, naturally aligned, no implicit padding. */
+struct ref_wire {
+	uint32_t block;
+	uint32_t epoch;
+};
+_Static_assert(sizeof(struct ref_wire) == PROTO_BLOCK_REF_SIZE, "ref layout");
+
 struct alloc_req_wire {
-	uint32_t owner;
 	uint32_t n;
+	uint32_t reserved; /* zero */
 };
 _Static_assert(sizeof(struct alloc_req_wire) == PROTO_BLOCK_ALLOC_REQ_SIZE,
 	       "alloc request layout");
@@ -29,36 +35,38 @@ struct alloc_rep_wire {
 _Static_assert(sizeof(struct alloc_rep_wire) == PROTO_BLOCK_ALLOC_REP_SIZE,
 	       "alloc reply layout");
 
-struct free_req_wire {
-	uint32_t owner;
+/* FREE, RECONCILE (request and reply) */
+struct list_wire {
+	uint32_t flags;
 	uint32_t n;
 };
-_Static_assert(sizeof(struct free_req_wire) == PROTO_BLOCK_FREE_REQ_SIZE,
-	       "free request layout");
+_Static_assert(sizeof(struct list_wire) == PROTO_BLOCK_LIST_SIZE,
+	       "list layout");
+
+struct count_wire {
+	uint32_t count;
+	uint32_t reserved; /* zero */
+};
+_Static_assert(sizeof(struct count_wire) == PROTO_BLOCK_COUNT_SIZE,
+	       "count layout");
 
 struct rw_wire {
-	uint32_t owner;
 	uint32_t block;
+	uint32_t epoch;
 	uint32_t off;
 	uint32_t len;
 };
 _Static_assert(sizeof(struct rw_wire) == PROTO_BLOCK_RW_SIZE, "rw layout");
 
 struct batch_wire {
-	uint32_t owner;
 	uint32_t n;
+	uint32_t reserved; /* zero */
+	uint64_t data_len;
 };
 _Static_assert(sizeof(struct batch_wire) == PROTO_BLOCK_BATCH_SIZE,
 	       "batch layout");
-
-struct extent_wire {
-	uint32_t block;
-	uint32_t off;
-	uint32_t len;
-	uint32_t reserved; /* zero */
-};
-_Static_assert(sizeof(struct extent_wire) == PROTO_BLOCK_EXTENT_SIZE,
-	       "extent layout");
+_Static_assert(sizeof(struct rw_wire) == PROTO_BLOCK_EXTENT_SIZE,
+	       "an extent is laid out as a READ");
 
 struct status_wire {
 	uint32_t node;
@@ -68,7 +76,8 @@ struct status_wire {
 	uint64_t addr;
 	uint64_t len;
 	uint32_t rkey;
-	uint32_t reserved;
+	uint32_t lease_ms;
+	uint64_t incarnation;
 };
 _Static_assert(sizeof(struct status_wire) == PROTO_BLOCK_STATUS_REP_SIZE,
 	       "status layout");
@@ -77,7 +86,8 @@ struct moved_wire {
 	uint32_t from;
 	uint32_t node;
 	uint32_t block;
-	uint32_t reserved;
+	uint32_t epoch;
+	uint64_t reserved; /* zero */
 	char addr[PROTO_BLOCK_ADDR_LEN];
 };
 _Static_assert(sizeof(struct moved_wire) == PROTO_BLOCK_MOVED_SIZE,
@@ -95,56 +105,63 @@ static bool range_valid(uint32_t off, uint32_t len, uint32_t block_size)
 	return len > 0 && off < block_size && len <= block_size - off;
 }
 
-static void put_idx(uint8_t *buf, const uint32_t *idx, uint32_t n)
+static void put_refs(uint8_t *buf, const struct proto_block_ref *refs,
+		     uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t v = htole32(idx[i]);
+		struct ref_wire w = {
+			.block = htole32(refs[i].block),
+			.epoch = htole32(refs[i].epoch),
+		};
 
-		memcpy(buf + 4 * (size_t)i, &v, 4);
+		memcpy(buf + sizeof(w) * (size_t)i, &w, sizeof(w));
 	}
 }
 
-static void get_idx(const uint8_t *buf, uint32_t *idx, uint32_t n)
+/* -EINVAL on a zero epoch: no loan has one. */
+static int get_refs(const uint8_t *buf, struct proto_block_ref *refs,
+		    uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t v;
+		struct ref_wire w;
 
-		memcpy(&v, buf + 4 * (size_t)i, 4);
-		idx[i] = le32toh(v);
+		memcpy(&w, buf + sizeof(w) * (size_t)i, sizeof(w));
+		refs[i].block = le32toh(w.block);
+		refs[i].epoch = le32toh(w.epoch);
+		if (!refs[i].epoch)
+			return -EINVAL;
 	}
+	return 0;
 }
 
-int proto_block_alloc_req_encode(const struct proto_block_alloc_req *r,
-				 uint8_t *buf, size_t cap)
+int proto_block_alloc_req_encode(uint32_t n, uint8_t *buf, size_t cap)
 {
-	struct alloc_req_wire w = {
-		.owner = htole32(r->owner),
-		.n = htole32(r->n),
-	};
+	struct alloc_req_wire w = {.n = htole32(n)};
 
+	if (!n || n > PROTO_BLOCK_MAX_IDX)
+		return -EINVAL;
 	if (cap < sizeof(w))
 		return -ENOBUFS;
 	memcpy(buf, &w, sizeof(w));
 	return sizeof(w);
 }
 
-int proto_block_alloc_req_decode(const uint8_t *buf, size_t len,
-				 struct proto_block_alloc_req *out)
+int proto_block_alloc_req_decode(const uint8_t *buf, size_t len, uint32_t *n)
 {
 	struct alloc_req_wire w;
 
 	if (len != sizeof(w))
 		return -EMSGSIZE;
 	memcpy(&w, buf, sizeof(w));
-	out->owner = le32toh(w.owner);
-	out->n = le32toh(w.n);
-	if (!out->owner || !out->n || out->n > PROTO_BLOCK_MAX_IDX)
+	*n = le32toh(w.n);
+	if (!*n || *n > PROTO_BLOCK_MAX_IDX || w.reserved)
 		return -EINVAL;
 	return 0;
 }
 
 int proto_block_alloc_rep_encode(const struct proto_block_alloc_rep *r,
-				 const uint32_t *idx, uint8_t *buf, size_t cap)
+				 const struct proto_block_ref *refs,
+				 uint8_t *buf, size_t cap)
 {
 	struct alloc_rep_wire w = {
 		.count = htole32(r->count),
@@ -152,20 +169,20 @@ int proto_block_alloc_rep_encode(const struct proto_block_alloc_rep *r,
 		.addr = htole64(r->region.addr),
 		.len = htole64(r->region.len),
 	};
-	size_t need = sizeof(w) + 4 * (size_t)r->count;
+	size_t need = sizeof(w) + PROTO_BLOCK_REF_SIZE * (size_t)r->count;
 
 	if (r->count > PROTO_BLOCK_MAX_IDX)
 		return -EINVAL;
 	if (cap < need)
 		return -ENOBUFS;
 	memcpy(buf, &w, sizeof(w));
-	put_idx(buf + sizeof(w), idx, r->count);
+	put_refs(buf + sizeof(w), refs, r->count);
 	return need;
 }
 
 int proto_block_alloc_rep_decode(const uint8_t *buf, size_t len,
 				 struct proto_block_alloc_rep *out,
-				 uint32_t *idx, size_t max_idx)
+				 struct proto_block_ref *refs, size_t max)
 {
 	struct alloc_rep_wire w;
 
@@ -176,62 +193,55 @@ int proto_block_alloc_rep_decode(const uint8_t *buf, size_t len,
 	out->region.rkey = le32toh(w.rkey);
 	out->region.addr = le64toh(w.addr);
 	out->region.len = le64toh(w.len);
-	if (out->count > PROTO_BLOCK_MAX_IDX || out->count > max_idx)
+	if (out->count > PROTO_BLOCK_MAX_IDX || out->count > max)
 		return -EINVAL;
-	if (len != sizeof(w) + 4 * (size_t)out->count)
+	if (len != sizeof(w) + PROTO_BLOCK_REF_SIZE * (size_t)out->count)
 		return -EMSGSIZE;
-	get_idx(buf + sizeof(w), idx, out->count);
-	return 0;
+	return get_refs(buf + sizeof(w), refs, out->count);
 }
 
-int proto_block_free_req_encode(uint32_t owner, const uint32_t *idx, uint32_t n,
-				uint8_t *buf, size_t cap)
+int proto_block_list_encode(uint32_t flags, const struct proto_block_ref *refs,
+			    uint32_t n, uint8_t *buf, size_t cap)
 {
-	struct free_req_wire w = {
-		.owner = htole32(owner),
-		.n = htole32(n),
-	};
-	size_t need = sizeof(w) + 4 * (size_t)n;
+	struct list_wire w = {.flags = htole32(flags), .n = htole32(n)};
+	size_t need = sizeof(w) + PROTO_BLOCK_REF_SIZE * (size_t)n;
 
-	if (!n || n > PROTO_BLOCK_MAX_IDX)
+	if (n > PROTO_BLOCK_MAX_IDX || (flags & ~PROTO_BLOCK_RECONCILE_MASK))
 		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++)
+		if (!refs[i].epoch)
+			return -EINVAL;
 	if (cap < need)
 		return -ENOBUFS;
 	memcpy(buf, &w, sizeof(w));
-	put_idx(buf + sizeof(w), idx, n);
+	put_refs(buf + sizeof(w), refs, n);
 	return need;
 }
 
-int proto_block_free_req_decode(const uint8_t *buf, size_t len, uint32_t *owner,
-				uint32_t *idx, size_t max_idx, uint32_t *n)
+int proto_block_list_decode(const uint8_t *buf, size_t len, uint32_t min_n,
+			    uint32_t *flags, struct proto_block_ref *refs,
+			    size_t max, uint32_t *n)
 {
-	struct free_req_wire w;
+	struct list_wire w;
 	uint32_t count;
 
 	if (len < sizeof(w))
 		return -EMSGSIZE;
 	memcpy(&w, buf, sizeof(w));
 	count = le32toh(w.n);
-	if (!le32toh(w.owner) || !count || count > PROTO_BLOCK_MAX_IDX ||
-	    count > max_idx)
+	if (count < min_n || count > PROTO_BLOCK_MAX_IDX || count > max ||
+	    (le32toh(w.flags) & ~PROTO_BLOCK_RECONCILE_MASK))
 		return -EINVAL;
-	if (len != sizeof(w) + 4 * (size_t)count)
+	if (len != sizeof(w) + PROTO_BLOCK_REF_SIZE * (size_t)count)
 		return -EMSGSIZE;
-	*owner = le32toh(w.owner);
+	*flags = le32toh(w.flags);
 	*n = count;
-	get_idx(buf + sizeof(w), idx, count);
-	return 0;
+	return get_refs(buf + sizeof(w), refs, count);
 }
 
-int proto_block_rw_encode(const struct proto_block_rw *r, uint8_t *buf,
-			  size_t cap)
+int proto_block_count_encode(uint32_t count, uint8_t *buf, size_t cap)
 {
-	struct rw_wire w = {
-		.owner = htole32(r->owner),
-		.block = htole32(r->block),
-		.off = htole32(r->off),
-		.len = htole32(r->len),
-	};
+	struct count_wire w = {.count = htole32(count)};
 
 	if (cap < sizeof(w))
 		return -ENOBUFS;
@@ -239,52 +249,94 @@ int proto_block_rw_encode(const struct proto_block_rw *r, uint8_t *buf,
 	return sizeof(w);
 }
 
+int proto_block_count_decode(const uint8_t *buf, size_t len, uint32_t *count)
+{
+	struct count_wire w;
+
+	if (len != sizeof(w))
+		return -EMSGSIZE;
+	memcpy(&w, buf, sizeof(w));
+	if (w.reserved)
+		return -EINVAL;
+	*count = le32toh(w.count);
+	return 0;
+}
+
+static void rw_put(uint8_t *buf, uint32_t block, uint32_t epoch, uint32_t off,
+		   uint32_t len)
+{
+	struct rw_wire w = {
+		.block = htole32(block),
+		.epoch = htole32(epoch),
+		.off = htole32(off),
+		.len = htole32(len),
+	};
+
+	memcpy(buf, &w, sizeof(w));
+}
+
+/* One {block, epoch, off, len}: -EINVAL unless a nonzero epoch and a range
+ * inside the block. */
+static int rw_get(const uint8_t *buf, uint32_t block_size,
+		  struct proto_block_rw *out)
+{
+	struct rw_wire w;
+
+	memcpy(&w, buf, sizeof(w));
+	out->block = le32toh(w.block);
+	out->epoch = le32toh(w.epoch);
+	out->off = le32toh(w.off);
+	out->len = le32toh(w.len);
+	if (!out->epoch || !range_valid(out->off, out->len, block_size))
+		return -EINVAL;
+	return 0;
+}
+
+int proto_block_rw_encode(const struct proto_block_rw *r, uint8_t *buf,
+			  size_t cap)
+{
+	if (cap < PROTO_BLOCK_RW_SIZE)
+		return -ENOBUFS;
+	rw_put(buf, r->block, r->epoch, r->off, r->len);
+	return PROTO_BLOCK_RW_SIZE;
+}
+
 int proto_block_rw_decode(const uint8_t *buf, size_t len, uint64_t payload_len,
 			  bool write, uint32_t block_size,
 			  struct proto_block_rw *out)
 {
-	struct rw_wire w;
 	uint64_t want;
+	int ret;
 
-	if (len < sizeof(w) || payload_len < sizeof(w))
+	if (len < PROTO_BLOCK_RW_SIZE || payload_len < PROTO_BLOCK_RW_SIZE)
 		return -EMSGSIZE;
-	memcpy(&w, buf, sizeof(w));
-	out->owner = le32toh(w.owner);
-	out->block = le32toh(w.block);
-	out->off = le32toh(w.off);
-	out->len = le32toh(w.len);
-	if (!out->owner || !range_valid(out->off, out->len, block_size))
-		return -EINVAL;
-	want = sizeof(w) + (write ? (uint64_t)out->len : 0);
+	ret = rw_get(buf, block_size, out);
+	if (ret)
+		return ret;
+	want = PROTO_BLOCK_RW_SIZE + (write ? (uint64_t)out->len : 0);
 	if (payload_len != want)
 		return -EMSGSIZE;
 	return 0;
 }
 
-int proto_block_batch_encode(uint32_t owner,
-			     const struct proto_block_extent *ext, uint32_t n,
+int proto_block_batch_encode(const struct proto_block_extent *ext, uint32_t n,
 			     uint8_t *buf, size_t cap)
 {
-	struct batch_wire w = {
-		.owner = htole32(owner),
-		.n = htole32(n),
-	};
-	size_t need = sizeof(w) + (size_t)n * sizeof(struct extent_wire);
+	struct batch_wire w = {.n = htole32(n)};
+	size_t need = sizeof(w) + (size_t)n * PROTO_BLOCK_EXTENT_SIZE;
+	uint64_t total = 0;
 
 	if (!n || n > PROTO_BLOCK_MAX_BATCH)
 		return -EINVAL;
 	if (cap < need)
 		return -ENOBUFS;
-	memcpy(buf, &w, sizeof(w));
 	for (uint32_t i = 0; i < n; i++) {
-		struct extent_wire e = {
-			.block = htole32(ext[i].block),
-			.off = htole32(ext[i].off),
-			.len = htole32(ext[i].len),
-		};
-
-		memcpy(buf + sizeof(w) + i * sizeof(e), &e, sizeof(e));
+		rw_put(buf + sizeof(w) + i * PROTO_BLOCK_EXTENT_SIZE,
+		       ext[i].block, ext[i].epoch, ext[i].off, ext[i].len);
+		total += ext[i].len;
 	}
+	w.data_len = htole64(total);
+	memcpy(buf, &w, sizeof(w));
 	return need;
 }
 
@@ -297,9 +349,9 @@ int proto_block_batch_prefix(const uint8_t *buf, size_t len)
 		return -EMSGSIZE;
 	memcpy(&w, buf, sizeof(w));
 	n = le32toh(w.n);
-	if (!le32toh(w.owner) || !n || n > PROTO_BLOCK_MAX_BATCH)
+	if (!n || n > PROTO_BLOCK_MAX_BATCH || w.reserved)
 		return -EINVAL;
-	return sizeof(w) + n * sizeof(struct extent_wire);
+	return sizeof(w) + n * PROTO_BLOCK_EXTENT_SIZE;
 }
 
 int proto_block_batch_decode(const uint8_t *buf, size_t len,
@@ -317,25 +369,27 @@ int proto_block_batch_decode(const uint8_t *buf, size_t len,
 	if (len < (size_t)hdr_len || payload_len < (uint64_t)hdr_len)
 		return -EMSGSIZE;
 	memcpy(&w, buf, sizeof(w));
-	out->owner = le32toh(w.owner);
 	out->n = le32toh(w.n);
+	out->data_len = le64toh(w.data_len);
 	if (out->n > max_ext)
 		return -EINVAL;
 	for (uint32_t i = 0; i < out->n; i++) {
-		struct extent_wire e;
+		struct proto_block_rw rw;
 
-		memcpy(&e, buf + sizeof(w) + i * sizeof(e), sizeof(e));
-		ext[i].block = le32toh(e.block);
-		ext[i].off = le32toh(e.off);
-		ext[i].len = le32toh(e.len);
-		if (e.reserved ||
-		    !range_valid(ext[i].off, ext[i].len, block_size))
+		if (rw_get(buf + sizeof(w) + i * PROTO_BLOCK_EXTENT_SIZE,
+			   block_size, &rw))
 			return -EINVAL;
-		total += ext[i].len;
+		ext[i] = (struct proto_block_extent){
+			.block = rw.block,
+			.epoch = rw.epoch,
+			.off = rw.off,
+			.len = rw.len,
+		};
+		total += rw.len;
 	}
-	if (total > WIRE_MAX_PAYLOAD - (uint64_t)hdr_len)
+	if (total != out->data_len ||
+	    total > WIRE_MAX_PAYLOAD - (uint64_t)hdr_len)
 		return -EINVAL;
-	out->data_len = total;
 	if (payload_len != (uint64_t)hdr_len + (write ? total : 0))
 		return -EMSGSIZE;
 	return hdr_len;
@@ -352,6 +406,8 @@ int proto_block_status_encode(const struct proto_block_status *s, uint8_t *buf,
 		.addr = htole64(s->region.addr),
 		.len = htole64(s->region.len),
 		.rkey = htole32(s->region.rkey),
+		.lease_ms = htole32(s->lease_ms),
+		.incarnation = htole64(s->incarnation),
 	};
 
 	if (cap < sizeof(w))
@@ -375,8 +431,10 @@ int proto_block_status_decode(const uint8_t *buf, size_t len,
 	out->region.addr = le64toh(w.addr);
 	out->region.len = le64toh(w.len);
 	out->region.rkey = le32toh(w.rkey);
+	out->lease_ms = le32toh(w.lease_ms);
+	out->incarnation = le64toh(w.incarnation);
 	if (!out->node || !proto_block_size_valid(out->block_size) ||
-	    out->free > out->total || w.reserved)
+	    out->free > out->total || !out->lease_ms)
 		return -EINVAL;
 	return 0;
 }
@@ -388,10 +446,11 @@ int proto_block_moved_encode(const struct proto_block_moved *m, uint8_t *buf,
 		.from = htole32(m->from),
 		.node = htole32(m->node),
 		.block = htole32(m->block),
+		.epoch = htole32(m->epoch),
 	};
 	size_t alen = strnlen(m->addr, sizeof(m->addr));
 
-	if (alen >= sizeof(w.addr) || !m->node)
+	if (alen >= sizeof(w.addr) || !m->node || !m->epoch)
 		return -EINVAL;
 	if (cap < sizeof(w))
 		return -ENOBUFS;
@@ -408,11 +467,13 @@ int proto_block_moved_decode(const uint8_t *buf, size_t len,
 	if (len != sizeof(w))
 		return -EMSGSIZE;
 	memcpy(&w, buf, sizeof(w));
-	if (!memchr(w.addr, '\0', sizeof(w.addr)) || !w.node || w.reserved)
+	if (!memchr(w.addr, '\0', sizeof(w.addr)) || !w.node || !w.epoch ||
+	    w.reserved)
 		return -EINVAL;
 	out->from = le32toh(w.from);
 	out->node = le32toh(w.node);
 	out->block = le32toh(w.block);
+	out->epoch = le32toh(w.epoch);
 	memcpy(out->addr, w.addr, sizeof(out->addr));
 	return 0;
 }

@@ -54,13 +54,13 @@ static int rw_args_valid(struct remote *r, uint32_t off, uint32_t len)
 	return 0;
 }
 
-/* One byte range of one block, read into or written from buf. */
-static int rw(struct remote *r, uint32_t node, bool write, uint32_t idx,
-	      uint32_t off, void *buf, uint32_t len,
+/* One byte range of one loan, read into or written from buf. */
+static int rw(struct remote *r, uint32_t node, bool write,
+	      struct proto_block_ref ref, uint32_t off, void *buf, uint32_t len,
 	      struct proto_block_moved *moved)
 {
 	struct proto_block_rw hdr = {
-		.owner = r->self, .block = idx, .off = off, .len = len};
+		.block = ref.block, .epoch = ref.epoch, .off = off, .len = len};
 	uint8_t req[PROTO_BLOCK_RW_SIZE];
 	/* a WRITE sends the bytes after the header; a READ receives them */
 	struct iovec iov[2] = {{req, sizeof(req)}, {buf, len}};
@@ -77,7 +77,7 @@ static int rw(struct remote *r, uint32_t node, bool write, uint32_t idx,
 				.moved = moved,
 			},
 		.write = write,
-		.region_off = (uint64_t)idx * r->block_size + off,
+		.region_off = (uint64_t)ref.block * r->block_size + off,
 		.buf = buf,
 		.len = len,
 	};
@@ -89,16 +89,18 @@ static int rw(struct remote *r, uint32_t node, bool write, uint32_t idx,
 	return remote_with_conn(r, node, true, do_rw, &call);
 }
 
-int remote_read(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		void *dst, uint32_t len, struct proto_block_moved *moved)
+int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,
+		uint32_t off, void *dst, uint32_t len,
+		struct proto_block_moved *moved)
 {
-	return rw(r, node, false, idx, off, dst, len, moved);
+	return rw(r, node, false, ref, off, dst, len, moved);
 }
 
-int remote_write(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		 const void *src, uint32_t len, struct proto_block_moved *moved)
+int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
+		 uint32_t off, const void *src, uint32_t len,
+		 struct proto_block_moved *moved)
 {
-	return rw(r, node, true, idx, off, (void *)src, len, moved);
+	return rw(r, node, true, ref, off, (void *)src, len, moved);
 }
 
 struct batch_call {
@@ -210,7 +212,7 @@ static int batch(struct remote *r, uint32_t node, bool write,
 	}
 	if (want != cmp_iov_total(iov, iovcnt))
 		return -EINVAL;
-	ret = proto_block_batch_encode(r->self, ext, n, hdr, sizeof(hdr));
+	ret = proto_block_batch_encode(ext, n, hdr, sizeof(hdr));
 	if (ret < 0)
 		return ret;
 	qiov[0].iov_base = hdr;

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * The owner-side block client behind remote.h: a table of provider nodes, a
- * small cache of authenticated connections per node, and one synchronous
- * request/reply per call on the caller's thread. Byte ranges and batches
- * are in remote-rw.c.
+ * The owner-side block client behind remote.h: the table of provider nodes
+ * and their states, checking connections out and in, and one synchronous
+ * request/reply per call on the caller's thread. Connecting, reconnecting,
+ * reconciling and keepalives are the keeper's (remote-keeper.c); byte
+ * ranges are in remote-rw.c, loans in remote-loans.c.
  *
- * Lock order: remote.lock only (one lock; nothing blocks under it except
- * conn_shutdown(), which does not wait for the network). A connection is
- * owned by the thread that checked it out; remote_node_dead() may shut it
- * down underneath that thread (waking its blocked read), and the thread
- * then destroys it at check-in because the node's generation moved on.
+ * A connection is owned by the thread that checked it out; a node turning
+ * suspect or gone shuts it down underneath that thread (waking its blocked
+ * read), and the thread destroys it at check-in because the node's
+ * generation moved on. Lock order: remote-internal.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmp/auth.h"
 #include "cmp/conn.h"
@@ -25,7 +26,7 @@
 #include "cmp/wire.h"
 #include "remote-internal.h"
 
-static struct remote_node *find_node_locked(struct remote *r, uint32_t id)
+struct remote_node *remote_find_node_locked(struct remote *r, uint32_t id)
 {
 	struct remote_node *n = r->buckets[id % REMOTE_BUCKETS];
 
@@ -46,10 +47,11 @@ static void unlink_conn_locked(struct rconn *rc)
 		rc->next->prev = rc->prev;
 	if (rc->idle)
 		n->nidle--;
+	n->nconns--;
 	rc->prev = rc->next = NULL;
 }
 
-static void link_conn_locked(struct rconn *rc)
+void remote_link_idle_locked(struct rconn *rc)
 {
 	struct remote_node *n = rc->node;
 
@@ -58,14 +60,26 @@ static void link_conn_locked(struct rconn *rc)
 	if (n->conns)
 		n->conns->prev = rc;
 	n->conns = rc;
+	n->nconns++;
+	rc->idle = true;
+	n->nidle++;
+	pthread_cond_signal(&n->cond);
 }
 
-/*
- * Marks every connection of n stale. Idle ones are unlinked and chained on
- * *dead for the caller to destroy outside the lock; busy ones are shut
- * down so their owner's blocked call returns now.
- */
-static void drop_conns_locked(struct remote_node *n, struct rconn **dead)
+struct rconn *remote_take_idle_locked(struct remote_node *n)
+{
+	struct rconn *rc;
+
+	for (rc = n->conns; rc && !rc->idle; rc = rc->next)
+		;
+	if (rc) {
+		rc->idle = false;
+		n->nidle--;
+	}
+	return rc;
+}
+
+void remote_drop_conns_locked(struct remote_node *n, struct rconn **dead)
 {
 	struct rconn *rc = n->conns, *next;
 
@@ -82,7 +96,7 @@ static void drop_conns_locked(struct remote_node *n, struct rconn **dead)
 	}
 }
 
-static void destroy_chain(struct rconn *rc)
+void remote_destroy_chain(struct rconn *rc)
 {
 	while (rc) {
 		struct rconn *next = rc->next;
@@ -93,10 +107,59 @@ static void destroy_chain(struct rconn *rc)
 	}
 }
 
+void remote_notify_health(struct remote *r, struct remote_node *n)
+{
+	bool up;
+
+	if (!r->owner || !r->owner->health)
+		return;
+	pthread_mutex_lock(&r->notify_lock);
+	pthread_mutex_lock(&r->lock);
+	up = n->state == REMOTE_UP;
+	pthread_mutex_unlock(&r->lock);
+	r->owner->health(r->owner_ctx, n->id, up);
+	pthread_mutex_unlock(&r->notify_lock);
+}
+
+void remote_suspect(struct remote *r, struct remote_node *n, uint64_t gen,
+		    int why, bool retry_now)
+{
+	char addr[PROTO_BLOCK_ADDR_LEN];
+	struct rconn *dead = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	if (n->state != REMOTE_UP || n->gen != gen) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	n->state = REMOTE_SUSPECT;
+	n->why = why;
+	n->since_ns = cmp_now_ns();
+	/* after a broken connection, the first reconnect at once */
+	n->backoff_ms = REMOTE_BACKOFF_MIN_MS;
+	n->next_try_ns = n->since_ns;
+	if (!retry_now) {
+		n->next_try_ns += (uint64_t)n->backoff_ms * 1000000ull;
+		n->backoff_ms *= 2;
+	}
+	remote_drop_conns_locked(n, &dead);
+	pthread_cond_broadcast(&n->cond);
+	remote_kick_keeper_locked(r);
+	strcpy(addr, n->addr);
+	pthread_mutex_unlock(&r->lock);
+	atomic_fetch_add(&r->suspects, 1);
+	log_warn_rl("remote: node %u (%s) is suspect: %s; its blocks give EIO "
+		    "until it is reached again",
+		    n->id, addr, strerror(-why));
+	remote_destroy_chain(dead);
+	remote_notify_health(r, n);
+}
+
 struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 			     uint32_t block_size)
 {
 	struct remote *r;
+	int err;
 
 	if (!self_node || !proto_block_size_valid(block_size)) {
 		errno = EINVAL;
@@ -105,12 +168,30 @@ struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
+	r->rec = calloc(1, sizeof(*r->rec));
+	if (!r->rec)
+		goto err_free_r;
 	r->keyring = keyring;
 	r->self = self_node;
 	r->block_size = block_size;
 	atomic_init(&r->timeout_ms, REMOTE_DEFAULT_TIMEOUT_MS);
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->notify_lock, NULL);
+	cmp_cond_init_monotonic(&r->keeper_wake);
+	err = remote_keeper_start(r);
+	if (err)
+		goto err_destroy_locks;
 	return r;
+
+err_destroy_locks:
+	pthread_cond_destroy(&r->keeper_wake);
+	pthread_mutex_destroy(&r->notify_lock);
+	pthread_mutex_destroy(&r->lock);
+	free(r->rec);
+err_free_r:
+	free(r);
+	errno = ENOMEM;
+	return NULL;
 }
 
 void remote_set_timeout(struct remote *r, int timeout_ms)
@@ -119,33 +200,75 @@ void remote_set_timeout(struct remote *r, int timeout_ms)
 		atomic_store(&r->timeout_ms, timeout_ms);
 }
 
+void remote_set_owner(struct remote *r, const struct remote_owner_ops *ops,
+		      void *ctx)
+{
+	pthread_mutex_lock(&r->lock);
+	r->owner = ops;
+	r->owner_ctx = ctx;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static struct remote_node *new_node_locked(struct remote *r, uint32_t id)
+{
+	struct remote_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->id = id;
+	n->state = REMOTE_UP;
+	cmp_cond_init_monotonic(&n->cond);
+	n->hnext = r->buckets[id % REMOTE_BUCKETS];
+	r->buckets[id % REMOTE_BUCKETS] = n;
+	return n;
+}
+
 int remote_add_node(struct remote *r, uint32_t node, const char *addr)
 {
 	struct rconn *dead = NULL;
 	struct remote_node *n;
+	bool revived = false;
 
 	if (!node || !addr || strlen(addr) >= PROTO_BLOCK_ADDR_LEN)
 		return -EINVAL;
 	pthread_mutex_lock(&r->lock);
-	n = find_node_locked(r, node);
+	n = remote_find_node_locked(r, node);
 	if (!n) {
-		n = calloc(1, sizeof(*n));
+		n = new_node_locked(r, node);
 		if (!n) {
 			pthread_mutex_unlock(&r->lock);
 			return -ENOMEM;
 		}
-		n->id = node;
-		n->hnext = r->buckets[node % REMOTE_BUCKETS];
-		r->buckets[node % REMOTE_BUCKETS] = n;
 	} else if (strcmp(n->addr, addr)) {
-		drop_conns_locked(n, &dead);
+		remote_drop_conns_locked(n, &dead);
+		n->next_try_ns = 0; /* a new address: try it now */
 	}
 	strcpy(n->addr, addr);
-	n->dead = false;
-	n->down_until = 0;
+	if (n->state == REMOTE_GONE) {
+		n->state = REMOTE_UP;
+		n->quick_retries = 0;
+		n->next_try_ns = 0;
+		revived = true;
+	}
+	remote_kick_keeper_locked(r);
 	pthread_mutex_unlock(&r->lock);
-	destroy_chain(dead);
+	remote_destroy_chain(dead);
+	if (revived)
+		remote_notify_health(r, n);
 	return 0;
+}
+
+void remote_set_candidate(struct remote *r, uint32_t node, bool candidate)
+{
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	if (n && n->candidate != candidate) {
+		n->candidate = candidate;
+		remote_kick_keeper_locked(r);
+	}
+	pthread_mutex_unlock(&r->lock);
 }
 
 void remote_node_dead(struct remote *r, uint32_t node)
@@ -154,13 +277,89 @@ void remote_node_dead(struct remote *r, uint32_t node)
 	struct remote_node *n;
 
 	pthread_mutex_lock(&r->lock);
-	n = find_node_locked(r, node);
-	if (n) {
-		n->dead = true;
-		drop_conns_locked(n, &dead);
+	n = remote_find_node_locked(r, node);
+	if (n && n->state != REMOTE_GONE) {
+		n->state = REMOTE_GONE;
+		n->since_ns = cmp_now_ns();
+		remote_drop_conns_locked(n, &dead);
+		pthread_cond_broadcast(&n->cond);
+	} else {
+		n = NULL;
 	}
 	pthread_mutex_unlock(&r->lock);
-	destroy_chain(dead);
+	remote_destroy_chain(dead);
+	if (n)
+		remote_notify_health(r, n);
+}
+
+bool remote_node_usable(struct remote *r, uint32_t node)
+{
+	struct remote_node *n;
+	bool up;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	up = n && n->state == REMOTE_UP;
+	pthread_mutex_unlock(&r->lock);
+	return up;
+}
+
+size_t remote_lenders(struct remote *r, uint32_t *ids, size_t max)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++)
+		for (struct remote_node *n = r->buckets[b]; n; n = n->hnext)
+			if (n->lent_to_us && n->state != REMOTE_GONE && k < max)
+				ids[k++] = n->id;
+	pthread_mutex_unlock(&r->lock);
+	return k;
+}
+
+void remote_want_reconcile(struct remote *r, uint32_t node)
+{
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	if (n && n->state != REMOTE_GONE) {
+		n->reconcile_wanted = true;
+		remote_kick_keeper_locked(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+int remote_borrow_begin(struct remote *r, uint32_t node)
+{
+	int timeout = atomic_load(&r->timeout_ms), ret = 0;
+	struct remote_node *n;
+	struct timespec dl;
+
+	cmp_deadline_ms(&dl, (uint64_t)timeout);
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	while (n && n->state == REMOTE_UP && n->gate && !ret)
+		ret = -pthread_cond_timedwait(&n->cond, &r->lock, &dl);
+	if (!n)
+		ret = -EHOSTUNREACH;
+	else if (ret || n->state != REMOTE_UP)
+		ret = -EIO;
+	else
+		n->borrowing++;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void remote_borrow_end(struct remote *r, uint32_t node)
+{
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	if (n && n->borrowing && !--n->borrowing)
+		pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* Reads a reply's payload; one line when it fails verification. */
@@ -170,29 +369,59 @@ static int recv_reply(struct rconn *rc, const struct wire_hdr *rh,
 	int ret = wire_recv_payload(rc->c, rh, iov, iovcnt);
 
 	if (ret == -EBADMSG)
-		log_warn("remote: node %u at %s: %s reply id %llu failed "
-			 "verification; closing the connection",
-			 rc->node->id, conn_peer(rc->c), wire_op_name(rh->op),
-			 (unsigned long long)rh->id);
+		log_warn_rl("remote: node %u at %s: %s reply id %llu failed "
+			    "verification; closing the connection",
+			    rc->node->id, conn_peer(rc->c),
+			    wire_op_name(rh->op), (unsigned long long)rh->id);
 	return ret;
+}
+
+/* A status other than OK: MOVED's payload, or the status as -errno. */
+static int recv_refusal(struct rconn *rc, struct call *cl,
+			const struct wire_hdr *rh)
+{
+	uint8_t mbuf[PROTO_BLOCK_MOVED_SIZE];
+	struct iovec miov = {mbuf, sizeof(mbuf)};
+	struct proto_block_moved mv;
+	int ret;
+
+	if (rh->status == WIRE_S_MOVED) {
+		if (rh->len != sizeof(mbuf))
+			return -EPROTO;
+		ret = recv_reply(rc, rh, &miov, 1);
+		if (ret < 0)
+			return ret;
+		if (proto_block_moved_decode(mbuf, rh->len, &mv) < 0)
+			return -EPROTO;
+		if (cl->moved)
+			*cl->moved = mv;
+		return -EREMCHG;
+	}
+	ret = wire_skip_payload(rc->c, rh);
+	if (ret < 0)
+		return ret;
+	ret = wire_status_to_errno(rh->status);
+	return ret > 0 ? -ret : (ret ? ret : -EIO);
 }
 
 int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 {
-	uint8_t mbuf[PROTO_BLOCK_MOVED_SIZE];
 	struct wire_hdr h = {.op = cl->op, .id = ++rc->next_id}, rh;
-	struct iovec miov = {mbuf, sizeof(mbuf)};
 	int ret;
 
 	ret = wire_send(rc->c, &h, cl->req, cl->nreq);
 	if (ret < 0)
 		return ret;
-	atomic_fetch_add(&r->requests, 1);
-	atomic_fetch_add(&r->sent, WIRE_HDR_SIZE + (uint64_t)h.len);
+	if (!cl->quiet) {
+		atomic_fetch_add(&r->requests, 1);
+		atomic_fetch_add(&r->sent, WIRE_HDR_SIZE + (uint64_t)h.len);
+	}
 	ret = wire_recv_hdr(rc->c, &rh);
 	if (ret < 0)
 		return ret;
-	atomic_fetch_add(&r->received, WIRE_HDR_SIZE + (uint64_t)rh.len);
+	if (!cl->quiet)
+		atomic_fetch_add(&r->received,
+				 WIRE_HDR_SIZE + (uint64_t)rh.len);
 	if (!(rh.flags & WIRE_F_REPLY) || rh.op != h.op || rh.id != h.id) {
 		log_debug("remote: %s: reply to %s id %llu does not match",
 			  conn_peer(rc->c), wire_op_name(h.op),
@@ -200,41 +429,20 @@ int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 		return -EPROTO;
 	}
 	cl->answered = true;
-	if (rh.status == WIRE_S_OK) {
-		if (cl->rep_exact ? rh.len != cl->rep_len
-				  : rh.len > cl->rep_len)
-			return -EPROTO;
-		cl->got = rh.len;
-		if (!rh.len)
-			return 0;
-		return recv_reply(rc, &rh, cl->rep, cl->nrep);
-	}
-	if (rh.status == WIRE_S_MOVED) {
-		struct proto_block_moved mv;
-
-		if (rh.len != sizeof(mbuf))
-			return -EPROTO;
-		ret = recv_reply(rc, &rh, &miov, 1);
-		if (ret < 0)
-			return ret;
-		if (proto_block_moved_decode(mbuf, rh.len, &mv) < 0)
-			return -EPROTO;
-		if (cl->moved)
-			*cl->moved = mv;
-		return -ESTALE;
-	}
-	ret = wire_skip_payload(rc->c, &rh);
-	if (ret < 0)
-		return ret;
-	ret = wire_status_to_errno(rh.status);
-	return ret > 0 ? -ret : (ret ? ret : -EIO);
+	if (rh.status != WIRE_S_OK)
+		return recv_refusal(rc, cl, &rh);
+	if (cl->rep_exact ? rh.len != cl->rep_len : rh.len > cl->rep_len)
+		return -EPROTO;
+	cl->got = rh.len;
+	if (!rh.len)
+		return 0;
+	return recv_reply(rc, &rh, cl->rep, cl->nrep);
 }
 
-/* Answers the provider gives that leave the connection in step. */
-static bool conn_reusable(int ret)
+bool remote_conn_reusable(int ret)
 {
 	return ret == 0 || ret == -ENOENT || ret == -ENOSPC || ret == -EACCES ||
-	       ret == -ESTALE || ret == -EBUSY;
+	       ret == -ESTALE || ret == -EREMCHG || ret == -EBUSY;
 }
 
 /* A STATUS request: the provider's counts and its region on this connection. */
@@ -256,28 +464,28 @@ static void status_call_init(struct status_call *sc)
 	};
 }
 
-static int fetch_region(struct remote *r, struct rconn *rc)
+int remote_status_on(struct remote *r, struct rconn *rc,
+		     struct proto_block_status *out)
 {
-	struct proto_block_status st;
 	struct status_call sc;
 	int ret;
 
 	status_call_init(&sc);
+	sc.cl.quiet = true;
 	ret = remote_transact(r, rc, &sc.cl);
 	if (ret < 0)
 		return ret;
-	if (proto_block_status_decode(sc.buf, sizeof(sc.buf), &st) < 0)
+	if (proto_block_status_decode(sc.buf, sizeof(sc.buf), out) < 0)
 		return -EPROTO;
-	rc->region = st.region;
-	rc->rma = st.region.len > 0;
 	return 0;
 }
 
-/* A fresh authenticated connection to n (address copied under the lock). */
-static int connect_node(struct remote *r, struct remote_node *n,
-			const char *addr, uint64_t gen, struct rconn **out)
+int remote_connect_node(struct remote *r, struct remote_node *n,
+			const char *addr, uint64_t gen, int timeout_ms,
+			struct rconn **out)
 {
 	int timeout = atomic_load(&r->timeout_ms);
+	struct proto_block_status st;
 	struct rconn *rc;
 	int ret;
 
@@ -286,22 +494,28 @@ static int connect_node(struct remote *r, struct remote_node *n,
 		return -ENOMEM;
 	rc->node = n;
 	rc->gen = gen;
-	ret = conn_connect(addr, timeout, &rc->c);
+	ret = conn_connect(addr, timeout_ms, &rc->c);
 	if (ret < 0)
 		goto err_free_rc;
+	ret = conn_set_timeout(rc->c, timeout_ms);
+	if (ret < 0)
+		goto err_destroy_conn;
+	ret = auth_client(rc->c, r->keyring, r->self, cmp_incarnation(),
+			  timeout_ms);
+	if (ret < 0)
+		goto err_destroy_conn;
+	if (conn_has_rma(rc->c)) {
+		ret = remote_status_on(r, rc, &st);
+		if (ret < 0)
+			goto err_destroy_conn;
+		rc->region = st.region;
+		rc->rma = st.region.len > 0;
+	}
+	/* requests then run on the request deadline */
 	ret = conn_set_timeout(rc->c, timeout);
 	if (ret < 0)
 		goto err_destroy_conn;
 	rc->timeout_ms = timeout;
-	ret = auth_client(rc->c, r->keyring, r->self, cmp_incarnation(),
-			  timeout);
-	if (ret < 0)
-		goto err_destroy_conn;
-	if (conn_has_rma(rc->c)) {
-		ret = fetch_region(r, rc);
-		if (ret < 0)
-			goto err_destroy_conn;
-	}
 	atomic_fetch_add(&r->connects, 1);
 	*out = rc;
 	return 0;
@@ -316,75 +530,62 @@ err_free_rc:
 }
 
 /*
- * Takes a connection to node for this thread: a cached one (*fresh false)
- * or a new one. -EIO for a dead node, -EHOSTUNREACH for an unknown one.
+ * Takes a connection to node for this thread: an idle one, or the next one
+ * the keeper opens or a caller checks in, until the request deadline.
+ * -EIO for a node that is not UP (or no connection in time),
+ * -EHOSTUNREACH for an unknown one. wait false: an idle one now or -EIO.
+ * A borrow (ALLOC, the one call that is not idempotent) gives up when a
+ * reconciliation with node is about to start: it waits for borrows.
  */
-static int checkout(struct remote *r, uint32_t node, struct rconn **out,
-		    bool *fresh)
+static int checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
+		    struct rconn **out)
 {
-	char addr[PROTO_BLOCK_ADDR_LEN];
+	int timeout = atomic_load(&r->timeout_ms), ret = 0;
 	struct remote_node *n;
-	struct rconn *rc;
-	uint64_t gen;
-	int ret, timeout = atomic_load(&r->timeout_ms);
+	struct rconn *rc = NULL;
+	struct timespec dl;
 
+	cmp_deadline_ms(&dl, (uint64_t)timeout);
 	pthread_mutex_lock(&r->lock);
-	n = find_node_locked(r, node);
-	if (!n || n->dead || (n->down_until && cmp_now_ns() < n->down_until)) {
+	n = remote_find_node_locked(r, node);
+	if (!n) {
 		pthread_mutex_unlock(&r->lock);
-		return n ? -EIO : -EHOSTUNREACH;
+		return -EHOSTUNREACH;
 	}
-	for (rc = n->conns; rc && !rc->idle; rc = rc->next)
-		;
-	if (rc) {
-		rc->idle = false;
-		n->nidle--;
-		pthread_mutex_unlock(&r->lock);
-		if (rc->timeout_ms != timeout &&
-		    conn_set_timeout(rc->c, timeout) == 0)
-			rc->timeout_ms = timeout;
-		*out = rc;
-		*fresh = false;
-		return 0;
+	while (n->state == REMOTE_UP && !(borrow && n->gate) &&
+	       !(rc = remote_take_idle_locked(n))) {
+		if (!wait || ret)
+			break;
+		n->waiters++;
+		remote_kick_keeper_locked(r);
+		ret = pthread_cond_timedwait(&n->cond, &r->lock, &dl);
+		n->waiters--;
 	}
-	strcpy(addr, n->addr);
-	gen = n->gen;
 	pthread_mutex_unlock(&r->lock);
-
-	ret = connect_node(r, n, addr, gen, &rc);
-	pthread_mutex_lock(&r->lock);
-	if (ret < 0) {
-		/*
-		 * Every caller would wait out its own connect deadline on a
-		 * node that just failed one: spare them for a while.
-		 */
-		if (n->gen == gen)
-			n->down_until =
-				cmp_now_ns() + REMOTE_RETRY_MS * 1000000ull;
-		pthread_mutex_unlock(&r->lock);
+	if (!rc)
 		return -EIO;
-	}
-	n->down_until = 0;
-	link_conn_locked(rc);
-	pthread_mutex_unlock(&r->lock);
+	if (rc->timeout_ms != timeout && conn_set_timeout(rc->c, timeout) == 0)
+		rc->timeout_ms = timeout;
 	*out = rc;
-	*fresh = true;
 	return 0;
 }
 
-/* Gives the connection back, or destroys it when broken or stale. */
-static void checkin(struct remote *r, struct rconn *rc, bool ok)
+void remote_checkin(struct remote *r, struct rconn *rc, bool ok)
 {
 	struct remote_node *n = rc->node;
 
 	pthread_mutex_lock(&r->lock);
-	if (ok && !n->dead && rc->gen == n->gen && n->nidle < REMOTE_MAX_IDLE) {
+	if (ok)
+		n->last_traffic_ns = cmp_now_ns();
+	if (ok && n->state == REMOTE_UP && rc->gen == n->gen) {
 		rc->idle = true;
 		n->nidle++;
+		pthread_cond_signal(&n->cond);
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
 	unlink_conn_locked(rc);
+	remote_kick_keeper_locked(r);
 	pthread_mutex_unlock(&r->lock);
 	conn_destroy(rc->c);
 	free(rc);
@@ -394,30 +595,38 @@ int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 		     remote_exchange_fn fn, void *arg)
 {
 	struct call *cl = arg;
+	struct remote_node *n;
 	struct rconn *rc;
-	bool fresh, answer;
-	int ret, attempt;
+	uint64_t gen;
+	bool answer;
+	int ret;
 
-	for (attempt = 0; attempt < 2; attempt++) {
-		ret = checkout(r, node, &rc, &fresh);
-		if (ret < 0)
-			break;
+	ret = checkout(r, node, true, !idempotent, &rc);
+	for (int attempt = 0; ret == 0; attempt++) {
 		cl->answered = false;
 		ret = fn(r, rc, arg);
 		/* a status the provider sent (-EPROTO: it broke the protocol)
 		 */
 		answer = ret == 0 || (cl->answered && ret != -EPROTO);
-		checkin(r, rc, answer && conn_reusable(ret));
+		n = rc->node;
+		gen = rc->gen;
+		remote_checkin(r, rc, answer && remote_conn_reusable(ret));
 		if (answer)
 			return ret;
 		log_debug("remote: node %u: %s", node, strerror(-ret));
 		/*
-		 * A cached connection the provider closed while idle fails on
-		 * first use: try once more on a fresh one. Never after a
-		 * timeout: a hung provider must not cost two deadlines.
+		 * One connection may break alone (reset, closed while idle):
+		 * an idempotent call tries once more on another one that is
+		 * idle right now. Never after a timeout: a hung provider
+		 * must not cost two deadlines.
 		 */
-		if (fresh || !idempotent || ret == -ETIMEDOUT)
-			break;
+		if (!attempt && idempotent && ret != -ETIMEDOUT &&
+		    checkout(r, node, false, false, &rc) == 0) {
+			ret = 0;
+			continue;
+		}
+		remote_suspect(r, n, gen, ret, true);
+		ret = -EIO;
 	}
 	if (ret == -EHOSTUNREACH)
 		return ret;
@@ -425,78 +634,9 @@ int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 	return -EIO;
 }
 
-static int do_call(struct remote *r, struct rconn *rc, void *arg)
+int remote_do_call(struct remote *r, struct rconn *rc, void *arg)
 {
 	return remote_transact(r, rc, arg);
-}
-
-int remote_alloc(struct remote *r, uint32_t node, uint32_t n, uint32_t *idx,
-		 uint32_t *got)
-{
-	uint8_t req[PROTO_BLOCK_ALLOC_REQ_SIZE];
-	uint8_t rep[PROTO_BLOCK_MAX_IDX_MSG];
-	struct proto_block_alloc_req ar = {
-		.owner = r->self,
-		.n = MIN(n, PROTO_BLOCK_MAX_IDX),
-	};
-	struct proto_block_alloc_rep out;
-	struct iovec qiov = {req, sizeof(req)}, piov = {rep, sizeof(rep)};
-	struct call cl = {
-		.op = WIRE_OP_ALLOC,
-		.req = &qiov,
-		.nreq = 1,
-		.rep = &piov,
-		.nrep = 1,
-		.rep_len = sizeof(rep),
-	};
-	int ret;
-
-	*got = 0;
-	if (!n)
-		return -EINVAL;
-	proto_block_alloc_req_encode(&ar, req, sizeof(req));
-	ret = remote_with_conn(r, node, false, do_call, &cl);
-	if (ret < 0)
-		return ret;
-	ret = proto_block_alloc_rep_decode(rep, cl.got, &out, idx, ar.n);
-	if (ret < 0 || !out.count) {
-		log_warn("remote: node %u sent a bad ALLOC reply", node);
-		atomic_fetch_add(&r->errors, 1);
-		return -EIO;
-	}
-	*got = out.count;
-	return 0;
-}
-
-int remote_free(struct remote *r, uint32_t node, const uint32_t *idx,
-		uint32_t n)
-{
-	uint8_t req[PROTO_BLOCK_MAX_IDX_MSG];
-	struct iovec qiov = {req, 0};
-	struct call cl = {
-		.op = WIRE_OP_FREE,
-		.req = &qiov,
-		.nreq = 1,
-		.rep_exact = true,
-	};
-	uint32_t done = 0, chunk;
-	int ret;
-
-	if (!n)
-		return 0;
-	while (done < n) {
-		chunk = MIN(n - done, PROTO_BLOCK_MAX_IDX);
-		ret = proto_block_free_req_encode(r->self, idx + done, chunk,
-						  req, sizeof(req));
-		if (ret < 0)
-			return ret;
-		qiov.iov_len = ret;
-		ret = remote_with_conn(r, node, false, do_call, &cl);
-		if (ret < 0)
-			return ret;
-		done += chunk;
-	}
-	return 0;
 }
 
 int remote_status(struct remote *r, uint32_t node,
@@ -506,11 +646,11 @@ int remote_status(struct remote *r, uint32_t node,
 	int ret;
 
 	status_call_init(&sc);
-	ret = remote_with_conn(r, node, true, do_call, &sc.cl);
+	ret = remote_with_conn(r, node, true, remote_do_call, &sc.cl);
 	if (ret < 0)
 		return ret;
 	if (proto_block_status_decode(sc.buf, sizeof(sc.buf), out) < 0) {
-		log_warn("remote: node %u sent a bad STATUS reply", node);
+		log_warn_rl("remote: node %u sent a bad STATUS reply", node);
 		atomic_fetch_add(&r->errors, 1);
 		return -EIO;
 	}
@@ -524,21 +664,29 @@ void remote_stats(struct remote *r, struct remote_stats *out)
 	out->bytes_received = atomic_load(&r->received);
 	out->errors = atomic_load(&r->errors);
 	out->connects = atomic_load(&r->connects);
+	out->suspects = atomic_load(&r->suspects);
+	out->reconciles = atomic_load(&r->reconciles);
+	out->lost = atomic_load(&r->lost_by_reconcile);
 }
 
 void remote_destroy(struct remote *r)
 {
 	if (!r)
 		return;
+	remote_keeper_stop(r);
 	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++) {
 		struct remote_node *n = r->buckets[b], *next;
 
 		for (; n; n = next) {
 			next = n->hnext;
-			destroy_chain(n->conns);
+			remote_destroy_chain(n->conns);
+			pthread_cond_destroy(&n->cond);
 			free(n);
 		}
 	}
+	pthread_cond_destroy(&r->keeper_wake);
+	pthread_mutex_destroy(&r->notify_lock);
 	pthread_mutex_destroy(&r->lock);
+	free(r->rec);
 	free(r);
 }

@@ -5,32 +5,45 @@
  * byte ranges of them. It speaks the messages of proto_block.h
  * to the peer service (include/cmp/peer.h) of each provider.
  *
- * Connections: a small cache of authenticated connections per provider
- * node. Each call checks one out, does its own network I/O synchronously on
- * the calling thread, and checks it back in, so a FUSE thread never hands
- * off to another thread. On transports with one-sided access (RDMA),
- * reads and writes go straight to the region the provider offered with
- * conn_rma_read/write instead of READ/WRITE messages (the provider's owner
- * and MOVED checks are then not consulted: the region is the contract).
+ * Nodes and their states: a provider is UP (usable), SUSPECT (a transport
+ * error: timeout, reset, refused connect, broken frame; since when and why
+ * are kept) or GONE (it left: remote_node_dead()). A call for a SUSPECT or
+ * GONE node fails with -EIO at once, never waiting on a timeout. Nothing is
+ * freed or forgotten because a node is suspect: its blocks come back when
+ * it does.
  *
- * Errors: 0 or -errno. -EIO: the provider is unreachable, dead, timed out
- * or broke the protocol (the connection is dropped; the caller logs it,
- * the details are at debug level). Every call is bounded by the timeout
- * (default 5000 ms, remote_set_timeout()), never a hang; after a failed
- * connect, calls to that node fail at once with -EIO for REMOTE_RETRY_MS
- * (or until remote_add_node() names it again). Provider answers:
- * -ENOSPC (no free block), -ENOENT (not a block of ours there), -EACCES,
- * -EINVAL, -EBADMSG (our data arrived corrupted), and -ESTALE when the block
- * moved on: *moved (if not NULL) then tells where to retry. -EHOSTUNREACH
- * for a node never added.
+ * Connections: a keeper thread owns connecting. It keeps a bounded set of
+ * authenticated connections to every node we may borrow from
+ * (remote_set_candidate) or that holds our loans, opens more when callers
+ * wait, and reconnects SUSPECT nodes with backoff (100 ms doubling to 2 s).
+ * On reconnect it compares the provider's incarnation: a restarted
+ * provider lost every loan we had there (owner op restarted()); otherwise
+ * it reconciles (RECONCILE with the loans the owner ops list: the provider
+ * frees what we no longer claim, lost() gets what it no longer holds),
+ * and only then sets the node UP. It PINGs every provider holding our
+ * loans at least every lease/4 (at most 30 s) when there was no other
+ * traffic, so the provider's lease on us never runs out while we live.
+ * The calling thread never connects: it checks out an idle connection or
+ * waits (bounded by the request deadline) for one the keeper opens, then
+ * does its own network I/O synchronously. On transports with one-sided
+ * access (RDMA), reads and writes go straight to the provider's exposed
+ * region with conn_rma_read/write instead of READ/WRITE messages.
  *
- * Owner ids: every request carries self_node, and a provider binds each
- * connection to the first owner id it sees. To move a block lent to us on
- * to a third node for its owner (DESIGN principle 3: the block must belong
- * to the owner there), use a struct remote created with that owner's id.
+ * Errors: 0 or -errno. -EIO: the provider is unreachable, suspect, gone,
+ * timed out or broke the protocol. Every call is bounded by the timeout
+ * (default 5000 ms, remote_set_timeout()), never a hang. Provider answers:
+ * -ENOSPC (no free block), -ESTALE (that loan is not ours any more: freed,
+ * re-lent, or our lease there expired), -ENOENT (no such block), -EACCES,
+ * -EINVAL, -EBADMSG (our data arrived corrupted), and -EREMCHG when the
+ * block moved on: *moved (if not NULL) then tells where to retry.
+ * -EHOSTUNREACH for a node never added.
  *
- * A lost ALLOC reply (timeout) leaves the blocks allocated on the provider
- * until the owner frees them or dies.
+ * Owner id: the provider knows us by the node id our handshake
+ * authenticated (self_node), never by a field of a request.
+ *
+ * A lost ALLOC reply (timeout) leaves loans we do not know of on the
+ * provider: our next reconciliation with it, or its lease on us, ends
+ * them.
  *
  * Threads: every function is thread-safe. Memory: callers own all buffers;
  * nothing is kept after a call returns.
@@ -53,51 +66,117 @@ struct remote_stats {
 	uint64_t bytes_received;
 	uint64_t errors; /* calls that returned -EIO */
 	uint64_t connects;
+	uint64_t suspects;   /* times a node became suspect */
+	uint64_t reconciles; /* reconciliations completed */
+	uint64_t lost;	     /* loans reconciliation found missing */
 };
 
 #define REMOTE_DEFAULT_TIMEOUT_MS 5000
-/* Fail-fast window after a failed connect to a node. */
-#define REMOTE_RETRY_MS 1000
-/* Idle connections kept per node. */
-#define REMOTE_MAX_IDLE 8
+
+/*
+ * What the keeper needs to know of the owner's loans (the pool's LRL), and
+ * what it tells. Called from the keeper thread (health() also from the
+ * thread whose request failed), with no remote lock held.
+ */
+struct remote_owner_ops {
+	/*
+	 * Up to max loans we hold on node, scanning on from *cursor (0 at
+	 * first): refs[], and tags[] to hand back to lost(). Returns how
+	 * many; sets *cursor to UINT32_MAX once the scan is complete (it may
+	 * return 0 before that). Loans made during a scan need not be listed.
+	 */
+	uint32_t (*loans)(void *ctx, uint32_t node, uint32_t *cursor,
+			  struct proto_block_ref *refs, uint32_t *tags,
+			  uint32_t max);
+	/* The provider does not hold these (any more): they are lost. */
+	void (*lost)(void *ctx, uint32_t node,
+		     const struct proto_block_ref *refs, const uint32_t *tags,
+		     uint32_t n);
+	/* node restarted (new incarnation): every loan there is lost. */
+	void (*restarted)(void *ctx, uint32_t node);
+	/* node became usable (up) or not (suspect, gone). */
+	void (*health)(void *ctx, uint32_t node, bool up);
+};
 
 /*
  * keyring NULL: insecure mode (else borrowed: it must outlive r). self_node
- * is the owner id this node puts in every request and gives in the
- * handshake; block_size the cluster block size. Returns NULL with errno
- * set (EINVAL, ENOMEM).
+ * is the owner id this node gives in the handshake; block_size the cluster
+ * block size. Starts the keeper thread. Returns NULL with errno set
+ * (EINVAL, ENOMEM, EAGAIN).
  */
 struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 			     uint32_t block_size);
-/* Deadline of each later call's connect, send and reply, in ms (> 0). */
+/* Deadline of each later call's wait, send and reply, in ms (> 0). */
 void remote_set_timeout(struct remote *r, int timeout_ms);
+/* Installs the owner ops (ops and ctx must outlive r). Once, early. */
+void remote_set_owner(struct remote *r, const struct remote_owner_ops *ops,
+		      void *ctx);
 /*
- * Learns or updates a provider's address (from the manager). Revives a
- * node marked dead. An address change drops the cached connections.
+ * Learns or updates a provider's address (from the manager). An address
+ * change drops the cached connections; a GONE node becomes usable again
+ * (its old loans stay lost), a SUSPECT one is retried now.
  */
 int remote_add_node(struct remote *r, uint32_t node, const char *addr);
+/* We may borrow from node: the keeper keeps connections open to it. */
+void remote_set_candidate(struct remote *r, uint32_t node, bool candidate);
 /*
- * The manager announced node dead: closes its connections, including those
- * in use (their calls fail with -EIO at once), and fails later calls with
- * -EIO until remote_add_node() names it again.
+ * The node left for good: closes its connections, including those in use
+ * (their calls fail with -EIO at once), and fails later calls with -EIO
+ * until remote_add_node() names it again. Our loans there are the
+ * caller's to mark lost.
  */
 void remote_node_dead(struct remote *r, uint32_t node);
+/* UP now (false for suspect, gone or unknown nodes). */
+bool remote_node_usable(struct remote *r, uint32_t node);
+/* Nodes that lent to us and did not leave, up to max; returns how many. */
+size_t remote_lenders(struct remote *r, uint32_t *ids, size_t max);
+/* Something we gave back may not have arrived: reconcile with node. */
+void remote_want_reconcile(struct remote *r, uint32_t node);
+
+/*
+ * Borrowing, in three steps so that a reconciliation never misses a loan:
+ * remote_borrow_begin() (waits while a reconciliation with node runs;
+ * -EIO when node is not usable), remote_alloc(), and once the loans are
+ * recorded where loans() lists them (or given up), remote_borrow_end().
+ */
+int remote_borrow_begin(struct remote *r, uint32_t node);
+void remote_borrow_end(struct remote *r, uint32_t node);
 
 /*
  * Borrows up to n blocks (at most PROTO_BLOCK_MAX_IDX per call) from node:
- * 0 and *got >= 1 indexes in idx, or -ENOSPC when it has none free.
+ * 0 and *got >= 1 loans in refs (cleared blocks), or -ENOSPC when it has
+ * none free.
  */
-int remote_alloc(struct remote *r, uint32_t node, uint32_t n, uint32_t *idx,
-		 uint32_t *got);
-/* Returns n blocks (any n; sent in chunks) to node. */
-int remote_free(struct remote *r, uint32_t node, const uint32_t *idx,
-		uint32_t n);
+int remote_alloc(struct remote *r, uint32_t node, uint32_t n,
+		 struct proto_block_ref *refs, uint32_t *got);
+/* Ends n loans (any n; sent in chunks). A retry is harmless. */
+int remote_free(struct remote *r, uint32_t node,
+		const struct proto_block_ref *refs, uint32_t n);
+/*
+ * One step of a reconciliation (flags PROTO_BLOCK_RECONCILE_FIRST/LAST):
+ * n (<= PROTO_BLOCK_MAX_IDX) loans we still claim there; missing[] (room
+ * for n) gets those the provider does not hold. LAST makes it end the
+ * loans we did not claim in any step since FIRST.
+ */
+int remote_reconcile(struct remote *r, uint32_t node, uint32_t flags,
+		     const struct proto_block_ref *refs, uint32_t n,
+		     struct proto_block_ref *missing, uint32_t *nmissing);
+/* We leave: the provider ends all our loans (*freed: how many). */
+int remote_goodbye(struct remote *r, uint32_t node, uint32_t *freed);
+/*
+ * GOODBYE to every node that ever lent to us; failures are logged (the
+ * lease frees those loans later). Returns how many nodes acknowledged.
+ */
+unsigned int remote_goodbye_all(struct remote *r);
+/* Renews the provider's lease on us (the keeper does it when idle). */
+int remote_ping(struct remote *r, uint32_t node);
 
-/* Byte range [off, off + len) of block idx on node; inside one block. */
-int remote_read(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		void *dst, uint32_t len, struct proto_block_moved *moved);
-int remote_write(struct remote *r, uint32_t node, uint32_t idx, uint32_t off,
-		 const void *src, uint32_t len,
+/* One byte range [off, off + len) of loan ref on node; inside one block. */
+int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,
+		uint32_t off, void *dst, uint32_t len,
+		struct proto_block_moved *moved);
+int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
+		 uint32_t off, const void *src, uint32_t len,
 		 struct proto_block_moved *moved);
 
 /*

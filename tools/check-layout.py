@@ -57,7 +57,11 @@ PUBLIC = {
 FILE_MODULE = {
     "manager/proto.c": "mgr",
     "manager/client.c": "mgr",
+    "manager/client-query.c": "mgr",
+    "manager/client-internal.h": "mgr",
     "pool/peer.c": "peer",
+    "pool/loans.c": "peer",
+    "pool/loans.h": "peer",
     "pool/proto_block.c": "peer",
     "pool/proto_block.h": "peer",
 }

@@ -38,8 +38,12 @@ static void print_json(FILE *out, const char *addr,
 	for (i = 0; i < count; i++) {
 		fprintf(out, "%s\n  {\"id\": %u, \"kind\": \"%s\", ",
 			i ? "," : "", n[i].node, mgr_kind_name(n[i].kind));
-		fprintf(out, "\"alive\": %s, \"addr\": ",
-			n[i].alive ? "true" : "false");
+		fprintf(out,
+			"\"alive\": %s, \"state\": \"%s\", \"since_s\": %llu, "
+			"\"addr\": ",
+			n[i].state == MGR_NODE_ALIVE ? "true" : "false",
+			mgr_node_state_name(n[i].state),
+			(unsigned long long)(n[i].since_ms / 1000));
 		json_str(out, n[i].addr);
 		fprintf(out,
 			", \"block_size\": %u, \"capacity\": %llu, "
@@ -58,27 +62,61 @@ static void print_json(FILE *out, const char *addr,
 	fprintf(out, "%s]}\n", count ? "\n" : "");
 }
 
+/* "alive", "suspect since 12s", "left 30s ago". */
+static const char *state_text(const struct mgr_node_info *n, char *buf,
+			      size_t len)
+{
+	unsigned long long s = (unsigned long long)(n->since_ms / 1000);
+
+	if (n->state == MGR_NODE_SUSPECT)
+		snprintf(buf, len, "suspect since %llus", s);
+	else if (n->state == MGR_NODE_LEFT)
+		snprintf(buf, len, "left %llus ago", s);
+	else
+		snprintf(buf, len, "%s", mgr_node_state_name(n->state));
+	return buf;
+}
+
+/* "3 alive", "3 alive, 1 suspect, 2 left" */
+static void count_states(const struct mgr_node_info *n, size_t count, char *buf,
+			 size_t len)
+{
+	char sus[40] = "", left[40] = "";
+	size_t k[4] = {0}, i;
+
+	for (i = 0; i < count; i++)
+		k[n[i].state < 4 ? n[i].state : 0]++;
+	if (k[MGR_NODE_SUSPECT])
+		snprintf(sus, sizeof(sus), ", %zu suspect",
+			 k[MGR_NODE_SUSPECT]);
+	if (k[MGR_NODE_LEFT])
+		snprintf(left, sizeof(left), ", %zu left", k[MGR_NODE_LEFT]);
+	snprintf(buf, len, "%zu alive%s%s", k[MGR_NODE_ALIVE], sus, left);
+}
+
 static void print_table(FILE *out, const char *addr,
 			const struct mgr_node_info *n, size_t count)
 {
 	uint64_t cap = 0, free_bytes = 0;
-	char a[32], b[32];
-	size_t i, alive = 0;
-	int w = 4; /* the ADDR column fits the longest address */
+	char a[32], b[32], st[48], states[128];
+	size_t i;
+	int w = 4, sw = 5; /* the ADDR and STATE columns fit their longest */
 
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
 		w = MAX(w, (int)strlen(n[i].addr));
+		sw = MAX(sw, (int)strlen(state_text(&n[i], st, sizeof(st))));
+	}
 	fprintf(out,
-		"%-10s %-9s %-5s %-*s %9s %10s %10s %10s %10s %10s "
+		"%-10s %-9s %-*s %-*s %9s %10s %10s %10s %10s %10s "
 		"%10s %7s\n",
-		"NODE", "KIND", "STATE", w, "ADDR", "BLOCK", "CAPACITY", "FREE",
-		"LLL", "LRL", "RLL", "RRL", "SEEN");
+		"NODE", "KIND", sw, "STATE", w, "ADDR", "BLOCK", "CAPACITY",
+		"FREE", "LLL", "LRL", "RLL", "RRL", "SEEN");
 	for (i = 0; i < count; i++) {
 		fprintf(out,
-			"%-10u %-9s %-5s %-*s %9s %10llu %10llu %10llu "
+			"%-10u %-9s %-*s %-*s %9s %10llu %10llu %10llu "
 			"%10llu %10llu %10llu %5llus\n",
-			n[i].node, mgr_kind_name(n[i].kind),
-			n[i].alive ? "alive" : "dead", w, n[i].addr,
+			n[i].node, mgr_kind_name(n[i].kind), sw,
+			state_text(&n[i], st, sizeof(st)), w, n[i].addr,
 			cmp_format_size(n[i].block_size, a, sizeof(a)),
 			(unsigned long long)n[i].capacity,
 			(unsigned long long)n[i].counts.free,
@@ -87,14 +125,14 @@ static void print_table(FILE *out, const char *addr,
 			(unsigned long long)n[i].counts.rll,
 			(unsigned long long)n[i].counts.rrl,
 			(unsigned long long)(n[i].age_ms / 1000));
-		if (!n[i].alive)
+		if (n[i].state != MGR_NODE_ALIVE)
 			continue;
-		alive++;
 		cap += n[i].capacity * n[i].block_size;
 		free_bytes += n[i].counts.free * n[i].block_size;
 	}
-	fprintf(out, "%zu nodes (%zu alive) at manager %s; pool %s, %s free\n",
-		count, alive, addr, cmp_format_size(cap, a, sizeof(a)),
+	count_states(n, count, states, sizeof(states));
+	fprintf(out, "%zu nodes (%s) at manager %s; pool %s, %s free\n", count,
+		states, addr, cmp_format_size(cap, a, sizeof(a)),
 		cmp_format_size(free_bytes, b, sizeof(b)));
 }
 
@@ -104,8 +142,11 @@ static const char *hint(int err)
 	switch (err) {
 	case -EACCES:
 		return " (wrong cluster key, or secure and insecure mixed)";
-	case -EHOSTUNREACH:
+	case -ECONNREFUSED:
 		return " (is cmp-manager running there?)";
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+		return " (check the address and the network)";
 	case -ETIMEDOUT:
 		return " (no answer in time)";
 	default:

@@ -3,7 +3,8 @@
  * The cluster commands of cmpctl, kept in a library of their own so the
  * lead's tools/cmpctl.c only wires them to subcommands:
  *
- *   cmpctl status [--json]   nodes, kind, capacity, free, alive, and the
+ *   cmpctl status [--json]   nodes, kind, state (alive, suspect, left and
+ *                            since when), capacity, and the
  *                            free/LLL/LRL/RLL/RRL counts of every node
  *   cmpctl keygen FILE       a new cluster key (mode 0600)
  *

@@ -33,7 +33,6 @@ int conn_rdma_set_nonblock(int fd)
 struct rdma_conn *conn_rdma_alloc(void)
 {
 	struct rdma_conn *c = calloc(1, sizeof(*c));
-	pthread_condattr_t attr;
 
 	if (!c)
 		return NULL;
@@ -41,10 +40,7 @@ struct rdma_conn *conn_rdma_alloc(void)
 	c->ep_fd = c->shut_fd = c->kick_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	/* Deadlines come from cmp_now_ns(), the monotonic clock. */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	cmp_cond_init_monotonic(&c->cond);
 	pthread_mutex_init(&c->rma_lock, NULL);
 	pthread_mutex_init(&c->mw_lock, NULL);
 	c->tx_free[RDMA_POOL_SMALL] = RDMA_SMALL_TX_DEPTH;

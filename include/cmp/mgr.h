@@ -5,12 +5,24 @@
  * daemon itself (manager/manager.c, registry.c) uses the codec only.
  *
  *   node N                         manager M
- *     |-- REGISTER (id, kind, ...) -->|   reply: heartbeat ms, flags
+ *     |-- REGISTER (id, kind, ...) -->|   reply: heartbeat ms, epoch
  *     |-- HEARTBEAT (counts) -------->|   every heartbeat ms; reply: empty,
  *     |                               |   NOENT = not registered (again)
  *     |-- FIND_FREE (not N, want) --->|   reply: entries in tier order
  *     |-- NODES --------------------->|   reply: every known node
- *     |<------ NODE_DEAD (id) --------|   pushed, no reply
+ *     |<-- NODE_STATE (id, state) ----|   pushed, no reply: information
+ *     |-- LEAVE (id) ---------------->|   clean shutdown; reply: empty
+ *
+ * A node's state at the manager (enum mgr_node_state): ALIVE while it
+ * heartbeats; SUSPECT when it missed its heartbeats for suspect_after
+ * intervals or its registration connection closed without LEAVE; LEFT once
+ * it sent LEAVE. A SUSPECT or LEFT node that registers again with its id is
+ * ALIVE again, with nothing forgotten. Every change is pushed to the other
+ * ALIVE nodes as NODE_STATE. The states are information only: the manager's
+ * word never frees or loses a block; only a provider's own lease on an
+ * owner, or the owner's goodbye to that provider, ends a loan. FIND_FREE
+ * offers ALIVE nodes only. SUSPECT nodes stay listed for the manager's
+ * --forget-after (default 10 min), LEFT ones for a minute.
  *
  * The codec (proto_mgr_*, opcodes in include/cmp/wire.h): every payload is
  * little-endian with fixed-width fields; the wire layouts are private to
@@ -22,25 +34,28 @@
  * -EINVAL when the struct cannot be represented. Pure and thread-safe.
  *
  * The client (mgr_client_*): registers this node with cmp-manager, sends
- * heartbeats with its list counts from its own thread, receives NODE_DEAD
+ * heartbeats with its list counts from its own thread, receives NODE_STATE
  * pushes, and answers "where are free blocks?" and "which nodes are
- * there?" for any thread. When the manager goes away the client logs it
- * once, keeps retrying with backoff (100 ms doubling to 2 s), and registers
- * again with the same node id when the manager is back; nothing else
- * changes, no data is disturbed.
+ * there?" for any thread. When the manager cannot be reached the client
+ * says so once (with the real reason), then at most once a minute, keeps
+ * retrying with backoff (100 ms doubling to 2 s), and registers again with
+ * the same node id when the manager is back; nothing else changes, no data
+ * is disturbed. At a clean shutdown the owner calls mgr_client_leave()
+ * before mgr_client_destroy(); a client destroyed without it (or a process
+ * that died) leaves its node SUSPECT.
  *
  * Threads: mgr_client_find_free() and mgr_client_nodes() are thread-safe;
  * each call checks a connection out of a small cache (or opens one), so
  * concurrent callers never share a connection, and each call is bounded by
- * the configured deadline. The counts and node_dead callbacks run on the
- * client's own thread; they must not call mgr_client_destroy().
+ * the configured deadline. The counts and node_state callbacks run on the
+ * client's own thread; they must not call mgr_client_leave() or
+ * mgr_client_destroy().
  *
- * node_dead(ctx, id) with id != own node: node id died; providers free the
- * blocks they hold for it, owners mark their blocks on it lost.
- * node_dead(ctx, own node): the manager had declared THIS node dead (its
- * registration connection closed or went silent, and the others were
- * told): whatever it lent or borrowed before must be treated as gone. The
- * client is registered again by then. A manager restart is no death.
+ * node_state(ctx, id, state, addr): node id (never this node) is now in
+ * state, serving at addr (valid during the call). Owners may refresh the
+ * node's address on ALIVE and mark their blocks on it lost on LEFT (it said
+ * it is gone for good); nobody frees what it holds for others on any of
+ * them. A manager restart announces nothing but ALIVE registrations.
  *
  * Memory: the codec writes into caller buffers and keeps nothing; the
  * client copies its configuration (strings included; the keyring is
@@ -71,16 +86,15 @@ enum mgr_kind {
 /* "compute", "memserver", or "?" */
 const char *mgr_kind_name(unsigned int kind);
 
-/* REGISTER reply flags. */
-enum mgr_reg_flags {
-	/*
-	 * The manager had declared this node dead (missed heartbeats or a
-	 * closed registration connection) and told the others: whatever it
-	 * lent or borrowed before is gone.
-	 */
-	MGR_REG_F_WAS_DEAD = 1 << 0,
-	MGR_REG_F_MASK = MGR_REG_F_WAS_DEAD,
+/* A node's state at the manager (NODES, NODE_STATE). */
+enum mgr_node_state {
+	MGR_NODE_ALIVE = 1,   /* registered, heartbeats on time */
+	MGR_NODE_SUSPECT = 2, /* silent, or its connection closed: no LEAVE */
+	MGR_NODE_LEFT = 3,    /* sent LEAVE at a clean shutdown */
 };
+
+/* "alive", "suspect", "left", or "?" */
+const char *mgr_node_state_name(unsigned int state);
 
 /* A node's five CMP lists, in blocks. */
 struct proto_mgr_counts {
@@ -98,13 +112,17 @@ struct proto_mgr_register {
 	uint64_t capacity;	       /* blocks, <= PROTO_MGR_MAX_BLOCKS */
 	uint64_t free;		       /* blocks, <= capacity */
 	char addr[PROTO_MGR_ADDR_LEN]; /* where peers connect; non-empty */
+	/*
+	 * Random per process start, nonzero: a registration with the same id
+	 * and incarnation is the same process on a new connection.
+	 */
+	uint64_t incarnation;
 };
 
 struct proto_mgr_register_reply {
-	uint32_t heartbeat_ms; /* 1 .. 3600000 */
-	uint32_t dead_after;   /* missed heartbeats before death, >= 1 */
-	uint32_t flags;	       /* enum mgr_reg_flags */
-	uint64_t epoch;	       /* random per manager start, nonzero */
+	uint32_t heartbeat_ms;	/* 1 .. 3600000 */
+	uint32_t suspect_after; /* missed heartbeats before SUSPECT, >= 1 */
+	uint64_t epoch;		/* random per manager start, nonzero */
 };
 
 struct proto_mgr_heartbeat {
@@ -127,27 +145,38 @@ struct mgr_free_entry {
 struct mgr_node_info {
 	uint32_t node;
 	uint8_t kind;
-	bool alive;
+	uint8_t state; /* enum mgr_node_state */
 	uint32_t block_size;
 	uint64_t capacity;
 	struct proto_mgr_counts counts;
 	uint64_t age_ms; /* since the last registration or heartbeat */
 	char addr[PROTO_MGR_ADDR_LEN];
+	uint64_t since_ms; /* in this state for */
 };
 
-struct proto_mgr_node_dead {
-	uint32_t node;
+/* Pushed by the manager: node is now in state (and serves at addr). */
+struct proto_mgr_node_state {
+	uint32_t node; /* nonzero */
+	uint8_t state; /* enum mgr_node_state */
+	uint8_t kind;  /* enum mgr_kind */
+	char addr[PROTO_MGR_ADDR_LEN];
+};
+
+/* Sent by a node at a clean shutdown, on its registration connection. */
+struct proto_mgr_leave {
+	uint32_t node; /* nonzero, the registered id */
 };
 
 /* Fixed payload sizes, for buffers. */
-#define PROTO_MGR_REGISTER_SIZE 96
+#define PROTO_MGR_REGISTER_SIZE 104
 #define PROTO_MGR_REGISTER_REPLY_SIZE 24
 #define PROTO_MGR_HEARTBEAT_SIZE 48
 #define PROTO_MGR_FIND_FREE_SIZE 8
-#define PROTO_MGR_NODE_DEAD_SIZE 8
+#define PROTO_MGR_NODE_STATE_SIZE 72
+#define PROTO_MGR_LEAVE_SIZE 8
 #define PROTO_MGR_LIST_HDR_SIZE 8
 #define PROTO_MGR_FREE_ENTRY_SIZE 80
-#define PROTO_MGR_NODE_INFO_SIZE 136
+#define PROTO_MGR_NODE_INFO_SIZE 144
 #define PROTO_MGR_FREE_REPLY_MAX   \
 	(PROTO_MGR_LIST_HDR_SIZE + \
 	 PROTO_MGR_MAX_FREE * PROTO_MGR_FREE_ENTRY_SIZE)
@@ -193,10 +222,15 @@ int proto_mgr_nodes_decode(const void *buf, size_t len,
 			   struct mgr_node_info *out, size_t max,
 			   size_t *count);
 
-int proto_mgr_node_dead_encode(const struct proto_mgr_node_dead *in, void *buf,
-			       size_t cap);
-int proto_mgr_node_dead_decode(const void *buf, size_t len,
-			       struct proto_mgr_node_dead *out);
+int proto_mgr_node_state_encode(const struct proto_mgr_node_state *in,
+				void *buf, size_t cap);
+int proto_mgr_node_state_decode(const void *buf, size_t len,
+				struct proto_mgr_node_state *out);
+
+int proto_mgr_leave_encode(const struct proto_mgr_leave *in, void *buf,
+			   size_t cap);
+int proto_mgr_leave_decode(const void *buf, size_t len,
+			   struct proto_mgr_leave *out);
 
 /* ---- The client ---- */
 
@@ -217,7 +251,9 @@ struct mgr_client_config {
 	int timeout_ms; /* per request and per connect; <= 0: 2000 */
 	/* sampled before each heartbeat (and registration); may be NULL */
 	void (*counts)(void *ctx, struct proto_mgr_counts *out);
-	void (*node_dead)(void *ctx, uint32_t node); /* may be NULL */
+	/* a NODE_STATE push (see the top of this file); may be NULL */
+	void (*node_state)(void *ctx, uint32_t node, enum mgr_node_state state,
+			   const char *addr);
 	void *ctx;
 };
 
@@ -228,18 +264,32 @@ struct mgr_client_config {
  */
 struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg);
 /*
+ * A clean shutdown: stops the client thread (no more heartbeats or
+ * registrations) and sends LEAVE on the registration connection, waiting
+ * for the reply at most the configured timeout; the manager then shows
+ * this node as LEFT and tells the others. Returns 0 when the manager
+ * acknowledged, -ENOTCONN when the client was not registered (nothing to
+ * tell: the node stays as the manager last saw it), or the -errno of the
+ * exchange. Queries keep working; only mgr_client_destroy() remains to be
+ * called. Calling it twice returns -ENOTCONN. Not from a callback.
+ */
+int mgr_client_leave(struct mgr_client *c);
+/*
  * Stops the thread, closes every connection, frees c. No other call on c
- * may be in progress or follow. NULL is ok. The manager then sees the
- * registration connection close and announces this node dead.
+ * may be in progress or follow. NULL is ok. Without mgr_client_leave()
+ * first, the manager sees the registration connection close and shows this
+ * node as SUSPECT (as after a crash).
  */
 void mgr_client_destroy(struct mgr_client *c);
 
 /*
  * Waits up to timeout_ms for the client to be registered. 0 when it is;
- * else the last registration failure (-EHOSTUNREACH no manager, -EBUSY id
- * alive on another connection, -ETIMEDOUT) once the time is up, or at once
- * -EACCES (wrong key or secure/insecure mismatch) or -EINVAL (block size
- * differs from the cluster's). The client keeps retrying in any case.
+ * else the last registration failure as the system gave it (-ECONNREFUSED,
+ * -EHOSTUNREACH, -ENETUNREACH, -ETIMEDOUT, ..., or -EBUSY: the id is
+ * alive on another connection of another process) once the time is up,
+ * -ETIMEDOUT when no attempt has finished yet, or at once -EACCES (wrong
+ * key or secure/insecure mismatch) or -EINVAL (block size differs from the
+ * cluster's). The client keeps retrying in any case.
  */
 int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms);
 bool mgr_client_registered(struct mgr_client *c);
@@ -247,8 +297,9 @@ bool mgr_client_registered(struct mgr_client *c);
 /*
  * Asks the manager where to find n free blocks: up to max entries in tier
  * order (other compute nodes' idle memory first, memservers last, never
- * this node), stored in out[0..*count). -EHOSTUNREACH or -ETIMEDOUT when
- * no manager answers, -EINVAL for n == 0.
+ * this node, never a SUSPECT or LEFT one), stored in out[0..*count). The
+ * transport's -errno (-ECONNREFUSED, -ETIMEDOUT, ...) when no manager
+ * answers, -EINVAL for n == 0.
  */
 int mgr_client_find_free(struct mgr_client *c, uint32_t n,
 			 struct mgr_free_entry *out, size_t max, size_t *count);

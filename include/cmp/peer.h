@@ -1,30 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The peer service: serves the blocks this process lends to other nodes
- * (the RLL side of a cmpfs node, and the whole of what cmp-memserver does).
- * It listens on a connector address, authenticates every connection with
- * the cluster keyring (every frame then sealed), and answers ALLOC, FREE,
- * READ, WRITE, READ_BATCH, WRITE_BATCH, STATUS and PING (payloads in
- * pool/proto_block.h) on the connection's own thread, straight from and
- * into the store's memory: a READ reply is one writev of the frame header
- * and a pointer into the block.
+ * The peer service (the block server): serves the blocks this process
+ * lends to other nodes (the RLL side of a cmpfs node, and the whole of what
+ * cmp-memserver does). It listens on a connector address, authenticates
+ * every connection with the cluster keyring (every frame then sealed), and
+ * answers ALLOC, FREE, READ, WRITE, READ_BATCH, WRITE_BATCH, RECONCILE,
+ * GOODBYE, STATUS and PING (payloads in pool/proto_block.h) on the
+ * connection's own thread, straight from and into the store's memory: a
+ * READ reply is one writev of the frame header and a pointer into the
+ * block.
  *
- * The store behind it is the caller's, reached through struct
- * peer_store_ops. The peer validates every request before it touches the
- * store, and checks that the requesting owner owns every block it names;
- * a connection is bound to the first owner id it uses, and a request with
- * another owner id on it is refused (WIRE_S_PERM). A block the owner does
- * not own is refused with WIRE_S_NOENT, or WIRE_S_MOVED when the store says
- * it moved on. Refusals are logged with the peer address and keep the
- * connection; garbage (bad frames, bad checksums, invalid payloads) gets
- * an error reply where one makes sense and closes that connection only.
+ * It is the only authority on its loans (pool/loans.h). The owner of a
+ * request is the node id the connection's handshake authenticated, never a
+ * field of the request; every request names (block, epoch), and the block
+ * is held (pinned) for exactly the time the request touches it, so a
+ * FREE, GOODBYE or lease expiry racing it waits for it. A (block, epoch)
+ * not lent to that owner is refused with WIRE_S_STALE (WIRE_S_MOVED when
+ * the store says it moved on) and touches nothing. A loan ends only when
+ * its owner frees it, says GOODBYE, or stays silent for longer than the
+ * lease (any frame from it renews the lease; the owner PINGs when idle).
+ * Blocks are cleared before they are lent.
+ *
+ * Refusals are logged (rate-limited) with the peer address and keep the
+ * connection; garbage (bad frames, failed verification, invalid payloads)
+ * gets an error reply where one makes sense and closes that connection
+ * only.
  *
  * Threads: the store ops are called from many connection threads at once
- * and must do their own locking. peer_owner_dead() may be called from any
- * thread. peer_destroy() joins every thread; no store op runs after it
- * returns. Memory: of the configuration the peer keeps the key (copied),
- * the ops table and its context; those two, and the store's memory, are
- * the caller's and must outlive the peer.
+ * and from the lease thread, and must do their own locking. peer_destroy()
+ * joins every thread; no store op runs after it returns. Memory: the ops
+ * table, its context and the store's memory are the caller's and must
+ * outlive the peer; the keyring is borrowed.
  */
 #ifndef CMP_PEER_H
 #define CMP_PEER_H
@@ -46,40 +52,35 @@ struct server_limits;
 /* A power of two within [PROTO_BLOCK_MIN_SIZE, PROTO_BLOCK_MAX_SIZE]. */
 bool proto_block_size_valid(uint64_t block_size);
 
-/* Payload of a reply with status MOVED: block `from` now lives elsewhere. */
+/*
+ * Payload of a reply with status MOVED: block `from` now lives elsewhere,
+ * as loan (block, epoch) of node at addr.
+ */
 struct proto_block_moved {
 	uint32_t from;
 	uint32_t node;
 	uint32_t block;
+	uint32_t epoch;
 	char addr[PROTO_BLOCK_ADDR_LEN]; /* NUL-terminated */
 };
 
 struct peer_store_ops {
 	/*
-	 * Takes up to n (>= 1) free blocks for owner, writes their indexes to
-	 * idx and returns how many (>= 1), or -ENOSPC when none is free.
+	 * Takes up to n (>= 1) free blocks for owner, cleared (they read as
+	 * zeros), writes their indexes to idx and returns how many (>= 1), or
+	 * -ENOSPC when none is free.
 	 */
 	int (*alloc)(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx);
-	/*
-	 * Frees the blocks of owner in idx. The peer checked them with owns()
-	 * just before, but the store must check again under its lock and
-	 * skip any that changed hands meanwhile (a concurrent
-	 * release_owner() and alloc()).
-	 */
-	void (*free)(void *ctx, uint32_t owner, const uint32_t *idx,
-		     uint32_t n);
-	/* Memory of block idx (block_size bytes); only called after owns(). */
+	/* Takes back blocks whose loans ended (nobody holds them any more). */
+	void (*free)(void *ctx, const uint32_t *idx, uint32_t n);
+	/* Memory of block idx (block_size bytes); idx < total. */
 	void *(*ptr)(void *ctx, uint32_t idx);
-	/* True when idx is a block of this store allocated to owner. */
-	bool (*owns)(void *ctx, uint32_t idx, uint32_t owner);
-	/* Frees every block of owner (it died); returns how many. */
-	uint32_t (*release_owner)(void *ctx, uint32_t owner);
-	/* Capacity and free blocks, for STATUS. */
+	/* Capacity and free blocks, for STATUS. total never changes. */
 	void (*counts)(void *ctx, uint32_t *total, uint32_t *free);
 	/*
-	 * Optional (DESIGN principle 5): when owner's block idx was moved to
-	 * another node, fills out->node/block/addr and returns 0; otherwise
-	 * -ENOENT.
+	 * Optional (DESIGN principle 5): when owner's loan of block idx was
+	 * moved to another node, fills out->node/block/epoch/addr and returns
+	 * 0; otherwise -ENOENT.
 	 */
 	int (*moved)(void *ctx, uint32_t idx, uint32_t owner,
 		     struct proto_block_moved *out);
@@ -104,7 +105,19 @@ struct peer_config {
 	void *ctx; /* passed to every op */
 	/* connection limits (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;
+	/* silence after which an owner's loans end; 0: PEER_DEFAULT_LEASE_MS */
+	uint32_t lease_ms;
 };
+
+#define PEER_DEFAULT_LEASE_MS 300000u
+/* The lease option of the daemons that lend (cmpfs, cmp-memserver). */
+#define PEER_LEASE_OPT_DEFAULT "300s"
+/* at least 4 keepalive periods, each longer than a reconnect (2 s) */
+#define PEER_LEASE_OPT_MIN_MS 10000u
+#define PEER_LEASE_OPT_HELP                                                   \
+	"how long an owner may stay silent (crashed, cut off, paused) before " \
+	"the blocks it borrowed here are freed; any request or keepalive "    \
+	"from it renews the lease, a clean goodbye frees them at once"
 
 /*
  * Starts serving. Returns the peer, or NULL with errno set (EINVAL for a
@@ -113,11 +126,15 @@ struct peer_config {
 struct peer *peer_create(const struct peer_config *cfg);
 /* The bound address (port 0 resolved); owned by p. */
 const char *peer_listen_addr(const struct peer *p);
+/* Blocks lent in all, and to owner (for stats and tests). Any thread. */
+uint32_t peer_lent(struct peer *p);
+uint32_t peer_lent_to(struct peer *p, uint32_t owner);
 /*
- * The manager announced node `owner` dead: frees all its blocks here and
- * logs how many. Returns the count. Any thread.
+ * Ends every loan of owners silent for longer than the lease now (the lease
+ * thread does this once a second; tests call it to be deterministic).
+ * Returns how many owners lost their loans.
  */
-uint32_t peer_owner_dead(struct peer *p, uint32_t owner);
+size_t peer_expire_leases(struct peer *p);
 /* Stops serving, joins all threads, frees p. NULL is ok. */
 void peer_destroy(struct peer *p);
 

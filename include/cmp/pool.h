@@ -23,9 +23,14 @@
  * Joining the cluster (cluster_*): runs the peer service that lends our
  * free blocks to other nodes (RLL), the manager client that registers us
  * and heartbeats our list counts, and the block client through which the
- * pool borrows (LRL), reads and writes byte ranges of blocks elsewhere. It
- * wires the manager's NODE_DEAD announcements to the pool (our blocks on
- * the dead node are lost; its blocks in our memory are freed).
+ * pool borrows (LRL), reads and writes byte ranges of blocks elsewhere
+ * (remote.h: a provider we cannot reach is suspect, its blocks give EIO
+ * until it is back and reconciled). Borrowing goes on from the providers
+ * we know while the manager is down. It takes the manager's NODE_STATE
+ * news as information: a node that LEFT takes our blocks there with it
+ * (lost), a SUSPECT one is not borrowed from; nothing we hold for others
+ * is freed on the manager's word. cluster_destroy() says GOODBYE to our
+ * providers and LEAVE to the manager (a clean shutdown).
  *
  * Threads: every pool function is thread-safe (one internal mutex, held
  * only for list updates, never across copies or network I/O).
@@ -62,7 +67,7 @@ struct pool_counts {
 	uint64_t blocks[POOL_NLISTS]; /* per-list block counts */
 	uint64_t local_blocks;	      /* blocks this node contributes */
 	uint64_t handles;	      /* live data handles */
-	uint64_t lost;		      /* our blocks on providers that died */
+	uint64_t lost;		      /* our blocks their providers lost */
 	uint64_t evictions;	      /* LLL blocks moved out (principle 2) */
 	uint64_t homecomings;	      /* LRL blocks pulled home (principle 4) */
 };
@@ -83,11 +88,17 @@ uint64_t pool_capacity_blocks(struct pool *p);
 
 /*
  * Allocates a block for this node's data. zero: clear it first (skip when
- * the caller is about to overwrite all of it). Returns 0 and the handle, or
- * -ENOSPC when neither this node nor the cluster has a free block.
+ * the caller is about to overwrite all of it). Returns 0 and the handle,
+ * -ENOSPC when neither this node nor any provider of the cluster has a
+ * free block, or -EIO when room had to be made elsewhere and a provider
+ * could not be reached.
  */
 int pool_alloc(struct pool *p, bool zero, uint32_t *handle);
-/* Frees the block behind handle (wherever it lives). */
+/*
+ * Frees the block behind handle (wherever it lives). Never waits on the
+ * network or on a block in flight: a remote block is given back later by
+ * the pool's helper thread. Safe under any caller lock.
+ */
 void pool_free(struct pool *p, uint32_t handle);
 
 /*
@@ -98,13 +109,28 @@ void pool_free(struct pool *p, uint32_t handle);
 int pool_pin(struct pool *p, uint32_t handle, void **ptr);
 void pool_unpin(struct pool *p, uint32_t handle);
 
-/* Byte-range copies; off + len <= block size. -EIO if the block is lost. */
+/*
+ * Byte-range copies; off + len <= block size. -EIO if the block is lost or
+ * its provider cannot be reached.
+ */
 int pool_read(struct pool *p, uint32_t handle, uint32_t off, void *dst,
 	      uint32_t len);
 int pool_write(struct pool *p, uint32_t handle, uint32_t off, const void *src,
 	       uint32_t len);
 /* Zeroes [off, off+len) of the block. */
 int pool_zero(struct pool *p, uint32_t handle, uint32_t off, uint32_t len);
+
+/*
+ * Health of our data elsewhere. pool_lost_gen() moves whenever a block of
+ * ours becomes lost (its provider left, restarted or no longer holds it);
+ * pool_any_suspect() tells whether some provider is unreachable now.
+ * pool_check_handles() returns 0 when every handle of h[0..n) (0 entries
+ * are skipped) can be read and written now, -EIO when one is lost or lives
+ * on an unreachable provider; it takes the pool lock once.
+ */
+uint64_t pool_lost_gen(struct pool *p);
+bool pool_any_suspect(struct pool *p);
+int pool_check_handles(struct pool *p, const uint32_t *h, size_t n);
 
 /* Name of a list ("free", "LLL", ...). */
 const char *pool_list_name(enum pool_list l);
@@ -123,12 +149,15 @@ struct cluster_config {
 	struct auth_keyring *keyring;
 	uint32_t node_id; /* 0: random */
 	int timeout_ms;	  /* per remote call; <= 0: 5000 */
+	uint32_t lease_ms; /* lending: owners' lease; 0: the peer's default */
 	/* of the block server (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;
 };
 
 struct cluster_stats {
 	uint64_t requests, bytes_sent, bytes_received, errors;
+	uint64_t suspects;   /* times a provider became unreachable */
+	uint64_t reconciles; /* agreements with a provider on our loans */
 	uint32_t node_id;
 };
 

@@ -18,7 +18,7 @@
  * handle(), on_open() and on_close() run on the connection's thread.
  * server_reply() and server_push() may be called from any thread: writes
  * on a connection are serialized by its write mutex, so another thread can
- * push an unsolicited frame (NODE_DEAD) while the connection's thread
+ * push an unsolicited frame (NODE_STATE) while the connection's thread
  * replies.
  *
  * Limits (struct server_limits; every one a resource a stranger could make
@@ -187,6 +187,14 @@ int server_push(struct server_conn *sc, unsigned int op,
 void server_conn_set_idle_timeout(struct server_conn *sc, int timeout_ms);
 /* Shuts the connection down; its thread then ends it. Any thread. */
 void server_conn_close(struct server_conn *sc);
+/*
+ * Fences the other connections of sc's peer node: shuts down every other
+ * authenticated connection from that node and waits, up to timeout_ms,
+ * until their threads have finished, so that nothing they received (a
+ * write stuck in a socket buffer during a partition or a pause) is acted
+ * on after this returns. 0, or -ETIMEDOUT. Connection thread.
+ */
+int server_fence_node(struct server_conn *sc, int timeout_ms);
 
 /* Keeps sc's memory valid after on_close() until the matching put. */
 void server_conn_get(struct server_conn *sc);

@@ -9,7 +9,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/uio.h>
 
 #define CMP_VERSION "0.1.0"
@@ -33,6 +35,11 @@ size_t cmp_iov_total(const struct iovec *iov, int iovcnt);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t cmp_now_ns(void);
+
+/* A condition variable whose timed waits count on the monotonic clock. */
+void cmp_cond_init_monotonic(pthread_cond_t *cond);
+/* The monotonic time ms from now, for pthread_cond_timedwait(). */
+void cmp_deadline_ms(struct timespec *ts, uint64_t ms);
 
 /*
  * This process's incarnation: a random nonzero number drawn once per

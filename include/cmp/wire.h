@@ -39,7 +39,8 @@
  *   A -> B  WRITE / READ (block, off, len, data)   byte ranges
  *   A -> B  FREE blocks
  *   B -> A  reply status MOVED (+ new location) when B moved the block on
- *   M -> A  NODE_DEAD (id) when B missed its heartbeats
+ *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
+ *   A -> M  LEAVE at a clean shutdown                M -> A  LEAVE reply
  *
  * The payload layouts live with the modules that speak them: the manager
  * messages in include/cmp/mgr.h, the block messages in pool/proto_block.h.
@@ -65,7 +66,7 @@ struct conn;
 /* Largest payload a decoder accepts: a batch of 4 MiB blocks plus headers. */
 #define WIRE_MAX_PAYLOAD (16u << 20)
 
-/* Message types, defined once: X(name, value). */
+/* Message types, defined once: X(name, value). 14 was NODE_DEAD: unused. */
 #define WIRE_OPS(X)        \
 	X(PING, 1)         \
 	X(HELLO, 2)        \
@@ -74,13 +75,16 @@ struct conn;
 	X(HEARTBEAT, 11)   \
 	X(FIND_FREE, 12)   \
 	X(NODES, 13)       \
-	X(NODE_DEAD, 14)   \
+	X(LEAVE, 15)       \
+	X(NODE_STATE, 16)  \
 	X(ALLOC, 20)       \
 	X(FREE, 21)        \
 	X(READ, 22)        \
 	X(WRITE, 23)       \
 	X(READ_BATCH, 24)  \
 	X(WRITE_BATCH, 25) \
+	X(RECONCILE, 27)   \
+	X(GOODBYE, 28)     \
 	X(STATUS, 30)
 
 enum wire_op {
@@ -110,10 +114,11 @@ enum wire_flags {
 	X(INVAL, 3, EINVAL)      \
 	X(IO, 4, EIO)            \
 	X(PERM, 5, EACCES)       \
-	X(MOVED, 6, ESTALE)      \
+	X(MOVED, 6, EREMCHG)     \
 	X(BADMSG, 7, EBADMSG)    \
 	X(NOTSUP, 8, EOPNOTSUPP) \
-	X(BUSY, 9, EBUSY)
+	X(BUSY, 9, EBUSY)        \
+	X(STALE, 10, ESTALE)
 
 enum wire_status {
 #define WIRE_STATUS_ENUM(name, val, err) WIRE_S_##name = val,

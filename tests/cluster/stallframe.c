@@ -132,31 +132,30 @@ static int call(struct conn *c, uint8_t op, const struct iovec *req,
 	return rh.len ? wire_recv_payload(c, &rh, &iov, 1) : 0;
 }
 
-/* Borrows NBLOCKS blocks as owner; fills idx. */
-static int borrow(struct conn *c, uint32_t owner, uint32_t *idx)
+/* Borrows NBLOCKS blocks (as the connection's node); fills refs. */
+static int borrow(struct conn *c, struct proto_block_ref *refs)
 {
-	struct proto_block_alloc_req req = {.owner = owner, .n = NBLOCKS};
 	struct proto_block_alloc_rep rep;
 	uint8_t buf[PROTO_BLOCK_MAX_IDX_MSG];
 	struct iovec iov = {buf, 0};
 	size_t got = 0;
 	int ret;
 
-	ret = proto_block_alloc_req_encode(&req, buf, sizeof(buf));
+	ret = proto_block_alloc_req_encode(NBLOCKS, buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
 	iov.iov_len = ret;
 	ret = call(c, WIRE_OP_ALLOC, &iov, buf, sizeof(buf), &got);
 	if (ret < 0)
 		return ret;
-	ret = proto_block_alloc_rep_decode(buf, got, &rep, idx, NBLOCKS);
+	ret = proto_block_alloc_rep_decode(buf, got, &rep, refs, NBLOCKS);
 	if (ret < 0)
 		return ret;
 	return rep.count == NBLOCKS ? 0 : -ENOSPC;
 }
 
 /* The batch: one extent per block, together ANNOUNCED bytes of payload. */
-static int send_stalled(struct conn *c, uint32_t owner, const uint32_t *idx,
+static int send_stalled(struct conn *c, const struct proto_block_ref *refs,
 			uint32_t bs)
 {
 	struct proto_block_extent ext[NBLOCKS];
@@ -170,14 +169,15 @@ static int send_stalled(struct conn *c, uint32_t owner, const uint32_t *idx,
 	int ret;
 
 	for (uint32_t i = 0; i < NBLOCKS; i++) {
-		ext[i].block = idx[i];
+		ext[i].block = refs[i].block;
+		ext[i].epoch = refs[i].epoch;
 		ext[i].off = 0;
 		ext[i].len = left < bs ? (uint32_t)left : bs;
 		left -= ext[i].len;
 	}
 	if (left)
 		return -EINVAL; /* blocks too small for 16 MiB */
-	ret = proto_block_batch_encode(owner, ext, NBLOCKS, hdr, sizeof(hdr));
+	ret = proto_block_batch_encode(ext, NBLOCKS, hdr, sizeof(hdr));
 	if (ret < 0)
 		return ret;
 	data = malloc(data_len);
@@ -225,7 +225,8 @@ static int wait_go(const char *go)
 int main(int argc, char **argv)
 {
 	const char *to = NULL, *key_path = NULL, *go = NULL;
-	uint32_t owner = 99, bs = 1u << 20, idx[NBLOCKS];
+	uint32_t owner = 99, bs = 1u << 20;
+	struct proto_block_ref refs[NBLOCKS];
 	bool insecure = false;
 	struct conn *c;
 	int ret;
@@ -265,7 +266,7 @@ int main(int argc, char **argv)
 		goto fail;
 	ret = handshake(c, insecure ? NULL : key_path, owner);
 	if (!ret)
-		ret = borrow(c, owner, idx);
+		ret = borrow(c, refs);
 	if (ret < 0)
 		goto fail_conn;
 	printf("ready: authenticated, %u blocks lent to owner %u\n", NBLOCKS,
@@ -273,7 +274,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	ret = wait_go(go);
 	if (!ret)
-		ret = send_stalled(c, owner, idx, bs);
+		ret = send_stalled(c, refs, bs);
 	conn_destroy(c);
 	if (closed_after >= 0) {
 		printf("closed by the server after %.1f s\n", closed_after);

@@ -10,7 +10,7 @@
 # on its own); the writer writes one more chunk, calls fsync and close.
 TEST_TIMEOUT=90
 # n2's blocks are gone: reads and writes of them fail.
-ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message|No space left on device)|moving block [0-9]+|block [0-9]+ on node 12: '
+ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message|No space left on device)|moving block [0-9]+|block [0-9]+ (\(epoch [0-9]+\) )?on node 12: '
 . "$(dirname "$0")/lib-faults.sh"
 
 netns_add mgr 10.77.0.1

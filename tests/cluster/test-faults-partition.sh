@@ -13,7 +13,7 @@
 # lost no block.
 TEST_TIMEOUT=150
 # Writes to n2's blocks fail while either side is cut off.
-ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message)|moving block [0-9]+ to node 12|block [0-9]+ on node 12: '
+ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message)|moving block [0-9]+ to node 12|block [0-9]+ (\(epoch [0-9]+\) )?on node 12: '
 . "$(dirname "$0")/lib-faults.sh"
 
 netns_add mgr 10.77.0.1

@@ -11,7 +11,7 @@
 # log line anywhere says blocks were freed or forgotten; n1 lost no block.
 TEST_TIMEOUT=150
 # Writes to n2's blocks fail while it is stopped.
-ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message)|moving block [0-9]+ to node 12|block [0-9]+ on node 12: '
+ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message)|moving block [0-9]+ to node 12|block [0-9]+ (\(epoch [0-9]+\) )?on node 12: '
 . "$(dirname "$0")/lib-faults.sh"
 
 netns_add mgr 10.77.0.1

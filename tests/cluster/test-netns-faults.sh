@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: MIT
 #
 # Failures, each node in its own network namespace: a peer with the wrong
-# key is refused; a provider killed with SIGKILL mid-workload makes exactly
-# the owner's blocks there fail with EIO, quickly, while every other file
-# and block stays readable and new borrowing goes to the survivor; the
-# manager restarted mid-workload loses nothing (nodes register again, data
-# reads back, borrowing works after); an owner killed with SIGKILL has its
-# blocks freed by its providers.
+# key is refused; a provider killed with SIGKILL mid-workload is suspect at
+# the manager and makes exactly the owner's blocks there fail with EIO,
+# quickly, while every other file and block stays readable, nothing is
+# marked lost on the manager's word, and new borrowing goes to the
+# survivor; the manager restarted mid-workload loses nothing (nodes
+# register again, data reads back, borrowing works after); an owner killed
+# with SIGKILL is suspect, and its providers free its blocks once their
+# lease on it expires (never on the manager's word).
 TEST_TIMEOUT=140
 # Expected: reads of the blocks on the killed provider (node 12) fail.
 ALLOWED_ERRORS='on node 12|node 12 block|refused this node|read of inode [0-9]+ at [0-9]+: Input/output error'
@@ -23,9 +25,10 @@ expect() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
 start_manager
 ID_OF=([n1]=11 [n2]=12 [n3]=13)
 # n2 (80 blocks of 64 KiB) has more idle memory than n3 (64), so it is
-# borrowed from first, until the two are even; n1 has 32.
+# borrowed from first, until the two are even; n1 has 32. n3 keeps what
+# it lends to a silent node for 10 s (n1's keepalives renew it meanwhile).
 start_node n2 12 local=5M
-start_node n3 13 local=4M
+start_node n3 13 local=4M,lease=10s
 start_node n1 11 local=2M
 for id in 11 12 13; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
@@ -129,26 +132,28 @@ workload_stop()
 # ---- SIGKILL a provider mid-workload ----
 workload_start
 kill_daemon n2
-wait_until "n1 to count its blocks on n2 lost" 20 \
-	test "$(stat_of n1 blocks_lost)" = "$on_n2"
+wait_until "n2 suspect at the manager" 20 node_in_state 12 suspect
 read -r ok eio bad slow < <(check_blocks "${MNT_OF[n1]}/a" "$T/a")
 log "file a after n2 died: $ok blocks ok, $eio EIO, $bad wrong, slowest read ${slow} ms"
 expect "blocks of a that fail with EIO" "$eio" "$on_n2"
 expect "blocks of a with wrong data" "$bad" 0
 expect "blocks of a that read back" "$ok" $((128 - on_n2))
 [ "$slow" -lt 3000 ] || fail "a read took ${slow} ms (hang on a dead provider?)"
+# the manager's word marks nothing lost: n2 may come back with them
+expect "n1 blocks lost after n2 turned suspect" "$(stat_of n1 blocks_lost)" 0
 workload_stop
 same_by_read "$T/s" "${MNT_OF[n1]}/s" || fail "s differs after n2 died"
 same_by_mmap "$T/s" "${MNT_OF[n1]}/s" || fail "s differs through mmap"
 ID_OF=([n1]=11 [n3]=13)
 wait_until "the survivors' views to settle" 30 views_settled n1 n3
-expect "n1 LRL = n3 RLL" "$(stat_of n1 blocks_LRL)" "$(stat_of n3 blocks_RLL)"
+expect "n1 LRL = n3 RLL + the blocks on suspect n2" \
+	"$(stat_of n1 blocks_LRL)" $(($(stat_of n3 blocks_RLL) + on_n2))
 # new borrowing goes to the survivor
 head -c 256K /dev/urandom >"$T/c"
 cp "$T/c" "${MNT_OF[n1]}/c"
 same_by_read "$T/c" "${MNT_OF[n1]}/c" || fail "c differs"
 wait_until "the views to settle after c" 30 views_settled n1 n3
-log "after n2's death: n1 LRL $(stat_of n1 blocks_LRL) = n3 RLL $(stat_of n3 blocks_RLL), c written"
+log "after n2's death: n1 LRL $(stat_of n1 blocks_LRL) = n3 RLL $(stat_of n3 blocks_RLL) + $on_n2 on suspect n2, c written"
 
 # ---- restart the manager mid-workload ----
 workload_start
@@ -161,6 +166,8 @@ for id in 11 13; do
 	wait_until "node $id registered again" 30 node_alive "$id"
 done
 workload_stop
+# the new manager never heard of n2, which still holds n1's blocks
+LRL_UNLISTED=$on_n2
 wait_until "the views to settle after the restart" 30 views_settled n1 n3
 read -r ok eio bad slow < <(check_blocks "${MNT_OF[n1]}/a" "$T/a")
 expect "a after the restart: ok/eio/bad" "$ok $eio $bad" "$((128 - on_n2)) $on_n2 0"
@@ -173,12 +180,20 @@ same_by_read "$T/d" "${MNT_OF[n1]}/d" || fail "d differs"
 	fail "no new borrowing after the manager restart (LRL $lrl0 -> $(stat_of n1 blocks_LRL))"
 wait_until "the views to settle after d" 30 views_settled n1 n3
 show_status
-log "after the restart: n1 LRL $(stat_of n1 blocks_LRL) = n3 RLL $(stat_of n3 blocks_RLL)"
+log "after the restart: n1 LRL $(stat_of n1 blocks_LRL) = n3 RLL $(stat_of n3 blocks_RLL) + $on_n2 on n2"
 
-# ---- SIGKILL the owner: its provider frees its blocks ----
+# ---- SIGKILL the owner: suspect; its provider frees its blocks ----
 [ "$(stat_of n3 blocks_RLL)" -gt 0 ] || fail "n3 lends nothing before n1 dies"
+killed_at=$(date +%s)
 kill_daemon n1
-wait_until "n3 to free n1's blocks" 20 test "$(stat_of n3 blocks_RLL)" = 0
+wait_until "n1 suspect at the manager" 20 node_in_state 11 suspect
+# n3 frees n1's blocks when its own lease on n1 (10 s) expires, never on
+# the manager's word: not before the lease, and soon after it
+n3_lends_nothing() { [ "$(stat_of n3 blocks_RLL)" = 0 ]; }
+wait_until "n3 to free n1's blocks at its lease's end" 30 n3_lends_nothing
+held=$(($(date +%s) - killed_at))
+[ "$held" -ge 8 ] || fail "n3 freed n1's blocks after ${held}s, before its 10s lease ended"
+log "n3 held n1's blocks ${held}s after n1 was killed (lease 10s)"
 expect "n3 free after n1 died" "$(stat_of n3 blocks_free)" 64
 n3_all_free() { [ "$(node_field 13 free)" = 64 ]; }
 if ! (wait_until "the manager to see n3 all free" 20 n3_all_free); then

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz target for every block data path decoder (pool/proto_block.c). The
- * first input byte picks the decoder and the block size, the rest is the
- * payload as it would arrive from the network.
+ * Fuzz target for every block data path decoder (pool/proto_block.c, wire
+ * version 2). The first input byte picks the decoder (low nibble) and the
+ * block size (high nibble), the rest is the payload as it would arrive from
+ * the network. Whatever a decoder accepts must keep the promises the peer
+ * relies on (no zero epoch, ranges inside the block, counts within the
+ * buffer); a broken promise traps.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,18 +15,82 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint32_t idx[PROTO_BLOCK_MAX_IDX];
+static struct proto_block_ref refs[PROTO_BLOCK_MAX_IDX];
 static struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
+
+static void check_refs(uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (!refs[i].epoch)
+			__builtin_trap();
+}
+
+/* A list (FREE, RECONCILE) as a request (min_n 1) or a reply (0). */
+static void list(const uint8_t *data, size_t size, uint32_t min_n)
+{
+	uint32_t flags, n;
+
+	if (proto_block_list_decode(data, size, min_n, &flags, refs,
+				    PROTO_BLOCK_MAX_IDX, &n))
+		return;
+	if (n < min_n || n > PROTO_BLOCK_MAX_IDX ||
+	    (flags & ~PROTO_BLOCK_RECONCILE_MASK) ||
+	    size != PROTO_BLOCK_LIST_SIZE + (size_t)n * PROTO_BLOCK_REF_SIZE)
+		__builtin_trap();
+	check_refs(n);
+}
+
+static void rw(const uint8_t *data, size_t size, bool write, uint32_t bs)
+{
+	struct proto_block_rw r;
+
+	if (proto_block_rw_decode(data, size, size, write, bs, &r))
+		return;
+	if (!r.epoch || !r.len || (uint64_t)r.off + r.len > bs)
+		__builtin_trap();
+	/* the data the peer would copy must be in the input */
+	if (write && size - PROTO_BLOCK_RW_SIZE != r.len)
+		__builtin_trap();
+}
+
+static void batch(const uint8_t *data, size_t size, bool write, uint32_t bs)
+{
+	struct proto_block_batch b;
+	uint64_t sum = 0;
+	int hdr;
+
+	hdr = proto_block_batch_decode(data, size, size, write, bs, &b, ext,
+				       PROTO_BLOCK_MAX_BATCH);
+	if (hdr < 0)
+		return;
+	for (uint32_t i = 0; i < b.n; i++) {
+		if (!ext[i].epoch || !ext[i].len ||
+		    (uint64_t)ext[i].off + ext[i].len > bs)
+			__builtin_trap();
+		sum += ext[i].len;
+	}
+	if (sum != b.data_len || size != (size_t)hdr + (write ? sum : 0))
+		__builtin_trap();
+}
+
+static void alloc_rep(const uint8_t *data, size_t size)
+{
+	struct proto_block_alloc_rep r;
+
+	if (proto_block_alloc_rep_decode(data, size, &r, refs,
+					 PROTO_BLOCK_MAX_IDX))
+		return;
+	if (size !=
+	    PROTO_BLOCK_ALLOC_REP_SIZE + (size_t)r.count * PROTO_BLOCK_REF_SIZE)
+		__builtin_trap();
+	check_refs(r.count);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct proto_block_alloc_req areq;
-	struct proto_block_alloc_rep arep;
-	struct proto_block_rw rw;
-	struct proto_block_batch b;
 	struct proto_block_status st;
 	struct proto_block_moved mv;
-	uint32_t owner, n, bs;
+	uint32_t n, bs;
 	uint8_t sel;
 
 	if (size < 1)
@@ -35,53 +102,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bs = PROTO_BLOCK_MIN_SIZE << ((sel >> 4) % 11);
 	switch (sel & 0x0f) {
 	case 0:
-		proto_block_alloc_req_decode(data, size, &areq);
+		if (proto_block_alloc_req_decode(data, size, &n) == 0 &&
+		    (!n || n > PROTO_BLOCK_MAX_IDX))
+			__builtin_trap();
 		break;
 	case 1:
-		proto_block_alloc_rep_decode(data, size, &arep, idx,
-					     PROTO_BLOCK_MAX_IDX);
+		alloc_rep(data, size);
 		break;
-	case 2:
-		proto_block_free_req_decode(data, size, &owner, idx,
-					    PROTO_BLOCK_MAX_IDX, &n);
+	case 2: /* FREE or RECONCILE request */
+		list(data, size, 1);
 		break;
 	case 3:
-		proto_block_rw_decode(data, size, size, false, bs, &rw);
-		break;
 	case 4:
-		if (proto_block_rw_decode(data, size, size, true, bs, &rw) == 0)
-			/* the data the peer would copy must be in the input */
-			if (size - PROTO_BLOCK_RW_SIZE != rw.len)
-				__builtin_trap();
+		rw(data, size, (sel & 0x0f) == 4, bs);
 		break;
 	case 5:
 		proto_block_batch_prefix(data, size);
 		break;
 	case 6:
-	case 7: {
-		int hdr = proto_block_batch_decode(data, size, size, sel & 1,
-						   bs, &b, ext,
-						   PROTO_BLOCK_MAX_BATCH);
-		if (hdr >= 0) {
-			uint64_t sum = 0;
-
-			for (uint32_t i = 0; i < b.n; i++) {
-				if ((uint64_t)ext[i].off + ext[i].len > bs)
-					__builtin_trap();
-				sum += ext[i].len;
-			}
-			if (sum != b.data_len)
-				__builtin_trap();
-		}
+	case 7:
+		batch(data, size, (sel & 0x0f) == 7, bs);
 		break;
-	}
 	case 8:
-		proto_block_status_decode(data, size, &st);
+		if (proto_block_status_decode(data, size, &st) == 0 &&
+		    (!st.lease_ms || st.free > st.total))
+			__builtin_trap();
 		break;
 	case 9:
 		if (proto_block_moved_decode(data, size, &mv) == 0 &&
-		    strnlen(mv.addr, sizeof(mv.addr)) >= sizeof(mv.addr))
+		    (strnlen(mv.addr, sizeof(mv.addr)) >= sizeof(mv.addr) ||
+		     !mv.epoch))
 			__builtin_trap();
+		break;
+	case 10: /* RECONCILE reply: may list nothing */
+		list(data, size, 0);
+		break;
+	case 11: /* FREE and GOODBYE replies */
+		proto_block_count_decode(data, size, &n);
 		break;
 	default:
 		break;

@@ -78,17 +78,26 @@ static void fuzz_nodes(const uint8_t *p, size_t len)
 		     proto_mgr_nodes_encode(nodes, n, out, sizeof(out)));
 }
 
-static void fuzz_node_dead(const uint8_t *p, size_t len)
+static void fuzz_node_state(const uint8_t *p, size_t len)
 {
-	struct proto_mgr_node_dead m;
+	struct proto_mgr_node_state m;
 
-	if (!proto_mgr_node_dead_decode(p, len, &m))
-		same(p, len, proto_mgr_node_dead_encode(&m, out, sizeof(out)));
+	if (!proto_mgr_node_state_decode(p, len, &m))
+		same(p, len, proto_mgr_node_state_encode(&m, out, sizeof(out)));
 }
 
+static void fuzz_leave(const uint8_t *p, size_t len)
+{
+	struct proto_mgr_leave m;
+
+	if (!proto_mgr_leave_decode(p, len, &m))
+		same(p, len, proto_mgr_leave_encode(&m, out, sizeof(out)));
+}
+
+/* The selector byte picks one, modulo their number: append, never insert. */
 static void (*const decoders[])(const uint8_t *p, size_t len) = {
-	fuzz_register,	fuzz_register_reply, fuzz_heartbeat, fuzz_find_free,
-	fuzz_free_list, fuzz_nodes,	     fuzz_node_dead,
+	fuzz_register,	fuzz_register_reply, fuzz_heartbeat,  fuzz_find_free,
+	fuzz_free_list, fuzz_nodes,	     fuzz_node_state, fuzz_leave,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Writes the seed corpus for fuzz-proto-block: one file per message, the
-first byte selecting the decoder (low nibble) and block size (high nibble:
-4 KiB << n), the rest the little-endian payload as sent on the wire.
+"""Writes the seed corpus for fuzz-proto-block (wire version 2): one file
+per message, the first byte selecting the decoder (low nibble, as in
+fuzz-proto-block.c) and block size (high nibble: 4 KiB << n), the rest the
+little-endian payload as sent on the wire. Loans are (block, epoch); no
+payload names an owner. Stale corpus files are removed first.
 Run from the source root: tests/fuzz/gen-corpus-proto-block.py"""
 import os
 import struct
@@ -10,43 +12,94 @@ import struct
 OUT = os.path.join(os.path.dirname(__file__), "corpus", "fuzz-proto-block")
 BS64K = 4 << 4  # 4 KiB << 4 = 64 KiB
 
+# decoders (low nibble)
+ALLOC_REQ, ALLOC_REP, LIST_REQ, READ, WRITE, BATCH_PREFIX = 0, 1, 2, 3, 4, 5
+READ_BATCH, WRITE_BATCH, STATUS, MOVED, LIST_REP, COUNT = 6, 7, 8, 9, 10, 11
+FIRST, LAST = 1, 2
+MAX_IDX = 1024
 
-def rw(owner, block, off, length):
-    return struct.pack("<4I", owner, block, off, length)
+
+def refs(pairs):
+    return b"".join(struct.pack("<2I", b, e) for b, e in pairs)
 
 
-def batch(owner, extents):
-    b = struct.pack("<2I", owner, len(extents))
-    for blk, off, ln in extents:
-        b += struct.pack("<4I", blk, off, ln, 0)
+def rw(block, epoch, off, length):
+    return struct.pack("<4I", block, epoch, off, length)
+
+
+def batch(extents):
+    """extents: (block, epoch, off, len); data_len is their sum."""
+    b = struct.pack("<IIQ", len(extents), 0, sum(e[3] for e in extents))
+    for blk, epoch, off, ln in extents:
+        b += rw(blk, epoch, off, ln)
     return b
 
 
-def moved(frm, node, block, addr):
-    return struct.pack("<4I", frm, node, block, 0) + addr.ljust(64, b"\0")
+def status(node, bs, total, free, lease_ms, incarnation, region=(0, 0, 0)):
+    addr, length, rkey = region
+    return struct.pack("<4IQQIIQ", node, bs, total, free, addr, length, rkey,
+                       lease_ms, incarnation)
+
+
+def moved(frm, node, block, epoch, addr):
+    return struct.pack("<4IQ", frm, node, block, epoch, 0) + \
+        addr.ljust(64, b"\0")
+
+
+def sel(decoder, bs_shift=0):
+    return bytes([bs_shift << 4 | decoder])
 
 
 SEEDS = {
-    "alloc-req": bytes([0]) + struct.pack("<2I", 7, 16),
-    "alloc-req-max": bytes([0]) + struct.pack("<2I", 7, 1024),
-    "alloc-rep": bytes([1]) + struct.pack("<IIQQ", 3, 0, 0, 0)
-    + struct.pack("<3I", 0, 5, 9),
-    "alloc-rep-rdma": bytes([1]) + struct.pack("<IIQQ", 1, 0x1234,
-                                               0x7f0000000000, 1 << 30)
-    + struct.pack("<I", 42),
-    "free-req": bytes([2]) + struct.pack("<2I", 7, 2) + struct.pack("<2I", 1, 2),
-    "read": bytes([BS64K | 3]) + rw(7, 1, 100, 512),
-    "read-whole": bytes([3]) + rw(7, 1, 0, 4096),
-    "write": bytes([BS64K | 4]) + rw(7, 1, 10, 8) + b"abcdefgh",
-    "write-tail": bytes([4]) + rw(7, 2, 4095, 1) + b"z",
-    "batch-prefix": bytes([5]) + struct.pack("<2I", 7, 3),
-    "read-batch": bytes([BS64K | 6]) + batch(7, [(1, 0, 512), (2, 4096, 100)]),
-    "write-batch": bytes([BS64K | 7]) + batch(7, [(1, 0, 4), (3, 8, 2)])
+    "alloc-req": sel(ALLOC_REQ) + struct.pack("<2I", 16, 0),
+    "alloc-req-max": sel(ALLOC_REQ) + struct.pack("<2I", MAX_IDX, 0),
+    "alloc-req-reserved": sel(ALLOC_REQ) + struct.pack("<2I", 1, 1),
+    "alloc-rep": sel(ALLOC_REP) + struct.pack("<IIQQ", 3, 0, 0, 0)
+    + refs([(0, 7), (5, 8), (9, 9)]),
+    "alloc-rep-empty": sel(ALLOC_REP) + struct.pack("<IIQQ", 0, 0, 0, 0),
+    "alloc-rep-rdma": sel(ALLOC_REP) + struct.pack(
+        "<IIQQ", 1, 0x1234, 0x7f0000000000, 1 << 30) + refs([(42, 0x1234)]),
+    "alloc-rep-zero-epoch": sel(ALLOC_REP) + struct.pack("<IIQQ", 1, 0, 0, 0)
+    + refs([(1, 0)]),
+    "alloc-rep-max": sel(ALLOC_REP) + struct.pack("<IIQQ", MAX_IDX, 0, 0, 0)
+    + refs([(i, i + 1) for i in range(MAX_IDX)]),
+    "free-req": sel(LIST_REQ) + struct.pack("<2I", 0, 2)
+    + refs([(1, 100), (2, 101)]),
+    "free-req-max": sel(LIST_REQ) + struct.pack("<2I", 0, MAX_IDX)
+    + refs([(i, 0x10000 + i) for i in range(MAX_IDX)]),
+    "free-req-zero-epoch": sel(LIST_REQ) + struct.pack("<2I", 0, 1)
+    + refs([(1, 0)]),
+    "reconcile-first": sel(LIST_REQ) + struct.pack("<2I", FIRST, 2)
+    + refs([(3, 30), (4, 40)]),
+    "reconcile-first-last": sel(LIST_REQ)
+    + struct.pack("<2I", FIRST | LAST, 1) + refs([(3, 30)]),
+    "reconcile-bad-flags": sel(LIST_REQ) + struct.pack("<2I", 4, 1)
+    + refs([(3, 30)]),
+    "reconcile-rep": sel(LIST_REP) + struct.pack("<2I", 0, 1)
+    + refs([(7, 70)]),
+    "reconcile-rep-empty": sel(LIST_REP) + struct.pack("<2I", 0, 0),
+    "count": sel(COUNT) + struct.pack("<2I", 12, 0),
+    "count-reserved": sel(COUNT) + struct.pack("<2I", 12, 1),
+    "read": sel(READ, 4) + rw(1, 0xfeed, 100, 512),
+    "read-whole": sel(READ) + rw(1, 1, 0, 4096),
+    "read-zero-epoch": sel(READ) + rw(1, 0, 0, 8),
+    "write": sel(WRITE, 4) + rw(1, 2, 10, 8) + b"abcdefgh",
+    "write-tail": sel(WRITE) + rw(2, 3, 4095, 1) + b"z",
+    "batch-prefix": sel(BATCH_PREFIX) + struct.pack("<IIQ", 3, 0, 300),
+    "read-batch": sel(READ_BATCH, 4) + batch([(1, 5, 0, 512),
+                                              (2, 6, 4096, 100)]),
+    "write-batch": sel(WRITE_BATCH, 4) + batch([(1, 5, 0, 4), (3, 7, 8, 2)])
     + b"wxyz" + b"ab",
-    "write-batch-one": bytes([7]) + batch(9, [(0, 4092, 4)]) + b"tail",
-    "status": bytes([8]) + struct.pack("<4IQQII", 5, 65536, 100, 40, 0, 0, 0, 0),
-    "moved": bytes([9]) + moved(3, 12, 40, b"tcp://127.0.0.1:7001"),
-    "moved-v6": bytes([9]) + moved(0, 1, 1, b"tcp://[::1]:7001"),
+    "write-batch-one": sel(WRITE_BATCH) + batch([(0, 9, 4092, 4)]) + b"tail",
+    "write-batch-bad-sum": sel(WRITE_BATCH) + struct.pack("<IIQ", 1, 0, 3)
+    + rw(0, 9, 0, 4) + b"four",
+    "status": sel(STATUS) + status(5, 65536, 100, 40, 300000,
+                                   0x0123456789abcdef),
+    "status-rdma": sel(STATUS) + status(5, 4096, 16, 16, 1000, 1,
+                                        (0x7f0000000000, 65536, 0x99)),
+    "status-no-lease": sel(STATUS) + status(5, 4096, 16, 16, 0, 1),
+    "moved": sel(MOVED) + moved(3, 12, 40, 77, b"tcp://127.0.0.1:7001"),
+    "moved-v6": sel(MOVED) + moved(0, 1, 1, 1, b"tcp://[::1]:7001"),
 }
 
 

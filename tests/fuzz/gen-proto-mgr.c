@@ -19,7 +19,8 @@ enum {
 	SEL_FIND,
 	SEL_FREE,
 	SEL_NODES,
-	SEL_DEAD
+	SEL_STATE,
+	SEL_LEAVE
 };
 
 static const char *dir;
@@ -51,15 +52,19 @@ int main(int argc, char **argv)
 					 .block_size = 65536,
 					 .capacity = 4096,
 					 .free = 1000,
-					 .addr = "tcp://10.1.0.2:7100"};
+					 .addr = "tcp://10.1.0.2:7100",
+					 .incarnation = 0x1122334455667788ull};
 	struct proto_mgr_register_reply rr = {.heartbeat_ms = 1000,
-					      .dead_after = 3,
-					      .flags = MGR_REG_F_WAS_DEAD,
+					      .suspect_after = 3,
 					      .epoch = 0xfeedfacecafebeefull};
 	struct proto_mgr_heartbeat hb = {.node = 7,
 					 .counts = {10, 20, 30, 40, 5}};
 	struct proto_mgr_find_free ff = {.node = 7, .want = 64};
-	struct proto_mgr_node_dead nd = {.node = 9};
+	struct proto_mgr_node_state ns = {.node = 9,
+					  .state = MGR_NODE_SUSPECT,
+					  .kind = MGR_KIND_MEMSERVER,
+					  .addr = "tcp://10.1.0.9:7200"};
+	struct proto_mgr_leave lv = {.node = 7};
 	struct mgr_free_entry fe[3] = {
 		{2, MGR_KIND_COMPUTE, 500, "tcp://10.1.0.3:7100"},
 		{3, MGR_KIND_COMPUTE, 20, "rdma://10.1.0.4:7100"},
@@ -68,20 +73,22 @@ int main(int argc, char **argv)
 	struct mgr_node_info ni[2] = {
 		{2,
 		 MGR_KIND_COMPUTE,
-		 true,
+		 MGR_NODE_ALIVE,
 		 65536,
 		 4096,
 		 {1, 2, 3, 4, 5},
 		 250,
-		 "tcp://10.1.0.3:7100"},
+		 "tcp://10.1.0.3:7100",
+		 3600000},
 		{9,
 		 MGR_KIND_MEMSERVER,
-		 false,
+		 MGR_NODE_LEFT,
 		 65536,
 		 1u << 20,
 		 {1u << 19, 0, 0, 100, 0},
 		 90000,
-		 "tcp://10.1.0.9:7200"},
+		 "tcp://10.1.0.9:7200",
+		 12000},
 	};
 	uint8_t *p = buf + 1;
 	size_t cap = sizeof(buf) - 1;
@@ -122,9 +129,20 @@ int main(int argc, char **argv)
 	put("nodes-empty", SEL_NODES, proto_mgr_nodes_encode(ni, 0, p, cap));
 	put("nodes-2", SEL_NODES, proto_mgr_nodes_encode(ni, 2, p, cap));
 	len = proto_mgr_nodes_encode(ni, 2, p, cap);
-	p[8 + 5] = 2; /* alive must be 0 or 1 */
-	put("nodes-bad-alive", SEL_NODES, len);
-	put("node-dead", SEL_DEAD, proto_mgr_node_dead_encode(&nd, p, cap));
+	p[8 + 5] = 4; /* state must be alive, suspect or left */
+	put("nodes-bad-state", SEL_NODES, len);
+	put("node-state", SEL_STATE, proto_mgr_node_state_encode(&ns, p, cap));
+	ns.state = MGR_NODE_ALIVE;
+	ns.kind = MGR_KIND_COMPUTE;
+	put("node-state-alive", SEL_STATE,
+	    proto_mgr_node_state_encode(&ns, p, cap));
+	len = proto_mgr_node_state_encode(&ns, p, cap);
+	p[4] = 0; /* no state: a near miss */
+	put("node-state-bad", SEL_STATE, len);
+	put("leave", SEL_LEAVE, proto_mgr_leave_encode(&lv, p, cap));
+	len = proto_mgr_leave_encode(&lv, p, cap);
+	p[4] = 1; /* reserved */
+	put("leave-reserved", SEL_LEAVE, len);
 	put("empty", SEL_REG, 0);
 	return 0;
 }

@@ -80,8 +80,8 @@ refused "cmp-manager: option heartbeat-ms: 'x' is not a duration (like 250, 250m
 	"$MANAGER" "${L[@]}" --heartbeat-ms x
 refused "cmp-manager: option heartbeat-ms: '5' is less than 10 ms" \
 	"$MANAGER" "${L[@]}" --heartbeat-ms=5
-refused "cmp-manager: option dead-after: '1001' is more than 1000" \
-	"$MANAGER" "${L[@]}" --dead-after 1001
+refused "cmp-manager: option suspect-after: '1001' is more than 1000" \
+	"$MANAGER" "${L[@]}" --suspect-after 1001
 refused "cmp-manager: option listen: required (see --help)" "$MANAGER" -f
 refused "cmp-manager: option key: required unless --insecure (see --help)" \
 	"$MANAGER" --listen tcp://127.0.0.1:0
@@ -179,8 +179,8 @@ for w in local=SIZE block=SIZE readahead=SIZE notune_bdi nolock log=FILE \
 done
 run_cli "$MANAGER" --help
 for w in "--listen ADDR" "--key FILE" --insecure "--heartbeat-ms MS" \
-	"--dead-after N" "-f, --foreground" "default 1000 ms" \
-	"--frame-timeout MS" "--max-unauth-per-addr N"; do
+	"--suspect-after N" "--forget-after MS" "-f, --foreground" \
+	"default 1000 ms" "--frame-timeout MS" "--max-unauth-per-addr N"; do
 	grep -q -F -- "$w" "$T/out" || fail "cmp-manager --help does not show $w"
 done
 run_cli "$MEMSERVER" --help

@@ -105,13 +105,14 @@ static void fill(uint8_t *p, size_t len, unsigned int seed)
 		p[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 8));
 }
 
-static uint32_t alloc_one(struct fixture *f)
+static struct proto_block_ref alloc_one(struct fixture *f)
 {
-	uint32_t idx, got;
+	struct proto_block_ref ref;
+	uint32_t got;
 
-	assert_int_equal(remote_alloc(f->r, PROVIDER, 1, &idx, &got), 0);
+	assert_int_equal(remote_alloc(f->r, PROVIDER, 1, &ref, &got), 0);
 	assert_int_equal(got, 1);
-	return idx;
+	return ref;
 }
 
 /* ---- the man in the middle ---- */
@@ -195,15 +196,27 @@ static void *relay_c2s(void *arg)
 	struct mitm *m = arg;
 	unsigned int i;
 	uint8_t *frame;
+	long k;
 	size_t n;
 
-	for (i = 0;; i++) {
-		long k = (long)i - HANDSHAKE_FRAMES(m->sealed);
-		bool sealed = m->sealed && k >= 0;
+	/*
+	 * k counts the owner's WRITE frames after the handshake (the op is
+	 * in the clear header): the frames the client sends on its own
+	 * (STATUS on connect, PING) are relayed untouched.
+	 */
+	for (i = 0, k = -1;; i++) {
+		bool after_hs = i >= HANDSHAKE_FRAMES(m->sealed);
+		bool sealed = m->sealed && after_hs;
 
 		frame = next_frame(m, sealed, &n);
 		if (!frame)
 			break;
+		if (!after_hs || frame[5] != WIRE_OP_WRITE) {
+			forward(m, frame, n);
+			free(frame);
+			continue;
+		}
+		k++;
 		if (k == (long)m->target && m->flip_at >= 0)
 			frame[m->flip_at] ^= 0x10;
 		forward(m, frame, n);
@@ -216,7 +229,12 @@ static void *relay_c2s(void *arg)
 			free(frame);
 		}
 	}
-	conn_shutdown(m->b);
+	/*
+	 * Half close: the peer reads every frame relayed, then closes, and
+	 * only then does pump_s2c() see the end (a full shutdown here would
+	 * end it at once, before the peer served the last frames).
+	 */
+	shutdown(conn_fd(m->b), SHUT_WR);
 	return NULL;
 }
 
@@ -262,8 +280,9 @@ static void sealed_data_path_works(void **state)
 {
 	struct fixture *f = *state;
 	static uint8_t in[BS], out[BS];
-	uint32_t a = alloc_one(f), b = alloc_one(f);
-	struct proto_block_extent ext[2] = {{a, 10, 5000}, {b, 0, BS}};
+	struct proto_block_ref a = alloc_one(f), b = alloc_one(f);
+	struct proto_block_extent ext[2] = {{a.block, a.epoch, 10, 5000},
+					    {b.block, b.epoch, 0, BS}};
 	struct iovec win = {in, 5000 + BS}, wout = {out, 5000 + BS};
 	static uint8_t big[5000 + BS], bigout[5000 + BS];
 
@@ -285,7 +304,7 @@ static void sealed_data_path_works(void **state)
 static void tampered_write(struct fixture *f, long at, size_t first_bad)
 {
 	static uint8_t old[BS], new[BS], out[BS];
-	uint32_t idx = alloc_one(f);
+	struct proto_block_ref idx = alloc_one(f);
 	struct mitm m = {.target = 0, .flip_at = at, .replay = -1};
 	int ret;
 
@@ -324,7 +343,7 @@ static void tampered_sealed_write_changes_no_block_byte(void **state)
 static void replay_old_write(struct fixture *f, uint8_t *out)
 {
 	static uint8_t a[4096], b[4096];
-	uint32_t idx = alloc_one(f);
+	struct proto_block_ref idx = alloc_one(f);
 	struct mitm m = {.target = 1, .flip_at = -1, .replay = 0};
 
 	fill(a, sizeof(a), 5);

@@ -164,12 +164,14 @@ static int fake_borrow(void *ctx, struct pool_ref *out)
 	return -ENOSPC;
 }
 
-static void fake_release(void *ctx, const struct pool_ref *r)
+static void fake_release(void *ctx, const struct pool_ref *r, uint32_t n)
 {
 	struct fake *f = ctx;
 
-	assert_true(f->used[r->block]);
-	f->used[r->block] = false;
+	for (uint32_t i = 0; i < n; i++) {
+		assert_true(f->used[r[i].block]);
+		f->used[r[i].block] = false;
+	}
 }
 
 static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
@@ -264,6 +266,7 @@ static void freeing_local_blocks_pulls_borrowed_blocks_home(void **state)
 	for (int tries = 0; count(p, POOL_LRL) && tries < 1000; tries++)
 		pool_pull_home(p, 8);
 	assert_int_equal(count(p, POOL_LRL), 0);
+	pool_pull_home(p, 8); /* sends the releases still queued */
 	assert_int_equal(count(p, POOL_LLL), 2);
 	assert_false(f.used[0]); /* the provider's block was given back */
 	assert_int_equal(pool_read(p, h[0], 100, b, 16), 0);
@@ -311,25 +314,38 @@ static void nothing_to_borrow_means_enospc_and_nothing_moves(void **state)
 	pool_destroy(p);
 }
 
-static void lending_uses_free_blocks_and_dead_owner_frees_them(void **state)
+static void lending_uses_free_blocks_and_lends_them_cleared(void **state)
 {
 	struct pool *p = make(4);
-	uint32_t idx[8], h;
+	uint32_t idx[8], again[8], h;
+	uint8_t *b;
 
 	assert_int_equal(pool_alloc(p, true, &h), 0);
 	assert_int_equal(pool_lend(p, 42, 8, idx), 3);
 	assert_int_equal(count(p, POOL_RLL), 3);
 	assert_int_equal(count(p, POOL_FREE), 0);
-	assert_true(pool_lent_to(p, idx[0], 42));
-	assert_false(pool_lent_to(p, idx[0], 43));
-	assert_non_null(pool_block_addr(p, idx[0]));
-	/* Another owner cannot free what is not its own. */
-	assert_int_equal(pool_unlend(p, 43, idx, 1), 1);
-	assert_int_equal(pool_unlend(p, 42, idx, 1), 0);
+	/* the borrower fills a block, gives it back; the next one gets 0s */
+	b = pool_block_addr(p, idx[0]);
+	assert_non_null(b);
+	memset(b, 0xa5, BS);
+	pool_unlend(p, idx, 1);
 	assert_int_equal(count(p, POOL_RLL), 2);
-	assert_int_equal(pool_owner_dead(p, 42), 2);
+	assert_int_equal(pool_lend(p, 43, 8, again), 1);
+	assert_int_equal(again[0], idx[0]);
+	for (uint32_t i = 0; i < BS; i++)
+		if (b[i])
+			fail_msg("byte %u of a re-lent block is %#x", i, b[i]);
+	/* a freed block of our own data is cleared before it is lent too */
+	assert_int_equal(pool_write(p, h, 0, "secret", 6), 0);
+	pool_free(p, h);
+	assert_int_equal(pool_lend(p, 43, 8, again), 1);
+	assert_int_equal(
+		memcmp(pool_block_addr(p, again[0]), "\0\0\0\0\0\0", 6), 0);
+	/* blocks not lent are skipped when given back */
+	pool_unlend(p, idx, 3);
+	pool_unlend(p, again, 1);
 	assert_int_equal(count(p, POOL_RLL), 0);
-	assert_int_equal(count(p, POOL_FREE), 3);
+	assert_int_equal(count(p, POOL_FREE), 4);
 	pool_destroy(p);
 }
 
@@ -352,7 +368,7 @@ int main(void)
 		cmocka_unit_test(
 			nothing_to_borrow_means_enospc_and_nothing_moves),
 		cmocka_unit_test(
-			lending_uses_free_blocks_and_dead_owner_frees_them),
+			lending_uses_free_blocks_and_lends_them_cleared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@ static const struct proto_mgr_register good_reg = {
 	.capacity = 1000,
 	.free = 600,
 	.addr = "tcp://10.0.0.7:7100",
+	.incarnation = 0x0123456789abcdefull,
 };
 
 static void encode_reg(uint8_t *buf)
@@ -57,6 +58,8 @@ static void register_round_trips_at_documented_offsets(void **state)
 	assert_int_equal(buf[8 + 2], 1); /* 64 KiB = 0x10000 */
 	assert_int_equal(buf[16], 1000 & 0xff);
 	assert_memory_equal(buf + 32, "tcp://10.0.0.7:7100", 19);
+	assert_int_equal(buf[96], 0xef); /* incarnation, little-endian */
+	assert_int_equal(buf[103], 0x01);
 	assert_int_equal(proto_mgr_register_decode(buf, sizeof(buf), &out), 0);
 	assert_int_equal(out.node, good_reg.node);
 	assert_int_equal(out.kind, good_reg.kind);
@@ -64,6 +67,7 @@ static void register_round_trips_at_documented_offsets(void **state)
 	assert_int_equal(out.capacity, good_reg.capacity);
 	assert_int_equal(out.free, good_reg.free);
 	assert_string_equal(out.addr, good_reg.addr);
+	assert_int_equal(out.incarnation, good_reg.incarnation);
 }
 
 /* Applies one corruption to a good REGISTER and expects a refusal. */
@@ -143,6 +147,10 @@ static void addr_high_bit(uint8_t *b)
 {
 	b[32] = (uint8_t)0xc3;
 }
+static void incarnation_zero(uint8_t *b)
+{
+	put64(b + 96, 0);
+}
 
 static void register_rejects_every_invalid_field(void **state)
 {
@@ -165,6 +173,7 @@ static void register_rejects_every_invalid_field(void **state)
 	reg_refused(addr_control);
 	reg_refused(addr_trailing_junk);
 	reg_refused(addr_high_bit);
+	reg_refused(incarnation_zero);
 
 	encode_reg(buf);
 	buf[PROTO_MGR_REGISTER_SIZE] = 0;
@@ -193,8 +202,7 @@ static void register_encoder_checks_buffer_and_address(void **state)
 static void register_reply_round_trips_and_rejects_bad_fields(void **state)
 {
 	struct proto_mgr_register_reply in = {.heartbeat_ms = 1000,
-					      .dead_after = 3,
-					      .flags = MGR_REG_F_WAS_DEAD,
+					      .suspect_after = 3,
 					      .epoch = 0x1122334455667788ull},
 					out;
 	uint8_t buf[PROTO_MGR_REGISTER_REPLY_SIZE], bad[sizeof(buf)];
@@ -204,8 +212,7 @@ static void register_reply_round_trips_and_rejects_bad_fields(void **state)
 	assert_int_equal(
 		proto_mgr_register_reply_decode(buf, sizeof(buf), &out), 0);
 	assert_int_equal(out.heartbeat_ms, 1000);
-	assert_int_equal(out.dead_after, 3);
-	assert_int_equal(out.flags, MGR_REG_F_WAS_DEAD);
+	assert_int_equal(out.suspect_after, 3);
 	assert_int_equal(out.epoch, 0x1122334455667788ull);
 
 	memcpy(bad, buf, sizeof(bad));
@@ -219,7 +226,7 @@ static void register_reply_round_trips_and_rejects_bad_fields(void **state)
 		proto_mgr_register_reply_decode(bad, sizeof(bad), &out),
 		-EBADMSG);
 	memcpy(bad, buf, sizeof(bad));
-	put32(bad + 4, 0); /* dead_after */
+	put32(bad + 4, 0); /* suspect_after */
 	assert_int_equal(
 		proto_mgr_register_reply_decode(bad, sizeof(bad), &out),
 		-EBADMSG);
@@ -229,7 +236,7 @@ static void register_reply_round_trips_and_rejects_bad_fields(void **state)
 		proto_mgr_register_reply_decode(bad, sizeof(bad), &out),
 		-EBADMSG);
 	memcpy(bad, buf, sizeof(bad));
-	put32(bad + 8, 2); /* unknown flag */
+	put32(bad + 8, 1); /* flags: none defined ("was dead" is gone) */
 	assert_int_equal(
 		proto_mgr_register_reply_decode(bad, sizeof(bad), &out),
 		-EBADMSG);
@@ -404,11 +411,12 @@ static void fill_nodes(struct mgr_node_info *n, size_t count)
 	for (i = 0; i < count; i++) {
 		n[i].node = 1000 + (uint32_t)i;
 		n[i].kind = MGR_KIND_COMPUTE;
-		n[i].alive = i % 3 != 0;
+		n[i].state = (uint8_t)(1 + i % 3);
 		n[i].block_size = 4096;
 		n[i].capacity = 5000 + i;
 		n[i].counts = (struct proto_mgr_counts){i, 2 * i, 3, 4, 5};
 		n[i].age_ms = 77 * i;
+		n[i].since_ms = 1000000007ull * i;
 		snprintf(n[i].addr, sizeof(n[i].addr), "mem://node-%zu", i);
 	}
 }
@@ -436,7 +444,10 @@ static void nodes_round_trip_and_reject_bad_entries(void **state)
 						PROTO_MGR_MAX_NODES, &got), \
 			 -EBADMSG)
 	memcpy(bad, buf, (size_t)len);
-	bad[8 + 5] = 2; /* alive is 0 or 1 */
+	bad[8 + 5] = 0; /* state is alive, suspect or left */
+	REFUSED(bad);
+	memcpy(bad, buf, (size_t)len);
+	bad[8 + 5] = 4;
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
 	bad[8 + 6] = 1; /* pad */
@@ -457,10 +468,10 @@ static void nodes_round_trip_and_reject_bad_entries(void **state)
 	bad[8 + 72 + 3] = 0x7f; /* DEL in the address */
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
-	put32(bad + 136 + 8, 0); /* second node id */
+	put32(bad + 144 + 8, 0); /* second node id */
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
-	bad[136 + 8 + 4] = 0; /* second kind */
+	bad[144 + 8 + 4] = 0; /* second kind */
 	REFUSED(bad);
 #undef REFUSED
 	assert_int_equal(proto_mgr_nodes_decode(buf, (size_t)len, out, 1, &got),
@@ -470,24 +481,89 @@ static void nodes_round_trip_and_reject_bad_entries(void **state)
 			 -EINVAL);
 }
 
-static void node_dead_round_trips_and_needs_an_id(void **state)
+static void node_state_round_trips_at_documented_offsets(void **state)
 {
-	struct proto_mgr_node_dead in = {.node = 42}, out;
-	uint8_t buf[PROTO_MGR_NODE_DEAD_SIZE];
+	struct proto_mgr_node_state in = {.node = 0x0a0b0c0d,
+					  .state = MGR_NODE_SUSPECT,
+					  .kind = MGR_KIND_MEMSERVER,
+					  .addr = "tcp://10.0.0.9:7200"},
+				    out;
+	uint8_t buf[PROTO_MGR_NODE_STATE_SIZE];
 
-	assert_int_equal(proto_mgr_node_dead_encode(&in, buf, sizeof(buf)),
+	assert_int_equal(proto_mgr_node_state_encode(&in, buf, sizeof(buf)),
 			 sizeof(buf));
-	assert_int_equal(proto_mgr_node_dead_decode(buf, sizeof(buf), &out), 0);
+	assert_int_equal(buf[0], 0x0d);
+	assert_int_equal(buf[4], MGR_NODE_SUSPECT);
+	assert_int_equal(buf[5], MGR_KIND_MEMSERVER);
+	assert_memory_equal(buf + 8, "tcp://10.0.0.9:7200", 19);
+	assert_int_equal(proto_mgr_node_state_decode(buf, sizeof(buf), &out),
+			 0);
+	assert_int_equal(out.node, in.node);
+	assert_int_equal(out.state, MGR_NODE_SUSPECT);
+	assert_int_equal(out.kind, MGR_KIND_MEMSERVER);
+	assert_string_equal(out.addr, in.addr);
+}
+
+static void node_state_rejects_every_invalid_field(void **state)
+{
+	struct proto_mgr_node_state in = {.node = 42,
+					  .state = MGR_NODE_LEFT,
+					  .kind = MGR_KIND_COMPUTE,
+					  .addr = "mem://n42"},
+				    out;
+	uint8_t buf[PROTO_MGR_NODE_STATE_SIZE], bad[sizeof(buf)];
+#define SPOILED(what)                                                        \
+	do {                                                                 \
+		memcpy(bad, buf, sizeof(bad));                               \
+		what;                                                        \
+		assert_int_equal(                                            \
+			proto_mgr_node_state_decode(bad, sizeof(bad), &out), \
+			-EBADMSG);                                           \
+	} while (0)
+
+	assert_int_equal(proto_mgr_node_state_encode(&in, buf, sizeof(buf)),
+			 sizeof(buf));
+	SPOILED(put32(bad, 0));		 /* node 0 */
+	SPOILED(bad[4] = 0);		 /* no state */
+	SPOILED(bad[4] = 4);		 /* unknown state */
+	SPOILED(bad[5] = 3);		 /* unknown kind */
+	SPOILED(bad[6] = 1);		 /* pad */
+	SPOILED(memset(bad + 8, 0, 64)); /* empty address */
+	SPOILED(bad[8 + 60] = 'x');	 /* junk after the NUL */
+#undef SPOILED
+	assert_int_equal(
+		proto_mgr_node_state_decode(buf, sizeof(buf) - 1, &out),
+		-EBADMSG);
+	assert_int_equal(proto_mgr_node_state_encode(&in, buf, sizeof(buf) - 1),
+			 -EMSGSIZE);
+	in.state = 0;
+	assert_int_equal(proto_mgr_node_state_encode(&in, buf, sizeof(buf)),
+			 -EINVAL);
+	in.state = MGR_NODE_ALIVE;
+	in.addr[0] = 0;
+	assert_int_equal(proto_mgr_node_state_encode(&in, buf, sizeof(buf)),
+			 -EINVAL);
+}
+
+static void leave_round_trips_and_needs_an_id(void **state)
+{
+	struct proto_mgr_leave in = {.node = 42}, out;
+	uint8_t buf[PROTO_MGR_LEAVE_SIZE];
+
+	assert_int_equal(proto_mgr_leave_encode(&in, buf, sizeof(buf)),
+			 sizeof(buf));
+	assert_int_equal(buf[0], 42);
+	assert_int_equal(proto_mgr_leave_decode(buf, sizeof(buf), &out), 0);
 	assert_int_equal(out.node, 42);
 	put32(buf + 4, 1);
-	assert_int_equal(proto_mgr_node_dead_decode(buf, sizeof(buf), &out),
+	assert_int_equal(proto_mgr_leave_decode(buf, sizeof(buf), &out),
 			 -EBADMSG);
 	put32(buf + 4, 0);
 	put32(buf, 0);
-	assert_int_equal(proto_mgr_node_dead_decode(buf, sizeof(buf), &out),
+	assert_int_equal(proto_mgr_leave_decode(buf, sizeof(buf), &out),
 			 -EBADMSG);
-	assert_int_equal(proto_mgr_node_dead_decode(buf, 4, &out), -EBADMSG);
-	assert_int_equal(proto_mgr_node_dead_encode(&in, buf, 4), -EMSGSIZE);
+	assert_int_equal(proto_mgr_leave_decode(buf, 4, &out), -EBADMSG);
+	assert_int_equal(proto_mgr_leave_encode(&in, buf, 4), -EMSGSIZE);
 }
 
 static void kind_names_read_well(void **state)
@@ -495,6 +571,10 @@ static void kind_names_read_well(void **state)
 	assert_string_equal(mgr_kind_name(MGR_KIND_COMPUTE), "compute");
 	assert_string_equal(mgr_kind_name(MGR_KIND_MEMSERVER), "memserver");
 	assert_string_equal(mgr_kind_name(0), "?");
+	assert_string_equal(mgr_node_state_name(MGR_NODE_ALIVE), "alive");
+	assert_string_equal(mgr_node_state_name(MGR_NODE_SUSPECT), "suspect");
+	assert_string_equal(mgr_node_state_name(MGR_NODE_LEFT), "left");
+	assert_string_equal(mgr_node_state_name(0), "?");
 }
 
 int main(void)
@@ -510,7 +590,9 @@ int main(void)
 		cmocka_unit_test(free_list_round_trips_from_zero_to_max),
 		cmocka_unit_test(free_list_rejects_bad_counts_and_entries),
 		cmocka_unit_test(nodes_round_trip_and_reject_bad_entries),
-		cmocka_unit_test(node_dead_round_trips_and_needs_an_id),
+		cmocka_unit_test(node_state_round_trips_at_documented_offsets),
+		cmocka_unit_test(node_state_rejects_every_invalid_field),
+		cmocka_unit_test(leave_round_trips_and_needs_an_id),
 		cmocka_unit_test(kind_names_read_well),
 	};
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The manager's registry, driven by a fake clock: tier order, exclusion,
- * death by missed heartbeats and by closed connections, re-registration
- * after a manager restart, duplicate ids.
+ * the node states (suspect by missed heartbeats and by closed connections,
+ * left by LEAVE, alive again by registering), replacement of a connection
+ * that still looks open, duplicate ids, forgetting the long gone.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,17 +24,19 @@
 static char conns[16];
 #define CONN(i) ((void *)&conns[i])
 
+#define INC(id) (0x1000ull + (id)) /* a node's incarnation in these tests */
+
 static struct registry *new_registry(void)
 {
-	struct registry_config cfg = {.heartbeat_ms = 1000, .dead_after = 3};
+	struct registry_config cfg = {.heartbeat_ms = 1000, .suspect_after = 3};
 	struct registry *r = registry_create(&cfg);
 
 	assert_non_null(r);
 	return r;
 }
 
-static int reg(struct registry *r, uint32_t id, unsigned int kind,
-	       uint64_t free, uint64_t now, bool *was_dead)
+static struct proto_mgr_register reg_msg(uint32_t id, unsigned int kind,
+					 uint64_t free, uint64_t incarnation)
 {
 	struct proto_mgr_register m = {
 		.node = id,
@@ -41,19 +44,45 @@ static int reg(struct registry *r, uint32_t id, unsigned int kind,
 		.block_size = BS,
 		.capacity = 1000,
 		.free = free,
+		.incarnation = incarnation,
 	};
-	bool dummy;
 
 	snprintf(m.addr, sizeof(m.addr), "mem://node-%u", id);
-	return registry_register(r, &m, CONN(id), now,
-				 was_dead ? was_dead : &dummy);
+	return m;
+}
+
+/* Registers id on CONN(id) as its usual process. */
+static int reg(struct registry *r, uint32_t id, unsigned int kind,
+	       uint64_t free, uint64_t now, struct registry_prior *prior)
+{
+	struct proto_mgr_register m = reg_msg(id, kind, free, INC(id));
+	struct registry_prior dummy;
+
+	return registry_register(r, &m, CONN(id), now, prior ? prior : &dummy);
+}
+
+/* Registers id on connection conn as the process of incarnation inc. */
+static int reg_on(struct registry *r, uint32_t id, void *conn, uint64_t inc,
+		  uint64_t now, struct registry_prior *prior)
+{
+	struct proto_mgr_register m = reg_msg(id, MGR_KIND_COMPUTE, 10, inc);
+
+	return registry_register(r, &m, conn, now, prior);
+}
+
+static int beat_on(struct registry *r, uint32_t id, void *conn, uint64_t free,
+		   uint64_t now, bool *revived)
+{
+	struct proto_mgr_heartbeat hb = {.node = id, .counts = {.free = free}};
+	bool dummy;
+
+	return registry_heartbeat(r, &hb, conn, now,
+				  revived ? revived : &dummy);
 }
 
 static int beat(struct registry *r, uint32_t id, uint64_t free, uint64_t now)
 {
-	struct proto_mgr_heartbeat hb = {.node = id, .counts = {.free = free}};
-
-	return registry_heartbeat(r, &hb, now);
+	return beat_on(r, id, CONN(id), free, now, NULL);
 }
 
 static size_t find(struct registry *r, uint32_t asker, uint32_t want,
@@ -62,6 +91,20 @@ static size_t find(struct registry *r, uint32_t asker, uint32_t want,
 	struct proto_mgr_find_free q = {.node = asker, .want = want};
 
 	return registry_find_free(r, &q, e, PROTO_MGR_MAX_FREE);
+}
+
+/* The registry's view of one node; fails the test if it is not listed. */
+static struct mgr_node_info info(struct registry *r, uint32_t id, uint64_t now)
+{
+	struct mgr_node_info o;
+
+	assert_true(registry_node(r, id, now, &o));
+	return o;
+}
+
+static uint8_t state_of(struct registry *r, uint32_t id, uint64_t now)
+{
+	return info(r, id, now).state;
 }
 
 static void find_free_offers_compute_nodes_first_then_memservers(void **state)
@@ -88,7 +131,8 @@ static void find_free_offers_compute_nodes_first_then_memservers(void **state)
 	registry_destroy(r);
 }
 
-static void find_free_never_offers_the_asker_dead_or_full_nodes(void **state)
+static void
+find_free_never_offers_the_asker_full_suspect_or_left_nodes(void **state)
 {
 	struct registry *r = new_registry();
 	struct mgr_free_entry e[PROTO_MGR_MAX_FREE];
@@ -97,12 +141,18 @@ static void find_free_never_offers_the_asker_dead_or_full_nodes(void **state)
 	reg(r, 2, MGR_KIND_COMPUTE, 200, 0, NULL);
 	reg(r, 3, MGR_KIND_COMPUTE, 0, 0, NULL);
 	reg(r, 4, MGR_KIND_MEMSERVER, 300, 0, NULL);
-	assert_int_equal(registry_kill(r, 4, CONN(4)), 0);
+	reg(r, 5, MGR_KIND_MEMSERVER, 400, 0, NULL);
+	assert_int_equal(registry_conn_closed(r, 4, CONN(4), 0), 0);
+	assert_int_equal(registry_leave(r, 5, CONN(5), 0), 0);
 
 	assert_int_equal(find(r, 2, 5, e), 1);
 	assert_int_equal(e[0].node, 1);
 	assert_int_equal(find(r, 1, 5, e), 1);
 	assert_int_equal(e[0].node, 2);
+	/* back again, each is offered again */
+	assert_int_equal(reg(r, 4, MGR_KIND_MEMSERVER, 300, 0, NULL), 0);
+	assert_int_equal(reg(r, 5, MGR_KIND_MEMSERVER, 400, 0, NULL), 0);
+	assert_int_equal(find(r, 1, 5, e), 3);
 	registry_destroy(r);
 }
 
@@ -129,11 +179,13 @@ static void find_free_holds_back_promised_blocks_until_heartbeat(void **state)
 	registry_destroy(r);
 }
 
-static void node_dies_after_missed_heartbeats(void **state)
+static void
+a_silent_node_is_suspect_and_a_late_heartbeat_revives_it(void **state)
 {
 	struct registry *r = new_registry();
-	struct registry_death d[4];
+	struct registry_change c[4];
 	struct mgr_free_entry e[PROTO_MGR_MAX_FREE];
+	bool revived = true;
 
 	reg(r, 1, MGR_KIND_COMPUTE, 10, 0, NULL);
 	reg(r, 2, MGR_KIND_COMPUTE, 10, 0, NULL);
@@ -142,18 +194,47 @@ static void node_dies_after_missed_heartbeats(void **state)
 	assert_int_equal(beat(r, 2, 10, 3500 * MS), 0);
 
 	/* 3 intervals of 1000 ms after the last heartbeat, not before */
-	assert_int_equal(registry_expire(r, 4000 * MS, d, 4), 0);
-	assert_int_equal(registry_expire(r, 4001 * MS, d, 4), 1);
-	assert_int_equal(d[0].node, 1);
-	assert_ptr_equal(d[0].conn, CONN(1));
-	assert_int_equal(registry_expire(r, 4002 * MS, d, 4), 0);
+	assert_int_equal(registry_expire(r, 4000 * MS, c, 4), 0);
+	assert_int_equal(registry_expire(r, 4001 * MS, c, 4), 1);
+	assert_int_equal(c[0].node, 1);
+	assert_int_equal(c[0].state, MGR_NODE_SUSPECT);
+	assert_int_equal(c[0].silent_ms, 3001);
+	assert_int_equal(registry_expire(r, 4002 * MS, c, 4), 0);
+	assert_int_equal(state_of(r, 1, 4002 * MS), MGR_NODE_SUSPECT);
 	assert_int_equal(registry_live_count(r), 1);
 	assert_int_equal(find(r, 0, 1, e), 1);
 	assert_int_equal(e[0].node, 2);
-	/* a dead node's heartbeat asks it to register again */
-	assert_int_equal(beat(r, 1, 10, 4100 * MS), -ENOENT);
-	assert_int_equal(registry_expire(r, 6501 * MS, d, 4), 1);
-	assert_int_equal(d[0].node, 2);
+
+	/* its connection is still registered: a heartbeat there revives it */
+	assert_int_equal(beat_on(r, 1, CONN(1), 10, 4100 * MS, &revived), 0);
+	assert_true(revived);
+	assert_int_equal(state_of(r, 1, 4100 * MS), MGR_NODE_ALIVE);
+	assert_int_equal(beat_on(r, 1, CONN(1), 10, 4200 * MS, &revived), 0);
+	assert_false(revived);
+	/* but never on another connection */
+	assert_int_equal(beat_on(r, 2, CONN(9), 10, 4200 * MS, NULL), -ENOENT);
+	registry_destroy(r);
+}
+
+static void
+a_closed_registration_connection_makes_the_node_suspect(void **state)
+{
+	struct registry *r = new_registry();
+	struct registry_change c[4];
+
+	reg(r, 3, MGR_KIND_COMPUTE, 10, 0, NULL);
+	/* a query connection closing is none of the node's business */
+	assert_int_equal(registry_conn_closed(r, 3, CONN(9), 5 * MS), -ENOENT);
+	assert_int_equal(state_of(r, 3, 5 * MS), MGR_NODE_ALIVE);
+	assert_int_equal(registry_conn_closed(r, 3, CONN(3), 10 * MS), 0);
+	assert_int_equal(state_of(r, 3, 10 * MS), MGR_NODE_SUSPECT);
+	assert_int_equal(info(r, 3, 2010 * MS).since_ms, 2000);
+	/* once: no second announcement, and silence adds none either */
+	assert_int_equal(registry_conn_closed(r, 3, CONN(3), 20 * MS), -ENOENT);
+	assert_int_equal(registry_expire(r, 9000 * MS, c, 4), 0);
+	/* its heartbeats must come with a registration now */
+	assert_int_equal(beat(r, 3, 10, 30 * MS), -ENOENT);
+	assert_int_equal(registry_conn_closed(r, 99, CONN(3), 0), -ENOENT);
 	registry_destroy(r);
 }
 
@@ -168,103 +249,135 @@ static void unknown_node_heartbeat_asks_for_registration(void **state)
 static void restarted_manager_takes_reregistrations_as_they_are(void **state)
 {
 	struct registry *r = new_registry();
+	struct registry_prior prior;
 	struct mgr_node_info n[4];
-	bool was_dead = true;
 
 	reg(r, 5, MGR_KIND_COMPUTE, 10, 0, NULL);
 	registry_destroy(r);
 
 	/* the new manager knows nothing: the node comes back unharmed */
 	r = new_registry();
-	assert_int_equal(reg(r, 5, MGR_KIND_COMPUTE, 10, 50 * MS, &was_dead),
-			 0);
-	assert_false(was_dead);
+	assert_int_equal(reg(r, 5, MGR_KIND_COMPUTE, 10, 50 * MS, &prior), 0);
+	assert_int_equal(prior.state, 0);
+	assert_null(prior.stale_conn);
 	assert_int_equal(registry_nodes(r, 50 * MS, n, 4), 1);
-	assert_true(n[0].alive);
+	assert_int_equal(n[0].state, MGR_NODE_ALIVE);
 	assert_int_equal(n[0].node, 5);
 	registry_destroy(r);
 }
 
-static void reregistration_after_death_says_so(void **state)
+static void a_suspect_node_registering_again_is_simply_alive(void **state)
 {
 	struct registry *r = new_registry();
-	struct registry_death d[2];
-	bool was_dead = false;
+	struct registry_change c[2];
+	struct registry_prior prior;
+	struct mgr_node_info o;
 
 	reg(r, 5, MGR_KIND_COMPUTE, 10, 0, NULL);
-	assert_int_equal(registry_expire(r, 5000 * MS, d, 2), 1);
-	assert_int_equal(reg(r, 5, MGR_KIND_COMPUTE, 10, 5100 * MS, &was_dead),
-			 0);
-	assert_true(was_dead);
-	assert_int_equal(beat(r, 5, 10, 5200 * MS), 0);
-	assert_int_equal(reg(r, 5, MGR_KIND_COMPUTE, 10, 5300 * MS, &was_dead),
-			 0);
-	assert_false(was_dead); /* again on the same live connection */
+	assert_int_equal(registry_expire(r, 5000 * MS, c, 2), 1);
+	/* its old connection closed meanwhile: nothing to replace */
+	assert_int_equal(registry_conn_closed(r, 5, CONN(5), 5050 * MS),
+			 -ENOENT);
+	assert_int_equal(reg_on(r, 5, CONN(11), INC(5), 5100 * MS, &prior), 0);
+	assert_int_equal(prior.state, MGR_NODE_SUSPECT);
+	assert_null(prior.stale_conn);
+	o = info(r, 5, 5100 * MS);
+	assert_int_equal(o.state, MGR_NODE_ALIVE);
+	assert_int_equal(o.since_ms, 0);
+	assert_string_equal(o.addr, "mem://node-5");
+	assert_int_equal(beat_on(r, 5, CONN(11), 10, 5200 * MS, NULL), 0);
+	/* again on the same live connection: nothing changes */
+	assert_int_equal(reg_on(r, 5, CONN(11), INC(5), 5300 * MS, &prior), 0);
+	assert_int_equal(prior.state, MGR_NODE_ALIVE);
+	assert_null(prior.stale_conn);
+	assert_int_equal(info(r, 5, 5300 * MS).since_ms, 200);
 	registry_destroy(r);
 }
 
-static void duplicate_id_with_a_live_connection_is_refused(void **state)
+static void
+the_same_process_replaces_a_connection_that_still_looks_open(void **state)
 {
 	struct registry *r = new_registry();
-	struct proto_mgr_register m = {.node = 3,
-				       .kind = MGR_KIND_COMPUTE,
-				       .block_size = BS,
-				       .capacity = 10,
-				       .addr = "mem://impostor"};
+	struct registry_prior prior;
+
+	reg(r, 3, MGR_KIND_COMPUTE, 10, 0, NULL);
+	/* a partition or a reset the manager never saw: CONN(3) looks open */
+	assert_int_equal(reg_on(r, 3, CONN(10), INC(3), 100 * MS, &prior), 0);
+	assert_ptr_equal(prior.stale_conn, CONN(3));
+	assert_true(prior.same_process);
+	assert_int_equal(prior.state, MGR_NODE_ALIVE);
+	assert_int_equal(state_of(r, 3, 100 * MS), MGR_NODE_ALIVE);
+	/* the old connection's close, when it comes, changes nothing */
+	assert_int_equal(registry_conn_closed(r, 3, CONN(3), 200 * MS),
+			 -ENOENT);
+	assert_int_equal(state_of(r, 3, 200 * MS), MGR_NODE_ALIVE);
+	assert_int_equal(beat(r, 3, 10, 300 * MS), -ENOENT);
+	assert_int_equal(beat_on(r, 3, CONN(10), 10, 300 * MS, NULL), 0);
+	assert_int_equal(registry_leave(r, 3, CONN(3), 400 * MS), -ENOENT);
+	registry_destroy(r);
+}
+
+static void another_process_cannot_take_a_live_id(void **state)
+{
+	struct registry *r = new_registry();
+	struct registry_change c[2];
+	struct registry_prior prior;
 	struct mgr_node_info n[2];
-	bool was_dead;
 
 	reg(r, 3, MGR_KIND_COMPUTE, 10, 0, NULL);
-	assert_int_equal(registry_register(r, &m, CONN(9), 0, &was_dead),
-			 -EBUSY);
+	assert_int_equal(reg_on(r, 3, CONN(9), 77, 0, &prior), -EBUSY);
+	assert_null(prior.stale_conn);
 	assert_int_equal(registry_nodes(r, 0, n, 2), 1);
-	assert_string_equal(n[0].addr, "mem://node-3");
-	/* once the first connection closes, the id is free again */
-	assert_int_equal(registry_kill(r, 3, CONN(3)), 0);
-	assert_int_equal(registry_register(r, &m, CONN(9), 0, &was_dead), 0);
-	assert_true(was_dead);
+	assert_ptr_equal(registry_live_count(r), 1);
+	/* once the first one is silent, a restarted process may take over */
+	assert_int_equal(registry_expire(r, 3001 * MS, c, 2), 1);
+	assert_int_equal(reg_on(r, 3, CONN(9), 77, 3002 * MS, &prior), 0);
+	assert_ptr_equal(prior.stale_conn, CONN(3));
+	assert_false(prior.same_process);
+	assert_int_equal(prior.state, MGR_NODE_SUSPECT);
+	assert_int_equal(beat_on(r, 3, CONN(9), 10, 3003 * MS, NULL), 0);
 	registry_destroy(r);
 }
 
-static void closing_a_stale_connection_kills_no_one(void **state)
+static void leave_makes_a_node_left_until_it_registers_again(void **state)
 {
 	struct registry *r = new_registry();
-	struct registry_death d[2];
-	struct proto_mgr_register m = {.node = 3,
-				       .kind = MGR_KIND_COMPUTE,
-				       .block_size = BS,
-				       .capacity = 10,
-				       .addr = "mem://node-3"};
-	bool was_dead;
+	struct registry_change c[2];
+	struct registry_prior prior;
+	struct mgr_free_entry e[PROTO_MGR_MAX_FREE];
 
-	reg(r, 3, MGR_KIND_COMPUTE, 10, 0, NULL);
-	assert_int_equal(registry_expire(r, 5000 * MS, d, 2), 1);
-	assert_int_equal(
-		registry_register(r, &m, CONN(10), 5000 * MS, &was_dead), 0);
-	/* the old connection's close arrives late */
-	assert_int_equal(registry_kill(r, 3, CONN(3)), -ENOENT);
-	assert_int_equal(registry_live_count(r), 1);
-	assert_int_equal(registry_kill(r, 3, CONN(10)), 0);
-	assert_int_equal(registry_kill(r, 3, CONN(10)), -ENOENT);
-	assert_int_equal(registry_kill(r, 99, CONN(10)), -ENOENT);
+	reg(r, 6, MGR_KIND_MEMSERVER, 10, 0, NULL);
+	/* only its registration connection speaks for it */
+	assert_int_equal(registry_leave(r, 6, CONN(9), 10 * MS), -ENOENT);
+	assert_int_equal(registry_leave(r, 7, CONN(6), 10 * MS), -ENOENT);
+	assert_int_equal(registry_leave(r, 6, CONN(6), 10 * MS), 0);
+	assert_int_equal(state_of(r, 6, 10 * MS), MGR_NODE_LEFT);
+	assert_int_equal(registry_leave(r, 6, CONN(6), 20 * MS), -ENOENT);
+	/* its connection closing afterwards makes it no suspect */
+	assert_int_equal(registry_conn_closed(r, 6, CONN(6), 30 * MS), -ENOENT);
+	assert_int_equal(registry_expire(r, 50000 * MS, c, 2), 0);
+	assert_int_equal(state_of(r, 6, 50000 * MS), MGR_NODE_LEFT);
+	assert_int_equal(beat(r, 6, 10, 50000 * MS), -ENOENT);
+	assert_int_equal(find(r, 1, 1, e), 0);
+	assert_int_equal(registry_live_count(r), 0);
+	assert_int_equal(reg(r, 6, MGR_KIND_MEMSERVER, 10, 51000 * MS, &prior),
+			 0);
+	assert_int_equal(prior.state, MGR_NODE_LEFT);
+	assert_int_equal(find(r, 1, 1, e), 1);
 	registry_destroy(r);
 }
 
 static void block_size_must_match_the_first_registrant(void **state)
 {
 	struct registry *r = new_registry();
-	struct proto_mgr_register m = {.node = 2,
-				       .kind = MGR_KIND_MEMSERVER,
-				       .block_size = BS * 2,
-				       .capacity = 10,
-				       .addr = "mem://x"};
-	bool was_dead;
+	struct proto_mgr_register m = reg_msg(2, MGR_KIND_MEMSERVER, 10, 5);
+	struct registry_prior prior;
 
+	m.block_size = BS * 2;
 	assert_int_equal(registry_block_size(r), 0);
 	reg(r, 1, MGR_KIND_COMPUTE, 10, 0, NULL);
 	assert_int_equal(registry_block_size(r), BS);
-	assert_int_equal(registry_register(r, &m, CONN(2), 0, &was_dead),
-			 -EINVAL);
+	assert_int_equal(registry_register(r, &m, CONN(2), 0, &prior), -EINVAL);
 	assert_int_equal(registry_live_count(r), 1);
 	registry_destroy(r);
 }
@@ -279,54 +392,70 @@ static void heartbeat_beyond_capacity_is_refused(void **state)
 	registry_destroy(r);
 }
 
-static void nodes_lists_living_and_dead_by_id(void **state)
+static void nodes_lists_every_state_by_id(void **state)
 {
 	struct registry *r = new_registry();
 	struct proto_mgr_heartbeat hb = {.node = 2, .counts = {5, 6, 7, 8, 9}};
 	struct mgr_node_info n[8];
+	bool revived;
 
 	reg(r, 9, MGR_KIND_MEMSERVER, 10, 0, NULL);
 	reg(r, 2, MGR_KIND_COMPUTE, 10, 0, NULL);
 	reg(r, 4, MGR_KIND_COMPUTE, 10, 0, NULL);
-	registry_kill(r, 4, CONN(4));
-	assert_int_equal(registry_heartbeat(r, &hb, 100 * MS), 0);
+	registry_conn_closed(r, 4, CONN(4), 50 * MS);
+	registry_leave(r, 9, CONN(9), 80 * MS);
+	assert_int_equal(
+		registry_heartbeat(r, &hb, CONN(2), 100 * MS, &revived), 0);
 
 	assert_int_equal(registry_nodes(r, 300 * MS, n, 8), 3);
 	assert_int_equal(n[0].node, 2);
 	assert_int_equal(n[1].node, 4);
 	assert_int_equal(n[2].node, 9);
-	assert_true(n[0].alive);
-	assert_false(n[1].alive);
+	assert_int_equal(n[0].state, MGR_NODE_ALIVE);
+	assert_int_equal(n[1].state, MGR_NODE_SUSPECT);
+	assert_int_equal(n[2].state, MGR_NODE_LEFT);
+	assert_int_equal(n[0].since_ms, 300); /* alive since it registered */
+	assert_int_equal(n[1].since_ms, 250);
+	assert_int_equal(n[2].since_ms, 220);
 	assert_int_equal(n[0].counts.rrl, 9);
 	assert_int_equal(n[0].counts.lll, 6);
 	assert_int_equal(n[0].capacity, 1000);
 	assert_int_equal(n[0].block_size, BS);
 	assert_int_equal(n[0].age_ms, 200);
 	assert_int_equal(n[2].kind, MGR_KIND_MEMSERVER);
+	assert_false(registry_node(r, 77, 0, &n[0]));
 	registry_destroy(r);
 }
 
-static void live_connections_exclude_the_dead_node(void **state)
+static void live_connections_are_those_of_alive_nodes(void **state)
 {
 	struct registry *r = new_registry();
+	struct registry_change c[4];
 	void *out[4];
 	size_t n;
 
 	reg(r, 1, MGR_KIND_COMPUTE, 10, 0, NULL);
 	reg(r, 2, MGR_KIND_COMPUTE, 10, 0, NULL);
 	reg(r, 3, MGR_KIND_MEMSERVER, 10, 0, NULL);
-	registry_kill(r, 2, CONN(2));
-	n = registry_live_conns(r, 2, out, 4);
-	assert_int_equal(n, 2);
+	reg(r, 4, MGR_KIND_COMPUTE, 10, 0, NULL);
+	reg(r, 5, MGR_KIND_COMPUTE, 10, 0, NULL);
+	registry_conn_closed(r, 2, CONN(2), 0);
+	registry_leave(r, 4, CONN(4), 0);
+	beat(r, 1, 10, 2000 * MS);
+	beat(r, 3, 10, 2000 * MS);
+	assert_int_equal(registry_expire(r, 3500 * MS, c, 4), 1); /* 5 */
+	n = registry_live_conns(r, 3, out, 4);
+	assert_int_equal(n, 1);
 	assert_ptr_equal(out[0], CONN(1));
-	assert_ptr_equal(out[1], CONN(3));
+	assert_int_equal(registry_live_conns(r, 0, out, 4), 2);
 	registry_destroy(r);
 }
 
-static void a_full_table_recycles_the_longest_dead(void **state)
+static void
+a_full_table_drops_left_nodes_first_then_the_longest_suspect(void **state)
 {
 	struct registry_config cfg = {
-		.heartbeat_ms = 1000, .dead_after = 3, .max_nodes = 3};
+		.heartbeat_ms = 1000, .suspect_after = 3, .max_nodes = 3};
 	struct registry *r = registry_create(&cfg);
 	struct mgr_node_info n[4];
 
@@ -335,42 +464,76 @@ static void a_full_table_recycles_the_longest_dead(void **state)
 	reg(r, 3, MGR_KIND_COMPUTE, 10, 20 * MS, NULL);
 	assert_int_equal(reg(r, 4, MGR_KIND_COMPUTE, 10, 30 * MS, NULL),
 			 -ENOSPC);
-	registry_kill(r, 2, CONN(2));
-	registry_kill(r, 1, CONN(1));
-	assert_int_equal(reg(r, 4, MGR_KIND_COMPUTE, 10, 30 * MS, NULL), 0);
-	assert_int_equal(registry_nodes(r, 30 * MS, n, 4), 3);
-	assert_int_equal(n[0].node, 2); /* node 1 was older and went first */
-	assert_int_equal(n[1].node, 3);
-	assert_int_equal(n[2].node, 4);
+	registry_conn_closed(r, 2, CONN(2), 30 * MS);
+	registry_conn_closed(r, 1, CONN(1), 40 * MS);
+	registry_leave(r, 3, CONN(3), 50 * MS);
+	assert_int_equal(reg(r, 4, MGR_KIND_COMPUTE, 10, 60 * MS, NULL), 0);
+	assert_int_equal(reg(r, 5, MGR_KIND_COMPUTE, 10, 70 * MS, NULL), 0);
+	assert_int_equal(registry_nodes(r, 70 * MS, n, 4), 3);
+	assert_int_equal(n[0].node, 1); /* 3 left, then 2 was suspect longer */
+	assert_int_equal(n[1].node, 4);
+	assert_int_equal(n[2].node, 5);
 	registry_destroy(r);
 }
 
-static void the_long_dead_are_forgotten(void **state)
+static void the_long_gone_are_forgotten(void **state)
 {
-	struct registry_config cfg = {
-		.heartbeat_ms = 1000, .dead_after = 3, .dead_keep_ms = 60000};
-	struct registry *r = registry_create(&cfg);
-	struct registry_death d[4];
+	struct registry *r = new_registry(); /* the defaults: 10 min, 1 min */
+	struct registry_change c[4];
+	struct registry_prior prior;
 	struct mgr_node_info n[4];
-	bool was_dead = true;
+	const uint64_t t0 = 1000 * MS, min = 60000 * MS;
 
 	reg(r, 1, MGR_KIND_COMPUTE, 10, 0, NULL);
 	reg(r, 2, MGR_KIND_COMPUTE, 10, 0, NULL);
 	reg(r, 3, MGR_KIND_COMPUTE, 10, 0, NULL);
-	registry_kill(r, 1, CONN(1));
-	registry_kill(r, 2, CONN(2));
-	assert_int_equal(beat(r, 3, 10, 59000 * MS), 0);
-	assert_int_equal(registry_expire(r, 60000 * MS, d, 4), 0);
-	assert_int_equal(registry_nodes(r, 60000 * MS, n, 4), 3);
-	/* a minute after their last word, 1 and 2 are gone; 3 lives on */
-	assert_int_equal(registry_expire(r, 60001 * MS, d, 4), 0);
-	assert_int_equal(registry_nodes(r, 60001 * MS, n, 4), 1);
+	registry_conn_closed(r, 1, CONN(1), t0);
+	registry_leave(r, 2, CONN(2), t0);
+	/* node 3 keeps beating */
+	for (uint64_t t = t0; t <= t0 + 11 * min; t += 2000 * MS)
+		assert_int_equal(beat(r, 3, 10, t), 0);
+
+	/* a minute after it left, node 2 is gone from the list */
+	assert_int_equal(registry_expire(r, t0 + min, c, 4), 0);
+	assert_int_equal(registry_expire(r, t0 + min + MS, c, 4), 1);
+	assert_int_equal(c[0].node, 2);
+	assert_int_equal(c[0].state, 0);
+	assert_int_equal(c[0].old_state, MGR_NODE_LEFT);
+	assert_int_equal(registry_nodes(r, t0 + min + MS, n, 4), 2);
+	/* node 1, suspect, is kept for forget_after (10 min by default) */
+	assert_int_equal(registry_expire(r, t0 + 10 * min, c, 4), 0);
+	assert_int_equal(registry_expire(r, t0 + 10 * min + MS, c, 4), 1);
+	assert_int_equal(c[0].node, 1);
+	assert_int_equal(c[0].old_state, MGR_NODE_SUSPECT);
+	assert_int_equal(registry_nodes(r, t0 + 10 * min + MS, n, 4), 1);
 	assert_int_equal(n[0].node, 3);
-	assert_true(n[0].alive);
+	assert_int_equal(n[0].state, MGR_NODE_ALIVE);
 	/* a forgotten id comes back as new */
-	assert_int_equal(reg(r, 1, MGR_KIND_COMPUTE, 10, 60002 * MS, &was_dead),
+	assert_int_equal(reg(r, 1, MGR_KIND_COMPUTE, 10, t0 + 11 * min, &prior),
 			 0);
-	assert_false(was_dead);
+	assert_int_equal(prior.state, 0);
+	registry_destroy(r);
+}
+
+static void forget_after_is_configurable(void **state)
+{
+	struct registry_config cfg = {.heartbeat_ms = 1000,
+				      .suspect_after = 3,
+				      .forget_after_ms = 5000,
+				      .left_keep_ms = 2000};
+	struct registry *r = registry_create(&cfg);
+	struct registry_change c[4];
+
+	reg(r, 1, MGR_KIND_COMPUTE, 10, 0, NULL);
+	reg(r, 2, MGR_KIND_COMPUTE, 10, 0, NULL);
+	registry_conn_closed(r, 1, CONN(1), 0);
+	registry_leave(r, 2, CONN(2), 0);
+	assert_int_equal(registry_expire(r, 2000 * MS, c, 4), 0);
+	assert_int_equal(registry_expire(r, 2001 * MS, c, 4), 1);
+	assert_int_equal(c[0].node, 2);
+	assert_int_equal(registry_expire(r, 5000 * MS, c, 4), 0);
+	assert_int_equal(registry_expire(r, 5001 * MS, c, 4), 1);
+	assert_int_equal(c[0].node, 1);
 	registry_destroy(r);
 }
 
@@ -380,23 +543,31 @@ int main(void)
 		cmocka_unit_test(
 			find_free_offers_compute_nodes_first_then_memservers),
 		cmocka_unit_test(
-			find_free_never_offers_the_asker_dead_or_full_nodes),
+			find_free_never_offers_the_asker_full_suspect_or_left_nodes),
 		cmocka_unit_test(
 			find_free_holds_back_promised_blocks_until_heartbeat),
-		cmocka_unit_test(node_dies_after_missed_heartbeats),
+		cmocka_unit_test(
+			a_silent_node_is_suspect_and_a_late_heartbeat_revives_it),
+		cmocka_unit_test(
+			a_closed_registration_connection_makes_the_node_suspect),
 		cmocka_unit_test(unknown_node_heartbeat_asks_for_registration),
 		cmocka_unit_test(
 			restarted_manager_takes_reregistrations_as_they_are),
-		cmocka_unit_test(reregistration_after_death_says_so),
 		cmocka_unit_test(
-			duplicate_id_with_a_live_connection_is_refused),
-		cmocka_unit_test(closing_a_stale_connection_kills_no_one),
+			a_suspect_node_registering_again_is_simply_alive),
+		cmocka_unit_test(
+			the_same_process_replaces_a_connection_that_still_looks_open),
+		cmocka_unit_test(another_process_cannot_take_a_live_id),
+		cmocka_unit_test(
+			leave_makes_a_node_left_until_it_registers_again),
 		cmocka_unit_test(block_size_must_match_the_first_registrant),
 		cmocka_unit_test(heartbeat_beyond_capacity_is_refused),
-		cmocka_unit_test(nodes_lists_living_and_dead_by_id),
-		cmocka_unit_test(live_connections_exclude_the_dead_node),
-		cmocka_unit_test(a_full_table_recycles_the_longest_dead),
-		cmocka_unit_test(the_long_dead_are_forgotten),
+		cmocka_unit_test(nodes_lists_every_state_by_id),
+		cmocka_unit_test(live_connections_are_those_of_alive_nodes),
+		cmocka_unit_test(
+			a_full_table_drops_left_nodes_first_then_the_longest_suspect),
+		cmocka_unit_test(the_long_gone_are_forgotten),
+		cmocka_unit_test(forget_after_is_configurable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

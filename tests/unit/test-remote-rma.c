@@ -121,7 +121,8 @@ the_store_is_not_exposed_so_byte_ranges_travel_as_messages(void **state)
 {
 	struct fixture *f = *state;
 	struct proto_block_status st;
-	uint32_t idx[2], got;
+	struct proto_block_ref idx[2];
+	uint32_t got;
 	uint8_t *blk;
 	char out[6];
 
@@ -132,7 +133,7 @@ the_store_is_not_exposed_so_byte_ranges_travel_as_messages(void **state)
 	assert_int_equal(
 		remote_write(f->r, PROVIDER, idx[1], 100, "hello", 6, NULL), 0);
 	/* the bytes are in the provider's block, at the right place */
-	blk = ms_store_ops.ptr(f->store, idx[1]);
+	blk = ms_store_ops.ptr(f->store, idx[1].block);
 	assert_string_equal((char *)blk + 100, "hello");
 	assert_int_equal(remote_read(f->r, PROVIDER, idx[1], 100, out, 6, NULL),
 			 0);
@@ -143,15 +144,17 @@ the_store_is_not_exposed_so_byte_ranges_travel_as_messages(void **state)
 static void batches_split_across_iovecs_land_in_order(void **state)
 {
 	struct fixture *f = *state;
-	uint32_t idx[2], got;
+	struct proto_block_ref idx[2];
 	struct proto_block_extent ext[2];
+	uint32_t got;
 	static uint8_t in[BS + 10], out[BS + 10];
 	struct iovec win[3] = {{in, 7}, {in + 7, BS - 7}, {in + BS, 10}};
 	struct iovec wout[1] = {{out, BS + 10}};
 
 	assert_int_equal(remote_alloc(f->r, PROVIDER, 2, idx, &got), 0);
-	ext[0] = (struct proto_block_extent){idx[0], 0, BS};
-	ext[1] = (struct proto_block_extent){idx[1], BS - 10, 10};
+	ext[0] = (struct proto_block_extent){idx[0].block, idx[0].epoch, 0, BS};
+	ext[1] = (struct proto_block_extent){idx[1].block, idx[1].epoch,
+					     BS - 10, 10};
 	for (size_t i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)(i * 13 + 5);
 	assert_int_equal(
@@ -159,21 +162,21 @@ static void batches_split_across_iovecs_land_in_order(void **state)
 	assert_int_equal(
 		remote_read_batch(f->r, PROVIDER, ext, 2, wout, 1, NULL), 0);
 	assert_memory_equal(in, out, sizeof(in));
-	assert_memory_equal((uint8_t *)ms_store_ops.ptr(f->store, idx[1]) + BS -
-				    10,
-			    in + BS, 10);
+	assert_memory_equal(
+		(uint8_t *)ms_store_ops.ptr(f->store, idx[1].block) + BS - 10,
+		in + BS, 10);
 	assert_int_equal(rma_ops, 0);
 }
 
 static void a_block_beyond_the_store_is_refused_by_message(void **state)
 {
 	struct fixture *f = *state;
+	struct proto_block_ref beyond = {NBLOCKS + 1, 1};
 	uint8_t buf[8];
 
 	/* beyond the region: a READ message, which the peer refuses */
-	assert_int_equal(
-		remote_read(f->r, PROVIDER, NBLOCKS + 1, 0, buf, 8, NULL),
-		-ENOENT);
+	assert_int_equal(remote_read(f->r, PROVIDER, beyond, 0, buf, 8, NULL),
+			 -ENOENT);
 	assert_int_equal(rma_ops, 0);
 }
 

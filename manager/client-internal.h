@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the two halves of the manager client share (include/cmp/mgr.h):
+ * client.c runs the registration thread, client-query.c the queries on
+ * cached connections. Private to them.
+ */
+#ifndef CMP_MANAGER_CLIENT_INTERNAL_H
+#define CMP_MANAGER_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cmp/auth.h"
+#include "cmp/mgr.h"
+
+#define MGR_DEFAULT_TIMEOUT_MS 2000 /* per request and connect */
+#define QUERY_CACHE 4
+#define MANAGER_ADDR_LEN 128
+
+struct conn;
+
+struct mgr_client {
+	struct mgr_client_config cfg; /* strings point into the copies below */
+	char manager_addr[MANAGER_ADDR_LEN];
+	char listen_addr[PROTO_MGR_ADDR_LEN];
+	uint64_t incarnation; /* random, for this client's lifetime */
+	atomic_uint_fast64_t next_id;
+	pthread_t thread;
+	int wake[2]; /* self-pipe: leave and destroy wake the client thread */
+
+	pthread_mutex_t lock; /* protects the fields below */
+	pthread_cond_t cond;  /* registered or reg_err changed */
+	bool stopping;
+	bool joined; /* the client thread was joined: reg is the caller's */
+	bool registered;
+	int reg_err;
+	struct conn *idle[QUERY_CACHE];
+	size_t nidle;
+
+	/* the client thread's own */
+	struct conn *reg;
+	uint32_t hb_ms;
+	uint64_t epoch;
+	uint64_t silent_ns; /* no heartbeat reply for this long: gone */
+	uint64_t heard_ns;  /* last heartbeat reply (or registration) */
+	uint64_t next_hb_ns;
+	bool ever_registered;
+	/* the current run of failed registrations, for a few log lines */
+	uint64_t down_ns; /* when it began; 0: none */
+	uint64_t next_summary_ns;
+	unsigned int attempts;
+	int logged_err;
+};
+
+/*
+ * Connects to addr, runs the handshake as node (0 and 0 for a tool) with
+ * keyring kr (NULL: insecure) and sets timeout_ms on the connection. 0 and
+ * *out, or the -errno of the step that failed.
+ */
+int mgr_dial(const char *addr, struct auth_keyring *kr, uint32_t node,
+	     uint64_t incarnation, int timeout_ms, struct conn **out);
+
+#endif

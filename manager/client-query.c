@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The manager client's queries (include/cmp/mgr.h): FIND_FREE and NODES
+ * from any thread, each on a connection checked out of a small cache (or
+ * opened), so concurrent callers never share one and never wait behind the
+ * registration thread (client.c); and the one-shot NODES of cmpctl.
+ * Transport errors are returned as the system gave them.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client-internal.h"
+#include "cmp/auth.h"
+#include "cmp/conn.h"
+#include "cmp/log.h"
+#include "cmp/mgr.h"
+#include "cmp/util.h"
+#include "cmp/wire.h"
+
+int mgr_dial(const char *addr, struct auth_keyring *kr, uint32_t node,
+	     uint64_t incarnation, int timeout_ms, struct conn **out)
+{
+	struct conn *conn;
+	int ret;
+
+	ret = conn_connect(addr, timeout_ms, &conn);
+	if (ret < 0)
+		return ret;
+	ret = auth_client(conn, kr, node, incarnation, timeout_ms);
+	if (ret < 0)
+		goto err_destroy_conn;
+	ret = conn_set_timeout(conn, timeout_ms);
+	if (ret < 0)
+		goto err_destroy_conn;
+	*out = conn;
+	return 0;
+
+err_destroy_conn:
+	conn_destroy(conn);
+	return ret;
+}
+
+/*
+ * Sends one request and reads its reply into rep (cap bytes). Returns the
+ * transport's -errno (the connection is then unusable), or 0 with the
+ * reply's wire status in *status and its length in *replen.
+ */
+static int transact(struct conn *conn, unsigned int op, uint64_t id,
+		    const void *req, size_t reqlen, void *rep, size_t cap,
+		    size_t *replen, uint32_t *status)
+{
+	struct wire_hdr h = {.op = (uint8_t)op, .id = id};
+	struct iovec iov = {.iov_base = (void *)req, .iov_len = reqlen};
+	int ret;
+
+	ret = wire_send(conn, &h, &iov, reqlen ? 1 : 0);
+	if (ret < 0)
+		return ret;
+	ret = wire_recv_hdr(conn, &h);
+	if (ret < 0)
+		return ret;
+	/* query connections get no pushes: anything else is garbage */
+	if (!(h.flags & WIRE_F_REPLY) || h.op != op || h.id != id)
+		return -EPROTO;
+	if (h.len > cap)
+		return -EMSGSIZE;
+	iov = (struct iovec){.iov_base = rep, .iov_len = cap};
+	ret = wire_recv_payload(conn, &h, &iov, 1);
+	if (ret < 0)
+		return ret;
+	*replen = h.len;
+	*status = h.status;
+	return 0;
+}
+
+static struct conn *checkout(struct mgr_client *c)
+{
+	struct conn *conn = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nidle)
+		conn = c->idle[--c->nidle];
+	pthread_mutex_unlock(&c->lock);
+	return conn;
+}
+
+static void checkin(struct mgr_client *c, struct conn *conn)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->nidle < QUERY_CACHE && !c->stopping) {
+		c->idle[c->nidle++] = conn;
+		conn = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (conn)
+		conn_destroy(conn);
+}
+
+/*
+ * One request on a cached connection, or a fresh one when the cache is
+ * empty or its connection went stale (the manager restarted).
+ */
+static int query(struct mgr_client *c, unsigned int op, const void *req,
+		 size_t reqlen, void *rep, size_t cap, size_t *replen)
+{
+	uint32_t status;
+	struct conn *conn;
+	bool cached;
+	int ret;
+
+	for (;;) {
+		conn = checkout(c);
+		cached = conn != NULL;
+		if (!conn) {
+			ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
+				       c->incarnation,
+				       c->cfg.timeout_ms, &conn);
+			if (ret < 0)
+				return ret;
+		}
+		ret = transact(conn, op, atomic_fetch_add(&c->next_id, 1), req,
+			       reqlen, rep, cap, replen, &status);
+		if (ret == 0) {
+			checkin(c, conn);
+			return wire_status_to_errno(status);
+		}
+		conn_destroy(conn);
+		if (!cached)
+			return ret;
+	}
+}
+
+int mgr_client_find_free(struct mgr_client *c, uint32_t n,
+			 struct mgr_free_entry *out, size_t max, size_t *count)
+{
+	struct proto_mgr_find_free q = {.node = c->cfg.node, .want = n};
+	struct mgr_free_entry e[PROTO_MGR_MAX_FREE];
+	uint8_t req[PROTO_MGR_FIND_FREE_SIZE];
+	uint8_t rep[PROTO_MGR_FREE_REPLY_MAX];
+	size_t len, got;
+	int ret;
+
+	*count = 0;
+	if (!n)
+		return -EINVAL;
+	proto_mgr_find_free_encode(&q, req, sizeof(req));
+	ret = query(c, WIRE_OP_FIND_FREE, req, sizeof(req), rep, sizeof(rep),
+		    &len);
+	if (ret < 0)
+		return ret;
+	ret = proto_mgr_free_list_decode(rep, len, e, ARRAY_SIZE(e), &got);
+	if (ret < 0) {
+		log_warn("manager %s: malformed FIND_FREE reply",
+			 c->manager_addr);
+		return ret;
+	}
+	*count = MIN(got, max);
+	memcpy(out, e, *count * sizeof(*out));
+	return 0;
+}
+
+/* Decodes a NODES reply, keeping the first max entries. */
+static int nodes_decode(const void *rep, size_t len, struct mgr_node_info *out,
+			size_t max, size_t *count)
+{
+	struct mgr_node_info *all;
+	size_t got;
+	int ret;
+
+	all = calloc(PROTO_MGR_MAX_NODES, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	ret = proto_mgr_nodes_decode(rep, len, all, PROTO_MGR_MAX_NODES, &got);
+	if (ret == 0) {
+		*count = MIN(got, max);
+		memcpy(out, all, *count * sizeof(*out));
+	}
+	free(all);
+	return ret;
+}
+
+int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
+		     size_t max, size_t *count)
+{
+	uint8_t *rep;
+	size_t len;
+	int ret;
+
+	*count = 0;
+	rep = malloc(PROTO_MGR_NODES_REPLY_MAX);
+	if (!rep)
+		return -ENOMEM;
+	ret = query(c, WIRE_OP_NODES, NULL, 0, rep, PROTO_MGR_NODES_REPLY_MAX,
+		    &len);
+	if (ret == 0)
+		ret = nodes_decode(rep, len, out, max, count);
+	free(rep);
+	return ret;
+}
+
+int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
+		    int timeout_ms, struct mgr_node_info *out, size_t max,
+		    size_t *count)
+{
+	struct conn *conn;
+	uint32_t status;
+	uint8_t *rep;
+	size_t len;
+	int ret;
+
+	*count = 0;
+	if (timeout_ms <= 0)
+		timeout_ms = MGR_DEFAULT_TIMEOUT_MS;
+	rep = malloc(PROTO_MGR_NODES_REPLY_MAX);
+	if (!rep)
+		return -ENOMEM;
+	ret = mgr_dial(manager_addr, keyring, 0, 0, timeout_ms, &conn);
+	if (ret < 0)
+		goto out_free;
+	ret = transact(conn, WIRE_OP_NODES, 1, NULL, 0, rep,
+		       PROTO_MGR_NODES_REPLY_MAX, &len, &status);
+	conn_destroy(conn);
+	if (ret < 0)
+		goto out_free;
+	ret = wire_status_to_errno(status);
+	if (ret == 0)
+		ret = nodes_decode(rep, len, out, max, count);
+out_free:
+	free(rep);
+	return ret;
+}

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loans with a provider (remote.h): borrowing (ALLOC), giving back (FREE),
+ * agreeing on which loans still stand after a reconnect (RECONCILE),
+ * leaving (GOODBYE) and keeping the provider's lease on us alive (PING).
+ * Byte ranges of the loans are in remote-rw.c.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmp/log.h"
+#include "cmp/util.h"
+#include "cmp/wire.h"
+#include "remote-internal.h"
+
+static void note_lent_to_us(struct remote *r, uint32_t id)
+{
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, id);
+	if (n)
+		n->lent_to_us = true;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int remote_alloc(struct remote *r, uint32_t node, uint32_t n,
+		 struct proto_block_ref *refs, uint32_t *got)
+{
+	uint8_t req[PROTO_BLOCK_ALLOC_REQ_SIZE];
+	uint8_t rep[PROTO_BLOCK_MAX_IDX_MSG];
+	struct proto_block_alloc_rep out;
+	struct iovec qiov = {req, sizeof(req)}, piov = {rep, sizeof(rep)};
+	struct call cl = {
+		.op = WIRE_OP_ALLOC,
+		.req = &qiov,
+		.nreq = 1,
+		.rep = &piov,
+		.nrep = 1,
+		.rep_len = sizeof(rep),
+	};
+	int ret;
+
+	*got = 0;
+	n = MIN(n, PROTO_BLOCK_MAX_IDX);
+	ret = proto_block_alloc_req_encode(n, req, sizeof(req));
+	if (ret < 0)
+		return ret;
+	/* before sending: a lost reply may leave loans there to reconcile */
+	note_lent_to_us(r, node);
+	ret = remote_with_conn(r, node, false, remote_do_call, &cl);
+	if (ret < 0)
+		return ret;
+	ret = proto_block_alloc_rep_decode(rep, cl.got, &out, refs, n);
+	if (ret < 0 || !out.count) {
+		log_warn_rl("remote: node %u sent a bad ALLOC reply", node);
+		atomic_fetch_add(&r->errors, 1);
+		return -EIO;
+	}
+	*got = out.count;
+	return 0;
+}
+
+/*
+ * One FREE or RECONCILE exchange of up to PROTO_BLOCK_MAX_IDX refs, on rc
+ * when given (the keeper's), else on a connection checked out for it.
+ */
+static int list_call(struct remote *r, struct rconn *rc, uint32_t node,
+		     uint8_t op, uint32_t flags,
+		     const struct proto_block_ref *refs, uint32_t n,
+		     uint8_t *rep, size_t rep_cap, size_t *got)
+{
+	uint8_t req[PROTO_BLOCK_MAX_IDX_MSG];
+	struct iovec qiov = {req, 0}, piov = {rep, rep_cap};
+	struct call cl = {
+		.op = op,
+		.req = &qiov,
+		.nreq = 1,
+		.rep = &piov,
+		.nrep = 1,
+		.rep_len = rep_cap,
+		.quiet = rc != NULL,
+	};
+	int ret;
+
+	ret = proto_block_list_encode(flags, refs, n, req, sizeof(req));
+	if (ret < 0)
+		return ret;
+	qiov.iov_len = (size_t)ret;
+	/* a FREE or a reconciliation may be repeated: it is idempotent */
+	if (rc)
+		ret = remote_transact(r, rc, &cl);
+	else
+		ret = remote_with_conn(r, node, true, remote_do_call, &cl);
+	*got = cl.got;
+	return ret;
+}
+
+int remote_free(struct remote *r, uint32_t node,
+		const struct proto_block_ref *refs, uint32_t n)
+{
+	uint8_t rep[PROTO_BLOCK_COUNT_SIZE];
+	uint32_t done = 0, chunk, freed;
+	size_t got;
+	int ret;
+
+	while (done < n) {
+		chunk = MIN(n - done, PROTO_BLOCK_MAX_IDX);
+		ret = list_call(r, NULL, node, WIRE_OP_FREE, 0, refs + done,
+				chunk, rep, sizeof(rep), &got);
+		if (ret < 0)
+			return ret;
+		if (proto_block_count_decode(rep, got, &freed) < 0)
+			return -EIO;
+		done += chunk;
+	}
+	return 0;
+}
+
+static int reconcile(struct remote *r, struct rconn *rc, uint32_t node,
+		     uint32_t flags, const struct proto_block_ref *refs,
+		     uint32_t n, struct proto_block_ref *missing,
+		     uint32_t *nmissing)
+{
+	uint8_t rep[PROTO_BLOCK_MAX_IDX_MSG];
+	uint32_t rflags;
+	size_t got;
+	int ret;
+
+	*nmissing = 0;
+	if (n > PROTO_BLOCK_MAX_IDX)
+		return -EINVAL;
+	ret = list_call(r, rc, node, WIRE_OP_RECONCILE, flags, refs, n, rep,
+			sizeof(rep), &got);
+	if (ret < 0)
+		return ret;
+	if (proto_block_list_decode(rep, got, 0, &rflags, missing, n,
+				    nmissing) < 0 ||
+	    rflags) {
+		log_warn_rl("remote: node %u sent a bad RECONCILE reply", node);
+		return rc ? -EPROTO : -EIO;
+	}
+	return 0;
+}
+
+int remote_reconcile(struct remote *r, uint32_t node, uint32_t flags,
+		     const struct proto_block_ref *refs, uint32_t n,
+		     struct proto_block_ref *missing, uint32_t *nmissing)
+{
+	return reconcile(r, NULL, node, flags, refs, n, missing, nmissing);
+}
+
+int remote_reconcile_on(struct remote *r, struct rconn *rc, uint32_t flags,
+			const struct proto_block_ref *refs, uint32_t n,
+			struct proto_block_ref *missing, uint32_t *nmissing)
+{
+	return reconcile(r, rc, rc->node->id, flags, refs, n, missing,
+			 nmissing);
+}
+
+/* An exchange with no request payload and a count (or nothing) back. */
+static int simple_call(struct remote *r, uint32_t node, uint8_t op,
+		       uint32_t *count)
+{
+	uint8_t rep[PROTO_BLOCK_COUNT_SIZE];
+	struct iovec piov = {rep, sizeof(rep)};
+	struct call cl = {
+		.op = op,
+		.rep = count ? &piov : NULL,
+		.nrep = count ? 1 : 0,
+		.rep_len = count ? sizeof(rep) : 0,
+		.rep_exact = true,
+	};
+	int ret = remote_with_conn(r, node, true, remote_do_call, &cl);
+
+	if (ret < 0 || !count)
+		return ret;
+	return proto_block_count_decode(rep, cl.got, count) < 0 ? -EIO : 0;
+}
+
+int remote_ping(struct remote *r, uint32_t node)
+{
+	return simple_call(r, node, WIRE_OP_PING, NULL);
+}
+
+int remote_ping_on(struct remote *r, struct rconn *rc)
+{
+	struct call cl = {.op = WIRE_OP_PING, .rep_exact = true, .quiet = true};
+
+	return remote_transact(r, rc, &cl);
+}
+
+int remote_goodbye(struct remote *r, uint32_t node, uint32_t *freed)
+{
+	uint32_t n = 0;
+	int ret = simple_call(r, node, WIRE_OP_GOODBYE, &n);
+
+	if (freed)
+		*freed = n;
+	return ret;
+}
+
+unsigned int remote_goodbye_all(struct remote *r)
+{
+	uint32_t ids[256], freed;
+	unsigned int n = 0, told = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++)
+		for (struct remote_node *rn = r->buckets[b]; rn; rn = rn->hnext)
+			if (rn->lent_to_us && rn->state != REMOTE_GONE &&
+			    n < ARRAY_SIZE(ids))
+				ids[n++] = rn->id;
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned int i = 0; i < n; i++) {
+		int ret = remote_goodbye(r, ids[i], &freed);
+
+		if (ret < 0) {
+			log_warn("remote: goodbye to node %u: %s (its lease "
+				 "on us frees our blocks there later)",
+				 ids[i], strerror(-ret));
+			continue;
+		}
+		log_info("remote: said goodbye to node %u: %u of our blocks "
+			 "there freed",
+			 ids[i], freed);
+		told++;
+	}
+	return told;
+}
