@@ -156,18 +156,21 @@ defer_here() { CLEAN+=("#here $*"); }
 mark() { echo "${#CLEAN[@]}"; }
 UNDO_FAILED=0
 unwind() {
-	local to=${1:-0} i c
+	local to=${1:-0} i c t0
 	while ((${#CLEAN[@]} > to)); do
 		i=$((${#CLEAN[@]} - 1))
 		c=${CLEAN[$i]#"#here "}
 		unset "CLEAN[$i]"
 		logc "cleanup: $c"
+		t0=${EPOCHREALTIME/./}
 		if eval "$c" >>"$LOG" 2>&1; then
 			journal_del "$i"
 		else
 			echo "cleanup failed: $c" >>"$LOG"
 			UNDO_FAILED=1
 		fi
+		t0=$(((${EPOCHREALTIME/./} - t0) / 1000))
+		((t0 < 1000)) || echo "  (cleanup took $t0 ms)" >>"$LOG"
 	done
 }
 on_exit() {
@@ -388,11 +391,11 @@ tmpfs_on() {
 
 # --- loop devices, swap -----------------------------------------------------------
 LOOPDEV=""
-LOOPS_MADE=()
+LOOPS_MADE=()		# "DEV FILE" of every loop device made
 loop_on() { # FILE [losetup options] -> LOOPDEV (not in $(): it defers)
 	local f=$1; shift
 	LOOPDEV=$(losetup -f --show "$@" "$f" 2>>"$LOG") || return 1
-	LOOPS_MADE+=("$LOOPDEV")
+	LOOPS_MADE+=("$LOOPDEV $(realpath "$f")")
 	defer "loop_off $LOOPDEV $(realpath "$f")"
 }
 
@@ -410,7 +413,10 @@ loop_off() { loop_is "$1" "$2" && losetup -d "$1"; }
 swap_on() {
 	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swap_off $1 ${2:-}"
 }
-swap_off() { [[ -z ${2:-} ]] || loop_is "$1" "$2" && swapoff "$1"; }
+swap_off() {
+	grep -qF "$1 " /proc/swaps || return 0 # (a replayed journal: already off)
+	[[ -z ${2:-} ]] || loop_is "$1" "$2" && swapoff "$1"
+}
 
 # swap_on_loop FILE [losetup options]: swap on a loop device over FILE.
 swap_on_loop() { loop_on "$@" && swap_on "$LOOPDEV" "$(realpath "$1")"; }
@@ -606,14 +612,13 @@ NETNS_INODES=()
 leaks() {
 	local d
 	grep -F " $WORK/" /proc/self/mountinfo | awk '{print "mount " $5}'
+	# a device still over the file we put under it (a freed device
+	# number is soon another's: other tests run beside this one)
 	for d in "${LOOPS_MADE[@]}"; do
-		[[ -e /sys/block/${d#/dev/}/loop/backing_file ]] &&
-			grep -qF "$d " /proc/swaps && echo "swap $d"
-	done
-	for d in "${LOOPS_MADE[@]}"; do
-		[[ -e /sys/block/${d#/dev/}/loop/backing_file ]] &&
-			echo "loop $d ($(cat /sys/block/${d#/dev/}/loop/backing_file))"
-	done
+		loop_is "${d%% *}" "${d#* }" || continue
+		grep -qF "${d%% *} " /proc/swaps && echo "swap ${d%% *}"
+		echo "loop ${d%% *} (${d#* })"
+	done | sort -u
 	grep -F "$TAG" /proc/swaps | awk '{print "swap " $1}'
 	ip netns list 2>/dev/null | grep -F "$TAG" | awk '{print "netns " $1}'
 	ls -d "$CGROOT/$TAG"-* 2>/dev/null | sed 's/^/cgroup /'
