@@ -91,9 +91,24 @@ needed_systems() {
 	done | awk '!s[$0]++'
 }
 
+# smoke_covers SYSTEM...: a smoke run of every workload starts every
+# system (the workloads' smoke lists together name each), so that no
+# set-up rots unseen; one left out is a harness error.
+smoke_covers() {
+	local s
+	((SMOKE)) && [[ $ONLY == "$(IFS=,; echo "${WORKLOADS[*]}")" ]] || return 0
+	for s in "${!UP[@]}"; do
+		[[ " $* " == *" $s "* ]] && continue
+		say "the smoke runs no workload on $s: add it to a workload's smoke list"
+		ERRORS=$((ERRORS + 1))
+	done
+}
+
 write_meta() {
 	local sizes="" w
-	for w in "${WORKLOADS[@]}"; do sizes+="${sizes:+; }${WL_SIZES[$w]}"; done
+	for w in "${WORKLOADS[@]}"; do
+		wants "$w" && sizes+="${sizes:+; }${WL_SIZES[$w]}"
+	done
 	meta started "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	meta host "$(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 	meta cmpfs "$(git -C "$SRCROOT" describe --always --dirty 2>/dev/null) ($CMPFS)"
@@ -178,6 +193,7 @@ for w in "${WORKLOADS[@]}"; do
 	wants "$w" && declare -F "${w}_prepare" >/dev/null && "${w}_prepare"
 done
 mapfile -t need < <(needed_systems)
+smoke_covers "${need[@]}"
 start_systems "${need[@]}"
 
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do

@@ -9,7 +9,10 @@
 BULK_MB=$(sized 8 2048) # smoke: still twice the cluster node A's pool
 peer_room "$BULK_MB"
 WL_SIZES[bulk]="bulk ${BULK_MB} MiB"
-WL_NEEDS[bulk]="cmpfs cmpfs-remote cmpfs-memsrv tmpfs fusefloor nbdfuse sshfs"
+# smoke: the systems that no other workload's smoke runs on, and nbdfuse
+# (its fixed-size disk is written in place)
+WL_NEEDS[bulk]=$(sized "cmpfs-memsrv nbdfuse sshfs" \
+	"cmpfs cmpfs-remote cmpfs-memsrv tmpfs fusefloor nbdfuse sshfs")
 
 # BULK_SRC: BULK_MB MiB of the source data (all of it at full size).
 BULK_SRC=""

@@ -12,8 +12,8 @@
 # time), timeouts. One round takes about 8 minutes at full size, so it has
 # its own number of rounds (--fig10-rounds, default min(rounds, 2)).
 
-SORT_MB=$(sized 16 1024)      # the array
-CG_MB=$(sized 8 512)         # the cgroup's limit
+SORT_MB=$(sized 16 1024)      # the array (smoke: 8 in 4 MiB is OOM-killed)
+CG_MB=$(sized 8 512)          # the cgroup's limit
 SWAP_MB=$(sized 32 2048)      # the swap devices
 SORT_TIMEOUT=$(sized 60 420)  # a run stopped then is a timeout
 peer_room "$SWAP_MB"

@@ -13,6 +13,7 @@
 FLOOD_MB=$(sized 8 256)      # the file (smoke: still twice node A's pool)
 FLOOD_IOS=$(sized 100 4000)  # 512 B reads per latency run
 FLOOD_N=$(sized 50 1000)     # idle connections
+FLOOD_LAT=$(sized "rr512" "rr512 rr512pin") # latency runs (smoke: unpinned)
 peer_room "$FLOOD_MB"
 WL_SIZES[flood]="flood file ${FLOOD_MB} MiB, ${FLOOD_IOS} reads of 512 B per latency run, ${FLOOD_N} idle connections"
 WL_NEEDS[flood]="cmpfs-remote"
@@ -39,7 +40,7 @@ flood_start() {
 	FLOOD_T0=$t0
 	start_daemon "$WORK/flood.out" nsenter --net="/run/netns/$NSC" \
 		python3 "$SRCROOT/tests/cluster/flood.py" --target "10.99.0.2:$FLOOD_PORT" \
-		-n "$FLOOD_N" --until "$WORK/flood.stop" --linger 5
+		-n "$FLOOD_N" --until "$WORK/flood.stop" --linger 0
 	FLOOD_PID=$DAEMON_PID
 	for i in $(seq 150); do
 		c=$(flood_conns)
@@ -51,9 +52,9 @@ flood_start() {
 	((c > 0))
 }
 
-# flood_stop: tell it to stop reopening and wait (up to its linger, 5 s,
-# and some) for node B to close what is left.
-# Records how many connections it opened a second (node B closed as many).
+# flood_stop: tell it to stop; it closes its connections at once (no
+# linger: the next item may be the quiet one) and exits. Records how many
+# connections it opened a second (node B closed as many).
 flood_stop() {
 	local i opened s
 	touch "$WORK/flood.stop"
@@ -87,8 +88,8 @@ flood_run() { # quiet | flood
 		unwind "$m"
 		return
 	fi
-	for pin in "" pin; do
-		fio_randread "$set" "$s" "$f" "$FLOOD_MB" 512 "$FLOOD_IOS" "rr512$pin" $pin
+	for pin in $FLOOD_LAT; do
+		fio_randread "$set" "$s" "$f" "$FLOOD_MB" 512 "$FLOOD_IOS" "$pin" ${pin#rr512}
 	done
 	if [[ $set == flood ]]; then
 		record flood conns_at_end "$(flood_conns)" count

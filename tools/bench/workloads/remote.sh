@@ -16,6 +16,7 @@ REMOTE_MB=$(sized 8 1024)       # the file (smoke: still twice node A's pool)
 REMOTE_IOS=$(sized 100 4000)    # 512 B reads per latency run
 REMOTE_RR=$(sized 100 4000)     # TCP round trips per ping-pong run
 REMOTE_IPERF=$(sized "-n 8M" "-t 5") # iperf3's length, each way
+REMOTE_LAT=$(sized "rr512" "rr512 rr512pin") # latency runs (smoke: unpinned)
 peer_room "$REMOTE_MB"
 WL_SIZES[remote]="remote file ${REMOTE_MB} MiB, ${REMOTE_IOS} reads of 512 B per latency run, iperf3 ${REMOTE_IPERF} each way, ${REMOTE_RR} TCP round trips"
 WL_NEEDS[remote]="cmpfs-remote cmpfs-remote-insecure"
@@ -61,8 +62,8 @@ remote_fs() {
 	else
 		fail "$s" dd_read MB/s "dd read failed"
 	fi
-	for pin in "" pin; do
-		fio_randread "$s" "$s" "$f" "$REMOTE_MB" 512 "$REMOTE_IOS" "rr512$pin" $pin
+	for pin in $REMOTE_LAT; do
+		fio_randread "$s" "$s" "$f" "$REMOTE_MB" 512 "$REMOTE_IOS" "$pin" ${pin#rr512}
 	done
 	rm -f "$f"
 }
