@@ -76,6 +76,9 @@ if os.path.exists(os.path.join(OUT, "meta.txt")):
         k, _, v = line.rstrip("\n").partition("\t")
         meta[k] = v
 
+# the tool of the TCP stream beside the remote workload: "iperf3 3.12"
+STREAM = meta.get("tcp_stream", "iperf3").split(" (")[0]
+
 # A workload without a title here (a new workloads/NAME.sh) gets the
 # generic section under the title the harness wrote, or its name.
 for k, v in meta.items():
@@ -216,14 +219,14 @@ t = stat("fio", "cmpfs-remote", "wire_bytes_per_512B_read")
 target("512 B read of a remote block moves <= 1 KiB on the wire", t,
        lambda v: v <= 1024, " B")
 # issue 12: remote dd against one TCP stream over the same veth, same round
-# (iperf3 A to B for a write, B to A for a read); sealed is the goal,
+# (A to B for a write, B to A for a read); sealed is the goal,
 # insecure is reported beside it.
 for sys_, what in ((SEALED, "sealed"), (INSECURE, "insecure, beside it")):
     for m, tm, d in (("dd_read", "tcp_BtoA", "B to A"), ("dd_write", "tcp_AtoB", "A to B")):
         t = raw_ratio("remote", sys_, m, "tcp", tm)
         tcp = stat("remote", "tcp", tm)
-        name = "remote %s >= 0.85x one TCP stream (%s; iperf3 %s%s)" % (
-            m.replace("_", " "), what, d,
+        name = "remote %s >= 0.85x one TCP stream (%s; %s %s%s)" % (
+            m.replace("_", " "), what, STREAM, d,
             ", %.2f GB/s" % (tcp[1] / 1000) if tcp else "")
         target(name, t, lambda v: v >= 0.85)
 fig_sd = {s: slowdowns(s) for s in ("mapper", "swapper", "diskswap", "zramswap", "nbdswap")}
@@ -348,8 +351,8 @@ def ratio_cell(t):
 def remote_section():
     """Sealed against insecure frames, and both against the wire."""
     rows = [
-        ("dd write (MB/s)", "dd_write", "tcp_AtoB", "one TCP stream A to B (iperf3)"),
-        ("dd read (MB/s)", "dd_read", "tcp_BtoA", "one TCP stream B to A (iperf3 -R)"),
+        ("dd write (MB/s)", "dd_write", "tcp_AtoB", "one TCP stream A to B (%s)" % STREAM),
+        ("dd read (MB/s)", "dd_read", "tcp_BtoA", "one TCP stream B to A (%s)" % STREAM),
         ("512 B read p50, unpinned (us)", "rr512_p50", "rr512_p50", "512 B TCP ping-pong"),
         ("512 B read p99, unpinned (us)", "rr512_p99", "rr512_p99", "512 B TCP ping-pong"),
         ("512 B read p50, pinned (us)", "rr512pin_p50", "rr512pin_p50", "512 B TCP ping-pong, pinned"),

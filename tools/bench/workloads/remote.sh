@@ -16,14 +16,28 @@ REMOTE_MB=$(sized 8 1024)       # the file (smoke: still twice node A's pool)
 REMOTE_IOS=$(sized 100 4000)    # 512 B reads per latency run
 REMOTE_RR=$(sized 100 4000)     # TCP round trips per ping-pong run
 REMOTE_IPERF=$(sized "-n 8M" "-t 5") # iperf3's length, each way
+REMOTE_STREAM_S=$(sized 0.2 5)       # tcp-rr's (without iperf3), each way
 REMOTE_LAT=$(sized "rr512" "rr512 rr512pin") # latency runs (smoke: unpinned)
 peer_room "$REMOTE_MB"
-WL_SIZES[remote]="remote file ${REMOTE_MB} MiB, ${REMOTE_IOS} reads of 512 B per latency run, iperf3 ${REMOTE_IPERF} each way, ${REMOTE_RR} TCP round trips"
+WL_SIZES[remote]="remote file ${REMOTE_MB} MiB, ${REMOTE_IOS} reads of 512 B per latency run, one TCP stream each way (iperf3 ${REMOTE_IPERF}, without iperf3 tcp-rr for ${REMOTE_STREAM_S} s), ${REMOTE_RR} TCP round trips"
 WL_NEEDS[remote]="cmpfs-remote cmpfs-remote-insecure"
 WL_ITEMS[remote]="cmpfs-remote cmpfs-remote-insecure tcp"
 WL_TITLE[remote]="Remote memory against the wire (sealed and insecure frames, one TCP stream)"
 
-remote_prepare() { source_data; }
+# The stream tool: iperf3 if installed (by now), else tcp-rr's stream
+# (CMPBENCH_STREAM=tcp-rr chooses it even so).
+REMOTE_STREAM_TOOL=""
+remote_prepare() {
+	source_data
+	if [[ ${CMPBENCH_STREAM:-} != tcp-rr ]] && command -v iperf3 >/dev/null; then
+		REMOTE_STREAM_TOOL=iperf3
+		meta tcp_stream "iperf3 $(iperf3 --version 2>/dev/null | awk 'NR == 1 {print $2}')"
+	else
+		REMOTE_STREAM_TOOL=tcp-rr
+		meta tcp_stream "tcp-rr (tools/bench/tcp-rr.c; $(command -v iperf3 >/dev/null &&
+			echo CMPBENCH_STREAM=tcp-rr || echo iperf3 is not installed))"
+	fi
+}
 
 remote_run() { # cmpfs-remote | cmpfs-remote-insecure | tcp
 	if [[ $1 == tcp ]]; then
@@ -68,37 +82,68 @@ remote_fs() {
 	rm -f "$f"
 }
 
-# remote_tcp: the wire alone, between node A's and node B's namespaces.
-remote_tcp() {
-	local m port dir js rr pin v rev
-	if [[ -z $NSA ]]; then # no cluster system started: no namespaces
-		record tcp tcp_AtoB "" MB/s na
+# tcp_iperf3 PORT DIR (AtoB | BtoA): one stream by iperf3, node A the
+# client (-R: the server, node B, sends); TCP_MBPS is its MB/s. Not in
+# $(): timed's command must be stoppable by the TERM trap.
+TCP_MBPS=""
+tcp_iperf3() {
+	local js=$WORK/iperf3.json rev=() v
+	TCP_MBPS=""
+	rm -f "$js"
+	[[ $2 == AtoB ]] || rev=(-R)
+	# shellcheck disable=SC2086
+	if timed in_ns "$NSA" iperf3 -c 10.99.0.2 -p "$1" -P 1 $REMOTE_IPERF "${rev[@]}" \
+		-J --logfile "$js" &&
+		v=$(json_flat "$js" | awk -F '\t' '$1 == "end/sum_received/bits_per_second" {
+			printf "%.1f", $2 / 8e6}') && [[ -n $v ]]; then
+		TCP_MBPS=$v
+	else
+		cat "$js" >>"$LOG" 2>/dev/null
+		return 1
+	fi
+}
+
+# tcp_sock PORT DIR: the same with tcp-rr's stream (-w: A writes, -r: B).
+tcp_sock() {
+	local out=$WORK/tcp-rr.out
+	TCP_MBPS=""
+	set -- "$1" "$([[ $2 == AtoB ]] && echo -w || echo -r)"
+	logc "tcp-rr -c 10.99.0.2 $1 $2 $REMOTE_STREAM_S"
+	runbg in_ns "$NSA" "$BIN/tcp-rr" -c 10.99.0.2 "$1" "$2" "$REMOTE_STREAM_S" \
+		>"$out" 2>>"$LOG" || return 1
+	cat "$out" >>"$LOG"
+	TCP_MBPS=$(sed -n 's/.*MBps=\([0-9.]*\).*/\1/p' "$out")
+	[[ -n $TCP_MBPS ]]
+}
+
+# tcp_streams TOOL: one TCP stream each way, by iperf3 or tcp-rr (its
+# server on port 17900 of node B), as tcp_AtoB and tcp_BtoA.
+tcp_streams() {
+	local tool=$1 port=17900 m dir
+	m=$(mark)
+	if [[ $tool == iperf3 ]]; then
+		start_daemon "$LOG" nsenter --net="/run/netns/$NSB" iperf3 -s -B 10.99.0.2 -p "$port"
+	else
+		start_daemon "$LOG" nsenter --net="/run/netns/$NSB" "$BIN/tcp-rr" -s 10.99.0.2 "$port"
+	fi
+	if ! ns_listening "$NSB" "$port" "$DAEMON_PID"; then
+		fail tcp tcp_AtoB MB/s "$tool server did not start"
+		unwind "$m"
 		return
 	fi
-	m=$(mark)
-	port=17900
-	start_daemon "$LOG" nsenter --net="/run/netns/$NSB" iperf3 -s -B 10.99.0.2 -p "$port"
-	if ! ns_listening "$NSB" "$port" "$DAEMON_PID"; then
-		fail tcp tcp_AtoB MB/s "iperf3 server did not start"
-	else
-		for dir in AtoB BtoA; do
-			js=$WORK/iperf3.json
-			rm -f "$js"
-			rev=()
-			[[ $dir == AtoB ]] || rev=(-R) # the server (node B) sends
-			# shellcheck disable=SC2086
-			if timed in_ns "$NSA" iperf3 -c 10.99.0.2 -p "$port" -P 1 $REMOTE_IPERF \
-				"${rev[@]}" -J --logfile "$js" &&
-				v=$(json_flat "$js" | awk -F '\t' '$1 == "end/sum_received/bits_per_second" {
-					printf "%.1f", $2 / 8e6}') && [[ -n $v ]]; then
-				record tcp "tcp_$dir" "$v" MB/s
-			else
-				fail tcp "tcp_$dir" MB/s "iperf3 failed (see harness.log)"
-				cat "$js" >>"$LOG" 2>/dev/null
-			fi
-		done
-	fi
+	for dir in AtoB BtoA; do
+		if "tcp_$([[ $tool == iperf3 ]] && echo iperf3 || echo sock)" "$port" "$dir"; then
+			record tcp "tcp_$dir" "$TCP_MBPS" MB/s
+		else
+			fail tcp "tcp_$dir" MB/s "$tool failed (see harness.log)"
+		fi
+	done
 	unwind "$m"
+}
+
+# tcp_pingpong: 512 B round trips (tcp-rr), unpinned and pinned to CPU 0.
+tcp_pingpong() {
+	local port=17901 m rr pin
 	m=$(mark)
 	start_daemon "$LOG" nsenter --net="/run/netns/$NSB" "$BIN/tcp-rr" -s 10.99.0.2 "$port"
 	DPIDS[tcp]=$DAEMON_PID
@@ -121,4 +166,14 @@ remote_tcp() {
 		[[ -z $pin ]] || pin_daemons tcp "$ALLCPUS"
 	done
 	unwind "$m"
+}
+
+# remote_tcp: the wire alone, between node A's and node B's namespaces.
+remote_tcp() {
+	if [[ -z $NSA ]]; then # no cluster system started: no namespaces
+		record tcp tcp_AtoB "" MB/s na
+		return
+	fi
+	tcp_streams "$REMOTE_STREAM_TOOL"
+	tcp_pingpong
 }
