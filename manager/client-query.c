@@ -114,8 +114,8 @@ static int query(struct mgr_client *c, unsigned int op, const void *req,
 		conn = checkout(c);
 		cached = conn != NULL;
 		if (!conn) {
-			ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
-				       c->incarnation,
+			ret = mgr_dial(c->manager_addr, c->cfg.keyring,
+				       c->cfg.node, c->incarnation,
 				       c->cfg.timeout_ms, &conn);
 			if (ret < 0)
 				return ret;

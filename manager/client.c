@@ -180,8 +180,7 @@ static int do_register(struct mgr_client *c)
 	int ret;
 
 	ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
-		       c->incarnation, c->cfg.timeout_ms,
-		       &c->reg);
+		       c->incarnation, c->cfg.timeout_ms, &c->reg);
 	if (ret < 0)
 		return ret;
 	sample(c, &counts);

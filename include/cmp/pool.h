@@ -147,8 +147,8 @@ struct cluster_config {
 	const char *listen_addr;  /* where other nodes reach us */
 	/* NULL: insecure mode; borrowed, must outlive the cluster */
 	struct auth_keyring *keyring;
-	uint32_t node_id; /* 0: random */
-	int timeout_ms;	  /* per remote call; <= 0: 5000 */
+	uint32_t node_id;  /* 0: random */
+	int timeout_ms;	   /* per remote call; <= 0: 5000 */
 	uint32_t lease_ms; /* lending: owners' lease; 0: the peer's default */
 	/* of the block server (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;
