@@ -316,14 +316,14 @@ kill_wait() {
 # teardown stops it. CMD may start with nsenter, which execs the daemon.
 # Not in $(): it defers.
 DAEMON_PID=""
-STARTED=()		# every pid started, for the check that nothing is left
+STARTED=()		# "PID STARTTIME" of every daemon, for the leak check
 start_daemon() {
 	local log=$1
 	shift
 	logc "$*"
 	"$@" >>"$log" 2>&1 </dev/null &
 	DAEMON_PID=$!
-	STARTED+=("$DAEMON_PID")
+	STARTED+=("$DAEMON_PID $(proc_start "$DAEMON_PID")")
 	defer_here "kill_wait $DAEMON_PID"
 }
 
@@ -606,9 +606,11 @@ build_helpers() {
 # that detached itself is not among them): mounts below $WORK, our loop
 # devices, swap, namespaces and cgroups, our pids, any process whose
 # command line names $WORK (every daemon of ours: mount points, key,
-# configs), and any process still inside a network namespace we made
-# (NETNS_INODES, filled by systems.sh), even after the name is gone.
-NETNS_INODES=()
+# configs), and any process that was still inside a network namespace of
+# ours when we deleted it (NETNS_LEFT, filled by netns_del in systems.sh).
+# Pids and namespace inode numbers are not enough: both are soon reused
+# by the other tests that run beside this one (pid_max is 32768 here).
+NETNS_LEFT=()
 leaks() {
 	local d
 	grep -F " $WORK/" /proc/self/mountinfo | awk '{print "mount " $5}'
@@ -622,34 +624,33 @@ leaks() {
 	grep -F "$TAG" /proc/swaps | awk '{print "swap " $1}'
 	ip netns list 2>/dev/null | grep -F "$TAG" | awk '{print "netns " $1}'
 	ls -d "$CGROOT/$TAG"-* 2>/dev/null | sed 's/^/cgroup /'
+	((${#NETNS_LEFT[@]} == 0)) || printf '%s\n' "${NETNS_LEFT[@]}"
 	ours_alive
 }
 
 # ours_alive: "process PID (CMDLINE)" for every live process that is ours
-# (STARTED, our jobs), names $WORK, or sits in one of our namespaces. One
-# pass over /proc in python: a fork per process is slow here.
+# (a daemon of STARTED with the same start time, our jobs) or names
+# $WORK. One pass over /proc in python: a fork per process is slow here.
 ours_alive() {
-	OURS="${STARTED[*]} $(jobs -p | xargs)" NETNS="${NETNS_INODES[*]}" \
+	local d started=()
+	for d in "${STARTED[@]}"; do started+=("${d// /:}"); done
+	OURS="${started[*]}" JOBS="$(jobs -p | xargs)" \
 		python3 - "$WORK/" "$$" <<'EOF'
 import os, sys
 work, me = sys.argv[1], (sys.argv[2], str(os.getpid()))
 ours = set(os.environ["OURS"].split())
-netns = set(os.environ["NETNS"].split())
+jobs = set(os.environ["JOBS"].split())
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
-        if open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z":
-            continue
+        st = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
         cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
-        ns = str(os.stat("/proc/%s/ns/net" % pid).st_ino)
     except (OSError, IndexError):
         continue
-    cmd = cmd.replace("\0", " ").strip()
-    if pid in me:
+    if st[0] == "Z" or pid in me:
         continue
-    if pid in ours or work in cmd:
+    cmd = cmd.replace("\0", " ").strip()
+    if "%s:%s" % (pid, st[19]) in ours or pid in jobs or work in cmd:
         print("process %s (%s)" % (pid, cmd))
-    elif ns in netns:
-        print("process %s (%s) in our network namespace" % (pid, cmd))
 EOF
 }
 

@@ -78,7 +78,7 @@ rounds_note() {
 	local -n n=$1
 	local w s=""
 	for w in "${WORKLOADS[@]}"; do
-		[[ -n ${WL_ROUNDS[$w]:-} ]] && s+="${s:+, }${WL_LABEL[$w]:-$w}: ${n[$w]:-0}"
+		[[ -n ${WL_ROUNDS[$w]:-} ]] && wants "$w" && s+="${s:+, }${WL_LABEL[$w]:-$w}: ${n[$w]:-0}"
 	done
 	[[ -z $s ]] || echo " ($s)"
 }

@@ -159,8 +159,18 @@ EOF
 NSA="" NSB="" VETHA=""
 netns_add() {
 	ip netns add "$1" || return 1
-	defer "ip netns del $1"
-	NETNS_INODES+=("$(stat -L -c %i "/run/netns/$1")")
+	defer "netns_del $1"
+}
+
+# netns_del NAME: delete one of our namespaces. A process still inside it
+# would keep it alive without a name: it is recorded as left behind.
+netns_del() {
+	local p
+	[[ -e /run/netns/$1 ]] || return 0 # (a replayed journal: done)
+	for p in $(ip netns pids "$1" 2>/dev/null); do
+		NETNS_LEFT+=("process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)) in our network namespace $1")
+	done
+	ip netns del "$1"
 }
 netns_up() {
 	[[ -n $NSA ]] && return 0
