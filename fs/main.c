@@ -226,8 +226,9 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		return ret;
 	}
 	if (ret)
-		log_warn("not registered with the manager at %s yet (%s): "
-			 "serving local memory, retrying in the background",
+		log_warn("no manager at %s (%s): mounting with this node's "
+			 "memory only; it lends and borrows once registered "
+			 "(retrying every 2 s)",
 			 o->manager, strerror(-ret));
 	return 0;
 }

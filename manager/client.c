@@ -32,7 +32,7 @@
 #include "cmp/wire.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MAX_MS MGR_RETRY_MS
 #define SUMMARY_NS (60 * 1000000000ull) /* "still no manager" at most */
 
 static void set_reg_state(struct mgr_client *c, bool registered, int err)
@@ -180,8 +180,7 @@ static int do_register(struct mgr_client *c)
 	int ret;
 
 	ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
-		       c->incarnation, c->cfg.timeout_ms,
-		       &c->reg);
+		       c->incarnation, c->cfg.timeout_ms, &c->reg);
 	if (ret < 0)
 		return ret;
 	sample(c, &counts);
@@ -272,42 +271,42 @@ static int serve_turn(struct mgr_client *c)
 /* Refusals: the manager answered, and said no. */
 static bool refusal(int err)
 {
-	return err == -EACCES || err == -EINVAL || err == -EBUSY;
+	return mgr_refusal_text(err) != NULL;
 }
 
-static const char *hint(int err)
+const char *mgr_refusal_text(int err)
 {
 	switch (err) {
 	case -EACCES:
-		return " (wrong cluster key, or secure and insecure mixed)";
+		return "wrong cluster key, or secure and insecure mixed";
 	case -EINVAL:
-		return " (block size differs from the cluster's)";
+		return "block size differs from the cluster's";
 	case -EBUSY:
-		return " (its id is alive on another connection)";
+		return "its node id is alive on another connection, of another "
+		       "process";
 	default:
-		return "";
+		return NULL;
 	}
 }
 
-/*
- * One line when registering starts to fail, then at most one a minute
- * (or at once for a new refusal), so a manager down for hours costs a few
- * lines, each with the real reason.
- */
-static void note_failure(struct mgr_client *c, int err)
+static bool someone_waits(struct mgr_client *c)
 {
-	uint64_t now = cmp_now_ns();
+	bool w;
 
-	c->attempts++;
-	if (c->down_ns && now < c->next_summary_ns &&
-	    (err == c->logged_err || !refusal(err)))
-		return;
+	pthread_mutex_lock(&c->lock);
+	w = c->waiters > 0;
+	pthread_mutex_unlock(&c->lock);
+	return w;
+}
+
+static void log_failure(struct mgr_client *c, int err, uint64_t now)
+{
 	if (!c->down_ns || refusal(err)) {
 		if (refusal(err))
-			log_warn("the manager at %s refused node %u: %s%s; "
+			log_warn("the manager at %s refused node %u: %s; "
 				 "retrying every %d s",
-				 c->manager_addr, c->cfg.node, strerror(-err),
-				 hint(err), BACKOFF_MAX_MS / 1000);
+				 c->manager_addr, c->cfg.node,
+				 mgr_refusal_text(err), BACKOFF_MAX_MS / 1000);
 		else
 			log_warn("cannot reach the manager at %s: %s; "
 				 "retrying every %d s",
@@ -321,6 +320,26 @@ static void note_failure(struct mgr_client *c, int err)
 					      1000000000ull),
 			 c->attempts, strerror(-err));
 	}
+}
+
+/*
+ * One line when registering starts to fail, then at most one a minute
+ * (or at once for a new refusal), so a manager down for hours costs a few
+ * lines, each with the real reason. While a caller waits for the
+ * registration (a daemon starting), that caller says what the failure
+ * means for it, in one line of its own, and the client stays quiet; its
+ * summaries count from there.
+ */
+static void note_failure(struct mgr_client *c, int err)
+{
+	uint64_t now = cmp_now_ns();
+
+	c->attempts++;
+	if (c->down_ns && now < c->next_summary_ns &&
+	    (err == c->logged_err || !refusal(err)))
+		return;
+	if (!someone_waits(c))
+		log_failure(c, err, now);
 	if (!c->down_ns)
 		c->down_ns = now;
 	c->next_summary_ns = now + SUMMARY_NS;
@@ -485,10 +504,12 @@ int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000l;
 	ts.tv_nsec %= 1000000000l;
 	pthread_mutex_lock(&c->lock);
+	c->waiters++;
 	/* a wrong key or block size will not fix itself: say so at once */
 	while (!c->registered && c->reg_err != -EACCES &&
 	       c->reg_err != -EINVAL && ret == 0)
 		ret = pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+	c->waiters--;
 	if (c->registered)
 		ret = 0;
 	else if (c->reg_err && c->reg_err != -EAGAIN)

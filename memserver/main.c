@@ -179,19 +179,24 @@ static int start_mgr(struct memserver *ms, struct auth_keyring *kr)
 	if (!ms->mgr)
 		return -errno;
 	/*
-	 * A manager that is down is fine (the client keeps retrying and says
-	 * so); one that refuses us for good is a configuration error.
+	 * A manager that is down is fine (the client keeps retrying, and
+	 * says so at most once a minute from now on); one that refuses us
+	 * for good is a configuration error. Either way, one line here.
 	 */
 	ret = mgr_client_wait_registered(ms->mgr, MS_REGISTER_WAIT_MS);
-	if (ret == -EINVAL || ret == -EBUSY || ret == -EACCES) {
-		log_error("manager %s refused this memserver: %s%s",
-			  ms->opts->manager, strerror(-ret),
-			  ret == -EINVAL  ? " (block size differs from the "
-					    "cluster's?)"
-			  : ret == -EBUSY ? " (node id in use)"
-					  : "");
+	if (mgr_refusal_text(ret)) {
+		log_error("the manager at %s refused this memserver (node %u): "
+			  "%s",
+			  ms->opts->manager, ms->node_id,
+			  mgr_refusal_text(ret));
 		return ret;
 	}
+	if (ret)
+		log_warn("no manager at %s yet (%s): serving, but owners find "
+			 "this memserver only once it has registered; "
+			 "retrying every %d s",
+			 ms->opts->manager, strerror(-ret),
+			 MGR_RETRY_MS / 1000);
 	return 0;
 }
 

@@ -38,11 +38,11 @@
  * pushes, and answers "where are free blocks?" and "which nodes are
  * there?" for any thread. When the manager cannot be reached the client
  * says so once (with the real reason), then at most once a minute, keeps
- * retrying with backoff (100 ms doubling to 2 s), and registers again with
- * the same node id when the manager is back; nothing else changes, no data
- * is disturbed. At a clean shutdown the owner calls mgr_client_leave()
- * before mgr_client_destroy(); a client destroyed without it (or a process
- * that died) leaves its node SUSPECT.
+ * retrying with backoff (100 ms doubling to MGR_RETRY_MS), and registers
+ * again with the same node id when the manager is back; nothing else
+ * changes, no data is disturbed. At a clean shutdown the owner calls
+ * mgr_client_leave() before mgr_client_destroy(); a client destroyed without it
+ * (or a process that died) leaves its node SUSPECT.
  *
  * Threads: mgr_client_find_free() and mgr_client_nodes() are thread-safe;
  * each call checks a connection out of a small cache (or opens one), so
@@ -237,6 +237,9 @@ int proto_mgr_leave_decode(const void *buf, size_t len,
 struct auth_keyring;
 struct mgr_client;
 
+/* The longest pause between two registration attempts. */
+#define MGR_RETRY_MS 2000
+
 struct mgr_client_config {
 	const char *manager_addr; /* "tcp://10.0.0.1:7000" */
 	/* NULL: insecure mode; borrowed, must outlive the client */
@@ -289,10 +292,21 @@ void mgr_client_destroy(struct mgr_client *c);
  * alive on another connection of another process) once the time is up,
  * -ETIMEDOUT when no attempt has finished yet, or at once -EACCES (wrong
  * key or secure/insecure mismatch) or -EINVAL (block size differs from the
- * cluster's). The client keeps retrying in any case.
+ * cluster's). The client keeps retrying in any case. While a caller waits
+ * here the client logs no failure: the caller says, in one line, what the
+ * failure it gets means for it (a daemon starting without a manager, or
+ * refused); the client's "still no manager" summaries follow, at most one
+ * a minute.
  */
 int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms);
 bool mgr_client_registered(struct mgr_client *c);
+/*
+ * What a refusal from mgr_client_wait_registered() means, for the one line
+ * a daemon prints before it exits ("block size differs from the
+ * cluster's"); NULL for an error that is no refusal (a manager that cannot
+ * be reached: the client keeps trying).
+ */
+const char *mgr_refusal_text(int err);
 
 /*
  * Asks the manager where to find n free blocks: up to max entries in tier

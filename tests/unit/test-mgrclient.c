@@ -302,6 +302,39 @@ static void an_unreachable_manager_is_logged_once_not_per_retry(void **state)
 	assert_int_equal(occurrences(out, "still no manager"), 0);
 }
 
+/*
+ * A daemon starting waits for its registration and says in one line what
+ * the failure means for it: the client adds no line of its own while it
+ * is waited for, and none per retry afterwards.
+ */
+static void a_waited_for_failure_is_left_to_the_waiter(void **state)
+{
+	atomic_int tries = 0;
+	struct server_config cfg = {.name = "hang-up",
+				    .handle = no_frames,
+				    .on_open = hang_up,
+				    .ctx = &tries};
+	struct server *s;
+	const char *out;
+	struct node a;
+	int ret;
+
+	next_addr();
+	cfg.listen_addr = mgr_addr;
+	s = server_create(&cfg);
+	assert_non_null(s);
+	catch_stderr();
+	start_client(&a, 84, MGR_KIND_COMPUTE, 10, NULL);
+	ret = mgr_client_wait_registered(a.c, 300);
+	assert_true(wait_for(tried_four_times, &tries, DEADLINE_MS));
+	stop_client(&a);
+	out = caught();
+	server_destroy(s);
+	assert_true(ret < 0);
+	assert_null(mgr_refusal_text(ret));
+	assert_int_equal(occurrences(out, "manager"), 0);
+}
+
 static void garbage_closes_only_that_connection(void **state)
 {
 	static const uint8_t junk[64] = "this is not a cmp frame at all....";
@@ -454,12 +487,17 @@ static void a_different_block_size_is_refused_at_once(void **state)
 	start_client(&a, 120, MGR_KIND_COMPUTE, 10, NULL);
 	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
 	cfg.manager_addr = mgr_addr;
+	catch_stderr();
 	c = mgr_client_create(&cfg);
 	assert_non_null(c);
 	t0 = cmp_now_ns();
 	assert_int_equal(mgr_client_wait_registered(c, DEADLINE_MS), -EINVAL);
 	assert_true(cmp_now_ns() - t0 < (DEADLINE_MS / 2) * 1000000ull);
 	mgr_client_destroy(c);
+	/* the caller says it in one line and exits: no "retrying" */
+	assert_null(strstr(caught(), "retrying"));
+	assert_string_equal(mgr_refusal_text(-EINVAL),
+			    "block size differs from the cluster's");
 	stop_client(&a);
 	manager_destroy(m);
 }
@@ -615,6 +653,7 @@ int main(void)
 		cmocka_unit_test(a_refused_tcp_connect_says_connection_refused),
 		cmocka_unit_test(
 			an_unreachable_manager_is_logged_once_not_per_retry),
+		cmocka_unit_test(a_waited_for_failure_is_left_to_the_waiter),
 		cmocka_unit_test(garbage_closes_only_that_connection),
 		cmocka_unit_test(unknown_requests_get_not_supported),
 		cmocka_unit_test(cmpctl_status_prints_a_table_and_json),
