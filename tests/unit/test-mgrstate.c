@@ -317,10 +317,8 @@ static void cmpctl_status_shows_suspect_and_left_nodes(void **state)
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w+");
 	assert_non_null(f);
-	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, true, false, f),
-			 0);
-	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, true, true, f),
-			 0);
+	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, false, f), 0);
+	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, true, f), 0);
 	rewind(f);
 	len = fread(text, 1, sizeof(text) - 1, f);
 	text[len] = 0;
