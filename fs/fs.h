@@ -110,7 +110,6 @@ struct fs_stats {
 	atomic_uint_fast64_t read_bytes;
 	atomic_uint_fast64_t write_bytes;
 	atomic_uint_fast64_t read_remote_bytes;
-	atomic_uint_fast64_t write_remote_bytes;
 	atomic_uint_fast64_t enospc;
 	atomic_uint_fast64_t last_read_size;
 	atomic_uint_fast64_t last_write_size;

@@ -67,6 +67,8 @@ struct pool_counts {
 	uint64_t blocks[POOL_NLISTS]; /* per-list block counts */
 	uint64_t local_blocks;	      /* blocks this node contributes */
 	uint64_t handles;	      /* live data handles */
+	/* bytes read from and written (or zeroed) to blocks elsewhere */
+	uint64_t remote_read_bytes, remote_write_bytes;
 	uint64_t lost;		      /* our blocks their providers lost */
 	uint64_t evictions;	      /* LLL blocks moved out (principle 2) */
 	uint64_t homecomings;	      /* LRL blocks pulled home (principle 4) */
