@@ -81,6 +81,13 @@ static void sample(struct mgr_client *c, struct proto_mgr_counts *counts)
 	counts->rrl = MIN(counts->rrl, max);
 }
 
+static void sample_traffic(struct mgr_client *c, struct proto_mgr_traffic *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (c->cfg.traffic)
+		c->cfg.traffic(c->cfg.ctx, t);
+}
+
 static int on_node_state(struct mgr_client *c, const struct wire_hdr *h)
 {
 	uint8_t buf[PROTO_MGR_NODE_STATE_SIZE];
@@ -121,6 +128,11 @@ static int read_frame(struct mgr_client *c, struct wire_hdr *h, bool *reply)
 		return 0;
 	if (h->op == WIRE_OP_NODE_STATE)
 		return on_node_state(c, h);
+	if (h->op == WIRE_OP_SNAPSHOT) {
+		/* someone asked for every node's counts: send ours now */
+		c->next_hb_ns = 0;
+		return wire_skip_payload(c->reg, h);
+	}
 	/* a push this client does not know: newer manager, ignore it */
 	return wire_skip_payload(c->reg, h);
 }
@@ -212,6 +224,7 @@ static int send_heartbeat(struct mgr_client *c)
 	if (cmp_now_ns() - c->heard_ns > c->silent_ns)
 		return -ETIMEDOUT;
 	sample(c, &hb.counts);
+	sample_traffic(c, &hb.traffic);
 	proto_mgr_heartbeat_encode(&hb, buf, sizeof(buf));
 	h.id = atomic_fetch_add(&c->next_id, 1);
 	c->next_hb_ns = cmp_now_ns() + (uint64_t)c->hb_ms * 1000000ull;
