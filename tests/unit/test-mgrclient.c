@@ -419,6 +419,11 @@ static void cmpctl_status_prints_a_table_and_json(void **state)
 	assert_non_null(strstr(text, "RRL"));
 	assert_non_null(strstr(text, "mem://node-101"));
 	assert_non_null(strstr(text, "1 nodes (1 alive)"));
+	/* sizes in units: 100000 blocks of 64 KiB, 10 free; a fresh age */
+	assert_non_null(strstr(text, "  64.0 KiB    6.1 GiB  640.0 KiB"));
+	assert_non_null(strstr(text, " ms\n"));
+	assert_null(strstr(text, "did not answer"));
+	assert_non_null(strstr(text, "\"fresh\": true"));
 	assert_non_null(strstr(text, "\"id\": 101, \"kind\": \"compute\""));
 	assert_non_null(strstr(text, "\"alive\": true"));
 	assert_non_null(strstr(text, "\"state\": \"alive\", \"since_s\": "));
