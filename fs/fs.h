@@ -29,6 +29,8 @@ struct cluster;
 
 /* ---- options (options.c) ---- */
 
+struct metrics_server;
+
 struct fs_options {
 	uint64_t local_bytes;
 	uint32_t block_size;
@@ -45,8 +47,9 @@ struct fs_options {
 	char *key_path;
 	bool insecure;
 	uint32_t node_id;
-	uint32_t lease_ms; /* our lease on the owners we lend to */
+	uint32_t lease_ms;	     /* our lease on the owners we lend to */
 	struct server_limits limits; /* of the block server */
+	char *metrics; /* -o metrics=ADDR: Prometheus (metrics.c) */
 };
 
 /*
@@ -180,7 +183,16 @@ struct fs {
 	bool direct_io; /* false when the kernel cannot mmap direct_io files */
 	uint32_t block_size;
 	uint32_t block_shift;
+	struct metrics_server *metrics; /* NULL unless -o metrics= */
 };
+
+/* ---- counters for Prometheus and the manager (metrics.c) ---- */
+
+/* -o metrics=ADDR: serve the counters; 0, or -errno (logged). */
+int fs_metrics_start(struct fs *fs);
+void fs_metrics_stop(struct fs *fs);
+/* File bytes read and written so far (cluster_config.io_bytes). */
+void fs_io_bytes(void *ctx, uint64_t *read, uint64_t *written);
 
 int fs_ns_init(struct fs *fs);
 void fs_ns_finish(struct fs *fs);

@@ -114,9 +114,9 @@ struct peer_config {
 #define PEER_LEASE_OPT_DEFAULT "300s"
 /* at least 4 keepalive periods, each longer than a reconnect (2 s) */
 #define PEER_LEASE_OPT_MIN_MS 10000u
-#define PEER_LEASE_OPT_HELP                                                   \
+#define PEER_LEASE_OPT_HELP                                                    \
 	"how long an owner may stay silent (crashed, cut off, paused) before " \
-	"the blocks it borrowed here are freed; any request or keepalive "    \
+	"the blocks it borrowed here are freed; any request or keepalive "     \
 	"from it renews the lease, a clean goodbye frees them at once"
 
 /*
@@ -137,5 +137,9 @@ uint32_t peer_lent_to(struct peer *p, uint32_t owner);
 size_t peer_expire_leases(struct peer *p);
 /* Stops serving, joins all threads, frees p. NULL is ok. */
 void peer_destroy(struct peer *p);
+
+struct server_stats;
+/* The block server's counters (include/cmp/server.h). Any thread. */
+void peer_get_server_stats(struct peer *p, struct server_stats *out);
 
 #endif

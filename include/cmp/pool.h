@@ -69,9 +69,9 @@ struct pool_counts {
 	uint64_t handles;	      /* live data handles */
 	/* bytes read from and written (or zeroed) to blocks elsewhere */
 	uint64_t remote_read_bytes, remote_write_bytes;
-	uint64_t lost;		      /* our blocks their providers lost */
-	uint64_t evictions;	      /* LLL blocks moved out (principle 2) */
-	uint64_t homecomings;	      /* LRL blocks pulled home (principle 4) */
+	uint64_t lost;	      /* our blocks their providers lost */
+	uint64_t evictions;   /* LLL blocks moved out (principle 2) */
+	uint64_t homecomings; /* LRL blocks pulled home (principle 4) */
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -149,15 +149,25 @@ struct cluster_config {
 	const char *listen_addr;  /* where other nodes reach us */
 	/* NULL: insecure mode; borrowed, must outlive the cluster */
 	struct auth_keyring *keyring;
-	uint32_t node_id; /* 0: random */
-	int timeout_ms;	  /* per remote call; <= 0: 5000 */
+	uint32_t node_id;  /* 0: random */
+	int timeout_ms;	   /* per remote call; <= 0: 5000 */
 	uint32_t lease_ms; /* lending: owners' lease; 0: the peer's default */
 	/* of the block server (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;
+	/*
+	 * File bytes read and written through this node so far, sent with
+	 * its heartbeats (cmpctl top's rates); NULL: none. Called from the
+	 * manager client's thread, from cluster_create() on.
+	 */
+	void (*io_bytes)(void *ctx, uint64_t *read, uint64_t *written);
+	void *io_ctx;
 };
 
 struct cluster_stats {
+	/* the block client's: requests to providers, their frame bytes */
 	uint64_t requests, bytes_sent, bytes_received, errors;
+	/* the block server's (lending): frame bytes in and out */
+	uint64_t served_received, served_sent;
 	uint64_t suspects;   /* times a provider became unreachable */
 	uint64_t reconciles; /* agreements with a provider on our loans */
 	uint32_t node_id;

@@ -290,6 +290,33 @@ static void a_fence_ends_that_nodes_other_connections_only(void **state)
 	auth_keyring_destroy(kr);
 }
 
+/* What the metrics and cmpctl top read: frames and connections counted. */
+static void the_server_counts_frames_bytes_and_connections(void **state)
+{
+	struct server_stats st;
+	struct server *s;
+	struct echo e;
+	struct conn *c;
+
+	s = start_echo(&e, LONG_MS);
+	c = try_dial(NULL, 7);
+	assert_non_null(c);
+	ping(c, 1);
+	ping(c, 2);
+	server_get_stats(s, &st);
+	assert_int_equal(st.accepted, 1);
+	assert_int_equal(st.authed, 1);
+	assert_int_equal(st.unauth, 0);
+	assert_int_equal(st.requests, 2);
+	/* two PINGs of 6 bytes each way, 32-byte headers */
+	assert_int_equal(st.rx_bytes, 2 * (32 + 6));
+	assert_int_equal(st.tx_bytes, 2 * (32 + 6));
+	assert_int_equal(st.refused, 0);
+	assert_int_equal(st.hs_failed, 0);
+	conn_destroy(c);
+	stop_echo(s, &e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +329,8 @@ int main(void)
 		cmocka_unit_test(authenticated_caps_are_apart_and_per_node),
 		cmocka_unit_test(
 			a_fence_ends_that_nodes_other_connections_only),
+		cmocka_unit_test(
+			the_server_counts_frames_bytes_and_connections),
 	};
 
 	log_init("test-server", LOG_LVL_WARN);
