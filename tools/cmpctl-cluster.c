@@ -181,8 +181,7 @@ static void print_table(FILE *out, const char *addr,
 			     "as old as AGE says\n");
 }
 
-/* What a person can do about the usual failures. */
-static const char *hint(int err)
+const char *cmpctl_error_hint(int err)
 {
 	switch (err) {
 	case -EACCES:
@@ -224,7 +223,7 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 				 &count);
 	if (ret < 0) {
 		fprintf(stderr, "cmpctl: manager %s: %s%s\n", manager_addr,
-			strerror(-ret), hint(ret));
+			strerror(-ret), cmpctl_error_hint(ret));
 		goto out_free;
 	}
 	if (json)

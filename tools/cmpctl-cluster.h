@@ -27,6 +27,9 @@
 int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 			  bool json, FILE *out);
 
+/* What a person can do about a failure to reach the manager, or "". */
+const char *cmpctl_error_hint(int err);
+
 /* Writes a new random cluster key to path; refuses to overwrite one. */
 int cmpctl_keygen(const char *path);
 

@@ -19,6 +19,7 @@
 #include "cmp-config.h"
 #include "cmpctl-cluster.h"
 #include "cmpctl-stats.h"
+#include "cmpctl-top.h"
 #include "cmp/log.h"
 #include "cmp/opts.h"
 #include "cmp/util.h"
@@ -63,6 +64,16 @@ static const struct opt_def stats_opt_defs[] = {
 
 static const struct opt_def status_opt_defs[] = {
 	ROW_MANAGER, ROW_KEY, ROW_JSON,
+};
+
+static const struct opt_def top_opt_defs[] = {
+	ROW_MANAGER, ROW_KEY,
+	{.name = "interval", .short_name = 'i', .type = OPT_MS,
+	 F(interval_ms), .min = 100, .max = 3600000, .metavar = "TIME",
+	 .def = "1s", .help = "time between refreshes"},
+	{.name = "once", .type = OPT_FLAG, F(once),
+	 .help = "print one table (rates over one interval) and exit, for "
+		 "scripts"},
 };
 
 #undef F
@@ -117,6 +128,15 @@ static int run_status(struct cmd_options *o, char **args)
 		       : 0;
 }
 
+static int run_top(struct cmd_options *o, char **args)
+{
+	(void)args;
+	return cmpctl_top(o->manager, o->key_path, o->interval_ms, o->once,
+			  stdout)
+		       ? EXIT_FAILURE_SAID
+		       : 0;
+}
+
 static int run_keygen(struct cmd_options *o, char **args)
 {
 	(void)o;
@@ -147,6 +167,17 @@ static const struct command commands[] = {
 	      "capacity and the free/LLL/LRL/RLL/RRL lists in units, and the "
 	      "age of its numbers; suspect and left nodes show no lists."),
 	 0, NULL, run_status},
+	{"top",
+	 SPEC(top_opt_defs,
+	      "cmpctl top --manager ADDR (--key FILE | --insecure) [--once] "
+	      "[--interval TIME]",
+	      "Live rates per node, refreshed every second: file bytes read "
+	      "and written through its mount, block protocol bytes in and "
+	      "out, and its lists (free, LLL, LRL, RLL, RRL). Each refresh is "
+	      "a snapshot (see cmpctl status); rates are over the time "
+	      "between a node's two samples; '-' when there is none yet. "
+	      "Ctrl-C ends it."),
+	 0, NULL, run_top},
 	{"keygen",
 	 {.prog = "cmpctl",
 	  .usage = "cmpctl keygen FILE",
@@ -173,7 +204,7 @@ static void usage(FILE *f)
 static int check(const struct command *cmd, const struct cmd_options *o)
 {
 	const struct opts_spec *s = &cmd->spec;
-	bool cluster = cmd->run == run_status;
+	bool cluster = cmd->run == run_status || cmd->run == run_top;
 
 	if (cluster && !o->manager)
 		return opts_error(s, "manager", "required (see --help)");
