@@ -44,9 +44,9 @@ static const char *rate(uint64_t now, uint64_t then, uint64_t dt_ns, char *buf,
 	if (!dt_ns || now < then)
 		return "-";
 	snprintf(buf, len, "%s/s",
-		 cmp_format_size((uint64_t)((double)(now - then) * 1e9 /
-					    (double)dt_ns),
-				 sz, sizeof(sz)));
+		 cmp_format_size(
+			 (uint64_t)((double)(now - then) * 1e9 / (double)dt_ns),
+			 sz, sizeof(sz)));
 	return buf;
 }
 
@@ -72,8 +72,7 @@ static void print_node(FILE *out, const struct top_sample *prev,
 		rate(t->read_bytes, o->read_bytes, dt, r[0], sizeof(r[0])),
 		rate(t->write_bytes, o->write_bytes, dt, r[1], sizeof(r[1])),
 		rate(t->net_rx_bytes, o->net_rx_bytes, dt, r[2], sizeof(r[2])),
-		rate(t->net_tx_bytes, o->net_tx_bytes, dt, r[3],
-		     sizeof(r[3])));
+		rate(t->net_tx_bytes, o->net_tx_bytes, dt, r[3], sizeof(r[3])));
 	for (size_t k = 0; k < ARRAY_SIZE(lists); k++)
 		fprintf(out, " %10s",
 			n->state != MGR_NODE_ALIVE
@@ -93,8 +92,9 @@ void cmpctl_top_print(FILE *out, const char *manager_addr,
 		alive += cur->nodes[i].state == MGR_NODE_ALIVE;
 	fprintf(out, "manager %s: %zu nodes, %zu alive\n", manager_addr,
 		cur->count, alive);
-	fprintf(out, "%-10s %-9s %-7s %11s %11s %11s %11s %10s %10s %10s %10s "
-		     "%10s\n",
+	fprintf(out,
+		"%-10s %-9s %-7s %11s %11s %11s %11s %10s %10s %10s %10s "
+		"%10s\n",
 		"NODE", "KIND", "STATE", "READ", "WRITE", "NET IN", "NET OUT",
 		"FREE", "LLL", "LRL", "RLL", "RRL");
 	for (size_t i = 0; i < cur->count; i++)
