@@ -60,6 +60,12 @@ refused 2 "option key: required unless --insecure" \
 	status --manager tcp://127.0.0.1:1
 refused 2 "option insecure: excludes --key" \
 	status --manager tcp://127.0.0.1:1 --insecure --key "$T/bad.key"
+refused 2 "option interval: '10' is less than 100 ms" \
+	top --manager tcp://127.0.0.1:1 --insecure --interval 10
+refused 2 "option key: required unless --insecure" \
+	top --manager tcp://127.0.0.1:1 --once
+refused 1 "manager tcp://127.0.0.1:1: Connection refused" \
+	top --manager tcp://127.0.0.1:1 --insecure --once
 refused 2 "keygen: no key file given" keygen
 refused 2 "option --force: unknown" keygen "$T/x.key" --force
 "$CMPCTL" stats --help >"$T/help" || fail "cmpctl stats --help"
