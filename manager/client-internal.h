@@ -36,8 +36,6 @@ struct mgr_client {
 	bool joined; /* the client thread was joined: reg is the caller's */
 	bool registered;
 	int reg_err;
-	/* callers in mgr_client_wait_registered(): they say a failure */
-	unsigned int waiters;
 	struct conn *idle[QUERY_CACHE];
 	size_t nidle;
 

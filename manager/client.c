@@ -302,14 +302,10 @@ const char *mgr_refusal_text(int err)
 	}
 }
 
-static bool someone_waits(struct mgr_client *c)
+/* Failures before the first registration are the caller's to say. */
+static bool caller_says_it(const struct mgr_client *c)
 {
-	bool w;
-
-	pthread_mutex_lock(&c->lock);
-	w = c->waiters > 0;
-	pthread_mutex_unlock(&c->lock);
-	return w;
+	return c->cfg.caller_reports_start && !c->ever_registered;
 }
 
 static void log_failure(struct mgr_client *c, int err, uint64_t now)
@@ -338,10 +334,10 @@ static void log_failure(struct mgr_client *c, int err, uint64_t now)
 /*
  * One line when registering starts to fail, then at most one a minute
  * (or at once for a new refusal), so a manager down for hours costs a few
- * lines, each with the real reason. While a caller waits for the
- * registration (a daemon starting), that caller says what the failure
- * means for it, in one line of its own, and the client stays quiet; its
- * summaries count from there.
+ * lines, each with the real reason. A daemon starting says itself what a
+ * failure before its first registration means for it, in one line
+ * (caller_reports_start): the client leaves its first line out then, and
+ * its summaries count from there.
  */
 static void note_failure(struct mgr_client *c, int err)
 {
@@ -351,7 +347,7 @@ static void note_failure(struct mgr_client *c, int err)
 	if (c->down_ns && now < c->next_summary_ns &&
 	    (err == c->logged_err || !refusal(err)))
 		return;
-	if (!someone_waits(c))
+	if (!caller_says_it(c))
 		log_failure(c, err, now);
 	if (!c->down_ns)
 		c->down_ns = now;
@@ -517,12 +513,10 @@ int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000l;
 	ts.tv_nsec %= 1000000000l;
 	pthread_mutex_lock(&c->lock);
-	c->waiters++;
 	/* a wrong key or block size will not fix itself: say so at once */
 	while (!c->registered && c->reg_err != -EACCES &&
 	       c->reg_err != -EINVAL && ret == 0)
 		ret = pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-	c->waiters--;
 	if (c->registered)
 		ret = 0;
 	else if (c->reg_err && c->reg_err != -EAGAIN)

@@ -234,6 +234,7 @@ static int start_mgr(struct memserver *ms, struct auth_keyring *kr)
 		.capacity = ms_store_total(ms->store),
 		.counts = mgr_counts,
 		.traffic = mgr_traffic,
+		.caller_reports_start = true,
 		.ctx = ms,
 	};
 	int ret;

@@ -600,6 +600,8 @@ static struct mgr_client *create_mgr_client(struct cluster *c,
 		.capacity = pool_local_blocks(c->pool),
 		.counts = mgr_counts,
 		.traffic = mgr_traffic,
+		/* cmpfs says what a failure at start-up means (fs/main.c) */
+		.caller_reports_start = true,
 		.node_state = mgr_node_state,
 		.ctx = c,
 	});

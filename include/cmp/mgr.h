@@ -294,6 +294,13 @@ struct mgr_client_config {
 	void (*counts)(void *ctx, struct proto_mgr_counts *out);
 	/* likewise, the node's totals moved so far; may be NULL (zeros) */
 	void (*traffic)(void *ctx, struct proto_mgr_traffic *out);
+	/*
+	 * The creator waits for the first registration
+	 * (mgr_client_wait_registered()) and says itself, in one line, what
+	 * a failure means for it: until the first registration the client
+	 * logs none of its own (only its summaries, a minute on).
+	 */
+	bool caller_reports_start;
 	/* a NODE_STATE push (see the top of this file); may be NULL */
 	void (*node_state)(void *ctx, uint32_t node, enum mgr_node_state state,
 			   const char *addr);
@@ -332,11 +339,11 @@ void mgr_client_destroy(struct mgr_client *c);
  * alive on another connection of another process) once the time is up,
  * -ETIMEDOUT when no attempt has finished yet, or at once -EACCES (wrong
  * key or secure/insecure mismatch) or -EINVAL (block size differs from the
- * cluster's). The client keeps retrying in any case. While a caller waits
- * here the client logs no failure: the caller says, in one line, what the
- * failure it gets means for it (a daemon starting without a manager, or
- * refused); the client's "still no manager" summaries follow, at most one
- * a minute.
+ * cluster's). The client keeps retrying in any case. With
+ * caller_reports_start, the caller says in one line what the failure
+ * means for it (a daemon starting without a manager, or refused); the
+ * client's "still no manager" summaries follow, at most one a minute,
+ * until it registers.
  */
 int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms);
 bool mgr_client_registered(struct mgr_client *c);

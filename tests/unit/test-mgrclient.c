@@ -304,35 +304,44 @@ static void an_unreachable_manager_is_logged_once_not_per_retry(void **state)
 
 /*
  * A daemon starting waits for its registration and says in one line what
- * the failure means for it: the client adds no line of its own while it
- * is waited for, and none per retry afterwards.
+ * the failure means for it (caller_reports_start): the client adds no
+ * line of its own, however early its first attempt fails, and none per
+ * retry afterwards.
  */
-static void a_waited_for_failure_is_left_to_the_waiter(void **state)
+static void a_failure_at_start_is_left_to_the_caller(void **state)
 {
 	atomic_int tries = 0;
 	struct server_config cfg = {.name = "hang-up",
 				    .handle = no_frames,
 				    .on_open = hang_up,
 				    .ctx = &tries};
+	struct mgr_client_config ccfg = {.kind = MGR_KIND_COMPUTE,
+					 .node = 84,
+					 .listen_addr = "mem://node-84",
+					 .block_size = BS,
+					 .capacity = 10,
+					 .caller_reports_start = true};
+	struct mgr_client *c;
 	struct server *s;
 	const char *out;
-	struct node a;
 	int ret;
 
 	next_addr();
 	cfg.listen_addr = mgr_addr;
+	ccfg.manager_addr = mgr_addr;
 	s = server_create(&cfg);
 	assert_non_null(s);
 	catch_stderr();
-	start_client(&a, 84, MGR_KIND_COMPUTE, 10, NULL);
-	ret = mgr_client_wait_registered(a.c, 300);
+	c = mgr_client_create(&ccfg);
+	assert_non_null(c);
 	assert_true(wait_for(tried_four_times, &tries, DEADLINE_MS));
-	stop_client(&a);
+	ret = mgr_client_wait_registered(c, 10);
+	mgr_client_destroy(c);
 	out = caught();
 	server_destroy(s);
 	assert_true(ret < 0);
 	assert_null(mgr_refusal_text(ret));
-	assert_int_equal(occurrences(out, "manager"), 0);
+	assert_int_equal(occurrences(out, "the manager"), 0);
 }
 
 static void garbage_closes_only_that_connection(void **state)
@@ -474,7 +483,8 @@ static void a_different_block_size_is_refused_at_once(void **state)
 					.node = 121,
 					.listen_addr = "mem://node-121",
 					.block_size = 4096,
-					.capacity = 10};
+					.capacity = 10,
+					.caller_reports_start = true};
 	struct mgr_client *c;
 	struct manager *m;
 	struct node a;
@@ -651,7 +661,7 @@ int main(void)
 		cmocka_unit_test(a_refused_tcp_connect_says_connection_refused),
 		cmocka_unit_test(
 			an_unreachable_manager_is_logged_once_not_per_retry),
-		cmocka_unit_test(a_waited_for_failure_is_left_to_the_waiter),
+		cmocka_unit_test(a_failure_at_start_is_left_to_the_caller),
 		cmocka_unit_test(garbage_closes_only_that_connection),
 		cmocka_unit_test(unknown_requests_get_not_supported),
 		cmocka_unit_test(cmpctl_status_prints_a_table_and_json),
