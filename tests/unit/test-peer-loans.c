@@ -416,8 +416,9 @@ static void a_lease_ends_only_after_silence(void **state)
 
 	assert_int_equal(remote_alloc(silent, PROVIDER, 2, refs, &got), 0);
 	write_pattern(f->r, mine, 30);
-	write_pattern(silent, refs[0], 31);
+	/* before the request: the provider hears it before we hear back */
 	last_sent = cmp_now_ns();
+	write_pattern(silent, refs[0], 31);
 	/* just heard from: nothing ends */
 	assert_int_equal(peer_expire_leases(f->peer), 0);
 	assert_int_equal(peer_lent_to(f->peer, OTHER), 2);
