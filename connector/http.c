@@ -82,26 +82,40 @@ static int request_line(const char *p, const char *eol, const char *path)
 	return 404;
 }
 
+static bool bytes_ok(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (!allowed_byte((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/*
+ * What comes after the head (a body, the next request) is not judged: it
+ * is never read as part of this request.
+ */
 int http_judge_request(const char *buf, size_t len, const char *path,
 		       size_t *head_len)
 {
 	const char *end = buf + len, *p = buf, *eol, *next;
-	int status;
+	int status = 0;
 
 	if (head_len)
 		*head_len = 0;
-	for (size_t i = 0; i < len; i++)
-		if (!allowed_byte((unsigned char)buf[i]))
+	for (bool first = true;; first = false, p = next) {
+		if (!line(p, end, &eol, &next)) {
+			/* incomplete: what came so far must be allowed */
+			if (!bytes_ok(p, end) || len >= HTTP_MAX_REQUEST)
+				return 400;
+			return -EAGAIN;
+		}
+		if (!bytes_ok(p, next))
 			return 400;
-	if (!line(p, end, &eol, &next))
-		return len >= HTTP_MAX_REQUEST ? 400 : -EAGAIN;
-	status = request_line(p, eol, path);
-	for (p = next;; p = next) {
-		if (!line(p, end, &eol, &next))
-			return len >= HTTP_MAX_REQUEST ? 400 : -EAGAIN;
-		if (eol == p)
+		if (first)
+			status = request_line(p, eol, path);
+		else if (eol == p)
 			break; /* the blank line: the head is complete */
-		if (!header_ok(p, eol))
+		else if (!header_ok(p, eol))
 			status = 400;
 	}
 	if (head_len)

@@ -604,11 +604,10 @@ size_t peer_expire_leases(struct peer *p)
 	size_t n = loans_expire(p->loans, now_ns(), e, EXPIRED_PER_PASS);
 
 	for (size_t i = 0; i < MIN(n, (size_t)EXPIRED_PER_PASS); i++)
-		log_warn(
-			"peer: owner node %u silent for %.1f s (lease %.1f s): "
-			"its %u blocks here are freed",
-			e[i].owner, (double)e[i].silent_ns / 1e9,
-			p->lease_ms / 1e3, e[i].blocks);
+		log_warn("peer: owner node %u silent for %.1f s (lease %.1f s): "
+			 "its %u blocks here are freed",
+			 e[i].owner, (double)e[i].silent_ns / 1e9,
+			 p->lease_ms / 1e3, e[i].blocks);
 	if (n > EXPIRED_PER_PASS)
 		log_warn("peer: %zu more owners' leases expired",
 			 n - EXPIRED_PER_PASS);

@@ -255,6 +255,11 @@ static void request_heads_are_judged_strictly(void **state)
 	assert_int_equal(head, 25);
 	assert_int_equal(JUDGE("GET /metrics HTTP/1.1\r\n\r\nextra"), 200);
 	assert_int_equal(head, 25);
+	/* what follows the head is not this request's: not judged */
+	assert_int_equal(http_judge_request("GET /metrics HTTP/1.1\n\n\0\x80",
+					    25, "/metrics", &head),
+			 200);
+	assert_int_equal(head, 23);
 	assert_int_equal(JUDGE("GET /metrics HTTP/1.1\r\n"), -EAGAIN);
 	assert_int_equal(head, 0);
 	assert_int_equal(JUDGE("GET /metr"), -EAGAIN);
