@@ -65,7 +65,7 @@ struct conn_wire {
 	uint32_t rx_pulled; /* sealed: plaintext bytes taken off the wire */
 	uint32_t rx_off, rx_end; /* sealed: verified bytes left in staging */
 	uint64_t rx_csum;	 /* plain: the header's XXH3 */
-	int rx_err; /* sticky: a frame failed, the stream is lost */
+	int rx_err;	      /* sticky: a frame failed, the stream is lost */
 	int frame_ms;	      /* wire_set_frame_timeout(); 0: none */
 	uint64_t rx_deadline; /* the current frame's rest is due; 0: none */
 };

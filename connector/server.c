@@ -199,9 +199,10 @@ int server_fence_node(struct server_conn *self, int timeout_ms)
 		ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
 	pthread_mutex_unlock(&s->lock);
 	if (n)
-		log_info("%s: peer %s fenced %u older connection%s of node %u%s",
-			 s->name, conn_peer(self->conn), n, n == 1 ? "" : "s",
-			 self->node, ret ? ": one did not end in time" : "");
+		log_info(
+			"%s: peer %s fenced %u older connection%s of node %u%s",
+			s->name, conn_peer(self->conn), n, n == 1 ? "" : "s",
+			self->node, ret ? ": one did not end in time" : "");
 	return ret ? -ETIMEDOUT : 0;
 }
 

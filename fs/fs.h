@@ -47,7 +47,7 @@ struct fs_options {
 	char *key_path;
 	bool insecure;
 	uint32_t node_id;
-	uint32_t lease_ms; /* our lease on the owners we lend to */
+	uint32_t lease_ms;	     /* our lease on the owners we lend to */
 	struct server_limits limits; /* of the block server */
 	/* -o metrics=ADDR: serve counters for Prometheus (metrics.c) */
 	char *metrics;
