@@ -290,19 +290,34 @@ static void a_fence_ends_that_nodes_other_connections_only(void **state)
 	auth_keyring_destroy(kr);
 }
 
+/* A reply is counted once sent: the client may have it a moment before. */
+static bool sent_bytes_are(void *arg)
+{
+	struct server_stats st;
+	struct server *s = ((void **)arg)[0];
+
+	server_get_stats(s, &st);
+	return st.tx_bytes == *(uint64_t *)((void **)arg)[1];
+}
+
 /* What the metrics and cmpctl top read: frames and connections counted. */
 static void the_server_counts_frames_bytes_and_connections(void **state)
 {
+	uint64_t want = 2 * (32 + 6);
 	struct server_stats st;
 	struct server *s;
 	struct echo e;
 	struct conn *c;
+	void *arg[2];
 
 	s = start_echo(&e, LONG_MS);
 	c = try_dial(NULL, 7);
 	assert_non_null(c);
 	ping(c, 1);
 	ping(c, 2);
+	arg[0] = s;
+	arg[1] = &want;
+	assert_true(wait_for(sent_bytes_are, arg, DEADLINE_MS));
 	server_get_stats(s, &st);
 	assert_int_equal(st.accepted, 1);
 	assert_int_equal(st.authed, 1);
