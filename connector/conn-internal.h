@@ -8,6 +8,8 @@
 #ifndef CMP_CONN_INTERNAL_H
 #define CMP_CONN_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "cmp/conn.h"
 
 struct conn_transport {
@@ -23,6 +25,8 @@ struct conn_transport {
 struct conn_ops {
 	int (*writev)(struct conn *c, const struct iovec *iov, int iovcnt);
 	int (*readv)(struct conn *c, const struct iovec *iov, int iovcnt);
+	/* NULL when the transport is not a plain byte stream (RDMA) */
+	ssize_t (*read_some)(struct conn *c, void *buf, size_t len);
 	int (*set_timeout)(struct conn *c, int timeout_ms);
 	int (*fd)(const struct conn *c);
 	bool (*pending)(const struct conn *c);

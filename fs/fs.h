@@ -29,6 +29,8 @@ struct cluster;
 
 /* ---- options (options.c) ---- */
 
+struct metrics_server;
+
 struct fs_options {
 	uint64_t local_bytes;
 	uint32_t block_size;
@@ -47,6 +49,8 @@ struct fs_options {
 	uint32_t node_id;
 	uint32_t lease_ms;	     /* our lease on the owners we lend to */
 	struct server_limits limits; /* of the block server */
+	/* -o metrics=ADDR: serve counters for Prometheus (metrics.c) */
+	char *metrics;
 };
 
 /*
@@ -110,7 +114,6 @@ struct fs_stats {
 	atomic_uint_fast64_t read_bytes;
 	atomic_uint_fast64_t write_bytes;
 	atomic_uint_fast64_t read_remote_bytes;
-	atomic_uint_fast64_t write_remote_bytes;
 	atomic_uint_fast64_t enospc;
 	atomic_uint_fast64_t last_read_size;
 	atomic_uint_fast64_t last_write_size;
@@ -181,7 +184,16 @@ struct fs {
 	bool direct_io; /* false when the kernel cannot mmap direct_io files */
 	uint32_t block_size;
 	uint32_t block_shift;
+	struct metrics_server *metrics; /* NULL unless -o metrics= */
 };
+
+/* ---- counters for Prometheus and the manager (metrics.c) ---- */
+
+/* -o metrics=ADDR: serve the counters; 0, or -errno (logged). */
+int fs_metrics_start(struct fs *fs);
+void fs_metrics_stop(struct fs *fs);
+/* File bytes read and written so far (cluster_config.io_bytes). */
+void fs_io_bytes(void *ctx, uint64_t *read, uint64_t *written);
 
 int fs_ns_init(struct fs *fs);
 void fs_ns_finish(struct fs *fs);

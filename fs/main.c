@@ -210,6 +210,8 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		.node_id = o->node_id,
 		.lease_ms = o->lease_ms,
 		.limits = &o->limits,
+		.io_bytes = fs_io_bytes,
+		.io_ctx = fs,
 	});
 	if (!fs->cluster)
 		return -errno;
@@ -226,8 +228,9 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		return ret;
 	}
 	if (ret)
-		log_warn("not registered with the manager at %s yet (%s): "
-			 "serving local memory, retrying in the background",
+		log_warn("no manager at %s (%s): mounting with this node's "
+			 "memory only; it lends and borrows once registered "
+			 "(retrying every 2 s)",
 			 o->manager, strerror(-ret));
 	return 0;
 }
@@ -311,6 +314,8 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		goto err_bounce;
 	if (fs_ns_init(&fs))
 		goto err_cluster;
+	if (fs_metrics_start(&fs))
+		goto err_ns;
 	if (fuse_set_signal_handlers(fs.se))
 		goto err_ns;
 	if (fuse_session_mount(fs.se, co->mountpoint))
@@ -347,6 +352,7 @@ err_unmount:
 err_signals:
 	fuse_remove_signal_handlers(fs.se);
 err_ns:
+	fs_metrics_stop(&fs);
 	/*
 	 * Leave the cluster first (LEAVE: the manager shows us as left, not
 	 * suspect), so releasing our remote blocks below sends no FREE per

@@ -672,11 +672,13 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("read_bytes %llu\n", LOAD(s->read_bytes));
 	EMIT("write_bytes %llu\n", LOAD(s->write_bytes));
 	EMIT("read_remote_bytes %llu\n", LOAD(s->read_remote_bytes));
-	EMIT("write_remote_bytes %llu\n", LOAD(s->write_remote_bytes));
+	/* the pool sees every write to a block elsewhere (mmap's too) */
+	pool_get_counts(fs->pool, &pc);
+	EMIT("write_remote_bytes %llu\n",
+	     (unsigned long long)pc.remote_write_bytes);
 	EMIT("last_read_size %llu\n", LOAD(s->last_read_size));
 	EMIT("last_write_size %llu\n", LOAD(s->last_write_size));
 	EMIT("enospc %llu\n", LOAD(s->enospc));
-	pool_get_counts(fs->pool, &pc);
 	EMIT("block_size %u\n", fs->block_size);
 	EMIT("local_blocks %llu\n", (unsigned long long)pc.local_blocks);
 	for (int i = 0; i < POOL_NLISTS; i++)

@@ -64,6 +64,7 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "node", .type = OPT_UINT, F(node_id), .min = 1,
 	 .metavar = "N",
 	 .help = "node id in the cluster, random when not given"},
+	OPTS_ROW_METRICS(struct fs_options, metrics),
 	OPTS_ROWS_LIMITS(struct fs_options, limits),
 };
 #undef F

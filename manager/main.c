@@ -17,12 +17,14 @@
 
 #include "cmp/auth.h"
 #include "cmp/log.h"
+#include "cmp/metrics.h"
 #include "cmp/opts.h"
 #include "cmp/util.h"
 #include "manager.h"
 
 struct options {
 	char *listen;
+	char *metrics;
 	char *key_path;
 	bool insecure;
 	bool foreground;
@@ -55,6 +57,7 @@ static const struct opt_def manager_opt_defs[] = {
 	 .help = "how long a suspect node stays listed (10 min by default; "
 		 "left nodes: a minute); a forgotten node is welcome back "
 		 "any time"},
+	OPTS_ROW_METRICS(struct options, metrics),
 	OPTS_ROWS_LIMITS(struct options, limits),
 	OPTS_ROWS_DAEMON(struct options),
 };
@@ -94,11 +97,32 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* --metrics: NULL when not asked for; false when it could not start. */
+static bool start_metrics(const struct options *o, struct manager *m,
+			  struct metrics_server **out)
+{
+	*out = NULL;
+	if (!o->metrics)
+		return true;
+	*out = metrics_server_create(&(struct metrics_config){
+		.listen_addr = o->metrics,
+		.prefix = "cmp_manager",
+		.collect = manager_collect_metrics,
+		.ctx = m,
+		.limits = &o->limits,
+	});
+	if (*out)
+		log_info("cmp-manager: metrics at http://%s/metrics",
+			 metrics_server_addr(*out) + strlen("tcp://"));
+	return *out != NULL;
+}
+
 /* Runs the manager until SIGINT or SIGTERM; returns the exit status. */
 static int run(const struct options *o)
 {
 	struct manager_config mc;
 	struct auth_keyring *kr = NULL;
+	struct metrics_server *ms;
 	struct manager *m;
 	sigset_t set;
 	int sig, ret;
@@ -134,7 +158,8 @@ static int run(const struct options *o)
 		.limits = &o->limits,
 	};
 	m = manager_create(&mc);
-	if (!m) {
+	if (!m || !start_metrics(o, m, &ms)) {
+		manager_destroy(m);
 		cmp_detach_done(1, -1);
 		auth_keyring_destroy(kr);
 		return 1;
@@ -148,6 +173,7 @@ static int run(const struct options *o)
 
 	sig = auth_wait_for_stop(&set, kr);
 	log_info("cmp-manager: %s, shutting down", strsignal(sig));
+	metrics_server_destroy(ms);
 	manager_destroy(m);
 	auth_keyring_destroy(kr);
 	return 0;

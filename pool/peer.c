@@ -694,3 +694,9 @@ void peer_destroy(struct peer *p)
 	peer_loans_stop(p);
 	free(p);
 }
+
+/* For metrics and cmpctl top: what the block server moved. */
+void peer_get_server_stats(struct peer *p, struct server_stats *out)
+{
+	server_get_stats(p->srv, out);
+}

@@ -43,6 +43,7 @@ PUBLIC = {
     "auth.h": "connector",
     "conn.h": "connector",
     "log.h": "connector",
+    "metrics.h": "connector",
     "opts.h": "connector",
     "server.h": "connector",
     "util.h": "connector",

@@ -148,4 +148,8 @@ size_t peer_expire_leases(struct peer *p);
 /* Stops serving, joins all threads, frees p. NULL is ok. */
 void peer_destroy(struct peer *p);
 
+struct server_stats;
+/* The block server's counters (include/cmp/server.h). Any thread. */
+void peer_get_server_stats(struct peer *p, struct server_stats *out);
+
 #endif
