@@ -25,7 +25,7 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "local", .type = OPT_SIZE, F(local_bytes),
 	 .min = POOL_MIN_BLOCK, .metavar = "SIZE", .def = "1G",
 	 .help = "memory this node gives the pool; locked and pre-faulted at "
-		 "mount"},
+		 "mount; no more than the memory that can back it (below)"},
 	{.name = "block", .type = OPT_SIZE, F(block_size),
 	 .min = POOL_MIN_BLOCK, .max = POOL_MAX_BLOCK, .flags = OPT_POW2,
 	 .metavar = "SIZE", .def = "1M",
@@ -44,6 +44,9 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "nolock", .type = OPT_NOFLAG, F(lock_memory),
 	 .help = "do not lock the pool and the daemon in memory (never with "
 		 "swap on cmpfs)"},
+	{.name = "stack", .type = OPT_FLAG, F(stack),
+	 .help = "mount even when MOUNTPOINT is a cmpfs mount already (the "
+		 "new mount hides it); refused without this"},
 	{.name = "debug_cmpfs", .type = OPT_FLAG, F(debug),
 	 .help = "log every data request"},
 	{.name = "log", .type = OPT_STR, F(log_path), .metavar = "FILE",
@@ -79,7 +82,13 @@ static const struct opts_spec fs_opts_spec = {
 		 "byte-range direct I/O, MAP_SHARED mmap pages at 4 KiB, and a "
 		 "loop device on a file can carry swap. SOURCE is ignored (use "
 		 "'none' or 'cmpfs'). cmpfs goes to the background unless -f "
-		 "or -d is given.\nCounters: cmpctl stats MOUNTPOINT (or "
+		 "or -d is given.\nA pool larger than the memory that can "
+		 "back it is refused at mount: local= may be at most L less "
+		 "max(64M, L/16) of headroom, where L is the smallest of "
+		 "MemAvailable, the limit of cmpfs's memory cgroup and its "
+		 "parents (v1 memory.limit_in_bytes, v2 memory.max) and, "
+		 "when it locks memory without CAP_IPC_LOCK, RLIMIT_MEMLOCK."
+		 "\nCounters: cmpctl stats MOUNTPOINT (or "
 		 "getfattr -n user.cmpfs.stats MOUNTPOINT).",
 	.opts = fs_opt_defs,
 	.nopts = ARRAY_SIZE(fs_opt_defs),
