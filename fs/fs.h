@@ -209,6 +209,8 @@ struct fs_stats {
 
 /* ---- namespace (inode.c) ---- */
 
+#define FS_NAME_MAX 255 /* bytes in a name (NAME_MAX) */
+
 struct dentry;
 
 struct inode {
@@ -311,6 +313,15 @@ void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
  * on an unreachable provider (as a failing disk would), else 0.
  */
 int fs_data_check(struct fs *fs, struct inode *inode);
+/*
+ * What the kernel does when a caller without CAP_FSETID writes to or
+ * truncates a file, which it leaves to us with direct I/O and atomic
+ * O_TRUNC (root is the caller that has CAP_FSETID): setuid goes, and
+ * setgid when group members may execute the file or the caller is not in
+ * its group (as tmpfs does on Linux 6.x); the kernel's cached attributes
+ * are dropped then. Takes attr_lock.
+ */
+void fs_drop_privs(fuse_req_t req, struct inode *inode);
 /* Sets a file's size (truncate); caller holds data_lock exclusively. */
 int fs_set_size_locked(struct fs *fs, struct inode *inode, uint64_t size);
 /* Frees a file's blocks (last reference gone). */

@@ -32,6 +32,16 @@ static void reply_err(fuse_req_t req, int neg)
 	fuse_reply_err(req, -neg);
 }
 
+/*
+ * A name longer than NAME_MAX is ENAMETOOLONG from every call that takes
+ * one: the kernel lets names up to its FUSE limit through, and a lookup
+ * that said ENOENT (cached as a negative entry) would lie.
+ */
+static bool name_too_long(const char *name)
+{
+	return strnlen(name, FS_NAME_MAX + 1) > FS_NAME_MAX;
+}
+
 static void fill_entry(struct fs *fs, struct inode *inode,
 		       struct fuse_entry_param *e)
 {
@@ -69,6 +79,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dentry *d;
 
 	COUNT(fs, lookup);
+	if (name_too_long(name)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	d = fs_dentry_lookup_locked(fs, fs_inode(fs, parent), name);
 	if (!d) {
@@ -210,6 +224,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	gid_t gid = ctx->gid;
 	int ret;
 
+	if (name_too_long(name)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	if (fs_dentry_lookup_locked(fs, dir, name)) {
 		ret = -EEXIST;
@@ -319,6 +337,10 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct dentry *d;
 	int ret = 0;
 
+	if (name_too_long(name)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	d = fs_dentry_lookup_locked(fs, pdir, name);
 	if (!d) {
@@ -393,6 +415,8 @@ static int rename_exchange_locked(struct fs *fs, struct dentry *a,
 	}
 	dentry_set_inode(a, ib);
 	dentry_set_inode(b, ia);
+	fs_touch(ia, false, false, true);
+	fs_touch(ib, false, false, true);
 	return 0;
 }
 
@@ -438,6 +462,7 @@ static int rename_locked(struct fs *fs, struct inode *odir, const char *oname,
 		__atomic_add_fetch(&ndir->nlink, 1, __ATOMIC_RELAXED);
 	}
 	inode->parent = ndir;
+	fs_touch(inode, false, false, true); /* as ext4 and tmpfs do */
 	return 0;
 }
 
@@ -452,6 +477,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	COUNT(fs, rename);
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		reply_err(req, -EINVAL);
+		return;
+	}
+	if (name_too_long(name) || name_too_long(newname)) {
+		reply_err(req, -ENAMETOOLONG);
 		return;
 	}
 	ndir = fs_inode(fs, newparent);
@@ -476,6 +505,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int ret;
 
 	COUNT(fs, link);
+	if (name_too_long(newname)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	if (fs_dentry_lookup_locked(fs, dir, newname))
 		ret = -EEXIST;
@@ -486,6 +519,11 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	if (!ret) {
 		__atomic_add_fetch(&inode->nlink, 1, __ATOMIC_RELAXED);
 		inode->nlookup++;
+		/*
+		 * The new ctime goes in the reply: the kernel keeps these
+		 * attributes (for a day) and stat() shows them.
+		 */
+		fs_touch(inode, false, false, true);
 		fill_entry(fs, inode, &e);
 	}
 	pthread_mutex_unlock(&fs->ns_lock);
@@ -493,7 +531,6 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		reply_err(req, ret);
 		return;
 	}
-	fs_touch(inode, false, false, true);
 	fs_touch(dir, false, true, true);
 	fuse_reply_entry(req, &e);
 }
@@ -517,6 +554,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_set_size_locked(fs, inode, 0); /* cannot fail for size 0 */
 		pthread_rwlock_unlock(&inode->data_lock);
 		fs_touch(inode, false, true, true);
+		/* the kernel's ATTR_KILL_S*ID is lost with atomic O_TRUNC */
+		fs_drop_privs(req, inode);
 	}
 	pthread_mutex_lock(&fs->ns_lock);
 	inode->nopen++;
@@ -644,7 +683,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_bfree = sv.f_bavail = pool_avail_blocks(fs->pool);
 	sv.f_files = UINT32_MAX;
 	sv.f_ffree = sv.f_favail = UINT32_MAX - fs->inodes;
-	sv.f_namemax = 255;
+	sv.f_namemax = FS_NAME_MAX;
 	fuse_reply_statfs(req, &sv);
 	(void)ino;
 }
