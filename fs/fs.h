@@ -36,7 +36,8 @@ struct fs_options {
 	uint64_t readahead;
 	bool tune_bdi;
 	bool lock_memory;
-	bool stack; /* may mount on top of a cmpfs mount */
+	bool stack;	   /* may mount on top of a cmpfs mount */
+	bool cached_reads; /* read-only opens use the page cache */
 	bool debug;
 	char *source;
 	char *mountpoint;

@@ -206,10 +206,24 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 }
 
-/* fi->fh of an open file: 1 when it may write (its close reports errors). */
-static uint64_t opened_for_writing(const struct fuse_file_info *fi)
+/*
+ * How the kernel moves an open file's data: direct I/O (byte-range, no
+ * page cache) unless the kernel cannot mmap direct_io files; with -o
+ * cached_reads a read-only open goes through the page cache. Its cached
+ * pages stay true to the file: every change to the data comes through the
+ * kernel, which drops the pages a direct write covers (Linux 6.6 on, with
+ * FUSE_DIRECT_IO_ALLOW_MMAP, as mmap relies on too), a truncate, a hole
+ * punched or a copy_file_range() into the file. fi->fh is 1 when the open
+ * may write (its close reports errors).
+ */
+static void set_open_mode(struct fs *fs, struct fuse_file_info *fi)
 {
-	return (fi->flags & O_ACCMODE) != O_RDONLY;
+	bool rdonly = (fi->flags & O_ACCMODE) == O_RDONLY;
+	bool cached = !fs->direct_io || (fs->opts->cached_reads && rdonly);
+
+	fi->direct_io = !cached;
+	fi->keep_cache = cached;
+	fi->fh = !rdonly;
 }
 
 /* Creates a name in parent for a new inode and replies with its entry. */
@@ -259,9 +273,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_mutex_unlock(&fs->ns_lock);
 	fs_touch(dir, false, true, true);
 	if (fi) {
-		fi->direct_io = fs->direct_io;
-		fi->keep_cache = !fs->direct_io;
-		fi->fh = opened_for_writing(fi);
+		set_open_mode(fs, fi);
 		fuse_reply_create(req, &e, fi);
 	} else {
 		fuse_reply_entry(req, &e);
@@ -560,9 +572,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_lock(&fs->ns_lock);
 	inode->nopen++;
 	pthread_mutex_unlock(&fs->ns_lock);
-	fi->direct_io = fs->direct_io;
-	fi->keep_cache = !fs->direct_io;
-	fi->fh = opened_for_writing(fi);
+	set_open_mode(fs, fi);
 	fuse_reply_open(req, fi);
 }
 

@@ -44,6 +44,11 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "nolock", .type = OPT_NOFLAG, F(lock_memory),
 	 .help = "do not lock the pool and the daemon in memory (never with "
 		 "swap on cmpfs)"},
+	{.name = "cached_reads", .type = OPT_FLAG, F(cached_reads),
+	 .help = "read-only opens go through the page cache, with readahead: "
+		 "small sequential reads (dd bs=512) cost a request per 128 "
+		 "KiB, not per read; such reads are no longer byte-range, and "
+		 "what they read is in memory twice"},
 	{.name = "stack", .type = OPT_FLAG, F(stack),
 	 .help = "mount even when MOUNTPOINT is a cmpfs mount already (the "
 		 "new mount hides it); refused without this"},
