@@ -329,10 +329,20 @@ int fs_set_size_locked(struct fs *fs, struct inode *inode, uint64_t size);
 void fs_data_free(struct fs *fs, struct inode *inode);
 /* Formats the counters as "name value\n" lines; returns length. */
 size_t fs_stats_format(struct fs *fs, char *buf, size_t cap);
+/* The counters as the root's user.cmpfs.stats attribute (stats.c). */
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size);
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
 static inline struct fs *fs_from_req(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/* One more request of type op (any thread). */
+static inline void fs_count(struct fs *fs, enum fs_op op)
+{
+	atomic_fetch_add_explicit(&fs->stats.ops[op], 1, memory_order_relaxed);
 }
 
 /* ---- staging buffers for remote blocks (bounce.c) ---- */

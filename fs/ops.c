@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cmp/log.h"
@@ -21,11 +20,8 @@
 
 /* We are the only writer of this namespace: the kernel may cache long. */
 #define ENTRY_TIMEOUT 86400.0
-#define STATS_XATTR "user.cmpfs.stats"
 
-#define COUNT(fs, op)                                              \
-	atomic_fetch_add_explicit(&(fs)->stats.ops[FS_OP_##op], 1, \
-				  memory_order_relaxed)
+#define COUNT(fs, op) fs_count((fs), FS_OP_##op)
 
 static void reply_err(fuse_req_t req, int neg)
 {
@@ -698,96 +694,6 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	(void)ino;
 }
 
-size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
-{
-	static const char *const names[] = {
-#define FS_OP_NAME(n) #n,
-		FS_OPS(FS_OP_NAME)
-#undef FS_OP_NAME
-	};
-	struct fs_stats *s = &fs->stats;
-	struct pool_counts pc;
-	size_t n = 0;
-
-#define EMIT(...)                                                 \
-	do {                                                      \
-		int r_ = snprintf(buf + n, cap - n, __VA_ARGS__); \
-		if (r_ > 0)                                       \
-			n = MIN(n + (size_t)r_, cap - 1);         \
-	} while (0)
-#define LOAD(x) ((unsigned long long)atomic_load(&(x)))
-	for (int i = 0; i < FS_OP_COUNT; i++)
-		EMIT("req_%s %llu\n", names[i], LOAD(s->ops[i]));
-	EMIT("read_bytes %llu\n", LOAD(s->read_bytes));
-	EMIT("write_bytes %llu\n", LOAD(s->write_bytes));
-	EMIT("read_remote_bytes %llu\n", LOAD(s->read_remote_bytes));
-	EMIT("write_remote_bytes %llu\n", LOAD(s->write_remote_bytes));
-	EMIT("last_read_size %llu\n", LOAD(s->last_read_size));
-	EMIT("last_write_size %llu\n", LOAD(s->last_write_size));
-	EMIT("enospc %llu\n", LOAD(s->enospc));
-	pool_get_counts(fs->pool, &pc);
-	EMIT("block_size %u\n", fs->block_size);
-	EMIT("local_blocks %llu\n", (unsigned long long)pc.local_blocks);
-	for (int i = 0; i < POOL_NLISTS; i++)
-		EMIT("blocks_%s %llu\n", pool_list_name(i),
-		     (unsigned long long)pc.blocks[i]);
-	EMIT("pool_free_bytes %llu\n",
-	     (unsigned long long)pc.blocks[POOL_FREE] * fs->block_size);
-	EMIT("blocks_lost %llu\n", (unsigned long long)pc.lost);
-	EMIT("evictions %llu\n", (unsigned long long)pc.evictions);
-	EMIT("homecomings %llu\n", (unsigned long long)pc.homecomings);
-	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
-	if (fs->cluster) {
-		struct cluster_stats cs;
-
-		cluster_get_stats(fs->cluster, &cs);
-		EMIT("node_id %u\n", cs.node_id);
-		EMIT("net_requests %llu\n", (unsigned long long)cs.requests);
-		EMIT("net_bytes_sent %llu\n",
-		     (unsigned long long)cs.bytes_sent);
-		EMIT("net_bytes_received %llu\n",
-		     (unsigned long long)cs.bytes_received);
-		EMIT("net_errors %llu\n", (unsigned long long)cs.errors);
-		EMIT("net_suspects %llu\n", (unsigned long long)cs.suspects);
-		EMIT("net_reconciles %llu\n",
-		     (unsigned long long)cs.reconciles);
-	}
-#undef LOAD
-#undef EMIT
-	return n;
-}
-
-/* The counters: getfattr -n user.cmpfs.stats MOUNTPOINT (cmpctl stats). */
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			size_t size)
-{
-	struct fs *fs = fs_from_req(req);
-	char buf[4096];
-	size_t n;
-
-	COUNT(fs, getxattr);
-	if (ino != FUSE_ROOT_ID || strcmp(name, STATS_XATTR)) {
-		reply_err(req, -ENODATA);
-		return;
-	}
-	n = fs_stats_format(fs, buf, sizeof(buf));
-	if (!size)
-		fuse_reply_xattr(req, n);
-	else if (size < n)
-		reply_err(req, -ERANGE);
-	else
-		fuse_reply_buf(req, buf, n);
-}
-
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	if (size)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_xattr(req, 0);
-	(void)ino;
-}
-
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = op_init,
 	.lookup = op_lookup,
@@ -813,8 +719,8 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.readdir = op_readdir,
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
-	.getxattr = op_getxattr,
-	.listxattr = op_listxattr,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
 	.create = op_create,
 	.fallocate = fs_op_fallocate,
 	.copy_file_range = fs_op_copy_file_range,
