@@ -322,6 +322,24 @@ err_out:
 	return ret;
 }
 
+/* The daemon runs in /: a relative key path becomes absolute now. */
+static int absolute_key_path(struct fs_options *o)
+{
+	char *abs;
+
+	if (!o->key_path)
+		return 0;
+	abs = realpath(o->key_path, NULL);
+	if (!abs) {
+		fprintf(stderr, "cmpfs: key file %s: %s\n", o->key_path,
+			strerror(errno));
+		return -ENOENT;
+	}
+	free(o->key_path);
+	o->key_path = abs;
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -356,19 +374,7 @@ int main(int argc, char *argv[])
 	fuse_opt_add_arg(&args, "-odefault_permissions");
 	if (geteuid() == 0)
 		fuse_opt_add_arg(&args, "-oallow_other");
-	/* The daemon runs in /: make a relative key path absolute now. */
-	if (o.key_path) {
-		char *abs = realpath(o.key_path, NULL);
-
-		if (!abs) {
-			fprintf(stderr, "cmpfs: key file %s: %s\n", o.key_path,
-				strerror(errno));
-			goto out_opts;
-		}
-		free(o.key_path);
-		o.key_path = abs;
-	}
-	if (setup_log(&o))
+	if (absolute_key_path(&o) || setup_log(&o))
 		goto out_opts;
 	/* Refusals that need no thread: the terminal still listens. */
 	if (fs_check_mountpoint(co.mountpoint, argv[0], o.stack) ||
