@@ -25,7 +25,7 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "local", .type = OPT_SIZE, F(local_bytes),
 	 .min = POOL_MIN_BLOCK, .metavar = "SIZE", .def = "1G",
 	 .help = "memory this node gives the pool; locked and pre-faulted at "
-		 "mount; no more than the memory that can back it (below)"},
+		 "mount; no more than the memory that can back it (above)"},
 	{.name = "block", .type = OPT_SIZE, F(block_size),
 	 .min = POOL_MIN_BLOCK, .max = POOL_MAX_BLOCK, .flags = OPT_POW2,
 	 .metavar = "SIZE", .def = "1M",
@@ -35,7 +35,7 @@ static const struct opt_def fs_opt_defs[] = {
 	 .max = 1u << 20, .metavar = "SIZE", .def = "128K",
 	 .help = "kernel readahead for mmap page faults, 0 for one 4 KiB "
 		 "request per fault; read() and write() are byte-range either "
-		 "way"},
+		 "way (unless cached_reads)"},
 	{.name = "tune_bdi", .type = OPT_FLAG, F(tune_bdi),
 	 .help = "raise the mount's dirty-page limits, so that mmap writeback "
 		 "is not capped at ~38 MiB"},
@@ -55,8 +55,9 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "debug_cmpfs", .type = OPT_FLAG, F(debug),
 	 .help = "log every data request"},
 	{.name = "log", .type = OPT_STR, F(log_path), .metavar = "FILE",
-	 .help = "append log lines to FILE (default: stderr in the "
-		 "foreground, syslog when daemonized)"},
+	 .help = "append every log line to FILE (default: stderr in the "
+		 "foreground, syslog when daemonized); until the mount is up, "
+		 "errors go to the terminal too"},
 	{.name = "manager", .type = OPT_ADDR, F(manager), .metavar = "ADDR",
 	 .help = "join the cluster whose cmp-manager is at ADDR "
 		 "(tcp://HOST:PORT); needs listen= and key= (or insecure)"},
@@ -93,7 +94,9 @@ static const struct opts_spec fs_opts_spec = {
 		 "MemAvailable, the limit of cmpfs's memory cgroup and its "
 		 "parents (v1 memory.limit_in_bytes, v2 memory.max) and, "
 		 "when it locks memory without CAP_IPC_LOCK, RLIMIT_MEMLOCK."
-		 "\nCounters: cmpctl stats MOUNTPOINT (or "
+		 "\nSIGTERM and SIGINT unmount, unless the mount is busy (then "
+		 "one line says why, and cmpfs goes on); SIGHUP reloads the "
+		 "key file.\nCounters: cmpctl stats MOUNTPOINT (or "
 		 "getfattr -n user.cmpfs.stats MOUNTPOINT).",
 	.opts = fs_opt_defs,
 	.nopts = ARRAY_SIZE(fs_opt_defs),
