@@ -168,7 +168,9 @@ pid_alive()
 pid_dead() { ! pid_alive "$1"; }
 
 # start_daemon NAME READY_CMD CMD...: run CMD in its own session with its
-# output in $T/NAME.log, and wait (up to 20 s) until READY_CMD succeeds.
+# output in $T/NAME.log, and wait (up to READY_TIMEOUT s, default 60) until
+# READY_CMD succeeds. (cmpfs locks and pre-faults its pool before it
+# mounts: 1.2 GiB took 22 s on a loaded machine short of free huge pages.)
 # Fails at once, with the log, when the daemon exits instead.
 start_daemon()
 {
@@ -182,14 +184,14 @@ start_daemon()
 	DAEMON_LOG[$name]=$logf
 	DAEMON_LOGS+=("$logf")
 	defer stop_daemon "$name"
-	end=$(($(date +%s%N) + 20000000000))
+	end=$(($(date +%s%N) + ${READY_TIMEOUT:-60} * 1000000000))
 	until eval "$ready"; do
 		if pid_dead "$pid"; then
 			sed 's/^/    /' "$logf" >&2
 			fail "daemon $name ($*) exited before it was ready"
 		fi
 		[ "$(date +%s%N)" -lt "$end" ] ||
-			fail "daemon $name not ready after 20s ($ready)"
+			fail "daemon $name not ready after ${READY_TIMEOUT:-60}s ($ready)"
 		sleep 0.02
 	done
 }
