@@ -94,23 +94,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* The main thread waits for signals: SIGHUP reloads the key file. */
-static int wait_for_stop(sigset_t *set, struct auth_keyring *kr)
-{
-	int sig;
-
-	for (;;) {
-		if (sigwait(set, &sig))
-			continue;
-		if (sig != SIGHUP)
-			return sig;
-		if (kr)
-			auth_keyring_reload(kr); /* logs one line */
-		else
-			log_info("SIGHUP: insecure, no key file to reload");
-	}
-}
-
 /* Runs the manager until SIGINT or SIGTERM; returns the exit status. */
 static int run(const struct options *o)
 {
@@ -163,7 +146,7 @@ static int run(const struct options *o)
 		 o->heartbeat_ms, o->suspect_after, o->forget_after_ms / 1000);
 	cmp_detach_done(0, -1);
 
-	sig = wait_for_stop(&set, kr);
+	sig = auth_wait_for_stop(&set, kr);
 	log_info("cmp-manager: %s, shutting down", strsignal(sig));
 	manager_destroy(m);
 	auth_keyring_destroy(kr);

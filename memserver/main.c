@@ -216,23 +216,6 @@ static int start_services(struct memserver *ms, struct auth_keyring *kr)
 	return start_mgr(ms, kr);
 }
 
-/* The main thread waits for signals: SIGHUP reloads the key file. */
-static int wait_for_stop(sigset_t *set, struct auth_keyring *kr)
-{
-	int sig;
-
-	for (;;) {
-		if (sigwait(set, &sig))
-			continue;
-		if (sig != SIGHUP)
-			return sig;
-		if (kr)
-			auth_keyring_reload(kr); /* logs one line */
-		else
-			log_info("SIGHUP: insecure, no key file to reload");
-	}
-}
-
 static int run(struct memserver *ms, struct auth_keyring *kr)
 {
 	struct ms_options *o = ms->opts;
@@ -277,7 +260,7 @@ static int run(struct memserver *ms, struct auth_keyring *kr)
 		 kr ? "" : " (insecure)");
 	cmp_detach_done(0, -1);
 
-	sig = wait_for_stop(&set, kr);
+	sig = auth_wait_for_stop(&set, kr);
 	log_info("%s: shutting down", strsignal(sig));
 	/* a clean shutdown: the manager shows this node as left */
 	mgr_client_leave(ms->mgr);

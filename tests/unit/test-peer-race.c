@@ -65,12 +65,13 @@ static struct proto_block_ref raw_borrow(struct conn *c)
 	struct proto_block_ref ref;
 	size_t got;
 
-	proto_block_alloc_req_encode(1, req, sizeof(req));
+	proto_block_alloc_req_encode(1, 0, req, sizeof(req));
 	assert_int_equal(raw_call(c, WIRE_OP_ALLOC, req, sizeof(req), rep,
 				  sizeof(rep), &got),
 			 WIRE_S_OK);
-	assert_int_equal(proto_block_alloc_rep_decode(rep, got, &ar, &ref, 1),
-			 0);
+	assert_int_equal(
+		proto_block_alloc_rep_decode(rep, got, BS, &ar, &ref, NULL, 1),
+		0);
 	return ref;
 }
 
