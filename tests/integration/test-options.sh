@@ -6,7 +6,7 @@
 # malformed or out-of-range value, a missing required one) is refused before
 # anything starts, with exactly one line "PROG: option NAME: REASON" on
 # stderr, nothing on stdout, and exit status 2.
-TEST_TIMEOUT=60
+TEST_TIMEOUT=120 # about 60 cmpfs, manager and memserver runs
 . "$(dirname "$0")/lib.sh"
 
 MANAGER=${CMP_MANAGER:-}
