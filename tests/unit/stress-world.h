@@ -5,7 +5,8 @@
  * a real manager), owners that use it directly through the block client
  * (struct remote), and an owner node with a pool and its cluster glue. The
  * owners' threads are in stress-remote.c and stress-pool.c; the provider's
- * restarts, the run and the final checks in test-block-stress.c.
+ * restarts and the run in test-block-stress.c, the checks after the run in
+ * stress-checks.c.
  *
  * Every owner keeps its blocks in slots. A slot's data operations are
  * exclusive (busy); a remote owner's free, and the provider's restart, are
@@ -98,6 +99,41 @@ static inline uint32_t world_pgen(struct world *w)
 {
 	return atomic_load(&w->pgen);
 }
+
+#define RIO_THREADS 2 /* data threads per remote owner */
+#define PIO_THREADS 2 /* the pool owner's */
+#define NWORKERS (NOWNERS * (RIO_THREADS + 1) + PIO_THREADS + 1)
+
+struct auth_keyring;
+struct manager;
+struct mgr_client;
+struct ms_store;
+struct peer;
+
+/* The world and the provider's process around it (test-block-stress.c). */
+struct fix {
+	struct world w;
+	struct auth_keyring *kr; /* NULL: insecure */
+	struct manager *mgr;
+	char mgr_addr[64], prov_addr[64];
+	pthread_mutex_t store_lock; /* store: the manager client reads it */
+	struct ms_store *store;
+	struct peer *peer;
+	struct mgr_client *prov_mgr;
+	struct worker workers[NWORKERS];
+	pthread_t restarter;
+	uint32_t restarts;
+	uint64_t run_ns;
+};
+
+/*
+ * test-block-stress.c: destroys the provider and makes it again with a
+ * new incarnation; returns once every remote owner saw it (else
+ * stress_fail()).
+ */
+void restart_provider(struct fix *f, struct rng *g);
+/* stress-checks.c: after the run, on the main thread (cmocka asserts). */
+void final_checks(struct fix *f);
 
 /* Sleeps up to ms in small steps; returns early once the run stops. */
 void stress_pace(struct world *w, uint32_t ms);
