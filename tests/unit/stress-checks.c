@@ -346,6 +346,9 @@ void final_checks(struct fix *f)
 	uint64_t *buf = malloc(BS);
 
 	assert_non_null(buf);
+	/* every call below must succeed: no deadline to miss on a slow box */
+	for (int i = 0; i < NOWNERS; i++)
+		remote_set_timeout(f->w.owners[i].r, DEADLINE_MS);
 	/* the pool owner finds out about the last restart by using it */
 	for (uint32_t i = 0; i < PSLOTS; i++)
 		if (f->w.po.slots[i].state == SLOT_LIVE)
