@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -247,14 +246,24 @@ static void one_goes_out_and_comes_home(struct fix *f)
 
 	while (find_handle(po, -EREMOTE) < 0)
 		add_handle(po, &f->w);
+	/* counted first: the helper may pull it home as soon as we free */
+	pool_get_counts(po->pool, &c);
+	hc.before = c.homecomings;
 	i = find_handle(po, 0);
 	if (i >= 0) {
 		pool_free(po->pool, po->slots[i].handle);
 		po->slots[i].state = SLOT_EMPTY;
 	}
-	pool_get_counts(po->pool, &c);
-	hc.before = c.homecomings;
-	assert_true(wait_for(one_came_home, &hc, DEADLINE_MS));
+	if (!wait_for(one_came_home, &hc, DEADLINE_MS)) {
+		pool_get_counts(po->pool, &c);
+		fail_msg("no block came home: free %llu, LLL %llu, LRL %llu, "
+			 "lost %llu, suspect %d, remote handle in slot %d",
+			 (unsigned long long)c.blocks[POOL_FREE],
+			 (unsigned long long)c.blocks[POOL_LLL],
+			 (unsigned long long)c.blocks[POOL_LRL],
+			 (unsigned long long)c.lost, pool_any_suspect(po->pool),
+			 find_handle(po, -EREMOTE));
+	}
 }
 
 /* Every handle reads back exactly, or is lost (and counted so). */
@@ -343,9 +352,8 @@ static void a_restart_loses_what_was_there(struct fix *f, uint64_t *buf)
 void final_checks(struct fix *f)
 {
 	struct pool_agrees pa = {.f = f};
-	uint64_t *buf = malloc(BS);
+	uint64_t *buf = f->buf;
 
-	assert_non_null(buf);
 	/* every call below must succeed: no deadline to miss on a slow box */
 	for (int i = 0; i < NOWNERS; i++)
 		remote_set_timeout(f->w.owners[i].r, DEADLINE_MS);
@@ -370,5 +378,4 @@ void final_checks(struct fix *f)
 	assert_true(wait_for(provider_agrees_with_pool, &pa, DEADLINE_MS));
 	assert_true(f->w.po.n.reads && f->w.po.n.writes && f->w.po.n.allocs);
 	a_restart_loses_what_was_there(f, buf);
-	free(buf);
 }

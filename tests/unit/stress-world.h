@@ -124,6 +124,7 @@ struct fix {
 	pthread_t restarter;
 	uint32_t restarts;
 	uint64_t run_ns;
+	uint64_t *buf; /* a block, for the checks after the run */
 };
 
 /*

@@ -236,6 +236,8 @@ static int setup(void **state)
 	struct auth_key k;
 
 	assert_non_null(f);
+	f->buf = malloc(BS);
+	assert_non_null(f->buf);
 	f->w.seed = env_u64("CMP_STRESS_SEED", DEFAULT_SEED);
 	f->run_ns = env_u64("CMP_STRESS_MS", DEFAULT_MS) * 1000000ull;
 	memset(&k, 0x3c, sizeof(k));
@@ -290,6 +292,7 @@ static int teardown(void **state)
 	manager_destroy(f->mgr);
 	auth_keyring_destroy(f->kr);
 	pthread_mutex_destroy(&f->store_lock);
+	free(f->buf);
 	free(f);
 	return 0;
 }
