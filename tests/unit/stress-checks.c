@@ -368,7 +368,7 @@ void final_checks(struct fix *f)
 
 		check_remote_blocks(f, o, buf);
 		provider_agrees_with(f, o);
-		assert_true(atomic_load(&o->restarts_seen) >= f->restarts);
+		assert_true(atomic_load(&o->restarts_seen) >= o->restarts_due);
 		assert_true(o->n.reads && o->n.writes && o->n.batches);
 		assert_true(o->n.borrows && o->n.frees);
 	}

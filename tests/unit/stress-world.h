@@ -71,6 +71,7 @@ struct owner {
 	struct ghost ghosts[NGHOSTS];
 	uint32_t next_ghost;
 	atomic_uint restarts_seen; /* its restarted() calls */
+	unsigned int restarts_due; /* restarts it knew the provider before */
 	struct stress_counts n;
 };
 
