@@ -150,7 +150,7 @@ struct call {
 	bool rep_exact; /* false: any length up to the iovecs */
 	size_t got;	/* reply payload length received */
 	struct proto_block_moved *moved;
-	bool answered; /* a matching reply header arrived */
+	bool answered; /* the whole reply arrived (data or a status) */
 	bool quiet;    /* the keeper's own: not in the request counters */
 };
 

@@ -410,7 +410,11 @@ static int recv_reply(struct rconn *rc, const struct wire_hdr *rh,
 	return ret;
 }
 
-/* A status other than OK: MOVED's payload, or the status as -errno. */
+/*
+ * A status other than OK: MOVED's payload, or the status as -errno. The
+ * call is answered once the whole reply is in: a stream that breaks in
+ * the middle of it is the transport's failure, not the provider's word.
+ */
 static int recv_refusal(struct rconn *rc, struct call *cl,
 			const struct wire_hdr *rh)
 {
@@ -429,11 +433,13 @@ static int recv_refusal(struct rconn *rc, struct call *cl,
 			return -EPROTO;
 		if (cl->moved)
 			*cl->moved = mv;
+		cl->answered = true;
 		return -EREMCHG;
 	}
 	ret = wire_skip_payload(rc->c, rh);
 	if (ret < 0)
 		return ret;
+	cl->answered = true;
 	ret = wire_status_to_errno(rh->status);
 	return ret > 0 ? -ret : (ret ? ret : -EIO);
 }
@@ -462,15 +468,15 @@ int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 			  (unsigned long long)h.id);
 		return -EPROTO;
 	}
-	cl->answered = true;
 	if (rh.status != WIRE_S_OK)
 		return recv_refusal(rc, cl, &rh);
 	if (cl->rep_exact ? rh.len != cl->rep_len : rh.len > cl->rep_len)
 		return -EPROTO;
 	cl->got = rh.len;
-	if (!rh.len)
-		return 0;
-	return recv_reply(rc, &rh, cl->rep, cl->nrep);
+	ret = rh.len ? recv_reply(rc, &rh, cl->rep, cl->nrep) : 0;
+	if (ret == 0)
+		cl->answered = true;
+	return ret;
 }
 
 bool remote_conn_reusable(int ret)
