@@ -8,6 +8,8 @@
 #ifndef CMP_CONN_INTERNAL_H
 #define CMP_CONN_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "cmp/conn.h"
 
 struct conn_transport {
@@ -23,6 +25,8 @@ struct conn_transport {
 struct conn_ops {
 	int (*writev)(struct conn *c, const struct iovec *iov, int iovcnt);
 	int (*readv)(struct conn *c, const struct iovec *iov, int iovcnt);
+	/* NULL when the transport is not a plain byte stream (RDMA) */
+	ssize_t (*read_some)(struct conn *c, void *buf, size_t len);
 	int (*set_timeout)(struct conn *c, int timeout_ms);
 	int (*fd)(const struct conn *c);
 	bool (*pending)(const struct conn *c);
@@ -61,7 +65,7 @@ struct conn_wire {
 	uint32_t rx_pulled; /* sealed: plaintext bytes taken off the wire */
 	uint32_t rx_off, rx_end; /* sealed: verified bytes left in staging */
 	uint64_t rx_csum;	 /* plain: the header's XXH3 */
-	int rx_err; /* sticky: a frame failed, the stream is lost */
+	int rx_err;	      /* sticky: a frame failed, the stream is lost */
 	int frame_ms;	      /* wire_set_frame_timeout(); 0: none */
 	uint64_t rx_deadline; /* the current frame's rest is due; 0: none */
 };

@@ -158,6 +158,15 @@ int conn_readv(struct conn *c, const struct iovec *iov, int iovcnt)
 	return c->ops->readv(c, iov, iovcnt);
 }
 
+ssize_t conn_read_some(struct conn *c, void *buf, size_t len)
+{
+	if (!len)
+		return -EINVAL;
+	if (!c->ops->read_some)
+		return -EOPNOTSUPP;
+	return c->ops->read_some(c, buf, len);
+}
+
 int conn_set_timeout(struct conn *c, int timeout_ms)
 {
 	int ret;

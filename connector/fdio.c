@@ -221,6 +221,29 @@ static int fdio_readv(struct conn *c, const struct iovec *iov, int iovcnt)
 	return xfer(to_fd_conn(c), iov, iovcnt, false);
 }
 
+static ssize_t fdio_read_some(struct conn *c, void *buf, size_t len)
+{
+	struct fd_conn *fc = to_fd_conn(c);
+	uint64_t deadline = fdio_deadline(atomic_load(&fc->timeout_ms));
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		n = recv(fc->fd, buf, len, MSG_DONTWAIT);
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return errno == ETIMEDOUT ? -ECONNRESET : -errno;
+		ret = fdio_wait(fc->fd, POLLIN, deadline);
+		if (ret)
+			return ret;
+	}
+}
+
 static int fdio_set_timeout(struct conn *c, int timeout_ms)
 {
 	atomic_store(&to_fd_conn(c)->timeout_ms, timeout_ms);
@@ -256,6 +279,7 @@ static void fdio_destroy(struct conn *c)
 static const struct conn_ops fdio_ops = {
 	.writev = fdio_writev,
 	.readv = fdio_readv,
+	.read_some = fdio_read_some,
 	.set_timeout = fdio_set_timeout,
 	.fd = fdio_fd,
 	.pending = fdio_pending,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,4 +337,20 @@ void auth_keyring_destroy(struct auth_keyring *kr)
 	pthread_mutex_destroy(&kr->lock);
 	free(kr->path);
 	free(kr);
+}
+
+int auth_wait_for_stop(const sigset_t *set, struct auth_keyring *kr)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig))
+			continue;
+		if (sig != SIGHUP)
+			return sig;
+		if (kr)
+			auth_keyring_reload(kr); /* logs one line */
+		else
+			log_info("SIGHUP: insecure, no key file to reload");
+	}
 }

@@ -18,6 +18,7 @@ static enum log_level max_level = LOG_LVL_INFO;
 static const char *prog = "cmp";
 static bool to_syslog;
 static bool tool_style;
+static atomic_int error_echo_fd = -1; /* log_echo_errors() */
 
 static const char *const level_name[] = {"error", "warning", "info", "debug"};
 static const int syslog_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -40,6 +41,11 @@ void log_set_level(enum log_level level)
 	log_debug_on = level >= LOG_LVL_DEBUG;
 }
 
+void log_echo_errors(int fd)
+{
+	atomic_store(&error_echo_fd, fd);
+}
+
 void log_use_syslog(void)
 {
 	openlog(prog, LOG_PID, LOG_DAEMON);
@@ -51,7 +57,7 @@ __attribute__((format(printf, 2, 0))) void log_vmsg(enum log_level level,
 						    const char *fmt, va_list ap)
 {
 	char buf[1024];
-	int len;
+	int len, echo;
 	int n;
 
 	if (level > max_level || level > LOG_LVL_DEBUG)
@@ -79,6 +85,9 @@ __attribute__((format(printf, 2, 0))) void log_vmsg(enum log_level level,
 	buf[len++] = '\n';
 	/* One write per line keeps lines from several threads whole. */
 	if (write(STDERR_FILENO, buf, (size_t)len) < 0)
+		return;
+	echo = level == LOG_LVL_ERROR ? atomic_load(&error_echo_fd) : -1;
+	if (echo >= 0 && write(echo, buf, (size_t)len) < 0)
 		return;
 }
 

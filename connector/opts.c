@@ -221,19 +221,44 @@ static bool addr_ok(const char *val)
 				    sizeof(port));
 }
 
+/*
+ * OPT_TCP_LOCAL's short forms in full (PORT: loopback; HOST:PORT), in
+ * buf; NULL when val is no TCP address.
+ */
+static const char *tcp_local(const char *val, char *buf, size_t len)
+{
+	if (val[strspn(val, "0123456789")] == '\0')
+		snprintf(buf, len, "tcp://127.0.0.1:%s", val);
+	else if (!strstr(val, "://"))
+		snprintf(buf, len, "tcp://%s", val);
+	else
+		snprintf(buf, len, "%s", val);
+	return strncmp(buf, "tcp://", 6) || !addr_ok(buf) ? NULL : buf;
+}
+
 static int set_string(const struct opts_spec *spec, const struct opt_def *d,
 		      const char *val, void *field)
 {
+	char full[300];
 	char *copy;
 
 	if (!*val)
 		return opts_error(spec, d->name, "needs a value (%s)",
 				  d->metavar ? d->metavar : "VALUE");
-	if (d->type == OPT_ADDR && !addr_ok(val))
+	if (d->type == OPT_ADDR && (d->flags & OPT_TCP_LOCAL)) {
+		if (!tcp_local(val, full, sizeof(full)))
+			return opts_error(spec, d->name,
+					  "'%s' is not a TCP address (PORT "
+					  "for 127.0.0.1, HOST:PORT or "
+					  "tcp://HOST:PORT)",
+					  val);
+		val = full;
+	} else if (d->type == OPT_ADDR && !addr_ok(val)) {
 		return opts_error(spec, d->name,
 				  "'%s' is not an address (tcp://HOST:PORT, "
 				  "rdma://HOST:PORT or mem://NAME)",
 				  val);
+	}
 	copy = strdup(val);
 	if (!copy)
 		return no_memory(spec);

@@ -73,17 +73,22 @@ int server_settle(struct server *s, struct server_conn *sc, int ret)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (full) {
+		atomic_fetch_add(&s->refused, 1);
 		log_warn_flood("%s: peer %s (node %u) refused: %u %s already",
 			       s->name, conn_peer(sc->conn), node, have, full);
 		return -EUSERS;
 	}
+	if (ret < 0)
+		atomic_fetch_add(&s->hs_failed, 1);
 	/* a version mismatch has had its one line, naming both versions */
 	if (ret == -ECONNRESET || ret == -EPROTONOSUPPORT)
 		log_debug("%s: peer %s: handshake: %s", s->name,
 			  conn_peer(sc->conn), strerror(-ret));
 	else if (ret < 0)
-		log_warn_flood("%s: peer %s refused: handshake failed: %s",
-			       s->name, conn_peer(sc->conn), strerror(-ret));
+		log_warn_flood("%s: peer %s refused: %s failed: %s", s->name,
+			       conn_peer(sc->conn),
+			       s->cfg.plain ? "request" : "handshake",
+			       strerror(-ret));
 	return ret;
 }
 
@@ -188,6 +193,8 @@ static void report(struct server *s, struct conn *c, const struct verdict *v,
 {
 	const struct server_limits *lim = &s->cfg.limits;
 
+	if (!admitted || v->victim[0])
+		atomic_fetch_add(&s->refused, 1);
 	if (admitted) {
 		if (v->victim[0])
 			log_warn_flood("%s: peer %s dropped: %u connections "

@@ -59,6 +59,9 @@ struct server {
 	unsigned int nunauth;
 	unsigned int nauth;
 	bool stopping;
+	/* counters (any thread; server_get_stats()) */
+	atomic_uint_fast64_t accepted, refused, hs_failed, requests;
+	atomic_uint_fast64_t rx_bytes, tx_bytes;
 	/* accept thread only */
 	struct server_conn **waiting; /* said nothing yet, no thread */
 	unsigned int nwaiting;

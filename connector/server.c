@@ -117,9 +117,17 @@ int server_skip_payload(struct server_conn *sc, const struct wire_hdr *h)
 static int send_locked(struct server_conn *sc, struct wire_hdr *h,
 		       const struct iovec *iov, int iovcnt)
 {
+	int ret;
+
 	if (sc->closed)
 		return -ECONNRESET;
-	return wire_send(sc->conn, h, iov, iovcnt);
+	ret = wire_send(sc->conn, h, iov, iovcnt);
+	if (ret == 0)
+		atomic_fetch_add_explicit(&sc->srv->tx_bytes,
+					  WIRE_HDR_SIZE +
+						  cmp_iov_total(iov, iovcnt),
+					  memory_order_relaxed);
+	return ret;
 }
 
 int server_reply(struct server_conn *sc, const struct wire_hdr *req,
@@ -191,9 +199,10 @@ int server_fence_node(struct server_conn *self, int timeout_ms)
 		ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
 	pthread_mutex_unlock(&s->lock);
 	if (n)
-		log_info("%s: peer %s fenced %u older connection%s of node %u%s",
-			 s->name, conn_peer(self->conn), n, n == 1 ? "" : "s",
-			 self->node, ret ? ": one did not end in time" : "");
+		log_info(
+			"%s: peer %s fenced %u older connection%s of node %u%s",
+			s->name, conn_peer(self->conn), n, n == 1 ? "" : "s",
+			self->node, ret ? ": one did not end in time" : "");
 	return ret ? -ETIMEDOUT : 0;
 }
 
@@ -230,6 +239,10 @@ static void serve_frames(struct server *s, struct server_conn *sc)
 		}
 		/* the reply's writes are bounded like the request's reads */
 		conn_set_timeout(c, (int)s->cfg.limits.frame_ms);
+		atomic_fetch_add_explicit(&s->requests, 1,
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&s->rx_bytes, WIRE_HDR_SIZE + h.len,
+					  memory_order_relaxed);
 		ret = s->cfg.handle(s->cfg.ctx, sc, &h);
 		if (ret == -ECONNRESET) {
 			log_debug("%s: peer %s went away during %s", s->name,
@@ -259,6 +272,22 @@ static int handshake(struct server *s, struct server_conn *sc)
 	return server_settle(s, sc, ret);
 }
 
+/* One request of a plain protocol and its answer (server_plain). */
+static void serve_plain(struct server *s, struct server_conn *sc)
+{
+	uint64_t now = cmp_now_ns();
+	int ret = -ETIMEDOUT;
+
+	if (now < sc->hs_due &&
+	    !conn_set_timeout(sc->conn,
+			      (int)((sc->hs_due - now + 999999) / 1000000)))
+		ret = s->cfg.plain->request(s->cfg.ctx, sc);
+	if (server_settle(s, sc, ret) < 0)
+		return;
+	conn_set_timeout(sc->conn, (int)s->cfg.limits.frame_ms);
+	s->cfg.plain->reply(s->cfg.ctx, sc);
+}
+
 static void *conn_thread(void *arg)
 {
 	struct server_conn *sc = arg;
@@ -266,6 +295,10 @@ static void *conn_thread(void *arg)
 	bool opened = false;
 	int ret;
 
+	if (s->cfg.plain) {
+		serve_plain(s, sc);
+		goto out_done;
+	}
 	ret = handshake(s, sc);
 	if (ret < 0)
 		goto out_done;
@@ -425,6 +458,9 @@ static void accept_one(struct server *s)
 	int ret;
 
 	ret = conn_accept(s->listener, &c);
+	if (ret == 0)
+		atomic_fetch_add_explicit(&s->accepted, 1,
+					  memory_order_relaxed);
 	if (ret < 0) {
 		/* EMFILE and friends: say so, pause, retry */
 		log_warn_flood("%s: accept on %s: %s", s->name,
@@ -536,7 +572,8 @@ struct server *server_create(const struct server_config *cfg)
 	struct server *s;
 	int ret;
 
-	if (!cfg || !cfg->listen_addr || !cfg->handle) {
+	if (!cfg || !cfg->listen_addr || (!cfg->handle && !cfg->plain) ||
+	    (cfg->plain && (!cfg->plain->request || !cfg->plain->reply))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -586,6 +623,20 @@ err_free:
 	free(s);
 	errno = -ret;
 	return NULL;
+}
+
+void server_get_stats(struct server *s, struct server_stats *out)
+{
+	out->accepted = atomic_load(&s->accepted);
+	out->refused = atomic_load(&s->refused);
+	out->hs_failed = atomic_load(&s->hs_failed);
+	out->requests = atomic_load(&s->requests);
+	out->rx_bytes = atomic_load(&s->rx_bytes);
+	out->tx_bytes = atomic_load(&s->tx_bytes);
+	pthread_mutex_lock(&s->lock);
+	out->unauth = s->nunauth;
+	out->authed = s->nauth;
+	pthread_mutex_unlock(&s->lock);
 }
 
 const char *server_addr(const struct server *s)

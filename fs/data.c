@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -189,6 +190,54 @@ static ssize_t copy_in(struct fs *fs, struct inode *inode, uint64_t pos,
 	return ret;
 }
 
+/* Is the caller of req in group gid (its own, or a supplementary one)? */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[64];
+	int n;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	/* from /proc/PID/task/TID/status; unknown counts as "not in it" */
+	n = fuse_req_getgroups(req, (int)ARRAY_SIZE(groups), groups);
+	for (int i = 0; i < MIN(n, (int)ARRAY_SIZE(groups)); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+void fs_drop_privs(fuse_req_t req, struct inode *inode)
+{
+	struct fs *fs = fs_from_req(req);
+	mode_t mode, kill = 0;
+	gid_t gid;
+
+	if (!fuse_req_ctx(req)->uid)
+		return;
+	pthread_mutex_lock(&inode->attr_lock);
+	mode = inode->mode;
+	gid = inode->gid;
+	pthread_mutex_unlock(&inode->attr_lock);
+	if (!S_ISREG(mode) || !(mode & (S_ISUID | S_ISGID)))
+		return;
+	if (mode & S_ISUID)
+		kill |= S_ISUID;
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || !caller_in_group(req, gid)))
+		kill |= S_ISGID;
+	if (!kill)
+		return;
+	pthread_mutex_lock(&inode->attr_lock);
+	inode->mode &= ~kill;
+	clock_gettime(CLOCK_REALTIME, &inode->ctime);
+	pthread_mutex_unlock(&inode->attr_lock);
+	/*
+	 * The kernel's cached mode goes too: a write invalidates only its
+	 * cached size and times, and permission checks use the cached mode.
+	 */
+	fuse_lowlevel_notify_inval_inode(fs->se, inode->fuse_ino, -1, 0);
+}
+
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		 off_t off, struct fuse_file_info *fi)
 {
@@ -233,6 +282,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	STAT_ADD(fs, write_bytes, (uint64_t)done);
 	fs_touch(inode, false, true, true);
+	fs_drop_privs(req, inode);
 	fuse_reply_write(req, (size_t)done);
 	(void)fi;
 }

@@ -26,8 +26,11 @@
 
 struct pool;
 struct cluster;
+struct auth_keyring;
 
 /* ---- options (options.c) ---- */
+
+struct metrics_server;
 
 struct fs_options {
 	uint64_t local_bytes;
@@ -35,6 +38,8 @@ struct fs_options {
 	uint64_t readahead;
 	bool tune_bdi;
 	bool lock_memory;
+	bool stack;	   /* may mount on top of a cmpfs mount */
+	bool cached_reads; /* read-only opens use the page cache */
 	bool debug;
 	char *source;
 	char *mountpoint;
@@ -45,8 +50,10 @@ struct fs_options {
 	char *key_path;
 	bool insecure;
 	uint32_t node_id;
-	uint32_t lease_ms; /* our lease on the owners we lend to */
+	uint32_t lease_ms;	     /* our lease on the owners we lend to */
 	struct server_limits limits; /* of the block server */
+	/* -o metrics=ADDR: serve counters for Prometheus (metrics.c) */
+	char *metrics;
 };
 
 /*
@@ -63,6 +70,95 @@ void fs_options_free(struct fs_options *o);
  * libfuse's options) or --version as asked; returns the exit status.
  */
 int fs_options_exit_status(int ret);
+
+/* ---- what the machine allows (limits.c) ---- */
+
+/*
+ * The pool must fit in the smallest memory limit that applies to cmpfs
+ * (MemAvailable, its memory cgroup's limit and its parents', and
+ * RLIMIT_MEMLOCK when it locks memory without CAP_IPC_LOCK) minus a
+ * headroom of max(FS_HEADROOM_MIN, limit / FS_HEADROOM_DIV), which keeps
+ * room for the daemon's own buffers and threads and for the machine.
+ */
+#define FS_HEADROOM_MIN (64ull << 20)
+#define FS_HEADROOM_DIV 16
+
+struct fs_mem_limit {
+	uint64_t bytes; /* UINT64_MAX when none was found */
+	char what[512]; /* names it: "MemAvailable (/proc/meminfo)", ... */
+};
+
+/* Reads the limits that apply to this process into l (the smallest). */
+void fs_mem_limit_read(bool lock_memory, struct fs_mem_limit *l);
+/* Lowers l to bytes, named by fmt, if bytes is smaller. */
+void fs_mem_limit_offer(struct fs_mem_limit *l, uint64_t bytes, const char *fmt,
+			...) __attribute__((format(printf, 3, 4)));
+uint64_t fs_pool_headroom(uint64_t limit);
+/* 0 when local_bytes fits; else -ENOMEM after one error line. */
+int fs_check_pool_fits(uint64_t local_bytes, bool lock_memory);
+
+/* Pure parsers of /proc and cgroup text (0, or -ENOENT/-EINVAL). */
+int fs_meminfo_available(const char *text, uint64_t *bytes);
+/* memory.max or memory.limit_in_bytes; UINT64_MAX for no limit. */
+int fs_cgroup_limit_parse(const char *text, uint64_t *bytes);
+/* The memory hierarchy's path (v1), or the v2 path, of /proc/PID/cgroup. */
+int fs_proc_cgroup_path(const char *text, bool v2, char *out, size_t len);
+
+/* One /proc/PID/mountinfo line, split in place (fields point into it). */
+struct fs_mount_entry {
+	unsigned int maj, min;
+	char *root, *mountpoint, *fstype, *source, *superopts;
+};
+int fs_mountinfo_parse(char *line, struct fs_mount_entry *e);
+
+/* The newest mount on an absolute path (the one a lookup reaches). */
+struct fs_mount_top {
+	unsigned int maj, min;
+	char fstype[64];
+};
+int fs_mount_top(const char *path, struct fs_mount_top *top);
+/*
+ * Refuses (-EBUSY after one error line) when the mount point already
+ * carries a cmpfs mount, unless stack is set; prog is argv[0].
+ */
+int fs_check_mountpoint(const char *mountpoint, const char *prog, bool stack);
+
+/* ---- signals (signals.c) ---- */
+
+enum fs_state { FS_STARTING, FS_MOUNTED, FS_STOPPING };
+
+/* The thread that takes SIGTERM, SIGINT and SIGHUP (see signals.c). */
+struct fs_signals {
+	pthread_t thread;
+	pthread_mutex_t lock;	      /* held while it unmounts */
+	struct auth_keyring *keyring; /* NULL: nothing to reload */
+	const char *mountpoint;	      /* absolute */
+	enum fs_state state;	      /* lock */
+	unsigned int maj, min;	      /* our mount's device (mountinfo) */
+	bool have_dev;
+	atomic_bool stop;
+	bool running;
+};
+
+/*
+ * Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and ignores
+ * SIGPIPE. Call before any thread starts: they inherit the mask, so the
+ * signal thread alone takes them.
+ */
+void fs_signals_block(void);
+/* Starts the signal thread (state FS_STARTING); -errno after a line. */
+int fs_signals_start(struct fs_signals *s, struct auth_keyring *keyring,
+		     const char *mountpoint);
+/*
+ * fuse_session_mount() on the mount point, FS_MOUNTED after it: a stop
+ * signal that comes meanwhile waits, then unmounts. -EIO (libfuse said
+ * why) or 0.
+ */
+int fs_signals_mount(struct fs_signals *s, struct fuse_session *se);
+/* FS_STOPPING once the mount is gone. */
+void fs_signals_set_state(struct fs_signals *s, enum fs_state state);
+/* Ends the thread; a struct that was never started is fine. */
+void fs_signals_stop(struct fs_signals *s);
 
 /* ---- counters (ops.c) ---- */
 
@@ -110,13 +206,14 @@ struct fs_stats {
 	atomic_uint_fast64_t read_bytes;
 	atomic_uint_fast64_t write_bytes;
 	atomic_uint_fast64_t read_remote_bytes;
-	atomic_uint_fast64_t write_remote_bytes;
 	atomic_uint_fast64_t enospc;
 	atomic_uint_fast64_t last_read_size;
 	atomic_uint_fast64_t last_write_size;
 };
 
 /* ---- namespace (inode.c) ---- */
+
+#define FS_NAME_MAX 255 /* bytes in a name (NAME_MAX) */
 
 struct dentry;
 
@@ -181,7 +278,16 @@ struct fs {
 	bool direct_io; /* false when the kernel cannot mmap direct_io files */
 	uint32_t block_size;
 	uint32_t block_shift;
+	struct metrics_server *metrics; /* NULL unless -o metrics= */
 };
+
+/* ---- counters for Prometheus and the manager (metrics.c) ---- */
+
+/* -o metrics=ADDR: serve the counters; 0, or -errno (logged). */
+int fs_metrics_start(struct fs *fs);
+void fs_metrics_stop(struct fs *fs);
+/* File bytes read and written so far (cluster_config.io_bytes). */
+void fs_io_bytes(void *ctx, uint64_t *read, uint64_t *written);
 
 int fs_ns_init(struct fs *fs);
 void fs_ns_finish(struct fs *fs);
@@ -220,16 +326,35 @@ void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
  * on an unreachable provider (as a failing disk would), else 0.
  */
 int fs_data_check(struct fs *fs, struct inode *inode);
+/*
+ * What the kernel does when a caller without CAP_FSETID writes to or
+ * truncates a file, which it leaves to us with direct I/O and atomic
+ * O_TRUNC (root is the caller that has CAP_FSETID): setuid goes, and
+ * setgid when group members may execute the file or the caller is not in
+ * its group (as tmpfs does on Linux 6.x); the kernel's cached attributes
+ * are dropped then. Takes attr_lock.
+ */
+void fs_drop_privs(fuse_req_t req, struct inode *inode);
 /* Sets a file's size (truncate); caller holds data_lock exclusively. */
 int fs_set_size_locked(struct fs *fs, struct inode *inode, uint64_t size);
 /* Frees a file's blocks (last reference gone). */
 void fs_data_free(struct fs *fs, struct inode *inode);
 /* Formats the counters as "name value\n" lines; returns length. */
 size_t fs_stats_format(struct fs *fs, char *buf, size_t cap);
+/* The counters as the root's user.cmpfs.stats attribute (stats.c). */
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size);
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
 static inline struct fs *fs_from_req(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/* One more request of type op (any thread). */
+static inline void fs_count(struct fs *fs, enum fs_op op)
+{
+	atomic_fetch_add_explicit(&fs->stats.ops[op], 1, memory_order_relaxed);
 }
 
 /* ---- staging buffers for remote blocks (bounce.c) ---- */

@@ -132,7 +132,7 @@ int fs_dentry_add_locked(struct fs *fs, struct inode *dir, const char *name,
 	struct dentry *d;
 	uint64_t slot;
 
-	if (len > 255)
+	if (len > FS_NAME_MAX)
 		return -ENAMETOOLONG;
 	if (fs->hcount >= fs->hsize && grow_htab(fs))
 		return -ENOMEM;

@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmpfs: mounts the pool as a file system. Parses options, protects the
- * daemon for serving swap (locked memory, OOM immunity, I/O flusher) before
- * any thread starts (the cluster's keeper and helper threads, libfuse's
- * workers and the key reloader all inherit it), makes the pool and the
- * per-worker read buffers, mounts through libfuse's low-level
- * API, tunes the mount's dirty limits for mmap writeback, and runs the
- * multi-threaded FUSE loop. SIGHUP reloads the cluster key file (a small
- * thread waits for it; every other thread blocks it).
+ * cmpfs: mounts the pool as a file system. Parses options, refuses a
+ * mount point that is a cmpfs mount already and a pool larger than the
+ * memory that can back it (limits.c), protects the daemon for serving
+ * swap (locked memory, OOM immunity, I/O flusher) before any thread starts
+ * (the cluster's keeper and helper threads, libfuse's workers and the
+ * signal thread all inherit it), makes the pool and the per-worker read
+ * buffers, mounts through libfuse's low-level API, tunes the mount's
+ * dirty limits for mmap writeback, and runs the multi-threaded FUSE loop.
+ * Signals are taken by a thread of their own (signals.c): SIGTERM and
+ * SIGINT unmount unless the mount is busy, SIGHUP reloads the key file.
  */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmp-config.h"
@@ -53,86 +54,6 @@ fuse_log_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
 	buf[0] = '\0';
 }
 
-/*
- * The key reloader: SIGHUP is blocked in every thread (the mask is set
- * before any thread starts, and libfuse's workers block all signals), so
- * it is this thread's to take with sigwait(), and libfuse's own SIGHUP
- * handler (unmount) never runs.
- */
-struct reloader {
-	pthread_t thread;
-	struct auth_keyring *keyring;
-	volatile sig_atomic_t stop;
-};
-
-static void *reloader_main(void *arg)
-{
-	struct reloader *r = arg;
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	for (;;) {
-		if (sigwait(&set, &sig))
-			continue;
-		if (r->stop)
-			return NULL;
-		auth_keyring_reload(r->keyring); /* logs one line */
-	}
-}
-
-static int reloader_start(struct reloader *r, struct auth_keyring *kr)
-{
-	int ret;
-
-	r->keyring = kr;
-	r->stop = 0;
-	ret = -pthread_create(&r->thread, NULL, reloader_main, r);
-	if (ret)
-		log_error("cannot start the key reloader: %s", strerror(-ret));
-	return ret;
-}
-
-static void reloader_stop(struct reloader *r)
-{
-	if (!r->keyring)
-		return;
-	r->stop = 1;
-	pthread_kill(r->thread, SIGHUP);
-	pthread_join(r->thread, NULL);
-	r->keyring = NULL;
-}
-
-/* The mount's major:minor from mountinfo (a stat() would call into us). */
-static int mount_devno(const char *mountpoint, unsigned int *maj,
-		       unsigned int *min)
-{
-	char line[4096], path[4096];
-	int ret = -ENOENT;
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	if (!f)
-		return -errno;
-	if (!realpath(mountpoint, path))
-		snprintf(path, sizeof(path), "%s", mountpoint);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned int a, b;
-		char mp[4096];
-
-		/* id parent maj:min root mountpoint ... */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mp) != 3)
-			continue;
-		if (strcmp(mp, path))
-			continue;
-		*maj = a;
-		*min = b;
-		ret = 0; /* the last match is the newest mount */
-	}
-	fclose(f);
-	return ret;
-}
-
 static int write_sysfs(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY);
@@ -151,30 +72,40 @@ static int write_sysfs(const char *path, const char *val)
  */
 static void tune_bdi(const char *mountpoint)
 {
-	unsigned int maj, min;
+	struct fs_mount_top top;
 	char path[128];
-	int ret = mount_devno(mountpoint, &maj, &min);
+	/* from mountinfo: a stat() of the mount would call into us */
+	int ret = fs_mount_top(mountpoint, &top);
 
 	if (ret) {
 		log_warn("cannot find %s in mountinfo: bdi not tuned",
 			 mountpoint);
 		return;
 	}
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/max_ratio", maj,
-		 min);
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/max_ratio", top.maj,
+		 top.min);
 	ret = write_sysfs(path, "50");
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/strict_limit", maj,
-		 min);
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/strict_limit",
+		 top.maj, top.min);
 	if (!ret)
 		ret = write_sysfs(path, "0");
 	if (ret)
 		log_warn("cannot tune %s: %s", path, strerror(-ret));
 }
 
-static int log_fd = -1; /* -o log=FILE, until it replaces stderr */
+static int log_fd = -1;	 /* the -o log=FILE, until the mount is up */
+static int term_fd = -1; /* the terminal, told errors until then */
 
-static int setup_log(struct fs_options *o, bool foreground)
+/*
+ * With -o log=FILE every line goes to FILE from here on (stderr becomes
+ * it). Until the mount is up, error lines also go to the terminal that
+ * started cmpfs, so that a refused start shows where it was typed (and
+ * mount(8) passes it on) — unless stderr is FILE already.
+ */
+static int setup_log(struct fs_options *o)
 {
+	struct stat a, b;
+
 	if (o->debug)
 		log_set_level(LOG_LVL_DEBUG);
 	fuse_set_log_func(fuse_log_bridge);
@@ -187,13 +118,27 @@ static int setup_log(struct fs_options *o, bool foreground)
 			o->log_path, strerror(errno));
 		return -errno;
 	}
-	/* A daemon keeps the terminal for errors until it is ready. */
-	if (foreground) {
-		dup2(log_fd, STDERR_FILENO);
-		close(log_fd);
-		log_fd = -1;
+	if (fstat(STDERR_FILENO, &a) || fstat(log_fd, &b) ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		term_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+		log_echo_errors(term_fd);
 	}
+	dup2(log_fd, STDERR_FILENO);
 	return 0;
+}
+
+/* The mount is up: the terminal hears no more, a daemon's parent exits. */
+static void started(bool foreground)
+{
+	log_echo_errors(-1);
+	if (term_fd >= 0)
+		close(term_fd);
+	term_fd = -1;
+	if (foreground && log_fd >= 0)
+		close(log_fd); /* stderr is the file already */
+	else
+		cmp_detach_done(0, log_fd); /* closes log_fd */
+	log_fd = -1;
 }
 
 /* Joins the cluster named by -o manager= (before mounting). */
@@ -210,6 +155,8 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		.node_id = o->node_id,
 		.lease_ms = o->lease_ms,
 		.limits = &o->limits,
+		.io_bytes = fs_io_bytes,
+		.io_ctx = fs,
 	});
 	if (!fs->cluster)
 		return -errno;
@@ -226,21 +173,20 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		return ret;
 	}
 	if (ret)
-		log_warn("not registered with the manager at %s yet (%s): "
-			 "serving local memory, retrying in the background",
+		log_warn("no manager at %s (%s): mounting with this node's "
+			 "memory only; it lends and borrows once registered "
+			 "(retrying every 2 s)",
 			 o->manager, strerror(-ret));
 	return 0;
 }
 
 /*
  * Before any thread starts: load the key file (its one line says what is
- * wrong with it), protect the daemon and hand SIGHUP to the reloader.
+ * wrong with it), protect the daemon and hand the signals to their thread.
  */
-static int prepare(struct fs_options *o, struct auth_keyring **kr,
-		   struct reloader *rl)
+static int prepare(struct fs_options *o, const char *mountpoint,
+		   struct auth_keyring **kr, struct fs_signals *sigs)
 {
-	sigset_t set;
-
 	*kr = NULL;
 	if (o->manager && o->key_path) {
 		*kr = auth_keyring_load(o->key_path);
@@ -248,31 +194,13 @@ static int prepare(struct fs_options *o, struct auth_keyring **kr,
 			return -errno;
 	}
 	cmp_daemon_protect(o->lock_memory);
-	if (!*kr)
-		return 0;
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (reloader_start(rl, *kr)) {
+	fs_signals_block();
+	if (fs_signals_start(sigs, *kr, mountpoint)) {
 		auth_keyring_destroy(*kr);
 		*kr = NULL;
 		return -EAGAIN;
 	}
 	return 0;
-}
-
-/*
- * Moves the blocks we hold for other nodes elsewhere (cluster_leave()),
- * with SIGTERM and SIGINT ignored meanwhile: the mount is gone already,
- * and dying now would destroy other nodes' data.
- */
-static void leave_cluster(struct cluster *c)
-{
-	if (!c)
-		return;
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	cluster_leave(c);
 }
 
 /* Threads that may serve requests at once (libfuse's max_threads). */
@@ -286,6 +214,53 @@ static unsigned int worker_threads(const struct fuse_cmdline_opts *co)
 	return co->max_threads;
 }
 
+/* Runs libfuse's loop until the mount is gone; 0 or 1. */
+static int serve(struct fs *fs, const struct fuse_cmdline_opts *co)
+{
+	struct fuse_loop_config *lc;
+	int ret;
+
+	if (co->singlethread)
+		return fuse_session_loop(fs->se) ? 1 : 0;
+	lc = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(lc, (unsigned int)co->clone_fd);
+	/* libfuse leaves unset values at UINT_MAX. */
+	if (co->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
+	if (co->max_threads && co->max_threads <= 100000)
+		fuse_loop_cfg_set_max_threads(lc, co->max_threads);
+	ret = fuse_session_loop_mt(fs->se, lc);
+	fuse_loop_cfg_destroy(lc);
+	return ret ? 1 : 0;
+}
+
+/* Mounts, serves until unmounted (by umount(8) or a signal), unmounts. */
+static int mount_and_serve(struct fs *fs, struct fs_signals *sigs,
+			   const struct fuse_cmdline_opts *co)
+{
+	char sz[32];
+	int ret = 1;
+
+	if (fs_signals_mount(sigs, fs->se))
+		return 1;
+	if (fs_compat_install(fs->se))
+		goto out_unmount;
+	if (fs->opts->tune_bdi)
+		tune_bdi(co->mountpoint);
+	log_info("mounted %s: pool %s in %u KiB blocks, version %s",
+		 co->mountpoint,
+		 cmp_format_size(fs->opts->local_bytes, sz, sizeof(sz)),
+		 fs->block_size >> 10, CMP_VERSION_STRING);
+	started(co->foreground);
+	ret = serve(fs, co);
+	log_info("unmounting %s", co->mountpoint);
+out_unmount:
+	fs_signals_set_state(sigs, FS_STOPPING);
+	/* nothing left to do when the mount is gone already (the rule) */
+	fuse_session_unmount(fs->se);
+	return ret;
+}
+
 static int run(struct fs_options *o, struct fuse_args *args,
 	       struct fuse_cmdline_opts *co)
 {
@@ -296,8 +271,7 @@ static int run(struct fs_options *o, struct fuse_args *args,
 	};
 	struct fs fs = {.opts = o, .block_size = o->block_size};
 	struct auth_keyring *kr = NULL;
-	struct reloader rl = {0};
-	struct fuse_loop_config *lc;
+	struct fs_signals sigs = {0};
 	char sz[32];
 	int ret = 1;
 
@@ -306,14 +280,14 @@ static int run(struct fs_options *o, struct fuse_args *args,
 	fs.se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!fs.se)
 		goto err_out;
-	if (prepare(o, &kr, &rl))
+	if (prepare(o, co->mountpoint, &kr, &sigs))
 		goto err_session;
 	fs.pool = pool_create(&pc);
 	if (!fs.pool) {
 		log_error("cannot create a pool of %s in %u-byte blocks: %s",
 			  cmp_format_size(o->local_bytes, sz, sizeof(sz)),
 			  o->block_size, strerror(errno));
-		goto err_keyring;
+		goto err_signals;
 	}
 	/* one staging buffer per FUSE worker, before any request comes */
 	fs.bounce = fs_bounce_create(worker_threads(co) + 1, FS_MAX_IO);
@@ -325,47 +299,17 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		goto err_bounce;
 	if (fs_ns_init(&fs))
 		goto err_cluster;
-	if (fuse_set_signal_handlers(fs.se))
+	if (fs_metrics_start(&fs))
 		goto err_ns;
-	if (fuse_session_mount(fs.se, co->mountpoint))
-		goto err_signals;
-	if (fs_compat_install(fs.se))
-		goto err_unmount;
-	if (o->tune_bdi)
-		tune_bdi(co->mountpoint);
-	log_info("mounted %s: pool %s in %u KiB blocks, version %s",
-		 co->mountpoint,
-		 cmp_format_size(o->local_bytes, sz, sizeof(sz)),
-		 o->block_size >> 10, CMP_VERSION_STRING);
-	cmp_detach_done(0, log_fd);
-	log_fd = -1;
-
-	if (co->singlethread) {
-		ret = fuse_session_loop(fs.se);
-	} else {
-		lc = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(lc, (unsigned int)co->clone_fd);
-		/* libfuse leaves unset values at UINT_MAX. */
-		if (co->max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(lc,
-						       co->max_idle_threads);
-		if (co->max_threads && co->max_threads <= 100000)
-			fuse_loop_cfg_set_max_threads(lc, co->max_threads);
-		ret = fuse_session_loop_mt(fs.se, lc);
-		fuse_loop_cfg_destroy(lc);
-	}
-	log_info("unmounting %s", co->mountpoint);
-	ret = ret ? 1 : 0;
-err_unmount:
-	fuse_session_unmount(fs.se);
-err_signals:
-	fuse_remove_signal_handlers(fs.se);
-err_ns:
+	ret = mount_and_serve(&fs, &sigs, co);
 	/*
 	 * What we hold for other nodes goes elsewhere before we go; until it
-	 * has, we keep serving it, and a SIGTERM must not end that.
+	 * has, we keep serving it (and the metrics show how far it is). A
+	 * SIGTERM or SIGINT cannot end that: the signal thread only logs it
+	 * once the mount is gone (fs/signals.c).
 	 */
-	leave_cluster(fs.cluster);
+	cluster_leave(fs.cluster);
+	fs_metrics_stop(&fs);
 	/*
 	 * Leave the cluster first (LEAVE: the manager shows us as left, not
 	 * suspect), so releasing our remote blocks below sends no FREE per
@@ -374,6 +318,7 @@ err_ns:
 	 */
 	cluster_destroy(fs.cluster);
 	fs.cluster = NULL;
+err_ns:
 	fs_ns_finish(&fs);
 err_cluster:
 	cluster_destroy(fs.cluster);
@@ -381,14 +326,32 @@ err_bounce:
 	fs_bounce_destroy(fs.bounce);
 err_pool:
 	pool_destroy(fs.pool);
-err_keyring:
-	reloader_stop(&rl);
+err_signals:
+	fs_signals_stop(&sigs);
 	auth_keyring_destroy(kr);
 err_session:
 	fuse_session_destroy(fs.se);
 err_out:
 	cmp_detach_done(1, -1); /* no-op once ready */
 	return ret;
+}
+
+/* The daemon runs in /: a relative key path becomes absolute now. */
+static int absolute_key_path(struct fs_options *o)
+{
+	char *abs;
+
+	if (!o->key_path)
+		return 0;
+	abs = realpath(o->key_path, NULL);
+	if (!abs) {
+		fprintf(stderr, "cmpfs: key file %s: %s\n", o->key_path,
+			strerror(errno));
+		return -ENOENT;
+	}
+	free(o->key_path);
+	o->key_path = abs;
+	return 0;
 }
 
 int main(int argc, char *argv[])
@@ -425,23 +388,15 @@ int main(int argc, char *argv[])
 	fuse_opt_add_arg(&args, "-odefault_permissions");
 	if (geteuid() == 0)
 		fuse_opt_add_arg(&args, "-oallow_other");
-	if (setup_log(&o, co.foreground))
+	if (absolute_key_path(&o) || setup_log(&o))
 		goto out_opts;
-	/* The daemon runs in /: make a relative key path absolute now. */
-	if (o.key_path) {
-		char *abs = realpath(o.key_path, NULL);
-
-		if (!abs) {
-			fprintf(stderr, "cmpfs: key file %s: %s\n", o.key_path,
-				strerror(errno));
-			goto out_opts;
-		}
-		free(o.key_path);
-		o.key_path = abs;
-	}
+	/* Refusals that need no thread: the terminal still listens. */
+	if (fs_check_mountpoint(co.mountpoint, argv[0], o.stack) ||
+	    fs_check_pool_fits(o.local_bytes, o.lock_memory))
+		goto out_opts;
 	/* Before any thread starts: threads do not survive a fork. */
 	if (!co.foreground && (ret = cmp_detach())) {
-		fprintf(stderr, "cmpfs: cannot detach: %s\n", strerror(-ret));
+		log_error("cannot detach: %s", strerror(-ret));
 		ret = 1;
 		goto out_opts;
 	}

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cmp/log.h"
@@ -21,15 +20,22 @@
 
 /* We are the only writer of this namespace: the kernel may cache long. */
 #define ENTRY_TIMEOUT 86400.0
-#define STATS_XATTR "user.cmpfs.stats"
 
-#define COUNT(fs, op)                                              \
-	atomic_fetch_add_explicit(&(fs)->stats.ops[FS_OP_##op], 1, \
-				  memory_order_relaxed)
+#define COUNT(fs, op) fs_count((fs), FS_OP_##op)
 
 static void reply_err(fuse_req_t req, int neg)
 {
 	fuse_reply_err(req, -neg);
+}
+
+/*
+ * A name longer than NAME_MAX is ENAMETOOLONG from every call that takes
+ * one: the kernel lets names up to its FUSE limit through, and a lookup
+ * that said ENOENT (cached as a negative entry) would lie.
+ */
+static bool name_too_long(const char *name)
+{
+	return strnlen(name, FS_NAME_MAX + 1) > FS_NAME_MAX;
 }
 
 static void fill_entry(struct fs *fs, struct inode *inode,
@@ -69,6 +75,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dentry *d;
 
 	COUNT(fs, lookup);
+	if (name_too_long(name)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	d = fs_dentry_lookup_locked(fs, fs_inode(fs, parent), name);
 	if (!d) {
@@ -192,10 +202,24 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 }
 
-/* fi->fh of an open file: 1 when it may write (its close reports errors). */
-static uint64_t opened_for_writing(const struct fuse_file_info *fi)
+/*
+ * How the kernel moves an open file's data: direct I/O (byte-range, no
+ * page cache) unless the kernel cannot mmap direct_io files; with -o
+ * cached_reads a read-only open goes through the page cache. Its cached
+ * pages stay true to the file: every change to the data comes through the
+ * kernel, which drops the pages a direct write covers (Linux 6.6 on, with
+ * FUSE_DIRECT_IO_ALLOW_MMAP, as mmap relies on too), a truncate, a hole
+ * punched or a copy_file_range() into the file. fi->fh is 1 when the open
+ * may write (its close reports errors).
+ */
+static void set_open_mode(struct fs *fs, struct fuse_file_info *fi)
 {
-	return (fi->flags & O_ACCMODE) != O_RDONLY;
+	bool rdonly = (fi->flags & O_ACCMODE) == O_RDONLY;
+	bool cached = !fs->direct_io || (fs->opts->cached_reads && rdonly);
+
+	fi->direct_io = !cached;
+	fi->keep_cache = cached;
+	fi->fh = !rdonly;
 }
 
 /* Creates a name in parent for a new inode and replies with its entry. */
@@ -210,6 +234,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	gid_t gid = ctx->gid;
 	int ret;
 
+	if (name_too_long(name)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	if (fs_dentry_lookup_locked(fs, dir, name)) {
 		ret = -EEXIST;
@@ -241,9 +269,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_mutex_unlock(&fs->ns_lock);
 	fs_touch(dir, false, true, true);
 	if (fi) {
-		fi->direct_io = fs->direct_io;
-		fi->keep_cache = !fs->direct_io;
-		fi->fh = opened_for_writing(fi);
+		set_open_mode(fs, fi);
 		fuse_reply_create(req, &e, fi);
 	} else {
 		fuse_reply_entry(req, &e);
@@ -319,6 +345,10 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct dentry *d;
 	int ret = 0;
 
+	if (name_too_long(name)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	d = fs_dentry_lookup_locked(fs, pdir, name);
 	if (!d) {
@@ -393,6 +423,8 @@ static int rename_exchange_locked(struct fs *fs, struct dentry *a,
 	}
 	dentry_set_inode(a, ib);
 	dentry_set_inode(b, ia);
+	fs_touch(ia, false, false, true);
+	fs_touch(ib, false, false, true);
 	return 0;
 }
 
@@ -438,6 +470,7 @@ static int rename_locked(struct fs *fs, struct inode *odir, const char *oname,
 		__atomic_add_fetch(&ndir->nlink, 1, __ATOMIC_RELAXED);
 	}
 	inode->parent = ndir;
+	fs_touch(inode, false, false, true); /* as ext4 and tmpfs do */
 	return 0;
 }
 
@@ -452,6 +485,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	COUNT(fs, rename);
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		reply_err(req, -EINVAL);
+		return;
+	}
+	if (name_too_long(name) || name_too_long(newname)) {
+		reply_err(req, -ENAMETOOLONG);
 		return;
 	}
 	ndir = fs_inode(fs, newparent);
@@ -476,6 +513,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int ret;
 
 	COUNT(fs, link);
+	if (name_too_long(newname)) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	pthread_mutex_lock(&fs->ns_lock);
 	if (fs_dentry_lookup_locked(fs, dir, newname))
 		ret = -EEXIST;
@@ -486,6 +527,11 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	if (!ret) {
 		__atomic_add_fetch(&inode->nlink, 1, __ATOMIC_RELAXED);
 		inode->nlookup++;
+		/*
+		 * The new ctime goes in the reply: the kernel keeps these
+		 * attributes (for a day) and stat() shows them.
+		 */
+		fs_touch(inode, false, false, true);
 		fill_entry(fs, inode, &e);
 	}
 	pthread_mutex_unlock(&fs->ns_lock);
@@ -493,7 +539,6 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		reply_err(req, ret);
 		return;
 	}
-	fs_touch(inode, false, false, true);
 	fs_touch(dir, false, true, true);
 	fuse_reply_entry(req, &e);
 }
@@ -517,13 +562,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_set_size_locked(fs, inode, 0); /* cannot fail for size 0 */
 		pthread_rwlock_unlock(&inode->data_lock);
 		fs_touch(inode, false, true, true);
+		/* the kernel's ATTR_KILL_S*ID is lost with atomic O_TRUNC */
+		fs_drop_privs(req, inode);
 	}
 	pthread_mutex_lock(&fs->ns_lock);
 	inode->nopen++;
 	pthread_mutex_unlock(&fs->ns_lock);
-	fi->direct_io = fs->direct_io;
-	fi->keep_cache = !fs->direct_io;
-	fi->fh = opened_for_writing(fi);
+	set_open_mode(fs, fi);
 	fuse_reply_open(req, fi);
 }
 
@@ -644,98 +689,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_bfree = sv.f_bavail = pool_avail_blocks(fs->pool);
 	sv.f_files = UINT32_MAX;
 	sv.f_ffree = sv.f_favail = UINT32_MAX - fs->inodes;
-	sv.f_namemax = 255;
+	sv.f_namemax = FS_NAME_MAX;
 	fuse_reply_statfs(req, &sv);
-	(void)ino;
-}
-
-size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
-{
-	static const char *const names[] = {
-#define FS_OP_NAME(n) #n,
-		FS_OPS(FS_OP_NAME)
-#undef FS_OP_NAME
-	};
-	struct fs_stats *s = &fs->stats;
-	struct pool_counts pc;
-	size_t n = 0;
-
-#define EMIT(...)                                                 \
-	do {                                                      \
-		int r_ = snprintf(buf + n, cap - n, __VA_ARGS__); \
-		if (r_ > 0)                                       \
-			n = MIN(n + (size_t)r_, cap - 1);         \
-	} while (0)
-#define LOAD(x) ((unsigned long long)atomic_load(&(x)))
-	for (int i = 0; i < FS_OP_COUNT; i++)
-		EMIT("req_%s %llu\n", names[i], LOAD(s->ops[i]));
-	EMIT("read_bytes %llu\n", LOAD(s->read_bytes));
-	EMIT("write_bytes %llu\n", LOAD(s->write_bytes));
-	EMIT("read_remote_bytes %llu\n", LOAD(s->read_remote_bytes));
-	EMIT("write_remote_bytes %llu\n", LOAD(s->write_remote_bytes));
-	EMIT("last_read_size %llu\n", LOAD(s->last_read_size));
-	EMIT("last_write_size %llu\n", LOAD(s->last_write_size));
-	EMIT("enospc %llu\n", LOAD(s->enospc));
-	pool_get_counts(fs->pool, &pc);
-	EMIT("block_size %u\n", fs->block_size);
-	EMIT("local_blocks %llu\n", (unsigned long long)pc.local_blocks);
-	for (int i = 0; i < POOL_NLISTS; i++)
-		EMIT("blocks_%s %llu\n", pool_list_name(i),
-		     (unsigned long long)pc.blocks[i]);
-	EMIT("pool_free_bytes %llu\n",
-	     (unsigned long long)pc.blocks[POOL_FREE] * fs->block_size);
-	EMIT("blocks_lost %llu\n", (unsigned long long)pc.lost);
-	EMIT("evictions %llu\n", (unsigned long long)pc.evictions);
-	EMIT("homecomings %llu\n", (unsigned long long)pc.homecomings);
-	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
-	if (fs->cluster) {
-		struct cluster_stats cs;
-
-		cluster_get_stats(fs->cluster, &cs);
-		EMIT("node_id %u\n", cs.node_id);
-		EMIT("net_requests %llu\n", (unsigned long long)cs.requests);
-		EMIT("net_bytes_sent %llu\n",
-		     (unsigned long long)cs.bytes_sent);
-		EMIT("net_bytes_received %llu\n",
-		     (unsigned long long)cs.bytes_received);
-		EMIT("net_errors %llu\n", (unsigned long long)cs.errors);
-		EMIT("net_suspects %llu\n", (unsigned long long)cs.suspects);
-		EMIT("net_reconciles %llu\n",
-		     (unsigned long long)cs.reconciles);
-	}
-#undef LOAD
-#undef EMIT
-	return n;
-}
-
-/* The counters: getfattr -n user.cmpfs.stats MOUNTPOINT (cmpctl stats). */
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			size_t size)
-{
-	struct fs *fs = fs_from_req(req);
-	char buf[4096];
-	size_t n;
-
-	COUNT(fs, getxattr);
-	if (ino != FUSE_ROOT_ID || strcmp(name, STATS_XATTR)) {
-		reply_err(req, -ENODATA);
-		return;
-	}
-	n = fs_stats_format(fs, buf, sizeof(buf));
-	if (!size)
-		fuse_reply_xattr(req, n);
-	else if (size < n)
-		reply_err(req, -ERANGE);
-	else
-		fuse_reply_buf(req, buf, n);
-}
-
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	if (size)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_xattr(req, 0);
 	(void)ino;
 }
 
@@ -764,8 +719,8 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.readdir = op_readdir,
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
-	.getxattr = op_getxattr,
-	.listxattr = op_listxattr,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
 	.create = op_create,
 	.fallocate = fs_op_fallocate,
 	.copy_file_range = fs_op_copy_file_range,

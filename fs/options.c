@@ -25,7 +25,7 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "local", .type = OPT_SIZE, F(local_bytes),
 	 .min = POOL_MIN_BLOCK, .metavar = "SIZE", .def = "1G",
 	 .help = "memory this node gives the pool; locked and pre-faulted at "
-		 "mount"},
+		 "mount; no more than the memory that can back it (above)"},
 	{.name = "block", .type = OPT_SIZE, F(block_size),
 	 .min = POOL_MIN_BLOCK, .max = POOL_MAX_BLOCK, .flags = OPT_POW2,
 	 .metavar = "SIZE", .def = "1M",
@@ -35,7 +35,7 @@ static const struct opt_def fs_opt_defs[] = {
 	 .max = 1u << 20, .metavar = "SIZE", .def = "128K",
 	 .help = "kernel readahead for mmap page faults, 0 for one 4 KiB "
 		 "request per fault; read() and write() are byte-range either "
-		 "way"},
+		 "way (unless cached_reads)"},
 	{.name = "tune_bdi", .type = OPT_FLAG, F(tune_bdi),
 	 .help = "raise the mount's dirty-page limits, so that mmap writeback "
 		 "is not capped at ~38 MiB"},
@@ -44,11 +44,20 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "nolock", .type = OPT_NOFLAG, F(lock_memory),
 	 .help = "do not lock the pool and the daemon in memory (never with "
 		 "swap on cmpfs)"},
+	{.name = "cached_reads", .type = OPT_FLAG, F(cached_reads),
+	 .help = "read-only opens go through the page cache, with readahead: "
+		 "small sequential reads (dd bs=512) cost a request per 128 "
+		 "KiB, not per read; such reads are no longer byte-range, and "
+		 "what they read is in memory twice"},
+	{.name = "stack", .type = OPT_FLAG, F(stack),
+	 .help = "mount even when MOUNTPOINT is a cmpfs mount already (the "
+		 "new mount hides it); refused without this"},
 	{.name = "debug_cmpfs", .type = OPT_FLAG, F(debug),
 	 .help = "log every data request"},
 	{.name = "log", .type = OPT_STR, F(log_path), .metavar = "FILE",
-	 .help = "append log lines to FILE (default: stderr in the "
-		 "foreground, syslog when daemonized)"},
+	 .help = "append every log line to FILE (default: stderr in the "
+		 "foreground, syslog when daemonized); until the mount is up, "
+		 "errors go to the terminal too"},
 	{.name = "manager", .type = OPT_ADDR, F(manager), .metavar = "ADDR",
 	 .help = "join the cluster whose cmp-manager is at ADDR "
 		 "(tcp://HOST:PORT); needs listen= and key= (or insecure)"},
@@ -64,6 +73,7 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "node", .type = OPT_UINT, F(node_id), .min = 1,
 	 .metavar = "N",
 	 .help = "node id in the cluster, random when not given"},
+	OPTS_ROW_METRICS(struct fs_options, metrics),
 	OPTS_ROWS_LIMITS(struct fs_options, limits),
 };
 #undef F
@@ -79,7 +89,15 @@ static const struct opts_spec fs_opts_spec = {
 		 "byte-range direct I/O, MAP_SHARED mmap pages at 4 KiB, and a "
 		 "loop device on a file can carry swap. SOURCE is ignored (use "
 		 "'none' or 'cmpfs'). cmpfs goes to the background unless -f "
-		 "or -d is given.\nCounters: cmpctl stats MOUNTPOINT (or "
+		 "or -d is given.\nA pool larger than the memory that can "
+		 "back it is refused at mount: local= may be at most L less "
+		 "max(64M, L/16) of headroom, where L is the smallest of "
+		 "MemAvailable, the limit of cmpfs's memory cgroup and its "
+		 "parents (v1 memory.limit_in_bytes, v2 memory.max) and, "
+		 "when it locks memory without CAP_IPC_LOCK, RLIMIT_MEMLOCK."
+		 "\nSIGTERM and SIGINT unmount, unless the mount is busy (then "
+		 "one line says why, and cmpfs goes on); SIGHUP reloads the "
+		 "key file.\nCounters: cmpctl stats MOUNTPOINT (or "
 		 "getfattr -n user.cmpfs.stats MOUNTPOINT).",
 	.opts = fs_opt_defs,
 	.nopts = ARRAY_SIZE(fs_opt_defs),

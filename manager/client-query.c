@@ -114,8 +114,8 @@ static int query(struct mgr_client *c, unsigned int op, const void *req,
 		conn = checkout(c);
 		cached = conn != NULL;
 		if (!conn) {
-			ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
-				       c->incarnation,
+			ret = mgr_dial(c->manager_addr, c->cfg.keyring,
+				       c->cfg.node, c->incarnation,
 				       c->cfg.timeout_ms, &conn);
 			if (ret < 0)
 				return ret;
@@ -200,27 +200,39 @@ int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
 	return ret;
 }
 
-int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
-		    int timeout_ms, struct mgr_node_info *out, size_t max,
-		    size_t *count)
+/* NODES on a connection of its own, with req (NULL: none). */
+static int query_once(const char *manager_addr, struct auth_keyring *keyring,
+		      int timeout_ms, const struct proto_mgr_nodes_req *req,
+		      struct mgr_node_info *out, size_t max, size_t *count)
 {
+	uint8_t q[PROTO_MGR_NODES_REQ_SIZE];
 	struct conn *conn;
 	uint32_t status;
 	uint8_t *rep;
-	size_t len;
+	size_t len, qlen = 0;
 	int ret;
 
 	*count = 0;
 	if (timeout_ms <= 0)
 		timeout_ms = MGR_DEFAULT_TIMEOUT_MS;
+	if (req) {
+		ret = proto_mgr_nodes_req_encode(req, q, sizeof(q));
+		if (ret < 0)
+			return ret;
+		qlen = (size_t)ret;
+	}
 	rep = malloc(PROTO_MGR_NODES_REPLY_MAX);
 	if (!rep)
 		return -ENOMEM;
 	ret = mgr_dial(manager_addr, keyring, 0, 0, timeout_ms, &conn);
 	if (ret < 0)
 		goto out_free;
-	ret = transact(conn, WIRE_OP_NODES, 1, NULL, 0, rep,
-		       PROTO_MGR_NODES_REPLY_MAX, &len, &status);
+	/* the manager's wait for the nodes comes on top of the deadline */
+	if (req)
+		ret = conn_set_timeout(conn, timeout_ms + (int)req->wait_ms);
+	if (ret == 0)
+		ret = transact(conn, WIRE_OP_NODES, 1, q, qlen, rep,
+			       PROTO_MGR_NODES_REPLY_MAX, &len, &status);
 	conn_destroy(conn);
 	if (ret < 0)
 		goto out_free;
@@ -230,4 +242,26 @@ int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
 out_free:
 	free(rep);
 	return ret;
+}
+
+int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
+		    int timeout_ms, struct mgr_node_info *out, size_t max,
+		    size_t *count)
+{
+	return query_once(manager_addr, keyring, timeout_ms, NULL, out, max,
+			  count);
+}
+
+int mgr_query_snapshot(const char *manager_addr, struct auth_keyring *keyring,
+		       int timeout_ms, uint32_t wait_ms,
+		       struct mgr_node_info *out, size_t max, size_t *count)
+{
+	struct proto_mgr_nodes_req req = {
+		.flags = PROTO_MGR_NODES_SNAPSHOT,
+		.wait_ms =
+			MAX(MIN(wait_ms, PROTO_MGR_SNAPSHOT_MAX_WAIT_MS), 1u),
+	};
+
+	return query_once(manager_addr, keyring, timeout_ms, &req, out, max,
+			  count);
 }

@@ -32,7 +32,7 @@
 #include "cmp/wire.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MAX_MS MGR_RETRY_MS
 #define SUMMARY_NS (60 * 1000000000ull) /* "still no manager" at most */
 
 static void set_reg_state(struct mgr_client *c, bool registered, int err)
@@ -81,6 +81,13 @@ static void sample(struct mgr_client *c, struct proto_mgr_counts *counts)
 	counts->rrl = MIN(counts->rrl, max);
 }
 
+static void sample_traffic(struct mgr_client *c, struct proto_mgr_traffic *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (c->cfg.traffic)
+		c->cfg.traffic(c->cfg.ctx, t);
+}
+
 static int on_node_state(struct mgr_client *c, const struct wire_hdr *h)
 {
 	uint8_t buf[PROTO_MGR_NODE_STATE_SIZE];
@@ -121,6 +128,11 @@ static int read_frame(struct mgr_client *c, struct wire_hdr *h, bool *reply)
 		return 0;
 	if (h->op == WIRE_OP_NODE_STATE)
 		return on_node_state(c, h);
+	if (h->op == WIRE_OP_SNAPSHOT) {
+		/* someone asked for every node's counts: send ours now */
+		c->next_hb_ns = 0;
+		return wire_skip_payload(c->reg, h);
+	}
 	/* a push this client does not know: newer manager, ignore it */
 	return wire_skip_payload(c->reg, h);
 }
@@ -180,8 +192,7 @@ static int do_register(struct mgr_client *c)
 	int ret;
 
 	ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
-		       c->incarnation, c->cfg.timeout_ms,
-		       &c->reg);
+		       c->incarnation, c->cfg.timeout_ms, &c->reg);
 	if (ret < 0)
 		return ret;
 	sample(c, &counts);
@@ -213,6 +224,7 @@ static int send_heartbeat(struct mgr_client *c)
 	if (cmp_now_ns() - c->heard_ns > c->silent_ns)
 		return -ETIMEDOUT;
 	sample(c, &hb.counts);
+	sample_traffic(c, &hb.traffic);
 	proto_mgr_heartbeat_encode(&hb, buf, sizeof(buf));
 	h.id = atomic_fetch_add(&c->next_id, 1);
 	c->next_hb_ns = cmp_now_ns() + (uint64_t)c->hb_ms * 1000000ull;
@@ -272,42 +284,38 @@ static int serve_turn(struct mgr_client *c)
 /* Refusals: the manager answered, and said no. */
 static bool refusal(int err)
 {
-	return err == -EACCES || err == -EINVAL || err == -EBUSY;
+	return mgr_refusal_text(err) != NULL;
 }
 
-static const char *hint(int err)
+const char *mgr_refusal_text(int err)
 {
 	switch (err) {
 	case -EACCES:
-		return " (wrong cluster key, or secure and insecure mixed)";
+		return "wrong cluster key, or secure and insecure mixed";
 	case -EINVAL:
-		return " (block size differs from the cluster's)";
+		return "block size differs from the cluster's";
 	case -EBUSY:
-		return " (its id is alive on another connection)";
+		return "its node id is alive on another connection, of another "
+		       "process";
 	default:
-		return "";
+		return NULL;
 	}
 }
 
-/*
- * One line when registering starts to fail, then at most one a minute
- * (or at once for a new refusal), so a manager down for hours costs a few
- * lines, each with the real reason.
- */
-static void note_failure(struct mgr_client *c, int err)
+/* Failures before the first registration are the caller's to say. */
+static bool caller_says_it(const struct mgr_client *c)
 {
-	uint64_t now = cmp_now_ns();
+	return c->cfg.caller_reports_start && !c->ever_registered;
+}
 
-	c->attempts++;
-	if (c->down_ns && now < c->next_summary_ns &&
-	    (err == c->logged_err || !refusal(err)))
-		return;
+static void log_failure(struct mgr_client *c, int err, uint64_t now)
+{
 	if (!c->down_ns || refusal(err)) {
 		if (refusal(err))
-			log_warn("the manager at %s refused node %u: %s%s; "
+			log_warn("the manager at %s refused node %u: %s; "
 				 "retrying every %d s",
-				 c->manager_addr, c->cfg.node, strerror(-err),
-				 hint(err), BACKOFF_MAX_MS / 1000);
+				 c->manager_addr, c->cfg.node,
+				 mgr_refusal_text(err), BACKOFF_MAX_MS / 1000);
 		else
 			log_warn("cannot reach the manager at %s: %s; "
 				 "retrying every %d s",
@@ -321,6 +329,26 @@ static void note_failure(struct mgr_client *c, int err)
 					      1000000000ull),
 			 c->attempts, strerror(-err));
 	}
+}
+
+/*
+ * One line when registering starts to fail, then at most one a minute
+ * (or at once for a new refusal), so a manager down for hours costs a few
+ * lines, each with the real reason. A daemon starting says itself what a
+ * failure before its first registration means for it, in one line
+ * (caller_reports_start): the client leaves its first line out then, and
+ * its summaries count from there.
+ */
+static void note_failure(struct mgr_client *c, int err)
+{
+	uint64_t now = cmp_now_ns();
+
+	c->attempts++;
+	if (c->down_ns && now < c->next_summary_ns &&
+	    (err == c->logged_err || !refusal(err)))
+		return;
+	if (!caller_says_it(c))
+		log_failure(c, err, now);
 	if (!c->down_ns)
 		c->down_ns = now;
 	c->next_summary_ns = now + SUMMARY_NS;

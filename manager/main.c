@@ -17,12 +17,14 @@
 
 #include "cmp/auth.h"
 #include "cmp/log.h"
+#include "cmp/metrics.h"
 #include "cmp/opts.h"
 #include "cmp/util.h"
 #include "manager.h"
 
 struct options {
 	char *listen;
+	char *metrics;
 	char *key_path;
 	bool insecure;
 	bool foreground;
@@ -55,6 +57,7 @@ static const struct opt_def manager_opt_defs[] = {
 	 .help = "how long a suspect node stays listed (10 min by default; "
 		 "left nodes: a minute); a forgotten node is welcome back "
 		 "any time"},
+	OPTS_ROW_METRICS(struct options, metrics),
 	OPTS_ROWS_LIMITS(struct options, limits),
 	OPTS_ROWS_DAEMON(struct options),
 };
@@ -94,21 +97,24 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* The main thread waits for signals: SIGHUP reloads the key file. */
-static int wait_for_stop(sigset_t *set, struct auth_keyring *kr)
+/* --metrics: NULL when not asked for; false when it could not start. */
+static bool start_metrics(const struct options *o, struct manager *m,
+			  struct metrics_server **out)
 {
-	int sig;
-
-	for (;;) {
-		if (sigwait(set, &sig))
-			continue;
-		if (sig != SIGHUP)
-			return sig;
-		if (kr)
-			auth_keyring_reload(kr); /* logs one line */
-		else
-			log_info("SIGHUP: insecure, no key file to reload");
-	}
+	*out = NULL;
+	if (!o->metrics)
+		return true;
+	*out = metrics_server_create(&(struct metrics_config){
+		.listen_addr = o->metrics,
+		.prefix = "cmp_manager",
+		.collect = manager_collect_metrics,
+		.ctx = m,
+		.limits = &o->limits,
+	});
+	if (*out)
+		log_info("cmp-manager: metrics at http://%s/metrics",
+			 metrics_server_addr(*out) + strlen("tcp://"));
+	return *out != NULL;
 }
 
 /* Runs the manager until SIGINT or SIGTERM; returns the exit status. */
@@ -116,6 +122,7 @@ static int run(const struct options *o)
 {
 	struct manager_config mc;
 	struct auth_keyring *kr = NULL;
+	struct metrics_server *ms;
 	struct manager *m;
 	sigset_t set;
 	int sig, ret;
@@ -151,7 +158,8 @@ static int run(const struct options *o)
 		.limits = &o->limits,
 	};
 	m = manager_create(&mc);
-	if (!m) {
+	if (!m || !start_metrics(o, m, &ms)) {
+		manager_destroy(m);
 		cmp_detach_done(1, -1);
 		auth_keyring_destroy(kr);
 		return 1;
@@ -163,8 +171,9 @@ static int run(const struct options *o)
 		 o->heartbeat_ms, o->suspect_after, o->forget_after_ms / 1000);
 	cmp_detach_done(0, -1);
 
-	sig = wait_for_stop(&set, kr);
+	sig = auth_wait_for_stop(&set, kr);
 	log_info("cmp-manager: %s, shutting down", strsignal(sig));
+	metrics_server_destroy(ms);
 	manager_destroy(m);
 	auth_keyring_destroy(kr);
 	return 0;

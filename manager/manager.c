@@ -26,23 +26,11 @@
 #include "cmp/server.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "manager-internal.h"
 #include "manager.h"
 #include "registry.h"
 
 #define MAX_CHANGES_PER_TICK 64
-
-struct manager {
-	struct server *srv;
-	uint32_t heartbeat_ms;
-	uint32_t suspect_after;
-	uint64_t forget_after_ms;
-	uint64_t epoch;
-	pthread_t ticker;
-	pthread_mutex_t lock; /* protects reg, stopping */
-	pthread_cond_t stop_cond;
-	bool stopping;
-	struct registry *reg;
-};
 
 /* One state change to push, and to whom (references taken). */
 struct news {
@@ -70,8 +58,8 @@ static int read_req(struct server_conn *sc, const struct wire_hdr *h, void *buf,
 	return server_read_payload(sc, h, buf, cap);
 }
 
-static int reply_status(struct server_conn *sc, const struct wire_hdr *h,
-			int err)
+int manager_reply_status(struct server_conn *sc, const struct wire_hdr *h,
+			 int err)
 {
 	return server_reply(sc, h, wire_status_from_errno(err), NULL, 0);
 }
@@ -84,9 +72,8 @@ static int reply_buf(struct server_conn *sc, const struct wire_hdr *h,
 	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
 }
 
-/* Under m->lock: references to the connections that must hear of node. */
-static size_t collect_locked(struct manager *m, uint32_t node,
-			     struct server_conn ***out)
+size_t manager_collect_locked(struct manager *m, uint32_t node,
+			      struct server_conn ***out)
 {
 	void **conns;
 	size_t i, n;
@@ -117,7 +104,7 @@ static void gather_locked(struct manager *m, uint32_t node, struct news *nw)
 	nw->ns.state = info.state;
 	nw->ns.kind = info.kind;
 	memcpy(nw->ns.addr, info.addr, sizeof(nw->ns.addr));
-	nw->nto = collect_locked(m, node, &nw->to);
+	nw->nto = manager_collect_locked(m, node, &nw->to);
 	nw->live = registry_live_count(m->reg);
 }
 
@@ -241,11 +228,11 @@ static int op_register(struct manager *m, struct server_conn *sc,
 		log_warn_rl("manager: %s registered as node %u, now claims %u: "
 			    "refused",
 			    server_conn_peer(sc), conn_node(sc), reg.node);
-		return reply_status(sc, h, -EINVAL);
+		return manager_reply_status(sc, h, -EINVAL);
 	}
 	ret = enter(m, sc, &reg, &prior, &nw);
 	if (ret < 0)
-		return reply_status(sc, h, ret);
+		return manager_reply_status(sc, h, ret);
 	server_conn_set_data(sc, (void *)(uintptr_t)reg.node);
 	/*
 	 * A registered node speaks at least every heartbeat: a connection
@@ -285,17 +272,18 @@ static int op_heartbeat(struct manager *m, struct server_conn *sc,
 		return ret;
 	/* only the registration connection speaks for a node */
 	if (hb.node != conn_node(sc))
-		return reply_status(sc, h, -ENOENT);
+		return manager_reply_status(sc, h, -ENOENT);
 	pthread_mutex_lock(&m->lock);
 	ret = registry_heartbeat(m->reg, &hb, sc, cmp_now_ns(), &revived);
 	if (revived)
 		gather_locked(m, hb.node, &nw);
+	pthread_cond_broadcast(&m->heard); /* a snapshot may wait for it */
 	pthread_mutex_unlock(&m->lock);
 	if (revived)
 		log_info("manager: node %u alive again: a heartbeat came "
 			 "after all; telling %zu nodes",
 			 hb.node, nw.nto);
-	ret = reply_status(sc, h, ret);
+	ret = manager_reply_status(sc, h, ret);
 	tell(&nw);
 	return ret;
 }
@@ -315,7 +303,7 @@ static int op_leave(struct manager *m, struct server_conn *sc,
 	if (ret < 0)
 		return ret;
 	if (lv.node != conn_node(sc))
-		return reply_status(sc, h, -ENOENT);
+		return manager_reply_status(sc, h, -ENOENT);
 	pthread_mutex_lock(&m->lock);
 	ret = registry_leave(m->reg, lv.node, sc, cmp_now_ns());
 	if (ret == 0)
@@ -325,7 +313,7 @@ static int op_leave(struct manager *m, struct server_conn *sc,
 		log_info("manager: node %u (%s) left: clean shutdown; telling "
 			 "%zu nodes, %zu alive",
 			 lv.node, mgr_kind_name(nw.ns.kind), nw.nto, nw.live);
-	ret = reply_status(sc, h, ret);
+	ret = manager_reply_status(sc, h, ret);
 	tell(&nw);
 	return ret;
 }
@@ -350,46 +338,13 @@ static int op_find_free(struct manager *m, struct server_conn *sc,
 	pthread_mutex_unlock(&m->lock);
 	ret = proto_mgr_free_list_encode(e, n, out, sizeof(out));
 	if (ret < 0)
-		return reply_status(sc, h, ret);
+		return manager_reply_status(sc, h, ret);
 	return reply_buf(sc, h, out, (size_t)ret);
-}
-
-static int op_nodes(struct manager *m, struct server_conn *sc,
-		    const struct wire_hdr *h)
-{
-	struct mgr_node_info *info;
-	uint8_t *out;
-	size_t n;
-	int ret;
-
-	if (h->len)
-		return -EBADMSG;
-	ret = server_skip_payload(sc, h);
-	if (ret < 0)
-		return ret;
-	info = calloc(PROTO_MGR_MAX_NODES, sizeof(*info));
-	out = malloc(PROTO_MGR_NODES_REPLY_MAX);
-	if (!info || !out) {
-		ret = reply_status(sc, h, -ENOMEM);
-		goto out_free;
-	}
-	pthread_mutex_lock(&m->lock);
-	n = registry_nodes(m->reg, cmp_now_ns(), info, PROTO_MGR_MAX_NODES);
-	pthread_mutex_unlock(&m->lock);
-	ret = proto_mgr_nodes_encode(info, n, out, PROTO_MGR_NODES_REPLY_MAX);
-	if (ret < 0)
-		ret = reply_status(sc, h, ret);
-	else
-		ret = reply_buf(sc, h, out, (size_t)ret);
-out_free:
-	free(out);
-	free(info);
-	return ret;
 }
 
 static const op_fn ops[WIRE_OP_MAX] = {
 	[WIRE_OP_REGISTER] = op_register,   [WIRE_OP_HEARTBEAT] = op_heartbeat,
-	[WIRE_OP_FIND_FREE] = op_find_free, [WIRE_OP_NODES] = op_nodes,
+	[WIRE_OP_FIND_FREE] = op_find_free, [WIRE_OP_NODES] = manager_op_nodes,
 	[WIRE_OP_LEAVE] = op_leave,
 };
 
@@ -400,11 +355,14 @@ static int handle(void *ctx, struct server_conn *sc, const struct wire_hdr *h)
 
 	if (h->flags & WIRE_F_REPLY)
 		return -EPROTO; /* the manager asks nothing */
+	if (h->op < WIRE_OP_MAX)
+		atomic_fetch_add_explicit(&m->requests[h->op], 1,
+					  memory_order_relaxed);
 	if (h->op >= WIRE_OP_MAX || !ops[h->op]) {
 		ret = server_skip_payload(sc, h);
 		if (ret < 0)
 			return ret;
-		return reply_status(sc, h, -EOPNOTSUPP);
+		return manager_reply_status(sc, h, -EOPNOTSUPP);
 	}
 	return ops[h->op](m, sc, h);
 }
@@ -514,11 +472,11 @@ static void set_timing(struct manager *m, const struct manager_config *cfg)
 			m->epoch = cmp_now_ns();
 }
 
-/* The ticker waits on stop_cond against the monotonic clock. */
-static void init_stop_cond(struct manager *m)
+/* The ticker and the snapshots wait against the monotonic clock. */
+static void init_conds(struct manager *m)
 {
-
 	cmp_cond_init_monotonic(&m->stop_cond);
+	cmp_cond_init_monotonic(&m->heard);
 }
 
 struct manager *manager_create(const struct manager_config *cfg)
@@ -550,7 +508,7 @@ struct manager *manager_create(const struct manager_config *cfg)
 		goto err_free;
 	}
 	pthread_mutex_init(&m->lock, NULL);
-	init_stop_cond(m);
+	init_conds(m);
 	sc.ctx = m;
 	if (cfg->limits)
 		sc.limits = *cfg->limits;
@@ -570,6 +528,7 @@ struct manager *manager_create(const struct manager_config *cfg)
 err_destroy_server:
 	server_destroy(m->srv);
 err_destroy_registry:
+	pthread_cond_destroy(&m->heard);
 	pthread_cond_destroy(&m->stop_cond);
 	pthread_mutex_destroy(&m->lock);
 	registry_destroy(m->reg);
@@ -591,10 +550,12 @@ void manager_destroy(struct manager *m)
 	pthread_mutex_lock(&m->lock);
 	m->stopping = true;
 	pthread_cond_broadcast(&m->stop_cond);
+	pthread_cond_broadcast(&m->heard);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->ticker, NULL);
 	/* closing connections runs on_close, which still uses the registry */
 	server_destroy(m->srv);
+	pthread_cond_destroy(&m->heard);
 	pthread_cond_destroy(&m->stop_cond);
 	pthread_mutex_destroy(&m->lock);
 	registry_destroy(m->reg);

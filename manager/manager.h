@@ -41,6 +41,12 @@ struct manager_config {
 struct manager *manager_create(const struct manager_config *cfg);
 /* The bound listen address; owned by m. */
 const char *manager_addr(const struct manager *m);
+struct metrics_out;
+/*
+ * Adds m's counters to a scrape (include/cmp/metrics.h: the collect()
+ * of a metrics server whose ctx is m). Any thread.
+ */
+void manager_collect_metrics(void *ctx, struct metrics_out *out);
 void manager_destroy(struct manager *m);
 
 #endif

@@ -20,6 +20,11 @@ struct wire_counts {
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_counts) == 40, "wire_counts");
 
+struct wire_traffic {
+	uint64_t read_bytes, write_bytes, net_rx_bytes, net_tx_bytes;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_traffic) == 32, "wire_traffic");
+
 struct wire_register {
 	uint32_t node;
 	uint8_t kind;
@@ -49,9 +54,17 @@ struct wire_heartbeat {
 	uint32_t node;
 	uint32_t reserved;
 	struct wire_counts counts;
+	struct wire_traffic traffic;
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_heartbeat) == PROTO_MGR_HEARTBEAT_SIZE,
 	       "wire_heartbeat");
+
+struct wire_nodes_req {
+	uint32_t flags;
+	uint32_t wait_ms;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_nodes_req) == PROTO_MGR_NODES_REQ_SIZE,
+	       "wire_nodes_req");
 
 struct wire_find_free {
 	uint32_t node;
@@ -77,11 +90,13 @@ struct wire_free_entry {
 _Static_assert(sizeof(struct wire_free_entry) == PROTO_MGR_FREE_ENTRY_SIZE,
 	       "wire_free_entry");
 
+#define NODE_INFO_FRESH 0x1 /* wire_node_info.flags */
+
 struct wire_node_info {
 	uint32_t node;
 	uint8_t kind;
 	uint8_t state;
-	uint16_t pad;
+	uint16_t flags; /* NODE_INFO_* */
 	uint32_t block_size;
 	uint32_t reserved;
 	uint64_t capacity;
@@ -89,6 +104,7 @@ struct wire_node_info {
 	uint64_t age_ms;
 	char addr[PROTO_MGR_ADDR_LEN];
 	uint64_t since_ms;
+	struct wire_traffic traffic;
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_node_info) == PROTO_MGR_NODE_INFO_SIZE,
 	       "wire_node_info");
@@ -222,6 +238,25 @@ static int counts_get(struct proto_mgr_counts *c, const struct wire_counts *w)
 	return 0;
 }
 
+static void traffic_put(struct wire_traffic *w,
+			const struct proto_mgr_traffic *t)
+{
+	w->read_bytes = htole64(t->read_bytes);
+	w->write_bytes = htole64(t->write_bytes);
+	w->net_rx_bytes = htole64(t->net_rx_bytes);
+	w->net_tx_bytes = htole64(t->net_tx_bytes);
+}
+
+/* Any totals are valid: they only ever grow, and wrap in 2^64 bytes. */
+static void traffic_get(struct proto_mgr_traffic *t,
+			const struct wire_traffic *w)
+{
+	t->read_bytes = le64toh(w->read_bytes);
+	t->write_bytes = le64toh(w->write_bytes);
+	t->net_rx_bytes = le64toh(w->net_rx_bytes);
+	t->net_tx_bytes = le64toh(w->net_tx_bytes);
+}
+
 int proto_mgr_register_encode(const struct proto_mgr_register *in, void *buf,
 			      size_t cap)
 {
@@ -306,6 +341,7 @@ int proto_mgr_heartbeat_encode(const struct proto_mgr_heartbeat *in, void *buf,
 		return -EMSGSIZE;
 	w.node = htole32(in->node);
 	counts_put(&w.counts, &in->counts);
+	traffic_put(&w.traffic, &in->traffic);
 	memcpy(buf, &w, sizeof(w));
 	return sizeof(w);
 }
@@ -319,7 +355,43 @@ int proto_mgr_heartbeat_decode(const void *buf, size_t len,
 		return -EBADMSG;
 	memcpy(&w, buf, sizeof(w));
 	out->node = le32toh(w.node);
+	traffic_get(&out->traffic, &w.traffic);
 	if (!out->node || w.reserved || counts_get(&out->counts, &w.counts))
+		return -EBADMSG;
+	return 0;
+}
+
+int proto_mgr_nodes_req_encode(const struct proto_mgr_nodes_req *in, void *buf,
+			       size_t cap)
+{
+	struct wire_nodes_req w;
+
+	if (cap < sizeof(w))
+		return -EMSGSIZE;
+	if (in->flags & ~PROTO_MGR_NODES_SNAPSHOT ||
+	    in->wait_ms > PROTO_MGR_SNAPSHOT_MAX_WAIT_MS ||
+	    !(in->flags & PROTO_MGR_NODES_SNAPSHOT) != !in->wait_ms)
+		return -EINVAL;
+	w.flags = htole32(in->flags);
+	w.wait_ms = htole32(in->wait_ms);
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_mgr_nodes_req_decode(const void *buf, size_t len,
+			       struct proto_mgr_nodes_req *out)
+{
+	struct wire_nodes_req w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	out->flags = le32toh(w.flags);
+	out->wait_ms = le32toh(w.wait_ms);
+	/* a snapshot waits 1 .. MAX ms; without one, no wait is given */
+	if (out->flags & ~PROTO_MGR_NODES_SNAPSHOT ||
+	    out->wait_ms > PROTO_MGR_SNAPSHOT_MAX_WAIT_MS ||
+	    !(out->flags & PROTO_MGR_NODES_SNAPSHOT) != !out->wait_ms)
 		return -EBADMSG;
 	return 0;
 }
@@ -452,6 +524,8 @@ int proto_mgr_nodes_encode(const struct mgr_node_info *in, size_t count,
 		w.block_size = htole32(in[i].block_size);
 		w.capacity = htole64(in[i].capacity);
 		counts_put(&w.counts, &in[i].counts);
+		traffic_put(&w.traffic, &in[i].traffic);
+		w.flags = htole16(in[i].fresh ? NODE_INFO_FRESH : 0);
 		w.age_ms = htole64(in[i].age_ms);
 		w.since_ms = htole64(in[i].since_ms);
 		if (!state_valid(w.state) || addr_put(w.addr, in[i].addr) < 0)
@@ -482,8 +556,11 @@ int proto_mgr_nodes_decode(const void *buf, size_t len,
 		out[i].capacity = le64toh(w.capacity);
 		out[i].age_ms = le64toh(w.age_ms);
 		out[i].since_ms = le64toh(w.since_ms);
+		out[i].fresh = le16toh(w.flags) & NODE_INFO_FRESH;
+		traffic_get(&out[i].traffic, &w.traffic);
 		if (!out[i].node || !kind_valid(w.kind) ||
-		    !state_valid(w.state) || w.pad || w.reserved ||
+		    !state_valid(w.state) ||
+		    le16toh(w.flags) & ~NODE_INFO_FRESH || w.reserved ||
 		    !block_size_valid(out[i].block_size) ||
 		    out[i].capacity > PROTO_MGR_MAX_BLOCKS ||
 		    counts_get(&out[i].counts, &w.counts) ||

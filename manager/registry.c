@@ -22,6 +22,7 @@ struct node {
 	uint32_t block_size;
 	uint64_t capacity;
 	struct proto_mgr_counts counts;
+	struct proto_mgr_traffic traffic;
 	uint64_t promised; /* handed out by FIND_FREE since the heartbeat */
 	uint64_t incarnation;
 	uint64_t last_ns;  /* last registration or heartbeat */
@@ -185,6 +186,7 @@ int registry_heartbeat(struct registry *r, const struct proto_mgr_heartbeat *hb,
 	*revived = n->state == MGR_NODE_SUSPECT;
 	set_state(n, MGR_NODE_ALIVE, now_ns);
 	n->counts = hb->counts;
+	n->traffic = hb->traffic;
 	n->promised = 0;
 	n->last_ns = now_ns;
 	return 0;
@@ -329,10 +331,12 @@ static int id_cmp(const void *a, const void *b)
 	return x->node < y->node ? -1 : x->node > y->node;
 }
 
-static void info_of(const struct node *nd, uint64_t now_ns,
+static void info_of(const struct node *nd, uint64_t now_ns, uint64_t since_ns,
 		    struct mgr_node_info *o)
 {
 	memset(o, 0, sizeof(*o));
+	o->traffic = nd->traffic;
+	o->fresh = since_ns && nd->last_ns >= since_ns;
 	o->node = nd->id;
 	o->kind = nd->kind;
 	o->state = nd->state;
@@ -344,14 +348,31 @@ static void info_of(const struct node *nd, uint64_t now_ns,
 	memcpy(o->addr, nd->addr, sizeof(o->addr));
 }
 
-size_t registry_nodes(const struct registry *r, uint64_t now_ns,
-		      struct mgr_node_info *out, size_t max)
+size_t registry_nodes_since(const struct registry *r, uint64_t now_ns,
+			    uint64_t since_ns, struct mgr_node_info *out,
+			    size_t max)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < r->count && n < max; i++)
-		info_of(&r->nodes[i], now_ns, &out[n++]);
+		info_of(&r->nodes[i], now_ns, since_ns, &out[n++]);
 	qsort(out, n, sizeof(*out), id_cmp);
+	return n;
+}
+
+size_t registry_nodes(const struct registry *r, uint64_t now_ns,
+		      struct mgr_node_info *out, size_t max)
+{
+	return registry_nodes_since(r, now_ns, 0, out, max);
+}
+
+size_t registry_unheard(const struct registry *r, uint64_t since_ns)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->count; i++)
+		n += r->nodes[i].state == MGR_NODE_ALIVE &&
+		     r->nodes[i].last_ns < since_ns;
 	return n;
 }
 
@@ -361,7 +382,7 @@ bool registry_node(const struct registry *r, uint32_t node, uint64_t now_ns,
 	const struct node *nd = find(r, node);
 
 	if (nd)
-		info_of(nd, now_ns, out);
+		info_of(nd, now_ns, 0, out);
 	return nd != NULL;
 }
 

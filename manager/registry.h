@@ -120,6 +120,15 @@ size_t registry_find_free(struct registry *r,
 /* Every listed node, in any state, by node id. Returns the count. */
 size_t registry_nodes(const struct registry *r, uint64_t now_ns,
 		      struct mgr_node_info *out, size_t max);
+/*
+ * The same, each node that heartbeat (or registered) at or after since_ns
+ * marked fresh: the answer to a snapshot that began then.
+ */
+size_t registry_nodes_since(const struct registry *r, uint64_t now_ns,
+			    uint64_t since_ns, struct mgr_node_info *out,
+			    size_t max);
+/* ALIVE nodes not heard from since since_ns (a snapshot's wait). */
+size_t registry_unheard(const struct registry *r, uint64_t since_ns);
 /* One node's entry; false when the id is not listed. */
 bool registry_node(const struct registry *r, uint32_t node, uint64_t now_ns,
 		   struct mgr_node_info *out);

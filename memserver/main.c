@@ -19,9 +19,11 @@
 #include "cmp-config.h"
 #include "cmp/auth.h"
 #include "cmp/log.h"
+#include "cmp/metrics.h"
 #include "cmp/mgr.h"
 #include "cmp/opts.h"
 #include "cmp/peer.h"
+#include "cmp/server.h"
 #include "cmp/util.h"
 #include "store.h"
 
@@ -30,6 +32,7 @@
 struct ms_options {
 	char *manager;
 	char *listen;
+	char *metrics;
 	char *key_path;
 	char *store_path;
 	uint64_t size;
@@ -74,6 +77,7 @@ static const struct opt_def ms_opt_defs[] = {
 	{.name = "lease", .type = OPT_MS, F(lease_ms),
 	 .min = PEER_LEASE_OPT_MIN_MS, .metavar = "TIME",
 	 .def = PEER_LEASE_OPT_DEFAULT, .help = PEER_LEASE_OPT_HELP},
+	OPTS_ROW_METRICS(struct ms_options, metrics),
 	OPTS_ROWS_LIMITS(struct ms_options, limits),
 	OPTS_ROWS_DAEMON(struct ms_options),
 };
@@ -136,8 +140,66 @@ struct memserver {
 	struct ms_store *store;
 	struct peer *peer;
 	struct mgr_client *mgr;
+	struct metrics_server *metrics;
 	uint32_t node_id;
 };
+
+/* What the block server moved, with each heartbeat (cmpctl top). */
+static void mgr_traffic(void *ctx, struct proto_mgr_traffic *out)
+{
+	struct memserver *ms = ctx;
+	struct server_stats st;
+
+	peer_get_server_stats(ms->peer, &st);
+	out->net_rx_bytes = st.rx_bytes;
+	out->net_tx_bytes = st.tx_bytes;
+}
+
+/* The memserver's counters for Prometheus (include/cmp/metrics.h). */
+static void collect(void *ctx, struct metrics_out *out)
+{
+	static const struct metrics_label free_l = {"list", "free"},
+					  lent_l = {"list", "lent"};
+	struct memserver *ms = ctx;
+	uint64_t bs = ms->opts->block_size;
+	uint32_t total = ms_store_total(ms->store);
+	uint32_t nfree = ms_store_free_count(ms->store);
+	struct server_stats st;
+
+	metrics_add(out, METRICS_GAUGE, "cmp_memserver_capacity_bytes",
+		    "what this memserver offers the pool", NULL, 0, total * bs);
+	metrics_add(out, METRICS_GAUGE, "cmp_memserver_blocks_bytes",
+		    "its blocks, free or lent to owners, in bytes", &free_l, 1,
+		    nfree * bs);
+	metrics_add(out, METRICS_GAUGE, "cmp_memserver_blocks_bytes", "",
+		    &lent_l, 1, (uint64_t)(total - nfree) * bs);
+	metrics_add(out, METRICS_GAUGE, "cmp_memserver_registered",
+		    "1 while registered with the manager", NULL, 0,
+		    mgr_client_registered(ms->mgr));
+	peer_get_server_stats(ms->peer, &st);
+	metrics_add_server(out, "cmp_memserver", &st);
+}
+
+/* --metrics, once serving: 0, or -errno (logged). */
+static int start_metrics(struct memserver *ms)
+{
+	struct ms_options *o = ms->opts;
+
+	if (!o->metrics)
+		return 0;
+	ms->metrics = metrics_server_create(&(struct metrics_config){
+		.listen_addr = o->metrics,
+		.prefix = "cmp_memserver",
+		.collect = collect,
+		.ctx = ms,
+		.limits = &o->limits,
+	});
+	if (!ms->metrics)
+		return -errno;
+	log_info("metrics at http://%s/metrics",
+		 metrics_server_addr(ms->metrics) + strlen("tcp://"));
+	return 0;
+}
 
 static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 {
@@ -171,6 +233,8 @@ static int start_mgr(struct memserver *ms, struct auth_keyring *kr)
 		.block_size = ms->opts->block_size,
 		.capacity = ms_store_total(ms->store),
 		.counts = mgr_counts,
+		.traffic = mgr_traffic,
+		.caller_reports_start = true,
 		.ctx = ms,
 	};
 	int ret;
@@ -179,19 +243,24 @@ static int start_mgr(struct memserver *ms, struct auth_keyring *kr)
 	if (!ms->mgr)
 		return -errno;
 	/*
-	 * A manager that is down is fine (the client keeps retrying and says
-	 * so); one that refuses us for good is a configuration error.
+	 * A manager that is down is fine (the client keeps retrying, and
+	 * says so at most once a minute from now on); one that refuses us
+	 * for good is a configuration error. Either way, one line here.
 	 */
 	ret = mgr_client_wait_registered(ms->mgr, MS_REGISTER_WAIT_MS);
-	if (ret == -EINVAL || ret == -EBUSY || ret == -EACCES) {
-		log_error("manager %s refused this memserver: %s%s",
-			  ms->opts->manager, strerror(-ret),
-			  ret == -EINVAL  ? " (block size differs from the "
-					    "cluster's?)"
-			  : ret == -EBUSY ? " (node id in use)"
-					  : "");
+	if (mgr_refusal_text(ret)) {
+		log_error("the manager at %s refused this memserver (node %u): "
+			  "%s",
+			  ms->opts->manager, ms->node_id,
+			  mgr_refusal_text(ret));
 		return ret;
 	}
+	if (ret)
+		log_warn("no manager at %s yet (%s): serving, but owners find "
+			 "this memserver only once it has registered; "
+			 "retrying every %d s",
+			 ms->opts->manager, strerror(-ret),
+			 MGR_RETRY_MS / 1000);
 	return 0;
 }
 
@@ -209,28 +278,13 @@ static int start_services(struct memserver *ms, struct auth_keyring *kr)
 		.lease_ms = o->lease_ms,
 		.limits = &o->limits,
 	};
+	int ret;
 
 	ms->peer = peer_create(&pcfg);
 	if (!ms->peer)
 		return -errno;
-	return start_mgr(ms, kr);
-}
-
-/* The main thread waits for signals: SIGHUP reloads the key file. */
-static int wait_for_stop(sigset_t *set, struct auth_keyring *kr)
-{
-	int sig;
-
-	for (;;) {
-		if (sigwait(set, &sig))
-			continue;
-		if (sig != SIGHUP)
-			return sig;
-		if (kr)
-			auth_keyring_reload(kr); /* logs one line */
-		else
-			log_info("SIGHUP: insecure, no key file to reload");
-	}
+	ret = start_mgr(ms, kr);
+	return ret ? ret : start_metrics(ms);
 }
 
 static int run(struct memserver *ms, struct auth_keyring *kr)
@@ -277,7 +331,7 @@ static int run(struct memserver *ms, struct auth_keyring *kr)
 		 kr ? "" : " (insecure)");
 	cmp_detach_done(0, -1);
 
-	sig = wait_for_stop(&set, kr);
+	sig = auth_wait_for_stop(&set, kr);
 	log_info("%s: shutting down", strsignal(sig));
 	/* a clean shutdown: the manager shows this node as left */
 	mgr_client_leave(ms->mgr);
@@ -285,6 +339,7 @@ static int run(struct memserver *ms, struct auth_keyring *kr)
 
 out_destroy:
 	cmp_detach_done(1, -1);
+	metrics_server_destroy(ms->metrics);
 	mgr_client_destroy(ms->mgr);
 	peer_destroy(ms->peer);
 	ms_store_destroy(ms->store);

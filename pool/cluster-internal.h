@@ -34,6 +34,8 @@ struct cluster {
 	struct peer *peer;
 	struct remote *remote;
 	struct mgr_client *mgr;
+	void (*io_bytes)(void *ctx, uint64_t *read, uint64_t *written);
+	void *io_ctx;
 
 	pthread_mutex_t lock;
 	/* lock: where to borrow next, in the manager's tier order */

@@ -17,6 +17,7 @@
 #include "cmp/mgr.h"
 #include "cmp/peer.h"
 #include "cmp/pool.h"
+#include "cmp/server.h"
 #include "cmp/util.h"
 #include "cluster-internal.h"
 #include "proto_block.h"
@@ -535,6 +536,19 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	out->rrl = pc.blocks[POOL_RRL];
 }
 
+/* What we moved, for cmpctl top: file bytes, frame bytes both ways. */
+static void mgr_traffic(void *ctx, struct proto_mgr_traffic *out)
+{
+	struct cluster *c = ctx;
+	struct cluster_stats cs;
+
+	cluster_get_stats(c, &cs);
+	out->net_rx_bytes = cs.bytes_received + cs.served_received;
+	out->net_tx_bytes = cs.bytes_sent + cs.served_sent;
+	if (c->io_bytes)
+		c->io_bytes(c->io_ctx, &out->read_bytes, &out->write_bytes);
+}
+
 /* Stops borrowing from node until the manager offers it again. */
 static void drop_candidate(struct cluster *c, uint32_t node)
 {
@@ -623,6 +637,9 @@ static struct mgr_client *create_mgr_client(struct cluster *c,
 		.block_size = pool_block_size(c->pool),
 		.capacity = pool_local_blocks(c->pool),
 		.counts = mgr_counts,
+		.traffic = mgr_traffic,
+		/* cmpfs says what a failure at start-up means (fs/main.c) */
+		.caller_reports_start = true,
 		.node_state = mgr_node_state,
 		.ctx = c,
 	});
@@ -641,6 +658,8 @@ struct cluster *cluster_create(const struct cluster_config *cfg)
 	c->node = cfg->node_id ? cfg->node_id : random_node_id();
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
 					    : REMOTE_DEFAULT_TIMEOUT_MS;
+	c->io_bytes = cfg->io_bytes;
+	c->io_ctx = cfg->io_ctx;
 
 	c->remote =
 		remote_create(cfg->keyring, c->node, pool_block_size(c->pool));
@@ -688,8 +707,12 @@ int cluster_wait_registered(struct cluster *c, int timeout_ms)
 
 void cluster_get_stats(struct cluster *c, struct cluster_stats *out)
 {
+	struct server_stats ss;
 	struct remote_stats rs;
 
+	peer_get_server_stats(c->peer, &ss);
+	out->served_received = ss.rx_bytes;
+	out->served_sent = ss.tx_bytes;
 	remote_stats(c->remote, &rs);
 	out->requests = rs.requests;
 	out->bytes_sent = rs.bytes_sent;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private layout of the peer service (include/cmp/peer.h), shared by
- * peer.c (the request loop, the data path and loans) and peer-move.c
- * (moving loans on: HANDOVER, MOVE_NOTICE and the mover's calls).
+ * peer.c (the request loop, the data path and the connections),
+ * peer-loans.c (the loan table, its lease thread, and the memory windows
+ * that mirror its loans for one-sided access) and peer-move.c (moving
+ * loans on: HANDOVER, MOVE_NOTICE, DRAIN and the mover's calls).
  */
 #ifndef CMP_POOL_PEER_INTERNAL_H
 #define CMP_POOL_PEER_INTERNAL_H
@@ -18,11 +20,15 @@
 #include "loans.h"
 #include "proto_block.h"
 
+struct grants;
+struct grants_conn;
+
 struct peer {
 	struct server *srv;
 	const struct peer_store_ops *ops;
 	void *ctx;
 	struct loans *loans;
+	struct grants *grants; /* NULL: no one-sided access */
 	uint32_t node_id;
 	uint32_t block_size;
 	uint32_t lease_ms;
@@ -36,10 +42,12 @@ struct peer {
 
 /* Per-connection state; only its connection thread touches it. */
 struct peer_conn {
-	uint32_t owner; /* conn_peer_node(): 0 for tools */
+	uint32_t owner;		/* conn_peer_node(): 0 for tools */
+	struct grants_conn *gc; /* NULL: no windows on this connection */
 	uint8_t msg[PROTO_BLOCK_MAX_IDX_MSG];
 	uint32_t idx[PROTO_BLOCK_MAX_IDX];
 	uint32_t epoch[PROTO_BLOCK_MAX_IDX];
+	uint32_t rkey[PROTO_BLOCK_MAX_IDX];
 	struct proto_block_ref refs[PROTO_BLOCK_MAX_IDX];
 	struct proto_block_ref missing[PROTO_BLOCK_MAX_IDX];
 	struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
@@ -73,7 +81,23 @@ int peer_reply_refused(struct server_conn *sc, const struct wire_hdr *h,
 /* node's address from the store into addr ("" when it does not know). */
 void peer_node_addr(struct peer *p, uint32_t node, char *addr);
 
-/* peer-move.c: the handlers of HANDOVER and MOVE_NOTICE. */
+/* peer-loans.c */
+
+/*
+ * The windows (on an rdma:// listener whose store has a region), the loan
+ * table and its lease thread. 0 or -errno (nothing left behind).
+ */
+int peer_loans_start(struct peer *p, const char *listen_addr);
+/* Once every connection closed: joins the lease thread, frees them. */
+void peer_loans_stop(struct peer *p);
+/*
+ * Gives blocks whose loans ended (or never began) back to the store, each
+ * window over them revoked first. The loan table's release callback; any
+ * thread, no lock held.
+ */
+void peer_release_blocks(void *ctx, const uint32_t *idx, uint32_t n);
+
+/* peer-move.c: the handlers of HANDOVER, MOVE_NOTICE and DRAIN. */
 int peer_handle_handover(struct peer *p, struct server_conn *sc,
 			 const struct wire_hdr *h);
 int peer_handle_notice(struct peer *p, struct server_conn *sc,

@@ -22,6 +22,11 @@
  * it rewrites it, exactly as after a failed write to a disk. (There, the
  * range header is acted on before the checksum covering it is known: the
  * price of a trusted network's single pass over the data.)
+ *
+ * On RDMA, an ALLOC may ask for a memory window per loan on its own
+ * connection (grants.h): the owner then reads and writes that block
+ * one-sided, and the window is revoked before the block goes back to the
+ * store (peer-loans.c), so one-sided access ends with the loan too.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,10 +39,9 @@
 #include "cmp/server.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "grants.h"
 #include "peer-internal.h"
 
-#define LEASE_TICK_MS 1000
-#define EXPIRED_PER_PASS 16
 /* How long a fenced reconciliation waits for the owner's old connections. */
 #define PEER_FENCE_MS 3000
 
@@ -91,11 +95,6 @@ int peer_read_all(struct server_conn *sc, const struct wire_hdr *h, void *buf,
 	if (ret == -EMSGSIZE)
 		return peer_refuse_and_close(sc, h, ret);
 	return ret < 0 ? peer_read_failed(sc, h, ret) : 0;
-}
-
-static uint64_t now_ns(void)
-{
-	return cmp_now_ns();
 }
 
 /*
@@ -200,7 +199,7 @@ static int handle_ping(struct peer *p, struct server_conn *sc,
 	if (ret < 0)
 		return peer_read_failed(sc, h, ret);
 	if (pc->owner)
-		loans_touch(p->loans, pc->owner, now_ns());
+		loans_touch(p->loans, pc->owner, cmp_now_ns());
 	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
 }
 
@@ -208,10 +207,7 @@ static int handle_status(struct peer *p, struct server_conn *sc,
 			 const struct wire_hdr *h)
 {
 	struct peer_conn *pc = server_conn_data(sc);
-	/*
-	 * No region: one-sided access is granted per loan (conn_rma_grant),
-	 * never to the whole store; until then owners use messages.
-	 */
+	/* No region: one-sided access is per loan (ALLOC), never the store. */
 	struct proto_block_status st = {
 		.node = p->node_id,
 		.block_size = p->block_size,
@@ -228,9 +224,40 @@ static int handle_status(struct peer *p, struct server_conn *sc,
 	if (ret < 0)
 		return peer_read_failed(sc, h, ret);
 	if (pc->owner)
-		loans_touch(p->loans, pc->owner, now_ns());
+		loans_touch(p->loans, pc->owner, cmp_now_ns());
 	p->ops->counts(p->ctx, &st.total, &st.free);
 	proto_block_status_encode(&st, buf, sizeof(buf));
+	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
+}
+
+/* The loans made: {count, flags, base, len} + refs [+ rkeys]. */
+static int reply_lent(struct peer *p, struct server_conn *sc,
+		      const struct wire_hdr *h, uint32_t got, uint32_t windows)
+{
+	struct peer_conn *pc = server_conn_data(sc);
+	struct proto_block_alloc_rep rep = {.count = got};
+	struct iovec iov = {pc->msg, 0};
+	int ret;
+
+	if (windows) {
+		rep.flags = PROTO_BLOCK_ALLOC_WINDOWS;
+		grants_store(p->grants, &rep.base, &rep.len);
+	}
+	for (uint32_t i = 0; i < got; i++)
+		pc->refs[i] =
+			(struct proto_block_ref){pc->idx[i], pc->epoch[i]};
+	ret = proto_block_alloc_rep_encode(&rep, pc->refs, pc->rkey, pc->msg,
+					   sizeof(pc->msg));
+	if (ret < 0)
+		return ret;
+	iov.iov_len = (size_t)ret;
+	log_debug("peer: %s: lent %u blocks to owner %u (%u windows)",
+		  server_conn_peer(sc), got, pc->owner, windows);
+	/*
+	 * A reply lost on the way leaves loans the owner does not know of:
+	 * its reconciliation after the reconnect, or its lease, ends them
+	 * (and their windows).
+	 */
 	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
 }
 
@@ -238,9 +265,7 @@ static int handle_alloc(struct peer *p, struct server_conn *sc,
 			const struct wire_hdr *h)
 {
 	struct peer_conn *pc = server_conn_data(sc);
-	struct proto_block_alloc_rep rep = {0}; /* no region: see STATUS */
-	struct iovec iov = {pc->msg, 0};
-	uint32_t n;
+	uint32_t n, flags, windows = 0;
 	int ret, got;
 
 	ret = peer_need_owner(sc, h);
@@ -249,43 +274,32 @@ static int handle_alloc(struct peer *p, struct server_conn *sc,
 	ret = peer_read_all(sc, h, pc->msg, PROTO_BLOCK_ALLOC_REQ_SIZE);
 	if (ret < 0)
 		return ret;
-	ret = proto_block_alloc_req_decode(pc->msg, h->len, &n);
+	ret = proto_block_alloc_req_decode(pc->msg, h->len, &n, &flags);
 	if (ret < 0)
 		return peer_refuse_and_close(sc, h, ret);
 	got = p->ops->alloc(p->ctx, pc->owner, n, pc->idx);
 	if (got < 0) {
 		log_debug("peer: %s: owner %u wanted %u blocks: %s",
 			  server_conn_peer(sc), pc->owner, n, strerror(-got));
-		loans_touch(p->loans, pc->owner, now_ns());
+		loans_touch(p->loans, pc->owner, cmp_now_ns());
 		return server_reply(sc, h, wire_status_from_errno(got), NULL,
 				    0);
 	}
+	/* windows before the loans: nothing can end a loan not yet made */
+	if (flags & PROTO_BLOCK_ALLOC_WINDOWS)
+		windows = grants_grant(p->grants, pc->gc, pc->idx,
+				       (uint32_t)got, pc->rkey);
 	ret = loans_lend(p->loans, pc->owner, pc->idx, (uint32_t)got, pc->epoch,
-			 now_ns());
+			 cmp_now_ns());
 	if (ret < 0) {
-		/* the owner table is full: the blocks go straight back */
-		p->ops->free(p->ctx, pc->idx, (uint32_t)got);
+		/* the owner table is full: windows and blocks go back */
+		peer_release_blocks(p, pc->idx, (uint32_t)got);
 		log_warn_rl("peer: %s: cannot lend to owner %u: %s",
 			    server_conn_peer(sc), pc->owner, strerror(-ret));
 		return server_reply(sc, h, wire_status_from_errno(ret), NULL,
 				    0);
 	}
-	for (int i = 0; i < got; i++)
-		pc->refs[i] =
-			(struct proto_block_ref){pc->idx[i], pc->epoch[i]};
-	rep.count = (uint32_t)got;
-	ret = proto_block_alloc_rep_encode(&rep, pc->refs, pc->msg,
-					   sizeof(pc->msg));
-	if (ret < 0)
-		return ret;
-	iov.iov_len = (size_t)ret;
-	log_debug("peer: %s: lent %u blocks to owner %u", server_conn_peer(sc),
-		  rep.count, pc->owner);
-	/*
-	 * A reply lost on the way leaves loans the owner does not know of:
-	 * its reconciliation after the reconnect, or its lease, ends them.
-	 */
-	return server_reply(sc, h, WIRE_S_OK, &iov, 1);
+	return reply_lent(p, sc, h, (uint32_t)got, windows);
 }
 
 static int handle_free(struct peer *p, struct server_conn *sc,
@@ -306,7 +320,7 @@ static int handle_free(struct peer *p, struct server_conn *sc,
 	if (ret < 0 || flags)
 		return peer_refuse_and_close(sc, h, ret < 0 ? ret : -EINVAL);
 	/* stale entries are skipped: a retried FREE is harmless */
-	freed = loans_free(p->loans, pc->owner, pc->refs, n, now_ns());
+	freed = loans_free(p->loans, pc->owner, pc->refs, n, cmp_now_ns());
 	/* a FREE of a loan that moved on asks for one more notice */
 	if (p->ops->notices_due && loans_forwarding_to(p->loans, pc->owner))
 		p->ops->notices_due(p->ctx);
@@ -335,9 +349,9 @@ static int handle_reconcile(struct peer *p, struct server_conn *sc,
 	    server_fence_node(sc, PEER_FENCE_MS) < 0)
 		return server_reply(sc, h, WIRE_S_BUSY, NULL, 0);
 	if (flags & PROTO_BLOCK_RECONCILE_FIRST)
-		loans_reconcile_begin(p->loans, pc->owner, now_ns());
+		loans_reconcile_begin(p->loans, pc->owner, cmp_now_ns());
 	nmissing = loans_reconcile_mark(p->loans, pc->owner, pc->refs, n,
-					pc->missing, now_ns());
+					pc->missing, cmp_now_ns());
 	if (flags & PROTO_BLOCK_RECONCILE_LAST) {
 		freed = loans_reconcile_end(p->loans, pc->owner);
 		log_info("peer: owner node %u reconciled: it holds %u blocks "
@@ -391,8 +405,8 @@ static int handle_read(struct peer *p, struct server_conn *sc,
 	if (ret < 0)
 		return peer_refuse_and_close(sc, h, ret);
 	ret = loans_pin(p->loans, pc->owner,
-			(struct proto_block_ref){rw.block, rw.epoch}, now_ns(),
-			&to);
+			(struct proto_block_ref){rw.block, rw.epoch},
+			cmp_now_ns(), &to);
 	if (ret < 0)
 		return peer_reply_refused(
 			sc, h,
@@ -431,8 +445,8 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	if (ret < 0)
 		return peer_refuse_and_close(sc, h, ret);
 	ret = loans_pin(p->loans, pc->owner,
-			(struct proto_block_ref){rw.block, rw.epoch}, now_ns(),
-			&to);
+			(struct proto_block_ref){rw.block, rw.epoch},
+			cmp_now_ns(), &to);
 	if (ret < 0) {
 		st = refused_status(
 			p, ret, (struct proto_block_ref){rw.block, rw.epoch},
@@ -497,7 +511,7 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 	for (uint32_t i = 0; i < b.n; i++)
 		pc->pinned[i] = (struct proto_block_ref){pc->ext[i].block,
 							 pc->ext[i].epoch};
-	ret = loans_pin_many(p->loans, pc->owner, pc->pinned, b.n, now_ns(),
+	ret = loans_pin_many(p->loans, pc->owner, pc->pinned, b.n, cmp_now_ns(),
 			     &bad, &to);
 	if (ret < 0) {
 		st = refused_status(p, ret, pc->pinned[bad], &to, &mv);
@@ -576,12 +590,15 @@ static int peer_handle(void *ctx, struct server_conn *sc,
 
 static int peer_open(void *ctx, struct server_conn *sc)
 {
+	struct peer *p = ctx;
 	struct peer_conn *pc;
 
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
 	pc->owner = conn_peer_node(server_conn_conn(sc));
+	if (pc->owner)
+		pc->gc = grants_conn_open(p->grants, server_conn_conn(sc));
 	server_conn_set_data(sc, pc);
 	return 0;
 }
@@ -589,55 +606,12 @@ static int peer_open(void *ctx, struct server_conn *sc)
 static void peer_close(void *ctx, struct server_conn *sc)
 {
 	struct peer_conn *pc = server_conn_data(sc);
-
-	server_conn_set_data(sc, NULL);
-	free(pc);
-}
-
-/* ---- leases ---- */
-
-size_t peer_expire_leases(struct peer *p)
-{
-	struct loans_expired e[EXPIRED_PER_PASS];
-	size_t n = loans_expire(p->loans, now_ns(), e, EXPIRED_PER_PASS);
-
-	for (size_t i = 0; i < MIN(n, (size_t)EXPIRED_PER_PASS); i++)
-		log_warn("peer: owner node %u silent for %llu s (lease %u s): "
-			 "its %u blocks here are freed",
-			 e[i].owner,
-			 (unsigned long long)(e[i].silent_ns / 1000000000ull),
-			 p->lease_ms / 1000, e[i].blocks);
-	if (n > EXPIRED_PER_PASS)
-		log_warn("peer: %zu more owners' leases expired",
-			 n - EXPIRED_PER_PASS);
-	return n;
-}
-
-static void *lease_main(void *arg)
-{
-	struct peer *p = arg;
-	struct timespec at;
-
-	pthread_mutex_lock(&p->lock);
-	while (!p->stopping) {
-		clock_gettime(CLOCK_MONOTONIC, &at);
-		at.tv_sec += LEASE_TICK_MS / 1000;
-		pthread_cond_timedwait(&p->wake, &p->lock, &at);
-		if (p->stopping)
-			break;
-		pthread_mutex_unlock(&p->lock);
-		peer_expire_leases(p);
-		pthread_mutex_lock(&p->lock);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return NULL;
-}
-
-static void store_release(void *ctx, const uint32_t *idx, uint32_t n)
-{
 	struct peer *p = ctx;
 
-	p->ops->free(p->ctx, idx, n);
+	/* the loans stay; their windows on this connection end now */
+	grants_conn_close(p->grants, pc->gc);
+	server_conn_set_data(sc, NULL);
+	free(pc);
 }
 
 static bool config_valid(const struct peer_config *cfg)
@@ -647,44 +621,6 @@ static bool config_valid(const struct peer_config *cfg)
 	return cfg && cfg->listen_addr && cfg->node_id &&
 	       proto_block_size_valid(cfg->block_size) && ops && ops->alloc &&
 	       ops->free && ops->ptr && ops->counts;
-}
-
-/* The loan table and the lease thread; 0 or -errno. */
-static int start_loans(struct peer *p)
-{
-	uint32_t total, nfree;
-	int ret;
-
-	p->ops->counts(p->ctx, &total, &nfree);
-	p->loans = loans_create(&(struct loans_config){
-		.nblocks = total,
-		.lease_ns = (uint64_t)p->lease_ms * 1000000ull,
-		.release = store_release,
-		.ctx = p,
-	});
-	if (!p->loans)
-		return -errno;
-	pthread_mutex_init(&p->lock, NULL);
-	cmp_cond_init_monotonic(&p->wake);
-	ret = -pthread_create(&p->lease_thread, NULL, lease_main, p);
-	if (ret) {
-		pthread_cond_destroy(&p->wake);
-		pthread_mutex_destroy(&p->lock);
-		loans_destroy(p->loans);
-	}
-	return ret;
-}
-
-static void stop_loans(struct peer *p)
-{
-	pthread_mutex_lock(&p->lock);
-	p->stopping = true;
-	pthread_cond_signal(&p->wake);
-	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->lease_thread, NULL);
-	pthread_cond_destroy(&p->wake);
-	pthread_mutex_destroy(&p->lock);
-	loans_destroy(p->loans);
 }
 
 struct peer *peer_create(const struct peer_config *cfg)
@@ -716,7 +652,7 @@ struct peer *peer_create(const struct peer_config *cfg)
 	p->block_size = cfg->block_size;
 	p->lease_ms = cfg->lease_ms ? cfg->lease_ms : PEER_DEFAULT_LEASE_MS;
 	p->incarnation = scfg.incarnation;
-	err = start_loans(p);
+	err = peer_loans_start(p, cfg->listen_addr);
 	if (err)
 		goto err_free_peer;
 	scfg.ctx = p;
@@ -730,7 +666,7 @@ struct peer *peer_create(const struct peer_config *cfg)
 	return p;
 
 err_stop_loans:
-	stop_loans(p);
+	peer_loans_stop(p);
 err_free_peer:
 	free(p);
 	errno = -err;
@@ -752,11 +688,23 @@ uint32_t peer_lent_to(struct peer *p, uint32_t owner)
 	return loans_lent_to(p->loans, owner);
 }
 
+uint32_t peer_windows(struct peer *p)
+{
+	return grants_live(p->grants);
+}
+
 void peer_destroy(struct peer *p)
 {
 	if (!p)
 		return;
+	/* every connection closes first, revoking its windows */
 	server_destroy(p->srv);
-	stop_loans(p);
+	peer_loans_stop(p);
 	free(p);
+}
+
+/* For metrics and cmpctl top: what the block server moved. */
+void peer_get_server_stats(struct peer *p, struct server_stats *out)
+{
+	server_get_stats(p->srv, out);
 }

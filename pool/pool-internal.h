@@ -12,6 +12,7 @@
 #define CMP_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "cmp.h"
@@ -87,6 +88,8 @@ struct pool {
 	uint32_t local_blocks;
 	/* cluster mode keeps low_wm..high_wm blocks free by evicting ahead */
 	uint32_t low_wm, high_wm;
+	/* bytes copied from and to blocks on other nodes (any thread) */
+	atomic_uint_fast64_t remote_read_bytes, remote_write_bytes;
 
 	/* protected by lock: */
 	struct local_block *blocks; /* [local_blocks] */

@@ -271,6 +271,8 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 		out->blocks[i] = p->lists[i].count;
 	out->local_blocks = p->local_blocks;
 	out->handles = p->live_handles;
+	out->remote_read_bytes = atomic_load(&p->remote_read_bytes);
+	out->remote_write_bytes = atomic_load(&p->remote_write_bytes);
 	out->lost = p->lost;
 	out->evictions = p->evictions;
 	out->homecomings = p->homecomings;
@@ -571,6 +573,11 @@ static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 	if (ret)
 		ret = remote_failed(p, h, &ref, ret);
 	pool_unpin(p, h);
+	if (!ret && !base)
+		atomic_fetch_add_explicit(dir == COPY_FROM_BLOCK
+						  ? &p->remote_read_bytes
+						  : &p->remote_write_bytes,
+					  len, memory_order_relaxed);
 	return ret;
 }
 

@@ -21,16 +21,16 @@ _Static_assert(sizeof(struct ref_wire) == PROTO_BLOCK_REF_SIZE, "ref layout");
 
 struct alloc_req_wire {
 	uint32_t n;
-	uint32_t reserved; /* zero */
+	uint32_t flags; /* enum proto_block_alloc_flags */
 };
 _Static_assert(sizeof(struct alloc_req_wire) == PROTO_BLOCK_ALLOC_REQ_SIZE,
 	       "alloc request layout");
 
 struct alloc_rep_wire {
 	uint32_t count;
-	uint32_t rkey;
-	uint64_t addr;
-	uint64_t len;
+	uint32_t flags; /* enum proto_block_alloc_flags */
+	uint64_t base;	/* WINDOWS: the store's address; else 0 */
+	uint64_t len;	/* WINDOWS: its length; else 0 */
 };
 _Static_assert(sizeof(struct alloc_rep_wire) == PROTO_BLOCK_ALLOC_REP_SIZE,
 	       "alloc reply layout");
@@ -155,11 +155,12 @@ static int get_refs(const uint8_t *buf, struct proto_block_ref *refs,
 	return 0;
 }
 
-int proto_block_alloc_req_encode(uint32_t n, uint8_t *buf, size_t cap)
+int proto_block_alloc_req_encode(uint32_t n, uint32_t flags, uint8_t *buf,
+				 size_t cap)
 {
-	struct alloc_req_wire w = {.n = htole32(n)};
+	struct alloc_req_wire w = {.n = htole32(n), .flags = htole32(flags)};
 
-	if (!n || n > PROTO_BLOCK_MAX_IDX)
+	if (!n || n > PROTO_BLOCK_MAX_IDX || (flags & ~PROTO_BLOCK_ALLOC_MASK))
 		return -EINVAL;
 	if (cap < sizeof(w))
 		return -ENOBUFS;
@@ -167,7 +168,8 @@ int proto_block_alloc_req_encode(uint32_t n, uint8_t *buf, size_t cap)
 	return sizeof(w);
 }
 
-int proto_block_alloc_req_decode(const uint8_t *buf, size_t len, uint32_t *n)
+int proto_block_alloc_req_decode(const uint8_t *buf, size_t len, uint32_t *n,
+				 uint32_t *flags)
 {
 	struct alloc_req_wire w;
 
@@ -175,50 +177,109 @@ int proto_block_alloc_req_decode(const uint8_t *buf, size_t len, uint32_t *n)
 		return -EMSGSIZE;
 	memcpy(&w, buf, sizeof(w));
 	*n = le32toh(w.n);
-	if (!*n || *n > PROTO_BLOCK_MAX_IDX || w.reserved)
+	*flags = le32toh(w.flags);
+	if (!*n || *n > PROTO_BLOCK_MAX_IDX ||
+	    (*flags & ~PROTO_BLOCK_ALLOC_MASK))
 		return -EINVAL;
 	return 0;
 }
 
+/* Bytes per loan in an ALLOC reply with these flags. */
+static size_t alloc_rep_entry(uint32_t flags)
+{
+	return PROTO_BLOCK_REF_SIZE +
+	       (flags & PROTO_BLOCK_ALLOC_WINDOWS ? PROTO_BLOCK_RKEY_SIZE : 0);
+}
+
+static bool alloc_rep_valid(const struct proto_block_alloc_rep *r)
+{
+	if (r->count > PROTO_BLOCK_MAX_IDX ||
+	    (r->flags & ~PROTO_BLOCK_ALLOC_MASK))
+		return false;
+	if (!(r->flags & PROTO_BLOCK_ALLOC_WINDOWS))
+		return !r->base && !r->len;
+	return r->len && r->base + r->len > r->base;
+}
+
 int proto_block_alloc_rep_encode(const struct proto_block_alloc_rep *r,
 				 const struct proto_block_ref *refs,
-				 uint8_t *buf, size_t cap)
+				 const uint32_t *rkeys, uint8_t *buf,
+				 size_t cap)
 {
 	struct alloc_rep_wire w = {
 		.count = htole32(r->count),
-		.rkey = htole32(r->region.rkey),
-		.addr = htole64(r->region.addr),
-		.len = htole64(r->region.len),
+		.flags = htole32(r->flags),
+		.base = htole64(r->base),
+		.len = htole64(r->len),
 	};
-	size_t need = sizeof(w) + PROTO_BLOCK_REF_SIZE * (size_t)r->count;
+	size_t refs_len = PROTO_BLOCK_REF_SIZE * (size_t)r->count;
+	size_t need = sizeof(w) + alloc_rep_entry(r->flags) * r->count;
 
-	if (r->count > PROTO_BLOCK_MAX_IDX)
+	if (!alloc_rep_valid(r) ||
+	    (!rkeys && (r->flags & PROTO_BLOCK_ALLOC_WINDOWS)))
 		return -EINVAL;
 	if (cap < need)
 		return -ENOBUFS;
 	memcpy(buf, &w, sizeof(w));
 	put_refs(buf + sizeof(w), refs, r->count);
+	if (r->flags & PROTO_BLOCK_ALLOC_WINDOWS) {
+		for (uint32_t i = 0; i < r->count; i++) {
+			uint32_t k = htole32(rkeys[i]);
+
+			memcpy(buf + sizeof(w) + refs_len +
+				       PROTO_BLOCK_RKEY_SIZE * (size_t)i,
+			       &k, sizeof(k));
+		}
+	}
 	return need;
 }
 
+/* Every loan with a window lies inside [base, base + len). */
+static int get_rkeys(const uint8_t *buf, const struct proto_block_alloc_rep *r,
+		     uint32_t block_size, const struct proto_block_ref *refs,
+		     uint32_t *rkeys)
+{
+	if (!rkeys || !proto_block_size_valid(block_size))
+		return -EINVAL;
+	for (uint32_t i = 0; i < r->count; i++) {
+		uint32_t k;
+
+		memcpy(&k, buf + PROTO_BLOCK_RKEY_SIZE * (size_t)i, sizeof(k));
+		rkeys[i] = le32toh(k);
+		if (rkeys[i] &&
+		    ((uint64_t)refs[i].block + 1) * block_size > r->len)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int proto_block_alloc_rep_decode(const uint8_t *buf, size_t len,
+				 uint32_t block_size,
 				 struct proto_block_alloc_rep *out,
-				 struct proto_block_ref *refs, size_t max)
+				 struct proto_block_ref *refs, uint32_t *rkeys,
+				 size_t max)
 {
 	struct alloc_rep_wire w;
+	size_t refs_len;
+	int ret;
 
 	if (len < sizeof(w))
 		return -EMSGSIZE;
 	memcpy(&w, buf, sizeof(w));
 	out->count = le32toh(w.count);
-	out->region.rkey = le32toh(w.rkey);
-	out->region.addr = le64toh(w.addr);
-	out->region.len = le64toh(w.len);
-	if (out->count > PROTO_BLOCK_MAX_IDX || out->count > max)
+	out->flags = le32toh(w.flags);
+	out->base = le64toh(w.base);
+	out->len = le64toh(w.len);
+	if (!alloc_rep_valid(out) || out->count > max)
 		return -EINVAL;
-	if (len != sizeof(w) + PROTO_BLOCK_REF_SIZE * (size_t)out->count)
+	if (len != sizeof(w) + alloc_rep_entry(out->flags) * out->count)
 		return -EMSGSIZE;
-	return get_refs(buf + sizeof(w), refs, out->count);
+	ret = get_refs(buf + sizeof(w), refs, out->count);
+	if (ret || !(out->flags & PROTO_BLOCK_ALLOC_WINDOWS))
+		return ret;
+	refs_len = PROTO_BLOCK_REF_SIZE * (size_t)out->count;
+	return get_rkeys(buf + sizeof(w) + refs_len, out, block_size, refs,
+			 rkeys);
 }
 
 int proto_block_list_encode(uint32_t flags, const struct proto_block_ref *refs,

@@ -14,10 +14,14 @@
  * status STALE and touches nothing.
  *
  *   owner A                                   provider B
- *     | ALLOC {n}                                |
+ *     | ALLOC {n, flags}                         |
  *     |----------------------------------------->| lends up to n blocks,
- *     |<-----------------------------------------| cleared: {count, region}
+ *     |<-----------------------------------------| cleared: {count, flags,
+ *     |                                          |   base, len}
  *     |                                          |   + {block, epoch} x count
+ *     |                                          |   [+ rkey x count]
+ *     | RDMA READ/WRITE (rkey, base + block * bs)|  with WINDOWS: one-sided,
+ *     |=========================================>|  on that connection only
  *     | WRITE {block, epoch, off, len} + bytes   |
  *     |----------------------------------------->| bytes land in the block
  *     |<-----------------------------------------| OK (empty)
@@ -43,6 +47,15 @@
  *     | STATUS / PING                            |
  *     |----------------------------------------->| {node, bs, total, free,
  *     |<-----------------------------------------|  region, lease, incarnation}
+ *
+ *   ALLOC with flag WINDOWS (an RDMA connection): the provider binds a
+ *   memory window per loan to this very connection and answers with
+ *   WINDOWS, base and len and one rkey per loan (0: that loan has none);
+ *   the window of block i covers [base + i * bs, base + (i + 1) * bs). A
+ *   loan's window is revoked before the end of the loan (FREE, GOODBYE,
+ *   lease, reconciliation) gives the block back to the store; the epoch,
+ *   not the rkey, stays the loan's name in every message (a window dies
+ *   with its connection, a loan does not).
  *
  *   Moving a block on (DESIGN principles 3 and 5): B needs its memory
  *   back and moves A's loan to a third node C, as an owner of C:
@@ -94,9 +107,10 @@
 #define PROTO_BLOCK_MAX_BATCH 60u
 
 /* Wire sizes of the fixed parts. */
-#define PROTO_BLOCK_REF_SIZE 8 /* {block, epoch} */
+#define PROTO_BLOCK_REF_SIZE 8	/* {block, epoch} */
+#define PROTO_BLOCK_RKEY_SIZE 4 /* one window's rkey, after the refs */
 #define PROTO_BLOCK_ALLOC_REQ_SIZE 8
-#define PROTO_BLOCK_ALLOC_REP_SIZE 24 /* + REF_SIZE per loan */
+#define PROTO_BLOCK_ALLOC_REP_SIZE 24 /* + REF_SIZE (+ RKEY_SIZE) per loan */
 #define PROTO_BLOCK_LIST_SIZE 8	      /* FREE, RECONCILE: + REF_SIZE each */
 #define PROTO_BLOCK_COUNT_SIZE 8      /* FREE and GOODBYE replies */
 #define PROTO_BLOCK_RW_SIZE 16	      /* WRITE: + len bytes */
@@ -112,10 +126,10 @@
 #define PROTO_BLOCK_MAX_BATCH_HDR \
 	(PROTO_BLOCK_BATCH_SIZE + \
 	 PROTO_BLOCK_MAX_BATCH * PROTO_BLOCK_EXTENT_SIZE)
-/* Largest ALLOC reply, FREE or RECONCILE request or reply. */
+/* Largest ALLOC reply (windows included), FREE or RECONCILE message. */
 #define PROTO_BLOCK_MAX_IDX_MSG       \
 	(PROTO_BLOCK_ALLOC_REP_SIZE + \
-	 PROTO_BLOCK_MAX_IDX * PROTO_BLOCK_REF_SIZE)
+	 PROTO_BLOCK_MAX_IDX * (PROTO_BLOCK_REF_SIZE + PROTO_BLOCK_RKEY_SIZE))
 
 /* A loan as the owner names it. epoch is never 0. */
 struct proto_block_ref {
@@ -123,16 +137,29 @@ struct proto_block_ref {
 	uint32_t epoch;
 };
 
+/* ALLOC request and reply flags. */
+enum proto_block_alloc_flags {
+	/*
+	 * Request: bind a memory window per loan to this connection. Reply:
+	 * base, len and an rkey per loan follow (an rkey of 0: no window
+	 * for that loan; the owner uses messages for it).
+	 */
+	PROTO_BLOCK_ALLOC_WINDOWS = 1 << 0,
+	PROTO_BLOCK_ALLOC_MASK = 1,
+};
+
 /*
- * ALLOC reply, followed on the wire by count refs. region is what the owner
- * may reach one-sided on this connection, block i at region offset
- * i * block_size; all zero now that a provider no longer exposes its whole
- * store (one-sided access is to be granted per loan), and on transports
- * without RMA.
+ * ALLOC reply, followed on the wire by count refs, then (WINDOWS) count
+ * rkeys. Without WINDOWS, base and len are 0. With it, the window of a
+ * loan of block i is [base + i * block_size, + block_size), inside
+ * [base, base + len); it works on this connection only, until the loan
+ * ends or the connection closes.
  */
 struct proto_block_alloc_rep {
 	uint32_t count;
-	struct conn_region region;
+	uint32_t flags; /* PROTO_BLOCK_ALLOC_WINDOWS or 0 */
+	uint64_t base;
+	uint64_t len;
 };
 
 /* READ and WRITE: one byte range of one loan; WRITE carries the bytes. */
@@ -181,18 +208,34 @@ struct proto_block_status {
 	uint64_t incarnation; /* changes when the provider restarts */
 };
 
-/* n in 1..PROTO_BLOCK_MAX_IDX. */
-int proto_block_alloc_req_encode(uint32_t n, uint8_t *buf, size_t cap);
-int proto_block_alloc_req_decode(const uint8_t *buf, size_t len, uint32_t *n);
+/* n in 1..PROTO_BLOCK_MAX_IDX; flags within PROTO_BLOCK_ALLOC_MASK. */
+int proto_block_alloc_req_encode(uint32_t n, uint32_t flags, uint8_t *buf,
+				 size_t cap);
+int proto_block_alloc_req_decode(const uint8_t *buf, size_t len, uint32_t *n,
+				 uint32_t *flags);
 
-/* count refs; count <= PROTO_BLOCK_MAX_IDX (0 is allowed). */
+/*
+ * count refs (count <= PROTO_BLOCK_MAX_IDX, 0 is allowed), and with
+ * PROTO_BLOCK_ALLOC_WINDOWS in r->flags count rkeys; base and len must be
+ * 0 without it.
+ */
 int proto_block_alloc_rep_encode(const struct proto_block_alloc_rep *r,
 				 const struct proto_block_ref *refs,
-				 uint8_t *buf, size_t cap);
-/* Fails unless len == fixed part + 8 * count and count <= max. */
+				 const uint32_t *rkeys, uint8_t *buf,
+				 size_t cap);
+/*
+ * Fails unless len == fixed part + count refs (+ count rkeys with
+ * WINDOWS), count <= max, every epoch is nonzero, and with WINDOWS: rkeys
+ * is not NULL (a caller that asked for none passes NULL), base + len does
+ * not wrap, and every loan with an rkey lies inside len (block_size, a
+ * valid block size, cuts len into blocks). Without WINDOWS base and len
+ * must be 0.
+ */
 int proto_block_alloc_rep_decode(const uint8_t *buf, size_t len,
+				 uint32_t block_size,
 				 struct proto_block_alloc_rep *out,
-				 struct proto_block_ref *refs, size_t max);
+				 struct proto_block_ref *refs, uint32_t *rkeys,
+				 size_t max);
 
 /*
  * FREE request, RECONCILE request (with flags) and RECONCILE reply (flags

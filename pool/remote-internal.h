@@ -3,7 +3,8 @@
  * Private layout of struct remote, shared by remote.c (the provider table,
  * node states, checking connections out and in, one request and its
  * reply), remote-keeper.c (the thread that opens connections, reconnects,
- * reconciles and pings), remote-loans.c and remote-rw.c (the calls).
+ * reconciles and pings), remote-loans.c and remote-rw.c (the calls), and
+ * remote-rma.c (the memory windows our loans have on RDMA connections).
  *
  * Lock order: remote.notify_lock -> remote.lock. remote.lock protects the
  * node table, every node's state and connection list; nothing blocks under
@@ -38,6 +39,13 @@
 #define REMOTE_PROBE_MS 2000
 /* Keepalive: at most every lease / 4, and at least this often. */
 #define REMOTE_PING_MAX_MS 30000u
+/*
+ * Most windows we keep per provider (its RMA connection's table, 12 bytes
+ * a loan, twice over for hashing); loans beyond use messages.
+ */
+#define REMOTE_RMA_MAX_WINDOWS 65536u
+
+struct rma_map;
 
 enum remote_state {
 	REMOTE_UP,	/* usable (connections may still be opening) */
@@ -45,14 +53,24 @@ enum remote_state {
 	REMOTE_GONE,	/* it left: EIO until it is added again */
 };
 
+/*
+ * A connection to a provider. At most one per node is its RMA connection
+ * (node->rma): our ALLOCs there ask for a memory window per loan, and
+ * windows is the table of those we got. One-sided accesses use it without
+ * checking it out (conn_rma_*() run beside the stream), each counted in
+ * rma_users: a connection unlinked while they run is freed by the last of
+ * them (remote_rma_put()).
+ */
 struct rconn {
 	struct conn *c;
 	struct remote_node *node;
 	uint64_t gen;		   /* node->gen when connected */
 	int timeout_ms;		   /* deadline set on c */
 	bool idle;		   /* under remote.lock */
-	bool rma;		   /* region valid for one-sided access */
-	struct conn_region region; /* provider's store on this connection */
+	bool linked;		   /* on node->conns; under remote.lock */
+	bool retired;		   /* not to be reused; under remote.lock */
+	unsigned int rma_users;	   /* under remote.lock */
+	struct rma_map *windows;   /* under remote.lock; NULL: none */
 	uint64_t next_id;	   /* owner thread only */
 	struct rconn *prev, *next; /* node->conns, under remote.lock */
 };
@@ -71,6 +89,8 @@ struct remote_node {
 	uint64_t incarnation; /* of the process we last reached; 0: never */
 	uint32_t lease_ms;    /* its lease on us (STATUS); 0: not asked yet */
 	bool candidate;	      /* we may borrow there: keep connections */
+	bool rma_capable;     /* a connection to it had one-sided access */
+	struct rconn *rma;    /* our ALLOCs ask for windows there; or NULL */
 	bool lent_to_us;      /* an ALLOC there succeeded */
 	bool reconcile_wanted;
 	bool keeper_busy; /* the keeper works on it without the lock */
@@ -130,7 +150,7 @@ struct call {
 	bool rep_exact; /* false: any length up to the iovecs */
 	size_t got;	/* reply payload length received */
 	struct proto_block_moved *moved;
-	bool answered; /* a matching reply header arrived */
+	bool answered; /* the whole reply arrived (data or a status) */
 	bool quiet;    /* the keeper's own: not in the request counters */
 };
 
@@ -161,14 +181,29 @@ int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 /* The plain exchange: remote_transact() of the struct call arg. */
 int remote_do_call(struct remote *r, struct rconn *rc, void *arg);
 
-/* Connections: a fresh authenticated one (no lock held). */
+/*
+ * Connections: a fresh authenticated one (no lock held). want_rma: it
+ * may become n's RMA connection, so it gets a window table when it can do
+ * one-sided access.
+ */
 int remote_connect_node(struct remote *r, struct remote_node *n,
 			const char *addr, uint64_t gen, int timeout_ms,
-			struct rconn **out);
+			bool want_rma, struct rconn **out);
+/*
+ * rc is not to be used again: no longer n's RMA connection, unlinked when
+ * idle, destroyed at check-in when busy (lock held; the caller holds rc
+ * for one-sided access, and remote_rma_put() frees it).
+ */
+void remote_retire_locked(struct remote *r, struct rconn *rc);
+/* Frees a connection no list and no one-sided access holds any more. */
+void remote_rconn_free(struct rconn *rc);
 /* Puts a new connection on n's list, idle (lock held). */
 void remote_link_idle_locked(struct rconn *rc);
-/* Takes an idle connection of n now, or NULL (lock held). */
-struct rconn *remote_take_idle_locked(struct remote_node *n);
+/*
+ * Takes an idle connection of n now, or NULL (lock held): another one
+ * before n's RMA connection, which ALLOCs prefer (borrow).
+ */
+struct rconn *remote_take_idle_locked(struct remote_node *n, bool borrow);
 /* Gives rc back: idle when ok and still current, else destroyed. */
 void remote_checkin(struct remote *r, struct rconn *rc, bool ok);
 /*
@@ -205,5 +240,42 @@ int remote_reconcile_on(struct remote *r, struct rconn *rc, uint32_t flags,
 			struct proto_block_ref *missing, uint32_t *nmissing);
 /* A PING on a connection the caller holds. */
 int remote_ping_on(struct remote *r, struct rconn *rc);
+
+/* ---- remote-rma.c ---- */
+
+/* A window table for up to cap loans; NULL when out of memory. */
+struct rma_map *remote_rma_map_create(uint32_t cap);
+void remote_rma_map_destroy(struct rma_map *m);
+/* Shall an ALLOC of n on rc ask for windows? (rc checked out.) */
+bool remote_rma_want(struct remote *r, struct rconn *rc, uint32_t n);
+/* Records the windows an ALLOC reply on rc brought. */
+void remote_rma_learn(struct remote *r, struct rconn *rc,
+		      const struct proto_block_alloc_rep *rep,
+		      const struct proto_block_ref *refs,
+		      const uint32_t *rkeys);
+/*
+ * The windows of loans refs[0..n) (ext[] when refs is NULL: its block and
+ * epoch) on node's RMA connection: 0 with *rc held for one-sided access
+ * (remote_rma_put() after) and win[] filled, or -ENOENT when one of them
+ * has none (then use messages).
+ */
+int remote_rma_get(struct remote *r, uint32_t node,
+		   const struct proto_block_ref *refs,
+		   const struct proto_block_extent *ext, uint32_t n,
+		   struct rconn **rc, struct conn_region *win);
+void remote_rma_put(struct remote *r, struct rconn *rc);
+/*
+ * A one-sided access on rc failed with err. A timeout makes the node
+ * suspect (a WRITE may still be in flight; the reconnect fences it) and
+ * returns -EIO. Anything else (the window refused: the loan ended or
+ * moved on; the connection broke) retires rc as the RMA connection and
+ * returns 1: ask with messages, whose answer is the provider's (ESTALE
+ * for a loan that ended), never the bytes of a stale window.
+ */
+int remote_rma_failed(struct remote *r, struct rconn *rc, int err);
+/* Our loans refs[0..n) on node end, or all of them: drop their windows. */
+void remote_rma_forget(struct remote *r, uint32_t node,
+		       const struct proto_block_ref *refs, uint32_t n);
+void remote_rma_forget_all(struct remote *r, uint32_t node);
 
 #endif

@@ -45,6 +45,10 @@ static unsigned int target_conns_locked(const struct remote_node *n)
 {
 	if (n->waiters > n->nidle)
 		return MIN(n->nconns + 1, REMOTE_MAX_CONNS);
+	/* one more to be its RMA connection, when the last one went */
+	if (n->rma_capable && !n->rma)
+		return MIN(MAX(n->nconns + 1, REMOTE_MIN_CONNS),
+			   REMOTE_MAX_CONNS);
 	return REMOTE_MIN_CONNS;
 }
 
@@ -166,6 +170,7 @@ static void report_missing(struct remote *r, struct remote_node *n, int slot,
 	}
 	if (!k)
 		return;
+	remote_rma_forget(r, n->id, b->missing, k);
 	atomic_fetch_add(&r->lost_by_reconcile, k);
 	r->owner->lost(r->owner_ctx, n->id, b->missing, b->missing_tags, k);
 }
@@ -335,6 +340,13 @@ static void connected(struct remote *r, struct remote_node *n, struct rconn *rc,
 		n->quick_retries = 0;
 		n->backoff_ms = REMOTE_BACKOFF_MIN_MS;
 		n->last_traffic_ns = cmp_now_ns();
+		n->rma_capable |= conn_has_rma(rc->c);
+		if (rc->windows && !n->rma)
+			n->rma = rc;
+		if (n->rma != rc) {
+			remote_rma_map_destroy(rc->windows);
+			rc->windows = NULL;
+		}
 		remote_link_idle_locked(rc);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -353,7 +365,7 @@ static void do_connect(struct remote *r, struct remote_node *n)
 {
 	int timeout = MIN(atomic_load(&r->timeout_ms), REMOTE_PROBE_MS);
 	char addr[PROTO_BLOCK_ADDR_LEN];
-	bool was_suspect;
+	bool was_suspect, want_rma;
 	struct rconn *rc;
 	uint64_t gen;
 	int ret;
@@ -362,9 +374,10 @@ static void do_connect(struct remote *r, struct remote_node *n)
 	strcpy(addr, n->addr);
 	gen = n->gen;
 	was_suspect = n->state == REMOTE_SUSPECT;
+	want_rma = !n->rma;
 	pthread_mutex_unlock(&r->lock);
 
-	ret = remote_connect_node(r, n, addr, gen, timeout, &rc);
+	ret = remote_connect_node(r, n, addr, gen, timeout, want_rma, &rc);
 	if (ret == 0) {
 		ret = settle(r, n, rc, was_suspect, addr);
 		if (ret < 0) {
@@ -387,7 +400,7 @@ static void do_on_idle(struct remote *r, struct remote_node *n, enum job job)
 	int ret;
 
 	pthread_mutex_lock(&r->lock);
-	rc = n->state == REMOTE_UP ? remote_take_idle_locked(n) : NULL;
+	rc = n->state == REMOTE_UP ? remote_take_idle_locked(n, false) : NULL;
 	if (rc && job == JOB_RECONCILE)
 		n->reconcile_wanted = false;
 	pthread_mutex_unlock(&r->lock);

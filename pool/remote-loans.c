@@ -15,41 +15,74 @@
 #include "cmp/wire.h"
 #include "remote-internal.h"
 
+/* One ALLOC, asking for windows when rc is the node's RMA connection. */
+struct alloc_call {
+	struct call cl; /* first: remote_with_conn() reads it */
+	uint32_t n;
+	struct proto_block_ref *refs;
+	struct proto_block_alloc_rep out;
+	int decoded; /* the decoder's verdict on the reply */
+	uint8_t req[PROTO_BLOCK_ALLOC_REQ_SIZE];
+	uint8_t rep[PROTO_BLOCK_MAX_IDX_MSG];
+	uint32_t rkeys[PROTO_BLOCK_MAX_IDX];
+	struct iovec qiov, piov;
+};
+
+static int do_alloc(struct remote *r, struct rconn *rc, void *arg)
+{
+	struct alloc_call *a = arg;
+	bool want = remote_rma_want(r, rc, a->n);
+	int ret;
+
+	proto_block_alloc_req_encode(a->n, want ? PROTO_BLOCK_ALLOC_WINDOWS : 0,
+				     a->req, sizeof(a->req));
+	ret = remote_transact(r, rc, &a->cl);
+	if (ret < 0)
+		return ret;
+	/* windows only where we asked: anything else is a bad reply */
+	a->decoded = proto_block_alloc_rep_decode(
+		a->rep, a->cl.got, r->block_size, &a->out, a->refs,
+		want ? a->rkeys : NULL, a->n);
+	if (!a->decoded && want)
+		remote_rma_learn(r, rc, &a->out, a->refs, a->rkeys);
+	return 0;
+}
+
 int remote_alloc(struct remote *r, uint32_t node, uint32_t n,
 		 struct proto_block_ref *refs, uint32_t *got)
 {
-	uint8_t req[PROTO_BLOCK_ALLOC_REQ_SIZE];
-	uint8_t rep[PROTO_BLOCK_MAX_IDX_MSG];
-	struct proto_block_alloc_rep out;
-	struct iovec qiov = {req, sizeof(req)}, piov = {rep, sizeof(rep)};
-	struct call cl = {
-		.op = WIRE_OP_ALLOC,
-		.req = &qiov,
-		.nreq = 1,
-		.rep = &piov,
-		.nrep = 1,
-		.rep_len = sizeof(rep),
-	};
+	/* 16 KiB on the stack: no allocation on a request path */
+	struct alloc_call call, *a = &call;
 	int ret;
 
 	*got = 0;
 	n = MIN(n, PROTO_BLOCK_MAX_IDX);
-	ret = proto_block_alloc_req_encode(n, req, sizeof(req));
-	if (ret < 0)
-		return ret;
+	if (!n)
+		return -EINVAL;
+	a->decoded = 0;
+	a->n = n;
+	a->refs = refs;
+	a->qiov = (struct iovec){a->req, sizeof(a->req)};
+	a->piov = (struct iovec){a->rep, sizeof(a->rep)};
+	a->cl = (struct call){
+		.op = WIRE_OP_ALLOC,
+		.req = &a->qiov,
+		.nreq = 1,
+		.rep = &a->piov,
+		.nrep = 1,
+		.rep_len = sizeof(a->rep),
+	};
 	/* before sending: a lost reply may leave loans there to reconcile */
 	remote_note_lender(r, node);
-	ret = remote_with_conn(r, node, false, remote_do_call, &cl);
-	if (ret < 0)
-		return ret;
-	ret = proto_block_alloc_rep_decode(rep, cl.got, &out, refs, n);
-	if (ret < 0 || !out.count) {
+	ret = remote_with_conn(r, node, false, do_alloc, a);
+	if (ret == 0 && (a->decoded < 0 || !a->out.count)) {
 		log_warn_rl("remote: node %u sent a bad ALLOC reply", node);
 		atomic_fetch_add(&r->errors, 1);
-		return -EIO;
+		ret = -EIO;
 	}
-	*got = out.count;
-	return 0;
+	if (ret == 0)
+		*got = a->out.count;
+	return ret;
 }
 
 /*
@@ -95,6 +128,8 @@ int remote_free(struct remote *r, uint32_t node,
 	size_t got;
 	int ret;
 
+	/* no one-sided access of ours reaches them from now on */
+	remote_rma_forget(r, node, refs, n);
 	while (done < n) {
 		chunk = MIN(n - done, PROTO_BLOCK_MAX_IDX);
 		ret = list_call(r, NULL, node, WIRE_OP_FREE, 0, refs + done,
@@ -237,8 +272,10 @@ int remote_ping_on(struct remote *r, struct rconn *rc)
 int remote_goodbye(struct remote *r, uint32_t node, uint32_t *freed)
 {
 	uint32_t n = 0;
-	int ret = simple_call(r, node, WIRE_OP_GOODBYE, &n);
+	int ret;
 
+	remote_rma_forget_all(r, node);
+	ret = simple_call(r, node, WIRE_OP_GOODBYE, &n);
 	if (freed)
 		*freed = n;
 	return ret;

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Byte ranges of blocks on a provider (remote.h): READ and WRITE of one
- * range, READ_BATCH and WRITE_BATCH of many in one burst. On a connection
- * with one-sided access (RDMA) the bytes go straight to or from the
- * region the provider offered instead of as messages (none is offered
- * today: see proto_block.h).
+ * range, READ_BATCH and WRITE_BATCH of many in one burst. A loan with a
+ * memory window on the provider's RMA connection (remote-rma.c) is read
+ * and written one-sided, RDMA READ/WRITE straight into its block; the
+ * others, and every access a window refused, go as messages, whose
+ * answer is the provider's.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -16,35 +17,34 @@
 #include "cmp/wire.h"
 #include "remote-internal.h"
 
-/* One READ or WRITE, with the one-sided path when the connection has it. */
-struct rw_call {
-	struct call cl;
-	bool write;
-	uint64_t region_off;
-	void *buf;
-	uint32_t len;
-};
+/* Not one-sided after all: ask with a message. */
+#define USE_MESSAGES 1
 
-static int do_rw(struct remote *r, struct rconn *rc, void *arg)
+static void count_rma(struct remote *r, bool write, uint64_t bytes)
 {
-	struct rw_call *rw = arg;
+	atomic_fetch_add(&r->requests, 1);
+	atomic_fetch_add(write ? &r->sent : &r->received, bytes);
+}
+
+/* One range one-sided: 0, -errno, or USE_MESSAGES. */
+static int rw_rma(struct remote *r, uint32_t node, bool write,
+		  struct proto_block_ref ref, uint32_t off, void *buf,
+		  uint32_t len)
+{
+	struct conn_region win;
+	struct rconn *rc;
 	int ret;
 
-	if (rc->rma && rw->region_off + rw->len <= rc->region.len) {
-		if (rw->write)
-			ret = conn_rma_write(rc->c, rw->buf, rw->len,
-					     &rc->region, rw->region_off);
-		else
-			ret = conn_rma_read(rc->c, rw->buf, rw->len,
-					    &rc->region, rw->region_off);
-		if (ret == 0) {
-			atomic_fetch_add(&r->requests, 1);
-			atomic_fetch_add(rw->write ? &r->sent : &r->received,
-					 rw->len);
-		}
-		return ret;
-	}
-	return remote_transact(r, rc, &rw->cl);
+	if (remote_rma_get(r, node, &ref, NULL, 1, &rc, &win) < 0)
+		return USE_MESSAGES;
+	ret = write ? conn_rma_write(rc->c, buf, len, &win, off)
+		    : conn_rma_read(rc->c, buf, len, &win, off);
+	if (ret == 0)
+		count_rma(r, write, len);
+	else
+		ret = remote_rma_failed(r, rc, ret);
+	remote_rma_put(r, rc);
+	return ret;
 }
 
 static int rw_args_valid(struct remote *r, uint32_t off, uint32_t len)
@@ -64,29 +64,25 @@ static int rw(struct remote *r, uint32_t node, bool write,
 	uint8_t req[PROTO_BLOCK_RW_SIZE];
 	/* a WRITE sends the bytes after the header; a READ receives them */
 	struct iovec iov[2] = {{req, sizeof(req)}, {buf, len}};
-	struct rw_call call = {
-		.cl =
-			{
-				.op = write ? WIRE_OP_WRITE : WIRE_OP_READ,
-				.req = iov,
-				.nreq = write ? 2 : 1,
-				.rep = write ? NULL : &iov[1],
-				.nrep = write ? 0 : 1,
-				.rep_len = write ? 0 : len,
-				.rep_exact = true,
-				.moved = moved,
-			},
-		.write = write,
-		.region_off = (uint64_t)ref.block * r->block_size + off,
-		.buf = buf,
-		.len = len,
+	struct call cl = {
+		.op = write ? WIRE_OP_WRITE : WIRE_OP_READ,
+		.req = iov,
+		.nreq = write ? 2 : 1,
+		.rep = write ? NULL : &iov[1],
+		.nrep = write ? 0 : 1,
+		.rep_len = write ? 0 : len,
+		.rep_exact = true,
+		.moved = moved,
 	};
 	int ret = rw_args_valid(r, off, len);
 
 	if (ret < 0)
 		return ret;
+	ret = rw_rma(r, node, write, ref, off, buf, len);
+	if (ret != USE_MESSAGES)
+		return ret;
 	proto_block_rw_encode(&hdr, req, sizeof(req));
-	return remote_with_conn(r, node, true, do_rw, &call);
+	return remote_with_conn(r, node, true, remote_do_call, &cl);
 }
 
 int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,
@@ -103,45 +99,35 @@ int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
 	return rw(r, node, true, ref, off, (void *)src, len, moved);
 }
 
-struct batch_call {
-	struct call cl;
-	bool write;
-	const struct proto_block_extent *ext;
-	uint32_t n;
-	const struct iovec *iov;
-	int iovcnt;
-};
-
-/*
- * The one-sided form of a batch: walks extents and iovecs together, one
- * RMA operation per piece where an extent and an iovec overlap.
- */
-static int batch_rma(struct remote *r, struct rconn *rc, struct batch_call *b)
+/* Pieces where an extent and an iovec overlap, one RMA operation each. */
+static int batch_pieces(struct rconn *rc, bool write,
+			const struct proto_block_extent *ext, uint32_t n,
+			const struct conn_region *win, const struct iovec *iov,
+			int iovcnt)
 {
 	size_t io_off = 0;
 	int i = 0, ret;
 
-	for (uint32_t e = 0; e < b->n; e++) {
-		uint64_t at = (uint64_t)b->ext[e].block * r->block_size +
-			      b->ext[e].off;
-		uint32_t left = b->ext[e].len;
+	for (uint32_t e = 0; e < n; e++) {
+		uint64_t at = ext[e].off;
+		uint32_t left = ext[e].len;
 
 		while (left) {
 			size_t piece;
 			uint8_t *p;
 
-			while (i < b->iovcnt && io_off == b->iov[i].iov_len) {
+			while (i < iovcnt && io_off == iov[i].iov_len) {
 				i++;
 				io_off = 0;
 			}
-			if (i == b->iovcnt)
+			if (i == iovcnt)
 				return -EINVAL;
-			piece = MIN((size_t)left, b->iov[i].iov_len - io_off);
-			p = (uint8_t *)b->iov[i].iov_base + io_off;
-			ret = b->write ? conn_rma_write(rc->c, p, piece,
-							&rc->region, at)
-				       : conn_rma_read(rc->c, p, piece,
-						       &rc->region, at);
+			piece = MIN((size_t)left, iov[i].iov_len - io_off);
+			p = (uint8_t *)iov[i].iov_base + io_off;
+			ret = write ? conn_rma_write(rc->c, p, piece, &win[e],
+						     at)
+				    : conn_rma_read(rc->c, p, piece, &win[e],
+						    at);
 			if (ret < 0)
 				return ret;
 			at += piece;
@@ -149,31 +135,31 @@ static int batch_rma(struct remote *r, struct rconn *rc, struct batch_call *b)
 			io_off += piece;
 		}
 	}
-	atomic_fetch_add(&r->requests, 1);
-	atomic_fetch_add(b->write ? &r->sent : &r->received, b->cl.rep_len);
 	return 0;
 }
 
-static bool batch_in_region(struct remote *r, struct rconn *rc,
-			    const struct batch_call *b)
+/*
+ * A batch one-sided, when every extent has a window: 0, -errno, or
+ * USE_MESSAGES (the iovecs' total equals the extents', checked before).
+ */
+static int batch_rma(struct remote *r, uint32_t node, bool write,
+		     const struct proto_block_extent *ext, uint32_t n,
+		     const struct iovec *iov, int iovcnt, uint64_t bytes)
 {
-	if (!rc->rma)
-		return false;
-	for (uint32_t e = 0; e < b->n; e++)
-		if ((uint64_t)b->ext[e].block * r->block_size + b->ext[e].off +
-			    b->ext[e].len >
-		    rc->region.len)
-			return false;
-	return true;
-}
+	struct conn_region win[PROTO_BLOCK_MAX_BATCH];
+	struct rconn *rc;
+	int ret;
 
-static int do_batch(struct remote *r, struct rconn *rc, void *arg)
-{
-	struct batch_call *b = arg;
-
-	if (batch_in_region(r, rc, b))
-		return batch_rma(r, rc, b);
-	return remote_transact(r, rc, &b->cl);
+	if (n > PROTO_BLOCK_MAX_BATCH ||
+	    remote_rma_get(r, node, NULL, ext, n, &rc, win) < 0)
+		return USE_MESSAGES;
+	ret = batch_pieces(rc, write, ext, n, win, iov, iovcnt);
+	if (ret == 0)
+		count_rma(r, write, bytes);
+	else
+		ret = remote_rma_failed(r, rc, ret);
+	remote_rma_put(r, rc);
+	return ret;
 }
 
 static int batch(struct remote *r, uint32_t node, bool write,
@@ -183,21 +169,12 @@ static int batch(struct remote *r, uint32_t node, bool write,
 {
 	uint8_t hdr[PROTO_BLOCK_MAX_BATCH_HDR];
 	struct iovec qiov[PROTO_BLOCK_MAX_BATCH + 1];
-	struct batch_call b = {
-		.cl =
-			{
-				.op = write ? WIRE_OP_WRITE_BATCH
-					    : WIRE_OP_READ_BATCH,
-				.req = qiov,
-				.nreq = 1,
-				.rep_exact = true,
-				.moved = moved,
-			},
-		.write = write,
-		.ext = ext,
-		.n = n,
-		.iov = iov,
-		.iovcnt = iovcnt,
+	struct call cl = {
+		.op = write ? WIRE_OP_WRITE_BATCH : WIRE_OP_READ_BATCH,
+		.req = qiov,
+		.nreq = 1,
+		.rep_exact = true,
+		.moved = moved,
 	};
 	uint64_t want = 0;
 	int ret;
@@ -217,17 +194,19 @@ static int batch(struct remote *r, uint32_t node, bool write,
 		return ret;
 	qiov[0].iov_base = hdr;
 	qiov[0].iov_len = ret;
+	ret = batch_rma(r, node, write, ext, n, iov, iovcnt, want);
+	if (ret != USE_MESSAGES)
+		return ret;
 	if (write) {
 		memcpy(qiov + 1, iov, iovcnt * sizeof(*iov));
-		b.cl.nreq = 1 + iovcnt;
-		b.cl.rep_len = 0;
+		cl.nreq = 1 + iovcnt;
+		cl.rep_len = 0;
 	} else {
-		b.cl.rep = iov;
-		b.cl.nrep = iovcnt;
-		b.cl.rep_len = want;
+		cl.rep = iov;
+		cl.nrep = iovcnt;
+		cl.rep_len = want;
 	}
-	ret = remote_with_conn(r, node, true, do_batch, &b);
-	return ret;
+	return remote_with_conn(r, node, true, remote_do_call, &cl);
 }
 
 int remote_read_batch(struct remote *r, uint32_t node,

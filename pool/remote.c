@@ -49,6 +49,9 @@ static void unlink_conn_locked(struct rconn *rc)
 		n->nidle--;
 	n->nconns--;
 	rc->prev = rc->next = NULL;
+	rc->linked = false;
+	if (n->rma == rc)
+		n->rma = NULL;
 }
 
 void remote_link_idle_locked(struct rconn *rc)
@@ -61,17 +64,24 @@ void remote_link_idle_locked(struct rconn *rc)
 		n->conns->prev = rc;
 	n->conns = rc;
 	n->nconns++;
+	rc->linked = true;
 	rc->idle = true;
 	n->nidle++;
 	pthread_cond_signal(&n->cond);
 }
 
-struct rconn *remote_take_idle_locked(struct remote_node *n)
+struct rconn *remote_take_idle_locked(struct remote_node *n, bool borrow)
 {
 	struct rconn *rc;
 
-	for (rc = n->conns; rc && !rc->idle; rc = rc->next)
-		;
+	if (borrow && n->rma && n->rma->idle)
+		rc = n->rma;
+	else
+		for (rc = n->conns; rc && (!rc->idle || rc == n->rma);
+		     rc = rc->next)
+			;
+	if (!rc && n->rma && n->rma->idle)
+		rc = n->rma;
 	if (rc) {
 		rc->idle = false;
 		n->nidle--;
@@ -84,10 +94,16 @@ void remote_drop_conns_locked(struct remote_node *n, struct rconn **dead)
 	struct rconn *rc = n->conns, *next;
 
 	n->gen++;
+	n->rma = NULL;
 	for (; rc; rc = next) {
 		next = rc->next;
 		if (rc->idle) {
 			unlink_conn_locked(rc);
+			if (rc->rma_users) {
+				/* the last one-sided access frees it */
+				conn_shutdown(rc->c);
+				continue;
+			}
 			rc->next = *dead;
 			*dead = rc;
 		} else {
@@ -96,13 +112,31 @@ void remote_drop_conns_locked(struct remote_node *n, struct rconn **dead)
 	}
 }
 
+void remote_retire_locked(struct remote *r, struct rconn *rc)
+{
+	struct remote_node *n = rc->node;
+
+	rc->retired = true;
+	if (n->rma == rc)
+		n->rma = NULL;
+	if (rc->linked && rc->idle)
+		unlink_conn_locked(rc);
+	remote_kick_keeper_locked(r);
+}
+
+void remote_rconn_free(struct rconn *rc)
+{
+	conn_destroy(rc->c);
+	remote_rma_map_destroy(rc->windows);
+	free(rc);
+}
+
 void remote_destroy_chain(struct rconn *rc)
 {
 	while (rc) {
 		struct rconn *next = rc->next;
 
-		conn_destroy(rc->c);
-		free(rc);
+		remote_rconn_free(rc);
 		rc = next;
 	}
 }
@@ -404,7 +438,11 @@ static int recv_reply(struct rconn *rc, const struct wire_hdr *rh,
 	return ret;
 }
 
-/* A status other than OK: MOVED's payload, or the status as -errno. */
+/*
+ * A status other than OK: MOVED's payload, or the status as -errno. The
+ * call is answered once the whole reply is in: a stream that breaks in
+ * the middle of it is the transport's failure, not the provider's word.
+ */
 static int recv_refusal(struct rconn *rc, struct call *cl,
 			const struct wire_hdr *rh)
 {
@@ -423,11 +461,13 @@ static int recv_refusal(struct rconn *rc, struct call *cl,
 			return -EPROTO;
 		if (cl->moved)
 			*cl->moved = mv;
+		cl->answered = true;
 		return -EREMCHG;
 	}
 	ret = wire_skip_payload(rc->c, rh);
 	if (ret < 0)
 		return ret;
+	cl->answered = true;
 	ret = wire_status_to_errno(rh->status);
 	return ret > 0 ? -ret : (ret ? ret : -EIO);
 }
@@ -456,15 +496,15 @@ int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
 			  (unsigned long long)h.id);
 		return -EPROTO;
 	}
-	cl->answered = true;
 	if (rh.status != WIRE_S_OK)
 		return recv_refusal(rc, cl, &rh);
 	if (cl->rep_exact ? rh.len != cl->rep_len : rh.len > cl->rep_len)
 		return -EPROTO;
 	cl->got = rh.len;
-	if (!rh.len)
-		return 0;
-	return recv_reply(rc, &rh, cl->rep, cl->nrep);
+	ret = rh.len ? recv_reply(rc, &rh, cl->rep, cl->nrep) : 0;
+	if (ret == 0)
+		cl->answered = true;
+	return ret;
 }
 
 bool remote_conn_reusable(int ret)
@@ -510,7 +550,7 @@ int remote_status_on(struct remote *r, struct rconn *rc,
 
 int remote_connect_node(struct remote *r, struct remote_node *n,
 			const char *addr, uint64_t gen, int timeout_ms,
-			struct rconn **out)
+			bool want_rma, struct rconn **out)
 {
 	int timeout = atomic_load(&r->timeout_ms);
 	struct proto_block_status st;
@@ -532,12 +572,13 @@ int remote_connect_node(struct remote *r, struct remote_node *n,
 			  timeout_ms);
 	if (ret < 0)
 		goto err_destroy_conn;
-	if (conn_has_rma(rc->c)) {
+	if (want_rma && conn_has_rma(rc->c)) {
+		/* a table for as many windows as it could grant us */
 		ret = remote_status_on(r, rc, &st);
 		if (ret < 0)
 			goto err_destroy_conn;
-		rc->region = st.region;
-		rc->rma = st.region.len > 0;
+		rc->windows = remote_rma_map_create(
+			MIN(st.total, REMOTE_RMA_MAX_WINDOWS));
 	}
 	/* requests then run on the request deadline */
 	ret = conn_set_timeout(rc->c, timeout);
@@ -581,7 +622,7 @@ static int checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
 		return -EHOSTUNREACH;
 	}
 	while (n->state == REMOTE_UP && !(borrow && n->gate) &&
-	       !(rc = remote_take_idle_locked(n))) {
+	       !(rc = remote_take_idle_locked(n, borrow))) {
 		if (!wait || ret)
 			break;
 		n->waiters++;
@@ -601,11 +642,12 @@ static int checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
 void remote_checkin(struct remote *r, struct rconn *rc, bool ok)
 {
 	struct remote_node *n = rc->node;
+	bool unused;
 
 	pthread_mutex_lock(&r->lock);
 	if (ok)
 		n->last_traffic_ns = cmp_now_ns();
-	if (ok && n->state == REMOTE_UP && rc->gen == n->gen) {
+	if (ok && n->state == REMOTE_UP && rc->gen == n->gen && !rc->retired) {
 		rc->idle = true;
 		n->nidle++;
 		pthread_cond_signal(&n->cond);
@@ -614,9 +656,11 @@ void remote_checkin(struct remote *r, struct rconn *rc, bool ok)
 	}
 	unlink_conn_locked(rc);
 	remote_kick_keeper_locked(r);
+	/* else the last one-sided access on it frees it */
+	unused = !rc->rma_users;
 	pthread_mutex_unlock(&r->lock);
-	conn_destroy(rc->c);
-	free(rc);
+	if (unused)
+		remote_rconn_free(rc);
 }
 
 int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,

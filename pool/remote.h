@@ -25,9 +25,16 @@
  * traffic, so the provider's lease on us never runs out while we live.
  * The calling thread never connects: it checks out an idle connection or
  * waits (bounded by the request deadline) for one the keeper opens, then
- * does its own network I/O synchronously. On transports with one-sided
- * access (RDMA), reads and writes go straight to the provider's exposed
- * region with conn_rma_read/write instead of READ/WRITE messages.
+ * does its own network I/O synchronously.
+ *
+ * One-sided access (RDMA): one connection per provider is our RMA
+ * connection; ALLOCs there ask for a memory window per loan, and reads and
+ * writes of loans that have one go straight into the provider's block
+ * with conn_rma_read/write (no request, no provider CPU) instead of
+ * READ/WRITE messages. Everything else, and an access whose window was
+ * refused (the loan ended: that connection is closed, and the provider's
+ * answer to the message is -ESTALE), uses messages. A timeout of a
+ * one-sided access makes the node suspect, as any other timeout.
  *
  * Errors: 0 or -errno. -EIO: the provider is unreachable, suspect, gone,
  * timed out or broke the protocol. Every call is bounded by the timeout

@@ -7,8 +7,12 @@
  * as the block server does per loan, checks byte ranges written and read
  * one-sided through the windows against a known pattern (the server
  * verifies what landed in its memory), checks that a revoked window
- * refuses access, and reports latency (p50/p99) and bandwidth. Exits 77
- * when the machine has no RDMA device, so test harnesses report a skip.
+ * refuses access, and reports latency (p50/p99) and bandwidth. In
+ * loopback mode it then runs the block server itself on the device and
+ * checks, with real owners' connections, that a loan's window reaches its
+ * block from its owner's connection only and that the NIC refuses it once
+ * the loan ended (FREE, GOODBYE). Exits 77 when the machine has no RDMA
+ * device, so test harnesses report a skip.
  *
  *   cmp-rdma-selftest --server rdma://ADDR:PORT
  *   cmp-rdma-selftest --client rdma://ADDR:PORT
@@ -21,7 +25,8 @@
  *   modprobe rdma_rxe && rdma link add rxe0 type rxe netdev eth0
  *
  * The tool talks to the transport through conn_rdma_transport and its ops,
- * so it tests exactly the RDMA code, whatever conn.c dispatches. Its
+ * so it tests exactly the RDMA code, whatever conn.c dispatches (the block
+ * server check goes through the whole connector, as cmpfs does). Its
  * protocol is drawn in cmp-rdma-selftest.h; this file is the server, the
  * options and main, cmp-rdma-selftest-client.c the client's checks.
  */
@@ -414,6 +419,17 @@ static void find_rdma_ip(char *ip, size_t len)
 	rdma_destroy_event_channel(ch);
 }
 
+/* The block server's loans, on the same address and a free port. */
+static int run_loans(const char *url)
+{
+	char loans_url[96];
+	const char *port = strrchr(url, ':');
+
+	snprintf(loans_url, sizeof(loans_url), "%.*s:0",
+		 port ? (int)(port - url) : (int)strlen(url), url);
+	return st_run_loans(loans_url);
+}
+
 static int run_loopback(const char *url)
 {
 	struct conn_listener *l;
@@ -443,7 +459,7 @@ static int run_loopback(const char *url)
 		ret = (int)(intptr_t)sret;
 out:
 	l->ops->destroy(l);
-	return ret;
+	return ret ? ret : run_loans(client_url);
 }
 
 static bool have_device(void)

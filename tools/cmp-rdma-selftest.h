@@ -20,7 +20,9 @@
  *   st_cmd DONE ----------------------> next connection
  *
  * With memory windows, a second connection checks that a revoked window
- * refuses access (which breaks that connection, as it should).
+ * refuses access (which breaks that connection, as it should). Loopback
+ * mode then runs the block server itself on the device
+ * (cmp-rdma-selftest-loans.c): loans' windows, and their end.
  */
 #ifndef CMP_RDMA_SELFTEST_H
 #define CMP_RDMA_SELFTEST_H
@@ -88,5 +90,12 @@ int st_accept(struct conn_listener *l, struct conn **out);
 
 /* cmp-rdma-selftest-client.c */
 int st_run_client(const char *url);
+
+/*
+ * cmp-rdma-selftest-loans.c: a block server (the peer service) on
+ * listen_url and owners borrowing from it: windows per loan, refused to
+ * another owner and after the loan ended. 0, -EIO after a failed check.
+ */
+int st_run_loans(const char *listen_url);
 
 #endif

@@ -14,6 +14,8 @@
 #include "cmp/util.h"
 
 #define STATUS_TIMEOUT_MS 3000
+/* the longest wait for a node's snapshot (a node answers in ms) */
+#define SNAPSHOT_WAIT_MS 1000
 
 /* Addresses are printable ASCII already; quotes and backslashes remain. */
 static void json_str(FILE *out, const char *s)
@@ -49,7 +51,7 @@ static void print_json(FILE *out, const char *addr,
 			", \"block_size\": %u, \"capacity\": %llu, "
 			"\"capacity_bytes\": %llu, \"free\": %llu, "
 			"\"lll\": %llu, \"lrl\": %llu, \"rll\": %llu, "
-			"\"rrl\": %llu, \"age_ms\": %llu}",
+			"\"rrl\": %llu, \"age_ms\": %llu, \"fresh\": %s, ",
 			n[i].block_size, (unsigned long long)n[i].capacity,
 			(unsigned long long)(n[i].capacity * n[i].block_size),
 			(unsigned long long)n[i].counts.free,
@@ -57,7 +59,15 @@ static void print_json(FILE *out, const char *addr,
 			(unsigned long long)n[i].counts.lrl,
 			(unsigned long long)n[i].counts.rll,
 			(unsigned long long)n[i].counts.rrl,
-			(unsigned long long)n[i].age_ms);
+			(unsigned long long)n[i].age_ms,
+			n[i].fresh ? "true" : "false");
+		fprintf(out,
+			"\"read_bytes\": %llu, \"write_bytes\": %llu, "
+			"\"net_rx_bytes\": %llu, \"net_tx_bytes\": %llu}",
+			(unsigned long long)n[i].traffic.read_bytes,
+			(unsigned long long)n[i].traffic.write_bytes,
+			(unsigned long long)n[i].traffic.net_rx_bytes,
+			(unsigned long long)n[i].traffic.net_tx_bytes);
 	}
 	fprintf(out, "%s]}\n", count ? "\n" : "");
 }
@@ -94,12 +104,55 @@ static void count_states(const struct mgr_node_info *n, size_t count, char *buf,
 	snprintf(buf, len, "%zu alive%s%s", k[MGR_NODE_ALIVE], sus, left);
 }
 
+/* "12 ms", "3.4 s", "5 min": how old a node's numbers are. */
+static const char *age_text(uint64_t ms, char *buf, size_t len)
+{
+	if (ms < 1000)
+		snprintf(buf, len, "%llu ms", (unsigned long long)ms);
+	else if (ms < 100000)
+		snprintf(buf, len, "%.1f s", (double)ms / 1000);
+	else
+		snprintf(buf, len, "%llu min", (unsigned long long)ms / 60000);
+	return buf;
+}
+
+/*
+ * A node's lists in units. A node that is not alive shows none: its last
+ * counts are stale (they stay in --json, as last known).
+ */
+static void print_lists(FILE *out, const struct mgr_node_info *n)
+{
+	const uint64_t v[] = {n->counts.free, n->counts.lll, n->counts.lrl,
+			      n->counts.rll, n->counts.rrl};
+	char a[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		fprintf(out, " %10s",
+			n->state != MGR_NODE_ALIVE
+				? "-"
+				: cmp_format_size(v[i] * n->block_size, a,
+						  sizeof(a)));
+}
+
+static void print_row(FILE *out, const struct mgr_node_info *n, int sw, int w)
+{
+	char a[32], b[32], st[48];
+
+	fprintf(out, "%-10u %-9s %-*s %-*s %9s %10s", n->node,
+		mgr_kind_name(n->kind), sw, state_text(n, st, sizeof(st)), w,
+		n->addr, cmp_format_size(n->block_size, a, sizeof(a)),
+		cmp_format_size(n->capacity * n->block_size, b, sizeof(b)));
+	print_lists(out, n);
+	fprintf(out, " %8s%s\n", age_text(n->age_ms, a, sizeof(a)),
+		n->state == MGR_NODE_ALIVE && !n->fresh ? "*" : "");
+}
+
 static void print_table(FILE *out, const char *addr,
 			const struct mgr_node_info *n, size_t count)
 {
 	uint64_t cap = 0, free_bytes = 0;
 	char a[32], b[32], st[48], states[128];
-	size_t i;
+	size_t i, stale = 0;
 	int w = 4, sw = 5; /* the ADDR and STATE columns fit their longest */
 
 	for (i = 0; i < count; i++) {
@@ -107,26 +160,15 @@ static void print_table(FILE *out, const char *addr,
 		sw = MAX(sw, (int)strlen(state_text(&n[i], st, sizeof(st))));
 	}
 	fprintf(out,
-		"%-10s %-9s %-*s %-*s %9s %10s %10s %10s %10s %10s "
-		"%10s %7s\n",
+		"%-10s %-9s %-*s %-*s %9s %10s %10s %10s %10s %10s %10s "
+		"%8s\n",
 		"NODE", "KIND", sw, "STATE", w, "ADDR", "BLOCK", "CAPACITY",
-		"FREE", "LLL", "LRL", "RLL", "RRL", "SEEN");
+		"FREE", "LLL", "LRL", "RLL", "RRL", "AGE");
 	for (i = 0; i < count; i++) {
-		fprintf(out,
-			"%-10u %-9s %-*s %-*s %9s %10llu %10llu %10llu "
-			"%10llu %10llu %10llu %5llus\n",
-			n[i].node, mgr_kind_name(n[i].kind), sw,
-			state_text(&n[i], st, sizeof(st)), w, n[i].addr,
-			cmp_format_size(n[i].block_size, a, sizeof(a)),
-			(unsigned long long)n[i].capacity,
-			(unsigned long long)n[i].counts.free,
-			(unsigned long long)n[i].counts.lll,
-			(unsigned long long)n[i].counts.lrl,
-			(unsigned long long)n[i].counts.rll,
-			(unsigned long long)n[i].counts.rrl,
-			(unsigned long long)(n[i].age_ms / 1000));
+		print_row(out, &n[i], sw, w);
 		if (n[i].state != MGR_NODE_ALIVE)
 			continue;
+		stale += !n[i].fresh;
 		cap += n[i].capacity * n[i].block_size;
 		free_bytes += n[i].counts.free * n[i].block_size;
 	}
@@ -134,10 +176,12 @@ static void print_table(FILE *out, const char *addr,
 	fprintf(out, "%zu nodes (%s) at manager %s; pool %s, %s free\n", count,
 		states, addr, cmp_format_size(cap, a, sizeof(a)),
 		cmp_format_size(free_bytes, b, sizeof(b)));
+	if (stale)
+		fprintf(out, "* did not answer the snapshot: its numbers are "
+			     "as old as AGE says\n");
 }
 
-/* What a person can do about the usual failures. */
-static const char *hint(int err)
+const char *cmpctl_error_hint(int err)
 {
 	switch (err) {
 	case -EACCES:
@@ -155,23 +199,14 @@ static const char *hint(int err)
 }
 
 int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
-			  bool insecure, bool json, FILE *out)
+			  bool json, FILE *out)
 {
 	struct mgr_node_info *nodes;
 	struct auth_keyring *kr = NULL;
 	size_t count;
 	int ret;
 
-	if (!manager_addr) {
-		fprintf(stderr, "cmpctl: no manager address given\n");
-		return -EINVAL;
-	}
-	if (!insecure) {
-		if (!key_path) {
-			fprintf(stderr, "cmpctl: give the cluster key file "
-					"(or --insecure)\n");
-			return -EINVAL;
-		}
+	if (key_path) {
 		/* auth_keyring_load() says what is wrong with the file */
 		kr = auth_keyring_load(key_path);
 		if (!kr)
@@ -183,11 +218,12 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 		fprintf(stderr, "cmpctl: %s\n", strerror(-ret));
 		goto out_wipe;
 	}
-	ret = mgr_query_nodes(manager_addr, kr, STATUS_TIMEOUT_MS, nodes,
-			      PROTO_MGR_MAX_NODES, &count);
+	ret = mgr_query_snapshot(manager_addr, kr, STATUS_TIMEOUT_MS,
+				 SNAPSHOT_WAIT_MS, nodes, PROTO_MGR_MAX_NODES,
+				 &count);
 	if (ret < 0) {
 		fprintf(stderr, "cmpctl: manager %s: %s%s\n", manager_addr,
-			strerror(-ret), hint(ret));
+			strerror(-ret), cmpctl_error_hint(ret));
 		goto out_free;
 	}
 	if (json)

@@ -21,11 +21,14 @@
 
 /*
  * Asks the manager at manager_addr for every node and prints a table, or
- * JSON when json is set. key_path is the cluster key file; with insecure
- * set it is ignored and no key is used.
+ * JSON when json is set. key_path is the cluster key file; NULL: no key
+ * (insecure).
  */
 int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
-			  bool insecure, bool json, FILE *out);
+			  bool json, FILE *out);
+
+/* What a person can do about a failure to reach the manager, or "". */
+const char *cmpctl_error_hint(int err);
 
 /* Writes a new random cluster key to path; refuses to overwrite one. */
 int cmpctl_keygen(const char *path);

@@ -16,6 +16,7 @@
 #include "cmp/mgr.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
+#include "cmpctl-cluster.h"
 #include "cmpctl-drain.h"
 #include "proto_block.h"
 
@@ -36,8 +37,8 @@ static int node_addr(const char *manager, struct auth_keyring *kr,
 	ret = mgr_query_nodes(manager, kr, DRAIN_TIMEOUT_MS, nodes,
 			      PROTO_MGR_MAX_NODES, &count);
 	if (ret < 0) {
-		fprintf(stderr, "cmpctl: manager %s: %s\n", manager,
-			strerror(-ret));
+		fprintf(stderr, "cmpctl: manager %s: %s%s\n", manager,
+			strerror(-ret), cmpctl_error_hint(ret));
 		goto out_free;
 	}
 	ret = -ENOENT;
@@ -100,11 +101,11 @@ static void report(FILE *out, uint32_t node,
 	fflush(out);
 }
 
-/* Asks until the node holds nothing for others, or wait_s passed. */
-static int drain_on(struct conn *c, uint32_t node, bool on, int wait_s,
+/* Asks until the node holds nothing for others, or wait_ms passed. */
+static int drain_on(struct conn *c, uint32_t node, bool on, uint32_t wait_ms,
 		    FILE *out)
 {
-	uint64_t end = cmp_now_ns() + (uint64_t)wait_s * 1000000000ull;
+	uint64_t end = cmp_now_ns() + (uint64_t)wait_ms * 1000000ull;
 	struct timespec ts = {0, POLL_MS * 1000000l};
 	struct proto_block_drain_rep r, last = {UINT32_MAX, 0, 0};
 	uint64_t id = 1;
@@ -119,31 +120,33 @@ static int drain_on(struct conn *c, uint32_t node, bool on, int wait_s,
 						   : "");
 			return ret;
 		}
-		if (memcmp(&r, &last, sizeof(r)) || !wait_s || !on)
+		if (memcmp(&r, &last, sizeof(r)) || !wait_ms || !on)
 			report(out, node, &r);
 		last = r;
-		if (!wait_s || !on || (!r.held && !r.forwarding))
+		if (!wait_ms || !on || (!r.held && !r.forwarding))
 			return 0;
 		if (cmp_now_ns() > end) {
 			fprintf(stderr,
 				"cmpctl: node %u still holds %u blocks for "
-				"others after %d s (it keeps draining)\n",
-				node, r.held, wait_s);
+				"others (%u owners not told) after %.0f s (it "
+				"keeps draining)\n",
+				node, r.held, r.forwarding, wait_ms / 1000.0);
 			return -ETIMEDOUT;
 		}
 		nanosleep(&ts, NULL);
 	}
 }
 
-int cmpctl_drain(const char *manager, const char *key_path, bool insecure,
-		 uint32_t node, bool on, int wait_s, FILE *out)
+int cmpctl_drain(const char *manager, const char *key_path, uint32_t node,
+		 bool on, uint32_t wait_ms, FILE *out)
 {
 	char addr[PROTO_MGR_ADDR_LEN];
 	struct auth_keyring *kr = NULL;
 	struct conn *c = NULL;
 	int ret;
 
-	if (!insecure) {
+	if (key_path) {
+		/* auth_keyring_load() says what is wrong with the file */
 		kr = auth_keyring_load(key_path);
 		if (!kr)
 			return -errno;
@@ -157,11 +160,11 @@ int cmpctl_drain(const char *manager, const char *key_path, bool insecure,
 	if (!ret)
 		ret = auth_client(c, kr, 0, 0, DRAIN_TIMEOUT_MS);
 	if (ret < 0) {
-		fprintf(stderr, "cmpctl: node %u at %s: %s\n", node, addr,
-			strerror(-ret));
+		fprintf(stderr, "cmpctl: node %u at %s: %s%s\n", node, addr,
+			strerror(-ret), cmpctl_error_hint(ret));
 		goto out_conn;
 	}
-	ret = drain_on(c, node, on, wait_s, out);
+	ret = drain_on(c, node, on, wait_ms, out);
 out_conn:
 	conn_destroy(c);
 out_keyring:

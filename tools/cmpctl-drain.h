@@ -13,8 +13,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* wait_s 0: ask once; else until drained or wait_s seconds passed. */
-int cmpctl_drain(const char *manager, const char *key_path, bool insecure,
-		 uint32_t node, bool on, int wait_s, FILE *out);
+/*
+ * key_path NULL: no key (insecure). wait_ms 0: ask once; else until
+ * drained or wait_ms passed (-ETIMEDOUT).
+ */
+int cmpctl_drain(const char *manager, const char *key_path, uint32_t node,
+		 bool on, uint32_t wait_ms, FILE *out);
 
 #endif

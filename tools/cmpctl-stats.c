@@ -74,6 +74,18 @@ static enum group classify(const char *name)
 	return G_OTHER;
 }
 
+/*
+ * Counters whose name alone misleads: the mount's pool_free_bytes is this
+ * node's free memory, not the cluster's (cmpctl status shows that).
+ */
+static const struct {
+	const char *name, *label;
+} labels[] = {
+	{"pool_free_bytes", "free on this node"},
+	{"read_remote_bytes", "read from other nodes"},
+	{"write_remote_bytes", "written to other nodes"},
+};
+
 /* The counter's name without what its group line already says. */
 static void label(const char *name, enum group g, char *buf, size_t len)
 {
@@ -82,6 +94,12 @@ static void label(const char *name, enum group g, char *buf, size_t len)
 					     [G_REQUESTS] = "req_"};
 	size_t n;
 
+	for (size_t i = 0; i < ARRAY_SIZE(labels); i++) {
+		if (!strcmp(name, labels[i].name)) {
+			snprintf(buf, len, "%s", labels[i].label);
+			return;
+		}
+	}
 	if (g < ARRAY_SIZE(prefix) && prefix[g] && starts(name, prefix[g]))
 		name += strlen(prefix[g]);
 	snprintf(buf, len, "%s", name);

@@ -2,9 +2,12 @@
 /*
  * cmpctl: the operator's tool. `stats` reads a mount's counters (the
  * user.cmpfs.stats attribute of its root) and shows a summary
- * (cmpctl-stats.c); the cluster commands talk to the manager. One table
- * row per command. Every message it and the libraries it calls print is
- * one line starting "cmpctl: "; exit status 0 ok, 1 failure, 2 usage.
+ * (cmpctl-stats.c); the cluster commands talk to the manager
+ * (cmpctl-cluster.c). One table row per command, and each command's
+ * options in a table of the daemons' parser (include/cmp/opts.h), so that
+ * a bad option is refused as the daemons refuse one: one line, exit
+ * status 2. Every message it and the libraries it calls print is one line
+ * starting "cmpctl: "; exit status 0 ok, 1 failure, 2 usage.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -17,10 +20,89 @@
 #include "cmpctl-cluster.h"
 #include "cmpctl-drain.h"
 #include "cmpctl-stats.h"
+#include "cmpctl-top.h"
 #include "cmp/log.h"
+#include "cmp/opts.h"
 #include "cmp/util.h"
 
 #define STATS_XATTR "user.cmpfs.stats"
+#define EXIT_FAILURE_SAID 1
+
+/* Every command's options, in one struct: each table names its own. */
+struct cmd_options {
+	bool all;
+	bool json;
+	bool once;
+	char *manager;
+	char *key_path;
+	bool insecure;
+	uint32_t interval_ms;
+	uint32_t count;
+	bool wait;
+	bool undo;
+	uint32_t timeout_ms;
+};
+
+/* clang-format off */
+#define F(m) OPT_FIELD(struct cmd_options, m)
+#define ROW_MANAGER                                                         \
+	{.name = "manager", .short_name = 'm', .type = OPT_ADDR, F(manager), \
+	 .metavar = "ADDR", .help = "the cmp-manager (tcp://HOST:PORT), "    \
+	 "required"}
+#define ROW_KEY                                                             \
+	{.name = "key", .short_name = 'k', .type = OPT_STR, F(key_path),     \
+	 .metavar = "FILE", .help = "the cluster key file, required unless " \
+	 "--insecure"},                                                      \
+	{.name = "insecure", .type = OPT_FLAG, F(insecure),                  \
+	 .help = "talk to a manager that runs without a key"}
+#define ROW_JSON                                                            \
+	{.name = "json", .type = OPT_FLAG, F(json),                          \
+	 .help = "print JSON instead of a table"}
+
+static const struct opt_def stats_opt_defs[] = {
+	{.name = "all", .short_name = 'a', .type = OPT_FLAG, F(all),
+	 .help = "every counter, one \"NAME VALUE\" line each (the raw "
+		 "user.cmpfs.stats attribute)"},
+	ROW_JSON,
+};
+
+static const struct opt_def status_opt_defs[] = {
+	ROW_MANAGER, ROW_KEY, ROW_JSON,
+};
+
+static const struct opt_def top_opt_defs[] = {
+	ROW_MANAGER, ROW_KEY,
+	{.name = "interval", .short_name = 'i', .type = OPT_MS,
+	 F(interval_ms), .min = 100, .max = 3600000, .metavar = "TIME",
+	 .def = "1s", .help = "time between refreshes"},
+	{.name = "once", .type = OPT_FLAG, F(once),
+	 .help = "print one table (rates over one interval) and exit, for "
+		 "scripts"},
+};
+
+static const struct opt_def drain_opt_defs[] = {
+	ROW_MANAGER, ROW_KEY,
+	{.name = "wait", .short_name = 'w', .type = OPT_FLAG, F(wait),
+	 .help = "until the node holds nothing for others and every owner "
+		 "knows where its blocks went"},
+	{.name = "timeout", .short_name = 't', .type = OPT_MS, F(timeout_ms),
+	 .min = 1000, .max = 86400000, .metavar = "TIME",
+	 .help = "how long --wait waits at most (default 600s)"},
+	{.name = "undo", .short_name = 'u', .type = OPT_FLAG, F(undo),
+	 .help = "the node lends again (a drain under way stops)"},
+};
+
+#undef F
+/* clang-format on */
+
+/* A command: its options, and what runs it once they are parsed. */
+struct command {
+	const char *name;
+	struct opts_spec spec;
+	int nargs; /* operands it takes */
+	const char *args_missing;
+	int (*run)(struct cmd_options *o, char **args);
+};
 
 static int read_stats(const char *mnt, char *buf, size_t cap)
 {
@@ -39,152 +121,210 @@ static int read_stats(const char *mnt, char *buf, size_t cap)
 	return 0;
 }
 
-/* stats MOUNTPOINT [--all | --json] */
-static int cmd_stats(int argc, char **argv)
+static int run_stats(struct cmd_options *o, char **args)
 {
 	char buf[16384];
-	bool json = false, all = false;
-	const char *mnt = NULL;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--all"))
-			all = true;
-		else if (!mnt && argv[i][0] != '-')
-			mnt = argv[i];
-		else
-			return -EINVAL;
-	}
-	if (!mnt)
-		return -EINVAL;
-	if (read_stats(mnt, buf, sizeof(buf)))
-		return 1;
-	if (json)
+	if (read_stats(args[0], buf, sizeof(buf)))
+		return EXIT_FAILURE_SAID;
+	if (o->json)
 		cmpctl_stats_json(stdout, buf);
-	else if (all)
+	else if (o->all)
 		fputs(buf, stdout);
 	else
-		cmpctl_stats_summary(stdout, mnt, buf);
+		cmpctl_stats_summary(stdout, args[0], buf);
 	return 0;
 }
 
-static int cmd_keygen(int argc, char **argv)
+static int run_status(struct cmd_options *o, char **args)
 {
-	if (argc != 2)
-		return -EINVAL;
-	return cmpctl_keygen(argv[1]);
+	(void)args;
+	return cmpctl_cluster_status(o->manager, o->key_path, o->json, stdout)
+		       ? EXIT_FAILURE_SAID
+		       : 0;
 }
 
-/* status --manager ADDR (--key FILE | --insecure) [--json] */
-static int cmd_status(int argc, char **argv)
+static int run_top(struct cmd_options *o, char **args)
 {
-	const char *manager = NULL, *key = NULL;
-	bool json = false, insecure = false;
+	(void)args;
+	return cmpctl_top(o->manager, o->key_path, o->interval_ms, o->once,
+			  stdout)
+		       ? EXIT_FAILURE_SAID
+		       : 0;
+}
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--insecure"))
-			insecure = true;
-		else if (!strcmp(argv[i], "--manager") && i + 1 < argc)
-			manager = argv[++i];
-		else if (!strcmp(argv[i], "--key") && i + 1 < argc)
-			key = argv[++i];
-		else
-			return -EINVAL;
+#define DRAIN_WAIT_DEFAULT_MS 600000u
+
+static int run_drain(struct cmd_options *o, char **args)
+{
+	uint32_t wait_ms = 0;
+	unsigned long id;
+	char *end;
+
+	errno = 0;
+	id = strtoul(args[0], &end, 0);
+	if (errno || end == args[0] || *end || !id || id > UINT32_MAX) {
+		fprintf(stderr,
+			"cmpctl: drain: node '%s': not a node id (see "
+			"cmpctl status)\n",
+			args[0]);
+		return OPTS_EXIT_USAGE;
 	}
-	if (!manager || (!key && !insecure))
-		return -EINVAL;
-	return cmpctl_cluster_status(manager, key, insecure, json, stdout);
+	if (o->wait)
+		wait_ms = o->timeout_ms ? o->timeout_ms : DRAIN_WAIT_DEFAULT_MS;
+	return cmpctl_drain(o->manager, o->key_path, (uint32_t)id, !o->undo,
+			    wait_ms, stdout)
+		       ? EXIT_FAILURE_SAID
+		       : 0;
+}
+
+static int run_keygen(struct cmd_options *o, char **args)
+{
+	(void)o;
+	return cmpctl_keygen(args[0]) ? EXIT_FAILURE_SAID : 0;
+}
+
+#define SPEC(defs, use, text)                                                \
+	{                                                                    \
+		.prog = "cmpctl", .usage = use, .about = text, .opts = defs, \
+		.nopts = ARRAY_SIZE(defs)                                    \
+	}
+
+static const struct command commands[] = {
+	{"stats",
+	 SPEC(stats_opt_defs, "cmpctl stats MOUNTPOINT [--all | --json]",
+	      "A cmpfs mount's counters: a summary of the non-zero ones (this "
+	      "node's pool, blocks per list, bytes moved, requests); --all "
+	      "lists every counter, --json prints them all as one JSON "
+	      "object."),
+	 1, "no mount point given", run_stats},
+	{"status",
+	 SPEC(status_opt_defs,
+	      "cmpctl status --manager ADDR (--key FILE | --insecure) "
+	      "[--json]",
+	      "The cluster as the manager sees it, from one snapshot: every "
+	      "node that answered reports its lists at once, so owners' LRL "
+	      "and providers' RLL add up. Per node: kind, state, address, "
+	      "capacity and the free/LLL/LRL/RLL/RRL lists in units, and the "
+	      "age of its numbers; suspect and left nodes show no lists."),
+	 0, NULL, run_status},
+	{"top",
+	 SPEC(top_opt_defs,
+	      "cmpctl top --manager ADDR (--key FILE | --insecure) [--once] "
+	      "[--interval TIME]",
+	      "Live rates per node, refreshed every second: file bytes read "
+	      "and written through its mount, block protocol bytes in and "
+	      "out, and its lists (free, LLL, LRL, RLL, RRL). Each refresh is "
+	      "a snapshot (see cmpctl status); rates are over the time "
+	      "between a node's two samples; '-' when there is none yet. "
+	      "Ctrl-C ends it."),
+	 0, NULL, run_top},
+	{"drain",
+	 SPEC(drain_opt_defs,
+	      "cmpctl drain NODE --manager ADDR (--key FILE | --insecure) "
+	      "[--wait [--timeout TIME] | --undo]",
+	      "Node NODE (its id in cmpctl status) moves every block it holds "
+	      "for other nodes on to other nodes or memservers while it keeps "
+	      "running, and lends nothing more until --undo. Prints how far "
+	      "it is; --wait asks again twice a second until it holds none "
+	      "and every owner knows where its blocks went (status 1 when "
+	      "--timeout passes first; the drain goes on)."),
+	 1, "no node given", run_drain},
+	{"keygen",
+	 {.prog = "cmpctl",
+	  .usage = "cmpctl keygen FILE",
+	  .about = "Writes a new cluster key (mode 0600) for --key / -o "
+		   "key=; refuses to overwrite a file."},
+	 1,
+	 "no key file given",
+	 run_keygen},
+};
+
+/* The commands and their usage lines, for cmpctl --help. */
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: cmpctl COMMAND [OPTIONS]\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %s\n", commands[i].spec.usage);
+	fprintf(f, "\n`cmpctl COMMAND --help` describes a command and its "
+		   "options.\n\nExit status: 0 success, 1 failure (one line on "
+		   "stderr says why),\n2 usage error (an unknown command or "
+		   "option, a bad or missing value or\nargument).\n");
+}
+
+/* Rules between options; one line for the first one broken. */
+static int check(const struct command *cmd, const struct cmd_options *o)
+{
+	const struct opts_spec *s = &cmd->spec;
+	bool cluster = cmd->run == run_status || cmd->run == run_top ||
+		       cmd->run == run_drain;
+
+	if (cluster && !o->manager)
+		return opts_error(s, "manager", "required (see --help)");
+	if (cluster && !o->key_path && !o->insecure)
+		return opts_error(s, "key",
+				  "required unless --insecure (see --help)");
+	if (cluster && o->key_path && o->insecure)
+		return opts_error(s, "insecure", "excludes --key (see --help)");
+	if (o->all && o->json)
+		return opts_error(s, "all", "excludes --json (see --help)");
+	if (o->timeout_ms && !o->wait)
+		return opts_error(s, "timeout", "needs --wait (see --help)");
+	if (o->undo && o->wait)
+		return opts_error(s, "undo", "excludes --wait (see --help)");
+	return 0;
 }
 
 /*
- * drain NODE --manager ADDR (--key FILE | --insecure) [--wait[=SECONDS]]
- * [--undo]
+ * Parses cmd's arguments: 0 to run, OPTS_HELP or OPTS_VERSION (to print),
+ * or -EINVAL (said, in one line).
  */
-static int cmd_drain(int argc, char **argv)
+static int parse(const struct command *cmd, int argc, char **argv,
+		 struct cmd_options *o, struct opts_rest *rest)
 {
-	const char *manager = NULL, *key = NULL, *node = NULL;
-	bool insecure = false, on = true;
-	unsigned long id;
-	long wait_s = 0;
-	char *end;
+	const struct opts_spec *s = &cmd->spec;
+	int ret = opts_init(s, o);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--insecure")) {
-			insecure = true;
-		} else if (!strcmp(argv[i], "--undo")) {
-			on = false;
-		} else if (!strcmp(argv[i], "--wait")) {
-			wait_s = 600;
-		} else if (!strncmp(argv[i], "--wait=", 7)) {
-			wait_s = strtol(argv[i] + 7, &end, 10);
-			if (*end || wait_s <= 0 || wait_s > 86400)
-				return -EINVAL;
-		} else if (!strcmp(argv[i], "--manager") && i + 1 < argc) {
-			manager = argv[++i];
-		} else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
-			key = argv[++i];
-		} else if (!node && argv[i][0] != '-') {
-			node = argv[i];
-		} else {
-			return -EINVAL;
-		}
+	if (!ret)
+		ret = opts_parse_argv(s, o, argc, argv, rest);
+	if (ret)
+		return ret;
+	if (rest->nopts) {
+		int n = (int)strcspn(rest->opts[0], "=");
+
+		fprintf(stderr, "cmpctl: option %.*s: unknown (see --help)\n",
+			n, rest->opts[0]);
+		return -EINVAL;
 	}
-	if (!node || !manager || (!key && !insecure))
+	if (rest->olist)
+		return opts_error(s, rest->olist, "unknown (see --help)");
+	if (rest->nargs < cmd->nargs) {
+		fprintf(stderr, "cmpctl: %s: %s (see --help)\n", cmd->name,
+			cmd->args_missing);
 		return -EINVAL;
-	id = strtoul(node, &end, 0);
-	if (*end || !id || id > UINT32_MAX)
+	}
+	if (rest->nargs > cmd->nargs) {
+		fprintf(stderr,
+			"cmpctl: unexpected argument '%s' (see --help)\n",
+			rest->args[cmd->nargs]);
 		return -EINVAL;
-	return cmpctl_drain(manager, key, insecure, (uint32_t)id, on,
-			    (int)wait_s, stdout);
+	}
+	return check(cmd, o);
 }
 
-struct command {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *usage;
-	const char *help;
-};
-
-static const struct command commands[] = {
-	{"stats", cmd_stats, "stats MOUNTPOINT [--all | --json]",
-	 "a cmpfs mount's counters: a summary of the non-zero ones (pool,\n"
-	 "blocks per list, bytes moved, requests); --all lists every\n"
-	 "counter, --json prints them all as one JSON object"},
-	{"status", cmd_status,
-	 "status --manager ADDR (--key FILE|--insecure) [--json]",
-	 "the cluster: nodes, kind, capacity, free, and per node the\n"
-	 "free/LLL/LRL/RLL/RRL counts"},
-	{"drain", cmd_drain,
-	 "drain NODE --manager ADDR (--key FILE|--insecure) [--wait[=S]] "
-	 "[--undo]",
-	 "node NODE (its id in cmpctl status) moves every block it holds\n"
-	 "for other nodes elsewhere while it keeps running, and lends\n"
-	 "nothing more; --wait: until it holds none (at most S seconds,\n"
-	 "default 600); --undo: it lends again"},
-	{"keygen", cmd_keygen, "keygen FILE",
-	 "write a new cluster key (mode 0600) for --key / -o key="},
-};
-
-/* The help texts' lines are indented under their command. */
-static void usage(FILE *f)
+static int run_command(const struct command *cmd, int argc, char **argv)
 {
-	fprintf(f, "usage: cmpctl COMMAND [ARGS]\n\ncommands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		const char *h = commands[i].help;
+	struct cmd_options o = {0};
+	struct opts_rest rest = {0};
+	int ret = parse(cmd, argc, argv, &o, &rest);
 
-		fprintf(f, "  cmpctl %s\n", commands[i].usage);
-		while (*h) {
-			int n = (int)strcspn(h, "\n");
-
-			fprintf(f, "      %.*s\n", n, h);
-			h += n + (h[n] == '\n');
-		}
-	}
-	fprintf(f, "\nExit status: 0 success, 1 failure (one line on stderr "
-		   "says why),\n2 usage error.\n");
+	if (ret)
+		ret = opts_exit_status(&cmd->spec, ret);
+	else
+		ret = cmd->run(&o, rest.args);
+	opts_rest_finish(&rest);
+	opts_finish(&cmd->spec, &o);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -196,30 +336,20 @@ int main(int argc, char **argv)
 	log_init_tool("cmpctl", LOG_LVL_ERROR);
 	if (argc < 2) {
 		usage(stderr);
-		return 2;
+		return OPTS_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version")) {
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		printf("cmpctl %s\n", CMP_VERSION_STRING);
 		return 0;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		int ret;
-
-		if (strcmp(argv[1], commands[i].name))
-			continue;
-		ret = commands[i].run(argc - 1, argv + 1);
-		if (ret == -EINVAL) {
-			fprintf(stderr, "usage: cmpctl %s\n",
-				commands[i].usage);
-			return 2;
-		}
-		return ret ? 1 : 0;
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return run_command(&commands[i], argc - 1, argv + 1);
 	fprintf(stderr, "cmpctl: unknown command '%s' (see cmpctl --help)\n",
 		argv[1]);
-	return 2;
+	return OPTS_EXIT_USAGE;
 }

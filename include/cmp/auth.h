@@ -30,6 +30,7 @@
 #ifndef CMP_AUTH_H
 #define CMP_AUTH_H
 
+#include <signal.h>
 #include <stdint.h>
 
 struct conn;
@@ -64,6 +65,13 @@ struct auth_keyring *auth_keyring_create(const struct auth_key *keys,
  * file).
  */
 int auth_keyring_reload(struct auth_keyring *kr);
+/*
+ * A daemon's main thread, once its work runs on other threads: waits for
+ * the signals in set (blocked by the caller); SIGHUP reloads kr, or logs
+ * that there is no key file to reload (kr NULL: insecure); returns the
+ * first other signal.
+ */
+int auth_wait_for_stop(const sigset_t *set, struct auth_keyring *kr);
 unsigned int auth_keyring_count(struct auth_keyring *kr);
 /* Copies the preferred key and writes its id. */
 void auth_keyring_preferred(struct auth_keyring *kr, struct auth_key *key,

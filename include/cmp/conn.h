@@ -56,6 +56,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 struct conn;
@@ -90,6 +91,13 @@ int conn_writev(struct conn *c, const struct iovec *iov, int iovcnt);
 int conn_read(struct conn *c, void *buf, size_t len);
 /* Reads exactly the iovecs' total. */
 int conn_readv(struct conn *c, const struct iovec *iov, int iovcnt);
+/*
+ * Reads what has arrived, waiting (within the deadline) for at least one
+ * byte: 1..len, or -errno (-ECONNRESET at end of stream, -ETIMEDOUT).
+ * For protocols without a length up front (the metrics' HTTP requests);
+ * tcp:// and mem:// only, -EOPNOTSUPP on rdma://.
+ */
+ssize_t conn_read_some(struct conn *c, void *buf, size_t len);
 /*
  * Deadline for each later read/write (ms, 0 = none). A call that passes
  * it returns -ETIMEDOUT and the connection is unusable afterwards.

@@ -30,6 +30,13 @@ void log_init(const char *progname, enum log_level level);
 void log_init_tool(const char *progname, enum log_level level);
 /* Switch the sink to syslog (after daemonizing). */
 void log_use_syslog(void);
+/*
+ * Until called again with -1, error lines also go to fd (besides stderr):
+ * a daemon whose log goes to a file keeps its terminal for the errors
+ * that stop it from starting. Thread-safe; the caller owns fd (and
+ * closes it after turning the echo off).
+ */
+void log_echo_errors(int fd);
 void log_set_level(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -9,9 +9,18 @@
  *     |-- HEARTBEAT (counts) -------->|   every heartbeat ms; reply: empty,
  *     |                               |   NOENT = not registered (again)
  *     |-- FIND_FREE (not N, want) --->|   reply: entries in tier order
- *     |-- NODES --------------------->|   reply: every known node
+ *     |-- NODES [snapshot] ---------->|   reply: every known node
  *     |<-- NODE_STATE (id, state) ----|   pushed, no reply: information
+ *     |<-- SNAPSHOT ------------------|   pushed: send a HEARTBEAT now
  *     |-- LEAVE (id) ---------------->|   clean shutdown; reply: empty
+ *
+ * A NODES request that asks for a snapshot (cmpctl status, cmpctl top)
+ * makes the manager push SNAPSHOT to every ALIVE node and wait, up to the
+ * time the request allows, for each one's next HEARTBEAT; the reply then
+ * holds counts all sampled within milliseconds of each other, each
+ * node's marked fresh, so that owners' LRL and providers' RLL add up
+ * instead of mixing heartbeats of different ages. A node that did not
+ * answer in time keeps its last counts, not marked fresh, with their age.
  *
  * A node's state at the manager (enum mgr_node_state): ALIVE while it
  * heartbeats; SUSPECT when it missed its heartbeats for suspect_after
@@ -38,11 +47,11 @@
  * pushes, and answers "where are free blocks?" and "which nodes are
  * there?" for any thread. When the manager cannot be reached the client
  * says so once (with the real reason), then at most once a minute, keeps
- * retrying with backoff (100 ms doubling to 2 s), and registers again with
- * the same node id when the manager is back; nothing else changes, no data
- * is disturbed. At a clean shutdown the owner calls mgr_client_leave()
- * before mgr_client_destroy(); a client destroyed without it (or a process
- * that died) leaves its node SUSPECT.
+ * retrying with backoff (100 ms doubling to MGR_RETRY_MS), and registers
+ * again with the same node id when the manager is back; nothing else
+ * changes, no data is disturbed. At a clean shutdown the owner calls
+ * mgr_client_leave() before mgr_client_destroy(); a client destroyed without it
+ * (or a process that died) leaves its node SUSPECT.
  *
  * Threads: mgr_client_find_free() and mgr_client_nodes() are thread-safe;
  * each call checks a connection out of a small cache (or opens one), so
@@ -105,6 +114,18 @@ struct proto_mgr_counts {
 	uint64_t rrl;  /* forwarding records; 0 until principle 3 is built */
 };
 
+/*
+ * What a node moved since it started (totals; rates come from two
+ * samples): file data through its mount, and the bytes of the block
+ * protocol's frames it received and sent, as owner and as provider.
+ */
+struct proto_mgr_traffic {
+	uint64_t read_bytes;
+	uint64_t write_bytes;
+	uint64_t net_rx_bytes;
+	uint64_t net_tx_bytes;
+};
+
 struct proto_mgr_register {
 	uint32_t node;		       /* nonzero */
 	uint8_t kind;		       /* enum mgr_kind */
@@ -128,6 +149,15 @@ struct proto_mgr_register_reply {
 struct proto_mgr_heartbeat {
 	uint32_t node;
 	struct proto_mgr_counts counts; /* each <= PROTO_MGR_MAX_BLOCKS */
+	struct proto_mgr_traffic traffic;
+};
+
+/* NODES request (an empty payload: the counts as they are). */
+#define PROTO_MGR_NODES_SNAPSHOT 0x1 /* ask every ALIVE node first */
+#define PROTO_MGR_SNAPSHOT_MAX_WAIT_MS 5000
+struct proto_mgr_nodes_req {
+	uint32_t flags;	  /* PROTO_MGR_NODES_* */
+	uint32_t wait_ms; /* snapshot: the longest wait, 1 .. MAX_WAIT_MS */
 };
 
 struct proto_mgr_find_free {
@@ -152,6 +182,8 @@ struct mgr_node_info {
 	uint64_t age_ms; /* since the last registration or heartbeat */
 	char addr[PROTO_MGR_ADDR_LEN];
 	uint64_t since_ms; /* in this state for */
+	struct proto_mgr_traffic traffic;
+	bool fresh; /* its counts answered this request's snapshot */
 };
 
 /* Pushed by the manager: node is now in state (and serves at addr). */
@@ -170,13 +202,14 @@ struct proto_mgr_leave {
 /* Fixed payload sizes, for buffers. */
 #define PROTO_MGR_REGISTER_SIZE 104
 #define PROTO_MGR_REGISTER_REPLY_SIZE 24
-#define PROTO_MGR_HEARTBEAT_SIZE 48
+#define PROTO_MGR_HEARTBEAT_SIZE 80
+#define PROTO_MGR_NODES_REQ_SIZE 8
 #define PROTO_MGR_FIND_FREE_SIZE 8
 #define PROTO_MGR_NODE_STATE_SIZE 72
 #define PROTO_MGR_LEAVE_SIZE 8
 #define PROTO_MGR_LIST_HDR_SIZE 8
 #define PROTO_MGR_FREE_ENTRY_SIZE 80
-#define PROTO_MGR_NODE_INFO_SIZE 144
+#define PROTO_MGR_NODE_INFO_SIZE 176
 #define PROTO_MGR_FREE_REPLY_MAX   \
 	(PROTO_MGR_LIST_HDR_SIZE + \
 	 PROTO_MGR_MAX_FREE * PROTO_MGR_FREE_ENTRY_SIZE)
@@ -201,6 +234,11 @@ int proto_mgr_heartbeat_encode(const struct proto_mgr_heartbeat *in, void *buf,
 			       size_t cap);
 int proto_mgr_heartbeat_decode(const void *buf, size_t len,
 			       struct proto_mgr_heartbeat *out);
+
+int proto_mgr_nodes_req_encode(const struct proto_mgr_nodes_req *in, void *buf,
+			       size_t cap);
+int proto_mgr_nodes_req_decode(const void *buf, size_t len,
+			       struct proto_mgr_nodes_req *out);
 
 int proto_mgr_find_free_encode(const struct proto_mgr_find_free *in, void *buf,
 			       size_t cap);
@@ -237,6 +275,9 @@ int proto_mgr_leave_decode(const void *buf, size_t len,
 struct auth_keyring;
 struct mgr_client;
 
+/* The longest pause between two registration attempts. */
+#define MGR_RETRY_MS 2000
+
 struct mgr_client_config {
 	const char *manager_addr; /* "tcp://10.0.0.1:7000" */
 	/* NULL: insecure mode; borrowed, must outlive the client */
@@ -251,6 +292,15 @@ struct mgr_client_config {
 	int timeout_ms; /* per request and per connect; <= 0: 2000 */
 	/* sampled before each heartbeat (and registration); may be NULL */
 	void (*counts)(void *ctx, struct proto_mgr_counts *out);
+	/* likewise, the node's totals moved so far; may be NULL (zeros) */
+	void (*traffic)(void *ctx, struct proto_mgr_traffic *out);
+	/*
+	 * The creator waits for the first registration
+	 * (mgr_client_wait_registered()) and says itself, in one line, what
+	 * a failure means for it: until the first registration the client
+	 * logs none of its own (only its summaries, a minute on).
+	 */
+	bool caller_reports_start;
 	/* a NODE_STATE push (see the top of this file); may be NULL */
 	void (*node_state)(void *ctx, uint32_t node, enum mgr_node_state state,
 			   const char *addr);
@@ -289,10 +339,21 @@ void mgr_client_destroy(struct mgr_client *c);
  * alive on another connection of another process) once the time is up,
  * -ETIMEDOUT when no attempt has finished yet, or at once -EACCES (wrong
  * key or secure/insecure mismatch) or -EINVAL (block size differs from the
- * cluster's). The client keeps retrying in any case.
+ * cluster's). The client keeps retrying in any case. With
+ * caller_reports_start, the caller says in one line what the failure
+ * means for it (a daemon starting without a manager, or refused); the
+ * client's "still no manager" summaries follow, at most one a minute,
+ * until it registers.
  */
 int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms);
 bool mgr_client_registered(struct mgr_client *c);
+/*
+ * What a refusal from mgr_client_wait_registered() means, for the one line
+ * a daemon prints before it exits ("block size differs from the
+ * cluster's"); NULL for an error that is no refusal (a manager that cannot
+ * be reached: the client keeps trying).
+ */
+const char *mgr_refusal_text(int err);
 
 /*
  * Asks the manager where to find n free blocks: up to max entries in tier
@@ -308,11 +369,21 @@ int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
 		     size_t max, size_t *count);
 
 /*
- * One-shot NODES query without registering (cmpctl status): connects,
- * authenticates, asks, closes. Same errors as mgr_client_nodes().
+ * One-shot NODES query without registering: connects, authenticates,
+ * asks, closes. Same errors as mgr_client_nodes().
  */
 int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
 		    int timeout_ms, struct mgr_node_info *out, size_t max,
 		    size_t *count);
+/*
+ * The same as a snapshot (cmpctl status, cmpctl top): the manager asks
+ * every ALIVE node for its counts and waits up to wait_ms (capped at
+ * PROTO_MGR_SNAPSHOT_MAX_WAIT_MS) for them before it answers; fresh says
+ * which nodes answered. timeout_ms bounds the connect and handshake; the
+ * reply may take wait_ms longer.
+ */
+int mgr_query_snapshot(const char *manager_addr, struct auth_keyring *keyring,
+		       int timeout_ms, uint32_t wait_ms,
+		       struct mgr_node_info *out, size_t max, size_t *count);
 
 #endif

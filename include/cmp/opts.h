@@ -52,6 +52,12 @@ enum opt_type {
 
 /* opt_def.flags */
 #define OPT_POW2 0x1 /* OPT_SIZE: a power of two */
+/*
+ * OPT_ADDR: a TCP address that may be written short: PORT alone means
+ * tcp://127.0.0.1:PORT (loopback), HOST:PORT means tcp://HOST:PORT; the
+ * field holds the full form. Other schemes are refused.
+ */
+#define OPT_TCP_LOCAL 0x2
 
 /*
  * One option. min and max bound OPT_SIZE, OPT_UINT and OPT_MS (both 0: any
@@ -134,6 +140,16 @@ struct opt_def {
 	 .def = OPTS_STRINGIFY(SERVER_DEFAULT_MAX_CONNS_PER_NODE),           \
 	 .help = "authenticated connections from one node (tools such as "   \
 		 "cmpctl count as one node)"}
+/*
+ * --metrics ADDR (field m, a char *): where the daemon serves its counters
+ * for Prometheus (include/cmp/metrics.h); off unless given.
+ */
+#define OPTS_ROW_METRICS(st, m)                                              \
+	{.name = "metrics", .type = OPT_ADDR, .flags = OPT_TCP_LOCAL,        \
+	 OPT_FIELD(st, m), .metavar = "ADDR",                                \
+	 .help = "serve counters for Prometheus at http://ADDR/metrics "     \
+		 "(PORT alone: 127.0.0.1:PORT); the connection limits apply; " \
+		 "off by default"}
 /* clang-format on */
 
 /* A number macro as default text: .def = OPTS_STRINGIFY(FOO_DEFAULT). */

@@ -21,6 +21,13 @@
  * lease (any frame from it renews the lease; the owner PINGs when idle).
  * Blocks are cleared before they are lent.
  *
+ * One-sided access (RDMA): an owner may ask, in ALLOC, for a memory window
+ * per loan on that connection; it then reads and writes the block with
+ * RDMA READ/WRITE, no CPU of ours involved and no sealing (RDMA links are
+ * a trusted fabric). The window reaches that block only, from that
+ * connection only, and is revoked before the block can be lent again
+ * however the loan ends (FREE, GOODBYE, lease, reconciliation, shutdown).
+ *
  * Refusals are logged (rate-limited) with the peer address and keep the
  * connection; garbage (bad frames, failed verification, invalid payloads)
  * gets an error reply where one makes sense and closes that connection
@@ -125,11 +132,12 @@ struct peer_store_ops {
 	int (*drain)(void *ctx, bool on, struct proto_block_drain_rep *rep);
 	/*
 	 * Optional: the one contiguous mapping behind ptr() (ptr(i) == base +
-	 * i * block_size), for one-sided access on transports with RMA: to be
-	 * registered once (conn_rma_register()) and reached only per loan,
-	 * through a window granted on the owner's connection
-	 * (conn_rma_grant()); never exposed whole. Until the loan table grants
-	 * per loan, the peer service does not use it: READ/WRITE messages.
+	 * i * block_size), or NULL, for one-sided access: on an rdma://
+	 * listener it is registered once (conn_rma_register()) and reached
+	 * only per loan, through a memory window bound to the connection
+	 * whose ALLOC asked for it (conn_rma_grant()) and revoked before the
+	 * block can be lent again; never exposed whole. Without it, blocks
+	 * travel as READ/WRITE messages.
 	 */
 	void *(*region)(void *ctx, size_t *len);
 };
@@ -168,6 +176,8 @@ const char *peer_listen_addr(const struct peer *p);
 /* Blocks lent in all, and to owner (for stats and tests). Any thread. */
 uint32_t peer_lent(struct peer *p);
 uint32_t peer_lent_to(struct peer *p, uint32_t owner);
+/* Memory windows bound now: loans an owner can reach one-sided. */
+uint32_t peer_windows(struct peer *p);
 /*
  * Ends every loan of owners silent for longer than the lease now (the lease
  * thread does this once a second; tests call it to be deterministic).
@@ -213,5 +223,9 @@ struct peer_notice {
 size_t peer_notices_due(struct peer *p, struct peer_notice *out, size_t max);
 void peer_notice_done(struct peer *p, const struct peer_notice *n, int result);
 void peer_notices_all_due(struct peer *p);
+
+struct server_stats;
+/* The block server's counters (include/cmp/server.h). Any thread. */
+void peer_get_server_stats(struct peer *p, struct server_stats *out);
 
 #endif

@@ -70,11 +70,13 @@ struct pool_counts {
 	uint64_t blocks[POOL_NLISTS]; /* per-list block counts */
 	uint64_t local_blocks;	      /* blocks this node contributes */
 	uint64_t handles;	      /* live data handles */
-	uint64_t lost;		      /* our blocks their providers lost */
-	uint64_t evictions;	      /* LLL blocks moved out (principle 2) */
-	uint64_t homecomings;	      /* LRL blocks pulled home (principle 4) */
-	uint64_t lent_moved; /* RLL blocks moved on to take them back (3) */
-	uint64_t followed;   /* our LRL blocks found at a new place (5) */
+	/* bytes read from and written (or zeroed) to blocks elsewhere */
+	uint64_t remote_read_bytes, remote_write_bytes;
+	uint64_t lost;	      /* our blocks their providers lost */
+	uint64_t evictions;   /* LLL blocks moved out (principle 2) */
+	uint64_t homecomings; /* LRL blocks pulled home (principle 4) */
+	uint64_t lent_moved;  /* RLL blocks moved on to take them back (3) */
+	uint64_t followed;    /* our LRL blocks found at a new place (5) */
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -159,10 +161,20 @@ struct cluster_config {
 	uint32_t lease_ms; /* lending: owners' lease; 0: the peer's default */
 	/* of the block server (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;
+	/*
+	 * File bytes read and written through this node so far, sent with
+	 * its heartbeats (cmpctl top's rates); NULL: none. Called from the
+	 * manager client's thread, from cluster_create() on.
+	 */
+	void (*io_bytes)(void *ctx, uint64_t *read, uint64_t *written);
+	void *io_ctx;
 };
 
 struct cluster_stats {
+	/* the block client's: requests to providers, their frame bytes */
 	uint64_t requests, bytes_sent, bytes_received, errors;
+	/* the block server's (lending): frame bytes in and out */
+	uint64_t served_received, served_sent;
 	uint64_t suspects;   /* times a provider became unreachable */
 	uint64_t reconciles; /* agreements with a provider on our loans */
 	uint32_t node_id;

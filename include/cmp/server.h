@@ -111,6 +111,24 @@ typedef int (*server_open_fn)(void *ctx, struct server_conn *sc);
 /* Once per connection that on_open() accepted, when it ends. */
 typedef void (*server_close_fn)(void *ctx, struct server_conn *sc);
 
+/*
+ * A plain protocol served instead of the cluster's handshake and frames
+ * (the metrics' HTTP, include/cmp/metrics.h). Once a connection's first
+ * bytes came, request() runs on its thread with the connection's deadline
+ * at what is left of handshake_ms; it reads one request and judges it
+ * (what it decided goes in server_conn_set_data()): 0 to answer it, or
+ * -errno to close without an answer (the peer went away, or was too
+ * slow: logged rate-limited). Then reply() answers, each write bounded by
+ * frame_ms, and the connection closes. Until request() returns the
+ * connection counts against max_unauth and max_unauth_per_addr, like one
+ * in the handshake; while reply() runs, against max_conns and
+ * max_conns_per_node (as node 0).
+ */
+struct server_plain {
+	int (*request)(void *ctx, struct server_conn *sc);
+	void (*reply)(void *ctx, struct server_conn *sc);
+};
+
 /* Defaults of struct server_limits (a field left 0 takes its default). */
 #define SERVER_DEFAULT_HANDSHAKE_MS 2000
 #define SERVER_DEFAULT_FRAME_MS 10000
@@ -133,10 +151,12 @@ struct server_config {
 	const char *listen_addr; /* "tcp://0.0.0.0:7000", "mem://mgr" */
 	/* NULL: insecure mode; borrowed, must outlive the server */
 	struct auth_keyring *keyring;
-	uint32_t node_id;	  /* who we are in the handshake; 0: no node */
-	uint64_t incarnation;	  /* likewise; cmp_incarnation() */
-	const char *name;	  /* in log lines: "manager", "peer" */
-	server_handle_fn handle;  /* required */
+	uint32_t node_id;	 /* who we are in the handshake; 0: no node */
+	uint64_t incarnation;	 /* likewise; cmp_incarnation() */
+	const char *name;	 /* in log lines: "manager", "peer" */
+	server_handle_fn handle; /* required, unless plain is set */
+	/* NULL: the cluster's handshake and frames; else that protocol */
+	const struct server_plain *plain;
 	server_open_fn on_open;	  /* optional */
 	server_close_fn on_close; /* optional */
 	void *ctx;
@@ -199,6 +219,25 @@ int server_fence_node(struct server_conn *sc, int timeout_ms);
 /* Keeps sc's memory valid after on_close() until the matching put. */
 void server_conn_get(struct server_conn *sc);
 void server_conn_put(struct server_conn *sc);
+
+/*
+ * What a server did since it started, and holds now. Bytes are those of
+ * frames (header and payload as the handler sees them, before sealing),
+ * so a 512-byte READ reply counts 544.
+ */
+struct server_stats {
+	uint64_t accepted; /* connections accepted */
+	uint64_t refused;  /* closed by a cap (before or after the handshake) */
+	uint64_t hs_failed; /* handshakes that failed (key, time, garbage) */
+	uint64_t requests;  /* frames handed to the handler */
+	uint64_t rx_bytes;  /* request frames received */
+	uint64_t tx_bytes;  /* reply and push frames sent */
+	uint32_t unauth;    /* connections in the handshake now */
+	uint32_t authed;    /* authenticated connections now */
+};
+
+/* A snapshot of s's counters (each read on its own). Any thread. */
+void server_get_stats(struct server *s, struct server_stats *out);
 
 /* The underlying connection, for scatter reads on the connection thread. */
 struct conn *server_conn_conn(struct server_conn *sc);

@@ -42,6 +42,7 @@
  *   B -> A  MOVE_NOTICE (your block moved to C); any request for it: MOVED
  *   tool -> B  DRAIN: move every block held for others elsewhere
  *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
+ *   M -> A  SNAPSHOT (cmpctl status asked): A -> M  HEARTBEAT at once
  *   A -> M  LEAVE at a clean shutdown                M -> A  LEAVE reply
  *
  * The payload layouts live with the modules that speak them: the manager
@@ -79,6 +80,7 @@ struct conn;
 	X(NODES, 13)       \
 	X(LEAVE, 15)       \
 	X(NODE_STATE, 16)  \
+	X(SNAPSHOT, 17)    \
 	X(ALLOC, 20)       \
 	X(FREE, 21)        \
 	X(READ, 22)        \

@@ -144,14 +144,16 @@ static int borrow(struct conn *c, struct proto_block_ref *refs)
 	size_t got = 0;
 	int ret;
 
-	ret = proto_block_alloc_req_encode(NBLOCKS, buf, sizeof(buf));
+	ret = proto_block_alloc_req_encode(NBLOCKS, 0, buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
 	iov.iov_len = ret;
 	ret = call(c, WIRE_OP_ALLOC, &iov, buf, sizeof(buf), &got);
 	if (ret < 0)
 		return ret;
-	ret = proto_block_alloc_rep_decode(buf, got, &rep, refs, NBLOCKS);
+	/* no windows asked for: the block size checks nothing */
+	ret = proto_block_alloc_rep_decode(buf, got, PROTO_BLOCK_MIN_SIZE, &rep,
+					   refs, NULL, NBLOCKS);
 	if (ret < 0)
 		return ret;
 	return rep.count == NBLOCKS ? 0 : -ENOSPC;

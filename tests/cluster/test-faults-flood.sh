@@ -25,19 +25,11 @@ CLOSE_SECS=3	# the flood's connections gone this soon after it stops
 STALL_SECS=15	# the stalled frame's connection closed this soon
 MAX_LINES=50	# log lines per daemon during the flood
 
-netns_add mgr 10.77.0.1
-netns_add n1 10.77.0.11
-netns_add n2 10.77.0.12
+fault_namespaces
 netns_add flood 10.77.0.50
 netns_add stall 10.77.0.51
 
-start_manager
-ID_OF=([n1]=11 [n2]=12)
-start_node n2 12 local=32M
-start_node n1 11 local=4M
-for id in 11 12; do
-	wait_until "node $id alive at the manager" 20 node_alive "$id"
-done
+fault_nodes 32M
 m=${MNT_OF[n1]}
 "$DATACHECK" write "$m/f" "$T/f.rec" -n "$CHUNKS" >/dev/null ||
 	fail "writing file f"

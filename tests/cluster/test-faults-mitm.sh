@@ -19,9 +19,9 @@
 # must FIND the windows: plain frames are for trusted networks, and the
 # capture check is shown able to fail.
 TEST_TIMEOUT=150
-# The tampered connections' requests fail.
-ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message)|moving block [0-9]+ to node 12|block [0-9]+ (\(epoch [0-9]+\) )?on node 12: '
 . "$(dirname "$0")/lib-faults.sh"
+# The tampered connections' requests fail.
+allow_n2_failures
 requires nft tcpdump mkfifo
 
 RELAY=$(helper mitm-relay)
@@ -31,9 +31,7 @@ RELAY_PORT=7300
 REJECT_RE='failed verification|bad frame header|request id [0-9]+: Bad message|tampered|replayed'
 SAMPLES=300
 
-netns_add mgr 10.77.0.1
-netns_add n1 10.77.0.11
-netns_add n2 10.77.0.12
+fault_namespaces
 
 # ---- the relay in n2's namespace; n1's connections to n2 go through it ----
 mkfifo "$T/relay.ctl"
@@ -50,13 +48,7 @@ table ip cmpmitm {
 EOF
 defer in_ns n2 nft delete table ip cmpmitm
 
-start_manager
-ID_OF=([n1]=11 [n2]=12)
-start_node n2 12 local=32M
-start_node n1 11 local=4M
-for id in 11 12; do
-	wait_until "node $id alive at the manager" 20 node_alive "$id"
-done
+fault_nodes 32M
 m=${MNT_OF[n1]}
 
 # ---- capture: none of the data in clear ----

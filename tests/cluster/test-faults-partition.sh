@@ -12,21 +12,13 @@
 # exactly; no log line anywhere says blocks were freed or forgotten; n1
 # lost no block.
 TEST_TIMEOUT=150
-# Writes to n2's blocks fail while either side is cut off.
-ALLOWED_ERRORS='(read|write) of inode [0-9]+ at [0-9]+: (Input/output error|Bad message)|moving block [0-9]+ to node 12|block [0-9]+ (\(epoch [0-9]+\) )?on node 12: '
 . "$(dirname "$0")/lib-faults.sh"
+# Writes to n2's blocks fail while either side is cut off.
+allow_n2_failures
 
-netns_add mgr 10.77.0.1
-netns_add n1 10.77.0.11
-netns_add n2 10.77.0.12
+fault_namespaces
 
-start_manager
-ID_OF=([n1]=11 [n2]=12)
-start_node n2 12 local=16M
-start_node n1 11 local=4M
-for id in 11 12; do
-	wait_until "node $id alive at the manager" 20 node_alive "$id"
-done
+fault_nodes 16M
 owner_files n1 n2
 fault_round "provider n2 cut off" 10 "link_down n2" "link_up n2"
 owner_files n1 n2

@@ -102,6 +102,19 @@ for blk in $(seq 0 40); do
 	fi
 done
 [ "$found" = 1 ] || fail "no remote block among the first 41 of file a"
+# the same 512 bytes written back to that remote block are counted
+wr0=$(stat_of n1 write_remote_bytes)
+python3 - "$T/a" "${MNT_OF[n1]}/a" "$off" <<'PY' || fail "pwrite of 512 bytes at $off"
+import os, sys
+with open(sys.argv[1], "rb") as src:
+    src.seek(int(sys.argv[3]))
+    b = src.read(512)
+fd = os.open(sys.argv[2], os.O_WRONLY)
+assert os.pwrite(fd, b, int(sys.argv[3])) == 512
+os.close(fd)
+PY
+expect "write_remote_bytes growth for a 512-byte write to a remote block" \
+	$(($(stat_of n1 write_remote_bytes) - wr0)) 512
 cmp -n 512 -i 4196:4196 "$T/a" "${MNT_OF[n1]}/a" ||
 	fail "the bytes at 4196 differ"
 

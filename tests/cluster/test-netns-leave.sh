@@ -56,7 +56,7 @@ writer_start w "$m/g" "$T/g.rec" -n 4 --min-pass-ms 100
 # ---- n3 drained while it keeps running ----
 t0=$(now_s)
 in_ns mgr "$CMPCTL" drain 13 --manager "$(mgr_url)" "${KEY_ARGS[@]}" \
-	--wait=60 >"$T/drain.out" 2>&1 ||
+	--wait --timeout 60s >"$T/drain.out" 2>&1 ||
 	check_fail "cmpctl drain 13: $(tail -1 "$T/drain.out")"
 sed 's/^/    /' "$T/drain.out"
 log "n3 drained in $(secs_since "$t0") s"

@@ -91,11 +91,12 @@ static struct conn *neighbour_borrows(struct peer *peer)
 	struct proto_block_alloc_rep ar;
 	struct conn *c = connect_as(peer, FUZZ_PEER_NEIGHBOUR);
 
-	proto_block_alloc_req_encode(FUZZ_PEER_NEIGHBOUR_BLOCKS, req,
+	proto_block_alloc_req_encode(FUZZ_PEER_NEIGHBOUR_BLOCKS, 0, req,
 				     sizeof(req));
 	call(c, WIRE_OP_ALLOC, req, PROTO_BLOCK_ALLOC_REQ_SIZE, rep,
 	     sizeof(rep));
-	if (proto_block_alloc_rep_decode(rep, sizeof(rep), &ar, refs,
+	if (proto_block_alloc_rep_decode(rep, sizeof(rep), FUZZ_PEER_BS, &ar,
+					 refs, NULL,
 					 FUZZ_PEER_NEIGHBOUR_BLOCKS))
 		abort();
 	memset(req + PROTO_BLOCK_RW_SIZE, FUZZ_PEER_NEIGHBOUR_BYTE,

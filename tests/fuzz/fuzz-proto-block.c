@@ -3,9 +3,11 @@
  * Fuzz target for every block data path decoder (pool/proto_block.c, wire
  * version 2). The first input byte picks the decoder (low nibble) and the
  * block size (high nibble), the rest is the payload as it would arrive from
- * the network. Whatever a decoder accepts must keep the promises the peer
- * relies on (no zero epoch, ranges inside the block, counts within the
- * buffer); a broken promise traps.
+ * the network. ALLOC replies are decoded as an owner that asked for
+ * memory windows would (12) and as one that did not (1); HANDOVER and its
+ * reply are 13 and 14. Whatever a decoder accepts must keep the promises
+ * the peer relies on (no zero epoch, ranges inside the block, counts
+ * within the buffer); a broken promise traps.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct proto_block_ref refs[PROTO_BLOCK_MAX_IDX];
+static uint32_t rkeys[PROTO_BLOCK_MAX_IDX];
 static struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
 
 static void check_refs(uint32_t n)
@@ -73,15 +76,31 @@ static void batch(const uint8_t *data, size_t size, bool write, uint32_t bs)
 		__builtin_trap();
 }
 
-static void alloc_rep(const uint8_t *data, size_t size)
+/*
+ * An ALLOC reply, to an owner that asked for windows (or not): every
+ * window it accepts lies inside the store it names, which does not wrap.
+ */
+static void alloc_rep(const uint8_t *data, size_t size, uint32_t bs, bool asked)
 {
 	struct proto_block_alloc_rep r;
+	size_t entry = PROTO_BLOCK_REF_SIZE;
 
-	if (proto_block_alloc_rep_decode(data, size, &r, refs,
+	if (proto_block_alloc_rep_decode(data, size, bs, &r, refs,
+					 asked ? rkeys : NULL,
 					 PROTO_BLOCK_MAX_IDX))
 		return;
-	if (size !=
-	    PROTO_BLOCK_ALLOC_REP_SIZE + (size_t)r.count * PROTO_BLOCK_REF_SIZE)
+	if (r.flags & PROTO_BLOCK_ALLOC_WINDOWS) {
+		if (!asked || !r.len || r.base + r.len < r.base)
+			__builtin_trap();
+		entry += PROTO_BLOCK_RKEY_SIZE;
+		for (uint32_t i = 0; i < r.count; i++)
+			if (rkeys[i] &&
+			    ((uint64_t)refs[i].block + 1) * bs > r.len)
+				__builtin_trap();
+	} else if (r.flags || r.base || r.len) {
+		__builtin_trap();
+	}
+	if (size != PROTO_BLOCK_ALLOC_REP_SIZE + (size_t)r.count * entry)
 		__builtin_trap();
 	check_refs(r.count);
 }
@@ -91,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct proto_block_status st;
 	struct proto_block_handover ho;
 	struct proto_block_moved mv;
-	uint32_t n, bs;
+	uint32_t n, bs, flags;
 	uint8_t sel;
 
 	if (size < 1)
@@ -103,12 +122,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bs = PROTO_BLOCK_MIN_SIZE << ((sel >> 4) % 11);
 	switch (sel & 0x0f) {
 	case 0:
-		if (proto_block_alloc_req_decode(data, size, &n) == 0 &&
-		    (!n || n > PROTO_BLOCK_MAX_IDX))
+		if (proto_block_alloc_req_decode(data, size, &n, &flags) == 0 &&
+		    (!n || n > PROTO_BLOCK_MAX_IDX ||
+		     (flags & ~PROTO_BLOCK_ALLOC_MASK)))
 			__builtin_trap();
 		break;
-	case 1:
-		alloc_rep(data, size);
+	case 1: /* an ALLOC reply to an owner that asked for no windows */
+		alloc_rep(data, size, bs, false);
 		break;
 	case 2: /* FREE or RECONCILE request */
 		list(data, size, 1);
@@ -142,12 +162,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 11: /* FREE and GOODBYE replies */
 		proto_block_count_decode(data, size, &n);
 		break;
-	case 12:
+	case 12: /* an ALLOC reply where windows were asked for */
+		alloc_rep(data, size, bs, true);
+		break;
+	case 13:
 		if (proto_block_handover_decode(data, size, &ho) == 0 &&
 		    (!ho.to || !ho.ref.epoch))
 			__builtin_trap();
 		break;
-	case 13: /* HANDOVER reply */
+	case 14: /* HANDOVER reply */
 		if (proto_block_ref_decode(data, size, refs) == 0 &&
 		    !refs[0].epoch)
 			__builtin_trap();

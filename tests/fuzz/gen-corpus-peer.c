@@ -94,15 +94,25 @@ static void frame(uint8_t op, const void *pl, size_t n, int bad_csum)
 	len += WIRE_HDR_SIZE + n;
 }
 
-/* ALLOC n; the loans the peer will make go to refs (room for n). */
-static void alloc(uint32_t n, struct proto_block_ref *refs)
+/*
+ * ALLOC n with flags; the loans the peer will make go to refs (room for
+ * n). A mem:// connection has no one-sided access: asked for windows, the
+ * peer lends without any.
+ */
+static void alloc_flags(uint32_t n, uint32_t flags,
+			struct proto_block_ref *refs)
 {
 	uint8_t b[PROTO_BLOCK_ALLOC_REQ_SIZE];
 
-	proto_block_alloc_req_encode(n, b, sizeof(b));
+	proto_block_alloc_req_encode(n, flags, b, sizeof(b));
 	frame(WIRE_OP_ALLOC, b, sizeof(b), 0);
 	if (refs)
 		model_alloc(n, refs);
+}
+
+static void alloc(uint32_t n, struct proto_block_ref *refs)
+{
+	alloc_flags(n, 0, refs);
 }
 
 static void rw(uint8_t op, struct proto_block_ref r, uint32_t off, uint32_t n,
@@ -204,6 +214,12 @@ static void data_path_seeds(const char *dir)
 	rw(WIRE_OP_READ, r[0], 0, 8, 0); /* STALE */
 	list(WIRE_OP_FREE, 0, r, 2);	 /* again: nothing to free */
 	save(dir, "alloc-free-read");
+
+	as(OWNER);
+	alloc_flags(2, PROTO_BLOCK_ALLOC_WINDOWS, r);
+	rw(WIRE_OP_WRITE, r[1], 0, 64, 0);
+	rw(WIRE_OP_READ, r[1], 0, 64, 0);
+	save(dir, "alloc-windows-on-messages");
 
 	as(OWNER);
 	frame(WIRE_OP_STATUS, NULL, 0, 0);

@@ -15,8 +15,10 @@ BS64K = 4 << 4  # 4 KiB << 4 = 64 KiB
 # decoders (low nibble)
 ALLOC_REQ, ALLOC_REP, LIST_REQ, READ, WRITE, BATCH_PREFIX = 0, 1, 2, 3, 4, 5
 READ_BATCH, WRITE_BATCH, STATUS, MOVED, LIST_REP, COUNT = 6, 7, 8, 9, 10, 11
-HANDOVER, REF = 12, 13
+ALLOC_REP_WINDOWS = 12  # a reply decoded as by an owner that asked for them
+HANDOVER, REF = 13, 14
 FIRST, LAST = 1, 2
+WINDOWS = 1
 MAX_IDX = 1024
 
 
@@ -47,6 +49,14 @@ def moved(frm, node, block, epoch, addr, from_epoch=1, flags=0):
         addr.ljust(64, b"\0")
 
 
+def alloc_rep(pairs, flags=0, base=0, length=0, rkeys=None):
+    """{count, flags, base, len} + refs [+ rkeys]."""
+    b = struct.pack("<IIQQ", len(pairs), flags, base, length) + refs(pairs)
+    if rkeys is not None:
+        b += struct.pack("<%dI" % len(rkeys), *rkeys)
+    return b
+
+
 def sel(decoder, bs_shift=0):
     return bytes([bs_shift << 4 | decoder])
 
@@ -54,16 +64,31 @@ def sel(decoder, bs_shift=0):
 SEEDS = {
     "alloc-req": sel(ALLOC_REQ) + struct.pack("<2I", 16, 0),
     "alloc-req-max": sel(ALLOC_REQ) + struct.pack("<2I", MAX_IDX, 0),
-    "alloc-req-reserved": sel(ALLOC_REQ) + struct.pack("<2I", 1, 1),
-    "alloc-rep": sel(ALLOC_REP) + struct.pack("<IIQQ", 3, 0, 0, 0)
-    + refs([(0, 7), (5, 8), (9, 9)]),
-    "alloc-rep-empty": sel(ALLOC_REP) + struct.pack("<IIQQ", 0, 0, 0, 0),
-    "alloc-rep-rdma": sel(ALLOC_REP) + struct.pack(
-        "<IIQQ", 1, 0x1234, 0x7f0000000000, 1 << 30) + refs([(42, 0x1234)]),
-    "alloc-rep-zero-epoch": sel(ALLOC_REP) + struct.pack("<IIQQ", 1, 0, 0, 0)
-    + refs([(1, 0)]),
-    "alloc-rep-max": sel(ALLOC_REP) + struct.pack("<IIQQ", MAX_IDX, 0, 0, 0)
-    + refs([(i, i + 1) for i in range(MAX_IDX)]),
+    "alloc-req-windows": sel(ALLOC_REQ) + struct.pack("<2I", 4, WINDOWS),
+    "alloc-req-bad-flags": sel(ALLOC_REQ) + struct.pack("<2I", 1, 2),
+    "alloc-rep": sel(ALLOC_REP) + alloc_rep([(0, 7), (5, 8), (9, 9)]),
+    "alloc-rep-empty": sel(ALLOC_REP) + alloc_rep([]),
+    "alloc-rep-unasked-windows": sel(ALLOC_REP, 4) + alloc_rep(
+        [(42, 0x1234)], WINDOWS, 0x7f0000000000, 1 << 30, [0x1fe]),
+    "alloc-rep-base-without-windows": sel(ALLOC_REP) + alloc_rep(
+        [(1, 2)], 0, 0x7f0000000000, 1 << 30),
+    "alloc-rep-zero-epoch": sel(ALLOC_REP) + alloc_rep([(1, 0)]),
+    "alloc-rep-max": sel(ALLOC_REP) + alloc_rep(
+        [(i, i + 1) for i in range(MAX_IDX)]),
+    "alloc-rep-windows": sel(ALLOC_REP_WINDOWS, 4) + alloc_rep(
+        [(0, 7), (5, 8), (15, 9)], WINDOWS, 0x7f0000000000, 16 << 16,
+        [0x100fe, 0, 0x102fe]),
+    "alloc-rep-windows-none": sel(ALLOC_REP_WINDOWS) + alloc_rep(
+        [(0, 7), (5, 8)]),
+    "alloc-rep-window-past-store": sel(ALLOC_REP_WINDOWS, 4) + alloc_rep(
+        [(16, 7)], WINDOWS, 0x7f0000000000, 16 << 16, [0x100fe]),
+    "alloc-rep-windows-wrap": sel(ALLOC_REP_WINDOWS) + alloc_rep(
+        [(0, 7)], WINDOWS, (1 << 64) - 4096, 8192, [0x100fe]),
+    "alloc-rep-windows-no-rkeys": sel(ALLOC_REP_WINDOWS) + alloc_rep(
+        [(0, 7)], WINDOWS, 0x10000, 1 << 20),
+    "alloc-rep-windows-max": sel(ALLOC_REP_WINDOWS) + alloc_rep(
+        [(i, i + 1) for i in range(MAX_IDX)], WINDOWS, 1 << 40,
+        MAX_IDX * 4096, [i << 8 | 0xfe for i in range(MAX_IDX)]),
     "free-req": sel(LIST_REQ) + struct.pack("<2I", 0, 2)
     + refs([(1, 100), (2, 101)]),
     "free-req-max": sel(LIST_REQ) + struct.pack("<2I", 0, MAX_IDX)

@@ -20,7 +20,8 @@ enum {
 	SEL_FREE,
 	SEL_NODES,
 	SEL_STATE,
-	SEL_LEAVE
+	SEL_LEAVE,
+	SEL_NODES_REQ
 };
 
 static const char *dir;
@@ -57,8 +58,12 @@ int main(int argc, char **argv)
 	struct proto_mgr_register_reply rr = {.heartbeat_ms = 1000,
 					      .suspect_after = 3,
 					      .epoch = 0xfeedfacecafebeefull};
-	struct proto_mgr_heartbeat hb = {.node = 7,
-					 .counts = {10, 20, 30, 40, 5}};
+	struct proto_mgr_heartbeat hb = {
+		.node = 7,
+		.counts = {10, 20, 30, 40, 5},
+		.traffic = {1u << 20, 4096, 1234567, 89}};
+	struct proto_mgr_nodes_req nq = {.flags = PROTO_MGR_NODES_SNAPSHOT,
+					 .wait_ms = 500};
 	struct proto_mgr_find_free ff = {.node = 7, .want = 64};
 	struct proto_mgr_node_state ns = {.node = 9,
 					  .state = MGR_NODE_SUSPECT,
@@ -79,7 +84,9 @@ int main(int argc, char **argv)
 		 {1, 2, 3, 4, 5},
 		 250,
 		 "tcp://10.1.0.3:7100",
-		 3600000},
+		 3600000,
+		 {1u << 30, 1u << 20, 5000, 6000},
+		 true},
 		{9,
 		 MGR_KIND_MEMSERVER,
 		 MGR_NODE_LEFT,
@@ -88,7 +95,9 @@ int main(int argc, char **argv)
 		 {1u << 19, 0, 0, 100, 0},
 		 90000,
 		 "tcp://10.1.0.9:7200",
-		 12000},
+		 12000,
+		 {0, 0, 1ull << 40, 1ull << 41},
+		 false},
 	};
 	uint8_t *p = buf + 1;
 	size_t cap = sizeof(buf) - 1;
@@ -143,6 +152,11 @@ int main(int argc, char **argv)
 	len = proto_mgr_leave_encode(&lv, p, cap);
 	p[4] = 1; /* reserved */
 	put("leave-reserved", SEL_LEAVE, len);
+	put("nodes-req-snapshot", SEL_NODES_REQ,
+	    proto_mgr_nodes_req_encode(&nq, p, cap));
+	len = proto_mgr_nodes_req_encode(&nq, p, cap);
+	p[4] = p[5] = 0; /* a snapshot without a wait: a near miss */
+	put("nodes-req-no-wait", SEL_NODES_REQ, len);
 	put("empty", SEL_REG, 0);
 	return 0;
 }

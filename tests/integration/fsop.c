@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * fsop: the few file-system calls test-namespace.sh needs that coreutils
- * (9.1 here) cannot make.
+ * fsop: the few file-system calls test-namespace.sh and test-posix.sh
+ * need that coreutils (9.1 here) cannot make.
  *
  *   fsop rename noreplace|exchange OLD NEW
  *        renameat2(); prints nothing and exits 0, or prints the errno name
  *        (EEXIST, ENOENT, ...) and exits 1.
+ *   fsop errno CALL PATH [PATH2]
+ *        one call (stat, create, mkdir, mknod, symlink TARGET PATH, link
+ *        OLD NEW, rename OLD NEW, unlink, rmdir); prints OK or the errno
+ *        name and exits 0 either way (2 for a CALL it does not know).
  *   fsop unlinked MOUNT FILE SIZE
  *        writes SIZE bytes to FILE, unlinks it while open, then checks that
  *        the open file is still readable and writable, that st_nlink is 0,
@@ -49,6 +53,8 @@ static const char *errname(int e)
 		return "EACCES";
 	case EXDEV:
 		return "EXDEV";
+	case ENAMETOOLONG:
+		return "ENAMETOOLONG";
 	default:
 		return strerror(e);
 	}
@@ -68,6 +74,47 @@ static int cmd_rename(const char *how, const char *from, const char *to)
 		printf("%s\n", errname(errno));
 		return 1;
 	}
+	return 0;
+}
+
+/* One call by name; -1 with errno, 0, or -2 for an unknown name. */
+static int one_call(const char *call, const char *a, const char *b)
+{
+	struct stat st;
+	int fd;
+
+	if (!strcmp(call, "stat"))
+		return stat(a, &st);
+	if (!strcmp(call, "create")) {
+		fd = open(a, O_CREAT | O_WRONLY, 0644);
+		return fd < 0 ? -1 : close(fd);
+	}
+	if (!strcmp(call, "mkdir"))
+		return mkdir(a, 0755);
+	if (!strcmp(call, "mknod"))
+		return mknod(a, S_IFIFO | 0644, 0);
+	if (!strcmp(call, "unlink"))
+		return unlink(a);
+	if (!strcmp(call, "rmdir"))
+		return rmdir(a);
+	if (!b)
+		return -2;
+	if (!strcmp(call, "symlink"))
+		return symlink(a, b);
+	if (!strcmp(call, "link"))
+		return link(a, b);
+	if (!strcmp(call, "rename"))
+		return rename(a, b);
+	return -2;
+}
+
+static int cmd_errno(const char *call, const char *a, const char *b)
+{
+	int ret = one_call(call, a, b);
+
+	if (ret == -2)
+		return 2;
+	printf("%s\n", ret ? errname(errno) : "OK");
 	return 0;
 }
 
@@ -146,10 +193,13 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "rename"))
 		return cmd_rename(argv[2], argv[3], argv[4]);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "errno"))
+		return cmd_errno(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 5 && !strcmp(argv[1], "unlinked"))
 		return cmd_unlinked(argv[2], argv[3],
 				    (size_t)strtoull(argv[4], NULL, 0));
 	fprintf(stderr, "usage: fsop rename noreplace|exchange OLD NEW\n"
+			"       fsop errno CALL PATH [PATH2]\n"
 			"       fsop unlinked MOUNT FILE SIZE\n");
 	return 2;
 }

@@ -40,11 +40,51 @@ refused 1 "manager tcp://127.0.0.1:1" \
 	status --manager tcp://127.0.0.1:1 --insecure
 refused 1 "not overwriting" keygen "$T/loose.key"
 refused 1 "$T: " stats "$T"
+printf 'not a key\n' >"$T/bad.key"
+chmod 600 "$T/bad.key"
+refused 1 "key file $T/bad.key: want 1 to 4 lines" \
+	status --manager tcp://127.0.0.1:1 --key "$T/bad.key"
+# every usage error: status 2, as the daemons (connector/opts.c)
 refused 2 "unknown command 'bogus'" bogus
-"$CMPCTL" stats >/dev/null 2>&1 && fail "cmpctl stats without a mount point"
-rc=0
-"$CMPCTL" stats "$T" --bogus >/dev/null 2>&1 || rc=$?
-expect_eq "status of a bad stats option" "$rc" 2
+refused 2 "stats: no mount point given" stats
+refused 2 "option --bogus: unknown" stats "$T" --bogus
+refused 2 "option -x: unknown" stats "$T" -x
+refused 2 "unexpected argument 'more'" stats "$T" more
+refused 2 "option all: excludes --json" stats "$T" --all --json
+refused 2 "option --bogus: unknown" status --bogus
+refused 2 "option manager: required" status --insecure
+refused 2 "option manager: needs a value" status --insecure --manager
+refused 2 "option manager: 'nowhere' is not an address" \
+	status --manager nowhere --insecure
+refused 2 "option key: required unless --insecure" \
+	status --manager tcp://127.0.0.1:1
+refused 2 "option insecure: excludes --key" \
+	status --manager tcp://127.0.0.1:1 --insecure --key "$T/bad.key"
+refused 2 "option interval: '10' is less than 100 ms" \
+	top --manager tcp://127.0.0.1:1 --insecure --interval 10
+refused 2 "option key: required unless --insecure" \
+	top --manager tcp://127.0.0.1:1 --once
+refused 1 "manager tcp://127.0.0.1:1: Connection refused" \
+	top --manager tcp://127.0.0.1:1 --insecure --once
+refused 2 "drain: no node given" drain --manager tcp://127.0.0.1:1 --insecure
+refused 2 "drain: node 'n3': not a node id" \
+	drain n3 --manager tcp://127.0.0.1:1 --insecure
+refused 2 "option key: required unless --insecure" \
+	drain 3 --manager tcp://127.0.0.1:1
+refused 2 "option timeout: needs --wait" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure --timeout 60s
+refused 2 "option timeout: '60' is less than 1000 ms" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure --wait --timeout 60
+refused 2 "option undo: excludes --wait" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure --wait --undo
+refused 2 "option wait: takes no value" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure --wait=60
+refused 1 "manager tcp://127.0.0.1:1: Connection refused" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure
+refused 2 "keygen: no key file given" keygen
+refused 2 "option --force: unknown" keygen "$T/x.key" --force
+"$CMPCTL" stats --help >"$T/help" || fail "cmpctl stats --help"
+grep -q "^Usage: cmpctl stats MOUNTPOINT" "$T/help" || fail "stats --help"
 "$CMPCTL" keygen "$T/new.key" >/dev/null || fail "cmpctl keygen"
 
 # ---- stats on a mount that did something ----

@@ -201,17 +201,35 @@ static void threads_allocate_and_free_at_once(void **state)
 	assert_true(free_blocks_become(before));
 }
 
+/*
+ * Before each test, every block is back: the kernel releases a file some
+ * time after the munmap and unlink of the test before returned.
+ */
+static int all_blocks_free(void **state)
+{
+	return free_blocks_become(POOL_BLOCKS) ? 0 : -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-			malloc_takes_pool_blocks_and_free_gives_them_back),
-		cmocka_unit_test(calloc_memory_is_zero_even_on_reused_blocks),
-		cmocka_unit_test(realloc_keeps_the_data_as_it_grows),
-		cmocka_unit_test(a_full_pool_gives_null_and_enomem),
-		cmocka_unit_test(pointers_that_are_not_ours_are_refused),
-		cmocka_unit_test(init_refuses_a_directory_that_is_not_cmpfs),
-		cmocka_unit_test(threads_allocate_and_free_at_once),
+		cmocka_unit_test_setup(
+			malloc_takes_pool_blocks_and_free_gives_them_back,
+			all_blocks_free),
+		cmocka_unit_test_setup(
+			calloc_memory_is_zero_even_on_reused_blocks,
+			all_blocks_free),
+		cmocka_unit_test_setup(realloc_keeps_the_data_as_it_grows,
+				       all_blocks_free),
+		cmocka_unit_test_setup(a_full_pool_gives_null_and_enomem,
+				       all_blocks_free),
+		cmocka_unit_test_setup(pointers_that_are_not_ours_are_refused,
+				       all_blocks_free),
+		cmocka_unit_test_setup(
+			init_refuses_a_directory_that_is_not_cmpfs,
+			all_blocks_free),
+		cmocka_unit_test_setup(threads_allocate_and_free_at_once,
+				       all_blocks_free),
 	};
 
 	dir = getenv("CMP_DIR");

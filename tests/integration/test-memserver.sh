@@ -81,6 +81,41 @@ expect_refusal 1 "group or others" "${common[@]}" --key "$dir/loose-key" \
 	--ram 1M
 "$memserver" --help | grep -q -- "--store FILE" || fail "--help"
 
+# --- no manager: one line that says what it means, the real reason, and
+# no line per retry (a fake manager hangs up on every connection and
+# counts them) ---
+python3 -c '
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+n = 0
+while True:
+    c, _ = s.accept()
+    c.close()
+    n += 1
+    open(sys.argv[1], "w").write(str(n))
+' "$dir/attempts" >"$dir/hangup.port" &
+pids+=($!)
+wait_for 10 test -s "$dir/hangup.port" || fail "no fake manager"
+hangup=tcp://127.0.0.1:$(cat "$dir/hangup.port")
+"$memserver" --manager "$hangup" --listen tcp://127.0.0.1:0 --insecure \
+	--ram 8M -f >"$dir/nomgr.log" 2>&1 &
+nomgr_pid=$!
+pids+=($nomgr_pid)
+attempts_over() { [ "$(cat "$dir/attempts" 2>/dev/null || echo 0)" -ge "$1" ]; }
+# 3 s of waiting at start-up, then retries every 2 s
+wait_for 30 attempts_over 8 || fail "the memserver stopped retrying"
+grep -q " serving " "$dir/nomgr.log" || fail "no serving line: $(cat "$dir/nomgr.log")"
+mgr_lines=$(grep -c -E "manager at|no manager" "$dir/nomgr.log")
+[ "$mgr_lines" = 1 ] ||
+	fail "$mgr_lines lines about the manager for $(cat "$dir/attempts") attempts: $(cat "$dir/nomgr.log")"
+grep -q "warning: no manager at $hangup yet (Connection reset by peer): serving, but owners find this memserver only once it has registered; retrying every 2 s" \
+	"$dir/nomgr.log" || fail "no-manager line: $(cat "$dir/nomgr.log")"
+kill -TERM $nomgr_pid
+wait $nomgr_pid || fail "memserver without a manager: exit status $?"
+
 # --- a manager and a memserver registering with it ---
 "$manager" --listen tcp://127.0.0.1:0 --key "$dir/key" -f \
 	>"$dir/manager.log" 2>&1 &
@@ -156,13 +191,17 @@ cp "$dir/new.key" "$dir/key"
 # the memserver stayed registered throughout (sessions keep their keys)
 wait_for 10 registered || fail "memserver lost its registration"
 
-# --- a second memserver with another block size is refused, fast ---
-if "$memserver" --manager "$maddr" --listen tcp://127.0.0.1:0 \
-	--key "$dir/key" --ram 8M --block 1M -f >"$dir/refused.log" 2>&1; then
-	fail "a memserver with a different block size started"
-fi
-grep -q "refused this memserver" "$dir/refused.log" ||
-	fail "no refusal line"
+# --- a second memserver with another block size is refused, fast: one
+# line that says why, no "retrying", exit status 1 ---
+rc=0
+"$memserver" --manager "$maddr" --listen tcp://127.0.0.1:0 \
+	--key "$dir/key" --ram 8M --block 1M -f >"$dir/refused.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a memserver with a different block size: status $rc"
+grep -v -E "oom_score_adj|PR_SET_IO_FLUSHER" "$dir/refused.log" >"$dir/refused"
+[ "$(wc -l <"$dir/refused")" = 1 ] ||
+	fail "block size refusal: not one line: $(cat "$dir/refused")"
+grep -q "error: the manager at $maddr refused this memserver (node [0-9]*): block size differs from the cluster's$" \
+	"$dir/refused" || fail "block size refusal: $(cat "$dir/refused")"
 
 # --- daemon mode reports a startup failure through its exit code ---
 busy=${maddr#tcp://}

@@ -6,7 +6,7 @@
 # malformed or out-of-range value, a missing required one) is refused before
 # anything starts, with exactly one line "PROG: option NAME: REASON" on
 # stderr, nothing on stdout, and exit status 2.
-TEST_TIMEOUT=60
+TEST_TIMEOUT=120 # about 60 cmpfs, manager and memserver runs
 . "$(dirname "$0")/lib.sh"
 
 MANAGER=${CMP_MANAGER:-}
@@ -59,6 +59,8 @@ refused "cmpfs: option nolock: takes no value (got '1')" \
 	"$CMPFS" "$D" -o nolock=1
 refused "cmpfs: option node: 'x' is not a whole number" \
 	"$CMPFS" "$D" --node=x
+refused "cmpfs: option metrics: 'mem://x' is not a TCP address (PORT for 127.0.0.1, HOST:PORT or tcp://HOST:PORT)" \
+	"$CMPFS" "$D" -o metrics=mem://x
 refused "cmpfs: option max_threads: libfuse: invalid parameter in option \`max_threads=abc'" \
 	"$CMPFS" "$D" -o max_threads=abc
 refused "cmpfs: option manager: needs -o key=FILE (or -o insecure on a trusted network)" \
@@ -87,6 +89,8 @@ refused "cmp-manager: option key: required unless --insecure (see --help)" \
 	"$MANAGER" --listen tcp://127.0.0.1:0
 refused "cmp-manager: unexpected argument 'extra' (see --help)" \
 	"$MANAGER" "${L[@]}" extra
+refused "cmp-manager: option metrics: 'rdma://10.0.0.1:9' is not a TCP address (PORT for 127.0.0.1, HOST:PORT or tcp://HOST:PORT)" \
+	"$MANAGER" "${L[@]}" --metrics rdma://10.0.0.1:9
 log "cmp-manager: every refusal one line, exit status 2"
 
 # ---- cmp-memserver ----
@@ -104,6 +108,8 @@ refused "cmp-memserver: option node-id: needs a value (N)" \
 	"$MEMSERVER" "${M[@]}" --ram 1M --node-id
 refused "cmp-memserver: option store: needs --size SIZE (see --help)" \
 	"$MEMSERVER" "${M[@]}" --store "$T/store"
+refused "cmp-memserver: option metrics: 'nowhere' is not a TCP address (PORT for 127.0.0.1, HOST:PORT or tcp://HOST:PORT)" \
+	"$MEMSERVER" "${M[@]}" --ram 1M --metrics nowhere
 log "cmp-memserver: every refusal one line, exit status 2"
 
 # ---- a key file that is refused: one line, exit status 1 (not usage) ----
@@ -174,20 +180,21 @@ done
 run_cli "$CMPFS" --help
 for w in local=SIZE block=SIZE readahead=SIZE notune_bdi nolock log=FILE \
 	manager=ADDR listen=ADDR key=FILE node=N insecure "default 1G" \
-	handshake-timeout=MS max-unauth=N max-conns-per-node=N; do
+	handshake-timeout=MS max-unauth=N max-conns-per-node=N metrics=ADDR; do
 	grep -q -F -- "$w" "$T/out" || fail "cmpfs --help does not show $w"
 done
 run_cli "$MANAGER" --help
 for w in "--listen ADDR" "--key FILE" --insecure "--heartbeat-ms MS" \
 	"--suspect-after N" "--forget-after MS" "-f, --foreground" \
-	"default 1000 ms" "--frame-timeout MS" "--max-unauth-per-addr N"; do
+	"default 1000 ms" "--frame-timeout MS" "--max-unauth-per-addr N" \
+	"--metrics ADDR"; do
 	grep -q -F -- "$w" "$T/out" || fail "cmp-manager --help does not show $w"
 done
 run_cli "$MEMSERVER" --help
 for w in "--manager ADDR" "--listen ADDR" "--key FILE" "--store FILE" \
 	"--size SIZE" "--ram SIZE" "--block SIZE" "--node-id N" --insecure \
 	"-f, --foreground" "default 1M" "--handshake-timeout MS" \
-	"--max-conns N"; do
+	"--max-conns N" "--metrics ADDR"; do
 	grep -q -F -- "$w" "$T/out" || fail "cmp-memserver --help does not show $w"
 done
 log "--help shows every option the scripts use, with defaults"

@@ -9,6 +9,7 @@
 #define CMP_TEST_CATCH_OUTPUT_H
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static char said[16384];
@@ -46,6 +47,31 @@ static inline const char *caught(void)
 	said[n] = '\0';
 	fclose(catch_file);
 	return said;
+}
+
+/* Lines of text that contain needle; *total (unless NULL): all lines. */
+static inline int count_lines(const char *text, const char *needle, int *total)
+{
+	int n = 0, all = 0;
+
+	for (const char *l = text; *l;) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+
+		all++;
+		if (memmem(l, len, needle, strlen(needle)))
+			n++;
+		l += len + (end != NULL);
+	}
+	if (total)
+		*total = all;
+	return n;
+}
+
+/* Stops catching stderr; count_lines() of what it caught. */
+static inline int caught_lines(const char *needle, int *total)
+{
+	return count_lines(caught(), needle, total);
 }
 
 #endif

@@ -461,8 +461,13 @@ struct ibv_mr *__wrap_ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t len,
 				 int access)
 {
 	struct fake_mr *m;
+	bool fail;
 
-	if (++F.reg_mr_calls == F.fail_reg_mr_at) {
+	/* connections of both ends may register at once (a server thread) */
+	pthread_mutex_lock(&fab);
+	fail = ++F.reg_mr_calls == F.fail_reg_mr_at;
+	pthread_mutex_unlock(&fab);
+	if (fail) {
 		errno = ENOMEM;
 		return NULL;
 	}

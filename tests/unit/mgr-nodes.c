@@ -33,6 +33,15 @@ static void counts_cb(void *ctx, struct proto_mgr_counts *out)
 	pthread_mutex_unlock(&n->lock);
 }
 
+static void traffic_cb(void *ctx, struct proto_mgr_traffic *out)
+{
+	struct node *n = ctx;
+
+	pthread_mutex_lock(&n->lock);
+	*out = n->traffic;
+	pthread_mutex_unlock(&n->lock);
+}
+
 static void state_cb(void *ctx, uint32_t id, enum mgr_node_state state,
 		     const char *addr)
 {
@@ -61,6 +70,7 @@ struct mgr_client *start_client(struct node *n, uint32_t id, unsigned int kind,
 		.capacity = 100000,
 		.timeout_ms = 1000,
 		.counts = counts_cb,
+		.traffic = traffic_cb,
 		.node_state = state_cb,
 		.ctx = n,
 	};
@@ -100,6 +110,13 @@ void set_counts(struct node *n, const struct proto_mgr_counts *counts)
 	pthread_mutex_unlock(&n->lock);
 }
 
+void set_traffic(struct node *n, const struct proto_mgr_traffic *traffic)
+{
+	pthread_mutex_lock(&n->lock);
+	n->traffic = *traffic;
+	pthread_mutex_unlock(&n->lock);
+}
+
 void hold_node(struct node *n, bool hold)
 {
 	pthread_mutex_lock(&n->lock);
@@ -108,11 +125,12 @@ void hold_node(struct node *n, bool hold)
 	pthread_mutex_unlock(&n->lock);
 }
 
-static struct manager *start(struct auth_keyring *kr, uint32_t suspect_after)
+static struct manager *start(struct auth_keyring *kr, uint32_t suspect_after,
+			     uint32_t heartbeat_ms)
 {
 	struct manager_config cfg = {.listen_addr = mgr_addr,
 				     .keyring = kr,
-				     .heartbeat_ms = HB_MS,
+				     .heartbeat_ms = heartbeat_ms,
 				     .suspect_after = suspect_after};
 	struct manager *m = manager_create(&cfg);
 
@@ -122,12 +140,17 @@ static struct manager *start(struct auth_keyring *kr, uint32_t suspect_after)
 
 struct manager *start_manager(struct auth_keyring *kr)
 {
-	return start(kr, SUSPECT_AFTER);
+	return start(kr, SUSPECT_AFTER, HB_MS);
 }
 
 struct manager *start_manager_quick(void)
 {
-	return start(NULL, SUSPECT_AFTER_QUICK);
+	return start(NULL, SUSPECT_AFTER_QUICK, HB_MS);
+}
+
+struct manager *start_manager_slow(void)
+{
+	return start(NULL, SUSPECT_AFTER, 60000);
 }
 
 bool lookup(struct mgr_client *c, uint32_t id, struct mgr_node_info *o)

@@ -38,6 +38,7 @@ struct node {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct proto_mgr_counts counts;
+	struct proto_mgr_traffic traffic;
 	bool hold; /* counts() blocks while set: the node goes silent */
 	struct heard heard[64];
 	size_t nheard;
@@ -56,12 +57,15 @@ void stop_client(struct node *n);
 /* A clean shutdown: LEAVE (its result returned), then destroy. */
 int leave_client(struct node *n);
 void set_counts(struct node *n, const struct proto_mgr_counts *counts);
+void set_traffic(struct node *n, const struct proto_mgr_traffic *traffic);
 /* Stalls (or lets go of) the node's heartbeat thread in its callback. */
 void hold_node(struct node *n, bool hold);
 
 /* A manager at mgr_addr: patient (SUSPECT_AFTER) or quick to suspect. */
 struct manager *start_manager(struct auth_keyring *kr);
 struct manager *start_manager_quick(void);
+/* One whose nodes heartbeat once a minute: only snapshots are fresh. */
+struct manager *start_manager_slow(void);
 
 /* The manager's view of one node, through a client's NODES query. */
 bool lookup(struct mgr_client *c, uint32_t id, struct mgr_node_info *o);

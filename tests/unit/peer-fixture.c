@@ -18,7 +18,7 @@ struct fixture *fixture_create(const struct fixture_config *cfg)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct peer_config pcfg = {
-		.listen_addr = "mem://",
+		.listen_addr = cfg->listen_addr ? cfg->listen_addr : "mem://",
 		.keyring = cfg->peer_key,
 		.node_id = PROVIDER,
 		.block_size = BS,

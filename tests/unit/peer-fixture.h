@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The block server under test, for the test-peer*.c files: the peer
- * service serving a RAM store (memserver/store.c) over mem://, an owner
+ * service serving a RAM store (memserver/store.c) over mem:// (or another
+ * address: rdma:// on the fake fabric), an owner
  * (pool/remote.c) that knows it, more owners on demand, and raw
  * authenticated connections as any node id (0: a tool) for hand-made
  * frames. Everything asserts (cmocka) instead of returning errors.
@@ -27,6 +28,7 @@
 #define TOOL 0u	   /* a connection without a node id (cmpctl) */
 
 struct fixture_config {
+	const char *listen_addr;	  /* NULL: mem:// */
 	const struct peer_store_ops *ops; /* NULL: ms_store_ops */
 	struct auth_keyring *peer_key;	  /* NULL: insecure */
 	struct auth_keyring *owner_key;

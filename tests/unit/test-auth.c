@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "catch-output.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -72,45 +74,6 @@ static void join_within(pthread_t t, int ms)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += ms / 1000 + 1;
 	assert_int_equal(pthread_timedjoin_np(t, NULL, &ts), 0);
-}
-
-/* Log lines written to stderr between capture_start and capture_stop. */
-static int saved_stderr = -1;
-static char capture_path[256];
-
-static void capture_start(void)
-{
-	int fd;
-
-	snprintf(capture_path, sizeof(capture_path), "%s/log", tmpdir);
-	fd = open(capture_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	saved_stderr = dup(STDERR_FILENO);
-	assert_true(saved_stderr >= 0);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-}
-
-/* Stops capturing; returns how many captured lines contain needle. */
-static int capture_stop(const char *needle, int *total)
-{
-	char line[1024];
-	int n = 0, all = 0;
-	FILE *f;
-
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	f = fopen(capture_path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		all++;
-		if (strstr(line, needle))
-			n++;
-	}
-	fclose(f);
-	if (total)
-		*total = all;
-	return n;
 }
 
 /* ---- a real server end in a thread ---- */
@@ -356,10 +319,10 @@ static void version_1_peer_is_refused_with_one_line(void **state)
 
 	pair_open(&p);
 	send_v1_hello(p.client);
-	capture_start();
+	catch_stderr();
 	assert_int_equal(auth_server(p.server, kr, 9, 1, 2000),
 			 -EPROTONOSUPPORT);
-	lines = capture_stop("peer speaks wire version 1, this node speaks 2",
+	lines = caught_lines("peer speaks wire version 1, this node speaks 2",
 			     &all);
 	assert_int_equal(lines, 1);
 	assert_int_equal(all, 1);
@@ -389,10 +352,10 @@ static void newer_server_is_refused_with_one_line(void **state)
 	wire_hdr_encode(&h, hdr);
 	hdr[4] = 3;
 	assert_int_equal(conn_writev(p.server, &iov, 1), 0);
-	capture_start();
+	catch_stderr();
 	assert_int_equal(auth_client(p.client, NULL, 0, 0, 2000),
 			 -EPROTONOSUPPORT);
-	lines = capture_stop("peer speaks wire version 3, this node speaks 2",
+	lines = caught_lines("peer speaks wire version 3, this node speaks 2",
 			     NULL);
 	assert_int_equal(lines, 1);
 	pair_close(&p);
@@ -656,7 +619,6 @@ static int tmpdir_setup(void **state)
 
 static int tmpdir_teardown(void **state)
 {
-	unlink(capture_path);
 	return rmdir(tmpdir);
 }
 

@@ -90,8 +90,13 @@ static void summary_gives_bytes_in_units(void **state)
 
 	assert_non_null(strstr(s, "  data      read 5.0 MiB, write 3.0 GiB, "
 				  "last_write_size 1.0 MiB\n"));
-	assert_non_null(strstr(s, "  pool      free 59.0 MiB\n"));
+	/* the mount's free memory is this node's, and says so */
+	assert_non_null(strstr(s, "  pool      free on this node 59.0 MiB\n"));
 	assert_null(strstr(s, "remote"));
+	assert_null(strstr(s, "other nodes"));
+	s = summary("read_remote_bytes 512\nwrite_remote_bytes 1024\n");
+	assert_non_null(strstr(s, "  data      read from other nodes 512 B, "
+				  "written to other nodes 1.0 KiB\n"));
 }
 
 static void summary_leaves_out_zero_counters(void **state)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "catch-output.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,45 +27,6 @@
 static char tmpdir[] = "/tmp/test-keyring-XXXXXX";
 
 static const struct auth_key key_a = {{1, 2, 3, 4, 5, 6, 7, 8}};
-
-/* Log lines written to stderr between capture_start and capture_stop. */
-static int saved_stderr = -1;
-static char capture_path[256];
-
-static void capture_start(void)
-{
-	int fd;
-
-	snprintf(capture_path, sizeof(capture_path), "%s/log", tmpdir);
-	fd = open(capture_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	saved_stderr = dup(STDERR_FILENO);
-	assert_true(saved_stderr >= 0);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-}
-
-/* Stops capturing; returns how many captured lines contain needle. */
-static int capture_stop(const char *needle, int *total)
-{
-	char line[1024];
-	int n = 0, all = 0;
-	FILE *f;
-
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	f = fopen(capture_path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		all++;
-		if (strstr(line, needle))
-			n++;
-	}
-	fclose(f);
-	if (total)
-		*total = all;
-	return n;
-}
 
 /* ---- key files and keyrings ---- */
 
@@ -146,9 +109,9 @@ static void key_file_accessible_by_group_or_others_is_refused(void **state)
 	assert_int_equal(auth_key_generate(path), 0);
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		assert_int_equal(chmod(path, bad[i]), 0);
-		capture_start();
+		catch_stderr();
 		assert_int_equal(load(path, NULL), -EPERM);
-		lines = capture_stop("group or others", &all);
+		lines = caught_lines("group or others", &all);
 		assert_int_equal(lines, 1);
 		assert_int_equal(all, 1);
 	}
@@ -174,9 +137,9 @@ static void malformed_key_files_are_einval_in_one_line(void **state)
 	snprintf(bad[7], sizeof(bad[7]), "%s %s\n", hex64, hex64);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		write_file(path, bad[i], 0600);
-		capture_start();
+		catch_stderr();
 		assert_int_equal(load(path, NULL), -EINVAL);
-		assert_int_equal(capture_stop("hex characters", &all), 1);
+		assert_int_equal(caught_lines("hex characters", &all), 1);
 		assert_int_equal(all, 1);
 	}
 }
@@ -230,17 +193,17 @@ static void reload_swaps_keys_and_keeps_them_on_a_bad_file(void **state)
 	/* the new key first, the old one second */
 	snprintf(text, sizeof(text), "%.62s99\n%s\n", hex64, hex64);
 	write_file(path, text, 0600);
-	capture_start();
+	catch_stderr();
 	assert_int_equal(auth_keyring_reload(kr), 2);
-	assert_int_equal(capture_stop("key file reloaded: 2 keys", NULL), 1);
+	assert_int_equal(caught_lines("key file reloaded: 2 keys", NULL), 1);
 	auth_keyring_preferred(kr, &k, &id2);
 	assert_int_not_equal(id, id2);
 	assert_int_equal(auth_keyring_lookup(kr, id, &k), 0);
 	/* a broken file: one line, the keys stay */
 	write_file(path, "nonsense\n", 0600);
-	capture_start();
+	catch_stderr();
 	assert_int_equal(auth_keyring_reload(kr), -EINVAL);
-	assert_int_equal(capture_stop("keeping the 2 keys", NULL), 1);
+	assert_int_equal(caught_lines("keeping the 2 keys", NULL), 1);
 	assert_int_equal(auth_keyring_count(kr), 2);
 	auth_keyring_destroy(kr);
 	/* a keyring made in memory has no file to reload */

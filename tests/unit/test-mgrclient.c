@@ -302,6 +302,48 @@ static void an_unreachable_manager_is_logged_once_not_per_retry(void **state)
 	assert_int_equal(occurrences(out, "still no manager"), 0);
 }
 
+/*
+ * A daemon starting waits for its registration and says in one line what
+ * the failure means for it (caller_reports_start): the client adds no
+ * line of its own, however early its first attempt fails, and none per
+ * retry afterwards.
+ */
+static void a_failure_at_start_is_left_to_the_caller(void **state)
+{
+	atomic_int tries = 0;
+	struct server_config cfg = {.name = "hang-up",
+				    .handle = no_frames,
+				    .on_open = hang_up,
+				    .ctx = &tries};
+	struct mgr_client_config ccfg = {.kind = MGR_KIND_COMPUTE,
+					 .node = 84,
+					 .listen_addr = "mem://node-84",
+					 .block_size = BS,
+					 .capacity = 10,
+					 .caller_reports_start = true};
+	struct mgr_client *c;
+	struct server *s;
+	const char *out;
+	int ret;
+
+	next_addr();
+	cfg.listen_addr = mgr_addr;
+	ccfg.manager_addr = mgr_addr;
+	s = server_create(&cfg);
+	assert_non_null(s);
+	catch_stderr();
+	c = mgr_client_create(&ccfg);
+	assert_non_null(c);
+	assert_true(wait_for(tried_four_times, &tries, DEADLINE_MS));
+	ret = mgr_client_wait_registered(c, 10);
+	mgr_client_destroy(c);
+	out = caught();
+	server_destroy(s);
+	assert_true(ret < 0);
+	assert_null(mgr_refusal_text(ret));
+	assert_int_equal(occurrences(out, "the manager"), 0);
+}
+
 static void garbage_closes_only_that_connection(void **state)
 {
 	static const uint8_t junk[64] = "this is not a cmp frame at all....";
@@ -378,31 +420,29 @@ static void cmpctl_status_prints_a_table_and_json(void **state)
 	f = fdopen(fd, "w+");
 	assert_non_null(f);
 
-	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, true, false, f),
-			 0);
-	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, true, true, f),
-			 0);
+	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, false, f), 0);
+	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, true, f), 0);
 	rewind(f);
 	len = fread(text, 1, sizeof(text) - 1, f);
 	text[len] = 0;
 	assert_non_null(strstr(text, "RRL"));
 	assert_non_null(strstr(text, "mem://node-101"));
 	assert_non_null(strstr(text, "1 nodes (1 alive)"));
+	/* sizes in units: 100000 blocks of 64 KiB, 10 free; a fresh age */
+	assert_non_null(strstr(text, "  64.0 KiB    6.1 GiB  640.0 KiB"));
+	assert_non_null(strstr(text, " ms\n"));
+	assert_null(strstr(text, "did not answer"));
+	assert_non_null(strstr(text, "\"fresh\": true"));
 	assert_non_null(strstr(text, "\"id\": 101, \"kind\": \"compute\""));
 	assert_non_null(strstr(text, "\"alive\": true"));
 	assert_non_null(strstr(text, "\"state\": \"alive\", \"since_s\": "));
 	fclose(f);
 	unlink(path);
 
-	/* no key file and not insecure: refused before any network */
-	assert_int_equal(
-		cmpctl_cluster_status(mgr_addr, NULL, false, false, stdout),
-		-EINVAL);
 	stop_client(&a);
 	manager_destroy(m);
-	assert_int_equal(
-		cmpctl_cluster_status(mgr_addr, NULL, true, false, stdout),
-		-ECONNREFUSED);
+	assert_int_equal(cmpctl_cluster_status(mgr_addr, NULL, false, stdout),
+			 -ECONNREFUSED);
 }
 
 static void the_same_works_over_tcp_loopback(void **state)
@@ -443,7 +483,8 @@ static void a_different_block_size_is_refused_at_once(void **state)
 					.node = 121,
 					.listen_addr = "mem://node-121",
 					.block_size = 4096,
-					.capacity = 10};
+					.capacity = 10,
+					.caller_reports_start = true};
 	struct mgr_client *c;
 	struct manager *m;
 	struct node a;
@@ -454,12 +495,17 @@ static void a_different_block_size_is_refused_at_once(void **state)
 	start_client(&a, 120, MGR_KIND_COMPUTE, 10, NULL);
 	assert_int_equal(mgr_client_wait_registered(a.c, DEADLINE_MS), 0);
 	cfg.manager_addr = mgr_addr;
+	catch_stderr();
 	c = mgr_client_create(&cfg);
 	assert_non_null(c);
 	t0 = cmp_now_ns();
 	assert_int_equal(mgr_client_wait_registered(c, DEADLINE_MS), -EINVAL);
 	assert_true(cmp_now_ns() - t0 < (DEADLINE_MS / 2) * 1000000ull);
 	mgr_client_destroy(c);
+	/* the caller says it in one line and exits: no "retrying" */
+	assert_null(strstr(caught(), "retrying"));
+	assert_string_equal(mgr_refusal_text(-EINVAL),
+			    "block size differs from the cluster's");
 	stop_client(&a);
 	manager_destroy(m);
 }
@@ -615,6 +661,7 @@ int main(void)
 		cmocka_unit_test(a_refused_tcp_connect_says_connection_refused),
 		cmocka_unit_test(
 			an_unreachable_manager_is_logged_once_not_per_retry),
+		cmocka_unit_test(a_failure_at_start_is_left_to_the_caller),
 		cmocka_unit_test(garbage_closes_only_that_connection),
 		cmocka_unit_test(unknown_requests_get_not_supported),
 		cmocka_unit_test(cmpctl_status_prints_a_table_and_json),

@@ -29,6 +29,7 @@ struct t_opts {
 	uint32_t wait_ms;
 	char *path;
 	char *addr;
+	char *local;
 	bool flag;
 	bool lock;
 	bool tune;
@@ -52,6 +53,8 @@ static const struct opt_def t_defs[] = {
 	 .metavar = "FILE", .help = "a file"},
 	{.name = "addr", .type = OPT_ADDR, F(addr), .metavar = "ADDR",
 	 .help = "an address"},
+	{.name = "local", .type = OPT_ADDR, F(local), .metavar = "ADDR",
+	 .flags = OPT_TCP_LOCAL, .help = "a TCP address, loopback by default"},
 	{.name = "flag", .short_name = 'f', .type = OPT_FLAG, F(flag),
 	 .help = "a flag"},
 	{.name = "nolock", .type = OPT_NOFLAG, F(lock), .help = "no locking"},
@@ -231,6 +234,38 @@ static void addresses_of_every_scheme_are_taken(void **state)
 		assert_string_equal(o.addr, good[i]);
 		opts_finish(&spec, &o);
 	}
+}
+
+/* metrics=9464 is loopback: a bare port never opens every address */
+static void a_tcp_local_address_may_be_a_bare_port(void **state)
+{
+	const char *given[][2] = {
+		{"9464", "tcp://127.0.0.1:9464"},
+		{"0", "tcp://127.0.0.1:0"},
+		{"10.0.0.5:9464", "tcp://10.0.0.5:9464"},
+		{"[::1]:9464", "tcp://[::1]:9464"},
+		{":9464", "tcp://:9464"},
+		{"tcp://host.example:9", "tcp://host.example:9"},
+	};
+	struct t_opts o;
+
+	for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
+		assert_int_equal(PARSE(&o, NULL, "--local", given[i][0]), 0);
+		assert_string_equal(o.local, given[i][1]);
+		opts_finish(&spec, &o);
+	}
+	REFUSED("prog: option local: 'rdma://10.0.0.1:9' is not a TCP "
+		"address (PORT for 127.0.0.1, HOST:PORT or tcp://HOST:PORT)",
+		"--local=rdma://10.0.0.1:9");
+	REFUSED("prog: option local: 'mem://x' is not a TCP address (PORT for "
+		"127.0.0.1, HOST:PORT or tcp://HOST:PORT)",
+		"--local", "mem://x");
+	REFUSED("prog: option local: 'localhost' is not a TCP address (PORT "
+		"for 127.0.0.1, HOST:PORT or tcp://HOST:PORT)",
+		"-o", "local=localhost");
+	REFUSED("prog: option local: '99999999' is not a TCP address (PORT "
+		"for 127.0.0.1, HOST:PORT or tcp://HOST:PORT)",
+		"--local=99999999");
 }
 
 /* ---- refusals: one line each, naming the option and the value ---- */
@@ -574,6 +609,7 @@ int main(void)
 		cmocka_unit_test(sizes_numbers_and_durations_take_their_units),
 		cmocka_unit_test(the_last_value_of_an_option_wins),
 		cmocka_unit_test(addresses_of_every_scheme_are_taken),
+		cmocka_unit_test(a_tcp_local_address_may_be_a_bare_port),
 		cmocka_unit_test(malformed_values_are_refused_with_one_line),
 		cmocka_unit_test(out_of_range_values_are_refused_with_one_line),
 		cmocka_unit_test(a_32_bit_field_refuses_what_it_cannot_hold),

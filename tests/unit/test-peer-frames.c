@@ -148,9 +148,9 @@ static size_t bad_cases(struct bad_case *c, struct proto_block_ref ref)
 	c[n] = (struct bad_case){"ALLOC of too many", WIRE_OP_ALLOC};
 	put32(c[n].pl, PROTO_BLOCK_MAX_IDX + 1);
 	c[n].len = 8, c[n++].status = WIRE_S_INVAL;
-	c[n] = (struct bad_case){"ALLOC with a reserved word", WIRE_OP_ALLOC};
+	c[n] = (struct bad_case){"ALLOC with an unknown flag", WIRE_OP_ALLOC};
 	put32(c[n].pl, 1);
-	put32(c[n].pl + 4, 1);
+	put32(c[n].pl + 4, 2);
 	c[n].len = 8, c[n++].status = WIRE_S_INVAL;
 	c[n] = (struct bad_case){"READ_BATCH of 100 extents",
 				 WIRE_OP_READ_BATCH};

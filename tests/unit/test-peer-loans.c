@@ -177,7 +177,7 @@ static void a_tool_connection_cannot_use_loans(void **state)
 	assert_int_equal(raw_call(tool, WIRE_OP_PING, NULL, 0, NULL, 0, NULL),
 			 WIRE_S_OK);
 	/* everything that makes, uses or ends a loan: PERM, conn kept */
-	proto_block_alloc_req_encode(1, pl, sizeof(pl));
+	proto_block_alloc_req_encode(1, 0, pl, sizeof(pl));
 	assert_int_equal(raw_call(tool, WIRE_OP_ALLOC, pl,
 				  PROTO_BLOCK_ALLOC_REQ_SIZE, NULL, 0, NULL),
 			 WIRE_S_PERM);
@@ -416,8 +416,9 @@ static void a_lease_ends_only_after_silence(void **state)
 
 	assert_int_equal(remote_alloc(silent, PROVIDER, 2, refs, &got), 0);
 	write_pattern(f->r, mine, 30);
-	write_pattern(silent, refs[0], 31);
+	/* the provider hears it at some time after this */
 	last_sent = cmp_now_ns();
+	write_pattern(silent, refs[0], 31);
 	/* just heard from: nothing ends */
 	assert_int_equal(peer_expire_leases(f->peer), 0);
 	assert_int_equal(peer_lent_to(f->peer, OTHER), 2);
@@ -425,7 +426,7 @@ static void a_lease_ends_only_after_silence(void **state)
 	remote_destroy(silent);
 	assert_true(wait_for(owner_expired, &w, DEADLINE_MS));
 	expired_at = cmp_now_ns();
-	/* never before the lease: silence since the last request was sent */
+	/* never before the lease: silence since the last request began */
 	assert_true(expired_at - last_sent >= LEASE_MS * 1000000ull);
 	assert_int_equal(peer_lent_to(f->peer, OWNER), 1);
 	assert_true(wait_for(store_has_free, &sw, DEADLINE_MS));
@@ -533,7 +534,8 @@ static bool a_late_write_lands(struct fixture *f, bool fence)
 	raw_write_block(fresh, mine, 51);
 
 	/* the rest of the old frame, and its reply if it is still served */
-	iov[0] = (struct iovec){pl + sizeof(pl) / 2, sizeof(pl) - sizeof(pl) / 2};
+	iov[0] = (struct iovec){pl + sizeof(pl) / 2,
+				sizeof(pl) - sizeof(pl) / 2};
 	if (fence) {
 		assert_true(closed_by_peer(old));
 		(void)conn_writev(old, iov, 1);

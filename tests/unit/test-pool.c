@@ -349,6 +349,35 @@ static void lending_uses_free_blocks_and_lends_them_cleared(void **state)
 	pool_destroy(p);
 }
 
+/* write_remote_bytes (issue 13 defect 8): what went to blocks elsewhere. */
+static void bytes_to_and_from_blocks_elsewhere_are_counted(void **state)
+{
+	static struct fake f;
+	struct pool *p = make(1);
+	struct pool_counts pc;
+	uint32_t h[2];
+	uint8_t b[700] = {1};
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(pool_set_cluster(p, &fake_ops, &f), 0);
+	assert_int_equal(pool_alloc(p, false, &h[0]), 0);
+	fill(p, h[0], 0x33);
+	assert_int_equal(pool_alloc(p, false, &h[1]), 0); /* h0 moves out */
+	assert_int_equal(count(p, POOL_LRL), 1);
+	pool_get_counts(p, &pc);
+	/* moving a block out is an eviction, not a write by the user */
+	assert_int_equal(pc.remote_write_bytes, 0);
+	assert_int_equal(pc.remote_read_bytes, 0);
+	assert_int_equal(pool_write(p, h[0], 100, b, 700), 0);
+	assert_int_equal(pool_zero(p, h[0], 1000, 300), 0);
+	assert_int_equal(pool_read(p, h[0], 0, b, 512), 0);
+	assert_int_equal(pool_write(p, h[1], 0, b, 512), 0); /* local */
+	pool_get_counts(p, &pc);
+	assert_int_equal(pc.remote_write_bytes, 1000);
+	assert_int_equal(pc.remote_read_bytes, 512);
+	pool_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +398,8 @@ int main(void)
 			nothing_to_borrow_means_enospc_and_nothing_moves),
 		cmocka_unit_test(
 			lending_uses_free_blocks_and_lends_them_cleared),
+		cmocka_unit_test(
+			bytes_to_and_from_blocks_elsewhere_are_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -257,7 +257,9 @@ static void register_reply_round_trips_and_rejects_bad_fields(void **state)
 
 static void heartbeat_round_trips_and_rejects_bad_counts(void **state)
 {
-	struct proto_mgr_heartbeat in = {.node = 9, .counts = {1, 2, 3, 4, 5}},
+	struct proto_mgr_heartbeat in = {.node = 9,
+					 .counts = {1, 2, 3, 4, 5},
+					 .traffic = {6, 7, 8, ~0ull}},
 				   out;
 	uint8_t buf[PROTO_MGR_HEARTBEAT_SIZE], bad[sizeof(buf)];
 	int i;
@@ -269,6 +271,12 @@ static void heartbeat_round_trips_and_rejects_bad_counts(void **state)
 	assert_int_equal(proto_mgr_heartbeat_decode(buf, sizeof(buf), &out), 0);
 	assert_int_equal(out.node, 9);
 	assert_memory_equal(&out.counts, &in.counts, sizeof(in.counts));
+	/* the node's totals follow its counts: read, write, net rx, tx */
+	assert_int_equal(buf[48], 6);
+	assert_int_equal(buf[72], 0xff);
+	assert_memory_equal(&out.traffic, &in.traffic, sizeof(in.traffic));
+	/* a heartbeat of the release before (48 bytes) is refused */
+	assert_int_equal(proto_mgr_heartbeat_decode(buf, 48, &out), -EBADMSG);
 
 	memcpy(bad, buf, sizeof(bad));
 	put32(bad, 0);
@@ -294,6 +302,43 @@ static void heartbeat_round_trips_and_rejects_bad_counts(void **state)
 	assert_int_equal(
 		proto_mgr_heartbeat_decode(buf, sizeof(buf) + 0 - 8, &out),
 		-EBADMSG);
+}
+
+static void nodes_request_asks_for_a_snapshot_with_a_bounded_wait(void **state)
+{
+	struct proto_mgr_nodes_req in = {.flags = PROTO_MGR_NODES_SNAPSHOT,
+					 .wait_ms = 500},
+				   out;
+	uint8_t buf[PROTO_MGR_NODES_REQ_SIZE], bad[sizeof(buf)];
+
+	assert_int_equal(proto_mgr_nodes_req_encode(&in, buf, sizeof(buf)),
+			 sizeof(buf));
+	assert_int_equal(buf[0], 1);
+	assert_int_equal(buf[4], 500 & 0xff);
+	assert_int_equal(proto_mgr_nodes_req_decode(buf, sizeof(buf), &out), 0);
+	assert_memory_equal(&in, &out, sizeof(in));
+
+	memcpy(bad, buf, sizeof(bad));
+	put32(bad, 3); /* an unknown flag */
+	assert_int_equal(proto_mgr_nodes_req_decode(bad, sizeof(bad), &out),
+			 -EBADMSG);
+	put32(bad, 1);
+	put32(bad + 4, 0); /* a snapshot without a wait */
+	assert_int_equal(proto_mgr_nodes_req_decode(bad, sizeof(bad), &out),
+			 -EBADMSG);
+	put32(bad + 4, PROTO_MGR_SNAPSHOT_MAX_WAIT_MS + 1);
+	assert_int_equal(proto_mgr_nodes_req_decode(bad, sizeof(bad), &out),
+			 -EBADMSG);
+	put32(bad, 0); /* a wait without a snapshot */
+	put32(bad + 4, 10);
+	assert_int_equal(proto_mgr_nodes_req_decode(bad, sizeof(bad), &out),
+			 -EBADMSG);
+	assert_int_equal(proto_mgr_nodes_req_decode(buf, 4, &out), -EBADMSG);
+	in.wait_ms = 0;
+	assert_int_equal(proto_mgr_nodes_req_encode(&in, buf, sizeof(buf)),
+			 -EINVAL);
+	in.wait_ms = 1;
+	assert_int_equal(proto_mgr_nodes_req_encode(&in, buf, 4), -EMSGSIZE);
 }
 
 static void find_free_round_trips_and_needs_a_count(void **state)
@@ -417,6 +462,8 @@ static void fill_nodes(struct mgr_node_info *n, size_t count)
 		n[i].counts = (struct proto_mgr_counts){i, 2 * i, 3, 4, 5};
 		n[i].age_ms = 77 * i;
 		n[i].since_ms = 1000000007ull * i;
+		n[i].traffic = (struct proto_mgr_traffic){i, ~0ull - i, 7, 8};
+		n[i].fresh = i % 2;
 		snprintf(n[i].addr, sizeof(n[i].addr), "mem://node-%zu", i);
 	}
 }
@@ -450,7 +497,10 @@ static void nodes_round_trip_and_reject_bad_entries(void **state)
 	bad[8 + 5] = 4;
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
-	bad[8 + 6] = 1; /* pad */
+	bad[8 + 6] = 2; /* flags: only FRESH (1) is defined */
+	REFUSED(bad);
+	memcpy(bad, buf, (size_t)len);
+	bad[8 + 7] = 1;
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
 	put32(bad + 8 + 8, 12345); /* block size */
@@ -468,10 +518,10 @@ static void nodes_round_trip_and_reject_bad_entries(void **state)
 	bad[8 + 72 + 3] = 0x7f; /* DEL in the address */
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
-	put32(bad + 144 + 8, 0); /* second node id */
+	put32(bad + 176 + 8, 0); /* second node id */
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
-	bad[144 + 8 + 4] = 0; /* second kind */
+	bad[176 + 8 + 4] = 0; /* second kind */
 	REFUSED(bad);
 #undef REFUSED
 	assert_int_equal(proto_mgr_nodes_decode(buf, (size_t)len, out, 1, &got),
@@ -590,6 +640,8 @@ int main(void)
 		cmocka_unit_test(free_list_round_trips_from_zero_to_max),
 		cmocka_unit_test(free_list_rejects_bad_counts_and_entries),
 		cmocka_unit_test(nodes_round_trip_and_reject_bad_entries),
+		cmocka_unit_test(
+			nodes_request_asks_for_a_snapshot_with_a_bounded_wait),
 		cmocka_unit_test(node_state_round_trips_at_documented_offsets),
 		cmocka_unit_test(node_state_rejects_every_invalid_field),
 		cmocka_unit_test(leave_round_trips_and_needs_an_id),

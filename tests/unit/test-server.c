@@ -290,6 +290,48 @@ static void a_fence_ends_that_nodes_other_connections_only(void **state)
 	auth_keyring_destroy(kr);
 }
 
+/* A reply is counted once sent: the client may have it a moment before. */
+static bool sent_bytes_are(void *arg)
+{
+	struct server_stats st;
+	struct server *s = ((void **)arg)[0];
+
+	server_get_stats(s, &st);
+	return st.tx_bytes == *(uint64_t *)((void **)arg)[1];
+}
+
+/* What the metrics and cmpctl top read: frames and connections counted. */
+static void the_server_counts_frames_bytes_and_connections(void **state)
+{
+	uint64_t want = 2 * (32 + 6);
+	struct server_stats st;
+	struct server *s;
+	struct echo e;
+	struct conn *c;
+	void *arg[2];
+
+	s = start_echo(&e, LONG_MS);
+	c = try_dial(NULL, 7);
+	assert_non_null(c);
+	ping(c, 1);
+	ping(c, 2);
+	arg[0] = s;
+	arg[1] = &want;
+	assert_true(wait_for(sent_bytes_are, arg, DEADLINE_MS));
+	server_get_stats(s, &st);
+	assert_int_equal(st.accepted, 1);
+	assert_int_equal(st.authed, 1);
+	assert_int_equal(st.unauth, 0);
+	assert_int_equal(st.requests, 2);
+	/* two PINGs of 6 bytes each way, 32-byte headers */
+	assert_int_equal(st.rx_bytes, 2 * (32 + 6));
+	assert_int_equal(st.tx_bytes, 2 * (32 + 6));
+	assert_int_equal(st.refused, 0);
+	assert_int_equal(st.hs_failed, 0);
+	conn_destroy(c);
+	stop_echo(s, &e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +344,8 @@ int main(void)
 		cmocka_unit_test(authenticated_caps_are_apart_and_per_node),
 		cmocka_unit_test(
 			a_fence_ends_that_nodes_other_connections_only),
+		cmocka_unit_test(
+			the_server_counts_frames_bytes_and_connections),
 	};
 
 	log_init("test-server", LOG_LVL_WARN);

@@ -95,8 +95,13 @@ declare -A WL_SIZES	# workload -> its sizes, for meta.txt and the report
 PEER_MB=0		# the largest file a workload puts on a peer
 
 # peer_room MB: a workload puts files of MB MiB on the peers; the nbdkit
-# disk and the tmpfs file systems are made large enough for the largest.
-peer_room() { ((PEER_MB >= $1)) || PEER_MB=$1; }
+# disk and the tmpfs file systems are made large enough for the largest
+# of the workloads that run (SOURCING: the one whose file is sourced).
+SOURCING=""
+peer_room() {
+	[[ -z $ONLY ]] || wants "$SOURCING" || return 0
+	((PEER_MB >= $1)) || PEER_MB=$1
+}
 
 # --- output -------------------------------------------------------------------
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -114,10 +119,23 @@ output_init() {
 	: >"$LOG"
 	echo "round,workload,system,metric,value,unit,status" >"$CSV"
 	: >"$META"
-	WORK=$(mktemp -d /tmp/cmpbench.XXXXXX) || exit 1
+	WORK=$(mktemp -d "/tmp/cmpbench.$TAG.XXXXXX") || exit 1
 	BIN=$WORK/bin
 	trap on_exit EXIT
-	trap 'say "interrupted"; [[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null; exit 130' INT TERM
+	trap 'interrupted INT' INT
+	trap 'interrupted TERM' TERM
+	trap 'interrupted PIPE' PIPE
+}
+
+# interrupted SIGNAL: stop the current command, then tear down (on_exit).
+# After a TERM (meson's timeout) or a PIPE, whoever read our output may be
+# gone: a write to it must not kill the teardown, which logs to harness.log.
+interrupted() {
+	trap - PIPE
+	[[ $1 == INT ]] || exec >/dev/null 2>&1
+	say "interrupted ($1)"
+	[[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null
+	exit 130
 }
 
 say() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$LOG"; }
@@ -127,25 +145,135 @@ meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 # --- cleanup stack --------------------------------------------------------------
 # Every resource pushes its own undo command; unwind pops them in reverse
 # (swapoff before losetup -d before unmount before killing the daemon).
+# Each undo of something that outlives the harness's processes (a mount, a
+# loop device, swap, a namespace, a cgroup, a file) is also written to the
+# run's journal, so that the next run can undo it if this one is killed
+# (see sweep_stale); defer_here is for the undos that concern this process
+# only (stopping a daemon by pid: a pid can be reused).
 CLEAN=()
-defer() { CLEAN+=("$*"); }
+defer() { journal_add "${#CLEAN[@]}" "$*"; CLEAN+=("$*"); }
+defer_here() { CLEAN+=("#here $*"); }
 mark() { echo "${#CLEAN[@]}"; }
+UNDO_FAILED=0
 unwind() {
-	local to=${1:-0} i c
+	local to=${1:-0} i c t0
 	while ((${#CLEAN[@]} > to)); do
 		i=$((${#CLEAN[@]} - 1))
-		c=${CLEAN[$i]}
+		c=${CLEAN[$i]#"#here "}
 		unset "CLEAN[$i]"
 		logc "cleanup: $c"
-		eval "$c" >>"$LOG" 2>&1 || echo "cleanup failed: $c" >>"$LOG"
+		t0=${EPOCHREALTIME/./}
+		if eval "$c" >>"$LOG" 2>&1; then
+			journal_del "$i"
+		else
+			echo "cleanup failed: $c" >>"$LOG"
+			UNDO_FAILED=1
+		fi
+		t0=$(((${EPOCHREALTIME/./} - t0) / 1000))
+		((t0 < 1000)) || echo "  (cleanup took $t0 ms)" >>"$LOG"
 	done
 }
 on_exit() {
 	local rc=$?
-	trap - EXIT INT TERM
+	trap - EXIT INT TERM PIPE
 	unwind 0
-	rm -rf "$WORK"
+	# a failed undo stays in the journal for the next run's sweep
+	((UNDO_FAILED)) || journal_end
+	rm -rf --one-file-system "$WORK"
 	exit "$rc"
+}
+
+# --- the journal, and the sweep of what killed runs left behind --------------
+# meson's timeout sends SIGTERM and 0.5 s later SIGKILL to the test's
+# process group; run.sh runs in a session of its own (so that it gets the
+# time to tear down), but a SIGKILL of the run itself cannot be trapped.
+# Everything the harness makes carries its tag (cbPID: namespaces, veth
+# ends, tmpfs sources, cgroups, files on --diskdir, the work directory
+# /tmp/cmpbench.cbPID.*), and the undo of each is journalled in
+# STATE_DIR/cbPID.undo ("owner PID STARTTIME WORK DISKDIR", then "+ I CMD"
+# and "- I" lines). At its start run.sh sweeps the state of every run that
+# is gone: kills its processes, replays its journal, then undoes whatever
+# carries its tag (stale.py finds them).
+STATE_DIR=/run/cmpbench
+JOURNAL=""
+proc_start() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
+journal_start() {
+	mkdir -p "$STATE_DIR" || return 0
+	JOURNAL=$STATE_DIR/$TAG.undo
+	printf 'owner %s %s %s %s\n' "$$" "$(proc_start $$)" "$WORK" "$DISKDIR" >"$JOURNAL"
+}
+journal_add() { [[ -z $JOURNAL ]] || printf '+ %s %s\n' "$1" "$2" >>"$JOURNAL"; }
+journal_del() { [[ -z $JOURNAL ]] || printf -- '- %s\n' "$1" >>"$JOURNAL"; }
+journal_end() { [[ -z $JOURNAL ]] || rm -f "$JOURNAL"; }
+
+# journal_pending FILE: the undos still to do, last first.
+journal_pending() {
+	awk '$1 == "+" {c[$2] = substr($0, length($1 " " $2 " ") + 1)}
+		$1 == "-" {delete c[$2]}
+		END {for (i in c) print i "\t" c[i]}' "$1" | sort -rn | cut -f2-
+}
+
+stale() { python3 "$HERE/stale.py" "$1" "$TAG" "$WORK" "$DISKDIR" "$CGROOT" "$STATE_DIR" "${@:2}"; }
+
+# sweep_tag TAG: undo what the gone run TAG left. Its swap goes first,
+# while the daemons that may serve it still run (a swap device over a
+# FUSE file whose daemon is gone cannot be read back).
+sweep_tag() {
+	local tag=$1 p verb arg c n=0 i
+	while read -r verb arg; do
+		[[ $verb == swapoff ]] || continue
+		logc "stale $tag: swapoff $arg"
+		swapoff "$arg" >>"$LOG" 2>&1 || echo "stale $tag: failed: swapoff $arg" >>"$LOG"
+	done < <(stale actions "$tag")
+	for p in $(stale procs "$tag"); do
+		logc "stale $tag: kill -KILL $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null))"
+		kill -KILL "$p" 2>/dev/null
+	done
+	for i in $(seq 50); do
+		[[ -z $(stale procs "$tag") ]] && break
+		sleep 0.1
+	done
+	if [[ $tag != dir:* && -f $STATE_DIR/$tag.undo ]]; then
+		while IFS= read -r c; do
+			n=$((n + 1))
+			logc "stale $tag: $c"
+			eval "$c" >>"$LOG" 2>&1 || echo "stale $tag: failed: $c" >>"$LOG"
+		done < <(journal_pending "$STATE_DIR/$tag.undo")
+	fi
+	while read -r verb arg; do
+		[[ -n $verb ]] || continue
+		logc "stale $tag: $verb $arg"
+		n=$((n + 1))
+		case $verb in
+		swapoff) swapoff "$arg" ;;
+		umount-fuse) fuse_abort "$arg"; umount "$arg" 2>/dev/null || umount -l "$arg" ;;
+		umount) umount "$arg" 2>/dev/null || umount -l "$arg" ;;
+		losetup-d) losetup -d "$arg" ;;
+		netns-del) ip netns del "$arg" ;;
+		link-del) ip link del "$arg" ;;
+		rmdir) rmdir "$arg" ;;
+		rm) rm -f "$arg" ;;
+		rmtree) grep -qF " ${arg%/}/" /proc/self/mountinfo || rm -rf --one-file-system "$arg" ;;
+		esac >>"$LOG" 2>&1 || echo "stale $tag: failed: $verb $arg" >>"$LOG"
+	done < <(stale actions "$tag")
+	rm -f "$STATE_DIR/$tag.undo"
+	STALE_DONE+=("$tag ($n things)")
+}
+
+# sweep_stale: before this run makes anything (one sweep at a time).
+STALE_DONE=()
+sweep_stale() {
+	local tag
+	mkdir -p "$STATE_DIR" || return 0
+	exec 9>"$STATE_DIR/sweep.lock"
+	flock 9
+	for tag in $(stale tags); do
+		sweep_tag "$tag"
+	done
+	exec 9>&-
+	((${#STALE_DONE[@]})) || return 0
+	say "cleaned up after killed runs: ${STALE_DONE[*]}"
+	meta stale "cleaned up after killed runs: ${STALE_DONE[*]}"
 }
 # Long commands run in the background and are waited for, so a signal is
 # handled at once: the INT/TERM trap stops the current command, then
@@ -188,15 +316,15 @@ kill_wait() {
 # teardown stops it. CMD may start with nsenter, which execs the daemon.
 # Not in $(): it defers.
 DAEMON_PID=""
-STARTED=()		# every pid started, for the check that nothing is left
+STARTED=()		# "PID STARTTIME" of every daemon, for the leak check
 start_daemon() {
 	local log=$1
 	shift
 	logc "$*"
 	"$@" >>"$log" 2>&1 </dev/null &
 	DAEMON_PID=$!
-	STARTED+=("$DAEMON_PID")
-	defer "kill_wait $DAEMON_PID"
+	STARTED+=("$DAEMON_PID $(proc_start "$DAEMON_PID")")
+	defer_here "kill_wait $DAEMON_PID"
 }
 
 # --- mounts, ports --------------------------------------------------------------
@@ -263,21 +391,35 @@ tmpfs_on() {
 
 # --- loop devices, swap -----------------------------------------------------------
 LOOPDEV=""
-LOOPS_MADE=()
+LOOPS_MADE=()		# "DEV FILE" of every loop device made
 loop_on() { # FILE [losetup options] -> LOOPDEV (not in $(): it defers)
 	local f=$1; shift
 	LOOPDEV=$(losetup -f --show "$@" "$f" 2>>"$LOG") || return 1
-	LOOPS_MADE+=("$LOOPDEV")
-	defer "losetup -d $LOOPDEV"
+	LOOPS_MADE+=("$LOOPDEV $(realpath "$f")")
+	defer "loop_off $LOOPDEV $(realpath "$f")"
 }
 
-# swap_on DEV: only our swap may be active while a set-up runs.
+# loop_is DEV FILE: DEV is a loop device over FILE (a journalled undo may
+# run after this run was killed, when DEV may be another's).
+loop_is() {
+	local b
+	b=$(cat "/sys/block/${1#/dev/}/loop/backing_file" 2>/dev/null) || return 1
+	[[ ${b% (deleted)} == "$2" ]]
+}
+loop_off() { loop_is "$1" "$2" && losetup -d "$1"; }
+
+# swap_on DEV [FILE]: only our swap may be active while a set-up runs;
+# FILE: DEV is a loop device over it.
 swap_on() {
-	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swapoff $1"
+	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swap_off $1 ${2:-}"
+}
+swap_off() {
+	grep -qF "$1 " /proc/swaps || return 0 # (a replayed journal: already off)
+	[[ -z ${2:-} ]] || loop_is "$1" "$2" && swapoff "$1"
 }
 
 # swap_on_loop FILE [losetup options]: swap on a loop device over FILE.
-swap_on_loop() { loop_on "$@" && swap_on "$LOOPDEV"; }
+swap_on_loop() { loop_on "$@" && swap_on "$LOOPDEV" "$(realpath "$1")"; }
 
 # The memory cgroups (v1) the harness makes are named $CGROOT/$TAG-*.
 CGROOT=/sys/fs/cgroup/memory
@@ -294,6 +436,7 @@ timed() {
 	rc=$?
 	t1=$(now_ns)
 	ELAPSED_NS=$((t1 - t0))
+	echo "  ($((ELAPSED_NS / 1000000)) ms, exit $rc)" >>"$LOG"
 	return $rc
 }
 mbps() { awk -v b="$1" -v ns="$2" 'BEGIN {printf "%.1f", b * 1000 / ns}'; }
@@ -322,19 +465,66 @@ rotate() {
 	for ((i = 0; i < k; i++)); do echo "${a[$(((i + n) % k))]}"; done
 }
 
-# fio_parse JSONFILE -> "iops p50_us p99_us p999_us ios mbps"
+# json_flat FILE: the pretty-printed JSON of fio or iperf3 (one key per
+# line) as "path<TAB>value" lines, objects and arrays joined by "/" (an
+# array element is "#"): jobs/#/read/iops<TAB>9090.909091. In awk: a
+# python3 start costs half a second on this machine, and the smoke parses
+# dozens of these.
+json_flat() {
+	awk '
+	function key(l) { sub(/^[ \t]*"/, "", l); sub(/"[ \t]*:.*/, "", l); return l }
+	function path(k,  p, i) { p = ""; for (i = 1; i <= d; i++) p = p st[i] "/"; return p k }
+	/^[ \t]*"[^"]*"[ \t]*:[ \t]*[{[][ \t]*$/ { st[++d] = key($0); next }
+	/^[ \t]*[{[],?[ \t]*$/ { if (started) st[++d] = "#"; started = 1; next }
+	/^[ \t]*[]}],?[ \t]*$/ { d--; next }
+	/^[ \t]*"[^"]*"[ \t]*:/ {
+		v = $0; sub(/^[ \t]*"[^"]*"[ \t]*:[ \t]*/, "", v); sub(/,[ \t]*$/, "", v)
+		gsub(/^"|"$/, "", v)
+		print path(key($0)) "\t" v
+	}' "$1"
+}
+
+# fio_parse JSONFILE -> "iops p50_us p99_us p999_us ios mbps" of the first
+# job's reads (its writes when it read nothing)
 fio_parse() {
-	python3 - "$1" <<'EOF'
-import json, sys
-txt = open(sys.argv[1]).read()
-d = json.loads(txt[txt.index('{'):])
-j = d["jobs"][0]
-r = j["read"] if j["read"]["io_bytes"] else j["write"]
-p = r["clat_ns"].get("percentile", {})
-g = lambda k: p.get(k, 0) / 1000.0
-print("%.0f %.2f %.2f %.2f %d %.1f" % (r["iops"], g("50.000000"), g("99.000000"),
-      g("99.900000"), r["total_ios"], r["bw_bytes"] / 1e6))
-EOF
+	json_flat "$1" | awk -F '\t' '
+	$1 ~ /^jobs\/#\/(read|write)\// {
+		split($1, p, "/"); k = p[4]; for (i = 5; i in p; i++) k = k "/" p[i]
+		if (!((p[3], k) in v)) v[p[3], k] = $2
+	}
+	END {
+		d = v["read", "io_bytes"] > 0 ? "read" : "write"
+		if (!((d, "iops") in v)) exit 1
+		pc = "clat_ns/percentile/"
+		printf "%.0f %.2f %.2f %.2f %d %.1f\n", v[d, "iops"], v[d, pc "50.000000"] / 1000,
+			v[d, pc "99.000000"] / 1000, v[d, pc "99.900000"] / 1000,
+			v[d, "total_ios"], v[d, "bw_bytes"] / 1e6
+	}'
+}
+
+# fio_randread ROW SYSTEM FILE MB BS IOS PREFIX [pin]: IOS O_DIRECT
+# random reads of BS bytes over the first MB MiB of FILE on SYSTEM (psync,
+# one job); records PREFIX_p50, _p99 (us) and _iops as ROW (usually
+# SYSTEM). pin: fio and SYSTEM's daemons on CPU 0 (no cross-CPU wake-ups).
+fio_randread() {
+	local row=$1 s=$2 f=$3 mb=$4 bs=$5 ios=$6 pfx=$7 pin=() js=$WORK/fio.json
+	local v iops p50 p99 p999 n mbs
+	if [[ ${8:-} == pin ]]; then
+		pin=(--cpus_allowed=0)
+		pin_daemons "$s" 0
+	fi
+	if timed fio --name=rr --filename="$f" --rw=randread --bs="$bs" \
+		--ioengine=psync --numjobs=1 --size="${mb}M" --direct=1 \
+		--number_ios="$ios" --invalidate=1 "${pin[@]}" \
+		--output-format=json --output="$js" && v=$(fio_parse "$js"); then
+		read -r iops p50 p99 p999 n mbs <<<"$v"
+		record "$row" "${pfx}_p50" "$p50" us
+		record "$row" "${pfx}_p99" "$p99" us
+		record "$row" "${pfx}_iops" "$iops" IOPS
+	else
+		fail "$row" "${pfx}_p50" us "fio failed"
+	fi
+	((${#pin[@]} == 0)) || pin_daemons "$s" "$ALLCPUS"
 }
 
 # source_data: $SRC, PEER_MB MiB of random data on a tmpfs with room for a
@@ -356,7 +546,8 @@ need_cmd_pkg=(
 	"gnuplot:gnuplot-nox" "getfattr:attr" "mkfs.ext4:e2fsprogs"
 	"losetup:mount" "zramctl:util-linux" "python3:python3" "cc:gcc"
 	"pkg-config:pkg-config" "fusermount3:fuse3" "ip:iproute2"
-	"nsenter:util-linux" "ss:iproute2" "bc:bc"
+	"nsenter:util-linux" "ss:iproute2" "bc:bc" "iperf3:iperf3"
+	"setsid:util-linux" "flock:util-linux"
 )
 apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
@@ -388,7 +579,7 @@ install_packages() {
 
 # --- helpers (C) ----------------------------------------------------------------
 BIN=""
-HELPERS=(fusefloor qsort-inplace mmap-tp)
+HELPERS=(fusefloor qsort-inplace mmap-tp tcp-rr)
 build_helpers() {
 	mkdir -p "$BIN"
 	local h src
@@ -415,51 +606,51 @@ build_helpers() {
 # that detached itself is not among them): mounts below $WORK, our loop
 # devices, swap, namespaces and cgroups, our pids, any process whose
 # command line names $WORK (every daemon of ours: mount points, key,
-# configs), and any process still inside a network namespace we made
-# (NETNS_INODES, filled by systems.sh), even after the name is gone.
-NETNS_INODES=()
+# configs), and any process that was still inside a network namespace of
+# ours when we deleted it (NETNS_LEFT, filled by netns_del in systems.sh).
+# Pids and namespace inode numbers are not enough: both are soon reused
+# by the other tests that run beside this one (pid_max is 32768 here).
+NETNS_LEFT=()
 leaks() {
 	local d
 	grep -F " $WORK/" /proc/self/mountinfo | awk '{print "mount " $5}'
+	# a device still over the file we put under it (a freed device
+	# number is soon another's: other tests run beside this one)
 	for d in "${LOOPS_MADE[@]}"; do
-		[[ -e /sys/block/${d#/dev/}/loop/backing_file ]] &&
-			grep -qF "$d " /proc/swaps && echo "swap $d"
-	done
-	for d in "${LOOPS_MADE[@]}"; do
-		[[ -e /sys/block/${d#/dev/}/loop/backing_file ]] &&
-			echo "loop $d ($(cat /sys/block/${d#/dev/}/loop/backing_file))"
-	done
+		loop_is "${d%% *}" "${d#* }" || continue
+		grep -qF "${d%% *} " /proc/swaps && echo "swap ${d%% *}"
+		echo "loop ${d%% *} (${d#* })"
+	done | sort -u
 	grep -F "$TAG" /proc/swaps | awk '{print "swap " $1}'
 	ip netns list 2>/dev/null | grep -F "$TAG" | awk '{print "netns " $1}'
 	ls -d "$CGROOT/$TAG"-* 2>/dev/null | sed 's/^/cgroup /'
+	((${#NETNS_LEFT[@]} == 0)) || printf '%s\n' "${NETNS_LEFT[@]}"
 	ours_alive
 }
 
 # ours_alive: "process PID (CMDLINE)" for every live process that is ours
-# (STARTED, our jobs), names $WORK, or sits in one of our namespaces. One
-# pass over /proc in python: a fork per process is slow here.
+# (a daemon of STARTED with the same start time, our jobs) or names
+# $WORK. One pass over /proc in python: a fork per process is slow here.
 ours_alive() {
-	OURS="${STARTED[*]} $(jobs -p | xargs)" NETNS="${NETNS_INODES[*]}" \
+	local d started=()
+	for d in "${STARTED[@]}"; do started+=("${d// /:}"); done
+	OURS="${started[*]}" JOBS="$(jobs -p | xargs)" \
 		python3 - "$WORK/" "$$" <<'EOF'
 import os, sys
 work, me = sys.argv[1], (sys.argv[2], str(os.getpid()))
 ours = set(os.environ["OURS"].split())
-netns = set(os.environ["NETNS"].split())
+jobs = set(os.environ["JOBS"].split())
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
-        if open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z":
-            continue
+        st = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
         cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
-        ns = str(os.stat("/proc/%s/ns/net" % pid).st_ino)
     except (OSError, IndexError):
         continue
-    cmd = cmd.replace("\0", " ").strip()
-    if pid in me:
+    if st[0] == "Z" or pid in me:
         continue
-    if pid in ours or work in cmd:
+    cmd = cmd.replace("\0", " ").strip()
+    if "%s:%s" % (pid, st[19]) in ours or pid in jobs or work in cmd:
         print("process %s (%s)" % (pid, cmd))
-    elif ns in netns:
-        print("process %s (%s) in our network namespace" % (pid, cmd))
 EOF
 }
 

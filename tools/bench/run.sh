@@ -6,7 +6,7 @@
 # rounds, systems interleaved within each round).
 #
 #   sudo tools/bench/run.sh [--smoke] [--rounds N] [--fig10-rounds N]
-#                           [--out DIR] [--only bulk,fio,fig10,ext4,mmap]
+#                           [--out DIR] [--only bulk,fio,remote,flood,fig10,ext4,mmap]
 #                           [--build DIR] [--budget MINUTES] [--no-install]
 #
 # Writes DIR/report.md, DIR/results.csv, DIR/*.png, DIR/harness.log.
@@ -25,13 +25,36 @@ umask 022
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCROOT=$(cd "$HERE/../.." && pwd)
+
+# The run goes in a session of its own, with this shell only passing
+# signals on and waiting for it: meson's timeout sends SIGTERM and, 0.5 s
+# later, SIGKILL to the test's whole process group, which leaves no time
+# for a teardown (swapoff, umount, losetup -d, daemons). The run gets the
+# SIGTERM from here and tears down in its own time; what a SIGKILL of the
+# run itself leaves behind, the next run sweeps (lib.sh, sweep_stale).
+if [[ ${CMPBENCH_SUPERVISOR:-} != "$PPID" ]]; then
+	export CMPBENCH_SUPERVISOR=$$
+	run="" sig=""
+	pass_on() { sig=$1; [[ -z $run ]] || kill "-$sig" "$run" 2>/dev/null; }
+	trap 'pass_on TERM' TERM
+	trap 'pass_on INT' INT
+	setsid bash "$HERE/run.sh" "$@" &
+	run=$!
+	[[ -z $sig ]] || pass_on "$sig"
+	while :; do
+		wait "$run"
+		rc=$?
+		kill -0 "$run" 2>/dev/null || exit "$rc"
+	done
+fi
 # The workloads, in the order they run in a round (workloads/NAME.sh).
-WORKLOADS=(bulk fio fig10 ext4 mmap)
+WORKLOADS=(bulk fio remote flood fig10 ext4 mmap)
 
 . "$HERE/lib.sh"
 parse_args "$@"
 . "$HERE/systems.sh"
 for w in "${WORKLOADS[@]}"; do
+	SOURCING=$w
 	. "$HERE/workloads/$w.sh"
 done
 check_workloads
@@ -46,6 +69,8 @@ if ((EUID != 0)); then
 	exit 77
 fi
 output_init
+sweep_stale
+journal_start
 
 # rounds_note ARRAY: " (Figure 10: N)", N from ARRAY, for the workloads
 # with their own number of rounds.
@@ -53,7 +78,7 @@ rounds_note() {
 	local -n n=$1
 	local w s=""
 	for w in "${WORKLOADS[@]}"; do
-		[[ -n ${WL_ROUNDS[$w]:-} ]] && s+="${s:+, }${WL_LABEL[$w]:-$w}: ${n[$w]:-0}"
+		[[ -n ${WL_ROUNDS[$w]:-} ]] && wants "$w" && s+="${s:+, }${WL_LABEL[$w]:-$w}: ${n[$w]:-0}"
 	done
 	[[ -z $s ]] || echo " ($s)"
 }
@@ -66,9 +91,24 @@ needed_systems() {
 	done | awk '!s[$0]++'
 }
 
+# smoke_covers SYSTEM...: a smoke run of every workload starts every
+# system (the workloads' smoke lists together name each), so that no
+# set-up rots unseen; one left out is a harness error.
+smoke_covers() {
+	local s
+	((SMOKE)) && [[ $ONLY == "$(IFS=,; echo "${WORKLOADS[*]}")" ]] || return 0
+	for s in "${!UP[@]}"; do
+		[[ " $* " == *" $s "* ]] && continue
+		say "the smoke runs no workload on $s: add it to a workload's smoke list"
+		ERRORS=$((ERRORS + 1))
+	done
+}
+
 write_meta() {
 	local sizes="" w
-	for w in "${WORKLOADS[@]}"; do sizes+="${sizes:+; }${WL_SIZES[$w]}"; done
+	for w in "${WORKLOADS[@]}"; do
+		wants "$w" && sizes+="${sizes:+; }${WL_SIZES[$w]}"
+	done
 	meta started "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	meta host "$(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 	meta cmpfs "$(git -C "$SRCROOT" describe --always --dirty 2>/dev/null) ($CMPFS)"
@@ -153,6 +193,7 @@ for w in "${WORKLOADS[@]}"; do
 	wants "$w" && declare -F "${w}_prepare" >/dev/null && "${w}_prepare"
 done
 mapfile -t need < <(needed_systems)
+smoke_covers "${need[@]}"
 start_systems "${need[@]}"
 
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do

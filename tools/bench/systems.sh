@@ -10,9 +10,11 @@
 # function, which ends in now_up or down.
 
 declare -A AVAIL MNT DPIDS
+declare -A CLUSTER_PORT # cluster system -> its manager's port (node B's is +1)
 declare -A DESC=(
 	[cmpfs]="cmpfs, pool local (one node)"
-	[cmpfs-remote]="cmpfs, blocks on a second cmpfs node (netns, TCP over veth)"
+	[cmpfs-remote]="cmpfs, blocks on a second cmpfs node (netns, TCP over veth), sealed frames (cluster key)"
+	[cmpfs-remote-insecure]="cmpfs-remote with every daemon in insecure mode (no key, plain frames)"
 	[cmpfs-memsrv]="cmpfs, blocks on a cmp-memserver (netns, TCP over veth)"
 	[tmpfs]="tmpfs (local-memory ceiling)"
 	[fusefloor]="trivial malloc-backed FUSE daemon, direct_io (FUSE floor)"
@@ -25,6 +27,7 @@ declare -A UP=(
 	[cmpfs]=up_cmpfs
 	[cmpfs-remote]="up_cluster cmpfs-remote remote 17000"
 	[cmpfs-memsrv]="up_cluster cmpfs-memsrv memsrv 17100"
+	[cmpfs-remote-insecure]="up_cluster cmpfs-remote-insecure remote 17200 insecure"
 	[tmpfs]=up_tmpfs
 	[fusefloor]=up_fusefloor
 	[nbdfuse]=up_nbdfuse
@@ -35,7 +38,7 @@ CMPFS=$BUILD/fs/cmpfs
 MANAGER=$BUILD/manager/cmp-manager
 MEMSERVER=$BUILD/memserver/cmp-memserver
 CMPCTL=$BUILD/tools/cmpctl
-CMP_LOCAL=$(sized 512M 3G) # the pool of the cmpfs systems and the memserver
+CMP_LOCAL=$(sized 64M 3G) # the pool of the cmpfs systems and the memserver
 REMOTE_TINY=4M             # node A's own pool in the cluster systems
 
 now_up() { AVAIL[$1]=yes MNT[$1]=${2:-}; }
@@ -95,7 +98,8 @@ up_nbdfuse() {
 		{ AVAIL[nbdfuse]="not installed (nbdkit, libnbd-bin)"; return; }
 	m=$(mnt_dir nbdfuse)
 	port=$(free_port)
-	start_daemon "$LOG" nbdkit -f --swap -i 127.0.0.1 -p "$port" memory "${PEER_MB}M" \
+	# -P: its command line names $WORK, by which a later sweep finds it
+	start_daemon "$LOG" nbdkit -f --swap -P "$WORK/nbdkit.pid" -i 127.0.0.1 -p "$port" memory "${PEER_MB}M" \
 		allocator=malloc,mlock=true
 	DPIDS[nbdfuse]=$DAEMON_PID
 	wait_port 127.0.0.1 "$port" "$DAEMON_PID" || { down nbdfuse "nbdkit did not start"; return; }
@@ -134,7 +138,7 @@ StrictModes no
 Subsystem sftp internal-sftp
 EOF
 	if [[ ! -d /run/sshd ]]; then
-		mkdir -p /run/sshd && defer "rmdir /run/sshd"
+		mkdir -p /run/sshd && defer_here "rmdir /run/sshd"
 	fi
 	start_daemon "$LOG" /usr/sbin/sshd -f "$d/sshd_config" -D -e
 	DPIDS[sshfs]=$DAEMON_PID
@@ -155,8 +159,18 @@ EOF
 NSA="" NSB="" VETHA=""
 netns_add() {
 	ip netns add "$1" || return 1
-	defer "ip netns del $1"
-	NETNS_INODES+=("$(stat -L -c %i "/run/netns/$1")")
+	defer "netns_del $1"
+}
+
+# netns_del NAME: delete one of our namespaces. A process still inside it
+# would keep it alive without a name: it is recorded as left behind.
+netns_del() {
+	local p
+	[[ -e /run/netns/$1 ]] || return 0 # (a replayed journal: done)
+	for p in $(ip netns pids "$1" 2>/dev/null); do
+		NETNS_LEFT+=("process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)) in our network namespace $1")
+	done
+	ip netns del "$1"
 }
 netns_up() {
 	[[ -n $NSA ]] && return 0
@@ -173,6 +187,40 @@ netns_up() {
 }
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
 
+# netns_c_up: a third namespace, C, with its own veth to B (10.99.1.1 -
+# 10.99.1.2) and a route to B's 10.99.0.2 through it: the flood's source,
+# off A's link. Made for one item (it goes at its unwind).
+NSC=""
+netns_c_up() {
+	[[ -n $NSC ]] && return 0
+	netns_up || return 1
+	defer_here "NSC="
+	netns_add "${TAG}C" || return 1
+	ip link add "${TAG}c" type veth peer name "${TAG}d" || return 1
+	defer "ip link del ${TAG}c 2>/dev/null; true"
+	ip link set "${TAG}c" netns "${TAG}C" &&
+		ip link set "${TAG}d" netns "$NSB" &&
+		ip -n "${TAG}C" addr add 10.99.1.1/24 dev "${TAG}c" &&
+		ip -n "$NSB" addr add 10.99.1.2/24 dev "${TAG}d" &&
+		ip -n "${TAG}C" link set lo up &&
+		ip -n "${TAG}C" link set "${TAG}c" up &&
+		ip -n "$NSB" link set "${TAG}d" up &&
+		ip -n "${TAG}C" route add 10.99.0.0/24 via 10.99.1.2 &&
+		NSC=${TAG}C
+}
+
+# ns_listening NS PORT PID: wait up to 10 s for a TCP listener on PORT in
+# namespace NS (without connecting to it); gives up at once when PID exits.
+ns_listening() {
+	local i
+	for i in $(seq 100); do
+		in_ns "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q . && return 0
+		pid_alive "$3" || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # ns_wait_port NS HOST PORT PID: wait_port inside namespace NS.
 ns_wait_port() {
 	in_ns "$1" bash -c "$(declare -f wait_port pid_alive); wait_port $2 $3 $4"
@@ -185,46 +233,52 @@ cluster_check() {
 	done
 }
 
-# registered MGR KEY: at least one node is alive at the manager.
+# registered MGR AUTH...: at least one node is alive at the manager.
 registered() {
-	in_ns "$NSB" "$CMPCTL" status --manager "$1" --key "$2" --json 2>>"$LOG" |
-		python3 -c 'import json, sys
-sys.exit(not any(n.get("alive") for n in json.load(sys.stdin).get("nodes", [])))'
+	in_ns "$NSB" "$CMPCTL" status --manager "$1" "${@:2}" --json 2>>"$LOG" |
+		grep -q '"alive": true'
 }
 
-# up_cluster SYSTEM KIND(remote|memsrv) PORTBASE
+# up_cluster SYSTEM KIND(remote|memsrv) PORTBASE [insecure]: sealed
+# frames with the cluster key, or every daemon in insecure mode.
 up_cluster() {
-	local sys=$1 kind=$2 pb=$3 why m key mgr i
+	local sys=$1 kind=$2 pb=$3 why m key mgr i auth opt
 	if ! why=$(cluster_check); then AVAIL[$sys]=$why; return; fi
 	netns_up || { down "$sys" "cannot create network namespaces"; return; }
-	key=$WORK/cluster.key
-	[[ -f $key ]] || "$CMPCTL" keygen "$key" >>"$LOG" 2>&1 ||
-		{ down "$sys" "cmpctl keygen failed"; return; }
+	if [[ ${4:-} == insecure ]]; then
+		auth=(--insecure) opt=insecure
+	else
+		key=$WORK/cluster.key
+		[[ -f $key ]] || "$CMPCTL" keygen "$key" >>"$LOG" 2>&1 ||
+			{ down "$sys" "cmpctl keygen failed"; return; }
+		auth=(--key "$key") opt=key=$key
+	fi
 	mgr=tcp://10.99.0.2:$pb
-	start_daemon "$OUT/$sys-manager.log" nsenter --net="/run/netns/$NSB" "$MANAGER" --listen "$mgr" --key "$key" -f
+	CLUSTER_PORT[$sys]=$pb
+	start_daemon "$OUT/$sys-manager.log" nsenter --net="/run/netns/$NSB" "$MANAGER" --listen "$mgr" "${auth[@]}" -f
 	DPIDS[$sys]=$DAEMON_PID
 	ns_wait_port "$NSB" 10.99.0.2 "$pb" "$DAEMON_PID" ||
 		{ down "$sys" "cmp-manager did not start (see $sys-manager.log)"; return; }
 	if [[ $kind == remote ]]; then
 		m=$(mnt_dir "$sys-nodeB")
 		fuse_daemon "$sys" "$m" nsenter --net="/run/netns/$NSB" "$CMPFS" none "$m" -f -o \
-			"local=$CMP_LOCAL,manager=$mgr,listen=tcp://10.99.0.2:$((pb + 1)),key=$key,log=$OUT/$sys-nodeB.log" ||
+			"local=$CMP_LOCAL,manager=$mgr,listen=tcp://10.99.0.2:$((pb + 1)),$opt,log=$OUT/$sys-nodeB.log" ||
 			{ down "$sys" "node B cmpfs failed to start (see $sys-nodeB.log)"; return; }
 	else
 		start_daemon "$OUT/$sys-memserver.log" nsenter --net="/run/netns/$NSB" "$MEMSERVER" --manager "$mgr" \
-			--listen "tcp://10.99.0.2:$((pb + 1))" --key "$key" --ram "$CMP_LOCAL" -f
+			--listen "tcp://10.99.0.2:$((pb + 1))" "${auth[@]}" --ram "$CMP_LOCAL" -f
 		DPIDS[$sys]+=" $DAEMON_PID"
 		ns_wait_port "$NSB" 10.99.0.2 $((pb + 1)) "$DAEMON_PID" ||
 			{ down "$sys" "cmp-memserver did not start (see $sys-memserver.log)"; return; }
 	fi
 	# node B / the memserver registers with the manager before node A
 	for i in $(seq 200); do
-		registered "$mgr" "$key" && break
+		registered "$mgr" "${auth[@]}" && break
 		sleep 0.1
 	done
 	m=$(mnt_dir "$sys")
 	if fuse_daemon "$sys" "$m" nsenter --net="/run/netns/$NSA" "$CMPFS" none "$m" -f -o \
-		"local=$REMOTE_TINY,manager=$mgr,listen=tcp://10.99.0.1:$((pb + 2)),key=$key,log=$OUT/$sys-nodeA.log"; then
+		"local=$REMOTE_TINY,manager=$mgr,listen=tcp://10.99.0.1:$((pb + 2)),$opt,log=$OUT/$sys-nodeA.log"; then
 		now_up "$sys" "$m"
 	else
 		down "$sys" "node A cmpfs failed to start (see $sys-nodeA.log)"
@@ -273,7 +327,7 @@ up() { local s; for s in "$@"; do [[ ${AVAIL[$s]:-} == yes ]] && echo "$s"; done
 # save_stats: the final counters of every cmpfs system, beside the report.
 save_stats() {
 	local s
-	for s in cmpfs cmpfs-remote cmpfs-memsrv; do
+	for s in cmpfs cmpfs-remote cmpfs-memsrv cmpfs-remote-insecure; do
 		[[ ${AVAIL[$s]:-} == yes ]] && cmp_stats "${MNT[$s]}" >"$OUT/$s.stats"
 	done
 }

@@ -6,12 +6,16 @@
 # system and on the local disk: fio 16 KiB randread, randwrite, read,
 # write, O_DIRECT (fio instead of IOzone).
 
-EXT4_MB=$(sized 64 1024)      # the image
-EXT4_FIO_MB=$(sized 16 256)   # fio's file in it
-EXT4_RT=$(sized 1 4)          # seconds per fio job
+EXT4_MB=$(sized 32 1024)      # the image
+EXT4_FIO_MB=$(sized 4 256)    # fio's file in it
+EXT4_LEN=$(sized "--number_ios=64" "--runtime=4 --time_based") # each fio job
 peer_room "$EXT4_MB"
 WL_SIZES[ext4]="ext4 image ${EXT4_MB} MiB, fio file ${EXT4_FIO_MB} MiB"
-WL_NEEDS[ext4]="cmpfs cmpfs-remote cmpfs-memsrv disk tmpfs fusefloor nbdfuse"
+# smoke: each way of making the image (a file on a system, the local
+# disk, nbdfuse's disk) once, two of the four fio jobs
+WL_NEEDS[ext4]=$(sized "tmpfs disk nbdfuse" \
+	"cmpfs cmpfs-remote cmpfs-memsrv disk tmpfs fusefloor nbdfuse")
+EXT4_RW=$(sized "randwrite read" "randread randwrite read write")
 
 # ext4_image SYSTEM: the image file, made (and removed at the unwind)
 # unless it is nbdfuse's disk.
@@ -46,11 +50,11 @@ ext4_run() {
 		return
 	fi
 	defer "umount $mp"
-	for rw in randread randwrite read write; do
+	for rw in $EXT4_RW; do
 		js=$WORK/fio.json
 		if timed fio --name=e4 --directory="$mp" --filename=f --rw="$rw" --bs=16k \
 			--ioengine=psync --numjobs=1 --size="${EXT4_FIO_MB}M" --direct=1 \
-			--runtime="$EXT4_RT" --time_based --output-format=json --output="$js" &&
+			$EXT4_LEN --output-format=json --output="$js" &&
 			v=$(fio_parse "$js"); then
 			read -r iops p50 p99 p999 ios mb <<<"$v"
 			record "$s" "ext4_${rw}_MBps" "$mb" MB/s

@@ -12,9 +12,9 @@
 # time), timeouts. One round takes about 8 minutes at full size, so it has
 # its own number of rounds (--fig10-rounds, default min(rounds, 2)).
 
-SORT_MB=$(sized 64 1024)      # the array
-CG_MB=$(sized 32 512)         # the cgroup's limit
-SWAP_MB=$(sized 64 2048)      # the swap devices
+SORT_MB=$(sized 16 1024)      # the array (smoke: 8 in 4 MiB is OOM-killed)
+CG_MB=$(sized 8 512)          # the cgroup's limit
+SWAP_MB=$(sized 32 2048)      # the swap devices
 SORT_TIMEOUT=$(sized 60 420)  # a run stopped then is a timeout
 peer_room "$SWAP_MB"
 WL_SIZES[fig10]="sort ${SORT_MB} MiB in a ${CG_MB} MiB cgroup, swap ${SWAP_MB} MiB"

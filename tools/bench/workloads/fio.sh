@@ -8,11 +8,15 @@
 # also the bytes that crossed the wire per 512-byte read and every daemon
 # counter that moved, per read.
 
-FIO_MB=$(sized 16 256)
-FIO_RT=$(sized 1 4) # seconds per fio job
+FIO_MB=$(sized 8 256)
+FIO_LEN=$(sized "--number_ios=100" "--runtime=4 --time_based") # each fio job
 peer_room "$FIO_MB"
-WL_SIZES[fio]="fio file ${FIO_MB} MiB, ${FIO_RT} s per job"
-WL_NEEDS[fio]="cmpfs cmpfs-remote cmpfs-memsrv tmpfs fusefloor nbdfuse sshfs"
+WL_SIZES[fio]="fio file ${FIO_MB} MiB, $(sized "100 reads" "4 s") per job"
+# smoke: a cluster system (the wire counters) and the FUSE floor; one
+# unpinned and one pinned job
+WL_NEEDS[fio]=$(sized "cmpfs-remote fusefloor" \
+	"cmpfs cmpfs-remote cmpfs-memsrv tmpfs fusefloor nbdfuse sshfs")
+FIO_JOBS=$(sized "512 4096pin" "512 4096 512pin 4096pin") # block size, pinned
 
 fio_prepare() { source_data; }
 
@@ -45,7 +49,7 @@ fio_run() {
 	if ! timed dd if="$SRC" of="$f" bs=1M count="$FIO_MB" conv=$conv; then
 		[[ $s == nbdfuse ]] || { fail "$s" fio_prepare "" "cannot write the fio file"; return; }
 	fi
-	for bs in 512 4096 512pin 4096pin; do
+	for bs in $FIO_JOBS; do
 		js=$WORK/fio.json
 		pin=()
 		if [[ $bs == *pin ]]; then # everything on CPU 0: no cross-CPU wake-ups
@@ -55,7 +59,7 @@ fio_run() {
 		[[ $s == cmpfs-* ]] && fio_wire_start "$s"
 		if timed fio --name=rr --filename="$f" --rw=randread --bs="${bs%pin}" \
 			--ioengine=psync --numjobs=1 --size="${FIO_MB}M" --direct=1 \
-			--runtime="$FIO_RT" --time_based --invalidate=1 "${pin[@]}" \
+			$FIO_LEN --invalidate=1 "${pin[@]}" \
 			--output-format=json --output="$js" && v=$(fio_parse "$js"); then
 			read -r iops p50 p99 p999 ios mb <<<"$v"
 			record "$s" "rand${bs}_iops" "$iops" IOPS

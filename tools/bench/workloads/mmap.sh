@@ -6,7 +6,7 @@
 # rewrite and read (after dropping the pages) of a MAP_SHARED mapping.
 # fusefloor cannot map files (direct_io), so cmpfs against tmpfs only.
 
-MMAP_MB=$(sized 32 1024)
+MMAP_MB=$(sized 8 1024)
 peer_room "$MMAP_MB"
 WL_SIZES[mmap]="mmap ${MMAP_MB} MiB"
 WL_NEEDS[mmap]="cmpfs cmpfs-remote cmpfs-memsrv tmpfs"

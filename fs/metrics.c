@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmpfs's counters for Prometheus (-o metrics=ADDR, include/cmp/metrics.h)
+ * and for the manager's heartbeats (the file bytes cmpctl top shows).
+ *
+ * A scrape reads the same "NAME VALUE" lines as `cmpctl stats --all`
+ * (fs_stats_format()), so both always show the same counters; the table
+ * below gives each its Prometheus name, type and help, block counts become
+ * bytes, and a counter the table does not know yet is still exported, as
+ * cmpfs_NAME, untyped.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmp/log.h"
+#include "cmp/metrics.h"
+#include "cmp/util.h"
+#include "fs.h"
+
+#define STATS_MAX 16384
+
+enum unit { AS_IS, BLOCKS };
+
+/*
+ * name: the stats line (a trailing '_' matches a prefix, whose rest goes
+ * into the label); metric, type, help; what the value counts.
+ */
+static const struct row {
+	const char *name, *metric;
+	enum metrics_type type;
+	const char *help, *label;
+	enum unit unit;
+} rows[] = {
+	{"req_", "cmpfs_requests_total", METRICS_COUNTER,
+	 "FUSE requests served, by operation", "op", AS_IS},
+	{"read_bytes", "cmpfs_read_bytes_total", METRICS_COUNTER,
+	 "file bytes read", NULL, AS_IS},
+	{"write_bytes", "cmpfs_write_bytes_total", METRICS_COUNTER,
+	 "file bytes written", NULL, AS_IS},
+	{"read_remote_bytes", "cmpfs_read_remote_bytes_total", METRICS_COUNTER,
+	 "bytes read from blocks on other nodes", NULL, AS_IS},
+	{"write_remote_bytes", "cmpfs_write_remote_bytes_total",
+	 METRICS_COUNTER, "bytes written to blocks on other nodes", NULL,
+	 AS_IS},
+	{"last_read_size", "cmpfs_last_read_size_bytes", METRICS_GAUGE,
+	 "size of the last read request", NULL, AS_IS},
+	{"last_write_size", "cmpfs_last_write_size_bytes", METRICS_GAUGE,
+	 "size of the last write request", NULL, AS_IS},
+	{"enospc", "cmpfs_enospc_total", METRICS_COUNTER,
+	 "writes refused for lack of space anywhere in the cluster", NULL,
+	 AS_IS},
+	{"block_size", "cmpfs_block_size_bytes", METRICS_GAUGE,
+	 "the pool's block size", NULL, AS_IS},
+	{"local_blocks", "cmpfs_local_bytes", METRICS_GAUGE,
+	 "memory this node gives the pool", NULL, BLOCKS},
+	{"blocks_lost", "cmpfs_lost_bytes", METRICS_GAUGE,
+	 "our data that providers lost (reads give EIO)", NULL, BLOCKS},
+	{"blocks_", "cmpfs_list_bytes", METRICS_GAUGE,
+	 "this node's lists: free (its own memory, unused), LLL (our data "
+	 "here), LRL (our data on other nodes), RLL (other nodes' data "
+	 "here), RRL (lent blocks moved on)",
+	 "list", BLOCKS},
+	{"pool_free_bytes", "cmpfs_node_free_bytes", METRICS_GAUGE,
+	 "free memory of this node's own (not the cluster's: see "
+	 "cmp_manager_node_blocks_bytes)",
+	 NULL, AS_IS},
+	{"evictions", "cmpfs_evictions_total", METRICS_COUNTER,
+	 "blocks of ours moved to other nodes to make room", NULL, AS_IS},
+	{"homecomings", "cmpfs_homecomings_total", METRICS_COUNTER,
+	 "blocks of ours brought back from other nodes", NULL, AS_IS},
+	{"inodes", "cmpfs_inodes", METRICS_GAUGE, "files and directories", NULL,
+	 AS_IS},
+	{"node_id", "cmpfs_node_id", METRICS_GAUGE,
+	 "this node's id in the cluster", NULL, AS_IS},
+	{"net_requests", "cmpfs_net_requests_total", METRICS_COUNTER,
+	 "requests to other nodes' block servers", NULL, AS_IS},
+	{"net_bytes_sent", "cmpfs_net_sent_bytes_total", METRICS_COUNTER,
+	 "block protocol bytes sent, as owner", NULL, AS_IS},
+	{"net_bytes_received", "cmpfs_net_received_bytes_total",
+	 METRICS_COUNTER, "block protocol bytes received, as owner", NULL,
+	 AS_IS},
+	{"net_errors", "cmpfs_net_errors_total", METRICS_COUNTER,
+	 "failed requests to other nodes", NULL, AS_IS},
+	{"net_suspects", "cmpfs_net_suspects_total", METRICS_COUNTER,
+	 "times a provider became unreachable", NULL, AS_IS},
+	{"net_reconciles", "cmpfs_net_reconciles_total", METRICS_COUNTER,
+	 "agreements with a provider on our loans", NULL, AS_IS},
+};
+
+static const struct row *find_row(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		size_t n = strlen(rows[i].name);
+
+		if (rows[i].name[n - 1] == '_' ? !strncmp(name, rows[i].name, n)
+					       : !strcmp(name, rows[i].name))
+			return &rows[i];
+	}
+	return NULL;
+}
+
+/* A counter the table does not know: cmpfs_NAME, name made safe. */
+static void add_unknown(struct metrics_out *out, const char *name, uint64_t v)
+{
+	char metric[80];
+	size_t i = 0;
+
+	i = (size_t)snprintf(metric, sizeof(metric), "cmpfs_");
+	for (; *name && i < sizeof(metric) - 1; name++)
+		metric[i++] = (*name >= 'a' && *name <= 'z') ||
+					      (*name >= 'A' && *name <= 'Z') ||
+					      (*name >= '0' && *name <= '9')
+				      ? *name
+				      : '_';
+	metric[i] = '\0';
+	metrics_add(out, METRICS_UNTYPED, metric,
+		    "a counter of cmpctl stats --all", NULL, 0, v);
+}
+
+static void collect(void *ctx, struct metrics_out *out)
+{
+	struct fs *fs = ctx;
+	char text[STATS_MAX];
+	const char *p;
+	char name[64];
+	unsigned long long v;
+	int used;
+
+	text[fs_stats_format(fs, text, sizeof(text))] = '\0';
+	for (p = text; sscanf(p, "%63s %llu%n", name, &v, &used) == 2;
+	     p += used) {
+		const struct row *r = find_row(name);
+		uint64_t val = r && r->unit == BLOCKS ? v * fs->block_size : v;
+		struct metrics_label l = {NULL, NULL};
+
+		if (!r) {
+			add_unknown(out, name, v);
+			continue;
+		}
+		if (r->label)
+			l = (struct metrics_label){r->label,
+						   name + strlen(r->name)};
+		metrics_add(out, r->type, r->metric, r->help,
+			    r->label ? &l : NULL, r->label ? 1 : 0, val);
+	}
+}
+
+int fs_metrics_start(struct fs *fs)
+{
+	if (!fs->opts->metrics)
+		return 0;
+	fs->metrics = metrics_server_create(&(struct metrics_config){
+		.listen_addr = fs->opts->metrics,
+		.prefix = "cmpfs",
+		.collect = collect,
+		.ctx = fs,
+		.limits = &fs->opts->limits,
+	});
+	if (!fs->metrics)
+		return -errno;
+	log_info("metrics at http://%s/metrics",
+		 metrics_server_addr(fs->metrics) + strlen("tcp://"));
+	return 0;
+}
+
+void fs_metrics_stop(struct fs *fs)
+{
+	metrics_server_destroy(fs->metrics);
+	fs->metrics = NULL;
+}
+
+void fs_io_bytes(void *ctx, uint64_t *read, uint64_t *written)
+{
+	struct fs *fs = ctx;
+
+	*read = atomic_load(&fs->stats.read_bytes);
+	*written = atomic_load(&fs->stats.write_bytes);
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The mount's counters: formatted as "name value" lines and served as the
+ * root's extended attribute user.cmpfs.stats (cmpctl stats reads it), the
+ * one attribute cmpfs has.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmp/pool.h"
+#include "cmp/util.h"
+#include "fs.h"
+
+#define STATS_XATTR "user.cmpfs.stats"
+
+size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
+{
+	static const char *const names[] = {
+#define FS_OP_NAME(n) #n,
+		FS_OPS(FS_OP_NAME)
+#undef FS_OP_NAME
+	};
+	struct fs_stats *s = &fs->stats;
+	struct pool_counts pc;
+	size_t n = 0;
+
+#define EMIT(...)                                                 \
+	do {                                                      \
+		int r_ = snprintf(buf + n, cap - n, __VA_ARGS__); \
+		if (r_ > 0)                                       \
+			n = MIN(n + (size_t)r_, cap - 1);         \
+	} while (0)
+#define LOAD(x) ((unsigned long long)atomic_load(&(x)))
+	for (int i = 0; i < FS_OP_COUNT; i++)
+		EMIT("req_%s %llu\n", names[i], LOAD(s->ops[i]));
+	EMIT("read_bytes %llu\n", LOAD(s->read_bytes));
+	EMIT("write_bytes %llu\n", LOAD(s->write_bytes));
+	EMIT("read_remote_bytes %llu\n", LOAD(s->read_remote_bytes));
+	/* the pool sees every write to a block elsewhere (mmap's too) */
+	pool_get_counts(fs->pool, &pc);
+	EMIT("write_remote_bytes %llu\n",
+	     (unsigned long long)pc.remote_write_bytes);
+	EMIT("last_read_size %llu\n", LOAD(s->last_read_size));
+	EMIT("last_write_size %llu\n", LOAD(s->last_write_size));
+	EMIT("enospc %llu\n", LOAD(s->enospc));
+	EMIT("block_size %u\n", fs->block_size);
+	EMIT("local_blocks %llu\n", (unsigned long long)pc.local_blocks);
+	for (int i = 0; i < POOL_NLISTS; i++)
+		EMIT("blocks_%s %llu\n", pool_list_name(i),
+		     (unsigned long long)pc.blocks[i]);
+	EMIT("pool_free_bytes %llu\n",
+	     (unsigned long long)pc.blocks[POOL_FREE] * fs->block_size);
+	EMIT("blocks_lost %llu\n", (unsigned long long)pc.lost);
+	EMIT("evictions %llu\n", (unsigned long long)pc.evictions);
+	EMIT("homecomings %llu\n", (unsigned long long)pc.homecomings);
+	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
+	if (fs->cluster) {
+		struct cluster_stats cs;
+
+		cluster_get_stats(fs->cluster, &cs);
+		EMIT("node_id %u\n", cs.node_id);
+		EMIT("net_requests %llu\n", (unsigned long long)cs.requests);
+		EMIT("net_bytes_sent %llu\n",
+		     (unsigned long long)cs.bytes_sent);
+		EMIT("net_bytes_received %llu\n",
+		     (unsigned long long)cs.bytes_received);
+		EMIT("net_errors %llu\n", (unsigned long long)cs.errors);
+		EMIT("net_suspects %llu\n", (unsigned long long)cs.suspects);
+		EMIT("net_reconciles %llu\n",
+		     (unsigned long long)cs.reconciles);
+	}
+#undef LOAD
+#undef EMIT
+	return n;
+}
+
+/* The counters: getfattr -n user.cmpfs.stats MOUNTPOINT (cmpctl stats). */
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size)
+{
+	struct fs *fs = fs_from_req(req);
+	char buf[4096];
+	size_t n;
+
+	fs_count(fs, FS_OP_getxattr);
+	if (ino != FUSE_ROOT_ID || strcmp(name, STATS_XATTR)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	n = fs_stats_format(fs, buf, sizeof(buf));
+	if (!size)
+		fuse_reply_xattr(req, n);
+	else if (size < n)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, n);
+}
+
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	if (size)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_xattr(req, 0);
+	(void)ino;
+}
