@@ -96,6 +96,13 @@ void peer_loans_stop(struct peer *p);
  * thread, no lock held.
  */
 void peer_release_blocks(void *ctx, const uint32_t *idx, uint32_t n);
+/*
+ * Ends the window over lent block idx, if it has one, while the block is
+ * not in the store (a move or a handover holds it): 0 when nothing can
+ * reach the block one-sided any more, -EIO when the revoke failed (its
+ * connection is then shut down).
+ */
+int peer_revoke_window(struct peer *p, uint32_t idx);
 
 /* peer-move.c: the handlers of HANDOVER, MOVE_NOTICE and DRAIN. */
 int peer_handle_handover(struct peer *p, struct server_conn *sc,

@@ -18,6 +18,26 @@
 /* A notice the owner did not take is tried again this much later. */
 #define NOTICE_RETRY_NS (500ull * 1000000ull)
 
+/*
+ * The mover's memory window over the block it hands over ends before the
+ * block is another owner's: revoked while the mover's loan is pinned, so
+ * the block cannot go back to the store (and be lent with a new window)
+ * meanwhile. 0, or why the handover cannot happen.
+ */
+static int end_mover_window(struct peer *p, uint32_t mover,
+			    struct proto_block_ref r)
+{
+	int ret = loans_pin(p->loans, mover, r, cmp_now_ns(), NULL);
+
+	if (ret < 0)
+		return -ESTALE; /* not its loan (any more), or being moved */
+	ret = peer_revoke_window(p, r.block);
+	/* freed meanwhile: nothing to hand over */
+	if (loans_unpin(p->loans, r.block) && !ret)
+		ret = -ESTALE;
+	return ret;
+}
+
 int peer_handle_handover(struct peer *p, struct server_conn *sc,
 			 const struct wire_hdr *h)
 {
@@ -37,8 +57,10 @@ int peer_handle_handover(struct peer *p, struct server_conn *sc,
 	ret = proto_block_handover_decode(pc->msg, h->len, &ho);
 	if (ret < 0)
 		return peer_refuse_and_close(sc, h, ret);
-	ret = loans_handover(p->loans, pc->owner, ho.ref, ho.to, cmp_now_ns(),
-			     &epoch);
+	ret = end_mover_window(p, pc->owner, ho.ref);
+	if (!ret)
+		ret = loans_handover(p->loans, pc->owner, ho.ref, ho.to,
+				     cmp_now_ns(), &epoch);
 	if (ret < 0) {
 		log_warn_rl("peer: %s: handing block %u of node %u over to "
 			    "node %u: %s",
@@ -110,7 +132,20 @@ int peer_handle_drain(struct peer *p, struct server_conn *sc,
 int peer_move_begin(struct peer *p, uint32_t idx, int timeout_ms,
 		    uint32_t *owner, uint32_t *epoch)
 {
-	return loans_move_begin(p->loans, idx, timeout_ms, owner, epoch);
+	int ret = loans_move_begin(p->loans, idx, timeout_ms, owner, epoch);
+
+	if (ret < 0)
+		return ret;
+	/*
+	 * A one-sided write landing after the copy would be lost, and the
+	 * block is ours once moved: the owner's window ends before the copy
+	 * (its next access asks with a message: BUSY, then MOVED).
+	 */
+	if (peer_revoke_window(p, idx) < 0) {
+		loans_move_end(p->loans, idx, NULL);
+		return -EIO;
+	}
+	return 0;
 }
 
 bool peer_move_wanted(struct peer *p, uint32_t idx)

@@ -53,9 +53,10 @@
  *   WINDOWS, base and len and one rkey per loan (0: that loan has none);
  *   the window of block i covers [base + i * bs, base + (i + 1) * bs). A
  *   loan's window is revoked before the end of the loan (FREE, GOODBYE,
- *   lease, reconciliation) gives the block back to the store; the epoch,
- *   not the rkey, stays the loan's name in every message (a window dies
- *   with its connection, a loan does not).
+ *   lease, reconciliation) gives the block back to the store, and before
+ *   the loan moves on or is handed over (below); the epoch, not the rkey,
+ *   stays the loan's name in every message (a window dies with its
+ *   connection, a loan does not).
  *
  *   Moving a block on (DESIGN principles 3 and 5): B needs its memory
  *   back and moves A's loan to a third node C, as an owner of C:
@@ -72,8 +73,10 @@
  *     |   uses C now (B drops its forwarding record); NOENT: A has no block
  *     |   naming the old loan yet (B tells it again later)
  *
- *   While B moves it, A's requests for the block get BUSY (retry shortly);
- *   afterwards any request naming the old loan is answered with status
+ *   While B moves it, A's requests for the block get BUSY (retry shortly),
+ *   and A's window over it, if any, is revoked before B copies it; C
+ *   revokes B's window before the HANDOVER makes the block A's.
+ *   Afterwards any request naming the old loan is answered with status
  *   MOVED and the same payload as the notice; A retries at C, and confirms
  *   with a FREE of the old loan, which B answers with one more notice
  *   (flag FREED): A then gives the new place back unless its block lives

@@ -205,6 +205,8 @@ int remote_handover(struct remote *r, uint32_t node, struct proto_block_ref ref,
 	ret = proto_block_handover_encode(&ho, req, sizeof(req));
 	if (ret < 0)
 		return ret;
+	/* the provider revokes our window first: no one-sided access to it */
+	remote_rma_forget(r, node, &ref, 1);
 	ret = remote_with_conn(r, node, false, remote_do_call, &cl);
 	if (ret < 0)
 		return ret;

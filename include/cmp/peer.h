@@ -26,7 +26,8 @@
  * RDMA READ/WRITE, no CPU of ours involved and no sealing (RDMA links are
  * a trusted fabric). The window reaches that block only, from that
  * connection only, and is revoked before the block can be lent again
- * however the loan ends (FREE, GOODBYE, lease, reconciliation, shutdown).
+ * however the loan ends (FREE, GOODBYE, lease, reconciliation, shutdown)
+ * or leaves (moved on to another node, handed over to another owner).
  *
  * Refusals are logged (rate-limited) with the peer address and keep the
  * connection; garbage (bad frames, failed verification, invalid payloads)
@@ -197,9 +198,13 @@ void peer_destroy(struct peer *p);
  * it meanwhile), and ends with peer_move_end(): to NULL when the move
  * failed (the loan stays), else the loan becomes a forwarding record (the
  * RRL list) and block idx is the caller's, not given back through the
- * store's free op. Errors as loans_move_begin()/loans_move_end()
- * (pool/loans.h): -ESTALE not lent, -EBUSY still in use, -ENOSPC no room
- * for one more record. Any thread.
+ * store's free op. peer_move_begin() revokes the loan's memory window
+ * before it returns, so no one-sided write lands after the copy starts
+ * and none reaches the block once it is the caller's (the owner asks
+ * again with messages: BUSY, then MOVED). Errors as
+ * loans_move_begin()/loans_move_end() (pool/loans.h): -ESTALE not lent,
+ * -EBUSY still in use, -ENOSPC no room for one more record; -EIO when the
+ * window could not be revoked (the loan stays). Any thread.
  */
 int peer_move_begin(struct peer *p, uint32_t idx, int timeout_ms,
 		    uint32_t *owner, uint32_t *epoch);
