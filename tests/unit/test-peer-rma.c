@@ -360,13 +360,32 @@ static bool no_windows(void *arg)
 	return peer_windows(f->peer) == 0;
 }
 
+/* A READ message of 4 bytes of loan ref on a fresh connection of node. */
+static uint32_t read_msg(struct fixture *f, uint32_t node,
+			 struct proto_block_ref ref, uint8_t *out)
+{
+	struct proto_block_rw rw = {ref.block, ref.epoch, 0, 4};
+	uint8_t pl[PROTO_BLOCK_RW_SIZE], rep[PROTO_BLOCK_MOVED_SIZE];
+	struct conn *c = raw_connect(f, node);
+	size_t got = 0;
+	uint32_t st;
+
+	proto_block_rw_encode(&rw, pl, sizeof(pl));
+	st = raw_call(c, WIRE_OP_READ, pl, sizeof(pl), rep, sizeof(rep), &got);
+	if (st == WIRE_S_OK) {
+		assert_int_equal(got, 4);
+		memcpy(out, rep, 4);
+	}
+	conn_destroy(c);
+	return st;
+}
+
 static void a_closed_connection_loses_its_windows_not_its_loans(void **state)
 {
 	struct fixture *f = start(0);
-	struct conn *c = raw_connect(f, OWNER), *again;
-	struct proto_block_rw rw;
-	uint8_t pl[PROTO_BLOCK_RW_SIZE], out[4];
+	struct conn *c = raw_connect(f, OWNER);
 	struct conn_region w;
+	uint8_t out[4];
 	struct lent l;
 
 	alloc_windows(c, 2, &l);
@@ -379,14 +398,8 @@ static void a_closed_connection_loses_its_windows_not_its_loans(void **state)
 	pthread_mutex_unlock(&fab);
 	/* the loans stand: the owner reads them with messages */
 	assert_int_equal(peer_lent_to(f->peer, OWNER), 2);
-	again = raw_connect(f, OWNER);
-	rw = (struct proto_block_rw){l.ref[0].block, l.ref[0].epoch, 0, 4};
-	proto_block_rw_encode(&rw, pl, sizeof(pl));
-	assert_int_equal(
-		raw_call(again, WIRE_OP_READ, pl, sizeof(pl), out, 4, NULL),
-		WIRE_S_OK);
+	assert_int_equal(read_msg(f, OWNER, l.ref[0], out), WIRE_S_OK);
 	assert_memory_equal(out, "kept", 4);
-	conn_destroy(again);
 	stop(f);
 }
 
@@ -416,26 +429,6 @@ static void stopping_the_provider_revokes_every_window(void **state)
 			 -ECONNRESET);
 	conn_destroy(c);
 	stop(f);
-}
-
-/* A READ message of 4 bytes of loan ref on a fresh connection of node. */
-static uint32_t read_msg(struct fixture *f, uint32_t node,
-			 struct proto_block_ref ref, uint8_t *out)
-{
-	struct proto_block_rw rw = {ref.block, ref.epoch, 0, 4};
-	uint8_t pl[PROTO_BLOCK_RW_SIZE], rep[PROTO_BLOCK_MOVED_SIZE];
-	struct conn *c = raw_connect(f, node);
-	size_t got = 0;
-	uint32_t st;
-
-	proto_block_rw_encode(&rw, pl, sizeof(pl));
-	st = raw_call(c, WIRE_OP_READ, pl, sizeof(pl), rep, sizeof(rep), &got);
-	if (st == WIRE_S_OK) {
-		assert_int_equal(got, 4);
-		memcpy(out, rep, 4);
-	}
-	conn_destroy(c);
-	return st;
 }
 
 static void a_block_that_moves_on_loses_its_window_first(void **state)
