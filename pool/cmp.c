@@ -444,14 +444,19 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 {
 	int ret;
 
+	/* the manager client's thread may count the lists already */
+	pthread_mutex_lock(&p->lock);
 	p->cops = ops;
 	p->cctx = ctx;
+	pthread_mutex_unlock(&p->lock);
 	p->helper_stop = false;
 	ret = -pthread_create(&p->helper, NULL, helper_main, p);
 	if (ret) {
 		log_error("pool: cannot start the helper thread: %s",
 			  strerror(-ret));
+		pthread_mutex_lock(&p->lock);
 		p->cops = NULL;
+		pthread_mutex_unlock(&p->lock);
 		return ret;
 	}
 	p->helper_running = true;

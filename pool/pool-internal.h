@@ -129,7 +129,12 @@ struct pool {
 	bool suspect_overflow;
 	uint64_t lost_gen; /* bumped when a handle becomes lost (lock) */
 
-	/* cluster (set once by pool_set_cluster, before concurrent use) */
+	/*
+	 * cluster: cops and cctx written under lock by pool_set_cluster() and
+	 * pool_stop_cluster(); read under lock by pool_get_counts() (the
+	 * manager client's thread starts first), without it by the threads
+	 * that start after pool_set_cluster()
+	 */
 	const struct pool_cluster_ops *cops;
 	void *cctx;
 	pthread_t helper;

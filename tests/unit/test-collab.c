@@ -244,8 +244,8 @@ struct writer {
 	atomic_bool stop;
 	atomic_uint acked; /* seed of the last acknowledged write */
 	atomic_uint writes;
-	int failed;   /* the error of a write or read that failed */
-	int mismatch; /* reads that did not see the last write */
+	atomic_int failed; /* the error of a write or read that failed */
+	int mismatch;	   /* reads that did not see the last write */
 };
 
 /* Writes whole-block patterns into h and reads each back, until told. */
@@ -254,17 +254,20 @@ static void *write_loop(void *arg)
 	static uint8_t want[BS], got[BS];
 	struct writer *w = arg;
 	uint32_t seed = 1000;
+	int ret;
 
 	while (!atomic_load(&w->stop)) {
 		fill(want, ++seed);
-		w->failed = pool_write(w->t->pool[B], w->h, 0, want, BS);
-		if (w->failed)
+		ret = pool_write(w->t->pool[B], w->h, 0, want, BS);
+		if (!ret) {
+			atomic_store(&w->acked, seed);
+			atomic_fetch_add(&w->writes, 1);
+			ret = pool_read(w->t->pool[B], w->h, 0, got, BS);
+		}
+		if (ret) {
+			atomic_store(&w->failed, ret);
 			break;
-		atomic_store(&w->acked, seed);
-		atomic_fetch_add(&w->writes, 1);
-		w->failed = pool_read(w->t->pool[B], w->h, 0, got, BS);
-		if (w->failed)
-			break;
+		}
 		if (memcmp(want, got, BS))
 			w->mismatch++;
 	}
@@ -276,7 +279,7 @@ static void wait_writes(struct writer *w, unsigned int n)
 	uint64_t end = deadline();
 	unsigned int from = atomic_load(&w->writes);
 
-	while (atomic_load(&w->writes) < from + n && !w->failed) {
+	while (atomic_load(&w->writes) < from + n && !atomic_load(&w->failed)) {
 		if (cmp_now_ns() > end)
 			fail_msg("the writer is stuck");
 		pause_a_bit();
@@ -301,7 +304,7 @@ static void writes_racing_the_move_land_at_the_new_place(void **state)
 	wait_writes(&w, 10);
 	atomic_store(&w.stop, true);
 	pthread_join(th, NULL);
-	assert_int_equal(w.failed, 0);
+	assert_int_equal(atomic_load(&w.failed), 0);
 	assert_int_equal(w.mismatch, 0);
 	/* the last acknowledged write is what the block holds */
 	fill(want, atomic_load(&w.acked));
