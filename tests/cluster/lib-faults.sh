@@ -67,8 +67,7 @@ SLOWEST_MS=${SLOWEST_MS:-8000}
 FAST_AFTER=${FAST_AFTER:-6}
 # A round on the home file (read, rewrite with fsync, read back 1 MiB) may
 # take this long on a loaded box (4.1 s seen at load 11); one that waited
-# on the faulty node would
-# take the request timeout (5 s).
+# on the faulty node would take the request timeout (5 s).
 LOCAL_SLOWEST=${LOCAL_SLOWEST:-4.5}
 
 # Log lines that say data went away: blocks freed, lost or forgotten (a
