@@ -63,12 +63,20 @@ struct cluster {
 /* cluster.c */
 
 /*
- * One free block elsewhere, in tier order, never on node avoid (0: none)
- * or on this node; the loan is recorded (or given up) by the caller, who
- * then calls remote_borrow_end(). -ENOSPC when every provider we could
- * ask was full, -EIO when one could not be reached.
+ * One free block elsewhere, in tier order, never on the navoid (at most
+ * POOL_MAX_REPLICAS + 1) nodes of avoid[] (0 entries skipped) or on this
+ * node; the loan is recorded (or given up) by the caller, who then calls
+ * remote_borrow_end(). -ENOSPC when every provider we could ask was
+ * full, -EIO when one could not be reached.
  */
-int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out);
+int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
+		   struct pool_ref *out);
+/*
+ * One log line for copies of our blocks node took with it (what: "left
+ * and took"...): how many, and how many blocks had no other (lost).
+ */
+void cluster_report_losses(struct cluster *c, uint32_t node, const char *what,
+			   uint32_t copies, uint32_t lost);
 /* Learns where node serves: addr if given, else from the manager. */
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr);
 

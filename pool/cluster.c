@@ -77,9 +77,9 @@ static int refresh_candidates(struct cluster *c, bool force)
 	return ret;
 }
 
-/* Nodes asked during one borrow (and the one it must avoid). */
+/* Nodes asked during one borrow (and those it must avoid). */
 struct borrow_try {
-	uint32_t tried[CANDIDATES + LENDERS + 1];
+	uint32_t tried[CANDIDATES + LENDERS + POOL_MAX_REPLICAS + 1];
 	size_t ntried;
 	uint32_t lenders[LENDERS];
 	size_t nlenders;
@@ -190,16 +190,20 @@ static void note_answer(struct cluster *c, uint32_t node, int ret)
 	pthread_mutex_unlock(&c->lock);
 }
 
-int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out)
+int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
+		   struct pool_ref *out)
 {
 	struct borrow_try t = {.ntried = 0};
 	bool refreshed = false, any = false;
 	struct mgr_free_entry e;
+	size_t navoided;
 	int ret;
 
-	/* a node asked already is not asked again: nor is the one avoided */
-	if (avoid)
-		t.tried[t.ntried++] = avoid;
+	/* a node asked already is not asked again: nor are those avoided */
+	for (size_t i = 0; i < navoid && i <= POOL_MAX_REPLICAS; i++)
+		if (avoid[i])
+			t.tried[t.ntried++] = avoid[i];
+	navoided = t.ntried;
 	refresh_candidates(c, false);
 	for (;;) {
 		if (!next_candidate(c, &t, any, &e)) {
@@ -231,7 +235,7 @@ int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out)
 	}
 	/* no manager and nobody to ask is a network failure too */
 	pthread_mutex_lock(&c->lock);
-	t.unreachable = t.unreachable || (c->mgr_down && t.ntried <= !!avoid);
+	t.unreachable = t.unreachable || (c->mgr_down && t.ntried <= navoided);
 	pthread_mutex_unlock(&c->lock);
 	return t.unreachable ? -EIO : -ENOSPC;
 }
@@ -241,9 +245,10 @@ int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out)
  * it is full; -EIO when one could not be reached (a network failure is not
  * a full cluster).
  */
-static int op_borrow(void *ctx, struct pool_ref *out)
+static int op_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
+		     struct pool_ref *out)
 {
-	return cluster_borrow(ctx, 0, out);
+	return cluster_borrow(ctx, avoid, navoid, out);
 }
 
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
@@ -376,6 +381,21 @@ static int op_write(void *ctx, const struct pool_ref *r, uint32_t off,
 	return rw_block(ctx, r, off, (void *)src, len, true, moved);
 }
 
+/*
+ * The copies of a block, one after the other for now: the block client
+ * has one request in flight per connection and no call that waits for
+ * several nodes at once. (With pipelined connections this is where the
+ * writes go out together and are then waited for.)
+ */
+static void op_write_copies(void *ctx, const struct pool_ref *refs, uint32_t n,
+			    uint32_t off, const void *src, uint32_t len,
+			    int *rets, struct pool_ref *moved)
+{
+	for (uint32_t i = 0; i < n; i++)
+		rets[i] = rw_block(ctx, &refs[i], off, (void *)src, len, true,
+				   &moved[i]);
+}
+
 static uint64_t op_remote_free(void *ctx)
 {
 	struct cluster *c = ctx;
@@ -396,6 +416,7 @@ static const struct pool_cluster_ops pool_ops = {
 	.reconcile = op_reconcile,
 	.read = op_read,
 	.write = op_write,
+	.write_copies = op_write_copies,
 	.remote_free = op_remote_free,
 	.move_lent = cluster_move_lent,
 	.forwarding = cluster_forwarding,
@@ -424,7 +445,7 @@ static void own_lost(void *ctx, uint32_t node,
 {
 	struct pool_ref pr[POOL_RELEASE_MAX];
 	struct cluster *c = ctx;
-	uint32_t lost = 0;
+	uint32_t lost = 0, copies = 0, k_copies;
 
 	for (uint32_t done = 0; done < n;) {
 		uint32_t k = MIN(n - done, POOL_RELEASE_MAX);
@@ -432,24 +453,33 @@ static void own_lost(void *ctx, uint32_t node,
 		for (uint32_t i = 0; i < k; i++)
 			pr[i] = (struct pool_ref){node, refs[done + i].block,
 						  refs[done + i].epoch};
-		lost += pool_loans_lost(c->pool, pr, tags + done, k);
+		lost += pool_loans_lost(c->pool, pr, tags + done, k, &k_copies);
+		copies += k_copies;
 		done += k;
 	}
+	cluster_report_losses(c, node, "no longer holds", copies, lost);
+}
+
+void cluster_report_losses(struct cluster *c, uint32_t node, const char *what,
+			   uint32_t copies, uint32_t lost)
+{
 	if (lost)
-		log_warn("cluster: node %u no longer holds %u of our blocks: "
-			 "they are lost (EIO)",
-			 node, lost);
+		log_warn("cluster: node %u %s %u of our blocks' copies: %u "
+			 "blocks had no other and are lost (EIO)",
+			 node, what, copies, lost);
+	else if (copies)
+		log_warn("cluster: node %u %s %u of our blocks' copies; every "
+			 "block has another, the missing copies are made again",
+			 node, what, copies);
+	(void)c;
 }
 
 static void own_restarted(void *ctx, uint32_t node)
 {
 	struct cluster *c = ctx;
-	uint32_t lost = pool_provider_dead(c->pool, node);
+	uint32_t copies, lost = pool_provider_dead(c->pool, node, &copies);
 
-	if (lost)
-		log_warn("cluster: node %u restarted: %u of our blocks there "
-			 "are lost (EIO)",
-			 node, lost);
+	cluster_report_losses(c, node, "restarted and lost", copies, lost);
 }
 
 static void own_health(void *ctx, uint32_t node, bool up)
@@ -567,7 +597,7 @@ static void mgr_node_state(void *ctx, uint32_t node, enum mgr_node_state state,
 			   const char *addr)
 {
 	struct cluster *c = ctx;
-	uint32_t lost;
+	uint32_t lost, copies;
 	int ret;
 
 	switch (state) {
@@ -587,11 +617,10 @@ static void mgr_node_state(void *ctx, uint32_t node, enum mgr_node_state state,
 		/* it said it is gone for good: our blocks there went too */
 		drop_candidate(c, node);
 		remote_node_dead(c->remote, node);
-		lost = pool_provider_dead(c->pool, node);
-		if (lost)
-			log_warn("cluster: node %u left the cluster: %u of our "
-				 "blocks there are lost",
-				 node, lost);
+		lost = pool_provider_dead(c->pool, node, &copies);
+		if (copies)
+			cluster_report_losses(c, node, "left and took", copies,
+					      lost);
 		else
 			log_info("cluster: node %u left the cluster", node);
 		break;

@@ -23,6 +23,8 @@
 #define POOL_RELEASE_BATCH POOL_RELEASE_MAX
 #define POOL_MAX_DROPPED 16u
 #define POOL_MAX_SUSPECT 64u
+/* Per-node read cost estimates kept (replicas > 1). */
+#define POOL_MAX_COSTS 64u
 
 /*
  * One per block of our region: which list it is on (free, LLL or RLL), its
@@ -41,9 +43,13 @@ struct local_block {
 enum handle_state {
 	HANDLE_UNUSED,
 	HANDLE_LOCAL,  /* in local_block of our region (LLL) */
-	HANDLE_REMOTE, /* remote_block on provider_node (LRL) */
-	HANDLE_LOST,   /* its provider lost it: reads and writes give EIO */
-	HANDLE_MOVING, /* being evicted or pulled home: wait on pool->moved */
+	HANDLE_REMOTE, /* in its copies elsewhere (LRL) */
+	HANDLE_LOST,   /* every copy is gone: reads and writes give EIO */
+	/*
+	 * being evicted, pulled home or given a new copy: wait on
+	 * pool->moved
+	 */
+	HANDLE_MOVING,
 };
 
 /* handle_loc.flags */
@@ -54,23 +60,27 @@ enum handle_flags {
 	 */
 	HF_ON_LRL = 1 << 0,
 	HF_FREE_PENDING = 1 << 1, /* freed while MOVING: the mover frees it */
-	HF_LOST_PENDING = 1 << 2, /* its loan was lost while MOVING */
 };
 
-/* One per handle: where this handle's data lives. */
+/*
+ * One per handle: where this handle's data lives. A block elsewhere has
+ * up to pool->replicas copies, each a loan on its own provider: copy slot
+ * 0 is `loan` here, slots 1.. are in pool->more_copies (replicas > 1
+ * only, so one copy costs nothing extra). A slot keeps its index while
+ * its copy lives (accesses in flight name the slot and its loan, and
+ * check both again under the lock); node 0 marks an empty slot.
+ */
 struct handle_loc {
 	union {
 		uint32_t local_block; /* LOCAL, or MOVING (either way) */
 		uint32_t next_free;   /* HANDLE_UNUSED: free chain (0 ends) */
 	};
-	/* the loan (when HF_ON_LRL, or LOST): provider 0 when none */
-	uint32_t provider_node;
-	uint32_t remote_block;
-	uint32_t remote_epoch;
+	struct pool_ref loan; /* copy slot 0 (HF_ON_LRL); node 0: none */
 	uint32_t pins; /* references of readers/writers; pinned stays put */
 	uint32_t prev, next; /* LRL list links (HF_ON_LRL only) */
 	uint8_t state;	     /* enum handle_state */
 	uint8_t flags;	     /* enum handle_flags */
+	uint8_t ncopies;     /* slots in use */
 };
 
 /* A list of local blocks (free, LLL, RLL), linked through local_block. */
@@ -101,6 +111,15 @@ struct pool {
 	struct block_list lists[POOL_NLISTS];
 	struct handle_loc *handles; /* [max_handles + 1], handle 0 unused */
 	uint32_t max_handles;
+	/*
+	 * Copies (replica.c): replicas (1..POOL_MAX_REPLICAS) wanted per
+	 * block elsewhere; slots per handle: 1, or replicas + 1 (one spare
+	 * for a copy being rebuilt while the one it replaces still
+	 * counts); more_copies holds slots 1.. of every handle (NULL for
+	 * one copy).
+	 */
+	uint32_t replicas, slots;
+	struct pool_ref *more_copies;
 	uint32_t free_handles;	  /* head of the free handle chain (0 = none) */
 	uint32_t next_new_handle; /* first never-used handle */
 	uint64_t live_handles;
@@ -123,11 +142,28 @@ struct pool {
 	/* releases in flight: one drainer at a time (never under lock) */
 	pthread_mutex_t drain_lock;
 	struct pool_ref *drain_buf; /* [POOL_RELEASE_BATCH], drain_lock */
-	/* providers unreachable now (lock); overflow: all of them */
+	/* providers unreachable now, since when (lock); overflow: all */
 	uint32_t suspect[POOL_MAX_SUSPECT];
+	uint64_t suspect_since[POOL_MAX_SUSPECT];
 	uint32_t nsuspect;
 	bool suspect_overflow;
+	uint64_t overflow_since;
 	uint64_t lost_gen; /* bumped when a handle becomes lost (lock) */
+
+	/* replicas > 1 (replica.c, rebuild.c), all under lock: */
+	struct pool_cost {
+		uint32_t node;
+		uint64_t ns; /* moving average per read, see replica.c */
+	} costs[POOL_MAX_COSTS];
+	uint32_t costs_next; /* the entry a new node takes when full */
+	uint64_t read_seq;   /* reads with a choice, for the probes */
+	struct pool_replica_counts rc;
+	uint64_t rebuild_after_ns;
+	uint64_t rebuild_rate; /* bytes/s, 0: as fast as it goes */
+	pthread_t rebuilder;
+	pthread_cond_t rebuild_wake; /* monotonic clock */
+	uint8_t *rebuild_buf;	     /* one block, the rebuilder's */
+	bool rebuilder_running, rebuild_stop, rebuild_kick;
 
 	/*
 	 * cluster: cops and cctx written under lock by pool_set_cluster() and
@@ -185,18 +221,74 @@ void pool_lose_locked(struct pool *p, uint32_t h);
 /* Is node unreachable now (lock held)? */
 bool pool_node_suspect_locked(const struct pool *p, uint32_t node);
 /*
- * A byte range of remote block h through the cluster ops, at loan *ref
- * (which the caller pinned or is moving), following the block when its
- * provider moved it on (*ref then names the new loan). 0 or -errno.
+ * A byte range of copy slot k of remote block h through the cluster ops,
+ * at loan *ref (the caller pinned h or is moving it), following the copy
+ * when its provider moved it on (*ref then names the new loan). 0 or
+ * -errno (-ESTALE: the provider does not hold that copy).
+ * pool_remote_io_from() goes on from a first answer ret (moved: the
+ * place a -EREMCHG named) that the caller got from the ops itself.
  */
-int pool_remote_io(struct pool *p, uint32_t h, struct pool_ref *ref,
+int pool_remote_io(struct pool *p, uint32_t h, uint32_t k, struct pool_ref *ref,
 		   uint32_t off, void *buf, uint32_t len, bool write);
-/* The loan of h, for the cluster ops. */
-static inline struct pool_ref pool_loan_of(const struct handle_loc *loc)
+int pool_remote_io_from(struct pool *p, uint32_t h, uint32_t k,
+			struct pool_ref *ref, int ret,
+			const struct pool_ref *moved, uint32_t off, void *buf,
+			uint32_t len, bool write);
+/* Has node been unreachable for longer than rebuild_after (lock held)? */
+bool pool_node_written_off_locked(const struct pool *p, uint32_t node,
+				  uint64_t now);
+
+/* replica.c: the copies of a block elsewhere (see there). */
+#define POOL_MAX_SLOTS (POOL_MAX_REPLICAS + 1)
+
+/* Copy slot k (< p->slots) of handle h. */
+static inline struct pool_ref *pool_slot(struct pool *p, uint32_t h, uint32_t k)
 {
-	return (struct pool_ref){.node = loc->provider_node,
-				 .block = loc->remote_block,
-				 .epoch = loc->remote_epoch};
+	return k ? &p->more_copies[(size_t)h * (p->slots - 1) + (k - 1)]
+		 : &p->handles[h].loan;
 }
+
+int pool_copies_init(struct pool *p, const struct pool_config *cfg);
+void pool_copies_finish(struct pool *p);
+bool pool_ref_equal(const struct pool_ref *a, const struct pool_ref *b);
+/* Is h on LRL with r in slot k (lock)? */
+bool pool_slot_names_locked(struct pool *p, uint32_t h, uint32_t k,
+			    const struct pool_ref *r);
+/* The slot of h holding loan r, or -1 (lock). */
+int pool_copy_find_locked(struct pool *p, uint32_t h, const struct pool_ref *r);
+/*
+ * Records loan r as a copy of h in a free slot (h goes on LRL's cold end
+ * if it was not on LRL): the slot, or -ENOSPC (none free). Lock held.
+ */
+int pool_copy_add_locked(struct pool *p, uint32_t h, const struct pool_ref *r);
+/* Empties slot k of h; give_back: the loan is released too (lock). */
+void pool_copy_drop_locked(struct pool *p, uint32_t h, uint32_t k,
+			   bool give_back);
+/* h leaves LRL and every copy is given back (lock). */
+void pool_copies_give_back_locked(struct pool *p, uint32_t h);
+/*
+ * The provider of slot k does not hold it any more: the slot empties; a
+ * REMOTE block without copies left is lost (true); a moving one is its
+ * mover's to settle. Lock held.
+ */
+bool pool_copy_lost_locked(struct pool *p, uint32_t h, uint32_t k);
+/* Can r be read now (a copy whose node is reachable)? Lock held. */
+bool pool_copy_readable_locked(const struct pool *p, const struct pool_ref *r);
+bool pool_handle_readable_locked(struct pool *p, uint32_t h);
+/*
+ * A byte range of remote h (pinned, or moving by the caller): read from
+ * its cheapest reachable copy, the others in turn on failure; written to
+ * every copy (see replica.c for when a write stands). 0 or -EIO.
+ */
+int pool_copies_read(struct pool *p, uint32_t h, uint32_t off, void *dst,
+		     uint32_t len);
+int pool_copies_write(struct pool *p, uint32_t h, uint32_t off, const void *src,
+		      uint32_t len);
+
+/* rebuild.c: making missing copies again (replicas > 1). */
+int pool_rebuild_start(struct pool *p);
+void pool_rebuild_stop(struct pool *p);
+/* Something may be short of copies now: the rebuilder looks (lock). */
+void pool_kick_rebuild_locked(struct pool *p);
 
 #endif

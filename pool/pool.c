@@ -6,6 +6,7 @@
  * nodes (evicting to LRL, pulling home, lending as RLL) are in cmp.c and
  * work on the same structures.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,7 @@ struct pool *pool_create(const struct pool_config *cfg)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->moved, NULL);
 	pthread_cond_init(&p->helper_wake, NULL);
+	cmp_cond_init_monotonic(&p->rebuild_wake);
 	set_sizes(p, cfg, nblocks);
 	/* Reserved, faulted in as handles are first used. */
 	p->handles = mmap(NULL, handles_bytes(p->max_handles),
@@ -206,10 +208,14 @@ struct pool *pool_create(const struct pool_config *cfg)
 	if (p->handles == MAP_FAILED)
 		goto err_free_pool;
 	p->next_new_handle = 1;
+	err = pool_copies_init(p, cfg);
+	if (err)
+		goto err_unmap_handles;
 
+	err = -ENOMEM;
 	p->blocks = calloc(nblocks ? nblocks : 1, sizeof(*p->blocks));
 	if (!p->blocks)
-		goto err_unmap_handles;
+		goto err_finish_copies;
 	init_lists(p);
 	err = pool_lrl_init(p);
 	if (err)
@@ -224,9 +230,12 @@ err_finish_lrl:
 	pool_lrl_finish(p);
 err_free_blocks:
 	free(p->blocks);
+err_finish_copies:
+	pool_copies_finish(p);
 err_unmap_handles:
 	munmap(p->handles, handles_bytes(p->max_handles));
 err_free_pool:
+	pthread_cond_destroy(&p->rebuild_wake);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->lock);
@@ -244,8 +253,10 @@ void pool_destroy(struct pool *p)
 	if (p->region)
 		munmap(p->region, p->region_bytes);
 	munmap(p->handles, handles_bytes(p->max_handles));
+	pool_copies_finish(p);
 	free(p->blocks);
 	pool_lrl_finish(p);
+	pthread_cond_destroy(&p->rebuild_wake);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->lock);
@@ -278,6 +289,8 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->homecomings = p->homecomings;
 	out->lent_moved = p->lent_moved;
 	out->followed = p->followed;
+	out->replicas = p->replicas;
+	out->rc = p->rc;
 	ops = p->cops;
 	pthread_mutex_unlock(&p->lock);
 	/* the forwarding records are the peer service's (never under lock) */
@@ -328,6 +341,7 @@ static uint32_t handle_get_locked(struct pool *p)
 
 void pool_handle_put_locked(struct pool *p, uint32_t h)
 {
+	assert(!p->handles[h].ncopies);
 	p->handles[h].state = HANDLE_UNUSED;
 	p->handles[h].flags = 0;
 	p->handles[h].next_free = p->free_handles;
@@ -401,7 +415,6 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 void pool_free(struct pool *p, uint32_t h)
 {
 	struct handle_loc *loc;
-	struct pool_ref ref;
 
 	pthread_mutex_lock(&p->lock);
 	loc = pool_handle_locked(p, h);
@@ -424,9 +437,8 @@ void pool_free(struct pool *p, uint32_t h)
 			pool_kick_helper_locked(p);
 		break;
 	case HANDLE_REMOTE:
-		pool_lrl_remove_locked(p, h);
-		ref = pool_loan_of(loc);
-		pool_release_locked(p, &ref);
+		/* every copy */
+		pool_copies_give_back_locked(p, h);
 		break;
 	case HANDLE_LOST:
 		p->lost--;
@@ -481,11 +493,11 @@ static int check_range(const struct pool *p, uint32_t off, uint32_t len)
 }
 
 /*
- * Pins a block wherever it is: local -> *ptr set; remote -> *ref set and
- * the block cannot move until pool_unpin(). Returns 0, -EIO (lost),
- * -EINVAL.
+ * Pins a block wherever it is: local -> *ptr set; remote -> *ptr NULL,
+ * and the block (its copies) cannot move until pool_unpin(). Returns 0,
+ * -EIO (lost), -EINVAL.
  */
-static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
+static int pin_any(struct pool *p, uint32_t h, void **ptr)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -501,7 +513,6 @@ static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 		*ptr = pin_local_locked(p, loc);
 	} else {
 		loc->pins++;
-		*ref = pool_loan_of(loc);
 		if (p->lrl_head != h) {
 			pool_lrl_remove_locked(p, h);
 			pool_lrl_push_locked(p, h, true);
@@ -511,67 +522,48 @@ static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 	return ret;
 }
 
-/*
- * A byte range of remote block h failed: a provider that no longer holds
- * the loan lost it for good (EIO from now on). Every failure is -EIO.
- */
-static int remote_failed(struct pool *p, uint32_t h, const struct pool_ref *r,
-			 int ret)
-{
-	struct handle_loc *loc;
-
-	if (ret != -ESTALE)
-		return -EIO;
-	pthread_mutex_lock(&p->lock);
-	loc = pool_handle_locked(p, h);
-	if (loc && loc->state == HANDLE_REMOTE &&
-	    loc->provider_node == r->node && loc->remote_block == r->block &&
-	    loc->remote_epoch == r->epoch) {
-		pool_lose_locked(p, h);
-		log_error_rl("pool: node %u no longer holds our block %u "
-			     "(epoch %u): it is lost (EIO)",
-			     r->node, r->block, r->epoch);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return -EIO;
-}
-
 enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
+
+/* A byte range of remote h (pinned), through its copies. */
+static int copy_remote(struct pool *p, uint32_t h, uint32_t off, void *buf,
+		       uint32_t len, enum copy_dir dir)
+{
+	static const uint8_t zeros[64 << 10];
+	int ret = 0;
+
+	if (dir == COPY_FROM_BLOCK)
+		return pool_copies_read(p, h, off, buf, len);
+	if (dir == COPY_TO_BLOCK)
+		return pool_copies_write(p, h, off, buf, len);
+	for (uint32_t done = 0; !ret && done < len;) {
+		uint32_t n = MIN(len - done, (uint32_t)sizeof(zeros));
+
+		ret = pool_copies_write(p, h, off + done, zeros, n);
+		done += n;
+	}
+	return ret;
+}
 
 static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 		uint32_t len, enum copy_dir dir)
 {
-	static const uint8_t zeros[64 << 10];
-	struct pool_ref ref;
 	uint8_t *base;
 	int ret = check_range(p, off, len);
 
 	if (ret)
 		return ret;
-	ret = pin_any(p, h, (void **)&base, &ref);
+	ret = pin_any(p, h, (void **)&base);
 	if (ret)
 		return ret;
-	if (base) {
-		if (dir == COPY_FROM_BLOCK)
-			memcpy(buf, base + off, len);
-		else if (dir == COPY_TO_BLOCK)
-			memcpy(base + off, buf, len);
-		else
-			memset(base + off, 0, len);
-	} else if (dir != COPY_ZERO) {
-		ret = pool_remote_io(p, h, &ref, off, buf, len,
-				     dir == COPY_TO_BLOCK);
+	if (!base) {
+		ret = copy_remote(p, h, off, buf, len, dir);
+	} else if (dir == COPY_FROM_BLOCK) {
+		memcpy(buf, base + off, len);
+	} else if (dir == COPY_TO_BLOCK) {
+		memcpy(base + off, buf, len);
 	} else {
-		for (uint32_t done = 0; !ret && done < len;) {
-			uint32_t n = MIN(len - done, (uint32_t)sizeof(zeros));
-
-			ret = pool_remote_io(p, h, &ref, off + done,
-					     (void *)zeros, n, true);
-			done += n;
-		}
+		memset(base + off, 0, len);
 	}
-	if (ret)
-		ret = remote_failed(p, h, &ref, ret);
 	pool_unpin(p, h);
 	if (!ret && !base)
 		atomic_fetch_add_explicit(dir == COPY_FROM_BLOCK

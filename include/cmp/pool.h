@@ -50,11 +50,25 @@
 
 struct pool;
 
+#define POOL_MAX_REPLICAS 3u
+#define POOL_DEFAULT_REBUILD_AFTER_MS 5000u
+
 struct pool_config {
 	uint64_t local_bytes; /* this node's contribution (rounded down) */
 	uint32_t block_size;  /* power of two, 4 KiB .. 4 MiB */
 	bool lock_memory;     /* mlock the region (needs root / RLIMIT) */
 	uint32_t max_handles; /* 0: enough for local blocks plus borrowing */
+	/*
+	 * Copies of every block elsewhere, each on its own provider
+	 * (0 or 1: one; at most POOL_MAX_REPLICAS). With more than one, a
+	 * copy whose provider has been unreachable for rebuild_after_ms
+	 * (0: POOL_DEFAULT_REBUILD_AFTER_MS) no longer counts and is made
+	 * again elsewhere, at most rebuild_rate bytes a second (0: no
+	 * limit).
+	 */
+	uint32_t replicas;
+	uint32_t rebuild_after_ms;
+	uint64_t rebuild_rate;
 };
 
 enum pool_list {
@@ -66,17 +80,32 @@ enum pool_list {
 	POOL_NLISTS
 };
 
+/* The copies of our blocks elsewhere (all 0 but copies with one). */
+struct pool_replica_counts {
+	uint64_t copies;   /* loans held for our blocks elsewhere */
+	uint64_t degraded; /* blocks short of good copies (last pass) */
+	uint64_t rebuilt;  /* copies made again from a surviving one */
+	uint64_t rebuild_bytes, rebuild_failures, rebuild_passes;
+	uint64_t stale; /* copies dropped at once: they missed a write */
+	uint64_t lost;	/* copies their provider lost (the block lived) */
+	uint64_t reads_fastest;	 /* reads served by the cheapest copy */
+	uint64_t read_probes;	 /* reads sent to another to measure it */
+	uint64_t read_fallbacks; /* reads served after a copy failed */
+};
+
 struct pool_counts {
 	uint64_t blocks[POOL_NLISTS]; /* per-list block counts */
 	uint64_t local_blocks;	      /* blocks this node contributes */
 	uint64_t handles;	      /* live data handles */
 	/* bytes read from and written (or zeroed) to blocks elsewhere */
 	uint64_t remote_read_bytes, remote_write_bytes;
-	uint64_t lost;	      /* our blocks their providers lost */
+	uint64_t lost;	      /* our blocks whose every copy was lost */
 	uint64_t evictions;   /* LLL blocks moved out (principle 2) */
 	uint64_t homecomings; /* LRL blocks pulled home (principle 4) */
 	uint64_t lent_moved;  /* RLL blocks moved on to take them back (3) */
 	uint64_t followed;    /* our LRL blocks found at a new place (5) */
+	uint32_t replicas;    /* copies wanted per block elsewhere */
+	struct pool_replica_counts rc;
 };
 
 #define POOL_MIN_BLOCK (4u << 10)

@@ -150,7 +150,8 @@ struct fake {
 	bool dead;
 };
 
-static int fake_borrow(void *ctx, struct pool_ref *out)
+static int fake_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
+		       struct pool_ref *out)
 {
 	struct fake *f = ctx;
 
@@ -278,7 +279,7 @@ static void dead_provider_turns_its_blocks_into_eio(void **state)
 {
 	static struct fake f;
 	struct pool *p = make(1);
-	uint32_t h[2];
+	uint32_t h[2], copies;
 	uint8_t b[16];
 	struct pool_counts c;
 
@@ -286,7 +287,8 @@ static void dead_provider_turns_its_blocks_into_eio(void **state)
 	assert_int_equal(pool_set_cluster(p, &fake_ops, &f), 0);
 	assert_int_equal(pool_alloc(p, true, &h[0]), 0);
 	assert_int_equal(pool_alloc(p, true, &h[1]), 0);
-	assert_int_equal(pool_provider_dead(p, 7), 1);
+	assert_int_equal(pool_provider_dead(p, 7, &copies), 1);
+	assert_int_equal(copies, 1);
 	assert_int_equal(pool_read(p, h[0], 0, b, 16), -EIO);
 	assert_int_equal(pool_read(p, h[1], 0, b, 16), 0);
 	pool_get_counts(p, &c);
