@@ -51,6 +51,9 @@ struct fs_options {
 	bool insecure;
 	uint32_t node_id;
 	uint32_t lease_ms;	     /* our lease on the owners we lend to */
+	uint32_t replicas;	     /* copies of each block elsewhere */
+	uint32_t rebuild_after_ms;
+	uint64_t rebuild_rate; /* bytes/s, 0: no limit */
 	struct server_limits limits; /* of the block server */
 	/* -o metrics=ADDR: serve counters for Prometheus (metrics.c) */
 	char *metrics;

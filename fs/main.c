@@ -268,6 +268,9 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		.local_bytes = o->local_bytes,
 		.block_size = o->block_size,
 		.lock_memory = o->lock_memory,
+		.replicas = o->replicas,
+		.rebuild_after_ms = o->rebuild_after_ms,
+		.rebuild_rate = o->rebuild_rate,
 	};
 	struct fs fs = {.opts = o, .block_size = o->block_size};
 	struct auth_keyring *kr = NULL;

@@ -55,6 +55,29 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("evictions %llu\n", (unsigned long long)pc.evictions);
 	EMIT("homecomings %llu\n", (unsigned long long)pc.homecomings);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
+	if (pc.replicas > 1) {
+		const struct pool_replica_counts *r = &pc.rc;
+
+		EMIT("replicas %u\n", pc.replicas);
+		EMIT("replica_copies %llu\n", (unsigned long long)r->copies);
+		EMIT("replica_blocks_short %llu\n",
+		     (unsigned long long)r->degraded);
+		EMIT("replica_rebuilt %llu\n", (unsigned long long)r->rebuilt);
+		EMIT("replica_rebuild_bytes %llu\n",
+		     (unsigned long long)r->rebuild_bytes);
+		EMIT("replica_rebuild_failures %llu\n",
+		     (unsigned long long)r->rebuild_failures);
+		EMIT("replica_rebuild_passes %llu\n",
+		     (unsigned long long)r->rebuild_passes);
+		EMIT("replica_stale %llu\n", (unsigned long long)r->stale);
+		EMIT("replica_lost %llu\n", (unsigned long long)r->lost);
+		EMIT("replica_reads_fastest %llu\n",
+		     (unsigned long long)r->reads_fastest);
+		EMIT("replica_read_probes %llu\n",
+		     (unsigned long long)r->read_probes);
+		EMIT("replica_read_fallbacks %llu\n",
+		     (unsigned long long)r->read_fallbacks);
+	}
 	if (fs->cluster) {
 		struct cluster_stats cs;
 
