@@ -49,6 +49,7 @@ struct rebuilder {
 	uint64_t retry_at;  /* a pass left work: the next, 0: none */
 	/* this pass */
 	uint64_t t0, logged, found, rebuilt, waiting, failed;
+	uint64_t last_found; /* the previous pass's, for its line */
 };
 
 /* Does slot k of h share its node with an earlier slot (lock)? */
@@ -265,6 +266,9 @@ static void log_progress(struct pool *p, struct rebuilder *rb, bool done)
 
 	if (!rb->found || (!done && now - rb->logged < PROGRESS_NS))
 		return;
+	/* a pass that changed nothing says nothing (one a second) */
+	if (done && !rb->rebuilt && rb->found == rb->last_found)
+		return;
 	rb->logged = now;
 	log_info("pool: re-replication%s: %llu of %llu blocks short of copies "
 		 "made whole (%.1f MiB in %.1f s); %llu failed or busy, %llu "
@@ -314,6 +318,7 @@ static bool pass(struct pool *p, struct rebuilder *rb)
 	}
 	set_degraded(p, rb);
 	log_progress(p, rb, true);
+	rb->last_found = rb->found;
 	pthread_mutex_lock(&p->lock);
 	p->rc.rebuild_passes++;
 	pthread_mutex_unlock(&p->lock);

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Copies of our blocks on real providers (-o replicas=2), in one process
+ * over mem://: a manager, an owner node (pool + cluster, two blocks of
+ * its own, replicas=2, rebuild_after 0.5 s) and three providers (a
+ * memserver's store behind a peer service each, registered with the
+ * manager), each reached through a relay the test controls. A provider
+ * is killed (its connections cut, new ones refused, its store and loans
+ * gone, its registration closed without a goodbye), paused (the relay
+ * forwards nothing: a SIGSTOP), or restarted empty on the same address.
+ *
+ * What must hold, checked byte for byte on every copy in the providers'
+ * stores: a provider killed or paused while a thread writes loses no
+ * acknowledged write and fails none; its copies are made again on the
+ * others, and a second kill, of a provider that held surviving copies,
+ * loses nothing either; a paused provider that comes back gives up the
+ * loans that were replaced (reconciliation); two of three killed lose
+ * exactly the blocks whose both copies were there (EIO), never wrong
+ * data. Every wait polls a condition with a deadline.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cmp/mgr.h"
+#include "cmp/peer.h"
+#include "cmp/pool.h"
+#include "cmp/util.h"
+#include "manager.h"
+#include "pool-internal.h"
+#include "relay.h"
+#include "store.h"
+#include "wait-for.h"
+
+#define BS 4096u
+#define LOCAL 2u
+#define PBLOCKS 16u
+#define NPROV 3
+#define OWNER 0xAu
+#define PROV0 21u
+#define TIMEOUT_MS 1000
+#define REBUILD_AFTER_MS 500
+#define DEADLINE_MS 20000
+#define NBLOCKS 12
+#define MAXH 16
+
+struct prov {
+	uint32_t id;
+	char addr[64];
+	pthread_mutex_t lock; /* store: the manager client reads it */
+	struct ms_store *store;
+	struct peer *peer;
+	struct relay relay;
+	struct mgr_client *mgr;
+};
+
+struct fix {
+	struct manager *mgr;
+	char mgr_addr[64];
+	struct prov prov[NPROV];
+	struct pool *pool;
+	struct cluster *cl;
+	uint32_t h[MAXH];
+	_Atomic uint32_t seed[MAXH]; /* of the last acknowledged write */
+	size_t nh;
+};
+
+/* ---- the providers ---- */
+
+static void prov_counts(void *ctx, struct proto_mgr_counts *out)
+{
+	struct prov *v = ctx;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&v->lock);
+	if (v->store) {
+		out->free = ms_store_free_count(v->store);
+		out->rll = ms_store_total(v->store) - out->free;
+	}
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void register_prov(struct fix *f, struct prov *v)
+{
+	v->mgr = mgr_client_create(&(struct mgr_client_config){
+		.manager_addr = f->mgr_addr,
+		.node = v->id,
+		.kind = MGR_KIND_MEMSERVER,
+		.listen_addr = v->relay.addr,
+		.block_size = BS,
+		.capacity = PBLOCKS,
+		.counts = prov_counts,
+		.ctx = v,
+	});
+	assert_non_null(v->mgr);
+	assert_int_equal(mgr_client_wait_registered(v->mgr, DEADLINE_MS), 0);
+}
+
+static void start_store(struct prov *v)
+{
+	struct ms_store *store;
+
+	assert_int_equal(ms_store_create(NULL, PBLOCKS * BS, BS, &store), 0);
+	v->peer = peer_create(&(struct peer_config){
+		.listen_addr = v->addr,
+		.node_id = v->id,
+		.block_size = BS,
+		.ops = &ms_store_ops,
+		.ctx = store,
+	});
+	assert_non_null(v->peer);
+	pthread_mutex_lock(&v->lock);
+	v->store = store;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void stop_store(struct prov *v)
+{
+	struct ms_store *store = v->store;
+
+	pthread_mutex_lock(&v->lock);
+	v->store = NULL;
+	pthread_mutex_unlock(&v->lock);
+	peer_destroy(v->peer);
+	ms_store_destroy(store);
+	v->peer = NULL;
+}
+
+/* SIGKILL: cut off, loans gone, registration closed without a goodbye. */
+static void kill_prov(struct fix *f, int i)
+{
+	struct prov *v = &f->prov[i];
+
+	relay_refuse(&v->relay);
+	relay_reset(&v->relay);
+	mgr_client_destroy(v->mgr);
+	v->mgr = NULL;
+	stop_store(v);
+}
+
+/* Started again, empty, at the same address. */
+static void restart_prov(struct fix *f, int i)
+{
+	struct prov *v = &f->prov[i];
+
+	start_store(v);
+	relay_listen(&v->relay);
+	register_prov(f, v);
+}
+
+static struct fix *setup_fix(void)
+{
+	static unsigned int seq;
+	struct fix *f = calloc(1, sizeof(*f));
+	char addr[64];
+
+	assert_non_null(f);
+	seq++;
+	snprintf(f->mgr_addr, sizeof(f->mgr_addr), "mem://rc-mgr-%d-%u",
+		 getpid(), seq);
+	f->mgr = manager_create(&(struct manager_config){
+		.listen_addr = f->mgr_addr,
+		.heartbeat_ms = 50,
+		.suspect_after = 100,
+	});
+	assert_non_null(f->mgr);
+	for (int i = 0; i < NPROV; i++) {
+		struct prov *v = &f->prov[i];
+
+		v->id = PROV0 + (uint32_t)i;
+		pthread_mutex_init(&v->lock, NULL);
+		snprintf(v->addr, sizeof(v->addr), "mem://rc-prov%d-%d-%u", i,
+			 getpid(), seq);
+		start_store(v);
+		relay_start(&v->relay, v->addr);
+		register_prov(f, v);
+	}
+	f->pool = pool_create(&(struct pool_config){
+		.local_bytes = LOCAL * BS,
+		.block_size = BS,
+		.replicas = 2,
+		.rebuild_after_ms = REBUILD_AFTER_MS,
+	});
+	assert_non_null(f->pool);
+	snprintf(addr, sizeof(addr), "mem://rc-owner-%d-%u", getpid(), seq);
+	f->cl = cluster_create(&(struct cluster_config){
+		.pool = f->pool,
+		.manager_addr = f->mgr_addr,
+		.listen_addr = addr,
+		.node_id = OWNER,
+		.timeout_ms = TIMEOUT_MS,
+	});
+	assert_non_null(f->cl);
+	assert_int_equal(cluster_wait_registered(f->cl, DEADLINE_MS), 0);
+	return f;
+}
+
+static int setup(void **state)
+{
+	*state = setup_fix();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	cluster_destroy(f->cl);
+	pool_destroy(f->pool);
+	for (int i = 0; i < NPROV; i++) {
+		struct prov *v = &f->prov[i];
+
+		mgr_client_destroy(v->mgr);
+		relay_stop(&v->relay);
+		if (v->peer)
+			stop_store(v);
+		pthread_mutex_destroy(&v->lock);
+	}
+	manager_destroy(f->mgr);
+	free(f);
+	return 0;
+}
+
+/* ---- data ---- */
+
+static void pattern(uint8_t *buf, uint32_t seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (uint32_t i = 0; i < BS; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = (uint8_t)x;
+	}
+}
+
+static int write_seed(struct fix *f, size_t i, uint32_t seed)
+{
+	uint8_t buf[BS];
+	int ret;
+
+	pattern(buf, seed);
+	ret = pool_write(f->pool, f->h[i], 0, buf, BS);
+	if (!ret)
+		atomic_store(&f->seed[i], seed);
+	return ret;
+}
+
+static void add_blocks(struct fix *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		assert_true(f->nh < MAXH);
+		assert_int_equal(pool_alloc(f->pool, false, &f->h[f->nh]), 0);
+		assert_int_equal(write_seed(f, f->nh, 1000 + (uint32_t)f->nh),
+				 0);
+		f->nh++;
+	}
+}
+
+static int read_block(struct fix *f, size_t i, uint8_t *got)
+{
+	return pool_read(f->pool, f->h[i], 0, got, BS);
+}
+
+static void check_block(struct fix *f, size_t i)
+{
+	uint8_t want[BS], got[BS];
+
+	pattern(want, atomic_load(&f->seed[i]));
+	assert_int_equal(read_block(f, i, got), 0);
+	if (memcmp(got, want, BS))
+		fail_msg("block %zu (handle %u) reads other data", i, f->h[i]);
+}
+
+static struct pool_counts counts(struct fix *f)
+{
+	struct pool_counts c;
+
+	pool_get_counts(f->pool, &c);
+	return c;
+}
+
+/* Block i's copies now; *settled: not being moved or rebuilt. */
+static uint32_t copies_of(struct fix *f, size_t i, struct pool_ref *out,
+			  bool *settled)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&f->pool->lock);
+	for (uint32_t k = 0; k < f->pool->slots; k++)
+		if (pool_slot(f->pool, f->h[i], k)->node)
+			out[n++] = *pool_slot(f->pool, f->h[i], k);
+	*settled = f->pool->handles[f->h[i]].state == HANDLE_REMOTE;
+	pthread_mutex_unlock(&f->pool->lock);
+	return n;
+}
+
+/* The bytes a provider's store holds in block idx (NULL: not running). */
+static bool store_holds(struct fix *f, const struct pool_ref *r,
+			const uint8_t *want)
+{
+	struct prov *v;
+	const uint8_t *got;
+	bool ok;
+
+	if (r->node < PROV0 || r->node >= PROV0 + NPROV)
+		return false;
+	v = &f->prov[r->node - PROV0];
+	pthread_mutex_lock(&v->lock);
+	got = v->store ? ms_store_ops.ptr(v->store, r->block) : NULL;
+	ok = got && !memcmp(got, want, BS);
+	pthread_mutex_unlock(&v->lock);
+	return ok;
+}
+
+/*
+ * Every block elsewhere has two copies on distinct running providers,
+ * none on provider `shun` (-1: any), and, with bytes (no writer runs:
+ * the test reads the stores beside the providers), each holding its last
+ * acknowledged write in the provider's store.
+ */
+struct whole_arg {
+	struct fix *f;
+	int shun;
+	bool bytes;
+};
+
+static bool all_whole(void *arg)
+{
+	struct whole_arg *w = arg;
+	struct fix *f = w->f;
+	uint32_t shun = w->shun < 0 ? 0 : PROV0 + (uint32_t)w->shun;
+	uint8_t want[BS];
+
+	for (size_t i = 0; i < f->nh; i++) {
+		struct pool_ref c[POOL_MAX_SLOTS];
+		bool settled;
+		uint32_t n = copies_of(f, i, c, &settled);
+
+		if (!n)
+			continue; /* at home, or lost (counted apart) */
+		pattern(want, atomic_load(&f->seed[i]));
+		if (!settled || n != 2 || c[0].node == c[1].node)
+			return false;
+		for (uint32_t k = 0; k < n; k++)
+			if (c[k].node == shun ||
+			    (w->bytes && !store_holds(f, &c[k], want)))
+				return false;
+	}
+	return true;
+}
+
+static void wait_whole(struct fix *f, int shun, bool bytes)
+{
+	struct whole_arg w = {f, shun, bytes};
+
+	if (!wait_for(all_whole, &w, DEADLINE_MS))
+		fail_msg("the copies were not made whole in %d ms (%llu short, "
+			 "%llu rebuilt)",
+			 DEADLINE_MS, (unsigned long long)counts(f).rc.degraded,
+			 (unsigned long long)counts(f).rc.rebuilt);
+}
+
+static void check_all(struct fix *f)
+{
+	for (size_t i = 0; i < f->nh; i++)
+		check_block(f, i);
+}
+
+/* ---- a writer beside the failures ---- */
+
+struct writer {
+	struct fix *f;
+	atomic_bool stop;
+	atomic_uint writes, failed;
+	pthread_t th;
+};
+
+static void *write_loop(void *arg)
+{
+	struct writer *w = arg;
+	uint32_t seed = 100000;
+
+	while (!atomic_load(&w->stop)) {
+		for (size_t i = 0; i < w->f->nh; i++) {
+			if (write_seed(w->f, i, ++seed))
+				atomic_fetch_add(&w->failed, 1);
+			else
+				atomic_fetch_add(&w->writes, 1);
+		}
+	}
+	return NULL;
+}
+
+static void start_writer(struct writer *w, struct fix *f)
+{
+	*w = (struct writer){.f = f};
+	assert_int_equal(pthread_create(&w->th, NULL, write_loop, w), 0);
+}
+
+static void wait_writes(struct writer *w, unsigned int more)
+{
+	unsigned int want = atomic_load(&w->writes) + more;
+	uint64_t end = cmp_now_ns() + DEADLINE_MS * 1000000ull;
+
+	while (atomic_load(&w->writes) < want) {
+		if (cmp_now_ns() > end)
+			fail_msg("writes stopped at %u (%u failed)",
+				 atomic_load(&w->writes),
+				 atomic_load(&w->failed));
+		nanosleep(&(struct timespec){0, 2000000}, NULL);
+	}
+}
+
+static void stop_writer(struct writer *w)
+{
+	atomic_store(&w->stop, true);
+	pthread_join(w->th, NULL);
+}
+
+/* ---- the cases ---- */
+
+static void a_killed_provider_then_a_second_lose_nothing(void **state)
+{
+	struct fix *f = *state;
+	struct writer w;
+
+	add_blocks(f, NBLOCKS);
+	wait_whole(f, -1, true);
+	start_writer(&w, f);
+	wait_writes(&w, 40);
+	kill_prov(f, 0);
+	wait_writes(&w, 40);
+	/* its copies: dropped by the writes, the rest after 0.5 s */
+	wait_whole(f, 0, false);
+	assert_true(counts(f).rc.rebuilt > 0);
+	/* every surviving copy is on 1 or 2 now: kill one of them */
+	wait_writes(&w, 40);
+	kill_prov(f, 1);
+	wait_writes(&w, 40);
+	stop_writer(&w);
+	assert_int_equal(atomic_load(&w.failed), 0);
+	assert_int_equal(counts(f).lost, 0);
+	check_all(f);
+	/* the first comes back empty: the second copies go there */
+	restart_prov(f, 0);
+	wait_whole(f, 1, true);
+	check_all(f);
+}
+
+/* Copies on provider i by the owner's books, and loans it has for us. */
+struct books {
+	struct fix *f;
+	int i;
+};
+
+static bool books_agree(void *arg)
+{
+	struct books *b = arg;
+	uint32_t node = PROV0 + (uint32_t)b->i, ours = 0;
+
+	for (size_t h = 0; h < b->f->nh; h++) {
+		struct pool_ref c[POOL_MAX_SLOTS];
+		bool settled;
+		uint32_t n = copies_of(b->f, h, c, &settled);
+
+		while (n--)
+			ours += c[n].node == node;
+	}
+	return !pool_any_suspect(b->f->pool) &&
+	       peer_lent_to(b->f->prov[b->i].peer, OWNER) == ours;
+}
+
+static void a_paused_provider_is_replaced_and_gives_back_its_loans(void **state)
+{
+	struct fix *f = *state;
+	struct books b = {f, 0};
+	struct writer w;
+
+	add_blocks(f, NBLOCKS);
+	wait_whole(f, -1, true);
+	start_writer(&w, f);
+	wait_writes(&w, 40);
+	/* SIGSTOP: nothing answers; a write waits one deadline at most */
+	atomic_store(&f->prov[0].relay.hold, true);
+	wait_writes(&w, 40);
+	wait_whole(f, 0, false);
+	stop_writer(&w);
+	wait_whole(f, 0, true);
+	assert_int_equal(atomic_load(&w.failed), 0);
+	assert_int_equal(counts(f).lost, 0);
+	assert_true(counts(f).rc.stale > 0);
+	/* SIGCONT: it reconciles and frees every loan we replaced */
+	atomic_store(&f->prov[0].relay.hold, false);
+	relay_reset(&f->prov[0].relay);
+	assert_true(wait_for(books_agree, &b, DEADLINE_MS));
+	check_all(f);
+	for (int r = 0; r < 20; r++)
+		check_all(f);
+}
+
+static void two_of_three_killed_lose_only_what_both_held(void **state)
+{
+	struct fix *f = *state;
+	bool both[MAXH] = {false};
+	size_t nboth = 0, remote = 0;
+	uint8_t got[BS];
+
+	add_blocks(f, NBLOCKS);
+	wait_whole(f, -1, true);
+	for (size_t i = 0; i < f->nh; i++) {
+		struct pool_ref c[POOL_MAX_SLOTS];
+		bool settled;
+		uint32_t n = copies_of(f, i, c, &settled);
+
+		remote += n > 0;
+		both[i] = n == 2 && c[0].node != PROV0 + 2 &&
+			  c[1].node != PROV0 + 2;
+		nboth += both[i];
+	}
+	assert_int_equal(remote, NBLOCKS - LOCAL);
+	/* the most free first: pairs go round, some on 0 and 1 only */
+	assert_true(nboth > 0 && nboth < remote);
+	kill_prov(f, 0);
+	kill_prov(f, 1);
+	/* while they are away: unreadable where both were, never lost */
+	for (size_t i = 0; i < f->nh; i++) {
+		if (both[i])
+			assert_int_equal(read_block(f, i, got), -EIO);
+		else
+			check_block(f, i);
+	}
+	assert_int_equal(counts(f).lost, 0);
+	/* back empty: those blocks are lost, the others made whole */
+	restart_prov(f, 0);
+	restart_prov(f, 1);
+	wait_whole(f, -1, true);
+	assert_int_equal(counts(f).lost, nboth);
+	for (size_t i = 0; i < f->nh; i++) {
+		if (both[i])
+			assert_int_equal(read_block(f, i, got), -EIO);
+		else
+			check_block(f, i);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			a_killed_provider_then_a_second_lose_nothing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_paused_provider_is_replaced_and_gives_back_its_loans,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			two_of_three_killed_lose_only_what_both_held, setup,
+			teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
