@@ -285,6 +285,29 @@ int pool_copies_read(struct pool *p, uint32_t h, uint32_t off, void *dst,
 int pool_copies_write(struct pool *p, uint32_t h, uint32_t off, const void *src,
 		      uint32_t len);
 
+/*
+ * The same in two steps, so that a caller that takes the lock anyway (to
+ * pin h) picks the copies in the same critical section: the copies to
+ * read from in order, or every copy to write to (lock held), then the
+ * access (lock not held).
+ */
+struct pool_copy_pick {
+	uint32_t k;	     /* slot */
+	struct pool_ref ref; /* its loan when picked */
+	uint64_t key;	     /* reads: reachable ones by cost, then the rest */
+};
+struct pool_copy_set {
+	struct pool_copy_pick c[POOL_MAX_SLOTS];
+	uint32_t n;
+	bool probe; /* reads: c[0] is there to be measured */
+};
+void pool_copies_pick_locked(struct pool *p, uint32_t h, bool write,
+			     struct pool_copy_set *set);
+int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
+			 uint32_t off, void *dst, uint32_t len);
+int pool_copies_write_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
+			  uint32_t off, const void *src, uint32_t len);
+
 /* rebuild.c: making missing copies again (replicas > 1). */
 int pool_rebuild_start(struct pool *p);
 void pool_rebuild_stop(struct pool *p);

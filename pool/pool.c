@@ -492,12 +492,15 @@ static int check_range(const struct pool *p, uint32_t off, uint32_t len)
 	return 0;
 }
 
+enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
+
 /*
  * Pins a block wherever it is: local -> *ptr set; remote -> *ptr NULL,
- * and the block (its copies) cannot move until pool_unpin(). Returns 0,
- * -EIO (lost), -EINVAL.
+ * the copies to use in *set, and the block (its copies) cannot move
+ * until pool_unpin(). Returns 0, -EIO (lost), -EINVAL.
  */
-static int pin_any(struct pool *p, uint32_t h, void **ptr)
+static int pin_any(struct pool *p, uint32_t h, enum copy_dir dir, void **ptr,
+		   struct pool_copy_set *set)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -517,24 +520,24 @@ static int pin_any(struct pool *p, uint32_t h, void **ptr)
 			pool_lrl_remove_locked(p, h);
 			pool_lrl_push_locked(p, h, true);
 		}
+		pool_copies_pick_locked(p, h, dir != COPY_FROM_BLOCK, set);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
 }
 
-enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
-
-/* A byte range of remote h (pinned), through its copies. */
-static int copy_remote(struct pool *p, uint32_t h, uint32_t off, void *buf,
-		       uint32_t len, enum copy_dir dir)
+/* A byte range of remote h (pinned), through the copies of set. */
+static int copy_remote(struct pool *p, uint32_t h, struct pool_copy_set *set,
+		       uint32_t off, void *buf, uint32_t len, enum copy_dir dir)
 {
 	static const uint8_t zeros[64 << 10];
 	int ret = 0;
 
 	if (dir == COPY_FROM_BLOCK)
-		return pool_copies_read(p, h, off, buf, len);
+		return pool_copies_read_set(p, h, set, off, buf, len);
 	if (dir == COPY_TO_BLOCK)
-		return pool_copies_write(p, h, off, buf, len);
+		return pool_copies_write_set(p, h, set, off, buf, len);
+	/* (a copy may drop out between pieces: each picks them again) */
 	for (uint32_t done = 0; !ret && done < len;) {
 		uint32_t n = MIN(len - done, (uint32_t)sizeof(zeros));
 
@@ -547,16 +550,17 @@ static int copy_remote(struct pool *p, uint32_t h, uint32_t off, void *buf,
 static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 		uint32_t len, enum copy_dir dir)
 {
+	struct pool_copy_set set;
 	uint8_t *base;
 	int ret = check_range(p, off, len);
 
 	if (ret)
 		return ret;
-	ret = pin_any(p, h, (void **)&base);
+	ret = pin_any(p, h, dir, (void **)&base, &set);
 	if (ret)
 		return ret;
 	if (!base) {
-		ret = copy_remote(p, h, off, buf, len, dir);
+		ret = copy_remote(p, h, &set, off, buf, len, dir);
 	} else if (dir == COPY_FROM_BLOCK) {
 		memcpy(buf, base + off, len);
 	} else if (dir == COPY_TO_BLOCK) {

@@ -168,11 +168,7 @@ static void note_cost_locked(struct pool *p, uint32_t node, uint64_t ns,
 
 /* ---- reads ---- */
 
-struct copy_pick {
-	uint32_t k;
-	struct pool_ref ref;
-	uint64_t key; /* order: reachable by cost, then the unreachable */
-};
+#define copy_pick pool_copy_pick
 
 /*
  * The copies of h to read from, in order: reachable ones cheapest first,
@@ -241,17 +237,14 @@ static void read_done(struct pool *p, uint32_t i, bool probe,
 	pthread_mutex_unlock(&p->lock);
 }
 
-int pool_copies_read(struct pool *p, uint32_t h, uint32_t off, void *dst,
-		     uint32_t len)
+int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
+			 uint32_t off, void *dst, uint32_t len)
 {
-	struct copy_pick c[POOL_MAX_SLOTS];
-	uint32_t n;
-	bool probe;
+	struct copy_pick *c = set->c;
+	uint32_t n = set->n;
+	bool probe = set->probe;
 	int ret = -EIO;
 
-	pthread_mutex_lock(&p->lock);
-	n = read_order_locked(p, h, c, &probe);
-	pthread_mutex_unlock(&p->lock);
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t t0 = cmp_now_ns();
 
@@ -345,17 +338,44 @@ static int settle_write_locked(struct pool *p, uint32_t h,
 	return 0;
 }
 
+void pool_copies_pick_locked(struct pool *p, uint32_t h, bool write,
+			     struct pool_copy_set *set)
+{
+	set->probe = false;
+	set->n = write ? all_copies_locked(p, h, set->c)
+		       : read_order_locked(p, h, set->c, &set->probe);
+}
+
+int pool_copies_read(struct pool *p, uint32_t h, uint32_t off, void *dst,
+		     uint32_t len)
+{
+	struct pool_copy_set set;
+
+	pthread_mutex_lock(&p->lock);
+	pool_copies_pick_locked(p, h, false, &set);
+	pthread_mutex_unlock(&p->lock);
+	return pool_copies_read_set(p, h, &set, off, dst, len);
+}
+
 int pool_copies_write(struct pool *p, uint32_t h, uint32_t off, const void *src,
 		      uint32_t len)
 {
-	struct copy_pick c[POOL_MAX_SLOTS];
-	int rets[POOL_MAX_SLOTS];
-	uint32_t n;
-	int ret;
+	struct pool_copy_set set;
 
 	pthread_mutex_lock(&p->lock);
-	n = all_copies_locked(p, h, c);
+	pool_copies_pick_locked(p, h, true, &set);
 	pthread_mutex_unlock(&p->lock);
+	return pool_copies_write_set(p, h, &set, off, src, len);
+}
+
+int pool_copies_write_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
+			  uint32_t off, const void *src, uint32_t len)
+{
+	struct copy_pick *c = set->c;
+	uint32_t n = set->n;
+	int rets[POOL_MAX_SLOTS];
+	int ret;
+
 	if (!n)
 		return -EIO;
 	if (n == 1)
