@@ -612,6 +612,8 @@ static void mgr_node_state(void *ctx, uint32_t node, enum mgr_node_state state,
 			 "blocks and ours stay as they are",
 			 node);
 		drop_candidate(c, node);
+		/* our own look: a dead provider is suspect to us at once */
+		remote_probe(c->remote, node);
 		break;
 	case MGR_NODE_LEFT:
 		/* it said it is gone for good: our blocks there went too */

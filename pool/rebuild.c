@@ -167,34 +167,46 @@ static int take_locked(struct pool *p, uint32_t h, uint32_t *avoid,
 	return 0;
 }
 
-/* Makes one missing copy of h. 0, or -errno (-EAGAIN: nothing to do). */
-static int rebuild_one(struct pool *p, struct rebuilder *rb, uint32_t h)
+/*
+ * Makes one missing copy of h. 0, or -errno (-EAGAIN: nothing to do);
+ * *no_room: no provider would lend a block for it.
+ */
+static int rebuild_one(struct pool *p, struct rebuilder *rb, uint32_t h,
+		       bool *no_room)
 {
 	uint32_t avoid[POOL_MAX_SLOTS], navoid;
 	struct pool_ref ref = {0};
 	int k = -1, ret;
 
+	*no_room = false;
 	pthread_mutex_lock(&p->lock);
 	ret = take_locked(p, h, avoid, &navoid);
 	pthread_mutex_unlock(&p->lock);
 	if (ret)
 		return ret;
-	/* held: nobody writes it while it is copied */
-	ret = pool_copies_read(p, h, 0, rb->buf, p->block_size);
+	/*
+	 * Held: nobody writes it while it is copied. Room first (a full
+	 * cluster costs no read), the read before the new copy is one of
+	 * h's (it must not be read from), recorded before borrowed() (a
+	 * reconciliation with its provider claims it).
+	 */
+	ret = p->cops->borrow(p->cctx, avoid, navoid, &ref);
+	*no_room = ret != 0;
 	if (!ret)
-		ret = p->cops->borrow(p->cctx, avoid, navoid, &ref);
-	if (!ret) {
+		ret = pool_copies_read(p, h, 0, rb->buf, p->block_size);
+	if (!*no_room) {
 		pthread_mutex_lock(&p->lock);
-		k = pool_copy_add_locked(p, h, &ref);
+		k = ret ? -1 : pool_copy_add_locked(p, h, &ref);
 		if (k < 0)
 			pool_release_locked(p, &ref);
 		pthread_mutex_unlock(&p->lock);
 		if (p->cops->borrowed)
 			p->cops->borrowed(p->cctx, &ref);
-		ret = k < 0 ? k
-			    : pool_remote_io(p, h, (uint32_t)k, &ref, 0,
-					     rb->buf, p->block_size, true);
+		ret = ret ? ret : k < 0 ? k : 0;
 	}
+	if (!ret)
+		ret = pool_remote_io(p, h, (uint32_t)k, &ref, 0, rb->buf,
+				     p->block_size, true);
 	pthread_mutex_lock(&p->lock);
 	ret = finish_locked(p, h, k, &ref, ret);
 	pthread_cond_broadcast(&p->moved);
@@ -288,11 +300,14 @@ static void set_degraded(struct pool *p, const struct rebuilder *rb)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Borrows that found no room in a row before a pass stops trying. */
+#define NO_ROOM_STOP 8
+
 /* One pass over every handle: true when work is left (retry later). */
 static bool pass(struct pool *p, struct rebuilder *rb)
 {
-	uint32_t cursor = 1, batch[BATCH], n;
-	bool more = true;
+	uint32_t cursor = 1, batch[BATCH], n, no_room = 0;
+	bool more = true, full = false;
 	int ret;
 
 	rb->t0 = rb->logged = rb->last_pass = cmp_now_ns();
@@ -303,9 +318,15 @@ static bool pass(struct pool *p, struct rebuilder *rb)
 		more = cursor < p->next_new_handle && !p->rebuild_stop;
 		pthread_mutex_unlock(&p->lock);
 		for (uint32_t i = 0; i < n; i++) {
+			/* no room anywhere now: the rest are only counted */
+			if (no_room >= NO_ROOM_STOP) {
+				rb->failed++;
+				continue;
+			}
 			if (!take_tokens(p, rb, p->block_size))
 				return false;
-			ret = rebuild_one(p, rb, batch[i]);
+			ret = rebuild_one(p, rb, batch[i], &full);
+			no_room = full ? no_room + 1 : 0;
 			if (!ret)
 				rb->rebuilt++;
 			else if (ret == -EAGAIN)

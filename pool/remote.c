@@ -392,6 +392,20 @@ void remote_want_reconcile(struct remote *r, uint32_t node)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void remote_probe(struct remote *r, uint32_t node)
+{
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	if (n && n->state == REMOTE_UP) {
+		/* the keeper's next PING to it is due now */
+		n->last_traffic_ns = 0;
+		remote_kick_keeper_locked(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 int remote_borrow_begin(struct remote *r, uint32_t node)
 {
 	int timeout = atomic_load(&r->timeout_ms), ret = 0;

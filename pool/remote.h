@@ -146,6 +146,12 @@ void remote_note_lender(struct remote *r, uint32_t node);
 size_t remote_lenders(struct remote *r, uint32_t *ids, size_t max);
 /* Something we gave back may not have arrived: reconcile with node. */
 void remote_want_reconcile(struct remote *r, uint32_t node);
+/*
+ * Someone else (the manager) finds node unreachable: the keeper PINGs it
+ * now, when it holds our loans, so that we find out ourselves (a failed
+ * PING makes it suspect) instead of at the next request to it.
+ */
+void remote_probe(struct remote *r, uint32_t node);
 
 /*
  * Borrowing, in three steps so that a reconciliation never misses a loan:

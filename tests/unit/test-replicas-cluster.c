@@ -372,6 +372,22 @@ static void wait_whole(struct fix *f, int shun, bool bytes)
 			 (unsigned long long)counts(f).rc.rebuilt);
 }
 
+static bool none_short(void *arg)
+{
+	return counts(arg).rc.degraded == 0;
+}
+
+/*
+ * Whole by the books, then (the rebuilder done: no copy is written
+ * while the test reads the stores) byte for byte.
+ */
+static void wait_whole_bytes(struct fix *f, int shun)
+{
+	wait_whole(f, shun, false);
+	assert_true(wait_for(none_short, f, DEADLINE_MS));
+	wait_whole(f, shun, true);
+}
+
 static void check_all(struct fix *f)
 {
 	for (size_t i = 0; i < f->nh; i++)
@@ -437,7 +453,7 @@ static void a_killed_provider_then_a_second_lose_nothing(void **state)
 	struct writer w;
 
 	add_blocks(f, NBLOCKS);
-	wait_whole(f, -1, true);
+	wait_whole_bytes(f, -1);
 	start_writer(&w, f);
 	wait_writes(&w, 40);
 	kill_prov(f, 0);
@@ -455,7 +471,7 @@ static void a_killed_provider_then_a_second_lose_nothing(void **state)
 	check_all(f);
 	/* the first comes back empty: the second copies go there */
 	restart_prov(f, 0);
-	wait_whole(f, 1, true);
+	wait_whole_bytes(f, 1);
 	check_all(f);
 }
 
@@ -489,7 +505,7 @@ static void a_paused_provider_is_replaced_and_gives_back_its_loans(void **state)
 	struct writer w;
 
 	add_blocks(f, NBLOCKS);
-	wait_whole(f, -1, true);
+	wait_whole_bytes(f, -1);
 	start_writer(&w, f);
 	wait_writes(&w, 40);
 	/* SIGSTOP: nothing answers; a write waits one deadline at most */
@@ -497,7 +513,7 @@ static void a_paused_provider_is_replaced_and_gives_back_its_loans(void **state)
 	wait_writes(&w, 40);
 	wait_whole(f, 0, false);
 	stop_writer(&w);
-	wait_whole(f, 0, true);
+	wait_whole_bytes(f, 0);
 	assert_int_equal(atomic_load(&w.failed), 0);
 	assert_int_equal(counts(f).lost, 0);
 	assert_true(counts(f).rc.stale > 0);
@@ -518,7 +534,7 @@ static void two_of_three_killed_lose_only_what_both_held(void **state)
 	uint8_t got[BS];
 
 	add_blocks(f, NBLOCKS);
-	wait_whole(f, -1, true);
+	wait_whole_bytes(f, -1);
 	for (size_t i = 0; i < f->nh; i++) {
 		struct pool_ref c[POOL_MAX_SLOTS];
 		bool settled;
@@ -545,7 +561,7 @@ static void two_of_three_killed_lose_only_what_both_held(void **state)
 	/* back empty: those blocks are lost, the others made whole */
 	restart_prov(f, 0);
 	restart_prov(f, 1);
-	wait_whole(f, -1, true);
+	wait_whole_bytes(f, -1);
 	assert_int_equal(counts(f).lost, nboth);
 	for (size_t i = 0; i < f->nh; i++) {
 		if (both[i])
