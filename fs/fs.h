@@ -50,10 +50,10 @@ struct fs_options {
 	char *key_path;
 	bool insecure;
 	uint32_t node_id;
-	uint32_t lease_ms;	     /* our lease on the owners we lend to */
-	uint32_t replicas;	     /* copies of each block elsewhere */
+	uint32_t lease_ms; /* our lease on the owners we lend to */
+	uint32_t replicas; /* copies of each block elsewhere */
 	uint32_t rebuild_after_ms;
-	uint64_t rebuild_rate; /* bytes/s, 0: no limit */
+	uint64_t rebuild_rate;	     /* bytes/s, 0: no limit */
 	struct server_limits limits; /* of the block server */
 	/* -o metrics=ADDR: serve counters for Prometheus (metrics.c) */
 	char *metrics;
@@ -212,6 +212,8 @@ struct fs_stats {
 	atomic_uint_fast64_t enospc;
 	atomic_uint_fast64_t last_read_size;
 	atomic_uint_fast64_t last_write_size;
+	/* files with lost blocks, with unreachable ones (lost.c) */
+	atomic_uint_fast64_t files_lost, files_unreachable;
 };
 
 /* ---- namespace (inode.c) ---- */
@@ -282,7 +284,29 @@ struct fs {
 	uint32_t block_size;
 	uint32_t block_shift;
 	struct metrics_server *metrics; /* NULL unless -o metrics= */
+	/* files that lost blocks (lost.c) */
+	pthread_t lost_thread;
+	atomic_bool lost_stop;
+	bool lost_running;
+	pthread_mutex_t lost_lock; /* lost_report */
+	char *lost_report;	   /* user.cmpfs.lost's text, or NULL */
 };
+
+/* ---- files that lost blocks (lost.c) ---- */
+
+/*
+ * The thread that, whenever blocks are lost, logs which files lost them
+ * and keeps their list (after fs_ns_init(); stopped before
+ * fs_ns_finish()). 0 or -errno (logged).
+ */
+int fs_lost_start(struct fs *fs);
+void fs_lost_stop(struct fs *fs);
+/*
+ * The last list, one "INODE LOST UNREACHABLE BLOCKS PATH" line per file
+ * (at most 64, then "... N more files"), into buf; returns its length
+ * (0: none).
+ */
+size_t fs_lost_format(struct fs *fs, char *buf, size_t cap);
 
 /* ---- counters for Prometheus and the manager (metrics.c) ---- */
 

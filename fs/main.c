@@ -302,8 +302,10 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		goto err_bounce;
 	if (fs_ns_init(&fs))
 		goto err_cluster;
-	if (fs_metrics_start(&fs))
+	if (fs_lost_start(&fs))
 		goto err_ns;
+	if (fs_metrics_start(&fs))
+		goto err_lost;
 	ret = mount_and_serve(&fs, &sigs, co);
 	/*
 	 * What we hold for other nodes goes elsewhere before we go; until it
@@ -321,6 +323,8 @@ static int run(struct fs_options *o, struct fuse_args *args,
 	 */
 	cluster_destroy(fs.cluster);
 	fs.cluster = NULL;
+err_lost:
+	fs_lost_stop(&fs);
 err_ns:
 	fs_ns_finish(&fs);
 err_cluster:

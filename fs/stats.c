@@ -13,6 +13,8 @@
 #include "fs.h"
 
 #define STATS_XATTR "user.cmpfs.stats"
+#define LOST_XATTR "user.cmpfs.lost"
+#define LOST_XATTR_MAX 65536
 
 size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 {
@@ -55,6 +57,9 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("evictions %llu\n", (unsigned long long)pc.evictions);
 	EMIT("homecomings %llu\n", (unsigned long long)pc.homecomings);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
+	EMIT("files_with_lost_blocks %llu\n", LOAD(s->files_lost));
+	EMIT("files_with_unreachable_blocks %llu\n",
+	     LOAD(s->files_unreachable));
 	if (pc.replicas > 1) {
 		const struct pool_replica_counts *r = &pc.rc;
 
@@ -103,10 +108,25 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    size_t size)
 {
 	struct fs *fs = fs_from_req(req);
+	static char lost[LOST_XATTR_MAX]; /* under the lock below */
+	static pthread_mutex_t lost_lock = PTHREAD_MUTEX_INITIALIZER;
 	char buf[4096];
 	size_t n;
 
 	fs_count(fs, FS_OP_getxattr);
+	if (ino == FUSE_ROOT_ID && !strcmp(name, LOST_XATTR)) {
+		/* the files that lost blocks (cmpctl lost) */
+		pthread_mutex_lock(&lost_lock);
+		n = fs_lost_format(fs, lost, sizeof(lost));
+		if (!size)
+			fuse_reply_xattr(req, n);
+		else if (size < n)
+			fuse_reply_err(req, ERANGE);
+		else
+			fuse_reply_buf(req, lost, n);
+		pthread_mutex_unlock(&lost_lock);
+		return;
+	}
 	if (ino != FUSE_ROOT_ID || strcmp(name, STATS_XATTR)) {
 		fuse_reply_err(req, ENODATA);
 		return;

@@ -9,8 +9,10 @@
  * makes its blocks fail checks until it is back.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmp/log.h"
 #include "cmp/util.h"
@@ -130,6 +132,13 @@ void pool_lose_locked(struct pool *p, uint32_t h)
 	loc->state = HANDLE_LOST;
 	p->lost++;
 	p->lost_gen++;
+	pool_health_changed_locked(p);
+}
+
+void pool_health_changed_locked(struct pool *p)
+{
+	p->health_gen++;
+	pthread_cond_broadcast(&p->health_cond);
 }
 
 uint32_t pool_provider_dead(struct pool *p, uint32_t node, uint32_t *copies)
@@ -388,6 +397,7 @@ void pool_set_node_suspect(struct pool *p, uint32_t node, bool suspect)
 		/* its copies count until rebuild_after: a timer to set */
 		if (p->slots > 1)
 			pool_kick_rebuild_locked(p);
+		pool_health_changed_locked(p);
 	} else if (!suspect) {
 		if (i < p->nsuspect) {
 			--p->nsuspect;
@@ -400,6 +410,7 @@ void pool_set_node_suspect(struct pool *p, uint32_t node, bool suspect)
 		/* its blocks may come home again */
 		if (p->lists[POOL_LRL].count)
 			pool_kick_helper_locked(p);
+		pool_health_changed_locked(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -412,6 +423,50 @@ uint64_t pool_lost_gen(struct pool *p)
 	g = p->lost_gen;
 	pthread_mutex_unlock(&p->lock);
 	return g;
+}
+
+uint64_t pool_wait_health(struct pool *p, uint64_t gen, const atomic_bool *stop,
+			  int timeout_ms)
+{
+	struct timespec dl;
+	int ret = 0;
+
+	if (timeout_ms >= 0)
+		cmp_deadline_ms(&dl, (uint64_t)timeout_ms);
+	pthread_mutex_lock(&p->lock);
+	while (p->health_gen == gen && !atomic_load(stop) && !ret)
+		ret = timeout_ms < 0
+			      ? pthread_cond_wait(&p->health_cond, &p->lock)
+			      : pthread_cond_timedwait(&p->health_cond,
+						       &p->lock, &dl);
+	gen = p->health_gen;
+	pthread_mutex_unlock(&p->lock);
+	return gen;
+}
+
+void pool_wake_health(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	pthread_cond_broadcast(&p->health_cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void pool_count_unhealthy(struct pool *p, const uint32_t *h, size_t n,
+			  uint64_t *lost, uint64_t *unreachable)
+{
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < n; i++) {
+		const struct handle_loc *loc;
+
+		if (!h[i] || !(loc = pool_handle_locked(p, h[i])))
+			continue;
+		if (loc->state == HANDLE_LOST)
+			(*lost)++;
+		else if (loc->state == HANDLE_REMOTE &&
+			 !pool_handle_readable_locked(p, h[i]))
+			(*unreachable)++;
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 bool pool_any_suspect(struct pool *p)

@@ -149,6 +149,9 @@ struct pool {
 	bool suspect_overflow;
 	uint64_t overflow_since;
 	uint64_t lost_gen; /* bumped when a handle becomes lost (lock) */
+	/* bumped with lost_gen and when a provider is suspect or back */
+	uint64_t health_gen;
+	pthread_cond_t health_cond; /* health_gen moved (pool_wait_health) */
 
 	/* replicas > 1 (replica.c, rebuild.c), all under lock: */
 	struct pool_cost {
@@ -218,6 +221,8 @@ void pool_release_locked(struct pool *p, const struct pool_ref *ref);
 void pool_drain_releases(struct pool *p);
 /* h (REMOTE, on LRL) is lost: EIO from now on (lock held). */
 void pool_lose_locked(struct pool *p, uint32_t h);
+/* A block was lost, or a provider is suspect or back (lock held). */
+void pool_health_changed_locked(struct pool *p);
 /* Is node unreachable now (lock held)? */
 bool pool_node_suspect_locked(const struct pool *p, uint32_t node);
 /*

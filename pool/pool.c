@@ -200,6 +200,7 @@ struct pool *pool_create(const struct pool_config *cfg)
 	pthread_cond_init(&p->moved, NULL);
 	pthread_cond_init(&p->helper_wake, NULL);
 	cmp_cond_init_monotonic(&p->rebuild_wake);
+	cmp_cond_init_monotonic(&p->health_cond);
 	set_sizes(p, cfg, nblocks);
 	/* Reserved, faulted in as handles are first used. */
 	p->handles = mmap(NULL, handles_bytes(p->max_handles),
@@ -235,6 +236,7 @@ err_finish_copies:
 err_unmap_handles:
 	munmap(p->handles, handles_bytes(p->max_handles));
 err_free_pool:
+	pthread_cond_destroy(&p->health_cond);
 	pthread_cond_destroy(&p->rebuild_wake);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
@@ -256,6 +258,7 @@ void pool_destroy(struct pool *p)
 	pool_copies_finish(p);
 	free(p->blocks);
 	pool_lrl_finish(p);
+	pthread_cond_destroy(&p->health_cond);
 	pthread_cond_destroy(&p->rebuild_wake);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);

@@ -26,6 +26,7 @@
 #include "cmp/util.h"
 
 #define STATS_XATTR "user.cmpfs.stats"
+#define LOST_XATTR "user.cmpfs.lost"
 #define EXIT_FAILURE_SAID 1
 
 /* Every command's options, in one struct: each table names its own. */
@@ -104,9 +105,9 @@ struct command {
 	int (*run)(struct cmd_options *o, char **args);
 };
 
-static int read_stats(const char *mnt, char *buf, size_t cap)
+static int read_attr(const char *mnt, const char *name, char *buf, size_t cap)
 {
-	ssize_t n = getxattr(mnt, STATS_XATTR, buf, cap - 1);
+	ssize_t n = getxattr(mnt, name, buf, cap - 1);
 
 	if (n < 0) {
 		int err = errno;
@@ -125,7 +126,7 @@ static int run_stats(struct cmd_options *o, char **args)
 {
 	char buf[16384];
 
-	if (read_stats(args[0], buf, sizeof(buf)))
+	if (read_attr(args[0], STATS_XATTR, buf, sizeof(buf)))
 		return EXIT_FAILURE_SAID;
 	if (o->json)
 		cmpctl_stats_json(stdout, buf);
@@ -133,6 +134,37 @@ static int run_stats(struct cmd_options *o, char **args)
 		fputs(buf, stdout);
 	else
 		cmpctl_stats_summary(stdout, args[0], buf);
+	return 0;
+}
+
+/* "INODE LOST UNREACHABLE BLOCKS PATH" lines (fs/lost.c) as a table. */
+static int run_lost(struct cmd_options *o, char **args)
+{
+	static char buf[65536];
+	unsigned long long ino, lost, away, blocks;
+	const char *p = buf;
+	int used;
+
+	(void)o;
+	if (read_attr(args[0], LOST_XATTR, buf, sizeof(buf)))
+		return EXIT_FAILURE_SAID;
+	if (!buf[0]) {
+		printf("%s: no file has lost or unreachable blocks\n", args[0]);
+		return 0;
+	}
+	printf("%-10s %10s %12s %10s  %s\n", "INODE", "LOST", "UNREACHABLE",
+	       "BLOCKS", "PATH");
+	while (*p) {
+		if (sscanf(p, "%llu %llu %llu %llu %n", &ino, &lost, &away,
+			   &blocks, &used) == 4) {
+			printf("%-10llu %10llu %12llu %10llu  ", ino, lost,
+			       away, blocks);
+			p += used;
+		}
+		used = (int)strcspn(p, "\n");
+		printf("%.*s\n", used, p);
+		p += used + (p[used] == '\n');
+	}
 	return 0;
 }
 
@@ -198,6 +230,18 @@ static const struct command commands[] = {
 	      "lists every counter, --json prints them all as one JSON "
 	      "object."),
 	 1, "no mount point given", run_stats},
+	{"lost",
+	 {.prog = "cmpctl",
+	  .usage = "cmpctl lost MOUNTPOINT",
+	  .about = "The files of a cmpfs mount with blocks lost (their "
+		   "providers lost every copy: reads there give EIO) or "
+		   "unreachable now (every copy on a provider it cannot "
+		   "reach: EIO until one comes back): inode, blocks lost, "
+		   "unreachable, blocks, path (the root's user.cmpfs.lost "
+		   "attribute; 64 files at most, then how many more)."},
+	 1,
+	 "no mount point given",
+	 run_lost},
 	{"status",
 	 SPEC(status_opt_defs,
 	      "cmpctl status --manager ADDR (--key FILE | --insecure) "

@@ -44,6 +44,7 @@
 #ifndef CMP_POOL_H
 #define CMP_POOL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -169,6 +170,22 @@ int pool_zero(struct pool *p, uint32_t handle, uint32_t off, uint32_t len);
 uint64_t pool_lost_gen(struct pool *p);
 bool pool_any_suspect(struct pool *p);
 int pool_check_handles(struct pool *p, const uint32_t *h, size_t n);
+/*
+ * Adds to *lost how many of h[0..n) (0 entries skipped) are lost, and to
+ * *unreachable how many have every copy on providers unreachable now;
+ * takes the lock once.
+ */
+void pool_count_unhealthy(struct pool *p, const uint32_t *h, size_t n,
+			  uint64_t *lost, uint64_t *unreachable);
+/*
+ * A generation that moves whenever a block is lost or a provider becomes
+ * suspect or reachable again: waits until it is no longer gen, *stop is
+ * set (then pool_wake_health() wakes the waiter) or timeout_ms passed
+ * (< 0: no limit); returns it (0 at first).
+ */
+uint64_t pool_wait_health(struct pool *p, uint64_t gen, const atomic_bool *stop,
+			  int timeout_ms);
+void pool_wake_health(struct pool *p);
 
 /* Name of a list ("free", "LLL", ...). */
 const char *pool_list_name(enum pool_list l);

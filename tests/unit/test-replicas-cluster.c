@@ -291,18 +291,27 @@ static struct pool_counts counts(struct fix *f)
 	return c;
 }
 
-/* Block i's copies now; *settled: not being moved or rebuilt. */
+/*
+ * Block i's copies now; *settled: not being moved or rebuilt, and none on
+ * a provider the owner cannot reach (the rebuilder has nothing to do).
+ */
 static uint32_t copies_of(struct fix *f, size_t i, struct pool_ref *out,
 			  bool *settled)
 {
+	struct pool *p = f->pool;
 	uint32_t n = 0;
 
-	pthread_mutex_lock(&f->pool->lock);
-	for (uint32_t k = 0; k < f->pool->slots; k++)
-		if (pool_slot(f->pool, f->h[i], k)->node)
-			out[n++] = *pool_slot(f->pool, f->h[i], k);
-	*settled = f->pool->handles[f->h[i]].state == HANDLE_REMOTE;
-	pthread_mutex_unlock(&f->pool->lock);
+	pthread_mutex_lock(&p->lock);
+	*settled = p->handles[f->h[i]].state == HANDLE_REMOTE;
+	for (uint32_t k = 0; k < p->slots; k++) {
+		const struct pool_ref *s = pool_slot(p, f->h[i], k);
+
+		if (!s->node)
+			continue;
+		out[n++] = *s;
+		*settled = *settled && !pool_node_suspect_locked(p, s->node);
+	}
+	pthread_mutex_unlock(&p->lock);
 	return n;
 }
 
