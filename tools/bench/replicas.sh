@@ -54,7 +54,7 @@ secs() {
 	secs_since "$t0"
 }
 mbps() { awk -v mb="$MB" -v s="$1" 'BEGIN { printf "%.0f", mb / s }'; }
-median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 no_lrl() { [ "$(stat_of "$1" blocks_LRL)" = 0 ]; }
 
 declare -A W R
@@ -80,14 +80,19 @@ whole() {
 }
 wait_until "two copies of every block" 60 whole
 on_p1=$(stat_of p1 blocks_RLL)
+suspects=$(stat_of a2 net_suspects)
 t0=$(now_s)
 kill_daemon p1
+noticed() { [ "$(stat_of a2 net_suspects)" -gt "$suspects" ]; }
+wait_until "a2 to find p1 unreachable" 60 noticed
+ds=$(secs_since "$t0")
 gone() { [ "$(stat_of a2 replica_rebuilt)" -ge "$on_p1" ] && whole; }
 wait_until "p1's copies made again" 600 gone
 d=$(secs_since "$t0")
 pass=$(grep -h 'pass done' "$T/a2.log" | tail -1)
-log "p1 held $on_p1 copies ($(awk -v n="$on_p1" -v b="$(stat_of a2 block_size)" 'BEGIN { printf "%.0f", n * b / 1048576 }') MiB); whole again $d s after the kill (rebuild_after 1 s)"
+log "p1 held $on_p1 copies ($(awk -v n="$on_p1" -v b="$(stat_of a2 block_size)" 'BEGIN { printf "%.0f", n * b / 1048576 }') MiB); a2 found it unreachable $ds s after the kill, every block whole again $d s after it (rebuild_after 1 s)"
 log "the rebuilder: ${pass#*re-replication }"
+
 cmp "$T/src" "$m/f" || check_fail "f differs after the rebuild"
 
 echo
@@ -98,5 +103,5 @@ for a in a1 a2; do
 		"replicas=${a#a}" "$(median <<<"${W[$a]}")" "$(median <<<"${R[$a]}")" \
 		"${W[$a]}" "${R[$a]}"
 done
-echo "  rebuild: $on_p1 copies whole again $d s after SIGKILL; ${pass#*re-replication }"
+echo "  rebuild: $on_p1 copies; p1 unreachable to a2 after $ds s, whole again $d s after SIGKILL; ${pass#*re-replication }"
 checks_done
