@@ -2,6 +2,7 @@
 /*
  * Private layout of struct cluster (include/cmp/pool.h), shared by
  * cluster.c (borrowing, the pool's ops, lending, the manager's news),
+ * cluster-rw.c (the pool's byte-range ops),
  * cluster-move.c (principles 3 and 5: moving lent blocks on, the notices
  * to their owners, following our own blocks when they moved) and
  * cluster-drain.c (leaving without loss, cmpctl drain).
@@ -79,6 +80,15 @@ void cluster_report_losses(struct cluster *c, uint32_t node, const char *what,
 			   uint32_t copies, uint32_t lost);
 /* Learns where node serves: addr if given, else from the manager. */
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr);
+
+/* cluster-rw.c: the pool's ops read, write and write_copies. */
+int cluster_op_read(void *ctx, const struct pool_ref *r, uint32_t off,
+		    void *dst, uint32_t len, struct pool_ref *moved);
+int cluster_op_write(void *ctx, const struct pool_ref *r, uint32_t off,
+		     const void *src, uint32_t len, struct pool_ref *moved);
+void cluster_op_write_copies(void *ctx, const struct pool_ref *refs, uint32_t n,
+			     uint32_t off, const void *src, uint32_t len,
+			     int *rets, struct pool_ref *moved);
 
 /* cluster-move.c */
 

@@ -322,80 +322,6 @@ static void op_reconcile(void *ctx, uint32_t node)
 		remote_want_reconcile(c->remote, ids[i]);
 }
 
-static int remote_error(const struct pool_ref *r, const char *what, int ret)
-{
-	/* the pool judges STALE: moved meanwhile, or lost (it says so) */
-	if (ret == -ESTALE)
-		return ret;
-	log_error_rl("cluster: %s block %u (epoch %u) on node %u: %s", what,
-		     r->block, r->epoch, r->node, strerror(-ret));
-	return -EIO;
-}
-
-/* Longest pause between two tries of a block being moved (BUSY). */
-#define BUSY_PAUSE_MAX_NS 20000000ull
-
-/*
- * One byte range of loan r. A block its provider is moving right now is
- * asked for again until the move is done (then it answers MOVED) or the
- * request deadline passes; MOVED is -EREMCHG with *moved set, the new
- * place's address learnt.
- */
-static int rw_block(struct cluster *c, const struct pool_ref *r, uint32_t off,
-		    void *buf, uint32_t len, bool write, struct pool_ref *moved)
-{
-	uint64_t end = cmp_now_ns() + (uint64_t)c->timeout_ms * 1000000ull;
-	struct proto_block_ref ref = {r->block, r->epoch};
-	struct timespec pause = {0, 500000};
-	struct proto_block_moved mv;
-	int ret;
-
-	for (;;) {
-		ret = write ? remote_write(c->remote, r->node, ref, off, buf,
-					   len, &mv)
-			    : remote_read(c->remote, r->node, ref, off, buf,
-					  len, &mv);
-		if (ret != -EBUSY || cmp_now_ns() > end)
-			break;
-		nanosleep(&pause, NULL);
-		if ((uint64_t)pause.tv_nsec * 2 <= BUSY_PAUSE_MAX_NS)
-			pause.tv_nsec *= 2;
-	}
-	if (ret == -EREMCHG) {
-		cluster_learn_node(c, mv.node, mv.addr);
-		*moved = (struct pool_ref){mv.node, mv.block, mv.epoch};
-		return ret;
-	}
-	return ret ? remote_error(r, write ? "writing" : "reading", ret) : 0;
-}
-
-static int op_read(void *ctx, const struct pool_ref *r, uint32_t off, void *dst,
-		   uint32_t len, struct pool_ref *moved)
-{
-	return rw_block(ctx, r, off, dst, len, false, moved);
-}
-
-static int op_write(void *ctx, const struct pool_ref *r, uint32_t off,
-		    const void *src, uint32_t len, struct pool_ref *moved)
-{
-	return rw_block(ctx, r, off, (void *)src, len, true, moved);
-}
-
-/*
- * The copies of a block, one after the other for now: the block client
- * has one request in flight per connection and no call that waits for
- * several nodes at once. (With pipelined connections this is where the
- * writes go out together and are then waited for.)
- */
-static void op_write_copies(void *ctx, const struct pool_ref *refs, uint32_t n,
-			    uint32_t off, const void *src, uint32_t len,
-			    int *rets, struct pool_ref *moved)
-{
-	for (uint32_t i = 0; i < n; i++)
-		rets[i] = rw_block(ctx, &refs[i], off, (void *)src, len, true,
-				   &moved[i]);
-}
-
 static uint64_t op_remote_free(void *ctx)
 {
 	struct cluster *c = ctx;
@@ -414,9 +340,9 @@ static const struct pool_cluster_ops pool_ops = {
 	.borrowed = op_borrowed,
 	.release = op_release,
 	.reconcile = op_reconcile,
-	.read = op_read,
-	.write = op_write,
-	.write_copies = op_write_copies,
+	.read = cluster_op_read,
+	.write = cluster_op_write,
+	.write_copies = cluster_op_write_copies,
 	.remote_free = op_remote_free,
 	.move_lent = cluster_move_lent,
 	.forwarding = cluster_forwarding,

@@ -23,6 +23,7 @@
 
 #include "cmp/auth.h"
 #include "cmp/conn.h"
+#include "cmp/wire.h"
 #include "remote.h"
 
 #define REMOTE_BUCKETS 64
@@ -160,6 +161,23 @@ struct call {
 struct remote_node *remote_find_node_locked(struct remote *r, uint32_t id);
 /* Sends one request and receives its reply; the heart of every call. */
 int remote_transact(struct remote *r, struct rconn *rc, struct call *cl);
+/*
+ * remote_transact() in two halves, so that one thread can have requests
+ * out on several nodes' connections at once: the request goes (*h: its
+ * header, for the reply), then its reply is received. The connection is
+ * the caller's in between.
+ */
+int remote_call_send(struct remote *r, struct rconn *rc, struct call *cl,
+		     struct wire_hdr *h);
+int remote_call_recv(struct remote *r, struct rconn *rc, struct call *cl,
+		     const struct wire_hdr *h);
+/*
+ * A connection to node for this thread (a data call's: never a borrow),
+ * or -EIO / -EHOSTUNREACH; wait false: an idle one now or -EIO. Give it
+ * back with remote_checkin(ok: it is in step and the node answered).
+ */
+int remote_checkout(struct remote *r, uint32_t node, bool wait,
+		    struct rconn **out);
 /* Answers a provider gives that leave the connection in step. */
 bool remote_conn_reusable(int ret);
 

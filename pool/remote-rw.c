@@ -99,6 +99,107 @@ int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
 	return rw(r, node, true, ref, off, (void *)src, len, moved);
 }
 
+/* One WRITE of remote_write_many(), out on its own connection. */
+struct out_write {
+	uint8_t req[PROTO_BLOCK_RW_SIZE];
+	struct iovec iov[2];
+	struct call cl;
+	struct rconn *rc;
+	struct wire_hdr h;
+	uint64_t gen;
+};
+
+#define ALONE 2 /* remote_write_many(): done alone afterwards */
+
+/*
+ * w's connection failed with ret: given up. ALONE (the caller does it
+ * alone, as a call that retries on another connection), or -EIO when it
+ * timed out (the node is suspect: no second deadline).
+ */
+static int write_failed(struct remote *r, struct out_write *w, int ret)
+{
+	struct remote_node *n = w->rc->node;
+
+	remote_checkin(r, w->rc, false);
+	w->rc = NULL;
+	/* one connection may break alone; a timeout is the node's */
+	if (ret != -ETIMEDOUT)
+		return ALONE;
+	remote_suspect(r, n, w->gen, ret, true);
+	atomic_fetch_add(&r->errors, 1);
+	return -EIO;
+}
+
+/*
+ * Sends the WRITE of ref on node on an idle connection, if one is idle
+ * now: 0 (sent), ALONE (no idle connection, or it broke: the caller does
+ * it alone later), -EIO (it timed out: the node is suspect).
+ */
+static int send_write(struct remote *r, uint32_t node, struct out_write *w,
+		      struct proto_block_ref ref, uint32_t off, const void *src,
+		      uint32_t len, struct proto_block_moved *moved)
+{
+	struct proto_block_rw hdr = {
+		.block = ref.block, .epoch = ref.epoch, .off = off, .len = len};
+	int ret;
+
+	/* never wait for one while holding another node's: no deadlock */
+	if (remote_checkout(r, node, false, &w->rc))
+		return ALONE;
+	proto_block_rw_encode(&hdr, w->req, sizeof(w->req));
+	w->iov[0] = (struct iovec){w->req, sizeof(w->req)};
+	w->iov[1] = (struct iovec){(void *)src, len};
+	w->cl = (struct call){.op = WIRE_OP_WRITE,
+			      .req = w->iov,
+			      .nreq = 2,
+			      .rep_exact = true,
+			      .moved = moved};
+	w->gen = w->rc->gen;
+	ret = remote_call_send(r, w->rc, &w->cl, &w->h);
+	return ret < 0 ? write_failed(r, w, ret) : 0;
+}
+
+void remote_write_many(struct remote *r, const uint32_t *nodes,
+		       const struct proto_block_ref *refs, uint32_t n,
+		       uint32_t off, const void *src, uint32_t len, int *rets,
+		       struct proto_block_moved *moved)
+{
+	struct out_write w[REMOTE_MAX_MANY];
+	int ret;
+
+	/* out together: one-sided ones at once, messages sent */
+	for (uint32_t i = 0; i < n; i++) {
+		w[i].rc = NULL;
+		rets[i] = i < REMOTE_MAX_MANY ? rw_args_valid(r, off, len)
+					      : ALONE;
+		if (rets[i])
+			continue;
+		rets[i] = rw_rma(r, nodes[i], true, refs[i], off, (void *)src,
+				 len);
+		if (rets[i] == USE_MESSAGES)
+			rets[i] = send_write(r, nodes[i], &w[i], refs[i], off,
+					     src, len, &moved[i]);
+	}
+	/* then their answers, in turn */
+	for (uint32_t i = 0; i < n; i++) {
+		if (!w[i].rc)
+			continue;
+		w[i].cl.answered = false;
+		ret = remote_call_recv(r, w[i].rc, &w[i].cl, &w[i].h);
+		if (ret && (!w[i].cl.answered || ret == -EPROTO)) {
+			rets[i] = write_failed(r, &w[i], ret);
+			continue;
+		}
+		remote_checkin(r, w[i].rc, remote_conn_reusable(ret));
+		rets[i] = ret;
+	}
+	/* those that found no idle connection, or broke one: alone */
+	for (uint32_t i = 0; i < n; i++)
+		if (rets[i] == ALONE)
+			rets[i] = rw(r, nodes[i], true, refs[i], off,
+				     (void *)src, len, &moved[i]);
+}
+
 /* Pieces where an extent and an iovec overlap, one RMA operation each. */
 static int batch_pieces(struct rconn *rc, bool write,
 			const struct proto_block_extent *ext, uint32_t n,

@@ -392,20 +392,6 @@ void remote_want_reconcile(struct remote *r, uint32_t node)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void remote_probe(struct remote *r, uint32_t node)
-{
-	struct remote_node *n;
-
-	pthread_mutex_lock(&r->lock);
-	n = remote_find_node_locked(r, node);
-	if (n && n->state == REMOTE_UP) {
-		/* the keeper's next PING to it is due now */
-		n->last_traffic_ns = 0;
-		remote_kick_keeper_locked(r);
-	}
-	pthread_mutex_unlock(&r->lock);
-}
-
 int remote_borrow_begin(struct remote *r, uint32_t node)
 {
 	int timeout = atomic_load(&r->timeout_ms), ret = 0;
@@ -486,18 +472,36 @@ static int recv_refusal(struct rconn *rc, struct call *cl,
 	return ret > 0 ? -ret : (ret ? ret : -EIO);
 }
 
-int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
+int remote_call_send(struct remote *r, struct rconn *rc, struct call *cl,
+		     struct wire_hdr *h)
 {
-	struct wire_hdr h = {.op = cl->op, .id = ++rc->next_id}, rh;
 	int ret;
 
-	ret = wire_send(rc->c, &h, cl->req, cl->nreq);
+	*h = (struct wire_hdr){.op = cl->op, .id = ++rc->next_id};
+	ret = wire_send(rc->c, h, cl->req, cl->nreq);
 	if (ret < 0)
 		return ret;
 	if (!cl->quiet) {
 		atomic_fetch_add(&r->requests, 1);
-		atomic_fetch_add(&r->sent, WIRE_HDR_SIZE + (uint64_t)h.len);
+		atomic_fetch_add(&r->sent, WIRE_HDR_SIZE + (uint64_t)h->len);
 	}
+	return 0;
+}
+
+int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
+{
+	struct wire_hdr h;
+	int ret = remote_call_send(r, rc, cl, &h);
+
+	return ret < 0 ? ret : remote_call_recv(r, rc, cl, &h);
+}
+
+int remote_call_recv(struct remote *r, struct rconn *rc, struct call *cl,
+		     const struct wire_hdr *sent)
+{
+	struct wire_hdr h = *sent, rh;
+	int ret;
+
 	ret = wire_recv_hdr(rc->c, &rh);
 	if (ret < 0)
 		return ret;
@@ -651,6 +655,12 @@ static int checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
 		rc->timeout_ms = timeout;
 	*out = rc;
 	return 0;
+}
+
+int remote_checkout(struct remote *r, uint32_t node, bool wait,
+		    struct rconn **out)
+{
+	return checkout(r, node, wait, false, out);
 }
 
 void remote_checkin(struct remote *r, struct rconn *rc, bool ok)

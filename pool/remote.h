@@ -212,6 +212,19 @@ int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,
 int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
 		 uint32_t off, const void *src, uint32_t len,
 		 struct proto_block_moved *moved);
+/*
+ * The same bytes to n loans on distinct nodes (copies of a block), each
+ * as remote_write() (rets[i], moved[i]), the n requests out at once: each
+ * sent on an idle connection of its node (one-sided where it has a
+ * window), then their replies received; one that finds no idle
+ * connection, or whose connection breaks, goes alone afterwards. Up to
+ * REMOTE_MAX_MANY go out together.
+ */
+#define REMOTE_MAX_MANY 4u
+void remote_write_many(struct remote *r, const uint32_t *nodes,
+		       const struct proto_block_ref *refs, uint32_t n,
+		       uint32_t off, const void *src, uint32_t len, int *rets,
+		       struct proto_block_moved *moved);
 
 /*
  * Many byte ranges of node's blocks in one burst: n (1..PROTO_BLOCK_MAX_BATCH)
