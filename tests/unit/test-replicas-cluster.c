@@ -397,6 +397,15 @@ static void wait_whole_bytes(struct fix *f, int shun)
 	wait_whole(f, shun, true);
 }
 
+/* Block i lives elsewhere, in two copies. */
+static bool copies_remote(struct fix *f, size_t i)
+{
+	struct pool_ref c[POOL_MAX_SLOTS];
+	bool settled;
+
+	return copies_of(f, i, c, &settled) == 2;
+}
+
 static void check_all(struct fix *f)
 {
 	for (size_t i = 0; i < f->nh; i++)
@@ -580,6 +589,39 @@ static void two_of_three_killed_lose_only_what_both_held(void **state)
 	}
 }
 
+/*
+ * Every provider is far (each request waits 40 ms on its way): a write
+ * to a block with two copies has both requests out at once, so it costs
+ * one such wait, not two.
+ */
+static void the_copies_of_a_write_go_out_together(void **state)
+{
+	struct fix *f = *state;
+	uint64_t t0, ms;
+	size_t i = 0;
+
+	add_blocks(f, NBLOCKS);
+	wait_whole_bytes(f, -1);
+	while (!copies_remote(f, i))
+		i++;
+	for (int v = 0; v < NPROV; v++)
+		atomic_store(&f->prov[v].relay.delay_ms, 40);
+	atomic_store(&relay_delayed_max, 0);
+	t0 = cmp_now_ns();
+	for (uint32_t k = 0; k < 8; k++)
+		assert_int_equal(write_seed(f, i, 5000 + k), 0);
+	ms = (cmp_now_ns() - t0) / 1000000;
+	for (int v = 0; v < NPROV; v++)
+		atomic_store(&f->prov[v].relay.delay_ms, 0);
+	/* both copies' requests were on their way at the same time */
+	assert_true(atomic_load(&relay_delayed_max) >= 2);
+	print_message("8 writes to two copies 40 ms away took %llu ms (one "
+		      "after the other: at least 640)\n",
+		      (unsigned long long)ms);
+	check_block(f, i);
+	wait_whole_bytes(f, -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +634,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			two_of_three_killed_lose_only_what_both_held, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			the_copies_of_a_write_go_out_together, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

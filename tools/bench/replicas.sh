@@ -6,8 +6,9 @@
 # by side, a1 with replicas=1 and a2 with replicas=2 (4 MiB of their own
 # each, so a file lives almost whole on providers p1, p2 and p3), take
 # turns, round after round, to write a file of REPL_MB MiB with dd
-# (bs=1M, conv=fsync), read it back (iflag=direct) and remove it; medians
-# are reported. Then a2 writes the file again, p1 is SIGKILLed, and the
+# (bs=1M, conv=fsync), read it back (iflag=direct), overwrite and read
+# 4 KiB pieces of it (O_DIRECT: one request each, the latency of a
+# remote write with its copies) and remove it; medians are reported. Then a2 writes the file again, p1 is SIGKILLed, and the
 # time until every block has its two copies again is measured, with the
 # rebuilder's own figure for the copying (rebuild_rate=0: no limit;
 # rebuild_after=1s). Needs root; the machine's load goes into the report.
@@ -51,21 +52,29 @@ secs() {
 	local t0
 	t0=$(now_s)
 	"$@" >/dev/null 2>&1 || fail "$* failed"
-	secs_since "$t0"
+	awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.4f\n", b - a }'
 }
 mbps() { awk -v mb="$MB" -v s="$1" 'BEGIN { printf "%.0f", mb / s }'; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 no_lrl() { [ "$(stat_of "$1" blocks_LRL)" = 0 ]; }
 
-declare -A W R
+SMALL=${REPL_SMALL:-5000} # 4 KiB writes and reads per round
+iops() { awk -v n="$SMALL" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
+declare -A W R SW SR
 for round in $(seq "$ROUNDS"); do
 	for a in a1 a2; do
 		m=${MNT_OF[$a]}
 		w=$(secs dd if="$T/src" of="$m/f" bs=1M count="$MB" conv=fsync)
 		r=$(secs dd if="$m/f" of=/dev/null bs=1M iflag=direct)
+		sw=$(secs dd if="$T/src" of="$m/f" bs=4k count="$SMALL" \
+			oflag=direct conv=notrunc,fsync)
+		sr=$(secs dd if="$m/f" of=/dev/null bs=4k count="$SMALL" \
+			iflag=direct)
 		W[$a]+="$(mbps "$w") "
 		R[$a]+="$(mbps "$r") "
-		log "round $round, $a: write $(mbps "$w") MB/s, read $(mbps "$r") MB/s ($(stat_of $a blocks_LRL) blocks elsewhere)"
+		SW[$a]+="$(iops "$sw") "
+		SR[$a]+="$(iops "$sr") "
+		log "round $round, $a: write $(mbps "$w") MB/s, read $(mbps "$r") MB/s, 4 KiB writes $(iops "$sw")/s, reads $(iops "$sr")/s ($(stat_of $a blocks_LRL) blocks elsewhere)"
 		rm "$m/f"
 		wait_until "$a's blocks given back" 60 no_lrl "$a"
 	done
@@ -97,11 +106,15 @@ cmp "$T/src" "$m/f" || check_fail "f differs after the rebuild"
 
 echo
 echo "replicas cost, $MB MiB file, block $BS, $ROUNDS rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '  %-12s %12s %12s\n' "" "dd write" "dd read"
+printf '  %-12s %12s %12s %14s %14s\n' "" "dd write" "dd read" \
+	"4K writes" "4K reads"
 for a in a1 a2; do
-	printf '  %-12s %8s MB/s %8s MB/s   (rounds: write %s| read %s)\n' \
-		"replicas=${a#a}" "$(median <<<"${W[$a]}")" "$(median <<<"${R[$a]}")" \
-		"${W[$a]}" "${R[$a]}"
+	printf '  %-12s %7s MB/s %7s MB/s %12s/s %12s/s\n' \
+		"replicas=${a#a}" "$(median <<<"${W[$a]}")" \
+		"$(median <<<"${R[$a]}")" "$(median <<<"${SW[$a]}")" \
+		"$(median <<<"${SR[$a]}")"
+	printf '  %-12s (rounds: write %s| read %s| 4K write %s| 4K read %s)\n' \
+		"" "${W[$a]}" "${R[$a]}" "${SW[$a]}" "${SR[$a]}"
 done
 echo "  rebuild: $on_p1 copies; p1 unreachable to a2 after $ds s, whole again $d s after SIGKILL; ${pass#*re-replication }"
 checks_done
