@@ -346,15 +346,23 @@ void pool_copies_pick_locked(struct pool *p, uint32_t h, bool write,
 		       : read_order_locked(p, h, set->c, &set->probe);
 }
 
+/* The copies of h to use now (takes the lock). */
+static struct pool_copy_set *pick(struct pool *p, uint32_t h, bool write,
+				  struct pool_copy_set *set)
+{
+	pthread_mutex_lock(&p->lock);
+	pool_copies_pick_locked(p, h, write, set);
+	pthread_mutex_unlock(&p->lock);
+	return set;
+}
+
 int pool_copies_read(struct pool *p, uint32_t h, uint32_t off, void *dst,
 		     uint32_t len)
 {
 	struct pool_copy_set set;
 
-	pthread_mutex_lock(&p->lock);
-	pool_copies_pick_locked(p, h, false, &set);
-	pthread_mutex_unlock(&p->lock);
-	return pool_copies_read_set(p, h, &set, off, dst, len);
+	return pool_copies_read_set(p, h, pick(p, h, false, &set), off, dst,
+				    len);
 }
 
 int pool_copies_write(struct pool *p, uint32_t h, uint32_t off, const void *src,
@@ -362,10 +370,8 @@ int pool_copies_write(struct pool *p, uint32_t h, uint32_t off, const void *src,
 {
 	struct pool_copy_set set;
 
-	pthread_mutex_lock(&p->lock);
-	pool_copies_pick_locked(p, h, true, &set);
-	pthread_mutex_unlock(&p->lock);
-	return pool_copies_write_set(p, h, &set, off, src, len);
+	return pool_copies_write_set(p, h, pick(p, h, true, &set), off, src,
+				     len);
 }
 
 int pool_copies_write_set(struct pool *p, uint32_t h, struct pool_copy_set *set,

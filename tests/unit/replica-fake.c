@@ -116,44 +116,41 @@ static void delay(struct fake *f, uint32_t node)
 		nanosleep(&(struct timespec){0, (long)ns}, NULL);
 }
 
-static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
-		     void *dst, uint32_t len, struct pool_ref *moved)
+/* A byte range of loan r, read into or written from buf. */
+static int fake_rw(struct fake *f, const struct pool_ref *r, uint32_t off,
+		   void *buf, uint32_t len, bool write)
 {
-	struct fake *f = ctx;
 	struct fprov *v;
 	int ret;
 
 	delay(f, r->node);
 	pthread_mutex_lock(&f->lock);
 	ret = access_locked(f, r, &v);
-	if (!ret) {
-		memcpy(dst, v->mem[r->block] + off, len);
+	if (!ret && write) {
+		memcpy(v->mem[r->block] + off, buf, len);
+		v->writes++;
+	} else if (!ret) {
+		memcpy(buf, v->mem[r->block] + off, len);
 		v->reads++;
 		if (r->epoch == v->watch_epoch)
 			v->watch_reads++;
 	}
 	pthread_mutex_unlock(&f->lock);
-	(void)moved;
 	return ret;
+}
+
+static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
+		     void *dst, uint32_t len, struct pool_ref *moved)
+{
+	(void)moved;
+	return fake_rw(ctx, r, off, dst, len, false);
 }
 
 static int fake_write(void *ctx, const struct pool_ref *r, uint32_t off,
 		      const void *src, uint32_t len, struct pool_ref *moved)
 {
-	struct fake *f = ctx;
-	struct fprov *v;
-	int ret;
-
-	delay(f, r->node);
-	pthread_mutex_lock(&f->lock);
-	ret = access_locked(f, r, &v);
-	if (!ret) {
-		memcpy(v->mem[r->block] + off, src, len);
-		v->writes++;
-	}
-	pthread_mutex_unlock(&f->lock);
 	(void)moved;
-	return ret;
+	return fake_rw(ctx, r, off, (void *)src, len, true);
 }
 
 const struct pool_cluster_ops fake_ops = {

@@ -37,7 +37,9 @@
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "manager.h"
+#include "pattern.h"
 #include "pool-internal.h"
+#include "memprov.h"
 #include "relay.h"
 #include "store.h"
 #include "wait-for.h"
@@ -54,20 +56,10 @@
 #define NBLOCKS 12
 #define MAXH 16
 
-struct prov {
-	uint32_t id;
-	char addr[64];
-	pthread_mutex_t lock; /* store: the manager client reads it */
-	struct ms_store *store;
-	struct peer *peer;
-	struct relay relay;
-	struct mgr_client *mgr;
-};
-
 struct fix {
 	struct manager *mgr;
 	char mgr_addr[64];
-	struct prov prov[NPROV];
+	struct memprov prov[NPROV];
 	struct pool *pool;
 	struct cluster *cl;
 	uint32_t h[MAXH];
@@ -77,83 +69,30 @@ struct fix {
 
 /* ---- the providers ---- */
 
-static void prov_counts(void *ctx, struct proto_mgr_counts *out)
+static void register_prov(struct fix *f, struct memprov *v)
 {
-	struct prov *v = ctx;
-
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&v->lock);
-	if (v->store) {
-		out->free = ms_store_free_count(v->store);
-		out->rll = ms_store_total(v->store) - out->free;
-	}
-	pthread_mutex_unlock(&v->lock);
-}
-
-static void register_prov(struct fix *f, struct prov *v)
-{
-	v->mgr = mgr_client_create(&(struct mgr_client_config){
-		.manager_addr = f->mgr_addr,
-		.node = v->id,
-		.kind = MGR_KIND_MEMSERVER,
-		.listen_addr = v->relay.addr,
-		.block_size = BS,
-		.capacity = PBLOCKS,
-		.counts = prov_counts,
-		.ctx = v,
-	});
-	assert_non_null(v->mgr);
+	memprov_register(v, f->mgr_addr);
 	assert_int_equal(mgr_client_wait_registered(v->mgr, DEADLINE_MS), 0);
-}
-
-static void start_store(struct prov *v)
-{
-	struct ms_store *store;
-
-	assert_int_equal(ms_store_create(NULL, PBLOCKS * BS, BS, &store), 0);
-	v->peer = peer_create(&(struct peer_config){
-		.listen_addr = v->addr,
-		.node_id = v->id,
-		.block_size = BS,
-		.ops = &ms_store_ops,
-		.ctx = store,
-	});
-	assert_non_null(v->peer);
-	pthread_mutex_lock(&v->lock);
-	v->store = store;
-	pthread_mutex_unlock(&v->lock);
-}
-
-static void stop_store(struct prov *v)
-{
-	struct ms_store *store = v->store;
-
-	pthread_mutex_lock(&v->lock);
-	v->store = NULL;
-	pthread_mutex_unlock(&v->lock);
-	peer_destroy(v->peer);
-	ms_store_destroy(store);
-	v->peer = NULL;
 }
 
 /* SIGKILL: cut off, loans gone, registration closed without a goodbye. */
 static void kill_prov(struct fix *f, int i)
 {
-	struct prov *v = &f->prov[i];
+	struct memprov *v = &f->prov[i];
 
 	relay_refuse(&v->relay);
 	relay_reset(&v->relay);
 	mgr_client_destroy(v->mgr);
 	v->mgr = NULL;
-	stop_store(v);
+	memprov_stop(v);
 }
 
 /* Started again, empty, at the same address. */
 static void restart_prov(struct fix *f, int i)
 {
-	struct prov *v = &f->prov[i];
+	struct memprov *v = &f->prov[i];
 
-	start_store(v);
+	memprov_start(v, 0);
 	relay_listen(&v->relay);
 	register_prov(f, v);
 }
@@ -175,13 +114,12 @@ static struct fix *setup_fix(void)
 	});
 	assert_non_null(f->mgr);
 	for (int i = 0; i < NPROV; i++) {
-		struct prov *v = &f->prov[i];
+		struct memprov *v = &f->prov[i];
 
-		v->id = PROV0 + (uint32_t)i;
-		pthread_mutex_init(&v->lock, NULL);
-		snprintf(v->addr, sizeof(v->addr), "mem://rc-prov%d-%d-%u", i,
+		snprintf(addr, sizeof(addr), "mem://rc-prov%d-%d-%u", i,
 			 getpid(), seq);
-		start_store(v);
+		memprov_init(v, PROV0 + (uint32_t)i, addr, PBLOCKS, BS);
+		memprov_start(v, 0);
 		relay_start(&v->relay, v->addr);
 		register_prov(f, v);
 	}
@@ -218,13 +156,13 @@ static int teardown(void **state)
 	cluster_destroy(f->cl);
 	pool_destroy(f->pool);
 	for (int i = 0; i < NPROV; i++) {
-		struct prov *v = &f->prov[i];
+		struct memprov *v = &f->prov[i];
 
 		mgr_client_destroy(v->mgr);
 		relay_stop(&v->relay);
 		if (v->peer)
-			stop_store(v);
-		pthread_mutex_destroy(&v->lock);
+			memprov_stop(v);
+		memprov_finish(v);
 	}
 	manager_destroy(f->mgr);
 	free(f);
@@ -235,14 +173,7 @@ static int teardown(void **state)
 
 static void pattern(uint8_t *buf, uint32_t seed)
 {
-	uint32_t x = seed * 2654435761u + 1;
-
-	for (uint32_t i = 0; i < BS; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		buf[i] = (uint8_t)x;
-	}
+	pattern_fill(buf, BS, seed);
 }
 
 static int write_seed(struct fix *f, size_t i, uint32_t seed)
@@ -319,7 +250,7 @@ static uint32_t copies_of(struct fix *f, size_t i, struct pool_ref *out,
 static bool store_holds(struct fix *f, const struct pool_ref *r,
 			const uint8_t *want)
 {
-	struct prov *v;
+	struct memprov *v;
 	const uint8_t *got;
 	bool ok;
 

@@ -25,6 +25,7 @@
 
 #include "cmp/pool.h"
 #include "cmp/util.h"
+#include "pattern.h"
 #include "pool-internal.h"
 #include "replica-fake.h"
 #include "wait-for.h"
@@ -42,14 +43,7 @@ struct t {
 
 static void pattern(uint8_t *buf, uint32_t seed)
 {
-	uint32_t x = seed * 2654435761u + 1;
-
-	for (uint32_t i = 0; i < FBS; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		buf[i] = (uint8_t)x;
-	}
+	pattern_fill(buf, FBS, seed);
 }
 
 static struct t *make(uint32_t local, uint32_t replicas,
