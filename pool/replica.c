@@ -384,11 +384,15 @@ int pool_copies_write_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 
 	if (!n)
 		return -EIO;
-	if (n == 1)
+	if (n == 1) {
 		rets[0] = pool_remote_io(p, h, c[0].k, &c[0].ref, off,
 					 (void *)src, len, true);
-	else
+		/* one copy that took it: nothing to settle */
+		if (!rets[0])
+			return 0;
+	} else {
 		write_all(p, h, c, n, off, src, len, rets);
+	}
 	pthread_mutex_lock(&p->lock);
 	ret = settle_write_locked(p, h, c, rets, n);
 	pthread_mutex_unlock(&p->lock);
