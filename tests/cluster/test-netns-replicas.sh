@@ -9,6 +9,9 @@
 # rewrites file g pass after pass (datacheck write, fsync after every
 # chunk) and stores into file h through a MAP_SHARED mapping (msync, then
 # pread back through the daemon):
+#  - n4 is paused (SIGSTOP) for 8 s: its copies are made again on n2 and
+#    n3 meanwhile; once it runs again it gives back the loans they
+#    replaced (the providers hold exactly n1's copies);
 #  - n2 is killed (SIGKILL): no write, msync or read of n1 fails, and the
 #    copies n2 held are made again on n3 and n4 (the time it took is
 #    logged);
@@ -22,7 +25,7 @@ PEER_LOCAL=${REPL_PEERS:-48M}
 F_MIB=${REPL_F_MIB:-24}
 # A copy that fails is the pool's to handle (a warning), but the block
 # client logs the failed request to the dead node as an error first.
-ALLOWED_ERRORS='block [0-9]+ (\(epoch [0-9]+\) )?on node 1[23]: |moving block [0-9]+ out: '
+ALLOWED_ERRORS='block [0-9]+ (\(epoch [0-9]+\) )?on node 1[234]: |moving block [0-9]+ out: '
 . "$(dirname "$0")/lib-faults.sh"
 
 netns_add mgr 10.77.0.1
@@ -121,6 +124,18 @@ bg_start reader "$DATACHECK" verify "$m/f" "$T/f.rec" --until "$T/stop"
 writer_start w "$m/g" "$T/g.rec" -n 8 --min-pass-ms 100
 bg_start mmap mmap_loop "$m/h" 8 "$T/stop"
 wait_until "a clean pass of the writer" 30 clean_run_since "$T/w.ev" 0 8
+
+# ---- n4 pauses: its copies are made again, and it gives them back ----
+t0=$(now_s)
+pid=${DAEMON_PID[n4]}
+kill -STOP "$pid"
+defer kill -CONT "$pid"
+wait_until "n4's copies made again on n2 and n3" 60 copies_whole n2 n3
+log "n4 stopped: its copies were made again in $(secs_since "$t0") s"
+kill -CONT "$pid"
+wait_until "n4 to give back the loans that were replaced" 60 \
+	copies_whole n2 n3 n4
+log "n4 runs again: the providers hold exactly n1's copies ($(held n2) on n2, $(held n3) on n3, $(held n4) on n4)"
 
 # ---- n2 dies ----
 t0=$(now_s)
