@@ -78,8 +78,8 @@ static const struct opt_def fs_opt_defs[] = {
 	 .help = "copies of each block kept on other nodes, each on a node "
 		 "of its own, so that N-1 nodes may die without losing an "
 		 "acknowledged byte; costs N times the cluster memory and the "
-		 "network bytes of every block elsewhere, and a write there "
-		 "waits for every copy (needs manager=)"},
+		 "network bytes written of every block elsewhere, and a write "
+		 "there returns once every copy has it (needs manager=)"},
 	{.name = "rebuild_after", .type = OPT_MS, F(rebuild_after_ms),
 	 .min = 100, .metavar = "TIME", .def = "5s",
 	 .help = "with replicas= over 1: how long a node holding copies may "
