@@ -16,6 +16,9 @@
 #include "cmp/util.h"
 #include "pool-internal.h"
 
+/* One copy elsewhere costs a handle no more than a loan did. */
+_Static_assert(sizeof(struct handle_loc) == 32, "a handle is 32 bytes");
+
 static const char *const list_names[POOL_NLISTS] = {"free", "LLL", "LRL", "RLL",
 						    "RRL"};
 

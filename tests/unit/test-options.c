@@ -257,13 +257,14 @@ static void manager_and_listen_go_together(void **state)
 
 static void replicas_need_a_cluster_and_at_most_three(void **state)
 {
+	/* (parentheses: one string each, clang's -Wstring-concatenation) */
 	const char *alone[] = {"cmpfs", "/m", "-o", "replicas=2"};
 	const char *four[] = {"cmpfs", "/m", "-o",
-			      "manager=tcp://h:1,listen=tcp://a:2,insecure,"
-			      "replicas=4"};
+			      ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+			       "replicas=4")};
 	const char *two[] = {"cmpfs", "/m", "-o",
-			     "manager=tcp://h:1,listen=tcp://a:2,insecure,"
-			     "replicas=2,rebuild_after=2s,rebuild_rate=0"};
+			     ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+			      "replicas=2,rebuild_after=2s,rebuild_rate=0")};
 	struct fuse_args a;
 	struct fs_options o;
 
