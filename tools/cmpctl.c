@@ -21,6 +21,7 @@
 #include "cmpctl-stats.h"
 #include "cmpctl-top.h"
 #include "cmp/log.h"
+#include "cmp/mgr.h"
 #include "cmp/opts.h"
 #include "cmp/util.h"
 
@@ -42,9 +43,10 @@ struct cmd_options {
 /* clang-format off */
 #define F(m) OPT_FIELD(struct cmd_options, m)
 #define ROW_MANAGER                                                         \
-	{.name = "manager", .short_name = 'm', .type = OPT_ADDR, F(manager), \
-	 .metavar = "ADDR", .help = "the cmp-manager (tcp://HOST:PORT), "    \
-	 "required"}
+	{.name = "manager", .short_name = 'm', .type = OPT_ADDR_LIST,        \
+	 F(manager), .max = MGR_MAX_MANAGERS, .metavar = "ADDR[,ADDR...]",   \
+	 .help = "the cmp-manager (tcp://HOST:PORT), required; several, "    \
+	 "comma-separated: the active one answers"}
 #define ROW_KEY                                                             \
 	{.name = "key", .short_name = 'k', .type = OPT_STR, F(key_path),     \
 	 .metavar = "FILE", .help = "the cluster key file, required unless " \
