@@ -63,9 +63,10 @@ struct manager {
 	pthread_cond_t heard;
 	bool stopping;
 	struct registry *reg;
-	uint8_t role;			      /* enum mgr_role */
-	uint64_t role_ns;		      /* since when */
-	uint32_t takeovers;		      /* times it became active */
+	uint8_t role;	    /* enum mgr_role */
+	uint64_t role_ns;   /* since when */
+	uint32_t takeovers; /* times a standby of it became active */
+	bool decided;	    /* the watcher's first round is over */
 	char defers_to[MGR_MANAGER_ADDR_LEN]; /* a standby: who, else "" */
 	/* requests served, by opcode, and snapshots taken (any thread) */
 	atomic_uint_fast64_t requests[WIRE_OP_MAX];

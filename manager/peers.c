@@ -205,7 +205,8 @@ static size_t take_over_locked(struct manager *m, uint64_t now)
 					 now + rejoin_ms(m) * MS);
 	m->role = MGR_ROLE_ACTIVE;
 	m->role_ns = now;
-	m->takeovers++;
+	/* active from the start (nobody before it answers) is no takeover */
+	m->takeovers += m->decided;
 	m->defers_to[0] = '\0';
 	return adopted;
 }
@@ -267,6 +268,7 @@ static void decide(struct manager *m)
 	}
 	snprintf(m->defers_to, sizeof(m->defers_to), "%s",
 		 hi && m->role == MGR_ROLE_STANDBY ? hi->addr : "");
+	m->decided = true;
 	pthread_mutex_unlock(&m->lock);
 
 	if (change > 0)

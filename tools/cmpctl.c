@@ -161,18 +161,21 @@ static const struct command commands[] = {
 	 1, "no mount point given", run_stats},
 	{"status",
 	 SPEC(status_opt_defs,
-	      "cmpctl status --manager ADDR (--key FILE | --insecure) "
-	      "[--json]",
-	      "The cluster as the manager sees it, from one snapshot: every "
-	      "node that answered reports its lists at once, so owners' LRL "
-	      "and providers' RLL add up. Per node: kind, state, address, "
+	      "cmpctl status --manager ADDR[,ADDR...] (--key FILE | "
+	      "--insecure)\n"
+	      "              [--json]",
+	      "The cluster as the active manager sees it, from one snapshot: "
+	      "every node that answered reports its lists at once, so owners' "
+	      "LRL and providers' RLL add up. Per node: kind, state, address, "
 	      "capacity and the free/LLL/LRL/RLL/RRL lists in units, and the "
-	      "age of its numbers; suspect and left nodes show no lists."),
+	      "age of its numbers; suspect and left nodes show no lists. Then "
+	      "every manager of the list: active, standby (and its copy of "
+	      "the active one's list) or why it does not answer."),
 	 0, NULL, run_status},
 	{"top",
 	 SPEC(top_opt_defs,
-	      "cmpctl top --manager ADDR (--key FILE | --insecure) [--once] "
-	      "[--interval TIME]",
+	      "cmpctl top --manager ADDR[,ADDR...] (--key FILE | --insecure)\n"
+	      "           [--once] [--interval TIME]",
 	      "Live rates per node, refreshed every second: file bytes read "
 	      "and written through its mount, block protocol bytes in and "
 	      "out, and its lists (free, LLL, LRL, RLL, RRL). Each refresh is "

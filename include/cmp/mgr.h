@@ -237,7 +237,7 @@ struct proto_mgr_role {
 	uint8_t role;	    /* enum mgr_role */
 	uint8_t rank;	    /* its place in the manager list, < MAX_MANAGERS */
 	uint32_t alive;	    /* ALIVE nodes it lists */
-	uint32_t takeovers; /* times it became active since it started */
+	uint32_t takeovers; /* times it went from standby to active */
 	uint64_t epoch;	    /* random per manager start, nonzero */
 	uint64_t since_ms;  /* in this role for */
 	/* a standby: the manager ranked before it that answers; else "" */

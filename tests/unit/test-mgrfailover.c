@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "catch-output.h"
+#include "cmpctl-cluster.h"
 #include "cmp/log.h"
 #include "cmp/mgr.h"
 #include "cmp/util.h"
@@ -289,6 +290,76 @@ static void a_manager_that_comes_back_takes_its_rank_back(void **state)
 	manager_destroy(b);
 }
 
+/* The output of cmpctl status (json or a table) over the test's list. */
+static const char *status_text(bool json, int *ret)
+{
+	static char text[16384];
+	FILE *f = tmpfile();
+	size_t len;
+
+	assert_non_null(f);
+	*ret = cmpctl_cluster_status(mgr_addr, NULL, json, f);
+	rewind(f);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	text[len] = '\0';
+	fclose(f);
+	return text;
+}
+
+static void cmpctl_status_shows_which_manager_is_active(void **state)
+{
+	struct manager *a, *b;
+	const char *t, *err;
+	struct node n;
+	int ret;
+
+	next_pair();
+	a = start_ranked(addr_a, SUSPECT_AFTER);
+	b = start_ranked(addr_b, SUSPECT_AFTER);
+	wait_role(addr_a, MGR_ROLE_ACTIVE, 0);
+	start_client(&n, 71, MGR_KIND_COMPUTE, 10, NULL);
+	wait_registered_at(&n, addr_a);
+	wait_role(addr_b, MGR_ROLE_STANDBY, 1);
+
+	t = status_text(false, &ret);
+	assert_int_equal(ret, 0);
+	assert_non_null(strstr(t, "1 nodes (1 alive) at manager "));
+	assert_non_null(strstr(t, addr_a));
+	assert_non_null(strstr(t, "\nMANAGER "));
+	assert_non_null(strstr(t, "    0 active for "));
+	assert_non_null(strstr(t, "1 nodes alive\n"));
+	assert_non_null(strstr(t, "    1 standby for "));
+	assert_non_null(strstr(t, "holds a copy of 1 nodes"));
+	t = status_text(true, &ret);
+	assert_int_equal(ret, 0);
+	assert_non_null(strstr(t, "\"role\": \"active\", \"rank\": 0"));
+	assert_non_null(strstr(t, "\"role\": \"standby\", \"rank\": 1"));
+	assert_non_null(strstr(t, "\"id\": 71"));
+
+	/* B took over: A is shown as not answering, and why */
+	manager_destroy(a);
+	wait_role(addr_b, MGR_ROLE_ACTIVE, 0);
+	wait_registered_at(&n, addr_b);
+	t = status_text(false, &ret);
+	assert_int_equal(ret, 0);
+	assert_non_null(strstr(t, "    0 not answering: Connection refused"));
+	assert_non_null(strstr(t, "took over 1 time\n"));
+	t = status_text(true, &ret);
+	assert_non_null(strstr(t, "\"role\": null, \"error\": "
+				  "\"Connection refused\""));
+
+	/* nobody active: one line on stderr, naming each */
+	stop_client(&n);
+	manager_destroy(b);
+	catch_stderr();
+	t = status_text(false, &ret);
+	err = caught();
+	assert_int_equal(ret, -ECONNREFUSED);
+	assert_string_equal(t, "");
+	assert_int_equal(count_lines(err, "cmpctl: no active manager (", NULL),
+			 1);
+}
+
 /* What the client says when every manager of its list is gone. */
 static void no_manager_at_all_is_said_once_naming_each(void **state)
 {
@@ -320,6 +391,7 @@ int main(void)
 			a_node_that_dies_during_the_switch_is_announced),
 		cmocka_unit_test(a_manager_that_comes_back_takes_its_rank_back),
 		cmocka_unit_test(no_manager_at_all_is_said_once_naming_each),
+		cmocka_unit_test(cmpctl_status_shows_which_manager_is_active),
 	};
 
 	log_init("test-mgrfailover", LOG_LVL_WARN);
