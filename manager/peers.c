@@ -275,7 +275,7 @@ static void decide(struct manager *m)
 		log_takeover(m, adopted);
 	if (change < 0)
 		log_warn("manager: standby now: %s (rank %u) answers; "
-			 "forgetting the registry and closing %zu registration "
+			 "clearing its registry and closing %zu registration "
 			 "connections, so that their nodes register there",
 			 hi->addr, hi->rank, n);
 	for (size_t i = 0; i < n; i++) {
