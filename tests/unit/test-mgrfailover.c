@@ -99,6 +99,25 @@ static void wait_registered_at(struct node *n, const char *addr)
 	assert_true(wait_for(registered_at, &a, DEADLINE_MS));
 }
 
+/* A and B started, A active and B its standby. */
+static void start_pair(struct manager **a, struct manager **b,
+		       uint32_t suspect_after)
+{
+	next_pair();
+	*a = start_ranked(addr_a, suspect_after);
+	*b = start_ranked(addr_b, suspect_after);
+	wait_role(addr_a, MGR_ROLE_ACTIVE, 0);
+	wait_role(addr_b, MGR_ROLE_STANDBY, 0);
+}
+
+/* Node id (of kind) registered with the manager at addr. */
+static void join(struct node *n, uint32_t id, unsigned int kind,
+		 const char *addr)
+{
+	start_client(n, id, kind, 10, NULL);
+	wait_registered_at(n, addr);
+}
+
 /* Both managers up: A active, B a standby that refuses and says why. */
 static void a_standby_refuses_and_nodes_register_with_the_active_one(void **s)
 {
@@ -108,13 +127,8 @@ static void a_standby_refuses_and_nodes_register_with_the_active_one(void **s)
 	struct node n;
 	size_t count;
 
-	next_pair();
-	a = start_ranked(addr_a, SUSPECT_AFTER);
-	b = start_ranked(addr_b, SUSPECT_AFTER);
-	wait_role(addr_a, MGR_ROLE_ACTIVE, 0);
-	wait_role(addr_b, MGR_ROLE_STANDBY, 0);
-	start_client(&n, 11, MGR_KIND_COMPUTE, 10, NULL);
-	wait_registered_at(&n, addr_a);
+	start_pair(&a, &b, SUSPECT_AFTER);
+	join(&n, 11, MGR_KIND_COMPUTE, addr_a);
 
 	assert_int_equal(mgr_query_role(addr_b, NULL, 1000, &r), 0);
 	assert_int_equal(r.rank, 1);
@@ -168,14 +182,9 @@ static void the_standby_takes_over_and_the_nodes_follow(void **state)
 	uint64_t t0, took;
 	size_t count;
 
-	next_pair();
-	a = start_ranked(addr_a, SUSPECT_AFTER);
-	b = start_ranked(addr_b, SUSPECT_AFTER);
-	wait_role(addr_a, MGR_ROLE_ACTIVE, 0);
-	start_client(&n1, 31, MGR_KIND_COMPUTE, 10, NULL);
-	start_client(&n2, 32, MGR_KIND_COMPUTE, 50, NULL);
-	wait_registered_at(&n1, addr_a);
-	wait_registered_at(&n2, addr_a);
+	start_pair(&a, &b, SUSPECT_AFTER);
+	join(&n1, 31, MGR_KIND_COMPUTE, addr_a);
+	join(&n2, 32, MGR_KIND_COMPUTE, addr_a);
 	wait_role(addr_b, MGR_ROLE_STANDBY, 2);
 
 	manager_destroy(a);
@@ -219,16 +228,11 @@ static void a_node_that_dies_during_the_switch_is_announced(void **state)
 	struct manager *a, *b;
 	struct mgr_node_info o;
 
-	next_pair();
-	a = start_ranked(addr_a, SUSPECT_AFTER_QUICK);
-	b = start_ranked(addr_b, SUSPECT_AFTER_QUICK);
-	wait_role(addr_a, MGR_ROLE_ACTIVE, 0);
-	start_client(&n1, 41, MGR_KIND_COMPUTE, 10, NULL);
-	start_client(&n2, 42, MGR_KIND_COMPUTE, 10, NULL);
-	start_client(&n3, 43, MGR_KIND_COMPUTE, 10, NULL);
-	wait_registered_at(&n1, addr_a);
-	wait_registered_at(&n2, addr_a);
-	wait_registered_at(&n3, addr_a);
+	/* the others have 2.1 s to register with B: plenty, even loaded */
+	start_pair(&a, &b, 20);
+	join(&n1, 41, MGR_KIND_COMPUTE, addr_a);
+	join(&n2, 42, MGR_KIND_COMPUTE, addr_a);
+	join(&n3, 43, MGR_KIND_COMPUTE, addr_a);
 	wait_role(addr_b, MGR_ROLE_STANDBY, 3);
 
 	manager_destroy(a);
@@ -265,10 +269,8 @@ static void a_manager_that_comes_back_takes_its_rank_back(void **state)
 	next_pair();
 	b = start_ranked(addr_b, SUSPECT_AFTER);
 	wait_role(addr_b, MGR_ROLE_ACTIVE, 0);
-	start_client(&n1, 51, MGR_KIND_COMPUTE, 10, NULL);
-	start_client(&n2, 52, MGR_KIND_MEMSERVER, 10, NULL);
-	wait_registered_at(&n1, addr_b);
-	wait_registered_at(&n2, addr_b);
+	join(&n1, 51, MGR_KIND_COMPUTE, addr_b);
+	join(&n2, 52, MGR_KIND_MEMSERVER, addr_b);
 
 	a = start_ranked(addr_a, SUSPECT_AFTER);
 	wait_registered_at(&n1, addr_a);
@@ -313,12 +315,8 @@ static void cmpctl_status_shows_which_manager_is_active(void **state)
 	struct node n;
 	int ret;
 
-	next_pair();
-	a = start_ranked(addr_a, SUSPECT_AFTER);
-	b = start_ranked(addr_b, SUSPECT_AFTER);
-	wait_role(addr_a, MGR_ROLE_ACTIVE, 0);
-	start_client(&n, 71, MGR_KIND_COMPUTE, 10, NULL);
-	wait_registered_at(&n, addr_a);
+	start_pair(&a, &b, SUSPECT_AFTER);
+	join(&n, 71, MGR_KIND_COMPUTE, addr_a);
 	wait_role(addr_b, MGR_ROLE_STANDBY, 1);
 
 	t = status_text(false, &ret);
