@@ -261,7 +261,7 @@ static int start_mgr(struct memserver *ms, struct auth_keyring *kr)
 		log_warn("no manager at %s yet (%s): serving, but owners find "
 			 "this memserver only once it has registered; "
 			 "retrying every %d s",
-			 ms->opts->manager, strerror(-ret),
+			 ms->opts->manager, mgr_strerror(ret),
 			 MGR_RETRY_MS / 1000);
 	return 0;
 }
