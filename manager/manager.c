@@ -499,6 +499,22 @@ static void stop_threads(struct manager *m)
 	manager_peers_stop(m);
 }
 
+/* The liveness thread and the watcher of the peers; -errno, logged. */
+static int start_threads(struct manager *m)
+{
+	int ret = -pthread_create(&m->ticker, NULL, ticker, m);
+
+	if (ret < 0) {
+		log_error("manager: cannot start the liveness thread: %s",
+			  strerror(-ret));
+		return ret;
+	}
+	ret = manager_peers_start(m);
+	if (ret < 0)
+		stop_threads(m);
+	return ret;
+}
+
 /* Heartbeat and suspect delays (defaults filled in), and this run's epoch. */
 static void set_timing(struct manager *m, const struct manager_config *cfg)
 {
@@ -564,19 +580,11 @@ struct manager *manager_create(const struct manager_config *cfg)
 		ret = -errno; /* logged by the server */
 		goto err_destroy_registry;
 	}
-	ret = -pthread_create(&m->ticker, NULL, ticker, m);
-	if (ret < 0) {
-		log_error("manager: cannot start the liveness thread: %s",
-			  strerror(-ret));
-		goto err_destroy_server;
-	}
-	ret = manager_peers_start(m);
+	ret = start_threads(m);
 	if (ret < 0)
-		goto err_stop_ticker;
+		goto err_destroy_server;
 	return m;
 
-err_stop_ticker:
-	stop_threads(m);
 err_destroy_server:
 	server_destroy(m->srv);
 err_destroy_registry:
