@@ -177,7 +177,7 @@ int mgr_client_find_free(struct mgr_client *c, uint32_t n,
 	struct mgr_free_entry e[PROTO_MGR_MAX_FREE];
 	uint8_t req[PROTO_MGR_FIND_FREE_SIZE];
 	uint8_t rep[PROTO_MGR_FREE_REPLY_MAX];
-	size_t len, got;
+	size_t len = 0, got;
 	int ret;
 
 	*count = 0;
@@ -222,8 +222,8 @@ static int nodes_decode(const void *rep, size_t len, struct mgr_node_info *out,
 int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
 		     size_t max, size_t *count)
 {
+	size_t len = 0;
 	uint8_t *rep;
-	size_t len;
 	int ret;
 
 	*count = 0;
@@ -249,9 +249,9 @@ static int query_once(const char *manager_addr, struct auth_keyring *keyring,
 {
 	uint8_t q[PROTO_MGR_NODES_REQ_SIZE];
 	struct conn *conn;
-	uint32_t status;
+	uint32_t status = 0;
 	uint8_t *rep;
-	size_t len, qlen = 0;
+	size_t len = 0, qlen = 0;
 	int ret;
 
 	*count = 0;

@@ -71,6 +71,15 @@ static bool has_role(void *arg)
 	       r.role == w->role && r.copied >= w->copied;
 }
 
+/* B names A as the manager it defers to (r: its last answer). */
+static bool defers_to_a(void *arg)
+{
+	struct proto_mgr_role *r = arg;
+
+	return mgr_query_role(addr_b, NULL, 1000, r) == 0 &&
+	       !strcmp(r->defers_to, addr_a);
+}
+
 static void wait_role(const char *addr, uint8_t role, uint32_t copied)
 {
 	struct role_is w = {addr, role, copied};
@@ -103,11 +112,15 @@ static void wait_registered_at(struct node *n, const char *addr)
 static void start_pair(struct manager **a, struct manager **b,
 		       uint32_t suspect_after)
 {
+	struct proto_mgr_role r;
+
 	next_pair();
 	*a = start_ranked(addr_a, suspect_after);
 	*b = start_ranked(addr_b, suspect_after);
 	wait_role(addr_a, MGR_ROLE_ACTIVE, 0);
-	wait_role(addr_b, MGR_ROLE_STANDBY, 0);
+	/* B is a standby from its start: wait until it has heard A */
+	assert_true(wait_for(defers_to_a, &r, DEADLINE_MS));
+	assert_int_equal(r.role, MGR_ROLE_STANDBY);
 }
 
 /* Node id (of kind) registered with the manager at addr. */

@@ -245,8 +245,8 @@ static void manager_without_key_is_refused_unless_insecure(void **state)
 static void a_list_of_managers_is_one_option(void **state)
 {
 	const char *argv[] = {"cmpfs", "/m", "-o",
-			      "manager=tcp://h:1,tcp://g:1,listen=tcp://a:2,"
-			      "insecure,allow_other"};
+			      ("manager=tcp://h:1,tcp://g:1,listen=tcp://a:2,"
+			       "insecure,allow_other")};
 	struct fuse_args a;
 	struct fs_options o;
 

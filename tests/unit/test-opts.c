@@ -277,17 +277,21 @@ static void an_address_list_takes_commas_in_every_syntax(void **state)
 
 	assert_int_equal(PARSE(&o, NULL, "--list", "tcp://a:1"), 0);
 	assert_string_equal(o.list, "tcp://a:1");
+	opts_finish(&spec, &o);
 	assert_int_equal(PARSE(&o, NULL, "--list=tcp://a:1,mem://b"), 0);
 	assert_string_equal(o.list, "tcp://a:1,mem://b");
+	opts_finish(&spec, &o);
 	/* in a -o list, an item with "://" and no '=' continues the list */
 	assert_int_equal(PARSE(&o, NULL, "-o",
 			       "list=tcp://a:1,rdma://b:2,tcp://c:3,count=4"),
 			 0);
 	assert_string_equal(o.list, "tcp://a:1,rdma://b:2,tcp://c:3");
 	assert_int_equal(o.count, 4);
+	opts_finish(&spec, &o);
 	/* an escaped comma is one item, as libfuse reads it */
 	assert_int_equal(PARSE(&o, NULL, "-o", "list=tcp://a:1\\,mem://b"), 0);
 	assert_string_equal(o.list, "tcp://a:1,mem://b");
+	opts_finish(&spec, &o);
 	/* given again, it replaces the list */
 	assert_int_equal(
 		PARSE(&o, NULL, "--list=mem://x,mem://y", "-o", "list=mem://z"),
