@@ -44,6 +44,9 @@
  *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
  *   M -> A  SNAPSHOT (cmpctl status asked): A -> M  HEARTBEAT at once
  *   A -> M  LEAVE at a clean shutdown                M -> A  LEAVE reply
+ *   A -> M2 REGISTER     M2 -> A  status STANDBY: M2 sees M (ranked before
+ *           it) answer; A registers with the first manager that takes it
+ *   M2 -> M ROLE (M2 watches M)        M -> M2  active or standby, rank
  *
  * The payload layouts live with the modules that speak them: the manager
  * messages in include/cmp/mgr.h, the block messages in pool/proto_block.h.
@@ -81,6 +84,7 @@ struct conn;
 	X(LEAVE, 15)       \
 	X(NODE_STATE, 16)  \
 	X(SNAPSHOT, 17)    \
+	X(ROLE, 18)        \
 	X(ALLOC, 20)       \
 	X(FREE, 21)        \
 	X(READ, 22)        \
@@ -125,7 +129,8 @@ enum wire_flags {
 	X(BADMSG, 7, EBADMSG)    \
 	X(NOTSUP, 8, EOPNOTSUPP) \
 	X(BUSY, 9, EBUSY)        \
-	X(STALE, 10, ESTALE)
+	X(STALE, 10, ESTALE)     \
+	X(STANDBY, 11, EREMOTE)
 
 enum wire_status {
 #define WIRE_STATUS_ENUM(name, val, err) WIRE_S_##name = val,
