@@ -217,6 +217,18 @@ size_t wire_payload_left(const struct conn *c);
  */
 int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
 		      const struct iovec *iov, int iovcnt);
+/*
+ * wire_recv_payload() into memory that is the caller's alone until the
+ * call returns: nobody else reads it meanwhile, and nothing relies on its
+ * content unless the call returned 0 (a reply buffer, a block no list
+ * holds). Sealed, every record that lies whole inside one iovec is read
+ * and opened in place there, without the staging copy; a record that
+ * fails verification (or ends early) is left zeroed, so no unverified
+ * byte stays behind, but the destination's earlier content is lost. Plain
+ * frames are read exactly as wire_recv_payload() does.
+ */
+int wire_recv_payload_private(struct conn *c, const struct wire_hdr *h,
+			      const struct iovec *iov, int iovcnt);
 /* Reads, verifies and drops the rest of h's payload (a refused request). */
 int wire_skip_payload(struct conn *c, const struct wire_hdr *h);
 
