@@ -71,7 +71,8 @@ void remote_link_idle_locked(struct rconn *rc)
 	rc->linked = true;
 	rc->idle = true;
 	n->nidle++;
-	pthread_cond_signal(&n->cond);
+	/* every caller waiting for a connection may share this one */
+	pthread_cond_broadcast(&n->cond);
 }
 
 /* Is a better pick than best for one more caller? (lock held) */
