@@ -309,12 +309,25 @@ static void log_bad_header(struct conn *c, const uint8_t *buf, int err)
 			strerror(-err));
 }
 
-/* Sealed: the header is acted on only once its first record verified. */
+static int pull_record_into(struct conn *c, uint8_t *dst, size_t r,
+			    const uint8_t *ad, size_t adlen);
+
+/*
+ * Sealed: the header is acted on only once its first record verified,
+ * in staging or (dst) in place in the reader's private memory.
+ */
 static int open_first_record(struct conn *c, const struct wire_hdr *h,
-			     const uint8_t *hdr)
+			     const uint8_t *hdr, uint8_t *dst)
 {
-	int ret = h->csum ? rx_fail(c, -EBADMSG)
-			  : pull_record(c, hdr, WIRE_HDR_SIZE);
+	int ret;
+
+	if (h->csum)
+		ret = rx_fail(c, -EBADMSG);
+	else if (dst)
+		ret = pull_record_into(c, dst, MIN(h->len, RECORD), hdr,
+				       WIRE_HDR_SIZE);
+	else
+		ret = pull_record(c, hdr, WIRE_HDR_SIZE);
 
 	if (ret == -EBADMSG)
 		log_warn_rl("%s: sealed %s frame (id %llu, %u bytes) failed "
@@ -325,12 +338,21 @@ static int open_first_record(struct conn *c, const struct wire_hdr *h,
 	return ret;
 }
 
-int wire_recv_hdr(struct conn *c, struct wire_hdr *h)
+/*
+ * The next header, and sealed its first record: into the memory dest()
+ * names when it holds the whole record (*in_place then tells how much).
+ */
+static int recv_hdr(struct conn *c, struct wire_hdr *h, wire_dest_fn dest,
+		    void *ctx, size_t *in_place)
 {
 	struct conn_wire *w = &c->wire;
+	const struct iovec *d = NULL;
 	uint8_t buf[WIRE_HDR_SIZE];
+	size_t first;
 	int ret;
 
+	if (in_place)
+		*in_place = 0;
 	if (w->rx_err)
 		return w->rx_err;
 	if (w->rx_done != w->rx_len) {
@@ -354,13 +376,33 @@ int wire_recv_hdr(struct conn *c, struct wire_hdr *h)
 	w->rx_done = 0;
 	w->rx_pulled = 0;
 	w->rx_off = w->rx_end = 0;
-	if (w->seal)
-		return open_first_record(c, h, buf);
+	if (w->seal) {
+		first = MIN(h->len, RECORD);
+		if (dest && first && !h->csum)
+			d = dest(ctx, h);
+		if (d && d->iov_len < first)
+			d = NULL;
+		ret = open_first_record(c, h, buf, d ? d->iov_base : NULL);
+		if (!ret && d && in_place)
+			*in_place = first;
+		return ret;
+	}
 	w->rx_csum = h->csum;
 	/* an empty payload is complete with its header */
 	if (!h->len && wire_csum_prefix(NULL, 0, 0) != h->csum)
 		return rx_fail(c, -EBADMSG);
 	return 0;
+}
+
+int wire_recv_hdr(struct conn *c, struct wire_hdr *h)
+{
+	return recv_hdr(c, h, NULL, NULL, NULL);
+}
+
+int wire_recv_hdr_into(struct conn *c, struct wire_hdr *h, wire_dest_fn dest,
+		       void *ctx, size_t *in_place)
+{
+	return recv_hdr(c, h, dest, ctx, in_place);
 }
 
 /* Reads exactly len bytes into the front of iov (total >= len). */
@@ -420,11 +462,12 @@ static int read_plain(struct conn *c, const struct iovec *iov, int iovcnt,
 }
 
 /*
- * A private destination (wire_recv_payload_private()) that holds the whole
- * next record: it is read and opened there, with no staging copy. A
- * record that fails leaves zeros, never unverified bytes.
+ * A private destination (wire_recv_payload_private(), wire_recv_hdr_into())
+ * that holds the whole next record: it is read and opened there, with no
+ * staging copy. A record that fails leaves zeros, never unverified bytes.
  */
-static int pull_record_into(struct conn *c, uint8_t *dst, size_t r)
+static int pull_record_into(struct conn *c, uint8_t *dst, size_t r,
+			    const uint8_t *ad, size_t adlen)
 {
 	struct conn_wire *w = &c->wire;
 	struct wire_seal *s = w->seal;
@@ -435,7 +478,8 @@ static int pull_record_into(struct conn *c, uint8_t *dst, size_t r)
 	if (ret == -ECONNRESET)
 		ret = -EBADMSG;
 	if (!ret)
-		ret = seal_open(&s->rx_key, s->rx_seq++, NULL, 0, dst, r, tag);
+		ret = seal_open(&s->rx_key, s->rx_seq++, ad, adlen, dst, r,
+				tag);
 	if (ret) {
 		memset(dst, 0, r);
 		return rx_fail(c, ret);
@@ -462,7 +506,7 @@ static int read_sealed(struct conn *c, const struct iovec *iov, int iovcnt,
 
 			if (w->rx_off == w->rx_end && private && n &&
 			    want >= n) {
-				ret = pull_record_into(c, dst, n);
+				ret = pull_record_into(c, dst, n, NULL, 0);
 				if (ret)
 					return ret;
 				dst += n;
