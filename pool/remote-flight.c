@@ -52,12 +52,16 @@ void remote_flights_finish(struct rconn *rc)
 
 /*
  * Reads a reply's payload, in place (the caller's buffers are its own
- * until its call returns); one line when it fails verification.
+ * until its call returns), but for the first in_place bytes of iov[0],
+ * there already; one line when it fails verification.
  */
 static int recv_reply(struct rconn *rc, const struct wire_hdr *rh,
-		      const struct iovec *iov, int iovcnt)
+		      const struct iovec *iov, int iovcnt, size_t in_place)
 {
-	int ret = wire_recv_payload_private(rc->c, rh, iov, iovcnt);
+	struct iovec rest = {(uint8_t *)iov[0].iov_base + in_place,
+			     iov[0].iov_len - in_place};
+	int ret = in_place ? wire_recv_payload_private(rc->c, rh, &rest, 1)
+			   : wire_recv_payload_private(rc->c, rh, iov, iovcnt);
 
 	if (ret == -EBADMSG)
 		log_warn_rl("remote: node %u at %s: %s reply id %llu failed "
@@ -83,7 +87,7 @@ static int recv_refusal(struct rconn *rc, struct call *cl,
 	if (rh->status == WIRE_S_MOVED) {
 		if (rh->len != sizeof(mbuf))
 			return -EPROTO;
-		ret = recv_reply(rc, rh, &miov, 1);
+		ret = recv_reply(rc, rh, &miov, 1, 0);
 		if (ret < 0)
 			return ret;
 		if (proto_block_moved_decode(mbuf, rh->len, &mv) < 0)
@@ -101,18 +105,30 @@ static int recv_refusal(struct rconn *rc, struct call *cl,
 	return ret > 0 ? -ret : (ret ? ret : -EIO);
 }
 
-/* The reply rh to cl: its payload where cl wants it, or its refusal. */
+/* Does rh answer cl, with data that fits? */
+static bool fits(const struct call *cl, const struct wire_hdr *rh)
+{
+	return (rh->flags & WIRE_F_REPLY) && rh->op == cl->op &&
+	       rh->status == WIRE_S_OK &&
+	       (cl->rep_exact ? rh->len == cl->rep_len
+			      : rh->len <= cl->rep_len);
+}
+
+/*
+ * The reply rh to cl: its payload where cl wants it (in_place bytes there
+ * already), or its refusal.
+ */
 static int recv_answer(struct rconn *rc, struct call *cl,
-		       const struct wire_hdr *rh)
+		       const struct wire_hdr *rh, size_t in_place)
 {
 	int ret;
 
 	if (rh->status != WIRE_S_OK)
 		return recv_refusal(rc, cl, rh);
-	if (cl->rep_exact ? rh->len != cl->rep_len : rh->len > cl->rep_len)
+	if (!fits(cl, rh))
 		return -EPROTO;
 	cl->got = rh->len;
-	ret = rh->len ? recv_reply(rc, rh, cl->rep, cl->nrep) : 0;
+	ret = rh->len ? recv_reply(rc, rh, cl->rep, cl->nrep, in_place) : 0;
 	if (ret == 0)
 		cl->answered = true;
 	return ret;
@@ -178,12 +194,38 @@ static void fail_conn(struct remote *r, struct rconn *rc, int err)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* The flight a reply answers, claimed as soon as its header is read. */
+struct claim {
+	struct rconn *rc;
+	struct flight *f;
+	bool asked;
+};
+
 /*
- * The next reply's header, by deadline_ns: the connection's own timeout
- * unless less time is left.
+ * wire_recv_hdr_into()'s question, where the payload of h goes: the
+ * flight of h's id comes off the list at once (so that nothing else
+ * completes it while its buffer fills), and a reply that fits goes
+ * straight into its one buffer.
+ */
+static const struct iovec *claim_dest(void *ctx, const struct wire_hdr *h)
+{
+	struct claim *cm = ctx;
+	struct flight *f;
+
+	pthread_mutex_lock(&cm->rc->mu);
+	f = cm->f = take_locked(cm->rc, h->id);
+	pthread_mutex_unlock(&cm->rc->mu);
+	cm->asked = true;
+	return f && f->cl->nrep == 1 && fits(f->cl, h) ? f->cl->rep : NULL;
+}
+
+/*
+ * The next reply's header, by deadline_ns (the connection's own timeout
+ * unless less time is left), its flight claimed, and sealed, its first
+ * record in place when it can.
  */
 static int recv_hdr_by(struct rconn *rc, uint64_t deadline_ns,
-		       struct wire_hdr *h)
+		       struct wire_hdr *h, struct claim *cm, size_t *in_place)
 {
 	int timeout = atomic_load(&rc->timeout_ms), ret;
 	uint64_t now = cmp_now_ns(), left;
@@ -195,11 +237,16 @@ static int recv_hdr_by(struct rconn *rc, uint64_t deadline_ns,
 		return -ETIMEDOUT;
 	}
 	left = (deadline_ns - now + 999999) / 1000000;
-	if (left >= (uint64_t)timeout)
-		return wire_recv_hdr(rc->c, h);
-	conn_set_timeout(rc->c, (int)left);
-	ret = wire_recv_hdr(rc->c, h);
-	conn_set_timeout(rc->c, timeout);
+	if (left < (uint64_t)timeout)
+		conn_set_timeout(rc->c, (int)left);
+	ret = wire_recv_hdr_into(rc->c, h, claim_dest, cm, in_place);
+	if (left < (uint64_t)timeout)
+		conn_set_timeout(rc->c, timeout);
+	if (!cm->asked && !ret) {
+		pthread_mutex_lock(&rc->mu);
+		cm->f = take_locked(rc, h->id);
+		pthread_mutex_unlock(&rc->mu);
+	}
 	return ret;
 }
 
@@ -211,16 +258,20 @@ static void lead(struct remote *r, struct rconn *rc, struct flight *me)
 {
 	struct flight *f;
 	struct wire_hdr h;
+	size_t in_place;
 	bool in_step;
 	int ret;
 
 	do {
-		ret = recv_hdr_by(rc, me->deadline_ns, &h);
-		if (ret < 0)
+		struct claim cm = {.rc = rc};
+
+		ret = recv_hdr_by(rc, me->deadline_ns, &h, &cm, &in_place);
+		f = cm.f;
+		if (ret < 0) {
+			if (f)
+				complete(rc, f, ret);
 			break;
-		pthread_mutex_lock(&rc->mu);
-		f = take_locked(rc, h.id);
-		pthread_mutex_unlock(&rc->mu);
+		}
 		if (!f || !(h.flags & WIRE_F_REPLY) || h.op != f->cl->op) {
 			log_warn_rl("remote: node %u at %s: a %s frame (id "
 				    "%llu) answers no request of ours; "
@@ -236,7 +287,7 @@ static void lead(struct remote *r, struct rconn *rc, struct flight *me)
 		if (!f->cl->quiet)
 			atomic_fetch_add(&r->received,
 					 WIRE_HDR_SIZE + (uint64_t)h.len);
-		ret = recv_answer(rc, f->cl, &h);
+		ret = recv_answer(rc, f->cl, &h, in_place);
 		/* not the provider's word, or a broken one: out of step */
 		in_step = f->cl->answered && ret != -EPROTO;
 		/* f's caller may return at once: f is not touched after */
