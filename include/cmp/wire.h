@@ -38,7 +38,9 @@
  *   A -> B  ALLOC n                    B -> A  block indexes (+ region)
  *   A -> B  WRITE / READ (block, off, len, data)   byte ranges
  *   A -> B  FREE blocks
- *   B -> A  reply status MOVED (+ new location) when B moved the block on
+ *   B -> C  HANDOVER (B moved A's block to C: the loan is A's now)
+ *   B -> A  MOVE_NOTICE (your block moved to C); any request for it: MOVED
+ *   tool -> B  DRAIN: move every block held for others elsewhere
  *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
  *   M -> A  SNAPSHOT (cmpctl status asked): A -> M  HEARTBEAT at once
  *   A -> M  LEAVE at a clean shutdown                M -> A  LEAVE reply
@@ -87,7 +89,10 @@ struct conn;
 	X(WRITE_BATCH, 25) \
 	X(RECONCILE, 27)   \
 	X(GOODBYE, 28)     \
-	X(STATUS, 30)
+	X(MOVE_NOTICE, 29) \
+	X(STATUS, 30)      \
+	X(HANDOVER, 31)    \
+	X(DRAIN, 32)
 
 enum wire_op {
 #define WIRE_OP_ENUM(name, val) WIRE_OP_##name = val,
