@@ -191,6 +191,27 @@ int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
 int wire_recv_hdr(struct conn *c, struct wire_hdr *h);
 
 /*
+ * Where a frame's payload goes, for a reader that can tell from the header
+ * alone (an owner matching replies to its requests by id): private memory
+ * in wire_recv_payload_private()'s terms that takes the payload from its
+ * first byte, or NULL. h is decoded but not verified yet: nothing may be
+ * done on its word but choosing (and keeping others off) that memory.
+ */
+typedef const struct iovec *(*wire_dest_fn)(void *ctx,
+					    const struct wire_hdr *h);
+/*
+ * wire_recv_hdr() that opens a sealed frame's first record in place: when
+ * dest() names memory whose first iovec holds that whole record, the
+ * record is read and opened there, the header verified with it, with no
+ * staging copy; *in_place then says how many payload bytes are there
+ * already (0 otherwise, and always for plain frames), and the rest follows
+ * through the cursor. A record that fails leaves that memory zeroed or
+ * untouched. Reader thread.
+ */
+int wire_recv_hdr_into(struct conn *c, struct wire_hdr *h, wire_dest_fn dest,
+		       void *ctx, size_t *in_place);
+
+/*
  * Bounds how long the rest of a received frame may take once its header
  * has arrived: the first record (sealed) and every payload read through
  * the cursor must be done within timeout_ms of the header, else the read
@@ -227,6 +248,18 @@ size_t wire_payload_left(const struct conn *c);
  */
 int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
 		      const struct iovec *iov, int iovcnt);
+/*
+ * wire_recv_payload() into memory that is the caller's alone until the
+ * call returns: nobody else reads it meanwhile, and nothing relies on its
+ * content unless the call returned 0 (a reply buffer, a block no list
+ * holds). Sealed, every record that lies whole inside one iovec is read
+ * and opened in place there, without the staging copy; a record that
+ * fails verification (or ends early) is left zeroed, so no unverified
+ * byte stays behind, but the destination's earlier content is lost. Plain
+ * frames are read exactly as wire_recv_payload() does.
+ */
+int wire_recv_payload_private(struct conn *c, const struct wire_hdr *h,
+			      const struct iovec *iov, int iovcnt);
 /* Reads, verifies and drops the rest of h's payload (a refused request). */
 int wire_skip_payload(struct conn *c, const struct wire_hdr *h);
 
