@@ -39,7 +39,7 @@ struct server_conn {
 	bool authed;		  /* counted in srv->nauth */
 	uint32_t node;		  /* the authenticated peer node */
 	bool done;		  /* thread finished */
-	bool fenced;		  /* shut down by server_fence_node() */
+	bool fenced;		  /* shut down by a fence */
 	struct server_conn *next; /* srv->conns: the ones with a thread */
 	/* connection thread only */
 	int idle_ms;
@@ -61,7 +61,7 @@ struct server {
 	bool stopping;
 	/* counters (any thread; server_get_stats()) */
 	atomic_uint_fast64_t accepted, refused, hs_failed, requests;
-	atomic_uint_fast64_t rx_bytes, tx_bytes;
+	atomic_uint_fast64_t rx_bytes, tx_bytes, fenced;
 	/* accept thread only */
 	struct server_conn **waiting; /* said nothing yet, no thread */
 	unsigned int nwaiting;
