@@ -38,6 +38,7 @@
  *   A -> B  ALLOC n                    B -> A  block indexes (+ region)
  *   A -> B  WRITE / READ (block, off, len, data)   byte ranges
  *   A -> B  FREE blocks
+ *   A -> B  FENCE (a connection broke mid-WRITE) before the WRITE again
  *   B -> A  reply status MOVED (+ new location) when B moved the block on
  *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
  *   M -> A  SNAPSHOT (cmpctl status asked): A -> M  HEARTBEAT at once
@@ -87,7 +88,8 @@ struct conn;
 	X(WRITE_BATCH, 25) \
 	X(RECONCILE, 27)   \
 	X(GOODBYE, 28)     \
-	X(STATUS, 30)
+	X(STATUS, 30)      \
+	X(FENCE, 33)
 
 enum wire_op {
 #define WIRE_OP_ENUM(name, val) WIRE_OP_##name = val,

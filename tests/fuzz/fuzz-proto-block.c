@@ -4,9 +4,10 @@
  * version 2). The first input byte picks the decoder (low nibble) and the
  * block size (high nibble), the rest is the payload as it would arrive from
  * the network. ALLOC replies are decoded as an owner that asked for
- * memory windows would (12) and as one that did not (1). Whatever a decoder
- * accepts must keep the promises the peer relies on (no zero epoch, ranges
- * inside the block, counts within the buffer); a broken promise traps.
+ * memory windows would (12) and as one that did not (1); 15 is FENCE.
+ * Whatever a decoder accepts must keep the promises the peer relies on (no
+ * zero epoch, ranges inside the block, counts within the buffer, no zero
+ * session); a broken promise traps.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct proto_block_status st;
 	struct proto_block_moved mv;
 	uint32_t n, bs, flags;
+	uint64_t session;
 	uint8_t sel;
 
 	if (size < 1)
@@ -161,6 +163,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 12: /* an ALLOC reply where windows were asked for */
 		alloc_rep(data, size, bs, true);
+		break;
+	case 15: /* FENCE: names a connection, never 0 */
+		if (proto_block_fence_decode(data, size, &session) == 0 &&
+		    (!session || size != PROTO_BLOCK_FENCE_SIZE))
+			__builtin_trap();
 		break;
 	default:
 		break;

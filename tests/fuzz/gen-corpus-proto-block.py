@@ -16,6 +16,7 @@ BS64K = 4 << 4  # 4 KiB << 4 = 64 KiB
 ALLOC_REQ, ALLOC_REP, LIST_REQ, READ, WRITE, BATCH_PREFIX = 0, 1, 2, 3, 4, 5
 READ_BATCH, WRITE_BATCH, STATUS, MOVED, LIST_REP, COUNT = 6, 7, 8, 9, 10, 11
 ALLOC_REP_WINDOWS = 12  # a reply decoded as by an owner that asked for them
+FENCE = 15
 FIRST, LAST = 1, 2
 WINDOWS = 1
 MAX_IDX = 1024
@@ -125,6 +126,9 @@ SEEDS = {
     "status-no-lease": sel(STATUS) + status(5, 4096, 16, 16, 0, 1),
     "moved": sel(MOVED) + moved(3, 12, 40, 77, b"tcp://127.0.0.1:7001"),
     "moved-v6": sel(MOVED) + moved(0, 1, 1, 1, b"tcp://[::1]:7001"),
+    "fence": sel(FENCE) + struct.pack("<Q", 0x9e3779b97f4a7c15),
+    "fence-zero": sel(FENCE) + struct.pack("<Q", 0),
+    "fence-short": sel(FENCE) + struct.pack("<I", 7),
 }
 
 
