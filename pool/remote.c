@@ -635,25 +635,35 @@ void remote_checkin(struct remote *r, struct rconn *rc, bool ok)
 		remote_rconn_free(rc);
 }
 
+/* A write whose connection broke is sent again after a FENCE. */
+static bool call_writes(const struct call *cl)
+{
+	return cl->op == WIRE_OP_WRITE || cl->op == WIRE_OP_WRITE_BATCH;
+}
+
 int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 		     remote_exchange_fn fn, void *arg)
 {
 	struct call *cl = arg;
+	uint64_t gen, broken = 0;
 	struct remote_node *n;
 	struct rconn *rc;
-	uint64_t gen;
 	bool answer;
 	int ret;
 
 	ret = checkout(r, node, true, !idempotent, &rc);
 	for (int attempt = 0; ret == 0; attempt++) {
 		cl->answered = false;
-		ret = fn(r, rc, arg);
+		ret = broken ? remote_fence_on(r, rc, broken) : 0;
+		if (ret == 0)
+			ret = fn(r, rc, arg);
 		/* a status the provider sent (-EPROTO: it broke the protocol)
 		 */
 		answer = ret == 0 || (cl->answered && ret != -EPROTO);
 		n = rc->node;
 		gen = rc->gen;
+		if (call_writes(cl))
+			broken = conn_session_id(rc->c);
 		remote_checkin(r, rc, answer && remote_conn_reusable(ret));
 		if (answer)
 			return ret;
@@ -661,8 +671,9 @@ int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 		/*
 		 * One connection may break alone (reset, closed while idle):
 		 * an idempotent call tries once more on another one that is
-		 * idle right now. Never after a timeout: a hung provider
-		 * must not cost two deadlines.
+		 * idle right now, a write after a FENCE of the broken one.
+		 * Never after a timeout: a hung provider must not cost two
+		 * deadlines.
 		 */
 		if (!attempt && idempotent && ret != -ETIMEDOUT &&
 		    checkout(r, node, false, false, &rc) == 0) {
