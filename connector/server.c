@@ -167,32 +167,46 @@ void server_conn_close(struct server_conn *sc)
 
 /*
  * Shuts down self's node's other connections (only the one named session,
- * when nonzero); true while one of them still runs.
+ * when nonzero), counting them in *n; true while one of them still runs, or
+ * while a connection accepted before the fence began (hs_due < due_before) is
+ * still in its handshake. Such a one may be the node's: its handshake can be
+ * over on the node's side while its thread here has not settled yet (it does
+ * not know its node, and serves what it received once it has), so the fence
+ * waits for it to settle or end, within handshake_ms of its accept.
  */
 static bool fence_locked(struct server *s, struct server_conn *self,
-			 uint64_t session)
+			 uint64_t session, uint64_t due_before, unsigned int *n)
 {
 	bool running = false;
 
 	for (struct server_conn *sc = s->conns; sc; sc = sc->next) {
-		if (sc == self || sc->node != self->node || sc->done ||
+		if (sc == self || sc->done)
+			continue;
+		if (!sc->authed) {
+			running |= sc->hs_due < due_before;
+			continue;
+		}
+		if (sc->node != self->node ||
 		    (session && conn_session_id(sc->conn) != session))
 			continue;
 		if (!sc->fenced) {
 			sc->fenced = true;
 			conn_shutdown(sc->conn);
 			atomic_fetch_add(&s->fenced, 1);
+			(*n)++;
 		}
 		running = true;
 	}
 	return running;
 }
 
-/* Fences and waits; *n: how many connections it found running. */
+/* Fences and waits; *n: how many of the node's connections it ended. */
 static int fence(struct server_conn *self, uint64_t session, int timeout_ms,
 		 unsigned int *n)
 {
 	struct server *s = self->srv;
+	uint64_t due_before =
+		cmp_now_ns() + (uint64_t)s->cfg.limits.handshake_ms * 1000000u;
 	struct timespec dl;
 	int ret = 0;
 
@@ -201,11 +215,13 @@ static int fence(struct server_conn *self, uint64_t session, int timeout_ms,
 		return 0;
 	cmp_deadline_ms(&dl, (uint64_t)MAX(timeout_ms, 0));
 	pthread_mutex_lock(&s->lock);
-	for (struct server_conn *sc = s->conns; sc; sc = sc->next)
-		*n += sc != self && sc->node == self->node && !sc->done &&
-		      (!session || conn_session_id(sc->conn) == session);
-	while (!ret && fence_locked(s, self, session))
-		ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
+	if (fence_locked(s, self, session, due_before, n)) {
+		s->nfencing++;
+		do
+			ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
+		while (!ret && fence_locked(s, self, session, due_before, n));
+		s->nfencing--;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return ret ? -ETIMEDOUT : 0;
 }
@@ -673,6 +689,7 @@ void server_get_stats(struct server *s, struct server_stats *out)
 	pthread_mutex_lock(&s->lock);
 	out->unauth = s->nunauth;
 	out->authed = s->nauth;
+	out->fencing = s->nfencing;
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -243,6 +243,7 @@ struct server_stats {
 	uint64_t tx_bytes;  /* reply and push frames sent */
 	uint32_t unauth;    /* connections in the handshake now */
 	uint32_t authed;    /* authenticated connections now */
+	uint32_t fencing;   /* fences waiting for connections to end now */
 };
 
 /* A snapshot of s's counters (each read on its own). Any thread. */
