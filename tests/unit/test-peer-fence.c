@@ -18,14 +18,15 @@
  * given opcode and reports the connection reset, while a duplicate of the
  * socket keeps the provider's end open, so the test delivers the rest of
  * the frame when it likes, as a late socket buffer or a descheduled
- * thread would. Every wait polls a condition with a deadline.
+ * thread would. The provider's handshakes can be held before they settle
+ * (-Wl,--wrap=server_settle), as a descheduled thread would hold them.
+ * Every wait polls a condition with a deadline.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -164,6 +165,55 @@ static bool deliver_rest(unsigned int k)
 	return got == sizeof(hdr);
 }
 
+/*
+ * Handshakes settling late (-Wl,--wrap=server_settle): when held, the next
+ * connection the provider accepts has finished its handshake (the client
+ * has its answer) but its thread waits, before it knows its node, until
+ * the test releases it.
+ */
+struct server;
+struct server_conn;
+int __real_server_settle(struct server *s, struct server_conn *sc, int ret);
+int __wrap_server_settle(struct server *s, struct server_conn *sc, int ret);
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool hold, held;
+} settle = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+int __wrap_server_settle(struct server *s, struct server_conn *sc, int ret)
+{
+	pthread_mutex_lock(&settle.lock);
+	if (settle.hold) {
+		settle.held = true;
+		while (settle.hold)
+			pthread_cond_wait(&settle.cond, &settle.lock);
+		settle.held = false;
+	}
+	pthread_mutex_unlock(&settle.lock);
+	return __real_server_settle(s, sc, ret);
+}
+
+static void hold_settle(bool hold)
+{
+	pthread_mutex_lock(&settle.lock);
+	settle.hold = hold;
+	pthread_cond_broadcast(&settle.cond);
+	pthread_mutex_unlock(&settle.lock);
+}
+
+static bool settle_held(void *arg)
+{
+	bool held;
+
+	(void)arg;
+	pthread_mutex_lock(&settle.lock);
+	held = settle.held;
+	pthread_mutex_unlock(&settle.lock);
+	return held;
+}
+
 /* ---- the fixture ---- */
 
 static int setup(void **state)
@@ -175,6 +225,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	hold_settle(false); /* a failed test may have left one held */
 	fixture_destroy(*state);
 	return 0;
 }
@@ -202,6 +253,29 @@ static uint64_t fenced(struct fixture *f)
 
 	peer_get_server_stats(f->peer, &st);
 	return st.fenced;
+}
+
+struct settled {
+	struct fixture *f;
+	uint32_t authed;
+};
+
+static bool all_settled(void *arg)
+{
+	struct settled *want = arg;
+	struct server_stats st;
+
+	peer_get_server_stats(want->f->peer, &st);
+	return st.authed == want->authed && !st.unauth;
+}
+
+static bool a_fence_waits(void *arg)
+{
+	struct fixture *f = arg;
+	struct server_stats st;
+
+	peer_get_server_stats(f->peer, &st);
+	return st.fencing == 1;
 }
 
 /* ---- raw frames ---- */
@@ -262,46 +336,72 @@ static uint32_t raw_fence(struct conn *c, uint64_t session)
 	return raw_call(c, WIRE_OP_FENCE, pl, sizeof(pl), NULL, 0, NULL);
 }
 
-/* The first len bytes of ref are those of pattern seed. */
+/*
+ * READ of the first len bytes of ref on c: 1 when they are pattern seed's,
+ * 0 when not, -EBADMSG when the reply's checksum tore (a write into that
+ * range in progress: plain frames checksum a block being copied into).
+ */
+static int prefix_is(struct conn *c, struct proto_block_ref ref,
+		     unsigned int seed, uint32_t len)
+{
+	static uint8_t want[BS], out[BS];
+	struct proto_block_rw rw = {ref.block, ref.epoch, 0, len};
+	uint8_t pl[PROTO_BLOCK_RW_SIZE];
+	struct iovec q = {pl, sizeof(pl)}, r = {out, len};
+	struct wire_hdr h = {.op = WIRE_OP_READ, .id = 3};
+	int ret;
+
+	proto_block_rw_encode(&rw, pl, sizeof(pl));
+	assert_int_equal(wire_send(c, &h, &q, 1), 0);
+	assert_int_equal(wire_recv_hdr(c, &h), 0);
+	assert_int_equal(h.status, WIRE_S_OK);
+	assert_int_equal(h.len, len);
+	ret = wire_recv_payload(c, &h, &r, 1);
+	if (ret == -EBADMSG)
+		return ret;
+	assert_int_equal(ret, 0);
+	fill(want, BS, seed);
+	return !memcmp(out, want, len);
+}
+
 struct prefix {
-	struct conn *c;
+	struct fixture *f;
 	struct proto_block_ref ref;
 	unsigned int seed;
 	uint32_t len;
 };
 
+/* One look, on a connection of its own (a torn reply closes it). */
 static bool holds_prefix(void *arg)
 {
-	static uint8_t want[BS], out[BS];
 	struct prefix *p = arg;
-	struct proto_block_rw rw = {p->ref.block, p->ref.epoch, 0, p->len};
-	uint8_t pl[PROTO_BLOCK_RW_SIZE];
-	size_t got;
+	struct conn *c = raw_connect(p->f, OWNER);
+	int ret = prefix_is(c, p->ref, p->seed, p->len);
 
-	proto_block_rw_encode(&rw, pl, sizeof(pl));
-	assert_int_equal(raw_call(p->c, WIRE_OP_READ, pl, sizeof(pl), out,
-				  sizeof(out), &got),
-			 WIRE_S_OK);
-	assert_int_equal(got, p->len);
-	fill(want, BS, p->seed);
-	return !memcmp(out, want, p->len);
+	conn_destroy(c);
+	return ret == 1;
 }
 
-/* Waits until the first len bytes of ref are pattern seed's (read on c). */
-static void wait_copied(struct conn *c, struct proto_block_ref ref,
+/*
+ * Waits until the first len bytes of ref are pattern seed's: the write
+ * carrying them is (at least) that far.
+ */
+static void wait_copied(struct fixture *f, struct proto_block_ref ref,
 			unsigned int seed, uint32_t len)
 {
-	struct prefix p = {c, ref, seed, len};
+	struct prefix p = {f, ref, seed, len};
 
 	assert_true(wait_for(holds_prefix, &p, DEADLINE_MS));
 }
 
+/* The whole of ref is pattern seed's (no write into it in progress). */
 static bool raw_block_is(struct conn *c, struct proto_block_ref ref,
 			 unsigned int seed)
 {
-	struct prefix p = {c, ref, seed, BS};
+	int ret = prefix_is(c, ref, seed, BS);
 
-	return holds_prefix(&p);
+	assert_true(ret >= 0);
+	return ret;
 }
 
 static void raw_write_block(struct conn *c, struct proto_block_ref ref,
@@ -334,7 +434,7 @@ a_fence_ends_the_broken_connection_before_its_write_lands(void **state)
 
 	at = send_half(old, WIRE_OP_WRITE, pl, len);
 	/* the old thread holds the block, half of the bytes in it */
-	wait_copied(fresh, mine, 50, at - PROTO_BLOCK_RW_SIZE);
+	wait_copied(f, mine, 50, at - PROTO_BLOCK_RW_SIZE);
 	assert_int_equal(raw_fence(fresh, conn_session_id(old)), WIRE_S_OK);
 	assert_int_equal(fenced(f), 1);
 	assert_true(closed_by_peer(old));
@@ -356,7 +456,7 @@ static void a_fence_ends_a_half_sent_write_batch(void **state)
 	size_t len = batch_req(pl, a, b, 52), at, hdr = len - 2 * BS;
 
 	at = send_half(old, WIRE_OP_WRITE_BATCH, pl, len);
-	wait_copied(fresh, a, 52, at - hdr);
+	wait_copied(f, a, 52, at - hdr);
 	assert_int_equal(raw_fence(fresh, conn_session_id(old)), WIRE_S_OK);
 	assert_int_equal(fenced(f), 1);
 	assert_true(closed_by_peer(old));
@@ -390,7 +490,7 @@ static void a_fence_ends_only_the_connection_it_names(void **state)
 	at = send_half(old, WIRE_OP_WRITE, pl, len);
 	write_req(busy_pl, b, 61);
 	busy_at = send_half(busy, WIRE_OP_WRITE, busy_pl, len);
-	wait_copied(fresh, b, 61, busy_at - PROTO_BLOCK_RW_SIZE);
+	wait_copied(f, b, 61, busy_at - PROTO_BLOCK_RW_SIZE);
 	assert_int_equal(raw_fence(fresh, conn_session_id(theirs)), WIRE_S_OK);
 	assert_int_equal(raw_fence(fresh, 0x5eed5eed5eedull), WIRE_S_OK);
 	assert_int_equal(fenced(f), 0);
@@ -408,6 +508,45 @@ static void a_fence_ends_only_the_connection_it_names(void **state)
 	conn_destroy(old);
 	conn_destroy(busy);
 	conn_destroy(theirs);
+	conn_destroy(fresh);
+}
+
+/*
+ * The owner's connection broke so soon after its handshake that the
+ * provider's thread for it has not settled yet: it does not know its node,
+ * and the half WRITE waits in its socket. The fence waits for it to
+ * settle, then ends it.
+ */
+static void a_fence_waits_for_a_handshake_that_has_not_settled(void **state)
+{
+	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS];
+	struct fixture *f = *state;
+	struct proto_block_ref mine = borrow_with_spare(f);
+	struct conn *old, *fresh = raw_connect(f, OWNER);
+	size_t len = write_req(pl, mine, 56), at;
+	uint8_t fence[PROTO_BLOCK_FENCE_SIZE];
+	struct iovec iov = {fence, sizeof(fence)};
+	struct wire_hdr h = {.op = WIRE_OP_FENCE, .id = 4};
+	struct settled others = {f, 3}; /* the owner's two, and fresh */
+
+	/* so that the one held is old's */
+	assert_true(wait_for(all_settled, &others, DEADLINE_MS));
+	hold_settle(true);
+	old = raw_connect(f, OWNER);
+	assert_true(wait_for(settle_held, NULL, DEADLINE_MS));
+	at = send_half(old, WIRE_OP_WRITE, pl, len);
+	proto_block_fence_encode(conn_session_id(old), fence, sizeof(fence));
+	assert_int_equal(wire_send(fresh, &h, &iov, 1), 0);
+	assert_true(wait_for(a_fence_waits, f, DEADLINE_MS));
+	hold_settle(false);
+	assert_int_equal(wire_recv_hdr(fresh, &h), 0);
+	assert_int_equal(h.status, WIRE_S_OK);
+	assert_int_equal(fenced(f), 1);
+	assert_true(closed_by_peer(old));
+	raw_write_block(fresh, mine, 57);
+	send_rest(old, pl, at, len);
+	assert_true(raw_block_is(fresh, mine, 57));
+	conn_destroy(old);
 	conn_destroy(fresh);
 }
 
@@ -446,7 +585,7 @@ static void a_write_never_waits_for_another_on_its_block(void **state)
 	struct wire_hdr h;
 
 	at = send_half(old, WIRE_OP_WRITE, pl, len);
-	wait_copied(fresh, mine, 70, at - PROTO_BLOCK_RW_SIZE);
+	wait_copied(f, mine, 70, at - PROTO_BLOCK_RW_SIZE);
 	raw_write_block(fresh, mine, 71);
 	assert_true(raw_block_is(fresh, mine, 71));
 	send_rest(old, pl, at, len);
@@ -473,6 +612,7 @@ a_write_sent_again_cannot_be_overtaken_by_its_first_try(void **state)
 				       WIRE_OP_READ};
 	struct fixture *f = *state;
 	struct proto_block_ref mine = borrow_with_spare(f);
+	bool late;
 
 	fill(w1, BS, 80);
 	fill(w2, BS, 81);
@@ -482,10 +622,11 @@ a_write_sent_again_cannot_be_overtaken_by_its_first_try(void **state)
 	assert_int_equal(cuts(), 1);
 	assert_int_equal(remote_write(f->r, PROVIDER, mine, 0, w2, BS, NULL),
 			 0);
-	assert_false(deliver_rest(0));
+	late = deliver_rest(0);
 	assert_int_equal(remote_read(f->r, PROVIDER, mine, 0, out, BS, NULL),
 			 0);
 	assert_memory_equal(out, w2, BS);
+	assert_false(late); /* the provider had ended that connection */
 	expect_sent(sent, sizeof(sent));
 	assert_true(remote_node_usable(f->r, PROVIDER));
 }
@@ -499,6 +640,7 @@ static void a_write_batch_sent_again_cannot_be_overtaken(void **state)
 					    {b.block, b.epoch, 0, BS}};
 	struct iovec v1 = {w1, sizeof(w1)}, v2 = {w2, sizeof(w2)};
 	struct iovec vo = {out, sizeof(out)};
+	bool late;
 
 	fill(w1, sizeof(w1), 82);
 	fill(w2, sizeof(w2), 83);
@@ -508,10 +650,11 @@ static void a_write_batch_sent_again_cannot_be_overtaken(void **state)
 	assert_int_equal(cuts(), 1);
 	assert_int_equal(
 		remote_write_batch(f->r, PROVIDER, ext, 2, &v2, 1, NULL), 0);
-	assert_false(deliver_rest(0));
+	late = deliver_rest(0);
 	assert_int_equal(
 		remote_read_batch(f->r, PROVIDER, ext, 2, &vo, 1, NULL), 0);
 	assert_memory_equal(out, w2, sizeof(out));
+	assert_false(late);
 }
 
 /* A late READ undoes nothing: it goes again without a fence. */
@@ -568,6 +711,7 @@ int main(void)
 		T(a_fence_ends_the_broken_connection_before_its_write_lands),
 		T(a_fence_ends_a_half_sent_write_batch),
 		T(a_fence_ends_only_the_connection_it_names),
+		T(a_fence_waits_for_a_handshake_that_has_not_settled),
 		T(a_fence_needs_an_owner_and_a_session),
 		T(a_write_never_waits_for_another_on_its_block),
 		T(a_write_sent_again_cannot_be_overtaken_by_its_first_try),
