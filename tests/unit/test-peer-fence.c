@@ -305,9 +305,16 @@ static size_t batch_req(uint8_t *pl, struct proto_block_ref a,
 	return (size_t)n + 2 * BS;
 }
 
-/* Header and the first half of the payload; returns where the rest starts. */
-static size_t send_half(struct conn *c, uint8_t op, const uint8_t *pl,
-			size_t len)
+/* A request frame sent half way on c; the rest is pl[at..len). */
+struct half {
+	struct conn *c;
+	const uint8_t *pl;
+	size_t at, len;
+};
+
+/* Sends the header and the first half of the payload. */
+static struct half send_half(struct conn *c, uint8_t op, const uint8_t *pl,
+			     size_t len)
 {
 	uint8_t hdr[WIRE_HDR_SIZE];
 	struct wire_hdr h = {.op = op, .id = 9, .len = len};
@@ -316,14 +323,15 @@ static size_t send_half(struct conn *c, uint8_t op, const uint8_t *pl,
 	h.csum = wire_csum(&(struct iovec){(void *)pl, len}, 1);
 	wire_hdr_encode(&h, hdr);
 	assert_int_equal(conn_writev(c, iov, 2), 0);
-	return len / 2;
+	return (struct half){c, pl, len / 2, len};
 }
 
-static void send_rest(struct conn *c, const uint8_t *pl, size_t at, size_t len)
+/* The rest, if anyone still reads it. */
+static void send_rest(const struct half *hf)
 {
-	struct iovec iov = {(void *)(pl + at), len - at};
+	struct iovec iov = {(void *)(hf->pl + hf->at), hf->len - hf->at};
 
-	(void)conn_writev(c, &iov, 1);
+	(void)conn_writev(hf->c, &iov, 1);
 }
 
 static uint32_t raw_fence(struct conn *c, uint64_t session)
@@ -414,6 +422,23 @@ static void raw_write_block(struct conn *c, struct proto_block_ref ref,
 			 WIRE_S_OK);
 }
 
+/*
+ * A FENCE of old was answered OK: old is over, so a write of pattern seed
+ * on fresh stays, whatever old still had to deliver. Closes both.
+ */
+static void fenced_then_written(struct fixture *f, struct half *old,
+				struct conn *fresh, struct proto_block_ref ref,
+				unsigned int seed)
+{
+	assert_int_equal(fenced(f), 1);
+	assert_true(closed_by_peer(old->c));
+	raw_write_block(fresh, ref, seed);
+	send_rest(old);
+	assert_true(raw_block_is(fresh, ref, seed));
+	conn_destroy(old->c);
+	conn_destroy(fresh);
+}
+
 /* ---- the provider's side ---- */
 
 /*
@@ -428,21 +453,14 @@ a_fence_ends_the_broken_connection_before_its_write_lands(void **state)
 	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS];
 	struct fixture *f = *state;
 	struct proto_block_ref mine = borrow_one(f->r);
-	struct conn *old = raw_connect(f, OWNER);
 	struct conn *fresh = raw_connect(f, OWNER);
-	size_t len = write_req(pl, mine, 50), at;
+	struct half old = send_half(raw_connect(f, OWNER), WIRE_OP_WRITE, pl,
+				    write_req(pl, mine, 50));
 
-	at = send_half(old, WIRE_OP_WRITE, pl, len);
 	/* the old thread holds the block, half of the bytes in it */
-	wait_copied(f, mine, 50, at - PROTO_BLOCK_RW_SIZE);
-	assert_int_equal(raw_fence(fresh, conn_session_id(old)), WIRE_S_OK);
-	assert_int_equal(fenced(f), 1);
-	assert_true(closed_by_peer(old));
-	raw_write_block(fresh, mine, 51);
-	send_rest(old, pl, at, len);
-	assert_true(raw_block_is(fresh, mine, 51));
-	conn_destroy(old);
-	conn_destroy(fresh);
+	wait_copied(f, mine, 50, old.at - PROTO_BLOCK_RW_SIZE);
+	assert_int_equal(raw_fence(fresh, conn_session_id(old.c)), WIRE_S_OK);
+	fenced_then_written(f, &old, fresh, mine, 51);
 }
 
 static void a_fence_ends_a_half_sent_write_batch(void **state)
@@ -451,23 +469,22 @@ static void a_fence_ends_a_half_sent_write_batch(void **state)
 		again[sizeof(pl)];
 	struct fixture *f = *state;
 	struct proto_block_ref a = borrow_one(f->r), b = borrow_one(f->r);
-	struct conn *old = raw_connect(f, OWNER);
 	struct conn *fresh = raw_connect(f, OWNER);
-	size_t len = batch_req(pl, a, b, 52), at, hdr = len - 2 * BS;
+	struct half old = send_half(raw_connect(f, OWNER), WIRE_OP_WRITE_BATCH,
+				    pl, batch_req(pl, a, b, 52));
 
-	at = send_half(old, WIRE_OP_WRITE_BATCH, pl, len);
-	wait_copied(f, a, 52, at - hdr);
-	assert_int_equal(raw_fence(fresh, conn_session_id(old)), WIRE_S_OK);
+	wait_copied(f, a, 52, old.at - (old.len - 2 * BS));
+	assert_int_equal(raw_fence(fresh, conn_session_id(old.c)), WIRE_S_OK);
 	assert_int_equal(fenced(f), 1);
-	assert_true(closed_by_peer(old));
-	assert_int_equal(batch_req(again, a, b, 54), len);
-	assert_int_equal(
-		raw_call(fresh, WIRE_OP_WRITE_BATCH, again, len, NULL, 0, NULL),
-		WIRE_S_OK);
-	send_rest(old, pl, at, len);
+	assert_true(closed_by_peer(old.c));
+	assert_int_equal(batch_req(again, a, b, 54), old.len);
+	assert_int_equal(raw_call(fresh, WIRE_OP_WRITE_BATCH, again, old.len,
+				  NULL, 0, NULL),
+			 WIRE_S_OK);
+	send_rest(&old);
 	assert_true(raw_block_is(fresh, a, 54));
 	assert_true(raw_block_is(fresh, b, 55));
-	conn_destroy(old);
+	conn_destroy(old.c);
 	conn_destroy(fresh);
 }
 
@@ -481,32 +498,31 @@ static void a_fence_ends_only_the_connection_it_names(void **state)
 	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS], busy_pl[sizeof(pl)];
 	struct fixture *f = *state;
 	struct proto_block_ref a = borrow_one(f->r), b = borrow_one(f->r);
-	struct conn *old = raw_connect(f, OWNER), *busy = raw_connect(f, OWNER);
 	struct conn *theirs = raw_connect(f, OTHER);
 	struct conn *fresh = raw_connect(f, OWNER);
-	size_t len = write_req(pl, a, 60), at, busy_at;
+	struct half old = send_half(raw_connect(f, OWNER), WIRE_OP_WRITE, pl,
+				    write_req(pl, a, 60));
+	struct half busy = send_half(raw_connect(f, OWNER), WIRE_OP_WRITE,
+				     busy_pl, write_req(busy_pl, b, 61));
 	struct wire_hdr h;
 
-	at = send_half(old, WIRE_OP_WRITE, pl, len);
-	write_req(busy_pl, b, 61);
-	busy_at = send_half(busy, WIRE_OP_WRITE, busy_pl, len);
-	wait_copied(f, b, 61, busy_at - PROTO_BLOCK_RW_SIZE);
+	wait_copied(f, b, 61, busy.at - PROTO_BLOCK_RW_SIZE);
 	assert_int_equal(raw_fence(fresh, conn_session_id(theirs)), WIRE_S_OK);
 	assert_int_equal(raw_fence(fresh, 0x5eed5eed5eedull), WIRE_S_OK);
 	assert_int_equal(fenced(f), 0);
-	assert_int_equal(raw_fence(fresh, conn_session_id(old)), WIRE_S_OK);
+	assert_int_equal(raw_fence(fresh, conn_session_id(old.c)), WIRE_S_OK);
 	assert_int_equal(fenced(f), 1);
-	assert_true(closed_by_peer(old));
+	assert_true(closed_by_peer(old.c));
 	/* the others never noticed */
-	send_rest(busy, busy_pl, busy_at, len);
-	assert_int_equal(wire_recv_hdr(busy, &h), 0);
+	send_rest(&busy);
+	assert_int_equal(wire_recv_hdr(busy.c, &h), 0);
 	assert_int_equal(h.status, WIRE_S_OK);
 	assert_true(raw_block_is(fresh, b, 61));
 	assert_int_equal(raw_call(theirs, WIRE_OP_PING, NULL, 0, NULL, 0, NULL),
 			 WIRE_S_OK);
-	send_rest(old, pl, at, len);
-	conn_destroy(old);
-	conn_destroy(busy);
+	send_rest(&old);
+	conn_destroy(old.c);
+	conn_destroy(busy.c);
 	conn_destroy(theirs);
 	conn_destroy(fresh);
 }
@@ -522,32 +538,26 @@ static void a_fence_waits_for_a_handshake_that_has_not_settled(void **state)
 	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS];
 	struct fixture *f = *state;
 	struct proto_block_ref mine = borrow_with_spare(f);
-	struct conn *old, *fresh = raw_connect(f, OWNER);
-	size_t len = write_req(pl, mine, 56), at;
+	struct conn *fresh = raw_connect(f, OWNER);
 	uint8_t fence[PROTO_BLOCK_FENCE_SIZE];
 	struct iovec iov = {fence, sizeof(fence)};
 	struct wire_hdr h = {.op = WIRE_OP_FENCE, .id = 4};
 	struct settled others = {f, 3}; /* the owner's two, and fresh */
+	struct half old;
 
 	/* so that the one held is old's */
 	assert_true(wait_for(all_settled, &others, DEADLINE_MS));
 	hold_settle(true);
-	old = raw_connect(f, OWNER);
+	old.c = raw_connect(f, OWNER);
 	assert_true(wait_for(settle_held, NULL, DEADLINE_MS));
-	at = send_half(old, WIRE_OP_WRITE, pl, len);
-	proto_block_fence_encode(conn_session_id(old), fence, sizeof(fence));
+	old = send_half(old.c, WIRE_OP_WRITE, pl, write_req(pl, mine, 56));
+	proto_block_fence_encode(conn_session_id(old.c), fence, sizeof(fence));
 	assert_int_equal(wire_send(fresh, &h, &iov, 1), 0);
 	assert_true(wait_for(a_fence_waits, f, DEADLINE_MS));
 	hold_settle(false);
 	assert_int_equal(wire_recv_hdr(fresh, &h), 0);
 	assert_int_equal(h.status, WIRE_S_OK);
-	assert_int_equal(fenced(f), 1);
-	assert_true(closed_by_peer(old));
-	raw_write_block(fresh, mine, 57);
-	send_rest(old, pl, at, len);
-	assert_true(raw_block_is(fresh, mine, 57));
-	conn_destroy(old);
-	conn_destroy(fresh);
+	fenced_then_written(f, &old, fresh, mine, 57);
 }
 
 /* Fencing is for owners, and names a connection. */
@@ -579,20 +589,19 @@ static void a_write_never_waits_for_another_on_its_block(void **state)
 	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS];
 	struct fixture *f = *state;
 	struct proto_block_ref mine = borrow_one(f->r);
-	struct conn *old = raw_connect(f, OWNER);
 	struct conn *fresh = raw_connect(f, OWNER);
-	size_t len = write_req(pl, mine, 70), at;
+	struct half old = send_half(raw_connect(f, OWNER), WIRE_OP_WRITE, pl,
+				    write_req(pl, mine, 70));
 	struct wire_hdr h;
 
-	at = send_half(old, WIRE_OP_WRITE, pl, len);
-	wait_copied(f, mine, 70, at - PROTO_BLOCK_RW_SIZE);
+	wait_copied(f, mine, 70, old.at - PROTO_BLOCK_RW_SIZE);
 	raw_write_block(fresh, mine, 71);
 	assert_true(raw_block_is(fresh, mine, 71));
-	send_rest(old, pl, at, len);
-	assert_int_equal(wire_recv_hdr(old, &h), 0);
+	send_rest(&old);
+	assert_int_equal(wire_recv_hdr(old.c, &h), 0);
 	assert_int_equal(fenced(f), 0);
 	assert_false(raw_block_is(fresh, mine, 71));
-	conn_destroy(old);
+	conn_destroy(old.c);
 	conn_destroy(fresh);
 }
 
