@@ -168,11 +168,13 @@ void server_conn_close(struct server_conn *sc)
 /*
  * Shuts down self's node's other connections (only the one named session,
  * when nonzero), counting them in *n; true while one of them still runs, or
- * while a connection accepted before the fence began (hs_due < due_before) is
- * still in its handshake. Such a one may be the node's: its handshake can be
- * over on the node's side while its thread here has not settled yet (it does
- * not know its node, and serves what it received once it has), so the fence
- * waits for it to settle or end, within handshake_ms of its accept.
+ * while a connection from self's address accepted before the fence began
+ * (hs_due < due_before) is still in its handshake. Such a one may be the
+ * node's: its handshake can be over on the node's side while its thread
+ * here has not settled yet (it does not know its node, and serves what it
+ * received once it has), so the fence waits for it to settle or end,
+ * within handshake_ms of its accept. (Strangers elsewhere cannot make a
+ * fence wait.)
  */
 static bool fence_locked(struct server *s, struct server_conn *self,
 			 uint64_t session, uint64_t due_before, unsigned int *n)
@@ -183,7 +185,8 @@ static bool fence_locked(struct server *s, struct server_conn *self,
 		if (sc == self || sc->done)
 			continue;
 		if (!sc->authed) {
-			running |= sc->hs_due < due_before;
+			running |= sc->hs_due < due_before &&
+				   !strcmp(sc->addr, self->addr);
 			continue;
 		}
 		if (sc->node != self->node ||
