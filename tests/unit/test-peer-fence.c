@@ -280,15 +280,22 @@ static bool a_fence_waits(void *arg)
 
 /* ---- raw frames ---- */
 
-/* A WRITE of the whole of ref from pattern seed, into pl. */
+/* A WRITE of [off, off + len) of ref from pattern seed, into pl. */
+static size_t write_range_req(uint8_t *pl, struct proto_block_ref ref,
+			      uint32_t off, uint32_t len, unsigned int seed)
+{
+	struct proto_block_rw rw = {ref.block, ref.epoch, off, len};
+
+	proto_block_rw_encode(&rw, pl, PROTO_BLOCK_RW_SIZE);
+	fill(pl + PROTO_BLOCK_RW_SIZE, len, seed);
+	return PROTO_BLOCK_RW_SIZE + len;
+}
+
+/* The same of the whole of ref. */
 static size_t write_req(uint8_t *pl, struct proto_block_ref ref,
 			unsigned int seed)
 {
-	struct proto_block_rw rw = {ref.block, ref.epoch, 0, BS};
-
-	proto_block_rw_encode(&rw, pl, PROTO_BLOCK_RW_SIZE);
-	fill(pl + PROTO_BLOCK_RW_SIZE, BS, seed);
-	return PROTO_BLOCK_RW_SIZE + BS;
+	return write_range_req(pl, ref, 0, BS, seed);
 }
 
 /* A WRITE_BATCH of the whole of a and b from patterns seed, seed + 1. */
@@ -345,15 +352,16 @@ static uint32_t raw_fence(struct conn *c, uint64_t session)
 }
 
 /*
- * READ of the first len bytes of ref on c: 1 when they are pattern seed's,
- * 0 when not, -EBADMSG when the reply's checksum tore (a write into that
- * range in progress: plain frames checksum a block being copied into).
+ * READ of [off, off + len) of ref on c: 1 when it holds pattern seed (as
+ * write_range_req() wrote it), 0 when not, -EBADMSG when the reply's
+ * checksum tore (a write into that range in progress: plain frames
+ * checksum a block being copied into).
  */
-static int prefix_is(struct conn *c, struct proto_block_ref ref,
-		     unsigned int seed, uint32_t len)
+static int range_is(struct conn *c, struct proto_block_ref ref, uint32_t off,
+		    uint32_t len, unsigned int seed)
 {
 	static uint8_t want[BS], out[BS];
-	struct proto_block_rw rw = {ref.block, ref.epoch, 0, len};
+	struct proto_block_rw rw = {ref.block, ref.epoch, off, len};
 	uint8_t pl[PROTO_BLOCK_RW_SIZE];
 	struct iovec q = {pl, sizeof(pl)}, r = {out, len};
 	struct wire_hdr h = {.op = WIRE_OP_READ, .id = 3};
@@ -384,7 +392,7 @@ static bool holds_prefix(void *arg)
 {
 	struct prefix *p = arg;
 	struct conn *c = raw_connect(p->f, OWNER);
-	int ret = prefix_is(c, p->ref, p->seed, p->len);
+	int ret = range_is(c, p->ref, 0, p->len, p->seed);
 
 	conn_destroy(c);
 	return ret == 1;
@@ -402,14 +410,20 @@ static void wait_copied(struct fixture *f, struct proto_block_ref ref,
 	assert_true(wait_for(holds_prefix, &p, DEADLINE_MS));
 }
 
-/* The whole of ref is pattern seed's (no write into it in progress). */
-static bool raw_block_is(struct conn *c, struct proto_block_ref ref,
-			 unsigned int seed)
+/* [off, off + len) of ref holds pattern seed (no write into it now). */
+static bool raw_range_is(struct conn *c, struct proto_block_ref ref,
+			 uint32_t off, uint32_t len, unsigned int seed)
 {
-	int ret = prefix_is(c, ref, seed, BS);
+	int ret = range_is(c, ref, off, len, seed);
 
 	assert_true(ret >= 0);
 	return ret;
+}
+
+static bool raw_block_is(struct conn *c, struct proto_block_ref ref,
+			 unsigned int seed)
+{
+	return raw_range_is(c, ref, 0, BS, seed);
 }
 
 static void raw_write_block(struct conn *c, struct proto_block_ref ref,
@@ -580,27 +594,30 @@ static void a_fence_needs_an_owner_and_a_session(void **state)
 }
 
 /*
- * The normal path: a WRITE never waits for another one on its block, and
- * fences nothing. (So without a FENCE the late write does land: the
- * danger the fence exists for.)
+ * The normal path: a WRITE never waits for another one on its block (here
+ * into the other half), and fences nothing.
  */
 static void a_write_never_waits_for_another_on_its_block(void **state)
 {
-	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS];
+	static uint8_t pl[PROTO_BLOCK_RW_SIZE + BS], other[sizeof(pl)];
 	struct fixture *f = *state;
 	struct proto_block_ref mine = borrow_one(f->r);
 	struct conn *fresh = raw_connect(f, OWNER);
 	struct half old = send_half(raw_connect(f, OWNER), WIRE_OP_WRITE, pl,
-				    write_req(pl, mine, 70));
+				    write_range_req(pl, mine, 0, BS / 2, 70));
+	size_t len = write_range_req(other, mine, BS / 2, BS / 2, 71);
 	struct wire_hdr h;
 
 	wait_copied(f, mine, 70, old.at - PROTO_BLOCK_RW_SIZE);
-	raw_write_block(fresh, mine, 71);
-	assert_true(raw_block_is(fresh, mine, 71));
+	assert_int_equal(
+		raw_call(fresh, WIRE_OP_WRITE, other, len, NULL, 0, NULL),
+		WIRE_S_OK);
 	send_rest(&old);
 	assert_int_equal(wire_recv_hdr(old.c, &h), 0);
+	assert_int_equal(h.status, WIRE_S_OK);
 	assert_int_equal(fenced(f), 0);
-	assert_false(raw_block_is(fresh, mine, 71));
+	assert_true(raw_range_is(fresh, mine, 0, BS / 2, 70));
+	assert_true(raw_range_is(fresh, mine, BS / 2, BS / 2, 71));
 	conn_destroy(old.c);
 	conn_destroy(fresh);
 }
