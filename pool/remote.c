@@ -662,7 +662,7 @@ int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 		answer = ret == 0 || (cl->answered && ret != -EPROTO);
 		n = rc->node;
 		gen = rc->gen;
-		if (call_writes(cl))
+		if (!answer && call_writes(cl))
 			broken = conn_session_id(rc->c);
 		remote_checkin(r, rc, answer && remote_conn_reusable(ret));
 		if (answer)
