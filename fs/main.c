@@ -302,6 +302,13 @@ static int run(struct fs_options *o, struct fuse_args *args,
 	if (fs_metrics_start(&fs))
 		goto err_ns;
 	ret = mount_and_serve(&fs, &sigs, co);
+	/*
+	 * What we hold for other nodes goes elsewhere before we go; until it
+	 * has, we keep serving it (and the metrics show how far it is). A
+	 * SIGTERM or SIGINT cannot end that: the signal thread only logs it
+	 * once the mount is gone (fs/signals.c).
+	 */
+	cluster_leave(fs.cluster);
 	fs_metrics_stop(&fs);
 	/*
 	 * Leave the cluster first (LEAVE: the manager shows us as left, not

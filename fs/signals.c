@@ -16,7 +16,9 @@
  *                    never stops cmpfs.
  *
  * Before the mount is up nothing can be lost: SIGTERM and SIGINT then
- * end the process as they would by default.
+ * end the process as they would by default. Once it is gone they change
+ * nothing: cmpfs is leaving the cluster, and the blocks it holds for
+ * other nodes must move elsewhere before it exits (pool/cluster-drain.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -124,7 +126,10 @@ static void unmount(struct fs_signals *s, int sig)
 	pthread_mutex_lock(&s->lock);
 	if (s->state == FS_STOPPING) {
 		pthread_mutex_unlock(&s->lock);
-		log_info("%s: unmounted already, stopping", name);
+		/* a leaving node stops once others' blocks are elsewhere */
+		log_info("%s: unmounted already, stopping (after moving what "
+			 "it holds for other nodes, if anything)",
+			 name);
 		return;
 	}
 	if (s->state == FS_STARTING) {

@@ -19,32 +19,9 @@
 #include "cmp/pool.h"
 #include "cmp/server.h"
 #include "cmp/util.h"
+#include "cluster-internal.h"
+#include "proto_block.h"
 #include "remote.h"
-
-#define CANDIDATES 16
-#define LENDERS 16
-#define CANDIDATE_TTL_NS 500000000ull /* re-ask the manager after 0.5 s */
-#define MGR_RETRY_NS 1000000000ull    /* after it did not answer */
-
-struct cluster {
-	struct pool *pool;
-	uint32_t node;
-	struct peer *peer;
-	struct remote *remote;
-	struct mgr_client *mgr;
-	void (*io_bytes)(void *ctx, uint64_t *read, uint64_t *written);
-	void *io_ctx;
-
-	pthread_mutex_t lock;
-	/* lock: where to borrow next, in the manager's tier order */
-	struct mgr_free_entry cand[CANDIDATES];
-	size_t ncand;
-	uint64_t cand_time;
-	uint64_t free_hint;
-	bool refreshing;       /* one thread asks the manager at a time */
-	bool mgr_down;	       /* its last answer did not come */
-	uint64_t mgr_retry_at; /* do not ask before (cmp_now_ns) */
-};
 
 /* ---- borrowing: where, even while the manager is down ---- */
 
@@ -100,9 +77,9 @@ static int refresh_candidates(struct cluster *c, bool force)
 	return ret;
 }
 
-/* Nodes asked during one borrow. */
+/* Nodes asked during one borrow (and the one it must avoid). */
 struct borrow_try {
-	uint32_t tried[CANDIDATES + LENDERS];
+	uint32_t tried[CANDIDATES + LENDERS + 1];
 	size_t ntried;
 	uint32_t lenders[LENDERS];
 	size_t nlenders;
@@ -213,19 +190,16 @@ static void note_answer(struct cluster *c, uint32_t node, int ret)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/*
- * One block elsewhere. -ENOSPC only when every provider we could ask said
- * it is full; -EIO when one could not be reached (a network failure is not
- * a full cluster).
- */
-static int op_borrow(void *ctx, struct pool_ref *out)
+int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out)
 {
-	struct cluster *c = ctx;
 	struct borrow_try t = {.ntried = 0};
 	bool refreshed = false, any = false;
 	struct mgr_free_entry e;
 	int ret;
 
+	/* a node asked already is not asked again: nor is the one avoided */
+	if (avoid)
+		t.tried[t.ntried++] = avoid;
 	refresh_candidates(c, false);
 	for (;;) {
 		if (!next_candidate(c, &t, any, &e)) {
@@ -242,6 +216,8 @@ static int op_borrow(void *ctx, struct pool_ref *out)
 				remote_lenders(c->remote, t.lenders, LENDERS);
 			continue;
 		}
+		if (t.ntried == ARRAY_SIZE(t.tried))
+			break;
 		t.tried[t.ntried++] = e.node;
 		ret = try_candidate(c, &e, out);
 		note_answer(c, e.node, ret);
@@ -255,9 +231,39 @@ static int op_borrow(void *ctx, struct pool_ref *out)
 	}
 	/* no manager and nobody to ask is a network failure too */
 	pthread_mutex_lock(&c->lock);
-	t.unreachable = t.unreachable || (c->mgr_down && !t.ntried);
+	t.unreachable = t.unreachable || (c->mgr_down && t.ntried <= !!avoid);
 	pthread_mutex_unlock(&c->lock);
 	return t.unreachable ? -EIO : -ENOSPC;
+}
+
+/*
+ * One block elsewhere. -ENOSPC only when every provider we could ask said
+ * it is full; -EIO when one could not be reached (a network failure is not
+ * a full cluster).
+ */
+static int op_borrow(void *ctx, struct pool_ref *out)
+{
+	return cluster_borrow(ctx, 0, out);
+}
+
+void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
+{
+	struct mgr_node_info info[64];
+	char known[PROTO_BLOCK_ADDR_LEN];
+	size_t n = 0;
+
+	if (addr && addr[0]) {
+		if (remote_node_addr(c->remote, node, known) < 0 ||
+		    strcmp(known, addr))
+			remote_add_node(c->remote, node, addr);
+		return;
+	}
+	if (remote_node_addr(c->remote, node, known) == 0 ||
+	    mgr_client_nodes(c->mgr, info, ARRAY_SIZE(info), &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (info[i].node == node && info[i].addr[0])
+			remote_add_node(c->remote, node, info[i].addr);
 }
 
 static void op_borrowed(void *ctx, const struct pool_ref *r)
@@ -313,36 +319,61 @@ static void op_reconcile(void *ctx, uint32_t node)
 
 static int remote_error(const struct pool_ref *r, const char *what, int ret)
 {
-	if (ret == -EREMCHG) /* MOVED: we never move lent blocks on (yet) */
-		ret = -EIO;
+	/* the pool judges STALE: moved meanwhile, or lost (it says so) */
+	if (ret == -ESTALE)
+		return ret;
 	log_error_rl("cluster: %s block %u (epoch %u) on node %u: %s", what,
 		     r->block, r->epoch, r->node, strerror(-ret));
-	/* the pool marks a block the provider no longer holds lost */
-	return ret == -ESTALE ? -ESTALE : -EIO;
+	return -EIO;
+}
+
+/* Longest pause between two tries of a block being moved (BUSY). */
+#define BUSY_PAUSE_MAX_NS 20000000ull
+
+/*
+ * One byte range of loan r. A block its provider is moving right now is
+ * asked for again until the move is done (then it answers MOVED) or the
+ * request deadline passes; MOVED is -EREMCHG with *moved set, the new
+ * place's address learnt.
+ */
+static int rw_block(struct cluster *c, const struct pool_ref *r, uint32_t off,
+		    void *buf, uint32_t len, bool write, struct pool_ref *moved)
+{
+	uint64_t end = cmp_now_ns() + (uint64_t)c->timeout_ms * 1000000ull;
+	struct proto_block_ref ref = {r->block, r->epoch};
+	struct timespec pause = {0, 500000};
+	struct proto_block_moved mv;
+	int ret;
+
+	for (;;) {
+		ret = write ? remote_write(c->remote, r->node, ref, off, buf,
+					   len, &mv)
+			    : remote_read(c->remote, r->node, ref, off, buf,
+					  len, &mv);
+		if (ret != -EBUSY || cmp_now_ns() > end)
+			break;
+		nanosleep(&pause, NULL);
+		if ((uint64_t)pause.tv_nsec * 2 <= BUSY_PAUSE_MAX_NS)
+			pause.tv_nsec *= 2;
+	}
+	if (ret == -EREMCHG) {
+		cluster_learn_node(c, mv.node, mv.addr);
+		*moved = (struct pool_ref){mv.node, mv.block, mv.epoch};
+		return ret;
+	}
+	return ret ? remote_error(r, write ? "writing" : "reading", ret) : 0;
 }
 
 static int op_read(void *ctx, const struct pool_ref *r, uint32_t off, void *dst,
-		   uint32_t len)
+		   uint32_t len, struct pool_ref *moved)
 {
-	struct cluster *c = ctx;
-	struct proto_block_moved moved;
-	int ret = remote_read(c->remote, r->node,
-			      (struct proto_block_ref){r->block, r->epoch}, off,
-			      dst, len, &moved);
-
-	return ret ? remote_error(r, "reading", ret) : 0;
+	return rw_block(ctx, r, off, dst, len, false, moved);
 }
 
 static int op_write(void *ctx, const struct pool_ref *r, uint32_t off,
-		    const void *src, uint32_t len)
+		    const void *src, uint32_t len, struct pool_ref *moved)
 {
-	struct cluster *c = ctx;
-	struct proto_block_moved moved;
-	int ret = remote_write(c->remote, r->node,
-			       (struct proto_block_ref){r->block, r->epoch},
-			       off, src, len, &moved);
-
-	return ret ? remote_error(r, "writing", ret) : 0;
+	return rw_block(ctx, r, off, (void *)src, len, true, moved);
 }
 
 static uint64_t op_remote_free(void *ctx)
@@ -366,6 +397,8 @@ static const struct pool_cluster_ops pool_ops = {
 	.read = op_read,
 	.write = op_write,
 	.remote_free = op_remote_free,
+	.move_lent = cluster_move_lent,
+	.forwarding = cluster_forwarding,
 };
 
 /* ---- what the block client asks and tells of our loans ---- */
@@ -481,6 +514,10 @@ static const struct peer_store_ops store_ops = {
 	.ptr = st_ptr,
 	.counts = st_counts,
 	.region = st_region,
+	.node_addr = cluster_node_addr,
+	.notice = cluster_notice,
+	.notices_due = cluster_notices_due,
+	.drain = cluster_st_drain,
 };
 
 /* ---- the manager client's callbacks ---- */
@@ -491,7 +528,8 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	struct pool_counts pc;
 
 	pool_get_counts(c->pool, &pc);
-	out->free = pc.blocks[POOL_FREE];
+	/* nothing to offer while we drain or leave */
+	out->free = pool_lending(c->pool) ? pc.blocks[POOL_FREE] : 0;
 	out->lll = pc.blocks[POOL_LLL];
 	out->lrl = pc.blocks[POOL_LRL];
 	out->rll = pc.blocks[POOL_RLL];
@@ -615,8 +653,11 @@ struct cluster *cluster_create(const struct cluster_config *cfg)
 	if (!c)
 		goto err_out;
 	pthread_mutex_init(&c->lock, NULL);
+	cluster_drain_init(c);
 	c->pool = cfg->pool;
 	c->node = cfg->node_id ? cfg->node_id : random_node_id();
+	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
+					    : REMOTE_DEFAULT_TIMEOUT_MS;
 	c->io_bytes = cfg->io_bytes;
 	c->io_ctx = cfg->io_ctx;
 
@@ -624,8 +665,7 @@ struct cluster *cluster_create(const struct cluster_config *cfg)
 		remote_create(cfg->keyring, c->node, pool_block_size(c->pool));
 	if (!c->remote)
 		goto err_errno;
-	if (cfg->timeout_ms > 0)
-		remote_set_timeout(c->remote, cfg->timeout_ms);
+	remote_set_timeout(c->remote, c->timeout_ms);
 	remote_set_owner(c->remote, &owner_ops, c);
 	c->peer = create_peer(c, cfg);
 	if (!c->peer)
@@ -633,19 +673,26 @@ struct cluster *cluster_create(const struct cluster_config *cfg)
 	c->mgr = create_mgr_client(c, cfg);
 	if (!c->mgr)
 		goto err_errno;
-	err = -pool_set_cluster(cfg->pool, &pool_ops, c);
+	err = -cluster_notifier_start(c);
 	if (err)
 		goto err_destroy_parts;
+	err = -pool_set_cluster(cfg->pool, &pool_ops, c);
+	if (err)
+		goto err_stop_notifier;
 	log_info("cluster: node %u serving at %s, manager %s", c->node,
 		 peer_listen_addr(c->peer), cfg->manager_addr);
 	return c;
 
 err_errno:
 	err = errno ? errno : EINVAL;
+	goto err_destroy_parts;
+err_stop_notifier:
+	cluster_notifier_stop(c);
 err_destroy_parts:
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);
+	cluster_drain_finish(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 err_out:
@@ -680,7 +727,9 @@ void cluster_destroy(struct cluster *c)
 {
 	if (!c)
 		return;
+	cluster_drain_stop(c, false);
 	pool_stop_cluster(c->pool);
+	cluster_notifier_stop(c);
 	/* a clean shutdown: our providers end our loans now, not at lease end
 	 */
 	remote_goodbye_all(c->remote);
@@ -689,6 +738,7 @@ void cluster_destroy(struct cluster *c)
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);
+	cluster_drain_finish(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -2,16 +2,20 @@
 /*
  * The CMP principles that move blocks between nodes, on top of pool.c's
  * lists:
- *   2. no free block: the coldest LLL block's content moves to a block
- *      borrowed elsewhere (LRL) and its memory is reused;
+ *   3. no free block while we lend: a lent block (RLL) moves on to a third
+ *      node (the cluster ops copy it and hand it to its owner there,
+ *      leaving an RRL forwarding record) and its memory is ours again;
+ *   2. no free block and nothing lent can move: the coldest LLL block's
+ *      content moves to a block borrowed elsewhere (LRL) and its memory
+ *      is reused;
  *   4. local blocks freed while LRL is not empty: borrowed blocks come home
  *      (a helper thread, so unlink and truncate never wait on the network),
  *      skipping unreachable providers and never stuck on one block;
- *   lending: other nodes' blocks live in our free blocks (RLL).
- * Losses, releases and reconciliation of our blocks elsewhere are in lrl.c.
- * Not here yet: principle 3 (a node that needs memory while it lends moves
- * a lent block on to a third node, keeping an RRL forwarding record), so
- * RRL stays empty, and principle 5's forwarding that builds on it.
+ *   lending: other nodes' blocks live in our free blocks (RLL), never
+ *      while we borrow ourselves, and never the reserve the evictor keeps
+ *      while we use memory ourselves.
+ * Losses, releases, reconciliation of our blocks elsewhere, and following
+ * a block its provider moved on (principle 5) are in lrl.c.
  * Network I/O happens without the pool lock; a block in flight is
  * HANDLE_MOVING and its readers and writers wait on pool->moved (a free
  * does not wait: the mover finishes it). A block moving out is on LRL with
@@ -126,7 +130,9 @@ static int move_out(struct pool *p, uint32_t h, uint32_t b,
 	pthread_mutex_unlock(&p->lock);
 	if (p->cops->borrowed)
 		p->cops->borrowed(p->cctx, ref);
-	ret = p->cops->write(p->cctx, ref, 0, pool_addr(p, b), p->block_size);
+	/* (the new provider may move it on at once: then it follows) */
+	ret = pool_remote_io(p, h, ref, 0, pool_addr(p, b), p->block_size,
+			     true);
 	if (ret)
 		log_error_rl("pool: moving block %u to node %u block %u: %s", b,
 			     ref->node, ref->block, strerror(-ret));
@@ -173,6 +179,93 @@ int pool_evict_one(struct pool *p, uint32_t *block)
 		return ret;
 	*block = b;
 	return 0;
+}
+
+/* Lent blocks tried, one after the other, before evicting our own data. */
+#define RECLAIM_TRIES 4
+
+/* A free block that appeared meanwhile (a loan ended), or NIL (lock). */
+static uint32_t take_free_locked(struct pool *p)
+{
+	uint32_t b = p->lists[POOL_FREE].head;
+
+	if (b != NIL)
+		pool_list_remove_locked(p, b);
+	return b;
+}
+
+/*
+ * The oldest loan, moved to the young end so that the next try takes
+ * another one; NIL when we lend nothing (lock).
+ */
+static uint32_t pick_lent_locked(struct pool *p)
+{
+	uint32_t b = p->lists[POOL_RLL].tail;
+
+	if (b != NIL) {
+		pool_list_remove_locked(p, b);
+		pool_list_push_head_locked(p, POOL_RLL, b);
+	}
+	return b;
+}
+
+/*
+ * Principle 3: a lent block moves on to a third node and its memory is
+ * ours again. -ENOSPC when nothing we lend can move (or we lend nothing).
+ */
+static int reclaim_lent(struct pool *p, uint32_t *block)
+{
+	int ret = -ENOSPC;
+	uint32_t b;
+
+	for (int i = 0; i < RECLAIM_TRIES; i++) {
+		pthread_mutex_lock(&p->lock);
+		b = take_free_locked(p);
+		if (b != NIL) {
+			pthread_mutex_unlock(&p->lock);
+			*block = b;
+			return 0;
+		}
+		b = pick_lent_locked(p);
+		pthread_mutex_unlock(&p->lock);
+		if (b == NIL)
+			return -ENOSPC;
+		ret = p->cops->move_lent(p->cctx, b);
+		if (ret == 0) {
+			pthread_mutex_lock(&p->lock);
+			/* the loan table gave it to us: nobody unlends it */
+			if (p->blocks[b].list == POOL_RLL)
+				pool_list_remove_locked(p, b);
+			p->lent_moved++;
+			pthread_mutex_unlock(&p->lock);
+			*block = b;
+			return 0;
+		}
+		if (ret == -ENOSPC)
+			break;
+	}
+	return ret;
+}
+
+int pool_make_room(struct pool *p, uint32_t *block)
+{
+	int lent = -ENOSPC, own;
+	bool lends;
+
+	pthread_mutex_lock(&p->lock);
+	lends = p->lists[POOL_RLL].count > 0;
+	pthread_mutex_unlock(&p->lock);
+	if (lends && p->cops->move_lent) {
+		lent = reclaim_lent(p, block);
+		if (!lent)
+			return 0;
+	}
+	/* only when nothing we lend could move: our own coldest data */
+	own = pool_evict_one(p, block);
+	if (!own)
+		return 0;
+	/* a full cluster only when neither found room anywhere */
+	return own == -EIO || lent == -EIO ? -EIO : -ENOSPC;
 }
 
 /* Blocks of LRL looked at per homecoming, so the lock is short. */
@@ -256,7 +349,8 @@ static int pull_one(struct pool *p)
 	ref = pool_loan_of(&p->handles[h]);
 	pthread_mutex_unlock(&p->lock);
 
-	ret = p->cops->read(p->cctx, &ref, 0, pool_addr(p, b), p->block_size);
+	ret = pool_remote_io(p, h, &ref, 0, pool_addr(p, b), p->block_size,
+			     false);
 
 	pthread_mutex_lock(&p->lock);
 	finish_pull_locked(p, h, b, ret);
@@ -317,7 +411,7 @@ static void refill_free(struct pool *p)
 	}
 	while (!p->helper_stop && p->lists[POOL_FREE].count < p->high_wm) {
 		pthread_mutex_unlock(&p->lock);
-		if (pool_evict_one(p, &b))
+		if (pool_make_room(p, &b))
 			return;
 		pthread_mutex_lock(&p->lock);
 		pool_list_push_head_locked(p, POOL_FREE, b);
@@ -350,14 +444,19 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 {
 	int ret;
 
+	/* the manager client's thread may count the lists already */
+	pthread_mutex_lock(&p->lock);
 	p->cops = ops;
 	p->cctx = ctx;
+	pthread_mutex_unlock(&p->lock);
 	p->helper_stop = false;
 	ret = -pthread_create(&p->helper, NULL, helper_main, p);
 	if (ret) {
 		log_error("pool: cannot start the helper thread: %s",
 			  strerror(-ret));
+		pthread_mutex_lock(&p->lock);
 		p->cops = NULL;
+		pthread_mutex_unlock(&p->lock);
 		return ret;
 	}
 	p->helper_running = true;
@@ -382,10 +481,21 @@ void pool_stop_cluster(struct pool *p)
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 {
 	uint64_t dirty[(POOL_MAX_LEND + 63) / 64] = {0};
-	uint32_t got = 0;
+	uint32_t got = 0, reserve;
 
 	n = MIN(n, POOL_MAX_LEND);
 	pthread_mutex_lock(&p->lock);
+	/*
+	 * No loan while in debt (we would only have to move it on again),
+	 * and, while we use memory ourselves, not the reserve our own
+	 * allocations are kept in (or our evictor would take it back).
+	 */
+	reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
+	if (p->no_lending || p->lists[POOL_LRL].count ||
+	    p->lists[POOL_FREE].count <= reserve)
+		n = 0;
+	else
+		n = (uint32_t)MIN(n, p->lists[POOL_FREE].count - reserve);
 	while (got < n && p->lists[POOL_FREE].head != NIL) {
 		uint32_t b = p->lists[POOL_FREE].head;
 
@@ -421,6 +531,59 @@ void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n)
 	if (kick && p->lists[POOL_LRL].count)
 		pool_kick_helper_locked(p);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void pool_set_lending(struct pool *p, bool lend)
+{
+	pthread_mutex_lock(&p->lock);
+	p->no_lending = !lend;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool pool_lending(struct pool *p)
+{
+	bool lend;
+
+	pthread_mutex_lock(&p->lock);
+	lend = !p->no_lending;
+	pthread_mutex_unlock(&p->lock);
+	return lend;
+}
+
+uint32_t pool_lent_blocks(struct pool *p, uint32_t *idx, uint32_t max)
+{
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t b = p->lists[POOL_RLL].tail; b != NIL && n < max;
+	     b = p->blocks[b].prev)
+		idx[n++] = b;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+int pool_move_lent_block(struct pool *p, uint32_t idx)
+{
+	bool lent;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	lent = idx < p->local_blocks && p->blocks[idx].list == POOL_RLL;
+	pthread_mutex_unlock(&p->lock);
+	if (!lent || !p->cops || !p->cops->move_lent)
+		return lent ? -EOPNOTSUPP : 0;
+	ret = p->cops->move_lent(p->cctx, idx);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	/* the loan table gave it to us: nobody unlends it */
+	if (p->blocks[idx].list == POOL_RLL) {
+		pool_list_remove_locked(p, idx);
+		pool_list_push_head_locked(p, POOL_FREE, idx);
+	}
+	p->lent_moved++;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
 }
 
 void *pool_block_addr(struct pool *p, uint32_t idx)

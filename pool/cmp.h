@@ -54,13 +54,28 @@ struct pool_cluster_ops {
 	void (*release)(void *ctx, const struct pool_ref *refs, uint32_t n);
 	/* Optional: releases to node (0: to any) were dropped. */
 	void (*reconcile)(void *ctx, uint32_t node);
-	/* Byte ranges; -ESTALE when the provider no longer holds the loan. */
+	/*
+	 * Byte ranges; -ESTALE when the provider no longer holds the loan,
+	 * -EREMCHG when it moved the block on (principle 5): *moved is the
+	 * loan to use instead (the pool updates the handle and retries).
+	 */
 	int (*read)(void *ctx, const struct pool_ref *r, uint32_t off,
-		    void *dst, uint32_t len);
+		    void *dst, uint32_t len, struct pool_ref *moved);
 	int (*write)(void *ctx, const struct pool_ref *r, uint32_t off,
-		     const void *src, uint32_t len);
+		     const void *src, uint32_t len, struct pool_ref *moved);
 	/* Free blocks the cluster offers elsewhere (for statfs), cached. */
 	uint64_t (*remote_free)(void *ctx);
+	/*
+	 * Optional (principle 3): moves the content of our lent block idx
+	 * (RLL) to a third node and hands it to its owner there, leaving a
+	 * forwarding record. 0: block idx is ours again (off the loan table;
+	 * the pool takes it off RLL). -EBUSY or -ESTALE: this block cannot
+	 * move now (another may); -ENOSPC: nowhere to move it (or no room for
+	 * a record); -EIO: a node failed us.
+	 */
+	int (*move_lent)(void *ctx, uint32_t idx);
+	/* Optional: forwarding records held (the RRL list). */
+	uint64_t (*forwarding)(void *ctx);
 };
 
 /* Installs the ops and starts the helper thread. Call once, early. */
@@ -73,13 +88,25 @@ void pool_stop_cluster(struct pool *p);
  * Lending (RLL): the peer service stores other nodes' blocks in our free
  * blocks; its loan table (pool/loans.h) is the authority on who holds
  * which. pool_lend() takes up to n (at most POOL_MAX_LEND) free blocks for
- * owner, cleared, and returns how many it took (0 when none is free) with
- * their indexes in idx[]. pool_unlend() takes back blocks whose loans
- * ended (indexes not lent are skipped).
+ * owner, cleared, and returns how many it took (0 when none is free, or
+ * while we borrow ourselves: no loan while in debt) with their indexes in
+ * idx[]. pool_unlend() takes back blocks whose loans ended (indexes not
+ * lent are skipped).
  */
 #define POOL_MAX_LEND 1024u
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx);
 void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n);
+/*
+ * Leaving and draining: pool_set_lending(false) makes pool_lend() lend
+ * nothing (true again: as usual). pool_lent_blocks() lists up to max
+ * blocks we lend now (RLL); pool_move_lent_block() moves lent block idx on
+ * (principle 3's move, through the cluster ops) and puts it on the free
+ * list: 0 (also when idx is not lent any more), or the op's -errno.
+ */
+void pool_set_lending(struct pool *p, bool lend);
+bool pool_lending(struct pool *p);
+uint32_t pool_lent_blocks(struct pool *p, uint32_t *idx, uint32_t max);
+int pool_move_lent_block(struct pool *p, uint32_t idx);
 /* Address of local block idx (for the peer service; idx < local blocks). */
 void *pool_block_addr(struct pool *p, uint32_t idx);
 uint32_t pool_local_blocks(const struct pool *p);
@@ -104,6 +131,15 @@ uint32_t pool_provider_dead(struct pool *p, uint32_t node);
  * pool_check_handles() meanwhile and are not pulled home.
  */
 void pool_set_node_suspect(struct pool *p, uint32_t node, bool suspect);
+/*
+ * A provider says our loan old moved on to new (principle 5, its notice).
+ * The handle naming old names new from now on: 0. Without one: 0 when a
+ * handle names new already, else -ENOENT (not known yet, or freed). freed:
+ * we gave old back before we heard; unless a handle names new, new is
+ * given back too (0).
+ */
+int pool_loan_moved(struct pool *p, const struct pool_ref *old,
+		    const struct pool_ref *new, bool freed);
 /*
  * Pulls up to max borrowed blocks home while free local blocks remain
  * (principle 4), skipping blocks on suspect providers and going on past

@@ -172,20 +172,26 @@ static struct grants_conn *take_locked(struct grants *g, uint32_t idx,
 	return gc;
 }
 
+int grants_end(struct grants *g, uint32_t idx)
+{
+	struct grants_conn *gc = NULL;
+	uint32_t rkey = 0;
+
+	if (g && idx < g->nblocks) {
+		pthread_mutex_lock(&g->lock);
+		gc = take_locked(g, idx, &rkey);
+		pthread_mutex_unlock(&g->lock);
+	}
+	return gc ? revoke_taken(g, gc, idx, rkey) : 0;
+}
+
 uint32_t grants_revoke(struct grants *g, const uint32_t *idx, uint32_t n,
 		       uint32_t *keep)
 {
-	struct grants_conn *gc;
-	uint32_t k = 0, rkey = 0;
+	uint32_t k = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		gc = NULL;
-		if (g && idx[i] < g->nblocks) {
-			pthread_mutex_lock(&g->lock);
-			gc = take_locked(g, idx[i], &rkey);
-			pthread_mutex_unlock(&g->lock);
-		}
-		if (!gc || revoke_taken(g, gc, idx[i], rkey) == 0)
+		if (grants_end(g, idx[i]) == 0)
 			keep[k++] = idx[i];
 		else
 			log_error("peer: block %u withheld from lending for "

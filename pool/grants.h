@@ -17,9 +17,12 @@
  * A window ends before its block can be lent again, however the loan
  * ended (FREE, GOODBYE, lease expiry, reconciliation): the loan table's
  * release path calls grants_revoke() before it gives blocks back to the
- * store. A connection that closes revokes every window bound to it (its
- * queue pair is already in the error state: the server shuts a connection
- * down before on_close), waiting for revokes other threads run on it.
+ * store. A loan that leaves without its block coming back to the store
+ * (moved on to another node, handed over to another owner) has its
+ * window ended by grants_end() first. A connection that closes revokes
+ * every window bound to it (its queue pair is already in the error state:
+ * the server shuts a connection down before on_close), waiting for
+ * revokes other threads run on it.
  * Loans outlive connections, windows do not: after a reconnect the owner
  * reaches older loans with messages.
  *
@@ -78,6 +81,14 @@ uint32_t grants_grant(struct grants *g, struct grants_conn *gc,
  */
 uint32_t grants_revoke(struct grants *g, const uint32_t *idx, uint32_t n,
 		       uint32_t *keep);
+
+/*
+ * Ends the window of block idx, if it has one, for a block that stays
+ * lent (its loan moves on or changes owner): 0 when none is left, or
+ * -errno when the revoke failed (logged; its connection is shut down, so
+ * its queue pair serves no access any more).
+ */
+int grants_end(struct grants *g, uint32_t idx);
 
 /* The store as an ALLOC reply names it: window of block i at base + i*bs. */
 void grants_store(const struct grants *g, uint64_t *base, uint64_t *len);

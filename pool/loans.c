@@ -9,7 +9,11 @@
  * Why a loan that ends while pinned is FREEING rather than freed: the
  * access holding it is copying into or out of the block without the lock;
  * giving the block back before that copy ends is the "check, unlock, copy"
- * race this table exists to close.
+ * race this table exists to close. For the same reason a move waits for
+ * the accesses in flight and lets no new one in (MOVING): a write that is
+ * acknowledged here is in the copy, and one that is not is refused and
+ * retried at the new place. Moves, handovers and forwarding records are in
+ * loans-move.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,49 +22,7 @@
 #include <sys/random.h>
 
 #include "cmp/util.h"
-#include "loans.h"
-
-enum loan_state {
-	LOAN_FREE,    /* not lent: the store's */
-	LOAN_LENT,    /* lent to owner under epoch */
-	LOAN_FREEING, /* ended while pinned: the last unpin releases it */
-};
-
-struct loan {
-	uint32_t owner;
-	uint32_t epoch;
-	uint32_t seen; /* owner's reconciliation generation that saw it */
-	uint16_t pins;
-	uint8_t state; /* enum loan_state */
-};
-
-struct loan_owner {
-	uint32_t node; /* 0: empty slot */
-	uint32_t nloans;
-	uint32_t gen;
-	bool reconciling;
-	uint64_t last_heard;
-};
-
-struct loans {
-	pthread_mutex_t lock; /* protects everything below */
-	struct loan *loan;    /* [nblocks] */
-	uint32_t nblocks;
-	uint32_t nlent;
-	uint32_t next_epoch;
-	struct loan_owner *owners; /* [owner_slots], power of two */
-	uint32_t owner_slots;
-	uint32_t nowners, max_owners;
-	uint64_t lease_ns;
-	loans_release_fn release;
-	void *ctx;
-};
-
-/* Blocks collected under the lock, released after it is dropped. */
-struct release_batch {
-	uint32_t idx[LOANS_RELEASE_CHUNK];
-	uint32_t n;
-};
+#include "loans-internal.h"
 
 static uint32_t random_u32(void)
 {
@@ -74,7 +36,7 @@ static uint32_t random_u32(void)
 struct loans *loans_create(const struct loans_config *cfg)
 {
 	struct loans *l;
-	uint32_t slots = 16;
+	uint32_t slots = 16, max_fwd;
 
 	if (!cfg || !cfg->release || !cfg->nblocks) {
 		errno = EINVAL;
@@ -90,27 +52,37 @@ struct loans *loans_create(const struct loans_config *cfg)
 	l->owner_slots = slots;
 	l->loan = calloc(cfg->nblocks, sizeof(*l->loan));
 	l->owners = calloc(slots, sizeof(*l->owners));
-	if (!l->loan || !l->owners) {
-		free(l->loan);
-		free(l->owners);
-		free(l);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!l->loan || !l->owners)
+		goto err_free_tables;
+	max_fwd = cfg->max_forwarding
+			  ? cfg->max_forwarding
+			  : MIN(cfg->nblocks, LOANS_DEFAULT_MAX_FORWARDING);
+	if (loans_fwd_init(l, max_fwd) < 0)
+		goto err_free_tables;
 	pthread_mutex_init(&l->lock, NULL);
+	cmp_cond_init_monotonic(&l->unpinned);
 	l->nblocks = cfg->nblocks;
 	l->lease_ns = cfg->lease_ns ? cfg->lease_ns : LOANS_DEFAULT_LEASE_NS;
 	l->next_epoch = cfg->first_epoch ? cfg->first_epoch : random_u32();
 	l->release = cfg->release;
 	l->ctx = cfg->ctx;
 	return l;
+
+err_free_tables:
+	free(l->loan);
+	free(l->owners);
+	free(l);
+	errno = ENOMEM;
+	return NULL;
 }
 
 void loans_destroy(struct loans *l)
 {
 	if (!l)
 		return;
+	pthread_cond_destroy(&l->unpinned);
 	pthread_mutex_destroy(&l->lock);
+	loans_fwd_finish(l);
 	free(l->loan);
 	free(l->owners);
 	free(l);
@@ -129,7 +101,7 @@ static uint32_t owner_home(const struct loans *l, uint32_t node)
 	return (uint32_t)((node * 2654435769u) >> 7) & (l->owner_slots - 1);
 }
 
-static struct loan_owner *find_owner_locked(struct loans *l, uint32_t node)
+struct loan_owner *loans_find_owner_locked(struct loans *l, uint32_t node)
 {
 	uint32_t i = owner_home(l, node);
 
@@ -143,10 +115,10 @@ static struct loan_owner *find_owner_locked(struct loans *l, uint32_t node)
 	}
 }
 
-static struct loan_owner *add_owner_locked(struct loans *l, uint32_t node,
-					   uint64_t now)
+struct loan_owner *loans_add_owner_locked(struct loans *l, uint32_t node,
+					  uint64_t now)
 {
-	struct loan_owner *o = find_owner_locked(l, node);
+	struct loan_owner *o = loans_find_owner_locked(l, node);
 	uint32_t i;
 
 	if (o)
@@ -186,9 +158,9 @@ static void remove_owner_locked(struct loans *l, struct loan_owner *o)
 	}
 }
 
-static void touch_locked(struct loans *l, uint32_t owner, uint64_t now)
+void loans_touch_locked(struct loans *l, uint32_t owner, uint64_t now)
 {
-	struct loan_owner *o = find_owner_locked(l, owner);
+	struct loan_owner *o = loans_find_owner_locked(l, owner);
 
 	if (o && now > o->last_heard)
 		o->last_heard = now;
@@ -197,32 +169,60 @@ static void touch_locked(struct loans *l, uint32_t owner, uint64_t now)
 void loans_touch(struct loans *l, uint32_t owner, uint64_t now)
 {
 	pthread_mutex_lock(&l->lock);
-	touch_locked(l, owner, now);
+	loans_touch_locked(l, owner, now);
 	pthread_mutex_unlock(&l->lock);
 }
 
 /* ---- ending loans ---- */
 
-static void flush(struct loans *l, struct release_batch *b)
+void loans_flush(struct loans *l, struct release_batch *b)
 {
 	if (b->n)
 		l->release(l->ctx, b->idx, b->n);
 	b->n = 0;
 }
 
+/* Lent to owner under that epoch, moving or not, and not ended. */
+bool loans_holds(const struct loans *l, uint32_t owner,
+		 struct proto_block_ref r)
+{
+	const struct loan *ln;
+
+	if (r.block >= l->nblocks)
+		return false;
+	ln = &l->loan[r.block];
+	if (ln->owner != owner || ln->epoch != r.epoch)
+		return false;
+	return ln->state == LOAN_LENT ||
+	       (ln->state == LOAN_MOVING && !(ln->flags & LOAN_F_ENDED));
+}
+
+/* Lent to owner under that epoch and not moving. */
+bool loans_matches(const struct loans *l, uint32_t owner,
+		   struct proto_block_ref r)
+{
+	return loans_holds(l, owner, r) && l->loan[r.block].state == LOAN_LENT;
+}
+
 /*
- * Ends loan idx (LENT). Pinned: FREEING, released by the last unpin.
- * Otherwise FREE and queued on b, which the caller keeps from overflowing
- * and flushes with the lock dropped.
+ * Ends loan idx (held). Moving: marked ended, settled by the mover
+ * (freed: the owner let go of it, as opposed to leaving). Pinned:
+ * FREEING, released by the last unpin. Otherwise FREE and queued on b,
+ * which the caller keeps from overflowing and flushes with the lock
+ * dropped.
  */
 static void end_loan_locked(struct loans *l, uint32_t idx,
-			    struct release_batch *b)
+			    struct release_batch *b, bool freed)
 {
 	struct loan *ln = &l->loan[idx];
-	struct loan_owner *o = find_owner_locked(l, ln->owner);
+	struct loan_owner *o = loans_find_owner_locked(l, ln->owner);
 
 	if (o)
 		o->nloans--;
+	if (ln->state == LOAN_MOVING) {
+		ln->flags |= LOAN_F_ENDED | (freed ? LOAN_F_FREED : 0);
+		return;
+	}
 	if (ln->pins) {
 		ln->state = LOAN_FREEING;
 		return;
@@ -232,16 +232,11 @@ static void end_loan_locked(struct loans *l, uint32_t idx,
 	b->idx[b->n++] = idx;
 }
 
-static bool matches(const struct loans *l, uint32_t owner,
-		    struct proto_block_ref r)
+uint32_t loans_next_epoch_locked(struct loans *l)
 {
-	const struct loan *ln;
-
-	if (r.block >= l->nblocks)
-		return false;
-	ln = &l->loan[r.block];
-	return ln->state == LOAN_LENT && ln->owner == owner &&
-	       ln->epoch == r.epoch;
+	if (!++l->next_epoch) /* 0 is never an epoch */
+		l->next_epoch = 1;
+	return l->next_epoch;
 }
 
 int loans_lend(struct loans *l, uint32_t owner, const uint32_t *idx, uint32_t n,
@@ -258,7 +253,7 @@ int loans_lend(struct loans *l, uint32_t owner, const uint32_t *idx, uint32_t n,
 			goto out_unlock;
 		}
 	}
-	o = add_owner_locked(l, owner, now);
+	o = loans_add_owner_locked(l, owner, now);
 	if (!o) {
 		ret = owner ? -ENOSPC : -EINVAL;
 		goto out_unlock;
@@ -266,11 +261,9 @@ int loans_lend(struct loans *l, uint32_t owner, const uint32_t *idx, uint32_t n,
 	for (uint32_t i = 0; i < n; i++) {
 		struct loan *ln = &l->loan[idx[i]];
 
-		if (!++l->next_epoch) /* 0 is never an epoch */
-			l->next_epoch = 1;
 		*ln = (struct loan){
 			.owner = owner,
-			.epoch = l->next_epoch,
+			.epoch = loans_next_epoch_locked(l),
 			.seen = o->gen,
 			.state = LOAN_LENT,
 		};
@@ -285,44 +278,67 @@ out_unlock:
 	return ret;
 }
 
-static int pin_locked(struct loans *l, uint32_t owner, struct proto_block_ref r)
+static int pin_locked(struct loans *l, uint32_t owner, struct proto_block_ref r,
+		      struct peer_loan *moved)
 {
+	struct fwd_rec *f;
+	struct loan *ln;
+
 	if (r.block >= l->nblocks)
 		return -ENOENT;
-	if (!matches(l, owner, r))
-		return -ESTALE;
-	if (l->loan[r.block].pins == UINT16_MAX)
+	ln = &l->loan[r.block];
+	if (loans_matches(l, owner, r)) {
+		if (ln->pins == UINT16_MAX)
+			return -EBUSY;
+		ln->pins++;
+		/* the owner knows this loan: a reconciliation may judge it */
+		ln->flags &= (uint8_t)~LOAN_F_HANDED;
+		return 0;
+	}
+	/* being moved: refused now, answered MOVED once the copy is there */
+	if (loans_holds(l, owner, r))
 		return -EBUSY;
-	l->loan[r.block].pins++;
-	return 0;
+	f = loans_fwd_find_locked(l, owner, r.block, r.epoch);
+	if (f) {
+		if (moved)
+			*moved = f->to;
+		return -EREMCHG;
+	}
+	return -ESTALE;
 }
 
 int loans_pin(struct loans *l, uint32_t owner, struct proto_block_ref r,
-	      uint64_t now)
+	      uint64_t now, struct peer_loan *moved)
 {
 	int ret;
 
 	pthread_mutex_lock(&l->lock);
-	ret = pin_locked(l, owner, r);
-	touch_locked(l, owner, now);
+	ret = pin_locked(l, owner, r, moved);
+	loans_touch_locked(l, owner, now);
 	pthread_mutex_unlock(&l->lock);
 	return ret;
 }
 
 /*
- * Drops one pin; a FREEING loan whose last pin this was goes on b. True
- * when the loan ended while the pin held it (the access touched a block
- * that is no longer the owner's to keep).
+ * Drops one pin; a FREEING loan whose last pin this was goes on b, a
+ * MOVING one wakes its mover. True when the loan ended while the pin held
+ * it (the access touched a block that is no longer the owner's to keep).
  */
 static bool unpin_locked(struct loans *l, uint32_t idx, struct release_batch *b)
 {
-	struct loan *ln = &l->loan[idx];
+	struct loan *ln;
 	bool ended;
 
-	if (idx >= l->nblocks || !ln->pins)
+	if (idx >= l->nblocks || !l->loan[idx].pins)
 		return false;
-	ended = ln->state != LOAN_LENT;
-	if (--ln->pins || ln->state != LOAN_FREEING)
+	ln = &l->loan[idx];
+	ended = ln->state == LOAN_FREEING ||
+		(ln->state == LOAN_MOVING && (ln->flags & LOAN_F_ENDED));
+	if (--ln->pins)
+		return ended;
+	if (ln->state == LOAN_MOVING)
+		pthread_cond_broadcast(&l->unpinned);
+	if (ln->state != LOAN_FREEING)
 		return ended;
 	ln->state = LOAN_FREE;
 	l->nlent--;
@@ -332,7 +348,7 @@ static bool unpin_locked(struct loans *l, uint32_t idx, struct release_batch *b)
 
 int loans_pin_many(struct loans *l, uint32_t owner,
 		   const struct proto_block_ref *refs, uint32_t n, uint64_t now,
-		   uint32_t *bad)
+		   uint32_t *bad, struct peer_loan *moved)
 {
 	struct release_batch b = {.n = 0};
 	uint32_t i;
@@ -340,7 +356,7 @@ int loans_pin_many(struct loans *l, uint32_t owner,
 
 	pthread_mutex_lock(&l->lock);
 	for (i = 0; i < n; i++) {
-		ret = pin_locked(l, owner, refs[i]);
+		ret = pin_locked(l, owner, refs[i], moved);
 		if (ret)
 			break;
 	}
@@ -350,7 +366,7 @@ int loans_pin_many(struct loans *l, uint32_t owner,
 		while (i--)
 			unpin_locked(l, refs[i].block, &b);
 	}
-	touch_locked(l, owner, now);
+	loans_touch_locked(l, owner, now);
 	pthread_mutex_unlock(&l->lock);
 	return ret;
 }
@@ -363,7 +379,7 @@ int loans_unpin(struct loans *l, uint32_t idx)
 	pthread_mutex_lock(&l->lock);
 	ended = unpin_locked(l, idx, &b);
 	pthread_mutex_unlock(&l->lock);
-	flush(l, &b);
+	loans_flush(l, &b);
 	return ended ? -ESTALE : 0;
 }
 
@@ -379,7 +395,7 @@ int loans_unpin_many(struct loans *l, const struct proto_block_ref *refs,
 		for (; i < n && b.n < LOANS_RELEASE_CHUNK; i++)
 			ended |= unpin_locked(l, refs[i].block, &b);
 		pthread_mutex_unlock(&l->lock);
-		flush(l, &b);
+		loans_flush(l, &b);
 	}
 	return ended ? -ESTALE : 0;
 }
@@ -390,29 +406,42 @@ uint32_t loans_free(struct loans *l, uint32_t owner,
 {
 	struct release_batch b = {.n = 0};
 	uint32_t ended = 0, i = 0;
+	struct fwd_rec *f;
 
 	do {
 		pthread_mutex_lock(&l->lock);
-		touch_locked(l, owner, now);
+		loans_touch_locked(l, owner, now);
 		for (; i < n && b.n < LOANS_RELEASE_CHUNK; i++) {
-			if (!matches(l, owner, refs[i]))
+			if (loans_holds(l, owner, refs[i])) {
+				end_loan_locked(l, refs[i].block, &b, true);
+				ended++;
 				continue;
-			end_loan_locked(l, refs[i].block, &b);
-			ended++;
+			}
+			/*
+			 * It moved on: the owner may not know where, and the
+			 * new place is its to free too; tell it once more.
+			 */
+			f = loans_fwd_find_locked(l, owner, refs[i].block,
+						  refs[i].epoch);
+			if (f) {
+				f->flags |= LOANS_FWD_FREED;
+				f->notice_at = 0;
+			}
 		}
 		pthread_mutex_unlock(&l->lock);
-		flush(l, &b);
+		loans_flush(l, &b);
 	} while (i < n);
 	return ended;
 }
 
 /*
- * Ends owner's LENT loans for which keep() is false, scanning the whole
- * table in chunks so the lock is never held across a release.
+ * Ends owner's loans for which keep() is false, scanning the whole table
+ * in chunks so the lock is never held across a release.
  */
-static uint32_t
-end_owner_loans(struct loans *l, uint32_t owner,
-		bool (*keep)(const struct loan *ln, uint32_t gen), uint32_t gen)
+static uint32_t end_owner_loans(struct loans *l, uint32_t owner,
+				bool (*keep)(const struct loan *ln,
+					     uint32_t gen),
+				uint32_t gen, bool freed)
 {
 	struct release_batch b = {.n = 0};
 	uint32_t ended = 0, i = 0;
@@ -422,21 +451,28 @@ end_owner_loans(struct loans *l, uint32_t owner,
 		for (; i < l->nblocks && b.n < LOANS_RELEASE_CHUNK; i++) {
 			const struct loan *ln = &l->loan[i];
 
-			if (ln->state != LOAN_LENT || ln->owner != owner ||
+			if (!loans_holds(
+				    l, owner,
+				    (struct proto_block_ref){i, ln->epoch}) ||
 			    (keep && keep(ln, gen)))
 				continue;
-			end_loan_locked(l, i, &b);
+			end_loan_locked(l, i, &b, freed);
 			ended++;
 		}
 		pthread_mutex_unlock(&l->lock);
-		flush(l, &b);
+		loans_flush(l, &b);
 	} while (i < l->nblocks);
 	return ended;
 }
 
 uint32_t loans_free_owner(struct loans *l, uint32_t owner)
 {
-	return end_owner_loans(l, owner, NULL, 0);
+	uint32_t ended = end_owner_loans(l, owner, NULL, 0, false);
+
+	pthread_mutex_lock(&l->lock);
+	loans_fwd_drop_owner_locked(l, owner);
+	pthread_mutex_unlock(&l->lock);
+	return ended;
 }
 
 /* The first owner at or after slot *s silent for longer than the lease. */
@@ -464,6 +500,9 @@ size_t loans_expire(struct loans *l, uint64_t now, struct loans_expired *out,
 	for (;;) {
 		pthread_mutex_lock(&l->lock);
 		o = next_silent_locked(l, now, &s);
+		/* where its loans went is nobody else's business */
+		if (o && o->nfwd)
+			loans_fwd_drop_owner_locked(l, o->node);
 		if (o && !o->nloans) {
 			/* forgotten; the shift may bring another into slot s */
 			remove_owner_locked(l, o);
@@ -479,7 +518,7 @@ size_t loans_expire(struct loans *l, uint64_t now, struct loans_expired *out,
 		if (!o)
 			return found;
 		/* its loans end now; the owner is forgotten on the next look */
-		e.blocks = end_owner_loans(l, e.owner, NULL, 0);
+		e.blocks = end_owner_loans(l, e.owner, NULL, 0, false);
 		if (found < max)
 			out[found] = e;
 		found++;
@@ -493,7 +532,7 @@ void loans_reconcile_begin(struct loans *l, uint32_t owner, uint64_t now)
 	struct loan_owner *o;
 
 	pthread_mutex_lock(&l->lock);
-	o = add_owner_locked(l, owner, now);
+	o = loans_add_owner_locked(l, owner, now);
 	if (o) {
 		o->gen++;
 		o->reconciling = true;
@@ -511,21 +550,28 @@ uint32_t loans_reconcile_mark(struct loans *l, uint32_t owner,
 	uint32_t nmissing = 0;
 
 	pthread_mutex_lock(&l->lock);
-	o = find_owner_locked(l, owner);
+	o = loans_find_owner_locked(l, owner);
 	for (uint32_t i = 0; i < n; i++) {
-		if (o && matches(l, owner, refs[i]))
-			l->loan[refs[i].block].seen = o->gen;
-		else
+		if (o && loans_holds(l, owner, refs[i])) {
+			struct loan *ln = &l->loan[refs[i].block];
+
+			ln->seen = o->gen;
+			ln->flags &= (uint8_t)~LOAN_F_HANDED;
+		} else if (!loans_fwd_find_locked(l, owner, refs[i].block,
+						  refs[i].epoch)) {
+			/* (one that moved on is still the owner's) */
 			missing[nmissing++] = refs[i];
+		}
 	}
-	touch_locked(l, owner, now);
+	loans_touch_locked(l, owner, now);
 	pthread_mutex_unlock(&l->lock);
 	return nmissing;
 }
 
+/* Claimed in this reconciliation, or handed over and not known yet. */
 static bool seen_in(const struct loan *ln, uint32_t gen)
 {
-	return ln->seen == gen;
+	return ln->seen == gen || (ln->flags & LOAN_F_HANDED);
 }
 
 uint32_t loans_reconcile_end(struct loans *l, uint32_t owner)
@@ -534,7 +580,7 @@ uint32_t loans_reconcile_end(struct loans *l, uint32_t owner)
 	uint32_t gen;
 
 	pthread_mutex_lock(&l->lock);
-	o = find_owner_locked(l, owner);
+	o = loans_find_owner_locked(l, owner);
 	if (!o || !o->reconciling) {
 		pthread_mutex_unlock(&l->lock);
 		return 0;
@@ -542,7 +588,8 @@ uint32_t loans_reconcile_end(struct loans *l, uint32_t owner)
 	o->reconciling = false;
 	gen = o->gen;
 	pthread_mutex_unlock(&l->lock);
-	return end_owner_loans(l, owner, seen_in, gen);
+	/* unclaimed: like a FREE (a loan moving on is then freed there too) */
+	return end_owner_loans(l, owner, seen_in, gen, true);
 }
 
 /* ---- introspection ---- */
@@ -563,7 +610,7 @@ uint32_t loans_lent_to(struct loans *l, uint32_t owner)
 	uint32_t n;
 
 	pthread_mutex_lock(&l->lock);
-	o = find_owner_locked(l, owner);
+	o = loans_find_owner_locked(l, owner);
 	n = o ? o->nloans : 0;
 	pthread_mutex_unlock(&l->lock);
 	return n;

@@ -205,6 +205,127 @@ uint32_t pool_loans_lost(struct pool *p, const struct pool_ref *refs,
 	return lost;
 }
 
+/* Does loc hold loan r (on LRL)? */
+static bool names_locked(const struct handle_loc *loc, const struct pool_ref *r)
+{
+	return (loc->flags & HF_ON_LRL) && loc->provider_node == r->node &&
+	       loc->remote_block == r->block && loc->remote_epoch == r->epoch;
+}
+
+static void set_loan_locked(struct handle_loc *loc, const struct pool_ref *r)
+{
+	loc->provider_node = r->node;
+	loc->remote_block = r->block;
+	loc->remote_epoch = r->epoch;
+}
+
+/* Moves a block may make while one access follows it, before EIO. */
+#define POOL_MAX_HOPS 8u
+
+/*
+ * A provider answered that h's loan *ref moved on to *moved. h names the
+ * new loan from now on if it still named *ref, and the old provider is
+ * told so by a FREE of *ref (its forwarding record then goes); if a
+ * notice updated h first, that is the new loan. *ref becomes h's loan.
+ * The caller holds h (a pin, or it is moving it), so h is still the
+ * block it was. -EIO when h has no loan any more (lost meanwhile).
+ */
+static int follow_locked(struct pool *p, uint32_t h, struct pool_ref *ref,
+			 const struct pool_ref *moved)
+{
+	struct handle_loc *loc = pool_handle_locked(p, h);
+
+	if (!loc || !(loc->flags & HF_ON_LRL))
+		return -EIO;
+	if (names_locked(loc, ref)) {
+		set_loan_locked(loc, moved);
+		p->followed++;
+		pool_release_locked(p, ref);
+	}
+	*ref = pool_loan_of(loc);
+	return 0;
+}
+
+/*
+ * The provider no longer holds *ref (STALE): lost, unless h names another
+ * loan by now (a notice moved it while our request was on its way, and
+ * the old provider forgot the forwarding record once we confirmed): then
+ * *ref becomes that loan and true (ask there).
+ */
+static bool moved_meanwhile_locked(struct pool *p, uint32_t h,
+				   struct pool_ref *ref)
+{
+	struct handle_loc *loc = pool_handle_locked(p, h);
+
+	if (!loc || !(loc->flags & HF_ON_LRL) || names_locked(loc, ref))
+		return false;
+	*ref = pool_loan_of(loc);
+	return true;
+}
+
+int pool_remote_io(struct pool *p, uint32_t h, struct pool_ref *ref,
+		   uint32_t off, void *buf, uint32_t len, bool write)
+{
+	struct pool_ref moved;
+	bool again;
+	int ret;
+
+	for (uint32_t hops = 0;; hops++) {
+		ret = write ? p->cops->write(p->cctx, ref, off, buf, len,
+					     &moved)
+			    : p->cops->read(p->cctx, ref, off, buf, len,
+					    &moved);
+		if (ret != -EREMCHG && ret != -ESTALE)
+			return ret;
+		if (hops == POOL_MAX_HOPS) {
+			log_error_rl("pool: block %u on node %u moved on %u "
+				     "times during one access; giving up",
+				     ref->block, ref->node, hops);
+			return -EIO;
+		}
+		pthread_mutex_lock(&p->lock);
+		if (ret == -ESTALE)
+			again = moved_meanwhile_locked(p, h, ref);
+		else
+			again = !follow_locked(p, h, ref, &moved);
+		pthread_mutex_unlock(&p->lock);
+		if (!again)
+			return ret == -ESTALE ? ret : -EIO;
+	}
+}
+
+/* The handle on LRL that holds loan r, or 0 (lock held; a scan). */
+static uint32_t find_loan_locked(struct pool *p, const struct pool_ref *r)
+{
+	for (uint32_t h = p->lrl_head; h != NIL; h = p->handles[h].next)
+		if (names_locked(&p->handles[h], r))
+			return h;
+	return 0;
+}
+
+int pool_loan_moved(struct pool *p, const struct pool_ref *old,
+		    const struct pool_ref *new, bool freed)
+{
+	uint32_t h;
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	h = find_loan_locked(p, old);
+	if (h) {
+		set_loan_locked(&p->handles[h], new);
+		p->followed++;
+	} else if (find_loan_locked(p, new)) {
+		/* a MOVED answer told us first (and we confirmed) */
+	} else if (freed) {
+		/* we let go of old before we heard: new is ours to give back */
+		pool_release_locked(p, new);
+	} else {
+		ret = -ENOENT;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
 bool pool_node_suspect_locked(const struct pool *p, uint32_t node)
 {
 	if (p->suspect_overflow)

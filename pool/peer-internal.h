@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private layout of struct peer (include/cmp/peer.h), shared by peer.c
- * (the request handlers and the connections) and peer-loans.c (the loan
- * table, its lease thread, and the memory windows that mirror its loans
- * for one-sided access).
+ * Private layout of the peer service (include/cmp/peer.h), shared by
+ * peer.c (the request loop, the data path and the connections),
+ * peer-loans.c (the loan table, its lease thread, and the memory windows
+ * that mirror its loans for one-sided access) and peer-move.c (moving
+ * loans on: HANDOVER, MOVE_NOTICE, DRAIN and the mover's calls).
  */
-#ifndef CMP_PEER_INTERNAL_H
-#define CMP_PEER_INTERNAL_H
+#ifndef CMP_POOL_PEER_INTERNAL_H
+#define CMP_POOL_PEER_INTERNAL_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "cmp/peer.h"
+#include "cmp/server.h"
+#include "cmp/wire.h"
+#include "loans.h"
+#include "proto_block.h"
 
-struct server;
-struct loans;
 struct grants;
+struct grants_conn;
 
 struct peer {
 	struct server *srv;
@@ -35,6 +40,49 @@ struct peer {
 	bool stopping;
 };
 
+/* Per-connection state; only its connection thread touches it. */
+struct peer_conn {
+	uint32_t owner;		/* conn_peer_node(): 0 for tools */
+	struct grants_conn *gc; /* NULL: no windows on this connection */
+	uint8_t msg[PROTO_BLOCK_MAX_IDX_MSG];
+	uint32_t idx[PROTO_BLOCK_MAX_IDX];
+	uint32_t epoch[PROTO_BLOCK_MAX_IDX];
+	uint32_t rkey[PROTO_BLOCK_MAX_IDX];
+	struct proto_block_ref refs[PROTO_BLOCK_MAX_IDX];
+	struct proto_block_ref missing[PROTO_BLOCK_MAX_IDX];
+	struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
+	struct proto_block_ref pinned[PROTO_BLOCK_MAX_BATCH];
+	struct iovec iov[PROTO_BLOCK_MAX_BATCH + 1];
+};
+
+_Static_assert(PROTO_BLOCK_MAX_IDX_MSG >= PROTO_BLOCK_MAX_BATCH_HDR,
+	       "msg holds a batch prefix");
+
+typedef int (*peer_handler_fn)(struct peer *p, struct server_conn *sc,
+			       const struct wire_hdr *h);
+
+/*
+ * A payload the decoder refused: answered with the reason, and the
+ * connection closed (returns err).
+ */
+int peer_refuse_and_close(struct server_conn *sc, const struct wire_hdr *h,
+			  int err);
+/* A payload read failed: answered when it failed verification; err. */
+int peer_read_failed(struct server_conn *sc, const struct wire_hdr *h, int err);
+/* Reads a whole small payload (at most cap bytes) into buf; 0 or -errno. */
+int peer_read_all(struct server_conn *sc, const struct wire_hdr *h, void *buf,
+		  size_t cap);
+/* 0 when the connection has an owner node; else refused: 1 or -errno. */
+int peer_need_owner(struct server_conn *sc, const struct wire_hdr *h);
+/* Answers a refused block access (MOVED with *mv); logged with numbers. */
+int peer_reply_refused(struct server_conn *sc, const struct wire_hdr *h,
+		       uint32_t st, uint32_t owner, uint32_t block,
+		       const struct proto_block_moved *mv);
+/* node's address from the store into addr ("" when it does not know). */
+void peer_node_addr(struct peer *p, uint32_t node, char *addr);
+
+/* peer-loans.c */
+
 /*
  * The windows (on an rdma:// listener whose store has a region), the loan
  * table and its lease thread. 0 or -errno (nothing left behind).
@@ -48,5 +96,20 @@ void peer_loans_stop(struct peer *p);
  * thread, no lock held.
  */
 void peer_release_blocks(void *ctx, const uint32_t *idx, uint32_t n);
+/*
+ * Ends the window over lent block idx, if it has one, while the block is
+ * not in the store (a move or a handover holds it): 0 when nothing can
+ * reach the block one-sided any more, -EIO when the revoke failed (its
+ * connection is then shut down).
+ */
+int peer_revoke_window(struct peer *p, uint32_t idx);
+
+/* peer-move.c: the handlers of HANDOVER, MOVE_NOTICE and DRAIN. */
+int peer_handle_handover(struct peer *p, struct server_conn *sc,
+			 const struct wire_hdr *h);
+int peer_handle_notice(struct peer *p, struct server_conn *sc,
+		       const struct wire_hdr *h);
+int peer_handle_drain(struct peer *p, struct server_conn *sc,
+		      const struct wire_hdr *h);
 
 #endif

@@ -7,7 +7,9 @@
  * before the store can lend the block again: so FREE, GOODBYE, a lease
  * that expired and a reconciliation all end one-sided access the same
  * way, and a block still pinned by a copy in flight is released (and its
- * window revoked) by the last unpin.
+ * window revoked) by the last unpin. A loan that leaves without coming
+ * back to the store (moved on to another node, handed over to another
+ * owner: peer-move.c) has its window revoked by peer_revoke_window().
  */
 #include <errno.h>
 #include <pthread.h>
@@ -40,6 +42,12 @@ void peer_release_blocks(void *ctx, const uint32_t *idx, uint32_t n)
 			p->ops->free(p->ctx, keep, k);
 		done += chunk;
 	}
+}
+
+int peer_revoke_window(struct peer *p, uint32_t idx)
+{
+	/* the block stays out of the store: only its window ends here */
+	return grants_end(p->grants, idx) < 0 ? -EIO : 0;
 }
 
 size_t peer_expire_leases(struct peer *p)

@@ -40,41 +40,18 @@
 #include "cmp/util.h"
 #include "cmp/wire.h"
 #include "grants.h"
-#include "loans.h"
 #include "peer-internal.h"
-#include "proto_block.h"
 
 /* How long a fence waits for the owner's old connection(s) to end. */
 #define PEER_FENCE_MS 3000
-
-/* Per-connection state; only its connection thread touches it. */
-struct peer_conn {
-	uint32_t owner;		/* conn_peer_node(): 0 for tools */
-	struct grants_conn *gc; /* NULL: no windows on this connection */
-	uint8_t msg[PROTO_BLOCK_MAX_IDX_MSG];
-	uint32_t idx[PROTO_BLOCK_MAX_IDX];
-	uint32_t epoch[PROTO_BLOCK_MAX_IDX];
-	uint32_t rkey[PROTO_BLOCK_MAX_IDX];
-	struct proto_block_ref refs[PROTO_BLOCK_MAX_IDX];
-	struct proto_block_ref missing[PROTO_BLOCK_MAX_IDX];
-	struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
-	struct proto_block_ref pinned[PROTO_BLOCK_MAX_BATCH];
-	struct iovec iov[PROTO_BLOCK_MAX_BATCH + 1];
-};
-
-_Static_assert(PROTO_BLOCK_MAX_IDX_MSG >= PROTO_BLOCK_MAX_BATCH_HDR,
-	       "msg holds a batch prefix");
-
-typedef int (*peer_handler_fn)(struct peer *p, struct server_conn *sc,
-			       const struct wire_hdr *h);
 
 /*
  * A payload the decoder refused: the stream may be out of step, so answer
  * with the reason (the owner gets a clean errno) and close the connection;
  * the server logs the one line naming the peer.
  */
-static int refuse_and_close(struct server_conn *sc, const struct wire_hdr *h,
-			    int err)
+int peer_refuse_and_close(struct server_conn *sc, const struct wire_hdr *h,
+			  int err)
 {
 	/* a payload of the wrong size is an invalid request too */
 	uint32_t st =
@@ -89,11 +66,10 @@ static int refuse_and_close(struct server_conn *sc, const struct wire_hdr *h,
  * (the owner gets a clean errno) before the connection closes; anything
  * else (the connection broke) just closes it.
  */
-static int read_failed(struct server_conn *sc, const struct wire_hdr *h,
-		       int err)
+int peer_read_failed(struct server_conn *sc, const struct wire_hdr *h, int err)
 {
 	if (err == -EBADMSG)
-		return refuse_and_close(sc, h, err);
+		return peer_refuse_and_close(sc, h, err);
 	return err;
 }
 
@@ -105,42 +81,48 @@ static int read_prefix(struct server_conn *sc, const struct wire_hdr *h,
 	int ret;
 
 	if (wire_payload_left(c) < len)
-		return refuse_and_close(sc, h, -EMSGSIZE);
+		return peer_refuse_and_close(sc, h, -EMSGSIZE);
 	ret = wire_read(c, buf, len);
-	return ret < 0 ? read_failed(sc, h, ret) : 0;
+	return ret < 0 ? peer_read_failed(sc, h, ret) : 0;
 }
 
 /* Reads a whole small payload (at most cap bytes) into buf. */
-static int read_all(struct server_conn *sc, const struct wire_hdr *h, void *buf,
-		    size_t cap)
+int peer_read_all(struct server_conn *sc, const struct wire_hdr *h, void *buf,
+		  size_t cap)
 {
 	int ret = server_read_payload(sc, h, buf, cap);
 
 	if (ret == -EMSGSIZE)
-		return refuse_and_close(sc, h, ret);
-	return ret < 0 ? read_failed(sc, h, ret) : 0;
+		return peer_refuse_and_close(sc, h, ret);
+	return ret < 0 ? peer_read_failed(sc, h, ret) : 0;
 }
 
 /*
- * The wire status for a refused pin: a loan that moved on (the store
- * knows where) is MOVED with *mv filled; any other loan that is not the
- * owner's any more is STALE.
+ * The wire status for a refused pin: a loan that moved on (principle 5)
+ * is MOVED with *mv filled from its forwarding record; any other loan that
+ * is not the owner's any more is STALE, one being moved right now BUSY.
  */
-static uint32_t refused_status(struct peer *p, int err, uint32_t owner,
-			       uint32_t block, struct proto_block_moved *mv)
+static uint32_t refused_status(struct peer *p, int err,
+			       struct proto_block_ref r,
+			       const struct peer_loan *to,
+			       struct proto_block_moved *mv)
 {
-	if (err == -ESTALE && p->ops->moved &&
-	    p->ops->moved(p->ctx, block, owner, mv) == 0) {
-		mv->from = block;
-		return WIRE_S_MOVED;
-	}
-	return wire_status_from_errno(err);
+	if (err != -EREMCHG)
+		return wire_status_from_errno(err);
+	*mv = (struct proto_block_moved){
+		.from = r.block,
+		.from_epoch = r.epoch,
+		.node = to->node,
+		.block = to->block,
+		.epoch = to->epoch,
+	};
+	peer_node_addr(p, to->node, mv->addr);
+	return WIRE_S_MOVED;
 }
 
-/* Answers a refused block access; logged here with the numbers. */
-static int reply_refused(struct server_conn *sc, const struct wire_hdr *h,
-			 uint32_t st, uint32_t owner, uint32_t block,
-			 const struct proto_block_moved *mv)
+int peer_reply_refused(struct server_conn *sc, const struct wire_hdr *h,
+		       uint32_t st, uint32_t owner, uint32_t block,
+		       const struct proto_block_moved *mv)
 {
 	uint8_t buf[PROTO_BLOCK_MOVED_SIZE];
 	struct iovec iov = {buf, 0};
@@ -162,6 +144,10 @@ static int reply_refused(struct server_conn *sc, const struct wire_hdr *h,
 			    "%u block %u",
 			    server_conn_peer(sc), wire_op_name(h->op), block,
 			    owner, mv->node, mv->block);
+	else if (st == WIRE_S_BUSY)
+		log_debug("peer: %s: %s block %u of owner %u: being moved",
+			  server_conn_peer(sc), wire_op_name(h->op), block,
+			  owner);
 	else
 		log_warn_rl("peer: %s: %s block %u by owner %u refused: %s",
 			    server_conn_peer(sc), wire_op_name(h->op), block,
@@ -169,8 +155,16 @@ static int reply_refused(struct server_conn *sc, const struct wire_hdr *h,
 	return server_reply(sc, h, st, &iov, iov.iov_len ? 1 : 0);
 }
 
+void peer_node_addr(struct peer *p, uint32_t node, char *addr)
+{
+	addr[0] = '\0';
+	if (p->ops->node_addr && p->ops->node_addr(p->ctx, node, addr) < 0)
+		addr[0] = '\0';
+	addr[PROTO_BLOCK_ADDR_LEN - 1] = '\0';
+}
+
 /* Requests that make or use loans need an owner: tools have none. */
-static int need_owner(struct server_conn *sc, const struct wire_hdr *h)
+int peer_need_owner(struct server_conn *sc, const struct wire_hdr *h)
 {
 	struct peer_conn *pc = server_conn_data(sc);
 	int ret;
@@ -179,7 +173,7 @@ static int need_owner(struct server_conn *sc, const struct wire_hdr *h)
 		return 0;
 	ret = server_skip_payload(sc, h);
 	if (ret < 0)
-		return read_failed(sc, h, ret);
+		return peer_read_failed(sc, h, ret);
 	log_warn_rl("peer: %s: %s from a connection without a node id refused",
 		    server_conn_peer(sc), wire_op_name(h->op));
 	server_reply(sc, h, WIRE_S_PERM, NULL, 0);
@@ -203,7 +197,7 @@ static int handle_ping(struct peer *p, struct server_conn *sc,
 	int ret = server_skip_payload(sc, h);
 
 	if (ret < 0)
-		return read_failed(sc, h, ret);
+		return peer_read_failed(sc, h, ret);
 	if (pc->owner)
 		loans_touch(p->loans, pc->owner, cmp_now_ns());
 	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
@@ -225,10 +219,10 @@ static int handle_status(struct peer *p, struct server_conn *sc,
 	int ret;
 
 	if (h->len)
-		return refuse_and_close(sc, h, -EMSGSIZE);
+		return peer_refuse_and_close(sc, h, -EMSGSIZE);
 	ret = server_skip_payload(sc, h);
 	if (ret < 0)
-		return read_failed(sc, h, ret);
+		return peer_read_failed(sc, h, ret);
 	if (pc->owner)
 		loans_touch(p->loans, pc->owner, cmp_now_ns());
 	p->ops->counts(p->ctx, &st.total, &st.free);
@@ -274,15 +268,15 @@ static int handle_alloc(struct peer *p, struct server_conn *sc,
 	uint32_t n, flags, windows = 0;
 	int ret, got;
 
-	ret = need_owner(sc, h);
+	ret = peer_need_owner(sc, h);
 	if (ret)
 		return ret < 0 ? ret : 0;
-	ret = read_all(sc, h, pc->msg, PROTO_BLOCK_ALLOC_REQ_SIZE);
+	ret = peer_read_all(sc, h, pc->msg, PROTO_BLOCK_ALLOC_REQ_SIZE);
 	if (ret < 0)
 		return ret;
 	ret = proto_block_alloc_req_decode(pc->msg, h->len, &n, &flags);
 	if (ret < 0)
-		return refuse_and_close(sc, h, ret);
+		return peer_refuse_and_close(sc, h, ret);
 	got = p->ops->alloc(p->ctx, pc->owner, n, pc->idx);
 	if (got < 0) {
 		log_debug("peer: %s: owner %u wanted %u blocks: %s",
@@ -312,23 +306,25 @@ static int handle_free(struct peer *p, struct server_conn *sc,
 		       const struct wire_hdr *h)
 {
 	struct peer_conn *pc = server_conn_data(sc);
-	uint32_t flags, n;
+	uint32_t flags, n, freed;
 	int ret;
 
-	ret = need_owner(sc, h);
+	ret = peer_need_owner(sc, h);
 	if (ret)
 		return ret < 0 ? ret : 0;
-	ret = read_all(sc, h, pc->msg, sizeof(pc->msg));
+	ret = peer_read_all(sc, h, pc->msg, sizeof(pc->msg));
 	if (ret < 0)
 		return ret;
 	ret = proto_block_list_decode(pc->msg, h->len, 1, &flags, pc->refs,
 				      PROTO_BLOCK_MAX_IDX, &n);
 	if (ret < 0 || flags)
-		return refuse_and_close(sc, h, ret < 0 ? ret : -EINVAL);
+		return peer_refuse_and_close(sc, h, ret < 0 ? ret : -EINVAL);
 	/* stale entries are skipped: a retried FREE is harmless */
-	return reply_count(
-		sc, h,
-		loans_free(p->loans, pc->owner, pc->refs, n, cmp_now_ns()));
+	freed = loans_free(p->loans, pc->owner, pc->refs, n, cmp_now_ns());
+	/* a FREE of a loan that moved on asks for one more notice */
+	if (p->ops->notices_due && loans_forwarding_to(p->loans, pc->owner))
+		p->ops->notices_due(p->ctx);
+	return reply_count(sc, h, freed);
 }
 
 static int handle_reconcile(struct peer *p, struct server_conn *sc,
@@ -339,16 +335,16 @@ static int handle_reconcile(struct peer *p, struct server_conn *sc,
 	uint32_t flags, n, nmissing, freed = 0;
 	int ret;
 
-	ret = need_owner(sc, h);
+	ret = peer_need_owner(sc, h);
 	if (ret)
 		return ret < 0 ? ret : 0;
-	ret = read_all(sc, h, pc->msg, sizeof(pc->msg));
+	ret = peer_read_all(sc, h, pc->msg, sizeof(pc->msg));
 	if (ret < 0)
 		return ret;
 	ret = proto_block_list_decode(pc->msg, h->len, 0, &flags, pc->refs,
 				      PROTO_BLOCK_MAX_IDX, &n);
 	if (ret < 0)
-		return refuse_and_close(sc, h, ret);
+		return peer_refuse_and_close(sc, h, ret);
 	if ((flags & PROTO_BLOCK_RECONCILE_FENCE) &&
 	    server_fence_node(sc, PEER_FENCE_MS) < 0)
 		return server_reply(sc, h, WIRE_S_BUSY, NULL, 0);
@@ -378,8 +374,8 @@ static int handle_goodbye(struct peer *p, struct server_conn *sc,
 	int ret;
 
 	if (h->len)
-		return refuse_and_close(sc, h, -EMSGSIZE);
-	ret = need_owner(sc, h);
+		return peer_refuse_and_close(sc, h, -EMSGSIZE);
+	ret = peer_need_owner(sc, h);
 	if (ret)
 		return ret < 0 ? ret : 0;
 	freed = loans_free_owner(p->loans, pc->owner);
@@ -394,25 +390,30 @@ static int handle_read(struct peer *p, struct server_conn *sc,
 	struct peer_conn *pc = server_conn_data(sc);
 	struct proto_block_moved mv;
 	struct proto_block_rw rw;
+	struct peer_loan to;
 	struct iovec iov;
 	int ret;
 
-	ret = need_owner(sc, h);
+	ret = peer_need_owner(sc, h);
 	if (ret)
 		return ret < 0 ? ret : 0;
-	ret = read_all(sc, h, pc->msg, PROTO_BLOCK_RW_SIZE);
+	ret = peer_read_all(sc, h, pc->msg, PROTO_BLOCK_RW_SIZE);
 	if (ret < 0)
 		return ret;
 	ret = proto_block_rw_decode(pc->msg, h->len, h->len, false,
 				    p->block_size, &rw);
 	if (ret < 0)
-		return refuse_and_close(sc, h, ret);
+		return peer_refuse_and_close(sc, h, ret);
 	ret = loans_pin(p->loans, pc->owner,
 			(struct proto_block_ref){rw.block, rw.epoch},
-			cmp_now_ns());
+			cmp_now_ns(), &to);
 	if (ret < 0)
-		return reply_refused(
-			sc, h, refused_status(p, ret, pc->owner, rw.block, &mv),
+		return peer_reply_refused(
+			sc, h,
+			refused_status(
+				p, ret,
+				(struct proto_block_ref){rw.block, rw.epoch},
+				&to, &mv),
 			pc->owner, rw.block, &mv);
 	/* header and the bytes straight from the block, held meanwhile */
 	iov.iov_base = (uint8_t *)p->ops->ptr(p->ctx, rw.block) + rw.off;
@@ -428,11 +429,12 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	struct peer_conn *pc = server_conn_data(sc);
 	struct proto_block_moved mv;
 	struct proto_block_rw rw;
+	struct peer_loan to;
 	struct iovec dst;
 	uint32_t st;
 	int ret;
 
-	ret = need_owner(sc, h);
+	ret = peer_need_owner(sc, h);
 	if (ret)
 		return ret < 0 ? ret : 0;
 	ret = read_prefix(sc, h, pc->msg, PROTO_BLOCK_RW_SIZE);
@@ -441,16 +443,18 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	ret = proto_block_rw_decode(pc->msg, PROTO_BLOCK_RW_SIZE, h->len, true,
 				    p->block_size, &rw);
 	if (ret < 0)
-		return refuse_and_close(sc, h, ret);
+		return peer_refuse_and_close(sc, h, ret);
 	ret = loans_pin(p->loans, pc->owner,
 			(struct proto_block_ref){rw.block, rw.epoch},
-			cmp_now_ns());
+			cmp_now_ns(), &to);
 	if (ret < 0) {
-		st = refused_status(p, ret, pc->owner, rw.block, &mv);
+		st = refused_status(
+			p, ret, (struct proto_block_ref){rw.block, rw.epoch},
+			&to, &mv);
 		ret = server_skip_payload(sc, h);
 		if (ret < 0)
-			return read_failed(sc, h, ret);
-		return reply_refused(sc, h, st, pc->owner, rw.block, &mv);
+			return peer_read_failed(sc, h, ret);
+		return peer_reply_refused(sc, h, st, pc->owner, rw.block, &mv);
 	}
 	dst.iov_base = (uint8_t *)p->ops->ptr(p->ctx, rw.block) + rw.off;
 	dst.iov_len = rw.len;
@@ -458,7 +462,7 @@ static int handle_write(struct peer *p, struct server_conn *sc,
 	/* a loan that ended meanwhile did not keep what was written */
 	st = loans_unpin(p->loans, rw.block) ? WIRE_S_STALE : WIRE_S_OK;
 	if (ret < 0)
-		return read_failed(sc, h, ret);
+		return peer_read_failed(sc, h, ret);
 	return server_reply(sc, h, st, NULL, 0);
 }
 
@@ -475,7 +479,7 @@ static int read_batch_hdr(struct peer *p, struct server_conn *sc,
 		return ret;
 	hdr_len = proto_block_batch_prefix(pc->msg, PROTO_BLOCK_BATCH_SIZE);
 	if (hdr_len < 0)
-		return refuse_and_close(sc, h, hdr_len);
+		return peer_refuse_and_close(sc, h, hdr_len);
 	/* a READ_BATCH payload is verified as this read completes it */
 	ret = read_prefix(sc, h, pc->msg + PROTO_BLOCK_BATCH_SIZE,
 			  (size_t)hdr_len - PROTO_BLOCK_BATCH_SIZE);
@@ -484,7 +488,7 @@ static int read_batch_hdr(struct peer *p, struct server_conn *sc,
 	ret = proto_block_batch_decode(pc->msg, (size_t)hdr_len, h->len, write,
 				       p->block_size, b, pc->ext,
 				       PROTO_BLOCK_MAX_BATCH);
-	return ret < 0 ? refuse_and_close(sc, h, ret) : 0;
+	return ret < 0 ? peer_refuse_and_close(sc, h, ret) : 0;
 }
 
 static int handle_batch(struct peer *p, struct server_conn *sc,
@@ -494,10 +498,11 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 	bool write = h->op == WIRE_OP_WRITE_BATCH;
 	struct proto_block_moved mv;
 	struct proto_block_batch b;
+	struct peer_loan to;
 	uint32_t bad = 0, st;
 	int ret;
 
-	ret = need_owner(sc, h);
+	ret = peer_need_owner(sc, h);
 	if (ret)
 		return ret < 0 ? ret : 0;
 	ret = read_batch_hdr(p, sc, h, write, &b);
@@ -507,14 +512,14 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 		pc->pinned[i] = (struct proto_block_ref){pc->ext[i].block,
 							 pc->ext[i].epoch};
 	ret = loans_pin_many(p->loans, pc->owner, pc->pinned, b.n, cmp_now_ns(),
-			     &bad);
+			     &bad, &to);
 	if (ret < 0) {
+		st = refused_status(p, ret, pc->pinned[bad], &to, &mv);
 		bad = pc->ext[bad].block;
-		st = refused_status(p, ret, pc->owner, bad, &mv);
 		ret = server_skip_payload(sc, h);
 		if (ret < 0)
-			return read_failed(sc, h, ret);
-		return reply_refused(sc, h, st, pc->owner, bad, &mv);
+			return peer_read_failed(sc, h, ret);
+		return peer_reply_refused(sc, h, st, pc->owner, bad, &mv);
 	}
 	for (uint32_t i = 0; i < b.n; i++) {
 		pc->iov[i].iov_base =
@@ -531,7 +536,7 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 	st = loans_unpin_many(p->loans, pc->pinned, b.n) ? WIRE_S_STALE
 							 : WIRE_S_OK;
 	if (ret < 0)
-		return read_failed(sc, h, ret);
+		return peer_read_failed(sc, h, ret);
 	return server_reply(sc, h, st, NULL, 0);
 }
 
@@ -550,15 +555,15 @@ static int handle_fence(struct peer *p, struct server_conn *sc,
 	uint64_t session;
 	int ret;
 
-	ret = need_owner(sc, h);
+	ret = peer_need_owner(sc, h);
 	if (ret)
 		return ret < 0 ? ret : 0;
-	ret = read_all(sc, h, pc->msg, PROTO_BLOCK_FENCE_SIZE);
+	ret = peer_read_all(sc, h, pc->msg, PROTO_BLOCK_FENCE_SIZE);
 	if (ret < 0)
 		return ret;
 	ret = proto_block_fence_decode(pc->msg, h->len, &session);
 	if (ret < 0)
-		return refuse_and_close(sc, h, ret);
+		return peer_refuse_and_close(sc, h, ret);
 	loans_touch(p->loans, pc->owner, cmp_now_ns());
 	if (server_fence_conn(sc, session, PEER_FENCE_MS) < 0)
 		return server_reply(sc, h, WIRE_S_BUSY, NULL, 0);
@@ -572,22 +577,25 @@ static int handle_other(struct peer *p, struct server_conn *sc,
 	int ret = server_skip_payload(sc, h);
 
 	if (ret < 0)
-		return read_failed(sc, h, ret);
-	return refuse_and_close(sc, h, -EOPNOTSUPP);
+		return peer_read_failed(sc, h, ret);
+	return peer_refuse_and_close(sc, h, -EOPNOTSUPP);
 }
 
 /* The requests this service answers, defined once: X(opcode, handler). */
-#define PEER_OPS(X)                    \
-	X(PING, handle_ping)           \
-	X(STATUS, handle_status)       \
-	X(ALLOC, handle_alloc)         \
-	X(FREE, handle_free)           \
-	X(READ, handle_read)           \
-	X(WRITE, handle_write)         \
-	X(READ_BATCH, handle_batch)    \
-	X(WRITE_BATCH, handle_batch)   \
-	X(RECONCILE, handle_reconcile) \
-	X(GOODBYE, handle_goodbye)     \
+#define PEER_OPS(X)                        \
+	X(PING, handle_ping)               \
+	X(STATUS, handle_status)           \
+	X(ALLOC, handle_alloc)             \
+	X(FREE, handle_free)               \
+	X(READ, handle_read)               \
+	X(WRITE, handle_write)             \
+	X(READ_BATCH, handle_batch)        \
+	X(WRITE_BATCH, handle_batch)       \
+	X(RECONCILE, handle_reconcile)     \
+	X(GOODBYE, handle_goodbye)         \
+	X(HANDOVER, peer_handle_handover)  \
+	X(MOVE_NOTICE, peer_handle_notice) \
+	X(DRAIN, peer_handle_drain)        \
 	X(FENCE, handle_fence)
 
 static const peer_handler_fn handlers[WIRE_OP_MAX] = {

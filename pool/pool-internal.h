@@ -95,8 +95,8 @@ struct pool {
 	struct local_block *blocks; /* [local_blocks] */
 	/*
 	 * FREE, LLL and RLL link local blocks; LRL is linked through the
-	 * handles (lrl_head/tail) and only counted here; RRL stays empty
-	 * until principle 3 is built.
+	 * handles (lrl_head/tail) and only counted here; RRL (forwarding
+	 * records) is the peer service's, counted through the cluster ops.
 	 */
 	struct block_list lists[POOL_NLISTS];
 	struct handle_loc *handles; /* [max_handles + 1], handle 0 unused */
@@ -106,7 +106,8 @@ struct pool {
 	uint64_t live_handles;
 	/* LRL: our blocks elsewhere, most recently used first */
 	uint32_t lrl_head, lrl_tail;
-	uint64_t lost, evictions, homecomings;
+	uint64_t lost, evictions, homecomings, lent_moved, followed;
+	bool no_lending; /* draining or leaving: pool_lend() lends nothing */
 	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
 
 	/*
@@ -128,7 +129,12 @@ struct pool {
 	bool suspect_overflow;
 	uint64_t lost_gen; /* bumped when a handle becomes lost (lock) */
 
-	/* cluster (set once by pool_set_cluster, before concurrent use) */
+	/*
+	 * cluster: cops and cctx written under lock by pool_set_cluster() and
+	 * pool_stop_cluster(); read under lock by pool_get_counts() (the
+	 * manager client's thread starts first), without it by the threads
+	 * that start after pool_set_cluster()
+	 */
 	const struct pool_cluster_ops *cops;
 	void *cctx;
 	pthread_t helper;
@@ -156,11 +162,13 @@ static inline void *pool_addr(const struct pool *p, uint32_t b)
 void pool_handle_put_locked(struct pool *p, uint32_t h);
 
 /*
- * cmp.c: principle 2, move the coldest LLL block out; returns its local
- * block (now free for the caller, already off every list), or -ENOSPC
- * (nothing to move, every provider full) or -EIO (a provider could not be
- * reached, or the copy failed).
+ * cmp.c: a block for our own data when none is free: principle 3 (take a
+ * lent block back, its content moved on) before principle 2 (move the
+ * coldest LLL block out). Returns the local block (the caller's, off
+ * every list), or -ENOSPC (nothing can move, every provider full) or
+ * -EIO (a provider could not be reached, or a copy failed).
  */
+int pool_make_room(struct pool *p, uint32_t *block);
 int pool_evict_one(struct pool *p, uint32_t *block);
 /* Asks the helper thread to work (lock held). */
 void pool_kick_helper_locked(struct pool *p);
@@ -176,6 +184,13 @@ void pool_drain_releases(struct pool *p);
 void pool_lose_locked(struct pool *p, uint32_t h);
 /* Is node unreachable now (lock held)? */
 bool pool_node_suspect_locked(const struct pool *p, uint32_t node);
+/*
+ * A byte range of remote block h through the cluster ops, at loan *ref
+ * (which the caller pinned or is moving), following the block when its
+ * provider moved it on (*ref then names the new loan). 0 or -errno.
+ */
+int pool_remote_io(struct pool *p, uint32_t h, struct pool_ref *ref,
+		   uint32_t off, void *buf, uint32_t len, bool write);
 /* The loan of h, for the cluster ops. */
 static inline struct pool_ref pool_loan_of(const struct handle_loc *loc)
 {

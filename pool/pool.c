@@ -264,6 +264,8 @@ uint32_t pool_local_blocks(const struct pool *p)
 
 void pool_get_counts(struct pool *p, struct pool_counts *out)
 {
+	const struct pool_cluster_ops *ops;
+
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < POOL_NLISTS; i++)
 		out->blocks[i] = p->lists[i].count;
@@ -274,7 +276,13 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->lost = p->lost;
 	out->evictions = p->evictions;
 	out->homecomings = p->homecomings;
+	out->lent_moved = p->lent_moved;
+	out->followed = p->followed;
+	ops = p->cops;
 	pthread_mutex_unlock(&p->lock);
+	/* the forwarding records are the peer service's (never under lock) */
+	if (ops && ops->forwarding)
+		out->blocks[POOL_RRL] = ops->forwarding(p->cctx);
 }
 
 static uint64_t cluster_free_hint(struct pool *p)
@@ -359,9 +367,9 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 		pthread_mutex_unlock(&p->lock);
 		return -ENOSPC;
 	} else {
-		/* Principle 2: no free block; move the coldest one out. */
+		/* Principles 3 and 2: no free block; make room. */
 		pthread_mutex_unlock(&p->lock);
-		ret = pool_evict_one(p, &b);
+		ret = pool_make_room(p, &b);
 		if (ret)
 			return ret;
 		pthread_mutex_lock(&p->lock);
@@ -518,8 +526,12 @@ static int remote_failed(struct pool *p, uint32_t h, const struct pool_ref *r,
 	loc = pool_handle_locked(p, h);
 	if (loc && loc->state == HANDLE_REMOTE &&
 	    loc->provider_node == r->node && loc->remote_block == r->block &&
-	    loc->remote_epoch == r->epoch)
+	    loc->remote_epoch == r->epoch) {
 		pool_lose_locked(p, h);
+		log_error_rl("pool: node %u no longer holds our block %u "
+			     "(epoch %u): it is lost (EIO)",
+			     r->node, r->block, r->epoch);
+	}
 	pthread_mutex_unlock(&p->lock);
 	return -EIO;
 }
@@ -546,16 +558,15 @@ static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 			memcpy(base + off, buf, len);
 		else
 			memset(base + off, 0, len);
-	} else if (dir == COPY_FROM_BLOCK) {
-		ret = p->cops->read(p->cctx, &ref, off, buf, len);
-	} else if (dir == COPY_TO_BLOCK) {
-		ret = p->cops->write(p->cctx, &ref, off, buf, len);
+	} else if (dir != COPY_ZERO) {
+		ret = pool_remote_io(p, h, &ref, off, buf, len,
+				     dir == COPY_TO_BLOCK);
 	} else {
 		for (uint32_t done = 0; !ret && done < len;) {
 			uint32_t n = MIN(len - done, (uint32_t)sizeof(zeros));
 
-			ret = p->cops->write(p->cctx, &ref, off + done, zeros,
-					     n);
+			ret = pool_remote_io(p, h, &ref, off + done,
+					     (void *)zeros, n, true);
 			done += n;
 		}
 	}

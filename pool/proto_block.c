@@ -87,11 +87,32 @@ struct moved_wire {
 	uint32_t node;
 	uint32_t block;
 	uint32_t epoch;
-	uint64_t reserved; /* zero */
+	uint32_t from_epoch;
+	uint32_t flags;
 	char addr[PROTO_BLOCK_ADDR_LEN];
 };
 _Static_assert(sizeof(struct moved_wire) == PROTO_BLOCK_MOVED_SIZE,
 	       "moved layout");
+
+struct handover_wire {
+	uint32_t block;
+	uint32_t epoch;
+	uint32_t to;
+	uint32_t reserved; /* zero */
+};
+_Static_assert(sizeof(struct handover_wire) == PROTO_BLOCK_HANDOVER_SIZE,
+	       "handover layout");
+
+struct drain_rep_wire {
+	uint32_t held;
+	uint32_t forwarding;
+	uint32_t flags;
+	uint32_t reserved; /* zero */
+};
+_Static_assert(sizeof(struct drain_rep_wire) == PROTO_BLOCK_DRAIN_REP_SIZE,
+	       "drain reply layout");
+_Static_assert(sizeof(struct count_wire) == PROTO_BLOCK_DRAIN_SIZE,
+	       "a drain request is laid out as a count");
 
 bool proto_block_size_valid(uint64_t block_size)
 {
@@ -533,10 +554,13 @@ int proto_block_moved_encode(const struct proto_block_moved *m, uint8_t *buf,
 		.node = htole32(m->node),
 		.block = htole32(m->block),
 		.epoch = htole32(m->epoch),
+		.from_epoch = htole32(m->from_epoch),
+		.flags = htole32(m->flags),
 	};
 	size_t alen = strnlen(m->addr, sizeof(m->addr));
 
-	if (alen >= sizeof(w.addr) || !m->node || !m->epoch)
+	if (alen >= sizeof(w.addr) || !m->node || !m->epoch || !m->from_epoch ||
+	    (m->flags & ~PROTO_BLOCK_MOVED_MASK))
 		return -EINVAL;
 	if (cap < sizeof(w))
 		return -ENOBUFS;
@@ -554,12 +578,114 @@ int proto_block_moved_decode(const uint8_t *buf, size_t len,
 		return -EMSGSIZE;
 	memcpy(&w, buf, sizeof(w));
 	if (!memchr(w.addr, '\0', sizeof(w.addr)) || !w.node || !w.epoch ||
-	    w.reserved)
+	    !w.from_epoch || (le32toh(w.flags) & ~PROTO_BLOCK_MOVED_MASK))
 		return -EINVAL;
 	out->from = le32toh(w.from);
+	out->from_epoch = le32toh(w.from_epoch);
 	out->node = le32toh(w.node);
 	out->block = le32toh(w.block);
 	out->epoch = le32toh(w.epoch);
+	out->flags = le32toh(w.flags);
 	memcpy(out->addr, w.addr, sizeof(out->addr));
+	return 0;
+}
+
+int proto_block_handover_encode(const struct proto_block_handover *h,
+				uint8_t *buf, size_t cap)
+{
+	struct handover_wire w = {
+		.block = htole32(h->ref.block),
+		.epoch = htole32(h->ref.epoch),
+		.to = htole32(h->to),
+	};
+
+	if (!h->ref.epoch || !h->to)
+		return -EINVAL;
+	if (cap < sizeof(w))
+		return -ENOBUFS;
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_block_handover_decode(const uint8_t *buf, size_t len,
+				struct proto_block_handover *out)
+{
+	struct handover_wire w;
+
+	if (len != sizeof(w))
+		return -EMSGSIZE;
+	memcpy(&w, buf, sizeof(w));
+	out->ref.block = le32toh(w.block);
+	out->ref.epoch = le32toh(w.epoch);
+	out->to = le32toh(w.to);
+	if (!out->ref.epoch || !out->to || w.reserved)
+		return -EINVAL;
+	return 0;
+}
+
+int proto_block_ref_encode(struct proto_block_ref r, uint8_t *buf, size_t cap)
+{
+	if (!r.epoch)
+		return -EINVAL;
+	if (cap < PROTO_BLOCK_REF_SIZE)
+		return -ENOBUFS;
+	put_refs(buf, &r, 1);
+	return PROTO_BLOCK_REF_SIZE;
+}
+
+int proto_block_ref_decode(const uint8_t *buf, size_t len,
+			   struct proto_block_ref *out)
+{
+	if (len != PROTO_BLOCK_REF_SIZE)
+		return -EMSGSIZE;
+	return get_refs(buf, out, 1);
+}
+
+int proto_block_drain_encode(uint32_t flags, uint8_t *buf, size_t cap)
+{
+	if (flags & ~PROTO_BLOCK_DRAIN_MASK)
+		return -EINVAL;
+	return proto_block_count_encode(flags, buf, cap);
+}
+
+int proto_block_drain_decode(const uint8_t *buf, size_t len, uint32_t *flags)
+{
+	int ret = proto_block_count_decode(buf, len, flags);
+
+	if (ret < 0)
+		return ret;
+	return (*flags & ~PROTO_BLOCK_DRAIN_MASK) ? -EINVAL : 0;
+}
+
+int proto_block_drain_rep_encode(const struct proto_block_drain_rep *r,
+				 uint8_t *buf, size_t cap)
+{
+	struct drain_rep_wire w = {
+		.held = htole32(r->held),
+		.forwarding = htole32(r->forwarding),
+		.flags = htole32(r->flags),
+	};
+
+	if (r->flags & ~PROTO_BLOCK_DRAIN_MASK)
+		return -EINVAL;
+	if (cap < sizeof(w))
+		return -ENOBUFS;
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_block_drain_rep_decode(const uint8_t *buf, size_t len,
+				 struct proto_block_drain_rep *out)
+{
+	struct drain_rep_wire w;
+
+	if (len != sizeof(w))
+		return -EMSGSIZE;
+	memcpy(&w, buf, sizeof(w));
+	out->held = le32toh(w.held);
+	out->forwarding = le32toh(w.forwarding);
+	out->flags = le32toh(w.flags);
+	if ((out->flags & ~PROTO_BLOCK_DRAIN_MASK) || w.reserved)
+		return -EINVAL;
 	return 0;
 }

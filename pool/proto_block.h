@@ -57,15 +57,35 @@
  *   WINDOWS, base and len and one rkey per loan (0: that loan has none);
  *   the window of block i covers [base + i * bs, base + (i + 1) * bs). A
  *   loan's window is revoked before the end of the loan (FREE, GOODBYE,
- *   lease, reconciliation) gives the block back to the store; the epoch,
- *   not the rkey, stays the loan's name in every message (a window dies
- *   with its connection, a loan does not).
+ *   lease, reconciliation) gives the block back to the store, and before
+ *   the loan moves on or is handed over (below); the epoch, not the rkey,
+ *   stays the loan's name in every message (a window dies with its
+ *   connection, a loan does not).
  *
- *   Any request naming a block B no longer holds because it moved the block
- *   on (DESIGN principle 5) is answered with status MOVED and a
- *   {from block, node, block, epoch, addr} payload; the owner retries there.
- *   Any frame from A renews B's lease on A (PING when there is nothing to
- *   say).
+ *   Moving a block on (DESIGN principles 3 and 5): B needs its memory
+ *   back and moves A's loan to a third node C, as an owner of C:
+ *
+ *   provider B                                 node C           owner A
+ *     | ALLOC, WRITE (the block's content)        |                 |
+ *     |------------------------------------------>|                 |
+ *     | HANDOVER {block, epoch, to A}             |                 |
+ *     |------------------------------------------>| now A's loan:   |
+ *     |<------------------------------------------| {block, epoch'} |
+ *     | MOVE_NOTICE {from, from_epoch, C, block, epoch', flags, addr}|
+ *     |------------------------------------------------------------>|
+ *     |<------------------------------------------------------------| OK: A
+ *     |   uses C now (B drops its forwarding record); NOENT: A has no block
+ *     |   naming the old loan yet (B tells it again later)
+ *
+ *   While B moves it, A's requests for the block get BUSY (retry shortly),
+ *   and A's window over it, if any, is revoked before B copies it; C
+ *   revokes B's window before the HANDOVER makes the block A's.
+ *   Afterwards any request naming the old loan is answered with status
+ *   MOVED and the same payload as the notice; A retries at C, and confirms
+ *   with a FREE of the old loan, which B answers with one more notice
+ *   (flag FREED): A then gives the new place back unless its block lives
+ *   there. Any frame from A renews B's lease on A (PING when there is
+ *   nothing to say).
  *
  * Every encoder writes into a caller buffer and returns the bytes written or
  * -ENOBUFS (-EINVAL for a count out of range). Every decoder is pure (bytes
@@ -105,6 +125,9 @@
 #define PROTO_BLOCK_EXTENT_SIZE 16
 #define PROTO_BLOCK_STATUS_REP_SIZE 48
 #define PROTO_BLOCK_MOVED_SIZE (24 + PROTO_BLOCK_ADDR_LEN)
+#define PROTO_BLOCK_HANDOVER_SIZE 16 /* reply: a ref */
+#define PROTO_BLOCK_DRAIN_SIZE 8
+#define PROTO_BLOCK_DRAIN_REP_SIZE 16
 #define PROTO_BLOCK_FENCE_SIZE 8 /* {session} */
 
 /* Largest fixed prefix a peer reads before the data of a batch. */
@@ -289,7 +312,52 @@ int proto_block_status_encode(const struct proto_block_status *s, uint8_t *buf,
 int proto_block_status_decode(const uint8_t *buf, size_t len,
 			      struct proto_block_status *out);
 
-/* addr must fit in PROTO_BLOCK_ADDR_LEN with its NUL. */
+/*
+ * HANDOVER: the sender's loan ref here becomes a loan of node `to` (the
+ * block's real owner: the sender moved that owner's block here).
+ */
+struct proto_block_handover {
+	struct proto_block_ref ref;
+	uint32_t to;
+};
+
+/* Nonzero epoch and to. */
+int proto_block_handover_encode(const struct proto_block_handover *h,
+				uint8_t *buf, size_t cap);
+int proto_block_handover_decode(const uint8_t *buf, size_t len,
+				struct proto_block_handover *out);
+/* One ref (the HANDOVER reply: the loan's new epoch); nonzero epoch. */
+int proto_block_ref_encode(struct proto_block_ref r, uint8_t *buf, size_t cap);
+int proto_block_ref_decode(const uint8_t *buf, size_t len,
+			   struct proto_block_ref *out);
+
+/*
+ * DRAIN (cmpctl drain, any connection, a tool's too): flags ON makes the
+ * node move every block it holds for others elsewhere and lend nothing
+ * until a DRAIN without ON. The reply tells how far it is.
+ */
+enum proto_block_drain_flags {
+	PROTO_BLOCK_DRAIN_ON = 1 << 0,
+	PROTO_BLOCK_DRAIN_MASK = 1,
+};
+
+struct proto_block_drain_rep {
+	uint32_t held;	     /* blocks it still holds for others (RLL) */
+	uint32_t forwarding; /* owners not told yet where theirs went (RRL) */
+	uint32_t flags;	     /* ON while it drains */
+};
+
+int proto_block_drain_encode(uint32_t flags, uint8_t *buf, size_t cap);
+int proto_block_drain_decode(const uint8_t *buf, size_t len, uint32_t *flags);
+int proto_block_drain_rep_encode(const struct proto_block_drain_rep *r,
+				 uint8_t *buf, size_t cap);
+int proto_block_drain_rep_decode(const uint8_t *buf, size_t len,
+				 struct proto_block_drain_rep *out);
+
+/*
+ * MOVED reply and MOVE_NOTICE request. addr must fit in
+ * PROTO_BLOCK_ADDR_LEN with its NUL; node, epoch and from_epoch nonzero.
+ */
 int proto_block_moved_encode(const struct proto_block_moved *m, uint8_t *buf,
 			     size_t cap);
 /* Requires a NUL inside addr, a nonzero node and a nonzero epoch. */

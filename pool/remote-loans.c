@@ -15,17 +15,6 @@
 #include "cmp/wire.h"
 #include "remote-internal.h"
 
-static void note_lent_to_us(struct remote *r, uint32_t id)
-{
-	struct remote_node *n;
-
-	pthread_mutex_lock(&r->lock);
-	n = remote_find_node_locked(r, id);
-	if (n)
-		n->lent_to_us = true;
-	pthread_mutex_unlock(&r->lock);
-}
-
 /* One ALLOC, asking for windows when rc is the node's RMA connection. */
 struct alloc_call {
 	struct call cl; /* first: remote_with_conn() reads it */
@@ -84,7 +73,7 @@ int remote_alloc(struct remote *r, uint32_t node, uint32_t n,
 		.rep_len = sizeof(a->rep),
 	};
 	/* before sending: a lost reply may leave loans there to reconcile */
-	note_lent_to_us(r, node);
+	remote_note_lender(r, node);
 	ret = remote_with_conn(r, node, false, do_alloc, a);
 	if (ret == 0 && (a->decoded < 0 || !a->out.count)) {
 		log_warn_rl("remote: node %u sent a bad ALLOC reply", node);
@@ -193,6 +182,61 @@ int remote_reconcile_on(struct remote *r, struct rconn *rc, uint32_t flags,
 {
 	return reconcile(r, rc, rc->node->id, flags, refs, n, missing,
 			 nmissing);
+}
+
+int remote_handover(struct remote *r, uint32_t node, struct proto_block_ref ref,
+		    uint32_t owner, uint32_t *epoch)
+{
+	struct proto_block_handover ho = {.ref = ref, .to = owner};
+	uint8_t req[PROTO_BLOCK_HANDOVER_SIZE], rep[PROTO_BLOCK_REF_SIZE];
+	struct iovec qiov = {req, sizeof(req)}, piov = {rep, sizeof(rep)};
+	struct call cl = {
+		.op = WIRE_OP_HANDOVER,
+		.req = &qiov,
+		.nreq = 1,
+		.rep = &piov,
+		.nrep = 1,
+		.rep_len = sizeof(rep),
+		.rep_exact = true,
+	};
+	struct proto_block_ref out;
+	int ret;
+
+	ret = proto_block_handover_encode(&ho, req, sizeof(req));
+	if (ret < 0)
+		return ret;
+	/* the provider revokes our window first: no one-sided access to it */
+	remote_rma_forget(r, node, &ref, 1);
+	ret = remote_with_conn(r, node, false, remote_do_call, &cl);
+	if (ret < 0)
+		return ret;
+	if (proto_block_ref_decode(rep, cl.got, &out) < 0 ||
+	    out.block != ref.block) {
+		log_warn_rl("remote: node %u sent a bad HANDOVER reply", node);
+		atomic_fetch_add(&r->errors, 1);
+		return -EIO;
+	}
+	*epoch = out.epoch;
+	return 0;
+}
+
+int remote_notice(struct remote *r, uint32_t node,
+		  const struct proto_block_moved *mv)
+{
+	uint8_t req[PROTO_BLOCK_MOVED_SIZE];
+	struct iovec qiov = {req, sizeof(req)};
+	struct call cl = {
+		.op = WIRE_OP_MOVE_NOTICE,
+		.req = &qiov,
+		.nreq = 1,
+		.rep_exact = true,
+	};
+	int ret = proto_block_moved_encode(mv, req, sizeof(req));
+
+	if (ret < 0)
+		return ret;
+	/* telling twice is harmless: the owner checks which loan it holds */
+	return remote_with_conn(r, node, true, remote_do_call, &cl);
 }
 
 /* An exchange with no request payload and a count (or nothing) back. */

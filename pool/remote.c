@@ -338,6 +338,34 @@ bool remote_node_usable(struct remote *r, uint32_t node)
 	return up;
 }
 
+int remote_node_addr(struct remote *r, uint32_t node, char *addr)
+{
+	struct remote_node *n;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	if (n && n->addr[0]) {
+		strcpy(addr, n->addr);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void remote_note_lender(struct remote *r, uint32_t node)
+{
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	if (n && !n->lent_to_us) {
+		n->lent_to_us = true;
+		remote_kick_keeper_locked(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 size_t remote_lenders(struct remote *r, uint32_t *ids, size_t max)
 {
 	size_t k = 0;

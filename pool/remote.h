@@ -135,6 +135,13 @@ void remote_set_candidate(struct remote *r, uint32_t node, bool candidate);
 void remote_node_dead(struct remote *r, uint32_t node);
 /* UP now (false for suspect, gone or unknown nodes). */
 bool remote_node_usable(struct remote *r, uint32_t node);
+/* node's address into addr (PROTO_BLOCK_ADDR_LEN bytes): 0 or -ENOENT. */
+int remote_node_addr(struct remote *r, uint32_t node, char *addr);
+/*
+ * node holds loans of ours (one moved there): kept connected, pinged,
+ * reconciled and told goodbye like a node we borrowed from.
+ */
+void remote_note_lender(struct remote *r, uint32_t node);
 /* Nodes that lent to us and did not leave, up to max; returns how many. */
 size_t remote_lenders(struct remote *r, uint32_t *ids, size_t max);
 /* Something we gave back may not have arrived: reconcile with node. */
@@ -168,6 +175,20 @@ int remote_free(struct remote *r, uint32_t node,
 int remote_reconcile(struct remote *r, uint32_t node, uint32_t flags,
 		     const struct proto_block_ref *refs, uint32_t n,
 		     struct proto_block_ref *missing, uint32_t *nmissing);
+/*
+ * We moved owner's block here (principle 3): our loan ref on node becomes
+ * owner's, *epoch its new epoch. Not idempotent (a lost reply leaves the
+ * loan with the owner, or with us until a reconciliation or lease).
+ */
+int remote_handover(struct remote *r, uint32_t node, struct proto_block_ref ref,
+		    uint32_t owner, uint32_t *epoch);
+/*
+ * Tells owner node where its block went (MOVE_NOTICE): 0 when it uses the
+ * new place now (or gave it back), -ENOENT when none of its blocks names
+ * the old loan (yet), -EOPNOTSUPP when node owns no data (a memserver).
+ */
+int remote_notice(struct remote *r, uint32_t node,
+		  const struct proto_block_moved *mv);
 /* We leave: the provider ends all our loans (*freed: how many). */
 int remote_goodbye(struct remote *r, uint32_t node, uint32_t *freed);
 /*

@@ -18,6 +18,7 @@
 
 #include "cmp-config.h"
 #include "cmpctl-cluster.h"
+#include "cmpctl-drain.h"
 #include "cmpctl-stats.h"
 #include "cmpctl-top.h"
 #include "cmp/log.h"
@@ -37,6 +38,9 @@ struct cmd_options {
 	bool insecure;
 	uint32_t interval_ms;
 	uint32_t count;
+	bool wait;
+	bool undo;
+	uint32_t timeout_ms;
 };
 
 /* clang-format off */
@@ -74,6 +78,18 @@ static const struct opt_def top_opt_defs[] = {
 	{.name = "once", .type = OPT_FLAG, F(once),
 	 .help = "print one table (rates over one interval) and exit, for "
 		 "scripts"},
+};
+
+static const struct opt_def drain_opt_defs[] = {
+	ROW_MANAGER, ROW_KEY,
+	{.name = "wait", .short_name = 'w', .type = OPT_FLAG, F(wait),
+	 .help = "until the node holds nothing for others and every owner "
+		 "knows where its blocks went"},
+	{.name = "timeout", .short_name = 't', .type = OPT_MS, F(timeout_ms),
+	 .min = 1000, .max = 86400000, .metavar = "TIME",
+	 .help = "how long --wait waits at most (default 600s)"},
+	{.name = "undo", .short_name = 'u', .type = OPT_FLAG, F(undo),
+	 .help = "the node lends again (a drain under way stops)"},
 };
 
 #undef F
@@ -137,6 +153,31 @@ static int run_top(struct cmd_options *o, char **args)
 		       : 0;
 }
 
+#define DRAIN_WAIT_DEFAULT_MS 600000u
+
+static int run_drain(struct cmd_options *o, char **args)
+{
+	uint32_t wait_ms = 0;
+	unsigned long id;
+	char *end;
+
+	errno = 0;
+	id = strtoul(args[0], &end, 0);
+	if (errno || end == args[0] || *end || !id || id > UINT32_MAX) {
+		fprintf(stderr,
+			"cmpctl: drain: node '%s': not a node id (see "
+			"cmpctl status)\n",
+			args[0]);
+		return OPTS_EXIT_USAGE;
+	}
+	if (o->wait)
+		wait_ms = o->timeout_ms ? o->timeout_ms : DRAIN_WAIT_DEFAULT_MS;
+	return cmpctl_drain(o->manager, o->key_path, (uint32_t)id, !o->undo,
+			    wait_ms, stdout)
+		       ? EXIT_FAILURE_SAID
+		       : 0;
+}
+
 static int run_keygen(struct cmd_options *o, char **args)
 {
 	(void)o;
@@ -178,6 +219,17 @@ static const struct command commands[] = {
 	      "between a node's two samples; '-' when there is none yet. "
 	      "Ctrl-C ends it."),
 	 0, NULL, run_top},
+	{"drain",
+	 SPEC(drain_opt_defs,
+	      "cmpctl drain NODE --manager ADDR (--key FILE | --insecure) "
+	      "[--wait [--timeout TIME] | --undo]",
+	      "Node NODE (its id in cmpctl status) moves every block it holds "
+	      "for other nodes on to other nodes or memservers while it keeps "
+	      "running, and lends nothing more until --undo. Prints how far "
+	      "it is; --wait asks again twice a second until it holds none "
+	      "and every owner knows where its blocks went (status 1 when "
+	      "--timeout passes first; the drain goes on)."),
+	 1, "no node given", run_drain},
 	{"keygen",
 	 {.prog = "cmpctl",
 	  .usage = "cmpctl keygen FILE",
@@ -204,7 +256,8 @@ static void usage(FILE *f)
 static int check(const struct command *cmd, const struct cmd_options *o)
 {
 	const struct opts_spec *s = &cmd->spec;
-	bool cluster = cmd->run == run_status || cmd->run == run_top;
+	bool cluster = cmd->run == run_status || cmd->run == run_top ||
+		       cmd->run == run_drain;
 
 	if (cluster && !o->manager)
 		return opts_error(s, "manager", "required (see --help)");
@@ -215,6 +268,10 @@ static int check(const struct command *cmd, const struct cmd_options *o)
 		return opts_error(s, "insecure", "excludes --key (see --help)");
 	if (o->all && o->json)
 		return opts_error(s, "all", "excludes --json (see --help)");
+	if (o->timeout_ms && !o->wait)
+		return opts_error(s, "timeout", "needs --wait (see --help)");
+	if (o->undo && o->wait)
+		return opts_error(s, "undo", "excludes --wait (see --help)");
 	return 0;
 }
 

@@ -168,7 +168,7 @@ stop() {
 		# Let cmpfs give its borrowed blocks back before the others go.
 		for pid in $pids; do
 			wait_for 30 gone "$pid" cmpfs || {
-				echo "quickstart: cmpfs ($pid) still running 30 s after the unmount; run stop again" >&2
+				echo "quickstart: cmpfs ($pid) still running 30 s after the unmount: it still serves blocks of other nodes (its log says why: 'NOT LEAVING YET'); run stop again" >&2
 				return 1
 			}
 		done

@@ -26,7 +26,8 @@
  * RDMA READ/WRITE, no CPU of ours involved and no sealing (RDMA links are
  * a trusted fabric). The window reaches that block only, from that
  * connection only, and is revoked before the block can be lent again
- * however the loan ends (FREE, GOODBYE, lease, reconciliation, shutdown).
+ * however the loan ends (FREE, GOODBYE, lease, reconciliation, shutdown)
+ * or leaves (moved on to another node, handed over to another owner).
  *
  * Refusals are logged (rate-limited) with the peer address and keep the
  * connection; garbage (bad frames, failed verification, invalid payloads)
@@ -48,6 +49,7 @@
 
 struct auth_keyring;
 struct peer;
+struct proto_block_drain_rep;
 struct server_limits;
 
 /* Cluster block size bounds: a power of two in between. */
@@ -60,15 +62,34 @@ struct server_limits;
 bool proto_block_size_valid(uint64_t block_size);
 
 /*
- * Payload of a reply with status MOVED: block `from` now lives elsewhere,
- * as loan (block, epoch) of node at addr.
+ * Payload of a reply with status MOVED, and of a MOVE_NOTICE: the loan
+ * (from, from_epoch) now lives elsewhere, as loan (block, epoch) of node,
+ * which serves at addr ("" when the sender does not know it).
  */
 struct proto_block_moved {
 	uint32_t from;
+	uint32_t from_epoch;
 	uint32_t node;
 	uint32_t block;
 	uint32_t epoch;
+	uint32_t flags;			 /* enum proto_block_moved_flags */
 	char addr[PROTO_BLOCK_ADDR_LEN]; /* NUL-terminated */
+};
+
+enum proto_block_moved_flags {
+	/*
+	 * MOVE_NOTICE only: the owner freed the old loan, so unless one of
+	 * its blocks lives at the new place, that loan is its to free.
+	 */
+	PROTO_BLOCK_MOVED_FREED = 1 << 0,
+	PROTO_BLOCK_MOVED_MASK = 1,
+};
+
+/* A loan somewhere: (block, epoch) of node (where a block moved to). */
+struct peer_loan {
+	uint32_t node;
+	uint32_t block;
+	uint32_t epoch;
 };
 
 struct peer_store_ops {
@@ -85,12 +106,31 @@ struct peer_store_ops {
 	/* Capacity and free blocks, for STATUS. total never changes. */
 	void (*counts)(void *ctx, uint32_t *total, uint32_t *free);
 	/*
-	 * Optional (DESIGN principle 5): when owner's loan of block idx was
-	 * moved to another node, fills out->node/block/epoch/addr and returns
-	 * 0; otherwise -ENOENT.
+	 * Optional: where node serves (for MOVED answers naming it): copies
+	 * its address into addr (PROTO_BLOCK_ADDR_LEN bytes with the NUL)
+	 * and returns 0, or -ENOENT.
 	 */
-	int (*moved)(void *ctx, uint32_t idx, uint32_t owner,
-		     struct proto_block_moved *out);
+	int (*node_addr)(void *ctx, uint32_t node, char *addr);
+	/*
+	 * Optional, for nodes that own data (DESIGN principle 5): provider
+	 * from_node says our loan (mv->from, mv->from_epoch) there moved to
+	 * mv->node. 0 when we use the new place now (or, with
+	 * PROTO_BLOCK_MOVED_FREED, no longer need it and give it back),
+	 * -ENOENT when none of our blocks names the old loan (yet).
+	 */
+	int (*notice)(void *ctx, uint32_t from_node,
+		      const struct proto_block_moved *mv);
+	/*
+	 * Optional: notices to owners are due (peer_notices_due()); called
+	 * from a connection thread, so it only wakes whoever sends them.
+	 */
+	void (*notices_due)(void *ctx);
+	/*
+	 * Optional (cmpctl drain): on, move every block held for others
+	 * elsewhere in the background and lend nothing more; off, lend
+	 * again. Returns 0 with how far it is in *rep, or -errno.
+	 */
+	int (*drain)(void *ctx, bool on, struct proto_block_drain_rep *rep);
 	/*
 	 * Optional: the one contiguous mapping behind ptr() (ptr(i) == base +
 	 * i * block_size), or NULL, for one-sided access: on an rdma://
@@ -147,6 +187,47 @@ uint32_t peer_windows(struct peer *p);
 size_t peer_expire_leases(struct peer *p);
 /* Stops serving, joins all threads, frees p. NULL is ok. */
 void peer_destroy(struct peer *p);
+
+/*
+ * Moving lent blocks on (DESIGN principles 3 and 5), for a node that needs
+ * its memory back: peer_move_begin() takes lent block idx (accesses in
+ * flight finish first, new ones are answered BUSY; up to timeout_ms) and
+ * tells whose loan it is; the caller copies it to a block it borrowed
+ * elsewhere and hands that loan to the owner there (HANDOVER), checks
+ * peer_move_wanted() just before the handover (false: the owner let go of
+ * it meanwhile), and ends with peer_move_end(): to NULL when the move
+ * failed (the loan stays), else the loan becomes a forwarding record (the
+ * RRL list) and block idx is the caller's, not given back through the
+ * store's free op. peer_move_begin() revokes the loan's memory window
+ * before it returns, so no one-sided write lands after the copy starts
+ * and none reaches the block once it is the caller's (the owner asks
+ * again with messages: BUSY, then MOVED). Errors as
+ * loans_move_begin()/loans_move_end() (pool/loans.h): -ESTALE not lent,
+ * -EBUSY still in use, -ENOSPC no room for one more record; -EIO when the
+ * window could not be revoked (the loan stays). Any thread.
+ */
+int peer_move_begin(struct peer *p, uint32_t idx, int timeout_ms,
+		    uint32_t *owner, uint32_t *epoch);
+bool peer_move_wanted(struct peer *p, uint32_t idx);
+int peer_move_end(struct peer *p, uint32_t idx, const struct peer_loan *to);
+/* Forwarding records held (RRL), and those of owner. */
+uint32_t peer_forwarding(struct peer *p);
+uint32_t peer_forwarding_to(struct peer *p, uint32_t owner);
+
+/*
+ * Notices to owners whose blocks moved on, for the thread that sends them
+ * (MOVE_NOTICE): up to max due now (addresses filled from the store's
+ * node_addr op); each reported back with peer_notice_done(): result 0 (the
+ * owner answered OK: its record is dropped) or -errno (tried again later).
+ * peer_notices_all_due() makes every record due now (before leaving).
+ */
+struct peer_notice {
+	uint32_t owner;
+	struct proto_block_moved mv;
+};
+size_t peer_notices_due(struct peer *p, struct peer_notice *out, size_t max);
+void peer_notice_done(struct peer *p, const struct peer_notice *n, int result);
+void peer_notices_all_due(struct peer *p);
 
 struct server_stats;
 /* The block server's counters (include/cmp/server.h). Any thread. */

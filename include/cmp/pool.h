@@ -8,8 +8,8 @@
  *   LLL   our data in our memory, LRU order (this node's memory)
  *   LRL   our data in another node's memory
  *   RLL   another node's data in our memory (we lend)
- *   RRL   forwarding record: a block we lent was moved on (principle 3;
- *         not implemented yet, so it stays empty)
+ *   RRL   forwarding record: a block we lent was moved on to a third node
+ *         (principle 3), until its owner knows where (principle 5)
  *
  * Callers that own data (the file system) see blocks only through handles:
  * a handle (nonzero u32) names one block of this node's data wherever it
@@ -29,8 +29,11 @@
  * we know while the manager is down. It takes the manager's NODE_STATE
  * news as information: a node that LEFT takes our blocks there with it
  * (lost), a SUSPECT one is not borrowed from; nothing we hold for others
- * is freed on the manager's word. cluster_destroy() says GOODBYE to our
- * providers and LEAVE to the manager (a clean shutdown).
+ * is freed on the manager's word. A node that needs memory while it lends
+ * moves lent blocks on to a third node (principle 3); a block of ours
+ * that moved is followed there (principle 5). cluster_leave() moves
+ * everything we hold for others elsewhere first; cluster_destroy() says
+ * GOODBYE to our providers and LEAVE to the manager (a clean shutdown).
  *
  * Threads: every pool function is thread-safe (one internal mutex, held
  * only for list updates, never across copies or network I/O).
@@ -72,6 +75,8 @@ struct pool_counts {
 	uint64_t lost;	      /* our blocks their providers lost */
 	uint64_t evictions;   /* LLL blocks moved out (principle 2) */
 	uint64_t homecomings; /* LRL blocks pulled home (principle 4) */
+	uint64_t lent_moved;  /* RLL blocks moved on to take them back (3) */
+	uint64_t followed;    /* our LRL blocks found at a new place (5) */
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -90,10 +95,12 @@ uint64_t pool_capacity_blocks(struct pool *p);
 
 /*
  * Allocates a block for this node's data. zero: clear it first (skip when
- * the caller is about to overwrite all of it). Returns 0 and the handle,
- * -ENOSPC when neither this node nor any provider of the cluster has a
- * free block, or -EIO when room had to be made elsewhere and a provider
- * could not be reached.
+ * the caller is about to overwrite all of it). Without a free block it
+ * first takes back a block it lends (its content moves on to a third
+ * node), and only when none can move evicts its own coldest block.
+ * Returns 0 and the handle, -ENOSPC when neither this node nor any
+ * provider of the cluster has a free block, or -EIO when room had to be
+ * made elsewhere and a provider could not be reached.
  */
 int pool_alloc(struct pool *p, bool zero, uint32_t *handle);
 /*
@@ -177,6 +184,21 @@ struct cluster_stats {
 struct cluster *cluster_create(const struct cluster_config *cfg);
 /* Waits up to timeout_ms for the first registration. 0 or -errno. */
 int cluster_wait_registered(struct cluster *c, int timeout_ms);
+/*
+ * Leaving without loss: moves every block this node holds for other nodes
+ * on to other nodes or memservers (lending nothing from then on), logging
+ * progress, and waits until their owners know where (no forwarding record
+ * left). 0 when done; -ENOSPC when some block has nowhere to go, or
+ * -ETIMEDOUT when an owner did not confirm within timeout_ms: the node
+ * keeps serving them either way (call again).
+ */
+int cluster_drain(struct cluster *c, int timeout_ms);
+/*
+ * A clean shutdown's first step, before cluster_destroy(): cluster_drain()
+ * until it succeeds, saying loudly every few seconds that the node keeps
+ * serving what it could not move yet. Blocks until then. NULL is ok.
+ */
+void cluster_leave(struct cluster *c);
 void cluster_get_stats(struct cluster *c, struct cluster_stats *out);
 /* Detaches from the pool, stops serving, frees c. NULL is ok. */
 void cluster_destroy(struct cluster *c);

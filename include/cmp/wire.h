@@ -39,7 +39,9 @@
  *   A -> B  WRITE / READ (block, off, len, data)   byte ranges
  *   A -> B  FREE blocks
  *   A -> B  FENCE (a connection broke mid-WRITE) before the WRITE again
- *   B -> A  reply status MOVED (+ new location) when B moved the block on
+ *   B -> C  HANDOVER (B moved A's block to C: the loan is A's now)
+ *   B -> A  MOVE_NOTICE (your block moved to C); any request for it: MOVED
+ *   tool -> B  DRAIN: move every block held for others elsewhere
  *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
  *   M -> A  SNAPSHOT (cmpctl status asked): A -> M  HEARTBEAT at once
  *   A -> M  LEAVE at a clean shutdown                M -> A  LEAVE reply
@@ -88,7 +90,10 @@ struct conn;
 	X(WRITE_BATCH, 25) \
 	X(RECONCILE, 27)   \
 	X(GOODBYE, 28)     \
+	X(MOVE_NOTICE, 29) \
 	X(STATUS, 30)      \
+	X(HANDOVER, 31)    \
+	X(DRAIN, 32)       \
 	X(FENCE, 33)
 
 enum wire_op {

@@ -59,14 +59,16 @@ DATACHECK=$(helper datacheck)
 CHUNKS=${CHUNKS:-12}	  # MiB of file f
 RESUME_SECS=${RESUME_SECS:-10} # writes acknowledged again this soon after a fault
 # A write may take this long when a fault begins (the owner finds out by
-# a timeout); once the fault is FAST_AFTER s old, every write must finish
+# one request deadline, 5 s, plus a loaded machine's slack: 6,013 ms was
+# seen at load 11; two deadlines, 10 s, would mean a hung provider cost
+# twice); once the fault is FAST_AFTER s old, every write must finish
 # within 1 s (EIO at once for a node known to be unreachable).
-SLOWEST_MS=${SLOWEST_MS:-6000}
+SLOWEST_MS=${SLOWEST_MS:-8000}
 FAST_AFTER=${FAST_AFTER:-6}
 # A round on the home file (read, rewrite with fsync, read back 1 MiB) may
-# take this long on a loaded box; one that waited on the faulty node would
-# take the request timeout (5 s).
-LOCAL_SLOWEST=${LOCAL_SLOWEST:-3.5}
+# take this long on a loaded box (4.1 s seen at load 11); one that waited
+# on the faulty node would take the request timeout (5 s).
+LOCAL_SLOWEST=${LOCAL_SLOWEST:-4.5}
 
 # Log lines that say data went away: blocks freed, lost or forgotten (a
 # nonzero count), a node told it had been declared dead.

@@ -15,7 +15,10 @@
  * It prints "ready" once authenticated and lent its blocks, waits until
  * the --go file exists, stalls, and prints when the server closed the
  * connection ("closed by the server after 10.2 s", exit 0) or that it is
- * still open after --wait seconds (exit 1).
+ * still open after --wait seconds (exit 1). Then, like any owner that
+ * goes, it says GOODBYE on a new connection, so that its blocks there
+ * end (a node that holds blocks for an owner that never leaves keeps
+ * serving them until its lease ends, even when it unmounts).
  *
  * The frame goes through the connector's own wire_send() (sealed or not,
  * whatever the handshake settled); conn_writev() is wrapped (link with
@@ -224,6 +227,32 @@ static int wait_go(const char *go)
 	return 0;
 }
 
+/* A new connection as owner, GOODBYE: the server ends our loans. */
+static void goodbye(const char *to, const char *key_path, uint32_t owner)
+{
+	struct wire_hdr h = {.op = WIRE_OP_GOODBYE, .id = 1}, rh;
+	struct conn *c;
+	int ret;
+
+	armed = false;
+	ret = conn_connect(to, 5000, &c);
+	if (ret < 0)
+		goto out;
+	ret = conn_set_timeout(c, 5000);
+	if (!ret)
+		ret = handshake(c, key_path, owner);
+	if (!ret)
+		ret = wire_send(c, &h, NULL, 0);
+	if (!ret)
+		ret = wire_recv_hdr(c, &rh);
+	if (!ret)
+		ret = rh.status == WIRE_S_OK ? wire_skip_payload(c, &rh) : -EIO;
+	conn_destroy(c);
+out:
+	printf("goodbye: %s\n", ret < 0 ? strerror(-ret) : "ok");
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	const char *to = NULL, *key_path = NULL, *go = NULL;
@@ -278,6 +307,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = send_stalled(c, refs, bs);
 	conn_destroy(c);
+	goodbye(to, insecure ? NULL : key_path, owner);
 	if (closed_after >= 0) {
 		printf("closed by the server after %.1f s\n", closed_after);
 		return 0;

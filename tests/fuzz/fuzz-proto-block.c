@@ -4,10 +4,10 @@
  * version 2). The first input byte picks the decoder (low nibble) and the
  * block size (high nibble), the rest is the payload as it would arrive from
  * the network. ALLOC replies are decoded as an owner that asked for
- * memory windows would (12) and as one that did not (1); 15 is FENCE.
- * Whatever a decoder accepts must keep the promises the peer relies on (no
- * zero epoch, ranges inside the block, counts within the buffer, no zero
- * session); a broken promise traps.
+ * memory windows would (12) and as one that did not (1); HANDOVER and its
+ * reply are 13 and 14, FENCE is 15. Whatever a decoder accepts must keep
+ * the promises the peer relies on (no zero epoch, ranges inside the block,
+ * counts within the buffer, no zero session); a broken promise traps.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -108,6 +108,7 @@ static void alloc_rep(const uint8_t *data, size_t size, uint32_t bs, bool asked)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct proto_block_status st;
+	struct proto_block_handover ho;
 	struct proto_block_moved mv;
 	uint32_t n, bs, flags;
 	uint64_t session;
@@ -152,7 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 9:
 		if (proto_block_moved_decode(data, size, &mv) == 0 &&
 		    (strnlen(mv.addr, sizeof(mv.addr)) >= sizeof(mv.addr) ||
-		     !mv.epoch))
+		     !mv.epoch || !mv.from_epoch || !mv.node ||
+		     (mv.flags & ~PROTO_BLOCK_MOVED_MASK)))
 			__builtin_trap();
 		break;
 	case 10: /* RECONCILE reply: may list nothing */
@@ -163,6 +165,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 12: /* an ALLOC reply where windows were asked for */
 		alloc_rep(data, size, bs, true);
+		break;
+	case 13:
+		if (proto_block_handover_decode(data, size, &ho) == 0 &&
+		    (!ho.to || !ho.ref.epoch))
+			__builtin_trap();
+		break;
+	case 14: /* HANDOVER reply */
+		if (proto_block_ref_decode(data, size, refs) == 0 &&
+		    !refs[0].epoch)
+			__builtin_trap();
 		break;
 	case 15: /* FENCE: names a connection, never 0 */
 		if (proto_block_fence_decode(data, size, &session) == 0 &&

@@ -370,6 +370,61 @@ static void tool_seeds(const char *dir)
 	save(dir, "tool");
 }
 
+/* HANDOVER of a loan to another node; the handover takes an epoch. */
+static void handover(struct proto_block_ref r, uint32_t to, bool ours)
+{
+	struct proto_block_handover ho = {.ref = r, .to = to};
+	uint8_t b[PROTO_BLOCK_HANDOVER_SIZE];
+
+	proto_block_handover_encode(&ho, b, sizeof(b));
+	frame(WIRE_OP_HANDOVER, b, sizeof(b), 0);
+	if (ours)
+		m.loans++;
+}
+
+/* Moving blocks on: HANDOVER, MOVE_NOTICE, DRAIN (the store has no
+ * notice or drain: they are refused, the connection stays). */
+static void move_seeds(const char *dir)
+{
+	struct proto_block_moved mv = {.from = 1,
+				       .from_epoch = 5,
+				       .node = 3,
+				       .block = 4,
+				       .epoch = 6,
+				       .addr = "tcp://10.0.0.3:7100"};
+	uint8_t b[PROTO_BLOCK_MOVED_SIZE], d[PROTO_BLOCK_DRAIN_SIZE];
+	struct proto_block_ref r[2];
+
+	/* to another node: the old name is stale, the new owner's is not */
+	as(OWNER);
+	alloc(2, r);
+	rw(WIRE_OP_WRITE, r[0], 0, 64, 0);
+	handover(r[0], 77, true);
+	rw(WIRE_OP_READ, r[0], 0, 8, 0);
+	handover(r[1], OWNER, false); /* to itself: refused */
+	handover(neighbours, 77, false);
+	save(dir, "handover");
+
+	as(OWNER);
+	proto_block_moved_encode(&mv, b, sizeof(b));
+	frame(WIRE_OP_MOVE_NOTICE, b, sizeof(b), 0);
+	mv.flags = PROTO_BLOCK_MOVED_FREED;
+	mv.addr[0] = '\0';
+	proto_block_moved_encode(&mv, b, sizeof(b));
+	frame(WIRE_OP_MOVE_NOTICE, b, sizeof(b), 0);
+	frame(WIRE_OP_MOVE_NOTICE, b, 8, 0); /* short: closes */
+	save(dir, "move-notice");
+
+	as(TOOL);
+	proto_block_drain_encode(PROTO_BLOCK_DRAIN_ON, d, sizeof(d));
+	frame(WIRE_OP_DRAIN, d, sizeof(d), 0);
+	proto_block_drain_encode(0, d, sizeof(d));
+	frame(WIRE_OP_DRAIN, d, sizeof(d), 0);
+	d[0] = 6; /* unknown flags: closes */
+	frame(WIRE_OP_DRAIN, d, sizeof(d), 0);
+	save(dir, "drain");
+}
+
 /* FENCE of a connection that broke: none runs here, so OK at once. */
 static void fence_seeds(const char *dir)
 {
@@ -418,6 +473,7 @@ int main(int argc, char **argv)
 	stale_seeds(dir);
 	loan_seeds(dir);
 	tool_seeds(dir);
+	move_seeds(dir);
 	fence_seeds(dir);
 	garbage_seeds(dir);
 	return 0;

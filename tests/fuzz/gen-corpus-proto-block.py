@@ -16,6 +16,7 @@ BS64K = 4 << 4  # 4 KiB << 4 = 64 KiB
 ALLOC_REQ, ALLOC_REP, LIST_REQ, READ, WRITE, BATCH_PREFIX = 0, 1, 2, 3, 4, 5
 READ_BATCH, WRITE_BATCH, STATUS, MOVED, LIST_REP, COUNT = 6, 7, 8, 9, 10, 11
 ALLOC_REP_WINDOWS = 12  # a reply decoded as by an owner that asked for them
+HANDOVER, REF = 13, 14
 FENCE = 15
 FIRST, LAST = 1, 2
 WINDOWS = 1
@@ -44,8 +45,8 @@ def status(node, bs, total, free, lease_ms, incarnation, region=(0, 0, 0)):
                        lease_ms, incarnation)
 
 
-def moved(frm, node, block, epoch, addr):
-    return struct.pack("<4IQ", frm, node, block, epoch, 0) + \
+def moved(frm, node, block, epoch, addr, from_epoch=1, flags=0):
+    return struct.pack("<6I", frm, node, block, epoch, from_epoch, flags) + \
         addr.ljust(64, b"\0")
 
 
@@ -126,6 +127,11 @@ SEEDS = {
     "status-no-lease": sel(STATUS) + status(5, 4096, 16, 16, 0, 1),
     "moved": sel(MOVED) + moved(3, 12, 40, 77, b"tcp://127.0.0.1:7001"),
     "moved-v6": sel(MOVED) + moved(0, 1, 1, 1, b"tcp://[::1]:7001"),
+    "moved-freed-noaddr": sel(MOVED) + moved(5, 2, 3, 4, b"", 9, 1),
+    "moved-bad-flags": sel(MOVED) + moved(5, 2, 3, 4, b"", 9, 6),
+    "handover": sel(HANDOVER) + struct.pack("<4I", 3, 30, 9, 0),
+    "handover-to-nobody": sel(HANDOVER) + struct.pack("<4I", 3, 30, 0, 0),
+    "ref": sel(REF) + refs([(4, 44)]),
     "fence": sel(FENCE) + struct.pack("<Q", 0x9e3779b97f4a7c15),
     "fence-zero": sel(FENCE) + struct.pack("<Q", 0),
     "fence-short": sel(FENCE) + struct.pack("<I", 7),

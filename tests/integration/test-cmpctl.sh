@@ -66,6 +66,21 @@ refused 2 "option key: required unless --insecure" \
 	top --manager tcp://127.0.0.1:1 --once
 refused 1 "manager tcp://127.0.0.1:1: Connection refused" \
 	top --manager tcp://127.0.0.1:1 --insecure --once
+refused 2 "drain: no node given" drain --manager tcp://127.0.0.1:1 --insecure
+refused 2 "drain: node 'n3': not a node id" \
+	drain n3 --manager tcp://127.0.0.1:1 --insecure
+refused 2 "option key: required unless --insecure" \
+	drain 3 --manager tcp://127.0.0.1:1
+refused 2 "option timeout: needs --wait" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure --timeout 60s
+refused 2 "option timeout: '60' is less than 1000 ms" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure --wait --timeout 60
+refused 2 "option undo: excludes --wait" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure --wait --undo
+refused 2 "option wait: takes no value" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure --wait=60
+refused 1 "manager tcp://127.0.0.1:1: Connection refused" \
+	drain 3 --manager tcp://127.0.0.1:1 --insecure
 refused 2 "keygen: no key file given" keygen
 refused 2 "option --force: unknown" keygen "$T/x.key" --force
 "$CMPCTL" stats --help >"$T/help" || fail "cmpctl stats --help"

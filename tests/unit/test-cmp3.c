@@ -3,9 +3,11 @@
  * The CMP paper's three-node example (Figures 4-6 and 9) run through the
  * real pool, cluster glue and manager in one process over mem://: nodes A,
  * B and C each contribute four 4 KiB blocks and join an in-process
- * manager. Allocations take local blocks first; a node with no free block
- * moves its coldest LLL block to the node with the most idle memory;
- * freeing pulls borrowed blocks home; a dead provider's blocks are lost
+ * manager (cmp3-fixture.h). Allocations take local blocks first; a node
+ * with no free block takes back a block it lends (its content moves on to
+ * a third node, the owner follows it there), else moves its coldest LLL
+ * block to the node with the most idle memory; freeing pulls borrowed
+ * blocks home; a dead provider's blocks are lost
  * (EIO) while the rest keeps working; a node that leaves cleanly has its
  * blocks freed by its providers at once, by its own GOODBYE (never on the
  * manager's word). Every list on every node is checked after every step.
@@ -34,326 +36,8 @@
 #include "cmp/mgr.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
+#include "cmp3-fixture.h"
 #include "manager.h"
-
-#define BS 4096u
-#define NBLOCKS 4u
-#define HB_MS 50
-#define SUSPECT_AFTER 40 /* 2 s of silence: never on a busy CI machine */
-#define DEADLINE_MS 10000
-#define MAXH 16
-
-enum { A, B, C, NNODES };
-static const char node_name[NNODES] = {'A', 'B', 'C'};
-static const uint32_t node_id[NNODES] = {0xA, 0xB, 0xC};
-
-struct cmp3 {
-	struct manager *mgr;
-	const char *mgr_addr;
-	struct pool *pool[NNODES];
-	struct cluster *cl[NNODES];
-	/* handles each node holds, in allocation order, and their seeds */
-	uint32_t h[NNODES][MAXH];
-	uint32_t seed[NNODES][MAXH];
-	size_t nh[NNODES];
-	uint32_t next_seed;
-};
-
-static unsigned int seq;
-
-static uint64_t deadline(void)
-{
-	return cmp_now_ns() + DEADLINE_MS * 1000000ull;
-}
-
-static void pause_a_bit(void)
-{
-	struct timespec ts = {0, 5000000};
-
-	nanosleep(&ts, NULL);
-}
-
-/* ---- the nodes ---- */
-
-static int setup(void **state)
-{
-	struct cmp3 *t = calloc(1, sizeof(*t));
-	char addr[64];
-
-	assert_non_null(t);
-	snprintf(addr, sizeof(addr), "mem://cmp3-mgr-%d-%u", getpid(), ++seq);
-	t->mgr = manager_create(&(struct manager_config){
-		.listen_addr = addr,
-		.heartbeat_ms = HB_MS,
-		.suspect_after = SUSPECT_AFTER,
-	});
-	assert_non_null(t->mgr);
-	t->mgr_addr = manager_addr(t->mgr);
-	for (int n = 0; n < NNODES; n++) {
-		t->pool[n] = pool_create(&(struct pool_config){
-			.local_bytes = NBLOCKS * BS,
-			.block_size = BS,
-		});
-		assert_non_null(t->pool[n]);
-		snprintf(addr, sizeof(addr), "mem://cmp3-%c-%d-%u",
-			 node_name[n], getpid(), seq);
-		t->cl[n] = cluster_create(&(struct cluster_config){
-			.pool = t->pool[n],
-			.manager_addr = t->mgr_addr,
-			.listen_addr = addr,
-			.node_id = node_id[n],
-			.timeout_ms = 2000,
-		});
-		assert_non_null(t->cl[n]);
-	}
-	for (int n = 0; n < NNODES; n++)
-		assert_int_equal(cluster_wait_registered(t->cl[n], DEADLINE_MS),
-				 0);
-	t->next_seed = 1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct cmp3 *t = *state;
-
-	for (int n = 0; n < NNODES; n++)
-		cluster_destroy(t->cl[n]);
-	manager_destroy(t->mgr);
-	for (int n = 0; n < NNODES; n++)
-		pool_destroy(t->pool[n]);
-	free(t);
-	return 0;
-}
-
-/* ---- data: every block holds a pattern made from its seed ---- */
-
-static void fill(uint8_t *buf, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-
-	for (uint32_t i = 0; i < BS; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		buf[i] = (uint8_t)x;
-	}
-}
-
-/* Allocates one block on node n and writes its pattern. 0 or -errno. */
-static int alloc_on(struct cmp3 *t, int n)
-{
-	uint8_t buf[BS];
-	uint32_t h;
-	int ret = pool_alloc(t->pool[n], false, &h);
-
-	if (ret)
-		return ret;
-	assert_true(t->nh[n] < MAXH);
-	t->h[n][t->nh[n]] = h;
-	t->seed[n][t->nh[n]] = t->next_seed++;
-	fill(buf, t->seed[n][t->nh[n]]);
-	assert_int_equal(pool_write(t->pool[n], h, 0, buf, BS), 0);
-	t->nh[n]++;
-	return 0;
-}
-
-static void free_on(struct cmp3 *t, int n, size_t i)
-{
-	pool_free(t->pool[n], t->h[n][i]);
-	memmove(&t->h[n][i], &t->h[n][i + 1],
-		(t->nh[n] - i - 1) * sizeof(t->h[n][0]));
-	memmove(&t->seed[n][i], &t->seed[n][i + 1],
-		(t->nh[n] - i - 1) * sizeof(t->seed[n][0]));
-	t->nh[n]--;
-}
-
-/* Block i of node n reads back byte for byte (whole, then in pieces). */
-static void check_block(struct cmp3 *t, int n, size_t i)
-{
-	uint8_t want[BS], got[BS];
-
-	fill(want, t->seed[n][i]);
-	memset(got, 0, sizeof(got));
-	assert_int_equal(pool_read(t->pool[n], t->h[n][i], 0, got, BS), 0);
-	if (memcmp(got, want, BS)) {
-		fail_msg("node %c block %zu (handle %u): data differs",
-			 node_name[n], i, t->h[n][i]);
-	}
-	/* a byte range at an odd offset */
-	memset(got, 0, 512);
-	assert_int_equal(pool_read(t->pool[n], t->h[n][i], 1001, got, 512), 0);
-	assert_memory_equal(got, want + 1001, 512);
-}
-
-/* Every block of node n in allocation order (this also sets LRU order). */
-static void check_all(struct cmp3 *t, int n)
-{
-	for (size_t i = 0; i < t->nh[n]; i++)
-		check_block(t, n, i);
-}
-
-static bool is_remote(struct cmp3 *t, int n, size_t i)
-{
-	void *ptr;
-	int ret = pool_pin(t->pool[n], t->h[n][i], &ptr);
-
-	if (!ret) {
-		pool_unpin(t->pool[n], t->h[n][i]);
-		return false;
-	}
-	assert_int_equal(ret, -EREMOTE);
-	return true;
-}
-
-/* ---- the lists ---- */
-
-struct lists {
-	uint64_t free, lll, lrl, rll;
-};
-
-static bool lists_are(struct cmp3 *t, int n, struct lists w)
-{
-	struct pool_counts pc;
-
-	pool_get_counts(t->pool[n], &pc);
-	return pc.blocks[POOL_FREE] == w.free && pc.blocks[POOL_LLL] == w.lll &&
-	       pc.blocks[POOL_LRL] == w.lrl && pc.blocks[POOL_RLL] == w.rll &&
-	       pc.blocks[POOL_RRL] == 0 && pc.local_blocks == NBLOCKS;
-}
-
-static void fail_lists(struct cmp3 *t, int n, struct lists w, const char *step)
-{
-	struct pool_counts pc;
-
-	pool_get_counts(t->pool[n], &pc);
-	fail_msg("%s: node %c has free %lu LLL %lu LRL %lu RLL %lu RRL %lu "
-		 "(local %lu); want free %lu LLL %lu LRL %lu RLL %lu RRL 0 "
-		 "(local %u)",
-		 step, node_name[n], (unsigned long)pc.blocks[POOL_FREE],
-		 (unsigned long)pc.blocks[POOL_LLL],
-		 (unsigned long)pc.blocks[POOL_LRL],
-		 (unsigned long)pc.blocks[POOL_RLL],
-		 (unsigned long)pc.blocks[POOL_RRL],
-		 (unsigned long)pc.local_blocks, (unsigned long)w.free,
-		 (unsigned long)w.lll, (unsigned long)w.lrl,
-		 (unsigned long)w.rll, NBLOCKS);
-}
-
-/* The lists of A, B and C now (the pools' counts are immediate). */
-static void expect(struct cmp3 *t, const char *step, struct lists a,
-		   struct lists b, struct lists c)
-{
-	const struct lists w[NNODES] = {a, b, c};
-
-	for (int n = 0; n < NNODES; n++)
-		if (!lists_are(t, n, w[n]))
-			fail_lists(t, n, w[n], step);
-}
-
-/* The same, once the helper threads have done their moves. */
-static void expect_soon(struct cmp3 *t, const char *step, struct lists a,
-			struct lists b, struct lists c)
-{
-	const struct lists w[NNODES] = {a, b, c};
-	uint64_t end = deadline();
-
-	for (;;) {
-		int ok = 0;
-
-		for (int n = 0; n < NNODES; n++)
-			ok += lists_are(t, n, w[n]);
-		if (ok == NNODES)
-			return;
-		if (cmp_now_ns() > end)
-			break;
-		pause_a_bit();
-	}
-	expect(t, step, a, b, c);
-}
-
-static void expect_moves(struct cmp3 *t, int n, uint64_t evictions,
-			 uint64_t homecomings, uint64_t lost)
-{
-	struct pool_counts pc;
-
-	pool_get_counts(t->pool[n], &pc);
-	if (pc.evictions != evictions || pc.homecomings != homecomings ||
-	    pc.lost != lost)
-		fail_msg("node %c: evictions %lu homecomings %lu lost %lu; "
-			 "want %lu %lu %lu",
-			 node_name[n], (unsigned long)pc.evictions,
-			 (unsigned long)pc.homecomings, (unsigned long)pc.lost,
-			 (unsigned long)evictions, (unsigned long)homecomings,
-			 (unsigned long)lost);
-}
-
-/*
- * Waits until the manager reports, for every node that is not dead in
- * the test, the free count its pool has now (the heartbeats caught up).
- */
-static void sync_manager(struct cmp3 *t)
-{
-	struct mgr_node_info info[8];
-	uint64_t end = deadline();
-
-	for (;;) {
-		size_t cnt = 0;
-		int ok = 0, want = 0;
-
-		if (!mgr_query_nodes(t->mgr_addr, NULL, 1000, info, 8, &cnt)) {
-			for (int n = 0; n < NNODES; n++) {
-				struct pool_counts pc;
-
-				if (!t->cl[n])
-					continue;
-				want++;
-				pool_get_counts(t->pool[n], &pc);
-				for (size_t i = 0; i < cnt; i++)
-					ok += info[i].node == node_id[n] &&
-					      info[i].state == MGR_NODE_ALIVE &&
-					      info[i].counts.free ==
-						      pc.blocks[POOL_FREE] &&
-					      info[i].counts.lrl ==
-						      pc.blocks[POOL_LRL] &&
-					      info[i].counts.rll ==
-						      pc.blocks[POOL_RLL];
-			}
-			if (ok == want)
-				return;
-		}
-		if (cmp_now_ns() > end)
-			fail_msg("the manager's counts did not catch up with "
-				 "the pools' in %d ms",
-				 DEADLINE_MS);
-		pause_a_bit();
-	}
-}
-
-static void stop_node(struct cmp3 *t, int n)
-{
-	cluster_destroy(t->cl[n]);
-	t->cl[n] = NULL;
-}
-
-static void wait_lost(struct cmp3 *t, int n, uint64_t lost)
-{
-	uint64_t end = deadline();
-	struct pool_counts pc;
-
-	for (;;) {
-		pool_get_counts(t->pool[n], &pc);
-		if (pc.lost == lost)
-			return;
-		if (cmp_now_ns() > end)
-			fail_msg("node %c: lost %lu, want %lu", node_name[n],
-				 (unsigned long)pc.lost, (unsigned long)lost);
-		pause_a_bit();
-	}
-}
-
-#define L(f, lll, lrl, rll) ((struct lists){f, lll, lrl, rll})
 
 /* ---- the tests ---- */
 
@@ -596,12 +280,14 @@ a_node_that_leaves_cleanly_has_its_blocks_freed_by_its_providers(void **state)
 /*
  * Principle 3, no loan while in debt: a node whose memory is all lent
  * moves a lent block on to a third node with idle memory (an RRL record
- * here, the owner told) and takes the memory back for its own data.
- * Not implemented yet: run by 'unit-cmp3-principle3' (should_fail).
+ * here, the owner told) and takes the memory back for its own data; the
+ * owner follows its block there (principle 5) and the record goes once it
+ * confirmed.
  */
 static void a_lender_short_of_memory_moves_a_lent_block_on(void **state)
 {
 	struct cmp3 *t = *state;
+	struct pool_counts pc;
 
 	/* C is full; B fills its own memory and borrows all of A's. */
 	for (int i = 0; i < 4; i++)
@@ -619,16 +305,85 @@ static void a_lender_short_of_memory_moves_a_lent_block_on(void **state)
 	/* A needs a block of its own while C still has idle memory. */
 	sync_manager(t);
 	assert_int_equal(alloc_on(t, A), 0);
-	{
-		struct pool_counts pc;
+	pool_get_counts(t->pool[A], &pc);
+	assert_int_equal(pc.blocks[POOL_LLL], 1);
+	assert_int_equal(pc.blocks[POOL_RLL], 3);
+	/* the record stays until B confirms it knows where its block is */
+	assert_true(pc.blocks[POOL_RRL] <= 1);
+	assert_int_equal(pc.lent_moved, 1);
+	expect_moves(t, A, 0, 0, 0); /* A's own data did not move */
+	pool_get_counts(t->pool[C], &pc);
+	assert_int_equal(pc.blocks[POOL_RLL], 1);
+	assert_int_equal(pc.blocks[POOL_FREE], 1);
+	/* B's block lives on C now, and B reads it there */
+	for (int n = 0; n < NNODES; n++)
+		check_all(t, n);
+	wait_rrl(t, A, 0);
+	pool_get_counts(t->pool[B], &pc);
+	assert_int_equal(pc.followed, 1);
+	assert_int_equal(pc.blocks[POOL_LRL], 4);
+	expect_moves(t, B, 4, 0, 0);
+	for (int n = 0; n < NNODES; n++)
+		check_all(t, n);
+}
 
-		pool_get_counts(t->pool[A], &pc);
-		assert_int_equal(pc.blocks[POOL_LLL], 1);
-		assert_int_equal(pc.blocks[POOL_RLL] + pc.blocks[POOL_RRL], 4);
-		assert_int_equal(pc.blocks[POOL_RRL], 1);
-		pool_get_counts(t->pool[C], &pc);
-		assert_int_equal(pc.blocks[POOL_RLL], 1);
-	}
+/*
+ * A node that uses memory itself and lends: when it needs a block, what
+ * it lends moves on first, its own data only when nothing lent can, and
+ * ENOSPC only when there is no room anywhere.
+ */
+static void a_lender_moves_what_it_lends_before_its_own_data(void **state)
+{
+	struct cmp3 *t = *state;
+	struct pool_counts pc;
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(alloc_on(t, A), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(alloc_on(t, C), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(alloc_on(t, B), 0);
+	expect(t, "A lends its two idle blocks to B", L(0, 2, 0, 2),
+	       L(0, 4, 2, 0), L(0, 4, 0, 0));
+	free_on(t, C, 0);
+	sync_manager(t);
+
+	/* A's third block: one of B's moves on to C, A's data stays */
+	assert_int_equal(alloc_on(t, A), 0);
+	pool_get_counts(t->pool[A], &pc);
+	assert_int_equal(pc.blocks[POOL_LLL], 3);
+	assert_int_equal(pc.blocks[POOL_RLL], 1);
+	assert_int_equal(pc.lent_moved, 1);
+	expect_moves(t, A, 0, 0, 0);
+	wait_rrl(t, A, 0);
+	expect(t, "B's block moved on to C", L(0, 3, 0, 1), L(0, 4, 2, 0),
+	       L(0, 3, 0, 1));
+	for (int n = 0; n < NNODES; n++)
+		check_all(t, n);
+
+	/* no room anywhere (B is in debt and lends nothing): ENOSPC */
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, A), -ENOSPC);
+	expect(t, "full: nothing moved", L(0, 3, 0, 1), L(0, 4, 2, 0),
+	       L(0, 3, 0, 1));
+	expect_moves(t, A, 0, 0, 0);
+
+	/* room on C again: the other lent block goes, still not A's data */
+	free_on(t, C, 0);
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, A), 0);
+	wait_rrl(t, A, 0);
+	expect(t, "A lends nothing any more", L(0, 4, 0, 0), L(0, 4, 2, 0),
+	       L(0, 2, 0, 2));
+	expect_moves(t, A, 0, 0, 0);
+
+	/* and only now, lending nothing, A moves its own coldest block */
+	free_on(t, C, 0);
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, A), 0);
+	expect(t, "A evicts its own data last", L(0, 4, 1, 0), L(0, 4, 2, 0),
+	       L(0, 1, 0, 3));
+	expect_moves(t, A, 1, 0, 0);
 	for (int n = 0; n < NNODES; n++)
 		check_all(t, n);
 }
@@ -638,6 +393,9 @@ int main(int argc, char **argv)
 	const struct CMUnitTest principle3[] = {
 		cmocka_unit_test_setup_teardown(
 			a_lender_short_of_memory_moves_a_lent_block_on, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_lender_moves_what_it_lends_before_its_own_data, setup,
 			teardown),
 	};
 	const struct CMUnitTest tests[] = {

@@ -120,17 +120,18 @@ static void only_the_owner_with_the_epoch_can_pin(void **state)
 	struct proto_block_ref r;
 
 	lend(l, &s, 7, 3, 1, &r, 0);
-	assert_int_equal(loans_pin(l, 7, r, 0), 0);
+	assert_int_equal(loans_pin(l, 7, r, 0, NULL), 0);
 	assert_int_equal(loans_unpin(l, r.block), 0);
-	assert_int_equal(loans_pin(l, 8, r, 0), -ESTALE);
+	assert_int_equal(loans_pin(l, 8, r, 0, NULL), -ESTALE);
+	assert_int_equal(loans_pin(l, 7,
+				   (struct proto_block_ref){3, r.epoch + 1}, 0,
+				   NULL),
+			 -ESTALE);
 	assert_int_equal(
-		loans_pin(l, 7, (struct proto_block_ref){3, r.epoch + 1}, 0),
+		loans_pin(l, 7, (struct proto_block_ref){4, r.epoch}, 0, NULL),
 		-ESTALE);
 	assert_int_equal(
-		loans_pin(l, 7, (struct proto_block_ref){4, r.epoch}, 0),
-		-ESTALE);
-	assert_int_equal(
-		loans_pin(l, 7, (struct proto_block_ref){NB, r.epoch}, 0),
+		loans_pin(l, 7, (struct proto_block_ref){NB, r.epoch}, 0, NULL),
 		-ENOENT);
 	finish(l, &s);
 }
@@ -142,12 +143,12 @@ static void free_of_a_pinned_block_waits_for_the_last_unpin(void **state)
 	struct proto_block_ref r;
 
 	lend(l, &s, 7, 5, 1, &r, 0);
-	assert_int_equal(loans_pin(l, 7, r, 0), 0);
-	assert_int_equal(loans_pin(l, 7, r, 0), 0);
+	assert_int_equal(loans_pin(l, 7, r, 0, NULL), 0);
+	assert_int_equal(loans_pin(l, 7, r, 0, NULL), 0);
 	assert_int_equal(loans_free(l, 7, &r, 1, 0), 1);
 	assert_true(s.out[5]);
 	/* ended: no new access gets in */
-	assert_int_equal(loans_pin(l, 7, r, 0), -ESTALE);
+	assert_int_equal(loans_pin(l, 7, r, 0, NULL), -ESTALE);
 	assert_int_equal(loans_lent_to(l, 7), 0);
 	/* each access that held it learns its loan ended meanwhile */
 	assert_int_equal(loans_unpin(l, 5), -ESTALE);
@@ -170,11 +171,11 @@ static void a_relent_block_has_a_new_epoch_and_the_old_is_stale(void **state)
 	lend(l, &s, 9, 2, 1, &b, 0);
 	assert_int_not_equal(a.epoch, b.epoch);
 	/* the old owner, even with the new owner's epoch, gets nothing */
-	assert_int_equal(loans_pin(l, 7, a, 0), -ESTALE);
-	assert_int_equal(loans_pin(l, 7, b, 0), -ESTALE);
+	assert_int_equal(loans_pin(l, 7, a, 0, NULL), -ESTALE);
+	assert_int_equal(loans_pin(l, 7, b, 0, NULL), -ESTALE);
 	/* a retried FREE of the old loan does not end the new one */
 	assert_int_equal(loans_free(l, 7, &a, 1, 0), 0);
-	assert_int_equal(loans_pin(l, 9, b, 0), 0);
+	assert_int_equal(loans_pin(l, 9, b, 0, NULL), 0);
 	loans_unpin(l, 2);
 	finish(l, &s);
 }
@@ -203,14 +204,14 @@ static void goodbye_ends_only_that_owners_loans(void **state)
 
 	lend(l, &s, 7, 0, 3, a, 0);
 	lend(l, &s, 8, 10, 2, b, 0);
-	assert_int_equal(loans_pin(l, 7, a[1], 0), 0);
+	assert_int_equal(loans_pin(l, 7, a[1], 0, NULL), 0);
 	assert_int_equal(loans_free_owner(l, 7), 3);
 	assert_int_equal(s.released, 2);
 	assert_true(s.out[1]); /* pinned: released at the unpin */
 	loans_unpin(l, 1);
 	assert_int_equal(s.released, 3);
 	assert_int_equal(loans_lent_to(l, 8), 2);
-	assert_int_equal(loans_pin(l, 8, b[0], 0), 0);
+	assert_int_equal(loans_pin(l, 8, b[0], 0, NULL), 0);
 	loans_unpin(l, b[0].block);
 	finish(l, &s);
 }
@@ -226,7 +227,7 @@ static void a_lease_ends_only_after_silence(void **state)
 	lend(l, &s, 8, 5, 1, &b, 0);
 	assert_int_equal(loans_expire(l, LEASE, e, 4), 0);
 	/* 7 is heard from (an access) and 8 keeps alive (a ping) */
-	assert_int_equal(loans_pin(l, 7, a[0], LEASE - SEC), 0);
+	assert_int_equal(loans_pin(l, 7, a[0], LEASE - SEC, NULL), 0);
 	loans_unpin(l, 0);
 	loans_touch(l, 8, LEASE);
 	assert_int_equal(loans_expire(l, LEASE + 2 * SEC, e, 4), 0);
@@ -239,7 +240,7 @@ static void a_lease_ends_only_after_silence(void **state)
 	assert_false(s.out[0]);
 	assert_false(s.out[1]);
 	assert_true(s.out[5]);
-	assert_int_equal(loans_pin(l, 7, a[1], 2 * LEASE), -ESTALE);
+	assert_int_equal(loans_pin(l, 7, a[1], 2 * LEASE, NULL), -ESTALE);
 	finish(l, &s);
 }
 
@@ -282,9 +283,9 @@ static void reconcile_frees_unclaimed_loans_and_names_missing_ones(void **state)
 	assert_int_equal(loans_reconcile_end(l, 7), 2);
 	assert_false(s.out[1]);
 	assert_false(s.out[3]);
-	assert_int_equal(loans_pin(l, 7, r[0], SEC), 0);
+	assert_int_equal(loans_pin(l, 7, r[0], SEC, NULL), 0);
 	loans_unpin(l, 0);
-	assert_int_equal(loans_pin(l, 7, late, SEC), 0);
+	assert_int_equal(loans_pin(l, 7, late, SEC, NULL), 0);
 	loans_unpin(l, 30);
 	/* an end without a begin frees nothing */
 	assert_int_equal(loans_reconcile_end(l, 7), 0);
@@ -301,7 +302,7 @@ static void pin_many_is_all_or_nothing(void **state)
 
 	lend(l, &s, 7, 0, 3, r, 0);
 	r[2].epoch++;
-	assert_int_equal(loans_pin_many(l, 7, r, 3, 0, &bad), -ESTALE);
+	assert_int_equal(loans_pin_many(l, 7, r, 3, 0, &bad, NULL), -ESTALE);
 	assert_int_equal(bad, 2);
 	/* nothing stayed pinned: a free ends them at once */
 	r[2].epoch--;
@@ -335,7 +336,7 @@ static void *accessor(void *arg)
 		ref = r->cur[b];
 		owner = r->owner[b];
 		pthread_mutex_unlock(&r->lock);
-		if (!owner || loans_pin(r->l, owner, ref, 0))
+		if (!owner || loans_pin(r->l, owner, ref, 0, NULL))
 			continue;
 		atomic_fetch_add(&r->s->held[b], 1);
 		atomic_fetch_add(&r->pins, 1);

@@ -7,9 +7,12 @@
  * connection; a window reaches exactly its block, from that connection
  * only; and it is refused once the loan ends, however it ends (FREE,
  * lease, GOODBYE, reconciliation, the connection closing, the provider
- * stopping), but not before a copy that holds the block is done. A
- * device without memory windows lends without them. Hand-made requests
- * on raw connections, one-sided access with conn_rma_read/write.
+ * stopping), but not before a copy that holds the block is done. A loan
+ * that leaves without its block coming back to the store loses its
+ * window too: before the provider copies a block it moves on (principle
+ * 3), and before a HANDOVER makes a block another owner's. A device
+ * without memory windows lends without them. Hand-made requests on raw
+ * connections, one-sided access with conn_rma_read/write.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -357,13 +360,32 @@ static bool no_windows(void *arg)
 	return peer_windows(f->peer) == 0;
 }
 
+/* A READ message of 4 bytes of loan ref on a fresh connection of node. */
+static uint32_t read_msg(struct fixture *f, uint32_t node,
+			 struct proto_block_ref ref, uint8_t *out)
+{
+	struct proto_block_rw rw = {ref.block, ref.epoch, 0, 4};
+	uint8_t pl[PROTO_BLOCK_RW_SIZE], rep[PROTO_BLOCK_MOVED_SIZE];
+	struct conn *c = raw_connect(f, node);
+	size_t got = 0;
+	uint32_t st;
+
+	proto_block_rw_encode(&rw, pl, sizeof(pl));
+	st = raw_call(c, WIRE_OP_READ, pl, sizeof(pl), rep, sizeof(rep), &got);
+	if (st == WIRE_S_OK) {
+		assert_int_equal(got, 4);
+		memcpy(out, rep, 4);
+	}
+	conn_destroy(c);
+	return st;
+}
+
 static void a_closed_connection_loses_its_windows_not_its_loans(void **state)
 {
 	struct fixture *f = start(0);
-	struct conn *c = raw_connect(f, OWNER), *again;
-	struct proto_block_rw rw;
-	uint8_t pl[PROTO_BLOCK_RW_SIZE], out[4];
+	struct conn *c = raw_connect(f, OWNER);
 	struct conn_region w;
+	uint8_t out[4];
 	struct lent l;
 
 	alloc_windows(c, 2, &l);
@@ -376,14 +398,8 @@ static void a_closed_connection_loses_its_windows_not_its_loans(void **state)
 	pthread_mutex_unlock(&fab);
 	/* the loans stand: the owner reads them with messages */
 	assert_int_equal(peer_lent_to(f->peer, OWNER), 2);
-	again = raw_connect(f, OWNER);
-	rw = (struct proto_block_rw){l.ref[0].block, l.ref[0].epoch, 0, 4};
-	proto_block_rw_encode(&rw, pl, sizeof(pl));
-	assert_int_equal(
-		raw_call(again, WIRE_OP_READ, pl, sizeof(pl), out, 4, NULL),
-		WIRE_S_OK);
+	assert_int_equal(read_msg(f, OWNER, l.ref[0], out), WIRE_S_OK);
 	assert_memory_equal(out, "kept", 4);
-	conn_destroy(again);
 	stop(f);
 }
 
@@ -412,6 +428,83 @@ static void stopping_the_provider_revokes_every_window(void **state)
 	assert_int_equal(conn_rma_read(c, buf, sizeof(buf), &w, 0),
 			 -ECONNRESET);
 	conn_destroy(c);
+	stop(f);
+}
+
+static void a_block_that_moves_on_loses_its_window_first(void **state)
+{
+	struct fixture *f = start(0);
+	struct conn *c = raw_connect(f, OWNER);
+	struct conn *other = raw_connect(f, OTHER);
+	struct peer_loan to = {PROVIDER + 1, 3, 33};
+	uint32_t idx, owner, epoch;
+	struct lent l, again;
+	struct conn_region w;
+	uint8_t out[4];
+
+	alloc_windows(c, 2, &l);
+	idx = l.ref[0].block;
+	w = window(&l, 0);
+	assert_int_equal(conn_rma_write(c, "mine", 4, &w, 0), 0);
+	/* no one-sided write may land once the copy begins */
+	assert_int_equal(peer_move_begin(f->peer, idx, 1000, &owner, &epoch),
+			 0);
+	assert_int_equal(owner, OWNER);
+	assert_int_equal(epoch, l.ref[0].epoch);
+	assert_int_equal(peer_windows(f->peer), 1);
+	refused(c, &l, 0);
+	/* a move that failed: the loan stays, reached with messages */
+	assert_int_equal(peer_move_end(f->peer, idx, NULL), 0);
+	assert_int_equal(read_msg(f, OWNER, l.ref[0], out), WIRE_S_OK);
+	assert_memory_equal(out, "mine", 4);
+	/* moved for good: the block is ours, and no window is left on it */
+	assert_int_equal(peer_move_begin(f->peer, idx, 1000, &owner, &epoch),
+			 0);
+	assert_int_equal(peer_move_end(f->peer, idx, &to), 0);
+	assert_int_equal(read_msg(f, OWNER, l.ref[0], out), WIRE_S_MOVED);
+	/* reused: lent again with a window of its own (none may be left) */
+	ms_store_ops.free(f->store, &idx, 1);
+	alloc_windows(other, NBLOCKS - 1, &again);
+	assert_int_equal(peer_windows(f->peer), NBLOCKS);
+	refused(c, &l, 0);
+	conn_destroy(other);
+	conn_destroy(c);
+	stop(f);
+}
+
+static void a_handover_ends_the_movers_window(void **state)
+{
+	struct fixture *f = start(0);
+	struct conn *mover = raw_connect(f, OTHER);
+	uint8_t pl[PROTO_BLOCK_HANDOVER_SIZE], rep[PROTO_BLOCK_REF_SIZE];
+	struct proto_block_ref now;
+	struct conn_region w;
+	uint8_t out[4];
+	struct lent l;
+	size_t got;
+
+	/* the mover borrows a block with a window and copies into it */
+	alloc_windows(mover, 2, &l);
+	w = window(&l, 0);
+	assert_int_equal(conn_rma_write(mover, "copy", 4, &w, 0), 0);
+	proto_block_handover_encode(
+		&(struct proto_block_handover){.ref = l.ref[0], .to = OWNER},
+		pl, sizeof(pl));
+	assert_int_equal(raw_call(mover, WIRE_OP_HANDOVER, pl, sizeof(pl), rep,
+				  sizeof(rep), &got),
+			 WIRE_S_OK);
+	assert_int_equal(proto_block_ref_decode(rep, got, &now), 0);
+	assert_int_equal(now.block, l.ref[0].block);
+	/* the block is the owner's: the mover cannot reach it any more */
+	assert_int_equal(peer_windows(f->peer), 1);
+	assert_int_equal(peer_lent_to(f->peer, OWNER), 1);
+	/* the mover's other loan keeps its window */
+	w = window(&l, 1);
+	assert_int_equal(conn_rma_read(mover, out, 4, &w, 0), 0);
+	refused(mover, &l, 0);
+	assert_int_equal(read_msg(f, OWNER, now, out), WIRE_S_OK);
+	assert_memory_equal(out, "copy", 4);
+	conn_destroy(mover);
 	stop(f);
 }
 
@@ -456,6 +549,8 @@ int main(void)
 		cmocka_unit_test(
 			a_closed_connection_loses_its_windows_not_its_loans),
 		cmocka_unit_test(stopping_the_provider_revokes_every_window),
+		cmocka_unit_test(a_block_that_moves_on_loses_its_window_first),
+		cmocka_unit_test(a_handover_ends_the_movers_window),
 		cmocka_unit_test(
 			a_device_without_memory_windows_lends_without_them),
 	};

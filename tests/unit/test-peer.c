@@ -436,16 +436,12 @@ static void wrong_key_is_refused(void **state)
 	auth_keyring_destroy(b);
 }
 
-/* A store whose blocks >= 16 "moved on" to node 9 (block 16 badly). */
-static int moving_moved(void *ctx, uint32_t idx, uint32_t owner,
-			struct proto_block_moved *out)
+/* The store's address book for MOVED answers: node 9 only. */
+static int nine_addr(void *ctx, uint32_t node, char *addr)
 {
-	if (idx < 16 || owner != OWNER)
+	if (node != 9)
 		return -ENOENT;
-	out->node = 9;
-	out->block = idx + 1000;
-	out->epoch = idx == 16 ? 0 : 4242; /* 0: no loan has it */
-	strcpy(out->addr, "tcp://10.9.9.9:7100");
+	strcpy(addr, "tcp://10.9.9.9:7100");
 	return 0;
 }
 
@@ -453,36 +449,55 @@ static void moved_block_tells_where_it_went(void **state)
 {
 	struct peer_store_ops ops = ms_store_ops;
 	struct proto_block_moved mv = {0};
-	struct proto_block_ref ref, gone = {20, 5}, bad = {16, 5};
-	struct proto_block_extent ext[2] = {{0, 0, 0, 8}, {20, 5, 0, 8}};
+	struct proto_block_ref ref, gone;
+	struct proto_block_extent ext[2] = {{0}};
+	uint32_t owner, epoch;
 	uint8_t buf[16];
 	struct iovec iov = {buf, 16};
 	struct fixture *f;
 	struct remote *other;
 
-	ops.moved = moving_moved;
+	ops.node_addr = nine_addr;
 	f = fixture_create(
 		&(struct fixture_config){.ops = &ops, .nblocks = 32});
 	ref = alloc_one(f);
-	ext[0].block = ref.block;
-	ext[0].epoch = ref.epoch;
+	gone = alloc_one(f);
+	/* the provider moves `gone` on to node 9, as block 1020 there */
+	assert_int_equal(
+		peer_move_begin(f->peer, gone.block, 1000, &owner, &epoch), 0);
+	assert_int_equal(owner, OWNER);
+	assert_int_equal(epoch, gone.epoch);
+	assert_int_equal(remote_read(f->r, PROVIDER, gone, 8, buf, 8, &mv),
+			 -EBUSY);
+	assert_true(peer_move_wanted(f->peer, gone.block));
+	assert_int_equal(peer_move_end(f->peer, gone.block,
+				       &(struct peer_loan){9, 1020, 4242}),
+			 0);
+	assert_int_equal(peer_forwarding(f->peer), 1);
+	assert_int_equal(peer_forwarding_to(f->peer, OWNER), 1);
 	assert_int_equal(remote_read(f->r, PROVIDER, gone, 8, buf, 8, &mv),
 			 -EREMCHG);
-	assert_int_equal(mv.from, 20);
+	assert_int_equal(mv.from, gone.block);
+	assert_int_equal(mv.from_epoch, gone.epoch);
 	assert_int_equal(mv.node, 9);
 	assert_int_equal(mv.block, 1020);
 	assert_int_equal(mv.epoch, 4242);
 	assert_string_equal(mv.addr, "tcp://10.9.9.9:7100");
 	memset(&mv, 0, sizeof(mv));
+	ext[0] = (struct proto_block_extent){ref.block, ref.epoch, 0, 8};
+	ext[1] = (struct proto_block_extent){gone.block, gone.epoch, 0, 8};
 	assert_int_equal(
 		remote_read_batch(f->r, PROVIDER, ext, 2, &iov, 1, &mv),
 		-EREMCHG);
-	assert_int_equal(mv.from, 20);
+	assert_int_equal(mv.from, gone.block);
 	/* and without an out-parameter the caller still learns it */
 	assert_int_equal(remote_write(f->r, PROVIDER, gone, 0, buf, 8, NULL),
 			 -EREMCHG);
-	/* a store naming a loan that cannot be: plain STALE */
-	assert_int_equal(remote_read(f->r, PROVIDER, bad, 0, buf, 8, &mv),
+	/* another epoch of that block: plain STALE */
+	assert_int_equal(remote_read(f->r, PROVIDER,
+				     (struct proto_block_ref){gone.block,
+							      gone.epoch + 1},
+				     0, buf, 8, &mv),
 			 -ESTALE);
 	/* where a block of OWNER went is not another owner's business */
 	other = owner_create(f, OTHER);
@@ -490,6 +505,9 @@ static void moved_block_tells_where_it_went(void **state)
 			 -ESTALE);
 	remote_destroy(other);
 	assert_int_equal(remote_read(f->r, PROVIDER, ref, 0, buf, 8, NULL), 0);
+	/* its goodbye drops the forwarding record with its loans */
+	assert_int_equal(remote_goodbye(f->r, PROVIDER, NULL), 0);
+	assert_int_equal(peer_forwarding(f->peer), 0);
 	fixture_destroy(f);
 }
 

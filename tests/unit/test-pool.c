@@ -175,7 +175,7 @@ static void fake_release(void *ctx, const struct pool_ref *r, uint32_t n)
 }
 
 static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
-		     void *dst, uint32_t len)
+		     void *dst, uint32_t len, struct pool_ref *moved)
 {
 	struct fake *f = ctx;
 
@@ -187,7 +187,7 @@ static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
 }
 
 static int fake_write(void *ctx, const struct pool_ref *r, uint32_t off,
-		      const void *src, uint32_t len)
+		      const void *src, uint32_t len, struct pool_ref *moved)
 {
 	struct fake *f = ctx;
 

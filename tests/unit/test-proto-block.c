@@ -538,66 +538,6 @@ static void status_rejects_nonsense(void **state)
 			 -EINVAL);
 }
 
-static void moved_round_trips_and_requires_terminated_addr(void **state)
-{
-	struct proto_block_moved in = {
-		.from = 4, .node = 9, .block = 77, .epoch = 0xabcdef01};
-	struct proto_block_moved out;
-	uint8_t buf[PROTO_BLOCK_MOVED_SIZE];
-
-	strcpy(in.addr, "tcp://10.0.0.9:7000");
-	assert_int_equal(proto_block_moved_encode(&in, buf, sizeof(buf)),
-			 sizeof(buf));
-	assert_int_equal(proto_block_moved_decode(buf, sizeof(buf), &out), 0);
-	assert_int_equal(out.from, 4);
-	assert_int_equal(out.node, 9);
-	assert_int_equal(out.block, 77);
-	assert_int_equal(out.epoch, 0xabcdef01);
-	assert_string_equal(out.addr, in.addr);
-	assert_int_equal(proto_block_moved_encode(&in, buf, sizeof(buf) - 1),
-			 -ENOBUFS);
-	assert_int_equal(proto_block_moved_decode(buf, sizeof(buf) - 1, &out),
-			 -EMSGSIZE);
-	/* the reserved word */
-	buf[16] = 1;
-	assert_int_equal(proto_block_moved_decode(buf, sizeof(buf), &out),
-			 -EINVAL);
-	buf[16] = 0;
-	memset(buf + 24, 'x', PROTO_BLOCK_ADDR_LEN);
-	assert_int_equal(proto_block_moved_decode(buf, sizeof(buf), &out),
-			 -EINVAL);
-	memset(in.addr, 'y', sizeof(in.addr));
-	assert_int_equal(proto_block_moved_encode(&in, buf, sizeof(buf)),
-			 -EINVAL);
-}
-
-static void moved_rejects_a_zero_node_or_epoch(void **state)
-{
-	struct proto_block_moved in = {
-		.from = 4, .node = 9, .block = 7, .epoch = 3};
-	struct proto_block_moved out;
-	uint8_t buf[PROTO_BLOCK_MOVED_SIZE];
-
-	strcpy(in.addr, "tcp://[::1]:7000");
-	in.epoch = 0;
-	assert_int_equal(proto_block_moved_encode(&in, buf, sizeof(buf)),
-			 -EINVAL);
-	in.epoch = 3;
-	in.node = 0;
-	assert_int_equal(proto_block_moved_encode(&in, buf, sizeof(buf)),
-			 -EINVAL);
-	in.node = 9;
-	assert_int_equal(proto_block_moved_encode(&in, buf, sizeof(buf)),
-			 sizeof(buf));
-	put32(buf + 12, 0);
-	assert_int_equal(proto_block_moved_decode(buf, sizeof(buf), &out),
-			 -EINVAL);
-	put32(buf + 12, 3);
-	put32(buf + 4, 0);
-	assert_int_equal(proto_block_moved_decode(buf, sizeof(buf), &out),
-			 -EINVAL);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -622,9 +562,6 @@ int main(void)
 		cmocka_unit_test(batch_rejects_data_beyond_the_payload_limit),
 		cmocka_unit_test(status_round_trips_lease_and_incarnation),
 		cmocka_unit_test(status_rejects_nonsense),
-		cmocka_unit_test(
-			moved_round_trips_and_requires_terminated_addr),
-		cmocka_unit_test(moved_rejects_a_zero_node_or_epoch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
