@@ -59,6 +59,7 @@ struct conn_wire {
 	struct XXH3_state_s *xxh; /* plain payloads read in several pieces */
 	uint32_t peer_node;	  /* from the peer's HELLO; 0: a tool */
 	uint64_t peer_incarnation;
+	uint64_t session; /* conn_session_id(); 0 before the handshake */
 	/* the payload cursor over the frame wire_recv_hdr() returned last */
 	uint32_t rx_len;    /* payload bytes of the frame */
 	uint32_t rx_done;   /* bytes handed to the caller (or skipped) */

@@ -222,6 +222,11 @@ uint64_t conn_peer_incarnation(const struct conn *c)
 	return c->wire.peer_incarnation;
 }
 
+uint64_t conn_session_id(const struct conn *c)
+{
+	return c->wire.session;
+}
+
 bool conn_has_rma(const struct conn *c)
 {
 	return c->ops->rma_read && c->ops->rma_write;

@@ -39,7 +39,7 @@ struct server_conn {
 	bool authed;		  /* counted in srv->nauth */
 	uint32_t node;		  /* the authenticated peer node */
 	bool done;		  /* thread finished */
-	bool fenced;		  /* shut down by server_fence_node() */
+	bool fenced;		  /* shut down by a fence */
 	struct server_conn *next; /* srv->conns: the ones with a thread */
 	/* connection thread only */
 	int idle_ms;
@@ -53,15 +53,17 @@ struct server {
 	pthread_attr_t attr;  /* small stacks for every thread we start */
 	int wake[2];	      /* self-pipe: destroy and finished connections */
 	pthread_mutex_t lock; /* protects the fields down to stopping */
-	pthread_cond_t ended; /* a connection's thread finished (monotonic) */
+	/* a connection's thread finished, or its handshake settled */
+	pthread_cond_t ended;	     /* monotonic */
 	struct server_conn *conns;   /* every connection with a thread */
 	struct server_conn **unauth; /* not authenticated: max_unauth slots */
 	unsigned int nunauth;
 	unsigned int nauth;
+	unsigned int nfencing; /* fences waiting */
 	bool stopping;
 	/* counters (any thread; server_get_stats()) */
 	atomic_uint_fast64_t accepted, refused, hs_failed, requests;
-	atomic_uint_fast64_t rx_bytes, tx_bytes;
+	atomic_uint_fast64_t rx_bytes, tx_bytes, fenced;
 	/* accept thread only */
 	struct server_conn **waiting; /* said nothing yet, no thread */
 	unsigned int nwaiting;

@@ -165,45 +165,100 @@ void server_conn_close(struct server_conn *sc)
 	conn_shutdown(sc->conn);
 }
 
-/* Shuts down node's connections but self; true while one still runs. */
-static bool fence_locked(struct server *s, struct server_conn *self)
+/*
+ * Shuts down self's node's other connections (only the one named session,
+ * when nonzero), counting them in *n; true while one of them still runs, or
+ * while a connection from self's address accepted before the fence began
+ * (hs_due < due_before) is still in its handshake. Such a one may be the
+ * node's: its handshake can be over on the node's side while its thread
+ * here has not settled yet (it does not know its node, and serves what it
+ * received once it has), so the fence waits for it to settle or end,
+ * within handshake_ms of its accept. (Strangers elsewhere cannot make a
+ * fence wait.)
+ */
+static bool fence_locked(struct server *s, struct server_conn *self,
+			 uint64_t session, uint64_t due_before, unsigned int *n)
 {
 	bool running = false;
 
 	for (struct server_conn *sc = s->conns; sc; sc = sc->next) {
-		if (sc == self || sc->node != self->node || sc->done)
+		if (sc == self || sc->done)
+			continue;
+		if (!sc->authed) {
+			running |= sc->hs_due < due_before &&
+				   !strcmp(sc->addr, self->addr);
+			continue;
+		}
+		if (sc->node != self->node ||
+		    (session && conn_session_id(sc->conn) != session))
 			continue;
 		if (!sc->fenced) {
 			sc->fenced = true;
 			conn_shutdown(sc->conn);
+			atomic_fetch_add(&s->fenced, 1);
+			(*n)++;
 		}
 		running = true;
 	}
 	return running;
 }
 
-int server_fence_node(struct server_conn *self, int timeout_ms)
+/* Fences and waits; *n: how many of the node's connections it ended. */
+static int fence(struct server_conn *self, uint64_t session, int timeout_ms,
+		 unsigned int *n)
 {
 	struct server *s = self->srv;
+	uint64_t due_before =
+		cmp_now_ns() + (uint64_t)s->cfg.limits.handshake_ms * 1000000u;
 	struct timespec dl;
-	unsigned int n = 0;
 	int ret = 0;
 
+	*n = 0;
 	if (!self->node) /* not a node: nothing to fence */
 		return 0;
 	cmp_deadline_ms(&dl, (uint64_t)MAX(timeout_ms, 0));
 	pthread_mutex_lock(&s->lock);
-	for (struct server_conn *sc = s->conns; sc; sc = sc->next)
-		n += sc != self && sc->node == self->node && !sc->done;
-	while (!ret && fence_locked(s, self))
-		ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
+	if (fence_locked(s, self, session, due_before, n)) {
+		s->nfencing++;
+		do
+			ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
+		while (!ret && fence_locked(s, self, session, due_before, n));
+		s->nfencing--;
+	}
 	pthread_mutex_unlock(&s->lock);
-	if (n)
-		log_info(
-			"%s: peer %s fenced %u older connection%s of node %u%s",
-			s->name, conn_peer(self->conn), n, n == 1 ? "" : "s",
-			self->node, ret ? ": one did not end in time" : "");
 	return ret ? -ETIMEDOUT : 0;
+}
+
+int server_fence_node(struct server_conn *self, int timeout_ms)
+{
+	unsigned int n;
+	int ret = fence(self, 0, timeout_ms, &n);
+
+	if (n)
+		log_info("%s: peer %s fenced %u older connection%s of node "
+			 "%u%s",
+			 self->srv->name, conn_peer(self->conn), n,
+			 n == 1 ? "" : "s", self->node,
+			 ret ? ": one did not end in time" : "");
+	return ret;
+}
+
+int server_fence_conn(struct server_conn *self, uint64_t session,
+		      int timeout_ms)
+{
+	unsigned int n;
+	int ret;
+
+	if (!session)
+		return -EINVAL;
+	ret = fence(self, session, timeout_ms, &n);
+	if (n)
+		log_info_rl("%s: peer %s fenced its connection %016llx (node "
+			    "%u)%s",
+			    self->srv->name, conn_peer(self->conn),
+			    (unsigned long long)session, self->node,
+			    ret ? ": it did not end in time" : "");
+	return ret;
 }
 
 void server_conn_set_idle_timeout(struct server_conn *sc, int timeout_ms)
@@ -630,12 +685,14 @@ void server_get_stats(struct server *s, struct server_stats *out)
 	out->accepted = atomic_load(&s->accepted);
 	out->refused = atomic_load(&s->refused);
 	out->hs_failed = atomic_load(&s->hs_failed);
+	out->fenced = atomic_load(&s->fenced);
 	out->requests = atomic_load(&s->requests);
 	out->rx_bytes = atomic_load(&s->rx_bytes);
 	out->tx_bytes = atomic_load(&s->tx_bytes);
 	pthread_mutex_lock(&s->lock);
 	out->unauth = s->nunauth;
 	out->authed = s->nauth;
+	out->fencing = s->nfencing;
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -42,7 +42,7 @@
 #include "grants.h"
 #include "peer-internal.h"
 
-/* How long a fenced reconciliation waits for the owner's old connections. */
+/* How long a fence waits for the owner's old connection(s) to end. */
 #define PEER_FENCE_MS 3000
 
 /*
@@ -540,6 +540,36 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 	return server_reply(sc, h, st, NULL, 0);
 }
 
+/*
+ * The owner saw one of its connections break with a WRITE in flight and
+ * will send that write again on this one. Whatever of the old frame is
+ * still on its way here (in a socket buffer, or half copied by that
+ * connection's thread) must not reach the block after the new write: so
+ * that connection ends, and its thread is done, before this answers OK.
+ * Only a FENCE waits; writes never do.
+ */
+static int handle_fence(struct peer *p, struct server_conn *sc,
+			const struct wire_hdr *h)
+{
+	struct peer_conn *pc = server_conn_data(sc);
+	uint64_t session;
+	int ret;
+
+	ret = peer_need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = peer_read_all(sc, h, pc->msg, PROTO_BLOCK_FENCE_SIZE);
+	if (ret < 0)
+		return ret;
+	ret = proto_block_fence_decode(pc->msg, h->len, &session);
+	if (ret < 0)
+		return peer_refuse_and_close(sc, h, ret);
+	loans_touch(p->loans, pc->owner, cmp_now_ns());
+	if (server_fence_conn(sc, session, PEER_FENCE_MS) < 0)
+		return server_reply(sc, h, WIRE_S_BUSY, NULL, 0);
+	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
+}
+
 /* Known opcodes this service does not serve (manager messages). */
 static int handle_other(struct peer *p, struct server_conn *sc,
 			const struct wire_hdr *h)
@@ -565,7 +595,8 @@ static int handle_other(struct peer *p, struct server_conn *sc,
 	X(GOODBYE, handle_goodbye)         \
 	X(HANDOVER, peer_handle_handover)  \
 	X(MOVE_NOTICE, peer_handle_notice) \
-	X(DRAIN, peer_handle_drain)
+	X(DRAIN, peer_handle_drain)        \
+	X(FENCE, handle_fence)
 
 static const peer_handler_fn handlers[WIRE_OP_MAX] = {
 #define PEER_OP_ENTRY(op, fn) [WIRE_OP_##op] = fn,

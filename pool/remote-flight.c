@@ -418,23 +418,36 @@ static bool answered(const struct call *cl, int ret)
 	return ret == 0 || (cl->answered && ret != -EPROTO);
 }
 
+/*
+ * A write whose connection broke may still land from the provider's
+ * socket buffer: it is sent again only after a FENCE of that connection.
+ */
+static bool call_writes(const struct call *cl)
+{
+	return cl->op == WIRE_OP_WRITE || cl->op == WIRE_OP_WRITE_BATCH;
+}
+
 int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 		     remote_exchange_fn fn, void *arg)
 {
 	struct call *cl = arg;
+	uint64_t gen, broken = 0;
 	struct remote_node *n;
 	struct rconn *rc;
-	uint64_t gen;
 	bool answer;
 	int ret;
 
 	ret = remote_checkout(r, node, true, !idempotent, &rc);
 	for (int attempt = 0; ret == 0; attempt++) {
 		cl->answered = false;
-		ret = fn(r, rc, arg);
+		ret = broken ? remote_fence_on(r, rc, broken) : 0;
+		if (ret == 0)
+			ret = fn(r, rc, arg);
 		answer = answered(cl, ret);
 		n = rc->node;
 		gen = rc->gen;
+		if (!answer && call_writes(cl))
+			broken = conn_session_id(rc->c);
 		remote_checkin(r, rc, answer && remote_conn_reusable(ret));
 		if (answer)
 			return ret;
@@ -469,7 +482,18 @@ struct pieces {
 	struct remote_node *node;
 	uint64_t gen;
 	bool final; /* a timeout or a broken protocol: no second try */
+	/* connections that broke under a write: fenced before a retry */
+	uint64_t broken[REMOTE_MAX_PIECES];
+	unsigned int nbroken;
 };
+
+static void note_broken(struct pieces *p, uint64_t session)
+{
+	for (unsigned int i = 0; i < p->nbroken; i++)
+		if (p->broken[i] == session)
+			return;
+	p->broken[p->nbroken++] = session;
+}
 
 /* Waits for the in-flight call f on rc and gives rc back. */
 static void land(struct remote *r, struct pieces *p, unsigned int i,
@@ -487,7 +511,27 @@ static void land(struct remote *r, struct pieces *p, unsigned int i,
 	}
 	if (!answer && !worth_retry(0, true, ret))
 		p->final = true;
+	if (!answer && call_writes(cl))
+		note_broken(p, conn_session_id(rc->c));
 	remote_checkin(r, rc, answer && remote_conn_reusable(ret));
+}
+
+/* FENCEs every connection that broke under a write: 0 or -errno. */
+static int fence_broken(struct remote *r, uint32_t node, struct pieces *p)
+{
+	struct rconn *rc;
+	int ret = 0;
+
+	if (!p->nbroken)
+		return 0;
+	ret = remote_checkout(r, node, true, false, &rc);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < p->nbroken && !ret; i++)
+		ret = remote_fence_on(r, rc, p->broken[i]);
+	remote_checkin(r, rc, !ret);
+	p->nbroken = 0;
+	return ret;
 }
 
 /*
@@ -550,6 +594,10 @@ int remote_call_pieces(struct remote *r, uint32_t node, struct call *cl,
 				p.todo[p.ntodo++] = i;
 		if (!p.ntodo || ret || attempt || p.final)
 			break;
+		if (fence_broken(r, node, &p)) {
+			p.final = true;
+			break;
+		}
 		log_debug("remote: node %u: %s; %u of %u pieces again", node,
 			  strerror(-p.err), p.ntodo, n);
 	}

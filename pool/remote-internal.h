@@ -252,9 +252,10 @@ typedef int (*remote_exchange_fn)(struct remote *r, struct rconn *rc,
  * Runs fn against node on a connection (waiting for one the keeper opens,
  * up to the request deadline). A transport error makes the node SUSPECT
  * (after one more try on another connection, idempotent calls only, not
- * after a timeout or a broken protocol). Returns fn's result when the
- * provider answered, else -EIO (counted), or -EHOSTUNREACH for a node
- * never added.
+ * after a timeout or a broken protocol; a write only after
+ * remote_fence_on() of the connection that broke). Returns fn's result
+ * when the provider answered, else -EIO (counted), or -EHOSTUNREACH for a
+ * node never added.
  */
 int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 		     remote_exchange_fn fn, void *arg);
@@ -312,6 +313,21 @@ void remote_notify_health(struct remote *r, struct remote_node *n);
 /* A STATUS exchange on rc. */
 int remote_status_on(struct remote *r, struct rconn *rc,
 		     struct proto_block_status *out);
+
+/* ---- remote-rw.c ---- */
+
+/*
+ * A WRITE or WRITE_BATCH whose connection broke may still be carried out
+ * by the provider from what had reached it (a socket buffer, a thread
+ * descheduled in the middle of its copy): after the same write sent again,
+ * and even after a newer write over the same range, replacing acknowledged
+ * data with older data. So before a write is sent again, this asks the
+ * provider, on rc, to end the broken connection (named by its
+ * conn_session_id()) and wait for its thread: 0 once that is done, else
+ * -errno (logged; the write must not be sent again). A late read or FREE
+ * undoes nothing, so only writes need it.
+ */
+int remote_fence_on(struct remote *r, struct rconn *rc, uint64_t session);
 
 /* ---- remote-keeper.c ---- */
 

@@ -5,7 +5,8 @@
  * memory window on the provider's RMA connection (remote-rma.c) is read
  * and written one-sided, RDMA READ/WRITE straight into its block; the
  * others, and every access a window refused, go as messages, whose
- * answer is the provider's.
+ * answer is the provider's. A write whose connection broke is sent again
+ * only after a FENCE of that connection (remote_fence_on()).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cmp/conn.h"
+#include "cmp/log.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
 #include "remote-internal.h"
@@ -113,6 +115,22 @@ static int rw(struct remote *r, uint32_t node, bool write,
 		rw_call(&cl[k], &m[k], write, ref, off + at,
 			(uint8_t *)buf + at, MIN(step, len - at), moved);
 	return remote_call_pieces(r, node, cl, k);
+}
+
+int remote_fence_on(struct remote *r, struct rconn *rc, uint64_t session)
+{
+	uint8_t buf[PROTO_BLOCK_FENCE_SIZE];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct call cl = {.op = WIRE_OP_FENCE, .req = &iov, .nreq = 1};
+	int ret = proto_block_fence_encode(session, buf, sizeof(buf));
+
+	if (ret >= 0)
+		ret = remote_transact(r, rc, &cl);
+	if (ret < 0)
+		log_warn_rl("remote: node %u: a write on a connection that "
+			    "broke may still land (fence: %s); not sent again",
+			    rc->node->id, strerror(-ret));
+	return ret;
 }
 
 int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,

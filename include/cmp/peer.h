@@ -5,7 +5,7 @@
  * cmp-memserver does). It listens on a connector address, authenticates
  * every connection with the cluster keyring (every frame then sealed), and
  * answers ALLOC, FREE, READ, WRITE, READ_BATCH, WRITE_BATCH, RECONCILE,
- * GOODBYE, STATUS and PING (payloads in pool/proto_block.h) on the
+ * GOODBYE, FENCE, STATUS and PING (payloads in pool/proto_block.h) on the
  * connection's own thread, straight from and into the store's memory: a
  * READ reply is one writev of the frame header and a pointer into the
  * block.

@@ -38,6 +38,7 @@
  *   A -> B  ALLOC n                    B -> A  block indexes (+ region)
  *   A -> B  WRITE / READ (block, off, len, data)   byte ranges
  *   A -> B  FREE blocks
+ *   A -> B  FENCE (a connection broke mid-WRITE) before the WRITE again
  *   B -> C  HANDOVER (B moved A's block to C: the loan is A's now)
  *   B -> A  MOVE_NOTICE (your block moved to C); any request for it: MOVED
  *   tool -> B  DRAIN: move every block held for others elsewhere
@@ -96,7 +97,8 @@ struct conn;
 	X(MOVE_NOTICE, 29) \
 	X(STATUS, 30)      \
 	X(HANDOVER, 31)    \
-	X(DRAIN, 32)
+	X(DRAIN, 32)       \
+	X(FENCE, 33)
 
 enum wire_op {
 #define WIRE_OP_ENUM(name, val) WIRE_OP_##name = val,
