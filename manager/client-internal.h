@@ -39,6 +39,11 @@ struct mgr_client {
 	struct conn *idle[QUERY_CACHE];
 	size_t nidle;
 
+	/* stepped mode (no thread): mgr_client_step() does its work */
+	bool stepped;
+	uint64_t retry_at; /* the next registration attempt */
+	int backoff_ms;
+
 	/* the client thread's own */
 	struct conn *reg;
 	uint32_t hb_ms;

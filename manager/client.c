@@ -262,9 +262,10 @@ static int serve_turn(struct mgr_client *c)
 
 	if (now < c->next_hb_ns)
 		wait_ms = (int)((c->next_hb_ns - now + 999999) / 1000000);
-	if (conn_pending(c->reg))
+	if (conn_pending(c->reg) || c->stepped)
 		wait_ms = 0;
-	ret = poll(pfd, 2, wait_ms);
+	/* stepped: what came is pending (no fd), and nobody waits */
+	ret = c->stepped ? 0 : poll(pfd, 2, wait_ms);
 	if (ret < 0 && errno != EINTR)
 		return -errno;
 	if (pfd[1].revents)
@@ -485,7 +486,10 @@ struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg)
 		ret = -errno;
 		goto err_free;
 	}
-	ret = -pthread_create(&c->thread, NULL, client_thread, c);
+	c->stepped = cmp_stepped();
+	c->backoff_ms = BACKOFF_MIN_MS;
+	ret = c->stepped ? 0
+			 : -pthread_create(&c->thread, NULL, client_thread, c);
 	if (ret < 0)
 		goto err_close_pipe;
 	return c;
@@ -514,7 +518,7 @@ int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms)
 	ts.tv_nsec %= 1000000000l;
 	pthread_mutex_lock(&c->lock);
 	/* a wrong key or block size will not fix itself: say so at once */
-	while (!c->registered && c->reg_err != -EACCES &&
+	while (!c->stepped && !c->registered && c->reg_err != -EACCES &&
 	       c->reg_err != -EINVAL && ret == 0)
 		ret = pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 	if (c->registered)
@@ -548,7 +552,7 @@ static void stop_thread(struct mgr_client *c)
 	join = !c->joined;
 	c->joined = true;
 	pthread_mutex_unlock(&c->lock);
-	if (!join)
+	if (!join || c->stepped)
 		return;
 	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
 		log_debug("manager client: wake: %s", strerror(errno));
@@ -587,6 +591,41 @@ static int say_leave(struct mgr_client *c)
 			ret = -ETIMEDOUT;
 	}
 	return ret;
+}
+
+/* The client thread's turns, once, without waiting (stepped mode). */
+void mgr_client_step(struct mgr_client *c)
+{
+	uint64_t now = cmp_now_ns();
+	int ret;
+
+	if (!c->stepped || stopping(c))
+		return;
+	if (!c->reg) {
+		if (now < c->retry_at)
+			return;
+		ret = do_register(c);
+		if (ret < 0) {
+			set_reg_state(c, false, ret);
+			note_failure(c, ret);
+			c->retry_at =
+				now + (uint64_t)c->backoff_ms * 1000000ull;
+			c->backoff_ms = MIN(c->backoff_ms * 2, BACKOFF_MAX_MS);
+			return;
+		}
+		note_registered(c);
+		c->backoff_ms = BACKOFF_MIN_MS;
+		set_reg_state(c, true, 0);
+	}
+	do
+		ret = serve_turn(c);
+	while (ret == 0 && conn_pending(c->reg));
+	if (ret < 0) {
+		set_reg_state(c, false, ret);
+		note_lost(c, ret);
+		conn_destroy(c->reg);
+		c->reg = NULL;
+	}
 }
 
 int mgr_client_leave(struct mgr_client *c)

@@ -26,6 +26,8 @@ struct manager {
 	uint64_t forget_after_ms;
 	uint64_t epoch;
 	pthread_t ticker;
+	bool stepped;	      /* no ticker thread: manager_step() ticks */
+	uint64_t tick_at;     /* stepped: the next tick */
 	pthread_mutex_t lock; /* protects reg, stopping */
 	pthread_cond_t stop_cond;
 	/* a heartbeat came, or stopping (monotonic): snapshots wait on it */

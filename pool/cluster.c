@@ -721,24 +721,62 @@ void cluster_get_stats(struct cluster *c, struct cluster_stats *out)
 	out->suspects = rs.suspects;
 	out->reconciles = rs.reconciles;
 	out->node_id = c->node;
+	out->meta_bytes = pool_meta_bytes(c->pool) + peer_meta_bytes(c->peer) +
+			  remote_meta_bytes(c->remote, &out->provider_conns);
 }
 
-void cluster_destroy(struct cluster *c)
+/* How often the peer's leases are looked at in stepped mode. */
+#define LEASE_CHECK_NS 1000000000ull
+
+void cluster_step(struct cluster *c)
 {
-	if (!c)
+	uint64_t now = cmp_now_ns();
+
+	if (!cmp_stepped())
 		return;
+	mgr_client_step(c->mgr);
+	remote_keeper_step(c->remote);
+	cluster_notifier_step(c);
+	pool_helper_step(c->pool);
+	if (now >= c->lease_at) {
+		c->lease_at = now + LEASE_CHECK_NS;
+		peer_expire_leases(c->peer);
+	}
+}
+
+struct peer *cluster_peer(struct cluster *c)
+{
+	return c->peer;
+}
+
+/* The end of c; goodbye: a clean shutdown, else as after a crash. */
+static void teardown(struct cluster *c, bool goodbye)
+{
 	cluster_drain_stop(c, false);
 	pool_stop_cluster(c->pool);
 	cluster_notifier_stop(c);
-	/* a clean shutdown: our providers end our loans now, not at lease end
-	 */
-	remote_goodbye_all(c->remote);
-	/* and the manager shows us as left, not suspect */
-	mgr_client_leave(c->mgr);
+	if (goodbye) {
+		/* our providers end our loans now, not at lease end */
+		remote_goodbye_all(c->remote);
+		/* and the manager shows us as left, not suspect */
+		mgr_client_leave(c->mgr);
+	}
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);
 	cluster_drain_finish(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+void cluster_destroy(struct cluster *c)
+{
+	if (c)
+		teardown(c, true);
+}
+
+void cluster_abandon(struct cluster *c)
+{
+	if (c)
+		teardown(c, false);
 }

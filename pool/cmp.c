@@ -389,7 +389,7 @@ uint32_t pool_pull_home(struct pool *p, uint32_t max)
 
 void pool_kick_helper_locked(struct pool *p)
 {
-	if (p->helper_running) {
+	if (p->helper_running || p->helper_stepped) {
 		p->helper_kick = true;
 		pthread_cond_signal(&p->helper_wake);
 	}
@@ -448,7 +448,10 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 	pthread_mutex_lock(&p->lock);
 	p->cops = ops;
 	p->cctx = ctx;
+	p->helper_stepped = cmp_stepped();
 	pthread_mutex_unlock(&p->lock);
+	if (p->helper_stepped)
+		return 0;
 	p->helper_stop = false;
 	ret = -pthread_create(&p->helper, NULL, helper_main, p);
 	if (ret) {
@@ -463,8 +466,29 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 	return 0;
 }
 
+void pool_helper_step(struct pool *p)
+{
+	bool kicked;
+
+	pthread_mutex_lock(&p->lock);
+	kicked = p->helper_stepped && p->helper_kick;
+	p->helper_kick = false;
+	pthread_mutex_unlock(&p->lock);
+	if (!kicked)
+		return;
+	refill_free(p);
+	pool_pull_home(p, UINT32_MAX);
+}
+
 void pool_stop_cluster(struct pool *p)
 {
+	if (p->helper_stepped) {
+		pthread_mutex_lock(&p->lock);
+		p->helper_stepped = false;
+		p->cops = NULL;
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
 	if (!p->helper_running)
 		return;
 	pthread_mutex_lock(&p->lock);

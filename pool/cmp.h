@@ -78,11 +78,23 @@ struct pool_cluster_ops {
 	uint64_t (*forwarding)(void *ctx);
 };
 
+/*
+ * Bytes of the pool's bookkeeping (a record per local block, per handle
+ * ever used, the release queue), for the simulator's metadata per block.
+ */
+uint64_t pool_meta_bytes(struct pool *p);
+
 /* Installs the ops and starts the helper thread. Call once, early. */
 int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 		     void *ctx);
 /* Stops the helper thread (before the ops' context goes away). */
 void pool_stop_cluster(struct pool *p);
+/*
+ * Stepped mode (include/cmp/util.h): pool_set_cluster() starts no helper
+ * thread; this does once what the helper would do when woken (evict
+ * ahead, pull home, give loans back), if it was asked to since.
+ */
+void pool_helper_step(struct pool *p);
 
 /*
  * Lending (RLL): the peer service stores other nodes' blocks in our free

@@ -38,6 +38,8 @@ struct peer {
 	pthread_mutex_t lock; /* protects stopping */
 	pthread_cond_t wake;
 	bool stopping;
+	bool stepped; /* no lease thread: the owner calls peer_expire_leases()
+		       */
 };
 
 /* Per-connection state; only its connection thread touches it. */

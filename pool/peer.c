@@ -693,6 +693,11 @@ uint32_t peer_windows(struct peer *p)
 	return grants_live(p->grants);
 }
 
+uint64_t peer_meta_bytes(struct peer *p)
+{
+	return sizeof(*p) + loans_meta_bytes(p->loans);
+}
+
 void peer_destroy(struct peer *p)
 {
 	if (!p)

@@ -22,6 +22,8 @@
 #include "remote-internal.h"
 
 #define MS (1000000ull)
+/* Stepped mode: jobs per remote_keeper_step(), the rest at the next. */
+#define STEP_JOBS 256u
 
 enum job {
 	JOB_NONE,
@@ -416,6 +418,58 @@ static void do_on_idle(struct remote *r, struct remote_node *n, enum job job)
 	remote_checkin(r, rc, ret == 0);
 	if (ret < 0)
 		remote_suspect(r, n, gen, ret, true);
+}
+
+void remote_keeper_connect(struct remote *r, struct remote_node *n)
+{
+	uint64_t due = UINT64_MAX;
+	bool go;
+
+	pthread_mutex_lock(&r->lock);
+	go = node_job_locked(n, cmp_now_ns(), &due) == JOB_CONNECT;
+	if (go)
+		n->keeper_busy = true;
+	pthread_mutex_unlock(&r->lock);
+	if (!go)
+		return;
+	do_connect(r, n);
+	pthread_mutex_lock(&r->lock);
+	n->keeper_busy = false;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void remote_keeper_step(struct remote *r)
+{
+	struct remote_node *n = NULL;
+	uint64_t now = cmp_now_ns(), due;
+	enum job job;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->keeper_kick && now < r->keeper_due) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	r->keeper_kick = false;
+	for (unsigned int budget = STEP_JOBS;; budget--) {
+		due = now + 1000 * MS;
+		job = next_job_locked(r, now, &n, &due);
+		if (job == JOB_NONE)
+			break;
+		if (!budget) { /* the rest at the next step */
+			r->keeper_kick = true;
+			break;
+		}
+		n->keeper_busy = true;
+		pthread_mutex_unlock(&r->lock);
+		if (job == JOB_CONNECT)
+			do_connect(r, n);
+		else
+			do_on_idle(r, n, job);
+		pthread_mutex_lock(&r->lock);
+		n->keeper_busy = false;
+	}
+	r->keeper_due = due;
+	pthread_mutex_unlock(&r->lock);
 }
 
 static void *keeper_main(void *arg)
