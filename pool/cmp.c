@@ -212,15 +212,17 @@ static uint32_t pick_lent_locked(struct pool *p)
 /*
  * Principle 3: a lent block moves on to a third node and its memory is
  * ours again. -ENOSPC when nothing we lend can move (or we lend nothing).
+ * any_free: a block freed meanwhile will do (an allocation; the evictor
+ * that works ahead wants one more free block, not one it has already).
  */
-static int reclaim_lent(struct pool *p, uint32_t *block)
+static int reclaim_lent(struct pool *p, uint32_t *block, bool any_free)
 {
 	int ret = -ENOSPC;
 	uint32_t b;
 
 	for (int i = 0; i < RECLAIM_TRIES; i++) {
 		pthread_mutex_lock(&p->lock);
-		b = take_free_locked(p);
+		b = any_free ? take_free_locked(p) : NIL;
 		if (b != NIL) {
 			pthread_mutex_unlock(&p->lock);
 			*block = b;
@@ -247,7 +249,7 @@ static int reclaim_lent(struct pool *p, uint32_t *block)
 	return ret;
 }
 
-int pool_make_room(struct pool *p, uint32_t *block)
+static int make_room(struct pool *p, uint32_t *block, bool any_free)
 {
 	int lent = -ENOSPC, own;
 	bool lends;
@@ -256,7 +258,7 @@ int pool_make_room(struct pool *p, uint32_t *block)
 	lends = p->lists[POOL_RLL].count > 0;
 	pthread_mutex_unlock(&p->lock);
 	if (lends && p->cops->move_lent) {
-		lent = reclaim_lent(p, block);
+		lent = reclaim_lent(p, block, any_free);
 		if (!lent)
 			return 0;
 	}
@@ -266,6 +268,11 @@ int pool_make_room(struct pool *p, uint32_t *block)
 		return 0;
 	/* a full cluster only when neither found room anywhere */
 	return own == -EIO || lent == -EIO ? -EIO : -ENOSPC;
+}
+
+int pool_make_room(struct pool *p, uint32_t *block)
+{
+	return make_room(p, block, true);
 }
 
 /* Blocks of LRL looked at per homecoming, so the lock is short. */
@@ -411,7 +418,8 @@ static void refill_free(struct pool *p)
 	}
 	while (!p->helper_stop && p->lists[POOL_FREE].count < p->high_wm) {
 		pthread_mutex_unlock(&p->lock);
-		if (pool_make_room(p, &b))
+		/* (a free block taken and put back would loop forever) */
+		if (make_room(p, &b, false))
 			return;
 		pthread_mutex_lock(&p->lock);
 		pool_list_push_head_locked(p, POOL_FREE, b);
