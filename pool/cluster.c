@@ -248,8 +248,8 @@ static int op_borrow(void *ctx, struct pool_ref *out)
 
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
 {
-	struct mgr_node_info info[64];
 	char known[PROTO_BLOCK_ADDR_LEN];
+	struct mgr_node_info *info;
 	size_t n = 0;
 
 	if (addr && addr[0]) {
@@ -258,12 +258,16 @@ void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
 			remote_add_node(c->remote, node, addr);
 		return;
 	}
-	if (remote_node_addr(c->remote, node, known) == 0 ||
-	    mgr_client_nodes(c->mgr, info, ARRAY_SIZE(info), &n) < 0)
+	if (remote_node_addr(c->remote, node, known) == 0)
 		return;
+	/* every node the manager lists (a cluster of more than 64 too) */
+	info = calloc(PROTO_MGR_MAX_NODES, sizeof(*info));
+	if (info && mgr_client_nodes(c->mgr, info, PROTO_MGR_MAX_NODES, &n) < 0)
+		n = 0;
 	for (size_t i = 0; i < n; i++)
 		if (info[i].node == node && info[i].addr[0])
 			remote_add_node(c->remote, node, info[i].addr);
+	free(info);
 }
 
 static void op_borrowed(void *ctx, const struct pool_ref *r)
