@@ -61,8 +61,11 @@ struct mq_listener {
 	struct mq_listener *next; /* registry_lock */
 };
 
+/* Listeners by name: a simulation has a thousand and connects often. */
+#define REGISTRY_BUCKETS 1024u
+
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mq_listener *registry;
+static struct mq_listener *registry[REGISTRY_BUCKETS];
 static unsigned long anon_seq, conn_seq;
 
 static const struct conn_ops mq_conn_ops;
@@ -309,9 +312,18 @@ int conn_set_inline_serve(struct conn *c, void (*serve)(void *ctx), void *ctx)
 
 /* ---- listeners ---- */
 
+static struct mq_listener **bucket(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	while (*name)
+		h = (h ^ (uint8_t)*name++) * 16777619u;
+	return &registry[h % REGISTRY_BUCKETS];
+}
+
 static struct mq_listener *find_locked(const char *name)
 {
-	for (struct mq_listener *ml = registry; ml; ml = ml->next)
+	for (struct mq_listener *ml = *bucket(name); ml; ml = ml->next)
 		if (!strcmp(ml->name, name))
 			return ml;
 	return NULL;
@@ -333,7 +345,8 @@ static void mq_listener_destroy(struct conn_listener *l)
 	struct mq_listener **pp;
 
 	pthread_mutex_lock(&registry_lock);
-	for (pp = &registry; *pp; pp = &(*pp)->next) {
+	for (pp = bucket(((struct mq_listener *)l)->name); *pp;
+	     pp = &(*pp)->next) {
 		if (&(*pp)->base == l) {
 			*pp = (*pp)->next;
 			break;
@@ -383,8 +396,8 @@ int mem_step_listen(const char *rest, struct conn_listener **out)
 			 ++anon_seq);
 	ml->name = ml->base.addr + strlen("mem://");
 	if (!ret) {
-		ml->next = registry;
-		registry = ml;
+		ml->next = *bucket(ml->name);
+		*bucket(ml->name) = ml;
 	}
 	pthread_mutex_unlock(&registry_lock);
 	if (ret) {
