@@ -532,8 +532,14 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	struct pool_counts pc;
 
 	pool_get_counts(c->pool, &pc);
-	/* nothing to offer while we drain or leave */
-	out->free = pool_lending(c->pool) ? pc.blocks[POOL_FREE] : 0;
+	/*
+	 * What we offer is what we would lend: nothing while we drain, leave
+	 * or borrow, never our reserve. (Offering all free blocks made the
+	 * manager name nodes that refuse, ahead of the memservers: with
+	 * enough nodes, the memservers were never named and allocations
+	 * failed while they were empty; cmp-sim.)
+	 */
+	out->free = pool_lendable(c->pool);
 	out->lll = pc.blocks[POOL_LLL];
 	out->lrl = pc.blocks[POOL_LRL];
 	out->rll = pc.blocks[POOL_RLL];

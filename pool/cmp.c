@@ -510,24 +510,40 @@ void pool_stop_cluster(struct pool *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * Free blocks we would lend now (lock). No loan while in debt (we would
+ * only have to move it on again), and, while we use memory ourselves, not
+ * the reserve our own allocations are kept in (or our evictor would take
+ * it back).
+ */
+static uint64_t lendable_locked(const struct pool *p)
+{
+	uint64_t reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
+
+	if (p->no_lending || p->lists[POOL_LRL].count ||
+	    p->lists[POOL_FREE].count <= reserve)
+		return 0;
+	return p->lists[POOL_FREE].count - reserve;
+}
+
+uint64_t pool_lendable(struct pool *p)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = lendable_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 {
 	uint64_t dirty[(POOL_MAX_LEND + 63) / 64] = {0};
-	uint32_t got = 0, reserve;
+	uint32_t got = 0;
 
 	n = MIN(n, POOL_MAX_LEND);
 	pthread_mutex_lock(&p->lock);
-	/*
-	 * No loan while in debt (we would only have to move it on again),
-	 * and, while we use memory ourselves, not the reserve our own
-	 * allocations are kept in (or our evictor would take it back).
-	 */
-	reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
-	if (p->no_lending || p->lists[POOL_LRL].count ||
-	    p->lists[POOL_FREE].count <= reserve)
-		n = 0;
-	else
-		n = (uint32_t)MIN(n, p->lists[POOL_FREE].count - reserve);
+	n = (uint32_t)MIN(n, lendable_locked(p));
 	while (got < n && p->lists[POOL_FREE].head != NIL) {
 		uint32_t b = p->lists[POOL_FREE].head;
 

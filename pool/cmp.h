@@ -117,6 +117,12 @@ void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n);
  */
 void pool_set_lending(struct pool *p, bool lend);
 bool pool_lending(struct pool *p);
+/*
+ * Free blocks pool_lend() would lend now: none while we borrow or drain,
+ * and not the reserve our own allocations are kept in. What we offer the
+ * cluster (the free count of our heartbeats).
+ */
+uint64_t pool_lendable(struct pool *p);
 uint32_t pool_lent_blocks(struct pool *p, uint32_t *idx, uint32_t max);
 int pool_move_lent_block(struct pool *p, uint32_t idx);
 /* Address of local block idx (for the peer service; idx < local blocks). */
@@ -126,7 +132,8 @@ uint32_t pool_local_blocks(const struct pool *p);
  * Our loans on a provider, for a reconciliation with it: up to max loans
  * from handle *cursor on (0 at first), with their handles in tags[];
  * *cursor becomes UINT32_MAX when the scan is complete (it may return 0
- * before). Loans being moved count (they are still ours).
+ * before). Loans being moved count (they are still ours). node 0: the
+ * loans on every provider (the simulator's check that they add up).
  */
 uint32_t pool_loans_on(struct pool *p, uint32_t node, uint32_t *cursor,
 		       struct pool_ref *refs, uint32_t *tags, uint32_t max);

@@ -231,7 +231,7 @@ static struct pool_counts counts(struct world *w, int i)
 	return pc;
 }
 
-static void world_start(struct world *w)
+static void world_start(struct world *w, uint32_t local)
 {
 	char addr[32];
 
@@ -242,7 +242,7 @@ static void world_start(struct world *w)
 	assert_non_null(w->mgr);
 	for (int i = 0; i < NODES; i++) {
 		w->pool[i] = pool_create(&(struct pool_config){
-			.local_bytes = LOCAL * BS,
+			.local_bytes = local * BS,
 			.block_size = BS,
 			.no_contents = true,
 		});
@@ -262,6 +262,15 @@ static void world_start(struct world *w)
 		assert_int_equal(cluster_wait_registered(w->cl[i], 0), 0);
 }
 
+static void world_stop(struct world *w)
+{
+	for (int i = 0; i < NODES; i++)
+		cluster_destroy(w->cl[i]);
+	manager_destroy(w->mgr);
+	for (int i = 0; i < NODES; i++)
+		pool_destroy(w->pool[i]);
+}
+
 static void
 stepped_cluster_borrows_pulls_home_and_hears_of_a_death(void **state)
 {
@@ -271,7 +280,7 @@ stepped_cluster_borrows_pulls_home_and_hears_of_a_death(void **state)
 	uint32_t h[LOCAL + 4];
 	size_t n;
 
-	world_start(&w);
+	world_start(&w, LOCAL);
 	tick(&w, 20); /* the heartbeats tell the manager what is free */
 	/* node 0 fills its memory and four more: they go to node 1 */
 	for (unsigned int i = 0; i < LOCAL + 4; i++)
@@ -283,6 +292,8 @@ stepped_cluster_borrows_pulls_home_and_hears_of_a_death(void **state)
 	assert_true(counts(&w, 0).blocks[POOL_LRL] >= 4);
 	assert_int_equal(counts(&w, 1).blocks[POOL_RLL],
 			 counts(&w, 0).blocks[POOL_LRL]);
+	/* in debt: it offers nothing (it would lend nothing) */
+	assert_int_equal(pool_lendable(w.pool[0]), 0);
 	/*
 	 * Freeing the newest (local) blocks: the borrowed ones (the oldest,
 	 * moved out as the coldest) come home at the next steps.
@@ -313,6 +324,52 @@ stepped_cluster_borrows_pulls_home_and_hears_of_a_death(void **state)
 	assert_int_equal(threads(), before);
 }
 
+/*
+ * A node that lends and has a free block or more, but fewer than its
+ * evictor keeps ahead: the evictor's step ends (it once took the free
+ * block and put it back, for ever).
+ */
+static void evictor_ahead_ends_while_lending(void **state)
+{
+	const uint32_t local = 128; /* works ahead below 2, up to 4 free */
+	struct world w = {0};
+	uint32_t h;
+
+	world_start(&w, local);
+	tick(&w, 20);
+	/* node 0 borrows from node 1 */
+	for (unsigned int i = 0; i < local + 8; i++)
+		assert_int_equal(pool_alloc(w.pool[0], false, &h), 0);
+	tick(&w, 5);
+	assert_true(counts(&w, 1).blocks[POOL_RLL] >= 8);
+	/* node 1 uses its memory down to one free block: its evictor runs */
+	while (counts(&w, 1).blocks[POOL_FREE] > 1)
+		assert_int_equal(pool_alloc(w.pool[1], false, &h), 0);
+	tick(&w, 5);
+	assert_true(counts(&w, 1).blocks[POOL_FREE] >= 1);
+	world_stop(&w);
+}
+
+/* What a node offers the cluster is what it would lend. */
+static void lendable_keeps_the_reserve(void **state)
+{
+	struct pool *p = pool_create(&(struct pool_config){
+		.local_bytes = 64 * BS,
+		.block_size = BS,
+		.no_contents = true,
+	});
+	uint32_t h;
+
+	assert_non_null(p);
+	assert_int_equal(pool_lendable(p), 64);
+	/* using memory itself, it keeps 64/32 blocks for its own use */
+	assert_int_equal(pool_alloc(p, false, &h), 0);
+	assert_int_equal(pool_lendable(p), 63 - 2);
+	pool_set_lending(p, false);
+	assert_int_equal(pool_lendable(p), 0);
+	pool_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,9 +379,13 @@ int main(void)
 		cmocka_unit_test(pool_without_contents_shares_one_block),
 		cmocka_unit_test(
 			stepped_cluster_borrows_pulls_home_and_hears_of_a_death),
+		cmocka_unit_test(evictor_ahead_ends_while_lending),
+		cmocka_unit_test(lendable_keeps_the_reserve),
 	};
 
 	log_init("test-stepped", LOG_LVL_WARN);
+	/* nothing waits in stepped mode: a step that does not end is a bug */
+	alarm(30);
 	cmp_set_clock(test_clock, &vnow);
 	cmp_set_stepped(true);
 	return cmocka_run_group_tests(tests, NULL, NULL);
