@@ -26,7 +26,7 @@
 #include "sim.h"
 
 struct sim_options {
-	uint32_t nodes, memservers, seconds, joins, leaves, deaths;
+	uint32_t nodes, memservers, seconds, joins, leaves, deaths, load;
 	uint64_t blocks, seed;
 	uint32_t tick_ms, sample_ms, settle_ms, lease_ms, heartbeat_ms;
 	char *trace, *write_trace, *out;
@@ -57,6 +57,9 @@ static const struct opt_def rows[] = {
 	 .metavar = "PCT", .def = "3", .help = "nodes that leave cleanly"},
 	{.name = "deaths", .type = OPT_UINT, F(deaths), .max = 100,
 	 .metavar = "PCT", .def = "2", .help = "nodes that die"},
+	{.name = "load", .type = OPT_UINT, F(load), .min = 1, .max = 1000,
+	 .metavar = "PCT", .def = "100",
+	 .help = "scales every node's demand (150: a cluster that runs full)"},
 	{.name = "trace", .short_name = 't', .type = OPT_STR, F(trace),
 	 .metavar = "FILE", .help = "run this trace instead of generating one"},
 	{.name = "write-trace", .type = OPT_STR, F(write_trace),
@@ -159,6 +162,7 @@ static int load_trace(struct sim_options *o, struct sim_trace *t)
 		.joins = o->joins,
 		.leaves = o->leaves,
 		.deaths = o->deaths,
+		.load = o->load,
 	};
 	char note[256];
 	int ret;
@@ -170,19 +174,20 @@ static int load_trace(struct sim_options *o, struct sim_trace *t)
 		return ret;
 	snprintf(note, sizeof(note),
 		 "generated: --nodes %u --memservers %u --blocks %llu "
-		 "--seconds %u --seed %llu --joins %u --leaves %u --deaths %u",
+		 "--seconds %u --seed %llu --joins %u --leaves %u --deaths %u "
+		 "--load %u",
 		 g.nodes, g.memservers, (unsigned long long)g.blocks, g.seconds,
-		 (unsigned long long)g.seed, g.joins, g.leaves, g.deaths);
+		 (unsigned long long)g.seed, g.joins, g.leaves, g.deaths,
+		 g.load);
 	return sim_trace_write(o->write_trace, t, note);
 }
 
-/* The run: events and steps tick by tick, a row every sample. */
 /* What a run saw at its peaks, besides its last sample. */
 struct sim_peaks {
-	uint64_t debt_samples; /* nodes lending while in debt, all samples */
-	uint64_t ms_lent;      /* most blocks on the memservers */
+	uint64_t ms_lent; /* most blocks on the memservers */
 };
 
+/* The run: events and steps tick by tick, a row every sample. */
 static void run(struct sim_world *w, const struct sim_trace *t,
 		const struct sim_options *o, FILE *csv, struct sim_sample *last,
 		struct sim_peaks *pk)
@@ -206,7 +211,6 @@ static void run(struct sim_world *w, const struct sim_trace *t,
 			next_sample += o->sample_ms * SIM_MS;
 			sim_sample(w, wall_now() - wall0, &s);
 			sim_csv_row(csv, &s, have_prev ? &prev : NULL);
-			pk->debt_samples += s.debt_nodes;
 			pk->ms_lent = MAX(pk->ms_lent, s.ms_lent);
 			prev = s;
 			have_prev = true;
@@ -233,7 +237,7 @@ static double per(uint64_t a, uint64_t b)
 
 static void summary(FILE *f, const struct sim_world *w,
 		    const struct sim_sample *s, const struct sim_options *o,
-		    uint64_t debt_samples, int failed)
+		    int failed)
 {
 	const struct sim_totals *t = &w->tot;
 
@@ -246,7 +250,7 @@ static void summary(FILE *f, const struct sim_world *w,
 		"find_free_per_alloc %.4f heartbeats %llu\n"
 		"evictions %llu homecomings %llu lent_moved %llu followed "
 		"%llu\n"
-		"debt_node_samples %llu debt_nodes_at_end %u "
+		"debt_incidents %llu debt_node_ticks %llu debt_nodes_at_end %u "
 		"could_be_local_at_end %llu\n"
 		"meta_bytes_per_block %.1f (pool %.1f loans %.1f providers "
 		"%.1f) heap_bytes_per_block %.1f provider_conns %llu\n"
@@ -263,7 +267,8 @@ static void summary(FILE *f, const struct sim_world *w,
 		(unsigned long long)s->homecomings,
 		(unsigned long long)s->lent_moved,
 		(unsigned long long)s->followed,
-		(unsigned long long)debt_samples, s->debt_nodes,
+		(unsigned long long)t->debt_incidents,
+		(unsigned long long)t->debt_ticks, s->debt_nodes,
 		(unsigned long long)s->could_be_local,
 		per(s->meta_bytes, s->capacity), per(s->meta_pool, s->capacity),
 		per(s->meta_loans, s->capacity),
@@ -342,10 +347,10 @@ static int simulate(struct sim_options *o)
 	snprintf(path, sizeof(path), "%s/summary.txt", o->out);
 	sum = fopen(path, "w");
 	if (sum) {
-		summary(sum, &w, &last, o, pk.debt_samples, failed);
+		summary(sum, &w, &last, o, failed);
 		fclose(sum);
 	}
-	summary(stdout, &w, &last, o, pk.debt_samples, failed);
+	summary(stdout, &w, &last, o, failed);
 	sim_world_finish(&w);
 	fclose(csv);
 	sim_trace_finish(&t);

@@ -50,6 +50,7 @@ struct sim_gen {
 	uint32_t seconds;    /* workload length */
 	uint64_t seed;
 	uint32_t joins, leaves, deaths; /* percent of the compute nodes */
+	uint32_t load; /* percent: scales every node's demand (100: as is) */
 };
 
 struct sim_trace {
@@ -100,6 +101,7 @@ struct sim_node {
 	uint32_t *h;
 	size_t nh, caph;
 	uint64_t lease_at; /* memserver: its next lease check */
+	bool debt_lending; /* at the last step: lends while it borrows */
 };
 
 /* What the nodes did, beyond the pools' own counters. */
@@ -108,6 +110,11 @@ struct sim_totals {
 	uint64_t joins, leaves, deaths;
 	/* data that went with nodes that left or died (theirs to lose) */
 	uint64_t gone_with_owner;
+	/*
+	 * Lending while in debt, looked at after every step of every node:
+	 * the times a node began to (incidents), the node-ticks it did.
+	 */
+	uint64_t debt_incidents, debt_ticks;
 };
 
 /* The moves counted by pools that are gone (left, died). */

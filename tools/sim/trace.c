@@ -14,7 +14,8 @@
  * Each node reads a few of its blocks a second. Some nodes join late
  * (10-60% into the run), some leave cleanly or die (30-80% in); from 85%
  * on every node frees down to half its memory, so the cluster has room
- * and settles. Memservers join at the start and stay.
+ * and settles. Memservers join at the start and stay. --load scales
+ * every target (150: half as much again, a cluster that runs full).
  *
  * The text form: one event a line, "T_MS NODE OP [ARG]" (NODE an index
  * from 0, OP one of join, join-memserver, alloc, free, read, leave, die),
@@ -92,6 +93,7 @@ struct plan {
 	enum demand kind;
 	uint64_t join_ms, end_ms; /* end: UINT64_MAX, or it leaves/dies */
 	uint32_t end_op;
+	double load; /* scales the targets */
 	double target;
 	uint64_t cur;
 	/* bursty: when the current phase ends, and whether it is a burst */
@@ -117,9 +119,11 @@ static void plan_node(struct plan *p, const struct sim_gen *g, uint64_t *rng,
 		p->end_ms = (uint64_t)(dur * uni(rng, 0.3, 0.8));
 		p->end_op = r < g->leaves ? OP_LEAVE : OP_DIE;
 	}
-	p->target = p->local * (p->kind == STEADY ? uni(rng, 0.6, 0.95)
-				: p->kind == IDLE ? 0.03
-						  : 0.3);
+	p->load = g->load ? g->load / 100.0 : 1.0;
+	p->target = p->load * p->local *
+		    (p->kind == STEADY ? uni(rng, 0.6, 0.95)
+		     : p->kind == IDLE ? 0.03
+				       : 0.3);
 }
 
 /* The target for the second starting at t (bursty phases, the end). */
@@ -130,7 +134,8 @@ static void retarget(struct plan *p, uint64_t *rng, uint64_t t, double dur)
 		p->phase_end_ms =
 			t + (uint64_t)(1000 * (p->burst ? uni(rng, 5, 15)
 							: uni(rng, 5, 20)));
-		p->target = p->local * (p->burst ? uni(rng, 1.5, 2.5) : 0.3);
+		p->target = p->load * p->local *
+			    (p->burst ? uni(rng, 1.5, 2.5) : 0.3);
 	}
 	if (t >= dur * 0.85)
 		p->target = MIN(p->target, p->local * 0.5);

@@ -346,6 +346,19 @@ void sim_world_apply(struct sim_world *w, const struct sim_event *e)
 
 /* ---- time passing ---- */
 
+/* Does n lend (RLL) while it borrows (LRL) after its step? */
+static void watch_debt(struct sim_world *w, struct sim_node *n)
+{
+	struct pool_counts pc;
+	bool now;
+
+	pool_get_counts(n->pool, &pc);
+	now = pc.blocks[POOL_LRL] && pc.blocks[POOL_RLL];
+	w->tot.debt_incidents += now && !n->debt_lending;
+	w->tot.debt_ticks += now;
+	n->debt_lending = now;
+}
+
 /* A leaving node drains; once its owners know where, it says goodbye. */
 static void leave_step(struct sim_world *w, struct sim_node *n)
 {
@@ -366,6 +379,7 @@ void sim_world_step(struct sim_world *w)
 			continue;
 		if (!n->memserver) {
 			cluster_step(n->cl);
+			watch_debt(w, n);
 			if (n->state == NODE_LEAVING)
 				leave_step(w, n);
 			continue;
