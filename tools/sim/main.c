@@ -247,7 +247,8 @@ static void summary(FILE *f, const struct sim_world *w,
 		"allocs %llu alloc_fail %llu frees %llu reads %llu "
 		"read_fail %llu joins %llu leaves %llu deaths %llu\n"
 		"mgr_msgs %llu mgr_per_alloc %.3f find_free %llu "
-		"find_free_per_alloc %.4f heartbeats %llu\n"
+		"find_free_per_alloc %.4f heartbeats %llu registers %llu "
+		"nodes_queries %llu\n"
 		"evictions %llu homecomings %llu lent_moved %llu followed "
 		"%llu\n"
 		"debt_incidents %llu debt_node_ticks %llu debt_nodes_at_end %u "
@@ -263,6 +264,8 @@ static void summary(FILE *f, const struct sim_world *w,
 		(unsigned long long)t->deaths, (unsigned long long)s->mgr_msgs,
 		per(s->mgr_msgs, t->allocs), (unsigned long long)s->find_free,
 		per(s->find_free, t->allocs), (unsigned long long)s->heartbeats,
+		(unsigned long long)s->registers,
+		(unsigned long long)s->nodes_queries,
 		(unsigned long long)s->evictions,
 		(unsigned long long)s->homecomings,
 		(unsigned long long)s->lent_moved,

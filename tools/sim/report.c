@@ -105,6 +105,8 @@ void sim_sample(struct sim_world *w, double wall_s, struct sim_sample *s)
 		s->mgr_msgs += req[op];
 	s->find_free = req[WIRE_OP_FIND_FREE];
 	s->heartbeats = req[WIRE_OP_HEARTBEAT];
+	s->registers = req[WIRE_OP_REGISTER];
+	s->nodes_queries = req[WIRE_OP_NODES];
 	s->heap_bytes = mallinfo2().uordblks;
 }
 

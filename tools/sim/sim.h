@@ -150,7 +150,7 @@ struct sim_sample {
 	uint64_t data, lll, lrl, rll, ms_lent, free, rrl;
 	uint64_t capacity;
 	uint64_t allocs, alloc_fail;
-	uint64_t mgr_msgs, find_free, heartbeats;
+	uint64_t mgr_msgs, find_free, heartbeats, registers, nodes_queries;
 	uint64_t could_be_local;
 	uint64_t evictions, homecomings, lent_moved, followed, lost;
 	uint32_t debt_nodes; /* lending (RLL) while borrowing (LRL) */
