@@ -420,6 +420,20 @@ static void do_on_idle(struct remote *r, struct remote_node *n, enum job job)
 		remote_suspect(r, n, gen, ret, true);
 }
 
+/* Does job on n without the lock, marked keeper_busy meanwhile (lock). */
+static void run_job_locked(struct remote *r, struct remote_node *n,
+			   enum job job)
+{
+	n->keeper_busy = true;
+	pthread_mutex_unlock(&r->lock);
+	if (job == JOB_CONNECT)
+		do_connect(r, n);
+	else
+		do_on_idle(r, n, job);
+	pthread_mutex_lock(&r->lock);
+	n->keeper_busy = false;
+}
+
 void remote_keeper_connect(struct remote *r, struct remote_node *n)
 {
 	uint64_t due = UINT64_MAX;
@@ -428,13 +442,7 @@ void remote_keeper_connect(struct remote *r, struct remote_node *n)
 	pthread_mutex_lock(&r->lock);
 	go = node_job_locked(n, cmp_now_ns(), &due) == JOB_CONNECT;
 	if (go)
-		n->keeper_busy = true;
-	pthread_mutex_unlock(&r->lock);
-	if (!go)
-		return;
-	do_connect(r, n);
-	pthread_mutex_lock(&r->lock);
-	n->keeper_busy = false;
+		run_job_locked(r, n, JOB_CONNECT);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -459,14 +467,7 @@ void remote_keeper_step(struct remote *r)
 			r->keeper_kick = true;
 			break;
 		}
-		n->keeper_busy = true;
-		pthread_mutex_unlock(&r->lock);
-		if (job == JOB_CONNECT)
-			do_connect(r, n);
-		else
-			do_on_idle(r, n, job);
-		pthread_mutex_lock(&r->lock);
-		n->keeper_busy = false;
+		run_job_locked(r, n, job);
 	}
 	r->keeper_due = due;
 	pthread_mutex_unlock(&r->lock);
@@ -491,14 +492,7 @@ static void *keeper_main(void *arg)
 			pthread_cond_timedwait(&r->keeper_wake, &r->lock, &ts);
 			continue;
 		}
-		n->keeper_busy = true;
-		pthread_mutex_unlock(&r->lock);
-		if (job == JOB_CONNECT)
-			do_connect(r, n);
-		else
-			do_on_idle(r, n, job);
-		pthread_mutex_lock(&r->lock);
-		n->keeper_busy = false;
+		run_job_locked(r, n, job);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
