@@ -111,15 +111,12 @@ static int join_compute(struct sim_world *w, struct sim_node *n,
 	return 0;
 }
 
+/* What cmp-memserver's heartbeats say (memserver/main.c). */
 static void ms_counts(void *ctx, struct proto_mgr_counts *out)
 {
 	struct sim_node *n = ctx;
-	uint32_t total = ms_store_total(n->store);
-	uint32_t nfree = ms_store_free_count(n->store);
 
-	memset(out, 0, sizeof(*out));
-	out->free = nfree;
-	out->rll = total - nfree;
+	ms_store_mgr_counts(n->store, out);
 }
 
 /* A sparse file, unlinked at once: the store's blocks are never written. */
