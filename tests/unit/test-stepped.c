@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "cluster-internal.h"
 #include "cmp.h"
 #include "cmp/auth.h"
 #include "cmp/conn.h"
@@ -33,6 +34,7 @@
 #include "cmp/util.h"
 #include "cmp/wire.h"
 #include "manager.h"
+#include "remote.h"
 
 #define BS 4096u
 #define MS 1000000ull
@@ -370,6 +372,54 @@ static void lendable_keeps_the_reserve(void **state)
 	pool_destroy(p);
 }
 
+/*
+ * A node learns where another serves from the manager's list of every
+ * node: beyond the first 64 too (it once looked at 64 only, so notices
+ * to later owners never left).
+ */
+static void node_learns_addresses_beyond_the_first_64(void **state)
+{
+	enum { MANY = 70 };
+	struct manager *m = manager_create(&(struct manager_config){
+		.listen_addr = "mem://step-mgr-many",
+	});
+	struct pool *p[MANY];
+	struct cluster *c[MANY];
+	char addr[PROTO_BLOCK_ADDR_LEN];
+
+	assert_non_null(m);
+	for (int i = 0; i < MANY; i++) {
+		p[i] = pool_create(&(struct pool_config){
+			.local_bytes = 4 * BS,
+			.block_size = BS,
+			.no_contents = true,
+		});
+		snprintf(addr, sizeof(addr), "mem://step-many-%d", i);
+		c[i] = cluster_create(&(struct cluster_config){
+			.pool = p[i],
+			.manager_addr = "mem://step-mgr-many",
+			.listen_addr = addr,
+			.node_id = 1000 + (uint32_t)i,
+		});
+		assert_non_null(c[i]);
+		/* registered before the next one: nobody tells it of them */
+		cluster_step(c[i]);
+		assert_true(mgr_client_registered(c[i]->mgr));
+	}
+	/* the last one learns of the 68th, 67th in the manager's list */
+	assert_int_equal(remote_node_addr(c[MANY - 1]->remote, 1000 + 67, addr),
+			 -ENOENT);
+	cluster_learn_node(c[MANY - 1], 1000 + 67, NULL);
+	assert_int_equal(remote_node_addr(c[MANY - 1]->remote, 1000 + 67, addr),
+			 0);
+	assert_string_equal(addr, "mem://step-many-67");
+	for (int i = 0; i < MANY; i++) {
+		cluster_destroy(c[i]);
+		pool_destroy(p[i]);
+	}
+	manager_destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +431,7 @@ int main(void)
 			stepped_cluster_borrows_pulls_home_and_hears_of_a_death),
 		cmocka_unit_test(evictor_ahead_ends_while_lending),
 		cmocka_unit_test(lendable_keeps_the_reserve),
+		cmocka_unit_test(node_learns_addresses_beyond_the_first_64),
 	};
 
 	log_init("test-stepped", LOG_LVL_WARN);
