@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * The keeper (remote.h): the one thread that connects. Request threads
- * never do: they check out idle connections the keeper opened, so no
+ * never do: they check out connections the keeper opened, so no
  * handshake, allocation or connect deadline ever sits on a request path.
  * The keeper keeps a few connections open to every node we may borrow
- * from or that holds our loans, one more whenever callers wait; brings
- * suspect nodes back (reconnect with backoff, then incarnation check or
- * reconciliation, then UP); and PINGs idle providers so their lease on us
- * never runs out. It works on one node at a time without the lock, marked
- * keeper_busy so that nothing else starts on that node meanwhile.
+ * from or that holds our loans, one more whenever callers wait or have to
+ * share one; brings suspect nodes back (reconnect with backoff, then
+ * incarnation check or reconciliation, then UP); and PINGs idle providers
+ * so their lease on us never runs out. It works on one node at a time
+ * without the lock, marked keeper_busy so that nothing else starts on that
+ * node meanwhile.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -45,7 +46,7 @@ static bool wanted_locked(const struct remote_node *n)
 
 static unsigned int target_conns_locked(const struct remote_node *n)
 {
-	if (n->waiters > n->nidle)
+	if (n->waiters > n->nidle || n->crowded)
 		return MIN(n->nconns + 1, REMOTE_MAX_CONNS);
 	/* one more to be its RMA connection, when the last one went */
 	if (n->rma_capable && !n->rma)
@@ -345,6 +346,7 @@ static void connected(struct remote *r, struct remote_node *n, struct rconn *rc,
 		n->rma_capable |= conn_has_rma(rc->c);
 		if (rc->windows && !n->rma)
 			n->rma = rc;
+		n->crowded = false;
 		if (n->rma != rc) {
 			remote_rma_map_destroy(rc->windows);
 			rc->windows = NULL;
@@ -402,7 +404,7 @@ static void do_on_idle(struct remote *r, struct remote_node *n, enum job job)
 	int ret;
 
 	pthread_mutex_lock(&r->lock);
-	rc = n->state == REMOTE_UP ? remote_take_idle_locked(n, false) : NULL;
+	rc = n->state == REMOTE_UP ? remote_take_conn_locked(n, false) : NULL;
 	if (rc && job == JOB_RECONCILE)
 		n->reconcile_wanted = false;
 	pthread_mutex_unlock(&r->lock);
