@@ -64,7 +64,7 @@ static const struct opt_def rows[] = {
 	 .metavar = "FILE", .help = "run this trace instead of generating one"},
 	{.name = "write-trace", .type = OPT_STR, F(write_trace),
 	 .metavar = "FILE", .help = "write the workload as a trace"},
-	{.name = "out", .short_name = 'o', .type = OPT_STR, F(out),
+	{.name = "out", .type = OPT_STR, F(out),
 	 .metavar = "DIR", .def = "cmp-sim-out",
 	 .help = "samples.csv, summary.txt and the libraries' log go here"},
 	{.name = "tick", .type = OPT_MS, F(tick_ms), .min = 1, .max = 10000,
