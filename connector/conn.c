@@ -61,7 +61,7 @@ static int lookup(const char *addr, const struct conn_transport **t,
 }
 
 /* What every new connection gets, whatever its transport. */
-static int conn_setup(struct conn **out)
+int conn_setup(struct conn **out)
 {
 	struct conn *c = *out;
 	int ret;

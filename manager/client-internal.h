@@ -51,8 +51,13 @@ struct mgr_client {
 	struct idle_conn idle[QUERY_CACHE];
 	size_t nidle;
 
-	/* the client thread's own */
+	/* stepped mode (no thread): mgr_client_step() does its work */
+	bool stepped;
+
+	/* the client thread's own (in stepped mode, the step's) */
 	struct conn *reg;
+	int backoff_ms;	   /* before the next registration round */
+	uint64_t retry_at; /* stepped: the next registration round */
 	uint32_t hb_ms;
 	uint64_t epoch;
 	uint64_t silent_ns; /* no heartbeat reply for this long: gone */

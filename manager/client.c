@@ -346,9 +346,10 @@ static int serve_turn(struct mgr_client *c)
 
 	if (now < c->next_hb_ns)
 		wait_ms = (int)((c->next_hb_ns - now + 999999) / 1000000);
-	if (conn_pending(c->reg))
+	if (conn_pending(c->reg) || c->stepped)
 		wait_ms = 0;
-	ret = poll(pfd, 2, wait_ms);
+	/* stepped: what came is pending (no fd), and nobody waits */
+	ret = c->stepped ? 0 : poll(pfd, 2, wait_ms);
 	if (ret < 0 && errno != EINTR)
 		return -errno;
 	if (pfd[1].revents)
@@ -502,38 +503,57 @@ static void note_lost(struct mgr_client *c, int err)
 			 cur_addr(c), strerror(-err));
 }
 
+/*
+ * One registration round, with what it changes and says: 0 once
+ * registered, else its -errno and in *wait_ms the pause before the next
+ * round (the backoff; short while a standby answers: it is about to take
+ * over).
+ */
+static int try_register(struct mgr_client *c, int *wait_ms)
+{
+	bool standby;
+	int ret = register_round(c, &standby);
+
+	if (ret == 0) {
+		note_registered(c);
+		c->backoff_ms = BACKOFF_MIN_MS;
+		set_reg_state(c, true, 0);
+		return 0;
+	}
+	set_reg_state(c, false, ret);
+	if (!stopping(c))
+		note_failure(c, ret);
+	*wait_ms = standby ? MIN(c->backoff_ms, MGR_STANDBY_RETRY_MS)
+			   : c->backoff_ms;
+	c->backoff_ms = MIN(c->backoff_ms * 2, BACKOFF_MAX_MS);
+	return ret;
+}
+
+/* One turn once registered; a failure ends the registration. */
+static int turn(struct mgr_client *c)
+{
+	int ret = serve_turn(c);
+
+	if (ret < 0) {
+		set_reg_state(c, false, ret);
+		if (!stopping(c))
+			note_lost(c, ret);
+		conn_destroy(c->reg);
+		c->reg = NULL;
+	}
+	return ret;
+}
+
 static void *client_thread(void *arg)
 {
 	struct mgr_client *c = arg;
-	int backoff = BACKOFF_MIN_MS, ret;
-	bool standby;
+	int wait;
 
 	while (!stopping(c)) {
-		if (!c->reg) {
-			ret = register_round(c, &standby);
-			if (ret < 0) {
-				set_reg_state(c, false, ret);
-				if (!stopping(c))
-					note_failure(c, ret);
-				/* a standby is about to take over: ask soon */
-				nap(c,
-				    standby ? MIN(backoff, MGR_STANDBY_RETRY_MS)
-					    : backoff);
-				backoff = MIN(backoff * 2, BACKOFF_MAX_MS);
-				continue;
-			}
-			note_registered(c);
-			backoff = BACKOFF_MIN_MS;
-			set_reg_state(c, true, 0);
-		}
-		ret = serve_turn(c);
-		if (ret < 0) {
-			set_reg_state(c, false, ret);
-			if (!stopping(c))
-				note_lost(c, ret);
-			conn_destroy(c->reg);
-			c->reg = NULL;
-		}
+		if (!c->reg && try_register(c, &wait) < 0)
+			nap(c, wait);
+		else
+			turn(c);
 	}
 	return NULL;
 }
@@ -611,7 +631,10 @@ struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg)
 		ret = -errno;
 		goto err_free;
 	}
-	ret = -pthread_create(&c->thread, NULL, client_thread, c);
+	c->stepped = cmp_stepped();
+	c->backoff_ms = BACKOFF_MIN_MS;
+	ret = c->stepped ? 0
+			 : -pthread_create(&c->thread, NULL, client_thread, c);
 	if (ret < 0)
 		goto err_close_pipe;
 	return c;
@@ -640,7 +663,7 @@ int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms)
 	ts.tv_nsec %= 1000000000l;
 	pthread_mutex_lock(&c->lock);
 	/* a wrong key or block size will not fix itself: say so at once */
-	while (!c->registered && c->reg_err != -EACCES &&
+	while (!c->stepped && !c->registered && c->reg_err != -EACCES &&
 	       c->reg_err != -EINVAL && ret == 0)
 		ret = pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 	if (c->registered)
@@ -674,7 +697,7 @@ static void stop_thread(struct mgr_client *c)
 	join = !c->joined;
 	c->joined = true;
 	pthread_mutex_unlock(&c->lock);
-	if (!join)
+	if (!join || c->stepped)
 		return;
 	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
 		log_debug("manager client: wake: %s", strerror(errno));
@@ -713,6 +736,22 @@ static int say_leave(struct mgr_client *c)
 			ret = -ETIMEDOUT;
 	}
 	return ret;
+}
+
+/* The client thread's turns, once, without waiting (stepped mode). */
+void mgr_client_step(struct mgr_client *c)
+{
+	uint64_t now = cmp_now_ns();
+	int wait;
+
+	if (!c->stepped || stopping(c) || (!c->reg && now < c->retry_at))
+		return;
+	if (!c->reg && try_register(c, &wait) < 0) {
+		c->retry_at = now + (uint64_t)wait * 1000000ull;
+		return;
+	}
+	while (turn(c) == 0 && conn_pending(c->reg))
+		;
 }
 
 int mgr_client_leave(struct mgr_client *c)

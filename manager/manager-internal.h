@@ -40,6 +40,8 @@ struct manager {
 	uint64_t forget_after_ms;
 	uint64_t epoch;
 	pthread_t ticker;
+	bool stepped;	  /* no ticker thread: manager_step() ticks */
+	uint64_t tick_at; /* stepped: the next tick */
 
 	/* the other managers (peers.c); set at create, then the watcher's */
 	unsigned int rank;

@@ -468,10 +468,32 @@ static bool tick(struct manager *m)
 	return true;
 }
 
+/* The liveness thread's period. */
+static uint32_t tick_ms(const struct manager *m)
+{
+	return MAX(m->heartbeat_ms / 4, 5u);
+}
+
+void manager_step(struct manager *m)
+{
+	uint64_t now = cmp_now_ns();
+
+	if (!m->stepped || now < m->tick_at)
+		return;
+	m->tick_at = now + (uint64_t)tick_ms(m) * 1000000ull;
+	tick(m);
+}
+
+void manager_requests(struct manager *m, uint64_t *counts)
+{
+	for (unsigned int op = 0; op < WIRE_OP_MAX; op++)
+		counts[op] = atomic_load(&m->requests[op]);
+}
+
 static void *ticker(void *arg)
 {
 	struct manager *m = arg;
-	uint32_t period = MAX(m->heartbeat_ms / 4, 5u);
+	uint32_t period = tick_ms(m);
 	struct timespec ts;
 
 	while (tick(m)) {
@@ -495,15 +517,24 @@ static void stop_threads(struct manager *m)
 	pthread_cond_broadcast(&m->stop_cond);
 	pthread_cond_broadcast(&m->heard);
 	pthread_mutex_unlock(&m->lock);
-	pthread_join(m->ticker, NULL);
+	if (!m->stepped)
+		pthread_join(m->ticker, NULL);
 	manager_peers_stop(m);
 }
 
-/* The liveness thread and the watcher of the peers; -errno, logged. */
+/*
+ * The liveness thread and the watcher of the peers; -errno, logged. In
+ * stepped mode none: manager_step() ticks, and no other manager is
+ * watched (the simulator runs one).
+ */
 static int start_threads(struct manager *m)
 {
-	int ret = -pthread_create(&m->ticker, NULL, ticker, m);
+	int ret;
 
+	m->stepped = cmp_stepped();
+	if (m->stepped)
+		return 0;
+	ret = -pthread_create(&m->ticker, NULL, ticker, m);
 	if (ret < 0) {
 		log_error("manager: cannot start the liveness thread: %s",
 			  strerror(-ret));

@@ -64,4 +64,14 @@ struct metrics_out;
 void manager_collect_metrics(void *ctx, struct metrics_out *out);
 void manager_destroy(struct manager *m);
 
+/*
+ * For the simulator (tools/cmp-sim). manager_step(): in stepped mode
+ * (include/cmp/util.h) manager_create() starts no liveness thread, and
+ * this does its work when it is due (every heartbeat/4): nodes silent
+ * too long become SUSPECT and the others are told. manager_requests():
+ * requests served so far, by opcode (counts[WIRE_OP_MAX], wire.h).
+ */
+void manager_step(struct manager *m);
+void manager_requests(struct manager *m, uint64_t *counts);
+
 #endif

@@ -206,12 +206,8 @@ static int start_metrics(struct memserver *ms)
 static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 {
 	struct memserver *ms = ctx;
-	uint32_t total = ms_store_total(ms->store);
-	uint32_t nfree = ms_store_free_count(ms->store);
 
-	memset(out, 0, sizeof(*out));
-	out->free = nfree;
-	out->rll = total - nfree;
+	ms_store_mgr_counts(ms->store, out);
 }
 
 static uint32_t random_node_id(void)

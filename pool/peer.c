@@ -604,6 +604,31 @@ static const peer_handler_fn handlers[WIRE_OP_MAX] = {
 #undef PEER_OP_ENTRY
 };
 
+/* Stepped mode: the request gets the peer's staging, then gives it back. */
+static int handle_stepped(struct peer *p, struct server_conn *sc,
+			  const struct wire_hdr *h, peer_handler_fn fn)
+{
+	struct peer_conn_id *id = server_conn_data(sc);
+	struct peer_conn *pc = p->staging;
+	int ret;
+
+	/* (no handler ends up in another one of the same peer; if one did) */
+	if (p->staging_busy && !(pc = calloc(1, sizeof(*pc))))
+		return -ENOMEM;
+	if (pc == p->staging)
+		p->staging_busy = true;
+	pc->owner = id->owner;
+	pc->gc = id->gc;
+	server_conn_set_data(sc, pc);
+	ret = fn(p, sc, h);
+	server_conn_set_data(sc, id);
+	if (pc == p->staging)
+		p->staging_busy = false;
+	else
+		free(pc);
+	return ret;
+}
+
 static int peer_handle(void *ctx, struct server_conn *sc,
 		       const struct wire_hdr *h)
 {
@@ -616,14 +641,26 @@ static int peer_handle(void *ctx, struct server_conn *sc,
 	fn = h->op < WIRE_OP_MAX ? handlers[h->op] : NULL;
 	if (!fn)
 		fn = handle_other;
-	return fn(p, sc, h);
+	return p->stepped ? handle_stepped(p, sc, h, fn) : fn(p, sc, h);
 }
 
 static int peer_open(void *ctx, struct server_conn *sc)
 {
 	struct peer *p = ctx;
+	struct peer_conn_id *id;
 	struct peer_conn *pc;
 
+	if (p->stepped) {
+		id = calloc(1, sizeof(*id));
+		if (!id)
+			return -ENOMEM;
+		id->owner = conn_peer_node(server_conn_conn(sc));
+		if (id->owner)
+			id->gc = grants_conn_open(p->grants,
+						  server_conn_conn(sc));
+		server_conn_set_data(sc, id);
+		return 0;
+	}
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
@@ -640,6 +677,14 @@ static void peer_close(void *ctx, struct server_conn *sc)
 	struct peer *p = ctx;
 
 	/* the loans stay; their windows on this connection end now */
+	if (p->stepped) {
+		struct peer_conn_id *id = server_conn_data(sc);
+
+		grants_conn_close(p->grants, id->gc);
+		server_conn_set_data(sc, NULL);
+		free(id);
+		return;
+	}
 	grants_conn_close(p->grants, pc->gc);
 	server_conn_set_data(sc, NULL);
 	free(pc);
@@ -686,6 +731,10 @@ struct peer *peer_create(const struct peer_config *cfg)
 	err = peer_loans_start(p, cfg->listen_addr);
 	if (err)
 		goto err_free_peer;
+	if (p->stepped && !(p->staging = calloc(1, sizeof(*p->staging)))) {
+		err = -ENOMEM;
+		goto err_stop_loans;
+	}
 	scfg.ctx = p;
 	if (cfg->limits)
 		scfg.limits = *cfg->limits;
@@ -697,6 +746,7 @@ struct peer *peer_create(const struct peer_config *cfg)
 	return p;
 
 err_stop_loans:
+	free(p->staging);
 	peer_loans_stop(p);
 err_free_peer:
 	free(p);
@@ -724,6 +774,11 @@ uint32_t peer_windows(struct peer *p)
 	return grants_live(p->grants);
 }
 
+uint64_t peer_meta_bytes(struct peer *p)
+{
+	return sizeof(*p) + loans_meta_bytes(p->loans);
+}
+
 void peer_destroy(struct peer *p)
 {
 	if (!p)
@@ -731,6 +786,7 @@ void peer_destroy(struct peer *p)
 	/* every connection closes first, revoking its windows */
 	server_destroy(p->srv);
 	peer_loans_stop(p);
+	free(p->staging);
 	free(p);
 }
 

@@ -171,6 +171,9 @@ struct remote {
 	pthread_t keeper;
 	pthread_cond_t keeper_wake; /* under lock */
 	bool keeper_stop, keeper_kick;
+	/* stepped mode: no keeper thread; remote_keeper_step() (under lock) */
+	bool stepped;
+	uint64_t keeper_due;
 	struct remote_rec_buf *rec;
 	atomic_uint_fast64_t requests, sent, received, errors, connects;
 	atomic_uint_fast64_t suspects, reconciles, lost_by_reconcile;
@@ -333,6 +336,12 @@ int remote_fence_on(struct remote *r, struct rconn *rc, uint64_t session);
 
 int remote_keeper_start(struct remote *r);
 void remote_keeper_stop(struct remote *r);
+/*
+ * Stepped mode: a caller that needs a connection to n now opens one on
+ * its own thread, as the keeper would (no lock held; nothing when the
+ * keeper works on n, or n is not UP or not due for one).
+ */
+void remote_keeper_connect(struct remote *r, struct remote_node *n);
 /* Wakes the keeper (lock held). */
 void remote_kick_keeper_locked(struct remote *r);
 

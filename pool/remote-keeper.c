@@ -23,6 +23,8 @@
 #include "remote-internal.h"
 
 #define MS (1000000ull)
+/* Stepped mode: jobs per remote_keeper_step(), the rest at the next. */
+#define STEP_JOBS 256u
 
 enum job {
 	JOB_NONE,
@@ -420,6 +422,59 @@ static void do_on_idle(struct remote *r, struct remote_node *n, enum job job)
 		remote_suspect(r, n, gen, ret, true);
 }
 
+/* Does job on n without the lock, marked keeper_busy meanwhile (lock). */
+static void run_job_locked(struct remote *r, struct remote_node *n,
+			   enum job job)
+{
+	n->keeper_busy = true;
+	pthread_mutex_unlock(&r->lock);
+	if (job == JOB_CONNECT)
+		do_connect(r, n);
+	else
+		do_on_idle(r, n, job);
+	pthread_mutex_lock(&r->lock);
+	n->keeper_busy = false;
+}
+
+void remote_keeper_connect(struct remote *r, struct remote_node *n)
+{
+	uint64_t due = UINT64_MAX;
+	bool go;
+
+	pthread_mutex_lock(&r->lock);
+	go = node_job_locked(n, cmp_now_ns(), &due) == JOB_CONNECT;
+	if (go)
+		run_job_locked(r, n, JOB_CONNECT);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void remote_keeper_step(struct remote *r)
+{
+	struct remote_node *n = NULL;
+	uint64_t now = cmp_now_ns(), due;
+	enum job job;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->keeper_kick && now < r->keeper_due) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	r->keeper_kick = false;
+	for (unsigned int budget = STEP_JOBS;; budget--) {
+		due = now + 1000 * MS;
+		job = next_job_locked(r, now, &n, &due);
+		if (job == JOB_NONE)
+			break;
+		if (!budget) { /* the rest at the next step */
+			r->keeper_kick = true;
+			break;
+		}
+		run_job_locked(r, n, job);
+	}
+	r->keeper_due = due;
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void *keeper_main(void *arg)
 {
 	struct remote *r = arg;
@@ -439,14 +494,7 @@ static void *keeper_main(void *arg)
 			pthread_cond_timedwait(&r->keeper_wake, &r->lock, &ts);
 			continue;
 		}
-		n->keeper_busy = true;
-		pthread_mutex_unlock(&r->lock);
-		if (job == JOB_CONNECT)
-			do_connect(r, n);
-		else
-			do_on_idle(r, n, job);
-		pthread_mutex_lock(&r->lock);
-		n->keeper_busy = false;
+		run_job_locked(r, n, job);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;

@@ -237,7 +237,8 @@ struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->notify_lock, NULL);
 	cmp_cond_init_monotonic(&r->keeper_wake);
-	err = remote_keeper_start(r);
+	r->stepped = cmp_stepped();
+	err = r->stepped ? 0 : remote_keeper_start(r);
 	if (err)
 		goto err_destroy_locks;
 	return r;
@@ -542,6 +543,21 @@ err_free_rc:
 	return ret;
 }
 
+/*
+ * Waits for a connection of n to come idle (lock held). In stepped mode
+ * nobody else opens one: this thread does, once, and waits no more.
+ */
+static int wait_conn_locked(struct remote *r, struct remote_node *n,
+			    const struct timespec *dl)
+{
+	if (!r->stepped)
+		return pthread_cond_timedwait(&n->cond, &r->lock, dl);
+	pthread_mutex_unlock(&r->lock);
+	remote_keeper_connect(r, n);
+	pthread_mutex_lock(&r->lock);
+	return ETIMEDOUT;
+}
+
 int remote_checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
 		    struct rconn **out)
 {
@@ -565,7 +581,7 @@ int remote_checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
 			break;
 		n->waiters++;
 		remote_kick_keeper_locked(r);
-		ret = pthread_cond_timedwait(&n->cond, &r->lock, &dl);
+		ret = wait_conn_locked(r, n, &dl);
 		n->waiters--;
 	}
 	if (n->crowded && !crowded)
@@ -643,11 +659,28 @@ void remote_stats(struct remote *r, struct remote_stats *out)
 	out->lost = atomic_load(&r->lost_by_reconcile);
 }
 
+uint64_t remote_meta_bytes(struct remote *r, uint32_t *conns)
+{
+	uint64_t n = sizeof(*r) + sizeof(*r->rec);
+	uint32_t k = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++)
+		for (struct remote_node *x = r->buckets[b]; x; x = x->hnext) {
+			n += sizeof(*x);
+			k += x->nconns;
+		}
+	pthread_mutex_unlock(&r->lock);
+	*conns = k;
+	return n + (uint64_t)k * sizeof(struct rconn);
+}
+
 void remote_destroy(struct remote *r)
 {
 	if (!r)
 		return;
-	remote_keeper_stop(r);
+	if (!r->stepped)
+		remote_keeper_stop(r);
 	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++) {
 		struct remote_node *n = r->buckets[b], *next;
 

@@ -235,6 +235,18 @@ int remote_status(struct remote *r, uint32_t node,
 		  struct proto_block_status *out);
 
 void remote_stats(struct remote *r, struct remote_stats *out);
+/*
+ * Bytes of r's table of providers and its records of their connections
+ * (not the connector's state of each), and how many are open in *conns.
+ */
+uint64_t remote_meta_bytes(struct remote *r, uint32_t *conns);
+/*
+ * Stepped mode (include/cmp/util.h): remote_create() starts no keeper;
+ * this runs what the keeper would do now (connects, reconciliations,
+ * pings that are due), when it was woken or something fell due since.
+ */
+void remote_keeper_step(struct remote *r);
+
 /* Closes every connection and frees r. No call may be running. NULL ok. */
 void remote_destroy(struct remote *r);
 

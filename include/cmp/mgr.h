@@ -422,6 +422,15 @@ void mgr_client_destroy(struct mgr_client *c);
  * until it registers.
  */
 int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms);
+/*
+ * Stepped mode (include/cmp/util.h): mgr_client_create() starts no
+ * thread, and this does what the client thread would do now, without
+ * waiting: register (again, after its backoff), take the replies and
+ * NODE_STATE pushes that came, send the heartbeat when it is due.
+ * mgr_client_wait_registered() then waits for nothing: it answers at
+ * once. A no-op otherwise. Not from a callback.
+ */
+void mgr_client_step(struct mgr_client *c);
 bool mgr_client_registered(struct mgr_client *c);
 /*
  * The address of the manager the client is registered with, copied into
