@@ -184,8 +184,7 @@ static void print_row(FILE *out, const struct mgr_node_info *n, int sw, int w)
  * "active for 12.0 s, 3 nodes alive, took over 1 time", "standby for
  * 3.1 s, holds a copy of 3 nodes, 0.4 s old", "not answering: why".
  */
-static void print_manager(FILE *out, const struct seen *m, size_t rank,
-			  int w)
+static void print_manager(FILE *out, const struct seen *m, size_t rank, int w)
 {
 	const struct proto_mgr_role *r = &m->role;
 	char a[32], b[32];
@@ -305,10 +304,11 @@ static int no_active(const struct seen *m, size_t nm)
 	for (size_t i = 0; i < nm && len < sizeof(line); i++) {
 		if (m[i].err && err == -EREMOTE)
 			err = m[i].err;
-		len += (size_t)snprintf(line + len, sizeof(line) - len,
-					"%s%s: %s", i ? "; " : "", m[i].addr,
-					m[i].err ? mgr_strerror(m[i].err)
-						 : mgr_role_name(m[i].role.role));
+		len += (size_t)snprintf(
+			line + len, sizeof(line) - len, "%s%s: %s",
+			i ? "; " : "", m[i].addr,
+			m[i].err ? mgr_strerror(m[i].err)
+				 : mgr_role_name(m[i].role.role));
 	}
 	fprintf(stderr, "cmpctl: no active manager (%s)\n", line);
 	return err;
