@@ -177,10 +177,13 @@ uint32_t pool_loans_on(struct pool *p, uint32_t node, uint32_t *cursor,
 	     h++, budget--) {
 		if (!(p->handles[h].flags & HF_ON_LRL))
 			continue;
+		/* node 0: every copy */
 		for (uint32_t k = 0; k < p->slots; k++) {
-			if (pool_slot(p, h, k)->node != node)
+			const struct pool_ref *s = pool_slot(p, h, k);
+
+			if (!s->node || (node && s->node != node))
 				continue;
-			refs[got] = *pool_slot(p, h, k);
+			refs[got] = *s;
 			tags[got++] = h;
 		}
 	}

@@ -95,6 +95,7 @@ struct pool {
 	size_t region_bytes;
 	uint32_t block_size;
 	uint32_t block_shift;
+	bool no_contents; /* the region is one block, shared by all */
 	uint32_t local_blocks;
 	/* cluster mode keeps low_wm..high_wm blocks free by evicting ahead */
 	uint32_t low_wm, high_wm;
@@ -179,6 +180,7 @@ struct pool {
 	pthread_t helper;
 	pthread_cond_t helper_wake;
 	bool helper_running, helper_stop, helper_kick;
+	bool helper_stepped; /* stepped mode: pool_helper_step() does it */
 };
 
 /* pool.c: list and handle primitives, all _locked (pool->lock held). */
@@ -194,7 +196,7 @@ struct handle_loc *pool_handle_settled_locked(struct pool *p, uint32_t h);
 
 static inline void *pool_addr(const struct pool *p, uint32_t b)
 {
-	return p->region + ((size_t)b << p->block_shift);
+	return p->region + (p->no_contents ? 0 : (size_t)b << p->block_shift);
 }
 
 /* Returns a handle to the free chain (lock held). */

@@ -163,7 +163,9 @@ static void set_sizes(struct pool *p, const struct pool_config *cfg,
 	p->block_size = cfg->block_size;
 	p->block_shift = (uint32_t)__builtin_ctz(cfg->block_size);
 	p->local_blocks = (uint32_t)nblocks;
-	p->region_bytes = (size_t)nblocks << p->block_shift;
+	p->no_contents = cfg->no_contents;
+	p->region_bytes = (size_t)(cfg->no_contents && nblocks ? 1 : nblocks)
+			  << p->block_shift;
 	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
 	p->low_wm = (uint32_t)(nblocks / 64);
 	p->high_wm = (uint32_t)(nblocks / 32);
@@ -277,6 +279,21 @@ uint32_t pool_block_size(const struct pool *p)
 uint32_t pool_local_blocks(const struct pool *p)
 {
 	return p->local_blocks;
+}
+
+uint64_t pool_meta_bytes(struct pool *p)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = sizeof(*p) + (uint64_t)p->local_blocks * sizeof(*p->blocks) +
+	    (uint64_t)p->next_new_handle * sizeof(*p->handles) +
+	    (p->relq ? (uint64_t)POOL_RELEASE_QUEUE * sizeof(*p->relq) : 0) +
+	    (uint64_t)POOL_RELEASE_BATCH * sizeof(*p->drain_buf) +
+	    (uint64_t)p->next_new_handle * (p->slots - 1) *
+		    sizeof(*p->more_copies);
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 void pool_get_counts(struct pool *p, struct pool_counts *out)

@@ -5,7 +5,8 @@
  * memory window on the provider's RMA connection (remote-rma.c) is read
  * and written one-sided, RDMA READ/WRITE straight into its block; the
  * others, and every access a window refused, go as messages, whose
- * answer is the provider's.
+ * answer is the provider's. A write whose connection broke is sent again
+ * only after a FENCE of that connection (remote_fence_on()).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cmp/conn.h"
+#include "cmp/log.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
 #include "remote-internal.h"
@@ -54,26 +56,52 @@ static int rw_args_valid(struct remote *r, uint32_t off, uint32_t len)
 	return 0;
 }
 
-/* One byte range of one loan, read into or written from buf. */
-static int rw(struct remote *r, uint32_t node, bool write,
-	      struct proto_block_ref ref, uint32_t off, void *buf, uint32_t len,
-	      struct proto_block_moved *moved)
+_Static_assert(PROTO_BLOCK_MAX_SIZE / REMOTE_PIECE <= REMOTE_MAX_PIECES,
+	       "a block in pieces");
+
+/* One READ or WRITE message: its header, and its data after it. */
+struct rw_msg {
+	uint8_t req[PROTO_BLOCK_RW_SIZE];
+	/* a WRITE sends the bytes after the header; a READ receives them */
+	struct iovec iov[2];
+};
+
+static void rw_call(struct call *cl, struct rw_msg *m, bool write,
+		    struct proto_block_ref ref, uint32_t off, uint8_t *buf,
+		    uint32_t len, struct proto_block_moved *moved)
 {
 	struct proto_block_rw hdr = {
 		.block = ref.block, .epoch = ref.epoch, .off = off, .len = len};
-	uint8_t req[PROTO_BLOCK_RW_SIZE];
-	/* a WRITE sends the bytes after the header; a READ receives them */
-	struct iovec iov[2] = {{req, sizeof(req)}, {buf, len}};
-	struct call cl = {
+
+	proto_block_rw_encode(&hdr, m->req, sizeof(m->req));
+	m->iov[0] = (struct iovec){m->req, sizeof(m->req)};
+	m->iov[1] = (struct iovec){buf, len};
+	*cl = (struct call){
 		.op = write ? WIRE_OP_WRITE : WIRE_OP_READ,
-		.req = iov,
+		.req = m->iov,
 		.nreq = write ? 2 : 1,
-		.rep = write ? NULL : &iov[1],
+		.rep = write ? NULL : &m->iov[1],
 		.nrep = write ? 0 : 1,
 		.rep_len = write ? 0 : len,
 		.rep_exact = true,
 		.moved = moved,
 	};
+}
+
+/*
+ * One byte range of one loan, read into or written from buf: a long one
+ * as pieces of about REMOTE_PIECE bytes (4 KiB multiples), in flight at
+ * once, so that the provider serves them on several threads and the
+ * transfer of one overlaps the sealing and opening of the next.
+ */
+static int rw(struct remote *r, uint32_t node, bool write,
+	      struct proto_block_ref ref, uint32_t off, void *buf, uint32_t len,
+	      struct proto_block_moved *moved)
+{
+	struct rw_msg m[REMOTE_MAX_PIECES];
+	struct call cl[REMOTE_MAX_PIECES];
+	uint32_t step, at = 0;
+	unsigned int k = 0;
 	int ret = rw_args_valid(r, off, len);
 
 	if (ret < 0)
@@ -81,8 +109,28 @@ static int rw(struct remote *r, uint32_t node, bool write,
 	ret = rw_rma(r, node, write, ref, off, buf, len);
 	if (ret != USE_MESSAGES)
 		return ret;
-	proto_block_rw_encode(&hdr, req, sizeof(req));
-	return remote_with_conn(r, node, true, remote_do_call, &cl);
+	k = (len + REMOTE_PIECE - 1) / REMOTE_PIECE;
+	step = ((len + k - 1) / k + 4095) & ~4095u;
+	for (k = 0; at < len; k++, at += step)
+		rw_call(&cl[k], &m[k], write, ref, off + at,
+			(uint8_t *)buf + at, MIN(step, len - at), moved);
+	return remote_call_pieces(r, node, cl, k);
+}
+
+int remote_fence_on(struct remote *r, struct rconn *rc, uint64_t session)
+{
+	uint8_t buf[PROTO_BLOCK_FENCE_SIZE];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct call cl = {.op = WIRE_OP_FENCE, .req = &iov, .nreq = 1};
+	int ret = proto_block_fence_encode(session, buf, sizeof(buf));
+
+	if (ret >= 0)
+		ret = remote_transact(r, rc, &cl);
+	if (ret < 0)
+		log_warn_rl("remote: node %u: a write on a connection that "
+			    "broke may still land (fence: %s); not sent again",
+			    rc->node->id, strerror(-ret));
+	return ret;
 }
 
 int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,
@@ -99,64 +147,74 @@ int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
 	return rw(r, node, true, ref, off, (void *)src, len, moved);
 }
 
-/* One WRITE of remote_write_many(), out on its own connection. */
+/* One WRITE of remote_write_many(), in flight on a connection of its own. */
 struct out_write {
-	uint8_t req[PROTO_BLOCK_RW_SIZE];
-	struct iovec iov[2];
+	struct rw_msg m;
 	struct call cl;
+	struct flight f;
 	struct rconn *rc;
-	struct wire_hdr h;
-	uint64_t gen;
+	uint64_t broken; /* its connection broke under it: fence it first */
 };
 
-#define ALONE 2 /* remote_write_many(): done alone afterwards */
+#define ALONE 2 /* remote_write_many(): written alone afterwards */
 
 /*
- * w's connection failed with ret: given up. ALONE (the caller does it
- * alone, as a call that retries on another connection), or -EIO when it
- * timed out (the node is suspect: no second deadline).
- */
-static int write_failed(struct remote *r, struct out_write *w, int ret)
-{
-	struct remote_node *n = w->rc->node;
-
-	remote_checkin(r, w->rc, false);
-	w->rc = NULL;
-	/* one connection may break alone; a timeout is the node's */
-	if (ret != -ETIMEDOUT)
-		return ALONE;
-	remote_suspect(r, n, w->gen, ret, true);
-	atomic_fetch_add(&r->errors, 1);
-	return -EIO;
-}
-
-/*
- * Sends the WRITE of ref on node on an idle connection, if one is idle
- * now: 0 (sent), ALONE (no idle connection, or it broke: the caller does
- * it alone later), -EIO (it timed out: the node is suspect).
+ * Puts the WRITE of ref on node in flight on a connection usable now:
+ * 0 (in flight: land_write() follows), or ALONE (none usable without
+ * waiting: never wait while another node's is in flight).
  */
 static int send_write(struct remote *r, uint32_t node, struct out_write *w,
 		      struct proto_block_ref ref, uint32_t off, const void *src,
 		      uint32_t len, struct proto_block_moved *moved)
 {
-	struct proto_block_rw hdr = {
-		.block = ref.block, .epoch = ref.epoch, .off = off, .len = len};
-	int ret;
-
-	/* never wait for one while holding another node's: no deadlock */
-	if (remote_checkout(r, node, false, &w->rc))
+	if (remote_checkout(r, node, false, false, &w->rc))
 		return ALONE;
-	proto_block_rw_encode(&hdr, w->req, sizeof(w->req));
-	w->iov[0] = (struct iovec){w->req, sizeof(w->req)};
-	w->iov[1] = (struct iovec){(void *)src, len};
-	w->cl = (struct call){.op = WIRE_OP_WRITE,
-			      .req = w->iov,
-			      .nreq = 2,
-			      .rep_exact = true,
-			      .moved = moved};
-	w->gen = w->rc->gen;
-	ret = remote_call_send(r, w->rc, &w->cl, &w->h);
-	return ret < 0 ? write_failed(r, w, ret) : 0;
+	rw_call(&w->cl, &w->m, true, ref, off, (uint8_t *)src, len, moved);
+	w->f = (struct flight){.cl = &w->cl};
+	if (remote_flight_send(r, w->rc, &w->f, false) == -EAGAIN) {
+		remote_checkin(r, w->rc, true);
+		w->rc = NULL;
+		return ALONE;
+	}
+	return 0;
+}
+
+/*
+ * Its answer: the provider's, or ALONE when the connection broke (the
+ * write goes again, alone, once that connection is fenced), or -EIO and
+ * the node suspect (a timeout or a broken protocol: no second deadline).
+ */
+static int land_write(struct remote *r, struct out_write *w)
+{
+	int ret = remote_flight_wait(r, w->rc, &w->f);
+	bool answer = ret == 0 || (w->cl.answered && ret != -EPROTO);
+	struct remote_node *n = w->rc->node;
+	uint64_t gen = w->rc->gen;
+
+	if (!answer)
+		w->broken = conn_session_id(w->rc->c);
+	remote_checkin(r, w->rc, answer && remote_conn_reusable(ret));
+	w->rc = NULL;
+	if (answer)
+		return ret;
+	if (ret != -ETIMEDOUT && ret != -EPROTO)
+		return ALONE;
+	remote_suspect(r, n, gen, ret, true);
+	atomic_fetch_add(&r->errors, 1);
+	return -EIO;
+}
+
+/* A connection to node that broke under a write is fenced: 0 or -EIO. */
+static int fence(struct remote *r, uint32_t node, uint64_t session)
+{
+	struct rconn *rc;
+	int ret = remote_checkout(r, node, true, false, &rc);
+
+	if (ret)
+		return -EIO;
+	ret = remote_fence_on(r, rc, session);
+	remote_checkin(r, rc, ret == 0);
+	return ret ? -EIO : 0;
 }
 
 void remote_write_many(struct remote *r, const uint32_t *nodes,
@@ -165,11 +223,11 @@ void remote_write_many(struct remote *r, const uint32_t *nodes,
 		       struct proto_block_moved *moved)
 {
 	struct out_write w[REMOTE_MAX_MANY];
-	int ret;
 
-	/* out together: one-sided ones at once, messages sent */
+	/* out together: one-sided ones at once, messages in flight */
 	for (uint32_t i = 0; i < n; i++) {
-		w[i].rc = NULL;
+		if (i < REMOTE_MAX_MANY)
+			w[i] = (struct out_write){.rc = NULL};
 		rets[i] = i < REMOTE_MAX_MANY ? rw_args_valid(r, off, len)
 					      : ALONE;
 		if (rets[i])
@@ -181,23 +239,20 @@ void remote_write_many(struct remote *r, const uint32_t *nodes,
 					     src, len, &moved[i]);
 	}
 	/* then their answers, in turn */
+	for (uint32_t i = 0; i < n && i < REMOTE_MAX_MANY; i++)
+		if (w[i].rc)
+			rets[i] = land_write(r, &w[i]);
+	/* nothing in flight any more: the rest alone (a broken one fenced) */
 	for (uint32_t i = 0; i < n; i++) {
-		if (!w[i].rc)
+		if (rets[i] != ALONE)
 			continue;
-		w[i].cl.answered = false;
-		ret = remote_call_recv(r, w[i].rc, &w[i].cl, &w[i].h);
-		if (ret && (!w[i].cl.answered || ret == -EPROTO)) {
-			rets[i] = write_failed(r, &w[i], ret);
-			continue;
-		}
-		remote_checkin(r, w[i].rc, remote_conn_reusable(ret));
-		rets[i] = ret;
-	}
-	/* those that found no idle connection, or broke one: alone */
-	for (uint32_t i = 0; i < n; i++)
-		if (rets[i] == ALONE)
+		rets[i] = i < REMOTE_MAX_MANY && w[i].broken
+				  ? fence(r, nodes[i], w[i].broken)
+				  : 0;
+		if (!rets[i])
 			rets[i] = rw(r, nodes[i], true, refs[i], off,
 				     (void *)src, len, &moved[i]);
+	}
 }
 
 /* Pieces where an extent and an iovec overlap, one RMA operation each. */
