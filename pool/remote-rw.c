@@ -204,16 +204,28 @@ static int land_write(struct remote *r, struct out_write *w)
 	return -EIO;
 }
 
-/* A connection to node that broke under a write is fenced: 0 or -EIO. */
+/*
+ * A connection to node that broke under a write is fenced: 0, or -EIO
+ * (counted) and the node suspect, as remote_with_conn() does: the write
+ * may still land, so it is not sent again.
+ */
 static int fence(struct remote *r, uint32_t node, uint64_t session)
 {
+	struct remote_node *n;
 	struct rconn *rc;
+	uint64_t gen;
 	int ret = remote_checkout(r, node, true, false, &rc);
 
+	if (ret == 0) {
+		n = rc->node;
+		gen = rc->gen;
+		ret = remote_fence_on(r, rc, session);
+		remote_checkin(r, rc, ret == 0);
+		if (ret)
+			remote_suspect(r, n, gen, ret, true);
+	}
 	if (ret)
-		return -EIO;
-	ret = remote_fence_on(r, rc, session);
-	remote_checkin(r, rc, ret == 0);
+		atomic_fetch_add(&r->errors, 1);
 	return ret ? -EIO : 0;
 }
 
