@@ -17,6 +17,7 @@
 
 #include "cmp.h"
 #include "cmp/pool.h"
+#include "exchange.h"
 
 #define NIL UINT32_MAX
 #define POOL_RELEASE_QUEUE 8192u
@@ -55,6 +56,7 @@ enum handle_flags {
 	HF_ON_LRL = 1 << 0,
 	HF_FREE_PENDING = 1 << 1, /* freed while MOVING: the mover frees it */
 	HF_LOST_PENDING = 1 << 2, /* its loan was lost while MOVING */
+	HF_XCHG_QUEUED = 1 << 3,  /* a candidate of the exchange (exchange.c) */
 };
 
 /* One per handle: where this handle's data lives. */
@@ -71,6 +73,10 @@ struct handle_loc {
 	uint32_t prev, next; /* LRL list links (HF_ON_LRL only) */
 	uint8_t state;	     /* enum handle_state */
 	uint8_t flags;	     /* enum handle_flags */
+	/* the exchange policy's (exchange.h): recent accesses, decayed */
+	uint16_t heat;
+	uint32_t heat_epoch; /* the pool's epoch heat was last updated in */
+	uint32_t home_until; /* came home: not sent out before this epoch */
 };
 
 /* A list of local blocks (free, LLL, RLL), linked through local_block. */
@@ -107,7 +113,8 @@ struct pool {
 	/* LRL: our blocks elsewhere, most recently used first */
 	uint32_t lrl_head, lrl_tail;
 	uint64_t lost, evictions, homecomings, lent_moved, followed;
-	bool no_lending; /* draining or leaving: pool_lend() lends nothing */
+	bool no_lending;  /* draining or leaving: pool_lend() lends nothing */
+	struct xchg xchg; /* the exchange policy's state (exchange.h) */
 	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
 
 	/*
@@ -170,6 +177,19 @@ void pool_handle_put_locked(struct pool *p, uint32_t h);
  */
 int pool_make_room(struct pool *p, uint32_t *block);
 int pool_evict_one(struct pool *p, uint32_t *block);
+/*
+ * Moves the data of local block b (its handle marked HANDLE_MOVING by the
+ * caller) to a block borrowed elsewhere: 0 and b is the caller's (off
+ * every list), or -ENOSPC / -EIO and the data stays in b.
+ */
+int pool_evict_block(struct pool *p, uint32_t b);
+/*
+ * Brings handle h home into local block b (the caller's): 1 done, 0 h
+ * cannot come now (b is free again), -1 the copy failed (b is free
+ * again; h lost when its provider no longer holds it). Accesses of h
+ * under way finish first; new ones wait for the move.
+ */
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b);
 /* Asks the helper thread to work (lock held). */
 void pool_kick_helper_locked(struct pool *p);
 

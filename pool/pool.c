@@ -211,6 +211,8 @@ struct pool *pool_create(const struct pool_config *cfg)
 	if (!p->blocks)
 		goto err_unmap_handles;
 	init_lists(p);
+	p->xchg.on = true;
+	xchg_size_locked(p, p->local_blocks);
 	err = pool_lrl_init(p);
 	if (err)
 		goto err_free_blocks;
@@ -252,6 +254,13 @@ void pool_destroy(struct pool *p)
 	free(p);
 }
 
+void pool_set_exchange(struct pool *p, bool on)
+{
+	pthread_mutex_lock(&p->lock);
+	p->xchg.on = on;
+	pthread_mutex_unlock(&p->lock);
+}
+
 uint32_t pool_block_size(const struct pool *p)
 {
 	return p->block_size;
@@ -278,6 +287,8 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->homecomings = p->homecomings;
 	out->lent_moved = p->lent_moved;
 	out->followed = p->followed;
+	out->exchanges = p->xchg.exchanges;
+	out->exchange_skipped = p->xchg.skipped;
 	ops = p->cops;
 	pthread_mutex_unlock(&p->lock);
 	/* the forwarding records are the peer service's (never under lock) */
@@ -440,6 +451,7 @@ void pool_free(struct pool *p, uint32_t h)
 static void *pin_local_locked(struct pool *p, struct handle_loc *loc)
 {
 	loc->pins++;
+	xchg_touch_locked(p, loc);
 	if (p->lists[POOL_LLL].head != loc->local_block) {
 		pool_list_remove_locked(p, loc->local_block);
 		pool_list_push_head_locked(p, POOL_LLL, loc->local_block);
@@ -467,9 +479,13 @@ int pool_pin(struct pool *p, uint32_t h, void **ptr)
 
 void pool_unpin(struct pool *p, uint32_t h)
 {
+	struct handle_loc *loc;
+
 	pthread_mutex_lock(&p->lock);
-	if (h && h < p->next_new_handle && p->handles[h].pins)
-		p->handles[h].pins--;
+	loc = h && h < p->next_new_handle ? &p->handles[h] : NULL;
+	/* a block elsewhere may be waited for to come home (cmp.c) */
+	if (loc && loc->pins && !--loc->pins && loc->state == HANDLE_MOVING)
+		pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -502,6 +518,7 @@ static int pin_any(struct pool *p, uint32_t h, void **ptr, struct pool_ref *ref)
 	} else {
 		loc->pins++;
 		*ref = pool_loan_of(loc);
+		xchg_touch_remote_locked(p, h);
 		if (p->lrl_head != h) {
 			pool_lrl_remove_locked(p, h);
 			pool_lrl_push_locked(p, h, true);

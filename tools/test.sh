@@ -48,10 +48,10 @@ build_only() {
 tsan_targets=(tests/unit/test-block-stress tests/unit/test-peer-race
 	tests/cluster/test-owner-liveness tests/unit/test-loans-move
 	tests/cluster/test-cmp3 tests/cluster/test-collab
-	tests/cluster/test-leave)
+	tests/cluster/test-leave tests/cluster/test-exchange)
 tsan_tests=(unit-block-stress unit-block-stress-insecure unit-peer-race
 	unit-owner-liveness unit-loans-move unit-cmp3-principle3 unit-collab
-	unit-leave)
+	unit-leave unit-exchange)
 build_tsan() {
 	local t0=$SECONDS
 	mkdir -p build-tsan

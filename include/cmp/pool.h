@@ -77,6 +77,12 @@ struct pool_counts {
 	uint64_t homecomings; /* LRL blocks pulled home (principle 4) */
 	uint64_t lent_moved;  /* RLL blocks moved on to take them back (3) */
 	uint64_t followed;    /* our LRL blocks found at a new place (5) */
+	/*
+	 * of the homecomings, those that sent our coldest local block out in
+	 * their place (exchange, figure 8), and the hot blocks elsewhere not
+	 * hot enough, against the coldest, to be worth one
+	 */
+	uint64_t exchanges, exchange_skipped;
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -87,6 +93,15 @@ struct pool *pool_create(const struct pool_config *cfg);
 void pool_destroy(struct pool *p);
 
 uint32_t pool_block_size(const struct pool *p);
+/*
+ * Exchange (on by default): a block of ours elsewhere that is accessed
+ * often enough comes home and our coldest local block goes out in its
+ * place, by a policy whose threshold and hysteresis keep a working set a
+ * little larger than this node from moving back and forth
+ * (pool/exchange.h). Off: such blocks come home only when memory is
+ * freed.
+ */
+void pool_set_exchange(struct pool *p, bool on);
 void pool_get_counts(struct pool *p, struct pool_counts *out);
 /* Blocks a new allocation could still get (local free plus remote). */
 uint64_t pool_avail_blocks(struct pool *p);
