@@ -40,6 +40,7 @@ struct fs_options {
 	bool lock_memory;
 	bool stack;	   /* may mount on top of a cmpfs mount */
 	bool cached_reads; /* read-only opens use the page cache */
+	bool exchange;	   /* hot blocks elsewhere come home (pool.h) */
 	bool debug;
 	char *source;
 	char *mountpoint;

@@ -289,6 +289,7 @@ static int run(struct fs_options *o, struct fuse_args *args,
 			  o->block_size, strerror(errno));
 		goto err_signals;
 	}
+	pool_set_exchange(fs.pool, o->exchange);
 	/* one staging buffer per FUSE worker, before any request comes */
 	fs.bounce = fs_bounce_create(worker_threads(co) + 1, FS_MAX_IO);
 	if (!fs.bounce) {

@@ -44,6 +44,13 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "nolock", .type = OPT_NOFLAG, F(lock_memory),
 	 .help = "do not lock the pool and the daemon in memory (never with "
 		 "swap on cmpfs)"},
+	{.name = "exchange", .type = OPT_FLAG, F(exchange),
+	 .help = "a block of ours on another node that is read or written "
+		 "again and again comes home, and the least recently used "
+		 "block here goes out in its place"},
+	{.name = "noexchange", .type = OPT_NOFLAG, F(exchange),
+	 .help = "blocks elsewhere come home only when memory is freed here, "
+		 "however often they are used"},
 	{.name = "cached_reads", .type = OPT_FLAG, F(cached_reads),
 	 .help = "read-only opens go through the page cache, with readahead: "
 		 "small sequential reads (dd bs=512) cost a request per 128 "
