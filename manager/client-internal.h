@@ -36,6 +36,7 @@ struct mgr_client {
 	bool joined; /* the client thread was joined: reg is the caller's */
 	bool registered;
 	int reg_err;
+	bool capacity_news; /* cfg.capacity (also lock) changed: register */
 	struct conn *idle[QUERY_CACHE];
 	size_t nidle;
 

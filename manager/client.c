@@ -66,15 +66,26 @@ static void nap(struct mgr_client *c, int ms)
  * Asks the owner for its counts, clamped to what the manager accepts: a
  * count it refuses would close the connection at every heartbeat.
  */
+static uint64_t capacity_now(struct mgr_client *c)
+{
+	uint64_t cap;
+
+	pthread_mutex_lock(&c->lock);
+	cap = c->cfg.capacity;
+	pthread_mutex_unlock(&c->lock);
+	return cap;
+}
+
 static void sample(struct mgr_client *c, struct proto_mgr_counts *counts)
 {
 	const uint64_t max = PROTO_MGR_MAX_BLOCKS;
+	uint64_t cap = capacity_now(c);
 
 	memset(counts, 0, sizeof(*counts));
-	counts->free = c->cfg.capacity;
+	counts->free = cap;
 	if (c->cfg.counts)
 		c->cfg.counts(c->cfg.ctx, counts);
-	counts->free = MIN(counts->free, c->cfg.capacity);
+	counts->free = MIN(counts->free, cap);
 	counts->lll = MIN(counts->lll, max - counts->free);
 	counts->rll = MIN(counts->rll, max - counts->free - counts->lll);
 	counts->lrl = MIN(counts->lrl, max);
@@ -176,33 +187,55 @@ static int register_reply(struct mgr_client *c, uint64_t id)
 	return 0;
 }
 
-static int do_register(struct mgr_client *c)
+/* Was the capacity changed since the last REGISTER? Clears the news. */
+static bool take_capacity_news(struct mgr_client *c)
+{
+	bool news;
+
+	pthread_mutex_lock(&c->lock);
+	news = c->capacity_news;
+	c->capacity_news = false;
+	pthread_mutex_unlock(&c->lock);
+	return news;
+}
+
+/* REGISTER on the registration connection; its reply is read apart. */
+static int send_register(struct mgr_client *c, uint64_t *id)
 {
 	struct proto_mgr_register reg = {
 		.node = c->cfg.node,
 		.kind = (uint8_t)c->cfg.kind,
 		.block_size = c->cfg.block_size,
-		.capacity = c->cfg.capacity,
+		.capacity = capacity_now(c),
 		.incarnation = c->incarnation,
 	};
 	uint8_t buf[PROTO_MGR_REGISTER_SIZE];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 	struct proto_mgr_counts counts;
 	struct wire_hdr h = {.op = WIRE_OP_REGISTER};
+
+	sample(c, &counts);
+	reg.free = counts.free;
+	snprintf(reg.addr, sizeof(reg.addr), "%s", c->listen_addr);
+	proto_mgr_register_encode(&reg, buf, sizeof(buf));
+	h.id = atomic_fetch_add(&c->next_id, 1);
+	*id = h.id;
+	return wire_send(c->reg, &h, &iov, 1);
+}
+
+static int do_register(struct mgr_client *c)
+{
+	uint64_t id;
 	int ret;
 
 	ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
 		       c->incarnation, c->cfg.timeout_ms, &c->reg);
 	if (ret < 0)
 		return ret;
-	sample(c, &counts);
-	reg.free = counts.free;
-	snprintf(reg.addr, sizeof(reg.addr), "%s", c->listen_addr);
-	proto_mgr_register_encode(&reg, buf, sizeof(buf));
-	h.id = atomic_fetch_add(&c->next_id, 1);
-	ret = wire_send(c->reg, &h, &iov, 1);
+	take_capacity_news(c); /* this registration says it */
+	ret = send_register(c, &id);
 	if (ret == 0)
-		ret = register_reply(c, h.id);
+		ret = register_reply(c, id);
 	if (ret < 0) {
 		conn_destroy(c->reg);
 		c->reg = NULL;
@@ -236,6 +269,10 @@ static int on_reply(struct mgr_client *c, const struct wire_hdr *h)
 	int ret;
 
 	ret = wire_skip_payload(c->reg, h);
+	if (ret == 0 && h->op == WIRE_OP_REGISTER && h->status)
+		log_warn("manager %s refused node %u's new capacity: %s",
+			 c->manager_addr, c->cfg.node,
+			 strerror(-wire_status_to_errno(h->status)));
 	if (ret < 0 || h->op != WIRE_OP_HEARTBEAT)
 		return ret;
 	c->heard_ns = cmp_now_ns();
@@ -257,9 +294,16 @@ static int serve_turn(struct mgr_client *c)
 	};
 	uint64_t now = cmp_now_ns();
 	struct wire_hdr h;
+	uint64_t id;
 	bool reply;
 	int wait_ms = 0, ret;
 
+	/* a new capacity: registering again on this connection says it */
+	if (take_capacity_news(c)) {
+		ret = send_register(c, &id);
+		if (ret < 0)
+			return ret;
+	}
 	if (now < c->next_hb_ns)
 		wait_ms = (int)((c->next_hb_ns - now + 999999) / 1000000);
 	if (conn_pending(c->reg))
@@ -267,8 +311,14 @@ static int serve_turn(struct mgr_client *c)
 	ret = poll(pfd, 2, wait_ms);
 	if (ret < 0 && errno != EINTR)
 		return -errno;
-	if (pfd[1].revents)
+	if (pfd[1].revents) {
+		char buf[16];
+
+		/* (a stop is seen by the loop; news by the next turn) */
+		while (read(c->wake[0], buf, sizeof(buf)) > 0)
+			;
 		return 0;
+	}
 	if (conn_pending(c->reg) || (ret > 0 && pfd[0].revents)) {
 		ret = read_frame(c, &h, &reply);
 		if (ret == 0 && reply)
@@ -553,6 +603,18 @@ static void stop_thread(struct mgr_client *c)
 	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
 		log_debug("manager client: wake: %s", strerror(errno));
 	pthread_join(c->thread, NULL);
+}
+
+void mgr_client_set_capacity(struct mgr_client *c, uint64_t capacity)
+{
+	char b = 1;
+
+	pthread_mutex_lock(&c->lock);
+	c->cfg.capacity = capacity;
+	c->capacity_news = true;
+	pthread_mutex_unlock(&c->lock);
+	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
+		log_debug("manager client: wake: %s", strerror(errno));
 }
 
 /*

@@ -504,7 +504,11 @@ static void *st_region(void *ctx, size_t *len)
 {
 	struct cluster *c = ctx;
 
-	*len = (size_t)pool_local_blocks(c->pool) * pool_block_size(c->pool);
+	uint32_t n = pool_local_blocks(c->pool);
+
+	/* these pages stay while registered, even if the pool shrinks */
+	pool_set_rma_blocks(c->pool, n);
+	*len = (size_t)n * pool_block_size(c->pool);
 	return pool_block_addr(c->pool, 0);
 }
 
@@ -621,6 +625,7 @@ static struct peer *create_peer(struct cluster *c,
 		.ctx = c,
 		.lease_ms = cfg->lease_ms,
 		.limits = cfg->limits,
+		.max_blocks = pool_max_blocks(c->pool),
 	});
 }
 

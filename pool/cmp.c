@@ -602,5 +602,6 @@ int pool_move_lent_block(struct pool *p, uint32_t idx)
 
 void *pool_block_addr(struct pool *p, uint32_t idx)
 {
-	return idx < p->local_blocks ? pool_addr(p, idx) : NULL;
+	/* (the whole region is mapped: no lock for a bound that changes) */
+	return idx < p->max_blocks ? pool_addr(p, idx) : NULL;
 }

@@ -35,21 +35,23 @@ uint32_t xchg_heat_locked(const struct pool *p, const struct handle_loc *loc)
 	return age >= 16 ? 0 : (uint32_t)loc->heat >> age;
 }
 
-uint32_t xchg_touch_locked(struct pool *p, struct handle_loc *loc)
+uint32_t xchg_touch_locked(struct pool *p, struct handle_loc *loc, uint32_t len)
 {
+	uint64_t add = (uint64_t)XCHG_BLOCK * len / p->block_size;
 	uint32_t heat;
 
 	p->xchg.clock++;
-	heat = MIN(xchg_heat_locked(p, loc) + XCHG_UNIT, UINT16_MAX);
+	heat = xchg_heat_locked(p, loc) + (uint32_t)MAX(add, XCHG_MIN_ADD);
+	heat = MIN(heat, UINT16_MAX);
 	loc->heat = (uint16_t)heat;
 	loc->heat_epoch = epoch_now(p);
 	return heat;
 }
 
-void xchg_touch_remote_locked(struct pool *p, uint32_t h)
+void xchg_touch_remote_locked(struct pool *p, uint32_t h, uint32_t len)
 {
 	struct handle_loc *loc = &p->handles[h];
-	uint32_t heat = xchg_touch_locked(p, loc);
+	uint32_t heat = xchg_touch_locked(p, loc, len);
 
 	if (!p->xchg.on || heat < XCHG_THRESHOLD ||
 	    (loc->flags & HF_XCHG_QUEUED) || p->xchg.qcount == XCHG_QUEUE ||

@@ -6,21 +6,25 @@
  * they cannot undo each other's moves.
  *
  * Every access of a block of ours (a pin, a read, a write, wherever the
- * block is) adds one unit to the block's heat and one tick to the pool's
- * clock; heat halves every epoch (2^shift ticks, at least eight times the
- * node's blocks), so it counts recent accesses, in accesses of this node
- * rather than seconds: an idle node's heats stay as they were, a busy
- * node's age at its own pace. Decay is lazy: a block's heat is brought up
- * to date when it is read.
+ * block is) adds to the block's heat what it moved, XCHG_BLOCK for the
+ * whole block (so that reading a block once in eight 128 KiB requests
+ * weighs as much as reading it once whole), at least XCHG_MIN_ADD (a 512
+ * byte read is one more round trip), and one tick to the pool's clock;
+ * heat halves every epoch (2^shift ticks, at least eight times the node's
+ * blocks), so it counts recent use, in accesses of this node rather than
+ * seconds: an idle node's heats stay as they were, a busy node's age at
+ * its own pace. Decay is lazy: a block's heat is brought up to date when
+ * it is read.
  *
  *   - a block elsewhere (LRL) becomes a candidate when its heat reaches
- *     XCHG_THRESHOLD; the helper thread then moves the coldest local block
- *     out (borrowing a block elsewhere, principle 2's move) and brings the
+ *     XCHG_THRESHOLD (eight whole-block accesses, or 128 small ones); the
+ *     helper thread then moves the least recently used local block out
+ *     (borrowing a block elsewhere, principle 2's move) and brings the
  *     candidate home into its memory, but only if the candidate's heat
- *     exceeds the cold block's by half plus XCHG_MARGIN (hysteresis:
- *     a working set a little larger than the node, accessed evenly, has
- *     no block hot enough to exchange, so nothing ping-pongs);
- *     A candidate turned down silences the others for XCHG_QUIET
+ *     exceeds that block's by half plus XCHG_MARGIN (hysteresis: a
+ *     working set a little larger than the node, accessed evenly, has no
+ *     block hot enough to exchange, so nothing ping-pongs). A candidate
+ *     turned down silences the others for XCHG_QUIET
  *     accesses, so a node whose blocks elsewhere are all lukewarm does not
  *     wake its helper at every access;
  *   - a block that came home (by exchange or by principle 4) is protected
@@ -45,9 +49,10 @@
 struct pool;
 struct handle_loc;
 
-#define XCHG_UNIT 16u			/* heat of one access */
-#define XCHG_THRESHOLD (8u * XCHG_UNIT) /* a candidate: ~8 recent accesses */
-#define XCHG_MARGIN (2u * XCHG_UNIT)
+#define XCHG_BLOCK 64u			 /* an access of a whole block */
+#define XCHG_MIN_ADD 4u			 /* the least an access adds */
+#define XCHG_THRESHOLD (8u * XCHG_BLOCK) /* a candidate: ~8 recent accesses */
+#define XCHG_MARGIN (2u * XCHG_BLOCK)
 #define XCHG_QUEUE 64u	  /* candidates waiting for the helper */
 #define XCHG_MIN_SHIFT 8u /* an epoch is at least 256 accesses */
 #define XCHG_PROTECT_EPOCHS 2u
@@ -67,10 +72,11 @@ struct xchg {
 
 /* Sets the epoch length for a pool of nblocks blocks (lock, or before). */
 void xchg_size_locked(struct pool *p, uint32_t nblocks);
-/* Counts an access of loc; returns its heat now. */
-uint32_t xchg_touch_locked(struct pool *p, struct handle_loc *loc);
+/* Counts an access of len bytes of loc; returns its heat now. */
+uint32_t xchg_touch_locked(struct pool *p, struct handle_loc *loc,
+			   uint32_t len);
 /* The same for handle h on LRL, which may become a candidate. */
-void xchg_touch_remote_locked(struct pool *p, uint32_t h);
+void xchg_touch_remote_locked(struct pool *p, uint32_t h, uint32_t len);
 uint32_t xchg_heat_locked(const struct pool *p, const struct handle_loc *loc);
 /* loc came home: protected for a while. */
 void xchg_came_home_locked(struct pool *p, struct handle_loc *loc);

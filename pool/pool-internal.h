@@ -3,10 +3,10 @@
  * Private layout of struct pool, shared by pool.c and the cluster parts of
  * the pool (borrowing, lending) that live in their own files.
  *
- * Lock order: pool->drain_lock -> pool->lock. pool->lock is a leaf lock:
- * nothing else is taken while it is held, and no copy or network I/O
- * happens under it. drain_lock is held across the network (releases) and
- * never taken by a caller of pool_free().
+ * Lock order: pool->resize_lock -> pool->drain_lock -> pool->lock. pool->lock
+ * is a leaf lock: nothing else is taken while it is held, and no copy or
+ * network I/O happens under it. drain_lock is held across the network
+ * (releases) and never taken by a caller of pool_free().
  */
 #ifndef CMP_POOL_INTERNAL_H
 #define CMP_POOL_INTERNAL_H
@@ -20,6 +20,11 @@
 #include "exchange.h"
 
 #define NIL UINT32_MAX
+/*
+ * A list of local blocks only the pool knows: blocks a shrink is giving
+ * back (resize.c); a block freed at or above limit_blocks goes there.
+ */
+#define POOL_RETIRED POOL_NLISTS
 #define POOL_RELEASE_QUEUE 8192u
 #define POOL_RELEASE_BATCH POOL_RELEASE_MAX
 #define POOL_MAX_DROPPED 16u
@@ -35,7 +40,7 @@ struct local_block {
 		uint32_t handle;     /* LLL: the handle whose data it holds */
 		uint32_t owner_node; /* RLL: the node we lend it to */
 	};
-	uint8_t list;  /* enum pool_list: FREE, LLL or RLL */
+	uint8_t list;  /* enum pool_list: FREE, LLL or RLL; or POOL_RETIRED */
 	uint8_t clean; /* never used since the region was made: all zeros */
 };
 
@@ -91,7 +96,18 @@ struct pool {
 	size_t region_bytes;
 	uint32_t block_size;
 	uint32_t block_shift;
+	/*
+	 * local_blocks: blocks this node contributes now (lock; resize.c
+	 * changes it). The region and blocks[] are made for max_blocks, the
+	 * most it may grow to; only the first local_blocks are locked.
+	 * Blocks at or above limit_blocks (lock) are being given back: freed
+	 * ones go to POOL_RETIRED. rma_blocks: the first blocks registered
+	 * for one-sided access, whose pages stay when the pool shrinks.
+	 */
 	uint32_t local_blocks;
+	uint32_t max_blocks, limit_blocks, rma_blocks;
+	bool lock_memory;
+	pthread_mutex_t resize_lock; /* one resize at a time (before lock) */
 	/* cluster mode keeps low_wm..high_wm blocks free by evicting ahead */
 	uint32_t low_wm, high_wm;
 	/* bytes copied from and to blocks on other nodes (any thread) */
@@ -104,7 +120,7 @@ struct pool {
 	 * handles (lrl_head/tail) and only counted here; RRL (forwarding
 	 * records) is the peer service's, counted through the cluster ops.
 	 */
-	struct block_list lists[POOL_NLISTS];
+	struct block_list lists[POOL_NLISTS + 1]; /* and POOL_RETIRED */
 	struct handle_loc *handles; /* [max_handles + 1], handle 0 unused */
 	uint32_t max_handles;
 	uint32_t free_handles;	  /* head of the free handle chain (0 = none) */
@@ -164,6 +180,9 @@ static inline void *pool_addr(const struct pool *p, uint32_t b)
 {
 	return p->region + ((size_t)b << p->block_shift);
 }
+
+/* The free reserve for local_blocks blocks (lock held, or before). */
+void pool_set_watermarks_locked(struct pool *p);
 
 /* Returns a handle to the free chain (lock held). */
 void pool_handle_put_locked(struct pool *p, uint32_t h);

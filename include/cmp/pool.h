@@ -55,6 +55,8 @@ struct pool_config {
 	uint32_t block_size;  /* power of two, 4 KiB .. 4 MiB */
 	bool lock_memory;     /* mlock the region (needs root / RLIMIT) */
 	uint32_t max_handles; /* 0: enough for local blocks plus borrowing */
+	/* the most pool_resize() may grow it to; below local_bytes: that */
+	uint64_t max_bytes;
 };
 
 enum pool_list {
@@ -93,6 +95,26 @@ struct pool *pool_create(const struct pool_config *cfg);
 void pool_destroy(struct pool *p);
 
 uint32_t pool_block_size(const struct pool *p);
+/* The most blocks the pool may grow to (pool_config.max_bytes). */
+uint32_t pool_max_blocks(const struct pool *p);
+
+/*
+ * Changes this node's contribution to nblocks blocks while it serves
+ * (1 .. pool_max_blocks()). Growing locks and faults the new memory in
+ * and offers it at once (borrowed blocks come home into it). Shrinking
+ * gives back the blocks at the end of the region: blocks lent there move
+ * on to other nodes (principle 3's move), our data there moves into free
+ * blocks below, and when there are none, blocks we lend elsewhere in the
+ * region move on and then our least recently used data moves to other
+ * nodes, as an allocation would make room; then the memory goes back to
+ * the system (munlock, MADV_DONTNEED). Returns 0; -EINVAL (out of range);
+ * -EBUSY (another resize is under way); -ENOMEM (the new memory cannot be
+ * locked); -ENOSPC (nowhere to put some block: nothing given back, the
+ * pool keeps its size and serves on); -EIO (a node failed a move);
+ * -ETIMEDOUT (blocks stayed in use or in flight for timeout_ms). Moves
+ * made before a failure stay made. Blocks the caller until done.
+ */
+int pool_resize(struct pool *p, uint32_t nblocks, int timeout_ms);
 /*
  * Exchange (on by default): a block of ours elsewhere that is accessed
  * often enough comes home and our coldest local block goes out in its
@@ -131,6 +153,12 @@ void pool_free(struct pool *p, uint32_t handle);
  * pool_read/pool_write), -EINVAL for a bad handle.
  */
 int pool_pin(struct pool *p, uint32_t handle, void **ptr);
+/*
+ * The same, for an access of len bytes of the block (what the exchange
+ * policy counts: a few small accesses weigh less than a whole block's;
+ * pool_pin() counts the whole block).
+ */
+int pool_pin_range(struct pool *p, uint32_t handle, uint32_t len, void **ptr);
 void pool_unpin(struct pool *p, uint32_t handle);
 
 /*
@@ -214,6 +242,13 @@ int cluster_drain(struct cluster *c, int timeout_ms);
  * serving what it could not move yet. Blocks until then. NULL is ok.
  */
 void cluster_leave(struct cluster *c);
+/*
+ * pool_resize() for a node of the cluster: what has to go elsewhere goes
+ * to other nodes or memservers, and the manager learns the new capacity
+ * (its new blocks are offered at once). Same returns; a failure is logged
+ * (-ENOSPC: the node keeps its size and serves on).
+ */
+int cluster_resize(struct cluster *c, uint32_t nblocks, int timeout_ms);
 void cluster_get_stats(struct cluster *c, struct cluster_stats *out);
 /* Detaches from the pool, stops serving, frees c. NULL is ok. */
 void cluster_destroy(struct cluster *c);

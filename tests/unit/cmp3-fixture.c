@@ -59,6 +59,7 @@ int setup(void **state)
 		t->pool[n] = pool_create(&(struct pool_config){
 			.local_bytes = NBLOCKS * BS,
 			.block_size = BS,
+			.max_bytes = MAX_NBLOCKS * BS, /* test-resize.c */
 		});
 		assert_non_null(t->pool[n]);
 		/*

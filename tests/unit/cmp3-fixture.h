@@ -20,6 +20,7 @@
 
 #define BS 4096u
 #define NBLOCKS 4u
+#define MAX_NBLOCKS 8u /* what a node may grow to */
 #define HB_MS 50
 #define SUSPECT_AFTER 40 /* 2 s of silence: never on a busy CI machine */
 #define DEADLINE_MS 10000
