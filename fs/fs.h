@@ -34,6 +34,7 @@ struct metrics_server;
 
 struct fs_options {
 	uint64_t local_bytes;
+	uint64_t local_max; /* the most cmpctl resize may grow it to */
 	uint32_t block_size;
 	uint64_t readahead;
 	bool tune_bdi;
@@ -188,6 +189,7 @@ void fs_signals_stop(struct fs_signals *s);
 	X(releasedir)      \
 	X(statfs)          \
 	X(getxattr)        \
+	X(setxattr)        \
 	X(create)          \
 	X(fallocate)       \
 	X(copy_file_range) \
@@ -346,6 +348,18 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap);
 void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    size_t size);
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+
+/* ---- resizing (resize.c) ---- */
+
+/*
+ * Gives the pool bytes (rounded down to blocks) while serving: 0, or
+ * -EINVAL (not 1 block .. local_max), -ENOMEM (the machine cannot back
+ * it), -EBUSY (a resize under way), or pool_resize()'s errors; logged.
+ */
+int fs_resize(struct fs *fs, uint64_t bytes);
+/* `cmpctl resize`: setting the root's user.cmpfs.local to SIZE. */
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags);
 
 static inline struct fs *fs_from_req(fuse_req_t req)
 {

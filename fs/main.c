@@ -268,6 +268,7 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		.local_bytes = o->local_bytes,
 		.block_size = o->block_size,
 		.lock_memory = o->lock_memory,
+		.max_bytes = o->local_max,
 	};
 	struct fs fs = {.opts = o, .block_size = o->block_size};
 	struct auth_keyring *kr = NULL;

@@ -26,6 +26,10 @@ static const struct opt_def fs_opt_defs[] = {
 	 .min = POOL_MIN_BLOCK, .metavar = "SIZE", .def = "1G",
 	 .help = "memory this node gives the pool; locked and pre-faulted at "
 		 "mount; no more than the memory that can back it (above)"},
+	{.name = "local_max", .type = OPT_SIZE, F(local_max),
+	 .metavar = "SIZE",
+	 .help = "the most cmpctl resize may grow the pool to while it "
+		 "serves (address space only until then); default: local="},
 	{.name = "block", .type = OPT_SIZE, F(block_size),
 	 .min = POOL_MIN_BLOCK, .max = POOL_MAX_BLOCK, .flags = OPT_POW2,
 	 .metavar = "SIZE", .def = "1M",
