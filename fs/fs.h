@@ -35,6 +35,12 @@ struct metrics_server;
 struct fs_options {
 	uint64_t local_bytes;
 	uint64_t local_max; /* the most cmpctl resize may grow it to */
+	uint64_t lend_max, borrow_max; /* caps in bytes (0: none) */
+	/* -o psi=PCT: shrink while memory pressure stays high (pressure.c) */
+	uint32_t psi;
+	uint64_t psi_min;
+	char *psi_file;
+	uint32_t psi_interval_ms;
 	uint32_t block_size;
 	uint64_t readahead;
 	bool tune_bdi;
@@ -282,6 +288,7 @@ struct fs {
 	uint32_t block_size;
 	uint32_t block_shift;
 	struct metrics_server *metrics; /* NULL unless -o metrics= */
+	struct fs_pressure *pressure;	/* NULL unless -o psi= */
 };
 
 /* ---- counters for Prometheus and the manager (metrics.c) ---- */
@@ -357,6 +364,16 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
  * it), -EBUSY (a resize under way), or pool_resize()'s errors; logged.
  */
 int fs_resize(struct fs *fs, uint64_t bytes);
+/*
+ * -o psi=PCT: a thread that shrinks the pool while the host's memory
+ * pressure stays high, and grows it back once it is low (pressure.c).
+ * Start after the cluster is joined, stop before it is left. 0 or -errno.
+ */
+struct fs_pressure;
+int fs_pressure_start(struct fs *fs);
+void fs_pressure_stop(struct fs *fs);
+/* "some avg10=" of a PSI file's text (pure): 0, -ENOENT or -EINVAL. */
+int fs_psi_parse(const char *text, double *some_avg10);
 /* `cmpctl resize`: setting the root's user.cmpfs.local to SIZE. */
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    const char *value, size_t size, int flags);

@@ -98,6 +98,18 @@ int fs_meminfo_available(const char *text, uint64_t *bytes)
 	return 0;
 }
 
+int fs_psi_parse(const char *text, double *some_avg10)
+{
+	const char *p = strstr(text, "some ");
+
+	if (!p || (p != text && p[-1] != '\n'))
+		return -ENOENT;
+	p = strstr(p, "avg10=");
+	if (!p || sscanf(p + 6, "%lf", some_avg10) != 1 || *some_avg10 < 0)
+		return -EINVAL;
+	return 0;
+}
+
 int fs_cgroup_limit_parse(const char *text, uint64_t *bytes)
 {
 	unsigned long long v;

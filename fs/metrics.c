@@ -78,6 +78,10 @@ static const struct row {
 	 "blocks elsewhere read often, but not enough more than our least "
 	 "recently used block to be worth an exchange",
 	 NULL, AS_IS},
+	{"borrow_capped", "cmpfs_borrow_capped_total", METRICS_COUNTER,
+	 "blocks that did not move out because this node borrows its "
+	 "borrow_max already",
+	 NULL, AS_IS},
 	{"inodes", "cmpfs_inodes", METRICS_GAUGE, "files and directories", NULL,
 	 AS_IS},
 	{"node_id", "cmpfs_node_id", METRICS_GAUGE,

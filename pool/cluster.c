@@ -532,8 +532,11 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	struct pool_counts pc;
 
 	pool_get_counts(c->pool, &pc);
-	/* nothing to offer while we drain or leave */
-	out->free = pool_lending(c->pool) ? pc.blocks[POOL_FREE] : 0;
+	/*
+	 * what we would lend: nothing while we drain, leave or borrow, not
+	 * our reserve, no more than our lending cap
+	 */
+	out->free = pool_lendable(c->pool);
 	out->lll = pc.blocks[POOL_LLL];
 	out->lrl = pc.blocks[POOL_LRL];
 	out->rll = pc.blocks[POOL_RLL];

@@ -104,6 +104,8 @@ void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n);
  * list: 0 (also when idx is not lent any more), or the op's -errno.
  */
 void pool_set_lending(struct pool *p, bool lend);
+/* Blocks pool_lend() would lend now (what the manager may offer). */
+uint32_t pool_lendable(struct pool *p);
 bool pool_lending(struct pool *p);
 uint32_t pool_lent_blocks(struct pool *p, uint32_t *idx, uint32_t max);
 int pool_move_lent_block(struct pool *p, uint32_t idx);

@@ -129,9 +129,12 @@ struct pool {
 	/* LRL: our blocks elsewhere, most recently used first */
 	uint32_t lrl_head, lrl_tail;
 	uint64_t lost, evictions, homecomings, lent_moved, followed;
-	bool no_lending;  /* draining or leaving: pool_lend() lends nothing */
-	struct xchg xchg; /* the exchange policy's state (exchange.h) */
-	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
+	bool no_lending; /* draining or leaving: pool_lend() lends nothing */
+	/* caps (pool_set_caps(); 0: none), and borrows under way */
+	uint32_t lend_max, borrow_max, borrowing;
+	uint64_t borrow_capped; /* evictions the borrow cap refused */
+	struct xchg xchg;	/* the exchange policy's state (exchange.h) */
+	pthread_cond_t moved;	/* a HANDLE_MOVING block settled */
 
 	/*
 	 * Loans to give back (lock): a ring the helper thread drains as
@@ -209,6 +212,8 @@ int pool_evict_block(struct pool *p, uint32_t b);
  * under way finish first; new ones wait for the move.
  */
 int pool_pull_into(struct pool *p, uint32_t h, uint32_t b);
+/* Blocks pool_lend() would lend now (lock held). */
+uint32_t pool_lendable_locked(const struct pool *p);
 /* Asks the helper thread to work (lock held). */
 void pool_kick_helper_locked(struct pool *p);
 

@@ -319,6 +319,7 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->followed = p->followed;
 	out->exchanges = p->xchg.exchanges;
 	out->exchange_skipped = p->xchg.skipped;
+	out->borrow_capped = p->borrow_capped;
 	ops = p->cops;
 	pthread_mutex_unlock(&p->lock);
 	/* the forwarding records are the peer service's (never under lock) */

@@ -85,6 +85,7 @@ struct pool_counts {
 	 * hot enough, against the coldest, to be worth one
 	 */
 	uint64_t exchanges, exchange_skipped;
+	uint64_t borrow_capped; /* evictions refused by the borrow cap */
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -124,6 +125,13 @@ int pool_resize(struct pool *p, uint32_t nblocks, int timeout_ms);
  * freed.
  */
 void pool_set_exchange(struct pool *p, bool on);
+/*
+ * Caps, in blocks (0: none): this node lends at most lend_max blocks to
+ * other nodes, and keeps at most borrow_max blocks of its data elsewhere
+ * (beyond that its allocations fail with ENOSPC once its own memory is
+ * full, as in a full cluster). Loans made before a cap was lowered stay.
+ */
+void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max);
 void pool_get_counts(struct pool *p, struct pool_counts *out);
 /* Blocks a new allocation could still get (local free plus remote). */
 uint64_t pool_avail_blocks(struct pool *p);

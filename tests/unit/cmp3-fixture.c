@@ -279,9 +279,9 @@ void sync_manager(struct cmp3 *t)
 					continue;
 				want++;
 				pool_get_counts(t->pool[n], &pc);
-				/* a node that lends nothing offers nothing */
-				if (!pool_lending(t->pool[n]))
-					pc.blocks[POOL_FREE] = 0;
+				/* a node offers what it would lend */
+				pc.blocks[POOL_FREE] =
+					pool_lendable(t->pool[n]);
 				for (size_t i = 0; i < cnt; i++)
 					ok += info[i].node == node_id[n] &&
 					      info[i].state == MGR_NODE_ALIVE &&

@@ -8,7 +8,8 @@
  * down into its free blocks or, without any, elsewhere, and gives the
  * rest back; with nowhere to put them it keeps its size and serves on. A
  * reader checks its blocks byte for byte while its node shrinks and grows
- * under it. Every list on every node is checked after every step.
+ * under it. A node lends and borrows no more than its caps. Every list
+ * on every node is checked after every step.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -241,6 +242,43 @@ static void own_data_at_the_end_moves_down_without_the_network(void **state)
 	assert_int_equal(cluster_resize(t->cl[A], 0, RESIZE_MS), -EINVAL);
 }
 
+/* ---- caps ---- */
+
+static void a_node_lends_no_more_than_its_cap(void **state)
+{
+	struct cmp3 *t = *state;
+
+	pool_set_caps(t->pool[A], 2, 0);
+	alloc_n(t, C, 4);
+	alloc_n(t, B, 6);
+	expect_node(t, A, L(2, 0, 0, 2), 4, "A lends its cap");
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, B), -ENOSPC);
+	expect_node(t, A, L(2, 0, 0, 2), 4, "A lends no more");
+	/* its own data still has its free blocks */
+	alloc_n(t, A, 2);
+	expect_node(t, A, L(0, 2, 0, 2), 4, "A uses the rest itself");
+	check_all(t, B);
+}
+
+static void a_node_borrows_no_more_than_its_cap(void **state)
+{
+	struct cmp3 *t = *state;
+	struct pool_counts pc;
+
+	pool_set_caps(t->pool[B], 0, 1);
+	alloc_n(t, B, 5);
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, B), -ENOSPC);
+	expect_node(t, B, L(0, 4, 1, 0), 4, "B borrows its cap");
+	pool_get_counts(t->pool[B], &pc);
+	assert_int_equal(pc.borrow_capped, 1);
+	/* freeing one of its own makes room for one more */
+	free_on(t, B, 4);
+	assert_int_equal(alloc_on(t, B), 0);
+	check_all(t, B);
+}
+
 /* ---- resizing under load ---- */
 
 struct reader {
@@ -308,6 +346,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			a_node_shrinks_and_grows_while_its_data_is_read, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_node_lends_no_more_than_its_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_node_borrows_no_more_than_its_cap, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
