@@ -212,8 +212,13 @@ int pool_evict_block(struct pool *p, uint32_t b);
  * under way finish first; new ones wait for the move.
  */
 int pool_pull_into(struct pool *p, uint32_t h, uint32_t b);
-/* Blocks pool_lend() would lend now (lock held). */
+/* caps.c: blocks pool_lend() would lend now (lock held). */
 uint32_t pool_lendable_locked(const struct pool *p);
+/*
+ * One block elsewhere through the cluster ops, within our borrow cap
+ * (counting borrows under way): -ENOSPC when we borrow all we may.
+ */
+int pool_borrow_capped(struct pool *p, struct pool_ref *ref);
 /* Asks the helper thread to work (lock held). */
 void pool_kick_helper_locked(struct pool *p);
 
