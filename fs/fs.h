@@ -356,7 +356,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    size_t size);
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
-/* ---- resizing (resize.c) ---- */
+/* ---- the mount's controls, resizing (control.c) ---- */
 
 /*
  * Gives the pool bytes (rounded down to blocks) while serving: 0, or
@@ -374,7 +374,10 @@ int fs_pressure_start(struct fs *fs);
 void fs_pressure_stop(struct fs *fs);
 /* "some avg10=" of a PSI file's text (pure): 0, -ENOENT or -EINVAL. */
 int fs_psi_parse(const char *text, double *some_avg10);
-/* `cmpctl resize`: setting the root's user.cmpfs.local to SIZE. */
+/*
+ * The controls: `cmpctl resize` sets the root's user.cmpfs.local to SIZE;
+ * user.cmpfs.exchange = on|off.
+ */
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    const char *value, size_t size, int flags);
 

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * Resizing the mount's contribution while it serves: `cmpctl resize MNT
- * SIZE` sets the root's user.cmpfs.local attribute to SIZE, and the
- * request that carries it returns once the pool has that size, or with
- * the reason it does not (the pool then keeps its size and serves on).
- * Only root, or the user cmpfs runs as, may resize. The PSI watcher
- * (pressure.c) resizes through the same function.
+ * The mount's controls, attributes of its root that root (or the user
+ * cmpfs runs as) sets while it serves, one handler each:
+ *   user.cmpfs.local = SIZE   resizes the pool (`cmpctl resize MNT SIZE`);
+ *                             the request returns once the pool has that
+ *                             size, or with the reason it does not (the
+ *                             pool then keeps its size and serves on);
+ *   user.cmpfs.exchange = on|off
+ *                             turns the exchange on or off, as -o exchange
+ *                             and -o noexchange do at mount.
+ * The PSI watcher (pressure.c) resizes through fs_resize() too.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +22,6 @@
 #include "cmp/util.h"
 #include "fs.h"
 
-#define LOCAL_XATTR "user.cmpfs.local"
 /* Blocks may stay in use (pinned, in flight) this long before a give-up. */
 #define RESIZE_TIMEOUT_MS 120000
 
@@ -81,29 +84,58 @@ int fs_resize(struct fs *fs, uint64_t bytes)
 	return ret;
 }
 
-/* SIZE as text (not NUL-terminated), at most a few dozen bytes. */
-static int parse_value(const char *value, size_t size, uint64_t *bytes)
+/* An attribute's value as a string (it is not NUL-terminated). */
+static int value_text(const char *value, size_t size, char *buf, size_t cap)
 {
-	char buf[64];
-
-	if (!size || size >= sizeof(buf))
+	if (!size || size >= cap)
 		return -EINVAL;
 	memcpy(buf, value, size);
 	buf[size] = '\0';
-	return cmp_parse_size(buf, bytes) ? -EINVAL : 0;
+	return 0;
 }
+
+static int set_local(struct fs *fs, const char *text)
+{
+	uint64_t bytes;
+
+	if (cmp_parse_size(text, &bytes))
+		return -EINVAL;
+	return fs_resize(fs, bytes);
+}
+
+static int set_exchange(struct fs *fs, const char *text)
+{
+	bool on = !strcmp(text, "on");
+
+	if (!on && strcmp(text, "off"))
+		return -EINVAL;
+	pool_set_exchange(fs->pool, on);
+	log_info("exchange %s", on ? "on" : "off");
+	return 0;
+}
+
+static const struct control {
+	const char *name;
+	int (*set)(struct fs *fs, const char *text);
+} controls[] = {
+	{"user.cmpfs.local", set_local},
+	{"user.cmpfs.exchange", set_exchange},
+};
 
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    const char *value, size_t size, int flags)
 {
 	struct fs *fs = fs_from_req(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	uint64_t bytes;
+	const struct control *c = NULL;
+	char text[64];
 	int ret;
 
 	fs_count(fs, FS_OP_setxattr);
-	if (ino != FUSE_ROOT_ID || strcmp(name, LOCAL_XATTR) ||
-	    (flags & XATTR_CREATE)) {
+	for (size_t i = 0; i < ARRAY_SIZE(controls); i++)
+		if (!strcmp(name, controls[i].name))
+			c = &controls[i];
+	if (ino != FUSE_ROOT_ID || !c || (flags & XATTR_CREATE)) {
 		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
@@ -111,8 +143,8 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	ret = parse_value(value, size, &bytes);
+	ret = value_text(value, size, text, sizeof(text));
 	if (!ret)
-		ret = fs_resize(fs, bytes);
+		ret = c->set(fs, text);
 	fuse_reply_err(req, -ret);
 }
