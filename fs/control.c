@@ -30,12 +30,8 @@ static int check_growth(struct fs *fs, uint64_t more)
 {
 	char a[32], b[32], c[32];
 	struct fs_mem_limit l;
-	uint64_t room;
+	uint64_t room = fs_pool_room(fs->opts->lock_memory, &l);
 
-	fs_mem_limit_read(fs->opts->lock_memory, &l);
-	if (l.bytes == UINT64_MAX)
-		return 0;
-	room = l.bytes - MIN(l.bytes, fs_pool_headroom(l.bytes));
 	if (more <= room)
 		return 0;
 	log_error("growing the pool by %s is more than this machine can "

@@ -102,6 +102,11 @@ void fs_mem_limit_read(bool lock_memory, struct fs_mem_limit *l);
 void fs_mem_limit_offer(struct fs_mem_limit *l, uint64_t bytes, const char *fmt,
 			...) __attribute__((format(printf, 3, 4)));
 uint64_t fs_pool_headroom(uint64_t limit);
+/*
+ * The most pool the machine can back now (the limit in *l, less the
+ * headroom); UINT64_MAX when no limit was found.
+ */
+uint64_t fs_pool_room(bool lock_memory, struct fs_mem_limit *l);
 /* 0 when local_bytes fits; else -ENOMEM after one error line. */
 int fs_check_pool_fits(uint64_t local_bytes, bool lock_memory);
 

@@ -67,8 +67,6 @@ static const struct opt_def stats_opt_defs[] = {
 	ROW_JSON,
 };
 
-static const struct opt_def resize_opt_defs[] = {};
-
 static const struct opt_def status_opt_defs[] = {
 	ROW_MANAGER, ROW_KEY, ROW_JSON,
 };
@@ -274,16 +272,20 @@ static const struct command commands[] = {
 	      "object."),
 	 1, "no mount point given", run_stats},
 	{"resize",
-	 SPEC(resize_opt_defs, "cmpctl resize MOUNTPOINT SIZE",
-	      "The cmpfs node mounted at MOUNTPOINT gives SIZE of its memory "
-	      "to the pool from now on (at most its -o local_max), while it "
-	      "serves. Shrinking first moves the blocks it lends at the end "
-	      "of its memory to other nodes, then its own data there into its "
-	      "free blocks or, without any, its least recently used data to "
-	      "other nodes, and gives the memory back. Waits until done; "
-	      "status 1 when it cannot (with nowhere to put its blocks the "
-	      "node keeps its size and serves on). Root only."),
-	 2, "needs a mount point and a size", run_resize},
+	 {.prog = "cmpctl",
+	  .usage = "cmpctl resize MOUNTPOINT SIZE",
+	  .about = "The cmpfs node mounted at MOUNTPOINT gives SIZE of its "
+		   "memory to the pool from now on (at most its -o "
+		   "local_max), while it serves. Shrinking first moves the "
+		   "blocks it lends at the end of its memory to other nodes, "
+		   "then its own data there into its free blocks or, without "
+		   "any, its least recently used data to other nodes, and "
+		   "gives the memory back. Waits until done; status 1 when it "
+		   "cannot (with nowhere to put its blocks the node keeps its "
+		   "size and serves on). Root only."},
+	 2,
+	 "needs a mount point and a size",
+	 run_resize},
 	{"status",
 	 SPEC(status_opt_defs,
 	      "cmpctl status --manager ADDR (--key FILE | --insecure) "

@@ -48,10 +48,11 @@ build_only() {
 tsan_targets=(tests/unit/test-block-stress tests/unit/test-peer-race
 	tests/cluster/test-owner-liveness tests/unit/test-loans-move
 	tests/cluster/test-cmp3 tests/cluster/test-collab
-	tests/cluster/test-leave tests/cluster/test-exchange)
+	tests/cluster/test-leave tests/cluster/test-exchange
+	tests/cluster/test-resize)
 tsan_tests=(unit-block-stress unit-block-stress-insecure unit-peer-race
 	unit-owner-liveness unit-loans-move unit-cmp3-principle3 unit-collab
-	unit-leave unit-exchange)
+	unit-leave unit-exchange unit-resize)
 build_tsan() {
 	local t0=$SECONDS
 	mkdir -p build-tsan

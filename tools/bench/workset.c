@@ -63,8 +63,7 @@ struct result {
 	unsigned long enospc, errors, bad;
 };
 
-static int run_file(const char *path, uint64_t n, int passes,
-		    struct result *r)
+static int run_file(const char *path, uint64_t n, int passes, struct result *r)
 {
 	uint64_t *buf = aligned_alloc(4096, CHUNK);
 	uint8_t *ok = calloc(n, 1);
@@ -146,7 +145,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: workset MIB [FILE] [--passes N]\n");
 		return 3;
 	}
-	ret = path ? run_file(path, mib, passes, &r) : run_anon(mib, passes, &r);
+	ret = path ? run_file(path, mib, passes, &r)
+		   : run_anon(mib, passes, &r);
 	if (ret) {
 		fprintf(stderr, "workset: %s: %s\n", path ? path : "mmap",
 			strerror(errno));

@@ -24,6 +24,23 @@ WL_TITLE[hot]="A hot set of blocks on another node, exchange on and off"
 
 hot_prepare() { source_data; }
 
+# hot_fio SET FILE: HOT_IOS 4 KiB reads over the first HOT_SET_MB of FILE,
+# again and again (io_size: fio reads a region once unless told to wrap).
+hot_fio() {
+	local set=$1 f=$2 js=$WORK/fio.json v iops p50 p99 p999 n mbs
+	if timed fio --name=rr --filename="$f" --rw=randread --bs=4k \
+		--ioengine=psync --numjobs=1 --size="${HOT_SET_MB}M" \
+		--io_size="$((HOT_IOS * 4))k" --direct=1 --invalidate=1 \
+		--output-format=json --output="$js" && v=$(fio_parse "$js"); then
+		read -r iops p50 p99 p999 n mbs <<<"$v"
+		record "$set" rr4k_p50 "$p50" us
+		record "$set" rr4k_p99 "$p99" us
+		record "$set" rr4k_iops "$iops" IOPS
+	else
+		fail "$set" rr4k_p50 us "fio failed"
+	fi
+}
+
 # stat_val STATS NAME: one counter of a cmp_stats text.
 stat_val() { awk -v n="$2" '$1 == n {print $2}' <<<"$1"; }
 
@@ -49,7 +66,7 @@ hot_run() { # on | off
 		return
 	fi
 	st0=$(cmp_stats "${MNT[$s]}")
-	fio_randread "$set" "$s" "$f" "$HOT_SET_MB" 4k "$HOT_IOS" rr4k
+	hot_fio "$set" "$f"
 	st1=$(cmp_stats "${MNT[$s]}")
 	rd=$(($(stat_val "$st1" read_bytes) - $(stat_val "$st0" read_bytes)))
 	rr=$(($(stat_val "$st1" read_remote_bytes) - $(stat_val "$st0" read_remote_bytes)))
