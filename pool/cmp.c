@@ -366,7 +366,7 @@ static int pull_one(struct pool *p)
 	/* Keep the free reserve the evictor works for (hysteresis). */
 	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
 						   : NIL;
-	/* the hottest, as the exchange policy judges */
+	/* the most recently used, as the exchange policy picks it */
 	h = b == NIL ? NIL : xchg_pick_hot_locked(p);
 	if (h == NIL) {
 		pthread_mutex_unlock(&p->lock);

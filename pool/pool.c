@@ -192,11 +192,12 @@ static void init_lists(struct pool *p)
 	for (int i = 0; i <= POOL_RETIRED; i++)
 		list_init(&p->lists[i]);
 	p->lrl_head = p->lrl_tail = NIL;
-	/* Address order: the first allocations are contiguous. */
-	for (uint32_t b = p->local_blocks; b-- > 0;) {
-		pool_list_push_head_locked(p, POOL_FREE, b);
+	/* a fresh mapping: every block, up to the most, is zeros */
+	for (uint32_t b = 0; b < p->max_blocks; b++)
 		p->blocks[b].clean = 1;
-	}
+	/* Address order: the first allocations are contiguous. */
+	for (uint32_t b = p->local_blocks; b-- > 0;)
+		pool_list_push_head_locked(p, POOL_FREE, b);
 }
 
 struct pool *pool_create(const struct pool_config *cfg)

@@ -49,11 +49,9 @@ static int grow(struct pool *p, uint32_t from, uint32_t to)
 	}
 	pthread_mutex_lock(&p->lock);
 	p->limit_blocks = to;
-	for (uint32_t b = to; b-- > from;) {
-		/* given back pages read as zeros */
-		p->blocks[b].clean = 1;
+	/* (clean: zeros, never used or given back, see give_back()) */
+	for (uint32_t b = to; b-- > from;)
 		pool_list_push_head_locked(p, POOL_FREE, b);
-	}
 	p->local_blocks = to;
 	pool_set_watermarks_locked(p);
 	xchg_size_locked(p, to);
@@ -221,19 +219,28 @@ static void undo_shrink_locked(struct pool *p, uint32_t from)
 		pool_kick_helper_locked(p);
 }
 
-/* Gives the memory of blocks [to, from) back to the system. */
+/*
+ * Gives the memory of blocks [to, from) back to the system; those it gave
+ * back read as zeros when the pool grows again (clean).
+ */
 static void give_back(struct pool *p, uint32_t from, uint32_t to, uint32_t rma)
 {
-	uint32_t first = MAX(to, rma);
+	uint32_t first = MAX(to, rma), zeroed = first;
 
 	if (p->lock_memory)
 		munlock(pool_addr(p, to), bytes_of(p, from - to));
 	/* registered pages stay (the NIC holds them): they only go unused */
 	if (first < from &&
 	    madvise(pool_addr(p, first), bytes_of(p, from - first),
-		    MADV_DONTNEED) < 0)
+		    MADV_DONTNEED) < 0) {
 		log_warn("pool: giving back %zu bytes: %s",
 			 bytes_of(p, from - first), strerror(errno));
+		zeroed = from;
+	}
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t b = zeroed; b < from; b++)
+		p->blocks[b].clean = 1;
+	pthread_mutex_unlock(&p->lock);
 	if (first > to)
 		log_info("pool: %u blocks registered for one-sided access "
 			 "keep their memory until the node stops",
