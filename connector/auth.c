@@ -447,6 +447,20 @@ static int server_run(struct hs *hs)
 	return ret;
 }
 
+/* conn_session_id(): the first 8 bytes of the transcript, both modes. */
+static uint64_t session_id(const struct hs *hs, bool client)
+{
+	uint8_t t[AUTH_HASH_BYTES];
+	uint64_t id;
+
+	if (client)
+		auth_transcript(hs->mine_raw, hs->theirs_raw, t);
+	else
+		auth_transcript(hs->theirs_raw, hs->mine_raw, t);
+	memcpy(&id, t, sizeof(id));
+	return le64toh(id);
+}
+
 static int handshake(struct conn *c, struct auth_keyring *kr, uint32_t node,
 		     uint64_t incarnation, int timeout_ms, bool client)
 {
@@ -473,6 +487,7 @@ static int handshake(struct conn *c, struct auth_keyring *kr, uint32_t node,
 	if (!ret) {
 		c->wire.peer_node = hs.theirs.node;
 		c->wire.peer_incarnation = hs.theirs.incarnation;
+		c->wire.session = session_id(&hs, client);
 	}
 	conn_set_timeout(c, saved);
 	sodium_memzero(&hs.key, sizeof(hs.key));

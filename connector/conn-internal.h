@@ -59,6 +59,7 @@ struct conn_wire {
 	struct XXH3_state_s *xxh; /* plain payloads read in several pieces */
 	uint32_t peer_node;	  /* from the peer's HELLO; 0: a tool */
 	uint64_t peer_incarnation;
+	uint64_t session; /* conn_session_id(); 0 before the handshake */
 	/* the payload cursor over the frame wire_recv_hdr() returned last */
 	uint32_t rx_len;    /* payload bytes of the frame */
 	uint32_t rx_done;   /* bytes handed to the caller (or skipped) */
@@ -104,6 +105,35 @@ extern const struct conn_transport conn_rdma_transport;
  * and the caller closes the connection. A no-op for tcp:// and mem://.
  */
 int conn_authenticated(struct conn *c);
+
+/*
+ * What every new connection gets, whatever its transport (conn.c does it
+ * for connect and accept): its frame state. On failure *out is destroyed
+ * and NULL.
+ */
+int conn_setup(struct conn **out);
+
+/*
+ * Stepped mode (cmp_stepped(), include/cmp/util.h): mem:// streams carry
+ * their bytes in memory (mem-step.c), no fds, no threads. A listener with
+ * an inline server gets each connection on the connecting thread, as
+ * accepted(ctx, c) with c set up and its own from then on. The server
+ * then names serve(ctx) for c: it runs on the writer's thread after every
+ * write of the other end (the written bytes are complete frames: wire.h
+ * writes a frame at once), and when the other end shuts down or goes, so
+ * that it sees the end of the stream. serve() is never entered twice at a
+ * time for one connection (a write during it runs it again after), and
+ * it may destroy c. Reads of a stepped stream never wait: a read whose
+ * bytes are not all there fails with -EAGAIN, or -ECONNRESET once the
+ * other end is shut down. Both calls return -EOPNOTSUPP for anything but
+ * a stepped mem:// listener or connection.
+ */
+int mem_step_listen(const char *rest, struct conn_listener **out);
+int mem_step_connect(const char *rest, struct conn **out);
+int conn_listener_set_inline(struct conn_listener *l,
+			     void (*accepted)(void *ctx, struct conn *c),
+			     void *ctx);
+int conn_set_inline_serve(struct conn *c, void (*serve)(void *ctx), void *ctx);
 
 /* Splits "host:port" / "[v6]:port" (hostport.c); returns 0 or -EINVAL. */
 int conn_split_hostport(const char *rest, char *host, size_t hostlen,

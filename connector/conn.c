@@ -61,7 +61,7 @@ static int lookup(const char *addr, const struct conn_transport **t,
 }
 
 /* What every new connection gets, whatever its transport. */
-static int conn_setup(struct conn **out)
+int conn_setup(struct conn **out)
 {
 	struct conn *c = *out;
 	int ret;
@@ -220,6 +220,11 @@ uint32_t conn_peer_node(const struct conn *c)
 uint64_t conn_peer_incarnation(const struct conn *c)
 {
 	return c->wire.peer_incarnation;
+}
+
+uint64_t conn_session_id(const struct conn *c)
+{
+	return c->wire.session;
 }
 
 bool conn_has_rma(const struct conn *c)

@@ -8,7 +8,8 @@
  * like TCP ones because they share fdio.c (timeouts, EOF, shutdown).
  *
  * Listening on "mem://" (empty name) picks a fresh unique name, the analogue
- * of TCP port 0; conn_listener_addr() tells which.
+ * of TCP port 0; conn_listener_addr() tells which. In stepped mode
+ * (cmp_stepped()) the streams are mem-step.c's instead: no fds, no threads.
  *
  * Locking: registry_lock protects the registry list, every listener's
  * pending queue and the name counters. The listener's eventfd (semaphore
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "cmp/log.h"
+#include "cmp/util.h"
 #include "conn-internal.h"
 #include "fdio.h"
 
@@ -180,6 +182,8 @@ static int mem_listen(const char *rest, struct conn_listener **out)
 		log_error("mem://%s: malformed name", rest);
 		return -EINVAL;
 	}
+	if (cmp_stepped())
+		return mem_step_listen(rest, out);
 	ml = calloc(1, sizeof(*ml));
 	if (!ml)
 		return -ENOMEM;
@@ -250,6 +254,8 @@ static int mem_connect(const char *rest, int timeout_ms, struct conn **out)
 		log_error("mem://%s: malformed name", rest);
 		return -EINVAL;
 	}
+	if (cmp_stepped())
+		return mem_step_connect(rest, out);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

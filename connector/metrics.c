@@ -174,6 +174,10 @@ void metrics_add_server(struct metrics_out *out, const char *prefix,
 		 "key, "
 		 "too slow, garbage",
 		 offsetof(struct server_stats, hs_failed)},
+		{"connections_fenced_total",
+		 "connections of a node shut down at that node's word (it "
+		 "reconnected, or saw the connection break)",
+		 offsetof(struct server_stats, fenced)},
 		{"requests_total", "requests (frames) served",
 		 offsetof(struct server_stats, requests)},
 		{"received_bytes_total", "request frame bytes received",

@@ -43,6 +43,13 @@ static bool takes_value(const struct opt_def *d)
 	return d->type != OPT_FLAG && d->type != OPT_NOFLAG;
 }
 
+/* A field that holds a strdup()ed string. */
+static bool is_string(const struct opt_def *d)
+{
+	return d->type == OPT_STR || d->type == OPT_ADDR ||
+	       d->type == OPT_ADDR_LIST;
+}
+
 /* Names match with '-' and '_' alike: max-conns, -o max_conns. */
 static bool same_name(const char *row, const char *name, size_t len)
 {
@@ -236,6 +243,36 @@ static const char *tcp_local(const char *val, char *buf, size_t len)
 	return strncmp(buf, "tcp://", 6) || !addr_ok(buf) ? NULL : buf;
 }
 
+/* Every item of an OPT_ADDR_LIST value is an address; at most max. */
+static int check_list(const struct opts_spec *spec, const struct opt_def *d,
+		      const char *val)
+{
+	char item[300];
+	uint64_t n = 0;
+
+	for (const char *s = val; *s; n++) {
+		size_t len = strcspn(s, ",");
+
+		snprintf(item, sizeof(item), "%.*s", (int)len, s);
+		if (!len || len >= sizeof(item) || !addr_ok(item))
+			return opts_error(spec, d->name,
+					  "'%s' is not an address (tcp://HOST:"
+					  "PORT, rdma://HOST:PORT or mem://"
+					  "NAME)",
+					  item);
+		s += len + (s[len] == ',');
+		if (!s[0] && s[-1] == ',')
+			return opts_error(spec, d->name,
+					  "'%s' ends with a comma", val);
+	}
+	if (d->max && n > d->max)
+		return opts_error(spec, d->name,
+				  "'%s' lists %llu addresses, at most %llu",
+				  val, (unsigned long long)n,
+				  (unsigned long long)d->max);
+	return 0;
+}
+
 static int set_string(const struct opts_spec *spec, const struct opt_def *d,
 		      const char *val, void *field)
 {
@@ -245,6 +282,8 @@ static int set_string(const struct opts_spec *spec, const struct opt_def *d,
 	if (!*val)
 		return opts_error(spec, d->name, "needs a value (%s)",
 				  d->metavar ? d->metavar : "VALUE");
+	if (d->type == OPT_ADDR_LIST && check_list(spec, d, val))
+		return -EINVAL;
 	if (d->type == OPT_ADDR && (d->flags & OPT_TCP_LOCAL)) {
 		if (!tcp_local(val, full, sizeof(full)))
 			return opts_error(spec, d->name,
@@ -283,7 +322,7 @@ static int set_value(const struct opts_spec *spec, const struct opt_def *d,
 	if (!val)
 		return opts_error(spec, d->name, "needs a value (%s)",
 				  d->metavar ? d->metavar : "VALUE");
-	if (d->type == OPT_STR || d->type == OPT_ADDR)
+	if (is_string(d))
 		return set_string(spec, d, val, field);
 	return set_number(spec, d, val, field);
 }
@@ -296,6 +335,7 @@ static bool width_fits(const struct opt_def *d)
 		return d->width == sizeof(bool);
 	case OPT_STR:
 	case OPT_ADDR:
+	case OPT_ADDR_LIST:
 		return d->width == sizeof(char *);
 	default:
 		return d->width == 4 || d->width == 8;
@@ -316,7 +356,7 @@ int opts_init(const struct opts_spec *spec, void *obj)
 
 		if (d->type == OPT_FLAG)
 			*(bool *)field = false;
-		else if (d->type == OPT_STR || d->type == OPT_ADDR)
+		else if (is_string(d))
 			*(char **)field = NULL;
 		else if (takes_value(d))
 			memset(field, 0, d->width);
@@ -339,7 +379,7 @@ void opts_finish(const struct opts_spec *spec, void *obj)
 		const struct opt_def *d = &spec->opts[i];
 		char **field = (char **)((char *)obj + d->offset);
 
-		if (d->type != OPT_STR && d->type != OPT_ADDR)
+		if (!is_string(d))
 			continue;
 		free(*field);
 		*field = NULL;
@@ -394,13 +434,34 @@ static const char *next_item(const char *s, char *buf)
 	return *s ? s + 1 : s;
 }
 
+/* "manager=A" then "B": B joins the list A began (OPT_ADDR_LIST). */
+static int list_more(const struct opts_spec *spec, const struct opt_def *d,
+		     const char *item, void *obj)
+{
+	char **field = (char **)((char *)obj + d->offset);
+	size_t len = strlen(*field) + strlen(item) + 2;
+	char *joined = malloc(len);
+	int ret;
+
+	if (!joined)
+		return no_memory(spec);
+	snprintf(joined, len, "%s,%s", *field, item);
+	ret = set_string(spec, d, joined, field);
+	free(joined);
+	return ret;
+}
+
+/* *list: the OPT_ADDR_LIST row of the item before, else NULL. */
 static int list_item(const struct opts_spec *spec, void *obj, char *item,
-		     char **rest)
+		     char **rest, const struct opt_def **list)
 {
 	char *eq = strchr(item, '=');
 	const struct opt_def *d;
 
+	if (!eq && *list && strstr(item, "://"))
+		return list_more(spec, *list, item, obj);
 	d = find_long(spec, item, eq ? (size_t)(eq - item) : strlen(item));
+	*list = d && d->type == OPT_ADDR_LIST && eq ? d : NULL;
 	if (d)
 		return set_value(spec, d, eq ? eq + 1 : NULL, obj);
 	if (!rest) {
@@ -415,6 +476,7 @@ int opts_parse_list(const struct opts_spec *spec, void *obj, const char *list,
 		    char **rest)
 {
 	char *buf = malloc(strlen(list) + 1);
+	const struct opt_def *last = NULL;
 	const char *s = list;
 	int ret = 0;
 
@@ -423,7 +485,7 @@ int opts_parse_list(const struct opts_spec *spec, void *obj, const char *list,
 	while (*s && !ret) {
 		s = next_item(s, buf);
 		if (*buf)
-			ret = list_item(spec, obj, buf, rest);
+			ret = list_item(spec, obj, buf, rest, &last);
 	}
 	free(buf);
 	return ret;
@@ -633,7 +695,10 @@ static void row_text(const struct opts_spec *spec, const struct opt_def *d,
 	char lo[32], hi[32], range[96] = "", def[96] = "";
 	const char *unit = unit_of(d);
 
-	if (d->max)
+	if (d->type == OPT_ADDR_LIST && d->max)
+		snprintf(range, sizeof(range), "at most %llu",
+			 (unsigned long long)d->max);
+	else if (d->max)
 		snprintf(range, sizeof(range), "%s%s..%s%s",
 			 d->flags & OPT_POW2 ? "a power of two, " : "",
 			 value_text(d, d->min, lo, sizeof(lo)),

@@ -71,6 +71,8 @@ int server_settle(struct server *s, struct server_conn *sc, int ret)
 		sc->node = node;
 		s->nauth++;
 	}
+	/* a fence may wait for this handshake to settle */
+	pthread_cond_broadcast(&s->ended);
 	pthread_mutex_unlock(&s->lock);
 	if (full) {
 		atomic_fetch_add(&s->refused, 1);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cmp/server.h"
+#include "cmp/wire.h"
 
 /* A source address without its port: "tcp://[v6 address]" fits. */
 #define SERVER_ADDR_KEY_LEN 64
@@ -39,10 +40,11 @@ struct server_conn {
 	bool authed;		  /* counted in srv->nauth */
 	uint32_t node;		  /* the authenticated peer node */
 	bool done;		  /* thread finished */
-	bool fenced;		  /* shut down by server_fence_node() */
+	bool fenced;		  /* shut down by a fence */
 	struct server_conn *next; /* srv->conns: the ones with a thread */
-	/* connection thread only */
+	/* connection thread only (stepped mode: whoever runs serve) */
 	int idle_ms;
+	bool opened; /* stepped: handshake and on_open() done */
 };
 
 struct server {
@@ -53,20 +55,24 @@ struct server {
 	pthread_attr_t attr;  /* small stacks for every thread we start */
 	int wake[2];	      /* self-pipe: destroy and finished connections */
 	pthread_mutex_t lock; /* protects the fields down to stopping */
-	pthread_cond_t ended; /* a connection's thread finished (monotonic) */
+	/* a connection's thread finished, or its handshake settled */
+	pthread_cond_t ended;	     /* monotonic */
 	struct server_conn *conns;   /* every connection with a thread */
 	struct server_conn **unauth; /* not authenticated: max_unauth slots */
 	unsigned int nunauth;
 	unsigned int nauth;
+	unsigned int nfencing; /* fences waiting */
 	bool stopping;
 	/* counters (any thread; server_get_stats()) */
 	atomic_uint_fast64_t accepted, refused, hs_failed, requests;
-	atomic_uint_fast64_t rx_bytes, tx_bytes;
+	atomic_uint_fast64_t rx_bytes, tx_bytes, fenced;
 	/* accept thread only */
 	struct server_conn **waiting; /* said nothing yet, no thread */
 	unsigned int nwaiting;
 	struct pollfd *pfd; /* listener, wake[0], then waiting's */
 	uint64_t accept_paused_until;
+	/* stepped mode (server-step.c): no threads; set once at create */
+	bool stepped;
 };
 
 /*
@@ -87,5 +93,28 @@ struct server_conn *server_admit(struct server *s, struct conn *c,
  */
 int server_settle(struct server *s, struct server_conn *sc, int ret);
 void server_unauth_remove_locked(struct server *s, struct server_conn *sc);
+
+/*
+ * server.c, a connection's life in steps (its thread, or in stepped mode
+ * whoever serves it): the handshake and on_open() (0, or -errno: not
+ * opened); one received frame dispatched (< 0: close the connection);
+ * the end (on_close() when it was opened).
+ */
+int server_conn_start(struct server *s, struct server_conn *sc);
+int server_frame(struct server *s, struct server_conn *sc,
+		 const struct wire_hdr *h);
+void server_conn_end(struct server *s, struct server_conn *sc, bool opened);
+
+/*
+ * server-step.c, stepped mode (include/cmp/util.h): the listener hands
+ * every connection over on the connecting thread, and each is served on
+ * the thread that writes to it. start: 0, or -EOPNOTSUPP when the
+ * listener cannot (then the accept thread serves as usual). fence: as
+ * server_fence_node(), at once. stop: ends every connection (on_close()
+ * for each) and drops them.
+ */
+int server_step_start(struct server *s);
+int server_step_fence(struct server_conn *self);
+void server_step_stop(struct server *s);
 
 #endif

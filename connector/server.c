@@ -165,45 +165,102 @@ void server_conn_close(struct server_conn *sc)
 	conn_shutdown(sc->conn);
 }
 
-/* Shuts down node's connections but self; true while one still runs. */
-static bool fence_locked(struct server *s, struct server_conn *self)
+/*
+ * Shuts down self's node's other connections (only the one named session,
+ * when nonzero), counting them in *n; true while one of them still runs, or
+ * while a connection from self's address accepted before the fence began
+ * (hs_due < due_before) is still in its handshake. Such a one may be the
+ * node's: its handshake can be over on the node's side while its thread
+ * here has not settled yet (it does not know its node, and serves what it
+ * received once it has), so the fence waits for it to settle or end,
+ * within handshake_ms of its accept. (Strangers elsewhere cannot make a
+ * fence wait.)
+ */
+static bool fence_locked(struct server *s, struct server_conn *self,
+			 uint64_t session, uint64_t due_before, unsigned int *n)
 {
 	bool running = false;
 
 	for (struct server_conn *sc = s->conns; sc; sc = sc->next) {
-		if (sc == self || sc->node != self->node || sc->done)
+		if (sc == self || sc->done)
+			continue;
+		if (!sc->authed) {
+			running |= sc->hs_due < due_before &&
+				   !strcmp(sc->addr, self->addr);
+			continue;
+		}
+		if (sc->node != self->node ||
+		    (session && conn_session_id(sc->conn) != session))
 			continue;
 		if (!sc->fenced) {
 			sc->fenced = true;
 			conn_shutdown(sc->conn);
+			atomic_fetch_add(&s->fenced, 1);
+			(*n)++;
 		}
 		running = true;
 	}
 	return running;
 }
 
-int server_fence_node(struct server_conn *self, int timeout_ms)
+/* Fences and waits; *n: how many of the node's connections it ended. */
+static int fence(struct server_conn *self, uint64_t session, int timeout_ms,
+		 unsigned int *n)
 {
 	struct server *s = self->srv;
+	uint64_t due_before =
+		cmp_now_ns() + (uint64_t)s->cfg.limits.handshake_ms * 1000000u;
 	struct timespec dl;
-	unsigned int n = 0;
 	int ret = 0;
 
+	*n = 0;
 	if (!self->node) /* not a node: nothing to fence */
 		return 0;
+	if (s->stepped)
+		return server_step_fence(self);
 	cmp_deadline_ms(&dl, (uint64_t)MAX(timeout_ms, 0));
 	pthread_mutex_lock(&s->lock);
-	for (struct server_conn *sc = s->conns; sc; sc = sc->next)
-		n += sc != self && sc->node == self->node && !sc->done;
-	while (!ret && fence_locked(s, self))
-		ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
+	if (fence_locked(s, self, session, due_before, n)) {
+		s->nfencing++;
+		do
+			ret = pthread_cond_timedwait(&s->ended, &s->lock, &dl);
+		while (!ret && fence_locked(s, self, session, due_before, n));
+		s->nfencing--;
+	}
 	pthread_mutex_unlock(&s->lock);
-	if (n)
-		log_info(
-			"%s: peer %s fenced %u older connection%s of node %u%s",
-			s->name, conn_peer(self->conn), n, n == 1 ? "" : "s",
-			self->node, ret ? ": one did not end in time" : "");
 	return ret ? -ETIMEDOUT : 0;
+}
+
+int server_fence_node(struct server_conn *self, int timeout_ms)
+{
+	unsigned int n;
+	int ret = fence(self, 0, timeout_ms, &n);
+
+	if (n)
+		log_info("%s: peer %s fenced %u older connection%s of node "
+			 "%u%s",
+			 self->srv->name, conn_peer(self->conn), n,
+			 n == 1 ? "" : "s", self->node,
+			 ret ? ": one did not end in time" : "");
+	return ret;
+}
+
+int server_fence_conn(struct server_conn *self, uint64_t session,
+		      int timeout_ms)
+{
+	unsigned int n;
+	int ret;
+
+	if (!session)
+		return -EINVAL;
+	ret = fence(self, session, timeout_ms, &n);
+	if (n)
+		log_info_rl("%s: peer %s fenced its connection %016llx (node "
+			    "%u)%s",
+			    self->srv->name, conn_peer(self->conn),
+			    (unsigned long long)session, self->node,
+			    ret ? ": it did not end in time" : "");
+	return ret;
 }
 
 void server_conn_set_idle_timeout(struct server_conn *sc, int timeout_ms)
@@ -212,6 +269,30 @@ void server_conn_set_idle_timeout(struct server_conn *sc, int timeout_ms)
 }
 
 /* ---- a connection's thread ---- */
+
+int server_frame(struct server *s, struct server_conn *sc,
+		 const struct wire_hdr *h)
+{
+	const char *peer = conn_peer(sc->conn);
+	int ret;
+
+	/* the reply's writes are bounded like the request's reads */
+	conn_set_timeout(sc->conn, (int)s->cfg.limits.frame_ms);
+	atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->rx_bytes, WIRE_HDR_SIZE + h->len,
+				  memory_order_relaxed);
+	ret = s->cfg.handle(s->cfg.ctx, sc, h);
+	if (ret == -ECONNRESET) {
+		log_debug("%s: peer %s went away during %s", s->name, peer,
+			  wire_op_name(h->op));
+		return ret;
+	}
+	if (ret < 0)
+		log_warn_rl("%s: peer %s: %s request id %llu: %s; closing",
+			    s->name, peer, wire_op_name(h->op),
+			    (unsigned long long)h->id, strerror(-ret));
+	return ret;
+}
 
 /* Reads and dispatches frames until the peer leaves or misbehaves. */
 static void serve_frames(struct server *s, struct server_conn *sc)
@@ -237,25 +318,8 @@ static void serve_frames(struct server *s, struct server_conn *sc)
 				  peer, strerror(-ret));
 			return;
 		}
-		/* the reply's writes are bounded like the request's reads */
-		conn_set_timeout(c, (int)s->cfg.limits.frame_ms);
-		atomic_fetch_add_explicit(&s->requests, 1,
-					  memory_order_relaxed);
-		atomic_fetch_add_explicit(&s->rx_bytes, WIRE_HDR_SIZE + h.len,
-					  memory_order_relaxed);
-		ret = s->cfg.handle(s->cfg.ctx, sc, &h);
-		if (ret == -ECONNRESET) {
-			log_debug("%s: peer %s went away during %s", s->name,
-				  peer, wire_op_name(h.op));
+		if (server_frame(s, sc, &h) < 0)
 			return;
-		}
-		if (ret < 0) {
-			log_warn_rl("%s: peer %s: %s request id %llu: %s; "
-				    "closing",
-				    s->name, peer, wire_op_name(h.op),
-				    (unsigned long long)h.id, strerror(-ret));
-			return;
-		}
 	}
 }
 
@@ -288,32 +352,21 @@ static void serve_plain(struct server *s, struct server_conn *sc)
 	s->cfg.plain->reply(s->cfg.ctx, sc);
 }
 
-static void *conn_thread(void *arg)
+int server_conn_start(struct server *s, struct server_conn *sc)
 {
-	struct server_conn *sc = arg;
-	struct server *s = sc->srv;
-	bool opened = false;
-	int ret;
+	int ret = handshake(s, sc);
 
-	if (s->cfg.plain) {
-		serve_plain(s, sc);
-		goto out_done;
-	}
-	ret = handshake(s, sc);
+	if (ret < 0 || !s->cfg.on_open)
+		return ret;
+	ret = s->cfg.on_open(s->cfg.ctx, sc);
 	if (ret < 0)
-		goto out_done;
-	if (s->cfg.on_open) {
-		ret = s->cfg.on_open(s->cfg.ctx, sc);
-		if (ret < 0) {
-			log_warn_flood("%s: peer %s refused: %s", s->name,
-				       conn_peer(sc->conn), strerror(-ret));
-			goto out_done;
-		}
-	}
-	opened = true;
-	serve_frames(s, sc);
+		log_warn_flood("%s: peer %s refused: %s", s->name,
+			       conn_peer(sc->conn), strerror(-ret));
+	return ret;
+}
 
-out_done:
+void server_conn_end(struct server *s, struct server_conn *sc, bool opened)
+{
 	pthread_mutex_lock(&sc->wlock);
 	sc->closed = true;
 	pthread_mutex_unlock(&sc->wlock);
@@ -327,6 +380,21 @@ out_done:
 	sc->done = true;
 	pthread_cond_broadcast(&s->ended);
 	pthread_mutex_unlock(&s->lock);
+}
+
+static void *conn_thread(void *arg)
+{
+	struct server_conn *sc = arg;
+	struct server *s = sc->srv;
+	bool opened = false;
+
+	if (s->cfg.plain) {
+		serve_plain(s, sc);
+	} else if (server_conn_start(s, sc) == 0) {
+		opened = true;
+		serve_frames(s, sc);
+	}
+	server_conn_end(s, sc, opened);
 	poke(s);
 	return NULL;
 }
@@ -602,6 +670,10 @@ struct server *server_create(const struct server_config *cfg)
 		goto err_close_pipe;
 	}
 	s->cfg.listen_addr = conn_listener_addr(s->listener);
+	if (cmp_stepped() && !cfg->plain && server_step_start(s) == 0) {
+		s->stepped = true;
+		return s;
+	}
 	ret = -pthread_create(&s->accept_thread, &s->attr, accept_thread, s);
 	if (ret < 0) {
 		log_error("%s: cannot start the accept thread: %s", s->name,
@@ -630,12 +702,14 @@ void server_get_stats(struct server *s, struct server_stats *out)
 	out->accepted = atomic_load(&s->accepted);
 	out->refused = atomic_load(&s->refused);
 	out->hs_failed = atomic_load(&s->hs_failed);
+	out->fenced = atomic_load(&s->fenced);
 	out->requests = atomic_load(&s->requests);
 	out->rx_bytes = atomic_load(&s->rx_bytes);
 	out->tx_bytes = atomic_load(&s->tx_bytes);
 	pthread_mutex_lock(&s->lock);
 	out->unauth = s->nunauth;
 	out->authed = s->nauth;
+	out->fencing = s->nfencing;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -653,6 +727,11 @@ void server_destroy(struct server *s)
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
 	pthread_mutex_unlock(&s->lock);
+	if (s->stepped) {
+		conn_listener_destroy(s->listener);
+		server_step_stop(s);
+		goto out_free;
+	}
 	poke(s);
 	pthread_join(s->accept_thread, NULL);
 	conn_listener_destroy(s->listener);
@@ -664,6 +743,7 @@ void server_destroy(struct server *s)
 	pthread_mutex_unlock(&s->lock);
 	reap(s, true);
 
+out_free:
 	close(s->wake[0]);
 	close(s->wake[1]);
 	free_tables(s);

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -98,10 +99,36 @@ size_t cmp_iov_total(const struct iovec *iov, int iovcnt)
 	return total;
 }
 
+/* the simulator's clock and mode (set before any thread reads them) */
+static _Atomic(uint64_t (*)(void *)) sim_now;
+static void *_Atomic sim_now_ctx;
+static atomic_bool stepped;
+
+void cmp_set_clock(uint64_t (*now)(void *ctx), void *ctx)
+{
+	atomic_store(&sim_now_ctx, ctx);
+	atomic_store(&sim_now, now);
+}
+
+void cmp_set_stepped(bool on)
+{
+	atomic_store(&stepped, on);
+}
+
+bool cmp_stepped(void)
+{
+	return atomic_load_explicit(&stepped, memory_order_relaxed);
+}
+
 uint64_t cmp_now_ns(void)
 {
+	uint64_t (*now)(void *) =
+		atomic_load_explicit(&sim_now, memory_order_relaxed);
 	struct timespec ts;
 
+	if (now)
+		return now(atomic_load_explicit(&sim_now_ctx,
+						memory_order_relaxed));
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -11,10 +11,13 @@
  * from the caller's memory when the record lies within one iovec, gathered
  * first otherwise); on the way in each record is read into the rx staging
  * buffer, verified and decrypted there, and only then copied out. That copy
- * is the price of "no unverified byte ever reaches a block" (libsodium
- * zeroes the output of a failed open, so opening in place in a block would
- * change it), and the staging buffers are all the memory a session takes:
- * allocated when it is sealed, never per frame.
+ * is the price of "no unverified byte ever reaches a block" (a failed
+ * open zeroes its output, and while it runs a block would show unverified
+ * plaintext to its other readers), and the staging buffers are all the
+ * memory a session takes: allocated when it is sealed, never per frame.
+ * Memory nobody else looks at until the read returns (an owner's reply
+ * buffer: wire_recv_payload_private()) skips that copy for every record
+ * that lies whole in one of its iovecs: read and opened in place.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -306,12 +309,25 @@ static void log_bad_header(struct conn *c, const uint8_t *buf, int err)
 			strerror(-err));
 }
 
-/* Sealed: the header is acted on only once its first record verified. */
+static int pull_record_into(struct conn *c, uint8_t *dst, size_t r,
+			    const uint8_t *ad, size_t adlen);
+
+/*
+ * Sealed: the header is acted on only once its first record verified,
+ * in staging or (dst) in place in the reader's private memory.
+ */
 static int open_first_record(struct conn *c, const struct wire_hdr *h,
-			     const uint8_t *hdr)
+			     const uint8_t *hdr, uint8_t *dst)
 {
-	int ret = h->csum ? rx_fail(c, -EBADMSG)
-			  : pull_record(c, hdr, WIRE_HDR_SIZE);
+	int ret;
+
+	if (h->csum)
+		ret = rx_fail(c, -EBADMSG);
+	else if (dst)
+		ret = pull_record_into(c, dst, MIN(h->len, RECORD), hdr,
+				       WIRE_HDR_SIZE);
+	else
+		ret = pull_record(c, hdr, WIRE_HDR_SIZE);
 
 	if (ret == -EBADMSG)
 		log_warn_rl("%s: sealed %s frame (id %llu, %u bytes) failed "
@@ -322,12 +338,21 @@ static int open_first_record(struct conn *c, const struct wire_hdr *h,
 	return ret;
 }
 
-int wire_recv_hdr(struct conn *c, struct wire_hdr *h)
+/*
+ * The next header, and sealed its first record: into the memory dest()
+ * names when it holds the whole record (*in_place then tells how much).
+ */
+static int recv_hdr(struct conn *c, struct wire_hdr *h, wire_dest_fn dest,
+		    void *ctx, size_t *in_place)
 {
 	struct conn_wire *w = &c->wire;
+	const struct iovec *d = NULL;
 	uint8_t buf[WIRE_HDR_SIZE];
+	size_t first;
 	int ret;
 
+	if (in_place)
+		*in_place = 0;
 	if (w->rx_err)
 		return w->rx_err;
 	if (w->rx_done != w->rx_len) {
@@ -351,13 +376,33 @@ int wire_recv_hdr(struct conn *c, struct wire_hdr *h)
 	w->rx_done = 0;
 	w->rx_pulled = 0;
 	w->rx_off = w->rx_end = 0;
-	if (w->seal)
-		return open_first_record(c, h, buf);
+	if (w->seal) {
+		first = MIN(h->len, RECORD);
+		if (dest && first && !h->csum)
+			d = dest(ctx, h);
+		if (d && d->iov_len < first)
+			d = NULL;
+		ret = open_first_record(c, h, buf, d ? d->iov_base : NULL);
+		if (!ret && d && in_place)
+			*in_place = first;
+		return ret;
+	}
 	w->rx_csum = h->csum;
 	/* an empty payload is complete with its header */
 	if (!h->len && wire_csum_prefix(NULL, 0, 0) != h->csum)
 		return rx_fail(c, -EBADMSG);
 	return 0;
+}
+
+int wire_recv_hdr(struct conn *c, struct wire_hdr *h)
+{
+	return recv_hdr(c, h, NULL, NULL, NULL);
+}
+
+int wire_recv_hdr_into(struct conn *c, struct wire_hdr *h, wire_dest_fn dest,
+		       void *ctx, size_t *in_place)
+{
+	return recv_hdr(c, h, dest, ctx, in_place);
 }
 
 /* Reads exactly len bytes into the front of iov (total >= len). */
@@ -416,8 +461,36 @@ static int read_plain(struct conn *c, const struct iovec *iov, int iovcnt,
 	return 0;
 }
 
+/*
+ * A private destination (wire_recv_payload_private(), wire_recv_hdr_into())
+ * that holds the whole next record: it is read and opened there, with no
+ * staging copy. A record that fails leaves zeros, never unverified bytes.
+ */
+static int pull_record_into(struct conn *c, uint8_t *dst, size_t r,
+			    const uint8_t *ad, size_t adlen)
+{
+	struct conn_wire *w = &c->wire;
+	struct wire_seal *s = w->seal;
+	uint8_t tag[TAG];
+	struct iovec iov[2] = {{dst, r}, {tag, TAG}};
+	int ret = frame_readv(c, iov, 2);
+
+	if (ret == -ECONNRESET)
+		ret = -EBADMSG;
+	if (!ret)
+		ret = seal_open(&s->rx_key, s->rx_seq++, ad, adlen, dst, r,
+				tag);
+	if (ret) {
+		memset(dst, 0, r);
+		return rx_fail(c, ret);
+	}
+	w->rx_pulled += (uint32_t)r;
+	w->rx_done += (uint32_t)r;
+	return 0;
+}
+
 static int read_sealed(struct conn *c, const struct iovec *iov, int iovcnt,
-		       size_t len)
+		       size_t len, bool private)
 {
 	struct conn_wire *w = &c->wire;
 	const uint8_t *stage = w->seal->rx_buf;
@@ -429,8 +502,17 @@ static int read_sealed(struct conn *c, const struct iovec *iov, int iovcnt,
 
 		len -= want;
 		while (want) {
-			size_t n;
+			size_t n = MIN(w->rx_len - w->rx_pulled, RECORD);
 
+			if (w->rx_off == w->rx_end && private && n &&
+			    want >= n) {
+				ret = pull_record_into(c, dst, n, NULL, 0);
+				if (ret)
+					return ret;
+				dst += n;
+				want -= n;
+				continue;
+			}
 			if (w->rx_off == w->rx_end) {
 				ret = pull_record(c, NULL, 0);
 				if (ret)
@@ -449,7 +531,7 @@ static int read_sealed(struct conn *c, const struct iovec *iov, int iovcnt,
 
 /* Reads exactly len next payload bytes into the front of iov. */
 static int read_payload(struct conn *c, const struct iovec *iov, int iovcnt,
-			size_t len)
+			size_t len, bool private)
 {
 	struct conn_wire *w = &c->wire;
 
@@ -459,7 +541,7 @@ static int read_payload(struct conn *c, const struct iovec *iov, int iovcnt,
 		return -EMSGSIZE;
 	if (!len)
 		return 0;
-	return w->seal ? read_sealed(c, iov, iovcnt, len)
+	return w->seal ? read_sealed(c, iov, iovcnt, len, private)
 		       : read_plain(c, iov, iovcnt, len);
 }
 
@@ -467,14 +549,14 @@ int wire_read(struct conn *c, void *buf, size_t len)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 
-	return read_payload(c, &iov, 1, len);
+	return read_payload(c, &iov, 1, len, false);
 }
 
 int wire_readv(struct conn *c, const struct iovec *iov, int iovcnt)
 {
 	if (iovcnt < 0 || (iovcnt && !iov))
 		return -EINVAL;
-	return read_payload(c, iov, iovcnt, cmp_iov_total(iov, iovcnt));
+	return read_payload(c, iov, iovcnt, cmp_iov_total(iov, iovcnt), false);
 }
 
 size_t wire_payload_left(const struct conn *c)
@@ -482,15 +564,28 @@ size_t wire_payload_left(const struct conn *c)
 	return c->wire.rx_len - c->wire.rx_done;
 }
 
-int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
-		      const struct iovec *iov, int iovcnt)
+static int recv_rest(struct conn *c, const struct iovec *iov, int iovcnt,
+		     bool private)
 {
-	(void)h; /* the cursor knows the frame */
 	if (iovcnt < 0 || (iovcnt && !iov))
 		return -EINVAL;
 	if (cmp_iov_total(iov, iovcnt) < wire_payload_left(c))
 		return -EMSGSIZE;
-	return read_payload(c, iov, iovcnt, wire_payload_left(c));
+	return read_payload(c, iov, iovcnt, wire_payload_left(c), private);
+}
+
+int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
+		      const struct iovec *iov, int iovcnt)
+{
+	(void)h; /* the cursor knows the frame */
+	return recv_rest(c, iov, iovcnt, false);
+}
+
+int wire_recv_payload_private(struct conn *c, const struct wire_hdr *h,
+			      const struct iovec *iov, int iovcnt)
+{
+	(void)h;
+	return recv_rest(c, iov, iovcnt, true);
 }
 
 int wire_skip_payload(struct conn *c, const struct wire_hdr *h)

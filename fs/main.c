@@ -23,6 +23,7 @@
 #include "cmp-config.h"
 #include "cmp/auth.h"
 #include "cmp/log.h"
+#include "cmp/mgr.h"
 #include "cmp/opts.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
@@ -176,7 +177,7 @@ static int join_cluster(struct fs *fs, struct fs_options *o,
 		log_warn("no manager at %s (%s): mounting with this node's "
 			 "memory only; it lends and borrows once registered "
 			 "(retrying every 2 s)",
-			 o->manager, strerror(-ret));
+			 o->manager, mgr_strerror(ret));
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cmp-config.h"
+#include "cmp/mgr.h"
 #include "cmp/opts.h"
 #include "cmp/peer.h"
 #include "cmp/pool.h"
@@ -93,9 +94,13 @@ static const struct opt_def fs_opt_defs[] = {
 	 .help = "append every log line to FILE (default: stderr in the "
 		 "foreground, syslog when daemonized); until the mount is up, "
 		 "errors go to the terminal too"},
-	{.name = "manager", .type = OPT_ADDR, F(manager), .metavar = "ADDR",
+	{.name = "manager", .type = OPT_ADDR_LIST, F(manager),
+	 .max = MGR_MAX_MANAGERS, .metavar = "ADDR[,ADDR...]",
 	 .help = "join the cluster whose cmp-manager is at ADDR "
-		 "(tcp://HOST:PORT); needs listen= and key= (or insecure)"},
+		 "(tcp://HOST:PORT); several managers in the cluster's order "
+		 "(manager=tcp://A:7000,tcp://B:7000): this node registers "
+		 "with the first that takes it, and moves to another when it "
+		 "stops answering; needs listen= and key= (or insecure)"},
 	{.name = "listen", .type = OPT_ADDR, F(listen), .metavar = "ADDR",
 	 .help = "address other nodes reach this node at (tcp://HOST:PORT)"},
 	{.name = "key", .type = OPT_STR, F(key_path), .metavar = "FILE",

@@ -17,14 +17,24 @@
 
 #define MGR_DEFAULT_TIMEOUT_MS 2000 /* per request and connect */
 #define QUERY_CACHE 4
-#define MANAGER_ADDR_LEN 128
+/* the list as given: MGR_MAX_MANAGERS addresses and their commas */
+#define MANAGER_LIST_LEN (MGR_MAX_MANAGERS * MGR_MANAGER_ADDR_LEN)
 
 struct conn;
 
+/* A cached query connection, and the manager (index) it goes to. */
+struct idle_conn {
+	struct conn *conn;
+	size_t mgr;
+};
+
 struct mgr_client {
 	struct mgr_client_config cfg; /* strings point into the copies below */
-	char manager_addr[MANAGER_ADDR_LEN];
+	char manager_addr[MANAGER_LIST_LEN];
 	char listen_addr[PROTO_MGR_ADDR_LEN];
+	/* the managers, in the cluster's order (set at create) */
+	char mgrs[MGR_MAX_MANAGERS][MGR_MANAGER_ADDR_LEN];
+	size_t nmgrs;
 	uint64_t incarnation; /* random, for this client's lifetime */
 	atomic_uint_fast64_t next_id;
 	pthread_t thread;
@@ -37,11 +47,18 @@ struct mgr_client {
 	bool registered;
 	int reg_err;
 	bool capacity_news; /* cfg.capacity (also lock) changed: register */
-	struct conn *idle[QUERY_CACHE];
+	/* the manager registered with, or last registered with: asked first */
+	size_t cur;
+	struct idle_conn idle[QUERY_CACHE];
 	size_t nidle;
 
-	/* the client thread's own */
+	/* stepped mode (no thread): mgr_client_step() does its work */
+	bool stepped;
+
+	/* the client thread's own (in stepped mode, the step's) */
 	struct conn *reg;
+	int backoff_ms;	   /* before the next registration round */
+	uint64_t retry_at; /* stepped: the next registration round */
 	uint32_t hb_ms;
 	uint64_t epoch;
 	uint64_t silent_ns; /* no heartbeat reply for this long: gone */
@@ -53,7 +70,12 @@ struct mgr_client {
 	uint64_t next_summary_ns;
 	unsigned int attempts;
 	int logged_err;
+	/* what each manager said to the last registration round (0: none) */
+	int round_err[MGR_MAX_MANAGERS];
 };
+
+/* The index of the manager asked first (the one registered with). */
+size_t mgr_client_current(struct mgr_client *c);
 
 /*
  * Connects to addr, runs the handshake as node (0 and 0 for a tool) with

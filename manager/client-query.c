@@ -3,8 +3,11 @@
  * The manager client's queries (include/cmp/mgr.h): FIND_FREE and NODES
  * from any thread, each on a connection checked out of a small cache (or
  * opened), so concurrent callers never share one and never wait behind the
- * registration thread (client.c); and the one-shot NODES of cmpctl.
- * Transport errors are returned as the system gave them.
+ * registration thread (client.c); and the one-shot NODES and ROLE of
+ * cmpctl and of the managers watching each other. A question goes to the
+ * manager the client is registered with, then to the others in list
+ * order when that one cannot be reached or is a standby. Transport errors
+ * are returned as the system gave them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -75,22 +78,28 @@ static int transact(struct conn *conn, unsigned int op, uint64_t id,
 	return 0;
 }
 
-static struct conn *checkout(struct mgr_client *c)
+/* A cached connection to manager mgr, or NULL. */
+static struct conn *checkout(struct mgr_client *c, size_t mgr)
 {
 	struct conn *conn = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->nidle)
-		conn = c->idle[--c->nidle];
+	for (size_t i = c->nidle; i-- > 0;) {
+		if (c->idle[i].mgr != mgr)
+			continue;
+		conn = c->idle[i].conn;
+		c->idle[i] = c->idle[--c->nidle];
+		break;
+	}
 	pthread_mutex_unlock(&c->lock);
 	return conn;
 }
 
-static void checkin(struct mgr_client *c, struct conn *conn)
+static void checkin(struct mgr_client *c, struct conn *conn, size_t mgr)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->nidle < QUERY_CACHE && !c->stopping) {
-		c->idle[c->nidle++] = conn;
+		c->idle[c->nidle++] = (struct idle_conn){conn, mgr};
 		conn = NULL;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -99,37 +108,66 @@ static void checkin(struct mgr_client *c, struct conn *conn)
 }
 
 /*
- * One request on a cached connection, or a fresh one when the cache is
- * empty or its connection went stale (the manager restarted).
+ * One request to manager i on a cached connection, or a fresh one when the
+ * cache has none or its connection went stale (the manager restarted).
+ * *transport: the error is the connection's, not the manager's answer.
  */
-static int query(struct mgr_client *c, unsigned int op, const void *req,
-		 size_t reqlen, void *rep, size_t cap, size_t *replen)
+static int query_at(struct mgr_client *c, size_t i, unsigned int op,
+		    const void *req, size_t reqlen, void *rep, size_t cap,
+		    size_t *replen, bool *transport)
 {
 	uint32_t status;
 	struct conn *conn;
 	bool cached;
 	int ret;
 
+	*transport = true;
 	for (;;) {
-		conn = checkout(c);
+		conn = checkout(c, i);
 		cached = conn != NULL;
 		if (!conn) {
-			ret = mgr_dial(c->manager_addr, c->cfg.keyring,
-				       c->cfg.node, c->incarnation,
-				       c->cfg.timeout_ms, &conn);
+			ret = mgr_dial(c->mgrs[i], c->cfg.keyring, c->cfg.node,
+				       c->incarnation, c->cfg.timeout_ms,
+				       &conn);
 			if (ret < 0)
 				return ret;
 		}
 		ret = transact(conn, op, atomic_fetch_add(&c->next_id, 1), req,
 			       reqlen, rep, cap, replen, &status);
 		if (ret == 0) {
-			checkin(c, conn);
+			checkin(c, conn, i);
+			*transport = false;
 			return wire_status_to_errno(status);
 		}
 		conn_destroy(conn);
 		if (!cached)
 			return ret;
 	}
+}
+
+/*
+ * The request to the manager we are registered with, then to the others
+ * in list order while one cannot be reached or is a standby. The error
+ * kept is the first that was no standby's.
+ */
+static int query(struct mgr_client *c, unsigned int op, const void *req,
+		 size_t reqlen, void *rep, size_t cap, size_t *replen)
+{
+	size_t first = mgr_client_current(c);
+	bool transport;
+	int ret, err = 0;
+
+	for (size_t k = 0; k < c->nmgrs; k++) {
+		size_t i = k == 0 ? first : k - (k <= first);
+
+		ret = query_at(c, i, op, req, reqlen, rep, cap, replen,
+			       &transport);
+		if (!transport && ret != -EREMOTE)
+			return ret;
+		if (!err || err == -EREMOTE)
+			err = ret;
+	}
+	return err;
 }
 
 int mgr_client_find_free(struct mgr_client *c, uint32_t n,
@@ -139,7 +177,7 @@ int mgr_client_find_free(struct mgr_client *c, uint32_t n,
 	struct mgr_free_entry e[PROTO_MGR_MAX_FREE];
 	uint8_t req[PROTO_MGR_FIND_FREE_SIZE];
 	uint8_t rep[PROTO_MGR_FREE_REPLY_MAX];
-	size_t len, got;
+	size_t len = 0, got;
 	int ret;
 
 	*count = 0;
@@ -184,8 +222,8 @@ static int nodes_decode(const void *rep, size_t len, struct mgr_node_info *out,
 int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
 		     size_t max, size_t *count)
 {
+	size_t len = 0;
 	uint8_t *rep;
-	size_t len;
 	int ret;
 
 	*count = 0;
@@ -200,19 +238,24 @@ int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
 	return ret;
 }
 
-/* NODES on a connection of its own, with req (NULL: none). */
+/*
+ * NODES on a connection of its own to one manager, with req (NULL: none).
+ * *transport as for query_at().
+ */
 static int query_once(const char *manager_addr, struct auth_keyring *keyring,
 		      int timeout_ms, const struct proto_mgr_nodes_req *req,
-		      struct mgr_node_info *out, size_t max, size_t *count)
+		      struct mgr_node_info *out, size_t max, size_t *count,
+		      bool *transport)
 {
 	uint8_t q[PROTO_MGR_NODES_REQ_SIZE];
 	struct conn *conn;
-	uint32_t status;
+	uint32_t status = 0;
 	uint8_t *rep;
-	size_t len, qlen = 0;
+	size_t len = 0, qlen = 0;
 	int ret;
 
 	*count = 0;
+	*transport = true;
 	if (timeout_ms <= 0)
 		timeout_ms = MGR_DEFAULT_TIMEOUT_MS;
 	if (req) {
@@ -236,6 +279,7 @@ static int query_once(const char *manager_addr, struct auth_keyring *keyring,
 	conn_destroy(conn);
 	if (ret < 0)
 		goto out_free;
+	*transport = false;
 	ret = wire_status_to_errno(status);
 	if (ret == 0)
 		ret = nodes_decode(rep, len, out, max, count);
@@ -244,11 +288,35 @@ out_free:
 	return ret;
 }
 
+/* NODES from the first manager of the list that answers and is active. */
+static int query_list(const char *list, struct auth_keyring *keyring,
+		      int timeout_ms, const struct proto_mgr_nodes_req *req,
+		      struct mgr_node_info *out, size_t max, size_t *count)
+{
+	char mgrs[MGR_MAX_MANAGERS][MGR_MANAGER_ADDR_LEN];
+	int n = mgr_split_managers(list, mgrs, MGR_MAX_MANAGERS);
+	bool transport;
+	int ret, err = 0;
+
+	*count = 0;
+	if (n < 0)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		ret = query_once(mgrs[i], keyring, timeout_ms, req, out, max,
+				 count, &transport);
+		if (!transport && ret != -EREMOTE)
+			return ret;
+		if (!err || err == -EREMOTE)
+			err = ret;
+	}
+	return err;
+}
+
 int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
 		    int timeout_ms, struct mgr_node_info *out, size_t max,
 		    size_t *count)
 {
-	return query_once(manager_addr, keyring, timeout_ms, NULL, out, max,
+	return query_list(manager_addr, keyring, timeout_ms, NULL, out, max,
 			  count);
 }
 
@@ -262,6 +330,29 @@ int mgr_query_snapshot(const char *manager_addr, struct auth_keyring *keyring,
 			MAX(MIN(wait_ms, PROTO_MGR_SNAPSHOT_MAX_WAIT_MS), 1u),
 	};
 
-	return query_once(manager_addr, keyring, timeout_ms, &req, out, max,
+	return query_list(manager_addr, keyring, timeout_ms, &req, out, max,
 			  count);
+}
+
+int mgr_query_role(const char *manager_addr, struct auth_keyring *keyring,
+		   int timeout_ms, struct proto_mgr_role *out)
+{
+	uint8_t rep[PROTO_MGR_ROLE_SIZE];
+	struct conn *conn;
+	uint32_t status;
+	size_t len;
+	int ret;
+
+	if (timeout_ms <= 0)
+		timeout_ms = MGR_DEFAULT_TIMEOUT_MS;
+	ret = mgr_dial(manager_addr, keyring, 0, 0, timeout_ms, &conn);
+	if (ret < 0)
+		return ret;
+	ret = transact(conn, WIRE_OP_ROLE, 1, NULL, 0, rep, sizeof(rep), &len,
+		       &status);
+	conn_destroy(conn);
+	if (ret < 0)
+		return ret;
+	ret = wire_status_to_errno(status);
+	return ret ? ret : proto_mgr_role_decode(rep, len, out);
 }

@@ -2,7 +2,11 @@
 /*
  * The manager client (include/cmp/mgr.h). One thread owns the
  * registration connection: it registers, sends heartbeats on time, reads
- * replies and NODE_STATE pushes, and reconnects with backoff. Once that
+ * replies and NODE_STATE pushes, and reconnects with backoff. Given
+ * several managers, each registration round tries them in list order and
+ * stays with the first that takes it; losing that one starts a new round
+ * from the first (the managers agree among themselves which one is
+ * active: a standby refuses). Once that
  * thread is stopped (leave or destroy) the caller owns the connection and
  * says LEAVE on it. Queries from other threads use separate connections
  * from a small cache, one caller per connection at a time, so they never
@@ -42,6 +46,37 @@ static void set_reg_state(struct mgr_client *c, bool registered, int err)
 	c->reg_err = err;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* The manager we are registered with (its index), for our log lines. */
+static const char *cur_addr(struct mgr_client *c)
+{
+	return c->mgrs[mgr_client_current(c)];
+}
+
+size_t mgr_client_current(struct mgr_client *c)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	i = c->cur;
+	pthread_mutex_unlock(&c->lock);
+	return i;
+}
+
+const char *mgr_client_manager(struct mgr_client *c, char *buf, size_t len)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(buf, len, "%s", c->registered ? c->mgrs[c->cur] : "");
+	pthread_mutex_unlock(&c->lock);
+	return buf;
+}
+
+const char *mgr_strerror(int err)
+{
+	if (err == -EREMOTE)
+		return "standby (another manager is active)";
+	return strerror(-err);
 }
 
 static bool stopping(struct mgr_client *c)
@@ -114,8 +149,8 @@ static int on_node_state(struct mgr_client *c, const struct wire_hdr *h)
 	ret = proto_mgr_node_state_decode(buf, h->len, &ns);
 	if (ret < 0)
 		return ret;
-	log_debug("manager %s: node %u (%s at %s) is %s", c->manager_addr,
-		  ns.node, mgr_kind_name(ns.kind), ns.addr,
+	log_debug("manager %s: node %u (%s at %s) is %s", cur_addr(c), ns.node,
+		  mgr_kind_name(ns.kind), ns.addr,
 		  mgr_node_state_name(ns.state));
 	if (ns.node != c->cfg.node && c->cfg.node_state)
 		c->cfg.node_state(c->cfg.ctx, ns.node,
@@ -148,7 +183,7 @@ static int read_frame(struct mgr_client *c, struct wire_hdr *h, bool *reply)
 	return wire_skip_payload(c->reg, h);
 }
 
-static int register_reply(struct mgr_client *c, uint64_t id)
+static int register_reply(struct mgr_client *c, uint64_t id, size_t i)
 {
 	uint8_t buf[PROTO_MGR_REGISTER_REPLY_SIZE];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
@@ -176,8 +211,9 @@ static int register_reply(struct mgr_client *c, uint64_t id)
 	ret = proto_mgr_register_reply_decode(buf, h.len, &rep);
 	if (ret < 0)
 		return ret;
-	if (c->epoch && c->epoch != rep.epoch)
-		log_info("the manager at %s restarted", c->manager_addr);
+	/* cur is still the manager of the last registration */
+	if (c->epoch && c->epoch != rep.epoch && c->cur == i)
+		log_info("the manager at %s restarted", c->mgrs[i]);
 	c->epoch = rep.epoch;
 	c->hb_ms = rep.heartbeat_ms;
 	c->silent_ns = (uint64_t)(rep.suspect_after + 1) * rep.heartbeat_ms *
@@ -223,19 +259,20 @@ static int send_register(struct mgr_client *c, uint64_t *id)
 	return wire_send(c->reg, &h, &iov, 1);
 }
 
-static int do_register(struct mgr_client *c)
+/* Registers with manager i of the list. */
+static int register_at(struct mgr_client *c, size_t i)
 {
 	uint64_t id;
 	int ret;
 
-	ret = mgr_dial(c->manager_addr, c->cfg.keyring, c->cfg.node,
-		       c->incarnation, c->cfg.timeout_ms, &c->reg);
+	ret = mgr_dial(c->mgrs[i], c->cfg.keyring, c->cfg.node, c->incarnation,
+		       c->cfg.timeout_ms, &c->reg);
 	if (ret < 0)
 		return ret;
 	take_capacity_news(c); /* this registration says it */
 	ret = send_register(c, &id);
 	if (ret == 0)
-		ret = register_reply(c, id);
+		ret = register_reply(c, id, i);
 	if (ret < 0) {
 		conn_destroy(c->reg);
 		c->reg = NULL;
@@ -244,6 +281,51 @@ static int do_register(struct mgr_client *c)
 	c->heard_ns = cmp_now_ns();
 	c->next_hb_ns = c->heard_ns + (uint64_t)c->hb_ms * 1000000ull;
 	return 0;
+}
+
+/* Refusals: the manager answered, and said no. */
+static bool refusal(int err)
+{
+	return mgr_refusal_text(err) != NULL;
+}
+
+/*
+ * What a failed round reports: a refusal, else the failure of the first
+ * manager that was no standby, else -EREMOTE (only standbys answered).
+ */
+static int round_error(const struct mgr_client *c, size_t tried)
+{
+	for (size_t i = 0; i < tried; i++)
+		if (refusal(c->round_err[i]))
+			return c->round_err[i];
+	for (size_t i = 0; i < tried; i++)
+		if (c->round_err[i] != -EREMOTE)
+			return c->round_err[i];
+	return tried ? -EREMOTE : -ESHUTDOWN;
+}
+
+/*
+ * One registration round: the managers in list order until one takes
+ * us. *standby tells whether one of them answered as a standby.
+ */
+static int register_round(struct mgr_client *c, bool *standby)
+{
+	size_t i;
+	int ret;
+
+	*standby = false;
+	for (i = 0; i < c->nmgrs && !stopping(c); i++) {
+		ret = register_at(c, i);
+		c->round_err[i] = ret;
+		if (ret == 0) {
+			pthread_mutex_lock(&c->lock);
+			c->cur = i;
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+		*standby |= ret == -EREMOTE;
+	}
+	return round_error(c, i);
 }
 
 static int send_heartbeat(struct mgr_client *c)
@@ -271,16 +353,18 @@ static int on_reply(struct mgr_client *c, const struct wire_hdr *h)
 	ret = wire_skip_payload(c->reg, h);
 	if (ret == 0 && h->op == WIRE_OP_REGISTER && h->status)
 		log_warn("manager %s refused node %u's new capacity: %s",
-			 c->manager_addr, c->cfg.node,
+			 cur_addr(c), c->cfg.node,
 			 strerror(-wire_status_to_errno(h->status)));
 	if (ret < 0 || h->op != WIRE_OP_HEARTBEAT)
 		return ret;
 	c->heard_ns = cmp_now_ns();
 	if (h->status == WIRE_S_NOENT)
 		return -ENOENT; /* it lost track of us: register again */
+	if (h->status == WIRE_S_STANDBY)
+		return -EREMOTE; /* it stepped down: find the active one */
 	if (h->status)
 		log_warn("manager %s refused a heartbeat of node %u: %s",
-			 c->manager_addr, c->cfg.node,
+			 cur_addr(c), c->cfg.node,
 			 strerror(-wire_status_to_errno(h->status)));
 	return 0;
 }
@@ -306,9 +390,10 @@ static int serve_turn(struct mgr_client *c)
 	}
 	if (now < c->next_hb_ns)
 		wait_ms = (int)((c->next_hb_ns - now + 999999) / 1000000);
-	if (conn_pending(c->reg))
+	if (conn_pending(c->reg) || c->stepped)
 		wait_ms = 0;
-	ret = poll(pfd, 2, wait_ms);
+	/* stepped: what came is pending (no fd), and nobody waits */
+	ret = c->stepped ? 0 : poll(pfd, 2, wait_ms);
 	if (ret < 0 && errno != EINTR)
 		return -errno;
 	if (pfd[1].revents) {
@@ -329,12 +414,6 @@ static int serve_turn(struct mgr_client *c)
 	if (cmp_now_ns() >= c->next_hb_ns)
 		return send_heartbeat(c);
 	return 0;
-}
-
-/* Refusals: the manager answered, and said no. */
-static bool refusal(int err)
-{
-	return mgr_refusal_text(err) != NULL;
 }
 
 const char *mgr_refusal_text(int err)
@@ -358,18 +437,52 @@ static bool caller_says_it(const struct mgr_client *c)
 	return c->cfg.caller_reports_start && !c->ever_registered;
 }
 
+/*
+ * "the manager at A: why", or with several "any manager (A: why; B:
+ * why)": what the last round heard from each.
+ */
+static const char *failure_text(const struct mgr_client *c, int err, char *buf,
+				size_t len)
+{
+	size_t n;
+
+	if (c->nmgrs == 1) {
+		snprintf(buf, len, "the manager at %s: %s", c->mgrs[0],
+			 mgr_strerror(err));
+		return buf;
+	}
+	n = (size_t)snprintf(buf, len, "any manager (");
+	for (size_t i = 0; i < c->nmgrs && c->round_err[i] && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s: %s",
+				      i ? "; " : "", c->mgrs[i],
+				      mgr_strerror(c->round_err[i]));
+	if (n < len)
+		snprintf(buf + n, len - n, ")");
+	return buf;
+}
+
+/* The manager that refused (err, a refusal) in the last round. */
+static const char *refuser(const struct mgr_client *c, int err)
+{
+	for (size_t i = 0; i < c->nmgrs; i++)
+		if (c->round_err[i] == err)
+			return c->mgrs[i];
+	return c->manager_addr;
+}
+
 static void log_failure(struct mgr_client *c, int err, uint64_t now)
 {
+	char why[MANAGER_LIST_LEN + 512];
+
 	if (!c->down_ns || refusal(err)) {
 		if (refusal(err))
 			log_warn("the manager at %s refused node %u: %s; "
 				 "retrying every %d s",
-				 c->manager_addr, c->cfg.node,
+				 refuser(c, err), c->cfg.node,
 				 mgr_refusal_text(err), BACKOFF_MAX_MS / 1000);
 		else
-			log_warn("cannot reach the manager at %s: %s; "
-				 "retrying every %d s",
-				 c->manager_addr, strerror(-err),
+			log_warn("cannot reach %s; retrying every %d s",
+				 failure_text(c, err, why, sizeof(why)),
 				 BACKOFF_MAX_MS / 1000);
 	} else {
 		log_warn("still no manager at %s after %llu s, %u attempts "
@@ -377,7 +490,7 @@ static void log_failure(struct mgr_client *c, int err, uint64_t now)
 			 c->manager_addr,
 			 (unsigned long long)((now - c->down_ns) /
 					      1000000000ull),
-			 c->attempts, strerror(-err));
+			 c->attempts, mgr_strerror(err));
 	}
 }
 
@@ -410,14 +523,14 @@ static void note_registered(struct mgr_client *c)
 	if (c->down_ns)
 		log_info("node %u registered with the manager at %s after "
 			 "%llu s and %u attempts, heartbeat %u ms",
-			 c->cfg.node, c->manager_addr,
+			 c->cfg.node, cur_addr(c),
 			 (unsigned long long)((cmp_now_ns() - c->down_ns) /
 					      1000000000ull),
 			 c->attempts, c->hb_ms);
 	else
 		log_info("node %u registered with the manager at %s%s, "
 			 "heartbeat %u ms",
-			 c->cfg.node, c->manager_addr,
+			 c->cfg.node, cur_addr(c),
 			 c->ever_registered ? " again" : "", c->hb_ms);
 	c->ever_registered = true;
 	c->down_ns = 0;
@@ -430,51 +543,83 @@ static void note_lost(struct mgr_client *c, int err)
 	if (err == -ENOENT)
 		log_warn("the manager at %s no longer counts node %u as "
 			 "registered; registering again",
-			 c->manager_addr, c->cfg.node);
+			 cur_addr(c), c->cfg.node);
+	else if (err == -EREMOTE)
+		log_warn("the manager at %s is a standby now; registering "
+			 "with the active one",
+			 cur_addr(c));
 	else
 		log_warn("lost the manager at %s: %s; registering again",
-			 c->manager_addr, strerror(-err));
+			 cur_addr(c), strerror(-err));
+}
+
+/*
+ * One registration round, with what it changes and says: 0 once
+ * registered, else its -errno and in *wait_ms the pause before the next
+ * round (the backoff; short while a standby answers: it is about to take
+ * over).
+ */
+static int try_register(struct mgr_client *c, int *wait_ms)
+{
+	bool standby;
+	int ret = register_round(c, &standby);
+
+	if (ret == 0) {
+		note_registered(c);
+		c->backoff_ms = BACKOFF_MIN_MS;
+		set_reg_state(c, true, 0);
+		return 0;
+	}
+	set_reg_state(c, false, ret);
+	if (!stopping(c))
+		note_failure(c, ret);
+	*wait_ms = standby ? MIN(c->backoff_ms, MGR_STANDBY_RETRY_MS)
+			   : c->backoff_ms;
+	c->backoff_ms = MIN(c->backoff_ms * 2, BACKOFF_MAX_MS);
+	return ret;
+}
+
+/* One turn once registered; a failure ends the registration. */
+static int turn(struct mgr_client *c)
+{
+	int ret = serve_turn(c);
+
+	if (ret < 0) {
+		set_reg_state(c, false, ret);
+		if (!stopping(c))
+			note_lost(c, ret);
+		conn_destroy(c->reg);
+		c->reg = NULL;
+	}
+	return ret;
 }
 
 static void *client_thread(void *arg)
 {
 	struct mgr_client *c = arg;
-	int backoff = BACKOFF_MIN_MS, ret;
+	int wait;
 
 	while (!stopping(c)) {
-		if (!c->reg) {
-			ret = do_register(c);
-			if (ret < 0) {
-				set_reg_state(c, false, ret);
-				if (!stopping(c))
-					note_failure(c, ret);
-				nap(c, backoff);
-				backoff = MIN(backoff * 2, BACKOFF_MAX_MS);
-				continue;
-			}
-			note_registered(c);
-			backoff = BACKOFF_MIN_MS;
-			set_reg_state(c, true, 0);
-		}
-		ret = serve_turn(c);
-		if (ret < 0) {
-			set_reg_state(c, false, ret);
-			if (!stopping(c))
-				note_lost(c, ret);
-			conn_destroy(c->reg);
-			c->reg = NULL;
-		}
+		if (!c->reg && try_register(c, &wait) < 0)
+			nap(c, wait);
+		else
+			turn(c);
 	}
 	return NULL;
 }
 
-static int check_config(const struct mgr_client_config *cfg)
+static int check_config(const struct mgr_client_config *cfg,
+			char (*mgrs)[MGR_MANAGER_ADDR_LEN], size_t *nmgrs)
 {
-	if (!cfg->manager_addr || !*cfg->manager_addr ||
-	    strlen(cfg->manager_addr) >= MANAGER_ADDR_LEN) {
-		log_error("manager client: bad manager address");
+	int n = mgr_split_managers(cfg->manager_addr, mgrs, MGR_MAX_MANAGERS);
+
+	if (n < 0 || strlen(cfg->manager_addr) >= MANAGER_LIST_LEN) {
+		log_error("manager client: bad manager address list (1 to %d "
+			  "addresses separated by commas)",
+			  MGR_MAX_MANAGERS);
 		return -EINVAL;
 	}
+	*nmgrs = (size_t)n;
 	if (!cfg->node || (cfg->kind != MGR_KIND_COMPUTE &&
 			   cfg->kind != MGR_KIND_MEMSERVER)) {
 		log_error("manager client: node id must be nonzero and kind "
@@ -505,14 +650,15 @@ struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg)
 	struct mgr_client *c;
 	int ret;
 
-	ret = check_config(cfg);
-	if (ret < 0) {
-		errno = -ret;
-		return NULL;
-	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	ret = check_config(cfg, c->mgrs, &c->nmgrs);
+	if (ret < 0) {
+		free(c);
+		errno = -ret;
+		return NULL;
+	}
 	c->cfg = *cfg;
 	snprintf(c->manager_addr, sizeof(c->manager_addr), "%s",
 		 cfg->manager_addr);
@@ -535,7 +681,10 @@ struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg)
 		ret = -errno;
 		goto err_free;
 	}
-	ret = -pthread_create(&c->thread, NULL, client_thread, c);
+	c->stepped = cmp_stepped();
+	c->backoff_ms = BACKOFF_MIN_MS;
+	ret = c->stepped ? 0
+			 : -pthread_create(&c->thread, NULL, client_thread, c);
 	if (ret < 0)
 		goto err_close_pipe;
 	return c;
@@ -564,7 +713,7 @@ int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms)
 	ts.tv_nsec %= 1000000000l;
 	pthread_mutex_lock(&c->lock);
 	/* a wrong key or block size will not fix itself: say so at once */
-	while (!c->registered && c->reg_err != -EACCES &&
+	while (!c->stepped && !c->registered && c->reg_err != -EACCES &&
 	       c->reg_err != -EINVAL && ret == 0)
 		ret = pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 	if (c->registered)
@@ -587,6 +736,18 @@ bool mgr_client_registered(struct mgr_client *c)
 	return r;
 }
 
+void mgr_client_set_capacity(struct mgr_client *c, uint64_t capacity)
+{
+	char b = 1;
+
+	pthread_mutex_lock(&c->lock);
+	c->cfg.capacity = capacity;
+	c->capacity_news = true;
+	pthread_mutex_unlock(&c->lock);
+	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
+		log_debug("manager client: wake: %s", strerror(errno));
+}
+
 /* Stops the client thread, once; the caller then owns c->reg. */
 static void stop_thread(struct mgr_client *c)
 {
@@ -598,23 +759,11 @@ static void stop_thread(struct mgr_client *c)
 	join = !c->joined;
 	c->joined = true;
 	pthread_mutex_unlock(&c->lock);
-	if (!join)
+	if (!join || c->stepped)
 		return;
 	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
 		log_debug("manager client: wake: %s", strerror(errno));
 	pthread_join(c->thread, NULL);
-}
-
-void mgr_client_set_capacity(struct mgr_client *c, uint64_t capacity)
-{
-	char b = 1;
-
-	pthread_mutex_lock(&c->lock);
-	c->cfg.capacity = capacity;
-	c->capacity_news = true;
-	pthread_mutex_unlock(&c->lock);
-	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
-		log_debug("manager client: wake: %s", strerror(errno));
 }
 
 /*
@@ -651,6 +800,22 @@ static int say_leave(struct mgr_client *c)
 	return ret;
 }
 
+/* The client thread's turns, once, without waiting (stepped mode). */
+void mgr_client_step(struct mgr_client *c)
+{
+	uint64_t now = cmp_now_ns();
+	int wait;
+
+	if (!c->stepped || stopping(c) || (!c->reg && now < c->retry_at))
+		return;
+	if (!c->reg && try_register(c, &wait) < 0) {
+		c->retry_at = now + (uint64_t)wait * 1000000ull;
+		return;
+	}
+	while (turn(c) == 0 && conn_pending(c->reg))
+		;
+}
+
 int mgr_client_leave(struct mgr_client *c)
 {
 	int ret;
@@ -665,11 +830,11 @@ int mgr_client_leave(struct mgr_client *c)
 	if (ret < 0)
 		log_warn("could not tell the manager at %s that node %u "
 			 "leaves: %s; it will show it as suspect",
-			 c->manager_addr, c->cfg.node, strerror(-ret));
+			 cur_addr(c), c->cfg.node, strerror(-ret));
 	else
 		log_info("node %u left the cluster (the manager at %s shows "
 			 "it as left)",
-			 c->cfg.node, c->manager_addr);
+			 c->cfg.node, cur_addr(c));
 	return ret;
 }
 
@@ -683,7 +848,7 @@ void mgr_client_destroy(struct mgr_client *c)
 	if (c->reg)
 		conn_destroy(c->reg);
 	for (i = 0; i < c->nidle; i++)
-		conn_destroy(c->idle[i]);
+		conn_destroy(c->idle[i].conn);
 	close(c->wake[0]);
 	close(c->wake[1]);
 	pthread_cond_destroy(&c->cond);

@@ -18,12 +18,14 @@
 #include "cmp/auth.h"
 #include "cmp/log.h"
 #include "cmp/metrics.h"
+#include "cmp/mgr.h"
 #include "cmp/opts.h"
 #include "cmp/util.h"
 #include "manager.h"
 
 struct options {
 	char *listen;
+	char *managers;
 	char *metrics;
 	char *key_path;
 	bool insecure;
@@ -32,6 +34,7 @@ struct options {
 	uint32_t heartbeat_ms;
 	uint32_t suspect_after;
 	uint32_t forget_after_ms;
+	uint32_t takeover_ms;
 	struct server_limits limits;
 };
 
@@ -41,6 +44,18 @@ static const struct opt_def manager_opt_defs[] = {
 	{.name = "listen", .short_name = 'l', .type = OPT_ADDR, F(listen),
 	 .metavar = "ADDR",
 	 .help = "where nodes reach the manager (tcp://HOST:PORT), required"},
+	{.name = "managers", .type = OPT_ADDR_LIST, F(managers),
+	 .max = MGR_MAX_MANAGERS, .metavar = "ADDR,ADDR...",
+	 .help = "every manager of the cluster, in the order the nodes are "
+		 "given them (-o manager=), this one's --listen address among "
+		 "them, spelled the same; it is active while no manager before "
+		 "it answers, else a standby; off by default: the only "
+		 "manager"},
+	{.name = "takeover-after", .type = OPT_MS, F(takeover_ms),
+	 .min = 10, .max = 3600000, .metavar = "MS",
+	 .help = "with --managers: how long every manager before this one "
+		 "must stay silent before it becomes active; twice "
+		 "--heartbeat-ms unless given"},
 	OPTS_ROWS_KEY(struct options),
 	{.name = "heartbeat-ms", .type = OPT_MS, F(heartbeat_ms),
 	 .min = 10, .max = 3600000, .metavar = "MS",
@@ -71,7 +86,9 @@ static const struct opts_spec manager_opts = {
 	.about =
 		"The cmpfs cluster manager: registry of nodes, free counts and "
 		"liveness (alive, suspect, left: information only, the manager "
-		"never frees data). SIGTERM or SIGINT shuts it down.",
+		"never frees data). With --managers, one of several: a standby "
+		"takes over when the active one stops answering. SIGTERM or "
+		"SIGINT shuts it down.",
 	.opts = manager_opt_defs,
 	.nopts = ARRAY_SIZE(manager_opt_defs),
 };
@@ -94,6 +111,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (o->key_path && o->insecure)
 		return opts_error(&manager_opts, "insecure",
 				  "excludes --key (see --help)");
+	if (o->takeover_ms && !o->managers)
+		return opts_error(&manager_opts, "takeover-after",
+				  "needs --managers (see --help)");
 	return 0;
 }
 
@@ -156,6 +176,8 @@ static int run(const struct options *o)
 		.suspect_after = o->suspect_after,
 		.forget_after_ms = o->forget_after_ms,
 		.limits = &o->limits,
+		.managers = o->managers,
+		.takeover_ms = o->takeover_ms,
 	};
 	m = manager_create(&mc);
 	if (!m || !start_metrics(o, m, &ms)) {
@@ -165,10 +187,12 @@ static int run(const struct options *o)
 		return 1;
 	}
 	log_info("cmp-manager %s listening on %s (%s), heartbeat %u ms, "
-		 "suspect after %u missed, forgotten after %u s",
+		 "suspect after %u missed, forgotten after %u s%s%s",
 		 CMP_VERSION, manager_addr(m),
 		 o->key_path ? "cluster key" : "INSECURE, no key",
-		 o->heartbeat_ms, o->suspect_after, o->forget_after_ms / 1000);
+		 o->heartbeat_ms, o->suspect_after, o->forget_after_ms / 1000,
+		 o->managers ? "; managers " : "",
+		 o->managers ? o->managers : "");
 	cmp_detach_done(0, -1);
 
 	sig = auth_wait_for_stop(&set, kr);

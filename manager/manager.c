@@ -6,7 +6,8 @@
  * misses heartbeats (the liveness thread), LEFT when it sends LEAVE, ALIVE
  * again when it registers or a late heartbeat arrives. Each change goes to
  * every other ALIVE node as a NODE_STATE push: information only, nobody
- * frees anything on the manager's word.
+ * frees anything on the manager's word. A standby (peers.c) answers only
+ * ROLE; everything else a node asks gets status STANDBY.
  *
  * Lock order: manager.lock, then a connection's write mutex is never taken
  * under it: pushes happen after unlocking, on references taken under it.
@@ -158,6 +159,8 @@ static void log_refusal(struct server_conn *sc,
 /* What the registry found under a new registration's id, for the log. */
 static const char *prior_text(const struct registry_prior *p)
 {
+	if (p->adopted)
+		return " (again, after the switch of managers)";
 	if (p->stale_conn)
 		return " (replacing its connection that still looked open)";
 	if (p->state == MGR_NODE_SUSPECT)
@@ -188,8 +191,12 @@ static int enter(struct manager *m, struct server_conn *sc,
 	int ret;
 
 	memset(nw, 0, sizeof(*nw));
+	memset(prior, 0, sizeof(*prior));
 	pthread_mutex_lock(&m->lock);
-	ret = registry_register(m->reg, reg, sc, cmp_now_ns(), prior);
+	/* a standby now (it stepped down since handle() looked) */
+	ret = manager_standby_locked(m)
+		      ? -EREMOTE
+		      : registry_register(m->reg, reg, sc, cmp_now_ns(), prior);
 	bs = registry_block_size(m->reg);
 	if (ret == 0 && prior->stale_conn)
 		server_conn_get(prior->stale_conn);
@@ -198,7 +205,7 @@ static int enter(struct manager *m, struct server_conn *sc,
 		gather_locked(m, reg->node, nw);
 	nw->live = registry_live_count(m->reg);
 	pthread_mutex_unlock(&m->lock);
-	if (ret < 0)
+	if (ret < 0 && ret != -EREMOTE)
 		log_refusal(sc, reg, ret, bs);
 	return ret;
 }
@@ -345,8 +352,21 @@ static int op_find_free(struct manager *m, struct server_conn *sc,
 static const op_fn ops[WIRE_OP_MAX] = {
 	[WIRE_OP_REGISTER] = op_register,   [WIRE_OP_HEARTBEAT] = op_heartbeat,
 	[WIRE_OP_FIND_FREE] = op_find_free, [WIRE_OP_NODES] = manager_op_nodes,
-	[WIRE_OP_LEAVE] = op_leave,
+	[WIRE_OP_LEAVE] = op_leave,	    [WIRE_OP_ROLE] = manager_op_role,
 };
+
+/* A standby answers ROLE only: the rest belongs to the active manager. */
+static bool refused_as_standby(struct manager *m, unsigned int op)
+{
+	bool standby;
+
+	if (op == WIRE_OP_ROLE)
+		return false;
+	pthread_mutex_lock(&m->lock);
+	standby = manager_standby_locked(m);
+	pthread_mutex_unlock(&m->lock);
+	return standby;
+}
 
 static int handle(void *ctx, struct server_conn *sc, const struct wire_hdr *h)
 {
@@ -358,11 +378,15 @@ static int handle(void *ctx, struct server_conn *sc, const struct wire_hdr *h)
 	if (h->op < WIRE_OP_MAX)
 		atomic_fetch_add_explicit(&m->requests[h->op], 1,
 					  memory_order_relaxed);
-	if (h->op >= WIRE_OP_MAX || !ops[h->op]) {
+	if (h->op >= WIRE_OP_MAX || !ops[h->op] ||
+	    refused_as_standby(m, h->op)) {
 		ret = server_skip_payload(sc, h);
 		if (ret < 0)
 			return ret;
-		return manager_reply_status(sc, h, -EOPNOTSUPP);
+		return manager_reply_status(sc, h,
+					    h->op < WIRE_OP_MAX && ops[h->op]
+						    ? -EREMOTE
+						    : -EOPNOTSUPP);
 	}
 	return ops[h->op](m, sc, h);
 }
@@ -395,7 +419,13 @@ static void on_close(void *ctx, struct server_conn *sc)
 static void log_change(const struct manager *m, const struct registry_change *c,
 		       const struct news *nw)
 {
-	if (c->state == MGR_NODE_SUSPECT)
+	if (c->state == MGR_NODE_SUSPECT && c->adopted)
+		log_warn("manager: node %u suspect: it did not register after "
+			 "the switch of managers (no heartbeat for %llu ms); "
+			 "telling %zu nodes, %zu alive",
+			 c->node, (unsigned long long)c->silent_ms, nw->nto,
+			 nw->live);
+	else if (c->state == MGR_NODE_SUSPECT)
 		log_warn("manager: node %u suspect: no heartbeat for %llu ms; "
 			 "telling %zu nodes, %zu alive",
 			 c->node, (unsigned long long)c->silent_ms, nw->nto,
@@ -438,10 +468,32 @@ static bool tick(struct manager *m)
 	return true;
 }
 
+/* The liveness thread's period. */
+static uint32_t tick_ms(const struct manager *m)
+{
+	return MAX(m->heartbeat_ms / 4, 5u);
+}
+
+void manager_step(struct manager *m)
+{
+	uint64_t now = cmp_now_ns();
+
+	if (!m->stepped || now < m->tick_at)
+		return;
+	m->tick_at = now + (uint64_t)tick_ms(m) * 1000000ull;
+	tick(m);
+}
+
+void manager_requests(struct manager *m, uint64_t *counts)
+{
+	for (unsigned int op = 0; op < WIRE_OP_MAX; op++)
+		counts[op] = atomic_load(&m->requests[op]);
+}
+
 static void *ticker(void *arg)
 {
 	struct manager *m = arg;
-	uint32_t period = MAX(m->heartbeat_ms / 4, 5u);
+	uint32_t period = tick_ms(m);
 	struct timespec ts;
 
 	while (tick(m)) {
@@ -455,6 +507,43 @@ static void *ticker(void *arg)
 		pthread_mutex_unlock(&m->lock);
 	}
 	return NULL;
+}
+
+/* Stops and joins the liveness thread and the watcher of the peers. */
+static void stop_threads(struct manager *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_broadcast(&m->stop_cond);
+	pthread_cond_broadcast(&m->heard);
+	pthread_mutex_unlock(&m->lock);
+	if (!m->stepped)
+		pthread_join(m->ticker, NULL);
+	manager_peers_stop(m);
+}
+
+/*
+ * The liveness thread and the watcher of the peers; -errno, logged. In
+ * stepped mode none: manager_step() ticks, and no other manager is
+ * watched (the simulator runs one).
+ */
+static int start_threads(struct manager *m)
+{
+	int ret;
+
+	m->stepped = cmp_stepped();
+	if (m->stepped)
+		return 0;
+	ret = -pthread_create(&m->ticker, NULL, ticker, m);
+	if (ret < 0) {
+		log_error("manager: cannot start the liveness thread: %s",
+			  strerror(-ret));
+		return ret;
+	}
+	ret = manager_peers_start(m);
+	if (ret < 0)
+		stop_threads(m);
+	return ret;
 }
 
 /* Heartbeat and suspect delays (defaults filled in), and this run's epoch. */
@@ -496,6 +585,7 @@ struct manager *manager_create(const struct manager_config *cfg)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
+	m->keyring = cfg->keyring;
 	set_timing(m, cfg);
 	rc = (struct registry_config){.heartbeat_ms = m->heartbeat_ms,
 				      .suspect_after = m->suspect_after,
@@ -509,6 +599,10 @@ struct manager *manager_create(const struct manager_config *cfg)
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	init_conds(m);
+	ret = manager_peers_init(m, cfg->managers, cfg->listen_addr,
+				 cfg->takeover_ms);
+	if (ret < 0)
+		goto err_destroy_registry;
 	sc.ctx = m;
 	if (cfg->limits)
 		sc.limits = *cfg->limits;
@@ -517,17 +611,15 @@ struct manager *manager_create(const struct manager_config *cfg)
 		ret = -errno; /* logged by the server */
 		goto err_destroy_registry;
 	}
-	ret = -pthread_create(&m->ticker, NULL, ticker, m);
-	if (ret < 0) {
-		log_error("manager: cannot start the liveness thread: %s",
-			  strerror(-ret));
+	ret = start_threads(m);
+	if (ret < 0)
 		goto err_destroy_server;
-	}
 	return m;
 
 err_destroy_server:
 	server_destroy(m->srv);
 err_destroy_registry:
+	manager_peers_finish(m);
 	pthread_cond_destroy(&m->heard);
 	pthread_cond_destroy(&m->stop_cond);
 	pthread_mutex_destroy(&m->lock);
@@ -547,14 +639,10 @@ void manager_destroy(struct manager *m)
 {
 	if (!m)
 		return;
-	pthread_mutex_lock(&m->lock);
-	m->stopping = true;
-	pthread_cond_broadcast(&m->stop_cond);
-	pthread_cond_broadcast(&m->heard);
-	pthread_mutex_unlock(&m->lock);
-	pthread_join(m->ticker, NULL);
+	stop_threads(m);
 	/* closing connections runs on_close, which still uses the registry */
 	server_destroy(m->srv);
+	manager_peers_finish(m);
 	pthread_cond_destroy(&m->heard);
 	pthread_cond_destroy(&m->stop_cond);
 	pthread_mutex_destroy(&m->lock);

@@ -4,8 +4,10 @@
  * server (include/cmp/server.h), plus a liveness thread that marks nodes
  * SUSPECT when they miss heartbeats and forgets the long gone. Every state
  * change (include/cmp/mgr.h) is pushed as NODE_STATE to every other ALIVE
- * node, as information only. Kept apart from main.c so tests run a real
- * manager in-process over mem:// addresses.
+ * node, as information only. One of several managers also watches the
+ * others and is active or a standby (include/cmp/mgr.h, "Several
+ * managers"). Kept apart from main.c so tests run real managers
+ * in-process over mem:// addresses.
  *
  * Threads: manager_create() starts the server's threads and the liveness
  * thread; manager_destroy() stops and joins them all. The registry is
@@ -35,9 +37,22 @@ struct manager_config {
 	uint64_t forget_after_ms;
 	/* connection limits (include/cmp/server.h); NULL: the defaults */
 	const struct server_limits *limits;
+	/*
+	 * Every manager of the cluster in rank order, separated by commas,
+	 * listen_addr among them spelled the same; NULL: the only one.
+	 */
+	const char *managers;
+	/*
+	 * With managers: how long no manager ranked before this one may
+	 * stay silent before it becomes active; 0: twice heartbeat_ms.
+	 */
+	uint32_t takeover_ms;
 };
 
-/* Starts the manager; NULL with errno set (the cause is logged). */
+/*
+ * Starts the manager (a standby, with a list, until its watcher has asked
+ * the others); NULL with errno set (the cause is logged).
+ */
 struct manager *manager_create(const struct manager_config *cfg);
 /* The bound listen address; owned by m. */
 const char *manager_addr(const struct manager *m);
@@ -48,5 +63,15 @@ struct metrics_out;
  */
 void manager_collect_metrics(void *ctx, struct metrics_out *out);
 void manager_destroy(struct manager *m);
+
+/*
+ * For the simulator (tools/cmp-sim). manager_step(): in stepped mode
+ * (include/cmp/util.h) manager_create() starts no liveness thread, and
+ * this does its work when it is due (every heartbeat/4): nodes silent
+ * too long become SUSPECT and the others are told. manager_requests():
+ * requests served so far, by opcode (counts[WIRE_OP_MAX], wire.h).
+ */
+void manager_step(struct manager *m);
+void manager_requests(struct manager *m, uint64_t *counts);
 
 #endif

@@ -4,8 +4,8 @@
  * the nodes by state, every listed node's capacity, lists, traffic totals
  * and the age of its numbers as of its last heartbeat (no snapshot is
  * taken for a scrape: a scrape every few seconds would make every node
- * heartbeat that often), the requests served by type, and the connection
- * server's counters.
+ * heartbeat that often), the requests served by type, its role among
+ * several managers, and the connection server's counters.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,14 +146,23 @@ void manager_collect_metrics(void *ctx, struct metrics_out *out)
 	struct manager *m = ctx;
 	struct mgr_node_info *n = calloc(PROTO_MGR_MAX_NODES, sizeof(*n));
 	struct server_stats st;
+	uint32_t takeovers;
 	size_t count = 0;
+	bool active;
 
-	if (n) {
-		pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->lock);
+	if (n)
 		count = registry_nodes(m->reg, cmp_now_ns(), n,
 				       PROTO_MGR_MAX_NODES);
-		pthread_mutex_unlock(&m->lock);
-	}
+	active = !manager_standby_locked(m);
+	takeovers = m->takeovers;
+	pthread_mutex_unlock(&m->lock);
+	metrics_add(out, METRICS_GAUGE, P "active",
+		    "1 while this manager is the active one (0: a standby)",
+		    NULL, 0, active);
+	metrics_add(out, METRICS_COUNTER, P "takeovers_total",
+		    "times this manager went from standby to active", NULL, 0,
+		    takeovers);
 	add_states(out, n, count);
 	add_nodes(out, n, count);
 	free(n);

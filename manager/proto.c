@@ -125,6 +125,20 @@ struct wire_leave {
 } __attribute__((packed));
 _Static_assert(sizeof(struct wire_leave) == PROTO_MGR_LEAVE_SIZE, "wire_leave");
 
+struct wire_role {
+	uint8_t role;
+	uint8_t rank;
+	uint16_t pad;
+	uint32_t alive;
+	uint32_t takeovers;
+	uint32_t copied;
+	uint64_t epoch;
+	uint64_t since_ms;
+	char defers_to[PROTO_MGR_ADDR_LEN]; /* all zero: none */
+	uint64_t copied_ms;
+} __attribute__((packed));
+_Static_assert(sizeof(struct wire_role) == PROTO_MGR_ROLE_SIZE, "wire_role");
+
 const char *mgr_kind_name(unsigned int kind)
 {
 	switch (kind) {
@@ -148,6 +162,38 @@ const char *mgr_node_state_name(unsigned int state)
 		return "left";
 	default:
 		return "?";
+	}
+}
+
+const char *mgr_role_name(unsigned int role)
+{
+	switch (role) {
+	case MGR_ROLE_ACTIVE:
+		return "active";
+	case MGR_ROLE_STANDBY:
+		return "standby";
+	default:
+		return "?";
+	}
+}
+
+int mgr_split_managers(const char *list, char (*out)[MGR_MANAGER_ADDR_LEN],
+		       size_t max)
+{
+	size_t n = 0;
+
+	if (!list || !*list)
+		return -EINVAL;
+	for (const char *s = list;; s++) {
+		size_t len = strcspn(s, ",");
+
+		if (!len || len >= MGR_MANAGER_ADDR_LEN || n == max)
+			return -EINVAL;
+		memcpy(out[n], s, len);
+		out[n++][len] = '\0';
+		s += len;
+		if (!*s)
+			return (int)n;
 	}
 }
 
@@ -629,5 +675,55 @@ int proto_mgr_leave_decode(const void *buf, size_t len,
 	out->node = le32toh(w.node);
 	if (!out->node || w.reserved)
 		return -EBADMSG;
+	return 0;
+}
+
+int proto_mgr_role_encode(const struct proto_mgr_role *in, void *buf,
+			  size_t cap)
+{
+	struct wire_role w = {0};
+
+	if (cap < sizeof(w))
+		return -EMSGSIZE;
+	if ((in->role != MGR_ROLE_ACTIVE && in->role != MGR_ROLE_STANDBY) ||
+	    in->rank >= MGR_MAX_MANAGERS || !in->epoch ||
+	    (!in->copied && in->copied_ms) ||
+	    (in->defers_to[0] && addr_put(w.defers_to, in->defers_to) < 0))
+		return -EINVAL;
+	w.role = in->role;
+	w.rank = in->rank;
+	w.alive = htole32(in->alive);
+	w.takeovers = htole32(in->takeovers);
+	w.copied = htole32(in->copied);
+	w.copied_ms = htole64(in->copied_ms);
+	w.epoch = htole64(in->epoch);
+	w.since_ms = htole64(in->since_ms);
+	memcpy(buf, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int proto_mgr_role_decode(const void *buf, size_t len,
+			  struct proto_mgr_role *out)
+{
+	struct wire_role w;
+
+	if (len != sizeof(w))
+		return -EBADMSG;
+	memcpy(&w, buf, sizeof(w));
+	out->role = w.role;
+	out->rank = w.rank;
+	out->alive = le32toh(w.alive);
+	out->takeovers = le32toh(w.takeovers);
+	out->copied = le32toh(w.copied);
+	out->copied_ms = le64toh(w.copied_ms);
+	out->epoch = le64toh(w.epoch);
+	out->since_ms = le64toh(w.since_ms);
+	if ((w.role != MGR_ROLE_ACTIVE && w.role != MGR_ROLE_STANDBY) ||
+	    w.rank >= MGR_MAX_MANAGERS || w.pad || !out->epoch ||
+	    (!out->copied && out->copied_ms) ||
+	    (!zero(w.defers_to, sizeof(w.defers_to)) &&
+	     !wire_addr_valid(w.defers_to)))
+		return -EBADMSG;
+	addr_get(out->defers_to, w.defers_to);
 	return 0;
 }

@@ -27,6 +27,8 @@ struct node {
 	uint64_t incarnation;
 	uint64_t last_ns;  /* last registration or heartbeat */
 	uint64_t state_ns; /* when it entered its state */
+	/* adopted and not registered here yet: SUSPECT after; else 0 */
+	uint64_t rejoin_by_ns;
 	/* registration connection while open: ALIVE, or SUSPECT by silence */
 	void *conn;
 	char addr[PROTO_MGR_ADDR_LEN];
@@ -122,6 +124,7 @@ static int look_back(struct node *n, const struct proto_mgr_register *reg,
 {
 	prior->state = n->state;
 	prior->same_process = n->incarnation == reg->incarnation;
+	prior->adopted = n->rejoin_by_ns != 0;
 	if (!n->conn || n->conn == conn)
 		return 0;
 	/* another process claims a live id: a duplicate, or a restart */
@@ -171,6 +174,62 @@ int registry_register(struct registry *r, const struct proto_mgr_register *reg,
 	n->conn = conn;
 	memcpy(n->addr, reg->addr, sizeof(n->addr));
 	return 0;
+}
+
+static uint64_t ago(uint64_t now_ns, uint64_t ms)
+{
+	return now_ns > ms * MS ? now_ns - ms * MS : 0;
+}
+
+/* One node of another manager's list, as it was there. */
+static void adopt_one(struct registry *r, struct node *n,
+		      const struct mgr_node_info *in, uint64_t now_ns,
+		      uint64_t rejoin_by_ns)
+{
+	memset(n, 0, sizeof(*n));
+	n->id = in->node;
+	n->kind = in->kind;
+	n->state = in->state;
+	n->block_size = in->block_size;
+	n->capacity = in->capacity;
+	n->counts = in->counts;
+	n->traffic = in->traffic;
+	n->last_ns = ago(now_ns, in->age_ms);
+	n->state_ns = ago(now_ns, in->since_ms);
+	if (n->state == MGR_NODE_ALIVE)
+		n->rejoin_by_ns = MAX(rejoin_by_ns, 1);
+	memcpy(n->addr, in->addr, sizeof(n->addr));
+	if (!r->block_size)
+		r->block_size = in->block_size;
+}
+
+size_t registry_adopt(struct registry *r, const struct mgr_node_info *info,
+		      size_t n, uint64_t now_ns, uint64_t rejoin_by_ns)
+{
+	size_t added = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct node *slot;
+
+		if (find(r, info[i].node) || r->count >= r->cfg.max_nodes)
+			continue;
+		slot = &r->nodes[r->count++];
+		adopt_one(r, slot, &info[i], now_ns, rejoin_by_ns);
+		added++;
+	}
+	return added;
+}
+
+size_t registry_clear(struct registry *r, void **conns, size_t max)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < r->count; i++)
+		if (r->nodes[i].conn && k < max)
+			conns[k++] = r->nodes[i].conn;
+	r->count = 0;
+	r->block_size = 0;
+	return k;
 }
 
 int registry_heartbeat(struct registry *r, const struct proto_mgr_heartbeat *hb,
@@ -245,7 +304,18 @@ static void note(struct registry_change *out, size_t max, size_t k,
 		.state = state,
 		.old_state = n->state,
 		.silent_ms = since(n->last_ns, now_ns) / MS,
+		.adopted = n->rejoin_by_ns != 0,
 	};
+}
+
+/* ALIVE and silent too long, or adopted and not back by its deadline. */
+static bool silent(const struct node *n, uint64_t limit, uint64_t now_ns)
+{
+	if (n->state != MGR_NODE_ALIVE)
+		return false;
+	if (n->rejoin_by_ns)
+		return now_ns > n->rejoin_by_ns;
+	return since(n->last_ns, now_ns) > limit;
 }
 
 size_t registry_expire(struct registry *r, uint64_t now_ns,
@@ -264,11 +334,11 @@ size_t registry_expire(struct registry *r, uint64_t now_ns,
 			*n = r->nodes[--r->count];
 			continue;
 		}
-		if (n->state == MGR_NODE_ALIVE &&
-		    since(n->last_ns, now_ns) > limit) {
+		if (silent(n, limit, now_ns)) {
 			note(out, max, k++, n, MGR_NODE_SUSPECT, now_ns);
 			set_state(n, MGR_NODE_SUSPECT, now_ns);
 			n->promised = 0;
+			n->rejoin_by_ns = 0;
 		}
 		i++;
 	}
@@ -305,8 +375,8 @@ size_t registry_find_free(struct registry *r,
 	for (i = 0; i < r->count; i++) {
 		struct node *nd = &r->nodes[i];
 
-		if (nd->state == MGR_NODE_ALIVE && nd->id != q->node &&
-		    hint(nd))
+		if (nd->state == MGR_NODE_ALIVE && nd->conn &&
+		    nd->id != q->node && hint(nd))
 			cand[n++] = nd;
 	}
 	qsort(cand, n, sizeof(cand[0]), tier_cmp);
@@ -371,7 +441,7 @@ size_t registry_unheard(const struct registry *r, uint64_t since_ns)
 	size_t i, n = 0;
 
 	for (i = 0; i < r->count; i++)
-		n += r->nodes[i].state == MGR_NODE_ALIVE &&
+		n += r->nodes[i].state == MGR_NODE_ALIVE && r->nodes[i].conn &&
 		     r->nodes[i].last_ns < since_ns;
 	return n;
 }
@@ -392,7 +462,7 @@ size_t registry_live_conns(const struct registry *r, uint32_t except,
 	size_t i, n = 0;
 
 	for (i = 0; i < r->count && n < max; i++)
-		if (r->nodes[i].state == MGR_NODE_ALIVE &&
+		if (r->nodes[i].state == MGR_NODE_ALIVE && r->nodes[i].conn &&
 		    r->nodes[i].id != except)
 			out[n++] = r->nodes[i].conn;
 	return n;

@@ -14,6 +14,11 @@
  * but the table entry of a node silent for forget_after (SUSPECT) or
  * left_keep (LEFT).
  *
+ * A manager that takes over from another adopts that one's list
+ * (registry_adopt()): its nodes are listed as they were, those ALIVE with
+ * no connection yet. Such a node is offered to nobody until it registers
+ * here, and becomes SUSPECT if it has not by its rejoin deadline.
+ *
  * Not thread-safe: the manager serializes calls with its own lock.
  * Memory: the registry owns its entries; out arrays belong to the caller.
  */
@@ -47,6 +52,7 @@ struct registry_change {
 	uint8_t state;	    /* MGR_NODE_SUSPECT, or 0: dropped from the table */
 	uint8_t old_state;  /* for a drop: SUSPECT or LEFT */
 	uint64_t silent_ms; /* since its last registration or heartbeat */
+	bool adopted;	    /* adopted, and did not register by its deadline */
 };
 
 /* What a registration found under its id. */
@@ -58,6 +64,7 @@ struct registry_prior {
 	 */
 	void *stale_conn;
 	bool same_process; /* same incarnation as before */
+	bool adopted;	   /* listed by registry_adopt(), not registered yet */
 };
 
 struct registry *registry_create(const struct registry_config *cfg);
@@ -75,6 +82,21 @@ void registry_destroy(struct registry *r);
 int registry_register(struct registry *r, const struct proto_mgr_register *reg,
 		      void *conn, uint64_t now_ns,
 		      struct registry_prior *prior);
+/*
+ * Lists the nodes of another manager's list (info[0..n)) that are not
+ * listed here, in the state they had there; the cluster's block size is
+ * theirs when none is known yet. ALIVE ones wait for their registration
+ * until rejoin_by_ns (registry_expire()). Returns how many were added
+ * (the table may be full).
+ */
+size_t registry_adopt(struct registry *r, const struct mgr_node_info *info,
+		      size_t n, uint64_t now_ns, uint64_t rejoin_by_ns);
+/*
+ * Forgets every node (a manager stepping down). Stores in conns (up to
+ * max) the registration connections it held, which the caller closes;
+ * returns how many there were.
+ */
+size_t registry_clear(struct registry *r, void **conns, size_t max);
 /*
  * Records a heartbeat that came on connection conn. A SUSPECT node whose
  * registration connection that is becomes ALIVE again (*revived set).
@@ -100,7 +122,8 @@ int registry_conn_closed(struct registry *r, uint32_t node, const void *conn,
 /*
  * Marks SUSPECT every ALIVE node whose last heartbeat is older than
  * suspect_after * heartbeat_ms (its connection stays registered: a late
- * heartbeat there revives it), and drops nodes SUSPECT for longer than
+ * heartbeat there revives it) and every adopted one that did not register
+ * by its rejoin deadline, and drops nodes SUSPECT for longer than
  * forget_after or LEFT for longer than left_keep. Stores up to max changes
  * in out and returns how many there were (may exceed max: the rest happen
  * unreported).
@@ -108,10 +131,10 @@ int registry_conn_closed(struct registry *r, uint32_t node, const void *conn,
 size_t registry_expire(struct registry *r, uint64_t now_ns,
 		       struct registry_change *out, size_t max);
 /*
- * Where to find q->want free blocks: ALIVE nodes other than q->node with
- * free blocks, compute nodes first, memservers last, most free first
- * within a tier. Blocks pointed at are held back from later answers until
- * the provider's next heartbeat, so concurrent requesters spread out.
+ * Where to find q->want free blocks: ALIVE nodes registered here other
+ * than q->node with free blocks, compute nodes first, memservers last, most
+ * free first within a tier. Blocks pointed at are held back from later answers
+ * until the provider's next heartbeat, so concurrent requesters spread out.
  * Returns the number of entries stored (<= max).
  */
 size_t registry_find_free(struct registry *r,
@@ -127,12 +150,18 @@ size_t registry_nodes(const struct registry *r, uint64_t now_ns,
 size_t registry_nodes_since(const struct registry *r, uint64_t now_ns,
 			    uint64_t since_ns, struct mgr_node_info *out,
 			    size_t max);
-/* ALIVE nodes not heard from since since_ns (a snapshot's wait). */
+/*
+ * ALIVE nodes registered here not heard from since since_ns (a
+ * snapshot's wait).
+ */
 size_t registry_unheard(const struct registry *r, uint64_t since_ns);
 /* One node's entry; false when the id is not listed. */
 bool registry_node(const struct registry *r, uint32_t node, uint64_t now_ns,
 		   struct mgr_node_info *out);
-/* The connections of ALIVE nodes other than except; returns the count. */
+/*
+ * The connections of ALIVE nodes other than except (adopted ones have
+ * none yet); returns the count.
+ */
 size_t registry_live_conns(const struct registry *r, uint32_t except,
 			   void **out, size_t max);
 /* ALIVE nodes now. */

@@ -49,9 +49,11 @@ struct ms_options {
 /* clang-format off */
 #define F(m) OPT_FIELD(struct ms_options, m)
 static const struct opt_def ms_opt_defs[] = {
-	{.name = "manager", .short_name = 'm', .type = OPT_ADDR, F(manager),
-	 .metavar = "ADDR",
-	 .help = "cmp-manager to register with (tcp://HOST:PORT), required"},
+	{.name = "manager", .short_name = 'm', .type = OPT_ADDR_LIST,
+	 F(manager), .max = MGR_MAX_MANAGERS, .metavar = "ADDR[,ADDR...]",
+	 .help = "cmp-manager to register with (tcp://HOST:PORT), required; "
+		 "several, comma-separated in the cluster's order: the first "
+		 "that takes it, another when that one stops answering"},
 	{.name = "listen", .short_name = 'l', .type = OPT_ADDR, F(listen),
 	 .metavar = "ADDR",
 	 .help = "address owners connect to (tcp://HOST:PORT; port 0 picks "
@@ -86,8 +88,8 @@ static const struct opt_def ms_opt_defs[] = {
 
 static const struct opts_spec ms_opts = {
 	.prog = "cmp-memserver",
-	.usage = "cmp-memserver --manager ADDR --listen ADDR (--key FILE | "
-		 "--insecure)\n"
+	.usage = "cmp-memserver --manager ADDR[,ADDR...] --listen ADDR\n"
+		 "              (--key FILE | --insecure)\n"
 		 "              (--store FILE --size SIZE | --ram SIZE) "
 		 "[OPTIONS]",
 	.about = "Offers file- or RAM-backed blocks to the cmpfs pool as its "
@@ -204,12 +206,8 @@ static int start_metrics(struct memserver *ms)
 static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 {
 	struct memserver *ms = ctx;
-	uint32_t total = ms_store_total(ms->store);
-	uint32_t nfree = ms_store_free_count(ms->store);
 
-	memset(out, 0, sizeof(*out));
-	out->free = nfree;
-	out->rll = total - nfree;
+	ms_store_mgr_counts(ms->store, out);
 }
 
 static uint32_t random_node_id(void)
@@ -259,7 +257,7 @@ static int start_mgr(struct memserver *ms, struct auth_keyring *kr)
 		log_warn("no manager at %s yet (%s): serving, but owners find "
 			 "this memserver only once it has registered; "
 			 "retrying every %d s",
-			 ms->opts->manager, strerror(-ret),
+			 ms->opts->manager, mgr_strerror(ret),
 			 MGR_RETRY_MS / 1000);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmp/log.h"
+#include "cmp/mgr.h"
 #include "cmp/util.h"
 #include "store.h"
 
@@ -234,3 +235,13 @@ const struct peer_store_ops ms_store_ops = {
 	.counts = store_counts,
 	.region = store_region,
 };
+
+void ms_store_mgr_counts(struct ms_store *s, struct proto_mgr_counts *out)
+{
+	uint32_t total = ms_store_total(s);
+	uint32_t nfree = ms_store_free_count(s);
+
+	memset(out, 0, sizeof(*out));
+	out->free = nfree;
+	out->rll = total - nfree;
+}

@@ -32,6 +32,9 @@ void ms_store_destroy(struct ms_store *s);
 
 uint32_t ms_store_total(struct ms_store *s);
 uint32_t ms_store_free_count(struct ms_store *s);
+struct proto_mgr_counts;
+/* What the memserver's heartbeats say: free blocks, and lent ones (RLL). */
+void ms_store_mgr_counts(struct ms_store *s, struct proto_mgr_counts *out);
 
 extern const struct peer_store_ops ms_store_ops;
 

@@ -1,45 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * What a node may lend and borrow (pool_set_caps()): how many blocks
- * pool_lend() gives, which is also what the manager is offered, and the
- * borrowing every move out of our data goes through.
+ * What a node may lend and borrow (pool_set_caps()): the cap on lending is
+ * kept where the pool says what it would lend (cmp.c, lendable_locked()),
+ * the cap on borrowing here, on the borrowing every move out of our data
+ * goes through.
  */
 #include <errno.h>
 
 #include "cmp/util.h"
 #include "pool-internal.h"
-
-uint32_t pool_lendable_locked(const struct pool *p)
-{
-	uint64_t reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
-	uint64_t n;
-
-	/*
-	 * No loan while in debt (we would only have to move it on again),
-	 * and, while we use memory ourselves, not the reserve our own
-	 * allocations are kept in (or our evictor would take it back); no
-	 * more than our lending cap.
-	 */
-	if (p->no_lending || p->lists[POOL_LRL].count ||
-	    p->lists[POOL_FREE].count <= reserve)
-		return 0;
-	n = p->lists[POOL_FREE].count - reserve;
-	if (p->lend_max)
-		n = p->lists[POOL_RLL].count >= p->lend_max
-			    ? 0
-			    : MIN(n, p->lend_max - p->lists[POOL_RLL].count);
-	return (uint32_t)n;
-}
-
-uint32_t pool_lendable(struct pool *p)
-{
-	uint32_t n;
-
-	pthread_mutex_lock(&p->lock);
-	n = pool_lendable_locked(p);
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
 
 void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max)
 {

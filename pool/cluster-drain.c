@@ -105,6 +105,11 @@ static int wait_confirmed(struct cluster *c, uint64_t end)
 
 	peer_notices_all_due(c->peer);
 	cluster_notices_due(c);
+	if (cmp_stepped()) {
+		/* nobody answers while we wait: send them, look once */
+		cluster_notifier_step(c);
+		return peer_forwarding(c->peer) ? -ETIMEDOUT : 0;
+	}
 	while (peer_forwarding(c->peer)) {
 		if (cmp_now_ns() > end)
 			return -ETIMEDOUT;

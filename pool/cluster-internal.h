@@ -53,6 +53,10 @@ struct cluster {
 	pthread_mutex_t nlock;
 	pthread_cond_t nwake;
 	bool notifier_running, nstop, nkick;
+	/* stepped mode: no notifier thread; cluster_notifier_step() */
+	bool nstepped;
+	uint64_t nnext;	   /* its next look without a kick (nlock) */
+	uint64_t lease_at; /* stepped: the peer's next lease check */
 
 	/* the drainer: cmpctl drain in the background (dlock) */
 	pthread_t drainer;
@@ -87,6 +91,8 @@ void cluster_notices_due(void *ctx);
 /* The notifier thread (after the peer service exists; before it goes). */
 int cluster_notifier_start(struct cluster *c);
 void cluster_notifier_stop(struct cluster *c);
+/* Stepped mode: what the notifier would do now (kicked, or its poll). */
+void cluster_notifier_step(struct cluster *c);
 
 /* cluster-drain.c */
 

@@ -184,6 +184,22 @@ static void *notifier_main(void *arg)
 	return NULL;
 }
 
+void cluster_notifier_step(struct cluster *c)
+{
+	uint64_t now = cmp_now_ns();
+	bool due;
+
+	pthread_mutex_lock(&c->nlock);
+	due = c->nstepped && (c->nkick || now >= c->nnext);
+	if (due) {
+		c->nkick = false;
+		c->nnext = now + NOTICE_POLL_MS * 1000000ull;
+	}
+	pthread_mutex_unlock(&c->nlock);
+	while (due && notify_pass(c))
+		;
+}
+
 int cluster_notifier_start(struct cluster *c)
 {
 	int ret;
@@ -191,6 +207,9 @@ int cluster_notifier_start(struct cluster *c)
 	pthread_mutex_init(&c->nlock, NULL);
 	cmp_cond_init_monotonic(&c->nwake);
 	c->nstop = false;
+	c->nstepped = cmp_stepped();
+	if (c->nstepped)
+		return 0;
 	ret = -pthread_create(&c->notifier, NULL, notifier_main, c);
 	if (ret) {
 		log_error("cluster: cannot start the notifier: %s",
@@ -205,6 +224,12 @@ int cluster_notifier_start(struct cluster *c)
 
 void cluster_notifier_stop(struct cluster *c)
 {
+	if (c->nstepped) {
+		c->nstepped = false;
+		pthread_cond_destroy(&c->nwake);
+		pthread_mutex_destroy(&c->nlock);
+		return;
+	}
 	if (!c->notifier_running)
 		return;
 	pthread_mutex_lock(&c->nlock);

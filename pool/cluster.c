@@ -248,8 +248,8 @@ static int op_borrow(void *ctx, struct pool_ref *out)
 
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
 {
-	struct mgr_node_info info[64];
 	char known[PROTO_BLOCK_ADDR_LEN];
+	struct mgr_node_info *info;
 	size_t n = 0;
 
 	if (addr && addr[0]) {
@@ -258,12 +258,16 @@ void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
 			remote_add_node(c->remote, node, addr);
 		return;
 	}
-	if (remote_node_addr(c->remote, node, known) == 0 ||
-	    mgr_client_nodes(c->mgr, info, ARRAY_SIZE(info), &n) < 0)
+	if (remote_node_addr(c->remote, node, known) == 0)
 		return;
+	/* every node the manager lists (a cluster of more than 64 too) */
+	info = calloc(PROTO_MGR_MAX_NODES, sizeof(*info));
+	if (info && mgr_client_nodes(c->mgr, info, PROTO_MGR_MAX_NODES, &n) < 0)
+		n = 0;
 	for (size_t i = 0; i < n; i++)
 		if (info[i].node == node && info[i].addr[0])
 			remote_add_node(c->remote, node, info[i].addr);
+	free(info);
 }
 
 static void op_borrowed(void *ctx, const struct pool_ref *r)
@@ -533,8 +537,12 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 
 	pool_get_counts(c->pool, &pc);
 	/*
-	 * what we would lend: nothing while we drain, leave or borrow, not
-	 * our reserve, no more than our lending cap
+	 * What we offer is what we would lend: nothing while we drain, leave
+	 * or borrow, never our reserve, no more than our
+	 * lending cap. (Offering all free blocks made the
+	 * manager name nodes that refuse, ahead of the memservers: with
+	 * enough nodes, the memservers were never named and allocations
+	 * failed while they were empty; cmp-sim.)
 	 */
 	out->free = pool_lendable(c->pool);
 	out->lll = pc.blocks[POOL_LLL];
@@ -729,24 +737,62 @@ void cluster_get_stats(struct cluster *c, struct cluster_stats *out)
 	out->suspects = rs.suspects;
 	out->reconciles = rs.reconciles;
 	out->node_id = c->node;
+	out->meta_bytes = pool_meta_bytes(c->pool) + peer_meta_bytes(c->peer) +
+			  remote_meta_bytes(c->remote, &out->provider_conns);
 }
 
-void cluster_destroy(struct cluster *c)
+/* How often the peer's leases are looked at in stepped mode. */
+#define LEASE_CHECK_NS 1000000000ull
+
+void cluster_step(struct cluster *c)
 {
-	if (!c)
+	uint64_t now = cmp_now_ns();
+
+	if (!cmp_stepped())
 		return;
+	mgr_client_step(c->mgr);
+	remote_keeper_step(c->remote);
+	cluster_notifier_step(c);
+	pool_helper_step(c->pool);
+	if (now >= c->lease_at) {
+		c->lease_at = now + LEASE_CHECK_NS;
+		peer_expire_leases(c->peer);
+	}
+}
+
+struct peer *cluster_peer(struct cluster *c)
+{
+	return c->peer;
+}
+
+/* The end of c; goodbye: a clean shutdown, else as after a crash. */
+static void teardown(struct cluster *c, bool goodbye)
+{
 	cluster_drain_stop(c, false);
 	pool_stop_cluster(c->pool);
 	cluster_notifier_stop(c);
-	/* a clean shutdown: our providers end our loans now, not at lease end
-	 */
-	remote_goodbye_all(c->remote);
-	/* and the manager shows us as left, not suspect */
-	mgr_client_leave(c->mgr);
+	if (goodbye) {
+		/* our providers end our loans now, not at lease end */
+		remote_goodbye_all(c->remote);
+		/* and the manager shows us as left, not suspect */
+		mgr_client_leave(c->mgr);
+	}
 	mgr_client_destroy(c->mgr);
 	peer_destroy(c->peer);
 	remote_destroy(c->remote);
 	cluster_drain_finish(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+void cluster_destroy(struct cluster *c)
+{
+	if (c)
+		teardown(c, true);
+}
+
+void cluster_abandon(struct cluster *c)
+{
+	if (c)
+		teardown(c, false);
 }

@@ -221,15 +221,17 @@ static uint32_t pick_lent_locked(struct pool *p)
 /*
  * Principle 3: a lent block moves on to a third node and its memory is
  * ours again. -ENOSPC when nothing we lend can move (or we lend nothing).
+ * any_free: a block freed meanwhile will do (an allocation; the evictor
+ * that works ahead wants one more free block, not one it has already).
  */
-static int reclaim_lent(struct pool *p, uint32_t *block)
+static int reclaim_lent(struct pool *p, uint32_t *block, bool any_free)
 {
 	int ret = -ENOSPC;
 	uint32_t b;
 
 	for (int i = 0; i < RECLAIM_TRIES; i++) {
 		pthread_mutex_lock(&p->lock);
-		b = take_free_locked(p);
+		b = any_free ? take_free_locked(p) : NIL;
 		if (b != NIL) {
 			pthread_mutex_unlock(&p->lock);
 			*block = b;
@@ -256,7 +258,7 @@ static int reclaim_lent(struct pool *p, uint32_t *block)
 	return ret;
 }
 
-int pool_make_room(struct pool *p, uint32_t *block)
+static int make_room(struct pool *p, uint32_t *block, bool any_free)
 {
 	int lent = -ENOSPC, own;
 	bool lends;
@@ -265,7 +267,7 @@ int pool_make_room(struct pool *p, uint32_t *block)
 	lends = p->lists[POOL_RLL].count > 0;
 	pthread_mutex_unlock(&p->lock);
 	if (lends && p->cops->move_lent) {
-		lent = reclaim_lent(p, block);
+		lent = reclaim_lent(p, block, any_free);
 		if (!lent)
 			return 0;
 	}
@@ -275,6 +277,11 @@ int pool_make_room(struct pool *p, uint32_t *block)
 		return 0;
 	/* a full cluster only when neither found room anywhere */
 	return own == -EIO || lent == -EIO ? -EIO : -ENOSPC;
+}
+
+int pool_make_room(struct pool *p, uint32_t *block)
+{
+	return make_room(p, block, true);
 }
 
 /*
@@ -402,7 +409,7 @@ uint32_t pool_pull_home(struct pool *p, uint32_t max)
 
 void pool_kick_helper_locked(struct pool *p)
 {
-	if (p->helper_running) {
+	if (p->helper_running || p->helper_stepped) {
 		p->helper_kick = true;
 		pthread_cond_signal(&p->helper_wake);
 	}
@@ -424,7 +431,8 @@ static void refill_free(struct pool *p)
 	}
 	while (!p->helper_stop && p->lists[POOL_FREE].count < p->high_wm) {
 		pthread_mutex_unlock(&p->lock);
-		if (pool_make_room(p, &b))
+		/* (a free block taken and put back would loop forever) */
+		if (make_room(p, &b, false))
 			return;
 		pthread_mutex_lock(&p->lock);
 		pool_list_push_head_locked(p, POOL_FREE, b);
@@ -462,7 +470,10 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 	pthread_mutex_lock(&p->lock);
 	p->cops = ops;
 	p->cctx = ctx;
+	p->helper_stepped = cmp_stepped();
 	pthread_mutex_unlock(&p->lock);
+	if (p->helper_stepped)
+		return 0;
 	p->helper_stop = false;
 	ret = -pthread_create(&p->helper, NULL, helper_main, p);
 	if (ret) {
@@ -477,8 +488,30 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 	return 0;
 }
 
+void pool_helper_step(struct pool *p)
+{
+	bool kicked;
+
+	pthread_mutex_lock(&p->lock);
+	kicked = p->helper_stepped && p->helper_kick;
+	p->helper_kick = false;
+	pthread_mutex_unlock(&p->lock);
+	if (!kicked)
+		return;
+	refill_free(p);
+	pool_pull_home(p, UINT32_MAX);
+	pool_exchange(p);
+}
+
 void pool_stop_cluster(struct pool *p)
 {
+	if (p->helper_stepped) {
+		pthread_mutex_lock(&p->lock);
+		p->helper_stepped = false;
+		p->cops = NULL;
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
 	if (!p->helper_running)
 		return;
 	pthread_mutex_lock(&p->lock);
@@ -492,6 +525,39 @@ void pool_stop_cluster(struct pool *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * Free blocks we would lend now (lock). No loan while in debt (we would
+ * only have to move it on again), and, while we use memory ourselves, not
+ * the reserve our own allocations are kept in (or our evictor would take
+ * it back).
+ */
+static uint64_t lendable_locked(const struct pool *p)
+{
+	uint64_t reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
+	uint64_t n;
+
+	if (p->no_lending || p->lists[POOL_LRL].count ||
+	    p->lists[POOL_FREE].count <= reserve)
+		return 0;
+	n = p->lists[POOL_FREE].count - reserve;
+	/* no more than our lending cap (caps.c) */
+	if (p->lend_max)
+		n = p->lists[POOL_RLL].count >= p->lend_max
+			    ? 0
+			    : MIN(n, p->lend_max - p->lists[POOL_RLL].count);
+	return n;
+}
+
+uint64_t pool_lendable(struct pool *p)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = lendable_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
 uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 {
 	uint64_t dirty[(POOL_MAX_LEND + 63) / 64] = {0};
@@ -499,7 +565,7 @@ uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 
 	n = MIN(n, POOL_MAX_LEND);
 	pthread_mutex_lock(&p->lock);
-	n = MIN(n, pool_lendable_locked(p));
+	n = (uint32_t)MIN(n, lendable_locked(p));
 	while (got < n && p->lists[POOL_FREE].head != NIL) {
 		uint32_t b = p->lists[POOL_FREE].head;
 

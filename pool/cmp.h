@@ -78,11 +78,23 @@ struct pool_cluster_ops {
 	uint64_t (*forwarding)(void *ctx);
 };
 
+/*
+ * Bytes of the pool's bookkeeping (a record per local block, per handle
+ * ever used, the release queue), for the simulator's metadata per block.
+ */
+uint64_t pool_meta_bytes(struct pool *p);
+
 /* Installs the ops and starts the helper thread. Call once, early. */
 int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 		     void *ctx);
 /* Stops the helper thread (before the ops' context goes away). */
 void pool_stop_cluster(struct pool *p);
+/*
+ * Stepped mode (include/cmp/util.h): pool_set_cluster() starts no helper
+ * thread; this does once what the helper would do when woken (evict
+ * ahead, pull home, give loans back), if it was asked to since.
+ */
+void pool_helper_step(struct pool *p);
 
 /*
  * Lending (RLL): the peer service stores other nodes' blocks in our free
@@ -104,9 +116,14 @@ void pool_unlend(struct pool *p, const uint32_t *idx, uint32_t n);
  * list: 0 (also when idx is not lent any more), or the op's -errno.
  */
 void pool_set_lending(struct pool *p, bool lend);
-/* Blocks pool_lend() would lend now (what the manager may offer). */
-uint32_t pool_lendable(struct pool *p);
 bool pool_lending(struct pool *p);
+/*
+ * Free blocks pool_lend() would lend now: none while we borrow or drain,
+ * not the reserve our own allocations are kept in, and no more than our
+ * lending cap (pool_set_caps()). What we offer the
+ * cluster (the free count of our heartbeats).
+ */
+uint64_t pool_lendable(struct pool *p);
 uint32_t pool_lent_blocks(struct pool *p, uint32_t *idx, uint32_t max);
 int pool_move_lent_block(struct pool *p, uint32_t idx);
 /*
@@ -124,7 +141,8 @@ void pool_set_rma_blocks(struct pool *p, uint32_t nblocks);
  * Our loans on a provider, for a reconciliation with it: up to max loans
  * from handle *cursor on (0 at first), with their handles in tags[];
  * *cursor becomes UINT32_MAX when the scan is complete (it may return 0
- * before). Loans being moved count (they are still ours).
+ * before). Loans being moved count (they are still ours). node 0: the
+ * loans on every provider (the simulator's check that they add up).
  */
 uint32_t pool_loans_on(struct pool *p, uint32_t node, uint32_t *cursor,
 		       struct pool_ref *refs, uint32_t *tags, uint32_t max);

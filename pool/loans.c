@@ -630,3 +630,15 @@ bool loans_holder(struct loans *l, uint32_t idx, uint32_t *owner,
 	pthread_mutex_unlock(&l->lock);
 	return lent;
 }
+
+uint64_t loans_meta_bytes(struct loans *l)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&l->lock);
+	n = sizeof(*l) + (uint64_t)l->nblocks * sizeof(*l->loan) +
+	    (uint64_t)l->owner_slots * sizeof(*l->owners) +
+	    (uint64_t)l->fwd_slots * sizeof(*l->fwd);
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}

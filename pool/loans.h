@@ -228,6 +228,8 @@ void loans_fwd_due_all(struct loans *l);
 
 /* Blocks lent in all (pinned FREEING ones included), and to owner. */
 uint32_t loans_lent(struct loans *l);
+/* Bytes of the table: loans, owners, forwarding records. */
+uint64_t loans_meta_bytes(struct loans *l);
 uint32_t loans_lent_to(struct loans *l, uint32_t owner);
 /* Who holds block idx: true and owner/epoch when it is lent. */
 bool loans_holder(struct loans *l, uint32_t idx, uint32_t *owner,

@@ -174,7 +174,8 @@ uint32_t pool_loans_on(struct pool *p, uint32_t node, uint32_t *cursor,
 	     h++, budget--) {
 		const struct handle_loc *loc = &p->handles[h];
 
-		if (!(loc->flags & HF_ON_LRL) || loc->provider_node != node)
+		if (!(loc->flags & HF_ON_LRL) ||
+		    (node && loc->provider_node != node))
 			continue;
 		refs[got] = pool_loan_of(loc);
 		tags[got++] = h;

@@ -39,6 +39,22 @@ struct peer {
 	pthread_mutex_t lock; /* protects stopping */
 	pthread_cond_t wake;
 	bool stopping;
+	/* stepped mode: no lease thread (the owner expires the leases) */
+	bool stepped;
+	/* stepped: the request staging, lent to one request at a time */
+	struct peer_conn *staging;
+	bool staging_busy;
+};
+
+/*
+ * Stepped mode (include/cmp/util.h): a connection keeps only who it is;
+ * requests are served one at a time on one thread, so the staging of
+ * struct peer_conn (38 KiB) is the peer's, lent to each request, and a
+ * simulation of thousands of connections does not pay it for each.
+ */
+struct peer_conn_id {
+	uint32_t owner;
+	struct grants_conn *gc;
 };
 
 /* Per-connection state; only its connection thread touches it. */

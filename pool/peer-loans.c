@@ -127,7 +127,10 @@ int peer_loans_start(struct peer *p, const char *listen_addr)
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	cmp_cond_init_monotonic(&p->wake);
-	ret = -pthread_create(&p->lease_thread, NULL, lease_main, p);
+	p->stepped = cmp_stepped();
+	ret = p->stepped
+		      ? 0
+		      : -pthread_create(&p->lease_thread, NULL, lease_main, p);
 	if (ret)
 		goto err_destroy_loans;
 	return 0;
@@ -148,7 +151,8 @@ void peer_loans_stop(struct peer *p)
 	p->stopping = true;
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->lease_thread, NULL);
+	if (!p->stepped)
+		pthread_join(p->lease_thread, NULL);
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
 	loans_destroy(p->loans);

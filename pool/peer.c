@@ -42,7 +42,7 @@
 #include "grants.h"
 #include "peer-internal.h"
 
-/* How long a fenced reconciliation waits for the owner's old connections. */
+/* How long a fence waits for the owner's old connection(s) to end. */
 #define PEER_FENCE_MS 3000
 
 /*
@@ -540,6 +540,36 @@ static int handle_batch(struct peer *p, struct server_conn *sc,
 	return server_reply(sc, h, st, NULL, 0);
 }
 
+/*
+ * The owner saw one of its connections break with a WRITE in flight and
+ * will send that write again on this one. Whatever of the old frame is
+ * still on its way here (in a socket buffer, or half copied by that
+ * connection's thread) must not reach the block after the new write: so
+ * that connection ends, and its thread is done, before this answers OK.
+ * Only a FENCE waits; writes never do.
+ */
+static int handle_fence(struct peer *p, struct server_conn *sc,
+			const struct wire_hdr *h)
+{
+	struct peer_conn *pc = server_conn_data(sc);
+	uint64_t session;
+	int ret;
+
+	ret = peer_need_owner(sc, h);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = peer_read_all(sc, h, pc->msg, PROTO_BLOCK_FENCE_SIZE);
+	if (ret < 0)
+		return ret;
+	ret = proto_block_fence_decode(pc->msg, h->len, &session);
+	if (ret < 0)
+		return peer_refuse_and_close(sc, h, ret);
+	loans_touch(p->loans, pc->owner, cmp_now_ns());
+	if (server_fence_conn(sc, session, PEER_FENCE_MS) < 0)
+		return server_reply(sc, h, WIRE_S_BUSY, NULL, 0);
+	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
+}
+
 /* Known opcodes this service does not serve (manager messages). */
 static int handle_other(struct peer *p, struct server_conn *sc,
 			const struct wire_hdr *h)
@@ -565,13 +595,39 @@ static int handle_other(struct peer *p, struct server_conn *sc,
 	X(GOODBYE, handle_goodbye)         \
 	X(HANDOVER, peer_handle_handover)  \
 	X(MOVE_NOTICE, peer_handle_notice) \
-	X(DRAIN, peer_handle_drain)
+	X(DRAIN, peer_handle_drain)        \
+	X(FENCE, handle_fence)
 
 static const peer_handler_fn handlers[WIRE_OP_MAX] = {
 #define PEER_OP_ENTRY(op, fn) [WIRE_OP_##op] = fn,
 	PEER_OPS(PEER_OP_ENTRY)
 #undef PEER_OP_ENTRY
 };
+
+/* Stepped mode: the request gets the peer's staging, then gives it back. */
+static int handle_stepped(struct peer *p, struct server_conn *sc,
+			  const struct wire_hdr *h, peer_handler_fn fn)
+{
+	struct peer_conn_id *id = server_conn_data(sc);
+	struct peer_conn *pc = p->staging;
+	int ret;
+
+	/* (no handler ends up in another one of the same peer; if one did) */
+	if (p->staging_busy && !(pc = calloc(1, sizeof(*pc))))
+		return -ENOMEM;
+	if (pc == p->staging)
+		p->staging_busy = true;
+	pc->owner = id->owner;
+	pc->gc = id->gc;
+	server_conn_set_data(sc, pc);
+	ret = fn(p, sc, h);
+	server_conn_set_data(sc, id);
+	if (pc == p->staging)
+		p->staging_busy = false;
+	else
+		free(pc);
+	return ret;
+}
 
 static int peer_handle(void *ctx, struct server_conn *sc,
 		       const struct wire_hdr *h)
@@ -585,14 +641,26 @@ static int peer_handle(void *ctx, struct server_conn *sc,
 	fn = h->op < WIRE_OP_MAX ? handlers[h->op] : NULL;
 	if (!fn)
 		fn = handle_other;
-	return fn(p, sc, h);
+	return p->stepped ? handle_stepped(p, sc, h, fn) : fn(p, sc, h);
 }
 
 static int peer_open(void *ctx, struct server_conn *sc)
 {
 	struct peer *p = ctx;
+	struct peer_conn_id *id;
 	struct peer_conn *pc;
 
+	if (p->stepped) {
+		id = calloc(1, sizeof(*id));
+		if (!id)
+			return -ENOMEM;
+		id->owner = conn_peer_node(server_conn_conn(sc));
+		if (id->owner)
+			id->gc = grants_conn_open(p->grants,
+						  server_conn_conn(sc));
+		server_conn_set_data(sc, id);
+		return 0;
+	}
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
@@ -609,6 +677,14 @@ static void peer_close(void *ctx, struct server_conn *sc)
 	struct peer *p = ctx;
 
 	/* the loans stay; their windows on this connection end now */
+	if (p->stepped) {
+		struct peer_conn_id *id = server_conn_data(sc);
+
+		grants_conn_close(p->grants, id->gc);
+		server_conn_set_data(sc, NULL);
+		free(id);
+		return;
+	}
 	grants_conn_close(p->grants, pc->gc);
 	server_conn_set_data(sc, NULL);
 	free(pc);
@@ -656,6 +732,10 @@ struct peer *peer_create(const struct peer_config *cfg)
 	err = peer_loans_start(p, cfg->listen_addr);
 	if (err)
 		goto err_free_peer;
+	if (p->stepped && !(p->staging = calloc(1, sizeof(*p->staging)))) {
+		err = -ENOMEM;
+		goto err_stop_loans;
+	}
 	scfg.ctx = p;
 	if (cfg->limits)
 		scfg.limits = *cfg->limits;
@@ -667,6 +747,7 @@ struct peer *peer_create(const struct peer_config *cfg)
 	return p;
 
 err_stop_loans:
+	free(p->staging);
 	peer_loans_stop(p);
 err_free_peer:
 	free(p);
@@ -694,6 +775,11 @@ uint32_t peer_windows(struct peer *p)
 	return grants_live(p->grants);
 }
 
+uint64_t peer_meta_bytes(struct peer *p)
+{
+	return sizeof(*p) + loans_meta_bytes(p->loans);
+}
+
 void peer_destroy(struct peer *p)
 {
 	if (!p)
@@ -701,6 +787,7 @@ void peer_destroy(struct peer *p)
 	/* every connection closes first, revoking its windows */
 	server_destroy(p->srv);
 	peer_loans_stop(p);
+	free(p->staging);
 	free(p);
 }
 

@@ -96,6 +96,7 @@ struct pool {
 	size_t region_bytes;
 	uint32_t block_size;
 	uint32_t block_shift;
+	bool no_contents; /* the region is one block, shared by all */
 	/*
 	 * local_blocks: blocks this node contributes now (lock; resize.c
 	 * changes it). The region and blocks[] are made for max_blocks, the
@@ -166,6 +167,7 @@ struct pool {
 	pthread_t helper;
 	pthread_cond_t helper_wake;
 	bool helper_running, helper_stop, helper_kick;
+	bool helper_stepped; /* stepped mode: pool_helper_step() does it */
 };
 
 /* pool.c: list and handle primitives, all _locked (pool->lock held). */
@@ -181,7 +183,7 @@ struct handle_loc *pool_handle_settled_locked(struct pool *p, uint32_t h);
 
 static inline void *pool_addr(const struct pool *p, uint32_t b)
 {
-	return p->region + ((size_t)b << p->block_shift);
+	return p->region + (p->no_contents ? 0 : (size_t)b << p->block_shift);
 }
 
 /* The free reserve for local_blocks blocks (lock held, or before). */
@@ -212,9 +214,8 @@ int pool_evict_block(struct pool *p, uint32_t b);
  * under way finish first; new ones wait for the move.
  */
 int pool_pull_into(struct pool *p, uint32_t h, uint32_t b);
-/* caps.c: blocks pool_lend() would lend now (lock held). */
-uint32_t pool_lendable_locked(const struct pool *p);
 /*
+ * caps.c:
  * One block elsewhere through the cluster ops, within our borrow cap
  * (counting borrows under way): -ENOSPC when we borrow all we may.
  */

@@ -113,7 +113,8 @@ void pool_lrl_remove_locked(struct pool *p, uint32_t h)
 /* The region, reserved for max_blocks; the first local_blocks locked. */
 static int map_region(struct pool *p)
 {
-	size_t locked = (size_t)p->local_blocks << p->block_shift;
+	size_t locked =
+		MIN((size_t)p->local_blocks << p->block_shift, p->region_bytes);
 	void *r;
 
 	if (!p->region_bytes)
@@ -178,7 +179,10 @@ static void set_sizes(struct pool *p, const struct pool_config *cfg,
 	p->local_blocks = p->limit_blocks = (uint32_t)nblocks;
 	p->max_blocks = (uint32_t)max_blocks;
 	p->lock_memory = cfg->lock_memory;
-	p->region_bytes = (size_t)max_blocks << p->block_shift;
+	p->no_contents = cfg->no_contents;
+	p->region_bytes =
+		(size_t)(cfg->no_contents && max_blocks ? 1 : max_blocks)
+		<< p->block_shift;
 	pool_set_watermarks_locked(p);
 	maxh = cfg->max_handles ? cfg->max_handles : max_blocks + (1u << 22);
 	if (maxh >= NIL)
@@ -300,6 +304,19 @@ uint32_t pool_local_blocks(struct pool *p)
 uint32_t pool_max_blocks(const struct pool *p)
 {
 	return p->max_blocks;
+}
+
+uint64_t pool_meta_bytes(struct pool *p)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = sizeof(*p) + (uint64_t)p->local_blocks * sizeof(*p->blocks) +
+	    (uint64_t)p->next_new_handle * sizeof(*p->handles) +
+	    (p->relq ? (uint64_t)POOL_RELEASE_QUEUE * sizeof(*p->relq) : 0) +
+	    (uint64_t)POOL_RELEASE_BATCH * sizeof(*p->drain_buf);
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 void pool_get_counts(struct pool *p, struct pool_counts *out)

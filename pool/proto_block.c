@@ -344,6 +344,31 @@ int proto_block_count_decode(const uint8_t *buf, size_t len, uint32_t *count)
 	return 0;
 }
 
+int proto_block_fence_encode(uint64_t session, uint8_t *buf, size_t cap)
+{
+	uint64_t w = htole64(session);
+
+	if (!session)
+		return -EINVAL;
+	if (cap < PROTO_BLOCK_FENCE_SIZE)
+		return -ENOBUFS;
+	memcpy(buf, &w, sizeof(w));
+	return PROTO_BLOCK_FENCE_SIZE;
+}
+
+int proto_block_fence_decode(const uint8_t *buf, size_t len, uint64_t *session)
+{
+	uint64_t w;
+
+	if (len != PROTO_BLOCK_FENCE_SIZE)
+		return -EMSGSIZE;
+	memcpy(&w, buf, sizeof(w));
+	if (!w)
+		return -EINVAL;
+	*session = le64toh(w);
+	return 0;
+}
+
 static void rw_put(uint8_t *buf, uint32_t block, uint32_t epoch, uint32_t off,
 		   uint32_t len)
 {

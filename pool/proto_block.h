@@ -41,6 +41,10 @@
  *     |                                          |  LAST ends the unclaimed;
  *     |                                          |  FENCE first ends A's
  *     |                                          |  older connections
+ *     | FENCE {session}                          |  a connection broke with
+ *     |----------------------------------------->|  a WRITE in flight: its
+ *     |<-----------------------------------------|  thread is done: OK; then
+ *     |                                          |  the WRITE again, here
  *     | GOODBYE                                  |
  *     |----------------------------------------->| A leaves: all its loans
  *     |<-----------------------------------------| end: {freed}
@@ -124,6 +128,7 @@
 #define PROTO_BLOCK_HANDOVER_SIZE 16 /* reply: a ref */
 #define PROTO_BLOCK_DRAIN_SIZE 8
 #define PROTO_BLOCK_DRAIN_REP_SIZE 16
+#define PROTO_BLOCK_FENCE_SIZE 8 /* {session} */
 
 /* Largest fixed prefix a peer reads before the data of a batch. */
 #define PROTO_BLOCK_MAX_BATCH_HDR \
@@ -255,6 +260,16 @@ int proto_block_list_decode(const uint8_t *buf, size_t len, uint32_t min_n,
 /* FREE and GOODBYE replies: how many loans ended. */
 int proto_block_count_encode(uint32_t count, uint8_t *buf, size_t cap);
 int proto_block_count_decode(const uint8_t *buf, size_t len, uint32_t *count);
+
+/*
+ * FENCE request: the owner's connection whose conn_session_id() is
+ * session broke (reset, closed) with a WRITE or WRITE_BATCH in flight.
+ * The provider ends that connection, if it still runs, and answers once
+ * its thread is done: OK, or BUSY when it did not end in time (then the
+ * owner must not send the write again). A nonzero session.
+ */
+int proto_block_fence_encode(uint64_t session, uint8_t *buf, size_t cap);
+int proto_block_fence_decode(const uint8_t *buf, size_t len, uint64_t *session);
 
 /* Encodes the fixed part only; a WRITE's bytes follow it in the payload. */
 int proto_block_rw_encode(const struct proto_block_rw *r, uint8_t *buf,

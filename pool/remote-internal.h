@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private layout of struct remote, shared by remote.c (the provider table,
- * node states, checking connections out and in, one request and its
- * reply), remote-keeper.c (the thread that opens connections, reconnects,
- * reconciles and pings), remote-loans.c and remote-rw.c (the calls), and
- * remote-rma.c (the memory windows our loans have on RDMA connections).
+ * node states, checking connections out and in), remote-flight.c (requests
+ * in flight on a shared connection, replies matched by id, and the calls
+ * made of them), remote-keeper.c (the thread that opens connections,
+ * reconnects, reconciles and pings), remote-loans.c and remote-rw.c (the
+ * calls), and remote-rma.c (the memory windows our loans have on RDMA
+ * connections).
  *
- * Lock order: remote.notify_lock -> remote.lock. remote.lock protects the
- * node table, every node's state and connection list; nothing blocks under
- * it except conn_shutdown(), which does not wait for the network. The
- * owner ops (struct remote_owner_ops) are called with no remote lock held
- * (health() under notify_lock only, so its news arrive in order).
+ * Lock order: remote.notify_lock -> remote.lock -> rconn.mu, and
+ * rconn.send_lock -> rconn.mu; send_lock (held across a send) is never
+ * taken with remote.lock held, nor remote.lock with rconn.mu held.
+ * remote.lock protects the node table, every node's state and connection
+ * list; nothing blocks under it or under rconn.mu except conn_shutdown(),
+ * which does not wait for the network. The owner ops (struct
+ * remote_owner_ops) are called with no remote lock held (health() under
+ * notify_lock only, so its news arrive in order).
  */
 #ifndef CMP_REMOTE_INTERNAL_H
 #define CMP_REMOTE_INTERNAL_H
@@ -29,6 +34,14 @@
 /* Connections the keeper keeps open to a node we use, and at most. */
 #define REMOTE_MIN_CONNS 2u
 #define REMOTE_MAX_CONNS 8u
+/* Callers sharing one connection at most (each with requests in flight). */
+#define REMOTE_MAX_SHARE 16u
+/*
+ * A READ or WRITE longer than this goes as pieces of about this size, in
+ * flight at once over the node's connections; at most this many pieces.
+ */
+#define REMOTE_PIECE (256u << 10)
+#define REMOTE_MAX_PIECES 16u
 /* Reconnect backoff of a suspect node. */
 #define REMOTE_BACKOFF_MIN_MS 100u
 #define REMOTE_BACKOFF_MAX_MS 2000u
@@ -53,26 +66,53 @@ enum remote_state {
 	REMOTE_GONE,	/* it left: EIO until it is added again */
 };
 
+struct call;
+
 /*
- * A connection to a provider. At most one per node is its RMA connection
- * (node->rma): our ALLOCs there ask for a memory window per loan, and
- * windows is the table of those we got. One-sided accesses use it without
- * checking it out (conn_rma_*() run beside the stream), each counted in
- * rma_users: a connection unlinked while they run is freed by the last of
- * them (remote_rma_put()).
+ * One request in flight on a connection (remote-flight.c): on its caller's
+ * stack from remote_flight_send() until remote_flight_wait() returned.
+ */
+struct flight {
+	struct call *cl;
+	uint64_t id;
+	uint64_t deadline_ns; /* cmp_now_ns() by which the reply is due */
+	int ret;	      /* the call's result, once done */
+	bool done;	      /* under rconn.mu */
+	bool sleeping;	      /* its caller waits on cond; under rconn.mu */
+	pthread_cond_t cond;
+	struct flight *next; /* rconn.pending; under rconn.mu */
+};
+
+/*
+ * A connection to a provider, shared by up to REMOTE_MAX_SHARE callers
+ * (users), each with requests in flight: one sends at a time (send_lock),
+ * and the one that waits first reads the replies for all (leading; see
+ * remote-flight.c). A connection no caller uses is idle (counted in
+ * node->nidle). At most one per node is its RMA connection (node->rma):
+ * our ALLOCs there ask for a memory window per loan, and windows is the
+ * table of those we got. One-sided accesses use it beside the stream,
+ * each counted in rma_users: a connection unlinked while they run is
+ * freed by the last of them (remote_rma_put()).
  */
 struct rconn {
 	struct conn *c;
 	struct remote_node *node;
 	uint64_t gen;		   /* node->gen when connected */
-	int timeout_ms;		   /* deadline set on c */
-	bool idle;		   /* under remote.lock */
+	atomic_int timeout_ms;	   /* deadline set on c */
+	unsigned int users;	   /* under remote.lock */
+	bool idle;		   /* in node->nidle; under remote.lock */
 	bool linked;		   /* on node->conns; under remote.lock */
 	bool retired;		   /* not to be reused; under remote.lock */
 	unsigned int rma_users;	   /* under remote.lock */
 	struct rma_map *windows;   /* under remote.lock; NULL: none */
-	uint64_t next_id;	   /* owner thread only */
 	struct rconn *prev, *next; /* node->conns, under remote.lock */
+	pthread_mutex_t send_lock; /* one sender; next_id */
+	uint64_t next_id;
+	pthread_mutex_t mu;	/* the receive side: */
+	struct flight *pending; /* sent, not answered yet, oldest first */
+	struct flight **tail;
+	bool leading; /* a caller reads replies */
+	int err;      /* sticky: the stream failed (-errno) */
 };
 
 /*
@@ -98,6 +138,7 @@ struct remote_node {
 	bool gate;
 	unsigned int borrowing; /* remote_borrow_begin() without end */
 	unsigned int nconns, nidle, waiters;
+	bool crowded; /* callers had to share: the keeper opens one more */
 	unsigned int quick_retries;
 	uint32_t backoff_ms;
 	uint64_t next_try_ns;	  /* the keeper's next connect */
@@ -130,6 +171,9 @@ struct remote {
 	pthread_t keeper;
 	pthread_cond_t keeper_wake; /* under lock */
 	bool keeper_stop, keeper_kick;
+	/* stepped mode: no keeper thread; remote_keeper_step() (under lock) */
+	bool stepped;
+	uint64_t keeper_due;
 	struct remote_rec_buf *rec;
 	atomic_uint_fast64_t requests, sent, received, errors, connects;
 	atomic_uint_fast64_t suspects, reconciles, lost_by_reconcile;
@@ -158,10 +202,48 @@ struct call {
 
 /* The node's entry, or NULL (remote.lock held). */
 struct remote_node *remote_find_node_locked(struct remote *r, uint32_t id);
-/* Sends one request and receives its reply; the heart of every call. */
-int remote_transact(struct remote *r, struct rconn *rc, struct call *cl);
+/*
+ * Takes a connection to node for one more caller: the idle or least shared
+ * one, or the next one the keeper opens or a caller gives back, until the
+ * request deadline. -EIO for a node that is not UP (or no connection in
+ * time), -EHOSTUNREACH for an unknown one. wait false: one usable now or
+ * -EIO. A borrow (ALLOC, the one call that is not idempotent) prefers the
+ * RMA connection and gives up when a reconciliation with node is about to
+ * start: it waits for borrows.
+ */
+int remote_checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
+		    struct rconn **out);
+/*
+ * The caller is done with rc: it stays usable when ok and still current,
+ * else it is retired and destroyed by its last user.
+ */
+void remote_checkin(struct remote *r, struct rconn *rc, bool ok);
 /* Answers a provider gives that leave the connection in step. */
 bool remote_conn_reusable(int ret);
+
+/* ---- remote-flight.c ---- */
+
+/* Sets up and tears down rc's sending and receiving halves. */
+void remote_flights_init(struct rconn *rc);
+void remote_flights_finish(struct rconn *rc);
+/*
+ * Puts f (f->cl set) in flight on rc: a fresh id, its deadline, and the
+ * request sent. wait false: only when nobody else is sending on rc now,
+ * else -EAGAIN and nothing was done. Any other failure (the stream's)
+ * fails rc and every request in flight on it. Unless -EAGAIN,
+ * remote_flight_wait() must follow.
+ */
+int remote_flight_send(struct remote *r, struct rconn *rc, struct flight *f,
+		       bool wait);
+/*
+ * Until f is answered or failed: reads replies on rc for every caller when
+ * nobody else does, else sleeps until its reply is in (or until its
+ * deadline, which fails the connection). Returns the call's result
+ * (f->cl->answered tells whether the provider gave it).
+ */
+int remote_flight_wait(struct remote *r, struct rconn *rc, struct flight *f);
+/* Sends one request and waits for its reply; the heart of every call. */
+int remote_transact(struct remote *r, struct rconn *rc, struct call *cl);
 
 /*
  * One exchange on a connection checked out for this thread; arg starts
@@ -170,16 +252,27 @@ bool remote_conn_reusable(int ret);
 typedef int (*remote_exchange_fn)(struct remote *r, struct rconn *rc,
 				  void *arg);
 /*
- * Runs fn against node on an idle connection (waiting for one the keeper
- * opens, up to the request deadline). A transport error makes the node
- * SUSPECT (after one more try on another idle connection, idempotent
- * calls only). Returns fn's result when the provider answered, else -EIO
- * (counted), or -EHOSTUNREACH for a node never added.
+ * Runs fn against node on a connection (waiting for one the keeper opens,
+ * up to the request deadline). A transport error makes the node SUSPECT
+ * (after one more try on another connection, idempotent calls only, not
+ * after a timeout or a broken protocol; a write only after
+ * remote_fence_on() of the connection that broke). Returns fn's result
+ * when the provider answered, else -EIO (counted), or -EHOSTUNREACH for a
+ * node never added.
  */
 int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
 		     remote_exchange_fn fn, void *arg);
 /* The plain exchange: remote_transact() of the struct call arg. */
 int remote_do_call(struct remote *r, struct rconn *rc, void *arg);
+/*
+ * The n (1..REMOTE_MAX_PIECES) idempotent calls cl[] against node at once,
+ * spread over its connections: each sent as soon as a connection is free
+ * to send on, all then waited for. As remote_with_conn() for each: the
+ * first error in call order, the calls a transport error failed tried once
+ * more, then -EIO and the node SUSPECT.
+ */
+int remote_call_pieces(struct remote *r, uint32_t node, struct call *cl,
+		       unsigned int n);
 
 /*
  * Connections: a fresh authenticated one (no lock held). want_rma: it
@@ -200,16 +293,15 @@ void remote_rconn_free(struct rconn *rc);
 /* Puts a new connection on n's list, idle (lock held). */
 void remote_link_idle_locked(struct rconn *rc);
 /*
- * Takes an idle connection of n now, or NULL (lock held): another one
- * before n's RMA connection, which ALLOCs prefer (borrow).
+ * A connection of n for one more caller now, or NULL (lock held): an idle
+ * one first, another one before n's RMA connection, which ALLOCs prefer
+ * (borrow); else the least shared one that is not full.
  */
-struct rconn *remote_take_idle_locked(struct remote_node *n, bool borrow);
-/* Gives rc back: idle when ok and still current, else destroyed. */
-void remote_checkin(struct remote *r, struct rconn *rc, bool ok);
+struct rconn *remote_take_conn_locked(struct remote_node *n, bool borrow);
 /*
  * Marks every connection of n stale. Idle ones are unlinked and chained on
- * *dead for remote_destroy_chain() outside the lock; busy ones are shut
- * down so their owner's blocked call returns now.
+ * *dead for remote_destroy_chain() outside the lock; busy ones are retired
+ * and shut down so that their callers' blocked calls return now.
  */
 void remote_drop_conns_locked(struct remote_node *n, struct rconn **dead);
 void remote_destroy_chain(struct rconn *rc);
@@ -225,10 +317,31 @@ void remote_notify_health(struct remote *r, struct remote_node *n);
 int remote_status_on(struct remote *r, struct rconn *rc,
 		     struct proto_block_status *out);
 
+/* ---- remote-rw.c ---- */
+
+/*
+ * A WRITE or WRITE_BATCH whose connection broke may still be carried out
+ * by the provider from what had reached it (a socket buffer, a thread
+ * descheduled in the middle of its copy): after the same write sent again,
+ * and even after a newer write over the same range, replacing acknowledged
+ * data with older data. So before a write is sent again, this asks the
+ * provider, on rc, to end the broken connection (named by its
+ * conn_session_id()) and wait for its thread: 0 once that is done, else
+ * -errno (logged; the write must not be sent again). A late read or FREE
+ * undoes nothing, so only writes need it.
+ */
+int remote_fence_on(struct remote *r, struct rconn *rc, uint64_t session);
+
 /* ---- remote-keeper.c ---- */
 
 int remote_keeper_start(struct remote *r);
 void remote_keeper_stop(struct remote *r);
+/*
+ * Stepped mode: a caller that needs a connection to n now opens one on
+ * its own thread, as the keeper would (no lock held; nothing when the
+ * keeper works on n, or n is not UP or not due for one).
+ */
+void remote_keeper_connect(struct remote *r, struct remote_node *n);
 /* Wakes the keeper (lock held). */
 void remote_kick_keeper_locked(struct remote *r);
 

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * The keeper (remote.h): the one thread that connects. Request threads
- * never do: they check out idle connections the keeper opened, so no
+ * never do: they check out connections the keeper opened, so no
  * handshake, allocation or connect deadline ever sits on a request path.
  * The keeper keeps a few connections open to every node we may borrow
- * from or that holds our loans, one more whenever callers wait; brings
- * suspect nodes back (reconnect with backoff, then incarnation check or
- * reconciliation, then UP); and PINGs idle providers so their lease on us
- * never runs out. It works on one node at a time without the lock, marked
- * keeper_busy so that nothing else starts on that node meanwhile.
+ * from or that holds our loans, one more whenever callers wait or have to
+ * share one; brings suspect nodes back (reconnect with backoff, then
+ * incarnation check or reconciliation, then UP); and PINGs idle providers
+ * so their lease on us never runs out. It works on one node at a time
+ * without the lock, marked keeper_busy so that nothing else starts on that
+ * node meanwhile.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,8 @@
 #include "remote-internal.h"
 
 #define MS (1000000ull)
+/* Stepped mode: jobs per remote_keeper_step(), the rest at the next. */
+#define STEP_JOBS 256u
 
 enum job {
 	JOB_NONE,
@@ -43,7 +46,7 @@ static bool wanted_locked(const struct remote_node *n)
 
 static unsigned int target_conns_locked(const struct remote_node *n)
 {
-	if (n->waiters > n->nidle)
+	if (n->waiters > n->nidle || n->crowded)
 		return MIN(n->nconns + 1, REMOTE_MAX_CONNS);
 	/* one more to be its RMA connection, when the last one went */
 	if (n->rma_capable && !n->rma)
@@ -343,6 +346,7 @@ static void connected(struct remote *r, struct remote_node *n, struct rconn *rc,
 		n->rma_capable |= conn_has_rma(rc->c);
 		if (rc->windows && !n->rma)
 			n->rma = rc;
+		n->crowded = false;
 		if (n->rma != rc) {
 			remote_rma_map_destroy(rc->windows);
 			rc->windows = NULL;
@@ -400,7 +404,7 @@ static void do_on_idle(struct remote *r, struct remote_node *n, enum job job)
 	int ret;
 
 	pthread_mutex_lock(&r->lock);
-	rc = n->state == REMOTE_UP ? remote_take_idle_locked(n, false) : NULL;
+	rc = n->state == REMOTE_UP ? remote_take_conn_locked(n, false) : NULL;
 	if (rc && job == JOB_RECONCILE)
 		n->reconcile_wanted = false;
 	pthread_mutex_unlock(&r->lock);
@@ -416,6 +420,59 @@ static void do_on_idle(struct remote *r, struct remote_node *n, enum job job)
 	remote_checkin(r, rc, ret == 0);
 	if (ret < 0)
 		remote_suspect(r, n, gen, ret, true);
+}
+
+/* Does job on n without the lock, marked keeper_busy meanwhile (lock). */
+static void run_job_locked(struct remote *r, struct remote_node *n,
+			   enum job job)
+{
+	n->keeper_busy = true;
+	pthread_mutex_unlock(&r->lock);
+	if (job == JOB_CONNECT)
+		do_connect(r, n);
+	else
+		do_on_idle(r, n, job);
+	pthread_mutex_lock(&r->lock);
+	n->keeper_busy = false;
+}
+
+void remote_keeper_connect(struct remote *r, struct remote_node *n)
+{
+	uint64_t due = UINT64_MAX;
+	bool go;
+
+	pthread_mutex_lock(&r->lock);
+	go = node_job_locked(n, cmp_now_ns(), &due) == JOB_CONNECT;
+	if (go)
+		run_job_locked(r, n, JOB_CONNECT);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void remote_keeper_step(struct remote *r)
+{
+	struct remote_node *n = NULL;
+	uint64_t now = cmp_now_ns(), due;
+	enum job job;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->keeper_kick && now < r->keeper_due) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	r->keeper_kick = false;
+	for (unsigned int budget = STEP_JOBS;; budget--) {
+		due = now + 1000 * MS;
+		job = next_job_locked(r, now, &n, &due);
+		if (job == JOB_NONE)
+			break;
+		if (!budget) { /* the rest at the next step */
+			r->keeper_kick = true;
+			break;
+		}
+		run_job_locked(r, n, job);
+	}
+	r->keeper_due = due;
+	pthread_mutex_unlock(&r->lock);
 }
 
 static void *keeper_main(void *arg)
@@ -437,14 +494,7 @@ static void *keeper_main(void *arg)
 			pthread_cond_timedwait(&r->keeper_wake, &r->lock, &ts);
 			continue;
 		}
-		n->keeper_busy = true;
-		pthread_mutex_unlock(&r->lock);
-		if (job == JOB_CONNECT)
-			do_connect(r, n);
-		else
-			do_on_idle(r, n, job);
-		pthread_mutex_lock(&r->lock);
-		n->keeper_busy = false;
+		run_job_locked(r, n, job);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;

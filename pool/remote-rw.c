@@ -5,7 +5,8 @@
  * memory window on the provider's RMA connection (remote-rma.c) is read
  * and written one-sided, RDMA READ/WRITE straight into its block; the
  * others, and every access a window refused, go as messages, whose
- * answer is the provider's.
+ * answer is the provider's. A write whose connection broke is sent again
+ * only after a FENCE of that connection (remote_fence_on()).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cmp/conn.h"
+#include "cmp/log.h"
 #include "cmp/util.h"
 #include "cmp/wire.h"
 #include "remote-internal.h"
@@ -54,26 +56,52 @@ static int rw_args_valid(struct remote *r, uint32_t off, uint32_t len)
 	return 0;
 }
 
-/* One byte range of one loan, read into or written from buf. */
-static int rw(struct remote *r, uint32_t node, bool write,
-	      struct proto_block_ref ref, uint32_t off, void *buf, uint32_t len,
-	      struct proto_block_moved *moved)
+_Static_assert(PROTO_BLOCK_MAX_SIZE / REMOTE_PIECE <= REMOTE_MAX_PIECES,
+	       "a block in pieces");
+
+/* One READ or WRITE message: its header, and its data after it. */
+struct rw_msg {
+	uint8_t req[PROTO_BLOCK_RW_SIZE];
+	/* a WRITE sends the bytes after the header; a READ receives them */
+	struct iovec iov[2];
+};
+
+static void rw_call(struct call *cl, struct rw_msg *m, bool write,
+		    struct proto_block_ref ref, uint32_t off, uint8_t *buf,
+		    uint32_t len, struct proto_block_moved *moved)
 {
 	struct proto_block_rw hdr = {
 		.block = ref.block, .epoch = ref.epoch, .off = off, .len = len};
-	uint8_t req[PROTO_BLOCK_RW_SIZE];
-	/* a WRITE sends the bytes after the header; a READ receives them */
-	struct iovec iov[2] = {{req, sizeof(req)}, {buf, len}};
-	struct call cl = {
+
+	proto_block_rw_encode(&hdr, m->req, sizeof(m->req));
+	m->iov[0] = (struct iovec){m->req, sizeof(m->req)};
+	m->iov[1] = (struct iovec){buf, len};
+	*cl = (struct call){
 		.op = write ? WIRE_OP_WRITE : WIRE_OP_READ,
-		.req = iov,
+		.req = m->iov,
 		.nreq = write ? 2 : 1,
-		.rep = write ? NULL : &iov[1],
+		.rep = write ? NULL : &m->iov[1],
 		.nrep = write ? 0 : 1,
 		.rep_len = write ? 0 : len,
 		.rep_exact = true,
 		.moved = moved,
 	};
+}
+
+/*
+ * One byte range of one loan, read into or written from buf: a long one
+ * as pieces of about REMOTE_PIECE bytes (4 KiB multiples), in flight at
+ * once, so that the provider serves them on several threads and the
+ * transfer of one overlaps the sealing and opening of the next.
+ */
+static int rw(struct remote *r, uint32_t node, bool write,
+	      struct proto_block_ref ref, uint32_t off, void *buf, uint32_t len,
+	      struct proto_block_moved *moved)
+{
+	struct rw_msg m[REMOTE_MAX_PIECES];
+	struct call cl[REMOTE_MAX_PIECES];
+	uint32_t step, at = 0;
+	unsigned int k = 0;
 	int ret = rw_args_valid(r, off, len);
 
 	if (ret < 0)
@@ -81,8 +109,28 @@ static int rw(struct remote *r, uint32_t node, bool write,
 	ret = rw_rma(r, node, write, ref, off, buf, len);
 	if (ret != USE_MESSAGES)
 		return ret;
-	proto_block_rw_encode(&hdr, req, sizeof(req));
-	return remote_with_conn(r, node, true, remote_do_call, &cl);
+	k = (len + REMOTE_PIECE - 1) / REMOTE_PIECE;
+	step = ((len + k - 1) / k + 4095) & ~4095u;
+	for (k = 0; at < len; k++, at += step)
+		rw_call(&cl[k], &m[k], write, ref, off + at,
+			(uint8_t *)buf + at, MIN(step, len - at), moved);
+	return remote_call_pieces(r, node, cl, k);
+}
+
+int remote_fence_on(struct remote *r, struct rconn *rc, uint64_t session)
+{
+	uint8_t buf[PROTO_BLOCK_FENCE_SIZE];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct call cl = {.op = WIRE_OP_FENCE, .req = &iov, .nreq = 1};
+	int ret = proto_block_fence_encode(session, buf, sizeof(buf));
+
+	if (ret >= 0)
+		ret = remote_transact(r, rc, &cl);
+	if (ret < 0)
+		log_warn_rl("remote: node %u: a write on a connection that "
+			    "broke may still land (fence: %s); not sent again",
+			    rc->node->id, strerror(-ret));
+	return ret;
 }
 
 int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,

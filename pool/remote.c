@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
  * The owner-side block client behind remote.h: the table of provider nodes
- * and their states, checking connections out and in, and one synchronous
- * request/reply per call on the caller's thread. Connecting, reconnecting,
- * reconciling and keepalives are the keeper's (remote-keeper.c); byte
- * ranges are in remote-rw.c, loans in remote-loans.c.
+ * and their states, and checking connections out and in. Requests and
+ * their replies, many in flight per connection, are remote-flight.c's;
+ * connecting, reconnecting, reconciling and keepalives the keeper's
+ * (remote-keeper.c); byte ranges are in remote-rw.c, loans in
+ * remote-loans.c.
  *
- * A connection is owned by the thread that checked it out; a node turning
- * suspect or gone shuts it down underneath that thread (waking its blocked
- * read), and the thread destroys it at check-in because the node's
- * generation moved on. Lock order: remote-internal.h.
+ * A connection is shared by the callers that checked it out (at most
+ * REMOTE_MAX_SHARE); an idle one goes to the next caller first, so that
+ * callers spread over the connections and each reads its own replies. A
+ * node turning suspect or gone shuts its connections down underneath
+ * their callers (waking their blocked reads), and the last of them
+ * destroys each at check-in because the node's generation moved on. Lock
+ * order: remote-internal.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -67,25 +71,44 @@ void remote_link_idle_locked(struct rconn *rc)
 	rc->linked = true;
 	rc->idle = true;
 	n->nidle++;
-	pthread_cond_signal(&n->cond);
+	/* every caller waiting for a connection may share this one */
+	pthread_cond_broadcast(&n->cond);
 }
 
-struct rconn *remote_take_idle_locked(struct remote_node *n, bool borrow)
+/* Is a better pick than best for one more caller? (lock held) */
+static bool better_locked(const struct rconn *rc, const struct rconn *best)
 {
-	struct rconn *rc;
+	if (rc->retired || rc->users >= REMOTE_MAX_SHARE)
+		return false;
+	if (!best)
+		return true;
+	if (!rc->users != !best->users)
+		return !rc->users; /* an idle one first */
+	if (!rc->users)
+		return best == rc->node->rma; /* another before the RMA one */
+	return rc->users < best->users;
+}
 
-	if (borrow && n->rma && n->rma->idle)
+struct rconn *remote_take_conn_locked(struct remote_node *n, bool borrow)
+{
+	struct rconn *rc = NULL;
+
+	if (borrow && n->rma && better_locked(n->rma, NULL))
 		rc = n->rma;
 	else
-		for (rc = n->conns; rc && (!rc->idle || rc == n->rma);
-		     rc = rc->next)
-			;
-	if (!rc && n->rma && n->rma->idle)
-		rc = n->rma;
-	if (rc) {
+		for (struct rconn *c = n->conns; c; c = c->next)
+			if (better_locked(c, rc))
+				rc = c;
+	if (!rc)
+		return NULL;
+	if (rc->idle) {
 		rc->idle = false;
 		n->nidle--;
+	} else if (n->nconns < REMOTE_MAX_CONNS) {
+		/* callers share: the keeper opens one more */
+		n->crowded = true;
 	}
+	rc->users++;
 	return rc;
 }
 
@@ -107,6 +130,7 @@ void remote_drop_conns_locked(struct remote_node *n, struct rconn **dead)
 			rc->next = *dead;
 			*dead = rc;
 		} else {
+			rc->retired = true;
 			conn_shutdown(rc->c);
 		}
 	}
@@ -128,6 +152,7 @@ void remote_rconn_free(struct rconn *rc)
 {
 	conn_destroy(rc->c);
 	remote_rma_map_destroy(rc->windows);
+	remote_flights_finish(rc);
 	free(rc);
 }
 
@@ -212,7 +237,8 @@ struct remote *remote_create(struct auth_keyring *keyring, uint32_t self_node,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->notify_lock, NULL);
 	cmp_cond_init_monotonic(&r->keeper_wake);
-	err = remote_keeper_start(r);
+	r->stepped = cmp_stepped();
+	err = r->stepped ? 0 : remote_keeper_start(r);
 	if (err)
 		goto err_destroy_locks;
 	return r;
@@ -424,89 +450,6 @@ void remote_borrow_end(struct remote *r, uint32_t node)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Reads a reply's payload; one line when it fails verification. */
-static int recv_reply(struct rconn *rc, const struct wire_hdr *rh,
-		      const struct iovec *iov, int iovcnt)
-{
-	int ret = wire_recv_payload(rc->c, rh, iov, iovcnt);
-
-	if (ret == -EBADMSG)
-		log_warn_rl("remote: node %u at %s: %s reply id %llu failed "
-			    "verification; closing the connection",
-			    rc->node->id, conn_peer(rc->c),
-			    wire_op_name(rh->op), (unsigned long long)rh->id);
-	return ret;
-}
-
-/*
- * A status other than OK: MOVED's payload, or the status as -errno. The
- * call is answered once the whole reply is in: a stream that breaks in
- * the middle of it is the transport's failure, not the provider's word.
- */
-static int recv_refusal(struct rconn *rc, struct call *cl,
-			const struct wire_hdr *rh)
-{
-	uint8_t mbuf[PROTO_BLOCK_MOVED_SIZE];
-	struct iovec miov = {mbuf, sizeof(mbuf)};
-	struct proto_block_moved mv;
-	int ret;
-
-	if (rh->status == WIRE_S_MOVED) {
-		if (rh->len != sizeof(mbuf))
-			return -EPROTO;
-		ret = recv_reply(rc, rh, &miov, 1);
-		if (ret < 0)
-			return ret;
-		if (proto_block_moved_decode(mbuf, rh->len, &mv) < 0)
-			return -EPROTO;
-		if (cl->moved)
-			*cl->moved = mv;
-		cl->answered = true;
-		return -EREMCHG;
-	}
-	ret = wire_skip_payload(rc->c, rh);
-	if (ret < 0)
-		return ret;
-	cl->answered = true;
-	ret = wire_status_to_errno(rh->status);
-	return ret > 0 ? -ret : (ret ? ret : -EIO);
-}
-
-int remote_transact(struct remote *r, struct rconn *rc, struct call *cl)
-{
-	struct wire_hdr h = {.op = cl->op, .id = ++rc->next_id}, rh;
-	int ret;
-
-	ret = wire_send(rc->c, &h, cl->req, cl->nreq);
-	if (ret < 0)
-		return ret;
-	if (!cl->quiet) {
-		atomic_fetch_add(&r->requests, 1);
-		atomic_fetch_add(&r->sent, WIRE_HDR_SIZE + (uint64_t)h.len);
-	}
-	ret = wire_recv_hdr(rc->c, &rh);
-	if (ret < 0)
-		return ret;
-	if (!cl->quiet)
-		atomic_fetch_add(&r->received,
-				 WIRE_HDR_SIZE + (uint64_t)rh.len);
-	if (!(rh.flags & WIRE_F_REPLY) || rh.op != h.op || rh.id != h.id) {
-		log_debug("remote: %s: reply to %s id %llu does not match",
-			  conn_peer(rc->c), wire_op_name(h.op),
-			  (unsigned long long)h.id);
-		return -EPROTO;
-	}
-	if (rh.status != WIRE_S_OK)
-		return recv_refusal(rc, cl, &rh);
-	if (cl->rep_exact ? rh.len != cl->rep_len : rh.len > cl->rep_len)
-		return -EPROTO;
-	cl->got = rh.len;
-	ret = rh.len ? recv_reply(rc, &rh, cl->rep, cl->nrep) : 0;
-	if (ret == 0)
-		cl->answered = true;
-	return ret;
-}
-
 bool remote_conn_reusable(int ret)
 {
 	return ret == 0 || ret == -ENOENT || ret == -ENOSPC || ret == -EACCES ||
@@ -562,6 +505,7 @@ int remote_connect_node(struct remote *r, struct remote_node *n,
 		return -ENOMEM;
 	rc->node = n;
 	rc->gen = gen;
+	remote_flights_init(rc);
 	ret = conn_connect(addr, timeout_ms, &rc->c);
 	if (ret < 0)
 		goto err_free_rc;
@@ -584,7 +528,7 @@ int remote_connect_node(struct remote *r, struct remote_node *n,
 	ret = conn_set_timeout(rc->c, timeout);
 	if (ret < 0)
 		goto err_destroy_conn;
-	rc->timeout_ms = timeout;
+	atomic_store(&rc->timeout_ms, timeout);
 	atomic_fetch_add(&r->connects, 1);
 	*out = rc;
 	return 0;
@@ -594,25 +538,34 @@ err_destroy_conn:
 err_free_rc:
 	log_debug("remote: node %u at %s: connect: %s", n->id, addr,
 		  strerror(-ret));
+	remote_flights_finish(rc);
 	free(rc);
 	return ret;
 }
 
 /*
- * Takes a connection to node for this thread: an idle one, or the next one
- * the keeper opens or a caller checks in, until the request deadline.
- * -EIO for a node that is not UP (or no connection in time),
- * -EHOSTUNREACH for an unknown one. wait false: an idle one now or -EIO.
- * A borrow (ALLOC, the one call that is not idempotent) gives up when a
- * reconciliation with node is about to start: it waits for borrows.
+ * Waits for a connection of n to come idle (lock held). In stepped mode
+ * nobody else opens one: this thread does, once, and waits no more.
  */
-static int checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
+static int wait_conn_locked(struct remote *r, struct remote_node *n,
+			    const struct timespec *dl)
+{
+	if (!r->stepped)
+		return pthread_cond_timedwait(&n->cond, &r->lock, dl);
+	pthread_mutex_unlock(&r->lock);
+	remote_keeper_connect(r, n);
+	pthread_mutex_lock(&r->lock);
+	return ETIMEDOUT;
+}
+
+int remote_checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
 		    struct rconn **out)
 {
 	int timeout = atomic_load(&r->timeout_ms), ret = 0;
 	struct remote_node *n;
 	struct rconn *rc = NULL;
 	struct timespec dl;
+	bool crowded;
 
 	cmp_deadline_ms(&dl, (uint64_t)timeout);
 	pthread_mutex_lock(&r->lock);
@@ -621,20 +574,24 @@ static int checkout(struct remote *r, uint32_t node, bool wait, bool borrow,
 		pthread_mutex_unlock(&r->lock);
 		return -EHOSTUNREACH;
 	}
+	crowded = n->crowded;
 	while (n->state == REMOTE_UP && !(borrow && n->gate) &&
-	       !(rc = remote_take_idle_locked(n, borrow))) {
+	       !(rc = remote_take_conn_locked(n, borrow))) {
 		if (!wait || ret)
 			break;
 		n->waiters++;
 		remote_kick_keeper_locked(r);
-		ret = pthread_cond_timedwait(&n->cond, &r->lock, &dl);
+		ret = wait_conn_locked(r, n, &dl);
 		n->waiters--;
 	}
+	if (n->crowded && !crowded)
+		remote_kick_keeper_locked(r);
+	if (rc && atomic_load(&rc->timeout_ms) != timeout &&
+	    conn_set_timeout(rc->c, timeout) == 0)
+		atomic_store(&rc->timeout_ms, timeout);
 	pthread_mutex_unlock(&r->lock);
 	if (!rc)
 		return -EIO;
-	if (rc->timeout_ms != timeout && conn_set_timeout(rc->c, timeout) == 0)
-		rc->timeout_ms = timeout;
 	*out = rc;
 	return 0;
 }
@@ -647,68 +604,29 @@ void remote_checkin(struct remote *r, struct rconn *rc, bool ok)
 	pthread_mutex_lock(&r->lock);
 	if (ok)
 		n->last_traffic_ns = cmp_now_ns();
-	if (ok && n->state == REMOTE_UP && rc->gen == n->gen && !rc->retired) {
+	if (!rc->retired && (!ok || n->state != REMOTE_UP || rc->gen != n->gen))
+		remote_retire_locked(r, rc);
+	if (--rc->users) {
+		if (!rc->retired)
+			pthread_cond_signal(&n->cond); /* room for one more */
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	if (!rc->retired) {
 		rc->idle = true;
 		n->nidle++;
 		pthread_cond_signal(&n->cond);
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
-	unlink_conn_locked(rc);
+	if (rc->linked)
+		unlink_conn_locked(rc);
 	remote_kick_keeper_locked(r);
 	/* else the last one-sided access on it frees it */
 	unused = !rc->rma_users;
 	pthread_mutex_unlock(&r->lock);
 	if (unused)
 		remote_rconn_free(rc);
-}
-
-int remote_with_conn(struct remote *r, uint32_t node, bool idempotent,
-		     remote_exchange_fn fn, void *arg)
-{
-	struct call *cl = arg;
-	struct remote_node *n;
-	struct rconn *rc;
-	uint64_t gen;
-	bool answer;
-	int ret;
-
-	ret = checkout(r, node, true, !idempotent, &rc);
-	for (int attempt = 0; ret == 0; attempt++) {
-		cl->answered = false;
-		ret = fn(r, rc, arg);
-		/* a status the provider sent (-EPROTO: it broke the protocol)
-		 */
-		answer = ret == 0 || (cl->answered && ret != -EPROTO);
-		n = rc->node;
-		gen = rc->gen;
-		remote_checkin(r, rc, answer && remote_conn_reusable(ret));
-		if (answer)
-			return ret;
-		log_debug("remote: node %u: %s", node, strerror(-ret));
-		/*
-		 * One connection may break alone (reset, closed while idle):
-		 * an idempotent call tries once more on another one that is
-		 * idle right now. Never after a timeout: a hung provider
-		 * must not cost two deadlines.
-		 */
-		if (!attempt && idempotent && ret != -ETIMEDOUT &&
-		    checkout(r, node, false, false, &rc) == 0) {
-			ret = 0;
-			continue;
-		}
-		remote_suspect(r, n, gen, ret, true);
-		ret = -EIO;
-	}
-	if (ret == -EHOSTUNREACH)
-		return ret;
-	atomic_fetch_add(&r->errors, 1);
-	return -EIO;
-}
-
-int remote_do_call(struct remote *r, struct rconn *rc, void *arg)
-{
-	return remote_transact(r, rc, arg);
 }
 
 int remote_status(struct remote *r, uint32_t node,
@@ -741,11 +659,28 @@ void remote_stats(struct remote *r, struct remote_stats *out)
 	out->lost = atomic_load(&r->lost_by_reconcile);
 }
 
+uint64_t remote_meta_bytes(struct remote *r, uint32_t *conns)
+{
+	uint64_t n = sizeof(*r) + sizeof(*r->rec);
+	uint32_t k = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++)
+		for (struct remote_node *x = r->buckets[b]; x; x = x->hnext) {
+			n += sizeof(*x);
+			k += x->nconns;
+		}
+	pthread_mutex_unlock(&r->lock);
+	*conns = k;
+	return n + (uint64_t)k * sizeof(struct rconn);
+}
+
 void remote_destroy(struct remote *r)
 {
 	if (!r)
 		return;
-	remote_keeper_stop(r);
+	if (!r->stepped)
+		remote_keeper_stop(r);
 	for (unsigned int b = 0; b < REMOTE_BUCKETS; b++) {
 		struct remote_node *n = r->buckets[b], *next;
 

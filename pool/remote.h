@@ -23,9 +23,16 @@
  * and only then sets the node UP. It PINGs every provider holding our
  * loans at least every lease/4 (at most 30 s) when there was no other
  * traffic, so the provider's lease on us never runs out while we live.
- * The calling thread never connects: it checks out an idle connection or
- * waits (bounded by the request deadline) for one the keeper opens, then
- * does its own network I/O synchronously.
+ * The calling thread never connects: it checks out a connection, an idle
+ * one first, else one it shares with other callers (the keeper then opens
+ * one more), or waits (bounded by the request deadline) for one the keeper
+ * opens. Requests are pipelined: many in flight per connection, each with
+ * its id and deadline, replies matched by id and received straight into
+ * the caller's buffer by whichever caller is reading the connection at
+ * the time (remote-flight.c); a caller alone on a connection reads its
+ * own reply. A READ or WRITE longer than 256 KiB goes as pieces in flight
+ * at once over several connections. A broken connection fails every
+ * request in flight on it at once.
  *
  * One-sided access (RDMA): one connection per provider is our RMA
  * connection; ALLOCs there ask for a memory window per loan, and reads and
@@ -53,7 +60,9 @@
  * them.
  *
  * Threads: every function is thread-safe. Memory: callers own all buffers;
- * nothing is kept after a call returns.
+ * nothing is kept after a call returns. A read's destination is the
+ * caller's alone until the call returns (sealed replies are opened in
+ * place there): after an error its content is undefined.
  */
 #ifndef CMP_REMOTE_H
 #define CMP_REMOTE_H
@@ -226,6 +235,18 @@ int remote_status(struct remote *r, uint32_t node,
 		  struct proto_block_status *out);
 
 void remote_stats(struct remote *r, struct remote_stats *out);
+/*
+ * Bytes of r's table of providers and its records of their connections
+ * (not the connector's state of each), and how many are open in *conns.
+ */
+uint64_t remote_meta_bytes(struct remote *r, uint32_t *conns);
+/*
+ * Stepped mode (include/cmp/util.h): remote_create() starts no keeper;
+ * this runs what the keeper would do now (connects, reconciliations,
+ * pings that are due), when it was woken or something fell due since.
+ */
+void remote_keeper_step(struct remote *r);
+
 /* Closes every connection and frees r. No call may be running. NULL ok. */
 void remote_destroy(struct remote *r);
 

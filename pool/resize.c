@@ -38,7 +38,9 @@ static int grow(struct pool *p, uint32_t from, uint32_t to)
 {
 	uint8_t *start = pool_addr(p, from);
 
-	if (p->lock_memory && mlock(start, bytes_of(p, to - from)) < 0) {
+	/* (a pool without contents has one block of memory, locked) */
+	if (p->lock_memory && !p->no_contents &&
+	    mlock(start, bytes_of(p, to - from)) < 0) {
 		int err = -errno;
 
 		log_error("pool: cannot lock %zu more bytes to grow to %u "
@@ -227,6 +229,8 @@ static void give_back(struct pool *p, uint32_t from, uint32_t to, uint32_t rma)
 {
 	uint32_t first = MAX(to, rma), zeroed = first;
 
+	if (p->no_contents)
+		return;
 	if (p->lock_memory)
 		munlock(pool_addr(p, to), bytes_of(p, from - to));
 	/* registered pages stay (the NIC holds them): they only go unused */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmpctl status and cmpctl keygen (cmpctl-cluster.h): a NODES query to
- * the manager printed as a table or JSON, and key generation with errors a
- * person can act on.
+ * cmpctl status and cmpctl keygen (cmpctl-cluster.h): the role of every
+ * manager of the list (ROLE) and a NODES snapshot from the active one,
+ * printed as a table or JSON, and key generation with errors a person can
+ * act on.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,13 +30,45 @@ static void json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void print_json(FILE *out, const char *addr,
-		       const struct mgr_node_info *n, size_t count)
+/* What one manager of the list said to ROLE. */
+struct seen {
+	char addr[MGR_MANAGER_ADDR_LEN];
+	int err; /* 0: role holds its answer */
+	struct proto_mgr_role role;
+};
+
+static void print_json_managers(FILE *out, const struct seen *m, size_t nm)
+{
+	fprintf(out, ", \"managers\": [");
+	for (size_t i = 0; i < nm; i++) {
+		fprintf(out, "%s{\"addr\": ", i ? ", " : "");
+		json_str(out, m[i].addr);
+		if (m[i].err) {
+			fprintf(out, ", \"role\": null, \"error\": ");
+			json_str(out, mgr_strerror(m[i].err));
+			fputc('}', out);
+			continue;
+		}
+		fprintf(out,
+			", \"role\": \"%s\", \"rank\": %u, \"since_s\": %llu, "
+			"\"takeovers\": %u, \"alive\": %u, \"copied\": %u, "
+			"\"copied_age_ms\": %llu}",
+			mgr_role_name(m[i].role.role), m[i].role.rank,
+			(unsigned long long)(m[i].role.since_ms / 1000),
+			m[i].role.takeovers, m[i].role.alive, m[i].role.copied,
+			(unsigned long long)m[i].role.copied_ms);
+	}
+	fputc(']', out);
+}
+
+static void print_json(FILE *out, const char *addr, const struct seen *m,
+		       size_t nm, const struct mgr_node_info *n, size_t count)
 {
 	size_t i;
 
 	fprintf(out, "{\"manager\": ");
 	json_str(out, addr);
+	print_json_managers(out, m, nm);
 	fprintf(out, ", \"nodes\": [");
 	for (i = 0; i < count; i++) {
 		fprintf(out, "%s\n  {\"id\": %u, \"kind\": \"%s\", ",
@@ -147,6 +180,46 @@ static void print_row(FILE *out, const struct mgr_node_info *n, int sw, int w)
 		n->state == MGR_NODE_ALIVE && !n->fresh ? "*" : "");
 }
 
+/*
+ * "active for 12.0 s, 3 nodes alive, took over 1 time", "standby for
+ * 3.1 s, holds a copy of 3 nodes, 0.4 s old", "not answering: why".
+ */
+static void print_manager(FILE *out, const struct seen *m, size_t rank,
+			  int w)
+{
+	const struct proto_mgr_role *r = &m->role;
+	char a[32], b[32];
+
+	fprintf(out, "%-*s %4zu ", w, m->addr, rank);
+	if (m->err) {
+		fprintf(out, "not answering: %s%s\n", mgr_strerror(m->err),
+			cmpctl_error_hint(m->err));
+		return;
+	}
+	fprintf(out, "%s for %s", mgr_role_name(r->role),
+		age_text(r->since_ms, a, sizeof(a)));
+	if (r->role == MGR_ROLE_ACTIVE)
+		fprintf(out, ", %u nodes alive", r->alive);
+	else if (r->copied)
+		fprintf(out, ", holds a copy of %u nodes, %s old", r->copied,
+			age_text(r->copied_ms, b, sizeof(b)));
+	if (r->takeovers)
+		fprintf(out, ", took over %u time%s", r->takeovers,
+			r->takeovers == 1 ? "" : "s");
+	fputc('\n', out);
+}
+
+static void print_managers(FILE *out, const struct seen *m, size_t nm)
+{
+	int w = 7;
+
+	for (size_t i = 0; i < nm; i++)
+		w = MAX(w, (int)strlen(m[i].addr));
+	fprintf(out, "%-*s %4s %s\n", w, "MANAGER", "RANK", "ROLE");
+	for (size_t i = 0; i < nm; i++)
+		print_manager(out, &m[i], i, w);
+}
+
 static void print_table(FILE *out, const char *addr,
 			const struct mgr_node_info *n, size_t count)
 {
@@ -198,12 +271,57 @@ const char *cmpctl_error_hint(int err)
 	}
 }
 
+/* ROLE to every manager of the list; the active one, or NULL. */
+static const char *ask_roles(const char *list, struct auth_keyring *kr,
+			     struct seen *m, size_t *nm)
+{
+	char addrs[MGR_MAX_MANAGERS][MGR_MANAGER_ADDR_LEN];
+	int n = mgr_split_managers(list, addrs, MGR_MAX_MANAGERS);
+	const char *active = NULL;
+
+	*nm = n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < *nm; i++) {
+		memcpy(m[i].addr, addrs[i], sizeof(m[i].addr));
+		m[i].err = mgr_query_role(m[i].addr, kr, STATUS_TIMEOUT_MS,
+					  &m[i].role);
+		if (!m[i].err && m[i].role.role == MGR_ROLE_ACTIVE && !active)
+			active = m[i].addr;
+	}
+	return active;
+}
+
+/* No manager is active: one line, saying what each one said. */
+static int no_active(const struct seen *m, size_t nm)
+{
+	char line[MGR_MAX_MANAGERS * (MGR_MANAGER_ADDR_LEN + 64)];
+	size_t len = 0;
+	int err = -EREMOTE;
+
+	if (nm == 1 && m[0].err) {
+		fprintf(stderr, "cmpctl: manager %s: %s%s\n", m[0].addr,
+			strerror(-m[0].err), cmpctl_error_hint(m[0].err));
+		return m[0].err;
+	}
+	for (size_t i = 0; i < nm && len < sizeof(line); i++) {
+		if (m[i].err && err == -EREMOTE)
+			err = m[i].err;
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+					"%s%s: %s", i ? "; " : "", m[i].addr,
+					m[i].err ? mgr_strerror(m[i].err)
+						 : mgr_role_name(m[i].role.role));
+	}
+	fprintf(stderr, "cmpctl: no active manager (%s)\n", line);
+	return err;
+}
+
 int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 			  bool json, FILE *out)
 {
+	struct seen managers[MGR_MAX_MANAGERS];
 	struct mgr_node_info *nodes;
 	struct auth_keyring *kr = NULL;
-	size_t count;
+	const char *active;
+	size_t count, nm;
 	int ret;
 
 	if (key_path) {
@@ -218,18 +336,25 @@ int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 		fprintf(stderr, "cmpctl: %s\n", strerror(-ret));
 		goto out_wipe;
 	}
-	ret = mgr_query_snapshot(manager_addr, kr, STATUS_TIMEOUT_MS,
+	active = ask_roles(manager_addr, kr, managers, &nm);
+	if (!active) {
+		ret = no_active(managers, nm);
+		goto out_free;
+	}
+	ret = mgr_query_snapshot(active, kr, STATUS_TIMEOUT_MS,
 				 SNAPSHOT_WAIT_MS, nodes, PROTO_MGR_MAX_NODES,
 				 &count);
 	if (ret < 0) {
-		fprintf(stderr, "cmpctl: manager %s: %s%s\n", manager_addr,
-			strerror(-ret), cmpctl_error_hint(ret));
+		fprintf(stderr, "cmpctl: manager %s: %s%s\n", active,
+			mgr_strerror(ret), cmpctl_error_hint(ret));
 		goto out_free;
 	}
-	if (json)
-		print_json(out, manager_addr, nodes, count);
-	else
-		print_table(out, manager_addr, nodes, count);
+	if (json) {
+		print_json(out, active, managers, nm, nodes, count);
+	} else {
+		print_table(out, active, nodes, count);
+		print_managers(out, managers, nm);
+	}
 	ret = fflush(out) ? -errno : 0;
 out_free:
 	free(nodes);

@@ -5,7 +5,9 @@
  *
  *   cmpctl status [--json]   nodes, kind, state (alive, suspect, left and
  *                            since when), capacity, and the
- *                            free/LLL/LRL/RLL/RRL counts of every node
+ *                            free/LLL/LRL/RLL/RRL counts of every node,
+ *                            as the active manager sees them; and the
+ *                            role of every manager of the list
  *   cmpctl keygen FILE       a new cluster key (mode 0600)
  *
  * Both print their results to out (status) or stdout (keygen); errors go
@@ -20,9 +22,11 @@
 #include <stdio.h>
 
 /*
- * Asks the manager at manager_addr for every node and prints a table, or
- * JSON when json is set. key_path is the cluster key file; NULL: no key
- * (insecure).
+ * Asks every manager of manager_addr (one address, or a comma-separated
+ * list) for its role, then the active one for every node, and prints a
+ * table of the nodes and one of the managers, or JSON when json is set.
+ * key_path is the cluster key file; NULL: no key (insecure). Fails (one
+ * line on stderr) when no manager is active.
  */
 int cmpctl_cluster_status(const char *manager_addr, const char *key_path,
 			  bool json, FILE *out);

@@ -22,6 +22,7 @@
 #include "cmpctl-stats.h"
 #include "cmpctl-top.h"
 #include "cmp/log.h"
+#include "cmp/mgr.h"
 #include "cmp/opts.h"
 #include "cmp/util.h"
 
@@ -47,9 +48,10 @@ struct cmd_options {
 /* clang-format off */
 #define F(m) OPT_FIELD(struct cmd_options, m)
 #define ROW_MANAGER                                                         \
-	{.name = "manager", .short_name = 'm', .type = OPT_ADDR, F(manager), \
-	 .metavar = "ADDR", .help = "the cmp-manager (tcp://HOST:PORT), "    \
-	 "required"}
+	{.name = "manager", .short_name = 'm', .type = OPT_ADDR_LIST,        \
+	 F(manager), .max = MGR_MAX_MANAGERS, .metavar = "ADDR[,ADDR...]",   \
+	 .help = "the cmp-manager (tcp://HOST:PORT), required; several, "    \
+	 "comma-separated: the active one answers"}
 #define ROW_KEY                                                             \
 	{.name = "key", .short_name = 'k', .type = OPT_STR, F(key_path),     \
 	 .metavar = "FILE", .help = "the cluster key file, required unless " \
@@ -288,18 +290,21 @@ static const struct command commands[] = {
 	 run_resize},
 	{"status",
 	 SPEC(status_opt_defs,
-	      "cmpctl status --manager ADDR (--key FILE | --insecure) "
-	      "[--json]",
-	      "The cluster as the manager sees it, from one snapshot: every "
-	      "node that answered reports its lists at once, so owners' LRL "
-	      "and providers' RLL add up. Per node: kind, state, address, "
+	      "cmpctl status --manager ADDR[,ADDR...] (--key FILE | "
+	      "--insecure)\n"
+	      "              [--json]",
+	      "The cluster as the active manager sees it, from one snapshot: "
+	      "every node that answered reports its lists at once, so owners' "
+	      "LRL and providers' RLL add up. Per node: kind, state, address, "
 	      "capacity and the free/LLL/LRL/RLL/RRL lists in units, and the "
-	      "age of its numbers; suspect and left nodes show no lists."),
+	      "age of its numbers; suspect and left nodes show no lists. Then "
+	      "every manager of the list: active, standby (and its copy of "
+	      "the active one's list) or why it does not answer."),
 	 0, NULL, run_status},
 	{"top",
 	 SPEC(top_opt_defs,
-	      "cmpctl top --manager ADDR (--key FILE | --insecure) [--once] "
-	      "[--interval TIME]",
+	      "cmpctl top --manager ADDR[,ADDR...] (--key FILE | --insecure)\n"
+	      "           [--once] [--interval TIME]",
 	      "Live rates per node, refreshed every second: file bytes read "
 	      "and written through its mount, block protocol bytes in and "
 	      "out, and its lists (free, LLL, LRL, RLL, RRL). Each refresh is "

@@ -9,6 +9,7 @@ build_pkgs=(gcc pkg-config meson ninja-build libfuse3-dev fuse3
 	libxxhash-dev libsodium-dev libssl-dev libcmocka-dev libibverbs-dev librdmacm-dev)
 test_pkgs=(attr fio e2fsprogs util-linux mount iproute2 procps psmisc
 	python3 kmod nftables tcpdump curl jq)
+# gnuplot-nox: the benchmark's plots and cmp-sim's (tools/sim/plot.gp)
 bench_pkgs=(nbdkit libnbd-bin sshfs openssh-server openssh-client
 	gnuplot-nox)
 # The clang libFuzzer build tools/test.sh builds, the man page and systemd

@@ -119,6 +119,15 @@ const char *conn_peer(const struct conn *c);
  */
 uint32_t conn_peer_node(const struct conn *c);
 uint64_t conn_peer_incarnation(const struct conn *c);
+/*
+ * A name both ends of a connection give it after the handshake: 64 bits
+ * of the handshake transcript (both HELLOs, each with a fresh random
+ * nonce), so another connection of the same peer has another one. Lets a
+ * node ask its peer, on another connection, about this one (a block
+ * write that broke: pool/proto_block.h, FENCE). Not a secret: the
+ * HELLOs travel in clear. 0 before the handshake.
+ */
+uint64_t conn_session_id(const struct conn *c);
 /* Shuts down both directions; a blocked reader in another thread wakes. */
 void conn_shutdown(struct conn *c);
 void conn_destroy(struct conn *c);

@@ -62,7 +62,7 @@ void metrics_add_float(struct metrics_out *out, enum metrics_type type,
 /*
  * A connection server's counters as PREFIX_connections{state=...},
  * PREFIX_connections_accepted_total, ..._refused_total,
- * ..._handshake_failures_total, PREFIX_requests_total and
+ * ..._handshake_failures_total, ..._fenced_total, PREFIX_requests_total and
  * PREFIX_received_bytes_total / PREFIX_sent_bytes_total.
  */
 void metrics_add_server(struct metrics_out *out, const char *prefix,

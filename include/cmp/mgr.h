@@ -33,6 +33,25 @@
  * offers ALIVE nodes only. SUSPECT nodes stay listed for the manager's
  * --forget-after (default 10 min), LEFT ones for a minute.
  *
+ * Several managers (soft state, no coordination service): a cluster may
+ * run a list of managers, each told the whole list in the same order; a
+ * manager's place in it is its rank. A manager is active while no manager
+ * ranked before it answers its ROLE question (it asks each of them a few
+ * times per takeover time); otherwise it is a standby and answers
+ * REGISTER, HEARTBEAT, FIND_FREE, NODES and LEAVE with status STANDBY
+ * (-EREMOTE). A standby keeps a copy of the active manager's node list;
+ * when no manager ranked before it has answered for its takeover time it
+ * becomes active with those nodes listed as they were, and a node of the
+ * copy that does not register again within the rejoin time is made
+ * SUSPECT and announced as usual: a death during the switch is still
+ * told. An active manager that hears a manager ranked before it again
+ * steps down: it forgets its registry, quietly (a standby announces
+ * nothing), and closes its registration connections, whose nodes then
+ * register with the first manager that takes them; a manager that starts
+ * while another one is active copies that one's list first. Two managers
+ * may be active for a moment (while one learns of the other): nothing is
+ * lost, since no manager frees anything, and a node follows only one.
+ *
  * The codec (proto_mgr_*, opcodes in include/cmp/wire.h): every payload is
  * little-endian with fixed-width fields; the wire layouts are private to
  * manager/proto.c and _Static_assert'ed there. The structs below are the
@@ -45,13 +64,19 @@
  * The client (mgr_client_*): registers this node with cmp-manager, sends
  * heartbeats with its list counts from its own thread, receives NODE_STATE
  * pushes, and answers "where are free blocks?" and "which nodes are
- * there?" for any thread. When the manager cannot be reached the client
- * says so once (with the real reason), then at most once a minute, keeps
- * retrying with backoff (100 ms doubling to MGR_RETRY_MS), and registers
- * again with the same node id when the manager is back; nothing else
- * changes, no data is disturbed. At a clean shutdown the owner calls
- * mgr_client_leave() before mgr_client_destroy(); a client destroyed without it
- * (or a process that died) leaves its node SUSPECT.
+ * there?" for any thread. Given several managers, it tries them in list
+ * order and registers with the first one that takes it (a standby
+ * refuses); when it loses that one (closed, silent, or it became a
+ * standby) it starts again from the first. Queries go to the manager it
+ * registered with, then to the others in order. When no manager can be
+ * reached the client says so once (with the real reason of each), then at
+ * most once a minute, keeps retrying with backoff (100 ms doubling to
+ * MGR_RETRY_MS; at most MGR_STANDBY_RETRY_MS while a standby answers, as
+ * it is about to take over), and registers again with the same node id
+ * when a manager takes it; nothing else changes, no data is disturbed. At a
+ * clean shutdown the owner calls mgr_client_leave() before
+ * mgr_client_destroy(); a client destroyed without it (or a process that died)
+ * leaves its node SUSPECT.
  *
  * Threads: mgr_client_find_free() and mgr_client_nodes() are thread-safe;
  * each call checks a connection out of a small cache (or opens one), so
@@ -104,6 +129,19 @@ enum mgr_node_state {
 
 /* "alive", "suspect", "left", or "?" */
 const char *mgr_node_state_name(unsigned int state);
+
+/* A manager's role (ROLE; see "Several managers" above). */
+enum mgr_role {
+	MGR_ROLE_ACTIVE = 1,  /* takes registrations, answers FIND_FREE */
+	MGR_ROLE_STANDBY = 2, /* a manager ranked before it answers */
+};
+
+/* "active", "standby", or "?" */
+const char *mgr_role_name(unsigned int role);
+
+/* Managers in one list (a cluster's managers, in rank order). */
+#define MGR_MAX_MANAGERS 8
+#define MGR_MANAGER_ADDR_LEN 128 /* one manager address, with its NUL */
 
 /* A node's five CMP lists, in blocks. */
 struct proto_mgr_counts {
@@ -194,6 +232,21 @@ struct proto_mgr_node_state {
 	char addr[PROTO_MGR_ADDR_LEN];
 };
 
+/* A manager about itself: the reply to ROLE (an empty request). */
+struct proto_mgr_role {
+	uint8_t role;	    /* enum mgr_role */
+	uint8_t rank;	    /* its place in the manager list, < MAX_MANAGERS */
+	uint32_t alive;	    /* ALIVE nodes it lists */
+	uint32_t takeovers; /* times it went from standby to active */
+	uint64_t epoch;	    /* random per manager start, nonzero */
+	uint64_t since_ms;  /* in this role for */
+	/* a standby: the manager ranked before it that answers; else "" */
+	char defers_to[PROTO_MGR_ADDR_LEN];
+	/* the nodes of its copy of the active manager's list, and its age */
+	uint32_t copied;
+	uint64_t copied_ms; /* 0 with copied 0 */
+};
+
 /* Sent by a node at a clean shutdown, on its registration connection. */
 struct proto_mgr_leave {
 	uint32_t node; /* nonzero, the registered id */
@@ -207,6 +260,7 @@ struct proto_mgr_leave {
 #define PROTO_MGR_FIND_FREE_SIZE 8
 #define PROTO_MGR_NODE_STATE_SIZE 72
 #define PROTO_MGR_LEAVE_SIZE 8
+#define PROTO_MGR_ROLE_SIZE 104
 #define PROTO_MGR_LIST_HDR_SIZE 8
 #define PROTO_MGR_FREE_ENTRY_SIZE 80
 #define PROTO_MGR_NODE_INFO_SIZE 176
@@ -270,6 +324,20 @@ int proto_mgr_leave_encode(const struct proto_mgr_leave *in, void *buf,
 int proto_mgr_leave_decode(const void *buf, size_t len,
 			   struct proto_mgr_leave *out);
 
+int proto_mgr_role_encode(const struct proto_mgr_role *in, void *buf,
+			  size_t cap);
+int proto_mgr_role_decode(const void *buf, size_t len,
+			  struct proto_mgr_role *out);
+
+/*
+ * Splits a manager list ("tcp://a:7000,tcp://b:7000"; one address is a
+ * list of one) into out[0..max). Returns the count, or -EINVAL when the
+ * list is empty, has an empty item or one too long, or more than max.
+ * Pure; does not check the address syntax (the option parser did).
+ */
+int mgr_split_managers(const char *list, char (*out)[MGR_MANAGER_ADDR_LEN],
+		       size_t max);
+
 /* ---- The client ---- */
 
 struct auth_keyring;
@@ -277,9 +345,15 @@ struct mgr_client;
 
 /* The longest pause between two registration attempts. */
 #define MGR_RETRY_MS 2000
+/* ... while a standby answers (it takes over soon): at most this. */
+#define MGR_STANDBY_RETRY_MS 250
 
 struct mgr_client_config {
-	const char *manager_addr; /* "tcp://10.0.0.1:7000" */
+	/*
+	 * "tcp://10.0.0.1:7000", or several managers in the cluster's
+	 * order, separated by commas (at most MGR_MAX_MANAGERS)
+	 */
+	const char *manager_addr;
 	/* NULL: insecure mode; borrowed, must outlive the client */
 	struct auth_keyring *keyring;
 	uint32_t node;		 /* nonzero, kept for the process lifetime */
@@ -343,7 +417,9 @@ void mgr_client_destroy(struct mgr_client *c);
  * Waits up to timeout_ms for the client to be registered. 0 when it is;
  * else the last registration failure as the system gave it (-ECONNREFUSED,
  * -EHOSTUNREACH, -ENETUNREACH, -ETIMEDOUT, ..., or -EBUSY: the id is
- * alive on another connection of another process) once the time is up,
+ * alive on another connection of another process; with several managers,
+ * a refusal if one refused, else the first manager's failure that was no
+ * standby's, else -EREMOTE: every one is a standby) once the time is up,
  * -ETIMEDOUT when no attempt has finished yet, or at once -EACCES (wrong
  * key or secure/insecure mismatch) or -EINVAL (block size differs from the
  * cluster's). The client keeps retrying in any case. With
@@ -353,7 +429,26 @@ void mgr_client_destroy(struct mgr_client *c);
  * until it registers.
  */
 int mgr_client_wait_registered(struct mgr_client *c, int timeout_ms);
+/*
+ * Stepped mode (include/cmp/util.h): mgr_client_create() starts no
+ * thread, and this does what the client thread would do now, without
+ * waiting: register (again, after its backoff), take the replies and
+ * NODE_STATE pushes that came, send the heartbeat when it is due.
+ * mgr_client_wait_registered() then waits for nothing: it answers at
+ * once. A no-op otherwise. Not from a callback.
+ */
+void mgr_client_step(struct mgr_client *c);
 bool mgr_client_registered(struct mgr_client *c);
+/*
+ * The address of the manager the client is registered with, copied into
+ * buf (len bytes); "" when it is not registered. Any thread.
+ */
+const char *mgr_client_manager(struct mgr_client *c, char *buf, size_t len);
+/*
+ * strerror() of a client error, with a word for the manager's own:
+ * -EREMOTE is "standby (another manager is active)".
+ */
+const char *mgr_strerror(int err);
 /*
  * What a refusal from mgr_client_wait_registered() means, for the one line
  * a daemon prints before it exits ("block size differs from the
@@ -367,7 +462,7 @@ const char *mgr_refusal_text(int err);
  * order (other compute nodes' idle memory first, memservers last, never
  * this node, never a SUSPECT or LEFT one), stored in out[0..*count). The
  * transport's -errno (-ECONNREFUSED, -ETIMEDOUT, ...) when no manager
- * answers, -EINVAL for n == 0.
+ * answers (-EREMOTE: only standbys did), -EINVAL for n == 0.
  */
 int mgr_client_find_free(struct mgr_client *c, uint32_t n,
 			 struct mgr_free_entry *out, size_t max, size_t *count);
@@ -377,7 +472,9 @@ int mgr_client_nodes(struct mgr_client *c, struct mgr_node_info *out,
 
 /*
  * One-shot NODES query without registering: connects, authenticates,
- * asks, closes. Same errors as mgr_client_nodes().
+ * asks, closes. manager_addr may be a list: the first manager that
+ * answers is asked (a standby passes the question on). Same errors as
+ * mgr_client_nodes().
  */
 int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
 		    int timeout_ms, struct mgr_node_info *out, size_t max,
@@ -392,5 +489,12 @@ int mgr_query_nodes(const char *manager_addr, struct auth_keyring *keyring,
 int mgr_query_snapshot(const char *manager_addr, struct auth_keyring *keyring,
 		       int timeout_ms, uint32_t wait_ms,
 		       struct mgr_node_info *out, size_t max, size_t *count);
+/*
+ * One-shot ROLE query of one manager (one address, not a list): its role,
+ * rank and registry size. The transport's -errno, or -EOPNOTSUPP from a
+ * manager older than ROLE (it knows no other: active).
+ */
+int mgr_query_role(const char *manager_addr, struct auth_keyring *keyring,
+		   int timeout_ms, struct proto_mgr_role *out);
 
 #endif

@@ -48,6 +48,14 @@ enum opt_type {
 	OPT_MS,	    /* milliseconds: 250, 250ms, 2s */
 	OPT_STR,    /* non-empty string (a path, a name), strdup()ed */
 	OPT_ADDR,   /* tcp://HOST:PORT, rdma://HOST:PORT or mem://NAME */
+	/*
+	 * One or more OPT_ADDR addresses separated by commas, at most max
+	 * (0: any number), kept as given. In a -o list the commas separate
+	 * options too, so an item without '=' that holds "://" right after
+	 * such an option continues its list: -o manager=tcp://a:1,tcp://b:1.
+	 * Given again, the option replaces its list, as every option does.
+	 */
+	OPT_ADDR_LIST,
 };
 
 /* opt_def.flags */

@@ -5,7 +5,7 @@
  * cmp-memserver does). It listens on a connector address, authenticates
  * every connection with the cluster keyring (every frame then sealed), and
  * answers ALLOC, FREE, READ, WRITE, READ_BATCH, WRITE_BATCH, RECONCILE,
- * GOODBYE, STATUS and PING (payloads in pool/proto_block.h) on the
+ * GOODBYE, FENCE, STATUS and PING (payloads in pool/proto_block.h) on the
  * connection's own thread, straight from and into the store's memory: a
  * READ reply is one writev of the frame header and a pointer into the
  * block.
@@ -185,9 +185,15 @@ uint32_t peer_lent_to(struct peer *p, uint32_t owner);
 /* Memory windows bound now: loans an owner can reach one-sided. */
 uint32_t peer_windows(struct peer *p);
 /*
+ * Bytes of p's bookkeeping of its blocks (the loan table, its owners and
+ * forwarding records), for the simulator's metadata per block. Any thread.
+ */
+uint64_t peer_meta_bytes(struct peer *p);
+/*
  * Ends every loan of owners silent for longer than the lease now (the lease
- * thread does this once a second; tests call it to be deterministic).
- * Returns how many owners lost their loans.
+ * thread does this once a second; tests call it to be deterministic; in
+ * stepped mode, include/cmp/util.h, there is no lease thread and the
+ * owner of p calls it). Returns how many owners lost their loans.
  */
 size_t peer_expire_leases(struct peer *p);
 /* Stops serving, joins all threads, frees p. NULL is ok. */

@@ -57,6 +57,12 @@ struct pool_config {
 	uint32_t max_handles; /* 0: enough for local blocks plus borrowing */
 	/* the most pool_resize() may grow it to; below local_bytes: that */
 	uint64_t max_bytes;
+	/*
+	 * Keep no block contents (the simulator, tools/cmp-sim): the region
+	 * is one block that every block shares, so the lists, handles and
+	 * moves are the real ones while data is neither kept nor checked.
+	 */
+	bool no_contents;
 };
 
 enum pool_list {
@@ -229,6 +235,13 @@ struct cluster_stats {
 	uint64_t suspects;   /* times a provider became unreachable */
 	uint64_t reconciles; /* agreements with a provider on our loans */
 	uint32_t node_id;
+	/*
+	 * The node's bookkeeping of blocks in bytes (the pool's records of
+	 * its blocks and handles and its release queue, the loan table, the
+	 * table of providers), and the connections it holds to providers.
+	 */
+	uint64_t meta_bytes;
+	uint32_t provider_conns;
 };
 
 /* NULL + errno (EINVAL bad config, EADDRINUSE, ...), logged. */
@@ -260,5 +273,22 @@ int cluster_resize(struct cluster *c, uint32_t nblocks, int timeout_ms);
 void cluster_get_stats(struct cluster *c, struct cluster_stats *out);
 /* Detaches from the pool, stops serving, frees c. NULL is ok. */
 void cluster_destroy(struct cluster *c);
+
+/*
+ * For the simulator (tools/cmp-sim). cluster_step(): in stepped mode
+ * (include/cmp/util.h) runs what the node's threads would have done by
+ * now: the manager client's registration, heartbeats and news, the
+ * keeper's connections, reconciliations and keepalives, the notices to
+ * owners, the pool's evictions ahead and homecomings, the expiry of its
+ * borrowers' leases; call it often (the simulator: every tick). A no-op
+ * otherwise. cluster_abandon(): cluster_destroy() as if the process died:
+ * no GOODBYE to providers, no LEAVE to the manager (its registration
+ * connection simply closes: SUSPECT); the loans it held elsewhere end
+ * when their providers' leases on it run out. cluster_peer(): the node's
+ * block server (include/cmp/peer.h), owned by c.
+ */
+void cluster_step(struct cluster *c);
+void cluster_abandon(struct cluster *c);
+struct peer *cluster_peer(struct cluster *c);
 
 #endif

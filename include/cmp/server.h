@@ -215,6 +215,14 @@ void server_conn_close(struct server_conn *sc);
  * on after this returns. 0, or -ETIMEDOUT. Connection thread.
  */
 int server_fence_node(struct server_conn *sc, int timeout_ms);
+/*
+ * The same for one connection only: the one of sc's peer node whose
+ * conn_session_id() is session (the peer saw it break), so that nothing
+ * it received is acted on after this returns. 0 (also when it has
+ * ended already, or never was), -ETIMEDOUT, -EINVAL for session 0.
+ * Connection thread.
+ */
+int server_fence_conn(struct server_conn *sc, uint64_t session, int timeout_ms);
 
 /* Keeps sc's memory valid after on_close() until the matching put. */
 void server_conn_get(struct server_conn *sc);
@@ -229,11 +237,13 @@ struct server_stats {
 	uint64_t accepted; /* connections accepted */
 	uint64_t refused;  /* closed by a cap (before or after the handshake) */
 	uint64_t hs_failed; /* handshakes that failed (key, time, garbage) */
+	uint64_t fenced;    /* connections a fence shut down */
 	uint64_t requests;  /* frames handed to the handler */
 	uint64_t rx_bytes;  /* request frames received */
 	uint64_t tx_bytes;  /* reply and push frames sent */
 	uint32_t unauth;    /* connections in the handshake now */
 	uint32_t authed;    /* authenticated connections now */
+	uint32_t fencing;   /* fences waiting for connections to end now */
 };
 
 /* A snapshot of s's counters (each read on its own). Any thread. */

@@ -33,7 +33,7 @@ char *cmp_format_size(uint64_t bytes, char *buf, size_t len);
 /* Bytes in iov[0..iovcnt). */
 size_t cmp_iov_total(const struct iovec *iov, int iovcnt);
 
-/* Monotonic clock in nanoseconds. */
+/* Monotonic clock in nanoseconds (or the simulator's, below). */
 uint64_t cmp_now_ns(void);
 
 /* A condition variable whose timed waits count on the monotonic clock. */
@@ -73,6 +73,33 @@ void cmp_detach_done(int status, int log_fd);
  * old kernel) is one warning line; the daemon goes on.
  */
 void cmp_daemon_protect(bool lock_memory);
+
+/*
+ * The simulator's hooks (tools/cmp-sim runs many nodes of the real
+ * libraries in one process, on one thread). Both are set once, before any
+ * library object is created, and never changed while one lives.
+ *
+ * cmp_set_clock(now, ctx): cmp_now_ns() returns now(ctx) from then on
+ * (NULL: the monotonic clock again), so every timer of the libraries
+ * (heartbeats, suspicion, leases, keepalives, retries, the log's rate
+ * limits) runs on the caller's time. Deadlines of waits on condition
+ * variables stay on the real clock: in stepped mode nothing waits.
+ *
+ * cmp_set_stepped(true): the libraries start no threads. mem:// streams
+ * carry their bytes in memory, and a server (include/cmp/server.h) serves
+ * each request on the thread that sent it, before the send returns, so a
+ * reply is there when its caller reads; a read that finds its bytes not
+ * there fails at once (-EAGAIN while the other end is open). The loops
+ * that otherwise run on threads of their own (the pool's helper, the
+ * remote keeper, the notifier, the peer's leases, the manager client's
+ * registration and heartbeats, the manager's liveness) run only when
+ * their owner's step is called: cluster_step() (include/cmp/pool.h),
+ * mgr_client_step() (include/cmp/mgr.h), manager_step()
+ * (manager/manager.h). Other transports keep their threads.
+ */
+void cmp_set_clock(uint64_t (*now)(void *ctx), void *ctx);
+void cmp_set_stepped(bool stepped);
+bool cmp_stepped(void);
 
 static inline int cmp_is_pow2(uint64_t x)
 {

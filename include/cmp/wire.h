@@ -38,12 +38,16 @@
  *   A -> B  ALLOC n                    B -> A  block indexes (+ region)
  *   A -> B  WRITE / READ (block, off, len, data)   byte ranges
  *   A -> B  FREE blocks
+ *   A -> B  FENCE (a connection broke mid-WRITE) before the WRITE again
  *   B -> C  HANDOVER (B moved A's block to C: the loan is A's now)
  *   B -> A  MOVE_NOTICE (your block moved to C); any request for it: MOVED
  *   tool -> B  DRAIN: move every block held for others elsewhere
  *   M -> A  NODE_STATE (id, state) when B is suspect, left or alive again
  *   M -> A  SNAPSHOT (cmpctl status asked): A -> M  HEARTBEAT at once
  *   A -> M  LEAVE at a clean shutdown                M -> A  LEAVE reply
+ *   A -> M2 REGISTER     M2 -> A  status STANDBY: M2 sees M (ranked before
+ *           it) answer; A registers with the first manager that takes it
+ *   M2 -> M ROLE (M2 watches M)        M -> M2  active or standby, rank
  *
  * The payload layouts live with the modules that speak them: the manager
  * messages in include/cmp/mgr.h, the block messages in pool/proto_block.h.
@@ -81,6 +85,7 @@ struct conn;
 	X(LEAVE, 15)       \
 	X(NODE_STATE, 16)  \
 	X(SNAPSHOT, 17)    \
+	X(ROLE, 18)        \
 	X(ALLOC, 20)       \
 	X(FREE, 21)        \
 	X(READ, 22)        \
@@ -92,7 +97,8 @@ struct conn;
 	X(MOVE_NOTICE, 29) \
 	X(STATUS, 30)      \
 	X(HANDOVER, 31)    \
-	X(DRAIN, 32)
+	X(DRAIN, 32)       \
+	X(FENCE, 33)
 
 enum wire_op {
 #define WIRE_OP_ENUM(name, val) WIRE_OP_##name = val,
@@ -125,7 +131,8 @@ enum wire_flags {
 	X(BADMSG, 7, EBADMSG)    \
 	X(NOTSUP, 8, EOPNOTSUPP) \
 	X(BUSY, 9, EBUSY)        \
-	X(STALE, 10, ESTALE)
+	X(STALE, 10, ESTALE)     \
+	X(STANDBY, 11, EREMOTE)
 
 enum wire_status {
 #define WIRE_STATUS_ENUM(name, val, err) WIRE_S_##name = val,
@@ -186,6 +193,27 @@ int wire_send(struct conn *c, struct wire_hdr *h, const struct iovec *payload,
 int wire_recv_hdr(struct conn *c, struct wire_hdr *h);
 
 /*
+ * Where a frame's payload goes, for a reader that can tell from the header
+ * alone (an owner matching replies to its requests by id): private memory
+ * in wire_recv_payload_private()'s terms that takes the payload from its
+ * first byte, or NULL. h is decoded but not verified yet: nothing may be
+ * done on its word but choosing (and keeping others off) that memory.
+ */
+typedef const struct iovec *(*wire_dest_fn)(void *ctx,
+					    const struct wire_hdr *h);
+/*
+ * wire_recv_hdr() that opens a sealed frame's first record in place: when
+ * dest() names memory whose first iovec holds that whole record, the
+ * record is read and opened there, the header verified with it, with no
+ * staging copy; *in_place then says how many payload bytes are there
+ * already (0 otherwise, and always for plain frames), and the rest follows
+ * through the cursor. A record that fails leaves that memory zeroed or
+ * untouched. Reader thread.
+ */
+int wire_recv_hdr_into(struct conn *c, struct wire_hdr *h, wire_dest_fn dest,
+		       void *ctx, size_t *in_place);
+
+/*
  * Bounds how long the rest of a received frame may take once its header
  * has arrived: the first record (sealed) and every payload read through
  * the cursor must be done within timeout_ms of the header, else the read
@@ -222,6 +250,18 @@ size_t wire_payload_left(const struct conn *c);
  */
 int wire_recv_payload(struct conn *c, const struct wire_hdr *h,
 		      const struct iovec *iov, int iovcnt);
+/*
+ * wire_recv_payload() into memory that is the caller's alone until the
+ * call returns: nobody else reads it meanwhile, and nothing relies on its
+ * content unless the call returned 0 (a reply buffer, a block no list
+ * holds). Sealed, every record that lies whole inside one iovec is read
+ * and opened in place there, without the staging copy; a record that
+ * fails verification (or ends early) is left zeroed, so no unverified
+ * byte stays behind, but the destination's earlier content is lost. Plain
+ * frames are read exactly as wire_recv_payload() does.
+ */
+int wire_recv_payload_private(struct conn *c, const struct wire_hdr *h,
+			      const struct iovec *iov, int iovcnt);
 /* Reads, verifies and drops the rest of h's payload (a refused request). */
 int wire_skip_payload(struct conn *c, const struct wire_hdr *h);
 

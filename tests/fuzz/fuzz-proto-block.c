@@ -5,9 +5,9 @@
  * block size (high nibble), the rest is the payload as it would arrive from
  * the network. ALLOC replies are decoded as an owner that asked for
  * memory windows would (12) and as one that did not (1); HANDOVER and its
- * reply are 13 and 14. Whatever a decoder accepts must keep the promises
- * the peer relies on (no zero epoch, ranges inside the block, counts
- * within the buffer); a broken promise traps.
+ * reply are 13 and 14, FENCE is 15. Whatever a decoder accepts must keep
+ * the promises the peer relies on (no zero epoch, ranges inside the block,
+ * counts within the buffer, no zero session); a broken promise traps.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -111,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct proto_block_handover ho;
 	struct proto_block_moved mv;
 	uint32_t n, bs, flags;
+	uint64_t session;
 	uint8_t sel;
 
 	if (size < 1)
@@ -173,6 +174,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 14: /* HANDOVER reply */
 		if (proto_block_ref_decode(data, size, refs) == 0 &&
 		    !refs[0].epoch)
+			__builtin_trap();
+		break;
+	case 15: /* FENCE: names a connection, never 0 */
+		if (proto_block_fence_decode(data, size, &session) == 0 &&
+		    (!session || size != PROTO_BLOCK_FENCE_SIZE))
 			__builtin_trap();
 		break;
 	default:

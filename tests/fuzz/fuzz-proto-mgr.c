@@ -102,11 +102,19 @@ static void fuzz_nodes_req(const uint8_t *p, size_t len)
 		same(p, len, proto_mgr_nodes_req_encode(&m, out, sizeof(out)));
 }
 
+static void fuzz_role(const uint8_t *p, size_t len)
+{
+	struct proto_mgr_role m;
+
+	if (!proto_mgr_role_decode(p, len, &m))
+		same(p, len, proto_mgr_role_encode(&m, out, sizeof(out)));
+}
+
 /* The selector byte picks one, modulo their number: append, never insert. */
 static void (*const decoders[])(const uint8_t *p, size_t len) = {
-	fuzz_register,	 fuzz_register_reply, fuzz_heartbeat,
-	fuzz_find_free,	 fuzz_free_list,      fuzz_nodes,
-	fuzz_node_state, fuzz_leave,	      fuzz_nodes_req,
+	fuzz_register,	fuzz_register_reply, fuzz_heartbeat,  fuzz_find_free,
+	fuzz_free_list, fuzz_nodes,	     fuzz_node_state, fuzz_leave,
+	fuzz_nodes_req, fuzz_role,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -425,6 +425,34 @@ static void move_seeds(const char *dir)
 	save(dir, "drain");
 }
 
+/* FENCE of a connection that broke: none runs here, so OK at once. */
+static void fence_seeds(const char *dir)
+{
+	uint8_t b[PROTO_BLOCK_FENCE_SIZE], zero[PROTO_BLOCK_FENCE_SIZE] = {0};
+	struct proto_block_ref r[1];
+
+	proto_block_fence_encode(0x9e3779b97f4a7c15ull, b, sizeof(b));
+	as(OWNER);
+	alloc(1, r);
+	frame(WIRE_OP_FENCE, b, sizeof(b), 0);
+	rw(WIRE_OP_WRITE, r[0], 0, 64, 0);
+	rw(WIRE_OP_READ, r[0], 0, 64, 0);
+	save(dir, "fence-then-write");
+
+	as(OWNER);
+	frame(WIRE_OP_FENCE, zero, sizeof(zero), 0);
+	save(dir, "fence-zero-session");
+
+	as(OWNER);
+	frame(WIRE_OP_FENCE, b, 4, 0);
+	save(dir, "fence-short");
+
+	as(TOOL);
+	frame(WIRE_OP_FENCE, b, sizeof(b), 0);
+	frame(WIRE_OP_STATUS, NULL, 0, 0);
+	save(dir, "fence-by-a-tool");
+}
+
 static void garbage_seeds(const char *dir)
 {
 	as(OWNER);
@@ -446,6 +474,7 @@ int main(int argc, char **argv)
 	loan_seeds(dir);
 	tool_seeds(dir);
 	move_seeds(dir);
+	fence_seeds(dir);
 	garbage_seeds(dir);
 	return 0;
 }

@@ -17,6 +17,7 @@ ALLOC_REQ, ALLOC_REP, LIST_REQ, READ, WRITE, BATCH_PREFIX = 0, 1, 2, 3, 4, 5
 READ_BATCH, WRITE_BATCH, STATUS, MOVED, LIST_REP, COUNT = 6, 7, 8, 9, 10, 11
 ALLOC_REP_WINDOWS = 12  # a reply decoded as by an owner that asked for them
 HANDOVER, REF = 13, 14
+FENCE = 15
 FIRST, LAST = 1, 2
 WINDOWS = 1
 MAX_IDX = 1024
@@ -131,6 +132,9 @@ SEEDS = {
     "handover": sel(HANDOVER) + struct.pack("<4I", 3, 30, 9, 0),
     "handover-to-nobody": sel(HANDOVER) + struct.pack("<4I", 3, 30, 0, 0),
     "ref": sel(REF) + refs([(4, 44)]),
+    "fence": sel(FENCE) + struct.pack("<Q", 0x9e3779b97f4a7c15),
+    "fence-zero": sel(FENCE) + struct.pack("<Q", 0),
+    "fence-short": sel(FENCE) + struct.pack("<I", 7),
 }
 
 

@@ -21,7 +21,8 @@ enum {
 	SEL_NODES,
 	SEL_STATE,
 	SEL_LEAVE,
-	SEL_NODES_REQ
+	SEL_NODES_REQ,
+	SEL_ROLE
 };
 
 static const char *dir;
@@ -70,6 +71,15 @@ int main(int argc, char **argv)
 					  .kind = MGR_KIND_MEMSERVER,
 					  .addr = "tcp://10.1.0.9:7200"};
 	struct proto_mgr_leave lv = {.node = 7};
+	struct proto_mgr_role ro = {.role = MGR_ROLE_STANDBY,
+				    .rank = 1,
+				    .alive = 0,
+				    .takeovers = 2,
+				    .epoch = 0x0123456789abcdefull,
+				    .since_ms = 1500,
+				    .copied = 3,
+				    .copied_ms = 420,
+				    .defers_to = "tcp://10.1.0.1:7000"};
 	struct mgr_free_entry fe[3] = {
 		{2, MGR_KIND_COMPUTE, 500, "tcp://10.1.0.3:7100"},
 		{3, MGR_KIND_COMPUTE, 20, "rdma://10.1.0.4:7100"},
@@ -157,6 +167,15 @@ int main(int argc, char **argv)
 	len = proto_mgr_nodes_req_encode(&nq, p, cap);
 	p[4] = p[5] = 0; /* a snapshot without a wait: a near miss */
 	put("nodes-req-no-wait", SEL_NODES_REQ, len);
+	put("role-standby", SEL_ROLE, proto_mgr_role_encode(&ro, p, cap));
+	ro.role = MGR_ROLE_ACTIVE;
+	ro.rank = 0;
+	ro.alive = 1000;
+	ro.defers_to[0] = '\0';
+	put("role-active", SEL_ROLE, proto_mgr_role_encode(&ro, p, cap));
+	len = proto_mgr_role_encode(&ro, p, cap);
+	p[1] = MGR_MAX_MANAGERS; /* a rank beyond the list: a near miss */
+	put("role-bad-rank", SEL_ROLE, len);
 	put("empty", SEL_REG, 0);
 	return 0;
 }

@@ -92,6 +92,7 @@ has "$T/body" 'cmp_manager_node_up\{node="77",kind="memserver"\} 1'
 has "$T/body" 'cmp_manager_node_capacity_bytes\{node="11"\} 67108864'
 has "$T/body" 'cmp_manager_requests_total\{op="REGISTER"\} [0-9]+'
 has "$T/body" 'cmp_manager_connections\{state="authenticated"\} [0-9]+'
+has "$T/body" 'cmp_manager_active 1'
 
 scrape "$MS_M"
 expect_eq "memserver scrape" "$(cut -d' ' -f1 "$T/status")" 200

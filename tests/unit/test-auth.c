@@ -191,6 +191,33 @@ static void both_ends_learn_who_the_other_is(void **state)
 	auth_keyring_destroy(kr);
 }
 
+/* One name per connection, the same on both ends, in either mode. */
+static void both_ends_name_the_connection_alike(void **state)
+{
+	struct auth_keyring *kr = ring(1, &key_a, NULL);
+	struct pair p[2];
+	int cret, sret;
+
+	for (int secure = 0; secure < 2; secure++) {
+		for (int i = 0; i < 2; i++) {
+			pair_open(&p[i]);
+			assert_int_equal(conn_session_id(p[i].client), 0);
+			handshake_on(&p[i], secure ? kr : NULL,
+				     secure ? kr : NULL, &cret, &sret);
+			assert_int_equal(cret, 0);
+			assert_int_equal(sret, 0);
+			assert_int_not_equal(conn_session_id(p[i].client), 0);
+			assert_int_equal(conn_session_id(p[i].client),
+					 conn_session_id(p[i].server));
+		}
+		assert_int_not_equal(conn_session_id(p[0].client),
+				     conn_session_id(p[1].client));
+		pair_close(&p[0]);
+		pair_close(&p[1]);
+	}
+	auth_keyring_destroy(kr);
+}
+
 static void wrong_key_is_refused_on_both_ends(void **state)
 {
 	struct auth_keyring *a = ring(1, &key_a, NULL);
@@ -628,6 +655,7 @@ int main(void)
 		cmocka_unit_test(
 			same_key_passes_both_ends_and_seals_the_session),
 		cmocka_unit_test(both_ends_learn_who_the_other_is),
+		cmocka_unit_test(both_ends_name_the_connection_alike),
 		cmocka_unit_test(wrong_key_is_refused_on_both_ends),
 		cmocka_unit_test(rotation_works_with_any_key_in_common),
 		cmocka_unit_test(insecure_peers_talk_in_plain_frames),

@@ -245,6 +245,22 @@ static void manager_without_key_is_refused_unless_insecure(void **state)
 	fuse_opt_free_args(&a);
 }
 
+/* Several managers, as mount(8) passes them in one -o list. */
+static void a_list_of_managers_is_one_option(void **state)
+{
+	const char *argv[] = {"cmpfs", "/m", "-o",
+			      ("manager=tcp://h:1,tcp://g:1,listen=tcp://a:2,"
+			       "insecure,allow_other")};
+	struct fuse_args a;
+	struct fs_options o;
+
+	assert_int_equal(parse(&o, &a, 4, argv), 0);
+	assert_string_equal(o.manager, "tcp://h:1,tcp://g:1");
+	assert_string_equal(o.listen, "tcp://a:2");
+	fs_options_free(&o);
+	fuse_opt_free_args(&a);
+}
+
 static void manager_and_listen_go_together(void **state)
 {
 	const char *argv[] = {"cmpfs", "/m", "-o",
@@ -272,6 +288,7 @@ int main(void)
 		cmocka_unit_test(
 			manager_without_key_is_refused_unless_insecure),
 		cmocka_unit_test(manager_and_listen_go_together),
+		cmocka_unit_test(a_list_of_managers_is_one_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

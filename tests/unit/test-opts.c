@@ -30,6 +30,7 @@ struct t_opts {
 	char *path;
 	char *addr;
 	char *local;
+	char *list;
 	bool flag;
 	bool lock;
 	bool tune;
@@ -55,6 +56,8 @@ static const struct opt_def t_defs[] = {
 	 .help = "an address"},
 	{.name = "local", .type = OPT_ADDR, F(local), .metavar = "ADDR",
 	 .flags = OPT_TCP_LOCAL, .help = "a TCP address, loopback by default"},
+	{.name = "list", .type = OPT_ADDR_LIST, F(list), .max = 3,
+	 .metavar = "ADDR[,ADDR...]", .help = "addresses"},
 	{.name = "flag", .short_name = 'f', .type = OPT_FLAG, F(flag),
 	 .help = "a flag"},
 	{.name = "nolock", .type = OPT_NOFLAG, F(lock), .help = "no locking"},
@@ -266,6 +269,55 @@ static void a_tcp_local_address_may_be_a_bare_port(void **state)
 	REFUSED("prog: option local: '99999999' is not a TCP address (PORT "
 		"for 127.0.0.1, HOST:PORT or tcp://HOST:PORT)",
 		"--local=99999999");
+}
+
+static void an_address_list_takes_commas_in_every_syntax(void **state)
+{
+	struct t_opts o;
+
+	assert_int_equal(PARSE(&o, NULL, "--list", "tcp://a:1"), 0);
+	assert_string_equal(o.list, "tcp://a:1");
+	opts_finish(&spec, &o);
+	assert_int_equal(PARSE(&o, NULL, "--list=tcp://a:1,mem://b"), 0);
+	assert_string_equal(o.list, "tcp://a:1,mem://b");
+	opts_finish(&spec, &o);
+	/* in a -o list, an item with "://" and no '=' continues the list */
+	assert_int_equal(PARSE(&o, NULL, "-o",
+			       "list=tcp://a:1,rdma://b:2,tcp://c:3,count=4"),
+			 0);
+	assert_string_equal(o.list, "tcp://a:1,rdma://b:2,tcp://c:3");
+	assert_int_equal(o.count, 4);
+	opts_finish(&spec, &o);
+	/* an escaped comma is one item, as libfuse reads it */
+	assert_int_equal(PARSE(&o, NULL, "-o", "list=tcp://a:1\\,mem://b"), 0);
+	assert_string_equal(o.list, "tcp://a:1,mem://b");
+	opts_finish(&spec, &o);
+	/* given again, it replaces the list */
+	assert_int_equal(
+		PARSE(&o, NULL, "--list=mem://x,mem://y", "-o", "list=mem://z"),
+		0);
+	assert_string_equal(o.list, "mem://z");
+	opts_finish(&spec, &o);
+	assert_null(o.list);
+	/* only right after the list: elsewhere it is an unknown option */
+	REFUSED("prog: option tcp://b:1: unknown (see --help)", "-o",
+		"count=2,tcp://b:1");
+}
+
+static void a_bad_address_list_is_refused_with_one_line(void **state)
+{
+	REFUSED("prog: option list: 'foo' is not an address (tcp://HOST:PORT, "
+		"rdma://HOST:PORT or mem://NAME)",
+		"--list=tcp://a:1,foo");
+	REFUSED("prog: option list: '' is not an address (tcp://HOST:PORT, "
+		"rdma://HOST:PORT or mem://NAME)",
+		"--list=tcp://a:1,,tcp://b:1");
+	REFUSED("prog: option list: 'tcp://a:1,' ends with a comma",
+		"--list=tcp://a:1,");
+	REFUSED("prog: option list: 'mem://a,mem://b,mem://c,mem://d' lists "
+		"4 addresses, at most 3",
+		"-o", "list=mem://a,mem://b,mem://c,mem://d");
+	REFUSED("prog: option list: needs a value (ADDR[,ADDR...])", "--list=");
 }
 
 /* ---- refusals: one line each, naming the option and the value ---- */
@@ -493,6 +545,10 @@ static void help_shows_every_row_with_its_range_and_default(void **state)
 	assert_non_null(strstr(h, "\n  -t, --tune              tune (the "
 				  "default)\n"));
 	assert_non_null(strstr(h, "\n      --nolock            no locking\n"));
+	assert_non_null(strstr(h,
+			       "\n      --list ADDR[,ADDR...]\n"
+			       "                          addresses (at most "
+			       "3)\n"));
 	assert_non_null(strstr(h, "\n  -h, --help              show this help "
 				  "and exit\n"));
 	assert_non_null(strstr(h, "\n  -V, --version           show the "
@@ -610,6 +666,8 @@ int main(void)
 		cmocka_unit_test(the_last_value_of_an_option_wins),
 		cmocka_unit_test(addresses_of_every_scheme_are_taken),
 		cmocka_unit_test(a_tcp_local_address_may_be_a_bare_port),
+		cmocka_unit_test(an_address_list_takes_commas_in_every_syntax),
+		cmocka_unit_test(a_bad_address_list_is_refused_with_one_line),
 		cmocka_unit_test(malformed_values_are_refused_with_one_line),
 		cmocka_unit_test(out_of_range_values_are_refused_with_one_line),
 		cmocka_unit_test(a_32_bit_field_refuses_what_it_cannot_hold),

@@ -215,6 +215,31 @@ static void count_round_trips_and_rejects_reserved_and_sizes(void **state)
 
 /* ---- READ and WRITE ---- */
 
+static void fence_round_trips_and_names_a_connection(void **state)
+{
+	uint8_t buf[PROTO_BLOCK_FENCE_SIZE + 1];
+	uint64_t session = 0;
+
+	assert_int_equal(proto_block_fence_encode(0x0123456789abcdefull, buf,
+						  sizeof(buf)),
+			 PROTO_BLOCK_FENCE_SIZE);
+	assert_int_equal(buf[0], 0xef); /* little-endian */
+	assert_int_equal(
+		proto_block_fence_decode(buf, PROTO_BLOCK_FENCE_SIZE, &session),
+		0);
+	assert_true(session == 0x0123456789abcdefull);
+	assert_int_equal(proto_block_fence_decode(buf, 7, &session), -EMSGSIZE);
+	assert_int_equal(proto_block_fence_decode(buf, 9, &session), -EMSGSIZE);
+	assert_int_equal(proto_block_fence_encode(1, buf, 7), -ENOBUFS);
+	/* 0 names no connection */
+	assert_int_equal(proto_block_fence_encode(0, buf, sizeof(buf)),
+			 -EINVAL);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(
+		proto_block_fence_decode(buf, PROTO_BLOCK_FENCE_SIZE, &session),
+		-EINVAL);
+}
+
 static void read_and_write_headers_round_trip(void **state)
 {
 	struct proto_block_rw in = {
@@ -525,6 +550,7 @@ int main(void)
 			list_rejects_bad_counts_lengths_flags_and_epochs),
 		cmocka_unit_test(
 			count_round_trips_and_rejects_reserved_and_sizes),
+		cmocka_unit_test(fence_round_trips_and_names_a_connection),
 		cmocka_unit_test(read_and_write_headers_round_trip),
 		cmocka_unit_test(
 			read_and_write_reject_ranges_outside_the_block),

@@ -616,6 +616,123 @@ static void leave_round_trips_and_needs_an_id(void **state)
 	assert_int_equal(proto_mgr_leave_encode(&in, buf, 4), -EMSGSIZE);
 }
 
+static void role_round_trips_at_documented_offsets(void **state)
+{
+	struct proto_mgr_role in = {.role = MGR_ROLE_STANDBY,
+				    .rank = 2,
+				    .alive = 7,
+				    .takeovers = 3,
+				    .epoch = 0x1122334455667788ull,
+				    .since_ms = 1500,
+				    .defers_to = "tcp://10.0.0.1:7000",
+				    .copied = 9,
+				    .copied_ms = 250},
+			      out;
+	uint8_t buf[PROTO_MGR_ROLE_SIZE], again[PROTO_MGR_ROLE_SIZE];
+
+	assert_int_equal(proto_mgr_role_encode(&in, buf, sizeof(buf)),
+			 sizeof(buf));
+	assert_int_equal(buf[0], MGR_ROLE_STANDBY);
+	assert_int_equal(buf[1], 2);
+	assert_int_equal(buf[4], 7);
+	assert_int_equal(buf[8], 3);
+	assert_int_equal(buf[12], 9);
+	assert_int_equal(buf[16], 0x88);
+	assert_int_equal(buf[24], 1500 & 0xff);
+	assert_memory_equal(buf + 32, "tcp://10.0.0.1:7000", 20);
+	assert_int_equal(buf[96], 250);
+	assert_int_equal(proto_mgr_role_decode(buf, sizeof(buf), &out), 0);
+	assert_int_equal(out.role, MGR_ROLE_STANDBY);
+	assert_int_equal(out.rank, 2);
+	assert_int_equal(out.alive, 7);
+	assert_int_equal(out.takeovers, 3);
+	assert_int_equal(out.copied, 9);
+	assert_int_equal(out.copied_ms, 250);
+	assert_true(out.epoch == in.epoch);
+	assert_int_equal(out.since_ms, 1500);
+	assert_string_equal(out.defers_to, "tcp://10.0.0.1:7000");
+	assert_int_equal(proto_mgr_role_encode(&out, again, sizeof(again)),
+			 sizeof(again));
+	assert_memory_equal(buf, again, sizeof(buf));
+	/* an active manager defers to nobody: an all-zero address */
+	in.role = MGR_ROLE_ACTIVE;
+	in.defers_to[0] = '\0';
+	assert_int_equal(proto_mgr_role_encode(&in, buf, sizeof(buf)),
+			 sizeof(buf));
+	assert_int_equal(proto_mgr_role_decode(buf, sizeof(buf), &out), 0);
+	assert_string_equal(out.defers_to, "");
+	assert_int_equal(proto_mgr_role_encode(&in, buf, 8), -EMSGSIZE);
+}
+
+static void role_rejects_every_invalid_field(void **state)
+{
+	static const struct {
+		size_t off;
+		uint8_t val;
+	} spoil[] = {
+		{0, 0},		       /* no role */
+		{0, 3},		       /* an unknown role */
+		{1, MGR_MAX_MANAGERS}, /* a rank beyond any list */
+		{2, 1},		       /* pad */
+		{40, ' '},	       /* a space in the address */
+		{95, 'x'},	       /* the address unterminated */
+		{60, 'x'},	       /* junk after the address's NUL */
+	};
+	struct proto_mgr_role in = {.role = MGR_ROLE_ACTIVE,
+				    .epoch = 1,
+				    .defers_to = "tcp://10.0.0.1:7000"},
+			      out;
+	uint8_t buf[PROTO_MGR_ROLE_SIZE];
+
+	for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
+		assert_int_equal(proto_mgr_role_encode(&in, buf, sizeof(buf)),
+				 sizeof(buf));
+		buf[spoil[i].off] = spoil[i].val;
+		assert_int_equal(proto_mgr_role_decode(buf, sizeof(buf), &out),
+				 -EBADMSG);
+	}
+	assert_int_equal(proto_mgr_role_encode(&in, buf, sizeof(buf)),
+			 sizeof(buf));
+	memset(buf + 16, 0, 8); /* no epoch */
+	assert_int_equal(proto_mgr_role_decode(buf, sizeof(buf), &out),
+			 -EBADMSG);
+	assert_int_equal(proto_mgr_role_decode(buf, sizeof(buf) - 1, &out),
+			 -EBADMSG);
+	/* an age without a copy is refused both ways */
+	in.copied_ms = 5;
+	assert_int_equal(proto_mgr_role_encode(&in, buf, sizeof(buf)), -EINVAL);
+	in.copied_ms = 0;
+	in.rank = MGR_MAX_MANAGERS;
+	assert_int_equal(proto_mgr_role_encode(&in, buf, sizeof(buf)), -EINVAL);
+}
+
+static void manager_lists_split_on_commas(void **state)
+{
+	char m[MGR_MAX_MANAGERS][MGR_MANAGER_ADDR_LEN];
+	char long_one[MGR_MANAGER_ADDR_LEN + 8];
+
+	assert_int_equal(mgr_split_managers("tcp://a:1", m, MGR_MAX_MANAGERS),
+			 1);
+	assert_string_equal(m[0], "tcp://a:1");
+	assert_int_equal(
+		mgr_split_managers("tcp://a:1,mem://b", m, MGR_MAX_MANAGERS),
+		2);
+	assert_string_equal(m[0], "tcp://a:1");
+	assert_string_equal(m[1], "mem://b");
+	assert_int_equal(mgr_split_managers("", m, 8), -EINVAL);
+	assert_int_equal(mgr_split_managers(NULL, m, 8), -EINVAL);
+	assert_int_equal(mgr_split_managers("a,", m, 8), -EINVAL);
+	assert_int_equal(mgr_split_managers(",a", m, 8), -EINVAL);
+	assert_int_equal(mgr_split_managers("a,,b", m, 8), -EINVAL);
+	assert_int_equal(mgr_split_managers("a,b,c", m, 2), -EINVAL);
+	memset(long_one, 'x', sizeof(long_one) - 1);
+	long_one[sizeof(long_one) - 1] = '\0';
+	assert_int_equal(mgr_split_managers(long_one, m, 8), -EINVAL);
+	assert_string_equal(mgr_role_name(MGR_ROLE_ACTIVE), "active");
+	assert_string_equal(mgr_role_name(MGR_ROLE_STANDBY), "standby");
+	assert_string_equal(mgr_role_name(0), "?");
+}
+
 static void kind_names_read_well(void **state)
 {
 	assert_string_equal(mgr_kind_name(MGR_KIND_COMPUTE), "compute");
@@ -645,6 +762,9 @@ int main(void)
 		cmocka_unit_test(node_state_round_trips_at_documented_offsets),
 		cmocka_unit_test(node_state_rejects_every_invalid_field),
 		cmocka_unit_test(leave_round_trips_and_needs_an_id),
+		cmocka_unit_test(role_round_trips_at_documented_offsets),
+		cmocka_unit_test(role_rejects_every_invalid_field),
+		cmocka_unit_test(manager_lists_split_on_commas),
 		cmocka_unit_test(kind_names_read_well),
 	};
 

@@ -3,7 +3,9 @@
  * The manager's registry, driven by a fake clock: tier order, exclusion,
  * the node states (suspect by missed heartbeats and by closed connections,
  * left by LEAVE, alive again by registering), replacement of a connection
- * that still looks open, duplicate ids, forgetting the long gone.
+ * that still looks open, duplicate ids, forgetting the long gone, and a
+ * manager taking over another one's list (adopt) or giving up its own
+ * (clear).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -537,6 +539,103 @@ static void forget_after_is_configurable(void **state)
 	registry_destroy(r);
 }
 
+/* Another manager's list, as NODES gave it: 1 alive, 2 suspect, 3 left. */
+static size_t other_list(struct mgr_node_info *o)
+{
+	struct registry *r = new_registry();
+	size_t n;
+
+	assert_int_equal(reg(r, 1, MGR_KIND_COMPUTE, 40, 0, NULL), 0);
+	assert_int_equal(reg(r, 2, MGR_KIND_COMPUTE, 50, 0, NULL), 0);
+	assert_int_equal(reg(r, 3, MGR_KIND_MEMSERVER, 60, 0, NULL), 0);
+	assert_int_equal(registry_conn_closed(r, 2, CONN(2), 100 * MS), 0);
+	assert_int_equal(registry_leave(r, 3, CONN(3), 200 * MS), 0);
+	n = registry_nodes(r, 1000 * MS, o, 8);
+	registry_destroy(r);
+	assert_int_equal(n, 3);
+	return n;
+}
+
+static void
+adopted_nodes_are_listed_as_they_were_and_offered_once_back(void **state)
+{
+	struct mgr_free_entry e[4];
+	struct proto_mgr_find_free q = {.node = 9, .want = 1};
+	struct mgr_node_info o[8], got;
+	struct registry *r = new_registry();
+	struct registry_prior prior;
+	size_t n = other_list(o);
+	void *live[4];
+
+	assert_int_equal(registry_adopt(r, o, n, 5000 * MS, 9000 * MS), 3);
+	assert_int_equal(registry_block_size(r), BS);
+	assert_true(registry_node(r, 1, 5000 * MS, &got));
+	assert_int_equal(got.state, MGR_NODE_ALIVE);
+	assert_int_equal(got.counts.free, 40);
+	assert_string_equal(got.addr, "mem://node-1");
+	assert_true(registry_node(r, 2, 5000 * MS, &got));
+	assert_int_equal(got.state, MGR_NODE_SUSPECT);
+	assert_int_equal(got.since_ms,
+			 900); /* its time in that state goes on */
+	assert_true(registry_node(r, 3, 5000 * MS, &got));
+	assert_int_equal(got.state, MGR_NODE_LEFT);
+	/* not offered, not pushed to, not waited for until it registers */
+	assert_int_equal(registry_find_free(r, &q, e, 4), 0);
+	assert_int_equal(registry_live_conns(r, 0, live, 4), 0);
+	assert_int_equal(registry_unheard(r, 6000 * MS), 0);
+	/* a node listed twice keeps its first entry */
+	assert_int_equal(registry_adopt(r, o, n, 5000 * MS, 9000 * MS), 0);
+
+	assert_int_equal(reg(r, 1, MGR_KIND_COMPUTE, 40, 6000 * MS, &prior), 0);
+	assert_true(prior.adopted);
+	assert_int_equal(prior.state, MGR_NODE_ALIVE);
+	assert_int_equal(registry_find_free(r, &q, e, 4), 1);
+	assert_int_equal(e[0].node, 1);
+	assert_int_equal(registry_live_conns(r, 0, live, 4), 1);
+	registry_destroy(r);
+}
+
+static void an_adopted_node_not_back_by_its_deadline_is_suspect(void **state)
+{
+	struct registry_change c[4];
+	struct mgr_node_info o[8];
+	struct registry *r = new_registry();
+	size_t n = other_list(o);
+
+	registry_adopt(r, o, n, 5000 * MS, 9000 * MS);
+	/* past the usual 3 s of silence but before its deadline: waiting */
+	assert_int_equal(registry_expire(r, 8999 * MS, c, 4), 0);
+	assert_int_equal(registry_expire(r, 9001 * MS, c, 4), 1);
+	assert_int_equal(c[0].node, 1);
+	assert_int_equal(c[0].state, MGR_NODE_SUSPECT);
+	assert_true(c[0].adopted);
+	/* announced once; it is welcome back as any suspect node */
+	assert_int_equal(registry_expire(r, 9500 * MS, c, 4), 0);
+	assert_int_equal(reg(r, 1, MGR_KIND_COMPUTE, 40, 9600 * MS, NULL), 0);
+	assert_int_equal(registry_live_count(r), 1);
+	registry_destroy(r);
+}
+
+static void clear_forgets_everything_and_hands_back_the_connections(void **s)
+{
+	struct registry *r = new_registry();
+	struct mgr_node_info o[4];
+	void *held[4];
+
+	assert_int_equal(reg(r, 1, MGR_KIND_COMPUTE, 40, 0, NULL), 0);
+	assert_int_equal(reg(r, 2, MGR_KIND_COMPUTE, 40, 0, NULL), 0);
+	assert_int_equal(reg(r, 3, MGR_KIND_COMPUTE, 40, 0, NULL), 0);
+	assert_int_equal(registry_leave(r, 3, CONN(3), 0), 0);
+	assert_int_equal(registry_clear(r, held, 4), 2);
+	assert_true(held[0] == CONN(1) || held[1] == CONN(1));
+	assert_true(held[0] == CONN(2) || held[1] == CONN(2));
+	assert_int_equal(registry_nodes(r, 0, o, 4), 0);
+	assert_int_equal(registry_block_size(r), 0);
+	/* their closes, reported later, change nothing */
+	assert_int_equal(registry_conn_closed(r, 1, CONN(1), 0), -ENOENT);
+	registry_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,6 +667,12 @@ int main(void)
 			a_full_table_drops_left_nodes_first_then_the_longest_suspect),
 		cmocka_unit_test(the_long_gone_are_forgotten),
 		cmocka_unit_test(forget_after_is_configurable),
+		cmocka_unit_test(
+			adopted_nodes_are_listed_as_they_were_and_offered_once_back),
+		cmocka_unit_test(
+			an_adopted_node_not_back_by_its_deadline_is_suspect),
+		cmocka_unit_test(
+			clear_forgets_everything_and_hands_back_the_connections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

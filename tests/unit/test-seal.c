@@ -7,7 +7,8 @@
  * replay, reorder or cut records, and hand the result to a sealed receiver
  * over a second pair: every such frame must fail with -EBADMSG and leave
  * the destination bytes of the failing record and everything after them
- * unchanged (before them lie only verified bytes of the same frame).
+ * unchanged (before them lie only verified bytes of the same frame); a
+ * private read (opened in place) leaves the failing record zeroed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +43,14 @@ static void fill(uint8_t *p, size_t len, unsigned int seed)
 {
 	for (size_t i = 0; i < len; i++)
 		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
 }
 
 static size_t records(size_t len)
@@ -394,8 +403,21 @@ static size_t spoil(enum attack a, uint8_t *w, size_t *n, const uint8_t *next,
 	return 0;
 }
 
-static void run_attack(enum seal_cipher cipher, enum attack a)
+/* wire_recv_hdr_into()'s choice: the iovec ctx points at. */
+static const struct iovec *dest_of(void *ctx, const struct wire_hdr *h)
 {
+	(void)h;
+	return ctx;
+}
+
+/*
+ * private: the frame goes whole into dst with wire_recv_hdr_into() and
+ * wire_recv_payload_private(), which open records in place: the failing
+ * record is left zeroed instead of untouched.
+ */
+static void run_attack(enum seal_cipher cipher, enum attack a, bool private)
+{
+	struct iovec whole;
 	const size_t len = 3 * REC;
 	uint8_t *src = malloc(len), *dst = malloc(len), *w, *next;
 	struct injector j;
@@ -415,12 +437,27 @@ static void run_attack(enum seal_cipher cipher, enum attack a)
 	assert_non_null(w);
 	bad = spoil(a, w, &n, next, next_n);
 	inject(&j, &k, w, n, true);
-	ret = wire_recv_hdr(k.rx, &h);
-	if (bad == 0) {
+	whole = (struct iovec){dst, len};
+	if (private) {
+		size_t in_place = 1;
+
+		ret = wire_recv_hdr_into(k.rx, &h, dest_of, &whole, &in_place);
+		if (!ret) {
+			/* record 0 came with the header, in place */
+			assert_int_equal(in_place, REC);
+			whole = (struct iovec){dst + REC, len - REC};
+			ret = wire_recv_payload_private(k.rx, &h, &whole, 1);
+		}
 		assert_int_equal(ret, -EBADMSG);
+		assert_memory_equal(dst, src, bad * REC);
+		assert_true(all_zero(dst + bad * REC, REC));
+		bad++;
+	} else if ((ret = wire_recv_hdr(k.rx, &h)) != 0 || bad == 0) {
+		/* the header, or the first record that vouches for it */
+		assert_int_equal(ret, -EBADMSG);
+		assert_int_equal(bad, 0);
 	} else {
 		/* in pieces that straddle records, as a server reads */
-		assert_int_equal(ret, 0);
 		ret = wire_read(k.rx, dst, 16);
 		if (!ret)
 			ret = wire_read(k.rx, dst + 16, len - 16);
@@ -428,7 +465,7 @@ static void run_attack(enum seal_cipher cipher, enum attack a)
 		/* what came before the failing record is the sender's */
 		assert_memory_equal(dst, src, bad * REC);
 	}
-	/* the failing record and all after it: untouched */
+	/* the failing record (unless private) and all after it: untouched */
 	for (size_t i = bad * REC; i < len; i++)
 		if (dst[i] != POISON)
 			fail_msg("attack %d: byte %zu changed", a, i);
@@ -455,8 +492,10 @@ static void tampering_replay_reordering_truncation_are_ebadmsg(void **state)
 	for (size_t c = 0; c < ARRAY_SIZE(ciphers); c++) {
 		if (!usable(ciphers[c]))
 			continue;
-		for (size_t i = 0; i < ARRAY_SIZE(attacks); i++)
-			run_attack(ciphers[c], attacks[i]);
+		for (size_t i = 0; i < ARRAY_SIZE(attacks); i++) {
+			run_attack(ciphers[c], attacks[i], false);
+			run_attack(ciphers[c], attacks[i], true);
+		}
 	}
 }
 
@@ -609,6 +648,71 @@ static void cursor_scatters_and_skips_the_rest(void **state)
 	link_close(&k);
 }
 
+/*
+ * A private read opens the records that lie whole in one iovec in place
+ * (the first one with the header, when the first iovec holds it) and the
+ * others through staging: either way the bytes are the sender's, wherever
+ * the iovecs cut the records, and nothing past them is written.
+ */
+static void private_reads_round_trip_whatever_the_iovecs(void **state)
+{
+	static const size_t cuts[][3] = {
+		{4 * REC + 9, 0, 0}, /* one iovec: records 1..4 in place */
+		{REC + 1, 2 * REC, REC + 8}, /* record 1 cut, 2 and 3 whole */
+		{7, REC - 7, 3 * REC + 9},   /* aligned after the first */
+		{2 * REC + 5, 2 * REC + 4, 0},
+	};
+	const size_t len = 4 * REC + 9;
+	uint8_t *src = malloc(len), *dst = malloc(len + 1);
+	struct link k;
+
+	assert_non_null(src);
+	assert_non_null(dst);
+	fill(src, len, 11);
+	for (size_t c = 0; c < ARRAY_SIZE(ciphers); c++) {
+		if (!usable(ciphers[c]))
+			continue;
+		link_open(&k, ciphers[c]);
+		for (size_t i = 0; i < ARRAY_SIZE(cuts); i++) {
+			struct iovec iov[3];
+			struct injector j;
+			struct wire_hdr h;
+			size_t n, at = 0, in_place;
+			uint8_t *w;
+			int cnt = 0;
+
+			for (int v = 0; v < 3 && cuts[i][v]; v++) {
+				iov[cnt++] =
+					(struct iovec){dst + at, cuts[i][v]};
+				at += cuts[i][v];
+			}
+			assert_int_equal(at, len);
+			w = seal_frame(&k, WIRE_OP_READ, i, src, len, &n);
+			inject(&j, &k, w, n, false);
+			memset(dst, POISON, len + 1);
+			assert_int_equal(wire_recv_hdr_into(k.rx, &h, dest_of,
+							    &iov[0], &in_place),
+					 0);
+			/* the first record, when the first iovec holds it */
+			assert_int_equal(in_place,
+					 iov[0].iov_len >= REC ? REC : 0);
+			iov[0].iov_base = (uint8_t *)iov[0].iov_base + in_place;
+			iov[0].iov_len -= in_place;
+			assert_int_equal(
+				wire_recv_payload_private(k.rx, &h, iov, cnt),
+				0);
+			assert_memory_equal(dst, src, len);
+			assert_int_equal(dst[len], POISON);
+			assert_int_equal(wire_payload_left(k.rx), 0);
+			pthread_join(j.thread, NULL);
+			free(w);
+		}
+		link_close(&k);
+	}
+	free(src);
+	free(dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +727,7 @@ int main(void)
 		cmocka_unit_test(sealed_frame_with_a_checksum_is_ebadmsg),
 		cmocka_unit_test(cursor_reads_in_pieces_across_records),
 		cmocka_unit_test(cursor_scatters_and_skips_the_rest),
+		cmocka_unit_test(private_reads_round_trip_whatever_the_iovecs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

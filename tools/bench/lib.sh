@@ -502,19 +502,21 @@ fio_parse() {
 	}'
 }
 
-# fio_randread ROW SYSTEM FILE MB BS IOS PREFIX [pin]: IOS O_DIRECT
+# fio_randread ROW SYSTEM FILE MB BS IOS PREFIX [pin] [JOBS]: IOS O_DIRECT
 # random reads of BS bytes over the first MB MiB of FILE on SYSTEM (psync,
-# one job); records PREFIX_p50, _p99 (us) and _iops as ROW (usually
-# SYSTEM). pin: fio and SYSTEM's daemons on CPU 0 (no cross-CPU wake-ups).
+# one job, or JOBS jobs of IOS reads each, reported as one group); records
+# PREFIX_p50, _p99 (us) and _iops as ROW (usually SYSTEM). pin: fio and
+# SYSTEM's daemons on CPU 0 (no cross-CPU wake-ups).
 fio_randread() {
 	local row=$1 s=$2 f=$3 mb=$4 bs=$5 ios=$6 pfx=$7 pin=() js=$WORK/fio.json
-	local v iops p50 p99 p999 n mbs
+	local jobs=${9:-1} v iops p50 p99 p999 n mbs
 	if [[ ${8:-} == pin ]]; then
 		pin=(--cpus_allowed=0)
 		pin_daemons "$s" 0
 	fi
 	if timed fio --name=rr --filename="$f" --rw=randread --bs="$bs" \
-		--ioengine=psync --numjobs=1 --size="${mb}M" --direct=1 \
+		--ioengine=psync --numjobs="$jobs" --group_reporting \
+		--size="${mb}M" --direct=1 \
 		--number_ios="$ios" --invalidate=1 "${pin[@]}" \
 		--output-format=json --output="$js" && v=$(fio_parse "$js"); then
 		read -r iops p50 p99 p999 n mbs <<<"$v"

@@ -371,6 +371,10 @@ def remote_section():
         ("512 B read p99, pinned (us)", "rr512pin_p99", "rr512pin_p99", "512 B TCP ping-pong, pinned"),
         ("512 B read IOPS, unpinned", "rr512_iops", None, ""),
         ("512 B read IOPS, pinned", "rr512pin_iops", None, ""),
+        ("4 KiB read p50, 1 job (us)", "rr4k_p50", None, ""),
+        ("4 KiB read IOPS, 1 job", "rr4k_iops", None, ""),
+        ("4 KiB read p50, 4 jobs (us)", "rr4kx4_p50", None, ""),
+        ("4 KiB read IOPS, 4 jobs", "rr4kx4_iops", None, ""),
     ]
     P("Node A (4 MiB pool) in one network namespace, its file's blocks on "
       "node B in another, over one veth; `tcp` is the same veth in the same "

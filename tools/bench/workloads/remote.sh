@@ -7,7 +7,8 @@
 # dd bs=1M write (conv=fsync) and read (iflag=direct) of a file whose
 # blocks live on node B (node A's own pool is 4 MiB), and 512 B O_DIRECT
 # random reads of it (fio psync, one job, unpinned and pinned to CPU 0
-# with the system's daemons): p50, p99, IOPS. Beside them, in the same
+# with the system's daemons): p50, p99, IOPS; and 4 KiB reads with one
+# job and with four (unpinned). Beside them, in the same
 # round, between the same two namespaces over the same veth ("tcp"): one
 # TCP stream each way (iperf3: A to B, the direction of a write; B to A,
 # of a read) and a 512 B TCP ping-pong (tcp-rr.c), unpinned and pinned.
@@ -79,6 +80,9 @@ remote_fs() {
 	for pin in $REMOTE_LAT; do
 		fio_randread "$s" "$s" "$f" "$REMOTE_MB" 512 "$REMOTE_IOS" "$pin" ${pin#rr512}
 	done
+	# 4 KiB reads, unpinned: one job, and four (issue 12: >= 1.6x the IOPS)
+	fio_randread "$s" "$s" "$f" "$REMOTE_MB" 4k "$REMOTE_IOS" rr4k
+	fio_randread "$s" "$s" "$f" "$REMOTE_MB" 4k "$REMOTE_IOS" rr4kx4 "" 4
 	rm -f "$f"
 }
 
