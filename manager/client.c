@@ -101,20 +101,10 @@ static void nap(struct mgr_client *c, int ms)
  * Asks the owner for its counts, clamped to what the manager accepts: a
  * count it refuses would close the connection at every heartbeat.
  */
-static uint64_t capacity_now(struct mgr_client *c)
-{
-	uint64_t cap;
-
-	pthread_mutex_lock(&c->lock);
-	cap = c->cfg.capacity;
-	pthread_mutex_unlock(&c->lock);
-	return cap;
-}
-
-static void sample(struct mgr_client *c, struct proto_mgr_counts *counts)
+void mgr_client_sample(struct mgr_client *c, struct proto_mgr_counts *counts)
 {
 	const uint64_t max = PROTO_MGR_MAX_BLOCKS;
-	uint64_t cap = capacity_now(c);
+	uint64_t cap = mgr_client_capacity(c);
 
 	memset(counts, 0, sizeof(*counts));
 	counts->free = cap;
@@ -223,42 +213,6 @@ static int register_reply(struct mgr_client *c, uint64_t id, size_t i)
 	return 0;
 }
 
-/* Was the capacity changed since the last REGISTER? Clears the news. */
-static bool take_capacity_news(struct mgr_client *c)
-{
-	bool news;
-
-	pthread_mutex_lock(&c->lock);
-	news = c->capacity_news;
-	c->capacity_news = false;
-	pthread_mutex_unlock(&c->lock);
-	return news;
-}
-
-/* REGISTER on the registration connection; its reply is read apart. */
-static int send_register(struct mgr_client *c, uint64_t *id)
-{
-	struct proto_mgr_register reg = {
-		.node = c->cfg.node,
-		.kind = (uint8_t)c->cfg.kind,
-		.block_size = c->cfg.block_size,
-		.capacity = capacity_now(c),
-		.incarnation = c->incarnation,
-	};
-	uint8_t buf[PROTO_MGR_REGISTER_SIZE];
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct proto_mgr_counts counts;
-	struct wire_hdr h = {.op = WIRE_OP_REGISTER};
-
-	sample(c, &counts);
-	reg.free = counts.free;
-	snprintf(reg.addr, sizeof(reg.addr), "%s", c->listen_addr);
-	proto_mgr_register_encode(&reg, buf, sizeof(buf));
-	h.id = atomic_fetch_add(&c->next_id, 1);
-	*id = h.id;
-	return wire_send(c->reg, &h, &iov, 1);
-}
-
 /* Registers with manager i of the list. */
 static int register_at(struct mgr_client *c, size_t i)
 {
@@ -269,8 +223,8 @@ static int register_at(struct mgr_client *c, size_t i)
 		       c->cfg.timeout_ms, &c->reg);
 	if (ret < 0)
 		return ret;
-	take_capacity_news(c); /* this registration says it */
-	ret = send_register(c, &id);
+	mgr_client_capacity_news(c); /* this registration says it */
+	ret = mgr_client_send_register(c, &id);
 	if (ret == 0)
 		ret = register_reply(c, id, i);
 	if (ret < 0) {
@@ -338,7 +292,7 @@ static int send_heartbeat(struct mgr_client *c)
 	/* a manager that stopped answering is as gone as a closed one */
 	if (cmp_now_ns() - c->heard_ns > c->silent_ns)
 		return -ETIMEDOUT;
-	sample(c, &hb.counts);
+	mgr_client_sample(c, &hb.counts);
 	sample_traffic(c, &hb.traffic);
 	proto_mgr_heartbeat_encode(&hb, buf, sizeof(buf));
 	h.id = atomic_fetch_add(&c->next_id, 1);
@@ -383,8 +337,8 @@ static int serve_turn(struct mgr_client *c)
 	int wait_ms = 0, ret;
 
 	/* a new capacity: registering again on this connection says it */
-	if (take_capacity_news(c)) {
-		ret = send_register(c, &id);
+	if (mgr_client_capacity_news(c)) {
+		ret = mgr_client_send_register(c, &id);
 		if (ret < 0)
 			return ret;
 	}
@@ -734,18 +688,6 @@ bool mgr_client_registered(struct mgr_client *c)
 	r = c->registered;
 	pthread_mutex_unlock(&c->lock);
 	return r;
-}
-
-void mgr_client_set_capacity(struct mgr_client *c, uint64_t capacity)
-{
-	char b = 1;
-
-	pthread_mutex_lock(&c->lock);
-	c->cfg.capacity = capacity;
-	c->capacity_news = true;
-	pthread_mutex_unlock(&c->lock);
-	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
-		log_debug("manager client: wake: %s", strerror(errno));
 }
 
 /* Stops the client thread, once; the caller then owns c->reg. */
