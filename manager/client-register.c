@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The manager client's REGISTER frame, and registering again when the
- * node's capacity changes (a resize, mgr_client_set_capacity()): the
+ * node's capacity changes (a resize, mgr_client_set_capacity()) or what
+ * it offers does at once (mgr_client_counts_changed()): the
  * client thread sends REGISTER once more on its registration connection
  * (the manager takes a registration again from the connection that has
  * it), with the new capacity, and reads the reply as it reads the
@@ -64,14 +65,27 @@ int mgr_client_send_register(struct mgr_client *c, uint64_t *id)
 	return wire_send(c->reg, &h, &iov, 1);
 }
 
-void mgr_client_set_capacity(struct mgr_client *c, uint64_t capacity)
+/* News for the manager: the client thread registers again (any thread). */
+static void tell_soon_locked(struct mgr_client *c)
 {
 	char b = 1;
 
-	pthread_mutex_lock(&c->lock);
-	c->cfg.capacity = capacity;
 	c->capacity_news = true;
-	pthread_mutex_unlock(&c->lock);
 	if (write(c->wake[1], &b, 1) < 0 && errno != EAGAIN)
 		log_debug("manager client: wake: %s", strerror(errno));
+}
+
+void mgr_client_set_capacity(struct mgr_client *c, uint64_t capacity)
+{
+	pthread_mutex_lock(&c->lock);
+	c->cfg.capacity = capacity;
+	tell_soon_locked(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void mgr_client_counts_changed(struct mgr_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	tell_soon_locked(c);
+	pthread_mutex_unlock(&c->lock);
 }

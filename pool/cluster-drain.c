@@ -257,6 +257,12 @@ int cluster_st_drain(void *ctx, bool on, struct proto_block_drain_rep *rep)
 	}
 	if (ret)
 		return ret;
+	/*
+	 * what it offers changed: the manager hears it now, not a heartbeat
+	 * later (a node that leaves at once would find no room otherwise)
+	 */
+	if (c->mgr)
+		mgr_client_counts_changed(c->mgr);
 	*rep = (struct proto_block_drain_rep){
 		.held = (uint32_t)held(c),
 		.forwarding = peer_forwarding(c->peer),
