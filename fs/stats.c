@@ -54,6 +54,10 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("blocks_lost %llu\n", (unsigned long long)pc.lost);
 	EMIT("evictions %llu\n", (unsigned long long)pc.evictions);
 	EMIT("homecomings %llu\n", (unsigned long long)pc.homecomings);
+	EMIT("exchanges %llu\n", (unsigned long long)pc.exchanges);
+	EMIT("exchange_skipped %llu\n",
+	     (unsigned long long)pc.exchange_skipped);
+	EMIT("borrow_capped %llu\n", (unsigned long long)pc.borrow_capped);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
 	if (fs->cluster) {
 		struct cluster_stats cs;
