@@ -90,7 +90,8 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 		if (!h) {
 			iov[n].iov_base = zeros;
-		} else if ((ret = pool_pin(fs->pool, h, &base)) == 0) {
+		} else if ((ret = pool_pin_range(fs->pool, h, len, &base)) ==
+			   0) {
 			pinned[npinned++] = h;
 			iov[n].iov_base = (uint8_t *)base + boff;
 		} else if (ret == -EREMOTE) {

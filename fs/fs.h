@@ -34,12 +34,20 @@ struct metrics_server;
 
 struct fs_options {
 	uint64_t local_bytes;
+	uint64_t local_max; /* the most cmpctl resize may grow it to */
+	uint64_t lend_max, borrow_max; /* caps in bytes (0: none) */
+	/* -o psi=PCT: shrink while memory pressure stays high (pressure.c) */
+	uint32_t psi;
+	uint64_t psi_min;
+	char *psi_file;
+	uint32_t psi_interval_ms;
 	uint32_t block_size;
 	uint64_t readahead;
 	bool tune_bdi;
 	bool lock_memory;
 	bool stack;	   /* may mount on top of a cmpfs mount */
 	bool cached_reads; /* read-only opens use the page cache */
+	bool exchange;	   /* hot blocks elsewhere come home (pool.h) */
 	bool debug;
 	char *source;
 	char *mountpoint;
@@ -97,6 +105,11 @@ void fs_mem_limit_read(bool lock_memory, struct fs_mem_limit *l);
 void fs_mem_limit_offer(struct fs_mem_limit *l, uint64_t bytes, const char *fmt,
 			...) __attribute__((format(printf, 3, 4)));
 uint64_t fs_pool_headroom(uint64_t limit);
+/*
+ * The most pool the machine can back now (the limit in *l, less the
+ * headroom); UINT64_MAX when no limit was found.
+ */
+uint64_t fs_pool_room(bool lock_memory, struct fs_mem_limit *l);
 /* 0 when local_bytes fits; else -ENOMEM after one error line. */
 int fs_check_pool_fits(uint64_t local_bytes, bool lock_memory);
 
@@ -190,6 +203,7 @@ void fs_signals_stop(struct fs_signals *s);
 	X(releasedir)      \
 	X(statfs)          \
 	X(getxattr)        \
+	X(setxattr)        \
 	X(create)          \
 	X(fallocate)       \
 	X(copy_file_range) \
@@ -288,8 +302,9 @@ struct fs {
 	pthread_t lost_thread;
 	atomic_bool lost_stop;
 	bool lost_running;
-	pthread_mutex_t lost_lock; /* lost_report */
-	char *lost_report;	   /* user.cmpfs.lost's text, or NULL */
+	pthread_mutex_t lost_lock;    /* lost_report */
+	char *lost_report;	      /* user.cmpfs.lost's text, or NULL */
+	struct fs_pressure *pressure; /* NULL unless -o psi= */
 };
 
 /* ---- files that lost blocks (lost.c) ---- */
@@ -372,6 +387,31 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap);
 void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    size_t size);
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+
+/* ---- the mount's controls, resizing (control.c) ---- */
+
+/*
+ * Gives the pool bytes (rounded down to blocks) while serving: 0, or
+ * -EINVAL (not 1 block .. local_max), -ENOMEM (the machine cannot back
+ * it), -EBUSY (a resize under way), or pool_resize()'s errors; logged.
+ */
+int fs_resize(struct fs *fs, uint64_t bytes);
+/*
+ * -o psi=PCT: a thread that shrinks the pool while the host's memory
+ * pressure stays high, and grows it back once it is low (pressure.c).
+ * Start after the cluster is joined, stop before it is left. 0 or -errno.
+ */
+struct fs_pressure;
+int fs_pressure_start(struct fs *fs);
+void fs_pressure_stop(struct fs *fs);
+/* "some avg10=" of a PSI file's text (pure): 0, -ENOENT or -EINVAL. */
+int fs_psi_parse(const char *text, double *some_avg10);
+/*
+ * The controls: `cmpctl resize` sets the root's user.cmpfs.local to SIZE;
+ * user.cmpfs.exchange = on|off.
+ */
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags);
 
 static inline struct fs *fs_from_req(fuse_req_t req)
 {

@@ -98,6 +98,18 @@ int fs_meminfo_available(const char *text, uint64_t *bytes)
 	return 0;
 }
 
+int fs_psi_parse(const char *text, double *some_avg10)
+{
+	const char *p = strstr(text, "some ");
+
+	if (!p || (p != text && p[-1] != '\n'))
+		return -ENOENT;
+	p = strstr(p, "avg10=");
+	if (!p || sscanf(p + 6, "%lf", some_avg10) != 1 || *some_avg10 < 0)
+		return -EINVAL;
+	return 0;
+}
+
 int fs_cgroup_limit_parse(const char *text, uint64_t *bytes)
 {
 	unsigned long long v;
@@ -271,16 +283,20 @@ void fs_mem_limit_read(bool lock_memory, struct fs_mem_limit *l)
 				   "RLIMIT_MEMLOCK (ulimit -l; or -o nolock)");
 }
 
+uint64_t fs_pool_room(bool lock_memory, struct fs_mem_limit *l)
+{
+	fs_mem_limit_read(lock_memory, l);
+	if (l->bytes == UINT64_MAX)
+		return UINT64_MAX;
+	return l->bytes - MIN(l->bytes, fs_pool_headroom(l->bytes));
+}
+
 int fs_check_pool_fits(uint64_t local_bytes, bool lock_memory)
 {
 	char a[32], b[32], c[32], d[32];
 	struct fs_mem_limit l;
-	uint64_t room;
+	uint64_t room = fs_pool_room(lock_memory, &l);
 
-	fs_mem_limit_read(lock_memory, &l);
-	if (l.bytes == UINT64_MAX)
-		return 0;
-	room = l.bytes - MIN(l.bytes, fs_pool_headroom(l.bytes));
 	if (local_bytes <= room)
 		return 0;
 	log_error("local=%s is more than this machine can back: %s is %s, "

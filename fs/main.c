@@ -272,7 +272,11 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		.replicas = o->replicas,
 		.rebuild_after_ms = o->rebuild_after_ms,
 		.rebuild_rate = o->rebuild_rate,
+		.max_bytes = o->local_max,
 	};
+	/* psi= never shrinks below this (a quarter of local= by default) */
+	if (!o->psi_min || o->psi_min > o->local_bytes)
+		o->psi_min = o->local_bytes / 4;
 	struct fs fs = {.opts = o, .block_size = o->block_size};
 	struct auth_keyring *kr = NULL;
 	struct fs_signals sigs = {0};
@@ -293,6 +297,9 @@ static int run(struct fs_options *o, struct fuse_args *args,
 			  o->block_size, strerror(errno));
 		goto err_signals;
 	}
+	pool_set_exchange(fs.pool, o->exchange);
+	pool_set_caps(fs.pool, (uint32_t)(o->lend_max >> fs.block_shift),
+		      (uint32_t)(o->borrow_max >> fs.block_shift));
 	/* one staging buffer per FUSE worker, before any request comes */
 	fs.bounce = fs_bounce_create(worker_threads(co) + 1, FS_MAX_IO);
 	if (!fs.bounce) {
@@ -307,7 +314,10 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		goto err_ns;
 	if (fs_metrics_start(&fs))
 		goto err_lost;
+	if (fs_pressure_start(&fs))
+		goto err_metrics;
 	ret = mount_and_serve(&fs, &sigs, co);
+	fs_pressure_stop(&fs);
 	/*
 	 * What we hold for other nodes goes elsewhere before we go; until it
 	 * has, we keep serving it (and the metrics show how far it is). A
@@ -315,6 +325,7 @@ static int run(struct fs_options *o, struct fuse_args *args,
 	 * once the mount is gone (fs/signals.c).
 	 */
 	cluster_leave(fs.cluster);
+err_metrics:
 	fs_metrics_stop(&fs);
 	/*
 	 * Leave the cluster first (LEAVE: the manager shows us as left, not

@@ -70,6 +70,18 @@ static const struct row {
 	 "blocks of ours moved to other nodes to make room", NULL, AS_IS},
 	{"homecomings", "cmpfs_homecomings_total", METRICS_COUNTER,
 	 "blocks of ours brought back from other nodes", NULL, AS_IS},
+	{"exchanges", "cmpfs_exchanges_total", METRICS_COUNTER,
+	 "of the homecomings, blocks that came home for being read often, "
+	 "our least recently used block going out in their place",
+	 NULL, AS_IS},
+	{"exchange_skipped", "cmpfs_exchange_skipped_total", METRICS_COUNTER,
+	 "blocks elsewhere read often, but not enough more than our least "
+	 "recently used block to be worth an exchange",
+	 NULL, AS_IS},
+	{"borrow_capped", "cmpfs_borrow_capped_total", METRICS_COUNTER,
+	 "blocks that did not move out because this node borrows its "
+	 "borrow_max already",
+	 NULL, AS_IS},
 	{"inodes", "cmpfs_inodes", METRICS_GAUGE, "files and directories", NULL,
 	 AS_IS},
 	{"files_with_lost_blocks", "cmpfs_files_with_lost_blocks",

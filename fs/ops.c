@@ -720,6 +720,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
 	.getxattr = fs_op_getxattr,
+	.setxattr = fs_op_setxattr,
 	.listxattr = fs_op_listxattr,
 	.create = op_create,
 	.fallocate = fs_op_fallocate,

@@ -27,6 +27,34 @@ static const struct opt_def fs_opt_defs[] = {
 	 .min = POOL_MIN_BLOCK, .metavar = "SIZE", .def = "1G",
 	 .help = "memory this node gives the pool; locked and pre-faulted at "
 		 "mount; no more than the memory that can back it (above)"},
+	{.name = "local_max", .type = OPT_SIZE, F(local_max),
+	 .metavar = "SIZE",
+	 .help = "the most cmpctl resize may grow the pool to while it "
+		 "serves (address space only until then); default: local="},
+	{.name = "lend_max", .type = OPT_SIZE, F(lend_max), .metavar = "SIZE",
+	 .help = "the most of its memory this node lends to other nodes "
+		 "(default: all it does not use)"},
+	{.name = "borrow_max", .type = OPT_SIZE, F(borrow_max),
+	 .metavar = "SIZE",
+	 .help = "the most of this node's data kept on other nodes and "
+		 "memservers; beyond it, once its own memory is full, writes "
+		 "fail with ENOSPC (default: no cap)"},
+	{.name = "psi", .type = OPT_UINT, F(psi), .min = 1, .max = 100,
+	 .metavar = "PCT",
+	 .help = "while the host's memory pressure (some avg10 of psi_file) "
+		 "stays at PCT % or more for 5 samples, the pool shrinks by an "
+		 "eighth of local= (lent blocks move away first), down to "
+		 "psi_min; it grows back after 30 samples below PCT/2 (off by "
+		 "default)"},
+	{.name = "psi_min", .type = OPT_SIZE, F(psi_min), .metavar = "SIZE",
+	 .help = "the least psi= shrinks the pool to (default: a quarter of "
+		 "local=)"},
+	{.name = "psi_file", .type = OPT_STR, F(psi_file), .metavar = "FILE",
+	 .def = "/proc/pressure/memory",
+	 .help = "where psi= reads the memory pressure"},
+	{.name = "psi_interval", .type = OPT_MS, F(psi_interval_ms),
+	 .min = 10, .max = 600000, .metavar = "TIME", .def = "1s",
+	 .help = "time between two samples of psi_file"},
 	{.name = "block", .type = OPT_SIZE, F(block_size),
 	 .min = POOL_MIN_BLOCK, .max = POOL_MAX_BLOCK, .flags = OPT_POW2,
 	 .metavar = "SIZE", .def = "1M",
@@ -45,6 +73,13 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "nolock", .type = OPT_NOFLAG, F(lock_memory),
 	 .help = "do not lock the pool and the daemon in memory (never with "
 		 "swap on cmpfs)"},
+	{.name = "exchange", .type = OPT_FLAG, F(exchange),
+	 .help = "a block of ours on another node that is read or written "
+		 "again and again comes home, and the least recently used "
+		 "block here goes out in its place"},
+	{.name = "noexchange", .type = OPT_NOFLAG, F(exchange),
+	 .help = "blocks elsewhere come home only when memory is freed here, "
+		 "however often they are used"},
 	{.name = "cached_reads", .type = OPT_FLAG, F(cached_reads),
 	 .help = "read-only opens go through the page cache, with readahead: "
 		 "small sequential reads (dd bs=512) cost a request per 128 "

@@ -56,6 +56,10 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("blocks_lost %llu\n", (unsigned long long)pc.lost);
 	EMIT("evictions %llu\n", (unsigned long long)pc.evictions);
 	EMIT("homecomings %llu\n", (unsigned long long)pc.homecomings);
+	EMIT("exchanges %llu\n", (unsigned long long)pc.exchanges);
+	EMIT("exchange_skipped %llu\n",
+	     (unsigned long long)pc.exchange_skipped);
+	EMIT("borrow_capped %llu\n", (unsigned long long)pc.borrow_capped);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
 	EMIT("files_with_lost_blocks %llu\n", LOAD(s->files_lost));
 	EMIT("files_with_unreachable_blocks %llu\n",

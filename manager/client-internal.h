@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the two halves of the manager client share (include/cmp/mgr.h):
- * client.c runs the registration thread, client-query.c the queries on
- * cached connections. Private to them.
+ * What the parts of the manager client share (include/cmp/mgr.h):
+ * client.c runs the registration thread, client-register.c makes its
+ * REGISTER frames, client-query.c runs the queries on cached connections.
+ * Private to them.
  */
 #ifndef CMP_MANAGER_CLIENT_INTERNAL_H
 #define CMP_MANAGER_CLIENT_INTERNAL_H
@@ -21,6 +22,7 @@
 #define MANAGER_LIST_LEN (MGR_MAX_MANAGERS * MGR_MANAGER_ADDR_LEN)
 
 struct conn;
+struct proto_mgr_counts;
 
 /* A cached query connection, and the manager (index) it goes to. */
 struct idle_conn {
@@ -46,6 +48,7 @@ struct mgr_client {
 	bool joined; /* the client thread was joined: reg is the caller's */
 	bool registered;
 	int reg_err;
+	bool capacity_news; /* cfg.capacity (also lock) changed: register */
 	/* the manager registered with, or last registered with: asked first */
 	size_t cur;
 	struct idle_conn idle[QUERY_CACHE];
@@ -83,5 +86,16 @@ size_t mgr_client_current(struct mgr_client *c);
  */
 int mgr_dial(const char *addr, struct auth_keyring *kr, uint32_t node,
 	     uint64_t incarnation, int timeout_ms, struct conn **out);
+
+/* client.c: the node's counts for a heartbeat or a registration. */
+void mgr_client_sample(struct mgr_client *c, struct proto_mgr_counts *counts);
+
+/* client-register.c */
+/* The capacity to register with (c->lock). */
+uint64_t mgr_client_capacity(struct mgr_client *c);
+/* Was the capacity changed since the last REGISTER? Clears the news. */
+bool mgr_client_capacity_news(struct mgr_client *c);
+/* REGISTER on c->reg (client thread); *id: its reply's, read apart. */
+int mgr_client_send_register(struct mgr_client *c, uint64_t *id);
 
 #endif

@@ -101,15 +101,16 @@ static void nap(struct mgr_client *c, int ms)
  * Asks the owner for its counts, clamped to what the manager accepts: a
  * count it refuses would close the connection at every heartbeat.
  */
-static void sample(struct mgr_client *c, struct proto_mgr_counts *counts)
+void mgr_client_sample(struct mgr_client *c, struct proto_mgr_counts *counts)
 {
 	const uint64_t max = PROTO_MGR_MAX_BLOCKS;
+	uint64_t cap = mgr_client_capacity(c);
 
 	memset(counts, 0, sizeof(*counts));
-	counts->free = c->cfg.capacity;
+	counts->free = cap;
 	if (c->cfg.counts)
 		c->cfg.counts(c->cfg.ctx, counts);
-	counts->free = MIN(counts->free, c->cfg.capacity);
+	counts->free = MIN(counts->free, cap);
 	counts->lll = MIN(counts->lll, max - counts->free);
 	counts->rll = MIN(counts->rll, max - counts->free - counts->lll);
 	counts->lrl = MIN(counts->lrl, max);
@@ -215,31 +216,17 @@ static int register_reply(struct mgr_client *c, uint64_t id, size_t i)
 /* Registers with manager i of the list. */
 static int register_at(struct mgr_client *c, size_t i)
 {
-	struct proto_mgr_register reg = {
-		.node = c->cfg.node,
-		.kind = (uint8_t)c->cfg.kind,
-		.block_size = c->cfg.block_size,
-		.capacity = c->cfg.capacity,
-		.incarnation = c->incarnation,
-	};
-	uint8_t buf[PROTO_MGR_REGISTER_SIZE];
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct proto_mgr_counts counts;
-	struct wire_hdr h = {.op = WIRE_OP_REGISTER};
+	uint64_t id;
 	int ret;
 
 	ret = mgr_dial(c->mgrs[i], c->cfg.keyring, c->cfg.node, c->incarnation,
 		       c->cfg.timeout_ms, &c->reg);
 	if (ret < 0)
 		return ret;
-	sample(c, &counts);
-	reg.free = counts.free;
-	snprintf(reg.addr, sizeof(reg.addr), "%s", c->listen_addr);
-	proto_mgr_register_encode(&reg, buf, sizeof(buf));
-	h.id = atomic_fetch_add(&c->next_id, 1);
-	ret = wire_send(c->reg, &h, &iov, 1);
+	mgr_client_capacity_news(c); /* this registration says it */
+	ret = mgr_client_send_register(c, &id);
 	if (ret == 0)
-		ret = register_reply(c, h.id, i);
+		ret = register_reply(c, id, i);
 	if (ret < 0) {
 		conn_destroy(c->reg);
 		c->reg = NULL;
@@ -305,7 +292,7 @@ static int send_heartbeat(struct mgr_client *c)
 	/* a manager that stopped answering is as gone as a closed one */
 	if (cmp_now_ns() - c->heard_ns > c->silent_ns)
 		return -ETIMEDOUT;
-	sample(c, &hb.counts);
+	mgr_client_sample(c, &hb.counts);
 	sample_traffic(c, &hb.traffic);
 	proto_mgr_heartbeat_encode(&hb, buf, sizeof(buf));
 	h.id = atomic_fetch_add(&c->next_id, 1);
@@ -318,6 +305,10 @@ static int on_reply(struct mgr_client *c, const struct wire_hdr *h)
 	int ret;
 
 	ret = wire_skip_payload(c->reg, h);
+	if (ret == 0 && h->op == WIRE_OP_REGISTER && h->status)
+		log_warn("manager %s refused node %u's new capacity: %s",
+			 cur_addr(c), c->cfg.node,
+			 strerror(-wire_status_to_errno(h->status)));
 	if (ret < 0 || h->op != WIRE_OP_HEARTBEAT)
 		return ret;
 	c->heard_ns = cmp_now_ns();
@@ -341,9 +332,16 @@ static int serve_turn(struct mgr_client *c)
 	};
 	uint64_t now = cmp_now_ns();
 	struct wire_hdr h;
+	uint64_t id;
 	bool reply;
 	int wait_ms = 0, ret;
 
+	/* a new capacity: registering again on this connection says it */
+	if (mgr_client_capacity_news(c)) {
+		ret = mgr_client_send_register(c, &id);
+		if (ret < 0)
+			return ret;
+	}
 	if (now < c->next_hb_ns)
 		wait_ms = (int)((c->next_hb_ns - now + 999999) / 1000000);
 	if (conn_pending(c->reg) || c->stepped)
@@ -352,8 +350,14 @@ static int serve_turn(struct mgr_client *c)
 	ret = c->stepped ? 0 : poll(pfd, 2, wait_ms);
 	if (ret < 0 && errno != EINTR)
 		return -errno;
-	if (pfd[1].revents)
+	if (pfd[1].revents) {
+		char buf[16];
+
+		/* (a stop is seen by the loop; news by the next turn) */
+		while (read(c->wake[0], buf, sizeof(buf)) > 0)
+			;
 		return 0;
+	}
 	if (conn_pending(c->reg) || (ret > 0 && pfd[0].revents)) {
 		ret = read_frame(c, &h, &reply);
 		if (ret == 0 && reply)

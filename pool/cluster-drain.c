@@ -137,6 +137,9 @@ static int drain(struct cluster *c, const char *what, int timeout_ms, bool loud)
 			 "nodes elsewhere",
 			 what, pr.total);
 	ret = move_all(c, &pr);
+	/* the last ones had nowhere to go, but their loans ended meanwhile */
+	if (ret == -ENOSPC && !held(c))
+		ret = 0;
 	if (pr.total)
 		log_progress(&pr, true);
 	if (ret == -ENOSPC && loud)
@@ -254,6 +257,12 @@ int cluster_st_drain(void *ctx, bool on, struct proto_block_drain_rep *rep)
 	}
 	if (ret)
 		return ret;
+	/*
+	 * what it offers changed: the manager hears it now, not a heartbeat
+	 * later (a node that leaves at once would find no room otherwise)
+	 */
+	if (c->mgr)
+		mgr_client_counts_changed(c->mgr);
 	*rep = (struct proto_block_drain_rep){
 		.held = (uint32_t)held(c),
 		.forwarding = peer_forwarding(c->peer),

@@ -5,7 +5,8 @@
  * cluster-rw.c (the pool's byte-range ops),
  * cluster-move.c (principles 3 and 5: moving lent blocks on, the notices
  * to their owners, following our own blocks when they moved) and
- * cluster-drain.c (leaving without loss, cmpctl drain).
+ * cluster-drain.c (leaving without loss, cmpctl drain), cluster-resize.c
+ * (a node's new size told to the manager).
  *
  * Lock order: cluster.lock, cluster.nlock and cluster.dlock are leaves;
  * none is held across the network or while calling into the pool or the

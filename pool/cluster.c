@@ -464,7 +464,11 @@ static void *st_region(void *ctx, size_t *len)
 {
 	struct cluster *c = ctx;
 
-	*len = (size_t)pool_local_blocks(c->pool) * pool_block_size(c->pool);
+	uint32_t n = pool_local_blocks(c->pool);
+
+	/* these pages stay while registered, even if the pool shrinks */
+	pool_set_rma_blocks(c->pool, n);
+	*len = (size_t)n * pool_block_size(c->pool);
 	return pool_block_addr(c->pool, 0);
 }
 
@@ -490,7 +494,8 @@ static void mgr_counts(void *ctx, struct proto_mgr_counts *out)
 	pool_get_counts(c->pool, &pc);
 	/*
 	 * What we offer is what we would lend: nothing while we drain, leave
-	 * or borrow, never our reserve. (Offering all free blocks made the
+	 * or borrow, never our reserve, no more than our
+	 * lending cap. (Offering all free blocks made the
 	 * manager name nodes that refuse, ahead of the memservers: with
 	 * enough nodes, the memservers were never named and allocations
 	 * failed while they were empty; cmp-sim.)
@@ -588,6 +593,7 @@ static struct peer *create_peer(struct cluster *c,
 		.ctx = c,
 		.lease_ms = cfg->lease_ms,
 		.limits = cfg->limits,
+		.max_blocks = pool_max_blocks(c->pool),
 	});
 }
 

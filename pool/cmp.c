@@ -14,8 +14,11 @@
  *   lending: other nodes' blocks live in our free blocks (RLL), never
  *      while we borrow ourselves, and never the reserve the evictor keeps
  *      while we use memory ourselves.
- * Losses, releases, reconciliation of our blocks elsewhere, and following
- * a block its provider moved on (principle 5) are in lrl.c.
+ * Which block goes out and which comes home is the exchange policy's
+ * choice (exchange.c), which also brings hot blocks home in place of cold
+ * ones (figure 8) on the helper thread. Losses, releases, reconciliation
+ * of our blocks elsewhere, and following a block its provider moved on
+ * (principle 5) are in lrl.c.
  * Network I/O happens without the pool lock; a block in flight is
  * HANDLE_MOVING and its readers and writers wait on pool->moved (a free
  * does not wait: the mover finishes it). A block moving out is on LRL with
@@ -29,19 +32,18 @@
 #include "cmp/util.h"
 #include "pool-internal.h"
 
-/* Coldest LLL block nobody is using, marked HANDLE_MOVING; NIL if none. */
+/*
+ * Coldest LLL block nobody is using (the exchange policy's choice, a block
+ * that came home lately only if nothing else can go), marked
+ * HANDLE_MOVING; NIL if none.
+ */
 static uint32_t pick_victim_locked(struct pool *p)
 {
-	for (uint32_t b = p->lists[POOL_LLL].tail; b != NIL;
-	     b = p->blocks[b].prev) {
-		struct handle_loc *loc = &p->handles[p->blocks[b].handle];
+	uint32_t b = xchg_pick_cold_locked(p, true);
 
-		if (loc->state == HANDLE_LOCAL && !loc->pins) {
-			loc->state = HANDLE_MOVING;
-			return b;
-		}
-	}
-	return NIL;
+	if (b != NIL)
+		p->handles[p->blocks[b].handle].state = HANDLE_MOVING;
+	return b;
 }
 
 /*
@@ -93,11 +95,11 @@ static bool releases_pending(struct pool *p)
 static int borrow(struct pool *p, const uint32_t *avoid, uint32_t navoid,
 		  struct pool_ref *ref)
 {
-	int ret = p->cops->borrow(p->cctx, avoid, navoid, ref);
+	int ret = pool_borrow_capped(p, avoid, navoid, ref);
 
 	if (ret == -ENOSPC && releases_pending(p)) {
 		pool_drain_releases(p);
-		ret = p->cops->borrow(p->cctx, avoid, navoid, ref);
+		ret = pool_borrow_capped(p, avoid, navoid, ref);
 	}
 	return ret;
 }
@@ -147,17 +149,10 @@ static int move_out(struct pool *p, uint32_t h, uint32_t b)
 	return ret ? -EIO : 0;
 }
 
-int pool_evict_one(struct pool *p, uint32_t *block)
+int pool_evict_block(struct pool *p, uint32_t b)
 {
-	uint32_t b, h;
+	uint32_t h = p->blocks[b].handle;
 	int ret;
-
-	pthread_mutex_lock(&p->lock);
-	b = pick_victim_locked(p);
-	pthread_mutex_unlock(&p->lock);
-	if (b == NIL)
-		return -ENOSPC;
-	h = p->blocks[b].handle;
 
 	/*
 	 * A provider that fails the copy is suspect from then on: the second
@@ -182,6 +177,20 @@ int pool_evict_one(struct pool *p, uint32_t *block)
 	ret = finish_evict_locked(p, h, b, ret);
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int pool_evict_one(struct pool *p, uint32_t *block)
+{
+	uint32_t b;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	b = pick_victim_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	if (b == NIL)
+		return -ENOSPC;
+	ret = pool_evict_block(p, b);
 	if (ret)
 		return ret;
 	*block = b;
@@ -282,27 +291,6 @@ int pool_make_room(struct pool *p, uint32_t *block)
 	return make_room(p, block, true);
 }
 
-/* Blocks of LRL looked at per homecoming, so the lock is short. */
-#define PULL_SCAN 4096u
-
-/*
- * The hottest borrowed block nobody is using right now with a copy on a
- * reachable provider, or NIL.
- */
-static uint32_t pick_homecomer_locked(struct pool *p)
-{
-	uint32_t h = p->lrl_head, budget = PULL_SCAN;
-
-	for (; h != NIL && budget; h = p->handles[h].next, budget--) {
-		const struct handle_loc *loc = &p->handles[h];
-
-		if (loc->state == HANDLE_REMOTE && !loc->pins &&
-		    pool_handle_readable_locked(p, h))
-			return h;
-	}
-	return NIL;
-}
-
 /*
  * The end of bringing h home into local block b (ret: the read's result).
  * Every copy is given back once its data is home; a block whose every
@@ -323,6 +311,7 @@ static void finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 		pool_list_push_head_locked(p, POOL_LLL, b);
 		p->blocks[b].clean = 0;
 		p->homecomings++;
+		xchg_came_home_locked(p, loc);
 		return;
 	}
 	pool_list_push_head_locked(p, POOL_FREE, b);
@@ -337,23 +326,27 @@ static void finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 	}
 }
 
-/* Brings one borrowed block home: 1 moved, 0 nothing to do, -1 failed. */
-static int pull_one(struct pool *p)
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
 {
-	uint32_t h, b;
+	struct handle_loc *loc;
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
-	/* Keep the free reserve the evictor works for (hysteresis). */
-	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
-						   : NIL;
-	h = b == NIL ? NIL : pick_homecomer_locked(p);
-	if (h == NIL) {
+	loc = pool_handle_locked(p, h);
+	if (!loc || loc->state != HANDLE_REMOTE ||
+	    !pool_handle_readable_locked(p, h)) {
+		/* it changed meanwhile: the block is free memory again */
+		pool_list_push_head_locked(p, POOL_FREE, b);
 		pthread_mutex_unlock(&p->lock);
 		return 0;
 	}
-	pool_list_remove_locked(p, b);
-	p->handles[h].state = HANDLE_MOVING;
+	/*
+	 * A hot block is read all the time: new accesses wait for the move,
+	 * those under way finish first (the last unpin wakes us).
+	 */
+	loc->state = HANDLE_MOVING;
+	while (loc->pins)
+		pthread_cond_wait(&p->moved, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 
 	/* from its cheapest copy, the others if that fails */
@@ -369,6 +362,26 @@ static int pull_one(struct pool *p)
 		return -1;
 	}
 	return 1;
+}
+
+/* Brings one borrowed block home: 1 moved, 0 nothing to do, -1 failed. */
+static int pull_one(struct pool *p)
+{
+	uint32_t h, b;
+
+	pthread_mutex_lock(&p->lock);
+	/* Keep the free reserve the evictor works for (hysteresis). */
+	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
+						   : NIL;
+	/* the most recently used, as the exchange policy picks it */
+	h = b == NIL ? NIL : xchg_pick_hot_locked(p);
+	if (h == NIL) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	pool_list_remove_locked(p, b);
+	pthread_mutex_unlock(&p->lock);
+	return pool_pull_into(p, h, b);
 }
 
 /* Failed homecomings in a row after which a pass gives up for now. */
@@ -441,6 +454,7 @@ static void *helper_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		refill_free(p);
 		pool_pull_home(p, UINT32_MAX); /* and gives loans back */
+		pool_exchange(p);
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -489,6 +503,7 @@ void pool_helper_step(struct pool *p)
 		return;
 	refill_free(p);
 	pool_pull_home(p, UINT32_MAX);
+	pool_exchange(p);
 }
 
 void pool_stop_cluster(struct pool *p)
@@ -523,11 +538,18 @@ void pool_stop_cluster(struct pool *p)
 static uint64_t lendable_locked(const struct pool *p)
 {
 	uint64_t reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
+	uint64_t n;
 
 	if (p->no_lending || p->lists[POOL_LRL].count ||
 	    p->lists[POOL_FREE].count <= reserve)
 		return 0;
-	return p->lists[POOL_FREE].count - reserve;
+	n = p->lists[POOL_FREE].count - reserve;
+	/* no more than our lending cap (caps.c) */
+	if (p->lend_max)
+		n = p->lists[POOL_RLL].count >= p->lend_max
+			    ? 0
+			    : MIN(n, p->lend_max - p->lists[POOL_RLL].count);
+	return n;
 }
 
 uint64_t pool_lendable(struct pool *p)
@@ -640,5 +662,6 @@ int pool_move_lent_block(struct pool *p, uint32_t idx)
 
 void *pool_block_addr(struct pool *p, uint32_t idx)
 {
-	return idx < p->local_blocks ? pool_addr(p, idx) : NULL;
+	/* (the whole region is mapped: no lock for a bound that changes) */
+	return idx < p->max_blocks ? pool_addr(p, idx) : NULL;
 }

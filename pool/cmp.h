@@ -129,15 +129,24 @@ void pool_set_lending(struct pool *p, bool lend);
 bool pool_lending(struct pool *p);
 /*
  * Free blocks pool_lend() would lend now: none while we borrow or drain,
- * and not the reserve our own allocations are kept in. What we offer the
+ * not the reserve our own allocations are kept in, and no more than our
+ * lending cap (pool_set_caps()). What we offer the
  * cluster (the free count of our heartbeats).
  */
 uint64_t pool_lendable(struct pool *p);
 uint32_t pool_lent_blocks(struct pool *p, uint32_t *idx, uint32_t max);
 int pool_move_lent_block(struct pool *p, uint32_t idx);
-/* Address of local block idx (for the peer service; idx < local blocks). */
+/*
+ * Address of local block idx (for the peer service; idx < pool_max_blocks(),
+ * else NULL).
+ */
 void *pool_block_addr(struct pool *p, uint32_t idx);
-uint32_t pool_local_blocks(const struct pool *p);
+uint32_t pool_local_blocks(struct pool *p);
+/*
+ * The first nblocks blocks are registered for one-sided access (their
+ * pages must stay): a shrink below that keeps their memory.
+ */
+void pool_set_rma_blocks(struct pool *p, uint32_t nblocks);
 /*
  * Our loans on a provider, for a reconciliation with it: up to max loans
  * from handle *cursor on (0 at first), with their handles in tags[] (a

@@ -32,6 +32,7 @@ struct peer {
 	uint32_t node_id;
 	uint32_t block_size;
 	uint32_t lease_ms;
+	uint32_t max_blocks; /* the loan table's size (0: the store's) */
 	uint64_t incarnation;
 
 	pthread_t lease_thread;

@@ -115,7 +115,8 @@ int peer_loans_start(struct peer *p, const char *listen_addr)
 	start_grants(p, listen_addr);
 	p->ops->counts(p->ctx, &total, &nfree);
 	p->loans = loans_create(&(struct loans_config){
-		.nblocks = total,
+		/* a store that may grow has loans up to its most */
+		.nblocks = MAX(total, p->max_blocks),
 		.lease_ns = (uint64_t)p->lease_ms * 1000000ull,
 		.release = peer_release_blocks,
 		.ctx = p,

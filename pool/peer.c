@@ -727,6 +727,7 @@ struct peer *peer_create(const struct peer_config *cfg)
 	p->node_id = cfg->node_id;
 	p->block_size = cfg->block_size;
 	p->lease_ms = cfg->lease_ms ? cfg->lease_ms : PEER_DEFAULT_LEASE_MS;
+	p->max_blocks = cfg->max_blocks;
 	p->incarnation = scfg.incarnation;
 	err = peer_loans_start(p, cfg->listen_addr);
 	if (err)

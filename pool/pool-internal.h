@@ -3,10 +3,10 @@
  * Private layout of struct pool, shared by pool.c and the cluster parts of
  * the pool (borrowing, lending) that live in their own files.
  *
- * Lock order: pool->drain_lock -> pool->lock. pool->lock is a leaf lock:
- * nothing else is taken while it is held, and no copy or network I/O
- * happens under it. drain_lock is held across the network (releases) and
- * never taken by a caller of pool_free().
+ * Lock order: pool->resize_lock -> pool->drain_lock -> pool->lock. pool->lock
+ * is a leaf lock: nothing else is taken while it is held, and no copy or
+ * network I/O happens under it. drain_lock is held across the network
+ * (releases) and never taken by a caller of pool_free().
  */
 #ifndef CMP_POOL_INTERNAL_H
 #define CMP_POOL_INTERNAL_H
@@ -17,8 +17,14 @@
 
 #include "cmp.h"
 #include "cmp/pool.h"
+#include "exchange.h"
 
 #define NIL UINT32_MAX
+/*
+ * A list of local blocks only the pool knows: blocks a shrink is giving
+ * back (resize.c); a block freed at or above limit_blocks goes there.
+ */
+#define POOL_RETIRED POOL_NLISTS
 #define POOL_RELEASE_QUEUE 8192u
 #define POOL_RELEASE_BATCH POOL_RELEASE_MAX
 #define POOL_MAX_DROPPED 16u
@@ -36,7 +42,7 @@ struct local_block {
 		uint32_t handle;     /* LLL: the handle whose data it holds */
 		uint32_t owner_node; /* RLL: the node we lend it to */
 	};
-	uint8_t list;  /* enum pool_list: FREE, LLL or RLL */
+	uint8_t list;  /* enum pool_list: FREE, LLL or RLL; or POOL_RETIRED */
 	uint8_t clean; /* never used since the region was made: all zeros */
 };
 
@@ -60,6 +66,7 @@ enum handle_flags {
 	 */
 	HF_ON_LRL = 1 << 0,
 	HF_FREE_PENDING = 1 << 1, /* freed while MOVING: the mover frees it */
+	HF_XCHG_QUEUED = 1 << 2,  /* a candidate of the exchange (exchange.c) */
 };
 
 /*
@@ -81,6 +88,10 @@ struct handle_loc {
 	uint8_t state;	     /* enum handle_state */
 	uint8_t flags;	     /* enum handle_flags */
 	uint8_t ncopies;     /* slots in use */
+	/* the exchange policy's (exchange.h): recent accesses, decayed */
+	uint16_t heat;
+	uint32_t heat_epoch; /* the pool's epoch heat was last updated in */
+	uint32_t home_until; /* came home: not sent out before this epoch */
 };
 
 /* A list of local blocks (free, LLL, RLL), linked through local_block. */
@@ -96,7 +107,18 @@ struct pool {
 	uint32_t block_size;
 	uint32_t block_shift;
 	bool no_contents; /* the region is one block, shared by all */
+	/*
+	 * local_blocks: blocks this node contributes now (lock; resize.c
+	 * changes it). The region and blocks[] are made for max_blocks, the
+	 * most it may grow to; only the first local_blocks are locked.
+	 * Blocks at or above limit_blocks (lock) are being given back: freed
+	 * ones go to POOL_RETIRED. rma_blocks: the first blocks registered
+	 * for one-sided access, whose pages stay when the pool shrinks.
+	 */
 	uint32_t local_blocks;
+	uint32_t max_blocks, limit_blocks, rma_blocks;
+	bool lock_memory;
+	pthread_mutex_t resize_lock; /* one resize at a time (before lock) */
 	/* cluster mode keeps low_wm..high_wm blocks free by evicting ahead */
 	uint32_t low_wm, high_wm;
 	/* bytes copied from and to blocks on other nodes (any thread) */
@@ -109,7 +131,7 @@ struct pool {
 	 * handles (lrl_head/tail) and only counted here; RRL (forwarding
 	 * records) is the peer service's, counted through the cluster ops.
 	 */
-	struct block_list lists[POOL_NLISTS];
+	struct block_list lists[POOL_NLISTS + 1]; /* and POOL_RETIRED */
 	struct handle_loc *handles; /* [max_handles + 1], handle 0 unused */
 	uint32_t max_handles;
 	/*
@@ -128,7 +150,11 @@ struct pool {
 	uint32_t lrl_head, lrl_tail;
 	uint64_t lost, evictions, homecomings, lent_moved, followed;
 	bool no_lending; /* draining or leaving: pool_lend() lends nothing */
-	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
+	/* caps (pool_set_caps(); 0: none), and borrows under way */
+	uint32_t lend_max, borrow_max, borrowing;
+	uint64_t borrow_capped; /* evictions the borrow cap refused */
+	struct xchg xchg;	/* the exchange policy's state (exchange.h) */
+	pthread_cond_t moved;	/* a HANDLE_MOVING block settled */
 
 	/*
 	 * Loans to give back (lock): a ring the helper thread drains as
@@ -199,6 +225,9 @@ static inline void *pool_addr(const struct pool *p, uint32_t b)
 	return p->region + (p->no_contents ? 0 : (size_t)b << p->block_shift);
 }
 
+/* The free reserve for local_blocks blocks (lock held, or before). */
+void pool_set_watermarks_locked(struct pool *p);
+
 /* Returns a handle to the free chain (lock held). */
 void pool_handle_put_locked(struct pool *p, uint32_t h);
 
@@ -211,6 +240,27 @@ void pool_handle_put_locked(struct pool *p, uint32_t h);
  */
 int pool_make_room(struct pool *p, uint32_t *block);
 int pool_evict_one(struct pool *p, uint32_t *block);
+/*
+ * Moves the data of local block b (its handle marked HANDLE_MOVING by the
+ * caller) to a block borrowed elsewhere: 0 and b is the caller's (off
+ * every list), or -ENOSPC / -EIO and the data stays in b.
+ */
+int pool_evict_block(struct pool *p, uint32_t b);
+/*
+ * Brings handle h home into local block b (the caller's): 1 done, 0 h
+ * cannot come now (b is free again), -1 the copy failed (b is free
+ * again; h lost when its provider no longer holds it). Accesses of h
+ * under way finish first; new ones wait for the move.
+ */
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b);
+/*
+ * caps.c:
+ * One block elsewhere through the cluster ops, on none of the navoid
+ * nodes of avoid[], within our borrow cap (our loans, every copy one,
+ * and borrows under way): -ENOSPC when we borrow all we may.
+ */
+int pool_borrow_capped(struct pool *p, const uint32_t *avoid, uint32_t navoid,
+		       struct pool_ref *ref);
 /* Asks the helper thread to work (lock held). */
 void pool_kick_helper_locked(struct pool *p);
 

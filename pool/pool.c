@@ -16,8 +16,12 @@
 #include "cmp/util.h"
 #include "pool-internal.h"
 
-/* One copy elsewhere costs a handle no more than a loan did. */
-_Static_assert(sizeof(struct handle_loc) == 32, "a handle is 32 bytes");
+/*
+ * The first copy elsewhere is the handle's loan, the others are in a side
+ * table: copies cost a handle one byte (ncopies), 44 bytes with the
+ * exchange's heat where it was 40.
+ */
+_Static_assert(sizeof(struct handle_loc) == 44, "a handle is 44 bytes");
 
 static const char *const list_names[POOL_NLISTS] = {"free", "LLL", "LRL", "RLL",
 						    "RRL"};
@@ -36,8 +40,13 @@ static void list_init(struct block_list *l)
 void pool_list_push_head_locked(struct pool *p, enum pool_list which,
 				uint32_t b)
 {
-	struct block_list *l = &p->lists[which];
+	struct block_list *l;
 	struct local_block *e = &p->blocks[b];
+
+	/* a shrink under way gives these back (resize.c) */
+	if (which == POOL_FREE && b >= p->limit_blocks)
+		which = POOL_RETIRED;
+	l = &p->lists[which];
 
 	e->list = which;
 	e->prev = NIL;
@@ -109,8 +118,11 @@ void pool_lrl_remove_locked(struct pool *p, uint32_t h)
 	p->lists[POOL_LRL].count--;
 }
 
-static int map_region(struct pool *p, bool lock_memory)
+/* The region, reserved for max_blocks; the first local_blocks locked. */
+static int map_region(struct pool *p)
 {
+	size_t locked =
+		MIN((size_t)p->local_blocks << p->block_shift, p->region_bytes);
 	void *r;
 
 	if (!p->region_bytes)
@@ -121,13 +133,13 @@ static int map_region(struct pool *p, bool lock_memory)
 		return -errno;
 	/* Huge pages make the pre-fault and later TLB misses cheaper. */
 	madvise(r, p->region_bytes, MADV_HUGEPAGE);
-	if (lock_memory && mlock(r, p->region_bytes) < 0) {
+	if (p->lock_memory && locked && mlock(r, locked) < 0) {
 		/* mlock also faults every page in: no first-touch later. */
 		int err = -errno;
 
 		log_error("cannot lock %zu bytes of pool memory: %s "
 			  "(raise RLIMIT_MEMLOCK or run as root)",
-			  p->region_bytes, strerror(-err));
+			  locked, strerror(-err));
 		munmap(r, p->region_bytes);
 		return err;
 	}
@@ -135,17 +147,20 @@ static int map_region(struct pool *p, bool lock_memory)
 	return 0;
 }
 
-static int check_config(const struct pool_config *cfg, uint64_t *blocks)
+static int check_config(const struct pool_config *cfg, uint64_t *blocks,
+			uint64_t *max)
 {
-	uint64_t n;
+	uint64_t n, m;
 
 	if (!cmp_is_pow2(cfg->block_size) || cfg->block_size < POOL_MIN_BLOCK ||
 	    cfg->block_size > POOL_MAX_BLOCK)
 		return -EINVAL;
 	n = cfg->local_bytes / cfg->block_size;
-	if (n >= NIL)
+	m = MAX(cfg->max_bytes / cfg->block_size, n);
+	if (m >= NIL)
 		return -EINVAL;
 	*blocks = n;
+	*max = m;
 	return 0;
 }
 
@@ -154,22 +169,30 @@ static size_t handles_bytes(uint64_t max_handles)
 	return (size_t)(max_handles + 1) * sizeof(struct handle_loc);
 }
 
+void pool_set_watermarks_locked(struct pool *p)
+{
+	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
+	p->low_wm = p->local_blocks / 64;
+	p->high_wm = p->local_blocks / 32;
+}
+
 /* Sizes, reserve watermarks and the handle limit of a checked config. */
 static void set_sizes(struct pool *p, const struct pool_config *cfg,
-		      uint64_t nblocks)
+		      uint64_t nblocks, uint64_t max_blocks)
 {
 	uint64_t maxh;
 
 	p->block_size = cfg->block_size;
 	p->block_shift = (uint32_t)__builtin_ctz(cfg->block_size);
-	p->local_blocks = (uint32_t)nblocks;
+	p->local_blocks = p->limit_blocks = (uint32_t)nblocks;
+	p->max_blocks = (uint32_t)max_blocks;
+	p->lock_memory = cfg->lock_memory;
 	p->no_contents = cfg->no_contents;
-	p->region_bytes = (size_t)(cfg->no_contents && nblocks ? 1 : nblocks)
-			  << p->block_shift;
-	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
-	p->low_wm = (uint32_t)(nblocks / 64);
-	p->high_wm = (uint32_t)(nblocks / 32);
-	maxh = cfg->max_handles ? cfg->max_handles : nblocks + (1u << 22);
+	p->region_bytes =
+		(size_t)(cfg->no_contents && max_blocks ? 1 : max_blocks)
+		<< p->block_shift;
+	pool_set_watermarks_locked(p);
+	maxh = cfg->max_handles ? cfg->max_handles : max_blocks + (1u << 22);
 	if (maxh >= NIL)
 		maxh = NIL - 1;
 	p->max_handles = (uint32_t)maxh;
@@ -178,23 +201,24 @@ static void set_sizes(struct pool *p, const struct pool_config *cfg,
 /* Empty lists, then every block free, in address order (not yet shared). */
 static void init_lists(struct pool *p)
 {
-	for (int i = 0; i < POOL_NLISTS; i++)
+	for (int i = 0; i <= POOL_RETIRED; i++)
 		list_init(&p->lists[i]);
 	p->lrl_head = p->lrl_tail = NIL;
-	/* Address order: the first allocations are contiguous. */
-	for (uint32_t b = p->local_blocks; b-- > 0;) {
-		pool_list_push_head_locked(p, POOL_FREE, b);
+	/* a fresh mapping: every block, up to the most, is zeros */
+	for (uint32_t b = 0; b < p->max_blocks; b++)
 		p->blocks[b].clean = 1;
-	}
+	/* Address order: the first allocations are contiguous. */
+	for (uint32_t b = p->local_blocks; b-- > 0;)
+		pool_list_push_head_locked(p, POOL_FREE, b);
 }
 
 struct pool *pool_create(const struct pool_config *cfg)
 {
 	struct pool *p;
-	uint64_t nblocks;
+	uint64_t nblocks, max_blocks;
 	int err;
 
-	err = check_config(cfg, &nblocks);
+	err = check_config(cfg, &nblocks, &max_blocks);
 	if (err)
 		goto err_out;
 	err = -ENOMEM;
@@ -202,11 +226,12 @@ struct pool *pool_create(const struct pool_config *cfg)
 	if (!p)
 		goto err_out;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->resize_lock, NULL);
 	pthread_cond_init(&p->moved, NULL);
 	pthread_cond_init(&p->helper_wake, NULL);
 	cmp_cond_init_monotonic(&p->rebuild_wake);
 	cmp_cond_init_monotonic(&p->health_cond);
-	set_sizes(p, cfg, nblocks);
+	set_sizes(p, cfg, nblocks, max_blocks);
 	/* Reserved, faulted in as handles are first used. */
 	p->handles = mmap(NULL, handles_bytes(p->max_handles),
 			  PROT_READ | PROT_WRITE,
@@ -219,15 +244,17 @@ struct pool *pool_create(const struct pool_config *cfg)
 		goto err_unmap_handles;
 
 	err = -ENOMEM;
-	p->blocks = calloc(nblocks ? nblocks : 1, sizeof(*p->blocks));
+	p->blocks = calloc(max_blocks ? max_blocks : 1, sizeof(*p->blocks));
 	if (!p->blocks)
 		goto err_finish_copies;
 	init_lists(p);
+	p->xchg.on = true;
+	xchg_size_locked(p, p->local_blocks);
 	err = pool_lrl_init(p);
 	if (err)
 		goto err_free_blocks;
 
-	err = map_region(p, cfg->lock_memory);
+	err = map_region(p);
 	if (err)
 		goto err_finish_lrl;
 	return p;
@@ -245,6 +272,7 @@ err_free_pool:
 	pthread_cond_destroy(&p->rebuild_wake);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
+	pthread_mutex_destroy(&p->resize_lock);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 err_out:
@@ -267,8 +295,16 @@ void pool_destroy(struct pool *p)
 	pthread_cond_destroy(&p->rebuild_wake);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
+	pthread_mutex_destroy(&p->resize_lock);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+void pool_set_exchange(struct pool *p, bool on)
+{
+	pthread_mutex_lock(&p->lock);
+	p->xchg.on = on;
+	pthread_mutex_unlock(&p->lock);
 }
 
 uint32_t pool_block_size(const struct pool *p)
@@ -276,9 +312,19 @@ uint32_t pool_block_size(const struct pool *p)
 	return p->block_size;
 }
 
-uint32_t pool_local_blocks(const struct pool *p)
+uint32_t pool_local_blocks(struct pool *p)
 {
-	return p->local_blocks;
+	uint32_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->local_blocks;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+uint32_t pool_max_blocks(const struct pool *p)
+{
+	return p->max_blocks;
 }
 
 uint64_t pool_meta_bytes(struct pool *p)
@@ -314,6 +360,9 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->followed = p->followed;
 	out->replicas = p->replicas;
 	out->rc = p->rc;
+	out->exchanges = p->xchg.exchanges;
+	out->exchange_skipped = p->xchg.skipped;
+	out->borrow_capped = p->borrow_capped;
 	ops = p->cops;
 	pthread_mutex_unlock(&p->lock);
 	/* the forwarding records are the peer service's (never under lock) */
@@ -472,9 +521,11 @@ void pool_free(struct pool *p, uint32_t h)
 }
 
 /* Pins a local block and touches it (MRU end of LLL); returns its memory. */
-static void *pin_local_locked(struct pool *p, struct handle_loc *loc)
+static void *pin_local_locked(struct pool *p, struct handle_loc *loc,
+			      uint32_t len)
 {
 	loc->pins++;
+	xchg_touch_locked(p, loc, len);
 	if (p->lists[POOL_LLL].head != loc->local_block) {
 		pool_list_remove_locked(p, loc->local_block);
 		pool_list_push_head_locked(p, POOL_LLL, loc->local_block);
@@ -483,6 +534,11 @@ static void *pin_local_locked(struct pool *p, struct handle_loc *loc)
 }
 
 int pool_pin(struct pool *p, uint32_t h, void **ptr)
+{
+	return pool_pin_range(p, h, p->block_size, ptr);
+}
+
+int pool_pin_range(struct pool *p, uint32_t h, uint32_t len, void **ptr)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -494,7 +550,7 @@ int pool_pin(struct pool *p, uint32_t h, void **ptr)
 	} else if (loc->state != HANDLE_LOCAL) {
 		ret = loc->state == HANDLE_LOST ? -EIO : -EREMOTE;
 	} else {
-		*ptr = pin_local_locked(p, loc);
+		*ptr = pin_local_locked(p, loc, len);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
@@ -502,9 +558,13 @@ int pool_pin(struct pool *p, uint32_t h, void **ptr)
 
 void pool_unpin(struct pool *p, uint32_t h)
 {
+	struct handle_loc *loc;
+
 	pthread_mutex_lock(&p->lock);
-	if (h && h < p->next_new_handle && p->handles[h].pins)
-		p->handles[h].pins--;
+	loc = h && h < p->next_new_handle ? &p->handles[h] : NULL;
+	/* a block elsewhere may be waited for to come home (cmp.c) */
+	if (loc && loc->pins && !--loc->pins && loc->state == HANDLE_MOVING)
+		pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -522,8 +582,8 @@ enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
  * the copies to use in *set, and the block (its copies) cannot move
  * until pool_unpin(). Returns 0, -EIO (lost), -EINVAL.
  */
-static int pin_any(struct pool *p, uint32_t h, enum copy_dir dir, void **ptr,
-		   struct pool_copy_set *set)
+static int pin_any(struct pool *p, uint32_t h, enum copy_dir dir, uint32_t len,
+		   void **ptr, struct pool_copy_set *set)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -536,9 +596,10 @@ static int pin_any(struct pool *p, uint32_t h, enum copy_dir dir, void **ptr,
 	} else if (loc->state == HANDLE_LOST) {
 		ret = -EIO;
 	} else if (loc->state == HANDLE_LOCAL) {
-		*ptr = pin_local_locked(p, loc);
+		*ptr = pin_local_locked(p, loc, len);
 	} else {
 		loc->pins++;
+		xchg_touch_remote_locked(p, h, len);
 		if (p->lrl_head != h) {
 			pool_lrl_remove_locked(p, h);
 			pool_lrl_push_locked(p, h, true);
@@ -579,7 +640,7 @@ static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 
 	if (ret)
 		return ret;
-	ret = pin_any(p, h, dir, (void **)&base, &set);
+	ret = pin_any(p, h, dir, len, (void **)&base, &set);
 	if (ret)
 		return ret;
 	if (!base) {

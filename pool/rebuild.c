@@ -190,7 +190,7 @@ static int rebuild_one(struct pool *p, struct rebuilder *rb, uint32_t h,
 	 * h's (it must not be read from), recorded before borrowed() (a
 	 * reconciliation with its provider claims it).
 	 */
-	ret = p->cops->borrow(p->cctx, avoid, navoid, &ref);
+	ret = pool_borrow_capped(p, avoid, navoid, &ref);
 	*no_room = ret != 0;
 	if (!ret)
 		ret = pool_copies_read(p, h, 0, rb->buf, p->block_size);

@@ -28,6 +28,7 @@
 
 #define STATS_XATTR "user.cmpfs.stats"
 #define LOST_XATTR "user.cmpfs.lost"
+#define LOCAL_XATTR "user.cmpfs.local"
 #define EXIT_FAILURE_SAID 1
 
 /* Every command's options, in one struct: each table names its own. */
@@ -170,6 +171,78 @@ static int run_lost(struct cmd_options *o, char **args)
 	return 0;
 }
 
+/* The pool's size from the mount's counters, 0 when unknown. */
+static uint64_t local_bytes(const char *mnt)
+{
+	unsigned long long blocks = 0, bs = 0;
+	char buf[16384];
+	const char *s;
+
+	if (read_attr(mnt, STATS_XATTR, buf, sizeof(buf)))
+		return 0;
+	s = strstr(buf, "\nlocal_blocks ");
+	if (s)
+		sscanf(s, "\nlocal_blocks %llu", &blocks);
+	s = strstr(buf, "\nblock_size ");
+	if (s)
+		sscanf(s, "\nblock_size %llu", &bs);
+	return (uint64_t)blocks * bs;
+}
+
+static const char *resize_failure(int err)
+{
+	switch (err) {
+	case ENOSPC:
+		return "no other node or memserver has room for what has to "
+		       "move; the node keeps its size and serves on";
+	case EINVAL:
+		return "not between one block and the mount's local_max";
+	case ENOMEM:
+		return "more than this machine can back (see cmpfs's log)";
+	case EBUSY:
+		return "another resize is under way";
+	case ETIMEDOUT:
+		return "blocks stayed in use; nothing was given back";
+	case ENOTSUP:
+		return "not a cmpfs mount, or one without resizing";
+	default:
+		return strerror(err);
+	}
+}
+
+static int run_resize(struct cmd_options *o, char **args)
+{
+	uint64_t bytes, before, after;
+	char want[32], a[32], b[32];
+
+	(void)o;
+	if (cmp_parse_size(args[1], &bytes) || !bytes) {
+		fprintf(stderr,
+			"cmpctl: resize: size '%s': not a size (512M, "
+			"2G, ...)\n",
+			args[1]);
+		return OPTS_EXIT_USAGE;
+	}
+	before = local_bytes(args[0]);
+	if (!before)
+		return EXIT_FAILURE_SAID;
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)bytes);
+	if (setxattr(args[0], LOCAL_XATTR, want, strlen(want), 0) < 0) {
+		int err = errno;
+
+		after = local_bytes(args[0]);
+		fprintf(stderr, "cmpctl: resize %s to %s: %s (it gives %s)\n",
+			args[0], cmp_format_size(bytes, a, sizeof(a)),
+			resize_failure(err),
+			cmp_format_size(after, b, sizeof(b)));
+		return EXIT_FAILURE_SAID;
+	}
+	after = local_bytes(args[0]);
+	printf("%s: %s -> %s\n", args[0], cmp_format_size(before, a, sizeof(a)),
+	       cmp_format_size(after, b, sizeof(b)));
+	return 0;
+}
+
 static int run_status(struct cmd_options *o, char **args)
 {
 	(void)args;
@@ -244,6 +317,21 @@ static const struct command commands[] = {
 	 1,
 	 "no mount point given",
 	 run_lost},
+	{"resize",
+	 {.prog = "cmpctl",
+	  .usage = "cmpctl resize MOUNTPOINT SIZE",
+	  .about = "The cmpfs node mounted at MOUNTPOINT gives SIZE of its "
+		   "memory to the pool from now on (at most its -o "
+		   "local_max), while it serves. Shrinking first moves the "
+		   "blocks it lends at the end of its memory to other nodes, "
+		   "then its own data there into its free blocks or, without "
+		   "any, its least recently used data to other nodes, and "
+		   "gives the memory back. Waits until done; status 1 when it "
+		   "cannot (with nowhere to put its blocks the node keeps its "
+		   "size and serves on). Root only."},
+	 2,
+	 "needs a mount point and a size",
+	 run_resize},
 	{"status",
 	 SPEC(status_opt_defs,
 	      "cmpctl status --manager ADDR[,ADDR...] (--key FILE | "

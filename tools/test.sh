@@ -51,12 +51,13 @@ tsan_targets=(tests/unit/test-block-stress tests/unit/test-peer-race
 	tests/unit/test-peer-fence tests/cluster/test-owner-liveness
 	tests/unit/test-loans-move tests/cluster/test-cmp3
 	tests/cluster/test-collab tests/cluster/test-leave
-	tests/unit/test-remote-flight tests/unit/test-replicas
+	tests/unit/test-remote-flight tests/cluster/test-exchange
+	tests/cluster/test-resize tests/unit/test-replicas
 	tests/cluster/test-replicas-cluster)
 tsan_tests=(unit-block-stress unit-block-stress-insecure unit-peer-race
 	unit-peer-fence unit-owner-liveness unit-loans-move
 	unit-cmp3-principle3 unit-collab unit-leave unit-remote-flight
-	unit-replicas unit-replicas-cluster)
+	unit-exchange unit-resize unit-replicas unit-replicas-cluster)
 build_tsan() {
 	local t0=$SECONDS
 	mkdir -p build-tsan

@@ -399,6 +399,19 @@ struct mgr_client *mgr_client_create(const struct mgr_client_config *cfg);
  */
 int mgr_client_leave(struct mgr_client *c);
 /*
+ * The node's capacity changed (it resized): the client registers again
+ * on its connection with the new capacity, soon, from its own thread;
+ * heartbeats report at most that many free blocks from now on. Any
+ * thread.
+ */
+void mgr_client_set_capacity(struct mgr_client *c, uint64_t capacity);
+/*
+ * What the node offers changed at once (it lends again after a drain, or
+ * stopped lending): the client registers again with its counts now, soon,
+ * rather than at the next heartbeat. Any thread.
+ */
+void mgr_client_counts_changed(struct mgr_client *c);
+/*
  * Stops the thread, closes every connection, frees c. No other call on c
  * may be in progress or follow. NULL is ok. Without mgr_client_leave()
  * first, the manager sees the registration connection close and shows this

@@ -155,6 +155,11 @@ struct peer_config {
 	const struct server_limits *limits;
 	/* silence after which an owner's loans end; 0: PEER_DEFAULT_LEASE_MS */
 	uint32_t lease_ms;
+	/*
+	 * the most blocks the store may grow to (the loan table's size);
+	 * 0 or fewer: the store's total at start
+	 */
+	uint32_t max_blocks;
 };
 
 #define PEER_DEFAULT_LEASE_MS 300000u

@@ -59,6 +59,8 @@ struct pool_config {
 	uint32_t block_size;  /* power of two, 4 KiB .. 4 MiB */
 	bool lock_memory;     /* mlock the region (needs root / RLIMIT) */
 	uint32_t max_handles; /* 0: enough for local blocks plus borrowing */
+	/* the most pool_resize() may grow it to; below local_bytes: that */
+	uint64_t max_bytes;
 	/*
 	 * Copies of every block elsewhere, each on its own provider
 	 * (0 or 1: one; at most POOL_MAX_REPLICAS). With more than one, a
@@ -113,6 +115,13 @@ struct pool_counts {
 	uint64_t followed;    /* our LRL blocks found at a new place (5) */
 	uint32_t replicas;    /* copies wanted per block elsewhere */
 	struct pool_replica_counts rc;
+	/*
+	 * of the homecomings, those that sent our coldest local block out in
+	 * their place (exchange, figure 8), and the hot blocks elsewhere not
+	 * hot enough, against the coldest, to be worth one
+	 */
+	uint64_t exchanges, exchange_skipped;
+	uint64_t borrow_capped; /* evictions refused by the borrow cap */
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -123,6 +132,42 @@ struct pool *pool_create(const struct pool_config *cfg);
 void pool_destroy(struct pool *p);
 
 uint32_t pool_block_size(const struct pool *p);
+/* The most blocks the pool may grow to (pool_config.max_bytes). */
+uint32_t pool_max_blocks(const struct pool *p);
+
+/*
+ * Changes this node's contribution to nblocks blocks while it serves
+ * (1 .. pool_max_blocks()). Growing locks and faults the new memory in
+ * and offers it at once (borrowed blocks come home into it). Shrinking
+ * gives back the blocks at the end of the region: blocks lent there move
+ * on to other nodes (principle 3's move), our data there moves into free
+ * blocks below, and when there are none, blocks we lend elsewhere in the
+ * region move on and then our least recently used data moves to other
+ * nodes, as an allocation would make room; then the memory goes back to
+ * the system (munlock, MADV_DONTNEED). Returns 0; -EINVAL (out of range);
+ * -EBUSY (another resize is under way); -ENOMEM (the new memory cannot be
+ * locked); -ENOSPC (nowhere to put some block: nothing given back, the
+ * pool keeps its size and serves on); -EIO (a node failed a move);
+ * -ETIMEDOUT (blocks stayed in use or in flight for timeout_ms). Moves
+ * made before a failure stay made. Blocks the caller until done.
+ */
+int pool_resize(struct pool *p, uint32_t nblocks, int timeout_ms);
+/*
+ * Exchange (on by default): a block of ours elsewhere that is accessed
+ * often enough comes home and our coldest local block goes out in its
+ * place, by a policy whose threshold and hysteresis keep a working set a
+ * little larger than this node from moving back and forth
+ * (pool/exchange.h). Off: such blocks come home only when memory is
+ * freed.
+ */
+void pool_set_exchange(struct pool *p, bool on);
+/*
+ * Caps, in blocks (0: none): this node lends at most lend_max blocks to
+ * other nodes, and keeps at most borrow_max blocks of its data elsewhere
+ * (beyond that its allocations fail with ENOSPC once its own memory is
+ * full, as in a full cluster). Loans made before a cap was lowered stay.
+ */
+void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max);
 void pool_get_counts(struct pool *p, struct pool_counts *out);
 /* Blocks a new allocation could still get (local free plus remote). */
 uint64_t pool_avail_blocks(struct pool *p);
@@ -152,6 +197,12 @@ void pool_free(struct pool *p, uint32_t handle);
  * pool_read/pool_write), -EINVAL for a bad handle.
  */
 int pool_pin(struct pool *p, uint32_t handle, void **ptr);
+/*
+ * The same, for an access of len bytes of the block (what the exchange
+ * policy counts: a few small accesses weigh less than a whole block's;
+ * pool_pin() counts the whole block).
+ */
+int pool_pin_range(struct pool *p, uint32_t handle, uint32_t len, void **ptr);
 void pool_unpin(struct pool *p, uint32_t handle);
 
 /*
@@ -258,6 +309,13 @@ int cluster_drain(struct cluster *c, int timeout_ms);
  * serving what it could not move yet. Blocks until then. NULL is ok.
  */
 void cluster_leave(struct cluster *c);
+/*
+ * pool_resize() for a node of the cluster: what has to go elsewhere goes
+ * to other nodes or memservers, and the manager learns the new capacity
+ * (its new blocks are offered at once). Same returns; a failure is logged
+ * (-ENOSPC: the node keeps its size and serves on).
+ */
+int cluster_resize(struct cluster *c, uint32_t nblocks, int timeout_ms);
 void cluster_get_stats(struct cluster *c, struct cluster_stats *out);
 /* Detaches from the pool, stops serving, frees c. NULL is ok. */
 void cluster_destroy(struct cluster *c);

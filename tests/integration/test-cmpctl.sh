@@ -6,8 +6,12 @@
 # 2 for a usage error; `cmpctl stats MNT` on a real mount is a short summary
 # of the non-zero counters with sizes in units (it used to be every raw
 # counter, 46 lines), `--all` the full list, `--json` the same counters as
-# JSON.
+# JSON. `cmpctl resize MNT SIZE` grows and shrinks a standalone mount while
+# its data stays byte for byte, gives the memory back (the daemon's RSS
+# falls), and refuses, status 1 with one line, a size its data does not
+# fit in or above local_max, leaving the size as it was.
 TEST_TIMEOUT=90
+ALLOWED_ERRORS='cannot resize to 8.0 MiB: No space left on device|resize to 256.0 MiB: not between one block and local_max'
 . "$(dirname "$0")/lib.sh"
 requires_root
 requires getfattr python3
@@ -81,6 +85,9 @@ refused 2 "option wait: takes no value" \
 	drain 3 --manager tcp://127.0.0.1:1 --insecure --wait=60
 refused 1 "manager tcp://127.0.0.1:1: Connection refused" \
 	drain 3 --manager tcp://127.0.0.1:1 --insecure
+refused 2 "resize: needs a mount point and a size" resize "$T"
+refused 2 "resize: size 'big': not a size" resize "$T" big
+refused 1 "$T: " resize "$T" 64M
 refused 2 "keygen: no key file given" keygen
 refused 2 "option --force: unknown" keygen "$T/x.key" --force
 "$CMPCTL" stats --help >"$T/help" || fail "cmpctl stats --help"
@@ -117,3 +124,33 @@ assert list(got) == raw, (list(got), raw)
 assert got["blocks_LLL"] == 5, got["blocks_LLL"]
 PY
 log "cmpctl: one-line refusals, a $lines-line summary, --all and --json"
+
+# ---- resize ----
+umount_fs "$MNT"
+mount_fs "$MNT" local=64M,local_max=128M,block=1M
+head -c $((20 << 20)) /dev/urandom >"$T/data"
+cp "$T/data" "$MNT/data"
+rss() { awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$1/status"; }
+pid=${DAEMON_PID[${MNT_DAEMON[$(realpath "$MNT")]}]}
+"$CMPCTL" resize "$MNT" 128M >"$T/out" || fail "cmpctl resize to 128M"
+expect_eq "resize output" "$(cat "$T/out")" "$MNT: 64.0 MiB -> 128.0 MiB"
+# every block of the region used once, so that all of it is resident
+head -c $((100 << 20)) /dev/zero >"$MNT/fill"
+rm "$MNT/fill"
+before=$(rss "$pid")
+"$CMPCTL" resize "$MNT" 24M >"$T/out" || fail "cmpctl resize to 24M"
+expect_eq "resize output" "$(cat "$T/out")" "$MNT: 128.0 MiB -> 24.0 MiB"
+after=$(rss "$pid")
+[ $((before - after)) -ge 80 ] ||
+	fail "RSS went from $before to $after MiB: the memory was not given back"
+cmp "$T/data" "$MNT/data" || fail "data changed by resizing"
+refused 1 "resize $MNT to 8.0 MiB: no other node or memserver has room" \
+	resize "$MNT" 8M
+grep -q "(it gives 24.0 MiB)" "$T/err" || fail "refusal: $(cat "$T/err")"
+refused 1 "not between one block and the mount's local_max" \
+	resize "$MNT" 256M
+"$CMPCTL" resize "$MNT" 64M >/dev/null || fail "cmpctl resize back to 64M"
+cmp "$T/data" "$MNT/data" || fail "data changed by resizing"
+"$CMPCTL" stats "$MNT" --all | grep -qx "local_blocks 64" ||
+	fail "local_blocks is not 64 after resizing"
+log "cmpctl resize: 64M -> 128M -> 24M (RSS $before -> $after MiB) -> 64M, refusals, data unchanged"

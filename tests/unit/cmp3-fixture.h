@@ -6,7 +6,8 @@
  * manager over mem://. Each node's blocks hold patterns made from seeds,
  * so every read checks data byte for byte; the list counts of every node
  * can be checked at once or waited for. Every wait polls a condition
- * against a deadline. Everything asserts (cmocka).
+ * against a deadline. Everything asserts (cmocka). Exchange is off in
+ * every pool (pool_set_exchange()) unless a test turns it on.
  */
 #ifndef CMP_TEST_CMP3_FIXTURE_H
 #define CMP_TEST_CMP3_FIXTURE_H
@@ -19,6 +20,7 @@
 
 #define BS 4096u
 #define NBLOCKS 4u
+#define MAX_NBLOCKS 8u /* what a node may grow to */
 #define HB_MS 50
 #define SUSPECT_AFTER 40 /* 2 s of silence: never on a busy CI machine */
 #define DEADLINE_MS 10000

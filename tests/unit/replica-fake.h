@@ -45,7 +45,10 @@ struct fake {
 
 extern const struct pool_cluster_ops fake_ops;
 
-/* A pool of local blocks with `replicas` copies elsewhere, on f. */
+/*
+ * A pool of local blocks with `replicas` copies elsewhere, on f; the
+ * exchange off (no block comes home for being read).
+ */
 struct pool *fake_pool(struct fake *f, uint32_t local, uint32_t replicas,
 		       uint32_t rebuild_after_ms);
 void fake_destroy(struct fake *f);

@@ -31,6 +31,26 @@ static void mem_available_is_read_in_kib(void **state)
 	assert_int_equal(fs_meminfo_available("MemTotal: 1 kB\n", &v), -ENOENT);
 }
 
+static void psi_text_gives_some_avg10(void **state)
+{
+	double v = -1;
+
+	assert_int_equal(fs_psi_parse("some avg10=12.50 avg60=3.00 "
+				      "avg300=0.50 total=123\n"
+				      "full avg10=1.00 avg60=0.00 avg300=0.00 "
+				      "total=9\n",
+				      &v),
+			 0);
+	assert_true(v > 12.49 && v < 12.51);
+	/* "full" alone is not "some" */
+	assert_int_equal(fs_psi_parse("full avg10=1.00 avg60=0.00\n", &v),
+			 -ENOENT);
+	assert_int_equal(fs_psi_parse("some avg60=1.00\n", &v), -EINVAL);
+	assert_int_equal(fs_psi_parse("some avg10=x\n", &v), -EINVAL);
+	assert_int_equal(fs_psi_parse("", &v), -ENOENT);
+	(void)state;
+}
+
 static void cgroup_limits_parse_numbers_max_and_v1_unlimited(void **state)
 {
 	uint64_t v = 0;
@@ -138,6 +158,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mem_available_is_read_in_kib),
+		cmocka_unit_test(psi_text_gives_some_avg10),
 		cmocka_unit_test(
 			cgroup_limits_parse_numbers_max_and_v1_unlimited),
 		cmocka_unit_test(v1_memory_hierarchy_is_found_among_others),

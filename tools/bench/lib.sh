@@ -581,7 +581,7 @@ install_packages() {
 
 # --- helpers (C) ----------------------------------------------------------------
 BIN=""
-HELPERS=(fusefloor qsort-inplace mmap-tp tcp-rr)
+HELPERS=(fusefloor qsort-inplace mmap-tp tcp-rr workset)
 build_helpers() {
 	mkdir -p "$BIN"
 	local h src

@@ -6,7 +6,8 @@
 # rounds, systems interleaved within each round).
 #
 #   sudo tools/bench/run.sh [--smoke] [--rounds N] [--fig10-rounds N]
-#                           [--out DIR] [--only bulk,fio,remote,flood,fig10,ext4,mmap]
+#                           [--out DIR]
+#                           [--only bulk,fio,remote,flood,hot,collab,fig10,ext4,mmap]
 #                           [--build DIR] [--budget MINUTES] [--no-install]
 #
 # Writes DIR/report.md, DIR/results.csv, DIR/*.png, DIR/harness.log.
@@ -48,7 +49,7 @@ if [[ ${CMPBENCH_SUPERVISOR:-} != "$PPID" ]]; then
 	done
 fi
 # The workloads, in the order they run in a round (workloads/NAME.sh).
-WORKLOADS=(bulk fio remote flood fig10 ext4 mmap)
+WORKLOADS=(bulk fio remote flood hot collab fig10 ext4 mmap)
 
 . "$HERE/lib.sh"
 parse_args "$@"

@@ -16,6 +16,7 @@ declare -A DESC=(
 	[cmpfs-remote]="cmpfs, blocks on a second cmpfs node (netns, TCP over veth), sealed frames (cluster key)"
 	[cmpfs-remote-insecure]="cmpfs-remote with every daemon in insecure mode (no key, plain frames)"
 	[cmpfs-memsrv]="cmpfs, blocks on a cmp-memserver (netns, TCP over veth)"
+	[cmpfs-trio]="three cmpfs nodes of one cluster, each with the same pool (node 1 in netns A, nodes 2 and 3 in netns B), sealed frames"
 	[tmpfs]="tmpfs (local-memory ceiling)"
 	[fusefloor]="trivial malloc-backed FUSE daemon, direct_io (FUSE floor)"
 	[nbdfuse]="nbdkit memory plugin over TCP loopback, read through nbdfuse"
@@ -28,6 +29,7 @@ declare -A UP=(
 	[cmpfs-remote]="up_cluster cmpfs-remote remote 17000"
 	[cmpfs-memsrv]="up_cluster cmpfs-memsrv memsrv 17100"
 	[cmpfs-remote-insecure]="up_cluster cmpfs-remote-insecure remote 17200 insecure"
+	[cmpfs-trio]="up_trio 17300"
 	[tmpfs]=up_tmpfs
 	[fusefloor]=up_fusefloor
 	[nbdfuse]=up_nbdfuse
@@ -285,6 +287,45 @@ up_cluster() {
 	fi
 }
 
+# cmpfs-trio: the collaborative workload's cluster. Three nodes of pool
+# TRIO_LOCAL each: node 1 in netns A (10.99.0.1), nodes 2 and 3 and the
+# manager in netns B (10.99.0.2), so node 1's traffic crosses the veth and
+# 2's and 3's stays in B. MNT is node 1's mount, TRIO_MNT[1..3] each node's.
+TRIO_LOCAL=$(sized 16 256) # MiB
+declare -a TRIO_MNT
+trio_alive() { # MGR KEY: all three nodes alive at the manager
+	[[ $(in_ns "$NSB" "$CMPCTL" status --manager "$1" --key "$2" --json 2>>"$LOG" |
+		grep -c '"alive": true') == 3 ]]
+}
+up_trio() { # PORTBASE
+	local sys=cmpfs-trio pb=$1 why mgr key i m ns ip
+	if ! why=$(cluster_check); then AVAIL[$sys]=$why; return; fi
+	netns_up || { down "$sys" "cannot create network namespaces"; return; }
+	key=$WORK/cluster.key
+	[[ -f $key ]] || "$CMPCTL" keygen "$key" >>"$LOG" 2>&1 ||
+		{ down "$sys" "cmpctl keygen failed"; return; }
+	mgr=tcp://10.99.0.2:$pb
+	CLUSTER_PORT[$sys]=$pb
+	start_daemon "$OUT/$sys-manager.log" nsenter --net="/run/netns/$NSB" "$MANAGER" --listen "$mgr" --key "$key" -f
+	DPIDS[$sys]=$DAEMON_PID
+	ns_wait_port "$NSB" 10.99.0.2 "$pb" "$DAEMON_PID" ||
+		{ down "$sys" "cmp-manager did not start (see $sys-manager.log)"; return; }
+	for i in 1 2 3; do
+		if ((i == 1)); then ns=$NSA ip=10.99.0.1; else ns=$NSB ip=10.99.0.2; fi
+		m=$(mnt_dir "$sys-n$i")
+		fuse_daemon "$sys" "$m" nsenter --net="/run/netns/$ns" "$CMPFS" none "$m" -f -o \
+			"local=${TRIO_LOCAL}M,manager=$mgr,listen=tcp://$ip:$((pb + i)),key=$key,node=$((100 + i)),log=$OUT/$sys-n$i.log" ||
+			{ down "$sys" "node $i failed to start (see $sys-n$i.log)"; return; }
+		TRIO_MNT[$i]=$m
+	done
+	for i in $(seq 200); do
+		trio_alive "$mgr" "$key" && break
+		sleep 0.1
+	done
+	trio_alive "$mgr" "$key" || { down "$sys" "the three nodes did not register"; return; }
+	now_up "$sys" "${TRIO_MNT[1]}"
+}
+
 cmp_stats() { getfattr -n user.cmpfs.stats --only-values "$1" 2>/dev/null; }
 veth_bytes() {
 	ip netns exec "$NSA" sh -c "cat /sys/class/net/$VETHA/statistics/rx_bytes /sys/class/net/$VETHA/statistics/tx_bytes" 2>/dev/null |
@@ -327,7 +368,7 @@ up() { local s; for s in "$@"; do [[ ${AVAIL[$s]:-} == yes ]] && echo "$s"; done
 # save_stats: the final counters of every cmpfs system, beside the report.
 save_stats() {
 	local s
-	for s in cmpfs cmpfs-remote cmpfs-memsrv cmpfs-remote-insecure; do
+	for s in cmpfs cmpfs-remote cmpfs-memsrv cmpfs-remote-insecure cmpfs-trio; do
 		[[ ${AVAIL[$s]:-} == yes ]] && cmp_stats "${MNT[$s]}" >"$OUT/$s.stats"
 	done
 }

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What a node may lend and borrow (pool_set_caps()): the cap on lending is
+ * kept where the pool says what it would lend (cmp.c, lendable_locked()),
+ * the cap on borrowing here, on the borrowing every move out of our data
+ * goes through.
+ */
+#include <errno.h>
+
+#include "cmp/util.h"
+#include "pool-internal.h"
+
+void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max)
+{
+	pthread_mutex_lock(&p->lock);
+	p->lend_max = lend_max;
+	p->borrow_max = borrow_max;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * One block elsewhere, within our borrow cap (counting borrows under way):
+ * -ENOSPC when we borrow as much as we may. What we borrow is our loans,
+ * every copy of a block elsewhere one (replica.c), not the blocks on LRL.
+ */
+int pool_borrow_capped(struct pool *p, const uint32_t *avoid, uint32_t navoid,
+		       struct pool_ref *ref)
+{
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->borrow_max && p->rc.copies + p->borrowing >= p->borrow_max) {
+		p->borrow_capped++;
+		pthread_mutex_unlock(&p->lock);
+		return -ENOSPC;
+	}
+	p->borrowing++;
+	pthread_mutex_unlock(&p->lock);
+	ret = p->cops->borrow(p->cctx, avoid, navoid, ref);
+	pthread_mutex_lock(&p->lock);
+	p->borrowing--;
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
