@@ -62,7 +62,10 @@ void fake_kill(struct fake *f, uint32_t node);
 void fake_revive(struct fake *f, uint32_t node);
 /* The node forgets every loan (a restart): the pool is told so. */
 void fake_restart(struct fake *f, uint32_t node);
-/* The bytes of loan r as the provider holds them (NULL: not lent). */
+/*
+ * The bytes of loan r as the provider holds them (NULL: not lent); f->lock
+ * held (the rebuilder borrows and writes meanwhile).
+ */
 const uint8_t *fake_block(struct fake *f, const struct pool_ref *r);
 
 #endif
