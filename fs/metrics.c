@@ -82,6 +82,14 @@ static const struct row {
 	 "blocks that did not move out because this node borrows its "
 	 "borrow_max already",
 	 NULL, AS_IS},
+	{"lent_moved", "cmpfs_lent_moved_total", METRICS_COUNTER,
+	 "blocks this node lent that moved on to a third node (to take the "
+	 "memory back, or leaving, draining, shrinking)",
+	 NULL, AS_IS},
+	{"followed", "cmpfs_followed_total", METRICS_COUNTER,
+	 "blocks of ours found at a new place after their provider moved "
+	 "them on",
+	 NULL, AS_IS},
 	{"inodes", "cmpfs_inodes", METRICS_GAUGE, "files and directories", NULL,
 	 AS_IS},
 	{"node_id", "cmpfs_node_id", METRICS_GAUGE,

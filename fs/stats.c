@@ -58,6 +58,8 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("exchange_skipped %llu\n",
 	     (unsigned long long)pc.exchange_skipped);
 	EMIT("borrow_capped %llu\n", (unsigned long long)pc.borrow_capped);
+	EMIT("lent_moved %llu\n", (unsigned long long)pc.lent_moved);
+	EMIT("followed %llu\n", (unsigned long long)pc.followed);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
 	if (fs->cluster) {
 		struct cluster_stats cs;
