@@ -18,17 +18,26 @@ void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static bool capped_locked(const struct pool *p)
+{
+	return p->borrow_max &&
+	       p->lists[POOL_LRL].count + p->borrowing >= p->borrow_max;
+}
+
 /*
  * One block elsewhere, within our borrow cap (counting borrows under way):
- * -ENOSPC when we borrow as much as we may.
+ * -ENOSPC when we borrow as much as we may. A block coming home still
+ * counts until it is home: wait for it first, or a write that needs room
+ * just after a free (which starts a homecoming) would fail for a moment.
  */
 int pool_borrow_capped(struct pool *p, struct pool_ref *ref)
 {
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->borrow_max &&
-	    p->lists[POOL_LRL].count + p->borrowing >= p->borrow_max) {
+	while (capped_locked(p) && p->pulling)
+		pthread_cond_wait(&p->moved, &p->lock);
+	if (capped_locked(p)) {
 		p->borrow_capped++;
 		pthread_mutex_unlock(&p->lock);
 		return -ENOSPC;

@@ -131,8 +131,11 @@ struct pool {
 	uint32_t lrl_head, lrl_tail;
 	uint64_t lost, evictions, homecomings, lent_moved, followed;
 	bool no_lending; /* draining or leaving: pool_lend() lends nothing */
-	/* caps (pool_set_caps(); 0: none), and borrows under way */
-	uint32_t lend_max, borrow_max, borrowing;
+	/*
+	 * caps (pool_set_caps(); 0: none), borrows under way, and blocks
+	 * on their way home (still on LRL until they are)
+	 */
+	uint32_t lend_max, borrow_max, borrowing, pulling;
 	uint64_t borrow_capped; /* evictions the borrow cap refused */
 	struct xchg xchg;	/* the exchange policy's state (exchange.h) */
 	pthread_cond_t moved;	/* a HANDLE_MOVING block settled */
