@@ -8,7 +8,9 @@
  * down into its free blocks or, without any, elsewhere, and gives the
  * rest back; with nowhere to put them it keeps its size and serves on. A
  * reader checks its blocks byte for byte while its node shrinks and grows
- * under it. A node lends and borrows no more than its caps. Every list
+ * under it, and a writer rewrites them while its node, or the node that
+ * lends it its blocks, resizes. A node lends and borrows no more than its
+ * caps. Every list
  * on every node is checked after every step.
  */
 #include <errno.h>
@@ -328,6 +330,98 @@ static void a_node_shrinks_and_grows_while_its_data_is_read(void **state)
 	check_all(t, A);
 }
 
+/* Rewrites node n's first nblocks blocks in turn, each read back. */
+struct writer {
+	struct cmp3 *t;
+	int n;
+	size_t nblocks;
+	atomic_bool stop;
+	atomic_uint writes, errors;
+	uint32_t acked[MAXH]; /* seed of each block's last acknowledged write */
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct cmp3 *t = w->t;
+	uint8_t want[BS], got[BS];
+	uint32_t seed = 9000;
+
+	for (size_t i = 0; !atomic_load(&w->stop); i = (i + 1) % w->nblocks) {
+		fill(want, ++seed);
+		if (pool_write(t->pool[w->n], t->h[w->n][i], 0, want, BS)) {
+			atomic_fetch_add(&w->errors, 1);
+			continue;
+		}
+		w->acked[i] = seed;
+		if (pool_read(t->pool[w->n], t->h[w->n][i], 0, got, BS) ||
+		    memcmp(got, want, BS))
+			atomic_fetch_add(&w->errors, 1);
+		atomic_fetch_add(&w->writes, 1);
+	}
+	return NULL;
+}
+
+/* Stops w; its node's blocks hold their last acknowledged writes. */
+static void writer_done(struct writer *w, pthread_t th, const char *what)
+{
+	struct cmp3 *t = w->t;
+
+	atomic_store(&w->stop, true);
+	pthread_join(th, NULL);
+	print_message("%u writes %s, %u failed or read back wrong\n",
+		      atomic_load(&w->writes), what, atomic_load(&w->errors));
+	assert_int_equal(atomic_load(&w->errors), 0);
+	assert_true(atomic_load(&w->writes) > 0);
+	for (size_t i = 0; i < w->nblocks; i++)
+		if (w->acked[i])
+			t->seed[w->n][i] = w->acked[i];
+	check_all(t, w->n);
+}
+
+static void a_node_shrinks_and_grows_while_its_data_is_written(void **state)
+{
+	struct cmp3 *t = *state;
+	struct writer w = {.t = t, .n = A, .nblocks = 3};
+	pthread_t th;
+
+	alloc_n(t, A, 3);
+	assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+	for (int round = 0; round < 20; round++) {
+		uint32_t n = round % 2 ? 8 : 1 + (uint32_t)round % 3;
+
+		sync_manager(t);
+		assert_int_equal(cluster_resize(t->cl[A], n, RESIZE_MS), 0);
+	}
+	writer_done(&w, th, "while resizing");
+}
+
+/* A shrinks while B writes the blocks A lends it (they move on to C). */
+static void a_lender_shrinks_while_the_owner_writes_what_it_lends(void **state)
+{
+	struct cmp3 *t = *state;
+	struct writer w = {.t = t, .n = B, .nblocks = 2};
+	pthread_t th;
+
+	alloc_n(t, C, 4);
+	alloc_n(t, A, 2);
+	alloc_n(t, B, 6);
+	expect_node(t, A, L(0, 2, 0, 2), 4, "A lends two");
+	free_on(t, C, 3);
+	free_on(t, C, 2);
+	sync_manager(t);
+	/* B's blocks 0 and 1 live on A */
+	assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+	while (atomic_load(&w.writes) < 10)
+		pause_a_bit();
+	assert_int_equal(cluster_resize(t->cl[A], 2, RESIZE_MS), 0);
+	wait_rrl(t, A, 0);
+	writer_done(&w, th, "while their lender shrank");
+	expect_node(t, A, L(0, 2, 0, 0), 2, "A shrank to 2");
+	expect_node(t, C, L(0, 2, 0, 2), 4, "C took A's loans");
+	check_all(t, A);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +440,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			a_node_shrinks_and_grows_while_its_data_is_read, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_node_shrinks_and_grows_while_its_data_is_written,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_lender_shrinks_while_the_owner_writes_what_it_lends,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_node_lends_no_more_than_its_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(
