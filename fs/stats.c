@@ -43,6 +43,7 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	     (unsigned long long)pc.remote_write_bytes);
 	EMIT("last_read_size %llu\n", LOAD(s->last_read_size));
 	EMIT("last_write_size %llu\n", LOAD(s->last_write_size));
+	EMIT("psi_samples %llu\n", LOAD(s->psi_samples));
 	EMIT("enospc %llu\n", LOAD(s->enospc));
 	EMIT("block_size %u\n", fs->block_size);
 	EMIT("local_blocks %llu\n", (unsigned long long)pc.local_blocks);
