@@ -3,15 +3,15 @@
  * Resizing a node while it serves, and a node that joins, through the
  * real pools, clusters and manager of the three-node fixture
  * (cmp3-fixture.h) over mem:// (every pool may grow to MAX_NBLOCKS). A
- * node that grows, or joins, is lent from at once; one that shrinks first
+ * node that grows, or joins, is lent from at once (a node that joins with
+ * more room than the others is preferred to them); one that shrinks first
  * moves the blocks it lends at its end to a third node, then its own data
  * down into its free blocks or, without any, elsewhere, and gives the
  * rest back; with nowhere to put them it keeps its size and serves on. A
  * reader checks its blocks byte for byte while its node shrinks and grows
  * under it, and a writer rewrites them while its node, or the node that
  * lends it its blocks, resizes. A node lends and borrows no more than its
- * caps. Every list
- * on every node is checked after every step.
+ * caps. Every list on every node is checked after every step.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -168,6 +168,48 @@ static void a_node_that_joins_receives_the_next_borrowed_blocks(void **state)
 	for (int i = 0; i < 2; i++)
 		free_on(t, B, 0);
 	end = deadline();
+	while (!lists_are(t, B, L(0, 4, 0, 0)) && cmp_now_ns() < end)
+		pause_a_bit();
+	expect_node(t, B, L(0, 4, 0, 0), 4, "B's blocks came home");
+	cluster_leave(d.cl);
+	cluster_destroy(d.cl);
+	pool_destroy(d.pool);
+	check_all(t, B);
+}
+
+/*
+ * Borrowing prefers compute nodes, then the most free (the manager's hint
+ * less what it promised since, and the owner's running estimate): a node
+ * that joins with more to offer than the others gets the next blocks
+ * although the others still have room (not for being new: an equal one
+ * would share them).
+ */
+static void a_node_that_joins_with_the_most_room_is_preferred(void **state)
+{
+	struct cmp3 *t = *state;
+	struct node_d d;
+	struct pool_counts pc;
+
+	alloc_n(t, A, 2);
+	alloc_n(t, C, 2);
+	alloc_n(t, B, 4);
+	expect_node(t, A, L(2, 2, 0, 0), 4, "A has room");
+	expect_node(t, C, L(2, 2, 0, 0), 4, "C has room");
+	join_d(t, &d);
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, B), 0);
+	assert_int_equal(alloc_on(t, B), 0);
+	pool_get_counts(d.pool, &pc);
+	assert_int_equal(pc.blocks[POOL_RLL], 2);
+	expect_node(t, A, L(2, 2, 0, 0), 4, "A lent nothing");
+	expect_node(t, C, L(2, 2, 0, 0), 4, "C lent nothing");
+	expect_node(t, B, L(0, 4, 2, 0), 4, "B borrows from D");
+	check_all(t, B);
+	/* B's blocks on D come home before D goes */
+	for (int i = 0; i < 2; i++)
+		free_on(t, B, 2);
+	uint64_t end = deadline();
+
 	while (!lists_are(t, B, L(0, 4, 0, 0)) && cmp_now_ns() < end)
 		pause_a_bit();
 	expect_node(t, B, L(0, 4, 0, 0), 4, "B's blocks came home");
@@ -430,6 +472,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			a_node_that_joins_receives_the_next_borrowed_blocks,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_node_that_joins_with_the_most_room_is_preferred,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_shrink_moves_lent_blocks_then_own_data_elsewhere,
