@@ -223,7 +223,8 @@ struct fs_stats {
 	atomic_uint_fast64_t enospc;
 	atomic_uint_fast64_t last_read_size;
 	atomic_uint_fast64_t last_write_size;
-	atomic_uint_fast64_t psi_samples; /* -o psi=: samples taken (pressure.c) */
+	/* -o psi=: samples of the memory pressure taken (pressure.c) */
+	atomic_uint_fast64_t psi_samples;
 };
 
 /* ---- namespace (inode.c) ---- */

@@ -303,7 +303,7 @@ step "fig 8: b0 came home, b3 went out in its place" \
 moves b 4 3
 node_stats b
 r0=${ST[read_remote_bytes]}
-for i in 1 2 3; do
+for _ in 1 2 3; do
 	cat "$b0" "$b0" "$b0" "$b0" "$b0" "$b0" "$b0" "$b0" >/dev/null ||
 		fail "reading b0"
 done
