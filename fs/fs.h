@@ -228,6 +228,8 @@ struct fs_stats {
 	atomic_uint_fast64_t last_write_size;
 	/* files with lost blocks, with unreachable ones (lost.c) */
 	atomic_uint_fast64_t files_lost, files_unreachable;
+	/* -o psi=: samples of the memory pressure taken (pressure.c) */
+	atomic_uint_fast64_t psi_samples;
 };
 
 /* ---- namespace (inode.c) ---- */

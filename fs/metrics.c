@@ -48,6 +48,8 @@ static const struct row {
 	 "size of the last read request", NULL, AS_IS},
 	{"last_write_size", "cmpfs_last_write_size_bytes", METRICS_GAUGE,
 	 "size of the last write request", NULL, AS_IS},
+	{"psi_samples", "cmpfs_psi_samples_total", METRICS_COUNTER,
+	 "samples of the host's memory pressure taken (-o psi=)", NULL, AS_IS},
 	{"enospc", "cmpfs_enospc_total", METRICS_COUNTER,
 	 "writes refused for lack of space anywhere in the cluster", NULL,
 	 AS_IS},
@@ -81,6 +83,14 @@ static const struct row {
 	{"borrow_capped", "cmpfs_borrow_capped_total", METRICS_COUNTER,
 	 "blocks that did not move out because this node borrows its "
 	 "borrow_max already",
+	 NULL, AS_IS},
+	{"lent_moved", "cmpfs_lent_moved_total", METRICS_COUNTER,
+	 "blocks this node lent that moved on to a third node (to take the "
+	 "memory back, or leaving, draining, shrinking)",
+	 NULL, AS_IS},
+	{"followed", "cmpfs_followed_total", METRICS_COUNTER,
+	 "blocks of ours found at a new place after their provider moved "
+	 "them on",
 	 NULL, AS_IS},
 	{"inodes", "cmpfs_inodes", METRICS_GAUGE, "files and directories", NULL,
 	 AS_IS},

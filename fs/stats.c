@@ -45,6 +45,7 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	     (unsigned long long)pc.remote_write_bytes);
 	EMIT("last_read_size %llu\n", LOAD(s->last_read_size));
 	EMIT("last_write_size %llu\n", LOAD(s->last_write_size));
+	EMIT("psi_samples %llu\n", LOAD(s->psi_samples));
 	EMIT("enospc %llu\n", LOAD(s->enospc));
 	EMIT("block_size %u\n", fs->block_size);
 	EMIT("local_blocks %llu\n", (unsigned long long)pc.local_blocks);
@@ -60,6 +61,8 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("exchange_skipped %llu\n",
 	     (unsigned long long)pc.exchange_skipped);
 	EMIT("borrow_capped %llu\n", (unsigned long long)pc.borrow_capped);
+	EMIT("lent_moved %llu\n", (unsigned long long)pc.lent_moved);
+	EMIT("followed %llu\n", (unsigned long long)pc.followed);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
 	EMIT("files_with_lost_blocks %llu\n", LOAD(s->files_lost));
 	EMIT("files_with_unreachable_blocks %llu\n",

@@ -18,10 +18,18 @@ void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static bool capped_locked(const struct pool *p)
+{
+	return p->borrow_max && p->rc.copies + p->borrowing >= p->borrow_max;
+}
+
 /*
  * One block elsewhere, within our borrow cap (counting borrows under way):
  * -ENOSPC when we borrow as much as we may. What we borrow is our loans,
  * every copy of a block elsewhere one (replica.c), not the blocks on LRL.
+ * A block coming home still counts until it is home: wait for it first,
+ * or a write that needs room just after a free (which starts a
+ * homecoming) would fail for a moment.
  */
 int pool_borrow_capped(struct pool *p, const uint32_t *avoid, uint32_t navoid,
 		       struct pool_ref *ref)
@@ -29,7 +37,9 @@ int pool_borrow_capped(struct pool *p, const uint32_t *avoid, uint32_t navoid,
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->borrow_max && p->rc.copies + p->borrowing >= p->borrow_max) {
+	while (capped_locked(p) && p->pulling)
+		pthread_cond_wait(&p->moved, &p->lock);
+	if (capped_locked(p)) {
 		p->borrow_capped++;
 		pthread_mutex_unlock(&p->lock);
 		return -ENOSPC;

@@ -326,17 +326,26 @@ static void finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 	}
 }
 
-int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
+/*
+ * pool_pull_into(); counted: pull_one() counted it in p->pulling already
+ * (when it took b off the free list), so that a capped borrow waits for
+ * it from then on (caps.c).
+ */
+static int pull_into(struct pool *p, uint32_t h, uint32_t b, bool counted)
 {
 	struct handle_loc *loc;
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
+	if (!counted)
+		p->pulling++;
 	loc = pool_handle_locked(p, h);
 	if (!loc || loc->state != HANDLE_REMOTE ||
 	    !pool_handle_readable_locked(p, h)) {
 		/* it changed meanwhile: the block is free memory again */
 		pool_list_push_head_locked(p, POOL_FREE, b);
+		p->pulling--;
+		pthread_cond_broadcast(&p->moved);
 		pthread_mutex_unlock(&p->lock);
 		return 0;
 	}
@@ -353,6 +362,7 @@ int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
 	ret = pool_copies_read(p, h, 0, pool_addr(p, b), p->block_size);
 
 	pthread_mutex_lock(&p->lock);
+	p->pulling--;
 	finish_pull_locked(p, h, b, ret);
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
@@ -362,6 +372,11 @@ int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
 		return -1;
 	}
 	return 1;
+}
+
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
+{
+	return pull_into(p, h, b, false);
 }
 
 /* Brings one borrowed block home: 1 moved, 0 nothing to do, -1 failed. */
@@ -380,8 +395,9 @@ static int pull_one(struct pool *p)
 		return 0;
 	}
 	pool_list_remove_locked(p, b);
+	p->pulling++;
 	pthread_mutex_unlock(&p->lock);
-	return pool_pull_into(p, h, b);
+	return pull_into(p, h, b, true);
 }
 
 /* Failed homecomings in a row after which a pass gives up for now. */

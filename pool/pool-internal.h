@@ -25,6 +25,12 @@
  * back (resize.c); a block freed at or above limit_blocks goes there.
  */
 #define POOL_RETIRED POOL_NLISTS
+/*
+ * On no list: taken off one by whoever holds it now (an allocation, a
+ * block coming home, a move down), who puts it on one again. A shrink
+ * must wait for such a block, not take it for free.
+ */
+#define POOL_OFF (POOL_NLISTS + 1)
 #define POOL_RELEASE_QUEUE 8192u
 #define POOL_RELEASE_BATCH POOL_RELEASE_MAX
 #define POOL_MAX_DROPPED 16u
@@ -42,7 +48,7 @@ struct local_block {
 		uint32_t handle;     /* LLL: the handle whose data it holds */
 		uint32_t owner_node; /* RLL: the node we lend it to */
 	};
-	uint8_t list;  /* enum pool_list: FREE, LLL or RLL; or POOL_RETIRED */
+	uint8_t list;  /* FREE, LLL or RLL; or POOL_RETIRED, POOL_OFF */
 	uint8_t clean; /* never used since the region was made: all zeros */
 };
 
@@ -150,8 +156,11 @@ struct pool {
 	uint32_t lrl_head, lrl_tail;
 	uint64_t lost, evictions, homecomings, lent_moved, followed;
 	bool no_lending; /* draining or leaving: pool_lend() lends nothing */
-	/* caps (pool_set_caps(); 0: none), and borrows under way */
-	uint32_t lend_max, borrow_max, borrowing;
+	/*
+	 * caps (pool_set_caps(); 0: none), borrows under way, and blocks
+	 * on their way home (still on LRL until they are)
+	 */
+	uint32_t lend_max, borrow_max, borrowing, pulling;
 	uint64_t borrow_capped; /* evictions the borrow cap refused */
 	struct xchg xchg;	/* the exchange policy's state (exchange.h) */
 	pthread_cond_t moved;	/* a HANDLE_MOVING block settled */

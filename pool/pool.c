@@ -62,7 +62,10 @@ void pool_list_push_head_locked(struct pool *p, enum pool_list which,
 void pool_list_remove_locked(struct pool *p, uint32_t b)
 {
 	struct local_block *e = &p->blocks[b];
-	struct block_list *l = &p->lists[e->list];
+	struct block_list *l;
+
+	assert(e->list != POOL_OFF);
+	l = &p->lists[e->list];
 
 	if (e->prev != NIL)
 		p->blocks[e->prev].next = e->next;
@@ -73,6 +76,7 @@ void pool_list_remove_locked(struct pool *p, uint32_t b)
 	else
 		l->tail = e->prev;
 	e->prev = e->next = NIL;
+	e->list = POOL_OFF;
 	l->count--;
 }
 

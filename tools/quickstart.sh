@@ -19,6 +19,9 @@
 #                CMP_STORE  memserver capacity on disk (default 4G, sparse)
 #                CMP_STATE  state directory (default /var/lib/cmpfs-quickstart)
 #                CMP_PORT   first of three loopback ports (default 7000)
+#                CMP_STOP_WAIT  seconds stop waits for cmpfs to exit after
+#                           the unmount (default 30; it first moves the
+#                           blocks it holds for other nodes elsewhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -167,8 +170,8 @@ stop() {
 		fi
 		# Let cmpfs give its borrowed blocks back before the others go.
 		for pid in $pids; do
-			wait_for 30 gone "$pid" cmpfs || {
-				echo "quickstart: cmpfs ($pid) still running 30 s after the unmount: it still serves blocks of other nodes (its log says why: 'NOT LEAVING YET'); run stop again" >&2
+			wait_for "${CMP_STOP_WAIT:-30}" gone "$pid" cmpfs || {
+				echo "quickstart: cmpfs ($pid) still running ${CMP_STOP_WAIT:-30} s after the unmount: it still serves blocks of other nodes (its log says why: 'NOT LEAVING YET'); run stop again" >&2
 				return 1
 			}
 		done
