@@ -30,6 +30,11 @@
  * leaves, or its lease ends; a FREE of the old loan asks for one more
  * notice (loans_fwd_due()) so that the owner frees the new place too.
  *
+ * A store that keeps its loans across restarts (cmp-memserver --store)
+ * gives the table a journal, told every change of who holds a block under
+ * the lock, before the call that made it returns; after a restart it lends
+ * what it wrote down again with loans_restore().
+ *
  * Time is passed in (now, in ns of any monotonic clock), so tests and the
  * simulator can drive it. Nothing allocates after loans_create().
  *
