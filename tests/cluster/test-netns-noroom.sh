@@ -89,6 +89,8 @@ leaves_to()
 
 	t0=$(now_s)
 	start_node "$new" "${ID_OF[$new]}" local=8M
+	# should the test fail, the owner goes before its providers
+	defer umount_node n1
 	wait_until "$ns to move f's blocks to $new and exit" 30 \
 		pid_dead "${DAEMON_PID[$ns]}"
 	stop_daemon "$ns" # reaps it: a status other than 0 fails the test

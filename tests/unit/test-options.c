@@ -59,9 +59,9 @@ static void defaults_apply_when_no_option_is_given(void **state)
 
 static void source_and_own_keys_are_consumed(void **state)
 {
-	const char *argv[] = {"cmpfs", "none", "/cmp", "-o",
-			      "local=2G,block=64K,notune_bdi,noexchange,"
-			      "allow_other,dev"};
+	const char *argv[] = {
+		"cmpfs", "none", "/cmp", "-o",
+		"local=2G,block=64K,notune_bdi,noexchange,allow_other,dev"};
 	struct fuse_args a;
 	struct fs_options o;
 
