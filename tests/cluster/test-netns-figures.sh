@@ -51,6 +51,9 @@ done
 for ns in "${NODES[@]}"; do
 	wait_until "node $ns alive at the manager" 20 node_alive "${ID_OF[$ns]}"
 done
+# should the test fail: B, who borrows, unmounts first (its goodbye frees
+# what the others hold for it, so that they have nothing to move)
+defer umount_node b
 
 declare -A FILES=([a]='' [b]='' [c]='') # each node's blocks, oldest first
 declare -A NEXT=([a]=0 [b]=0 [c]=0)

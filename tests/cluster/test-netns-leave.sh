@@ -101,6 +101,7 @@ cat "$m/h" >/dev/null || fail "reading h"
 expect "bytes of h read from elsewhere (h must live on n3)" \
 	"$(($(stat_of n1 read_remote_bytes) - rx))" $((4 << 20))
 start_node n4 14 "local=$PEER_LOCAL"
+defer umount_node n1 # should the test fail: the owner before n4
 wait_until "node 14 alive at the manager" 20 node_alive 14
 rm -f "$T/stop"
 bg_start reader2 "$DATACHECK" verify "$m/f" "$T/f.rec" --until "$T/stop"

@@ -60,6 +60,7 @@ expect_eq "n2's free blocks" "$(stat_of n2 blocks_free)" 0
 # the third places join now (so that f went to n2 alone)
 start_memserver ms 21 16M
 start_node n3 13 local=2M
+defer umount_node n1 # should the test fail: the owner before n3
 wait_until "node 13 alive at the manager" 20 node_alive 13
 wait_until "the views to settle before the pressure" 30 views_settled n1 n2 n3
 show_status
