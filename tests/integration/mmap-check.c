@@ -408,8 +408,8 @@ static int cmd_pressure(uint64_t size, uint64_t seed, uint64_t rounds)
 	p = map(fd, size, 0, PROT_READ | PROT_WRITE);
 	for (uint64_t r = 0; r <= rounds; r++) {
 		for (uint64_t off = 0; off < size; off += PAGE) {
-			size_t n = (size_t)(size - off < PAGE ? size - off
-							       : PAGE);
+			size_t n =
+				(size_t)(size - off < PAGE ? size - off : PAGE);
 
 			if (r) {
 				fill(want, off, n, seed + r - 1);
