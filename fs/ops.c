@@ -169,6 +169,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				  S_ISDIR(inode->mode) ? -EISDIR : -EINVAL);
 			return;
 		}
+		fs_may_wait_remote(fs); /* zeroing a kept tail block */
 		pthread_rwlock_wrlock(&inode->data_lock);
 		ret = fs_set_size_locked(fs, inode, (uint64_t)attr->st_size);
 		pthread_rwlock_unlock(&inode->data_lock);
