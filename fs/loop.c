@@ -268,13 +268,13 @@ int fs_loop_run(struct fuse_session *se, unsigned int nworkers)
 		ret = 0;
 		watch(l);
 	}
+	/* all gone before any cond goes: a late stop() signals them all */
+	for (unsigned int i = 0; i < nworkers; i++)
+		if (l->workers[i].started)
+			pthread_join(l->workers[i].thread, NULL);
 	for (unsigned int i = 0; i < nworkers; i++) {
-		struct loop_worker *w = &l->workers[i];
-
-		if (w->started)
-			pthread_join(w->thread, NULL);
-		pthread_cond_destroy(&w->turn);
-		free(w->buf.mem);
+		pthread_cond_destroy(&l->workers[i].turn);
+		free(l->workers[i].buf.mem);
 	}
 	if (!ret)
 		ret = l->err;
