@@ -440,6 +440,32 @@ uint8_t *fs_bounce_get(struct fs_bounce *b);
 /* Gives it back (NULL is ok). */
 void fs_bounce_put(struct fs_bounce *b, uint8_t *buf);
 
+/* ---- the request loop (loop.c) ---- */
+
+/*
+ * Serves se's requests on nworkers threads until the mount is gone, the
+ * one that served the last request reading the next. 0 when unmounted,
+ * or -errno (the first read error, or a thread that did not start).
+ */
+int fs_loop_run(struct fuse_session *se, unsigned int nworkers);
+/*
+ * Called by a request about to wait for another node (or anything slow):
+ * another worker reads the next requests meanwhile. Any thread; a no-op
+ * outside fs_loop_run()'s workers.
+ */
+void fs_loop_may_block(void);
+
+/*
+ * Before a request that may reach another node's memory (a write, an
+ * allocation that may evict, a check of the blocks): in a cluster, let
+ * another worker read on. Standalone, every block is local.
+ */
+static inline void fs_may_wait_remote(const struct fs *fs)
+{
+	if (fs->cluster)
+		fs_loop_may_block();
+}
+
 /* ---- libfuse compatibility (fuse_compat.c) ---- */
 
 /*

@@ -215,7 +215,11 @@ static unsigned int worker_threads(const struct fuse_cmdline_opts *co)
 	return co->max_threads;
 }
 
-/* Runs libfuse's loop until the mount is gone; 0 or 1. */
+/*
+ * Serves requests until the mount is gone; 0 or 1. Our loop (loop.c)
+ * unless -s (libfuse's single thread) or -o clone_fd (libfuse's loop_mt,
+ * which alone gives each thread its own /dev/fuse).
+ */
 static int serve(struct fs *fs, const struct fuse_cmdline_opts *co)
 {
 	struct fuse_loop_config *lc;
@@ -223,6 +227,12 @@ static int serve(struct fs *fs, const struct fuse_cmdline_opts *co)
 
 	if (co->singlethread)
 		return fuse_session_loop(fs->se) ? 1 : 0;
+	if (!co->clone_fd) {
+		ret = fs_loop_run(fs->se, worker_threads(co));
+		if (ret)
+			log_error("FUSE request loop: %s", strerror(-ret));
+		return ret ? 1 : 0;
+	}
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, (unsigned int)co->clone_fd);
 	/* libfuse leaves unset values at UINT_MAX. */
