@@ -34,12 +34,22 @@ static double now(void)
 
 static const char *stop_at; /* the phase to stop around, or NULL */
 
-/* Stop around PHASE if asked to; returns the time the phase starts or ends. */
-static double mark(const char *phase)
+/* A phase begins: stop first if asked to, then read the clock. */
+static double phase_begin(const char *phase)
 {
 	if (stop_at && !strcmp(stop_at, phase))
 		raise(SIGSTOP);
 	return now();
+}
+
+/* A phase ends: read the clock, then stop if asked to. */
+static double phase_end(const char *phase)
+{
+	double t = now();
+
+	if (stop_at && !strcmp(stop_at, phase))
+		raise(SIGSTOP);
+	return t;
 }
 
 int main(int argc, char **argv)
@@ -69,20 +79,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mmap %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	t0 = mark("first_touch");
+	t0 = phase_begin("first_touch");
 	memset(p, 0x5a, bytes);
 	if (msync(p, bytes, MS_SYNC)) {
 		fprintf(stderr, "msync: %s\n", strerror(errno));
 		return 1;
 	}
-	t1 = mark("first_touch");
-	t1b = mark("rewrite");
+	t1 = phase_end("first_touch");
+	t1b = phase_begin("rewrite");
 	memset(p, 0xa5, bytes);
 	if (msync(p, bytes, MS_SYNC)) {
 		fprintf(stderr, "msync: %s\n", strerror(errno));
 		return 1;
 	}
-	t2 = mark("rewrite");
+	t2 = phase_end("rewrite");
 	munmap(p, bytes);
 	posix_fadvise(fd, 0, (off_t)bytes, POSIX_FADV_DONTNEED);
 	p = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
@@ -90,10 +100,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mmap %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	t3 = mark("read");
+	t3 = phase_begin("read");
 	for (uint64_t i = 0; i < bytes; i += 8)
 		sum += *(uint64_t *)(p + i);
-	t4 = mark("read");
+	t4 = phase_end("read");
 	(void)sum; /* volatile: the loads above are not optimized away */
 	if (p[bytes - 1] != (char)0xa5) {
 		fprintf(stderr, "read back wrong data\n");
