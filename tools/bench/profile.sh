@@ -67,14 +67,37 @@ prof_usable() {
 	rm -f "$WORK/perf.test"
 }
 
-# cpu_busy: "BUSY TOTAL" clock ticks of all CPUs since boot.
-cpu_busy() { awk '$1 == "cpu" {b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6}' /proc/stat; }
+# nap SECONDS: sleep without a fork (a read that times out on a FIFO
+# that nobody writes).
+NAP_FD=""
+nap() {
+	if [[ -z $NAP_FD ]]; then
+		{ [[ -p $WORK/nap ]] || mkfifo "$WORK/nap"; } && exec {NAP_FD}<>"$WORK/nap" ||
+			{ sleep "$1"; return 0; }
+	fi
+	read -rt "$1" -u "$NAP_FD" _
+	return 0
+}
 
-# daemon_cpu PID...: "PID TICKS" (user + system, all threads) each.
-daemon_cpu() {
-	local p
+# cpu_ticks PID...: CPU_TICKS="BUSY TOTAL" clock ticks of all CPUs since
+# boot; DAEMON_TICKS "PID CPU_NS WAIT_NS" lines: the time each PID's
+# threads ran and waited runnable for a CPU (schedstat; threads that
+# ended are not counted). Builtins only: a fork inside the profiled window
+# is the harness's CPU time in the profile.
+CPU_TICKS="" DAEMON_TICKS=""
+cpu_ticks() {
+	local c u n sy idle io irq sirq st p t run wait r w
+	read -r c u n sy idle io irq sirq st _ </proc/stat
+	CPU_TICKS="$((u + n + sy + irq + sirq + st)) $((u + n + sy + irq + sirq + st + idle + io))"
+	DAEMON_TICKS=""
 	for p; do
-		echo "$p $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')"
+		[[ -n $p && -d /proc/$p/task ]] || continue
+		run=0 wait=0
+		for t in /proc/"$p"/task/*/schedstat; do
+			read -r r w _ <"$t" 2>/dev/null || continue
+			run=$((run + r)) wait=$((wait + w))
+		done
+		DAEMON_TICKS+="$p $run $wait"$'\n'
 	done
 }
 
@@ -119,9 +142,8 @@ prof_begin() {
 		fail "$2" "profile:$step" "" "perf did not start (see harness.log)"
 		return 0
 	fi
-	PROF_CPU0=$(cpu_busy)
-	PROF_DT0=$(daemon_cpu ${DPIDS[$2]:-})
-	PROF_T0=$(now_ns)
+	cpu_ticks ${DPIDS[$2]:-}
+	PROF_CPU0=$CPU_TICKS PROF_DT0=$DAEMON_TICKS PROF_T0=${EPOCHREALTIME/./}
 }
 
 # prof_stop: stop perf (it writes its file), close the control FIFOs.
@@ -147,59 +169,46 @@ prof_stop() {
 prof_end() {
 	local t1 cpu1 dt1 a step=$PROF_STEP m
 	[[ -n $PROF_PID ]] || return 0
-	t1=$(now_ns)
-	cpu1=$(cpu_busy)
-	dt1=$(daemon_cpu ${DPIDS[$PROF_SYS]:-})
+	t1=${EPOCHREALTIME/./}
+	cpu_ticks ${DPIDS[$PROF_SYS]:-}
+	cpu1=$CPU_TICKS dt1=$DAEMON_TICKS
 	echo disable >&"$PROF_CTL"
 	read -r -t 10 -u "$PROF_ACK" a
 	prof_stop
 	m=$OUT/profiles/$step.meta
 	{
 		printf 'step\t%s\nsystem\t%s\ncomm\t%s\n' "$step" "$PROF_SYS" "$PROF_COMM"
-		awk -v t0="$PROF_T0" -v t1="$t1" 'BEGIN {printf "seconds\t%.2f\n", (t1 - t0) / 1e9}'
+		awk -v t0="$PROF_T0" -v t1="$t1" 'BEGIN {printf "seconds\t%.2f\n", (t1 - t0) / 1e6}'
 		printf 'cpus\t%s\nload\t%s\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "$PROF_CPU0 $cpu1" | awk '{printf "machine_busy_pct\t%.0f\n", 100 * ($3 - $1) / ($4 - $2 + ($4 == $2))}'
-		join <(sort <<<"$PROF_DT0") <(sort <<<"$dt1") | while read -r p c0 c1; do
+		join <(sort <<<"$PROF_DT0") <(sort <<<"$dt1") | while read -r p r0 w0 r1 w1; do
+			[[ -n $w1 ]] || continue
 			printf 'daemon\t%s (pid %s)\t%s\n' "$(daemon_name "$p")" "$p" \
-				"$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t0="$PROF_T0" -v t1="$t1" \
-					'BEGIN {printf "%.0f", 100 * c / hz / ((t1 - t0) / 1e9)}')"
+				"$(awk -v r="$((r1 - r0))" -v w="$((w1 - w0))" -v us="$((t1 - PROF_T0))" \
+					'BEGIN {printf "%.0f\t%.0f", r / us / 10, w / us / 10}')"
 		done
 	} >"$m"
 	meta "profile:$step" "profiles/$step.txt"
 	prof_write_txt "$step"
 }
 
-# perf_top TITLE LINES ARGS...: one perf report table, its first LINES rows.
-perf_top() {
-	local title=$1 n=$2
-	shift 2
-	printf '\n## %s\n\n' "$title"
-	perf report -i "$PROF_DATA" --stdio --no-children -g none -n --percent-limit 0.1 "$@" 2>>"$LOG" |
-		awk '/^# Samples/ || /^# Event count/ {print; next} /^#/ || /^$/ {next} {print}' | head -n "$((n + 2))"
-}
-
+# prof_write_txt STEP: the step's tables (profreport.py, which attributes
+# each sample by its process: other test runs here run cmpfs too).
 prof_write_txt() {
-	local step=$1 pids
-	PROF_DATA=$OUT/profiles/$step.data
-	pids=$(tr ' ' ',' <<<"${DPIDS[$PROF_SYS]:-}" | sed 's/^,*//')
+	local step=$1 d p daemons=""
+	d=$OUT/profiles
+	for p in ${DPIDS[$PROF_SYS]:-}; do daemons+="${daemons:+,}$p=$(daemon_name "$p")"; done
 	{
 		echo "# profile of $step ($PROF_SYS); perf record -a -g -F ${WL_PROFILE_HZ[$WL]:-499}"
 		echo
-		sed 's/\t/: /' "$OUT/profiles/$step.meta"
+		awk -F '\t' '$1 == "daemon" {printf "daemon %s: ran %s%%, waited runnable for a CPU %s%%\n", $2, $3, $4; next}
+			{print $1 ": " $2}' "$d/$step.meta"
 		echo
-		echo "Percentages of the filtered samples (--percentage relative); idle CPU time is the command 'swapper'."
-		perf_top "where the CPUs went: by command (all CPUs)" 20 --sort comm
-		if [[ -n $pids ]]; then
-			perf_top "cmpfs daemons ($pids): by thread" 15 --pid "$pids" --percentage relative --sort comm
-			perf_top "cmpfs daemons: symbols, self time" 30 --pid "$pids" --percentage relative --sort dso,sym
-			perf_top "cmpfs daemons: by DSO" 12 --pid "$pids" --percentage relative --sort dso
-		fi
-		if [[ -n $PROF_COMM ]]; then
-			perf_top "the workload ($PROF_COMM): symbols, self time" 25 --comm "$PROF_COMM" \
-				--percentage relative --sort dso,sym
-		fi
-		perf_top "all CPUs: symbols, self time" 30 --sort comm,dso,sym
-	} >"$OUT/profiles/$step.txt"
+		echo "(a daemon's threads' time on a CPU and waiting for one, each as a share of one CPU"
+		echo "over the step, from schedstat; machine_busy_pct: all CPUs' time not idle)"
+		perf script -i "$d/$step.data" --show-task-events -G -F comm,pid,tid,ip,sym,dso 2>>"$LOG" |
+			python3 "$HERE/profreport.py" "$$" "$daemons" "$PROF_COMM" "$(nproc)"
+	} >"$d/$step.txt" 2>>"$LOG"
 }
 
 # profile_pass: once more the items that hold the chosen steps, profiled.

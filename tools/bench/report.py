@@ -745,16 +745,19 @@ if prof_steps:
       "daemons' top symbols (self time), DSOs and threads, the workload "
       "process's top symbols and every CPU's. Busy: both CPUs' busy time "
       "over the step (the machine is shared: other test runs count too); "
-      "each daemon's CPU time as a share of one CPU.")
+      "each daemon's threads' time on a CPU and waiting runnable for one "
+      "(schedstat), as shares of one CPU over the step: a daemon that waits "
+      "about as long as it runs is short of CPU, one that does neither is "
+      "waiting for something else (the network, the kernel, its peer).")
     P("")
-    P("| step | figure under perf | seconds | machine busy | daemons' CPU (one CPU = 100%) | load | profile |")
+    P("| step | figure under perf | seconds | machine busy | daemons: ran (waited runnable for a CPU), one CPU = 100% | load | profile |")
     P("| --- | --- | --- | --- | --- | --- | --- |")
     for st in prof_steps:
         pm, daemons = {}, []
         for line in open(os.path.join(PROF_DIR, st + ".meta")):
             f = line.rstrip("\n").split("\t")
-            if f[0] == "daemon" and len(f) == 3:
-                daemons.append("%s %s%%" % (f[1].split(" (pid")[0], f[2]))
+            if f[0] == "daemon" and len(f) >= 4:
+                daemons.append("%s %s%% (waited %s%%)" % (f[1].split(" (pid")[0], f[2], f[3]))
             elif len(f) >= 2:
                 pm[f[0]] = f[1]
         P("| %s (%s) | %s | %s | %s%% of %s CPUs | %s | %s | [%s.txt](profiles/%s.txt) |" % (

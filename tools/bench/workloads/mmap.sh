@@ -13,14 +13,16 @@ WL_NEEDS[mmap]="cmpfs cmpfs-remote cmpfs-memsrv tmpfs"
 WL_PROFILE[mmap]="rewrite:cmpfs"
 
 # stopped PID: wait (up to 10 min) until PID has stopped itself; false if
-# it exits or does not stop.
+# it exits or does not stop. Builtins only: it polls inside the profile.
 stopped() {
 	local st i
 	for ((i = 0; i < 12000; i++)); do
-		st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+		read -r st <"/proc/$1/stat" 2>/dev/null || return 1
+		st=${st##*) }
+		st=${st%% *}
 		[[ $st == T ]] && return 0
 		[[ $st == Z ]] && return 1
-		sleep 0.05
+		nap 0.05
 	done
 	return 1
 }
