@@ -331,9 +331,12 @@ def issue12_section():
             sd = fig_sd[s_]
             st = status[("fig10", s_, "sort_s")]
             bad = ", ".join("%d %s" % (n_, k) for k, n_ in st.items() if k != "ok")
+            rb, mb = stat("fig10", s_, "read_from_nodeB"), stat("fig10", s_, "nodeB_MB")
+            bes = "%s%% of its reads from node B, %s MiB to and from node B" % (
+                fmt_mmm(rb), fmt_mmm(mb)) if rb and mb else "-"
             row("Fig. 10 %s, %s: slowdown" % (what, where[suf]), mmm(list(sd.values())) if sd else None,
                 "x", "<= %gx" % lim, lambda v, lim=lim: v <= lim, len(sd),
-                " [%s]" % bad if bad else "", "-", profile_link("fig10-" + s_))
+                " [%s]" % bad if bad else "", bes, profile_link("fig10-" + s_))
             if base != "swapper":
                 continue
             a = fig10_ahead(s_)

@@ -131,12 +131,14 @@ fig10_run() { # SETUP
 	[[ $set == baseline ]] || echo $((CG_MB << 20)) >"$cg/memory.limit_in_bytes"
 	k0=$(oom_kills "$cg")
 	logc "qsort-inplace ${SORT_MB}M $SORT_MAP in $cg"
+	[[ $set != *-remote ]] || cmp_stats "${MNT[cmpfs-remote]}" >"$WORK/st0"
 	[[ -z $(fig10_sys "$set") ]] || prof_begin "$set" "$(fig10_sys "$set")" qsort-inplace
 	runbg timeout -k 10 "$SORT_TIMEOUT" bash -c 'echo $$ >"$1/tasks" && shift && exec "$@"' _ \
 		"$cg" "$BIN/qsort-inplace" "${SORT_MB}M" ${SORT_MAP:+"$SORT_MAP"} >"$WORK/sort.out" 2>>"$LOG"
 	rc=$?
 	prof_end
 	line=$(cat "$WORK/sort.out")
+	[[ $set != *-remote ]] || fig10_remote_share "$set"
 	k1=$(oom_kills "$cg")
 	echo "rc=$rc $line oom_kill=$((k1 - k0))" >>"$LOG"
 	record "$set" oom_kills "$((k1 - k0))" count
@@ -153,6 +155,21 @@ fig10_run() { # SETUP
 		fail "$set" sort_s s "sort exited $rc"
 	fi
 	unwind "$m"
+}
+
+# fig10_remote_share SETUP: how much of what the sort read through node A
+# came from node B, and what crossed the wire either way (node A's
+# counters, before and after).
+fig10_remote_share() {
+	cmp_stats "${MNT[cmpfs-remote]}" >"$WORK/st1"
+	record "$1" read_from_nodeB "$(awk 'NR == FNR {a[$1] = $2; next} {b[$1] = $2}
+		END {r = b["read_bytes"] - a["read_bytes"]
+		printf "%.1f", (r > 0 ? 100 * (b["read_remote_bytes"] - a["read_remote_bytes"]) / r : 0)}' \
+		"$WORK/st0" "$WORK/st1")" %
+	record "$1" nodeB_MB "$(awk 'NR == FNR {a[$1] = $2; next} {b[$1] = $2}
+		END {r = b["read_remote_bytes"] - a["read_remote_bytes"]
+		w = b["write_remote_bytes"] - a["write_remote_bytes"]
+		printf "%.0f", (r + w) / 1048576}' "$WORK/st0" "$WORK/st1")" MiB
 }
 
 fig10_prepare() { meta remote_share "$REMOTE_SHARE"; }
