@@ -435,10 +435,21 @@ loop_is() {
 loop_off() { loop_is "$1" "$2" && losetup -d "$1"; }
 
 # swap_on DEV [FILE]: only our swap may be active while a set-up runs;
-# FILE: DEV is a loop device over it.
+# FILE: DEV is a loop device over it. SWAP_DEV: DEV. It gets the highest
+# priority: the kernel swaps to the device of highest priority first, and
+# swapon without -p gives each new device a lower one than those before,
+# so another test run's swap (this machine often has one) would take our
+# pages and serve our swap-ins (seen: the sort's swap traffic on another
+# run's cmpfs, ours idle). foreign_swaps says whether one was active.
+SWAP_DEV=""
 swap_on() {
-	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swap_off $1 ${2:-}"
+	mkswap "$1" >>"$LOG" 2>&1 && swapon -p 32767 "$1" >>"$LOG" 2>&1 &&
+		defer "swap_off $1 ${2:-}" && SWAP_DEV=$1
 }
+
+# foreign_swaps: the active swap devices that are not SWAP_DEV (another
+# test run's: at the same priority the kernel takes turns between them).
+foreign_swaps() { awk -v d="$SWAP_DEV" 'NR > 1 && $1 != d {print $1}' /proc/swaps; }
 swap_off() {
 	grep -qF "$1 " /proc/swaps || return 0 # (a replayed journal: already off)
 	[[ -z ${2:-} ]] || loop_is "$1" "$2" && swapoff "$1"

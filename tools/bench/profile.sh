@@ -80,24 +80,25 @@ nap() {
 }
 
 # cpu_ticks PID...: CPU_TICKS="BUSY TOTAL" clock ticks of all CPUs since
-# boot; DAEMON_TICKS "PID CPU_NS WAIT_NS" lines: the time each PID's
-# threads ran and waited runnable for a CPU (schedstat; threads that
-# ended are not counted). Builtins only: a fork inside the profiled window
-# is the harness's CPU time in the profile.
+# boot; DAEMON_TICKS lines "PID - TICKS": the user and system time of
+# each PID (all its threads, those that ended too), and "PID TID WAIT_NS":
+# the time each of its threads waited runnable for a CPU (schedstat).
+# Builtins only: a fork inside the profiled window is the harness's CPU
+# time in the profile.
 CPU_TICKS="" DAEMON_TICKS=""
 cpu_ticks() {
-	local c u n sy idle io irq sirq st p t run wait r w
+	local c u n sy idle io irq sirq st p t line f w
 	read -r c u n sy idle io irq sirq st _ </proc/stat
 	CPU_TICKS="$((u + n + sy + irq + sirq + st)) $((u + n + sy + irq + sirq + st + idle + io))"
 	DAEMON_TICKS=""
 	for p; do
-		[[ -n $p && -d /proc/$p/task ]] || continue
-		run=0 wait=0
-		for t in /proc/"$p"/task/*/schedstat; do
-			read -r r w _ <"$t" 2>/dev/null || continue
-			run=$((run + r)) wait=$((wait + w))
+		[[ -n $p ]] && read -r line <"/proc/$p/stat" 2>/dev/null || continue
+		read -ra f <<<"${line##*) }"
+		DAEMON_TICKS+="$p - $((f[11] + f[12]))"$'\n'
+		for t in /proc/"$p"/task/*; do
+			read -r _ w _ <"$t/schedstat" 2>/dev/null || continue
+			DAEMON_TICKS+="$p ${t##*/} $w"$'\n'
 		done
-		DAEMON_TICKS+="$p $run $wait"$'\n'
 	done
 }
 
@@ -181,12 +182,15 @@ prof_end() {
 		awk -v t0="$PROF_T0" -v t1="$t1" 'BEGIN {printf "seconds\t%.2f\n", (t1 - t0) / 1e6}'
 		printf 'cpus\t%s\nload\t%s\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "$PROF_CPU0 $cpu1" | awk '{printf "machine_busy_pct\t%.0f\n", 100 * ($3 - $1) / ($4 - $2 + ($4 == $2))}'
-		join <(sort <<<"$PROF_DT0") <(sort <<<"$dt1") | while read -r p r0 w0 r1 w1; do
-			[[ -n $w1 ]] || continue
-			printf 'daemon\t%s (pid %s)\t%s\n' "$(daemon_name "$p")" "$p" \
-				"$(awk -v r="$((r1 - r0))" -v w="$((w1 - w0))" -v us="$((t1 - PROF_T0))" \
-					'BEGIN {printf "%.0f\t%.0f", r / us / 10, w / us / 10}')"
-		done
+		# ran: the process's ticks; waited: its threads alive at both ends
+		printf '%s' "$PROF_DT0" | awk -v us="$((t1 - PROF_T0))" -v hz="$(getconf CLK_TCK)" '
+			NR == FNR {a[$1 " " $2] = $3; next}
+			($1 " " $2) in a {d = $3 - a[$1 " " $2]; if ($2 == "-") ran[$1] = d; else wait[$1] += d}
+			END {for (p in ran) printf "%s\t%.0f\t%.0f\n", p, 100 * ran[p] / hz / (us / 1e6),
+				wait[p] / us / 10}' - <(printf '%s' "$dt1") | sort -n |
+			while IFS=$'\t' read -r p r w; do
+				printf 'daemon\t%s (pid %s)\t%s\t%s\n' "$(daemon_name "$p")" "$p" "$r" "$w"
+			done
 	} >"$m"
 	meta "profile:$step" "profiles/$step.txt"
 	prof_write_txt "$step"
@@ -204,8 +208,9 @@ prof_write_txt() {
 		awk -F '\t' '$1 == "daemon" {printf "daemon %s: ran %s%%, waited runnable for a CPU %s%%\n", $2, $3, $4; next}
 			{print $1 ": " $2}' "$d/$step.meta"
 		echo
-		echo "(a daemon's threads' time on a CPU and waiting for one, each as a share of one CPU"
-		echo "over the step, from schedstat; machine_busy_pct: all CPUs' time not idle)"
+		echo "(ran: a daemon's user and system time; waited: its threads' time runnable but"
+		echo "not on a CPU (schedstat, threads alive at both ends); each as a share of one CPU"
+		echo "over the step; machine_busy_pct: all CPUs' time not idle)"
 		perf script -i "$d/$step.data" --show-task-events -G -F comm,pid,tid,ip,sym,dso 2>>"$LOG" |
 			python3 "$HERE/profreport.py" "$$" "$daemons" "$PROF_COMM" "$(nproc)"
 	} >"$d/$step.txt" 2>>"$LOG"

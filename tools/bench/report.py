@@ -226,6 +226,11 @@ def mbs(v):
     return "%.2f GB/s" % (v / 1000) if v >= 1000 else "%.0f MB/s" % v
 
 
+def foreign(s_):
+    """Runs of Figure 10 set-up s_ with another test run's swap active."""
+    return sum(1 for v in vals[("fig10", s_, "foreign_swap")].values() if v > 0)
+
+
 def fig10_ahead(s):
     """Figure 10 set-up s against disk swap and zram in the same rounds:
     (text, met) or None when s has no time."""
@@ -248,7 +253,10 @@ def fig10_ahead(s):
             continue
         med_m = statistics.median(mine[r] for r in common)
         med_o = statistics.median(other[r] for r in common)
-        parts.append("%s %.2fx vs %s %.2fx (%s)" % (s, med_m, o, med_o, plural(len(common), "round")))
+        parts.append("%s %.2fx vs %s %.2fx (%s%s)" % (
+            s, med_m, o, med_o, plural(len(common), "round"),
+            "; %s: another run's swap beside it in %s" % (o, plural(foreign(o), "run"))
+            if foreign(o) else ""))
         ok = ok and med_m < med_o
     return "; ".join(parts), ok
 
@@ -331,6 +339,10 @@ def issue12_section():
             sd = fig_sd[s_]
             st = status[("fig10", s_, "sort_s")]
             bad = ", ".join("%d %s" % (n_, k) for k, n_ in st.items() if k != "ok")
+            fs = foreign(s_)
+            if fs:
+                bad += "%s%s with another run's swap beside ours" % (
+                    "; " if bad else "", plural(fs, "run"))
             rb, mb = stat("fig10", s_, "read_from_nodeB"), stat("fig10", s_, "nodeB_MB")
             bes = "%s%% of its reads from node B, %s MiB to and from node B" % (
                 fmt_mmm(rb), fmt_mmm(mb)) if rb and mb else "-"

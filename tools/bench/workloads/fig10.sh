@@ -60,7 +60,7 @@ oom_kills() { awk '$1 == "oom_kill" {print $2}' "$1/memory.oom_control" 2>/dev/n
 
 fig10_setup() { # SETUP -> sets SORT_MAP; returns non-zero if unavailable
 	local set=$1 f z sys
-	SORT_MAP=""
+	SORT_MAP="" SWAP_DEV=""
 	sys=$(fig10_sys "$set")
 	if [[ -n $sys ]]; then
 		[[ ${AVAIL[$sys]:-} == yes ]] || return 1
@@ -132,6 +132,7 @@ fig10_run() { # SETUP
 	k0=$(oom_kills "$cg")
 	logc "qsort-inplace ${SORT_MB}M $SORT_MAP in $cg"
 	[[ $set != *-remote ]] || cmp_stats "${MNT[cmpfs-remote]}" >"$WORK/st0"
+	[[ -z $SWAP_DEV ]] || foreign_swaps >"$WORK/foreign"
 	[[ -z $(fig10_sys "$set") ]] || prof_begin "$set" "$(fig10_sys "$set")" qsort-inplace
 	runbg timeout -k 10 "$SORT_TIMEOUT" bash -c 'echo $$ >"$1/tasks" && shift && exec "$@"' _ \
 		"$cg" "$BIN/qsort-inplace" "${SORT_MB}M" ${SORT_MAP:+"$SORT_MAP"} >"$WORK/sort.out" 2>>"$LOG"
@@ -139,6 +140,12 @@ fig10_run() { # SETUP
 	prof_end
 	line=$(cat "$WORK/sort.out")
 	[[ $set != *-remote ]] || fig10_remote_share "$set"
+	if [[ -n $SWAP_DEV ]]; then # another run's swap may have taken our pages
+		foreign_swaps >>"$WORK/foreign"
+		record "$set" foreign_swap "$(sort -u "$WORK/foreign" | grep -c .)" count
+		[[ ! -s $WORK/foreign ]] ||
+			say "  another test run's swap was active beside ours: $(sort -u "$WORK/foreign" | xargs)"
+	fi
 	k1=$(oom_kills "$cg")
 	echo "rc=$rc $line oom_kill=$((k1 - k0))" >>"$LOG"
 	record "$set" oom_kills "$((k1 - k0))" count
