@@ -6,6 +6,7 @@
  * goes through.
  */
 #include <errno.h>
+#include <stdbool.h>
 
 #include "cmp/util.h"
 #include "pool-internal.h"
@@ -28,7 +29,8 @@ int pool_borrow_capped(struct pool *p, struct pool_ref *ref)
 
 	pthread_mutex_lock(&p->lock);
 	if (p->borrow_max &&
-	    p->lists[POOL_LRL].count + p->borrowing >= p->borrow_max) {
+	    p->lists[POOL_LRL].count + p->ncopies + p->borrowing >=
+		    p->borrow_max) {
 		p->borrow_capped++;
 		pthread_mutex_unlock(&p->lock);
 		return -ENOSPC;
@@ -38,6 +40,54 @@ int pool_borrow_capped(struct pool *p, struct pool_ref *ref)
 	ret = p->cops->borrow(p->cctx, ref);
 	pthread_mutex_lock(&p->lock);
 	p->borrowing--;
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
+			    uint32_t *got)
+{
+	uint64_t held;
+	bool drained = false;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	held = p->lists[POOL_LRL].count + p->ncopies + p->borrowing;
+	if (p->borrow_max && held + n > p->borrow_max) {
+		if (held >= p->borrow_max) {
+			p->borrow_capped++;
+			pthread_mutex_unlock(&p->lock);
+			return -ENOSPC;
+		}
+		n = (uint32_t)(p->borrow_max - held);
+	}
+	p->borrowing += n;
+	pthread_mutex_unlock(&p->lock);
+	for (;;) {
+		*got = 0;
+		if (p->cops->borrow_many) {
+			ret = p->cops->borrow_many(p->cctx, n, ref, got);
+		} else {
+			ret = p->cops->borrow(p->cctx, ref);
+			*got = !ret;
+		}
+		/*
+		 * Full everywhere, but blocks we freed are still on their
+		 * way back (a file removed just before): give them back now
+		 * and ask again.
+		 */
+		if (ret != -ENOSPC || drained)
+			break;
+		pthread_mutex_lock(&p->lock);
+		drained = !(p->relq_count || p->ndropped || p->dropped_all);
+		pthread_mutex_unlock(&p->lock);
+		if (drained)
+			break;
+		pool_drain_releases(p);
+		drained = true;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->borrowing -= n;
 	pthread_mutex_unlock(&p->lock);
 	return ret;
 }

@@ -74,8 +74,26 @@ struct cluster {
  * ask was full, -EIO when one could not be reached.
  */
 int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out);
+/*
+ * The same for up to n (<= POOL_BORROW_MAX) blocks in one ALLOC of the
+ * first provider that has room: 0 and *got (>= 1) loans in out[], each
+ * to end with remote_borrow_end() once recorded.
+ */
+int cluster_borrow_many(struct cluster *c, uint32_t avoid, uint32_t n,
+			struct pool_ref *out, uint32_t *got);
 /* Learns where node serves: addr if given, else from the manager. */
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr);
+
+/* cluster-rw.c: the pool's byte-range ops. */
+int cluster_op_read(void *ctx, const struct pool_ref *r, uint32_t off,
+		    void *dst, uint32_t len, struct pool_ref *moved);
+int cluster_op_write(void *ctx, const struct pool_ref *r, uint32_t off,
+		     const void *src, uint32_t len, struct pool_ref *moved);
+void cluster_read_many(void *ctx, const struct pool_ref *refs, uint32_t n,
+		       uint32_t off, void *const *dst, uint32_t len, int *rets);
+void cluster_write_many(void *ctx, const struct pool_ref *refs, uint32_t n,
+			uint32_t off, void *const *src, uint32_t len,
+			int *rets);
 
 /* cluster-move.c */
 

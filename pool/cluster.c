@@ -152,10 +152,9 @@ static bool next_candidate(struct cluster *c, struct borrow_try *t, bool any,
 }
 
 static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
-			 struct pool_ref *out)
+			 uint32_t n, struct pool_ref *out, uint32_t *got)
 {
-	struct proto_block_ref ref;
-	uint32_t got = 0;
+	struct proto_block_ref ref[POOL_BORROW_MAX];
 	int ret = 0;
 
 	if (e->addr[0]) {
@@ -167,36 +166,51 @@ static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
 	ret = remote_borrow_begin(c->remote, e->node);
 	if (ret)
 		return -EIO;
-	ret = remote_alloc(c->remote, e->node, 1, &ref, &got);
-	if (!ret && got == 1) {
-		/* remote_borrow_end() once the pool recorded it */
-		*out = (struct pool_ref){.node = e->node,
-					 .block = ref.block,
-					 .epoch = ref.epoch};
+	*got = 0;
+	ret = remote_alloc(c->remote, e->node, MIN(n, POOL_BORROW_MAX), ref,
+			   got);
+	if (!ret && *got) {
+		/* one remote_borrow_end() each, once the pool recorded it */
+		remote_borrow_more(c->remote, e->node, *got - 1);
+		for (uint32_t i = 0; i < *got; i++)
+			out[i] = (struct pool_ref){.node = e->node,
+						   .block = ref[i].block,
+						   .epoch = ref[i].epoch};
 		return 0;
 	}
 	remote_borrow_end(c->remote, e->node);
 	return ret ? ret : -ENOSPC;
 }
 
-/* Taken one, or full, or could not ask: update our estimate. */
-static void note_answer(struct cluster *c, uint32_t node, int ret)
+/* Taken got, or full, or could not ask: update our estimate. */
+static void note_answer(struct cluster *c, uint32_t node, int ret, uint32_t got)
 {
 	pthread_mutex_lock(&c->lock);
 	for (size_t k = 0; k < c->ncand; k++)
 		if (c->cand[k].node == node)
 			c->cand[k].free_hint =
-				ret ? 0 : c->cand[k].free_hint - 1;
+				ret ? 0
+				    : c->cand[k].free_hint -
+						MIN(got, c->cand[k].free_hint);
 	pthread_mutex_unlock(&c->lock);
 }
 
 int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out)
+{
+	uint32_t got;
+
+	return cluster_borrow_many(c, avoid, 1, out, &got);
+}
+
+int cluster_borrow_many(struct cluster *c, uint32_t avoid, uint32_t n,
+			struct pool_ref *out, uint32_t *got)
 {
 	struct borrow_try t = {.ntried = 0};
 	bool refreshed = false, any = false;
 	struct mgr_free_entry e;
 	int ret;
 
+	*got = 0;
 	/* a node asked already is not asked again: nor is the one avoided */
 	if (avoid)
 		t.tried[t.ntried++] = avoid;
@@ -219,8 +233,8 @@ int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out)
 		if (t.ntried == ARRAY_SIZE(t.tried))
 			break;
 		t.tried[t.ntried++] = e.node;
-		ret = try_candidate(c, &e, out);
-		note_answer(c, e.node, ret);
+		ret = try_candidate(c, &e, n, out, got);
+		note_answer(c, e.node, ret, *got);
 		if (!ret)
 			return 0;
 		if (ret == -ENOSPC)
@@ -244,6 +258,12 @@ int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out)
 static int op_borrow(void *ctx, struct pool_ref *out)
 {
 	return cluster_borrow(ctx, 0, out);
+}
+
+static int op_borrow_many(void *ctx, uint32_t n, struct pool_ref *out,
+			  uint32_t *got)
+{
+	return cluster_borrow_many(ctx, 0, n, out, got);
 }
 
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
@@ -321,65 +341,6 @@ static void op_reconcile(void *ctx, uint32_t node)
 		remote_want_reconcile(c->remote, ids[i]);
 }
 
-static int remote_error(const struct pool_ref *r, const char *what, int ret)
-{
-	/* the pool judges STALE: moved meanwhile, or lost (it says so) */
-	if (ret == -ESTALE)
-		return ret;
-	log_error_rl("cluster: %s block %u (epoch %u) on node %u: %s", what,
-		     r->block, r->epoch, r->node, strerror(-ret));
-	return -EIO;
-}
-
-/* Longest pause between two tries of a block being moved (BUSY). */
-#define BUSY_PAUSE_MAX_NS 20000000ull
-
-/*
- * One byte range of loan r. A block its provider is moving right now is
- * asked for again until the move is done (then it answers MOVED) or the
- * request deadline passes; MOVED is -EREMCHG with *moved set, the new
- * place's address learnt.
- */
-static int rw_block(struct cluster *c, const struct pool_ref *r, uint32_t off,
-		    void *buf, uint32_t len, bool write, struct pool_ref *moved)
-{
-	uint64_t end = cmp_now_ns() + (uint64_t)c->timeout_ms * 1000000ull;
-	struct proto_block_ref ref = {r->block, r->epoch};
-	struct timespec pause = {0, 500000};
-	struct proto_block_moved mv;
-	int ret;
-
-	for (;;) {
-		ret = write ? remote_write(c->remote, r->node, ref, off, buf,
-					   len, &mv)
-			    : remote_read(c->remote, r->node, ref, off, buf,
-					  len, &mv);
-		if (ret != -EBUSY || cmp_now_ns() > end)
-			break;
-		nanosleep(&pause, NULL);
-		if ((uint64_t)pause.tv_nsec * 2 <= BUSY_PAUSE_MAX_NS)
-			pause.tv_nsec *= 2;
-	}
-	if (ret == -EREMCHG) {
-		cluster_learn_node(c, mv.node, mv.addr);
-		*moved = (struct pool_ref){mv.node, mv.block, mv.epoch};
-		return ret;
-	}
-	return ret ? remote_error(r, write ? "writing" : "reading", ret) : 0;
-}
-
-static int op_read(void *ctx, const struct pool_ref *r, uint32_t off, void *dst,
-		   uint32_t len, struct pool_ref *moved)
-{
-	return rw_block(ctx, r, off, dst, len, false, moved);
-}
-
-static int op_write(void *ctx, const struct pool_ref *r, uint32_t off,
-		    const void *src, uint32_t len, struct pool_ref *moved)
-{
-	return rw_block(ctx, r, off, (void *)src, len, true, moved);
-}
-
 static uint64_t op_remote_free(void *ctx)
 {
 	struct cluster *c = ctx;
@@ -395,11 +356,14 @@ static uint64_t op_remote_free(void *ctx)
 
 static const struct pool_cluster_ops pool_ops = {
 	.borrow = op_borrow,
+	.borrow_many = op_borrow_many,
 	.borrowed = op_borrowed,
 	.release = op_release,
 	.reconcile = op_reconcile,
-	.read = op_read,
-	.write = op_write,
+	.read = cluster_op_read,
+	.write = cluster_op_write,
+	.read_many = cluster_read_many,
+	.write_many = cluster_write_many,
 	.remote_free = op_remote_free,
 	.move_lent = cluster_move_lent,
 	.forwarding = cluster_forwarding,

@@ -47,8 +47,8 @@ static uint32_t pick_victim_locked(struct pool *p)
 }
 
 /* The loan borrowed for moving h out: on LRL at once, so it is claimed. */
-static void record_loan_locked(struct pool *p, uint32_t h,
-			       const struct pool_ref *ref)
+void pool_record_loan_locked(struct pool *p, uint32_t h,
+			     const struct pool_ref *ref)
 {
 	struct handle_loc *loc = &p->handles[h];
 
@@ -60,7 +60,7 @@ static void record_loan_locked(struct pool *p, uint32_t h,
 }
 
 /* The loan of moving h is not needed after all: given back (lock). */
-static void drop_loan_locked(struct pool *p, uint32_t h)
+void pool_drop_loan_locked(struct pool *p, uint32_t h)
 {
 	struct handle_loc *loc = &p->handles[h];
 	struct pool_ref ref = pool_loan_of(loc);
@@ -79,17 +79,18 @@ static void drop_loan_locked(struct pool *p, uint32_t h)
  * (copy failed, loan lost meanwhile, handle freed meanwhile) is given
  * back; a handle freed meanwhile leaves b free for the caller too.
  */
-static int finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
+int pool_finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 {
 	struct handle_loc *loc = &p->handles[h];
 
 	if (!ret && !(loc->flags & (HF_FREE_PENDING | HF_LOST_PENDING))) {
 		pool_list_remove_locked(p, b);
 		loc->state = HANDLE_REMOTE;
+		pool_unread_gone_locked(p, loc);
 		p->evictions++;
 		return 0;
 	}
-	drop_loan_locked(p, h);
+	pool_drop_loan_locked(p, h);
 	if (loc->flags & HF_FREE_PENDING) {
 		pool_list_remove_locked(p, b);
 		pool_handle_put_locked(p, h);
@@ -128,7 +129,7 @@ static int move_out(struct pool *p, uint32_t h, uint32_t b,
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&p->lock);
-	record_loan_locked(p, h, ref);
+	pool_record_loan_locked(p, h, ref);
 	pthread_mutex_unlock(&p->lock);
 	if (p->cops->borrowed)
 		p->cops->borrowed(p->cctx, ref);
@@ -141,11 +142,45 @@ static int move_out(struct pool *p, uint32_t h, uint32_t b,
 	return ret ? -EIO : 0;
 }
 
+/*
+ * A clean copy (prefetch.c) goes out for nothing: its loan holds the same
+ * bytes. Not when its provider is unreachable now (its data would be out
+ * of reach): then it is plain local data, moved out as any other. True
+ * when b is the caller's (lock).
+ */
+static bool drop_copy_locked(struct pool *p, uint32_t h, uint32_t b)
+{
+	struct handle_loc *loc = &p->handles[h];
+
+	if (!(loc->flags & HF_COPY))
+		return false;
+	if (loc->flags & HF_FREE_PENDING) {
+		/* freed meanwhile: as pool_free() would have done */
+		pool_copy_settle_locked(p, loc);
+		pool_list_remove_locked(p, b);
+		pool_handle_put_locked(p, h);
+	} else if (pool_node_suspect_locked(p, loc->provider_node)) {
+		pool_copy_settle_locked(p, loc);
+		return false;
+	} else {
+		pool_copy_drop_locked(p, h, b);
+	}
+	pthread_cond_broadcast(&p->moved);
+	return true;
+}
+
 int pool_evict_block(struct pool *p, uint32_t b)
 {
 	uint32_t h = p->blocks[b].handle;
 	struct pool_ref ref;
+	bool dropped;
 	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	dropped = drop_copy_locked(p, h, b);
+	pthread_mutex_unlock(&p->lock);
+	if (dropped)
+		return 0;
 
 	/*
 	 * A provider that fails the copy is suspect from then on: the second
@@ -162,12 +197,12 @@ int pool_evict_block(struct pool *p, uint32_t b)
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
-		drop_loan_locked(p, h);
+		pool_drop_loan_locked(p, h);
 		pthread_mutex_unlock(&p->lock);
 	}
 
 	pthread_mutex_lock(&p->lock);
-	ret = finish_evict_locked(p, h, b, ret);
+	ret = pool_finish_evict_locked(p, h, b, ret);
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 	return ret;
@@ -290,26 +325,38 @@ int pool_make_room(struct pool *p, uint32_t *block)
  * holds it lost the block; any other failure leaves it where it was, at
  * the cold end, so the next homecoming tries another block first.
  */
-static void finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
+bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
+			     bool keep)
 {
 	struct handle_loc *loc = &p->handles[h];
 	struct pool_ref ref = pool_loan_of(loc);
 
+	/* a loan lost meanwhile is no way out: the data is home for good */
+	keep = keep && !(loc->flags & HF_LOST_PENDING);
 	if (!ret || (loc->flags & HF_FREE_PENDING)) {
 		pool_lrl_remove_locked(p, h);
-		pool_release_locked(p, &ref);
+		if (!keep || ret || (loc->flags & HF_FREE_PENDING))
+			pool_release_locked(p, &ref);
 	}
 	if (!ret && !(loc->flags & HF_FREE_PENDING)) {
 		loc->state = HANDLE_LOCAL;
 		loc->local_block = b;
-		loc->provider_node = 0;
 		loc->flags = 0;
+		if (keep) {
+			loc->flags = HF_COPY | HF_UNREAD;
+			p->ncopies++;
+			p->nunread++;
+		} else {
+			loc->provider_node = 0;
+		}
 		p->blocks[b].handle = h;
 		pool_list_push_head_locked(p, POOL_LLL, b);
 		p->blocks[b].clean = 0;
-		p->homecomings++;
-		xchg_came_home_locked(p, loc);
-		return;
+		if (!keep) {
+			p->homecomings++;
+			xchg_came_home_locked(p, loc);
+		}
+		return true;
 	}
 	pool_list_push_head_locked(p, POOL_FREE, b);
 	if (loc->flags & HF_FREE_PENDING) {
@@ -322,9 +369,10 @@ static void finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 		pool_lrl_remove_locked(p, h);
 		pool_lrl_push_locked(p, h, false);
 	}
+	return false;
 }
 
-int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange)
 {
 	struct handle_loc *loc;
 	struct pool_ref ref;
@@ -344,6 +392,7 @@ int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
 	 * those under way finish first (the last unpin wakes us).
 	 */
 	loc->state = HANDLE_MOVING;
+	p->pulling++;
 	while (loc->pins)
 		pthread_cond_wait(&p->moved, &p->lock);
 	ref = pool_loan_of(loc);
@@ -353,7 +402,10 @@ int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
 			     false);
 
 	pthread_mutex_lock(&p->lock);
-	finish_pull_locked(p, h, b, ret);
+	p->pulling--;
+	/* (counted as it lands: whoever sees it home sees it counted) */
+	if (pool_finish_pull_locked(p, h, b, ret, false) && exchange)
+		p->xchg.exchanges++;
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 	if (ret) {
@@ -371,8 +423,9 @@ static int pull_one(struct pool *p)
 
 	pthread_mutex_lock(&p->lock);
 	/* Keep the free reserve the evictor works for (hysteresis). */
-	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
-						   : NIL;
+	b = p->lists[POOL_FREE].count > pool_high_locked(p)
+		    ? p->lists[POOL_FREE].head
+		    : NIL;
 	/* the most recently used, as the exchange policy picks it */
 	h = b == NIL ? NIL : xchg_pick_hot_locked(p);
 	if (h == NIL) {
@@ -381,7 +434,7 @@ static int pull_one(struct pool *p)
 	}
 	pool_list_remove_locked(p, b);
 	pthread_mutex_unlock(&p->lock);
-	return pool_pull_into(p, h, b);
+	return pool_pull_into(p, h, b, false);
 }
 
 /* Failed homecomings in a row after which a pass gives up for now. */
@@ -394,6 +447,8 @@ uint32_t pool_pull_home(struct pool *p, uint32_t max)
 
 	if (!p->cops)
 		return 0;
+	/* memory to spare: the copies need no way out (their loans go) */
+	pool_settle_copies(p);
 	while (n < max && failed < PULL_MAX_FAILURES &&
 	       (ret = pull_one(p)) != 0) {
 		if (ret > 0) {
@@ -422,20 +477,37 @@ void pool_kick_helper_locked(struct pool *p)
  */
 static void refill_free(struct pool *p)
 {
-	uint32_t b;
+	uint32_t b, want;
+	bool lends;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->lists[POOL_FREE].count >= p->low_wm) {
+	if (p->lists[POOL_FREE].count >= pool_low_locked(p)) {
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
-	while (!p->helper_stop && p->lists[POOL_FREE].count < p->high_wm) {
+	while (!p->helper_stop &&
+	       p->lists[POOL_FREE].count < pool_high_locked(p)) {
+		want = pool_high_locked(p) -
+		       (uint32_t)p->lists[POOL_FREE].count;
+		lends = p->lists[POOL_RLL].count && p->cops->move_lent;
 		pthread_mutex_unlock(&p->lock);
-		/* (a free block taken and put back would loop forever) */
-		if (make_room(p, &b, false))
+		/* principle 3 first, one lent block at a time */
+		if (lends) {
+			/* (a free block taken and put back would loop) */
+			if (make_room(p, &b, false))
+				return;
+			pthread_mutex_lock(&p->lock);
+			pool_list_push_head_locked(p, POOL_FREE, b);
+			continue;
+		}
+		/*
+		 * our coldest, several at once (they land on the free list);
+		 * ahead of need, never a block that is protected (came home
+		 * lately, prefetched and not read yet)
+		 */
+		if (!pool_evict_batch(p, MIN(want, POOL_BATCH), false))
 			return;
 		pthread_mutex_lock(&p->lock);
-		pool_list_push_head_locked(p, POOL_FREE, b);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -453,6 +525,8 @@ static void *helper_main(void *arg)
 		p->helper_kick = false;
 		pthread_mutex_unlock(&p->lock);
 		refill_free(p);
+		/* a reader's next blocks first, then the most recent ones */
+		pool_prefetch_run(p);
 		pool_pull_home(p, UINT32_MAX); /* and gives loans back */
 		pool_exchange(p);
 		pthread_mutex_lock(&p->lock);
@@ -499,6 +573,7 @@ void pool_helper_step(struct pool *p)
 	if (!kicked)
 		return;
 	refill_free(p);
+	pool_prefetch_run(p);
 	pool_pull_home(p, UINT32_MAX);
 	pool_exchange(p);
 }
@@ -533,7 +608,7 @@ void pool_stop_cluster(struct pool *p)
  */
 static uint64_t lendable_locked(const struct pool *p)
 {
-	uint64_t reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
+	uint64_t reserve = p->lists[POOL_LLL].count ? pool_high_locked(p) : 0;
 	uint64_t n;
 
 	if (p->no_lending || p->lists[POOL_LRL].count ||

@@ -85,7 +85,8 @@ uint32_t xchg_pick_cold_locked(struct pool *p, bool protected_too)
 
 		if (loc->state != HANDLE_LOCAL || loc->pins)
 			continue;
-		if (!protected_locked(p, loc))
+		/* (a prefetched block nobody read yet is protected too) */
+		if (!protected_locked(p, loc) && !(loc->flags & HF_UNREAD))
 			return b;
 		if (fallback == NIL)
 			fallback = b;
@@ -134,7 +135,7 @@ static uint32_t judge_locked(struct pool *p, uint32_t h)
 	if (hot < XCHG_THRESHOLD)
 		return NIL;
 	/* free memory above the reserve: principle 4 brings it home */
-	if (p->lists[POOL_FREE].count > p->high_wm) {
+	if (p->lists[POOL_FREE].count > pool_high_locked(p)) {
 		pool_kick_helper_locked(p);
 		return NIL;
 	}
@@ -168,13 +169,7 @@ static int exchange_one(struct pool *p, uint32_t h)
 		log_debug("pool: exchange of handle %u: %s", h, strerror(-ret));
 		return -1;
 	}
-	ret = pool_pull_into(p, h, b);
-	if (ret > 0) {
-		pthread_mutex_lock(&p->lock);
-		p->xchg.exchanges++;
-		pthread_mutex_unlock(&p->lock);
-	}
-	return ret;
+	return pool_pull_into(p, h, b, true);
 }
 
 /* The next queued candidate, 0 when none (lock). */

@@ -143,11 +143,34 @@ static bool lose_or_defer_locked(struct pool *p, uint32_t h)
 	return true;
 }
 
+/*
+ * The handle whose clean copy (prefetch.c) keeps loan r, or 0; node 0:
+ * any loan on r->node. Lock held; a scan of LLL, only while copies exist.
+ */
+static uint32_t find_copy_locked(struct pool *p, const struct pool_ref *r,
+				 bool any)
+{
+	for (uint32_t b = p->lists[POOL_LLL].head; p->ncopies && b != NIL;
+	     b = p->blocks[b].next) {
+		const struct handle_loc *loc = &p->handles[p->blocks[b].handle];
+
+		if ((loc->flags & HF_COPY) && loc->provider_node == r->node &&
+		    (any || (loc->remote_block == r->block &&
+			     loc->remote_epoch == r->epoch)))
+			return p->blocks[b].handle;
+	}
+	return 0;
+}
+
 uint32_t pool_provider_dead(struct pool *p, uint32_t node)
 {
+	struct pool_ref any = {.node = node};
 	uint32_t n = 0, h, next;
 
 	pthread_mutex_lock(&p->lock);
+	/* copies are local data: they only lose their way out */
+	while ((h = find_copy_locked(p, &any, true)))
+		pool_copy_forget_locked(p, &p->handles[h]);
 	for (h = p->lrl_head; h != NIL; h = next) {
 		next = p->handles[h].next;
 		if (p->handles[h].provider_node == node &&
@@ -174,7 +197,8 @@ uint32_t pool_loans_on(struct pool *p, uint32_t node, uint32_t *cursor,
 	     h++, budget--) {
 		const struct handle_loc *loc = &p->handles[h];
 
-		if (!(loc->flags & HF_ON_LRL) ||
+		/* a clean copy's loan is ours too (prefetch.c) */
+		if (!(loc->flags & (HF_ON_LRL | HF_COPY)) ||
 		    (node && loc->provider_node != node))
 			continue;
 		refs[got] = pool_loan_of(loc);
@@ -194,6 +218,14 @@ uint32_t pool_loans_lost(struct pool *p, const struct pool_ref *refs,
 	for (uint32_t i = 0; i < n; i++) {
 		struct handle_loc *loc = pool_handle_locked(p, tags[i]);
 
+		if (loc && (loc->flags & HF_COPY) &&
+		    loc->provider_node == refs[i].node &&
+		    loc->remote_block == refs[i].block &&
+		    loc->remote_epoch == refs[i].epoch) {
+			/* the data is here: only its way out is gone */
+			pool_copy_forget_locked(p, loc);
+			continue;
+		}
 		if (!loc || !(loc->flags & HF_ON_LRL) ||
 		    loc->provider_node != refs[i].node ||
 		    loc->remote_block != refs[i].block ||
@@ -312,10 +344,13 @@ int pool_loan_moved(struct pool *p, const struct pool_ref *old,
 
 	pthread_mutex_lock(&p->lock);
 	h = find_loan_locked(p, old);
+	if (!h)
+		h = find_copy_locked(p, old, false);
 	if (h) {
 		set_loan_locked(&p->handles[h], new);
 		p->followed++;
-	} else if (find_loan_locked(p, new)) {
+	} else if (find_loan_locked(p, new) ||
+		   find_copy_locked(p, new, false)) {
 		/* a MOVED answer told us first (and we confirmed) */
 	} else if (freed) {
 		/* we let go of old before we heard: new is ours to give back */

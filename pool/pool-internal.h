@@ -17,6 +17,7 @@
 
 #include "cmp.h"
 #include "cmp/pool.h"
+#include "cmp/util.h"
 #include "exchange.h"
 
 #define NIL UINT32_MAX
@@ -29,6 +30,16 @@
 #define POOL_RELEASE_BATCH POOL_RELEASE_MAX
 #define POOL_MAX_DROPPED 16u
 #define POOL_MAX_SUSPECT 64u
+/* Handles waiting for the prefetch at most. */
+#define POOL_PF_QUEUE 64u
+/* Blocks one batch of the evictor or the prefetch moves at most. */
+#define POOL_BATCH 4u
+/*
+ * Allocations in a row that make the evictor work: a streaming writer,
+ * until it pauses this long.
+ */
+#define POOL_STREAM_ALLOCS 8u
+#define POOL_STREAM_IDLE_NS 100000000ull
 
 /*
  * One per block of our region: which list it is on (free, LLL or RLL), its
@@ -62,6 +73,15 @@ enum handle_flags {
 	HF_FREE_PENDING = 1 << 1, /* freed while MOVING: the mover frees it */
 	HF_LOST_PENDING = 1 << 2, /* its loan was lost while MOVING */
 	HF_XCHG_QUEUED = 1 << 3,  /* a candidate of the exchange (exchange.c) */
+	/*
+	 * LOCAL, its loan kept (provider_node, remote_*): a clean copy of a
+	 * block that came home by prefetch (prefetch.c). Moving it out
+	 * again costs nothing (its loan still holds the same bytes); the
+	 * first write, or a pin that may write, gives the loan back.
+	 */
+	HF_COPY = 1 << 4,
+	HF_UNREAD = 1 << 5,    /* a prefetched copy nobody read yet */
+	HF_PF_QUEUED = 1 << 6, /* REMOTE, waiting for the prefetch */
 };
 
 /* One per handle: where this handle's data lives. */
@@ -109,8 +129,18 @@ struct pool {
 	uint32_t max_blocks, limit_blocks, rma_blocks;
 	bool lock_memory;
 	pthread_mutex_t resize_lock; /* one resize at a time (before lock) */
-	/* cluster mode keeps low_wm..high_wm blocks free by evicting ahead */
-	uint32_t low_wm, high_wm;
+	/*
+	 * cluster mode keeps low_wm..high_wm blocks free by evicting ahead;
+	 * while a writer streams (streak: allocations in a row since the
+	 * last free that made the evictor work, lock) at least
+	 * stream_low..stream_high, so that a small pool has several blocks
+	 * moving out while the writer fills the next (batch.c)
+	 */
+	uint32_t low_wm, high_wm, stream_low, stream_high;
+	uint32_t streak;
+	uint64_t streak_ns; /* cmp_now_ns() of its last allocation (lock) */
+	uint32_t evicting;  /* blocks the evictor's batches move now (lock) */
+	uint32_t pulling;   /* blocks coming home now (lock) */
 	/* bytes copied from and to blocks on other nodes (any thread) */
 	atomic_uint_fast64_t remote_read_bytes, remote_write_bytes;
 
@@ -135,7 +165,13 @@ struct pool {
 	uint32_t lend_max, borrow_max, borrowing;
 	uint64_t borrow_capped; /* evictions the borrow cap refused */
 	struct xchg xchg;	/* the exchange policy's state (exchange.h) */
-	pthread_cond_t moved;	/* a HANDLE_MOVING block settled */
+	/* the prefetch of sequential readers (prefetch.c), lock */
+	bool prefetch_off;
+	uint32_t pfq[POOL_PF_QUEUE]; /* handles to fetch, oldest first */
+	uint32_t pfq_head, pfq_count;
+	uint32_t ncopies, nunread; /* HF_COPY handles; of them HF_UNREAD */
+	uint64_t prefetched, prefetch_hits, prefetch_wasted;
+	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
 
 	/*
 	 * Loans to give back (lock): a ring the helper thread drains as
@@ -173,6 +209,8 @@ struct pool {
 /* pool.c: list and handle primitives, all _locked (pool->lock held). */
 void pool_list_push_head_locked(struct pool *p, enum pool_list which,
 				uint32_t b);
+void pool_list_push_tail_locked(struct pool *p, enum pool_list which,
+				uint32_t b);
 void pool_list_remove_locked(struct pool *p, uint32_t b);
 void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head);
 void pool_lrl_remove_locked(struct pool *p, uint32_t h);
@@ -188,6 +226,23 @@ static inline void *pool_addr(const struct pool *p, uint32_t b)
 
 /* The free reserve for local_blocks blocks (lock held, or before). */
 void pool_set_watermarks_locked(struct pool *p);
+/* Is a writer streaming now (lock)? */
+static inline bool pool_streaming_locked(const struct pool *p)
+{
+	return p->streak >= POOL_STREAM_ALLOCS &&
+	       cmp_now_ns() - p->streak_ns < POOL_STREAM_IDLE_NS;
+}
+/* The reserve now (lock): more while a writer streams. */
+static inline uint32_t pool_low_locked(const struct pool *p)
+{
+	return pool_streaming_locked(p) ? MAX(p->low_wm, p->stream_low)
+					: p->low_wm;
+}
+static inline uint32_t pool_high_locked(const struct pool *p)
+{
+	return pool_streaming_locked(p) ? MAX(p->high_wm, p->stream_high)
+					: p->high_wm;
+}
 
 /* Returns a handle to the free chain (lock held). */
 void pool_handle_put_locked(struct pool *p, uint32_t h);
@@ -211,9 +266,87 @@ int pool_evict_block(struct pool *p, uint32_t b);
  * Brings handle h home into local block b (the caller's): 1 done, 0 h
  * cannot come now (b is free again), -1 the copy failed (b is free
  * again; h lost when its provider no longer holds it). Accesses of h
- * under way finish first; new ones wait for the move.
+ * under way finish first; new ones wait for the move. exchange: it comes
+ * home by exchange (counted as it lands).
  */
-int pool_pull_into(struct pool *p, uint32_t h, uint32_t b);
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange);
+/*
+ * The end of bringing h home into b (ret: the copy's result), as
+ * pool_pull_into() does; keep: h keeps its loan (a clean copy, HF_COPY).
+ * True when h is home (lock held).
+ */
+bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
+			     bool keep);
+/*
+ * Moving h out of local block b (its handle MOVING): the loan ref
+ * borrowed for it is on LRL at once (so that it is claimed);
+ * pool_drop_loan_locked() gives it back when it is not needed after all;
+ * pool_finish_evict_locked() ends the move (ret: the copy's result): 0
+ * and b is the caller's, else the data stays in b (-ENOSPC or -EIO).
+ */
+void pool_record_loan_locked(struct pool *p, uint32_t h,
+			     const struct pool_ref *ref);
+void pool_drop_loan_locked(struct pool *p, uint32_t h);
+int pool_finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret);
+
+/* batch.c */
+/*
+ * Moves up to want (<= POOL_BATCH) of the coldest LLL blocks out at once,
+ * never one the exchange policy protects (came home lately, prefetched
+ * and not read yet), with cold_only none it counts as hot either: one
+ * borrow for all, their writes in flight together. Returns how many
+ * blocks it freed (put on the free list); 0 when none could go.
+ */
+uint32_t pool_evict_batch(struct pool *p, uint32_t want, bool cold_only);
+/*
+ * Whole blocks between local blocks b[] and loans ref[] (n <= POOL_BATCH,
+ * handles h[] held: moving or pinned), the ops' read_many/write_many for
+ * the runs on one node, and alone (following moves) what they did not do:
+ * ret[i] each one's result.
+ */
+void pool_move_blocks(struct pool *p, bool write, const uint32_t *h,
+		      struct pool_ref *ref, const uint32_t *b, uint32_t n,
+		      int *ret);
+/*
+ * Up to n blocks elsewhere at once (one provider's ALLOC, borrow_many(),
+ * else one borrow()), within our borrow cap (counting borrows under way
+ * and the loans clean copies keep): 0 and *got (1..n) loans, or -ENOSPC
+ * / -EIO.
+ */
+int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
+			    uint32_t *got);
+
+/* prefetch.c */
+/*
+ * h (LOCAL) is accessed at [off, off + len): a prefetched block's first
+ * read is a hit; a write, or a pin that may write, gives a copy's loan
+ * back. True when a read reaches the end of a copy: to the cold end with
+ * it (read once, as by a sequential reader: the first to go, for
+ * nothing). Lock held.
+ */
+bool pool_prefetch_access_locked(struct pool *p, struct handle_loc *loc,
+				 uint32_t off, uint32_t len, bool write);
+/*
+ * h's copy in local block b goes: h is REMOTE at its loan again (the cold
+ * end of LRL), b the caller's, off every list (lock).
+ */
+void pool_copy_drop_locked(struct pool *p, uint32_t h, uint32_t b);
+/*
+ * A copy becomes plain local data: its loan given back (settle), or
+ * forgotten (its provider no longer holds it). Lock held.
+ */
+void pool_copy_settle_locked(struct pool *p, struct handle_loc *loc);
+void pool_copy_forget_locked(struct pool *p, struct handle_loc *loc);
+/* A prefetched block goes (moved out, freed) before anyone read it. */
+void pool_unread_gone_locked(struct pool *p, struct handle_loc *loc);
+/* The helper's turn: fetches what sequential readers will want next. */
+void pool_prefetch_run(struct pool *p);
+/*
+ * Memory to spare (free blocks above the reserve, which the prefetch
+ * would have taken first): the copies need no way out, their loans go
+ * back; principle 4 for blocks that are home already.
+ */
+void pool_settle_copies(struct pool *p);
 /*
  * caps.c:
  * One block elsewhere through the cluster ops, within our borrow cap

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Prefetch for sequential readers of our blocks elsewhere. The file system
+ * sees a read stream and names the blocks it will want next
+ * (pool_prefetch()); the helper thread brings those that are elsewhere
+ * home ahead of the reader, several at once (their reads in flight
+ * together, batch.c), so that the reader finds them local and the wire
+ * and both ends' sealing work while it copies.
+ *
+ * A prefetched block keeps its loan: it is a clean copy (HF_COPY) of
+ * the bytes its provider still holds, so when memory is short it goes out
+ * again for nothing, without a write, and a stream read once through a
+ * small node costs one transfer per block, not two. A read that reaches a
+ * copy's end sends it to the cold end of LLL (a sequential reader is done
+ * with it): the evictor and the next prefetch take those first, and never
+ * a copy nobody has read yet (the exchange policy counts those as
+ * protected). The first write to a copy, or a pin that may write, gives
+ * its loan back: from then on it is plain local data.
+ *
+ * Room, as the exchange policy allows (exchange.h): a prefetch takes a
+ * copy already read at the cold end, else a free block above the
+ * evictor's reserve, with at most half the node's blocks (and at most
+ * POOL_PF_MAX) unread or on their way. Only when neither is there does
+ * it make room as principle 2 does, moving our coldest blocks out, and
+ * never a block the exchange policy counts as hot or protects (so a
+ * stream going through a full node costs a write once per cold block it
+ * displaces, then runs through the blocks its reader is done with), nor
+ * one of the evictor's reserve, which it leaves alone. When free memory
+ * is left above the reserve all the same (memory freed: principle 4),
+ * the copies give their loans back before borrowed blocks come home.
+ *
+ * Counts: a copy is our block elsewhere (LRL: its loan is what a provider
+ * lends us), kept here too; pool_get_counts() shows it in LRL, not LLL,
+ * and counts copies apart.
+ */
+#include <errno.h>
+
+#include "cmp/log.h"
+#include "cmp/util.h"
+#include "pool-internal.h"
+
+/* Prefetched blocks unread or on their way at most. */
+#define POOL_PF_MAX 64u
+
+void pool_set_prefetch(struct pool *p, bool on)
+{
+	pthread_mutex_lock(&p->lock);
+	p->prefetch_off = !on;
+	pthread_mutex_unlock(&p->lock);
+}
+
+uint32_t pool_prefetch(struct pool *p, const uint32_t *h, uint32_t n)
+{
+	struct handle_loc *loc;
+	uint32_t queued = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t i = 0; p->cops && !p->prefetch_off && i < n; i++) {
+		loc = pool_handle_locked(p, h[i]);
+		if (!loc || loc->state != HANDLE_REMOTE ||
+		    (loc->flags & HF_PF_QUEUED) ||
+		    p->pfq_count == POOL_PF_QUEUE ||
+		    pool_node_suspect_locked(p, loc->provider_node))
+			continue;
+		loc->flags |= HF_PF_QUEUED;
+		p->pfq[(p->pfq_head + p->pfq_count++) % POOL_PF_QUEUE] = h[i];
+		queued++;
+	}
+	/* (also when they were queued already: room may have come) */
+	if (p->pfq_count)
+		pool_kick_helper_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	return queued;
+}
+
+bool pool_prefetch_access_locked(struct pool *p, struct handle_loc *loc,
+				 uint32_t off, uint32_t len, bool write)
+{
+	if (loc->flags & HF_UNREAD) {
+		loc->flags &= (uint8_t)~HF_UNREAD;
+		p->nunread--;
+		if (!write)
+			p->prefetch_hits++;
+	}
+	if (!(loc->flags & HF_COPY))
+		return false;
+	if (write) {
+		pool_copy_settle_locked(p, loc);
+		return false;
+	}
+	return off + len >= p->block_size;
+}
+
+void pool_copy_settle_locked(struct pool *p, struct handle_loc *loc)
+{
+	struct pool_ref ref = pool_loan_of(loc);
+
+	if (!(loc->flags & HF_COPY))
+		return;
+	loc->flags &= (uint8_t)~HF_COPY;
+	p->ncopies--;
+	pool_release_locked(p, &ref);
+	loc->provider_node = 0;
+}
+
+void pool_copy_forget_locked(struct pool *p, struct handle_loc *loc)
+{
+	loc->flags &= (uint8_t)~HF_COPY;
+	p->ncopies--;
+	loc->provider_node = 0;
+}
+
+void pool_unread_gone_locked(struct pool *p, struct handle_loc *loc)
+{
+	if (!(loc->flags & HF_UNREAD))
+		return;
+	loc->flags &= (uint8_t)~HF_UNREAD;
+	p->nunread--;
+	p->prefetch_wasted++;
+}
+
+void pool_copy_drop_locked(struct pool *p, uint32_t h, uint32_t b)
+{
+	struct handle_loc *loc = &p->handles[h];
+
+	pool_unread_gone_locked(p, loc);
+	loc->flags &= (uint8_t)~HF_COPY;
+	p->ncopies--;
+	pool_list_remove_locked(p, b);
+	loc->state = HANDLE_REMOTE;
+	pool_lrl_push_locked(p, h, false);
+}
+
+void pool_settle_copies(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t b = p->lists[POOL_LLL].head;
+	     p->ncopies && b != NIL &&
+	     p->lists[POOL_FREE].count > pool_high_locked(p);
+	     b = p->blocks[b].next)
+		if (p->handles[p->blocks[b].handle].state == HANDLE_LOCAL)
+			pool_copy_settle_locked(
+				p, &p->handles[p->blocks[b].handle]);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Is the block at the cold end a copy read already, free to go? */
+static bool spent_copy_locked(struct pool *p, uint32_t b)
+{
+	const struct handle_loc *loc;
+
+	if (b == NIL)
+		return false;
+	loc = &p->handles[p->blocks[b].handle];
+	return loc->state == HANDLE_LOCAL && !loc->pins &&
+	       (loc->flags & (HF_COPY | HF_UNREAD)) == HF_COPY &&
+	       !pool_node_suspect_locked(p, loc->provider_node);
+}
+
+/* Prefetched blocks unread or on their way that the node allows (lock). */
+static uint32_t unread_max_locked(const struct pool *p)
+{
+	return MIN(POOL_PF_MAX, MAX(1u, p->local_blocks / 2));
+}
+
+/* A local block for one more prefetch, or NIL (lock; see the top). */
+static uint32_t room_locked(struct pool *p, uint32_t flying)
+{
+	uint32_t b = p->lists[POOL_LLL].tail;
+
+	if (p->nunread + flying >= unread_max_locked(p))
+		return NIL;
+	if (spent_copy_locked(p, b)) {
+		pool_copy_drop_locked(p, p->blocks[b].handle, b);
+		return b;
+	}
+	/* never the evictor's reserve: it would send our own data out */
+	if (p->lists[POOL_FREE].count <= pool_low_locked(p))
+		return NIL;
+	b = p->lists[POOL_FREE].head;
+	pool_list_remove_locked(p, b);
+	return b;
+}
+
+/* The next queued handle still worth fetching, marked moving; or 0. */
+static uint32_t next_locked(struct pool *p, uint32_t flying, uint32_t *b)
+{
+	struct handle_loc *loc;
+	uint32_t h;
+
+	while (p->pfq_count && !p->helper_stop) {
+		bool go = false;
+
+		h = p->pfq[p->pfq_head];
+		loc = pool_handle_locked(p, h);
+		if (!loc || !(loc->flags & HF_PF_QUEUED))
+			loc = NULL;
+		/* not being read now (the reader caught up), in reach */
+		if (loc && loc->state == HANDLE_REMOTE && !loc->pins &&
+		    !pool_node_suspect_locked(p, loc->provider_node)) {
+			*b = room_locked(p, flying);
+			if (*b == NIL)
+				return 0; /* it waits for room */
+			go = true;
+		}
+		p->pfq_head = (p->pfq_head + 1) % POOL_PF_QUEUE;
+		p->pfq_count--;
+		if (loc)
+			loc->flags &= (uint8_t)~HF_PF_QUEUED;
+		if (go) {
+			loc->state = HANDLE_MOVING;
+			return h;
+		}
+	}
+	return 0;
+}
+
+/* The end of one batch: what came home is a clean copy (lock). */
+static void land_locked(struct pool *p, const uint32_t *h, const uint32_t *b,
+			const int *ret, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (pool_finish_pull_locked(p, h[i], b[i], ret[i], true))
+			p->prefetched++;
+	pthread_cond_broadcast(&p->moved);
+}
+
+/*
+ * Blocks still queued, but no room: as many of our coldest blocks as the
+ * prefetch may still take go out (principle 2), if none of them is hot
+ * and the evictor's reserve is full (so that they are room above it).
+ * How many went (lock held on entry and on return).
+ */
+static uint32_t cold_room_locked(struct pool *p)
+{
+	uint32_t want, freed;
+
+	if (!p->pfq_count || p->helper_stop ||
+	    p->lists[POOL_FREE].count < pool_low_locked(p) ||
+	    p->nunread >= unread_max_locked(p))
+		return 0;
+	want = MIN(MIN(p->pfq_count, unread_max_locked(p) - p->nunread),
+		   POOL_BATCH);
+	pthread_mutex_unlock(&p->lock);
+	freed = pool_evict_batch(p, want, true);
+	pthread_mutex_lock(&p->lock);
+	return freed;
+}
+
+void pool_prefetch_run(struct pool *p)
+{
+	uint32_t h[POOL_BATCH], b[POOL_BATCH], n;
+	struct pool_ref ref[POOL_BATCH];
+	int ret[POOL_BATCH];
+
+	if (!p->cops)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		for (n = 0; n < POOL_BATCH; n++) {
+			h[n] = next_locked(p, n, &b[n]);
+			if (!h[n] && !n && cold_room_locked(p))
+				h[n] = next_locked(p, n, &b[n]);
+			if (!h[n])
+				break;
+			ref[n] = pool_loan_of(&p->handles[h[n]]);
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (!n)
+			return;
+		pool_move_blocks(p, false, h, ref, b, n, ret);
+		pthread_mutex_lock(&p->lock);
+		land_locked(p, h, b, ret, n);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
