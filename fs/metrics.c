@@ -82,6 +82,22 @@ static const struct row {
 	 "blocks that did not move out because this node borrows its "
 	 "borrow_max already",
 	 NULL, AS_IS},
+	{"prefetched", "cmpfs_prefetched_total", METRICS_COUNTER,
+	 "blocks of ours brought home from other nodes ahead of a "
+	 "sequential reader",
+	 NULL, AS_IS},
+	{"prefetch_copies", "cmpfs_prefetch_copies", METRICS_GAUGE,
+	 "prefetched blocks here whose loans elsewhere are kept (they go "
+	 "out again for nothing; also counted in the LRL list)",
+	 NULL, AS_IS},
+	{"prefetch_queued", "cmpfs_prefetch_queued", METRICS_GAUGE,
+	 "blocks named by sequential readers, waiting for room here", NULL,
+	 AS_IS},
+	{"prefetch_hits", "cmpfs_prefetch_hits_total", METRICS_COUNTER,
+	 "prefetched blocks then read here", NULL, AS_IS},
+	{"prefetch_wasted", "cmpfs_prefetch_wasted_total", METRICS_COUNTER,
+	 "prefetched blocks that went again before anyone read them", NULL,
+	 AS_IS},
 	{"inodes", "cmpfs_inodes", METRICS_GAUGE, "files and directories", NULL,
 	 AS_IS},
 	{"node_id", "cmpfs_node_id", METRICS_GAUGE,

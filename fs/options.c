@@ -80,6 +80,13 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "noexchange", .type = OPT_NOFLAG, F(exchange),
 	 .help = "blocks elsewhere come home only when memory is freed here, "
 		 "however often they are used"},
+	{.name = "prefetch", .type = OPT_FLAG, F(prefetch),
+	 .help = "a sequential reader's next blocks that are on other nodes "
+		 "come home ahead of it, several at once, into free memory "
+		 "here (and into blocks it has read already)"},
+	{.name = "noprefetch", .type = OPT_NOFLAG, F(prefetch),
+	 .help = "nothing is fetched ahead: every read of a block elsewhere "
+		 "crosses the network when it is made"},
 	{.name = "cached_reads", .type = OPT_FLAG, F(cached_reads),
 	 .help = "read-only opens go through the page cache, with readahead: "
 		 "small sequential reads (dd bs=512) cost a request per 128 "

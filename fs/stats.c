@@ -58,6 +58,11 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("exchange_skipped %llu\n",
 	     (unsigned long long)pc.exchange_skipped);
 	EMIT("borrow_capped %llu\n", (unsigned long long)pc.borrow_capped);
+	EMIT("prefetched %llu\n", (unsigned long long)pc.prefetched);
+	EMIT("prefetch_copies %llu\n", (unsigned long long)pc.copies);
+	EMIT("prefetch_queued %llu\n", (unsigned long long)pc.prefetch_queued);
+	EMIT("prefetch_hits %llu\n", (unsigned long long)pc.prefetch_hits);
+	EMIT("prefetch_wasted %llu\n", (unsigned long long)pc.prefetch_wasted);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
 	if (fs->cluster) {
 		struct cluster_stats cs;

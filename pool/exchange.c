@@ -67,9 +67,14 @@ void xchg_came_home_locked(struct pool *p, struct handle_loc *loc)
 	loc->home_until = epoch_now(p) + XCHG_PROTECT_EPOCHS;
 }
 
-static bool protected_locked(const struct pool *p, const struct handle_loc *loc)
+bool xchg_protected_locked(const struct pool *p, const struct handle_loc *loc)
 {
 	return (int32_t)(loc->home_until - epoch_now(p)) > 0;
+}
+
+void xchg_done_locked(struct pool *p, struct handle_loc *loc)
+{
+	loc->home_until = epoch_now(p);
 }
 
 /* Blocks looked at per choice, so the lock is short. */
@@ -85,8 +90,7 @@ uint32_t xchg_pick_cold_locked(struct pool *p, bool protected_too)
 
 		if (loc->state != HANDLE_LOCAL || loc->pins)
 			continue;
-		/* (a prefetched block nobody read yet is protected too) */
-		if (!protected_locked(p, loc) && !(loc->flags & HF_UNREAD))
+		if (!xchg_protected_locked(p, loc))
 			return b;
 		if (fallback == NIL)
 			fallback = b;

@@ -30,8 +30,12 @@
 #define POOL_RELEASE_BATCH POOL_RELEASE_MAX
 #define POOL_MAX_DROPPED 16u
 #define POOL_MAX_SUSPECT 64u
-/* Handles waiting for the prefetch at most. */
+/*
+ * Handles waiting for the prefetch at most, and for how long (a reader
+ * that stopped does not want them any more).
+ */
 #define POOL_PF_QUEUE 64u
+#define POOL_PF_TTL_NS 500000000ull
 /* Blocks one batch of the evictor or the prefetch moves at most. */
 #define POOL_BATCH 4u
 /*
@@ -167,7 +171,10 @@ struct pool {
 	struct xchg xchg;	/* the exchange policy's state (exchange.h) */
 	/* the prefetch of sequential readers (prefetch.c), lock */
 	bool prefetch_off;
-	uint32_t pfq[POOL_PF_QUEUE]; /* handles to fetch, oldest first */
+	struct pf_entry {
+		uint32_t h;
+		uint64_t ns;  /* cmp_now_ns() when named */
+	} pfq[POOL_PF_QUEUE]; /* handles to fetch, oldest first */
 	uint32_t pfq_head, pfq_count;
 	uint32_t ncopies, nunread; /* HF_COPY handles; of them HF_UNREAD */
 	uint64_t prefetched, prefetch_hits, prefetch_wasted;

@@ -354,6 +354,7 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->blocks[POOL_LLL] -= p->ncopies;
 	out->blocks[POOL_LRL] += p->ncopies;
 	out->copies = p->ncopies;
+	out->prefetch_queued = p->pfq_count;
 	out->local_blocks = p->local_blocks;
 	out->handles = p->live_handles;
 	out->remote_read_bytes = atomic_load(&p->remote_read_bytes);

@@ -10,12 +10,14 @@
  * A prefetched block keeps its loan: it is a clean copy (HF_COPY) of
  * the bytes its provider still holds, so when memory is short it goes out
  * again for nothing, without a write, and a stream read once through a
- * small node costs one transfer per block, not two. A read that reaches a
- * copy's end sends it to the cold end of LLL (a sequential reader is done
- * with it): the evictor and the next prefetch take those first, and never
- * a copy nobody has read yet (the exchange policy counts those as
- * protected). The first write to a copy, or a pin that may write, gives
- * its loan back: from then on it is plain local data.
+ * small node costs one transfer per block, not two. A prefetched block is
+ * protected as any block that came home (exchange.h) until a read
+ * reaches its end: then it goes to the cold end of LLL, unprotected (a
+ * sequential reader is done with it), and the evictor and the next
+ * prefetch take those first. The first write to a copy, or a pin that
+ * may write, gives its loan back: from then on it is plain local data.
+ * Names wait 0.5 s at most for room, and a copy nobody read while it was
+ * protected goes for the next one (its reader went elsewhere: wasted).
  *
  * Room, as the exchange policy allows (exchange.h): a prefetch takes a
  * copy already read at the cold end, else a free block above the
@@ -63,7 +65,8 @@ uint32_t pool_prefetch(struct pool *p, const uint32_t *h, uint32_t n)
 		    pool_node_suspect_locked(p, loc->provider_node))
 			continue;
 		loc->flags |= HF_PF_QUEUED;
-		p->pfq[(p->pfq_head + p->pfq_count++) % POOL_PF_QUEUE] = h[i];
+		p->pfq[(p->pfq_head + p->pfq_count++) % POOL_PF_QUEUE] =
+			(struct pf_entry){h[i], cmp_now_ns()};
 		queued++;
 	}
 	/* (also when they were queued already: room may have come) */
@@ -88,7 +91,10 @@ bool pool_prefetch_access_locked(struct pool *p, struct handle_loc *loc,
 		pool_copy_settle_locked(p, loc);
 		return false;
 	}
-	return off + len >= p->block_size;
+	if (off + len < p->block_size)
+		return false;
+	xchg_done_locked(p, loc);
+	return true;
 }
 
 void pool_copy_settle_locked(struct pool *p, struct handle_loc *loc)
@@ -163,13 +169,39 @@ static uint32_t unread_max_locked(const struct pool *p)
 	return MIN(POOL_PF_MAX, MAX(1u, p->local_blocks / 2));
 }
 
+/*
+ * A copy nobody read while it was protected (its reader went elsewhere),
+ * dropped for nothing: its block, or NIL (lock; a short scan from the
+ * cold end).
+ */
+static uint32_t stale_unread_locked(struct pool *p)
+{
+	uint32_t budget = POOL_PF_MAX;
+
+	for (uint32_t b = p->lists[POOL_LLL].tail; b != NIL && budget--;
+	     b = p->blocks[b].prev) {
+		uint32_t h = p->blocks[b].handle;
+		const struct handle_loc *loc = &p->handles[h];
+
+		if (loc->state == HANDLE_LOCAL && !loc->pins &&
+		    (loc->flags & (HF_COPY | HF_UNREAD)) ==
+			    (HF_COPY | HF_UNREAD) &&
+		    !xchg_protected_locked(p, loc) &&
+		    !pool_node_suspect_locked(p, loc->provider_node)) {
+			pool_copy_drop_locked(p, h, b);
+			return b;
+		}
+	}
+	return NIL;
+}
+
 /* A local block for one more prefetch, or NIL (lock; see the top). */
 static uint32_t room_locked(struct pool *p, uint32_t flying)
 {
 	uint32_t b = p->lists[POOL_LLL].tail;
 
 	if (p->nunread + flying >= unread_max_locked(p))
-		return NIL;
+		return stale_unread_locked(p);
 	if (spent_copy_locked(p, b)) {
 		pool_copy_drop_locked(p, p->blocks[b].handle, b);
 		return b;
@@ -191,12 +223,16 @@ static uint32_t next_locked(struct pool *p, uint32_t flying, uint32_t *b)
 	while (p->pfq_count && !p->helper_stop) {
 		bool go = false;
 
-		h = p->pfq[p->pfq_head];
+		h = p->pfq[p->pfq_head].h;
 		loc = pool_handle_locked(p, h);
 		if (!loc || !(loc->flags & HF_PF_QUEUED))
 			loc = NULL;
+		/* named too long ago: its reader went elsewhere */
+		else if (cmp_now_ns() - p->pfq[p->pfq_head].ns > POOL_PF_TTL_NS)
+			loc->flags &= (uint8_t)~HF_PF_QUEUED;
 		/* not being read now (the reader caught up), in reach */
-		if (loc && loc->state == HANDLE_REMOTE && !loc->pins &&
+		if (loc && (loc->flags & HF_PF_QUEUED) &&
+		    loc->state == HANDLE_REMOTE && !loc->pins &&
 		    !pool_node_suspect_locked(p, loc->provider_node)) {
 			*b = room_locked(p, flying);
 			if (*b == NIL)
@@ -219,9 +255,13 @@ static uint32_t next_locked(struct pool *p, uint32_t flying, uint32_t *b)
 static void land_locked(struct pool *p, const uint32_t *h, const uint32_t *b,
 			const int *ret, uint32_t n)
 {
-	for (uint32_t i = 0; i < n; i++)
-		if (pool_finish_pull_locked(p, h[i], b[i], ret[i], true))
-			p->prefetched++;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!pool_finish_pull_locked(p, h[i], b[i], ret[i], true))
+			continue;
+		p->prefetched++;
+		/* not sent out before its reader came (or went elsewhere) */
+		xchg_came_home_locked(p, &p->handles[h[i]]);
+	}
 	pthread_cond_broadcast(&p->moved);
 }
 

@@ -105,6 +105,7 @@ struct pool_counts {
 	 * (moved out, freed) before anyone read them
 	 */
 	uint64_t prefetched, prefetch_hits, prefetch_wasted;
+	uint64_t prefetch_queued; /* named, waiting for room (for 0.5 s) */
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
