@@ -46,11 +46,10 @@ void pool_move_blocks(struct pool *p, bool write, const uint32_t *h,
 }
 
 /*
- * One victim more (marked moving), or NIL; a clean copy goes to *copy.
- * Never a protected block; with cold_only, none the exchange policy
- * counts as hot either.
+ * One victim more (marked moving; never a block the exchange policy
+ * protects), or NIL; a clean copy goes to *copy.
  */
-static uint32_t pick_locked(struct pool *p, bool cold_only, uint32_t *copy)
+static uint32_t pick_locked(struct pool *p, uint32_t *copy)
 {
 	uint32_t b = xchg_pick_cold_locked(p, false);
 	struct handle_loc *loc;
@@ -59,8 +58,6 @@ static uint32_t pick_locked(struct pool *p, bool cold_only, uint32_t *copy)
 	if (b == NIL)
 		return NIL;
 	loc = &p->handles[p->blocks[b].handle];
-	if (cold_only && xchg_heat_locked(p, loc) >= XCHG_THRESHOLD)
-		return NIL;
 	loc->state = HANDLE_MOVING;
 	if (loc->flags & HF_COPY) {
 		*copy = b;
@@ -108,7 +105,7 @@ static int evict_alone(struct pool *p, uint32_t h, uint32_t b,
 	return pool_evict_block(p, b);
 }
 
-uint32_t pool_evict_batch(struct pool *p, uint32_t want, bool cold_only)
+uint32_t pool_evict_batch(struct pool *p, uint32_t want)
 {
 	uint32_t h[POOL_BATCH], b[POOL_BATCH], cp[POOL_BATCH];
 	uint32_t n = 0, ncp = 0, got = 0, freed, v, c;
@@ -117,7 +114,7 @@ uint32_t pool_evict_batch(struct pool *p, uint32_t want, bool cold_only)
 
 	pthread_mutex_lock(&p->lock);
 	while (n + ncp < MIN(want, POOL_BATCH)) {
-		v = pick_locked(p, cold_only, &c);
+		v = pick_locked(p, &c);
 		if (c != NIL)
 			cp[ncp++] = c;
 		else if (v == NIL)

@@ -423,7 +423,7 @@ static int pull_one(struct pool *p)
 
 	pthread_mutex_lock(&p->lock);
 	/* Keep the free reserve the evictor works for (hysteresis). */
-	b = p->lists[POOL_FREE].count > pool_high_locked(p)
+	b = p->lists[POOL_FREE].count > pool_keep_locked(p)
 		    ? p->lists[POOL_FREE].head
 		    : NIL;
 	/* the most recently used, as the exchange policy picks it */
@@ -505,7 +505,7 @@ static void refill_free(struct pool *p)
 		 * ahead of need, never a block that is protected (came home
 		 * lately, prefetched and not read yet)
 		 */
-		if (!pool_evict_batch(p, MIN(want, POOL_BATCH), false))
+		if (!pool_evict_batch(p, MIN(want, POOL_BATCH)))
 			return;
 		pthread_mutex_lock(&p->lock);
 	}
@@ -608,7 +608,7 @@ void pool_stop_cluster(struct pool *p)
  */
 static uint64_t lendable_locked(const struct pool *p)
 {
-	uint64_t reserve = p->lists[POOL_LLL].count ? pool_high_locked(p) : 0;
+	uint64_t reserve = p->lists[POOL_LLL].count ? pool_keep_locked(p) : 0;
 	uint64_t n;
 
 	if (p->no_lending || p->lists[POOL_LRL].count ||

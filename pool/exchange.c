@@ -139,7 +139,7 @@ static uint32_t judge_locked(struct pool *p, uint32_t h)
 	if (hot < XCHG_THRESHOLD)
 		return NIL;
 	/* free memory above the reserve: principle 4 brings it home */
-	if (p->lists[POOL_FREE].count > pool_high_locked(p)) {
+	if (p->lists[POOL_FREE].count > pool_keep_locked(p)) {
 		pool_kick_helper_locked(p);
 		return NIL;
 	}

@@ -39,8 +39,8 @@
 /* Blocks one batch of the evictor or the prefetch moves at most. */
 #define POOL_BATCH 4u
 /*
- * Allocations in a row that make the evictor work: a streaming writer,
- * until it pauses this long.
+ * Allocations in a row that make the evictor work: a streaming writer;
+ * the evictor works ahead for it until it pauses this long.
  */
 #define POOL_STREAM_ALLOCS 8u
 #define POOL_STREAM_IDLE_NS 100000000ull
@@ -135,10 +135,12 @@ struct pool {
 	pthread_mutex_t resize_lock; /* one resize at a time (before lock) */
 	/*
 	 * cluster mode keeps low_wm..high_wm blocks free by evicting ahead;
-	 * while a writer streams (streak: allocations in a row since the
-	 * last free that made the evictor work, lock) at least
+	 * while a writer streams (streak: allocations in a row that made the
+	 * evictor work, since memory was last freed; lock) at least
 	 * stream_low..stream_high, so that a small pool has several blocks
-	 * moving out while the writer fills the next (batch.c)
+	 * moving out while the writer fills the next (batch.c); what it left
+	 * when it paused stays free for it (pool_keep_locked()), or for the
+	 * prefetch (prefetch.c)
 	 */
 	uint32_t low_wm, high_wm, stream_low, stream_high;
 	uint32_t streak;
@@ -239,7 +241,7 @@ static inline bool pool_streaming_locked(const struct pool *p)
 	return p->streak >= POOL_STREAM_ALLOCS &&
 	       cmp_now_ns() - p->streak_ns < POOL_STREAM_IDLE_NS;
 }
-/* The reserve now (lock): more while a writer streams. */
+/* The reserve the evictor keeps now (lock): more while a writer streams. */
 static inline uint32_t pool_low_locked(const struct pool *p)
 {
 	return pool_streaming_locked(p) ? MAX(p->low_wm, p->stream_low)
@@ -249,6 +251,17 @@ static inline uint32_t pool_high_locked(const struct pool *p)
 {
 	return pool_streaming_locked(p) ? MAX(p->high_wm, p->stream_high)
 					: p->high_wm;
+}
+/*
+ * The free blocks that borrowed blocks do not come home into and that we
+ * do not lend (lock): the reserve, and the larger one of a writer that
+ * streamed since memory was last freed (a pause in its stream must not
+ * bring home what it sent out, only to send it out again).
+ */
+static inline uint32_t pool_keep_locked(const struct pool *p)
+{
+	return p->streak >= POOL_STREAM_ALLOCS ? MAX(p->high_wm, p->stream_high)
+					       : p->high_wm;
 }
 
 /* Returns a handle to the free chain (lock held). */
@@ -300,11 +313,11 @@ int pool_finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret);
 /*
  * Moves up to want (<= POOL_BATCH) of the coldest LLL blocks out at once,
  * never one the exchange policy protects (came home lately, prefetched
- * and not read yet), with cold_only none it counts as hot either: one
- * borrow for all, their writes in flight together. Returns how many
- * blocks it freed (put on the free list); 0 when none could go.
+ * and not read yet): one borrow for all, their writes in flight
+ * together. Returns how many blocks it freed (put on the free list); 0
+ * when none could go.
  */
-uint32_t pool_evict_batch(struct pool *p, uint32_t want, bool cold_only);
+uint32_t pool_evict_batch(struct pool *p, uint32_t want);
 /*
  * Whole blocks between local blocks b[] and loans ref[] (n <= POOL_BATCH,
  * handles h[] held: moving or pinned), the ops' read_many/write_many for

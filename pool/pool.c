@@ -464,9 +464,6 @@ static uint32_t take_free_locked(struct pool *p)
 		return b;
 	}
 	if (b == NIL || p->lists[POOL_FREE].count <= pool_low_locked(p)) {
-		/* (a pause ends a stream: the next one counts anew) */
-		if (cmp_now_ns() - p->streak_ns >= POOL_STREAM_IDLE_NS)
-			p->streak = 0;
 		if (p->streak < UINT32_MAX)
 			p->streak++;
 		p->streak_ns = cmp_now_ns();
@@ -591,9 +588,6 @@ static void *pin_local_locked(struct pool *p, struct handle_loc *loc,
 	if (pool_prefetch_access_locked(p, loc, off, len, write)) {
 		pool_list_remove_locked(p, b);
 		pool_list_push_tail_locked(p, POOL_LLL, b);
-		/* room for the next prefetch */
-		if (p->pfq_count)
-			pool_kick_helper_locked(p);
 	} else if (p->lists[POOL_LLL].head != b) {
 		pool_list_remove_locked(p, b);
 		pool_list_push_head_locked(p, POOL_LLL, b);
@@ -648,6 +642,9 @@ void pool_unpin(struct pool *p, uint32_t h)
 	/* a block elsewhere may be waited for to come home (cmp.c) */
 	if (loc && loc->pins && !--loc->pins && loc->state == HANDLE_MOVING)
 		pthread_cond_broadcast(&p->moved);
+	/* a copy read: room for a prefetch waiting for some (prefetch.c) */
+	else if (loc && !loc->pins && (loc->flags & HF_COPY) && p->pfq_count)
+		pool_kick_helper_locked(p);
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -21,15 +21,16 @@
  *
  * Room, as the exchange policy allows (exchange.h): a prefetch takes a
  * copy already read at the cold end, else a free block above the
- * evictor's reserve, with at most half the node's blocks (and at most
- * POOL_PF_MAX) unread or on their way. Only when neither is there does
- * it make room as principle 2 does, moving our coldest blocks out, and
- * never a block the exchange policy counts as hot or protects (so a
- * stream going through a full node costs a write once per cold block it
- * displaces, then runs through the blocks its reader is done with), nor
- * one of the evictor's reserve, which it leaves alone. When free memory
- * is left above the reserve all the same (memory freed: principle 4),
- * the copies give their loans back before borrowed blocks come home.
+ * evictor's own reserve, with at most half the node's blocks (and at most
+ * POOL_PF_MAX) unread or on their way; nothing else, and it never sends
+ * our data out, neither itself nor through the evictor. A stream through
+ * a node that is full of its own data and has no copies gets no prefetch
+ * (its reads cross the wire as they are made); one through a node with
+ * free memory (what a streaming writer left free when it paused, say)
+ * starts there and then runs through the blocks its reader is done with.
+ * When free memory is left above what the node keeps free after a
+ * prefetch (memory to spare: principle 4), the copies give their loans
+ * back before borrowed blocks come home.
  *
  * Counts: a copy is our block elsewhere (LRL: its loan is what a provider
  * lends us), kept here too; pool_get_counts() shows it in LRL, not LLL,
@@ -142,7 +143,7 @@ void pool_settle_copies(struct pool *p)
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t b = p->lists[POOL_LLL].head;
 	     p->ncopies && b != NIL &&
-	     p->lists[POOL_FREE].count > pool_high_locked(p);
+	     p->lists[POOL_FREE].count > pool_keep_locked(p);
 	     b = p->blocks[b].next)
 		if (p->handles[p->blocks[b].handle].state == HANDLE_LOCAL)
 			pool_copy_settle_locked(
@@ -206,7 +207,10 @@ static uint32_t room_locked(struct pool *p, uint32_t flying)
 		pool_copy_drop_locked(p, p->blocks[b].handle, b);
 		return b;
 	}
-	/* never the evictor's reserve: it would send our own data out */
+	/*
+	 * Never the reserve the evictor keeps now (it would send our data
+	 * out to make it again); what a writer left when it paused, yes.
+	 */
 	if (p->lists[POOL_FREE].count <= pool_low_locked(p))
 		return NIL;
 	b = p->lists[POOL_FREE].head;
@@ -265,28 +269,6 @@ static void land_locked(struct pool *p, const uint32_t *h, const uint32_t *b,
 	pthread_cond_broadcast(&p->moved);
 }
 
-/*
- * Blocks still queued, but no room: as many of our coldest blocks as the
- * prefetch may still take go out (principle 2), if none of them is hot
- * and the evictor's reserve is full (so that they are room above it).
- * How many went (lock held on entry and on return).
- */
-static uint32_t cold_room_locked(struct pool *p)
-{
-	uint32_t want, freed;
-
-	if (!p->pfq_count || p->helper_stop ||
-	    p->lists[POOL_FREE].count < pool_low_locked(p) ||
-	    p->nunread >= unread_max_locked(p))
-		return 0;
-	want = MIN(MIN(p->pfq_count, unread_max_locked(p) - p->nunread),
-		   POOL_BATCH);
-	pthread_mutex_unlock(&p->lock);
-	freed = pool_evict_batch(p, want, true);
-	pthread_mutex_lock(&p->lock);
-	return freed;
-}
-
 void pool_prefetch_run(struct pool *p)
 {
 	uint32_t h[POOL_BATCH], b[POOL_BATCH], n;
@@ -299,8 +281,6 @@ void pool_prefetch_run(struct pool *p)
 		pthread_mutex_lock(&p->lock);
 		for (n = 0; n < POOL_BATCH; n++) {
 			h[n] = next_locked(p, n, &b[n]);
-			if (!h[n] && !n && cold_room_locked(p))
-				h[n] = next_locked(p, n, &b[n]);
 			if (!h[n])
 				break;
 			ref[n] = pool_loan_of(&p->handles[h[n]]);
