@@ -186,10 +186,13 @@ void pool_set_watermarks_locked(struct pool *p)
 	p->high_wm = p->local_blocks / 32;
 	/*
 	 * A streaming writer: a batch or two moving out while it fills the
-	 * next block, even in a small pool (half of it at most).
+	 * next block, even in a small pool (a half, three quarters of it at
+	 * most; what it leaves free when it stops is also the room a
+	 * sequential reader's prefetch starts in).
 	 */
 	p->stream_low = MIN(POOL_BATCH, p->local_blocks / 2);
-	p->stream_high = MIN(2 * POOL_BATCH, p->local_blocks / 2);
+	p->stream_high =
+		MIN(2 * POOL_BATCH, p->local_blocks - p->local_blocks / 4);
 }
 
 /* Sizes, reserve watermarks and the handle limit of a checked config. */

@@ -21,9 +21,9 @@
  *
  * Room, as the exchange policy allows (exchange.h): a prefetch takes a
  * copy already read at the cold end, else a free block above the
- * evictor's own reserve, with at most half the node's blocks (and at most
- * POOL_PF_MAX) unread or on their way; nothing else, and it never sends
- * our data out, neither itself nor through the evictor. A stream through
+ * evictor's own reserve, with at most three quarters of the node's blocks
+ * (and at most POOL_PF_MAX) unread or on their way; nothing else, and it never
+ * sends our data out, neither itself nor through the evictor. A stream through
  * a node that is full of its own data and has no copies gets no prefetch
  * (its reads cross the wire as they are made); one through a node with
  * free memory (what a streaming writer left free when it paused, say)
@@ -167,7 +167,7 @@ static bool spent_copy_locked(struct pool *p, uint32_t b)
 /* Prefetched blocks unread or on their way that the node allows (lock). */
 static uint32_t unread_max_locked(const struct pool *p)
 {
-	return MIN(POOL_PF_MAX, MAX(1u, p->local_blocks / 2));
+	return MIN(POOL_PF_MAX, MAX(1u, p->local_blocks - p->local_blocks / 4));
 }
 
 /*
@@ -269,6 +269,16 @@ static void land_locked(struct pool *p, const uint32_t *h, const uint32_t *b,
 	pthread_cond_broadcast(&p->moved);
 }
 
+/*
+ * Blocks fetched at once: they land together, so a node with room for
+ * few fetches them one at a time (the reader reads one while the next
+ * comes: double buffering), a larger one up to POOL_BATCH (lock).
+ */
+static uint32_t batch_locked(const struct pool *p)
+{
+	return MIN(POOL_BATCH, MAX(1u, unread_max_locked(p) / 4));
+}
+
 void pool_prefetch_run(struct pool *p)
 {
 	uint32_t h[POOL_BATCH], b[POOL_BATCH], n;
@@ -279,7 +289,7 @@ void pool_prefetch_run(struct pool *p)
 		return;
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		for (n = 0; n < POOL_BATCH; n++) {
+		for (n = 0; n < batch_locked(p); n++) {
 			h[n] = next_locked(p, n, &b[n]);
 			if (!h[n])
 				break;

@@ -151,10 +151,11 @@ void pool_set_exchange(struct pool *p, bool on);
  * at once, on the pool's helper thread. A prefetched block keeps its loan
  * until it is written (a clean copy), so that it goes out again for
  * nothing when memory is short; one read to its end goes to the cold end
- * of LLL. Prefetch never sends our data out itself and takes at most half
- * the node's blocks: it uses free blocks and the copies already read,
- * and the evictor keeps its reserve as for any allocation. Off: nothing
- * is fetched ahead (pool_prefetch() queues nothing).
+ * of LLL. Prefetch never sends our data out, itself or through the
+ * evictor: it uses free blocks above the reserve the evictor keeps and
+ * the copies already read, with at most three quarters of the node's
+ * blocks unread at a time. Off: nothing is fetched ahead
+ * (pool_prefetch() queues nothing).
  */
 void pool_set_prefetch(struct pool *p, bool on);
 /*
