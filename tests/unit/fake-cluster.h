@@ -34,7 +34,7 @@ struct fake_cluster {
 	uint64_t bytes_read, bytes_written;   /* all ranges */
 };
 
-/* A provider of nblocks blocks; many: with read_many/write_many ops. */
+/* A provider of nblocks blocks of block_size bytes, all free. */
 struct fake_cluster *fake_cluster_create(uint32_t block_size, uint32_t nblocks);
 void fake_cluster_destroy(struct fake_cluster *f);
 /* The ops, with or without the batched ones (borrow_many, *_many). */
