@@ -49,6 +49,7 @@ struct fs_options {
 	bool cached_reads; /* read-only opens use the page cache */
 	bool exchange;	   /* hot blocks elsewhere come home (pool.h) */
 	bool prefetch;	   /* sequential readers' next blocks too */
+	bool hash_compare; /* came home: loans kept, changes tracked */
 	bool debug;
 	char *source;
 	char *mountpoint;

@@ -98,6 +98,18 @@ static const struct row {
 	{"prefetch_wasted", "cmpfs_prefetch_wasted_total", METRICS_COUNTER,
 	 "prefetched blocks that went again before anyone read them", NULL,
 	 AS_IS},
+	{"evict_unchanged", "cmpfs_evict_unchanged_total", METRICS_COUNTER,
+	 "blocks that came home and went out again unchanged: nothing sent, "
+	 "their kept loans are their places again (hash compare)",
+	 NULL, AS_IS},
+	{"evict_partial", "cmpfs_evict_partial_total", METRICS_COUNTER,
+	 "blocks that came home and went out again written: only their "
+	 "dirty 4 KiB pages sent to their kept loans",
+	 NULL, AS_IS},
+	{"evict_pages_sent", "cmpfs_evict_pages_sent_total", METRICS_COUNTER,
+	 "dirty 4 KiB pages those partial evictions sent", NULL, AS_IS},
+	{"evict_bytes_saved", "cmpfs_evict_saved_bytes_total", METRICS_COUNTER,
+	 "bytes evictions did not send thanks to hash compare", NULL, AS_IS},
 	{"inodes", "cmpfs_inodes", METRICS_GAUGE, "files and directories", NULL,
 	 AS_IS},
 	{"node_id", "cmpfs_node_id", METRICS_GAUGE,

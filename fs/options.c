@@ -87,6 +87,15 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "noprefetch", .type = OPT_NOFLAG, F(prefetch),
 	 .help = "nothing is fetched ahead: every read of a block elsewhere "
 		 "crosses the network when it is made"},
+	{.name = "hashcompare", .type = OPT_FLAG, F(hash_compare),
+	 .help = "a block that comes home keeps its loan elsewhere with the "
+		 "XXH3 of its bytes, and writes to it are tracked per 4 KiB "
+		 "page: when it goes out again unchanged nothing is sent, when "
+		 "written only its dirty pages (replicas=1)"},
+	{.name = "nohashcompare", .type = OPT_NOFLAG, F(hash_compare),
+	 .help = "a block that comes home gives its loan back (a prefetched "
+		 "one at its first write): when it goes out again all of it "
+		 "is sent to a new loan"},
 	{.name = "cached_reads", .type = OPT_FLAG, F(cached_reads),
 	 .help = "read-only opens go through the page cache, with readahead: "
 		 "small sequential reads (dd bs=512) cost a request per 128 "

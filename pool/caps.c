@@ -48,11 +48,18 @@ int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
 			    uint32_t *got)
 {
 	uint64_t held;
-	bool drained = false;
+	bool drained = false, pending;
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
 	held = p->lists[POOL_LRL].count + p->ncopies + p->borrowing;
+	/* at our cap with copies' loans: the coldest give theirs back */
+	if (p->borrow_max && held + n > p->borrow_max && p->ncopies) {
+		pthread_mutex_unlock(&p->lock);
+		pool_copies_give_back(p, n);
+		pthread_mutex_lock(&p->lock);
+		held = p->lists[POOL_LRL].count + p->ncopies + p->borrowing;
+	}
 	if (p->borrow_max && held + n > p->borrow_max) {
 		if (held >= p->borrow_max) {
 			p->borrow_capped++;
@@ -63,7 +70,7 @@ int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
 	}
 	p->borrowing += n;
 	pthread_mutex_unlock(&p->lock);
-	for (;;) {
+	for (int round = 0;; round++) {
 		*got = 0;
 		if (p->cops->borrow_many) {
 			ret = p->cops->borrow_many(p->cctx, n, ref, got);
@@ -74,17 +81,21 @@ int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
 		/*
 		 * Full everywhere, but blocks we freed are still on their
 		 * way back (a file removed just before): give them back now
-		 * and ask again.
+		 * and ask again; then the loans of our coldest copies
+		 * (copies.c), a few rounds at most.
 		 */
-		if (ret != -ENOSPC || drained)
+		if (ret != -ENOSPC || round == 3)
 			break;
 		pthread_mutex_lock(&p->lock);
-		drained = !(p->relq_count || p->ndropped || p->dropped_all);
+		pending = p->relq_count || p->ndropped || p->dropped_all;
 		pthread_mutex_unlock(&p->lock);
-		if (drained)
+		if (pending && !drained) {
+			pool_drain_releases(p);
+			drained = true;
+			continue;
+		}
+		if (!pool_copies_give_back(p, n))
 			break;
-		pool_drain_releases(p);
-		drained = true;
 	}
 	pthread_mutex_lock(&p->lock);
 	p->borrowing -= n;

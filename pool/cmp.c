@@ -126,6 +126,9 @@ static int move_out(struct pool *p, uint32_t h, uint32_t b,
 		pool_drain_releases(p);
 		ret = pool_borrow_capped(p, ref);
 	}
+	/* full of our copies' loans: the coldest give theirs back */
+	if (ret == -ENOSPC && pool_copies_give_back(p, POOL_BATCH))
+		ret = pool_borrow_capped(p, ref);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&p->lock);
@@ -142,44 +145,14 @@ static int move_out(struct pool *p, uint32_t h, uint32_t b,
 	return ret ? -EIO : 0;
 }
 
-/*
- * A clean copy (prefetch.c) goes out for nothing: its loan holds the same
- * bytes. Not when its provider is unreachable now (its data would be out
- * of reach): then it is plain local data, moved out as any other. True
- * when b is the caller's (lock).
- */
-static bool drop_copy_locked(struct pool *p, uint32_t h, uint32_t b)
-{
-	struct handle_loc *loc = &p->handles[h];
-
-	if (!(loc->flags & HF_COPY))
-		return false;
-	if (loc->flags & HF_FREE_PENDING) {
-		/* freed meanwhile: as pool_free() would have done */
-		pool_copy_settle_locked(p, loc);
-		pool_list_remove_locked(p, b);
-		pool_handle_put_locked(p, h);
-	} else if (pool_node_suspect_locked(p, loc->provider_node)) {
-		pool_copy_settle_locked(p, loc);
-		return false;
-	} else {
-		pool_copy_drop_locked(p, h, b);
-	}
-	pthread_cond_broadcast(&p->moved);
-	return true;
-}
-
 int pool_evict_block(struct pool *p, uint32_t b)
 {
 	uint32_t h = p->blocks[b].handle;
 	struct pool_ref ref;
-	bool dropped;
 	int ret;
 
-	pthread_mutex_lock(&p->lock);
-	dropped = drop_copy_locked(p, h, b);
-	pthread_mutex_unlock(&p->lock);
-	if (dropped)
+	/* a copy goes to its kept loan: its changes, if any (copies.c) */
+	if (pool_copy_evict(p, h, b))
 		return 0;
 
 	/*
@@ -321,18 +294,19 @@ int pool_make_room(struct pool *p, uint32_t *block)
 
 /*
  * The end of bringing h home into local block b (ret: the copy's result).
- * The loan is given back once its data is home; a provider that no longer
- * holds it lost the block; any other failure leaves it where it was, at
- * the cold end, so the next homecoming tries another block first.
+ * The loan is kept once its data is home (a copy: hash compare, copies.c);
+ * a provider that no longer holds it lost the block; any other failure
+ * leaves it where it was, at the cold end, so the next homecoming tries
+ * another block first.
  */
 bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
-			     bool keep)
+			     bool prefetch)
 {
 	struct handle_loc *loc = &p->handles[h];
 	struct pool_ref ref = pool_loan_of(loc);
-
 	/* a loan lost meanwhile is no way out: the data is home for good */
-	keep = keep && !(loc->flags & HF_LOST_PENDING);
+	bool keep = (prefetch || p->hash_compare) &&
+		    !(loc->flags & HF_LOST_PENDING);
 	if (!ret || (loc->flags & HF_FREE_PENDING)) {
 		pool_lrl_remove_locked(p, h);
 		if (!keep || ret || (loc->flags & HF_FREE_PENDING))
@@ -343,16 +317,20 @@ bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 		loc->local_block = b;
 		loc->flags = 0;
 		if (keep) {
-			loc->flags = HF_COPY | HF_UNREAD;
+			loc->flags = HF_COPY;
 			p->ncopies++;
-			p->nunread++;
+			pool_copy_keep_locked(p, b, prefetch);
 		} else {
 			loc->provider_node = 0;
+		}
+		if (keep && prefetch) {
+			loc->flags |= HF_UNREAD;
+			p->nunread++;
 		}
 		p->blocks[b].handle = h;
 		pool_list_push_head_locked(p, POOL_LLL, b);
 		p->blocks[b].clean = 0;
-		if (!keep) {
+		if (!prefetch) {
 			p->homecomings++;
 			xchg_came_home_locked(p, loc);
 		}
@@ -400,6 +378,8 @@ int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange)
 
 	ret = pool_remote_io(p, h, &ref, 0, pool_addr(p, b), p->block_size,
 			     false);
+	if (!ret)
+		pool_copy_hash(p, b);
 
 	pthread_mutex_lock(&p->lock);
 	p->pulling--;

@@ -20,7 +20,7 @@ int pool_lrl_init(struct pool *p)
 {
 	p->relq = calloc(POOL_RELEASE_QUEUE, sizeof(*p->relq));
 	p->drain_buf = calloc(POOL_RELEASE_BATCH, sizeof(*p->drain_buf));
-	if (!p->relq || !p->drain_buf) {
+	if (!p->relq || !p->drain_buf || pool_copies_init(p)) {
 		free(p->relq);
 		free(p->drain_buf);
 		return -ENOMEM;
@@ -32,6 +32,7 @@ int pool_lrl_init(struct pool *p)
 void pool_lrl_finish(struct pool *p)
 {
 	pthread_mutex_destroy(&p->drain_lock);
+	pool_copies_finish(p);
 	free(p->relq);
 	free(p->drain_buf);
 }

@@ -44,6 +44,27 @@
  */
 #define POOL_STREAM_ALLOCS 8u
 #define POOL_STREAM_IDLE_NS 100000000ull
+/* The granularity of a copy's dirty tracking (copies.c). */
+#define POOL_PAGE 4096u
+#define POOL_PAGE_SHIFT 12u
+
+/* How a pin uses a local block (what a copy's tracking sees). */
+enum pool_access {
+	POOL_ACC_READ,	/* reads [off, off + len) only */
+	POOL_ACC_WRITE, /* writes [off, off + len) (and only that) */
+	POOL_ACC_PIN,	/* may write anywhere: the copy is rehashed */
+};
+
+/*
+ * A copy's state (copies.c), one per local block: the XXH3 of the bytes
+ * it came home with (what its loan holds), untracked once a pin that may
+ * write anywhere used it (then only a rehash tells whether it changed),
+ * pf when it came by prefetch. Its dirty pages are a bitmap apart.
+ */
+struct copy_track {
+	uint64_t hash;
+	uint8_t untracked, pf;
+};
 
 /*
  * One per block of our region: which list it is on (free, LLL or RLL), its
@@ -78,10 +99,11 @@ enum handle_flags {
 	HF_LOST_PENDING = 1 << 2, /* its loan was lost while MOVING */
 	HF_XCHG_QUEUED = 1 << 3,  /* a candidate of the exchange (exchange.c) */
 	/*
-	 * LOCAL, its loan kept (provider_node, remote_*): a clean copy of a
-	 * block that came home by prefetch (prefetch.c). Moving it out
-	 * again costs nothing (its loan still holds the same bytes); the
-	 * first write, or a pin that may write, gives the loan back.
+	 * LOCAL, its loan kept (provider_node, remote_*): a copy of a block
+	 * that came home (homecoming, exchange, prefetch), its loan still
+	 * holding the bytes it came home with (copies.c: hash compare). Moving
+	 * it out again sends nothing when it is unchanged, only its dirty
+	 * pages when it was written.
 	 */
 	HF_COPY = 1 << 4,
 	HF_UNREAD = 1 << 5,    /* a prefetched copy nobody read yet */
@@ -173,6 +195,7 @@ struct pool {
 	struct xchg xchg;	/* the exchange policy's state (exchange.h) */
 	/* the prefetch of sequential readers (prefetch.c), lock */
 	bool prefetch_off;
+	bool hash_compare; /* every homecoming keeps its loan (copies.c) */
 	struct pf_entry {
 		uint32_t h;
 		uint64_t ns;  /* cmp_now_ns() when named */
@@ -180,6 +203,12 @@ struct pool {
 	uint32_t pfq_head, pfq_count;
 	uint32_t ncopies, nunread; /* HF_COPY handles; of them HF_UNREAD */
 	uint64_t prefetched, prefetch_hits, prefetch_wasted;
+	/* hash compare (copies.c): [max_blocks], lock */
+	struct copy_track *ctrack;
+	uint64_t *cdirty; /* cwords words of dirty pages per local block */
+	uint32_t cwords;
+	uint64_t evict_unchanged, evict_partial, evict_pages_sent;
+	uint64_t evict_bytes_saved;
 	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
 
 	/*
@@ -292,11 +321,13 @@ int pool_evict_block(struct pool *p, uint32_t b);
 int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange);
 /*
  * The end of bringing h home into b (ret: the copy's result), as
- * pool_pull_into() does; keep: h keeps its loan (a clean copy, HF_COPY).
- * True when h is home (lock held).
+ * pool_pull_into() does: h keeps its loan (a copy, HF_COPY) with the
+ * XXH3 the caller stored with pool_copy_hash(); prefetch: it came by
+ * prefetch (counted as prefetched, not as a homecoming). True when h is
+ * home (lock held).
  */
 bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
-			     bool keep);
+			     bool prefetch);
 /*
  * Moving h out of local block b (its handle MOVING): the loan ref
  * borrowed for it is on LRL at once (so that it is claimed);
@@ -339,13 +370,14 @@ int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
 /* prefetch.c */
 /*
  * h (LOCAL) is accessed at [off, off + len): a prefetched block's first
- * read is a hit; a write, or a pin that may write, gives a copy's loan
- * back. True when a read reaches the end of a copy: to the cold end with
- * it (read once, as by a sequential reader: the first to go, for
- * nothing). Lock held.
+ * read is a hit; a write marks a copy's pages dirty, a pin that may write
+ * anywhere makes it untracked (copies.c). True when a read reaches the
+ * end of a prefetched copy: to the cold end with it (read once, as by a
+ * sequential reader: the first to go, for nothing). Lock held.
  */
 bool pool_prefetch_access_locked(struct pool *p, struct handle_loc *loc,
-				 uint32_t off, uint32_t len, bool write);
+				 uint32_t off, uint32_t len,
+				 enum pool_access acc);
 /*
  * h's copy in local block b goes: h is REMOTE at its loan again (the cold
  * end of LRL), b the caller's, off every list (lock).
@@ -367,6 +399,40 @@ void pool_prefetch_run(struct pool *p);
  * back; principle 4 for blocks that are home already.
  */
 void pool_settle_copies(struct pool *p);
+/*
+ * copies.c: hash compare. A copy (HF_COPY) keeps the XXH3 of what came
+ * home and which 4 KiB pages were written since.
+ */
+int pool_copies_init(struct pool *p);
+void pool_copies_finish(struct pool *p);
+/* Stores the XXH3 of local block b (the caller's; no lock). */
+void pool_copy_hash(struct pool *p, uint32_t b);
+/* b holds a copy now, as its loan has it: nothing dirty (lock). */
+void pool_copy_keep_locked(struct pool *p, uint32_t b, bool pf);
+/* b's tracking goes with its data to block to (resize.c; lock). */
+void pool_copy_track_move_locked(struct pool *p, uint32_t b, uint32_t to);
+/* A write of [off, off + len), or a pin, of copy loc (lock). */
+void pool_copy_access_locked(struct pool *p, struct handle_loc *loc,
+			     uint32_t off, uint32_t len, enum pool_access acc);
+/* Did copy b come by prefetch (lock)? */
+bool pool_copy_pf_locked(const struct pool *p, uint32_t b);
+/* Is copy b known unchanged without a rehash (lock)? */
+bool pool_copy_clean_locked(const struct pool *p, uint32_t b);
+/*
+ * Moves copy h (MOVING, in local block b) out through its kept loan:
+ * nothing sent when it is unchanged, else only its dirty pages (all of
+ * it when a rehash says it changed). 1: b is the caller's (off every
+ * list); 0: h is no copy (any more) or its loan failed, its loan given
+ * back: move it out as any other block.
+ */
+int pool_copy_evict(struct pool *p, uint32_t h, uint32_t b);
+/*
+ * Loans of copies given back so that a borrow may find room (the copies'
+ * providers full of them): up to n, coldest first, and the releases
+ * sent. How many (no lock held).
+ */
+uint32_t pool_copies_give_back(struct pool *p, uint32_t n);
+
 /*
  * caps.c:
  * One block elsewhere through the cluster ops, within our borrow cap

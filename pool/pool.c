@@ -353,9 +353,7 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < POOL_NLISTS; i++)
 		out->blocks[i] = p->lists[i].count;
-	/* a clean copy is our block elsewhere, kept here too (prefetch.c) */
-	out->blocks[POOL_LLL] -= p->ncopies;
-	out->blocks[POOL_LRL] += p->ncopies;
+	/* a copy is local data whose loan is kept as a cache (copies.c) */
 	out->copies = p->ncopies;
 	out->prefetch_queued = p->pfq_count;
 	out->local_blocks = p->local_blocks;
@@ -373,6 +371,10 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->prefetched = p->prefetched;
 	out->prefetch_hits = p->prefetch_hits;
 	out->prefetch_wasted = p->prefetch_wasted;
+	out->evict_unchanged = p->evict_unchanged;
+	out->evict_partial = p->evict_partial;
+	out->evict_pages_sent = p->evict_pages_sent;
+	out->evict_bytes_saved = p->evict_bytes_saved;
 	ops = p->cops;
 	pthread_mutex_unlock(&p->lock);
 	/* the forwarding records are the peer service's (never under lock) */
@@ -582,13 +584,13 @@ void pool_free(struct pool *p, uint32_t h)
  * returns its memory.
  */
 static void *pin_local_locked(struct pool *p, struct handle_loc *loc,
-			      uint32_t off, uint32_t len, bool write)
+			      uint32_t off, uint32_t len, enum pool_access acc)
 {
 	uint32_t b = loc->local_block;
 
 	loc->pins++;
 	xchg_touch_locked(p, loc, len);
-	if (pool_prefetch_access_locked(p, loc, off, len, write)) {
+	if (pool_prefetch_access_locked(p, loc, off, len, acc)) {
 		pool_list_remove_locked(p, b);
 		pool_list_push_tail_locked(p, POOL_LLL, b);
 	} else if (p->lists[POOL_LLL].head != b) {
@@ -603,9 +605,9 @@ int pool_pin(struct pool *p, uint32_t h, void **ptr)
 	return pool_pin_range(p, h, p->block_size, ptr);
 }
 
-/* A pin to read [off, off + len), or one that may write (write). */
+/* A pin to read [off, off + len), or one that may write anywhere. */
 static int pin(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
-	       bool write, void **ptr)
+	       enum pool_access acc, void **ptr)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -617,7 +619,7 @@ static int pin(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
 	} else if (loc->state != HANDLE_LOCAL) {
 		ret = loc->state == HANDLE_LOST ? -EIO : -EREMOTE;
 	} else {
-		*ptr = pin_local_locked(p, loc, off, len, write);
+		*ptr = pin_local_locked(p, loc, off, len, acc);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
@@ -625,7 +627,7 @@ static int pin(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
 
 int pool_pin_range(struct pool *p, uint32_t h, uint32_t len, void **ptr)
 {
-	return pin(p, h, 0, MIN(len, p->block_size), true, ptr);
+	return pin(p, h, 0, MIN(len, p->block_size), POOL_ACC_PIN, ptr);
 }
 
 int pool_pin_read(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
@@ -633,7 +635,7 @@ int pool_pin_read(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
 {
 	if (off > p->block_size || len > p->block_size - off)
 		return -EINVAL;
-	return pin(p, h, off, len, false, ptr);
+	return pin(p, h, off, len, POOL_ACC_READ, ptr);
 }
 
 void pool_unpin(struct pool *p, uint32_t h)
@@ -664,7 +666,7 @@ static int check_range(const struct pool *p, uint32_t off, uint32_t len)
  * -EINVAL.
  */
 static int pin_any(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
-		   bool write, void **ptr, struct pool_ref *ref)
+		   enum pool_access acc, void **ptr, struct pool_ref *ref)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -677,7 +679,7 @@ static int pin_any(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
 	} else if (loc->state == HANDLE_LOST) {
 		ret = -EIO;
 	} else if (loc->state == HANDLE_LOCAL) {
-		*ptr = pin_local_locked(p, loc, off, len, write);
+		*ptr = pin_local_locked(p, loc, off, len, acc);
 	} else {
 		loc->pins++;
 		/* read here and now: not worth fetching ahead any more */
@@ -730,8 +732,9 @@ static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 
 	if (ret)
 		return ret;
-	ret = pin_any(p, h, off, len, dir != COPY_FROM_BLOCK, (void **)&base,
-		      &ref);
+	ret = pin_any(p, h, off, len,
+		      dir == COPY_FROM_BLOCK ? POOL_ACC_READ : POOL_ACC_WRITE,
+		      (void **)&base, &ref);
 	if (ret)
 		return ret;
 	if (base) {

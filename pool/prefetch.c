@@ -7,15 +7,16 @@
  * together, batch.c), so that the reader finds them local and the wire
  * and both ends' sealing work while it copies.
  *
- * A prefetched block keeps its loan: it is a clean copy (HF_COPY) of
- * the bytes its provider still holds, so when memory is short it goes out
- * again for nothing, without a write, and a stream read once through a
- * small node costs one transfer per block, not two. A prefetched block is
+ * A prefetched block keeps its loan, as every block that comes home
+ * (copies.c): it is a copy (HF_COPY) of the bytes its provider still
+ * holds, so when memory is short it goes out again for nothing, without a
+ * write, and a stream read once through a small node costs one transfer
+ * per block, not two. A prefetched block is
  * protected as any block that came home (exchange.h) until a read
  * reaches its end: then it goes to the cold end of LLL, unprotected (a
  * sequential reader is done with it), and the evictor and the next
- * prefetch take those first. The first write to a copy, or a pin that
- * may write, gives its loan back: from then on it is plain local data.
+ * prefetch take those first. A write to a copy marks its pages dirty
+ * (copies.c); only an unchanged copy is dropped here for nothing.
  * Names wait 0.5 s at most for room, and a copy nobody read while it was
  * protected goes for the next one (its reader went elsewhere: wasted).
  *
@@ -78,21 +79,24 @@ uint32_t pool_prefetch(struct pool *p, const uint32_t *h, uint32_t n)
 }
 
 bool pool_prefetch_access_locked(struct pool *p, struct handle_loc *loc,
-				 uint32_t off, uint32_t len, bool write)
+				 uint32_t off, uint32_t len,
+				 enum pool_access acc)
 {
 	if (loc->flags & HF_UNREAD) {
 		loc->flags &= (uint8_t)~HF_UNREAD;
 		p->nunread--;
-		if (!write)
+		if (acc == POOL_ACC_READ)
 			p->prefetch_hits++;
 	}
 	if (!(loc->flags & HF_COPY))
 		return false;
-	if (write) {
-		pool_copy_settle_locked(p, loc);
+	if (acc != POOL_ACC_READ) {
+		/* hash compare: what it sends when it goes (copies.c) */
+		pool_copy_access_locked(p, loc, off, len, acc);
 		return false;
 	}
-	if (off + len < p->block_size)
+	if (off + len < p->block_size ||
+	    !pool_copy_pf_locked(p, loc->local_block))
 		return false;
 	xchg_done_locked(p, loc);
 	return true;
@@ -161,6 +165,7 @@ static bool spent_copy_locked(struct pool *p, uint32_t b)
 	loc = &p->handles[p->blocks[b].handle];
 	return loc->state == HANDLE_LOCAL && !loc->pins &&
 	       (loc->flags & (HF_COPY | HF_UNREAD)) == HF_COPY &&
+	       pool_copy_clean_locked(p, b) &&
 	       !pool_node_suspect_locked(p, loc->provider_node);
 }
 
@@ -187,6 +192,7 @@ static uint32_t stale_unread_locked(struct pool *p)
 		if (loc->state == HANDLE_LOCAL && !loc->pins &&
 		    (loc->flags & (HF_COPY | HF_UNREAD)) ==
 			    (HF_COPY | HF_UNREAD) &&
+		    pool_copy_clean_locked(p, b) &&
 		    !xchg_protected_locked(p, loc) &&
 		    !pool_node_suspect_locked(p, loc->provider_node)) {
 			pool_copy_drop_locked(p, h, b);
@@ -299,6 +305,9 @@ void pool_prefetch_run(struct pool *p)
 		if (!n)
 			return;
 		pool_move_blocks(p, false, h, ref, b, n, ret);
+		for (uint32_t i = 0; i < n; i++)
+			if (!ret[i])
+				pool_copy_hash(p, b[i]);
 		pthread_mutex_lock(&p->lock);
 		land_locked(p, h, b, ret, n);
 		pthread_mutex_unlock(&p->lock);

@@ -76,10 +76,9 @@ enum pool_list {
 
 struct pool_counts {
 	/*
-	 * per-list block counts; a prefetched block that keeps its loan (a
-	 * clean copy, pool_set_prefetch()) counts in LRL, as our block
-	 * elsewhere, and in copies: the local blocks it takes are neither
-	 * free nor LLL
+	 * per-list block counts; a block that came home and keeps its loan
+	 * (a copy: hash compare) counts in LLL, as our data here, and in
+	 * copies: its loan, a cache its provider lends, is not in LRL
 	 */
 	uint64_t blocks[POOL_NLISTS];
 	uint64_t copies;
@@ -106,6 +105,14 @@ struct pool_counts {
 	 */
 	uint64_t prefetched, prefetch_hits, prefetch_wasted;
 	uint64_t prefetch_queued; /* named, waiting for room (for 0.5 s) */
+	/*
+	 * hash compare: blocks that came home keep their loans (copies);
+	 * copies that went out again unchanged, sending nothing; those that
+	 * sent only their dirty 4 KiB pages, and the pages; the bytes not
+	 * sent by both (a whole block's less the pages sent)
+	 */
+	uint64_t evict_unchanged, evict_partial, evict_pages_sent;
+	uint64_t evict_bytes_saved;
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -164,6 +171,16 @@ void pool_set_prefetch(struct pool *p, bool on);
  * 0 entries, are skipped). Never waits. Returns how many were queued.
  */
 uint32_t pool_prefetch(struct pool *p, const uint32_t *h, uint32_t n);
+/*
+ * Hash compare (default off here; cmpfs turns it on): every block that
+ * comes home keeps its loan elsewhere as a copy, with the XXH3 of its
+ * bytes, and writes mark the 4 KiB pages they touch; when it goes out
+ * again unchanged nothing is sent (counts: evict_unchanged), when written
+ * only its dirty pages (evict_partial), after a pool_pin() that may have
+ * written anywhere as the XXH3 compare says. Off: only prefetched blocks
+ * keep their loans, until their first write.
+ */
+void pool_set_hash_compare(struct pool *p, bool on);
 /*
  * Caps, in blocks (0: none): this node lends at most lend_max blocks to
  * other nodes, and keeps at most borrow_max blocks of its data elsewhere
