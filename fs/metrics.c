@@ -87,8 +87,9 @@ static const struct row {
 	 "sequential reader",
 	 NULL, AS_IS},
 	{"prefetch_copies", "cmpfs_prefetch_copies", METRICS_GAUGE,
-	 "prefetched blocks here whose loans elsewhere are kept (they go "
-	 "out again for nothing; also counted in the LRL list)",
+	 "blocks here that came home (by prefetch, or any way with hash "
+	 "compare) and keep their loans elsewhere (they go out again for "
+	 "nothing when unchanged; also counted in the LRL list)",
 	 NULL, AS_IS},
 	{"prefetch_queued", "cmpfs_prefetch_queued", METRICS_GAUGE,
 	 "blocks named by sequential readers, waiting for room here", NULL,

@@ -129,6 +129,13 @@ bool pool_copy_clean_locked(const struct pool *p, uint32_t b)
 	return true;
 }
 
+void pool_copy_unchanged_locked(struct pool *p, uint32_t h, uint32_t b)
+{
+	p->evict_unchanged++;
+	p->evict_bytes_saved += p->block_size;
+	pool_copy_drop_locked(p, h, b);
+}
+
 /* What a copy's move out looks like, taken under the lock. */
 struct copy_out {
 	struct pool_ref ref;
@@ -229,11 +236,11 @@ static int finish_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 		p->evict_pages_sent += sent;
 		atomic_fetch_add_explicit(&p->remote_write_bytes, bytes,
 					  memory_order_relaxed);
+		p->evict_bytes_saved += p->block_size - bytes;
+		pool_copy_drop_locked(p, h, b);
 	} else {
-		p->evict_unchanged++;
+		pool_copy_unchanged_locked(p, h, b);
 	}
-	p->evict_bytes_saved += p->block_size - bytes;
-	pool_copy_drop_locked(p, h, b);
 	pthread_cond_broadcast(&p->moved);
 	return 1;
 }

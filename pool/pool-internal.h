@@ -414,6 +414,8 @@ void pool_copy_track_move_locked(struct pool *p, uint32_t b, uint32_t to);
 /* A write of [off, off + len), or a pin, of copy loc (lock). */
 void pool_copy_access_locked(struct pool *p, struct handle_loc *loc,
 			     uint32_t off, uint32_t len, enum pool_access acc);
+/* Unchanged copy h in b goes: counted, and pool_copy_drop_locked(). */
+void pool_copy_unchanged_locked(struct pool *p, uint32_t h, uint32_t b);
 /* Did copy b come by prefetch (lock)? */
 bool pool_copy_pf_locked(const struct pool *p, uint32_t b);
 /* Is copy b known unchanged without a rehash (lock)? */

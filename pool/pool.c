@@ -353,7 +353,12 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < POOL_NLISTS; i++)
 		out->blocks[i] = p->lists[i].count;
-	/* a copy is local data whose loan is kept as a cache (copies.c) */
+	/*
+	 * a copy is our block elsewhere (its loan: the provider's RLL), kept
+	 * here too (copies.c)
+	 */
+	out->blocks[POOL_LLL] -= p->ncopies;
+	out->blocks[POOL_LRL] += p->ncopies;
 	out->copies = p->ncopies;
 	out->prefetch_queued = p->pfq_count;
 	out->local_blocks = p->local_blocks;

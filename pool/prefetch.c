@@ -195,7 +195,7 @@ static uint32_t stale_unread_locked(struct pool *p)
 		    pool_copy_clean_locked(p, b) &&
 		    !xchg_protected_locked(p, loc) &&
 		    !pool_node_suspect_locked(p, loc->provider_node)) {
-			pool_copy_drop_locked(p, h, b);
+			pool_copy_unchanged_locked(p, h, b);
 			return b;
 		}
 	}
@@ -210,7 +210,7 @@ static uint32_t room_locked(struct pool *p, uint32_t flying)
 	if (p->nunread + flying >= unread_max_locked(p))
 		return stale_unread_locked(p);
 	if (spent_copy_locked(p, b)) {
-		pool_copy_drop_locked(p, p->blocks[b].handle, b);
+		pool_copy_unchanged_locked(p, p->blocks[b].handle, b);
 		return b;
 	}
 	/*

@@ -77,8 +77,10 @@ enum pool_list {
 struct pool_counts {
 	/*
 	 * per-list block counts; a block that came home and keeps its loan
-	 * (a copy: hash compare) counts in LLL, as our data here, and in
-	 * copies: its loan, a cache its provider lends, is not in LRL
+	 * (a copy: hash compare, pool_set_hash_compare(); a prefetched
+	 * block) counts in LRL, as our block elsewhere (its provider counts
+	 * the loan in its RLL), and in copies: the local blocks copies take
+	 * are neither free nor LLL
 	 */
 	uint64_t blocks[POOL_NLISTS];
 	uint64_t copies;
