@@ -52,6 +52,20 @@ home_at_least()
 	[ $(($(stat_of "$1" blocks_LLL) + $(stat_of "$1" prefetch_copies))) -ge "$2" ]
 }
 
+# age NS: 4096 small reads of a small file z: the exchange policy's
+# clock (accesses) moves on, what came home is no longer protected
+# (pool/exchange.h: one to two epochs of 8 accesses per block)
+age()
+{
+	python3 - "${MNT_OF[$1]}/z" <<'EOF' || fail "$1: reads of z"
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for i in range(4096):
+    assert len(os.pread(fd, 512, (i % 16) * 4096)) == 512
+os.close(fd)
+EOF
+}
+
 # bring_home NS: a out (x sent it), then x removed: a comes home
 bring_home()
 {
@@ -65,9 +79,11 @@ bring_home()
 	rm "$mnt/x"
 	wait_until "$1: a's blocks home" 30 home_at_least "$1" 48
 	wait_until "$1: quiet" 30 quiet "$1"
+	head -c 65536 "$T/x" >"$mnt/z"
+	age "$1"
 }
 
-# send_out NS: y fills the owner, a goes out again; prints "SENT EVICTIONS
+# send_out NS: y fills the owner, a goes out again; OUT="SENT EVICTIONS
 # UNCHANGED PARTIAL SAVED MS" (deltas while y was written and settled)
 send_out()
 {
@@ -83,12 +99,12 @@ send_out()
 	sync
 	wait_until "$ns: a out again" 30 a_out "$ns"
 	t1=$(date +%s%N)
-	echo "$(($(stat_of "$ns" net_bytes_sent) - tx0))" \
-		"$(($(stat_of "$ns" evictions) - ev0))" \
-		"$(($(stat_of "$ns" evict_unchanged) - un0))" \
-		"$(($(stat_of "$ns" evict_partial) - pa0))" \
-		"$(($(stat_of "$ns" evict_bytes_saved) - sv0))" \
-		"$(((t1 - t0) / 1000000))"
+	OUT="$(($(stat_of "$ns" net_bytes_sent) - tx0))"\
+" $(($(stat_of "$ns" evictions) - ev0))"\
+" $(($(stat_of "$ns" evict_unchanged) - un0))"\
+" $(($(stat_of "$ns" evict_partial) - pa0))"\
+" $(($(stat_of "$ns" evict_bytes_saved) - sv0))"\
+" $(((t1 - t0) / 1000000))"
 }
 # most of a is elsewhere again (no copies left here)
 a_out()
@@ -104,8 +120,10 @@ bring_home n3
 	fail "n1: a's blocks came home without keeping their loans ($(stat_of n1 prefetch_copies) copies)"
 expect "n3 copies (nohashcompare; not prefetched)" \
 	"$(($(stat_of n3 prefetch_copies) > 8))" 0
-read -r tx1 ev1 un1 pa1 sv1 ms1 < <(send_out n1)
-read -r tx3 ev3 un3 pa3 sv3 ms3 < <(send_out n3)
+send_out n1
+read -r tx1 ev1 un1 pa1 sv1 ms1 <<<"$OUT"
+send_out n3
+read -r tx3 ev3 un3 pa3 sv3 ms3 <<<"$OUT"
 log "n1 (hash compare): y sent a out: $tx1 bytes sent, $ev1 evictions, $un1 unchanged, $pa1 partial, $sv1 bytes saved, $ms1 ms"
 log "n3 (nohashcompare): y sent a out: $tx3 bytes sent, $ev3 evictions, $un3 unchanged, $pa3 partial, $sv3 bytes saved, $ms3 ms"
 [ "$un1" -ge 40 ] || fail "n1: only $un1 of a's blocks went out unchanged"
@@ -122,6 +140,7 @@ expect "n3 unchanged evictions" "$un3" 0
 rm "${MNT_OF[n1]}/y"
 wait_until "n1: a's blocks home again" 30 home_at_least n1 48
 wait_until "n1: quiet again" 30 quiet n1
+age n1
 pg0=$(stat_of n1 evict_pages_sent)
 # 100 bytes into each of a's blocks 8..15 (of the same bytes as the
 # source), at 5000 in the block: one page each
@@ -140,7 +159,8 @@ with open(sys.argv[1], "r+b") as f:
         f.seek(off)
         f.write(bytes(b ^ 0x5a for b in src[off:off + 100]))
 EOF
-read -r tx1 ev1 un1 pa1 sv1 ms1 < <(send_out n1)
+send_out n1
+read -r tx1 ev1 un1 pa1 sv1 ms1 <<<"$OUT"
 pages=$(($(stat_of n1 evict_pages_sent) - pg0))
 log "n1, 8 blocks written: $tx1 bytes sent, $ev1 evictions, $un1 unchanged, $pa1 partial ($pages pages), $sv1 bytes saved"
 [ "$pa1" -ge 1 ] || fail "n1: no written block went out as its dirty pages"
