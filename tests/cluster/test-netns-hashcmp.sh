@@ -165,6 +165,9 @@ pages=$(($(stat_of n1 evict_pages_sent) - pg0))
 log "n1, 8 blocks written: $tx1 bytes sent, $ev1 evictions, $un1 unchanged, $pa1 partial ($pages pages), $sv1 bytes saved"
 [ "$pa1" -ge 1 ] || fail "n1: no written block went out as its dirty pages"
 expect "pages sent by the partial evictions" "$pages" "$pa1"
+# the pages, not their blocks, crossed the wire
+[ "$tx1" -le $((ev1 * (BLOCK + 4096) + pa1 * 8192 + 256 * 1024)) ] ||
+	fail "n1 sent $tx1 bytes for $ev1 evictions and $pa1 partial ones"
 
 for f in a y; do
 	same_by_read "$T/$f" "${MNT_OF[n1]}/$f" || fail "n1: $f differs"

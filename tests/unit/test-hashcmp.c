@@ -8,8 +8,9 @@
  * only; after a pin that may write anywhere it is rehashed (unchanged:
  * nothing sent; changed: the whole block, to its kept loan); and a copy
  * whose loan the provider took back is forgotten, its data still here,
- * and goes out whole to a new loan. Every byte is checked, the provider's
- * and ours.
+ * and goes out whole to a new loan; a provider full when a plain block
+ * must go out takes the coldest copy's loan back for it. Every byte is
+ * checked, the provider's and ours.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -298,6 +299,35 @@ static void a_copy_its_provider_took_back_is_forgotten(void **state)
 		check(x, k);
 }
 
+/*
+ * Every provider full, and a plain block must go out: the coldest copy
+ * gives its loan back (its data is here) and the block goes there.
+ */
+static void a_full_provider_takes_a_copys_loan_back(void **state)
+{
+	struct fix *x = *state;
+	uint32_t i = first_remote(x), j;
+	struct handle_loc cp;
+
+	home(x, i);
+	cp = loc_of(x, i);
+	/* the provider is full (the blocks it has left, someone else's) */
+	pthread_mutex_lock(&x->f->lock);
+	for (uint32_t k = 0; k < PBLOCKS; k++)
+		x->f->used[k] = true;
+	pthread_mutex_unlock(&x->f->lock);
+	for (j = 0; j < NFILE; j++)
+		if (j != i && loc_of(x, j).state == HANDLE_LOCAL)
+			break;
+	assert_true(j < NFILE);
+	evict(x, j);
+	assert_int_equal(counts(x).copies, 0);
+	assert_int_equal(loc_of(x, j).remote_block, cp.remote_block);
+	check_provider(x, j);
+	for (uint32_t k = 0; k < NFILE; k++)
+		check(x, k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +340,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_copy_its_provider_took_back_is_forgotten, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_full_provider_takes_a_copys_loan_back, setup,
 			teardown),
 	};
 
