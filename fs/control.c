@@ -96,6 +96,7 @@ static int set_local(struct fs *fs, const char *text)
 
 	if (cmp_parse_size(text, &bytes))
 		return -EINVAL;
+	fs_loop_may_block(); /* moving blocks out may take a while */
 	return fs_resize(fs, bytes);
 }
 
