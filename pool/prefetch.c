@@ -55,6 +55,15 @@ void pool_set_prefetch(struct pool *p, bool on)
 {
 	pthread_mutex_lock(&p->lock);
 	p->prefetch_off = !on;
+	/* off: what was named is not fetched either */
+	for (; !on && p->pfq_count; p->pfq_count--) {
+		struct handle_loc *loc =
+			pool_handle_locked(p, p->pfq[p->pfq_head].h);
+
+		if (loc)
+			loc->flags &= (uint8_t)~HF_PF_QUEUED;
+		p->pfq_head = (p->pfq_head + 1) % POOL_PF_QUEUE;
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 

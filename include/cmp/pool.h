@@ -180,12 +180,13 @@ void pool_set_exchange(struct pool *p, bool on);
  * reader will want next; those elsewhere come home ahead of it, several
  * at once, on the pool's helper thread. A prefetched block keeps its loan
  * until it is written (a clean copy), so that it goes out again for
- * nothing when memory is short; one read to its end goes to the cold end
- * of LLL. Prefetch never sends our data out, itself or through the
- * evictor: it uses free blocks above the reserve the evictor keeps and
- * the copies already read, with at most three quarters of the node's
- * blocks unread at a time. Off: nothing is fetched ahead
- * (pool_prefetch() queues nothing).
+ * nothing when memory is short (with one copy per block; with replicas
+ * > 1 it comes home as any block, its copies given back); one read to its
+ * end goes to the cold end of LLL. Prefetch never sends our data out, itself or
+ * through the evictor: it uses free blocks above the reserve the evictor keeps
+ * and the copies already read, with at most three quarters of the node's blocks
+ * unread at a time. Off: nothing is fetched ahead (pool_prefetch() queues
+ * nothing, what it queued is dropped).
  */
 void pool_set_prefetch(struct pool *p, bool on);
 /*
