@@ -107,6 +107,16 @@ void blockmap_finish(struct blockmap *m, struct pool *p)
 	memset(m, 0, sizeof(*m));
 }
 
+void blockmap_count_unhealthy(const struct blockmap *m, struct pool *p,
+			      uint64_t *lost, uint64_t *unreachable)
+{
+	*lost = *unreachable = 0;
+	for (uint64_t c = 0; c < m->nchunks; c++)
+		if (m->chunks[c])
+			pool_count_unhealthy(p, m->chunks[c], BLOCKMAP_CHUNK,
+					     lost, unreachable);
+}
+
 int blockmap_check(const struct blockmap *m, struct pool *p)
 {
 	int ret = 0;

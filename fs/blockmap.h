@@ -46,5 +46,8 @@ void blockmap_truncate(struct blockmap *m, struct pool *p, uint64_t first);
  * or on an unreachable provider (pool_check_handles(), a chunk at a time).
  */
 int blockmap_check(const struct blockmap *m, struct pool *p);
+/* The map's blocks lost, and unreachable now (pool_count_unhealthy()). */
+void blockmap_count_unhealthy(const struct blockmap *m, struct pool *p,
+			      uint64_t *lost, uint64_t *unreachable);
 
 #endif

@@ -130,6 +130,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			pinned[npinned++] = h;
 			iov[n].iov_base = (uint8_t *)base + boff;
 		} else if (ret == -EREMOTE) {
+			fs_loop_may_block(); /* a round trip to another node */
 			if (!bounce)
 				bounce = fs_bounce_get(fs->bounce);
 			ret = pool_read(fs->pool, h, boff, bounce + staged,
@@ -297,6 +298,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fuse_reply_write(req, 0);
 		return;
 	}
+	fs_may_wait_remote(fs);
 	/* Overwrites inside the file share the lock; growth takes it alone. */
 	pthread_rwlock_rdlock(&inode->data_lock);
 	if (!write_in_place(fs, inode, pos, end)) {
@@ -368,6 +370,7 @@ int fs_data_check(struct fs *fs, struct inode *inode)
 	if (gen == atomic_load(&inode->healthy_gen) &&
 	    !pool_any_suspect(fs->pool))
 		return 0;
+	fs_may_wait_remote(fs);
 	pthread_rwlock_rdlock(&inode->data_lock);
 	err = blockmap_check(&inode->map, fs->pool);
 	pthread_rwlock_unlock(&inode->data_lock);
@@ -418,6 +421,7 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
+	fs_may_wait_remote(fs);
 	pthread_rwlock_wrlock(&inode->data_lock);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		if (!(mode & FALLOC_FL_KEEP_SIZE))
@@ -490,6 +494,7 @@ void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	fs_may_wait_remote(fs);
 	buf = fs_bounce_get(fs->bounce);
 	lock_pair(in, out);
 	if (in == out && src < dst + len && dst < src + len) {

@@ -60,7 +60,10 @@ struct fs_options {
 	char *key_path;
 	bool insecure;
 	uint32_t node_id;
-	uint32_t lease_ms;	     /* our lease on the owners we lend to */
+	uint32_t lease_ms; /* our lease on the owners we lend to */
+	uint32_t replicas; /* copies of each block elsewhere */
+	uint32_t rebuild_after_ms;
+	uint64_t rebuild_rate;	     /* bytes/s, 0: no limit */
 	struct server_limits limits; /* of the block server */
 	/* -o metrics=ADDR: serve counters for Prometheus (metrics.c) */
 	char *metrics;
@@ -225,6 +228,10 @@ struct fs_stats {
 	atomic_uint_fast64_t enospc;
 	atomic_uint_fast64_t last_read_size;
 	atomic_uint_fast64_t last_write_size;
+	/* files with lost blocks, with unreachable ones (lost.c) */
+	atomic_uint_fast64_t files_lost, files_unreachable;
+	/* -o psi=: samples of the memory pressure taken (pressure.c) */
+	atomic_uint_fast64_t psi_samples;
 };
 
 /* ---- namespace (inode.c) ---- */
@@ -301,8 +308,30 @@ struct fs {
 	uint32_t block_size;
 	uint32_t block_shift;
 	struct metrics_server *metrics; /* NULL unless -o metrics= */
-	struct fs_pressure *pressure;	/* NULL unless -o psi= */
+	/* files that lost blocks (lost.c) */
+	pthread_t lost_thread;
+	atomic_bool lost_stop;
+	bool lost_running;
+	pthread_mutex_t lost_lock;    /* lost_report */
+	char *lost_report;	      /* user.cmpfs.lost's text, or NULL */
+	struct fs_pressure *pressure; /* NULL unless -o psi= */
 };
+
+/* ---- files that lost blocks (lost.c) ---- */
+
+/*
+ * The thread that, whenever blocks are lost, logs which files lost them
+ * and keeps their list (after fs_ns_init(); stopped before
+ * fs_ns_finish()). 0 or -errno (logged).
+ */
+int fs_lost_start(struct fs *fs);
+void fs_lost_stop(struct fs *fs);
+/*
+ * The last list, one "INODE LOST UNREACHABLE BLOCKS PATH" line per file
+ * (at most 64, then "... N more files"), into buf; returns its length
+ * (0: none).
+ */
+size_t fs_lost_format(struct fs *fs, char *buf, size_t cap);
 
 /* ---- counters for Prometheus and the manager (metrics.c) ---- */
 
@@ -418,6 +447,32 @@ void fs_bounce_destroy(struct fs_bounce *b);
 uint8_t *fs_bounce_get(struct fs_bounce *b);
 /* Gives it back (NULL is ok). */
 void fs_bounce_put(struct fs_bounce *b, uint8_t *buf);
+
+/* ---- the request loop (loop.c) ---- */
+
+/*
+ * Serves se's requests on nworkers threads until the mount is gone, the
+ * one that served the last request reading the next. 0 when unmounted,
+ * or -errno (the first read error, or a thread that did not start).
+ */
+int fs_loop_run(struct fuse_session *se, unsigned int nworkers);
+/*
+ * Called by a request about to wait for another node (or anything slow):
+ * another worker reads the next requests meanwhile. Any thread; a no-op
+ * outside fs_loop_run()'s workers.
+ */
+void fs_loop_may_block(void);
+
+/*
+ * Before a request that may reach another node's memory (a write, an
+ * allocation that may evict, a check of the blocks): in a cluster, let
+ * another worker read on. Standalone, every block is local.
+ */
+static inline void fs_may_wait_remote(const struct fs *fs)
+{
+	if (fs->cluster)
+		fs_loop_may_block();
+}
 
 /* ---- libfuse compatibility (fuse_compat.c) ---- */
 

@@ -215,7 +215,11 @@ static unsigned int worker_threads(const struct fuse_cmdline_opts *co)
 	return co->max_threads;
 }
 
-/* Runs libfuse's loop until the mount is gone; 0 or 1. */
+/*
+ * Serves requests until the mount is gone; 0 or 1. Our loop (loop.c)
+ * unless -s (libfuse's single thread) or -o clone_fd (libfuse's loop_mt,
+ * which alone gives each thread its own /dev/fuse).
+ */
 static int serve(struct fs *fs, const struct fuse_cmdline_opts *co)
 {
 	struct fuse_loop_config *lc;
@@ -223,6 +227,12 @@ static int serve(struct fs *fs, const struct fuse_cmdline_opts *co)
 
 	if (co->singlethread)
 		return fuse_session_loop(fs->se) ? 1 : 0;
+	if (!co->clone_fd) {
+		ret = fs_loop_run(fs->se, worker_threads(co));
+		if (ret)
+			log_error("FUSE request loop: %s", strerror(-ret));
+		return ret ? 1 : 0;
+	}
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, (unsigned int)co->clone_fd);
 	/* libfuse leaves unset values at UINT_MAX. */
@@ -269,6 +279,9 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		.local_bytes = o->local_bytes,
 		.block_size = o->block_size,
 		.lock_memory = o->lock_memory,
+		.replicas = o->replicas,
+		.rebuild_after_ms = o->rebuild_after_ms,
+		.rebuild_rate = o->rebuild_rate,
 		.max_bytes = o->local_max,
 	};
 	/* psi= never shrinks below this (a quarter of local= by default) */
@@ -309,8 +322,10 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		goto err_bounce;
 	if (fs_ns_init(&fs))
 		goto err_cluster;
-	if (fs_metrics_start(&fs))
+	if (fs_lost_start(&fs))
 		goto err_ns;
+	if (fs_metrics_start(&fs))
+		goto err_lost;
 	if (fs_pressure_start(&fs))
 		goto err_metrics;
 	ret = mount_and_serve(&fs, &sigs, co);
@@ -332,6 +347,8 @@ err_metrics:
 	 */
 	cluster_destroy(fs.cluster);
 	fs.cluster = NULL;
+err_lost:
+	fs_lost_stop(&fs);
 err_ns:
 	fs_ns_finish(&fs);
 err_cluster:

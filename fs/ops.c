@@ -169,6 +169,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				  S_ISDIR(inode->mode) ? -EISDIR : -EINVAL);
 			return;
 		}
+		fs_may_wait_remote(fs); /* zeroing a kept tail block */
 		pthread_rwlock_wrlock(&inode->data_lock);
 		ret = fs_set_size_locked(fs, inode, (uint64_t)attr->st_size);
 		pthread_rwlock_unlock(&inode->data_lock);
@@ -205,12 +206,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 /*
  * How the kernel moves an open file's data: direct I/O (byte-range, no
  * page cache) unless the kernel cannot mmap direct_io files; with -o
- * cached_reads a read-only open goes through the page cache. Its cached
- * pages stay true to the file: every change to the data comes through the
- * kernel, which drops the pages a direct write covers (Linux 6.6 on, with
- * FUSE_DIRECT_IO_ALLOW_MMAP, as mmap relies on too), a truncate, a hole
- * punched or a copy_file_range() into the file. fi->fh is 1 when the open
- * may write (its close reports errors).
+ * cached_reads a read-only open goes through the page cache. Cached pages
+ * (a mapping's, or cached reads') stay true to the file: every change to
+ * the data comes through the kernel, which drops the pages a direct write
+ * covers (Linux 6.6 on, with FUSE_DIRECT_IO_ALLOW_MMAP, as mmap relies on
+ * too), a truncate (O_TRUNC too), a hole punched or a copy_file_range()
+ * into the file. So every open keeps them: without keep_cache an open of a
+ * mapped file (a cat, a cmp, a backup) would unmap and drop all its pages,
+ * and the mapper would pay a READ per page to get them back. fi->fh is 1
+ * when the open may write (its close reports errors).
  */
 static void set_open_mode(struct fs *fs, struct fuse_file_info *fi)
 {
@@ -218,7 +222,7 @@ static void set_open_mode(struct fs *fs, struct fuse_file_info *fi)
 	bool cached = !fs->direct_io || (fs->opts->cached_reads && rdonly);
 
 	fi->direct_io = !cached;
-	fi->keep_cache = cached;
+	fi->keep_cache = 1;
 	fi->fh = !rdonly;
 }
 

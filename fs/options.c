@@ -129,6 +129,22 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "node", .type = OPT_UINT, F(node_id), .min = 1,
 	 .metavar = "N",
 	 .help = "node id in the cluster, random when not given"},
+	{.name = "replicas", .type = OPT_UINT, F(replicas), .min = 1,
+	 .max = POOL_MAX_REPLICAS, .metavar = "N", .def = "1",
+	 .help = "copies of each block kept on other nodes, each on a node "
+		 "of its own, so that N-1 nodes may die without losing an "
+		 "acknowledged byte; costs N times the cluster memory and the "
+		 "network bytes written of every block elsewhere, and a write "
+		 "there returns once every copy has it (needs manager=)"},
+	{.name = "rebuild_after", .type = OPT_MS, F(rebuild_after_ms),
+	 .min = 100, .metavar = "TIME", .def = "5s",
+	 .help = "with replicas= over 1: how long a node holding copies may "
+		 "stay unreachable before they are made again elsewhere (a "
+		 "copy that missed a write is made again at once)"},
+	{.name = "rebuild_rate", .type = OPT_SIZE, F(rebuild_rate),
+	 .metavar = "SIZE", .def = "256M",
+	 .help = "with replicas= over 1: bytes a second that making copies "
+		 "again may copy at most, 0 for no limit"},
 	OPTS_ROW_METRICS(struct fs_options, metrics),
 	OPTS_ROWS_LIMITS(struct fs_options, limits),
 };
@@ -309,6 +325,10 @@ static int check_rules(const struct fs_options *o)
 				  "needs -o %s= too (the cluster, and where it "
 				  "reaches this node)",
 				  o->manager ? "listen" : "manager");
+	if (o->replicas > 1 && !o->manager)
+		return opts_error(&fs_opts_spec, "replicas",
+				  "needs -o manager= (copies live on other "
+				  "nodes)");
 	if (o->manager && !o->key_path && !o->insecure)
 		return opts_error(&fs_opts_spec, "manager",
 				  "needs -o key=FILE (or -o insecure on a "

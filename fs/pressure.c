@@ -102,6 +102,7 @@ static void sample(struct fs_pressure *ps)
 	double pct;
 	int ret = read_psi(o->psi_file, &pct);
 
+	atomic_fetch_add(&ps->fs->stats.psi_samples, 1);
 	if (ret) {
 		if (!ps->said_unreadable)
 			log_warn("psi: cannot read %s: %s (the pool keeps its "

@@ -13,6 +13,8 @@
 #include "fs.h"
 
 #define STATS_XATTR "user.cmpfs.stats"
+#define LOST_XATTR "user.cmpfs.lost"
+#define LOST_XATTR_MAX 65536
 
 size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 {
@@ -43,6 +45,7 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	     (unsigned long long)pc.remote_write_bytes);
 	EMIT("last_read_size %llu\n", LOAD(s->last_read_size));
 	EMIT("last_write_size %llu\n", LOAD(s->last_write_size));
+	EMIT("psi_samples %llu\n", LOAD(s->psi_samples));
 	EMIT("enospc %llu\n", LOAD(s->enospc));
 	EMIT("block_size %u\n", fs->block_size);
 	EMIT("local_blocks %llu\n", (unsigned long long)pc.local_blocks);
@@ -69,7 +72,35 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	     (unsigned long long)pc.evict_pages_sent);
 	EMIT("evict_bytes_saved %llu\n",
 	     (unsigned long long)pc.evict_bytes_saved);
+	EMIT("lent_moved %llu\n", (unsigned long long)pc.lent_moved);
+	EMIT("followed %llu\n", (unsigned long long)pc.followed);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
+	EMIT("files_with_lost_blocks %llu\n", LOAD(s->files_lost));
+	EMIT("files_with_unreachable_blocks %llu\n",
+	     LOAD(s->files_unreachable));
+	if (pc.replicas > 1) {
+		const struct pool_replica_counts *r = &pc.rc;
+
+		EMIT("replicas %u\n", pc.replicas);
+		EMIT("replica_copies %llu\n", (unsigned long long)r->copies);
+		EMIT("replica_blocks_short %llu\n",
+		     (unsigned long long)r->degraded);
+		EMIT("replica_rebuilt %llu\n", (unsigned long long)r->rebuilt);
+		EMIT("replica_rebuild_bytes %llu\n",
+		     (unsigned long long)r->rebuild_bytes);
+		EMIT("replica_rebuild_failures %llu\n",
+		     (unsigned long long)r->rebuild_failures);
+		EMIT("replica_rebuild_passes %llu\n",
+		     (unsigned long long)r->rebuild_passes);
+		EMIT("replica_stale %llu\n", (unsigned long long)r->stale);
+		EMIT("replica_lost %llu\n", (unsigned long long)r->lost);
+		EMIT("replica_reads_fastest %llu\n",
+		     (unsigned long long)r->reads_fastest);
+		EMIT("replica_read_probes %llu\n",
+		     (unsigned long long)r->read_probes);
+		EMIT("replica_read_fallbacks %llu\n",
+		     (unsigned long long)r->read_fallbacks);
+	}
 	if (fs->cluster) {
 		struct cluster_stats cs;
 
@@ -95,10 +126,25 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    size_t size)
 {
 	struct fs *fs = fs_from_req(req);
+	static char lost[LOST_XATTR_MAX]; /* under the lock below */
+	static pthread_mutex_t lost_lock = PTHREAD_MUTEX_INITIALIZER;
 	char buf[4096];
 	size_t n;
 
 	fs_count(fs, FS_OP_getxattr);
+	if (ino == FUSE_ROOT_ID && !strcmp(name, LOST_XATTR)) {
+		/* the files that lost blocks (cmpctl lost) */
+		pthread_mutex_lock(&lost_lock);
+		n = fs_lost_format(fs, lost, sizeof(lost));
+		if (!size)
+			fuse_reply_xattr(req, n);
+		else if (size < n)
+			fuse_reply_err(req, ERANGE);
+		else
+			fuse_reply_buf(req, lost, n);
+		pthread_mutex_unlock(&lost_lock);
+		return;
+	}
 	if (ino != FUSE_ROOT_ID || strcmp(name, STATS_XATTR)) {
 		fuse_reply_err(req, ENODATA);
 		return;

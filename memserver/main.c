@@ -40,6 +40,7 @@ struct ms_options {
 	uint32_t block_size;
 	uint32_t node_id;
 	uint32_t lease_ms;
+	bool fresh;
 	bool insecure;
 	bool foreground;
 	bool debug;
@@ -61,8 +62,12 @@ static const struct opt_def ms_opt_defs[] = {
 	OPTS_ROWS_KEY(struct ms_options),
 	{.name = "store", .short_name = 's', .type = OPT_STR, F(store_path),
 	 .metavar = "FILE",
-	 .help = "back the blocks by FILE (created or reused, old content "
-		 "dropped); needs --size"},
+	 .help = "back the blocks by FILE, with an index of whose block is "
+		 "where in FILE.idx: a restart on them keeps every loan and "
+		 "its bytes (created when there is no index); needs --size"},
+	{.name = "fresh", .type = OPT_FLAG, F(fresh),
+	 .help = "with --store: drop the loans its index keeps and start "
+		 "empty (the owners lose their blocks here)"},
 	{.name = "size", .short_name = 'S', .type = OPT_SIZE, F(size),
 	 .min = 1, .metavar = "SIZE",
 	 .help = "capacity of the --store file (e.g. 64G)"},
@@ -93,8 +98,8 @@ static const struct opts_spec ms_opts = {
 		 "              (--store FILE --size SIZE | --ram SIZE) "
 		 "[OPTIONS]",
 	.about = "Offers file- or RAM-backed blocks to the cmpfs pool as its "
-		 "lowest tier. SIGTERM or SIGINT shuts it down; the blocks it "
-		 "held are gone with it.",
+		 "lowest tier. SIGTERM or SIGINT shuts it down: a --store "
+		 "keeps its loans for the next start, RAM loses them.",
 	.opts = ms_opt_defs,
 	.nopts = ARRAY_SIZE(ms_opt_defs),
 };
@@ -124,6 +129,8 @@ static int check_options(const struct ms_options *o)
 	if (o->ram && o->size)
 		return refuse("size", "goes with --store; --ram takes its own "
 				      "size");
+	if (o->fresh && !o->store_path)
+		return refuse("fresh", "goes with --store");
 	return 0;
 }
 
@@ -275,6 +282,8 @@ static int start_services(struct memserver *ms, struct auth_keyring *kr)
 		.ctx = ms->store,
 		.lease_ms = o->lease_ms,
 		.limits = &o->limits,
+		/* the same provider to owners, when the store kept its loans */
+		.incarnation = ms_store_incarnation(ms->store),
 	};
 	int ret;
 
@@ -283,6 +292,61 @@ static int start_services(struct memserver *ms, struct auth_keyring *kr)
 		return -errno;
 	ret = start_mgr(ms, kr);
 	return ret ? ret : start_metrics(ms);
+}
+
+/* The store, and the node id: a kept store's, --node-id, or random. */
+static int create_store(struct memserver *ms)
+{
+	struct ms_options *o = ms->opts;
+	int ret;
+
+	if (o->store_path)
+		ret = ms_store_create_kept(
+			&(struct ms_store_kept_config){
+				.path = o->store_path,
+				.size = o->size,
+				.block_size = o->block_size,
+				.node_id = o->node_id,
+				.fresh = o->fresh,
+			},
+			&ms->store);
+	else
+		ret = ms_store_create(NULL, o->ram, o->block_size, &ms->store);
+	if (ret < 0)
+		return ret;
+	ms->node_id = ms_store_node_id(ms->store);
+	if (!ms->node_id)
+		ms->node_id = o->node_id ? o->node_id : random_node_id();
+	return 0;
+}
+
+/* What a kept store brought back, once the peer lends it again. */
+static void log_kept(struct memserver *ms)
+{
+	uint32_t loans, owners;
+
+	if (ms_store_kept_counts(ms->store, &loans, &owners))
+		log_info("kept %u loans of %u owners from %s", loans, owners,
+			 ms->opts->store_path);
+}
+
+/*
+ * A clean shutdown. A store that keeps loans for the next start does not
+ * leave the cluster: owners told it left would count their blocks here
+ * as lost; it shows as suspect until it is back. Anything else leaves
+ * (the manager shows it as left).
+ */
+static void leave_or_keep(struct memserver *ms)
+{
+	uint32_t lent = peer_lent(ms->peer);
+
+	if (ms_store_incarnation(ms->store) && lent) {
+		log_info("keeping %u loans in %s for the next start: not "
+			 "leaving the cluster",
+			 lent, ms->opts->store_path);
+		return;
+	}
+	mgr_client_leave(ms->mgr);
 }
 
 static int run(struct memserver *ms, struct auth_keyring *kr)
@@ -301,8 +365,7 @@ static int run(struct memserver *ms, struct auth_keyring *kr)
 	}
 	/* before the store: its file mapping is then unlocked again */
 	cmp_daemon_protect(true);
-	ret = ms_store_create(o->store_path, o->store_path ? o->size : o->ram,
-			      o->block_size, &ms->store);
+	ret = create_store(ms);
 	if (ret < 0)
 		goto out_destroy;
 	/* every thread started below inherits the blocked signals */
@@ -327,12 +390,12 @@ static int run(struct memserver *ms, struct auth_keyring *kr)
 		 o->store_path ? o->store_path : "RAM",
 		 peer_listen_addr(ms->peer), o->manager,
 		 kr ? "" : " (insecure)");
+	log_kept(ms);
 	cmp_detach_done(0, -1);
 
 	sig = auth_wait_for_stop(&set, kr);
 	log_info("%s: shutting down", strsignal(sig));
-	/* a clean shutdown: the manager shows this node as left */
-	mgr_client_leave(ms->mgr);
+	leave_or_keep(ms);
 	ret = 0;
 
 out_destroy:
@@ -340,6 +403,8 @@ out_destroy:
 	metrics_server_destroy(ms->metrics);
 	mgr_client_destroy(ms->mgr);
 	peer_destroy(ms->peer);
+	if (!ret)
+		ms_store_stop_clean(ms->store);
 	ms_store_destroy(ms->store);
 	return ret;
 }
@@ -365,10 +430,8 @@ int main(int argc, char **argv)
 		kr = auth_keyring_load(o.key_path);
 		ret = kr ? 0 : -errno;
 	}
-	if (!ret) {
-		ms.node_id = o.node_id ? o.node_id : random_node_id();
+	if (!ret)
 		ret = run(&ms, kr);
-	}
 	auth_keyring_destroy(kr);
 	ret = ret < 0 ? 1 : 0;
 out_opts:

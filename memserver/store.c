@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The memserver's block store (memserver/store.h): a mapping, a stack of
- * free block indexes, and an owner per block. Kept apart from main.c so the
- * unit tests can serve it over mem:// without a process.
+ * The memserver's block store (memserver/store.h): a mapping and a stack
+ * of free block indexes (a kept store's index is store-kept.c). Kept apart
+ * from main.c so the unit tests can serve it over mem:// without a
+ * process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,128 +16,144 @@
 #include "cmp/log.h"
 #include "cmp/mgr.h"
 #include "cmp/util.h"
-#include "store.h"
+#include "store-internal.h"
 
-struct ms_store {
-	uint8_t *base;
-	size_t map_len;
-	int fd; /* -1 for RAM */
-	uint32_t block_size;
-	uint32_t nblocks;
-	pthread_mutex_t lock; /* protects free_stack, nfree */
-	uint32_t *free_stack;
-	uint32_t nfree;
-};
-
-/* Opens and sizes the file (or takes anonymous RAM) and maps it. */
-static int map_store(struct ms_store *s, const char *path)
+int ms_store_open_emptied(struct ms_store *s, const char *path)
 {
 	int ret;
 
-	if (path) {
-		s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (s->fd < 0) {
-			ret = -errno;
-			log_error("store: cannot open %s: %s", path,
-				  strerror(-ret));
-			return ret;
-		}
-		/* drop old content first: it is nobody's data any more */
-		if (ftruncate(s->fd, 0) < 0 ||
-		    ftruncate(s->fd, (off_t)s->map_len) < 0) {
-			ret = -errno;
-			log_error("store: cannot size %s to %zu bytes: %s",
-				  path, s->map_len, strerror(-ret));
-			goto err_close_fd;
-		}
+	s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->fd < 0) {
+		ret = -errno;
+		log_error("store: cannot open %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (ftruncate(s->fd, 0) < 0 ||
+	    ftruncate(s->fd, (off_t)s->map_len) < 0) {
+		ret = -errno;
+		log_error("store: cannot size %s to %zu bytes: %s", path,
+			  s->map_len, strerror(-ret));
+		close(s->fd);
+		s->fd = -1;
+		return ret;
+	}
+	return 0;
+}
+
+int ms_store_map(struct ms_store *s, const char *path)
+{
+	int ret;
+
+	if (s->fd >= 0)
 		s->base = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE,
 			       MAP_SHARED, s->fd, 0);
-	} else {
+	else
 		s->base = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
 			       0);
-	}
 	if (s->base == MAP_FAILED) {
 		ret = -errno;
+		s->base = NULL;
 		log_error("store: cannot map %zu bytes%s%s: %s", s->map_len,
 			  path ? " of " : "", path ? path : "", strerror(-ret));
-		goto err_close_fd;
+		return ret;
 	}
 	/*
 	 * RAM lent to the pool must not be swapped out behind the owners'
 	 * backs; lock pages as they are first touched (a file store is the
 	 * page cache's to manage).
 	 */
-	if (!path && mlock2(s->base, s->map_len, MLOCK_ONFAULT) < 0)
+	if (s->fd < 0 && mlock2(s->base, s->map_len, MLOCK_ONFAULT) < 0)
 		log_warn("store: cannot lock %zu bytes of RAM (%s); it may be "
 			 "swapped out",
 			 s->map_len, strerror(errno));
 	/* the daemon locks all its memory (mlockall): not the page cache */
-	if (path)
+	if (s->fd >= 0)
 		munlock(s->base, s->map_len);
 	return 0;
-
-err_close_fd:
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	return ret;
 }
 
-int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
-		    struct ms_store **out)
+struct ms_store *ms_store_alloc(uint64_t size, uint32_t block_size)
 {
 	struct ms_store *s;
 	uint64_t nblocks;
-	int ret;
 
-	if (!proto_block_size_valid(block_size))
-		return -EINVAL;
+	if (!proto_block_size_valid(block_size)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	nblocks = size / block_size;
 	if (!nblocks || nblocks > UINT32_MAX - 1) {
 		log_error("store: %llu bytes is not 1..2^32-2 blocks of %u",
 			  (unsigned long long)size, block_size);
-		return -EINVAL;
+		errno = EINVAL;
+		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	s->fd = -1;
 	s->block_size = block_size;
 	s->nblocks = nblocks;
 	s->map_len = nblocks * block_size;
 	s->free_stack = malloc(nblocks * sizeof(*s->free_stack));
 	if (!s->free_stack) {
-		ret = -ENOMEM;
 		log_error("store: no memory for the table of %u blocks",
 			  s->nblocks);
-		goto err_free_tables;
+		free(s);
+		errno = ENOMEM;
+		return NULL;
 	}
-	ret = map_store(s, path);
-	if (ret < 0)
-		goto err_free_tables;
-	/* lowest indexes on top, so allocation fills the store from 0 */
-	for (uint32_t i = 0; i < s->nblocks; i++)
-		s->free_stack[i] = s->nblocks - 1 - i;
-	s->nfree = s->nblocks;
 	pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+void ms_store_fill_free(struct ms_store *s)
+{
+	uint32_t k = s->nkept;
+
+	/* lowest indexes on top, so allocation fills the store from 0 */
+	s->nfree = 0;
+	for (uint32_t i = s->nblocks; i-- > 0;) {
+		if (k && s->kept[k - 1].block == i) {
+			k--;
+			continue;
+		}
+		s->free_stack[s->nfree++] = i;
+	}
+}
+
+int ms_store_create(const char *path, uint64_t size, uint32_t block_size,
+		    struct ms_store **out)
+{
+	struct ms_store *s = ms_store_alloc(size, block_size);
+	int ret;
+
+	if (!s)
+		return -errno;
+	ret = path ? ms_store_open_emptied(s, path) : 0;
+	if (!ret)
+		ret = ms_store_map(s, path);
+	if (ret < 0) {
+		ms_store_destroy(s);
+		return ret;
+	}
+	ms_store_fill_free(s);
 	*out = s;
 	return 0;
-
-err_free_tables:
-	free(s->free_stack);
-	free(s);
-	return ret;
 }
 
 void ms_store_destroy(struct ms_store *s)
 {
 	if (!s)
 		return;
-	munmap(s->base, s->map_len);
+	if (s->base)
+		munmap(s->base, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
+	ms_index_close(s->ix);
 	pthread_mutex_destroy(&s->lock);
+	free(s->kept);
 	free(s->free_stack);
 	free(s);
 }
@@ -234,6 +251,8 @@ const struct peer_store_ops ms_store_ops = {
 	.ptr = store_ptr,
 	.counts = store_counts,
 	.region = store_region,
+	.journal = ms_store_journal,
+	.kept = ms_store_kept,
 };
 
 void ms_store_mgr_counts(struct ms_store *s, struct proto_mgr_counts *out)

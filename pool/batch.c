@@ -32,6 +32,8 @@ void pool_move_blocks(struct pool *p, bool write, const uint32_t *h,
 	for (uint32_t i = 0, j; many && i < n; i = j) {
 		for (j = i + 1; j < n && ref[j].node == ref[i].node; j++)
 			;
+		if (!ref[i].node) /* no copy in reach: alone, below */
+			continue;
 		if (write)
 			p->cops->write_many(p->cctx, ref + i, j - i, 0, buf + i,
 					    p->block_size, ret + i);
@@ -39,10 +41,21 @@ void pool_move_blocks(struct pool *p, bool write, const uint32_t *h,
 			p->cops->read_many(p->cctx, ref + i, j - i, 0, buf + i,
 					   p->block_size, ret + i);
 	}
-	for (uint32_t i = 0; i < n; i++)
-		if (ret[i])
-			ret[i] = pool_remote_io(p, h[i], &ref[i], 0, buf[i],
-						p->block_size, write);
+	/*
+	 * Alone: a write to the one loan of copy slot 0 (batched evictions
+	 * are made with one copy per block only); a read from the cheapest
+	 * copy that answers (replica.c), the others in turn.
+	 */
+	for (uint32_t i = 0; i < n; i++) {
+		if (!ret[i])
+			continue;
+		if (write)
+			ret[i] = pool_remote_io(p, h[i], 0, &ref[i], 0, buf[i],
+						p->block_size, true);
+		else
+			ret[i] = pool_copies_read(p, h[i], 0, buf[i],
+						  p->block_size);
+	}
 }
 
 /*
@@ -100,9 +113,40 @@ static int evict_alone(struct pool *p, uint32_t h, uint32_t b,
 		pthread_mutex_unlock(&p->lock);
 		return ret;
 	}
-	pool_drop_loan_locked(p, h);
+	pool_copies_give_back_locked(p, h);
 	pthread_mutex_unlock(&p->lock);
 	return pool_evict_block(p, b);
+}
+
+/* The batch with replicas > 1: up to want blocks, each as cmp.c moves it. */
+static uint32_t evict_one_by_one(struct pool *p, uint32_t want)
+{
+	uint32_t freed = 0, b;
+	int ret;
+
+	while (freed < MIN(want, POOL_BATCH)) {
+		pthread_mutex_lock(&p->lock);
+		b = xchg_pick_cold_locked(p, false);
+		if (b == NIL) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		p->handles[p->blocks[b].handle].state = HANDLE_MOVING;
+		p->evicting++;
+		pthread_mutex_unlock(&p->lock);
+		ret = pool_evict_block(p, b);
+		pthread_mutex_lock(&p->lock);
+		if (!ret) {
+			pool_list_push_head_locked(p, POOL_FREE, b);
+			freed++;
+		}
+		p->evicting--;
+		pthread_cond_broadcast(&p->moved);
+		pthread_mutex_unlock(&p->lock);
+		if (ret)
+			break;
+	}
+	return freed;
 }
 
 uint32_t pool_evict_batch(struct pool *p, uint32_t want)
@@ -112,6 +156,14 @@ uint32_t pool_evict_batch(struct pool *p, uint32_t want)
 	struct pool_ref ref[POOL_BATCH];
 	int ret[POOL_BATCH], err;
 
+	/*
+	 * Every copy of a block must be written before it counts as moved
+	 * out: with more than one copy per block (-o replicas) the batch is
+	 * the one-block path (cmp.c: a borrow on a node of its own and a
+	 * write for each copy), one block after the other.
+	 */
+	if (p->replicas > 1)
+		return evict_one_by_one(p, want);
 	pthread_mutex_lock(&p->lock);
 	while (n + ncp < MIN(want, POOL_BATCH)) {
 		v = pick_locked(p, &c);
@@ -133,7 +185,7 @@ uint32_t pool_evict_batch(struct pool *p, uint32_t want)
 	err = pool_borrow_many_capped(p, n, ref, &got);
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < got; i++)
-		pool_record_loan_locked(p, h[i], &ref[i]);
+		pool_copy_add_locked(p, h[i], &ref[i]);
 	pthread_mutex_unlock(&p->lock);
 	for (uint32_t i = 0; p->cops->borrowed && i < got; i++)
 		p->cops->borrowed(p->cctx, &ref[i]);

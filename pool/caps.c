@@ -19,25 +19,35 @@ void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static bool capped_locked(const struct pool *p)
+{
+	return p->borrow_max && p->rc.copies + p->borrowing >= p->borrow_max;
+}
+
 /*
  * One block elsewhere, within our borrow cap (counting borrows under way):
- * -ENOSPC when we borrow as much as we may.
+ * -ENOSPC when we borrow as much as we may. What we borrow is our loans,
+ * every copy of a block elsewhere one (replica.c), not the blocks on LRL.
+ * A block coming home still counts until it is home: wait for it first,
+ * or a write that needs room just after a free (which starts a
+ * homecoming) would fail for a moment.
  */
-int pool_borrow_capped(struct pool *p, struct pool_ref *ref)
+int pool_borrow_capped(struct pool *p, const uint32_t *avoid, uint32_t navoid,
+		       struct pool_ref *ref)
 {
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->borrow_max &&
-	    p->lists[POOL_LRL].count + p->ncopies + p->borrowing >=
-		    p->borrow_max) {
+	while (capped_locked(p) && p->pulling)
+		pthread_cond_wait(&p->moved, &p->lock);
+	if (capped_locked(p)) {
 		p->borrow_capped++;
 		pthread_mutex_unlock(&p->lock);
 		return -ENOSPC;
 	}
 	p->borrowing++;
 	pthread_mutex_unlock(&p->lock);
-	ret = p->cops->borrow(p->cctx, ref);
+	ret = p->cops->borrow(p->cctx, avoid, navoid, ref);
 	pthread_mutex_lock(&p->lock);
 	p->borrowing--;
 	pthread_mutex_unlock(&p->lock);
@@ -52,13 +62,16 @@ int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
-	held = p->lists[POOL_LRL].count + p->ncopies + p->borrowing;
-	/* at our cap with copies' loans: the coldest give theirs back */
-	if (p->borrow_max && held + n > p->borrow_max && p->ncopies) {
+	/* (a clean copy's loan is one of rc.copies: counted once) */
+	while (capped_locked(p) && p->pulling)
+		pthread_cond_wait(&p->moved, &p->lock);
+	held = p->rc.copies + p->borrowing;
+	/* at our cap with clean copies' loans: the coldest give theirs back */
+	if (p->borrow_max && held + n > p->borrow_max && p->nclean) {
 		pthread_mutex_unlock(&p->lock);
-		pool_copies_give_back(p, n);
+		pool_hc_give_back(p, n);
 		pthread_mutex_lock(&p->lock);
-		held = p->lists[POOL_LRL].count + p->ncopies + p->borrowing;
+		held = p->rc.copies + p->borrowing;
 	}
 	if (p->borrow_max && held + n > p->borrow_max) {
 		if (held >= p->borrow_max) {
@@ -75,14 +88,14 @@ int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
 		if (p->cops->borrow_many) {
 			ret = p->cops->borrow_many(p->cctx, n, ref, got);
 		} else {
-			ret = p->cops->borrow(p->cctx, ref);
+			ret = p->cops->borrow(p->cctx, NULL, 0, ref);
 			*got = !ret;
 		}
 		/*
 		 * Full everywhere, but blocks we freed are still on their
 		 * way back (a file removed just before): give them back now
-		 * and ask again; then the loans of our coldest copies
-		 * (copies.c), a few rounds at most.
+		 * and ask again; then the loans of our coldest clean copies
+		 * (hashcmp.c), a few rounds at most.
 		 */
 		if (ret != -ENOSPC || round == 3)
 			break;
@@ -94,7 +107,7 @@ int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
 			drained = true;
 			continue;
 		}
-		if (!pool_copies_give_back(p, n))
+		if (!pool_hc_give_back(p, n))
 			break;
 	}
 	pthread_mutex_lock(&p->lock);

@@ -70,7 +70,7 @@ int cluster_move_lent(void *ctx, uint32_t idx)
 	ret = peer_move_begin(c->peer, idx, c->timeout_ms, &owner, &epoch);
 	if (ret < 0)
 		return ret;
-	ret = cluster_borrow(c, owner, &to);
+	ret = cluster_borrow(c, &owner, 1, &to);
 	if (ret < 0)
 		goto err_unmove;
 	ret = copy_and_hand_over(c, idx, owner, &to, &new_epoch);

@@ -77,9 +77,9 @@ static int refresh_candidates(struct cluster *c, bool force)
 	return ret;
 }
 
-/* Nodes asked during one borrow (and the one it must avoid). */
+/* Nodes asked during one borrow (and those it must avoid). */
 struct borrow_try {
-	uint32_t tried[CANDIDATES + LENDERS + 1];
+	uint32_t tried[CANDIDATES + LENDERS + POOL_MAX_REPLICAS + 1];
 	size_t ntried;
 	uint32_t lenders[LENDERS];
 	size_t nlenders;
@@ -195,25 +195,29 @@ static void note_answer(struct cluster *c, uint32_t node, int ret, uint32_t got)
 	pthread_mutex_unlock(&c->lock);
 }
 
-int cluster_borrow(struct cluster *c, uint32_t avoid, struct pool_ref *out)
+int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
+		   struct pool_ref *out)
 {
 	uint32_t got;
 
-	return cluster_borrow_many(c, avoid, 1, out, &got);
+	return cluster_borrow_many(c, avoid, navoid, 1, out, &got);
 }
 
-int cluster_borrow_many(struct cluster *c, uint32_t avoid, uint32_t n,
-			struct pool_ref *out, uint32_t *got)
+int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
+			uint32_t n, struct pool_ref *out, uint32_t *got)
 {
 	struct borrow_try t = {.ntried = 0};
 	bool refreshed = false, any = false;
 	struct mgr_free_entry e;
+	size_t navoided;
 	int ret;
 
 	*got = 0;
-	/* a node asked already is not asked again: nor is the one avoided */
-	if (avoid)
-		t.tried[t.ntried++] = avoid;
+	/* a node asked already is not asked again: nor are those avoided */
+	for (size_t i = 0; i < navoid && i <= POOL_MAX_REPLICAS; i++)
+		if (avoid[i])
+			t.tried[t.ntried++] = avoid[i];
+	navoided = t.ntried;
 	refresh_candidates(c, false);
 	for (;;) {
 		if (!next_candidate(c, &t, any, &e)) {
@@ -245,7 +249,7 @@ int cluster_borrow_many(struct cluster *c, uint32_t avoid, uint32_t n,
 	}
 	/* no manager and nobody to ask is a network failure too */
 	pthread_mutex_lock(&c->lock);
-	t.unreachable = t.unreachable || (c->mgr_down && t.ntried <= !!avoid);
+	t.unreachable = t.unreachable || (c->mgr_down && t.ntried <= navoided);
 	pthread_mutex_unlock(&c->lock);
 	return t.unreachable ? -EIO : -ENOSPC;
 }
@@ -255,15 +259,16 @@ int cluster_borrow_many(struct cluster *c, uint32_t avoid, uint32_t n,
  * it is full; -EIO when one could not be reached (a network failure is not
  * a full cluster).
  */
-static int op_borrow(void *ctx, struct pool_ref *out)
+static int op_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
+		     struct pool_ref *out)
 {
-	return cluster_borrow(ctx, 0, out);
+	return cluster_borrow(ctx, avoid, navoid, out);
 }
 
 static int op_borrow_many(void *ctx, uint32_t n, struct pool_ref *out,
 			  uint32_t *got)
 {
-	return cluster_borrow_many(ctx, 0, n, out, got);
+	return cluster_borrow_many(ctx, NULL, 0, n, out, got);
 }
 
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
@@ -364,6 +369,7 @@ static const struct pool_cluster_ops pool_ops = {
 	.write = cluster_op_write,
 	.read_many = cluster_read_many,
 	.write_many = cluster_write_many,
+	.write_copies = cluster_op_write_copies,
 	.remote_free = op_remote_free,
 	.move_lent = cluster_move_lent,
 	.forwarding = cluster_forwarding,
@@ -392,7 +398,7 @@ static void own_lost(void *ctx, uint32_t node,
 {
 	struct pool_ref pr[POOL_RELEASE_MAX];
 	struct cluster *c = ctx;
-	uint32_t lost = 0;
+	uint32_t lost = 0, copies = 0, k_copies;
 
 	for (uint32_t done = 0; done < n;) {
 		uint32_t k = MIN(n - done, POOL_RELEASE_MAX);
@@ -400,24 +406,33 @@ static void own_lost(void *ctx, uint32_t node,
 		for (uint32_t i = 0; i < k; i++)
 			pr[i] = (struct pool_ref){node, refs[done + i].block,
 						  refs[done + i].epoch};
-		lost += pool_loans_lost(c->pool, pr, tags + done, k);
+		lost += pool_loans_lost(c->pool, pr, tags + done, k, &k_copies);
+		copies += k_copies;
 		done += k;
 	}
+	cluster_report_losses(c, node, "no longer holds", copies, lost);
+}
+
+void cluster_report_losses(struct cluster *c, uint32_t node, const char *what,
+			   uint32_t copies, uint32_t lost)
+{
 	if (lost)
-		log_warn("cluster: node %u no longer holds %u of our blocks: "
-			 "they are lost (EIO)",
-			 node, lost);
+		log_warn("cluster: node %u %s %u of our blocks' copies: %u "
+			 "blocks had no other and are lost (EIO)",
+			 node, what, copies, lost);
+	else if (copies)
+		log_warn("cluster: node %u %s %u of our blocks' copies; every "
+			 "block has another, the missing copies are made again",
+			 node, what, copies);
+	(void)c;
 }
 
 static void own_restarted(void *ctx, uint32_t node)
 {
 	struct cluster *c = ctx;
-	uint32_t lost = pool_provider_dead(c->pool, node);
+	uint32_t copies, lost = pool_provider_dead(c->pool, node, &copies);
 
-	if (lost)
-		log_warn("cluster: node %u restarted: %u of our blocks there "
-			 "are lost (EIO)",
-			 node, lost);
+	cluster_report_losses(c, node, "restarted and lost", copies, lost);
 }
 
 static void own_health(void *ctx, uint32_t node, bool up)
@@ -546,7 +561,7 @@ static void mgr_node_state(void *ctx, uint32_t node, enum mgr_node_state state,
 			   const char *addr)
 {
 	struct cluster *c = ctx;
-	uint32_t lost;
+	uint32_t lost, copies;
 	int ret;
 
 	switch (state) {
@@ -561,16 +576,17 @@ static void mgr_node_state(void *ctx, uint32_t node, enum mgr_node_state state,
 			 "blocks and ours stay as they are",
 			 node);
 		drop_candidate(c, node);
+		/* our own look: a dead provider is suspect to us at once */
+		remote_probe(c->remote, node);
 		break;
 	case MGR_NODE_LEFT:
 		/* it said it is gone for good: our blocks there went too */
 		drop_candidate(c, node);
 		remote_node_dead(c->remote, node);
-		lost = pool_provider_dead(c->pool, node);
-		if (lost)
-			log_warn("cluster: node %u left the cluster: %u of our "
-				 "blocks there are lost",
-				 node, lost);
+		lost = pool_provider_dead(c->pool, node, &copies);
+		if (copies)
+			cluster_report_losses(c, node, "left and took", copies,
+					      lost);
 		else
 			log_info("cluster: node %u left the cluster", node);
 		break;

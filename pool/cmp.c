@@ -46,51 +46,27 @@ static uint32_t pick_victim_locked(struct pool *p)
 	return b;
 }
 
-/* The loan borrowed for moving h out: on LRL at once, so it is claimed. */
-void pool_record_loan_locked(struct pool *p, uint32_t h,
-			     const struct pool_ref *ref)
-{
-	struct handle_loc *loc = &p->handles[h];
-
-	loc->provider_node = ref->node;
-	loc->remote_block = ref->block;
-	loc->remote_epoch = ref->epoch;
-	/* It was the coldest block: the cold end of LRL. */
-	pool_lrl_push_locked(p, h, false);
-}
-
-/* The loan of moving h is not needed after all: given back (lock). */
-void pool_drop_loan_locked(struct pool *p, uint32_t h)
-{
-	struct handle_loc *loc = &p->handles[h];
-	struct pool_ref ref = pool_loan_of(loc);
-
-	if (loc->flags & HF_ON_LRL) {
-		pool_lrl_remove_locked(p, h);
-		pool_release_locked(p, &ref);
-	}
-	loc->provider_node = 0;
-	loc->flags &= (uint8_t)~HF_LOST_PENDING;
-}
-
 /*
- * The end of moving h out of local block b (ret: the copy's result). On
- * success h is REMOTE and b is the caller's. A loan not needed after all
- * (copy failed, loan lost meanwhile, handle freed meanwhile) is given
- * back; a handle freed meanwhile leaves b free for the caller too.
+ * The end of moving h out of local block b (ret: the copies' result). On
+ * success (a copy has the block) h is REMOTE and b is the caller's. The
+ * loans not needed after all (the copy failed, the copies were lost
+ * meanwhile, the handle was freed meanwhile) are given back; a handle
+ * freed meanwhile leaves b free for the caller too.
  */
 int pool_finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 {
 	struct handle_loc *loc = &p->handles[h];
 
-	if (!ret && !(loc->flags & (HF_FREE_PENDING | HF_LOST_PENDING))) {
+	if (!ret && loc->ncopies && !(loc->flags & HF_FREE_PENDING)) {
 		pool_list_remove_locked(p, b);
 		loc->state = HANDLE_REMOTE;
 		pool_unread_gone_locked(p, loc);
 		p->evictions++;
+		if (loc->ncopies < p->replicas)
+			pool_kick_rebuild_locked(p);
 		return 0;
 	}
-	pool_drop_loan_locked(p, h);
+	pool_copies_give_back_locked(p, h);
 	if (loc->flags & HF_FREE_PENDING) {
 		pool_list_remove_locked(p, b);
 		pool_handle_put_locked(p, h);
@@ -112,47 +88,78 @@ static bool releases_pending(struct pool *p)
 	return pending;
 }
 
-/* Borrows a block for moving h out of local block b and copies it there. */
-static int move_out(struct pool *p, uint32_t h, uint32_t b,
-		    struct pool_ref *ref)
+/*
+ * One block elsewhere, on none of the nodes of avoid[]. Full everywhere,
+ * but blocks we freed are still on their way back (a file removed just
+ * before): give them back now and ask again.
+ */
+static int borrow(struct pool *p, const uint32_t *avoid, uint32_t navoid,
+		  struct pool_ref *ref)
 {
-	int ret = pool_borrow_capped(p, ref);
+	int ret = pool_borrow_capped(p, avoid, navoid, ref);
 
-	/*
-	 * Full everywhere, but blocks we freed are still on their way back
-	 * (a file removed just before): give them back now and ask again.
-	 */
 	if (ret == -ENOSPC && releases_pending(p)) {
 		pool_drain_releases(p);
-		ret = pool_borrow_capped(p, ref);
+		ret = pool_borrow_capped(p, avoid, navoid, ref);
 	}
-	/* full of our copies' loans: the coldest give theirs back */
-	if (ret == -ENOSPC && pool_copies_give_back(p, POOL_BATCH))
-		ret = pool_borrow_capped(p, ref);
+	/* full of our clean copies' loans: the coldest give theirs back */
+	if (ret == -ENOSPC && pool_hc_give_back(p, POOL_BATCH))
+		ret = pool_borrow_capped(p, avoid, navoid, ref);
+	return ret;
+}
+
+/*
+ * The loans for moving h out, one per copy, each on a node of its own;
+ * recorded as they come (so a reconciliation claims them). Fewer than
+ * replicas when the cluster has no room for more: the rebuilder makes
+ * the others once it has. 0, or the first borrow's -errno.
+ */
+static int borrow_copies(struct pool *p, uint32_t h)
+{
+	uint32_t avoid[POOL_MAX_REPLICAS], n = 0;
+	struct pool_ref ref;
+	int ret = 0;
+
+	for (uint32_t k = 0; k < p->replicas; k++) {
+		ret = borrow(p, avoid, n, &ref);
+		if (ret)
+			break;
+		pthread_mutex_lock(&p->lock);
+		pool_copy_add_locked(p, h, &ref);
+		pthread_mutex_unlock(&p->lock);
+		if (p->cops->borrowed)
+			p->cops->borrowed(p->cctx, &ref);
+		avoid[n++] = ref.node;
+	}
+	if (n && n < p->replicas)
+		log_warn_rl("pool: room for %u of %u copies of a block moving "
+			    "out (%s); the others are made once there is room",
+			    n, p->replicas, strerror(-ret));
+	return n ? 0 : ret;
+}
+
+/* Borrows the copies for moving h out of local block b and writes them. */
+static int move_out(struct pool *p, uint32_t h, uint32_t b)
+{
+	int ret = borrow_copies(p, h);
+
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&p->lock);
-	pool_record_loan_locked(p, h, ref);
-	pthread_mutex_unlock(&p->lock);
-	if (p->cops->borrowed)
-		p->cops->borrowed(p->cctx, ref);
-	/* (the new provider may move it on at once: then it follows) */
-	ret = pool_remote_io(p, h, ref, 0, pool_addr(p, b), p->block_size,
-			     true);
+	/* (a new provider may move it on at once: then it follows) */
+	ret = pool_copies_write(p, h, 0, pool_addr(p, b), p->block_size);
 	if (ret)
-		log_error_rl("pool: moving block %u to node %u block %u: %s", b,
-			     ref->node, ref->block, strerror(-ret));
+		log_error_rl("pool: moving block %u out: %s", b,
+			     strerror(-ret));
 	return ret ? -EIO : 0;
 }
 
 int pool_evict_block(struct pool *p, uint32_t b)
 {
 	uint32_t h = p->blocks[b].handle;
-	struct pool_ref ref;
 	int ret;
 
-	/* a copy goes to its kept loan: its changes, if any (copies.c) */
-	if (pool_copy_evict(p, h, b))
+	/* a clean copy goes to its kept loan: its changes, if any */
+	if (pool_hc_evict(p, h, b))
 		return 0;
 
 	/*
@@ -160,17 +167,17 @@ int pool_evict_block(struct pool *p, uint32_t b)
 	 * attempt borrows elsewhere.
 	 */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		ret = move_out(p, h, b, &ref);
+		ret = move_out(p, h, b);
 		if (!ret || ret == -ENOSPC || attempt)
 			break;
 		pthread_mutex_lock(&p->lock);
 		/* (not when borrowing itself failed, or the file let go) */
-		if (!p->handles[h].provider_node ||
+		if (!p->handles[h].ncopies ||
 		    (p->handles[h].flags & HF_FREE_PENDING)) {
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
-		pool_drop_loan_locked(p, h);
+		pool_copies_give_back_locked(p, h);
 		pthread_mutex_unlock(&p->lock);
 	}
 
@@ -293,24 +300,33 @@ int pool_make_room(struct pool *p, uint32_t *block)
 }
 
 /*
- * The end of bringing h home into local block b (ret: the copy's result).
- * The loan is kept once its data is home (a copy: hash compare, copies.c);
- * a provider that no longer holds it lost the block; any other failure
- * leaves it where it was, at the cold end, so the next homecoming tries
- * another block first.
+ * The end of bringing h home into local block b (ret: the read's result).
+ * Every copy is given back once its data is home (a clean copy keeps its
+ * loan, below); a block whose every copy its providers lost is lost; any
+ * other failure leaves it where it was, at the cold end, so the next
+ * homecoming tries another block first.
  */
 bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 			     bool prefetch)
 {
 	struct handle_loc *loc = &p->handles[h];
-	struct pool_ref ref = pool_loan_of(loc);
-	/* a loan lost meanwhile is no way out: the data is home for good */
-	bool keep = (prefetch || p->hash_compare) &&
-		    !(loc->flags & HF_LOST_PENDING);
+	bool keep = prefetch || p->hash_compare;
+
+	/*
+	 * keep (a prefetch, or any homecoming with hash compare: hashcmp.c):
+	 * a clean copy keeps its one loan (slot 0), only with one
+	 * copy per block: a replicated block comes home as any other (every
+	 * copy given back; the rebuilder and the loss accounting never see
+	 * a LOCAL block with copies). A loan lost meanwhile is no way out:
+	 * the data is home for good.
+	 */
+	keep = keep && p->slots == 1 && loc->ncopies == 1 &&
+	       pool_slot(p, h, 0)->node;
 	if (!ret || (loc->flags & HF_FREE_PENDING)) {
-		pool_lrl_remove_locked(p, h);
-		if (!keep || ret || (loc->flags & HF_FREE_PENDING))
-			pool_release_locked(p, &ref);
+		if (keep && !ret && !(loc->flags & HF_FREE_PENDING))
+			pool_lrl_remove_locked(p, h);
+		else
+			pool_copies_give_back_locked(p, h);
 	}
 	if (!ret && !(loc->flags & HF_FREE_PENDING)) {
 		loc->state = HANDLE_LOCAL;
@@ -318,10 +334,8 @@ bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 		loc->flags = 0;
 		if (keep) {
 			loc->flags = HF_COPY;
-			p->ncopies++;
-			pool_copy_keep_locked(p, b, prefetch);
-		} else {
-			loc->provider_node = 0;
+			p->nclean++;
+			pool_hc_keep_locked(p, b, prefetch);
 		}
 		if (keep && prefetch) {
 			loc->flags |= HF_UNREAD;
@@ -330,7 +344,8 @@ bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 		p->blocks[b].handle = h;
 		pool_list_push_head_locked(p, POOL_LLL, b);
 		p->blocks[b].clean = 0;
-		if (!prefetch) {
+		/* (a prefetched copy counts as prefetched when it lands) */
+		if (!keep || !prefetch) {
 			p->homecomings++;
 			xchg_came_home_locked(p, loc);
 		}
@@ -339,8 +354,7 @@ bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 	pool_list_push_head_locked(p, POOL_FREE, b);
 	if (loc->flags & HF_FREE_PENDING) {
 		pool_handle_put_locked(p, h);
-	} else if (ret == -ESTALE || (loc->flags & HF_LOST_PENDING)) {
-		loc->flags &= (uint8_t)~HF_LOST_PENDING;
+	} else if (!loc->ncopies) {
 		pool_lose_locked(p, h);
 	} else {
 		loc->state = HANDLE_REMOTE;
@@ -350,18 +364,27 @@ bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 	return false;
 }
 
-int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange)
+/*
+ * pool_pull_into(); counted: pull_one() counted it in p->pulling already
+ * (when it took b off the free list), so that a capped borrow waits for
+ * it from then on (caps.c).
+ */
+static int pull_into(struct pool *p, uint32_t h, uint32_t b, bool counted,
+		     bool exchange)
 {
 	struct handle_loc *loc;
-	struct pool_ref ref;
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
+	if (!counted)
+		p->pulling++;
 	loc = pool_handle_locked(p, h);
 	if (!loc || loc->state != HANDLE_REMOTE ||
-	    pool_node_suspect_locked(p, loc->provider_node)) {
+	    !pool_handle_readable_locked(p, h)) {
 		/* it changed meanwhile: the block is free memory again */
 		pool_list_push_head_locked(p, POOL_FREE, b);
+		p->pulling--;
+		pthread_cond_broadcast(&p->moved);
 		pthread_mutex_unlock(&p->lock);
 		return 0;
 	}
@@ -370,16 +393,14 @@ int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange)
 	 * those under way finish first (the last unpin wakes us).
 	 */
 	loc->state = HANDLE_MOVING;
-	p->pulling++;
 	while (loc->pins)
 		pthread_cond_wait(&p->moved, &p->lock);
-	ref = pool_loan_of(loc);
 	pthread_mutex_unlock(&p->lock);
 
-	ret = pool_remote_io(p, h, &ref, 0, pool_addr(p, b), p->block_size,
-			     false);
+	/* from its cheapest copy, the others if that fails */
+	ret = pool_copies_read(p, h, 0, pool_addr(p, b), p->block_size);
 	if (!ret)
-		pool_copy_hash(p, b);
+		pool_hc_hash(p, b);
 
 	pthread_mutex_lock(&p->lock);
 	p->pulling--;
@@ -389,11 +410,16 @@ int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange)
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 	if (ret) {
-		log_warn_rl("pool: pulling block %u home from node %u: %s",
-			    ref.block, ref.node, strerror(-ret));
+		log_warn_rl("pool: pulling a block home into block %u: %s", b,
+			    strerror(-ret));
 		return -1;
 	}
 	return 1;
+}
+
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange)
+{
+	return pull_into(p, h, b, false, exchange);
 }
 
 /* Brings one borrowed block home: 1 moved, 0 nothing to do, -1 failed. */
@@ -413,8 +439,9 @@ static int pull_one(struct pool *p)
 		return 0;
 	}
 	pool_list_remove_locked(p, b);
+	p->pulling++;
 	pthread_mutex_unlock(&p->lock);
-	return pool_pull_into(p, h, b, false);
+	return pull_into(p, h, b, true, false);
 }
 
 /* Failed homecomings in a row after which a pass gives up for now. */
@@ -539,7 +566,10 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 		return ret;
 	}
 	p->helper_running = true;
-	return 0;
+	ret = pool_rebuild_start(p);
+	if (ret)
+		pool_stop_cluster(p);
+	return ret;
 }
 
 void pool_helper_step(struct pool *p)
@@ -569,6 +599,7 @@ void pool_stop_cluster(struct pool *p)
 	}
 	if (!p->helper_running)
 		return;
+	pool_rebuild_stop(p);
 	pthread_mutex_lock(&p->lock);
 	p->helper_stop = true;
 	pthread_cond_signal(&p->helper_wake);

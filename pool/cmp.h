@@ -40,11 +40,13 @@ struct pool_ref {
 
 struct pool_cluster_ops {
 	/*
-	 * One free block elsewhere, in tier order. -ENOSPC when every
+	 * One free block elsewhere, in tier order, on none of the navoid
+	 * nodes of avoid[] (the block's other copies). -ENOSPC when every
 	 * provider answered that it is full, -EIO when one could not be
 	 * reached.
 	 */
-	int (*borrow)(void *ctx, struct pool_ref *out);
+	int (*borrow)(void *ctx, const uint32_t *avoid, uint32_t navoid,
+		      struct pool_ref *out);
 	/*
 	 * Optional: up to n (1..POOL_BORROW_MAX) blocks at once, from one
 	 * provider (one request): 0 and *got >= 1 loans in out[], each to
@@ -83,6 +85,14 @@ struct pool_cluster_ops {
 	void (*write_many)(void *ctx, const struct pool_ref *refs, uint32_t n,
 			   uint32_t off, void *const *src, uint32_t len,
 			   int *rets);
+	/*
+	 * Optional: the same bytes to n (2..POOL_MAX_REPLICAS + 1) loans on
+	 * distinct nodes, as write() for each (rets[i], moved[i]), issued so
+	 * that they may overlap. Without it, write() one after the other.
+	 */
+	void (*write_copies)(void *ctx, const struct pool_ref *refs, uint32_t n,
+			     uint32_t off, const void *src, uint32_t len,
+			     int *rets, struct pool_ref *moved);
 	/* Free blocks the cluster offers elsewhere (for statfs), cached. */
 	uint64_t (*remote_free)(void *ctx);
 	/*
@@ -159,29 +169,38 @@ uint32_t pool_local_blocks(struct pool *p);
 void pool_set_rma_blocks(struct pool *p, uint32_t nblocks);
 /*
  * Our loans on a provider, for a reconciliation with it: up to max loans
- * from handle *cursor on (0 at first), with their handles in tags[];
- * *cursor becomes UINT32_MAX when the scan is complete (it may return 0
- * before). Loans being moved count (they are still ours). node 0: the
- * loans on every provider (the simulator's check that they add up).
+ * from handle *cursor on (0 at first), with their handles in tags[] (a
+ * handle's copies on that node all in one call: max >= POOL_MAX_REPLICAS
+ * + 1); *cursor becomes UINT32_MAX when the scan is complete (it may
+ * return 0 before). Loans being moved count (they are still ours). node
+ * 0: the loans on every provider (the simulator's check that they add
+ * up).
  */
 uint32_t pool_loans_on(struct pool *p, uint32_t node, uint32_t *cursor,
 		       struct pool_ref *refs, uint32_t *tags, uint32_t max);
 /*
  * The provider does not hold these loans (tags from pool_loans_on()):
- * each handle that still names that loan becomes lost. Returns how many.
+ * each copy that is still one of its handle's is gone (*copies: how
+ * many), and a block whose last copy that was becomes lost. Returns how
+ * many blocks did.
  */
 uint32_t pool_loans_lost(struct pool *p, const struct pool_ref *refs,
-			 const uint32_t *tags, uint32_t n);
-/* Every loan on node is lost (it left, or restarted). Returns how many. */
-uint32_t pool_provider_dead(struct pool *p, uint32_t node);
+			 const uint32_t *tags, uint32_t n, uint32_t *copies);
 /*
- * node is unreachable (suspect) or reachable again: its blocks fail
- * pool_check_handles() meanwhile and are not pulled home.
+ * Every loan on node is lost (it left, or restarted): as
+ * pool_loans_lost() for each. Returns how many blocks became lost.
+ */
+uint32_t pool_provider_dead(struct pool *p, uint32_t node, uint32_t *copies);
+/*
+ * node is unreachable (suspect) or reachable again: its copies are not
+ * read meanwhile (a block without another fails pool_check_handles() and
+ * is not pulled home), and with more than one copy wanted, they are made
+ * again elsewhere once it has been unreachable for rebuild_after.
  */
 void pool_set_node_suspect(struct pool *p, uint32_t node, bool suspect);
 /*
  * A provider says our loan old moved on to new (principle 5, its notice).
- * The handle naming old names new from now on: 0. Without one: 0 when a
+ * The copy naming old names new from now on: 0. Without one: 0 when a
  * handle names new already, else -ENOENT (not known yet, or freed). freed:
  * we gave old back before we heard; unless a handle names new, new is
  * given back too (0).

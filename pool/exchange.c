@@ -107,7 +107,7 @@ uint32_t xchg_pick_hot_locked(struct pool *p)
 		const struct handle_loc *loc = &p->handles[h];
 
 		if (loc->state == HANDLE_REMOTE && !loc->pins &&
-		    !pool_node_suspect_locked(p, loc->provider_node))
+		    pool_handle_readable_locked(p, h))
 			return h;
 	}
 	return NIL;
@@ -133,7 +133,7 @@ static uint32_t judge_locked(struct pool *p, uint32_t h)
 	loc->flags &= (uint8_t)~HF_XCHG_QUEUED;
 	/* (pinned or not: a hot block is read all the time) */
 	if (!p->xchg.on || loc->state != HANDLE_REMOTE ||
-	    pool_node_suspect_locked(p, loc->provider_node))
+	    !pool_handle_readable_locked(p, h))
 		return NIL;
 	hot = xchg_heat_locked(p, loc);
 	if (hot < XCHG_THRESHOLD)

@@ -80,6 +80,7 @@ struct loans {
 	uint32_t nowners, max_owners;
 	uint64_t lease_ns;
 	loans_release_fn release;
+	loans_journal_fn journal; /* NULL: none */
 	void *ctx;
 	/* forwarding records (loans-move.c), open addressing */
 	struct fwd_rec *fwd; /* [fwd_slots], power of two */
@@ -109,6 +110,8 @@ bool loans_holds(const struct loans *l, uint32_t owner,
 bool loans_matches(const struct loans *l, uint32_t owner,
 		   struct proto_block_ref r);
 uint32_t loans_next_epoch_locked(struct loans *l);
+/* Tells the journal, if any, who holds block idx now (loans_journal_fn). */
+void loans_journal_locked(struct loans *l, uint32_t idx);
 
 /* loans-move.c: the forwarding table, 0 or -ENOMEM. */
 int loans_fwd_init(struct loans *l, uint32_t max);

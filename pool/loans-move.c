@@ -111,6 +111,8 @@ static int moved_locked(struct loans *l, uint32_t idx,
 	ln->flags = 0;
 	l->nlent--;
 	l->fwd_reserved--;
+	/* lent here no more: the block is the mover's */
+	loans_journal_locked(l, idx);
 	/* an owner that left does not need to know where it went */
 	if (!o || ((flags & LOAN_F_ENDED) && !(flags & LOAN_F_FREED)))
 		return -ESTALE;
@@ -176,6 +178,7 @@ int loans_handover(struct loans *l, uint32_t from, struct proto_block_ref r,
 		.flags = LOAN_F_HANDED,
 	};
 	*epoch = ln->epoch;
+	loans_journal_locked(l, r.block);
 out_unlock:
 	pthread_mutex_unlock(&l->lock);
 	return ret;

@@ -65,6 +65,7 @@ struct loans *loans_create(const struct loans_config *cfg)
 	l->lease_ns = cfg->lease_ns ? cfg->lease_ns : LOANS_DEFAULT_LEASE_NS;
 	l->next_epoch = cfg->first_epoch ? cfg->first_epoch : random_u32();
 	l->release = cfg->release;
+	l->journal = cfg->journal;
 	l->ctx = cfg->ctx;
 	return l;
 
@@ -221,15 +222,40 @@ static void end_loan_locked(struct loans *l, uint32_t idx,
 		o->nloans--;
 	if (ln->state == LOAN_MOVING) {
 		ln->flags |= LOAN_F_ENDED | (freed ? LOAN_F_FREED : 0);
-		return;
-	}
-	if (ln->pins) {
+	} else if (ln->pins) {
 		ln->state = LOAN_FREEING;
-		return;
+	} else {
+		ln->state = LOAN_FREE;
+		l->nlent--;
+		b->idx[b->n++] = idx;
 	}
-	ln->state = LOAN_FREE;
-	l->nlent--;
-	b->idx[b->n++] = idx;
+	loans_journal_locked(l, idx);
+}
+
+void loans_journal_locked(struct loans *l, uint32_t idx)
+{
+	const struct loan *ln = &l->loan[idx];
+	bool lent = ln->state == LOAN_LENT ||
+		    (ln->state == LOAN_MOVING && !(ln->flags & LOAN_F_ENDED));
+
+	if (!l->journal)
+		return;
+	if (lent)
+		l->journal(l->ctx, idx, ln->owner, ln->epoch,
+			   ln->flags & LOAN_F_HANDED);
+	else
+		l->journal(l->ctx, idx, 0, 0, false);
+}
+
+/* The owner knows loan idx now: a reconciliation may judge it. */
+static void known_locked(struct loans *l, uint32_t idx)
+{
+	struct loan *ln = &l->loan[idx];
+
+	if (!(ln->flags & LOAN_F_HANDED))
+		return;
+	ln->flags &= (uint8_t)~LOAN_F_HANDED;
+	loans_journal_locked(l, idx);
 }
 
 uint32_t loans_next_epoch_locked(struct loans *l)
@@ -268,9 +294,44 @@ int loans_lend(struct loans *l, uint32_t owner, const uint32_t *idx, uint32_t n,
 			.state = LOAN_LENT,
 		};
 		epoch[i] = ln->epoch;
+		loans_journal_locked(l, idx[i]);
 	}
 	o->nloans += n;
 	l->nlent += n;
+	if (now > o->last_heard)
+		o->last_heard = now;
+out_unlock:
+	pthread_mutex_unlock(&l->lock);
+	return ret;
+}
+
+int loans_restore(struct loans *l, uint32_t owner, uint32_t idx, uint32_t epoch,
+		  bool handed, uint64_t now)
+{
+	struct loan_owner *o;
+	int ret = 0;
+
+	if (!owner || !epoch)
+		return -EINVAL;
+	pthread_mutex_lock(&l->lock);
+	if (idx >= l->nblocks || l->loan[idx].state != LOAN_FREE) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	o = loans_add_owner_locked(l, owner, now);
+	if (!o) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	l->loan[idx] = (struct loan){
+		.owner = owner,
+		.epoch = epoch,
+		.seen = o->gen,
+		.state = LOAN_LENT,
+		.flags = handed ? LOAN_F_HANDED : 0,
+	};
+	o->nloans++;
+	l->nlent++;
 	if (now > o->last_heard)
 		o->last_heard = now;
 out_unlock:
@@ -291,8 +352,7 @@ static int pin_locked(struct loans *l, uint32_t owner, struct proto_block_ref r,
 		if (ln->pins == UINT16_MAX)
 			return -EBUSY;
 		ln->pins++;
-		/* the owner knows this loan: a reconciliation may judge it */
-		ln->flags &= (uint8_t)~LOAN_F_HANDED;
+		known_locked(l, r.block);
 		return 0;
 	}
 	/* being moved: refused now, answered MOVED once the copy is there */
@@ -553,10 +613,8 @@ uint32_t loans_reconcile_mark(struct loans *l, uint32_t owner,
 	o = loans_find_owner_locked(l, owner);
 	for (uint32_t i = 0; i < n; i++) {
 		if (o && loans_holds(l, owner, refs[i])) {
-			struct loan *ln = &l->loan[refs[i].block];
-
-			ln->seen = o->gen;
-			ln->flags &= (uint8_t)~LOAN_F_HANDED;
+			l->loan[refs[i].block].seen = o->gen;
+			known_locked(l, refs[i].block);
 		} else if (!loans_fwd_find_locked(l, owner, refs[i].block,
 						  refs[i].epoch)) {
 			/* (one that moved on is still the owner's) */

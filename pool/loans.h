@@ -30,6 +30,11 @@
  * leaves, or its lease ends; a FREE of the old loan asks for one more
  * notice (loans_fwd_due()) so that the owner frees the new place too.
  *
+ * A store that keeps its loans across restarts (cmp-memserver --store)
+ * gives the table a journal, told every change of who holds a block under
+ * the lock, before the call that made it returns; after a restart it lends
+ * what it wrote down again with loans_restore().
+ *
  * Time is passed in (now, in ns of any monotonic clock), so tests and the
  * simulator can drive it. Nothing allocates after loans_create().
  *
@@ -50,6 +55,15 @@ struct loans;
 
 /* Gives ended loans' blocks back to the store (n <= LOANS_RELEASE_CHUNK). */
 typedef void (*loans_release_fn)(void *ctx, const uint32_t *idx, uint32_t n);
+/*
+ * Who holds block idx from now on: owner under epoch (handed: over by a
+ * node that moved it here, not yet used or claimed by the owner), or
+ * nobody (owner 0). Called with the table's lock held, once for every
+ * change, before the request that made it is answered; calls are
+ * therefore serialized, and the callee must not block or call the table.
+ */
+typedef void (*loans_journal_fn)(void *ctx, uint32_t idx, uint32_t owner,
+				 uint32_t epoch, bool handed);
 
 #define LOANS_DEFAULT_LEASE_NS (300ull * 1000000000ull)
 #define LOANS_DEFAULT_MAX_OWNERS 4096u
@@ -65,7 +79,9 @@ struct loans_config {
 	/* forwarding records at once; 0: nblocks, at most the default */
 	uint32_t max_forwarding;
 	loans_release_fn release; /* required */
-	void *ctx;
+	/* optional: told of every change (a store that keeps its loans) */
+	loans_journal_fn journal;
+	void *ctx; /* for release and journal */
 };
 
 /* NULL + errno (EINVAL, ENOMEM). */
@@ -83,6 +99,16 @@ uint64_t loans_lease_ns(const struct loans *l);
  */
 int loans_lend(struct loans *l, uint32_t owner, const uint32_t *idx, uint32_t n,
 	       uint32_t *epoch, uint64_t now);
+
+/*
+ * Lends block idx to owner again under the epoch it had (a store that kept
+ * its loans across a restart), handed or not, with a lease that starts at
+ * now; not told to the journal (it came from there). -EINVAL for an index out
+ * of range, a block already lent, owner or epoch 0; -ENOSPC when the owner
+ * table is full (the caller gives the block back).
+ */
+int loans_restore(struct loans *l, uint32_t owner, uint32_t idx, uint32_t epoch,
+		  bool handed, uint64_t now);
 
 /*
  * Holds block r for owner until loans_unpin(): 0, -ESTALE (not lent to

@@ -107,6 +107,57 @@ static void start_grants(struct peer *p, const char *listen_addr)
 	p->grants = grants_create(base, len, total, p->block_size);
 }
 
+/* The loan table's journal: the store's, for a store that keeps loans. */
+static void journal_loan(void *ctx, uint32_t idx, uint32_t owner,
+			 uint32_t epoch, bool handed)
+{
+	struct peer *p = ctx;
+
+	p->ops->journal(p->ctx, &(struct peer_kept_loan){
+					.owner = owner,
+					.block = idx,
+					.epoch = epoch,
+					.flags = handed ? PEER_KEPT_HANDED : 0,
+				});
+}
+
+/*
+ * One kept loan the table cannot take. The owner table is full: the block
+ * is nobody's, back to the store. Anything else (an index out of range, a
+ * block already lent again, owner or epoch 0) is the store's bug: the
+ * block is left alone.
+ */
+static void not_kept(struct peer *p, const struct peer_kept_loan *k, int err)
+{
+	log_warn("peer: block %u kept for owner %u (epoch %u) cannot be lent "
+		 "again: %s%s",
+		 k->block, k->owner, k->epoch, strerror(-err),
+		 err == -ENOSPC ? "; it is freed" : "");
+	if (err != -ENOSPC)
+		return;
+	p->ops->journal(p->ctx, &(struct peer_kept_loan){.block = k->block});
+	p->ops->free(p->ctx, &k->block, 1);
+}
+
+/* The loans the store kept from its last run, lent again as they were. */
+static void restore_kept(struct peer *p)
+{
+	struct peer_kept_loan k[64];
+	uint64_t now = cmp_now_ns();
+	uint32_t pos = 0, n;
+	int ret;
+
+	while ((n = p->ops->kept(p->ctx, &pos, k, ARRAY_SIZE(k)))) {
+		for (uint32_t i = 0; i < n; i++) {
+			ret = loans_restore(p->loans, k[i].owner, k[i].block,
+					    k[i].epoch,
+					    k[i].flags & PEER_KEPT_HANDED, now);
+			if (ret < 0)
+				not_kept(p, &k[i], ret);
+		}
+	}
+}
+
 int peer_loans_start(struct peer *p, const char *listen_addr)
 {
 	uint32_t total, nfree;
@@ -119,12 +170,15 @@ int peer_loans_start(struct peer *p, const char *listen_addr)
 		.nblocks = MAX(total, p->max_blocks),
 		.lease_ns = (uint64_t)p->lease_ms * 1000000ull,
 		.release = peer_release_blocks,
+		.journal = p->ops->journal ? journal_loan : NULL,
 		.ctx = p,
 	});
 	if (!p->loans) {
 		ret = -errno;
 		goto err_destroy_grants;
 	}
+	if (p->ops->kept)
+		restore_kept(p);
 	pthread_mutex_init(&p->lock, NULL);
 	cmp_cond_init_monotonic(&p->wake);
 	p->stepped = cmp_stepped();

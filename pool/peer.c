@@ -696,7 +696,8 @@ static bool config_valid(const struct peer_config *cfg)
 
 	return cfg && cfg->listen_addr && cfg->node_id &&
 	       proto_block_size_valid(cfg->block_size) && ops && ops->alloc &&
-	       ops->free && ops->ptr && ops->counts;
+	       ops->free && ops->ptr && ops->counts &&
+	       !ops->journal == !ops->kept;
 }
 
 struct peer *peer_create(const struct peer_config *cfg)
@@ -705,7 +706,8 @@ struct peer *peer_create(const struct peer_config *cfg)
 		.listen_addr = cfg ? cfg->listen_addr : NULL,
 		.keyring = cfg ? cfg->keyring : NULL,
 		.node_id = cfg ? cfg->node_id : 0,
-		.incarnation = cmp_incarnation(),
+		.incarnation = cfg && cfg->incarnation ? cfg->incarnation
+						       : cmp_incarnation(),
 		.name = "peer",
 		.handle = peer_handle,
 		.on_open = peer_open,

@@ -6,6 +6,7 @@
  * nodes (evicting to LRL, pulling home, lending as RLL) are in cmp.c and
  * work on the same structures.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,13 @@
 #include "cmp/log.h"
 #include "cmp/util.h"
 #include "pool-internal.h"
+
+/*
+ * The first copy elsewhere is the handle's loan, the others are in a side
+ * table: copies cost a handle one byte (ncopies), 44 bytes with the
+ * exchange's heat where it was 40.
+ */
+_Static_assert(sizeof(struct handle_loc) == 44, "a handle is 44 bytes");
 
 static const char *const list_names[POOL_NLISTS] = {"free", "LLL", "LRL", "RLL",
 						    "RRL"};
@@ -72,7 +80,10 @@ void pool_list_push_tail_locked(struct pool *p, enum pool_list which,
 void pool_list_remove_locked(struct pool *p, uint32_t b)
 {
 	struct local_block *e = &p->blocks[b];
-	struct block_list *l = &p->lists[e->list];
+	struct block_list *l;
+
+	assert(e->list != POOL_OFF);
+	l = &p->lists[e->list];
 
 	if (e->prev != NIL)
 		p->blocks[e->prev].next = e->next;
@@ -83,6 +94,7 @@ void pool_list_remove_locked(struct pool *p, uint32_t b)
 	else
 		l->tail = e->prev;
 	e->prev = e->next = NIL;
+	e->list = POOL_OFF;
 	l->count--;
 }
 
@@ -248,6 +260,8 @@ struct pool *pool_create(const struct pool_config *cfg)
 	pthread_mutex_init(&p->resize_lock, NULL);
 	pthread_cond_init(&p->moved, NULL);
 	pthread_cond_init(&p->helper_wake, NULL);
+	cmp_cond_init_monotonic(&p->rebuild_wake);
+	cmp_cond_init_monotonic(&p->health_cond);
 	set_sizes(p, cfg, nblocks, max_blocks);
 	/* Reserved, faulted in as handles are first used. */
 	p->handles = mmap(NULL, handles_bytes(p->max_handles),
@@ -256,10 +270,14 @@ struct pool *pool_create(const struct pool_config *cfg)
 	if (p->handles == MAP_FAILED)
 		goto err_free_pool;
 	p->next_new_handle = 1;
+	err = pool_copies_init(p, cfg);
+	if (err)
+		goto err_unmap_handles;
 
+	err = -ENOMEM;
 	p->blocks = calloc(max_blocks ? max_blocks : 1, sizeof(*p->blocks));
 	if (!p->blocks)
-		goto err_unmap_handles;
+		goto err_finish_copies;
 	init_lists(p);
 	p->xchg.on = true;
 	xchg_size_locked(p, p->local_blocks);
@@ -276,9 +294,13 @@ err_finish_lrl:
 	pool_lrl_finish(p);
 err_free_blocks:
 	free(p->blocks);
+err_finish_copies:
+	pool_copies_finish(p);
 err_unmap_handles:
 	munmap(p->handles, handles_bytes(p->max_handles));
 err_free_pool:
+	pthread_cond_destroy(&p->health_cond);
+	pthread_cond_destroy(&p->rebuild_wake);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->resize_lock);
@@ -297,8 +319,11 @@ void pool_destroy(struct pool *p)
 	if (p->region)
 		munmap(p->region, p->region_bytes);
 	munmap(p->handles, handles_bytes(p->max_handles));
+	pool_copies_finish(p);
 	free(p->blocks);
 	pool_lrl_finish(p);
+	pthread_cond_destroy(&p->health_cond);
+	pthread_cond_destroy(&p->rebuild_wake);
 	pthread_cond_destroy(&p->helper_wake);
 	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->resize_lock);
@@ -341,7 +366,9 @@ uint64_t pool_meta_bytes(struct pool *p)
 	n = sizeof(*p) + (uint64_t)p->local_blocks * sizeof(*p->blocks) +
 	    (uint64_t)p->next_new_handle * sizeof(*p->handles) +
 	    (p->relq ? (uint64_t)POOL_RELEASE_QUEUE * sizeof(*p->relq) : 0) +
-	    (uint64_t)POOL_RELEASE_BATCH * sizeof(*p->drain_buf);
+	    (uint64_t)POOL_RELEASE_BATCH * sizeof(*p->drain_buf) +
+	    (uint64_t)p->next_new_handle * (p->slots - 1) *
+		    sizeof(*p->more_copies);
 	pthread_mutex_unlock(&p->lock);
 	return n;
 }
@@ -353,13 +380,10 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < POOL_NLISTS; i++)
 		out->blocks[i] = p->lists[i].count;
-	/*
-	 * a copy is our block elsewhere (its loan: the provider's RLL), kept
-	 * here too (copies.c)
-	 */
-	out->blocks[POOL_LLL] -= p->ncopies;
-	out->blocks[POOL_LRL] += p->ncopies;
-	out->copies = p->ncopies;
+	/* a clean copy is our block elsewhere, kept here too (prefetch.c) */
+	out->blocks[POOL_LLL] -= p->nclean;
+	out->blocks[POOL_LRL] += p->nclean;
+	out->copies = p->nclean;
 	out->prefetch_queued = p->pfq_count;
 	out->local_blocks = p->local_blocks;
 	out->handles = p->live_handles;
@@ -370,6 +394,8 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->homecomings = p->homecomings;
 	out->lent_moved = p->lent_moved;
 	out->followed = p->followed;
+	out->replicas = p->replicas;
+	out->rc = p->rc;
 	out->exchanges = p->xchg.exchanges;
 	out->exchange_skipped = p->xchg.skipped;
 	out->borrow_capped = p->borrow_capped;
@@ -431,8 +457,9 @@ static uint32_t handle_get_locked(struct pool *p)
 void pool_handle_put_locked(struct pool *p, uint32_t h)
 {
 	/* a clean copy's loan goes back too */
-	pool_copy_settle_locked(p, &p->handles[h]);
+	pool_clean_settle_locked(p, &p->handles[h]);
 	pool_unread_gone_locked(p, &p->handles[h]);
+	assert(!p->handles[h].ncopies);
 	p->handles[h].state = HANDLE_UNUSED;
 	p->handles[h].flags = 0;
 	p->handles[h].next_free = p->free_handles;
@@ -546,7 +573,6 @@ int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 void pool_free(struct pool *p, uint32_t h)
 {
 	struct handle_loc *loc;
-	struct pool_ref ref;
 
 	pthread_mutex_lock(&p->lock);
 	loc = pool_handle_locked(p, h);
@@ -571,9 +597,8 @@ void pool_free(struct pool *p, uint32_t h)
 			pool_kick_helper_locked(p);
 		break;
 	case HANDLE_REMOTE:
-		pool_lrl_remove_locked(p, h);
-		ref = pool_loan_of(loc);
-		pool_release_locked(p, &ref);
+		/* every copy */
+		pool_copies_give_back_locked(p, h);
 		break;
 	case HANDLE_LOST:
 		p->lost--;
@@ -665,13 +690,15 @@ static int check_range(const struct pool *p, uint32_t off, uint32_t len)
 	return 0;
 }
 
+enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
+
 /*
- * Pins a block wherever it is: local -> *ptr set; remote -> *ref set and
- * the block cannot move until pool_unpin(). Returns 0, -EIO (lost),
- * -EINVAL.
+ * Pins a block wherever it is: local -> *ptr set; remote -> *ptr NULL,
+ * the copies to use in *set, and the block (its copies) cannot move
+ * until pool_unpin(). Returns 0, -EIO (lost), -EINVAL.
  */
 static int pin_any(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
-		   enum pool_access acc, void **ptr, struct pool_ref *ref)
+		   enum copy_dir dir, void **ptr, struct pool_copy_set *set)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -684,85 +711,67 @@ static int pin_any(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
 	} else if (loc->state == HANDLE_LOST) {
 		ret = -EIO;
 	} else if (loc->state == HANDLE_LOCAL) {
-		*ptr = pin_local_locked(p, loc, off, len, acc);
+		*ptr = pin_local_locked(p, loc, off, len,
+					dir == COPY_FROM_BLOCK
+						? POOL_ACC_READ
+						: POOL_ACC_WRITE);
 	} else {
 		loc->pins++;
 		/* read here and now: not worth fetching ahead any more */
 		loc->flags &= (uint8_t)~HF_PF_QUEUED;
-		*ref = pool_loan_of(loc);
 		xchg_touch_remote_locked(p, h, len);
 		if (p->lrl_head != h) {
 			pool_lrl_remove_locked(p, h);
 			pool_lrl_push_locked(p, h, true);
 		}
+		pool_copies_pick_locked(p, h, dir != COPY_FROM_BLOCK, set);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
 }
 
-/*
- * A byte range of remote block h failed: a provider that no longer holds
- * the loan lost it for good (EIO from now on). Every failure is -EIO.
- */
-static int remote_failed(struct pool *p, uint32_t h, const struct pool_ref *r,
-			 int ret)
+/* A byte range of remote h (pinned), through the copies of set. */
+static int copy_remote(struct pool *p, uint32_t h, struct pool_copy_set *set,
+		       uint32_t off, void *buf, uint32_t len, enum copy_dir dir)
 {
-	struct handle_loc *loc;
+	static const uint8_t zeros[64 << 10];
+	int ret = 0;
 
-	if (ret != -ESTALE)
-		return -EIO;
-	pthread_mutex_lock(&p->lock);
-	loc = pool_handle_locked(p, h);
-	if (loc && loc->state == HANDLE_REMOTE &&
-	    loc->provider_node == r->node && loc->remote_block == r->block &&
-	    loc->remote_epoch == r->epoch) {
-		pool_lose_locked(p, h);
-		log_error_rl("pool: node %u no longer holds our block %u "
-			     "(epoch %u): it is lost (EIO)",
-			     r->node, r->block, r->epoch);
+	if (dir == COPY_FROM_BLOCK)
+		return pool_copies_read_set(p, h, set, off, buf, len);
+	if (dir == COPY_TO_BLOCK)
+		return pool_copies_write_set(p, h, set, off, buf, len);
+	/* (a copy may drop out between pieces: each picks them again) */
+	for (uint32_t done = 0; !ret && done < len;) {
+		uint32_t n = MIN(len - done, (uint32_t)sizeof(zeros));
+
+		ret = pool_copies_write(p, h, off + done, zeros, n);
+		done += n;
 	}
-	pthread_mutex_unlock(&p->lock);
-	return -EIO;
+	return ret;
 }
-
-enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
 
 static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 		uint32_t len, enum copy_dir dir)
 {
-	static const uint8_t zeros[64 << 10];
-	struct pool_ref ref;
+	struct pool_copy_set set;
 	uint8_t *base;
 	int ret = check_range(p, off, len);
 
 	if (ret)
 		return ret;
-	ret = pin_any(p, h, off, len,
-		      dir == COPY_FROM_BLOCK ? POOL_ACC_READ : POOL_ACC_WRITE,
-		      (void **)&base, &ref);
+	ret = pin_any(p, h, off, len, dir, (void **)&base, &set);
 	if (ret)
 		return ret;
-	if (base) {
-		if (dir == COPY_FROM_BLOCK)
-			memcpy(buf, base + off, len);
-		else if (dir == COPY_TO_BLOCK)
-			memcpy(base + off, buf, len);
-		else
-			memset(base + off, 0, len);
-	} else if (dir != COPY_ZERO) {
-		ret = pool_remote_io(p, h, &ref, off, buf, len,
-				     dir == COPY_TO_BLOCK);
+	if (!base) {
+		ret = copy_remote(p, h, &set, off, buf, len, dir);
+	} else if (dir == COPY_FROM_BLOCK) {
+		memcpy(buf, base + off, len);
+	} else if (dir == COPY_TO_BLOCK) {
+		memcpy(base + off, buf, len);
 	} else {
-		for (uint32_t done = 0; !ret && done < len;) {
-			uint32_t n = MIN(len - done, (uint32_t)sizeof(zeros));
-
-			ret = pool_remote_io(p, h, &ref, off + done,
-					     (void *)zeros, n, true);
-			done += n;
-		}
+		memset(base + off, 0, len);
 	}
-	if (ret)
-		ret = remote_failed(p, h, &ref, ret);
 	pool_unpin(p, h);
 	if (!ret && !base)
 		atomic_fetch_add_explicit(dir == COPY_FROM_BLOCK

@@ -7,16 +7,18 @@
  * together, batch.c), so that the reader finds them local and the wire
  * and both ends' sealing work while it copies.
  *
- * A prefetched block keeps its loan, as every block that comes home
- * (copies.c): it is a copy (HF_COPY) of the bytes its provider still
- * holds, so when memory is short it goes out again for nothing, without a
- * write, and a stream read once through a small node costs one transfer
- * per block, not two. A prefetched block is
+ * A prefetched block keeps its loan, as every block that comes home with
+ * hash compare (hashcmp.c): it is a clean copy (HF_COPY) of the bytes its
+ * provider still holds, so when memory is short it goes out again for
+ * nothing, without a write, and a stream read once through a small node
+ * costs one transfer per block, not two. A prefetched block is
  * protected as any block that came home (exchange.h) until a read
  * reaches its end: then it goes to the cold end of LLL, unprotected (a
  * sequential reader is done with it), and the evictor and the next
  * prefetch take those first. A write to a copy marks its pages dirty
- * (copies.c); only an unchanged copy is dropped here for nothing.
+ * (hash compare, hashcmp.c; without it the first write, or a pin that
+ * may write, gives its loan back); only an unchanged copy is dropped here
+ * for nothing.
  * Names wait 0.5 s at most for room, and a copy nobody read while it was
  * protected goes for the next one (its reader went elsewhere: wasted).
  *
@@ -32,6 +34,12 @@
  * When free memory is left above what the node keeps free after a
  * prefetch (memory to spare: principle 4), the copies give their loans
  * back before borrowed blocks come home.
+ *
+ * With more than one copy per block (-o replicas), a prefetched block
+ * comes home as any other: every copy is given back as it lands, so a
+ * LOCAL block never holds copies the rebuilder, a dead provider or the
+ * loss accounting would have to know of; it reads from the cheapest
+ * reachable copy. Only with one copy does it stay a clean copy.
  *
  * Counts: a copy is our block elsewhere (LRL: its loan is what a provider
  * lends us), kept here too; pool_get_counts() shows it in LRL, not LLL,
@@ -50,6 +58,15 @@ void pool_set_prefetch(struct pool *p, bool on)
 {
 	pthread_mutex_lock(&p->lock);
 	p->prefetch_off = !on;
+	/* off: what was named is not fetched either */
+	for (; !on && p->pfq_count; p->pfq_count--) {
+		struct handle_loc *loc =
+			pool_handle_locked(p, p->pfq[p->pfq_head].h);
+
+		if (loc)
+			loc->flags &= (uint8_t)~HF_PF_QUEUED;
+		p->pfq_head = (p->pfq_head + 1) % POOL_PF_QUEUE;
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -64,7 +81,7 @@ uint32_t pool_prefetch(struct pool *p, const uint32_t *h, uint32_t n)
 		if (!loc || loc->state != HANDLE_REMOTE ||
 		    (loc->flags & HF_PF_QUEUED) ||
 		    p->pfq_count == POOL_PF_QUEUE ||
-		    pool_node_suspect_locked(p, loc->provider_node))
+		    !pool_handle_readable_locked(p, h[i]))
 			continue;
 		loc->flags |= HF_PF_QUEUED;
 		p->pfq[(p->pfq_head + p->pfq_count++) % POOL_PF_QUEUE] =
@@ -91,34 +108,37 @@ bool pool_prefetch_access_locked(struct pool *p, struct handle_loc *loc,
 	if (!(loc->flags & HF_COPY))
 		return false;
 	if (acc != POOL_ACC_READ) {
-		/* hash compare: what it sends when it goes (copies.c) */
-		pool_copy_access_locked(p, loc, off, len, acc);
+		/* hash compare: what it sends when it goes (hashcmp.c) */
+		pool_hc_access_locked(p, loc, off, len, acc);
 		return false;
 	}
 	if (off + len < p->block_size ||
-	    !pool_copy_pf_locked(p, loc->local_block))
+	    !pool_hc_pf_locked(p, loc->local_block))
 		return false;
 	xchg_done_locked(p, loc);
 	return true;
 }
 
-void pool_copy_settle_locked(struct pool *p, struct handle_loc *loc)
+/* A clean copy's loan is copy slot 0 (only with one copy per block). */
+static uint32_t handle_of(const struct pool *p, const struct handle_loc *loc)
 {
-	struct pool_ref ref = pool_loan_of(loc);
+	return (uint32_t)(loc - p->handles);
+}
 
+void pool_clean_settle_locked(struct pool *p, struct handle_loc *loc)
+{
 	if (!(loc->flags & HF_COPY))
 		return;
 	loc->flags &= (uint8_t)~HF_COPY;
-	p->ncopies--;
-	pool_release_locked(p, &ref);
-	loc->provider_node = 0;
+	p->nclean--;
+	pool_copy_drop_locked(p, handle_of(p, loc), 0, true);
 }
 
-void pool_copy_forget_locked(struct pool *p, struct handle_loc *loc)
+void pool_clean_forget_locked(struct pool *p, struct handle_loc *loc)
 {
 	loc->flags &= (uint8_t)~HF_COPY;
-	p->ncopies--;
-	loc->provider_node = 0;
+	p->nclean--;
+	pool_copy_drop_locked(p, handle_of(p, loc), 0, false);
 }
 
 void pool_unread_gone_locked(struct pool *p, struct handle_loc *loc)
@@ -130,13 +150,13 @@ void pool_unread_gone_locked(struct pool *p, struct handle_loc *loc)
 	p->prefetch_wasted++;
 }
 
-void pool_copy_drop_locked(struct pool *p, uint32_t h, uint32_t b)
+void pool_clean_drop_locked(struct pool *p, uint32_t h, uint32_t b)
 {
 	struct handle_loc *loc = &p->handles[h];
 
 	pool_unread_gone_locked(p, loc);
 	loc->flags &= (uint8_t)~HF_COPY;
-	p->ncopies--;
+	p->nclean--;
 	pool_list_remove_locked(p, b);
 	loc->state = HANDLE_REMOTE;
 	pool_lrl_push_locked(p, h, false);
@@ -146,11 +166,11 @@ void pool_settle_copies(struct pool *p)
 {
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t b = p->lists[POOL_LLL].head;
-	     p->ncopies && b != NIL &&
+	     p->nclean && b != NIL &&
 	     p->lists[POOL_FREE].count > pool_keep_locked(p);
 	     b = p->blocks[b].next)
 		if (p->handles[p->blocks[b].handle].state == HANDLE_LOCAL)
-			pool_copy_settle_locked(
+			pool_clean_settle_locked(
 				p, &p->handles[p->blocks[b].handle]);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -165,8 +185,8 @@ static bool spent_copy_locked(struct pool *p, uint32_t b)
 	loc = &p->handles[p->blocks[b].handle];
 	return loc->state == HANDLE_LOCAL && !loc->pins &&
 	       (loc->flags & (HF_COPY | HF_UNREAD)) == HF_COPY &&
-	       pool_copy_clean_locked(p, b) &&
-	       !pool_node_suspect_locked(p, loc->provider_node);
+	       pool_hc_clean_locked(p, b) &&
+	       !pool_node_suspect_locked(p, loc->loan.node);
 }
 
 /* Prefetched blocks unread or on their way that the node allows (lock). */
@@ -192,10 +212,10 @@ static uint32_t stale_unread_locked(struct pool *p)
 		if (loc->state == HANDLE_LOCAL && !loc->pins &&
 		    (loc->flags & (HF_COPY | HF_UNREAD)) ==
 			    (HF_COPY | HF_UNREAD) &&
-		    pool_copy_clean_locked(p, b) &&
+		    pool_hc_clean_locked(p, b) &&
 		    !xchg_protected_locked(p, loc) &&
-		    !pool_node_suspect_locked(p, loc->provider_node)) {
-			pool_copy_unchanged_locked(p, h, b);
+		    !pool_node_suspect_locked(p, loc->loan.node)) {
+			pool_hc_unchanged_locked(p, h, b);
 			return b;
 		}
 	}
@@ -210,7 +230,7 @@ static uint32_t room_locked(struct pool *p, uint32_t flying)
 	if (p->nunread + flying >= unread_max_locked(p))
 		return stale_unread_locked(p);
 	if (spent_copy_locked(p, b)) {
-		pool_copy_unchanged_locked(p, p->blocks[b].handle, b);
+		pool_hc_unchanged_locked(p, p->blocks[b].handle, b);
 		return b;
 	}
 	/*
@@ -243,7 +263,7 @@ static uint32_t next_locked(struct pool *p, uint32_t flying, uint32_t *b)
 		/* not being read now (the reader caught up), in reach */
 		if (loc && (loc->flags & HF_PF_QUEUED) &&
 		    loc->state == HANDLE_REMOTE && !loc->pins &&
-		    !pool_node_suspect_locked(p, loc->provider_node)) {
+		    pool_handle_readable_locked(p, h)) {
 			*b = room_locked(p, flying);
 			if (*b == NIL)
 				return 0; /* it waits for room */
@@ -276,6 +296,24 @@ static void land_locked(struct pool *p, const uint32_t *h, const uint32_t *b,
 }
 
 /*
+ * The copy a batch reads h from (lock): the one loan with one copy per
+ * block, else the cheapest reachable copy (replica.c's choice; node 0
+ * when none is: pool_move_blocks() then reads it alone, through every
+ * copy).
+ */
+static struct pool_ref read_ref_locked(struct pool *p, uint32_t h)
+{
+	struct pool_copy_set set;
+
+	if (p->slots == 1)
+		return p->handles[h].loan;
+	pool_copies_pick_locked(p, h, false, &set);
+	return set.n && pool_copy_readable_locked(p, &set.c[0].ref)
+		       ? set.c[0].ref
+		       : (struct pool_ref){0};
+}
+
+/*
  * Blocks fetched at once: they land together, so a node with room for
  * few fetches them one at a time (the reader reads one while the next
  * comes: double buffering), a larger one up to POOL_BATCH (lock).
@@ -299,7 +337,7 @@ void pool_prefetch_run(struct pool *p)
 			h[n] = next_locked(p, n, &b[n]);
 			if (!h[n])
 				break;
-			ref[n] = pool_loan_of(&p->handles[h[n]]);
+			ref[n] = read_ref_locked(p, h[n]);
 		}
 		pthread_mutex_unlock(&p->lock);
 		if (!n)
@@ -307,7 +345,7 @@ void pool_prefetch_run(struct pool *p)
 		pool_move_blocks(p, false, h, ref, b, n, ret);
 		for (uint32_t i = 0; i < n; i++)
 			if (!ret[i])
-				pool_copy_hash(p, b[i]);
+				pool_hc_hash(p, b[i]);
 		pthread_mutex_lock(&p->lock);
 		land_locked(p, h, b, ret, n);
 		pthread_mutex_unlock(&p->lock);

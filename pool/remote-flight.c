@@ -15,7 +15,8 @@
  * flight on that connection at once, and the connection for good
  * (rconn.err); the calls then make the node suspect (remote_with_conn()).
  * Every request has a deadline: the leader reads no longer than its own,
- * and a waiter whose deadline passes fails the connection.
+ * and a waiter whose deadline passes fails the connection. A caller that
+ * comes to wait only near or after it gets a little more (allow_late()).
  *
  * A caller with several requests in flight (remote_call_pieces()) never
  * waits for a chance to send while its earlier ones wait unread: a
@@ -351,10 +352,27 @@ int remote_flight_send(struct remote *r, struct rconn *rc, struct flight *f,
 	return 0;
 }
 
+/*
+ * A caller that comes to wait for f late (it waited for another node's
+ * reply first, remote_write_many(), or for an earlier piece) gets a
+ * quarter of the request deadline more: a reply the provider sent in time
+ * sits unread, and must not fail its connection and make its node
+ * suspect. A hung provider costs that much more, not a second deadline.
+ */
+static void allow_late(struct remote *r, struct flight *f)
+{
+	uint64_t late = cmp_now_ns() +
+			(uint64_t)atomic_load(&r->timeout_ms) * (1000000u / 4);
+
+	if (f->deadline_ns < late)
+		f->deadline_ns = late;
+}
+
 int remote_flight_wait(struct remote *r, struct rconn *rc, struct flight *f)
 {
 	struct timespec dl;
 
+	allow_late(r, f);
 	dl.tv_sec = (time_t)(f->deadline_ns / 1000000000u);
 	dl.tv_nsec = (long)(f->deadline_ns % 1000000000u);
 	pthread_mutex_lock(&rc->mu);

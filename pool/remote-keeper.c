@@ -39,6 +39,20 @@ void remote_kick_keeper_locked(struct remote *r)
 	pthread_cond_signal(&r->keeper_wake);
 }
 
+void remote_probe(struct remote *r, uint32_t node)
+{
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	if (n && n->state == REMOTE_UP) {
+		/* the keeper's next PING to it is due now */
+		n->last_traffic_ns = 0;
+		remote_kick_keeper_locked(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 static bool wanted_locked(const struct remote_node *n)
 {
 	return n->candidate || n->lent_to_us || n->waiters;

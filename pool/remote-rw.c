@@ -206,6 +206,126 @@ int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
 	return rw(r, node, true, ref, off, (void *)src, len, moved);
 }
 
+/* One WRITE of remote_write_many(), in flight on a connection of its own. */
+struct out_write {
+	struct rw_msg m;
+	struct call cl;
+	struct flight f;
+	struct rconn *rc;
+	uint64_t broken; /* its connection broke under it: fence it first */
+};
+
+#define ALONE 2 /* remote_write_many(): written alone afterwards */
+
+/*
+ * Puts the WRITE of ref on node in flight on a connection usable now:
+ * 0 (in flight: land_write() follows), or ALONE (none usable without
+ * waiting: never wait while another node's is in flight).
+ */
+static int send_write(struct remote *r, uint32_t node, struct out_write *w,
+		      struct proto_block_ref ref, uint32_t off, const void *src,
+		      uint32_t len, struct proto_block_moved *moved)
+{
+	if (remote_checkout(r, node, false, false, &w->rc))
+		return ALONE;
+	rw_call(&w->cl, &w->m, true, ref, off, (uint8_t *)src, len, moved);
+	w->f = (struct flight){.cl = &w->cl};
+	if (remote_flight_send(r, w->rc, &w->f, false) == -EAGAIN) {
+		remote_checkin(r, w->rc, true);
+		w->rc = NULL;
+		return ALONE;
+	}
+	return 0;
+}
+
+/*
+ * Its answer: the provider's, or ALONE when the connection broke (the
+ * write goes again, alone, once that connection is fenced), or -EIO and
+ * the node suspect (a timeout or a broken protocol: no second deadline).
+ */
+static int land_write(struct remote *r, struct out_write *w)
+{
+	int ret = remote_flight_wait(r, w->rc, &w->f);
+	bool answer = ret == 0 || (w->cl.answered && ret != -EPROTO);
+	struct remote_node *n = w->rc->node;
+	uint64_t gen = w->rc->gen;
+
+	if (!answer)
+		w->broken = conn_session_id(w->rc->c);
+	remote_checkin(r, w->rc, answer && remote_conn_reusable(ret));
+	w->rc = NULL;
+	if (answer)
+		return ret;
+	if (ret != -ETIMEDOUT && ret != -EPROTO)
+		return ALONE;
+	remote_suspect(r, n, gen, ret, true);
+	atomic_fetch_add(&r->errors, 1);
+	return -EIO;
+}
+
+/*
+ * A connection to node that broke under a write is fenced: 0, or -EIO
+ * (counted) and the node suspect, as remote_with_conn() does: the write
+ * may still land, so it is not sent again.
+ */
+static int fence(struct remote *r, uint32_t node, uint64_t session)
+{
+	struct remote_node *n;
+	struct rconn *rc;
+	uint64_t gen;
+	int ret = remote_checkout(r, node, true, false, &rc);
+
+	if (ret == 0) {
+		n = rc->node;
+		gen = rc->gen;
+		ret = remote_fence_on(r, rc, session);
+		remote_checkin(r, rc, ret == 0);
+		if (ret)
+			remote_suspect(r, n, gen, ret, true);
+	}
+	if (ret)
+		atomic_fetch_add(&r->errors, 1);
+	return ret ? -EIO : 0;
+}
+
+void remote_write_many(struct remote *r, const uint32_t *nodes,
+		       const struct proto_block_ref *refs, uint32_t n,
+		       uint32_t off, const void *src, uint32_t len, int *rets,
+		       struct proto_block_moved *moved)
+{
+	struct out_write w[REMOTE_MAX_MANY];
+
+	/* out together: one-sided ones at once, messages in flight */
+	for (uint32_t i = 0; i < n; i++) {
+		if (i < REMOTE_MAX_MANY)
+			w[i] = (struct out_write){.rc = NULL};
+		rets[i] = i < REMOTE_MAX_MANY ? rw_args_valid(r, off, len)
+					      : ALONE;
+		if (rets[i])
+			continue;
+		rets[i] = rw_rma(r, nodes[i], true, refs[i], off, (void *)src,
+				 len);
+		if (rets[i] == USE_MESSAGES)
+			rets[i] = send_write(r, nodes[i], &w[i], refs[i], off,
+					     src, len, &moved[i]);
+	}
+	/* then their answers, in turn */
+	for (uint32_t i = 0; i < n && i < REMOTE_MAX_MANY; i++)
+		if (w[i].rc)
+			rets[i] = land_write(r, &w[i]);
+	/* nothing in flight any more: the rest alone (a broken one fenced) */
+	for (uint32_t i = 0; i < n; i++) {
+		if (rets[i] != ALONE)
+			continue;
+		rets[i] = i < REMOTE_MAX_MANY && w[i].broken
+				  ? fence(r, nodes[i], w[i].broken)
+				  : 0;
+		if (!rets[i])
+			rets[i] = rw(r, nodes[i], true, refs[i], off,
+				     (void *)src, len, &moved[i]);
+	}
+}
+
 /* Pieces where an extent and an iovec overlap, one RMA operation each. */
 static int batch_pieces(struct rconn *rc, bool write,
 			const struct proto_block_extent *ext, uint32_t n,

@@ -156,6 +156,12 @@ void remote_note_lender(struct remote *r, uint32_t node);
 size_t remote_lenders(struct remote *r, uint32_t *ids, size_t max);
 /* Something we gave back may not have arrived: reconcile with node. */
 void remote_want_reconcile(struct remote *r, uint32_t node);
+/*
+ * Someone else (the manager) finds node unreachable: the keeper PINGs it
+ * now, when it holds our loans, so that we find out ourselves (a failed
+ * PING makes it suspect) instead of at the next request to it.
+ */
+void remote_probe(struct remote *r, uint32_t node);
 
 /*
  * Borrowing, in three steps so that a reconciliation never misses a loan:
@@ -220,6 +226,19 @@ int remote_read(struct remote *r, uint32_t node, struct proto_block_ref ref,
 int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
 		 uint32_t off, const void *src, uint32_t len,
 		 struct proto_block_moved *moved);
+/*
+ * The same bytes to n loans on distinct nodes (copies of a block), each
+ * as remote_write() (rets[i], moved[i]), the n requests out at once: each
+ * sent on an idle connection of its node (one-sided where it has a
+ * window), then their replies received; one that finds no idle
+ * connection, or whose connection breaks, goes alone afterwards. Up to
+ * REMOTE_MAX_MANY go out together.
+ */
+#define REMOTE_MAX_MANY 4u
+void remote_write_many(struct remote *r, const uint32_t *nodes,
+		       const struct proto_block_ref *refs, uint32_t n,
+		       uint32_t off, const void *src, uint32_t len, int *rets,
+		       struct proto_block_moved *moved);
 
 /*
  * The same byte range [off, off + len) of n loans refs[] on node, from or

@@ -20,11 +20,11 @@ struct counter {
 	unsigned long long v;
 };
 
-enum group { G_BLOCKS, G_POOL, G_DATA, G_REQUESTS, G_OTHER, G_NONE };
+enum group { G_BLOCKS, G_POOL, G_DATA, G_REQUESTS, G_COPIES, G_OTHER, G_NONE };
 
 static const char *const group_title[] = {
-	[G_BLOCKS] = "blocks",	   [G_POOL] = "pool",	[G_DATA] = "data",
-	[G_REQUESTS] = "requests", [G_OTHER] = "other",
+	[G_BLOCKS] = "blocks",	   [G_POOL] = "pool",	  [G_DATA] = "data",
+	[G_REQUESTS] = "requests", [G_COPIES] = "copies", [G_OTHER] = "other",
 };
 
 static size_t parse(const char *text, struct counter *c, size_t cap)
@@ -65,6 +65,8 @@ static enum group classify(const char *name)
 		return G_NONE;
 	if (starts(name, "blocks_"))
 		return G_BLOCKS;
+	if (starts(name, "replica"))
+		return G_COPIES;
 	if (starts(name, "pool_"))
 		return G_POOL;
 	if (is_size(name))
@@ -91,7 +93,8 @@ static void label(const char *name, enum group g, char *buf, size_t len)
 {
 	static const char *const prefix[] = {[G_BLOCKS] = "blocks_",
 					     [G_POOL] = "pool_",
-					     [G_REQUESTS] = "req_"};
+					     [G_REQUESTS] = "req_",
+					     [G_COPIES] = "replica_"};
 	size_t n;
 
 	for (size_t i = 0; i < ARRAY_SIZE(labels); i++) {

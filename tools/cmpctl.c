@@ -27,6 +27,7 @@
 #include "cmp/util.h"
 
 #define STATS_XATTR "user.cmpfs.stats"
+#define LOST_XATTR "user.cmpfs.lost"
 #define LOCAL_XATTR "user.cmpfs.local"
 #define EXIT_FAILURE_SAID 1
 
@@ -107,9 +108,9 @@ struct command {
 	int (*run)(struct cmd_options *o, char **args);
 };
 
-static int read_stats(const char *mnt, char *buf, size_t cap)
+static int read_attr(const char *mnt, const char *name, char *buf, size_t cap)
 {
-	ssize_t n = getxattr(mnt, STATS_XATTR, buf, cap - 1);
+	ssize_t n = getxattr(mnt, name, buf, cap - 1);
 
 	if (n < 0) {
 		int err = errno;
@@ -128,7 +129,7 @@ static int run_stats(struct cmd_options *o, char **args)
 {
 	char buf[16384];
 
-	if (read_stats(args[0], buf, sizeof(buf)))
+	if (read_attr(args[0], STATS_XATTR, buf, sizeof(buf)))
 		return EXIT_FAILURE_SAID;
 	if (o->json)
 		cmpctl_stats_json(stdout, buf);
@@ -139,6 +140,37 @@ static int run_stats(struct cmd_options *o, char **args)
 	return 0;
 }
 
+/* "INODE LOST UNREACHABLE BLOCKS PATH" lines (fs/lost.c) as a table. */
+static int run_lost(struct cmd_options *o, char **args)
+{
+	static char buf[65536];
+	unsigned long long ino, lost, away, blocks;
+	const char *p = buf;
+	int used;
+
+	(void)o;
+	if (read_attr(args[0], LOST_XATTR, buf, sizeof(buf)))
+		return EXIT_FAILURE_SAID;
+	if (!buf[0]) {
+		printf("%s: no file has lost or unreachable blocks\n", args[0]);
+		return 0;
+	}
+	printf("%-10s %10s %12s %10s  %s\n", "INODE", "LOST", "UNREACHABLE",
+	       "BLOCKS", "PATH");
+	while (*p) {
+		if (sscanf(p, "%llu %llu %llu %llu %n", &ino, &lost, &away,
+			   &blocks, &used) == 4) {
+			printf("%-10llu %10llu %12llu %10llu  ", ino, lost,
+			       away, blocks);
+			p += used;
+		}
+		used = (int)strcspn(p, "\n");
+		printf("%.*s\n", used, p);
+		p += used + (p[used] == '\n');
+	}
+	return 0;
+}
+
 /* The pool's size from the mount's counters, 0 when unknown. */
 static uint64_t local_bytes(const char *mnt)
 {
@@ -146,7 +178,7 @@ static uint64_t local_bytes(const char *mnt)
 	char buf[16384];
 	const char *s;
 
-	if (read_stats(mnt, buf, sizeof(buf)))
+	if (read_attr(mnt, STATS_XATTR, buf, sizeof(buf)))
 		return 0;
 	s = strstr(buf, "\nlocal_blocks ");
 	if (s)
@@ -273,6 +305,18 @@ static const struct command commands[] = {
 	      "lists every counter, --json prints them all as one JSON "
 	      "object."),
 	 1, "no mount point given", run_stats},
+	{"lost",
+	 {.prog = "cmpctl",
+	  .usage = "cmpctl lost MOUNTPOINT",
+	  .about = "The files of a cmpfs mount with blocks lost (their "
+		   "providers lost every copy: reads there give EIO) or "
+		   "unreachable now (every copy on a provider it cannot "
+		   "reach: EIO until one comes back): inode, blocks lost, "
+		   "unreachable, blocks, path (the root's user.cmpfs.lost "
+		   "attribute; 64 files at most, then how many more)."},
+	 1,
+	 "no mount point given",
+	 run_lost},
 	{"resize",
 	 {.prog = "cmpctl",
 	  .usage = "cmpctl resize MOUNTPOINT SIZE",

@@ -43,19 +43,22 @@ build_only() {
 
 # ThreadSanitizer: only the tests where threads race over a block's life
 # (the stress test, the provider race, fences, the owner's liveness, blocks
-# moved on, followed and drained while their owners use them, and callers
-# sharing the owner's connections), built among the other builds and run
-# after them (build-tsan/ci-ok: it built).
+# moved on, followed and drained while their owners use them, callers
+# sharing the owner's connections, and copies made again while their
+# owners write) and cmpfs's request loop handing the reading between its
+# workers, built among the other builds and run after them
+# (build-tsan/ci-ok: it built).
 tsan_targets=(tests/unit/test-block-stress tests/unit/test-peer-race
 	tests/unit/test-peer-fence tests/cluster/test-owner-liveness
 	tests/unit/test-loans-move tests/cluster/test-cmp3
 	tests/cluster/test-collab tests/cluster/test-leave
 	tests/unit/test-remote-flight tests/cluster/test-exchange
-	tests/cluster/test-resize)
+	tests/cluster/test-resize tests/unit/test-replicas
+	tests/cluster/test-replicas-cluster tests/unit/test-loop)
 tsan_tests=(unit-block-stress unit-block-stress-insecure unit-peer-race
 	unit-peer-fence unit-owner-liveness unit-loans-move
 	unit-cmp3-principle3 unit-collab unit-leave unit-remote-flight
-	unit-exchange unit-resize)
+	unit-exchange unit-resize unit-replicas unit-replicas-cluster unit-loop)
 build_tsan() {
 	local t0=$SECONDS
 	mkdir -p build-tsan

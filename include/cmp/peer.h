@@ -92,6 +92,28 @@ struct peer_loan {
 	uint32_t epoch;
 };
 
+/*
+ * A loan as a store that keeps its loans across restarts writes it down
+ * (cmp-memserver --store): block lent to owner under epoch; owner 0: the
+ * block is not lent.
+ */
+struct peer_kept_loan {
+	uint32_t owner;
+	uint32_t block;
+	uint32_t epoch;
+	uint32_t flags; /* enum peer_kept_flags */
+};
+
+enum peer_kept_flags {
+	/*
+	 * Handed over by a node that moved it here, and not yet used or
+	 * claimed by its owner: a reconciliation that does not list it keeps
+	 * it (the owner may not have heard of the move yet).
+	 */
+	PEER_KEPT_HANDED = 1 << 0,
+	PEER_KEPT_MASK = 1,
+};
+
 struct peer_store_ops {
 	/*
 	 * Takes up to n (>= 1) free blocks for owner, cleared (they read as
@@ -141,6 +163,24 @@ struct peer_store_ops {
 	 * travel as READ/WRITE messages.
 	 */
 	void *(*region)(void *ctx, size_t *len);
+	/*
+	 * Optional, for a store that keeps its loans across restarts (both
+	 * or neither): journal is told every change of who holds a block,
+	 * before the request that made it is answered (ALLOC, HANDOVER, a
+	 * handed loan used or claimed; FREE, GOODBYE, lease expiry,
+	 * reconciliation, a move on: owner 0). It is called with the loan
+	 * table's lock held, so calls never overlap; it must not block or
+	 * call the peer. kept hands over the loans the store kept from its
+	 * last run: peer_create() asks for them, up to max at a time from
+	 * *pos on (it advances *pos; 0 returned: no more), and lends them
+	 * again under the same owner and epoch, with leases that start then,
+	 * before it serves; a loan it cannot take (a bad index, the owner
+	 * table full) is logged, journaled as not lent and given back with
+	 * free.
+	 */
+	void (*journal)(void *ctx, const struct peer_kept_loan *ln);
+	uint32_t (*kept)(void *ctx, uint32_t *pos, struct peer_kept_loan *out,
+			 uint32_t max);
 };
 
 struct peer_config {
@@ -160,6 +200,12 @@ struct peer_config {
 	 * 0 or fewer: the store's total at start
 	 */
 	uint32_t max_blocks;
+	/*
+	 * what the handshake tells owners (they take a new one for a
+	 * restart that lost their loans); 0: cmp_incarnation(). A store that
+	 * kept its loans gives the one it had.
+	 */
+	uint64_t incarnation;
 };
 
 #define PEER_DEFAULT_LEASE_MS 300000u

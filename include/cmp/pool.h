@@ -44,11 +44,15 @@
 #ifndef CMP_POOL_H
 #define CMP_POOL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct pool;
+
+#define POOL_MAX_REPLICAS 3u
+#define POOL_DEFAULT_REBUILD_AFTER_MS 5000u
 
 struct pool_config {
 	uint64_t local_bytes; /* this node's contribution (rounded down) */
@@ -57,6 +61,17 @@ struct pool_config {
 	uint32_t max_handles; /* 0: enough for local blocks plus borrowing */
 	/* the most pool_resize() may grow it to; below local_bytes: that */
 	uint64_t max_bytes;
+	/*
+	 * Copies of every block elsewhere, each on its own provider
+	 * (0 or 1: one; at most POOL_MAX_REPLICAS). With more than one, a
+	 * copy whose provider has been unreachable for rebuild_after_ms
+	 * (0: POOL_DEFAULT_REBUILD_AFTER_MS) no longer counts and is made
+	 * again elsewhere, at most rebuild_rate bytes a second (0: no
+	 * limit).
+	 */
+	uint32_t replicas;
+	uint32_t rebuild_after_ms;
+	uint64_t rebuild_rate;
 	/*
 	 * Keep no block contents (the simulator, tools/cmp-sim): the region
 	 * is one block that every block shares, so the lists, handles and
@@ -74,6 +89,19 @@ enum pool_list {
 	POOL_NLISTS
 };
 
+/* The copies of our blocks elsewhere (all 0 but copies with one). */
+struct pool_replica_counts {
+	uint64_t copies;   /* loans held for our blocks elsewhere */
+	uint64_t degraded; /* blocks short of good copies (last pass) */
+	uint64_t rebuilt;  /* copies made again from a surviving one */
+	uint64_t rebuild_bytes, rebuild_failures, rebuild_passes;
+	uint64_t stale; /* copies dropped at once: they missed a write */
+	uint64_t lost;	/* copies their provider lost (the block lived) */
+	uint64_t reads_fastest;	 /* reads served by the cheapest copy */
+	uint64_t read_probes;	 /* reads sent to another to measure it */
+	uint64_t read_fallbacks; /* reads served after a copy failed */
+};
+
 struct pool_counts {
 	/*
 	 * per-list block counts; a block that came home and keeps its loan
@@ -88,11 +116,13 @@ struct pool_counts {
 	uint64_t handles;      /* live data handles */
 	/* bytes read from and written (or zeroed) to blocks elsewhere */
 	uint64_t remote_read_bytes, remote_write_bytes;
-	uint64_t lost;	      /* our blocks their providers lost */
+	uint64_t lost;	      /* our blocks whose every copy was lost */
 	uint64_t evictions;   /* LLL blocks moved out (principle 2) */
 	uint64_t homecomings; /* LRL blocks pulled home (principle 4) */
 	uint64_t lent_moved;  /* RLL blocks moved on to take them back (3) */
 	uint64_t followed;    /* our LRL blocks found at a new place (5) */
+	uint32_t replicas;    /* copies wanted per block elsewhere */
+	struct pool_replica_counts rc;
 	/*
 	 * of the homecomings, those that sent our coldest local block out in
 	 * their place (exchange, figure 8), and the hot blocks elsewhere not
@@ -159,12 +189,13 @@ void pool_set_exchange(struct pool *p, bool on);
  * reader will want next; those elsewhere come home ahead of it, several
  * at once, on the pool's helper thread. A prefetched block keeps its loan
  * until it is written (a clean copy), so that it goes out again for
- * nothing when memory is short; one read to its end goes to the cold end
- * of LLL. Prefetch never sends our data out, itself or through the
- * evictor: it uses free blocks above the reserve the evictor keeps and
- * the copies already read, with at most three quarters of the node's
- * blocks unread at a time. Off: nothing is fetched ahead
- * (pool_prefetch() queues nothing).
+ * nothing when memory is short (with one copy per block; with replicas
+ * > 1 it comes home as any block, its copies given back); one read to its
+ * end goes to the cold end of LLL. Prefetch never sends our data out, itself or
+ * through the evictor: it uses free blocks above the reserve the evictor keeps
+ * and the copies already read, with at most three quarters of the node's blocks
+ * unread at a time. Off: nothing is fetched ahead (pool_prefetch() queues
+ * nothing, what it queued is dropped).
  */
 void pool_set_prefetch(struct pool *p, bool on);
 /*
@@ -258,6 +289,22 @@ int pool_zero(struct pool *p, uint32_t handle, uint32_t off, uint32_t len);
 uint64_t pool_lost_gen(struct pool *p);
 bool pool_any_suspect(struct pool *p);
 int pool_check_handles(struct pool *p, const uint32_t *h, size_t n);
+/*
+ * Adds to *lost how many of h[0..n) (0 entries skipped) are lost, and to
+ * *unreachable how many have every copy on providers unreachable now;
+ * takes the lock once.
+ */
+void pool_count_unhealthy(struct pool *p, const uint32_t *h, size_t n,
+			  uint64_t *lost, uint64_t *unreachable);
+/*
+ * A generation that moves whenever a block is lost or a provider becomes
+ * suspect or reachable again: waits until it is no longer gen, *stop is
+ * set (then pool_wake_health() wakes the waiter) or timeout_ms passed
+ * (< 0: no limit); returns it (0 at first).
+ */
+uint64_t pool_wait_health(struct pool *p, uint64_t gen, const atomic_bool *stop,
+			  int timeout_ms);
+void pool_wake_health(struct pool *p);
 
 /* Name of a list ("free", "LLL", ...). */
 const char *pool_list_name(enum pool_list l);

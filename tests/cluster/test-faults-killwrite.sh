@@ -36,6 +36,17 @@ else
 	check_fail "a read of f after n2 died gave wrong data: $(tail -1 "$T/verify.out")"
 fi
 
+# n1 names the file whose blocks it cannot reach, in its log and through
+# cmpctl lost (unreachable, not lost: n2 might come back)
+unreachable_named() { "$CMPCTL" lost "$m" | grep -Eq '^[0-9]+ +0 +[1-9][0-9]* +[0-9]+  /f$'; }
+wait_for "cmpctl lost to name file f" 20 unreachable_named ||
+	check_fail "cmpctl lost does not name f: $("$CMPCTL" lost "$m")"
+"$CMPCTL" lost "$m" | sed 's/^/    /'
+grep -q 'file /f (inode [0-9]*): [1-9][0-9]* of its [0-9]* blocks are on providers we cannot reach' "$T/n1.log" ||
+	check_fail "n1's log does not say that blocks of file f are unreachable"
+[ "$(stat_of n1 files_with_unreachable_blocks)" = 1 ] ||
+	check_fail "files_with_unreachable_blocks is $(stat_of n1 files_with_unreachable_blocks), want 1"
+
 touch "$T/go"
 rc=0
 bg_wait writer 30 || rc=$?

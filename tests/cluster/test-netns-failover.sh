@@ -94,7 +94,11 @@ start_mgr mgr2 mgr2
 wait_until "mgr2 a standby" 20 roles_are active standby
 ID_OF=([n1]=11 [n2]=12)
 start_node n2 12 local=16M
-start_node n1 11 local=4M
+# noexchange: n1 reads r over and over, and the exchange would bring its
+# hot blocks home and send cold ones on (to the memserver, n2 being full),
+# so n2's count of blocks held for n1 would fall without anything lost;
+# this test checks that no manager's word makes n2 free any of them.
+start_node n1 11 local=4M,noexchange
 start_node n3 13 local=2M
 for id in 11 12 13; do
 	wait_until "node $id alive" 20 node_alive "$id"

@@ -10,11 +10,15 @@
 #    cmpctl drain --undo;
 #  - n2 unmounts cleanly: before it goes, the blocks it holds for n1 move
 #    to n3 (its log says how long that took), then it says goodbye.
-# n1 sees no error at any time, every read of f checks out, f and g read
-# back exactly at the end (datacheck), and n1 lost no block.
+#  - n3 gets SIGTERM while n1 reads f and rewrites file h (4 MiB written
+#    before f, so all of it lives elsewhere: on n3 by then), pass after
+#    pass with n1's exchange off: the writes go to the very blocks that
+#    move; n3 moves them to n4, which joined for it, and exits 0.
+# n1 sees no error at any time, every read of f checks out, f, g and h
+# read back exactly at the end (datacheck), and n1 lost no block.
 # The sizes may be changed for a measurement (the issue's: BS=1M
 # LEAVE_OWNER=64M LEAVE_PEERS=160M LEAVE_MIB=256).
-TEST_TIMEOUT=${TEST_TIMEOUT:-170}
+TEST_TIMEOUT=${TEST_TIMEOUT:-200}
 OWNER_LOCAL=${LEAVE_OWNER:-8M}
 PEER_LOCAL=${LEAVE_PEERS:-32M}
 F_MIB=${LEAVE_MIB:-24}
@@ -24,9 +28,10 @@ netns_add mgr 10.77.0.1
 netns_add n1 10.77.0.11
 netns_add n2 10.77.0.12
 netns_add n3 10.77.0.13
+netns_add n4 10.77.0.14
 
 start_manager
-ID_OF=([n1]=11 [n2]=12 [n3]=13)
+ID_OF=([n1]=11 [n2]=12 [n3]=13 [n4]=14)
 start_node n2 12 local=$PEER_LOCAL
 start_node n3 13 local=$PEER_LOCAL
 start_node n1 11 local=$OWNER_LOCAL
@@ -38,6 +43,7 @@ expect() { [ "$2" = "$3" ] || check_fail "$1: got '$2', want '$3'"; }
 # all_on NS: every block n1 keeps elsewhere is on node NS now.
 all_on() { [ "$(stat_of "$1" blocks_RLL)" = "$(stat_of n1 blocks_LRL)" ]; }
 
+"$DATACHECK" write "$m/h" "$T/h.rec" -n 4 >/dev/null || fail "writing h"
 "$DATACHECK" write "$m/f" "$T/f.rec" -n "$F_MIB" >/dev/null ||
 	fail "writing f"
 wait_until "the views to settle" 30 views_settled n1 n2 n3
@@ -78,7 +84,6 @@ grep -q 'leaving: all [0-9]* blocks held for other nodes moved' "$T/n2.log" ||
 wait_until "the manager to show n2 as left" 20 node_in_state 12 left
 wait_until "every block n1 keeps elsewhere to be on n3" 20 all_on n3
 
-# ---- n1 saw nothing of it ----
 touch "$T/stop"
 rc=0
 bg_wait reader 60 || rc=$?
@@ -88,9 +93,61 @@ writer_stop w
 read -r n f _ _ < <(ev_stats "$T/w.ev" 0 9999999999)
 log "g: $n writes meanwhile, $f failed"
 expect "writes of g that failed" "$f" 0
+
+# ---- n3 gets SIGTERM while n1 writes the blocks it holds ----
+setfattr -n user.cmpfs.exchange -v off "$m" || fail "turning n1's exchange off"
+# (nor does a read of h bring it home ahead of the reader)
+setfattr -n user.cmpfs.prefetch -v off "$m" || fail "turning n1's prefetch off"
+rx=$(stat_of n1 read_remote_bytes)
+cat "$m/h" >/dev/null || fail "reading h"
+expect "bytes of h read from elsewhere (h must live on n3)" \
+	"$(($(stat_of n1 read_remote_bytes) - rx))" $((4 << 20))
+start_node n4 14 "local=$PEER_LOCAL"
+defer umount_node n1 # should the test fail: the owner before n4
+wait_until "node 14 alive at the manager" 20 node_alive 14
+rm -f "$T/stop"
+bg_start reader2 "$DATACHECK" verify "$m/f" "$T/f.rec" --until "$T/stop"
+writer_start wh "$m/h" "$T/h.rec" -n 4
+wait_until "a clean pass of the writer of h" 30 clean_run_since "$T/wh.ev" 0 4
+wx=$(stat_of n1 write_remote_bytes)
+t0=$(now_s)
+kill -TERM "${DAEMON_PID[n3]}"
+wait_until "n3 to move what it holds and exit after SIGTERM" 60 \
+	pid_dead "${DAEMON_PID[n3]}"
+t1=$(now_s)
+stop_daemon n3 # reaps it: a status other than 0 fails the test
+log "n3 left $(secs_since "$t0" "$t1") s after SIGTERM"
+grep -hE 'SIGTERM|leaving: (all|moving)' "$T/n3.log" | sed 's/^/    /'
+grep -q 'leaving: all [0-9]* blocks held for other nodes moved' "$T/n3.log" ||
+	check_fail "n3's log does not say it moved what it held before leaving"
+wait_until "a clean pass of the writer of h after n3 left" 30 \
+	clean_run_since "$T/wh.ev" "$t1" 4
+read -r n f _ _ < <(ev_stats "$T/wh.ev" "$t0" "$t1")
+log "h: $n writes while n3 left, $f failed, $(($(stat_of n1 write_remote_bytes) - wx)) bytes written elsewhere"
+[ "$n" -gt 0 ] || check_fail "no write of h while n3 left"
+[ "$(stat_of n1 write_remote_bytes)" -gt "$wx" ] ||
+	check_fail "n1's writes did not go to blocks elsewhere"
+wait_until "the manager to show n3 as left" 20 node_in_state 13 left
+wait_until "every block n1 keeps elsewhere to be on n4" 20 all_on n4
+touch "$T/stop"
+rc=0
+bg_wait reader2 60 || rc=$?
+[ "$rc" = 0 ] || check_fail "reading f while n3 left on SIGTERM: status $rc: $(grep -m3 -E 'differs|EIO' "$T/reader2.out")"
+writer_stop wh
+read -r n f _ _ < <(ev_stats "$T/wh.ev" 0 9999999999)
+log "h: $n writes in all, $f failed; f read $(grep -c '^round' "$T/reader2.out" || true) times"
+expect "writes of h that failed" "$f" 0
+
+# ---- n1 saw nothing of it ----
 verify_f --strict || check_fail "f does not read back exactly"
-"$DATACHECK" verify "$m/g" "$T/g.rec" >"$T/verify-g.out" 2>&1 ||
-	check_fail "g does not read back: $(tail -1 "$T/verify-g.out")"
+for x in g h; do
+	"$DATACHECK" verify "$m/$x" "$T/$x.rec" --strict >"$T/verify-$x.out" 2>&1 ||
+		check_fail "$x does not read back: $(tail -1 "$T/verify-$x.out")"
+done
 expect "n1 blocks lost" "$(stat_of n1 blocks_lost)" 0
 show_status
+# the owner goes first (its goodbye frees its blocks on n4); n4 then has
+# nothing to move
+umount_node n1
+umount_node n4
 checks_done

@@ -12,6 +12,16 @@
  *   mmap-check mix FILE BLOCKSIZE      pwrite/pread mixed with a mapping
  *   mmap-check enospc FILE SIZE        mapped stores on a full pool must
  *                                      report an error (msync or close)
+ *   mmap-check keep FILE SIZE          an open (and close) of a mapped
+ *                                      file leaves its cached pages, clean
+ *                                      and dirty, in place and true
+ *   mmap-check pressure FILE SIZE SEED ROUNDS
+ *                                      rewrite every page ROUNDS times
+ *                                      through one mapping, checking each
+ *                                      page before it is rewritten; run in
+ *                                      a memory cgroup smaller than SIZE,
+ *                                      so pages are written back, evicted
+ *                                      and read back from the daemon
  *
  * Exit 0 when every check held, 1 with a message naming the offset and
  * the bytes otherwise, 2 on bad usage.
@@ -320,6 +330,110 @@ static int cmd_enospc(uint64_t size)
 	return 0;
 }
 
+/* Pages of [p, p+len) in the page cache (mincore). */
+static size_t resident(void *p, size_t len)
+{
+	size_t pages = (len + PAGE - 1) / PAGE, n = 0;
+	unsigned char *vec = malloc(pages);
+
+	if (!vec)
+		die("out of memory");
+	if (mincore(p, len, vec))
+		die("mincore: %s", strerror(errno));
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
+/*
+ * Another open of a mapped file must not drop its cached pages: the data
+ * did not change, and a mapper would pay a READ per page to get them
+ * back. Dirty pages must survive it too (written back or kept, never
+ * lost), and a pread after it sees the stores.
+ */
+static int cmd_keep(uint64_t size)
+{
+	int fd = open_file(O_RDWR | O_CREAT | O_TRUNC), fd2;
+	size_t pages = (size_t)((size + PAGE - 1) / PAGE), before, after;
+	uint8_t *p, *buf = malloc(PAGE);
+	volatile uint8_t sum = 0;
+
+	if (!buf)
+		die("out of memory");
+	if (ftruncate(fd, (off_t)size))
+		die("ftruncate: %s", strerror(errno));
+	p = map(fd, size, 0, PROT_READ | PROT_WRITE);
+	fill(p, 0, size, 11);
+	xmsync(p, size);
+	for (uint64_t off = 0; off < size; off += PAGE)
+		sum += p[off];
+	before = resident(p, size);
+	if (before < pages)
+		die("only %zu of %zu pages resident after reading them all",
+		    before, pages);
+	fill(p, 0, 100, 12); /* a dirty page */
+	fd2 = open_file(O_RDONLY);
+	close(fd2);
+	after = resident(p, size);
+	if (after < before)
+		die("an open and close of the file dropped %zu of its %zu "
+		    "cached pages",
+		    before - after, before);
+	xpread(fd, buf, 100, 0);
+	fill(buf + 100, 0, 100, 12);
+	same("pread of a dirty page after another open", buf, buf + 100, 100,
+	     0);
+	munmap(p, size);
+	close(fd);
+	free(buf);
+	return 0;
+}
+
+/*
+ * Round 0 fills the file with SEED's pattern, round r rewrites every page
+ * with SEED+r's after checking it still holds SEED+r-1's; in a small memory
+ * cgroup most pages were written back and evicted in between, so each check
+ * reads what the daemon stored. A pread of every page checks the end.
+ */
+static int cmd_pressure(uint64_t size, uint64_t seed, uint64_t rounds)
+{
+	int fd = open_file(O_RDWR | O_CREAT | O_TRUNC);
+	uint8_t *p, *want = malloc(PAGE), *buf = malloc(PAGE);
+
+	if (!want || !buf)
+		die("out of memory");
+	if (ftruncate(fd, (off_t)size))
+		die("ftruncate: %s", strerror(errno));
+	p = map(fd, size, 0, PROT_READ | PROT_WRITE);
+	for (uint64_t r = 0; r <= rounds; r++) {
+		for (uint64_t off = 0; off < size; off += PAGE) {
+			size_t n =
+				(size_t)(size - off < PAGE ? size - off : PAGE);
+
+			if (r) {
+				fill(want, off, n, seed + r - 1);
+				same("page before its rewrite", p + off, want,
+				     n, off);
+			}
+			fill(p + off, off, n, seed + r);
+		}
+	}
+	xmsync(p, size);
+	munmap(p, size);
+	for (uint64_t off = 0; off < size; off += PAGE) {
+		size_t n = (size_t)(size - off < PAGE ? size - off : PAGE);
+
+		xpread(fd, buf, n, (off_t)off);
+		fill(want, off, n, seed + rounds);
+		same("pread after the last round", buf, want, n, off);
+	}
+	close(fd);
+	free(want);
+	free(buf);
+	return 0;
+}
+
 static uint64_t num(const char *s)
 {
 	char *end;
@@ -347,9 +461,14 @@ int main(int argc, char **argv)
 		return cmd_mix(num(argv[3]));
 	if (!strcmp(argv[1], "enospc") && argc == 4)
 		return cmd_enospc(num(argv[3]));
+	if (!strcmp(argv[1], "keep") && argc == 4)
+		return cmd_keep(num(argv[3]));
+	if (!strcmp(argv[1], "pressure") && argc == 6)
+		return cmd_pressure(num(argv[3]), num(argv[4]), num(argv[5]));
 usage:
 	fprintf(stderr, "usage: mmap-check write|verify FILE SIZE SEED\n"
 			"       mmap-check mix FILE BLOCKSIZE\n"
-			"       mmap-check enospc FILE SIZE\n");
+			"       mmap-check enospc|keep FILE SIZE\n"
+			"       mmap-check pressure FILE SIZE SEED ROUNDS\n");
 	return 2;
 }

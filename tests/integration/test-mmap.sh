@@ -5,7 +5,8 @@
 # one process and verified by pread and by a fresh mapping in another;
 # pwrite into a mapped range is seen by the mapping, mapped stores by pread
 # after msync and even without it, a second mapping at a block offset
-# aliases the first, munmap+close writes back. On 1 MiB and 4 KiB blocks.
+# aliases the first, munmap+close writes back; another open of a mapped
+# file leaves its cached pages in place. On 1 MiB and 4 KiB blocks.
 # The counters show the writeback went through the daemon as WRITEs.
 TEST_TIMEOUT=100
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +41,11 @@ for bs in 1M 4K; do
 		fail "block=$bs: pwrite/pread/mmap coherence"
 	log "block=$bs: pwrite/pread/mapping coherence ok"
 
-	rm "$MNT/big" "$MNT/mix"
+	"$MMAP_CHECK" keep "$MNT/keep" $((8 << 20)) ||
+		fail "block=$bs: another open of a mapped file"
+	log "block=$bs: another open keeps the mapped file's cached pages"
+
+	rm "$MNT/big" "$MNT/mix" "$MNT/keep"
 	wait_for "block=$bs: blocks freed after rm" 10 \
 		test "$(stat_get blocks_free)" = "$free0" ||
 		fail "block=$bs: blocks_free is $(stat_get blocks_free) after rm, want $free0"

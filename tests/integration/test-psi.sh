@@ -4,7 +4,9 @@
 # shows pressure at or above PCT the pool shrinks step by step (an eighth
 # of local= per 5 samples) down to psi_min, and the data stays byte for
 # byte; once it shows no pressure, the pool grows back to local=; a file
-# that cannot be read changes nothing and is said once.
+# that cannot be read changes nothing and is said once. What must not
+# happen is checked over a number of samples the daemon says it took
+# (psi_samples), not over a sleep.
 TEST_TIMEOUT=90
 . "$(dirname "$0")/lib.sh"
 requires_root
@@ -16,10 +18,9 @@ pressure() {
 		"$1" >"$PSI.new"
 	mv "$PSI.new" "$PSI"
 }
-local_mib() {
-	getfattr --absolute-names -n user.cmpfs.stats --only-values "$MNT" |
-		awk '/^local_blocks / { print $2 }'
-}
+local_mib() { stat_get local_blocks; }
+# samples_since N K: the daemon took K samples since it had taken N
+samples_since() { [ "$(stat_get psi_samples)" -ge $(($1 + $2)) ]; }
 # wait_local MIB SECONDS: until the pool is MIB (1 MiB blocks)
 wait_local() {
 	local end=$(($(date +%s) + $2)) now
@@ -42,10 +43,12 @@ grep -q "memory pressure 45.5% for 5 samples (psi=20): shrinking the pool from 6
 	"$T/cmpfs-1.log" || fail "no line saying why the pool shrank"
 log "pressure 45.5%: the pool shrank from 64 to 16 MiB (psi_min)"
 
-# between PCT/2 and PCT: nothing moves (20 samples: four times what a
-# shrink or a step of 8 MiB would need)
+# between PCT/2 and PCT: nothing moves over 35 samples, more than growing
+# back a step needs (30), seven times a shrink (one more: a sample under
+# way may have read 45.5)
 pressure 15.00
-sleep 1
+n=$(stat_get psi_samples)
+wait_until "35 samples at 15%" 20 samples_since "$n" 36
 expect_eq "pool between PCT/2 and PCT" "$(local_mib)" 16
 
 pressure 0.00
@@ -54,12 +57,11 @@ cmp "$T/data" "$MNT/data" || fail "data changed while the pool grew"
 log "no pressure: the pool grew back to 64 MiB"
 
 rm "$PSI"
-end=$(($(date +%s) + 10))
-until grep -q "psi: cannot read $PSI" "$T/cmpfs-1.log"; do
-	[ "$(date +%s)" -lt "$end" ] || fail "an unreadable psi file is not said"
-	sleep 0.05
-done
-sleep 0.5 # ten more samples: said once, not every time
+wait_until "the unreadable psi file to be said" 10 \
+	grep -q "psi: cannot read $PSI" "$T/cmpfs-1.log"
+# ten more samples: said once, not every time
+n=$(stat_get psi_samples)
+wait_until "ten samples without a psi file" 10 samples_since "$n" 10
 expect_eq "pool without a psi file" "$(local_mib)" 64
 [ "$(grep -c "psi: cannot read $PSI" "$T/cmpfs-1.log")" = 1 ] ||
 	fail "an unreadable psi file is not said once"

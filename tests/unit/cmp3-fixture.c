@@ -21,6 +21,7 @@
 #include "cmp.h"
 #include "cmp3-fixture.h"
 #include "manager.h"
+#include "pattern.h"
 
 const char node_name[NNODES] = {'A', 'B', 'C'};
 const uint32_t node_id[NNODES] = {0xA, 0xB, 0xC};
@@ -104,14 +105,7 @@ int teardown(void **state)
 
 void fill(uint8_t *buf, uint32_t seed)
 {
-	uint32_t x = seed * 2654435761u + 1;
-
-	for (uint32_t i = 0; i < BS; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		buf[i] = (uint8_t)x;
-	}
+	pattern_fill(buf, BS, seed);
 }
 
 /* Allocates one block on node n and writes its pattern. 0 or -errno. */

@@ -78,7 +78,8 @@ static int borrow_many(void *ctx, uint32_t n, struct pool_ref *out,
 	return *got ? 0 : -ENOSPC;
 }
 
-static int borrow(void *ctx, struct pool_ref *out)
+static int borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
+		  struct pool_ref *out)
 {
 	uint32_t got;
 

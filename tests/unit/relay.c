@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,6 +20,25 @@
 #include "relay.h"
 
 #define TIMEOUT_MS 2000
+
+atomic_uint relay_delayed, relay_delayed_max;
+
+/* What goes towards the provider waits delay_ms (counted meanwhile). */
+static void delay(struct relay *r)
+{
+	unsigned int ms = atomic_load(&r->delay_ms), now, max;
+
+	if (!ms)
+		return;
+	now = atomic_fetch_add(&relay_delayed, 1) + 1;
+	max = atomic_load(&relay_delayed_max);
+	while (now > max &&
+	       !atomic_compare_exchange_weak(&relay_delayed_max, &max, now))
+		;
+	nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000},
+		  NULL);
+	atomic_fetch_sub(&relay_delayed, 1);
+}
 
 struct pump {
 	struct relay *r;
@@ -45,6 +65,8 @@ static void *pump_main(void *arg)
 		n = read(pfd.fd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
+		if (pu->to_provider)
+			delay(pu->r);
 		iov.iov_len = (size_t)n;
 		if (conn_writev(dst, &iov, 1))
 			break;

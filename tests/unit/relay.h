@@ -4,7 +4,8 @@
  * to it on a mem:// address and it forwards byte for byte to a provider,
  * so that the test can cut every relayed connection (relay_reset), refuse
  * new ones (relay_refuse, relay_listen again), or stop forwarding (hold)
- * while the provider itself keeps running. Include after <cmocka.h>.
+ * while the provider itself keeps running, or delay what goes to it.
+ * Include after <cmocka.h>.
  */
 #ifndef CMP_TEST_RELAY_H
 #define CMP_TEST_RELAY_H
@@ -35,7 +36,15 @@ struct relay {
 	atomic_bool
 		hold; /* forward nothing (a provider that does not answer) */
 	atomic_bool stop;
+	/* bytes towards the provider wait this long (a far provider) */
+	atomic_uint delay_ms;
 };
+
+/*
+ * Of every relay: bytes towards a provider held in a delay now, and the
+ * most that ever were at once (requests out on several at the same time).
+ */
+extern atomic_uint relay_delayed, relay_delayed_max;
 
 /* Listens on a fresh mem:// address (r->addr) and forwards to `to`. */
 void relay_start(struct relay *r, const char *to);

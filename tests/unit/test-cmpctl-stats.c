@@ -112,6 +112,20 @@ static void summary_leaves_out_zero_counters(void **state)
 	assert_null(strstr(s, "homecomings"));
 }
 
+static void summary_groups_the_copies_of_a_replicated_mount(void **state)
+{
+	const char *s = summary("block_size 1048576\nlocal_blocks 4\n"
+				"blocks_free 0\nreplicas 2\n"
+				"replica_copies 16\nreplica_blocks_short 0\n"
+				"replica_rebuilt 8\n"
+				"replica_rebuild_bytes 8388608\n"
+				"replica_stale 3\n");
+
+	assert_non_null(strstr(s, "  copies    replicas 2, copies 16, "
+				  "rebuilt 8, rebuild 8.0 MiB, stale 3\n"));
+	assert_null(strstr(s, "other"));
+}
+
 static void summary_shows_free_blocks_even_when_none_are_left(void **state)
 {
 	const char *s = summary("block_size 4096\nlocal_blocks 2\n"
@@ -184,6 +198,8 @@ int main(void)
 		cmocka_unit_test(summary_leaves_out_zero_counters),
 		cmocka_unit_test(
 			summary_shows_free_blocks_even_when_none_are_left),
+		cmocka_unit_test(
+			summary_groups_the_copies_of_a_replicated_mount),
 		cmocka_unit_test(summary_wraps_long_groups_within_80_columns),
 		cmocka_unit_test(summary_shows_a_counter_it_does_not_know),
 		cmocka_unit_test(summary_of_a_quiet_mount_is_short),

@@ -8,7 +8,8 @@
  * notice is lost or races B's request, from A's MOVED answer; also when
  * the block moved twice; also when B freed the block before it heard.
  * A's forwarding record (RRL) must go once B confirmed or freed it, and
- * no byte B wrote may be lost, whatever raced what.
+ * no byte B wrote may be lost, whatever raced what; also when A leaves
+ * while B writes the blocks it moves.
  *
  * Notices are lost on purpose by wrapping remote_notice() (the mover's
  * only way to send one): while drop_notices is set it fails as if the
@@ -317,6 +318,91 @@ static void writes_racing_the_move_land_at_the_new_place(void **state)
 		check_block(t, B, i);
 }
 
+/* B's writer over its blocks 0..3 (all on A), in turn. */
+struct writers {
+	struct cmp3 *t;
+	atomic_bool stop;
+	atomic_uint writes;
+	atomic_int failed;
+	uint32_t acked[4]; /* seed of each block's last acknowledged write */
+	int mismatch;
+};
+
+static void *write_all_loop(void *arg)
+{
+	static uint8_t want[BS], got[BS];
+	struct writers *w = arg;
+	uint32_t seed = 5000;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && !atomic_load(&w->stop); i = (i + 1) % 4) {
+		uint32_t h = w->t->h[B][i];
+
+		fill(want, ++seed);
+		ret = pool_write(w->t->pool[B], h, 0, want, BS);
+		if (ret)
+			break;
+		w->acked[i] = seed;
+		atomic_fetch_add(&w->writes, 1);
+		ret = pool_read(w->t->pool[B], h, 0, got, BS);
+		if (!ret && memcmp(want, got, BS))
+			w->mismatch++;
+	}
+	atomic_store(&w->failed, ret);
+	return NULL;
+}
+
+static void wait_all_writes(struct writers *w, unsigned int n)
+{
+	uint64_t end = deadline();
+	unsigned int from = atomic_load(&w->writes);
+
+	while (atomic_load(&w->writes) < from + n && !atomic_load(&w->failed)) {
+		if (cmp_now_ns() > end)
+			fail_msg("the writer is stuck");
+		pause_a_bit();
+	}
+}
+
+/*
+ * A leaves while B writes the very blocks A moves: every move's handover
+ * waits until one of B's writes met a moving block (BUSY), so that race
+ * happens every run; no write fails, and each block holds its last
+ * acknowledged write, now on C.
+ */
+static void writes_racing_a_leave_land_at_the_new_place(void **state)
+{
+	struct cmp3 *t = *state;
+	struct writers w = {.t = t};
+	pthread_t th;
+
+	a_lends_everything_to_b(t);
+	while (t->nh[C])
+		free_on(t, C, 0);
+	sync_manager(t);
+	atomic_store(&hold_handover, true);
+	assert_int_equal(pthread_create(&th, NULL, write_all_loop, &w), 0);
+	wait_all_writes(&w, 8);
+	cluster_leave(t->cl[A]);
+	assert_true(atomic_load(&busy_seen) > 0);
+	assert_int_equal(count_of(t, A, POOL_RLL), 0);
+	assert_int_equal(count_of(t, A, POOL_RRL), 0);
+	wait_all_writes(&w, 8);
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	assert_int_equal(atomic_load(&w.failed), 0);
+	assert_int_equal(w.mismatch, 0);
+	stop_node(t, A);
+	assert_int_equal(count_of(t, C, POOL_RLL), 4);
+	for (size_t i = 0; i < 4; i++) {
+		if (w.acked[i])
+			t->seed[B][i] = w.acked[i];
+		check_block(t, B, i);
+	}
+	assert_int_equal(followed(t, B), 4);
+	check_all(t, B);
+}
+
 static void a_block_moved_twice_is_found_at_its_last_place(void **state)
 {
 	struct cmp3 *t = *state;
@@ -406,6 +492,9 @@ int main(void)
 			reset, teardown),
 		cmocka_unit_test_setup_teardown(
 			writes_racing_the_move_land_at_the_new_place, reset,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			writes_racing_a_leave_land_at_the_new_place, reset,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			a_block_moved_twice_is_found_at_its_last_place, reset,

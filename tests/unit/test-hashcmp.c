@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Hash compare (pool/copies.c), against a fake cluster, in stepped mode
+ * Hash compare (pool/hashcmp.c), against a fake cluster, in stepped mode
  * (no helper thread: every move is the test's): a node of four blocks
  * wrote eight, four of them now on the provider. A block that comes home
  * keeps its loan; moved out again unchanged it sends nothing (its kept
@@ -125,9 +125,9 @@ static void check_provider(struct fix *x, uint32_t i)
 	struct handle_loc loc = loc_of(x, i);
 	const uint8_t *at;
 
-	assert_int_equal(loc.provider_node, FAKE_NODE);
+	assert_int_equal(loc.loan.node, FAKE_NODE);
 	pthread_mutex_lock(&x->f->lock);
-	at = x->f->mem + (size_t)loc.remote_block * BS;
+	at = x->f->mem + (size_t)loc.loan.block * BS;
 	if (memcmp(at, x->want[i], BS))
 		fail_msg("the provider's block of %u is wrong", i);
 	pthread_mutex_unlock(&x->f->lock);
@@ -192,7 +192,7 @@ static void an_unchanged_block_goes_out_sending_nothing(void **state)
 	assert_int_equal(counts(x).evict_bytes_saved, BS);
 	assert_int_equal(counts(x).copies, 0);
 	/* its kept loan is its place again */
-	assert_int_equal(loc_of(x, i).remote_block, before.remote_block);
+	assert_int_equal(loc_of(x, i).loan.block, before.loan.block);
 	check_provider(x, i);
 	check(x, i);
 }
@@ -266,14 +266,14 @@ static void a_pinned_block_is_rehashed(void **state)
 static void a_copy_its_provider_took_back_is_forgotten(void **state)
 {
 	struct fix *x = *state;
-	uint32_t i = first_remote(x), tag;
+	uint32_t i = first_remote(x), tag, gone = 0;
 	struct pool_ref ref;
 	uint64_t w, ev;
 
 	home(x, i);
 	tag = x->h[i];
 	pthread_mutex_lock(&x->p->lock);
-	ref = pool_loan_of(&x->p->handles[tag]);
+	ref = x->p->handles[tag].loan;
 	pthread_mutex_unlock(&x->p->lock);
 	/* the provider needs the memory: the loan ends, its bytes reused */
 	pthread_mutex_lock(&x->f->lock);
@@ -281,7 +281,7 @@ static void a_copy_its_provider_took_back_is_forgotten(void **state)
 	memset(x->f->mem + (size_t)ref.block * BS, 0x5a, BS);
 	pthread_mutex_unlock(&x->f->lock);
 	/* as its reconciliation tells us: forgotten, nothing lost */
-	assert_int_equal(pool_loans_lost(x->p, &ref, &tag, 1), 0);
+	assert_int_equal(pool_loans_lost(x->p, &ref, &tag, 1, &gone), 0);
 	assert_int_equal(counts(x).copies, 0);
 	assert_int_equal(counts(x).lost, 0);
 	assert_false(loc_of(x, i).flags & HF_COPY);
@@ -322,7 +322,7 @@ static void a_full_provider_takes_a_copys_loan_back(void **state)
 	assert_true(j < NFILE);
 	evict(x, j);
 	assert_int_equal(counts(x).copies, 0);
-	assert_int_equal(loc_of(x, j).remote_block, cp.remote_block);
+	assert_int_equal(loc_of(x, j).loan.block, cp.loan.block);
 	check_provider(x, j);
 	for (uint32_t k = 0; k < NFILE; k++)
 		check(x, k);

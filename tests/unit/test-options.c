@@ -50,6 +50,9 @@ static void defaults_apply_when_no_option_is_given(void **state)
 	assert_int_equal(o.readahead, 128u << 10);
 	assert_true(o.tune_bdi);
 	assert_true(o.lock_memory);
+	assert_int_equal(o.replicas, 1);
+	assert_int_equal(o.rebuild_after_ms, 5000);
+	assert_int_equal(o.rebuild_rate, 256u << 20);
 	assert_true(o.exchange);
 	assert_true(o.prefetch);
 	assert_string_equal(o.mountpoint, "/mnt");
@@ -61,8 +64,8 @@ static void defaults_apply_when_no_option_is_given(void **state)
 static void source_and_own_keys_are_consumed(void **state)
 {
 	const char *argv[] = {"cmpfs", "none", "/cmp", "-o",
-			      "local=2G,block=64K,notune_bdi,noexchange,"
-			      "noprefetch,allow_other,dev"};
+			      ("local=2G,block=64K,notune_bdi,noexchange,"
+			       "noprefetch,allow_other,dev")};
 	struct fuse_args a;
 	struct fs_options o;
 
@@ -275,6 +278,31 @@ static void manager_and_listen_go_together(void **state)
 	fuse_opt_free_args(&a);
 }
 
+static void replicas_need_a_cluster_and_at_most_three(void **state)
+{
+	/* (parentheses: one string each, clang's -Wstring-concatenation) */
+	const char *alone[] = {"cmpfs", "/m", "-o", "replicas=2"};
+	const char *four[] = {"cmpfs", "/m", "-o",
+			      ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+			       "replicas=4")};
+	const char *two[] = {"cmpfs", "/m", "-o",
+			     ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+			      "replicas=2,rebuild_after=2s,rebuild_rate=0")};
+	struct fuse_args a;
+	struct fs_options o;
+
+	assert_int_equal(parse(&o, &a, 4, alone), -EINVAL);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, four), -EINVAL);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, two), 0);
+	assert_int_equal(o.replicas, 2);
+	assert_int_equal(o.rebuild_after_ms, 2000);
+	assert_int_equal(o.rebuild_rate, 0);
+	fs_options_free(&o);
+	fuse_opt_free_args(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +320,7 @@ int main(void)
 			manager_without_key_is_refused_unless_insecure),
 		cmocka_unit_test(manager_and_listen_go_together),
 		cmocka_unit_test(a_list_of_managers_is_one_option),
+		cmocka_unit_test(replicas_need_a_cluster_and_at_most_three),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

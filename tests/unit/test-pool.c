@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
-/* The pool: allocation, free list, LRU order of LLL, exhaustion, copies. */
+/*
+ * The pool: allocation, free list, LRU order of LLL, exhaustion, copies,
+ * and a shrink racing a block on its way home.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -148,9 +154,19 @@ struct fake {
 	bool used[FAKE_BLOCKS];
 	uint64_t bytes_read, bytes_written;
 	bool dead;
+	atomic_bool hold; /* reads wait while it is set */
+	atomic_int held;  /* reads waiting */
 };
 
-static int fake_borrow(void *ctx, struct pool_ref *out)
+static void nap(void)
+{
+	struct timespec ts = {0, 2000000};
+
+	nanosleep(&ts, NULL);
+}
+
+static int fake_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
+		       struct pool_ref *out)
 {
 	struct fake *f = ctx;
 
@@ -179,6 +195,12 @@ static int fake_read(void *ctx, const struct pool_ref *r, uint32_t off,
 {
 	struct fake *f = ctx;
 
+	if (atomic_load(&f->hold)) {
+		atomic_fetch_add(&f->held, 1);
+		for (int i = 0; i < 5000 && atomic_load(&f->hold); i++)
+			nap();
+		atomic_fetch_sub(&f->held, 1);
+	}
 	if (f->dead)
 		return -EIO;
 	memcpy(dst, f->mem[r->block] + off, len);
@@ -278,7 +300,7 @@ static void dead_provider_turns_its_blocks_into_eio(void **state)
 {
 	static struct fake f;
 	struct pool *p = make(1);
-	uint32_t h[2];
+	uint32_t h[2], copies;
 	uint8_t b[16];
 	struct pool_counts c;
 
@@ -286,7 +308,8 @@ static void dead_provider_turns_its_blocks_into_eio(void **state)
 	assert_int_equal(pool_set_cluster(p, &fake_ops, &f), 0);
 	assert_int_equal(pool_alloc(p, true, &h[0]), 0);
 	assert_int_equal(pool_alloc(p, true, &h[1]), 0);
-	assert_int_equal(pool_provider_dead(p, 7), 1);
+	assert_int_equal(pool_provider_dead(p, 7, &copies), 1);
+	assert_int_equal(copies, 1);
 	assert_int_equal(pool_read(p, h[0], 0, b, 16), -EIO);
 	assert_int_equal(pool_read(p, h[1], 0, b, 16), 0);
 	pool_get_counts(p, &c);
@@ -378,6 +401,83 @@ static void bytes_to_and_from_blocks_elsewhere_are_counted(void **state)
 	pool_destroy(p);
 }
 
+struct shrinker {
+	struct pool *p;
+	uint32_t to;
+	int ret;
+};
+
+static void *shrink_main(void *arg)
+{
+	struct shrinker *s = arg;
+
+	s->ret = pool_resize(s->p, s->to, 10000);
+	return NULL;
+}
+
+static uint32_t limit_of(struct pool *p)
+{
+	uint32_t limit;
+
+	pthread_mutex_lock(&p->lock);
+	limit = p->limit_blocks;
+	pthread_mutex_unlock(&p->lock);
+	return limit;
+}
+
+/*
+ * A block taken off the free list for a homecoming is no free block: a
+ * shrink that starts while the block's data is on its way home waits for
+ * it (and then moves it down or out) instead of taking it for free and
+ * giving its memory back under the data (the free count went below zero,
+ * a block was on two lists, data read back wrong).
+ */
+static void a_shrink_waits_for_a_block_on_its_way_home(void **state)
+{
+	static struct fake f;
+	struct pool *p = make(4);
+	struct shrinker s = {.p = p, .to = 1};
+	struct pool_counts pc;
+	uint32_t h[5];
+	uint8_t b[BS];
+	pthread_t th;
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(pool_set_cluster(p, &fake_ops, &f), 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(pool_alloc(p, false, &h[i]), 0);
+		fill(p, h[i], (uint8_t)(0x40 + i));
+	}
+	/* h0 went out; h1, h2, h3 are in blocks 1, 2, 3, h4 in block 0 */
+	assert_int_equal(count(p, POOL_LRL), 1);
+	atomic_store(&f.hold, true);
+	pool_free(p, h[3]); /* block 3: the helper brings h0 home into it */
+	for (int i = 0; i < 5000 && !atomic_load(&f.held); i++)
+		nap();
+	assert_int_equal(atomic_load(&f.held), 1);
+	assert_int_equal(pthread_create(&th, NULL, shrink_main, &s), 0);
+	for (int i = 0; i < 5000 && limit_of(p) != 1; i++)
+		nap();
+	assert_int_equal(limit_of(p), 1);
+	atomic_store(&f.hold, false);
+	pthread_join(th, NULL);
+	assert_int_equal(s.ret, 0);
+	pool_get_counts(p, &pc);
+	assert_int_equal(pc.local_blocks, 1);
+	assert_int_equal(pc.blocks[POOL_FREE] + pc.blocks[POOL_LLL], 1);
+	assert_int_equal(pc.blocks[POOL_LLL] + pc.blocks[POOL_LRL], 4);
+	for (int i = 0; i < 5; i++) {
+		if (i == 3)
+			continue;
+		assert_int_equal(pool_read(p, h[i], 0, b, BS), 0);
+		for (uint32_t k = 0; k < BS; k++)
+			if (b[k] != 0x40 + i)
+				fail_msg("handle %d: byte %u is %#x, want %#x",
+					 i, k, b[k], 0x40 + i);
+	}
+	pool_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +500,7 @@ int main(void)
 			lending_uses_free_blocks_and_lends_them_cleared),
 		cmocka_unit_test(
 			bytes_to_and_from_blocks_elsewhere_are_counted),
+		cmocka_unit_test(a_shrink_waits_for_a_block_on_its_way_home),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

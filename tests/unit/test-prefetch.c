@@ -315,15 +315,17 @@ static void a_copy_whose_loan_is_lost_stays_local(void **state)
 	struct block_of b = {x, first_remote(x)};
 	uint32_t tag = x->h[b.i];
 	struct pool_ref ref;
+	uint32_t copies;
 
 	leave_one_free_block(x);
 	assert_int_equal(pool_prefetch(x->p, &x->h[b.i], 1), 1);
 	assert_true(wait_for(local_now, &b, DEADLINE_MS));
 	pthread_mutex_lock(&x->p->lock);
-	ref = pool_loan_of(&x->p->handles[tag]);
+	ref = x->p->handles[tag].loan;
 	pthread_mutex_unlock(&x->p->lock);
 	assert_int_equal(ref.node, FAKE_NODE);
-	pool_loans_lost(x->p, &ref, &tag, 1);
+	pool_loans_lost(x->p, &ref, &tag, 1, &copies);
+	assert_int_equal(copies, 0);
 	assert_int_equal(counts(x).copies, 0);
 	assert_int_equal(counts(x).lost, 0);
 	read_block(x, b.i);

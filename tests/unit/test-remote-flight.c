@@ -44,6 +44,7 @@
 #define BS (4u << 20)
 #define PIECES 16u
 #define PROV 7u
+#define OTHER 8u /* a second provider */
 #define OWNER 9u
 #define MAXC 16 /* connections the fake keeps */
 #define MAXQ 64 /* READs it holds back */
@@ -52,6 +53,7 @@
 enum mode {
 	ECHO, /* answer READs at once */
 	HOLD, /* keep READs until the test answers them */
+	MUTE, /* take WRITEs, answer none */
 };
 
 /* A READ held back: its connection (a reference) and request. */
@@ -63,6 +65,7 @@ struct held {
 
 struct fake {
 	struct server *srv;
+	uint32_t node;
 	pthread_mutex_t lock; /* everything below */
 	struct server_conn *conns[MAXC];
 	unsigned int nconns;
@@ -80,9 +83,10 @@ static uint8_t pattern(uint32_t off)
 	return (uint8_t)(off * 7 + (off >> 9));
 }
 
-static int answer_status(struct server_conn *sc, const struct wire_hdr *h)
+static int answer_status(struct fake *f, struct server_conn *sc,
+			 const struct wire_hdr *h)
 {
-	struct proto_block_status st = {.node = PROV,
+	struct proto_block_status st = {.node = f->node,
 					.block_size = BS,
 					.total = 1,
 					.free = 1,
@@ -120,7 +124,9 @@ static int serve_rw(struct fake *f, struct server_conn *sc,
 	if (write) {
 		/* pieces land in place, whatever their order */
 		ret = wire_read(c, f->block + rw.off, rw.len);
-		return ret ? ret : server_reply(sc, h, WIRE_S_OK, NULL, 0);
+		if (ret || f->mode == MUTE)
+			return ret;
+		return server_reply(sc, h, WIRE_S_OK, NULL, 0);
 	}
 	pthread_mutex_lock(&f->lock);
 	if (f->mode == HOLD) {
@@ -145,7 +151,7 @@ static int fake_handle(void *ctx, struct server_conn *sc,
 	if (ret < 0)
 		return ret;
 	if (h->op == WIRE_OP_STATUS)
-		return answer_status(sc, h);
+		return answer_status(ctx, sc, h);
 	return server_reply(sc, h, WIRE_S_OK, NULL, 0);
 }
 
@@ -180,7 +186,7 @@ static void fake_close(void *ctx, struct server_conn *sc)
 	pthread_mutex_unlock(&f->lock);
 }
 
-static struct fake *fake_create(struct auth_keyring *key)
+static struct fake *fake_create(struct auth_keyring *key, uint32_t node)
 {
 	static unsigned int seq;
 	struct fake *f = calloc(1, sizeof(*f));
@@ -192,11 +198,12 @@ static struct fake *fake_create(struct auth_keyring *key)
 	for (uint32_t i = 0; i < BS; i++)
 		f->block[i] = pattern(i);
 	pthread_mutex_init(&f->lock, NULL);
+	f->node = node;
 	snprintf(addr, sizeof(addr), "mem://flight-%d-%u", getpid(), ++seq);
 	f->srv = server_create(&(struct server_config){
 		.listen_addr = addr,
 		.keyring = key,
-		.node_id = PROV,
+		.node_id = node,
 		.incarnation = 1,
 		.name = "fake provider",
 		.handle = fake_handle,
@@ -278,6 +285,8 @@ static void forget(struct fake *f)
 
 static void fake_destroy(struct fake *f)
 {
+	if (!f)
+		return;
 	forget(f);
 	server_destroy(f->srv);
 	pthread_mutex_destroy(&f->lock);
@@ -331,6 +340,7 @@ static bool wait_held(struct fake *f, unsigned int n)
 struct fix {
 	struct auth_keyring *key;
 	struct fake *fake;
+	struct fake *other; /* a second provider, OTHER, or NULL */
 	struct remote *r;
 };
 
@@ -346,7 +356,7 @@ static int setup_with(void **state, bool sealed)
 		x->key = auth_keyring_create(&key, 1);
 		assert_non_null(x->key);
 	}
-	x->fake = fake_create(x->key);
+	x->fake = fake_create(x->key, PROV);
 	x->r = remote_create(x->key, OWNER, BS);
 	assert_non_null(x->r);
 	assert_int_equal(remote_add_node(x->r, PROV, server_addr(x->fake->srv)),
@@ -371,6 +381,7 @@ static int teardown(void **state)
 	struct fix *x = *state;
 
 	remote_destroy(x->r);
+	fake_destroy(x->other);
 	fake_destroy(x->fake);
 	auth_keyring_destroy(x->key);
 	free(x);
@@ -673,6 +684,45 @@ static void silent_provider_costs_each_call_its_deadline(void **state)
 	assert_node_failed(x, NREADERS);
 }
 
+/*
+ * A block's two copies, one on a provider that takes the write and never
+ * answers: the write waits for that one's deadline first, then finds the
+ * other's reply, in long since, and takes it. The other node stays
+ * usable; only the silent one is suspect.
+ */
+static void a_silent_copy_costs_the_other_copy_nothing(void **state)
+{
+	struct fix *x = *state;
+	const uint32_t nodes[2] = {PROV, OTHER};
+	const struct proto_block_ref refs[2] = {REF, REF};
+	struct proto_block_moved moved[2];
+	struct remote_stats st;
+	uint8_t src[4096];
+	int rets[2];
+
+	x->other = fake_create(x->key, OTHER);
+	assert_int_equal(
+		remote_add_node(x->r, OTHER, server_addr(x->other->srv)), 0);
+	remote_set_candidate(x->r, OTHER, true);
+	remote_set_timeout(x->r, 400);
+	memset(src, 0x5a, sizeof(src));
+	/* a connection to each, idle: the two go out together */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(remote_write(x->r, nodes[i], REF, 0, src,
+					      sizeof(src), NULL),
+				 0);
+	x->fake->mode = MUTE;
+	memset(src, 0xa5, sizeof(src));
+	remote_write_many(x->r, nodes, refs, 2, 8192, src, sizeof(src), rets,
+			  moved);
+	assert_int_equal(rets[0], -EIO);
+	assert_int_equal(rets[1], 0);
+	assert_memory_equal(x->other->block + 8192, src, sizeof(src));
+	remote_stats(x->r, &st);
+	assert_int_equal(st.suspects, 1);
+	assert_int_equal(st.errors, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +752,9 @@ int main(void)
 			setup_sealed, teardown),
 		cmocka_unit_test_setup_teardown(
 			silent_provider_costs_each_call_its_deadline,
+			setup_insecure, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_silent_copy_costs_the_other_copy_nothing,
 			setup_insecure, teardown),
 	};
 

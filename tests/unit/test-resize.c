@@ -3,13 +3,15 @@
  * Resizing a node while it serves, and a node that joins, through the
  * real pools, clusters and manager of the three-node fixture
  * (cmp3-fixture.h) over mem:// (every pool may grow to MAX_NBLOCKS). A
- * node that grows, or joins, is lent from at once; one that shrinks first
+ * node that grows, or joins, is lent from at once (a node that joins with
+ * more room than the others is preferred to them); one that shrinks first
  * moves the blocks it lends at its end to a third node, then its own data
  * down into its free blocks or, without any, elsewhere, and gives the
  * rest back; with nowhere to put them it keeps its size and serves on. A
  * reader checks its blocks byte for byte while its node shrinks and grows
- * under it. A node lends and borrows no more than its caps. Every list
- * on every node is checked after every step.
+ * under it, and a writer rewrites them while its node, or the node that
+ * lends it its blocks, resizes. A node lends and borrows no more than its
+ * caps. Every list on every node is checked after every step.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -175,6 +177,48 @@ static void a_node_that_joins_receives_the_next_borrowed_blocks(void **state)
 	check_all(t, B);
 }
 
+/*
+ * Borrowing prefers compute nodes, then the most free (the manager's hint
+ * less what it promised since, and the owner's running estimate): a node
+ * that joins with more to offer than the others gets the next blocks
+ * although the others still have room (not for being new: an equal one
+ * would share them).
+ */
+static void a_node_that_joins_with_the_most_room_is_preferred(void **state)
+{
+	struct cmp3 *t = *state;
+	struct node_d d;
+	struct pool_counts pc;
+
+	alloc_n(t, A, 2);
+	alloc_n(t, C, 2);
+	alloc_n(t, B, 4);
+	expect_node(t, A, L(2, 2, 0, 0), 4, "A has room");
+	expect_node(t, C, L(2, 2, 0, 0), 4, "C has room");
+	join_d(t, &d);
+	sync_manager(t);
+	assert_int_equal(alloc_on(t, B), 0);
+	assert_int_equal(alloc_on(t, B), 0);
+	pool_get_counts(d.pool, &pc);
+	assert_int_equal(pc.blocks[POOL_RLL], 2);
+	expect_node(t, A, L(2, 2, 0, 0), 4, "A lent nothing");
+	expect_node(t, C, L(2, 2, 0, 0), 4, "C lent nothing");
+	expect_node(t, B, L(0, 4, 2, 0), 4, "B borrows from D");
+	check_all(t, B);
+	/* B's blocks on D come home before D goes */
+	for (int i = 0; i < 2; i++)
+		free_on(t, B, 2);
+	uint64_t end = deadline();
+
+	while (!lists_are(t, B, L(0, 4, 0, 0)) && cmp_now_ns() < end)
+		pause_a_bit();
+	expect_node(t, B, L(0, 4, 0, 0), 4, "B's blocks came home");
+	cluster_leave(d.cl);
+	cluster_destroy(d.cl);
+	pool_destroy(d.pool);
+	check_all(t, B);
+}
+
 static void a_shrink_moves_lent_blocks_then_own_data_elsewhere(void **state)
 {
 	struct cmp3 *t = *state;
@@ -328,6 +372,98 @@ static void a_node_shrinks_and_grows_while_its_data_is_read(void **state)
 	check_all(t, A);
 }
 
+/* Rewrites node n's first nblocks blocks in turn, each read back. */
+struct writer {
+	struct cmp3 *t;
+	int n;
+	size_t nblocks;
+	atomic_bool stop;
+	atomic_uint writes, errors;
+	uint32_t acked[MAXH]; /* seed of each block's last acknowledged write */
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct cmp3 *t = w->t;
+	uint8_t want[BS], got[BS];
+	uint32_t seed = 9000;
+
+	for (size_t i = 0; !atomic_load(&w->stop); i = (i + 1) % w->nblocks) {
+		fill(want, ++seed);
+		if (pool_write(t->pool[w->n], t->h[w->n][i], 0, want, BS)) {
+			atomic_fetch_add(&w->errors, 1);
+			continue;
+		}
+		w->acked[i] = seed;
+		if (pool_read(t->pool[w->n], t->h[w->n][i], 0, got, BS) ||
+		    memcmp(got, want, BS))
+			atomic_fetch_add(&w->errors, 1);
+		atomic_fetch_add(&w->writes, 1);
+	}
+	return NULL;
+}
+
+/* Stops w; its node's blocks hold their last acknowledged writes. */
+static void writer_done(struct writer *w, pthread_t th, const char *what)
+{
+	struct cmp3 *t = w->t;
+
+	atomic_store(&w->stop, true);
+	pthread_join(th, NULL);
+	print_message("%u writes %s, %u failed or read back wrong\n",
+		      atomic_load(&w->writes), what, atomic_load(&w->errors));
+	assert_int_equal(atomic_load(&w->errors), 0);
+	assert_true(atomic_load(&w->writes) > 0);
+	for (size_t i = 0; i < w->nblocks; i++)
+		if (w->acked[i])
+			t->seed[w->n][i] = w->acked[i];
+	check_all(t, w->n);
+}
+
+static void a_node_shrinks_and_grows_while_its_data_is_written(void **state)
+{
+	struct cmp3 *t = *state;
+	struct writer w = {.t = t, .n = A, .nblocks = 3};
+	pthread_t th;
+
+	alloc_n(t, A, 3);
+	assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+	for (int round = 0; round < 20; round++) {
+		uint32_t n = round % 2 ? 8 : 1 + (uint32_t)round % 3;
+
+		sync_manager(t);
+		assert_int_equal(cluster_resize(t->cl[A], n, RESIZE_MS), 0);
+	}
+	writer_done(&w, th, "while resizing");
+}
+
+/* A shrinks while B writes the blocks A lends it (they move on to C). */
+static void a_lender_shrinks_while_the_owner_writes_what_it_lends(void **state)
+{
+	struct cmp3 *t = *state;
+	struct writer w = {.t = t, .n = B, .nblocks = 2};
+	pthread_t th;
+
+	alloc_n(t, C, 4);
+	alloc_n(t, A, 2);
+	alloc_n(t, B, 6);
+	expect_node(t, A, L(0, 2, 0, 2), 4, "A lends two");
+	free_on(t, C, 3);
+	free_on(t, C, 2);
+	sync_manager(t);
+	/* B's blocks 0 and 1 live on A */
+	assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+	while (atomic_load(&w.writes) < 10)
+		pause_a_bit();
+	assert_int_equal(cluster_resize(t->cl[A], 2, RESIZE_MS), 0);
+	wait_rrl(t, A, 0);
+	writer_done(&w, th, "while their lender shrank");
+	expect_node(t, A, L(0, 2, 0, 0), 2, "A shrank to 2");
+	expect_node(t, C, L(0, 2, 0, 2), 4, "C took A's loans");
+	check_all(t, A);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +474,9 @@ int main(void)
 			a_node_that_joins_receives_the_next_borrowed_blocks,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
+			a_node_that_joins_with_the_most_room_is_preferred,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
 			a_shrink_moves_lent_blocks_then_own_data_elsewhere,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -346,6 +485,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			a_node_shrinks_and_grows_while_its_data_is_read, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_node_shrinks_and_grows_while_its_data_is_written,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_lender_shrinks_while_the_owner_writes_what_it_lends,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_node_lends_no_more_than_its_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(

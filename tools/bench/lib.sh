@@ -20,6 +20,10 @@ INSTALL=1
 BUDGET_MIN=""
 DISKDIR=${CMPBENCH_DISKDIR:-/var/tmp}
 declare -A ROUNDS_OF	# --NAME-rounds N: rounds of a workload with a cap
+SKIP=""			# --skip: systems and set-ups left out
+PROFILE=""		# --profile: the steps profiled (profile.sh), "all"
+FIG10_MB=""		# --fig10-mb: Figure 10's array (default by mode)
+POOL=""			# --pool: the cmpfs systems' pools (default by mode)
 
 usage() {
 	sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
@@ -50,6 +54,14 @@ parse_args() {
 		--budget) BUDGET_MIN=$2; shift ;;
 		--budget=*) BUDGET_MIN=${1#*=} ;;
 		--no-install) INSTALL=0 ;;
+		--skip) SKIP=$2; shift ;;
+		--skip=*) SKIP=${1#*=} ;;
+		--profile) PROFILE=all ;;
+		--profile=*) PROFILE=${1#*=} ;;
+		--fig10-mb) FIG10_MB=$2; shift ;;
+		--fig10-mb=*) FIG10_MB=${1#*=} ;;
+		--pool) POOL=$2; shift ;;
+		--pool=*) POOL=${1#*=} ;;
 		-h | --help) usage 0 ;;
 		*) echo "run.sh: unknown argument '$1'" >&2; usage 2 ;;
 		esac
@@ -62,6 +74,10 @@ parse_args() {
 	# by how long the previous round took, is not started. 0 = no budget.
 	if [[ -z $BUDGET_MIN ]]; then ((SMOKE)) && BUDGET_MIN=0 || BUDGET_MIN=28; fi
 	[[ $BUDGET_MIN =~ ^[0-9]+$ ]] || bad_usage "bad --budget"
+	[[ -z $FIG10_MB || $FIG10_MB =~ ^[1-9][0-9]*$ ]] || bad_usage "bad --fig10-mb"
+	[[ -z $POOL || $POOL =~ ^[1-9][0-9]*[MG]$ ]] || bad_usage "bad --pool (e.g. 2G, 1536M)"
+	[[ -n $PROFILE ]] || return 0
+	[[ $PROFILE =~ ^[a-z0-9_,-]+$ ]] || bad_usage "bad --profile"
 }
 
 # check_workloads: --only and --NAME-rounds name workloads that exist
@@ -78,9 +94,18 @@ check_workloads() {
 		[[ -n ${WL_ROUNDS[$w]:-} ]] || bad_usage "unknown option --$w-rounds"
 		[[ ${ROUNDS_OF[$w]} =~ ^[0-9]+$ ]] || bad_usage "bad --$w-rounds"
 	done
+	list="tcp ${!UP[*]}"
+	for w in "${WORKLOADS[@]}"; do list+=" ${WL_ITEMS[$w]:-}"; done
+	for w in ${SKIP//,/ }; do
+		[[ " $list " == *" $w "* ]] || bad_usage "--skip: unknown system or set-up '$w'"
+	done
+	prof_check
 }
 
 wants() { [[ ,$ONLY, == *,$1,* ]]; }
+
+# skipped ITEM: a system or set-up left out by --skip.
+skipped() { [[ ,$SKIP, == *,$1,* ]]; }
 
 # sized SMOKE FULL: the value for this mode.
 sized() { if ((SMOKE)); then echo "$1"; else echo "$2"; fi; }
@@ -134,7 +159,8 @@ interrupted() {
 	trap - PIPE
 	[[ $1 == INT ]] || exec >/dev/null 2>&1
 	say "interrupted ($1)"
-	[[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null
+	# (CONT: a child that stopped itself for the profiler gets the TERM)
+	[[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null && kill -CONT "$CHILD" 2>/dev/null
 	exit 130
 }
 
@@ -409,10 +435,21 @@ loop_is() {
 loop_off() { loop_is "$1" "$2" && losetup -d "$1"; }
 
 # swap_on DEV [FILE]: only our swap may be active while a set-up runs;
-# FILE: DEV is a loop device over it.
+# FILE: DEV is a loop device over it. SWAP_DEV: DEV. It gets the highest
+# priority: the kernel swaps to the device of highest priority first, and
+# swapon without -p gives each new device a lower one than those before,
+# so another test run's swap (this machine often has one) would take our
+# pages and serve our swap-ins (seen: the sort's swap traffic on another
+# run's cmpfs, ours idle). foreign_swaps says whether one was active.
+SWAP_DEV=""
 swap_on() {
-	mkswap "$1" >>"$LOG" 2>&1 && swapon "$1" >>"$LOG" 2>&1 && defer "swap_off $1 ${2:-}"
+	mkswap "$1" >>"$LOG" 2>&1 && swapon -p 32767 "$1" >>"$LOG" 2>&1 &&
+		defer "swap_off $1 ${2:-}" && SWAP_DEV=$1
 }
+
+# foreign_swaps: the active swap devices that are not SWAP_DEV (another
+# test run's: at the same priority the kernel takes turns between them).
+foreign_swaps() { awk -v d="$SWAP_DEV" 'NR > 1 && $1 != d {print $1}' /proc/swaps; }
 swap_off() {
 	grep -qF "$1 " /proc/swaps || return 0 # (a replayed journal: already off)
 	[[ -z ${2:-} ]] || loop_is "$1" "$2" && swapoff "$1"

@@ -20,9 +20,9 @@ from collections import OrderedDict, defaultdict
 OUT = sys.argv[1]
 CMP = ["cmpfs", "cmpfs-remote", "cmpfs-memsrv", "cmpfs-remote-insecure"]
 PEERS = ["tmpfs", "fusefloor", "nbdfuse", "sshfs", "disk"]
-ORDER = CMP + PEERS + ["tcp", "quiet", "flood",
-                       "baseline", "mapper", "swapper", "diskswap", "zramswap",
-                       "nbdswap"]
+FIG10_CMP = ["mapper", "swapper", "mapper-remote", "swapper-remote"]
+FIG10_OTHERS = ["diskswap", "zramswap", "nbdswap"]
+ORDER = CMP + PEERS + ["tcp", "quiet", "flood", "baseline"] + FIG10_CMP + FIG10_OTHERS
 SEALED, INSECURE = "cmpfs-remote", "cmpfs-remote-insecure"
 WORKLOADS = OrderedDict([
     ("bulk", "1. Bulk staging (dd bs=1M, cp of a large file in and out)"),
@@ -91,6 +91,10 @@ for r in rows:
 vals = defaultdict(dict)
 status = defaultdict(lambda: defaultdict(int))
 units = {}
+# the profile pass's figures (taken under perf), beside the profiles
+prof_rows = []
+if os.path.exists(os.path.join(OUT, "profile.csv")):
+    prof_rows = list(csv.DictReader(open(os.path.join(OUT, "profile.csv"))))
 for r in rows:
     key = (r["workload"], r["system"], r["metric"])
     units[r["metric"]] = r["unit"]
@@ -195,6 +199,188 @@ for s in CMP + PEERS:
                             "available" if avail(s) == "yes" else avail(s)))
 P("")
 
+# --- issue 12 -----------------------------------------------------------------
+def nrounds(wl, pairs):
+    """Rounds in which every (system, metric) of pairs has a value."""
+    common = None
+    for sys_, m in pairs:
+        r = set(vals[(wl, sys_, m)])
+        common = r if common is None else common & r
+    return len(common or ())
+
+
+def profile_link(*steps):
+    """Links to the profiles of these steps that were taken."""
+    out = []
+    for st in steps:
+        if os.path.exists(os.path.join(OUT, "profiles", st + ".txt")):
+            out.append("[%s](profiles/%s.txt)" % (st, st))
+    return ", ".join(out) if out else "-"
+
+
+def plural(n, what):
+    return "%d %s%s" % (n, what, "" if n == 1 else "s")
+
+
+def mbs(v):
+    return "%.2f GB/s" % (v / 1000) if v >= 1000 else "%.0f MB/s" % v
+
+
+def foreign(s_):
+    """Runs of Figure 10 set-up s_ with another test run's swap active."""
+    return sum(1 for v in vals[("fig10", s_, "foreign_swap")].values() if v > 0)
+
+
+def fig10_ahead(s):
+    """Figure 10 set-up s against disk swap and zram in the same rounds:
+    (text, met) or None when s has no time."""
+    mine = fig_sd[s]
+    if not mine:
+        return None
+    parts, ok = [], True
+    for o in ("diskswap", "zramswap"):
+        other = fig_sd[o]
+        common = set(mine) & set(other)
+        st = status[("fig10", o, "sort_s")]
+        if not common:
+            # a peer that was OOM-killed or timed out every time is beaten
+            if st.get("oom") or st.get("timeout"):
+                parts.append("%s failed (%s)" % (o, ", ".join(
+                    "%d %s" % (n, k) for k, n in st.items() if k != "ok")))
+                continue
+            parts.append("%s not measured" % o)
+            ok = False
+            continue
+        med_m = statistics.median(mine[r] for r in common)
+        med_o = statistics.median(other[r] for r in common)
+        parts.append("%s %.2fx vs %s %.2fx (%s%s)" % (
+            s, med_m, o, med_o, plural(len(common), "round"),
+            "; %s: another run's swap beside it in %s" % (o, plural(foreign(o), "run"))
+            if foreign(o) else ""))
+        ok = ok and med_m < med_o
+    return "; ".join(parts), ok
+
+
+def issue12_section():
+    """Issue 12's table, row by row, from this run: value, goal, met / not
+    met, median (min-max) over rounds, what is reported beside it, and the
+    profile of the step (--profile)."""
+    rows12 = []
+
+    def row(what, t, unit, goal, ok_fn, n, detail="", beside="-", prof="-"):
+        if t is None:
+            rows12.append((what, "not measured", goal, "not measured", beside, prof))
+            return
+        v = "%s%s, %s" % (fmt_mmm(t, unit), detail, plural(n, "round"))
+        rows12.append((what, v, goal, "**met**" if ok_fn(t[1]) else "**not met**", beside, prof))
+
+    def sealed_vs(m, peer, pm, wl="remote"):
+        """sealed ratio, insecure ratio (cells), rounds"""
+        t = raw_ratio(wl, SEALED, m, peer, pm)
+        ti = raw_ratio(wl, INSECURE, m, peer, pm)
+        return t, ("insecure %s" % fmt_mmm(ti, "x")) if ti else "-", nrounds(wl, [(SEALED, m), (peer, pm)])
+
+    med = lambda wl, s_, m: (stat(wl, s_, m) or (0, 0, 0))[1]
+    # 1-2: remote dd against one TCP stream over the same veth, same round
+    for m, tm, d, what in (("dd_read", "tcp_BtoA", "B to A", "read"),
+                           ("dd_write", "tcp_AtoB", "A to B", "write")):
+        t, bes, n = sealed_vs(m, "tcp", tm)
+        det = "; dd %s, TCP %s %s (%s)" % (mbs(med("remote", SEALED, m)), d,
+                                          mbs(med("remote", "tcp", tm)), STREAM) if t else ""
+        if t and stat("remote", INSECURE, m):
+            bes += " (dd %s)" % mbs(med("remote", INSECURE, m))
+        row("remote dd %s, bs=1M, node A in one namespace, its blocks on node B in another, "
+            "against one TCP stream %s over the same veth (sealed)" % (what, d),
+            t, "x", ">= 0.85x one TCP stream", lambda v: v >= 0.85, n, det, bes,
+            profile_link("remote-dd_" + what))
+    # 3-4: remote against nbdfuse (nbdkit memory), dd
+    for m, what in (("dd_write", "write"), ("dd_read", "read")):
+        wl = "remote" if vals[("remote", "nbdfuse", m)] else "bulk"
+        t, bes, n = sealed_vs(m, "nbdfuse", m, wl)
+        det = "; %s, nbdfuse %s" % (mbs(med(wl, SEALED, m)), mbs(med(wl, "nbdfuse", m))) if t else ""
+        row("remote vs nbdfuse (nbdkit memory) dd %s (%s workload)" % (what, wl), t, "x",
+            ">= 2x", lambda v: v >= 2.0, n, det, bes, profile_link("remote-dd_" + what))
+    # 5-7: 4 KiB random reads, one job, unpinned
+    prof = profile_link("remote-rr4k")
+    t, bes, n = sealed_vs("rr4k_iops", "nbdfuse", "rr4k_iops")
+    det = "; %.0f IOPS, nbdfuse %.0f" % (med("remote", SEALED, "rr4k_iops"),
+                                         med("remote", "nbdfuse", "rr4k_iops")) if t else ""
+    row("remote 4 KiB random read, one job, unpinned: IOPS against nbdfuse", t, "x",
+        ">= 2x nbdfuse IOPS", lambda v: v >= 2.0, n, det, bes, prof)
+    t = stat("remote", SEALED, "rr4k_p50")
+    ti = stat("remote", INSECURE, "rr4k_p50")
+    pin = stat("remote", SEALED, "rr512pin_p50")
+    row("remote 4 KiB random read, one job, unpinned: p50", t, " us", "<= 100 us unpinned",
+        lambda v: v <= 100, nrounds("remote", [(SEALED, "rr4k_p50")]),
+        "; 512 B pinned to one CPU: %s us" % fmt_mmm(pin) if pin else "",
+        "insecure %s us" % fmt_mmm(ti) if ti else "-", prof)
+    t, bes, n = (raw_ratio("remote", SEALED, "rr4kx4_iops", SEALED, "rr4k_iops"),
+                 raw_ratio("remote", INSECURE, "rr4kx4_iops", INSECURE, "rr4k_iops"),
+                 nrounds("remote", [(SEALED, "rr4kx4_iops"), (SEALED, "rr4k_iops")]))
+    det = "; %.0f IOPS with 4 jobs" % med("remote", SEALED, "rr4kx4_iops") if t else ""
+    row("remote 4 KiB random read, unpinned: 4 jobs against 1", t, "x",
+        ">= 1.6x the IOPS of 1 job", lambda v: v >= 1.6, n, det,
+        "insecure %s" % fmt_mmm(bes, "x") if bes else "-", prof)
+    # 8: mmap rewrite against tmpfs
+    t = raw_ratio("mmap", "cmpfs", "mmap_rewrite", "tmpfs", "mmap_rewrite")
+    tr = raw_ratio("mmap", "cmpfs-remote", "mmap_rewrite", "tmpfs", "mmap_rewrite")
+    det = "; %s, tmpfs %s" % (mbs(med("mmap", "cmpfs", "mmap_rewrite")),
+                              mbs(med("mmap", "tmpfs", "mmap_rewrite"))) if t else ""
+    row("mmap rewrite (MAP_SHARED, pool local) against tmpfs", t, "x", ">= 0.4x tmpfs",
+        lambda v: v >= 0.4, nrounds("mmap", [("cmpfs", "mmap_rewrite"), ("tmpfs", "mmap_rewrite")]),
+        det, "remote pool %s" % fmt_mmm(tr, "x") if tr else "-", profile_link("mmap-rewrite"))
+    # 9-14: Figure 10, pool local and remote pool
+    where = {"": "pool local", "-remote": "remote pool: node A with %s of its own, the rest on "
+             "node B" % meta.get("remote_share", "a small share")}
+    for base, lim, what in (("swapper", 1.4, "swapper (loop on a /cmp file)"),
+                            ("mapper", 1.15, "mapper (MAP_SHARED /cmp file)")):
+        for suf in ("", "-remote"):
+            s_ = base + suf
+            sd = fig_sd[s_]
+            st = status[("fig10", s_, "sort_s")]
+            bad = ", ".join("%d %s" % (n_, k) for k, n_ in st.items() if k != "ok")
+            fs = foreign(s_)
+            if fs:
+                bad += "%s%s with another run's swap beside ours" % (
+                    "; " if bad else "", plural(fs, "run"))
+            rb, mb = stat("fig10", s_, "read_from_nodeB"), stat("fig10", s_, "nodeB_MB")
+            bes = "%s%% of its reads from node B, %s MiB to and from node B" % (
+                fmt_mmm(rb), fmt_mmm(mb)) if rb and mb else "-"
+            row("Fig. 10 %s, %s: slowdown" % (what, where[suf]), mmm(list(sd.values())) if sd else None,
+                "x", "<= %gx" % lim, lambda v, lim=lim: v <= lim, len(sd),
+                " [%s]" % bad if bad else "", bes, profile_link("fig10-" + s_))
+            if base != "swapper":
+                continue
+            a = fig10_ahead(s_)
+            if a is None:
+                rows12.append(("Fig. 10 %s, %s: ahead of disk swap and zram" % (what, where[suf]),
+                               "not measured", "ahead of both", "not measured", "-", "-"))
+            else:
+                nb = fig_sd["nbdswap"]
+                rows12.append(("Fig. 10 %s, %s: ahead of disk swap and zram" % (what, where[suf]),
+                               a[0], "ahead of both (same rounds)",
+                               "**met**" if a[1] else "**not met**",
+                               "nbdswap %s" % fmt_mmm(mmm(list(nb.values())), "x") if nb else "-",
+                               profile_link("fig10-" + s_)))
+    if not any(r[3] != "not measured" for r in rows12):
+        return
+    P("## Issue 12: remote memory at wire speed, mmap writes at memory speed")
+    P("")
+    P("Issue 12's table, filled from this run: each value is the median over "
+      "rounds of a ratio computed within one round (min-max in brackets), "
+      "with frames sealed (cmpfs-remote, the cluster key); the insecure mode "
+      "(cmpfs-remote-insecure) or the remote pool is reported beside it. "
+      "Rows not met name the profile of their step (`--profile`: taken in a "
+      "pass after the rounds, so the figures above carry no profiling cost; "
+      "see \"Profiles\" below).")
+    P("")
+    P("| what | value: median (min-max) | goal, same run | result | beside it | profile |")
+    P("| --- | --- | --- | --- | --- | --- |")
+    for r in rows12:
+        P("| %s |" % " | ".join(r))
+    P("")
+
+
 # --- targets -----------------------------------------------------------------
 targets = []
 target_wl = []  # the workload of each target: those of workloads not run are left out
@@ -219,71 +405,29 @@ for m in ("dd_write", "dd_read"):
 for m in ("dd_write", "dd_read"):
     t = ratio("bulk", "cmpfs-remote", "cmpfs", m) if avail("cmpfs-remote") == "yes" else None
     target("remote-pool %s >= 0.7x local" % m, t, lambda v: v >= 0.7)
-for m in ("dd_write", "dd_read"):
-    t = ratio("bulk", "cmpfs-remote", "nbdfuse", m) if avail("cmpfs-remote") == "yes" else None
-    target("remote-pool %s >= 2x nbdfuse" % m, t, lambda v: v >= 2.0)
 close_group("bulk")
 t = stat("fio", "cmpfs-remote", "wire_bytes_per_512B_read")
 target("512 B read of a remote block moves <= 1 KiB on the wire", t,
        lambda v: v <= 1024, " B")
 close_group("fio")
-# issue 12: remote dd against one TCP stream over the same veth, same round
-# (A to B for a write, B to A for a read); sealed is the goal,
-# insecure is reported beside it.
-for sys_, what in ((SEALED, "sealed"), (INSECURE, "insecure, beside it")):
-    for m, tm, d in (("dd_read", "tcp_BtoA", "B to A"), ("dd_write", "tcp_AtoB", "A to B")):
-        t = raw_ratio("remote", sys_, m, "tcp", tm)
-        tcp = stat("remote", "tcp", tm)
-        name = "remote %s >= 0.85x one TCP stream (%s; %s %s%s)" % (
-            m.replace("_", " "), what, STREAM, d,
-            ", %.2f GB/s" % (tcp[1] / 1000) if tcp else "")
-        target(name, t, lambda v: v >= 0.85)
-close_group("remote")
-fig_sd = {s: slowdowns(s) for s in ("mapper", "swapper", "diskswap", "zramswap", "nbdswap")}
-for s, lim in (("mapper", 1.5), ("swapper", 2.0)):
-    target("Figure 10 %s slowdown <= %.1fx" % (s, lim), mmm(list(fig_sd[s].values())),
-           lambda v, lim=lim: v <= lim)
-for s in ("mapper", "swapper"):
-    mine = fig_sd[s]
-    if not mine:
-        targets.append(("Figure 10 %s better than disk swap, zram, nbdfuse" % s,
-                        "not measured", "not measured"))
-        continue
-    parts, ok = [], True
-    for o in ("diskswap", "zramswap", "nbdswap"):
-        other = fig_sd[o]
-        common = set(mine) & set(other)
-        kills_o = status[("fig10", o, "sort_s")]
-        if not common:
-            # a peer that was OOM-killed or timed out every time is beaten
-            if kills_o.get("oom") or kills_o.get("timeout"):
-                parts.append("%s: failed (%s)" % (o, ", ".join(
-                    "%d %s" % (n, k) for k, n in kills_o.items() if k != "ok")))
-                continue
-            parts.append("%s: not measured" % o)
-            ok = False
-            continue
-        med_m = statistics.median(mine[r] for r in common)
-        med_o = statistics.median(other[r] for r in common)
-        parts.append("%s %.2fx vs %s %.2fx" % (s, med_m, o, med_o))
-        ok = ok and med_m < med_o
-    targets.append(("Figure 10 %s better than disk swap, zram, nbdfuse (same rounds)" % s,
-                    "; ".join(parts), "**met**" if ok else "**not met**"))
-kills = {s: int(sum(vals[("fig10", s, "oom_kills")].values()))
-         for s in ("mapper", "swapper")}
-runs = {s: len(vals[("fig10", s, "oom_kills")]) for s in ("mapper", "swapper")}
-if runs["mapper"] or runs["swapper"]:
-    targets.append(("Figure 10 mapper and swapper: no OOM kills",
-                    "mapper %d kills in %d runs, swapper %d kills in %d runs" % (
-                        kills["mapper"], runs["mapper"], kills["swapper"], runs["swapper"]),
-                    "**met**" if kills["mapper"] + kills["swapper"] == 0 else "**not met**"))
+fig_sd = {s: slowdowns(s) for s in FIG10_CMP + FIG10_OTHERS}
+ran_fig = [s for s in FIG10_CMP if vals[("fig10", s, "oom_kills")]]
+if ran_fig:
+    targets.append(("Figure 10 cmpfs set-ups: no OOM kills", "; ".join(
+        "%s %d kills in %d runs" % (s, int(sum(vals[("fig10", s, "oom_kills")].values())),
+                                     len(vals[("fig10", s, "oom_kills")])) for s in ran_fig),
+        "**met**" if sum(sum(vals[("fig10", s, "oom_kills")].values()) for s in ran_fig) == 0
+        else "**not met**"))
 else:
-    targets.append(("Figure 10 mapper and swapper: no OOM kills", "not measured", "not measured"))
+    targets.append(("Figure 10 cmpfs set-ups: no OOM kills", "not measured", "not measured"))
 close_group("fig10")
+
+issue12_section()
 
 P("## Targets")
 P("")
-P("Marked met / not met; the harness does not fail on them.")
+P("Marked met / not met; the harness does not fail on them. Issue 12's "
+  "goals are in the section above.")
 P("")
 P("| target | measured: median (min-max) | result |")
 P("| --- | --- | --- |")
@@ -335,16 +479,18 @@ for cs in CMP:
     P("| --- | --- | --- | " + " | ".join("---" for _ in peers) + " |")
     md.extend(lines)
     P("")
-if len(md) == summary_head and not (fig_sd["mapper"] or fig_sd["swapper"]):
+if len(md) == summary_head and not any(fig_sd[s] for s in FIG10_CMP):
     del md[summary_at:]  # no workload with peers in this run
-if fig_sd["mapper"] or fig_sd["swapper"]:
+if any(fig_sd[s] for s in FIG10_CMP):
     P("Figure 10, cmpfs set-ups relative to the other swap set-ups (ratio of "
       "slowdowns in the same round, > 1 means cmpfs is better):")
     P("")
-    others = ["diskswap", "zramswap", "nbdswap"]
+    others = FIG10_OTHERS
     P("| cmpfs set-up | slowdown vs baseline | " + " | ".join(others) + " |")
     P("| --- | --- | " + " | ".join("---" for _ in others) + " |")
-    for s in ("mapper", "swapper"):
+    for s in FIG10_CMP:
+        if not fig_sd[s]:
+            continue
         cells = []
         for o in others:
             rs = [fig_sd[o][r] / fig_sd[s][r] for r in set(fig_sd[s]) & set(fig_sd[o])]
@@ -401,12 +547,65 @@ def remote_section():
             continue
         P("| %s | %s |" % (label, " | ".join(cells)))
     P("")
+    if any(vals[("remote", "nbdfuse", m)] for m in ("dd_write", "dd_read", "rr4k_iops")):
+        P("nbdfuse (nbdkit memory over TCP loopback) in the same rounds, and "
+          "each mode against it (raw quotients per round):")
+        P("")
+        P("| metric | nbdfuse | sealed / nbdfuse | insecure / nbdfuse |")
+        P("| --- | --- | --- | --- |")
+        for label, m in (("dd write (MB/s)", "dd_write"), ("dd read (MB/s)", "dd_read"),
+                         ("4 KiB read IOPS, 1 job", "rr4k_iops"),
+                         ("4 KiB read p50, 1 job (us)", "rr4k_p50")):
+            P("| %s | %s | %s | %s |" % (label, fmt_mmm(stat("remote", "nbdfuse", m)),
+                                         ratio_cell(raw_ratio("remote", SEALED, m, "nbdfuse", m)),
+                                         ratio_cell(raw_ratio("remote", INSECURE, m, "nbdfuse", m))))
+        P("")
+    readers_section()
     for sys_ in (SEALED, INSECURE):
         on_b = stat("remote", sys_, "file_on_nodeB")
         rd = stat("remote", sys_, "read_from_nodeB")
         if on_b or rd:
             P("- %s: %s%% of the file on node B after the write, %s%% of the "
               "dd read served from node B." % (sys_, fmt_mmm(on_b), fmt_mmm(rd)))
+    P("")
+
+
+def readers_of(sys_):
+    """The readers sweep of sys_: [(N, metric)] measured, by N."""
+    ns = sorted({int(m[7:-5]) for (wl, s_, m) in vals if wl == "remote" and s_ == sys_
+                 and m.startswith("readers") and m.endswith("_MBps") and vals[(wl, s_, m)]})
+    return [(n, "readers%d_MBps" % n) for n in ns]
+
+
+READERS_PLOT = []  # (system, [(N, (lo, med, hi))]) for the plot
+
+
+def readers_section():
+    """Sequential read throughput against the number of readers."""
+    syss = [s_ for s_ in (SEALED, INSECURE) if readers_of(s_)]
+    if not syss:
+        return
+    tcp = stat("remote", "tcp", "tcp_BtoA")
+    P("Readers sweep: the remote file read sequentially by N readers at once "
+      "(fio psync, bs=1M, O_DIRECT, each reader its own slice of the file), "
+      "all readers' MB/s together; N readers / 1 reader and / one TCP stream "
+      "B to A (%s) are raw quotients per round." % STREAM)
+    P("")
+    P("| readers | " + " | ".join("%s MB/s | / 1 reader | / TCP" % s_ for s_ in syss) + " |")
+    P("| --- | " + " | ".join("--- | --- | ---" for _ in syss) + " |")
+    ns = sorted({n for s_ in syss for n, _ in readers_of(s_)})
+    for n in ns:
+        cells = []
+        for s_ in syss:
+            m = "readers%d_MBps" % n
+            cells += [fmt_mmm(stat("remote", s_, m)),
+                      ratio_cell(raw_ratio("remote", s_, m, s_, "readers1_MBps")),
+                      ratio_cell(raw_ratio("remote", s_, m, "tcp", "tcp_BtoA"))]
+        P("| %d | %s |" % (n, " | ".join(cells)))
+    P("")
+    for s_ in syss:
+        READERS_PLOT.append((s_, [(n, stat("remote", s_, m)) for n, m in readers_of(s_)]))
+    P("![remote read throughput against readers](remote-readers.png)")
     P("")
 
 
@@ -471,6 +670,10 @@ for wl, title in WORKLOADS.items():
               "%s: %s" % (s, d) for s, d in (
                   ("baseline", "no limit"), ("mapper", "array is a MAP_SHARED mapping of a /cmp file"),
                   ("swapper", "swap on a loop device over a /cmp file"),
+                  ("mapper-remote", "mapper on cmpfs-remote, node A with %s of its own"
+                   % meta.get("remote_share", "a small share")),
+                  ("swapper-remote", "swapper on cmpfs-remote, node A with %s of its own"
+                   % meta.get("remote_share", "a small share")),
                   ("diskswap", "swap file on the local disk"),
                   ("zramswap", "swap on a loop device over zram (lz4)"),
                   ("nbdswap", "swap on a loop device over an nbdfuse file (nbdkit memory, TCP)"))) + ".")
@@ -519,6 +722,63 @@ for wl, title in WORKLOADS.items():
         name = "%s-%s.png" % (wl, m.replace(".", "_"))
         plots.append((name, wl, m, data))
         P("![%s %s](%s)" % (wl, m, name))
+    P("")
+
+# --- profiles (--profile) ----------------------------------------------------
+def prof_figure(step):
+    """The figure the profile pass measured while perf recorded step."""
+    wl, _, what = step.partition("-")
+    if wl == "fig10":
+        sys_, m = what, "sort_s"
+    elif wl == "mmap":
+        sys_, m = "cmpfs", "mmap_" + what
+    elif what == "rr4k":
+        sys_, m = SEALED, "rr4k_iops"
+    else:
+        sys_, m = SEALED, what
+    for r in prof_rows:
+        if (r["workload"], r["system"], r["metric"]) == (wl, sys_, m):
+            return "%s %s %s" % (m, r["value"], r["unit"]) if r["status"] == "ok" else \
+                "%s: %s" % (m, r["status"])
+    return "-"
+
+
+PROF_DIR = os.path.join(OUT, "profiles")
+prof_steps = sorted(f[:-5] for f in os.listdir(PROF_DIR) if f.endswith(".meta")) \
+    if os.path.isdir(PROF_DIR) else []
+if prof_steps or "profile_none" in meta:
+    P("## Profiles")
+    P("")
+    if "profile_none" in meta:
+        P("No profiles: %s." % meta["profile_none"])
+        P("")
+if prof_steps:
+    P("Taken in a pass after the rounds (`--profile`), one run of each item "
+      "that holds a chosen step, `perf record -a -g` around the step only; "
+      "that pass's figures (under perf) are in profile.csv. Each file gives "
+      "where the CPUs went by command (idle is `swapper`), the cmpfs "
+      "daemons' top symbols (self time), DSOs and threads, the workload "
+      "process's top symbols and every CPU's. Busy: both CPUs' busy time "
+      "over the step (the machine is shared: other test runs count too); "
+      "each daemon's threads' time on a CPU and waiting runnable for one "
+      "(schedstat), as shares of one CPU over the step: a daemon that waits "
+      "about as long as it runs is short of CPU, one that does neither is "
+      "waiting for something else (the network, the kernel, its peer).")
+    P("")
+    P("| step | figure under perf | seconds | machine busy | daemons: ran (waited runnable for a CPU), one CPU = 100% | load | profile |")
+    P("| --- | --- | --- | --- | --- | --- | --- |")
+    for st in prof_steps:
+        pm, daemons = {}, []
+        for line in open(os.path.join(PROF_DIR, st + ".meta")):
+            f = line.rstrip("\n").split("\t")
+            if f[0] == "daemon" and len(f) >= 4:
+                daemons.append("%s %s%% (waited %s%%)" % (f[1].split(" (pid")[0], f[2], f[3]))
+            elif len(f) >= 2:
+                pm[f[0]] = f[1]
+        P("| %s (%s) | %s | %s | %s%% of %s CPUs | %s | %s | [%s.txt](profiles/%s.txt) |" % (
+            st, pm.get("system", "?"), prof_figure(st), pm.get("seconds", "?"),
+            pm.get("machine_busy_pct", "?"), pm.get("cpus", "?"), ", ".join(daemons) or "-",
+            pm.get("load", "?"), st, st))
     P("")
 
 P("## Notes")
@@ -576,4 +836,38 @@ if gp and plots:
             os.unlink(os.path.join(OUT, name[:-4] + ".dat"))
         except OSError:
             pass
+# the readers sweep: throughput against the number of readers
+if gp and READERS_PLOT:
+    dat = os.path.join(OUT, "remote-readers.dat")
+    with open(dat, "w") as f:
+        for sys_, pts in READERS_PLOT:
+            for n, (lo, med, hi) in pts:
+                f.write("%d %g %g %g\n" % (n, med, lo, hi))
+            f.write("\n\n")
+    plot = ["'%s' index %d using 1:2:3:4 with yerrorlines lw 2 title '%s'" % (dat, i, sys_)
+            for i, (sys_, _) in enumerate(READERS_PLOT)]
+    tcp = stat("remote", "tcp", "tcp_BtoA")
+    if tcp:
+        plot.append("%g with lines dt 2 lw 2 title 'one TCP stream B to A (%s), median'" % (tcp[1], STREAM))
+    ns = sorted({n for _, pts in READERS_PLOT for n, _ in pts})
+    script = [
+        "set terminal png size 900,500 noenhanced",
+        "set output '%s'" % os.path.join(OUT, "remote-readers.png"),
+        "set title 'Remote sequential reads (fio bs=1M, O_DIRECT): all readers together, "
+        "median with min-max over rounds'",
+        "set xlabel 'concurrent readers'",
+        "set ylabel 'MB/s'",
+        "set logscale x 2",
+        "set xrange [%g:%g]" % (ns[0] / 1.3, ns[-1] * 1.3),
+        "set xtics (%s)" % ", ".join(str(n) for n in ns),
+        "set yrange [0:*]",
+        "set grid",
+        "set key bottom right",
+        "plot " + ", ".join(plot),
+        "unset output",
+    ]
+    r = subprocess.run([gp], input="\n".join(script) + "\n", text=True, capture_output=True)
+    if r.returncode:
+        sys.stderr.write(r.stderr)
+    os.unlink(dat)
 print("report written: %s" % os.path.join(OUT, "report.md"))

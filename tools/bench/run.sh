@@ -9,8 +9,12 @@
 #                           [--out DIR]
 #                           [--only bulk,fio,remote,flood,hot,collab,fig10,ext4,mmap]
 #                           [--build DIR] [--budget MINUTES] [--no-install]
+#                           [--skip SYSTEM,SETUP,...] [--fig10-mb MB] [--pool SIZE]
+#                           [--profile | --profile=STEP,...]
 #
-# Writes DIR/report.md, DIR/results.csv, DIR/*.png, DIR/harness.log.
+# Writes DIR/report.md, DIR/results.csv, DIR/*.png, DIR/harness.log
+# (and with --profile DIR/profiles/: perf profiles of chosen steps, taken
+# in a pass after the rounds).
 # Installs its peers with apt-get, starts them itself and tears everything
 # down again (mounts, loop devices, swap, zram, cgroups, namespaces,
 # daemons), also on failure and on ctrl-C. See tools/bench/README.md.
@@ -52,7 +56,9 @@ fi
 WORKLOADS=(bulk fio remote flood hot collab fig10 ext4 mmap)
 
 . "$HERE/lib.sh"
+. "$HERE/profile.sh"
 parse_args "$@"
+RUN_ARGS="$*"
 . "$HERE/systems.sh"
 for w in "${WORKLOADS[@]}"; do
 	SOURCING=$w
@@ -89,7 +95,7 @@ needed_systems() {
 	local w
 	for w in "${WORKLOADS[@]}"; do
 		wants "$w" && printf '%s\n' ${WL_NEEDS[$w]}
-	done | awk '!s[$0]++'
+	done | awk -v skip=",$SKIP," '!s[$0]++ && index(skip, "," $0 ",") == 0'
 }
 
 # smoke_covers SYSTEM...: a smoke run of every workload starts every
@@ -116,6 +122,9 @@ write_meta() {
 	meta rounds "$ROUNDS$(rounds_note WL_ROUNDS)"
 	meta mode "$([[ $SMOKE == 1 ]] && echo smoke || echo full)"
 	meta sizes "$sizes"
+	meta pool "$CMP_LOCAL"
+	meta command "tools/bench/run.sh $RUN_ARGS"
+	[[ -z $SKIP ]] || meta skip "$SKIP"
 	meta versions "fio $(fio --version 2>/dev/null); nbdkit $(nbdkit --version 2>/dev/null | awk '{print $2}'); sshfs $(sshfs --version 2>&1 | awk '/SSHFS version/ {print $3}'); $(/usr/sbin/sshd -V 2>&1 | head -1 | cut -d, -f1)"
 	for w in "${WORKLOADS[@]}"; do
 		[[ -n ${WL_TITLE[$w]:-} ]] && meta "title:$w" "${WL_TITLE[$w]}"
@@ -174,6 +183,7 @@ run_workload() {
 	else
 		mapfile -t items < <(up ${WL_NEEDS[$w]})
 	fi
+	mapfile -t items < <(for s in "${items[@]}"; do skipped "$s" || echo "$s"; done)
 	for s in $(rotate "$ROUND" "${items[@]}"); do
 		say "$w: $s"
 		"${w}_run" "$s"
@@ -206,6 +216,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 	RUNS_DONE=$ROUND
 done
 meta rounds_done "$RUNS_DONE$(rounds_note WL_DONE)"
+profile_pass
 
 save_stats
 meta finished "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"

@@ -11,9 +11,10 @@
 
 declare -A AVAIL MNT DPIDS
 declare -A CLUSTER_PORT # cluster system -> its manager's port (node B's is +1)
+REMOTE_SHARE=$(sized 8M 64M) # cmpfs-remote's node A in Figure 10's remote set-ups
 declare -A DESC=(
 	[cmpfs]="cmpfs, pool local (one node)"
-	[cmpfs-remote]="cmpfs, blocks on a second cmpfs node (netns, TCP over veth), sealed frames (cluster key)"
+	[cmpfs-remote]="cmpfs, blocks on a second cmpfs node (netns, TCP over veth), sealed frames (cluster key); node A has 4 MiB of its own (Figure 10: $REMOTE_SHARE)"
 	[cmpfs-remote-insecure]="cmpfs-remote with every daemon in insecure mode (no key, plain frames)"
 	[cmpfs-memsrv]="cmpfs, blocks on a cmp-memserver (netns, TCP over veth)"
 	[cmpfs-trio]="three cmpfs nodes of one cluster, each with the same pool (node 1 in netns A, nodes 2 and 3 in netns B), sealed frames"
@@ -40,7 +41,7 @@ CMPFS=$BUILD/fs/cmpfs
 MANAGER=$BUILD/manager/cmp-manager
 MEMSERVER=$BUILD/memserver/cmp-memserver
 CMPCTL=$BUILD/tools/cmpctl
-CMP_LOCAL=$(sized 64M 3G) # the pool of the cmpfs systems and the memserver
+CMP_LOCAL=${POOL:-$(sized 64M 3G)} # the pool of the cmpfs systems and the memserver
 REMOTE_TINY=4M             # node A's own pool in the cluster systems
 
 now_up() { AVAIL[$1]=yes MNT[$1]=${2:-}; }
@@ -279,6 +280,8 @@ up_cluster() {
 		sleep 0.1
 	done
 	m=$(mnt_dir "$sys")
+	# cmpfs-remote's node A grows to REMOTE_SHARE for Figure 10 (cmpctl resize)
+	[[ $sys == cmpfs-remote ]] && opt+=",local_max=$REMOTE_SHARE"
 	if fuse_daemon "$sys" "$m" nsenter --net="/run/netns/$NSA" "$CMPFS" none "$m" -f -o \
 		"local=$REMOTE_TINY,manager=$mgr,listen=tcp://10.99.0.1:$((pb + 2)),$opt,log=$OUT/$sys-nodeA.log"; then
 		now_up "$sys" "$m"

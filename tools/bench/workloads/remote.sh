@@ -11,7 +11,11 @@
 # job and with four (unpinned). Beside them, in the same
 # round, between the same two namespaces over the same veth ("tcp"): one
 # TCP stream each way (iperf3: A to B, the direction of a write; B to A,
-# of a read) and a 512 B TCP ping-pong (tcp-rr.c), unpinned and pinned.
+# of a read) and a 512 B TCP ping-pong (tcp-rr.c), unpinned and pinned;
+# and "nbdfuse" (nbdkit memory over TCP loopback): the same dd write and
+# read and 4 KiB reads with one job, issue 12's peer. The readers sweep:
+# the file read sequentially by 1, 2, 4 and 8 readers at once (fio, bs
+# 1M, O_DIRECT, each reader its own slice), their total MB/s.
 
 REMOTE_MB=$(sized 8 1024)       # the file (smoke: still twice node A's pool)
 REMOTE_IOS=$(sized 100 4000)    # 512 B reads per latency run
@@ -19,11 +23,14 @@ REMOTE_RR=$(sized 100 4000)     # TCP round trips per ping-pong run
 REMOTE_IPERF=$(sized "-n 8M" "-t 5") # iperf3's length, each way
 REMOTE_STREAM_S=$(sized 0.2 5)       # tcp-rr's (without iperf3), each way
 REMOTE_LAT=$(sized "rr512" "rr512 rr512pin") # latency runs (smoke: unpinned)
+REMOTE_READERS=$(sized "2" "1 2 4 8")           # the readers sweep
+REMOTE_READERS_ON=$(sized "cmpfs-remote" "cmpfs-remote cmpfs-remote-insecure")
 peer_room "$REMOTE_MB"
-WL_SIZES[remote]="remote file ${REMOTE_MB} MiB, ${REMOTE_IOS} reads of 512 B per latency run, one TCP stream each way (iperf3 ${REMOTE_IPERF}, without iperf3 tcp-rr for ${REMOTE_STREAM_S} s), ${REMOTE_RR} TCP round trips"
-WL_NEEDS[remote]="cmpfs-remote cmpfs-remote-insecure"
-WL_ITEMS[remote]="cmpfs-remote cmpfs-remote-insecure tcp"
-WL_TITLE[remote]="Remote memory against the wire (sealed and insecure frames, one TCP stream)"
+WL_SIZES[remote]="remote file ${REMOTE_MB} MiB, ${REMOTE_IOS} reads of 512 B per latency run, one TCP stream each way (iperf3 ${REMOTE_IPERF}, without iperf3 tcp-rr for ${REMOTE_STREAM_S} s), ${REMOTE_RR} TCP round trips, $(echo $REMOTE_READERS | tr ' ' ,) sequential readers"
+WL_NEEDS[remote]="cmpfs-remote cmpfs-remote-insecure nbdfuse"
+WL_ITEMS[remote]="cmpfs-remote cmpfs-remote-insecure nbdfuse tcp"
+WL_TITLE[remote]="Remote memory against the wire (sealed and insecure frames, one TCP stream, nbdfuse)"
+WL_PROFILE[remote]="dd_write:cmpfs-remote dd_read:cmpfs-remote rr4k:cmpfs-remote"
 
 # The stream tool: iperf3 if installed (by now), else tcp-rr's stream
 # (CMPBENCH_STREAM=tcp-rr chooses it even so).
@@ -40,9 +47,11 @@ remote_prepare() {
 	fi
 }
 
-remote_run() { # cmpfs-remote | cmpfs-remote-insecure | tcp
+remote_run() { # cmpfs-remote | cmpfs-remote-insecure | nbdfuse | tcp
 	if [[ $1 == tcp ]]; then
 		remote_tcp
+	elif [[ $1 == nbdfuse && ${AVAIL[$1]:-} == yes ]]; then
+		remote_nbd
 	elif [[ ${AVAIL[$1]:-} == yes ]]; then
 		remote_fs "$1"
 	else
@@ -56,18 +65,23 @@ stat_of() { awk -v k="$2" '$1 == k {print $2}' "$1"; }
 remote_fs() {
 	local s=$1 f=${MNT[$1]}/remote.dat bytes=$((REMOTE_MB << 20)) pin
 	rm -f "$f"
+	prof_begin dd_write "$s" dd
 	if ! timed dd if="$SRC" of="$f" bs=1M count="$REMOTE_MB" conv=fsync; then
+		prof_end
 		fail "$s" dd_write MB/s "dd write failed"
 		rm -f "$f"
 		return
 	fi
+	prof_end
 	record "$s" dd_write "$(mbps $bytes $ELAPSED_NS)" MB/s
 	# how much of the file is on node B: node A's blocks there (LRL)
 	cmp_stats "${MNT[$s]}" >"$WORK/st0"
 	record "$s" file_on_nodeB "$(awk -v n="$bytes" -v l="$(stat_of "$WORK/st0" blocks_LRL)" \
 		-v b="$(stat_of "$WORK/st0" block_size)" 'BEGIN {printf "%.1f", 100 * l * b / n}')" %
 	drop_file_cache "$f"
+	prof_begin dd_read "$s" dd
 	if timed dd if="$f" of=/dev/null bs=1M count="$REMOTE_MB" iflag=direct; then
+		prof_end
 		record "$s" dd_read "$(mbps $bytes $ELAPSED_NS)" MB/s
 		cmp_stats "${MNT[$s]}" >"$WORK/st1"
 		# read over the network, by the reads or ahead of them
@@ -80,15 +94,59 @@ remote_fs() {
 			-v bs="$(stat_of "$WORK/st0" block_size)" \
 			'BEGIN {printf "%.1f", 100 * (b - a + (q - p) * bs) / n}')" %
 	else
+		prof_end
 		fail "$s" dd_read MB/s "dd read failed"
 	fi
-	for pin in $REMOTE_LAT; do
-		fio_randread "$s" "$s" "$f" "$REMOTE_MB" 512 "$REMOTE_IOS" "$pin" ${pin#rr512}
-	done
-	# 4 KiB reads, unpinned: one job, and four (issue 12: >= 1.6x the IOPS)
+	# 4 KiB reads, unpinned: one job (issue 12: >= 2x nbdfuse's IOPS, p50
+	# <= 100 us), and four (>= 1.6x the IOPS of one)
+	prof_begin rr4k "$s" fio
 	fio_randread "$s" "$s" "$f" "$REMOTE_MB" 4k "$REMOTE_IOS" rr4k
-	fio_randread "$s" "$s" "$f" "$REMOTE_MB" 4k "$REMOTE_IOS" rr4kx4 "" 4
+	prof_end
+	if ((!PROFILING)); then # (the profile pass takes the steps above only)
+		fio_randread "$s" "$s" "$f" "$REMOTE_MB" 4k "$REMOTE_IOS" rr4kx4 "" 4
+		for pin in $REMOTE_LAT; do
+			fio_randread "$s" "$s" "$f" "$REMOTE_MB" 512 "$REMOTE_IOS" "$pin" ${pin#rr512}
+		done
+		[[ " $REMOTE_READERS_ON " != *" $s "* ]] || remote_readers "$s" "$f"
+	fi
 	rm -f "$f"
+}
+
+# remote_readers SYSTEM FILE: FILE read sequentially by N readers at once
+# for each N of REMOTE_READERS (fio psync, bs 1M, O_DIRECT; reader i reads
+# the i-th of N slices, so they read the whole file between them): their
+# total MB/s, as readersN_MBps.
+remote_readers() {
+	local s=$1 f=$2 n js=$WORK/fio.json v iops p50 p99 p999 ios mbs
+	for n in $REMOTE_READERS; do
+		if timed fio --name=seq --filename="$f" --rw=read --bs=1M --ioengine=psync \
+			--numjobs="$n" --group_reporting --size="$((REMOTE_MB / n))M" \
+			--offset_increment="$((REMOTE_MB / n))M" --direct=1 --invalidate=1 \
+			--output-format=json --output="$js" && v=$(fio_parse "$js"); then
+			read -r iops p50 p99 p999 ios mbs <<<"$v"
+			record "$s" "readers${n}_MBps" "$mbs" MB/s
+		else
+			fail "$s" "readers${n}_MBps" MB/s "fio failed"
+		fi
+	done
+}
+
+# remote_nbd: the same dd write and read and 4 KiB reads on nbdfuse's
+# disk (one fixed-size file, written in place).
+remote_nbd() {
+	local s=nbdfuse f=${MNT[nbdfuse]}/disk bytes=$((REMOTE_MB << 20))
+	if timed dd if="$SRC" of="$f" bs=1M count="$REMOTE_MB" conv=fsync,notrunc; then
+		record "$s" dd_write "$(mbps $bytes $ELAPSED_NS)" MB/s
+	else
+		fail "$s" dd_write MB/s "dd write failed"
+	fi
+	drop_file_cache "$f"
+	if timed dd if="$f" of=/dev/null bs=1M count="$REMOTE_MB" iflag=direct; then
+		record "$s" dd_read "$(mbps $bytes $ELAPSED_NS)" MB/s
+	else
+		fail "$s" dd_read MB/s "dd read failed"
+	fi
+	fio_randread "$s" "$s" "$f" "$REMOTE_MB" 4k "$REMOTE_IOS" rr4k
 }
 
 # tcp_iperf3 PORT DIR (AtoB | BtoA): one stream by iperf3, node A the

@@ -23,10 +23,13 @@
  * the data is here, only its way out is gone). The owner gives the loans
  * of copies back itself when memory is to spare (prefetch.c,
  * pool_settle_copies()) and when a borrow finds every provider full
- * (pool_copies_give_back(): the coldest copies' loans first).
+ * (pool_hc_give_back(): the coldest copies' loans first).
  *
- * Replicas: this branch has one copy per block elsewhere (replicas == 1);
- * a copy keeps that one loan.
+ * Replicas: only with one copy per block elsewhere (replicas == 1) does a
+ * block that came home keep its loan (pool_finish_pull_locked()); with
+ * more, it comes home as before, every copy given back, and goes out
+ * whole to new copies (keeping every copy, which the rebuilder and the
+ * loss accounting would then have to know of, is not done).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,7 +47,7 @@ void pool_set_hash_compare(struct pool *p, bool on)
 	pthread_mutex_unlock(&p->lock);
 }
 
-int pool_copies_init(struct pool *p)
+int pool_hc_init(struct pool *p)
 {
 	uint32_t pages = MAX(1u, p->block_size >> POOL_PAGE_SHIFT);
 	size_t n = MAX(1u, p->max_blocks);
@@ -53,13 +56,13 @@ int pool_copies_init(struct pool *p)
 	p->ctrack = calloc(n, sizeof(*p->ctrack));
 	p->cdirty = calloc(n * p->cwords, sizeof(*p->cdirty));
 	if (!p->ctrack || !p->cdirty) {
-		pool_copies_finish(p);
+		pool_hc_finish(p);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void pool_copies_finish(struct pool *p)
+void pool_hc_finish(struct pool *p)
 {
 	free(p->ctrack);
 	free(p->cdirty);
@@ -67,7 +70,7 @@ void pool_copies_finish(struct pool *p)
 	p->cdirty = NULL;
 }
 
-void pool_copy_hash(struct pool *p, uint32_t b)
+void pool_hc_hash(struct pool *p, uint32_t b)
 {
 	p->ctrack[b].hash = XXH3_64bits(pool_addr(p, b), p->block_size);
 }
@@ -77,21 +80,21 @@ static uint64_t *dirty_of(const struct pool *p, uint32_t b)
 	return p->cdirty + (size_t)b * p->cwords;
 }
 
-void pool_copy_keep_locked(struct pool *p, uint32_t b, bool pf)
+void pool_hc_keep_locked(struct pool *p, uint32_t b, bool pf)
 {
 	p->ctrack[b].untracked = 0;
 	p->ctrack[b].pf = pf;
 	memset(dirty_of(p, b), 0, p->cwords * sizeof(uint64_t));
 }
 
-void pool_copy_track_move_locked(struct pool *p, uint32_t b, uint32_t to)
+void pool_hc_move_locked(struct pool *p, uint32_t b, uint32_t to)
 {
 	p->ctrack[to] = p->ctrack[b];
 	memcpy(dirty_of(p, to), dirty_of(p, b), p->cwords * sizeof(uint64_t));
 }
 
-void pool_copy_access_locked(struct pool *p, struct handle_loc *loc,
-			     uint32_t off, uint32_t len, enum pool_access acc)
+void pool_hc_access_locked(struct pool *p, struct handle_loc *loc, uint32_t off,
+			   uint32_t len, enum pool_access acc)
 {
 	uint32_t b = loc->local_block;
 	uint64_t *d = dirty_of(p, b);
@@ -100,7 +103,7 @@ void pool_copy_access_locked(struct pool *p, struct handle_loc *loc,
 		return;
 	/* without hash compare a prefetched copy ends at its first write */
 	if (!p->hash_compare) {
-		pool_copy_settle_locked(p, loc);
+		pool_clean_settle_locked(p, loc);
 		return;
 	}
 	if (acc == POOL_ACC_PIN) {
@@ -112,12 +115,12 @@ void pool_copy_access_locked(struct pool *p, struct handle_loc *loc,
 		d[pg / 64] |= 1ull << (pg % 64);
 }
 
-bool pool_copy_pf_locked(const struct pool *p, uint32_t b)
+bool pool_hc_pf_locked(const struct pool *p, uint32_t b)
 {
 	return p->ctrack[b].pf;
 }
 
-bool pool_copy_clean_locked(const struct pool *p, uint32_t b)
+bool pool_hc_clean_locked(const struct pool *p, uint32_t b)
 {
 	const uint64_t *d = dirty_of(p, b);
 
@@ -129,11 +132,11 @@ bool pool_copy_clean_locked(const struct pool *p, uint32_t b)
 	return true;
 }
 
-void pool_copy_unchanged_locked(struct pool *p, uint32_t h, uint32_t b)
+void pool_hc_unchanged_locked(struct pool *p, uint32_t h, uint32_t b)
 {
 	p->evict_unchanged++;
 	p->evict_bytes_saved += p->block_size;
-	pool_copy_drop_locked(p, h, b);
+	pool_clean_drop_locked(p, h, b);
 }
 
 /* What a copy's move out looks like, taken under the lock. */
@@ -170,7 +173,8 @@ static int send_dirty(struct pool *p, uint32_t h, uint32_t b,
 			;
 		off = pg << POOL_PAGE_SHIFT;
 		len = MIN((end - pg) << POOL_PAGE_SHIFT, p->block_size - off);
-		ret = pool_remote_io(p, h, &c->ref, off, base + off, len, true);
+		ret = pool_remote_io(p, h, 0, &c->ref, off, base + off, len,
+				     true);
 		if (!ret)
 			*sent += end - pg;
 	}
@@ -191,17 +195,17 @@ static int take_locked(struct pool *p, uint32_t h, uint32_t b,
 		return 0;
 	if (loc->flags & HF_FREE_PENDING) {
 		/* freed meanwhile: as pool_free() would have done */
-		pool_copy_settle_locked(p, loc);
+		pool_clean_settle_locked(p, loc);
 		pool_list_remove_locked(p, b);
 		pool_handle_put_locked(p, h);
 		pthread_cond_broadcast(&p->moved);
 		return 1;
 	}
-	if (pool_node_suspect_locked(p, loc->provider_node)) {
-		pool_copy_settle_locked(p, loc);
+	if (pool_node_suspect_locked(p, loc->loan.node)) {
+		pool_clean_settle_locked(p, loc);
 		return 0;
 	}
-	c->ref = pool_loan_of(loc);
+	c->ref = loc->loan;
 	c->hash = p->ctrack[b].hash;
 	c->untracked = p->ctrack[b].untracked;
 	memcpy(c->dirty, dirty_of(p, b), p->cwords * sizeof(uint64_t));
@@ -224,9 +228,9 @@ static int finish_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 	if (ret) {
 		/* (ESTALE: its provider no longer holds it) */
 		if (ret == -ESTALE)
-			pool_copy_forget_locked(p, loc);
+			pool_clean_forget_locked(p, loc);
 		else
-			pool_copy_settle_locked(p, loc);
+			pool_clean_settle_locked(p, loc);
 		return 0;
 	}
 	if (loc->flags & HF_FREE_PENDING)
@@ -237,15 +241,15 @@ static int finish_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 		atomic_fetch_add_explicit(&p->remote_write_bytes, bytes,
 					  memory_order_relaxed);
 		p->evict_bytes_saved += p->block_size - bytes;
-		pool_copy_drop_locked(p, h, b);
+		pool_clean_drop_locked(p, h, b);
 	} else {
-		pool_copy_unchanged_locked(p, h, b);
+		pool_hc_unchanged_locked(p, h, b);
 	}
 	pthread_cond_broadcast(&p->moved);
 	return 1;
 }
 
-int pool_copy_evict(struct pool *p, uint32_t h, uint32_t b)
+int pool_hc_evict(struct pool *p, uint32_t h, uint32_t b)
 {
 	struct copy_out c;
 	uint32_t sent = 0;
@@ -274,17 +278,17 @@ int pool_copy_evict(struct pool *p, uint32_t h, uint32_t b)
 	return ret;
 }
 
-uint32_t pool_copies_give_back(struct pool *p, uint32_t n)
+uint32_t pool_hc_give_back(struct pool *p, uint32_t n)
 {
 	uint32_t done = 0;
 
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t b = p->lists[POOL_LLL].tail;
-	     p->ncopies && b != NIL && done < n; b = p->blocks[b].prev) {
+	     p->nclean && b != NIL && done < n; b = p->blocks[b].prev) {
 		struct handle_loc *loc = &p->handles[p->blocks[b].handle];
 
 		if (loc->state == HANDLE_LOCAL && (loc->flags & HF_COPY)) {
-			pool_copy_settle_locked(p, loc);
+			pool_clean_settle_locked(p, loc);
 			done++;
 		}
 	}
