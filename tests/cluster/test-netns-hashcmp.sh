@@ -136,6 +136,24 @@ expect "n3 unchanged evictions" "$un3" 0
 [ "$tx3" -ge $((40 * BLOCK)) ] ||
 	fail "n3 sent only $tx3 bytes for a (nohashcompare should send it)"
 
+# ---- a measurement: HASHCMP_ROUNDS more rounds of the same (default 0) ----
+# (y removed, a home again, y written again; per round and owner: bytes
+# sent and the time from cp y to a out again)
+again()
+{
+	rm "${MNT_OF[$1]}/y"
+	wait_until "$1: a's blocks home again" 30 home_at_least "$1" 48
+	wait_until "$1: quiet again" 30 quiet "$1"
+	age "$1"
+	send_out "$1"
+}
+for r in $(seq 1 "${HASHCMP_ROUNDS:-0}"); do
+	for ns in n1 n3; do
+		again "$ns"
+		log "round $r $ns: sent evictions unchanged partial saved ms: $OUT"
+	done
+done
+
 # ---- written: only the dirty pages go ----
 rm "${MNT_OF[n1]}/y"
 wait_until "n1: a's blocks home again" 30 home_at_least n1 48
