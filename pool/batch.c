@@ -8,7 +8,11 @@
  * block's round trips after the other. The prefetch (prefetch.c) reads its
  * batches the same way. What a batch cannot do at once is done alone, as
  * the single moves of cmp.c do it: a failed copy tries another provider,
- * a block that moved on is followed.
+ * a block that moved on is followed. With more than one copy per block
+ * (-o replicas) the evictor's batches are cmp.c's single moves, one
+ * after the other (every copy must be written before a block counts as
+ * moved out); the prefetch reads its batches from each block's cheapest
+ * reachable copy.
  */
 #include <errno.h>
 #include <string.h>

@@ -394,8 +394,9 @@ int pool_finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret);
  * Moves up to want (<= POOL_BATCH) of the coldest LLL blocks out at once,
  * never one the exchange policy protects (came home lately, prefetched
  * and not read yet): one borrow for all, their writes in flight
- * together. Returns how many blocks it freed (put on the free list); 0
- * when none could go.
+ * together. With replicas > 1 one block after the other, as cmp.c moves
+ * it (every copy on a node of its own, every copy written). Returns how
+ * many blocks it freed (put on the free list); 0 when none could go.
  */
 uint32_t pool_evict_batch(struct pool *p, uint32_t want);
 /*

@@ -303,13 +303,16 @@ static void land_locked(struct pool *p, const uint32_t *h, const uint32_t *b,
  */
 static struct pool_ref read_ref_locked(struct pool *p, uint32_t h)
 {
+	const struct pool_copy_pick *c;
 	struct pool_copy_set set;
 
 	if (p->slots == 1)
 		return p->handles[h].loan;
 	pool_copies_pick_locked(p, h, false, &set);
-	return set.n && pool_copy_readable_locked(p, &set.c[0].ref)
-		       ? set.c[0].ref
+	/* (a probe put the second cheapest first: the batch takes the other) */
+	c = set.probe ? &set.c[1] : &set.c[0];
+	return set.n && pool_copy_readable_locked(p, &c->ref)
+		       ? c->ref
 		       : (struct pool_ref){0};
 }
 
