@@ -8,7 +8,11 @@
  *                             pool then keeps its size and serves on);
  *   user.cmpfs.exchange = on|off
  *                             turns the exchange on or off, as -o exchange
- *                             and -o noexchange do at mount.
+ *                             and -o noexchange do at mount;
+ *   user.cmpfs.prefetch = on|off
+ *                             the prefetch of sequential readers, as -o
+ *                             prefetch and -o noprefetch (blocks fetched
+ *                             already stay).
  * The PSI watcher (pressure.c) resizes through fs_resize() too.
  */
 #include <errno.h>
@@ -111,12 +115,24 @@ static int set_exchange(struct fs *fs, const char *text)
 	return 0;
 }
 
+static int set_prefetch(struct fs *fs, const char *text)
+{
+	bool on = !strcmp(text, "on");
+
+	if (!on && strcmp(text, "off"))
+		return -EINVAL;
+	pool_set_prefetch(fs->pool, on);
+	log_info("prefetch %s", on ? "on" : "off");
+	return 0;
+}
+
 static const struct control {
 	const char *name;
 	int (*set)(struct fs *fs, const char *text);
 } controls[] = {
 	{"user.cmpfs.local", set_local},
 	{"user.cmpfs.exchange", set_exchange},
+	{"user.cmpfs.prefetch", set_prefetch},
 };
 
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -48,6 +48,8 @@ struct fs_options {
 	bool stack;	   /* may mount on top of a cmpfs mount */
 	bool cached_reads; /* read-only opens use the page cache */
 	bool exchange;	   /* hot blocks elsewhere come home (pool.h) */
+	bool prefetch;	   /* sequential readers' next blocks too */
+	bool hash_compare; /* came home: loans kept, changes tracked */
 	bool debug;
 	char *source;
 	char *mountpoint;
@@ -264,6 +266,12 @@ struct inode {
 	atomic_int err;
 	/* pool_lost_gen() when its blocks were last found healthy */
 	atomic_uint_fast64_t healthy_gen;
+	/*
+	 * The read stream (data.c, a hint: racing readers only make it
+	 * guess wrong): where the next sequential read starts, and the
+	 * block up to which the pool was asked to prefetch (+1; 0: none).
+	 */
+	atomic_uint_fast64_t ra_next, ra_until;
 	/* directories (ns_lock): ordered by cookie for readdir */
 	struct dentry *first, *last;
 	uint64_t next_cookie;

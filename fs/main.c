@@ -308,6 +308,8 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		goto err_signals;
 	}
 	pool_set_exchange(fs.pool, o->exchange);
+	pool_set_prefetch(fs.pool, o->prefetch);
+	pool_set_hash_compare(fs.pool, o->hash_compare);
 	pool_set_caps(fs.pool, (uint32_t)(o->lend_max >> fs.block_shift),
 		      (uint32_t)(o->borrow_max >> fs.block_shift));
 	/* one staging buffer per FUSE worker, before any request comes */

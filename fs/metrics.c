@@ -84,6 +84,35 @@ static const struct row {
 	 "blocks that did not move out because this node borrows its "
 	 "borrow_max already",
 	 NULL, AS_IS},
+	{"prefetched", "cmpfs_prefetched_total", METRICS_COUNTER,
+	 "blocks of ours brought home from other nodes ahead of a "
+	 "sequential reader",
+	 NULL, AS_IS},
+	{"prefetch_copies", "cmpfs_prefetch_copies", METRICS_GAUGE,
+	 "blocks here that came home (by prefetch, or any way with hash "
+	 "compare) and keep their loans elsewhere (they go out again for "
+	 "nothing when unchanged; also counted in the LRL list)",
+	 NULL, AS_IS},
+	{"prefetch_queued", "cmpfs_prefetch_queued", METRICS_GAUGE,
+	 "blocks named by sequential readers, waiting for room here", NULL,
+	 AS_IS},
+	{"prefetch_hits", "cmpfs_prefetch_hits_total", METRICS_COUNTER,
+	 "prefetched blocks then read here", NULL, AS_IS},
+	{"prefetch_wasted", "cmpfs_prefetch_wasted_total", METRICS_COUNTER,
+	 "prefetched blocks that went again before anyone read them", NULL,
+	 AS_IS},
+	{"evict_unchanged", "cmpfs_evict_unchanged_total", METRICS_COUNTER,
+	 "blocks that came home and went out again unchanged: nothing sent, "
+	 "their kept loans are their places again (hash compare)",
+	 NULL, AS_IS},
+	{"evict_partial", "cmpfs_evict_partial_total", METRICS_COUNTER,
+	 "blocks that came home and went out again written: only their "
+	 "dirty 4 KiB pages sent to their kept loans",
+	 NULL, AS_IS},
+	{"evict_pages_sent", "cmpfs_evict_pages_sent_total", METRICS_COUNTER,
+	 "dirty 4 KiB pages those partial evictions sent", NULL, AS_IS},
+	{"evict_bytes_saved", "cmpfs_evict_saved_bytes_total", METRICS_COUNTER,
+	 "bytes evictions did not send thanks to hash compare", NULL, AS_IS},
 	{"lent_moved", "cmpfs_lent_moved_total", METRICS_COUNTER,
 	 "blocks this node lent that moved on to a third node (to take the "
 	 "memory back, or leaving, draining, shrinking)",

@@ -80,6 +80,22 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "noexchange", .type = OPT_NOFLAG, F(exchange),
 	 .help = "blocks elsewhere come home only when memory is freed here, "
 		 "however often they are used"},
+	{.name = "prefetch", .type = OPT_FLAG, F(prefetch),
+	 .help = "a sequential reader's next blocks that are on other nodes "
+		 "come home ahead of it, several at once, into free memory "
+		 "here (and into blocks it has read already)"},
+	{.name = "noprefetch", .type = OPT_NOFLAG, F(prefetch),
+	 .help = "nothing is fetched ahead: every read of a block elsewhere "
+		 "crosses the network when it is made"},
+	{.name = "hashcompare", .type = OPT_FLAG, F(hash_compare),
+	 .help = "a block that comes home keeps its loan elsewhere with the "
+		 "XXH3 of its bytes, and writes to it are tracked per 4 KiB "
+		 "page: when it goes out again unchanged nothing is sent, when "
+		 "written only its dirty pages (replicas=1)"},
+	{.name = "nohashcompare", .type = OPT_NOFLAG, F(hash_compare),
+	 .help = "a block that comes home gives its loan back (a prefetched "
+		 "one at its first write): when it goes out again all of it "
+		 "is sent to a new loan"},
 	{.name = "cached_reads", .type = OPT_FLAG, F(cached_reads),
 	 .help = "read-only opens go through the page cache, with readahead: "
 		 "small sequential reads (dd bs=512) cost a request per 128 "

@@ -61,6 +61,17 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("exchange_skipped %llu\n",
 	     (unsigned long long)pc.exchange_skipped);
 	EMIT("borrow_capped %llu\n", (unsigned long long)pc.borrow_capped);
+	EMIT("prefetched %llu\n", (unsigned long long)pc.prefetched);
+	EMIT("prefetch_copies %llu\n", (unsigned long long)pc.copies);
+	EMIT("prefetch_queued %llu\n", (unsigned long long)pc.prefetch_queued);
+	EMIT("prefetch_hits %llu\n", (unsigned long long)pc.prefetch_hits);
+	EMIT("prefetch_wasted %llu\n", (unsigned long long)pc.prefetch_wasted);
+	EMIT("evict_unchanged %llu\n", (unsigned long long)pc.evict_unchanged);
+	EMIT("evict_partial %llu\n", (unsigned long long)pc.evict_partial);
+	EMIT("evict_pages_sent %llu\n",
+	     (unsigned long long)pc.evict_pages_sent);
+	EMIT("evict_bytes_saved %llu\n",
+	     (unsigned long long)pc.evict_bytes_saved);
 	EMIT("lent_moved %llu\n", (unsigned long long)pc.lent_moved);
 	EMIT("followed %llu\n", (unsigned long long)pc.followed);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);

@@ -78,6 +78,13 @@ struct cluster {
 int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
 		   struct pool_ref *out);
 /*
+ * The same for up to n (<= POOL_BORROW_MAX) blocks in one ALLOC of the
+ * first provider that has room: 0 and *got (>= 1) loans in out[], each
+ * to end with remote_borrow_end() once recorded.
+ */
+int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
+			uint32_t n, struct pool_ref *out, uint32_t *got);
+/*
  * One log line for copies of our blocks node took with it (what: "left
  * and took"...): how many, and how many blocks had no other (lost).
  */
@@ -86,7 +93,10 @@ void cluster_report_losses(struct cluster *c, uint32_t node, const char *what,
 /* Learns where node serves: addr if given, else from the manager. */
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr);
 
-/* cluster-rw.c: the pool's ops read, write and write_copies. */
+/*
+ * cluster-rw.c: the pool's ops read, write, write_copies, and the same
+ * byte range of several loans on one node (read_many, write_many).
+ */
 int cluster_op_read(void *ctx, const struct pool_ref *r, uint32_t off,
 		    void *dst, uint32_t len, struct pool_ref *moved);
 int cluster_op_write(void *ctx, const struct pool_ref *r, uint32_t off,
@@ -94,6 +104,11 @@ int cluster_op_write(void *ctx, const struct pool_ref *r, uint32_t off,
 void cluster_op_write_copies(void *ctx, const struct pool_ref *refs, uint32_t n,
 			     uint32_t off, const void *src, uint32_t len,
 			     int *rets, struct pool_ref *moved);
+void cluster_read_many(void *ctx, const struct pool_ref *refs, uint32_t n,
+		       uint32_t off, void *const *dst, uint32_t len, int *rets);
+void cluster_write_many(void *ctx, const struct pool_ref *refs, uint32_t n,
+			uint32_t off, void *const *src, uint32_t len,
+			int *rets);
 
 /* cluster-move.c */
 

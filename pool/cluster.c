@@ -152,10 +152,9 @@ static bool next_candidate(struct cluster *c, struct borrow_try *t, bool any,
 }
 
 static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
-			 struct pool_ref *out)
+			 uint32_t n, struct pool_ref *out, uint32_t *got)
 {
-	struct proto_block_ref ref;
-	uint32_t got = 0;
+	struct proto_block_ref ref[POOL_BORROW_MAX];
 	int ret = 0;
 
 	if (e->addr[0]) {
@@ -167,31 +166,45 @@ static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
 	ret = remote_borrow_begin(c->remote, e->node);
 	if (ret)
 		return -EIO;
-	ret = remote_alloc(c->remote, e->node, 1, &ref, &got);
-	if (!ret && got == 1) {
-		/* remote_borrow_end() once the pool recorded it */
-		*out = (struct pool_ref){.node = e->node,
-					 .block = ref.block,
-					 .epoch = ref.epoch};
+	*got = 0;
+	ret = remote_alloc(c->remote, e->node, MIN(n, POOL_BORROW_MAX), ref,
+			   got);
+	if (!ret && *got) {
+		/* one remote_borrow_end() each, once the pool recorded it */
+		remote_borrow_more(c->remote, e->node, *got - 1);
+		for (uint32_t i = 0; i < *got; i++)
+			out[i] = (struct pool_ref){.node = e->node,
+						   .block = ref[i].block,
+						   .epoch = ref[i].epoch};
 		return 0;
 	}
 	remote_borrow_end(c->remote, e->node);
 	return ret ? ret : -ENOSPC;
 }
 
-/* Taken one, or full, or could not ask: update our estimate. */
-static void note_answer(struct cluster *c, uint32_t node, int ret)
+/* Taken got, or full, or could not ask: update our estimate. */
+static void note_answer(struct cluster *c, uint32_t node, int ret, uint32_t got)
 {
 	pthread_mutex_lock(&c->lock);
 	for (size_t k = 0; k < c->ncand; k++)
 		if (c->cand[k].node == node)
 			c->cand[k].free_hint =
-				ret ? 0 : c->cand[k].free_hint - 1;
+				ret ? 0
+				    : c->cand[k].free_hint -
+						MIN(got, c->cand[k].free_hint);
 	pthread_mutex_unlock(&c->lock);
 }
 
 int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
 		   struct pool_ref *out)
+{
+	uint32_t got;
+
+	return cluster_borrow_many(c, avoid, navoid, 1, out, &got);
+}
+
+int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
+			uint32_t n, struct pool_ref *out, uint32_t *got)
 {
 	struct borrow_try t = {.ntried = 0};
 	bool refreshed = false, any = false;
@@ -199,6 +212,7 @@ int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
 	size_t navoided;
 	int ret;
 
+	*got = 0;
 	/* a node asked already is not asked again: nor are those avoided */
 	for (size_t i = 0; i < navoid && i <= POOL_MAX_REPLICAS; i++)
 		if (avoid[i])
@@ -223,8 +237,8 @@ int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
 		if (t.ntried == ARRAY_SIZE(t.tried))
 			break;
 		t.tried[t.ntried++] = e.node;
-		ret = try_candidate(c, &e, out);
-		note_answer(c, e.node, ret);
+		ret = try_candidate(c, &e, n, out, got);
+		note_answer(c, e.node, ret, *got);
 		if (!ret)
 			return 0;
 		if (ret == -ENOSPC)
@@ -249,6 +263,12 @@ static int op_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
 		     struct pool_ref *out)
 {
 	return cluster_borrow(ctx, avoid, navoid, out);
+}
+
+static int op_borrow_many(void *ctx, uint32_t n, struct pool_ref *out,
+			  uint32_t *got)
+{
+	return cluster_borrow_many(ctx, NULL, 0, n, out, got);
 }
 
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
@@ -341,11 +361,14 @@ static uint64_t op_remote_free(void *ctx)
 
 static const struct pool_cluster_ops pool_ops = {
 	.borrow = op_borrow,
+	.borrow_many = op_borrow_many,
 	.borrowed = op_borrowed,
 	.release = op_release,
 	.reconcile = op_reconcile,
 	.read = cluster_op_read,
 	.write = cluster_op_write,
+	.read_many = cluster_read_many,
+	.write_many = cluster_write_many,
 	.write_copies = cluster_op_write_copies,
 	.remote_free = op_remote_free,
 	.move_lent = cluster_move_lent,

@@ -103,9 +103,17 @@ struct pool_replica_counts {
 };
 
 struct pool_counts {
-	uint64_t blocks[POOL_NLISTS]; /* per-list block counts */
-	uint64_t local_blocks;	      /* blocks this node contributes */
-	uint64_t handles;	      /* live data handles */
+	/*
+	 * per-list block counts; a block that came home and keeps its loan
+	 * (a copy: hash compare, pool_set_hash_compare(); a prefetched
+	 * block) counts in LRL, as our block elsewhere (its provider counts
+	 * the loan in its RLL), and in copies: the local blocks copies take
+	 * are neither free nor LLL
+	 */
+	uint64_t blocks[POOL_NLISTS];
+	uint64_t copies;
+	uint64_t local_blocks; /* blocks this node contributes */
+	uint64_t handles;      /* live data handles */
 	/* bytes read from and written (or zeroed) to blocks elsewhere */
 	uint64_t remote_read_bytes, remote_write_bytes;
 	uint64_t lost;	      /* our blocks whose every copy was lost */
@@ -122,6 +130,21 @@ struct pool_counts {
 	 */
 	uint64_t exchanges, exchange_skipped;
 	uint64_t borrow_capped; /* evictions refused by the borrow cap */
+	/*
+	 * blocks elsewhere brought home ahead of a sequential reader
+	 * (pool_prefetch()), those then read, and those that went again
+	 * (moved out, freed) before anyone read them
+	 */
+	uint64_t prefetched, prefetch_hits, prefetch_wasted;
+	uint64_t prefetch_queued; /* named, waiting for room (for 0.5 s) */
+	/*
+	 * hash compare: blocks that came home keep their loans (copies);
+	 * copies that went out again unchanged, sending nothing; those that
+	 * sent only their dirty 4 KiB pages, and the pages; the bytes not
+	 * sent by both (a whole block's less the pages sent)
+	 */
+	uint64_t evict_unchanged, evict_partial, evict_pages_sent;
+	uint64_t evict_bytes_saved;
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -162,6 +185,36 @@ int pool_resize(struct pool *p, uint32_t nblocks, int timeout_ms);
  */
 void pool_set_exchange(struct pool *p, bool on);
 /*
+ * Prefetch (on by default): pool_prefetch() names blocks a sequential
+ * reader will want next; those elsewhere come home ahead of it, several
+ * at once, on the pool's helper thread. A prefetched block keeps its loan
+ * until it is written (a clean copy), so that it goes out again for
+ * nothing when memory is short (with one copy per block; with replicas
+ * > 1 it comes home as any block, its copies given back); one read to its
+ * end goes to the cold end of LLL. Prefetch never sends our data out, itself or
+ * through the evictor: it uses free blocks above the reserve the evictor keeps
+ * and the copies already read, with at most three quarters of the node's blocks
+ * unread at a time. Off: nothing is fetched ahead (pool_prefetch() queues
+ * nothing, what it queued is dropped).
+ */
+void pool_set_prefetch(struct pool *p, bool on);
+/*
+ * The blocks behind h[0..n) (in the order they will be read) will be
+ * read soon: those elsewhere are queued for the prefetch (the others, and
+ * 0 entries, are skipped). Never waits. Returns how many were queued.
+ */
+uint32_t pool_prefetch(struct pool *p, const uint32_t *h, uint32_t n);
+/*
+ * Hash compare (default off here; cmpfs turns it on): every block that
+ * comes home keeps its loan elsewhere as a copy, with the XXH3 of its
+ * bytes, and writes mark the 4 KiB pages they touch; when it goes out
+ * again unchanged nothing is sent (counts: evict_unchanged), when written
+ * only its dirty pages (evict_partial), after a pool_pin() that may have
+ * written anywhere as the XXH3 compare says. Off: only prefetched blocks
+ * keep their loans, until their first write.
+ */
+void pool_set_hash_compare(struct pool *p, bool on);
+/*
  * Caps, in blocks (0: none): this node lends at most lend_max blocks to
  * other nodes, and keeps at most borrow_max blocks of its data elsewhere
  * (beyond that its allocations fail with ENOSPC once its own memory is
@@ -194,7 +247,8 @@ void pool_free(struct pool *p, uint32_t handle);
 /*
  * Pins a local block and returns its address, marking it most recently
  * used. Returns -EREMOTE when the block is not in local memory (use
- * pool_read/pool_write), -EINVAL for a bad handle.
+ * pool_read/pool_write), -EINVAL for a bad handle. The caller may write
+ * through the pointer.
  */
 int pool_pin(struct pool *p, uint32_t handle, void **ptr);
 /*
@@ -203,6 +257,14 @@ int pool_pin(struct pool *p, uint32_t handle, void **ptr);
  * pool_pin() counts the whole block).
  */
 int pool_pin_range(struct pool *p, uint32_t handle, uint32_t len, void **ptr);
+/*
+ * A pin for reading [off, off + len) only (the caller writes nothing
+ * through the pointer): a prefetched block read this way stays a clean
+ * copy (pool_set_prefetch()), and a read to its end sends it to the cold
+ * end. -EINVAL for a range outside the block.
+ */
+int pool_pin_read(struct pool *p, uint32_t handle, uint32_t off, uint32_t len,
+		  void **ptr);
 void pool_unpin(struct pool *p, uint32_t handle);
 
 /*

@@ -54,6 +54,7 @@ static void defaults_apply_when_no_option_is_given(void **state)
 	assert_int_equal(o.rebuild_after_ms, 5000);
 	assert_int_equal(o.rebuild_rate, 256u << 20);
 	assert_true(o.exchange);
+	assert_true(o.prefetch);
 	assert_string_equal(o.mountpoint, "/mnt");
 	assert_null(o.source);
 	fs_options_free(&o);
@@ -64,7 +65,7 @@ static void source_and_own_keys_are_consumed(void **state)
 {
 	const char *argv[] = {"cmpfs", "none", "/cmp", "-o",
 			      ("local=2G,block=64K,notune_bdi,noexchange,"
-			       "allow_other,dev")};
+			       "noprefetch,allow_other,dev")};
 	struct fuse_args a;
 	struct fs_options o;
 
@@ -75,6 +76,7 @@ static void source_and_own_keys_are_consumed(void **state)
 	assert_int_equal(o.block_size, 64 << 10);
 	assert_false(o.tune_bdi);
 	assert_false(o.exchange);
+	assert_false(o.prefetch);
 	/* libfuse's options stay for libfuse; ours and the paths are gone */
 	assert_true(args_contain(&a, "allow_other"));
 	assert_true(args_contain(&a, "dev"));
@@ -199,7 +201,8 @@ static void help_and_version_are_answered_before_anything_else(void **state)
 	caught();
 	/* every key of the table, and libfuse's options after them */
 	for (const char *k = "local=SIZE\0block=SIZE\0readahead=SIZE\0"
-			     "notune_bdi\0nolock\0noexchange\0debug_cmpfs\0"
+			     "notune_bdi\0nolock\0noexchange\0noprefetch\0"
+			     "debug_cmpfs\0"
 			     "log=FILE\0"
 			     "manager=ADDR\0listen=ADDR\0key=FILE\0insecure\0"
 			     "node=N\0max-unauth=N\0frame-timeout=MS\0"

@@ -30,7 +30,7 @@
 #include "replica-fake.h"
 #include "wait-for.h"
 
-#define MAXH 16
+#define MAXH 40
 #define DEADLINE_MS 10000
 
 struct t {
@@ -80,6 +80,25 @@ static void add_blocks(struct t *t, size_t n)
 		write_seed(t, t->n, (uint32_t)t->n + 1000);
 		t->n++;
 	}
+}
+
+/*
+ * No block moving and no writer streaming: blocks written in a row are a
+ * streaming writer, whose reserve the evictor makes a moment after the
+ * writes (up to all of so small a pool); then the copies stay put.
+ */
+static bool evictor_idle(void *arg)
+{
+	struct t *t = arg;
+	struct pool *p = t->p;
+	bool idle;
+
+	pthread_mutex_lock(&p->lock);
+	idle = !pool_streaming_locked(p) && !p->evicting && !p->pulling;
+	for (size_t i = 0; idle && i < t->n; i++)
+		idle = p->handles[t->h[i]].state != HANDLE_MOVING;
+	pthread_mutex_unlock(&p->lock);
+	return idle;
 }
 
 static bool is_remote(struct t *t, size_t i)
@@ -188,15 +207,16 @@ static void moved_out_blocks_have_one_copy_on_each_of_two_nodes(void **state)
 	size_t remote = 0;
 
 	add_blocks(t, 10);
+	assert_true(wait_for(evictor_idle, t, DEADLINE_MS));
 	for (size_t i = 0; i < t->n; i++) {
 		if (!is_remote(t, i))
 			continue;
 		remote++;
 		assert_true(whole(t, i, 2));
 	}
-	assert_int_equal(remote, 8);
-	assert_int_equal(counts(t).blocks[POOL_LRL], 8);
-	assert_int_equal(counts(t).rc.copies, 16);
+	assert_true(remote >= 8);
+	assert_int_equal(counts(t).blocks[POOL_LRL], remote);
+	assert_int_equal(counts(t).rc.copies, 2 * remote);
 	/* a write reaches both */
 	for (size_t i = 0; i < t->n; i++)
 		write_seed(t, i, (uint32_t)i + 2000);
@@ -405,6 +425,7 @@ two_of_three_gone_lose_only_blocks_with_every_copy_there(void **state)
 	size_t nboth = 0, remote = 0;
 
 	add_blocks(t, 13);
+	assert_true(wait_for(evictor_idle, t, DEADLINE_MS));
 	for (size_t i = 0; i < t->n; i++) {
 		struct pool_ref c[POOL_MAX_SLOTS];
 		uint32_t k = copies_of(t, i, c);
@@ -413,7 +434,7 @@ two_of_three_gone_lose_only_blocks_with_every_copy_there(void **state)
 		nboth += both[i];
 		remote += k > 0;
 	}
-	assert_int_equal(remote, 12);
+	assert_true(remote >= 12);
 	/* most room first: the pairs go round, some on 7 and 8 only */
 	assert_true(nboth > 0 && nboth < remote);
 	/* unreachable first (nothing can be made again), then gone */
@@ -537,6 +558,58 @@ static void with_room_for_one_copy_the_other_comes_later(void **state)
 
 /* ---- writes racing the loss of providers ---- */
 
+static bool is_local(void *arg)
+{
+	struct block_of {
+		struct t *t;
+		size_t i;
+	} *b = arg;
+
+	return !is_remote(b->t, b->i);
+}
+
+/*
+ * A sequential reader's next block elsewhere comes home ahead of it (the
+ * prefetch) and, its block having two copies, gives both back as it
+ * lands: no clean copy keeps loans a dead provider, the rebuilder or the
+ * loss accounting would have to find on a block at home.
+ */
+static void a_prefetched_block_with_two_copies_gives_both_back(void **state)
+{
+	/* 32 blocks: the reserve (1) keeps principle 4 off the free one */
+	struct t *t = make(32, 2, 60000);
+	struct {
+		struct t *t;
+		size_t i;
+	} b = {t, 0};
+
+	add_blocks(t, 34);
+	b.i = first_remote(t);
+	assert_int_equal(counts(t).rc.copies, 4);
+	for (size_t i = 0; i < t->n; i++) {
+		if (!is_remote(t, i)) {
+			pool_free(t->p, t->h[i]);
+			t->h[i] = 0;
+			break;
+		}
+	}
+	assert_int_equal(pool_prefetch(t->p, &t->h[b.i], 1), 1);
+	assert_true(wait_for(is_local, &b, DEADLINE_MS));
+	assert_int_equal(counts(t).prefetched, 1);
+	assert_int_equal(counts(t).copies, 0);
+	assert_int_equal(counts(t).rc.copies, 2);
+	assert_int_equal(counts(t).blocks[POOL_LRL], 1);
+	pthread_mutex_lock(&t->p->lock);
+	assert_int_equal(t->p->handles[t->h[b.i]].ncopies, 0);
+	assert_false(t->p->handles[t->h[b.i]].flags & HF_COPY);
+	pthread_mutex_unlock(&t->p->lock);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->h[i])
+			check_read(t, i);
+	destroy(t);
+	(void)state;
+}
+
 struct writer {
 	struct t *t;
 	atomic_bool stop;
@@ -624,6 +697,8 @@ int main(void)
 			a_copy_moved_onto_the_other_copys_node_is_made_again),
 		cmocka_unit_test(with_room_for_one_copy_the_other_comes_later),
 		cmocka_unit_test(writes_racing_two_losses_in_turn_lose_nothing),
+		cmocka_unit_test(
+			a_prefetched_block_with_two_copies_gives_both_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
