@@ -8,16 +8,23 @@
  *                             pool then keeps its size and serves on);
  *   user.cmpfs.exchange = on|off
  *                             turns the exchange on or off, as -o exchange
- *                             and -o noexchange do at mount.
+ *                             and -o noexchange do at mount;
+ *   user.cmpfs.test_corrupt = N
+ *                             a test hook, refused unless cmpfs was started
+ *                             with CMP_TEST_HOOKS=1: flips a byte in up to
+ *                             N blocks this node lends (their checksums
+ *                             unchanged), so a test corrupts a copy.
  * The PSI watcher (pressure.c) resizes through fs_resize() too.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cmp/log.h"
+#include "cmp/peer.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "fs.h"
@@ -111,12 +118,32 @@ static int set_exchange(struct fs *fs, const char *text)
 	return 0;
 }
 
+/*
+ * Test hook, only when cmpfs was started with CMP_TEST_HOOKS=1 in its
+ * environment: flips a byte in up to N of the blocks this node lends,
+ * their checksums left as they were (peer_test_corrupt()).
+ */
+static int set_test_corrupt(struct fs *fs, const char *text)
+{
+	const char *on = getenv("CMP_TEST_HOOKS");
+	char *end;
+	unsigned long n = strtoul(text, &end, 10);
+
+	if (!on || strcmp(on, "1") || !fs->cluster)
+		return -ENOTSUP;
+	if (*end || !n || n > UINT32_MAX)
+		return -EINVAL;
+	peer_test_corrupt(cluster_peer(fs->cluster), (uint32_t)n);
+	return 0;
+}
+
 static const struct control {
 	const char *name;
 	int (*set)(struct fs *fs, const char *text);
 } controls[] = {
 	{"user.cmpfs.local", set_local},
 	{"user.cmpfs.exchange", set_exchange},
+	{"user.cmpfs.test_corrupt", set_test_corrupt},
 };
 
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

@@ -100,6 +100,8 @@ struct pool_replica_counts {
 	uint64_t reads_fastest;	 /* reads served by the cheapest copy */
 	uint64_t read_probes;	 /* reads sent to another to measure it */
 	uint64_t read_fallbacks; /* reads served after a copy failed */
+	/* copies found corrupt (checksum), dropped and made again */
+	uint64_t repaired;
 };
 
 struct pool_counts {
