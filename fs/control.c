@@ -9,6 +9,9 @@
  *   user.cmpfs.exchange = on|off
  *                             turns the exchange on or off, as -o exchange
  *                             and -o noexchange do at mount;
+ *   user.cmpfs.scrub = 1      reads every copy of every block elsewhere
+ *                             (replicas > 1), a corrupt one made again
+ *                             from a good one; returns when done;
  *   user.cmpfs.test_corrupt = N
  *                             a test hook, refused unless cmpfs was started
  *                             with CMP_TEST_HOOKS=1: flips a byte in up to
@@ -137,12 +140,24 @@ static int set_test_corrupt(struct fs *fs, const char *text)
 	return 0;
 }
 
+/* A scrub of every copy of our blocks elsewhere (pool_scrub()). */
+static int set_scrub(struct fs *fs, const char *text)
+{
+	uint64_t checked, corrupt;
+
+	if (strcmp(text, "1"))
+		return -EINVAL;
+	fs_loop_may_block(); /* reads every copy: may take a while */
+	return pool_scrub(fs->pool, &checked, &corrupt);
+}
+
 static const struct control {
 	const char *name;
 	int (*set)(struct fs *fs, const char *text);
 } controls[] = {
 	{"user.cmpfs.local", set_local},
 	{"user.cmpfs.exchange", set_exchange},
+	{"user.cmpfs.scrub", set_scrub},
 	{"user.cmpfs.test_corrupt", set_test_corrupt},
 };
 

@@ -133,6 +133,8 @@ static const struct row {
 	{"replica_repaired", "cmpfs_replica_repaired_total", METRICS_COUNTER,
 	 "copies found corrupt (checksum), dropped and made again", NULL,
 	 AS_IS},
+	{"replica_scrubbed", "cmpfs_replica_scrubbed_total", METRICS_COUNTER,
+	 "copies read whole by scrubs", NULL, AS_IS},
 	{"node_id", "cmpfs_node_id", METRICS_GAUGE,
 	 "this node's id in the cluster", NULL, AS_IS},
 	{"net_requests", "cmpfs_net_requests_total", METRICS_COUNTER,

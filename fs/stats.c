@@ -92,6 +92,8 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		     (unsigned long long)r->read_fallbacks);
 		EMIT("replica_repaired %llu\n",
 		     (unsigned long long)r->repaired);
+		EMIT("replica_scrubbed %llu\n",
+		     (unsigned long long)r->scrubbed);
 	}
 	if (fs->cluster) {
 		struct cluster_stats cs;

@@ -214,7 +214,7 @@ static uint32_t read_order_locked(struct pool *p, uint32_t h,
  * copy that stopped counting. A block whose every copy failed keeps them
  * (-EIO, as a disk's bad sector).
  */
-static void repair(struct pool *p, uint32_t h, const struct copy_pick *c)
+void pool_copy_repair(struct pool *p, uint32_t h, const struct copy_pick *c)
 {
 	pthread_mutex_lock(&p->lock);
 	if (pool_slot_names_locked(p, h, c->k, &c->ref)) {
@@ -283,7 +283,7 @@ int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			/* a good copy is known: the bad ones go */
 			for (uint32_t j = 0; corrupt && j < i; j++)
 				if (bad[j])
-					repair(p, h, &c[j]);
+					pool_copy_repair(p, h, &c[j]);
 			return 0;
 		}
 		bad[i] = ret == -EUCLEAN;

@@ -356,6 +356,39 @@ static void a_corrupt_copy_is_dropped_and_made_again(void **state)
 	(void)state;
 }
 
+static void a_scrub_finds_a_corrupt_copy_no_read_picked(void **state)
+{
+	struct t *t = make(1, 2, 60000);
+	struct pool_ref c[POOL_MAX_SLOTS];
+	uint64_t checked, corrupt;
+	size_t i;
+
+	add_blocks(t, 3);
+	i = first_remote(t);
+	assert_int_equal(copies_of(t, i, c), 2);
+	set_bad(t, &c[1], true);
+	assert_int_equal(pool_scrub(t->p, &checked, &corrupt), 0);
+	assert_true(checked >= 2);
+	assert_int_equal(corrupt, 1);
+	assert_int_equal(counts(t).rc.repaired, 1);
+	assert_false(holds(t, i, &c[1]));
+	assert_true(wait_for(all_whole, t, DEADLINE_MS));
+	/* the copy made again is good: a second scrub finds nothing */
+	assert_int_equal(pool_scrub(t->p, &checked, &corrupt), 0);
+	assert_int_equal(corrupt, 0);
+	assert_int_equal(counts(t).rc.scrubbed, 2 * checked);
+	/* both bad: kept, reads fail, nothing dropped */
+	assert_int_equal(copies_of(t, i, c), 2);
+	set_bad(t, &c[0], true);
+	set_bad(t, &c[1], true);
+	assert_int_equal(pool_scrub(t->p, &checked, &corrupt), 0);
+	assert_int_equal(corrupt, 2);
+	assert_int_equal(copies_of(t, i, c), 2);
+	assert_int_equal(counts(t).rc.repaired, 1);
+	destroy(t);
+	(void)state;
+}
+
 static void with_one_copy_a_corrupt_block_reads_eio(void **state)
 {
 	struct t *t = make(1, 1, 60000);
@@ -687,6 +720,7 @@ int main(void)
 		cmocka_unit_test(reads_go_to_the_cheaper_copy_and_fall_back),
 		cmocka_unit_test(a_corrupt_copy_is_dropped_and_made_again),
 		cmocka_unit_test(with_one_copy_a_corrupt_block_reads_eio),
+		cmocka_unit_test(a_scrub_finds_a_corrupt_copy_no_read_picked),
 		cmocka_unit_test(
 			a_provider_losing_our_loans_takes_only_its_copies),
 		cmocka_unit_test(
