@@ -177,9 +177,8 @@ void peer_csum_write_end(struct peer_csum *cs, uint32_t block, uint32_t off,
 		return;
 	b = &cs->blk[block];
 	/* hashed before the lock: a write begun meanwhile changes gen */
-	if (!b->unchecked)
-		for (uint32_t i = first; i < end; i++)
-			d[i - first] = digest(data + (size_t)i * PAGE);
+	for (uint32_t i = first; i < end; i++)
+		d[i - first] = digest(data + (size_t)i * PAGE);
 	pthread_mutex_lock(stripe(cs, block));
 	alone = --b->busy == 0 && b->gen == gen && !b->unchecked;
 	if (alone)
