@@ -159,6 +159,11 @@ static const struct row {
 	{"replica_read_fallbacks", "cmpfs_replica_read_fallbacks_total",
 	 METRICS_COUNTER, "reads served by another copy after one failed", NULL,
 	 AS_IS},
+	{"replica_repaired", "cmpfs_replica_repaired_total", METRICS_COUNTER,
+	 "copies found corrupt (checksum), dropped and made again", NULL,
+	 AS_IS},
+	{"replica_scrubbed", "cmpfs_replica_scrubbed_total", METRICS_COUNTER,
+	 "copies read whole by scrubs", NULL, AS_IS},
 	{"node_id", "cmpfs_node_id", METRICS_GAUGE,
 	 "this node's id in the cluster", NULL, AS_IS},
 	{"net_requests", "cmpfs_net_requests_total", METRICS_COUNTER,
@@ -174,6 +179,10 @@ static const struct row {
 	 "times a provider became unreachable", NULL, AS_IS},
 	{"net_reconciles", "cmpfs_net_reconciles_total", METRICS_COUNTER,
 	 "agreements with a provider on our loans", NULL, AS_IS},
+	{"peer_checksum_errors", "cmpfs_peer_checksum_errors_total",
+	 METRICS_COUNTER,
+	 "reads of blocks we lend refused: their bytes changed (checksum)",
+	 NULL, AS_IS},
 };
 
 static const struct row *find_row(const char *name)

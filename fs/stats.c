@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmp/peer.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "fs.h"
@@ -100,6 +101,10 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		     (unsigned long long)r->read_probes);
 		EMIT("replica_read_fallbacks %llu\n",
 		     (unsigned long long)r->read_fallbacks);
+		EMIT("replica_repaired %llu\n",
+		     (unsigned long long)r->repaired);
+		EMIT("replica_scrubbed %llu\n",
+		     (unsigned long long)r->scrubbed);
 	}
 	if (fs->cluster) {
 		struct cluster_stats cs;
@@ -115,6 +120,9 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		EMIT("net_suspects %llu\n", (unsigned long long)cs.suspects);
 		EMIT("net_reconciles %llu\n",
 		     (unsigned long long)cs.reconciles);
+		EMIT("peer_checksum_errors %llu\n",
+		     (unsigned long long)peer_checksum_errors(
+			     cluster_peer(fs->cluster)));
 	}
 #undef LOAD
 #undef EMIT

@@ -23,8 +23,11 @@
 
 static int remote_error(const struct pool_ref *r, const char *what, int ret)
 {
-	/* the pool judges STALE: moved meanwhile, or lost (it says so) */
-	if (ret == -ESTALE)
+	/*
+	 * the pool judges STALE (moved meanwhile, or lost: it says so) and
+	 * CORRUPT (that copy's bytes changed: it reads another)
+	 */
+	if (ret == -ESTALE || ret == -EUCLEAN)
 		return ret;
 	log_error_rl("cluster: %s block %u (epoch %u) on node %u: %s", what,
 		     r->block, r->epoch, r->node, strerror(-ret));

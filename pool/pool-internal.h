@@ -598,6 +598,14 @@ int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 int pool_copies_write_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			  uint32_t off, const void *src, uint32_t len);
 
+/*
+ * Copy c of h answered CORRUPT and another copy is known good: c is
+ * dropped (given back), logged and counted (rc.repaired), and the
+ * rebuilder makes it again. Lock not held.
+ */
+void pool_copy_repair(struct pool *p, uint32_t h,
+		      const struct pool_copy_pick *c);
+
 /* rebuild.c: making missing copies again (replicas > 1). */
 int pool_rebuild_start(struct pool *p);
 void pool_rebuild_stop(struct pool *p);

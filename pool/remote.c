@@ -464,7 +464,8 @@ void remote_borrow_end(struct remote *r, uint32_t node)
 bool remote_conn_reusable(int ret)
 {
 	return ret == 0 || ret == -ENOENT || ret == -ENOSPC || ret == -EACCES ||
-	       ret == -ESTALE || ret == -EREMCHG || ret == -EBUSY;
+	       ret == -ESTALE || ret == -EREMCHG || ret == -EBUSY ||
+	       ret == -EUCLEAN;
 }
 
 /* A STATUS request: the provider's counts and its region on this connection. */

@@ -207,10 +207,36 @@ static uint32_t read_order_locked(struct pool *p, uint32_t h,
 	return n;
 }
 
+/*
+ * Copy c of h answered CORRUPT (its bytes no longer match their checksum
+ * at the provider) and another copy served the read: c is dropped (given
+ * back) and the rebuilder makes it again from a good copy, as for any
+ * copy that stopped counting. A block whose every copy failed keeps them
+ * (-EIO, as a disk's bad sector).
+ */
+void pool_copy_repair(struct pool *p, uint32_t h, const struct copy_pick *c)
+{
+	pthread_mutex_lock(&p->lock);
+	if (pool_slot_names_locked(p, h, c->k, &c->ref)) {
+		log_error_rl("pool: block %u on node %u (epoch %u): checksum "
+			     "mismatch; that copy is dropped and made again "
+			     "from another",
+			     c->ref.block, c->ref.node, c->ref.epoch);
+		pool_copy_drop_locked(p, h, c->k, true);
+		p->rc.repaired++;
+		pool_kick_rebuild_locked(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Copy c of h failed with ret: STALE means its provider lost it. */
 static void read_failed(struct pool *p, uint32_t h, const struct copy_pick *c,
 			int ret)
 {
+	if (ret == -EUCLEAN && p->slots == 1)
+		log_error_rl("pool: block %u on node %u (epoch %u): checksum "
+			     "mismatch, and no other copy (replicas=1): EIO",
+			     c->ref.block, c->ref.node, c->ref.epoch);
 	if (ret != -ESTALE)
 		return;
 	pthread_mutex_lock(&p->lock);
@@ -241,8 +267,8 @@ int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			 uint32_t off, void *dst, uint32_t len)
 {
 	struct copy_pick *c = set->c;
-	uint32_t n = set->n;
-	bool probe = set->probe;
+	uint32_t n = set->n, corrupt = 0;
+	bool probe = set->probe, bad[POOL_MAX_SLOTS] = {false};
 	int ret = -EIO;
 
 	for (uint32_t i = 0; i < n; i++) {
@@ -254,8 +280,14 @@ int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			if (n > 1)
 				read_done(p, i, probe, &c[i].ref,
 					  cmp_now_ns() - t0, len);
+			/* a good copy is known: the bad ones go */
+			for (uint32_t j = 0; corrupt && j < i; j++)
+				if (bad[j])
+					pool_copy_repair(p, h, &c[j]);
 			return 0;
 		}
+		bad[i] = ret == -EUCLEAN;
+		corrupt += bad[i];
 		read_failed(p, h, &c[i], ret);
 	}
 	return -EIO;

@@ -100,6 +100,9 @@ struct pool_replica_counts {
 	uint64_t reads_fastest;	 /* reads served by the cheapest copy */
 	uint64_t read_probes;	 /* reads sent to another to measure it */
 	uint64_t read_fallbacks; /* reads served after a copy failed */
+	/* copies found corrupt (checksum), dropped and made again */
+	uint64_t repaired;
+	uint64_t scrubbed; /* copies read whole by scrubs (pool_scrub) */
 };
 
 struct pool_counts {
@@ -222,6 +225,16 @@ void pool_set_hash_compare(struct pool *p, bool on);
  */
 void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max);
 void pool_get_counts(struct pool *p, struct pool_counts *out);
+/*
+ * Scrub (replicas > 1): reads every copy of every block elsewhere, whole,
+ * so that a copy gone bad (its provider answers CORRUPT: checksum
+ * mismatch) is found before it is needed, not only when a read picks it;
+ * each is dropped and made again from a good one (rc.repaired). Blocks
+ * are scrubbed one at a time beside the traffic. *checked, *corrupt: the
+ * copies read and those found bad. 0, or -EINVAL with one copy. Blocks;
+ * any thread.
+ */
+int pool_scrub(struct pool *p, uint64_t *checked, uint64_t *corrupt);
 /* Blocks a new allocation could still get (local free plus remote). */
 uint64_t pool_avail_blocks(struct pool *p);
 /* Total blocks this node can hold data in (local plus borrowable). */

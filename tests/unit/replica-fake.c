@@ -58,6 +58,7 @@ static int fake_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
 		best->epoch[b] = ++f->next_epoch;
 		best->room--;
 		memset(best->mem[b], 0, FBS);
+		best->bad[b] = false;
 		*out = (struct pool_ref){best->node, b, best->epoch[b]};
 		goto out;
 	}
@@ -129,6 +130,11 @@ static int fake_rw(struct fake *f, const struct pool_ref *r, uint32_t off,
 	if (!ret && write) {
 		memcpy(v->mem[r->block] + off, buf, len);
 		v->writes++;
+		/* (the whole block rewritten: every page's checksum anew) */
+		if (len == FBS)
+			v->bad[r->block] = false;
+	} else if (!ret && v->bad[r->block]) {
+		ret = -EUCLEAN;
 	} else if (!ret) {
 		memcpy(buf, v->mem[r->block] + off, len);
 		v->reads++;

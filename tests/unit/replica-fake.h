@@ -30,6 +30,7 @@ struct fprov {
 	uint32_t room;		 /* blocks it may still lend */
 	bool dead;		 /* unreachable: EIO */
 	uint64_t delay_ns;	 /* each read and write takes this long */
+	bool bad[PBLOCKS];	 /* checksum mismatch: reads are -EUCLEAN */
 	uint64_t reads, writes, releases;
 	uint64_t dropped;     /* releases that did not arrive (dead) */
 	uint32_t watch_epoch; /* reads of the loan with this epoch: */
