@@ -355,7 +355,11 @@ static bool pass(struct pool *p, struct rebuilder *rb)
 	pthread_mutex_unlock(&p->lock);
 	/* the releases of replaced copies go now, not at the next kick */
 	pool_drain_releases(p);
-	return rb->found > rb->rebuilt;
+	/*
+	 * A pass makes one copy of a block: one that lost two (its compute
+	 * copies, a memserver copy left) gets the next in the next pass.
+	 */
+	return rb->found > rb->rebuilt || rb->rebuilt;
 }
 
 /*
