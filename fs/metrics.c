@@ -140,6 +140,8 @@ static const struct row {
 	{"wp_memserver_write_bytes",
 	 "cmpfs_writepolicy_memserver_written_bytes_total", METRICS_COUNTER,
 	 "bytes written to memserver copies", NULL, AS_IS},
+	{"wp_memserver_reads", "cmpfs_writepolicy_memserver_reads_total",
+	 METRICS_COUNTER, "reads served by a memserver copy", NULL, AS_IS},
 	{"wp_pending", "cmpfs_writepolicy_pending_blocks", METRICS_GAUGE,
 	 "blocks whose memserver copy is behind or missing", NULL, AS_IS},
 	{"wp_pending_bytes", "cmpfs_writepolicy_pending_bytes", METRICS_GAUGE,

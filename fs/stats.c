@@ -101,6 +101,8 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		     (unsigned long long)w->ms_writes);
 		EMIT("wp_memserver_write_bytes %llu\n",
 		     (unsigned long long)w->ms_write_bytes);
+		EMIT("wp_memserver_reads %llu\n",
+		     (unsigned long long)w->ms_reads);
 		EMIT("wp_pending %llu\n", (unsigned long long)w->pending);
 		EMIT("wp_pending_bytes %llu\n",
 		     (unsigned long long)w->pending * fs->block_size);

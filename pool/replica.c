@@ -269,6 +269,7 @@ int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			if (n > 1)
 				read_done(p, i, probe, &c[i].ref,
 					  cmp_now_ns() - t0, len);
+			pool_wp_read_from(p, c[i].k);
 			return 0;
 		}
 		read_failed(p, h, &c[i], ret);

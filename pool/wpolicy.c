@@ -130,6 +130,15 @@ void pool_wp_wrote(struct pool *p, uint32_t h, const struct pool_copy_set *set,
 	pthread_mutex_unlock(&p->lock);
 }
 
+void pool_wp_read_from(struct pool *p, uint32_t k)
+{
+	if (!pool_wp_is_slot(p, k))
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->wp.c.ms_reads++;
+	pthread_mutex_unlock(&p->lock);
+}
+
 void pool_wp_get_counts_locked(const struct pool *p, struct pool_wp_counts *out)
 {
 	*out = p->wp.c;

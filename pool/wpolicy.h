@@ -82,6 +82,8 @@ void pool_wp_wrote(struct pool *p, uint32_t h, const struct pool_copy_set *set,
  * (the flusher makes it later); the move goes on either way.
  */
 void pool_wp_borrow(struct pool *p, uint32_t h);
+/* A read was served by copy slot k (counted when the memserver's). */
+void pool_wp_read_from(struct pool *p, uint32_t k);
 void pool_wp_get_counts_locked(const struct pool *p,
 			       struct pool_wp_counts *out);
 

@@ -131,6 +131,7 @@ struct pool_wp_counts {
 	uint64_t ms_copies;	 /* memserver copies held */
 	uint64_t ms_writes;	 /* writes a memserver copy took */
 	uint64_t ms_write_bytes; /* their bytes */
+	uint64_t ms_reads;	 /* reads served by a memserver copy */
 	uint64_t pending; /* blocks whose memserver copy is behind/missing */
 	uint64_t flushes; /* memserver copies brought up to date */
 	uint64_t flush_failures; /* tries that failed (retried) */

@@ -93,7 +93,10 @@ kill_daemon n3
 	check_fail "f does not read back with every compute provider dead: $(tail -3 "$T/vf.out")"
 tail -n 1 "$T/vf.out" | sed 's/^/    /'
 expect "blocks n1 lost" "$(stat_of n1 blocks_lost)" 0
-log "n2 and n3 killed: f read back from the memserver ($(stat0 n1 replica_read_fallbacks) reads after a copy failed)"
+reads=$(stat_of n1 wp_memserver_reads)
+log "n2 and n3 killed: f read back from the memserver ($reads reads served there, $(stat0 n1 replica_read_fallbacks) after a copy failed)"
+[ "$reads" -gt 0 ] || check_fail "no read was served by the memserver"
+
 
 # new compute providers: the copies are made again, from the memserver's
 for n in n4 n5; do
@@ -135,6 +138,8 @@ kill_daemon n5
 "$DATACHECK" verify "$m6/g" "$T/g.rec" --strict >"$T/vg.out" 2>&1 ||
 	check_fail "g does not read back with every compute provider dead: $(tail -3 "$T/vg.out")"
 tail -n 1 "$T/vg.out" | sed 's/^/    /'
+[ "$(stat_of n6 wp_memserver_reads)" -gt 0 ] ||
+	check_fail "no read of g was served by the memserver"
 expect "blocks n6 lost" "$(stat_of n6 blocks_lost)" 0
 "$CMPCTL" stats "$m6" | sed 's/^/    /'
 checks_done
