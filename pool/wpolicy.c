@@ -42,6 +42,11 @@ int pool_wpolicy_parse(const char *s, enum pool_wpolicy *out)
 	return -EINVAL;
 }
 
+enum pool_wpolicy pool_get_wpolicy(const struct pool *p)
+{
+	return p->wp.policy;
+}
+
 /* ---- the behind set ---- */
 
 bool pool_wp_behind_locked(const struct pool *p, uint32_t h)

@@ -284,6 +284,8 @@ void pool_wake_health(struct pool *p);
 /* "none", "through", "back"; parse: 0 or -EINVAL. */
 const char *pool_wpolicy_name(enum pool_wpolicy w);
 int pool_wpolicy_parse(const char *s, enum pool_wpolicy *out);
+/* The pool's (pool_config.wpolicy); any thread. */
+enum pool_wpolicy pool_get_wpolicy(const struct pool *p);
 /*
  * Writes every memserver copy that is behind or missing now (write-back's
  * flush; a clean shutdown calls it before its goodbye): 0 when none is

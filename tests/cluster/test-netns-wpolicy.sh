@@ -17,6 +17,7 @@
 #    then the background flush brings every one up to date (polled, with
 #    a deadline). n4 and n5, its compute providers, are killed: g reads
 #    back byte for byte, nothing is lost.
+# cmpctl status names each owner's policy (text and --json).
 TEST_TIMEOUT=${TEST_TIMEOUT:-170}
 F_MIB=${WP_F_MIB:-16}
 # reads and writes that met a provider just killed (the pool goes on with
@@ -86,6 +87,12 @@ log "f ($F_MIB MiB in $BS blocks): $lrl blocks elsewhere, $(held n2) copies on n
 [ "$(stat_of n1 wp_memserver_write_bytes)" -gt $((lrl * 65536)) ] ||
 	check_fail "the rewrite of f did not go through to the memserver"
 show_status
+# cmpctl status names each node's policy
+wp_of() { status_json | jq -r ".nodes[] | select(.id == $1) | .writepolicy"; }
+expect "n1's write policy in cmpctl status" "$(wp_of 11)" through
+expect "n2's write policy in cmpctl status" "$(wp_of 12)" none
+status_of mgr | grep -q 'write policies (memserver copies): node 11 through' ||
+	check_fail "cmpctl status does not name n1's write policy"
 
 kill_daemon n2
 kill_daemon n3
@@ -118,6 +125,7 @@ wait_until "n4 and n5 to hold nothing" 30 \
 # ---- write-back ----
 start_node n6 16 local=4M,writepolicy=back,writeback_delay=200ms
 wait_until "node 16 alive at the manager" 20 node_alive 16
+expect "n6's write policy in cmpctl status" "$(wp_of 16)" back
 m6=${MNT_OF[n6]}
 "$DATACHECK" write "$m6/g" "$T/g.rec" -n "$F_MIB" >/dev/null ||
 	fail "writing g"
