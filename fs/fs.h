@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "blockmap.h"
+#include "cmp/pool.h"
 #include "cmp/server.h"
 
 struct pool;
@@ -63,7 +64,11 @@ struct fs_options {
 	uint32_t lease_ms; /* our lease on the owners we lend to */
 	uint32_t replicas; /* copies of each block elsewhere */
 	uint32_t rebuild_after_ms;
-	uint64_t rebuild_rate;	     /* bytes/s, 0: no limit */
+	uint64_t rebuild_rate; /* bytes/s, 0: no limit */
+	/* -o writepolicy=: memserver copies (include/cmp/pool.h) */
+	char *writepolicy;
+	enum pool_wpolicy wpolicy; /* parsed from writepolicy */
+	uint32_t writeback_delay_ms;
 	struct server_limits limits; /* of the block server */
 	/* -o metrics=ADDR: serve counters for Prometheus (metrics.c) */
 	char *metrics;

@@ -282,6 +282,8 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		.replicas = o->replicas,
 		.rebuild_after_ms = o->rebuild_after_ms,
 		.rebuild_rate = o->rebuild_rate,
+		.wpolicy = o->wpolicy,
+		.wb_delay_ms = o->writeback_delay_ms,
 		.max_bytes = o->local_max,
 	};
 	/* psi= never shrinks below this (a quarter of local= by default) */

@@ -145,6 +145,27 @@ static const struct opt_def fs_opt_defs[] = {
 	 .metavar = "SIZE", .def = "256M",
 	 .help = "with replicas= over 1: bytes a second that making copies "
 		 "again may copy at most, 0 for no limit"},
+	{.name = "writepolicy", .type = OPT_STR, F(writepolicy),
+	 .metavar = "none|through|back", .def = "none",
+	 .help = "memserver copies of this node's blocks elsewhere, besides "
+		 "their replicas= copies on compute nodes. through: every "
+		 "block elsewhere also has a copy on a memserver, written with "
+		 "the others (a write there returns once the memserver has it "
+		 "too): losing every compute node loses nothing; costs a "
+		 "block of memserver memory per block elsewhere, and the "
+		 "memserver's bytes and round trip on every write there. back: "
+		 "the memserver copy is written when a block goes out of this "
+		 "node, and after a write to a block already elsewhere within "
+		 "writeback_delay, off the write's path (and before this node "
+		 "leaves): losing every compute node loses only what was "
+		 "written since the last flush, and this node's own memory "
+		 "is never covered; costs the memory, and the bytes once per "
+		 "flush (needs manager= and a cmp-memserver)"},
+	{.name = "writeback_delay", .type = OPT_MS, F(writeback_delay_ms),
+	 .min = 1, .max = 60000, .metavar = "TIME", .def = "100ms",
+	 .help = "with writepolicy=back: how long a memserver copy may stay "
+		 "behind a write before it is flushed (a flush that fails is "
+		 "tried again every second; cmpctl stats: wp_pending)"},
 	OPTS_ROW_METRICS(struct fs_options, metrics),
 	OPTS_ROWS_LIMITS(struct fs_options, limits),
 };
@@ -307,6 +328,20 @@ static int take_operands(const struct opts_rest *rest, struct fs_options *o)
 	return 0;
 }
 
+/* writepolicy= names one policy; it needs the cluster. */
+static int parse_wpolicy(struct fs_options *o)
+{
+	if (pool_wpolicy_parse(o->writepolicy, &o->wpolicy))
+		return opts_error(&fs_opts_spec, "writepolicy",
+				  "'%s' is none, through or back",
+				  o->writepolicy);
+	if (o->wpolicy != POOL_WP_NONE && !o->manager)
+		return opts_error(&fs_opts_spec, "writepolicy",
+				  "needs -o manager= (the copies live on "
+				  "memservers)");
+	return 0;
+}
+
 /* Rules between options; one line for the first one broken. */
 static int check_rules(const struct fs_options *o)
 {
@@ -372,6 +407,8 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o)
 		ret = take_operands(&rest, o);
 	if (!ret)
 		ret = check_rules(o);
+	if (!ret)
+		ret = parse_wpolicy(o);
 	if (!ret)
 		ret = rebuild_args(args, &rest);
 	if (!ret && !fuse_takes(args->argc, args->argv))

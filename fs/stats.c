@@ -79,7 +79,7 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("files_with_lost_blocks %llu\n", LOAD(s->files_lost));
 	EMIT("files_with_unreachable_blocks %llu\n",
 	     LOAD(s->files_unreachable));
-	if (pc.replicas > 1) {
+	if (pc.replicas > 1 || pc.wpolicy != POOL_WP_NONE) {
 		const struct pool_replica_counts *r = &pc.rc;
 
 		EMIT("replicas %u\n", pc.replicas);
@@ -105,6 +105,26 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		     (unsigned long long)r->repaired);
 		EMIT("replica_scrubbed %llu\n",
 		     (unsigned long long)r->scrubbed);
+	}
+	if (pc.wpolicy != POOL_WP_NONE) {
+		const struct pool_wp_counts *w = &pc.wp;
+
+		/* the policy's number: 1 through, 2 back (cmpctl stats) */
+		EMIT("wp_policy %u\n", (unsigned)pc.wpolicy);
+		EMIT("wp_memserver_copies %llu\n",
+		     (unsigned long long)w->ms_copies);
+		EMIT("wp_memserver_writes %llu\n",
+		     (unsigned long long)w->ms_writes);
+		EMIT("wp_memserver_write_bytes %llu\n",
+		     (unsigned long long)w->ms_write_bytes);
+		EMIT("wp_memserver_reads %llu\n",
+		     (unsigned long long)w->ms_reads);
+		EMIT("wp_pending %llu\n", (unsigned long long)w->pending);
+		EMIT("wp_pending_bytes %llu\n",
+		     (unsigned long long)w->pending * fs->block_size);
+		EMIT("wp_flushes %llu\n", (unsigned long long)w->flushes);
+		EMIT("wp_flush_failures %llu\n",
+		     (unsigned long long)w->flush_failures);
 	}
 	if (fs->cluster) {
 		struct cluster_stats cs;

@@ -70,7 +70,7 @@ struct cluster {
 
 /*
  * One free block elsewhere, in tier order, never on the navoid (at most
- * POOL_MAX_REPLICAS + 1) nodes of avoid[] (0 entries skipped) or on this
+ * POOL_MAX_REPLICAS + 2) nodes of avoid[] (0 entries skipped) or on this
  * node; the loan is recorded (or given up) by the caller, who then calls
  * remote_borrow_end(). -ENOSPC when every provider we could ask was
  * full, -EIO when one could not be reached.
@@ -90,6 +90,11 @@ int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
  */
 void cluster_report_losses(struct cluster *c, uint32_t node, const char *what,
 			   uint32_t copies, uint32_t lost);
+/*
+ * Write-back: every memserver copy behind is written before we leave
+ * (within 2 * timeout_ms; a failure is logged).
+ */
+void cluster_flush_memserver(struct cluster *c);
 /* Learns where node serves: addr if given, else from the manager. */
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr);
 

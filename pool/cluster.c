@@ -79,11 +79,12 @@ static int refresh_candidates(struct cluster *c, bool force)
 
 /* Nodes asked during one borrow (and those it must avoid). */
 struct borrow_try {
-	uint32_t tried[CANDIDATES + LENDERS + POOL_MAX_REPLICAS + 1];
+	uint32_t tried[CANDIDATES + LENDERS + POOL_MAX_REPLICAS + 2];
 	size_t ntried;
 	uint32_t lenders[LENDERS];
 	size_t nlenders;
 	bool unreachable;
+	uint8_t kind; /* only providers of this kind; 0: any */
 };
 
 static bool was_tried(const struct borrow_try *t, uint32_t node)
@@ -107,7 +108,8 @@ static ssize_t best_candidate_locked(struct cluster *c,
 	for (size_t i = 0; i < c->ncand; i++) {
 		const struct mgr_free_entry *e = &c->cand[i], *b;
 
-		if (!e->free_hint || was_tried(t, e->node))
+		if (!e->free_hint || was_tried(t, e->node) ||
+		    (t->kind && e->kind != t->kind))
 			continue;
 		b = best >= 0 ? &c->cand[best] : NULL;
 		if (!b ||
@@ -135,14 +137,16 @@ static bool next_candidate(struct cluster *c, struct borrow_try *t, bool any,
 	pthread_mutex_lock(&c->lock);
 	i = best_candidate_locked(c, t);
 	for (size_t k = 0; i < 0 && any && k < c->ncand; k++)
-		if (!was_tried(t, c->cand[k].node))
+		if (!was_tried(t, c->cand[k].node) &&
+		    (!t->kind || c->cand[k].kind == t->kind))
 			i = (ssize_t)k;
 	if (i >= 0)
 		*out = c->cand[i];
 	pthread_mutex_unlock(&c->lock);
 	if (i >= 0)
 		return true;
-	for (size_t k = 0; any && k < t->nlenders; k++) {
+	/* (a lender's kind is not known) */
+	for (size_t k = 0; any && !t->kind && k < t->nlenders; k++) {
 		if (was_tried(t, t->lenders[k]))
 			continue;
 		*out = (struct mgr_free_entry){.node = t->lenders[k]};
@@ -195,18 +199,15 @@ static void note_answer(struct cluster *c, uint32_t node, int ret, uint32_t got)
 	pthread_mutex_unlock(&c->lock);
 }
 
-int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
-		   struct pool_ref *out)
+/*
+ * Up to n blocks from the first provider of kind (0: any) that has room,
+ * none of avoid[]: 0 and *got >= 1 loans in out[].
+ */
+static int borrow_kind_many(struct cluster *c, const uint32_t *avoid,
+			    size_t navoid, uint8_t kind, uint32_t n,
+			    struct pool_ref *out, uint32_t *got)
 {
-	uint32_t got;
-
-	return cluster_borrow_many(c, avoid, navoid, 1, out, &got);
-}
-
-int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
-			uint32_t n, struct pool_ref *out, uint32_t *got)
-{
-	struct borrow_try t = {.ntried = 0};
+	struct borrow_try t = {.ntried = 0, .kind = kind};
 	bool refreshed = false, any = false;
 	struct mgr_free_entry e;
 	size_t navoided;
@@ -214,7 +215,7 @@ int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
 
 	*got = 0;
 	/* a node asked already is not asked again: nor are those avoided */
-	for (size_t i = 0; i < navoid && i <= POOL_MAX_REPLICAS; i++)
+	for (size_t i = 0; i < navoid && i < POOL_MAX_REPLICAS + 2; i++)
 		if (avoid[i])
 			t.tried[t.ntried++] = avoid[i];
 	navoided = t.ntried;
@@ -254,6 +255,26 @@ int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
 	return t.unreachable ? -EIO : -ENOSPC;
 }
 
+static int borrow_kind(struct cluster *c, const uint32_t *avoid, size_t navoid,
+		       uint8_t kind, struct pool_ref *out)
+{
+	uint32_t got;
+
+	return borrow_kind_many(c, avoid, navoid, kind, 1, out, &got);
+}
+
+int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
+			uint32_t n, struct pool_ref *out, uint32_t *got)
+{
+	return borrow_kind_many(c, avoid, navoid, 0, n, out, got);
+}
+
+int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
+		   struct pool_ref *out)
+{
+	return borrow_kind(c, avoid, navoid, 0, out);
+}
+
 /*
  * One block elsewhere. -ENOSPC only when every provider we could ask said
  * it is full; -EIO when one could not be reached (a network failure is not
@@ -269,6 +290,13 @@ static int op_borrow_many(void *ctx, uint32_t n, struct pool_ref *out,
 			  uint32_t *got)
 {
 	return cluster_borrow_many(ctx, NULL, 0, n, out, got);
+}
+
+/* The same on a memserver: a write policy's copy (pool/wpolicy.c). */
+static int op_borrow_memserver(void *ctx, const uint32_t *avoid,
+			       uint32_t navoid, struct pool_ref *out)
+{
+	return borrow_kind(ctx, avoid, navoid, MGR_KIND_MEMSERVER, out);
 }
 
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
@@ -362,6 +390,7 @@ static uint64_t op_remote_free(void *ctx)
 static const struct pool_cluster_ops pool_ops = {
 	.borrow = op_borrow,
 	.borrow_many = op_borrow_many,
+	.borrow_memserver = op_borrow_memserver,
 	.borrowed = op_borrowed,
 	.release = op_release,
 	.reconcile = op_reconcile,
@@ -629,6 +658,7 @@ static struct mgr_client *create_mgr_client(struct cluster *c,
 		.keyring = cfg->keyring,
 		.node = c->node,
 		.kind = MGR_KIND_COMPUTE,
+		.wpolicy = pool_get_wpolicy(c->pool),
 		.listen_addr = peer_listen_addr(c->peer),
 		.block_size = pool_block_size(c->pool),
 		.capacity = pool_local_blocks(c->pool),
@@ -749,6 +779,9 @@ struct peer *cluster_peer(struct cluster *c)
 static void teardown(struct cluster *c, bool goodbye)
 {
 	cluster_drain_stop(c, false);
+	/* write-back: the memserver copies behind are written first */
+	if (goodbye)
+		cluster_flush_memserver(c);
 	pool_stop_cluster(c->pool);
 	cluster_notifier_stop(c);
 	if (goodbye) {

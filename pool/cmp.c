@@ -57,12 +57,13 @@ int pool_finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 {
 	struct handle_loc *loc = &p->handles[h];
 
-	if (!ret && loc->ncopies && !(loc->flags & HF_FREE_PENDING)) {
+	if (!ret && pool_wp_live_copies_locked(p, h) &&
+	    !(loc->flags & HF_FREE_PENDING)) {
 		pool_list_remove_locked(p, b);
 		loc->state = HANDLE_REMOTE;
 		pool_unread_gone_locked(p, loc);
 		p->evictions++;
-		if (loc->ncopies < p->replicas)
+		if (pool_wp_compute_copies_locked(p, h) < p->replicas)
 			pool_kick_rebuild_locked(p);
 		return 0;
 	}
@@ -145,6 +146,8 @@ static int move_out(struct pool *p, uint32_t h, uint32_t b)
 
 	if (ret)
 		return ret;
+	/* a write policy's memserver copy, written with the others */
+	pool_wp_borrow(p, h);
 	/* (a new provider may move it on at once: then it follows) */
 	ret = pool_copies_write(p, h, 0, pool_addr(p, b), p->block_size);
 	if (ret)
@@ -354,7 +357,7 @@ bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
 	pool_list_push_head_locked(p, POOL_FREE, b);
 	if (loc->flags & HF_FREE_PENDING) {
 		pool_handle_put_locked(p, h);
-	} else if (!loc->ncopies) {
+	} else if (!pool_wp_live_copies_locked(p, h)) {
 		pool_lose_locked(p, h);
 	} else {
 		loc->state = HANDLE_REMOTE;
@@ -567,6 +570,8 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 	}
 	p->helper_running = true;
 	ret = pool_rebuild_start(p);
+	if (!ret)
+		ret = pool_wp_start(p);
 	if (ret)
 		pool_stop_cluster(p);
 	return ret;
@@ -599,6 +604,7 @@ void pool_stop_cluster(struct pool *p)
 	}
 	if (!p->helper_running)
 		return;
+	pool_wp_stop(p);
 	pool_rebuild_stop(p);
 	pthread_mutex_lock(&p->lock);
 	p->helper_stop = true;

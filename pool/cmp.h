@@ -54,6 +54,12 @@ struct pool_cluster_ops {
 	 */
 	int (*borrow_many)(void *ctx, uint32_t n, struct pool_ref *out,
 			   uint32_t *got);
+	/*
+	 * Optional (write policies): the same, on a memserver only. NULL:
+	 * the memserver copies are never made (pending for ever).
+	 */
+	int (*borrow_memserver)(void *ctx, const uint32_t *avoid,
+				uint32_t navoid, struct pool_ref *out);
 	/* Optional: the loan borrow() gave is recorded (or given back). */
 	void (*borrowed)(void *ctx, const struct pool_ref *r);
 	/*
@@ -86,7 +92,7 @@ struct pool_cluster_ops {
 			   uint32_t off, void *const *src, uint32_t len,
 			   int *rets);
 	/*
-	 * Optional: the same bytes to n (2..POOL_MAX_REPLICAS + 1) loans on
+	 * Optional: the same bytes to n (2..POOL_MAX_REPLICAS + 2) loans on
 	 * distinct nodes, as write() for each (rets[i], moved[i]), issued so
 	 * that they may overlap. Without it, write() one after the other.
 	 */
@@ -171,7 +177,7 @@ void pool_set_rma_blocks(struct pool *p, uint32_t nblocks);
  * Our loans on a provider, for a reconciliation with it: up to max loans
  * from handle *cursor on (0 at first), with their handles in tags[] (a
  * handle's copies on that node all in one call: max >= POOL_MAX_REPLICAS
- * + 1); *cursor becomes UINT32_MAX when the scan is complete (it may
+ * + 2); *cursor becomes UINT32_MAX when the scan is complete (it may
  * return 0 before). Loans being moved count (they are still ours). node
  * 0: the loans on every provider (the simulator's check that they add
  * up).

@@ -19,6 +19,7 @@
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "exchange.h"
+#include "wpolicy.h"
 
 #define NIL UINT32_MAX
 /*
@@ -206,11 +207,13 @@ struct pool {
 	 * Copies (replica.c): replicas (1..POOL_MAX_REPLICAS) wanted per
 	 * block elsewhere; slots per handle: 1, or replicas + 1 (one spare
 	 * for a copy being rebuilt while the one it replaces still
-	 * counts); more_copies holds slots 1.. of every handle (NULL for
-	 * one copy).
+	 * counts), and with a write policy one more, the last, for the
+	 * memserver copy (replicas + 2); more_copies holds slots 1.. of every
+	 * handle (NULL for one copy).
 	 */
 	uint32_t replicas, slots;
 	struct pool_ref *more_copies;
+	struct pool_wp wp; /* write policy: the memserver copies (wpolicy.h) */
 	uint32_t free_handles;	  /* head of the free handle chain (0 = none) */
 	uint32_t next_new_handle; /* first never-used handle */
 	uint64_t live_handles;
@@ -529,13 +532,20 @@ bool pool_node_written_off_locked(const struct pool *p, uint32_t node,
 				  uint64_t now);
 
 /* replica.c: the copies of a block elsewhere (see there). */
-#define POOL_MAX_SLOTS (POOL_MAX_REPLICAS + 1)
+/* replicas, a spare for a rebuild, the memserver copy (wpolicy.c) */
+#define POOL_MAX_SLOTS (POOL_MAX_REPLICAS + 2)
 
 /* Copy slot k (< p->slots) of handle h. */
 static inline struct pool_ref *pool_slot(struct pool *p, uint32_t h, uint32_t k)
 {
 	return k ? &p->more_copies[(size_t)h * (p->slots - 1) + (k - 1)]
 		 : &p->handles[h].loan;
+}
+
+/* Is slot k the memserver copy's (a write policy, wpolicy.h)? */
+static inline bool pool_wp_is_slot(const struct pool *p, uint32_t k)
+{
+	return p->wp.policy != POOL_WP_NONE && k == p->wp.slot;
 }
 
 int pool_copies_init(struct pool *p, const struct pool_config *cfg);

@@ -396,6 +396,8 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->followed = p->followed;
 	out->replicas = p->replicas;
 	out->rc = p->rc;
+	out->wpolicy = p->wp.policy;
+	pool_wp_get_counts_locked(p, &out->wp);
 	out->exchanges = p->xchg.exchanges;
 	out->exchange_skipped = p->xchg.skipped;
 	out->borrow_capped = p->borrow_capped;

@@ -234,7 +234,7 @@ int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
  * connection, or whose connection breaks, goes alone afterwards. Up to
  * REMOTE_MAX_MANY go out together.
  */
-#define REMOTE_MAX_MANY 4u
+#define REMOTE_MAX_MANY 5u /* POOL_MAX_SLOTS */
 void remote_write_many(struct remote *r, const uint32_t *nodes,
 		       const struct proto_block_ref *refs, uint32_t n,
 		       uint32_t off, const void *src, uint32_t len, int *rets,

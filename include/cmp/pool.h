@@ -53,6 +53,27 @@ struct pool;
 
 #define POOL_MAX_REPLICAS 3u
 #define POOL_DEFAULT_REBUILD_AFTER_MS 5000u
+#define POOL_DEFAULT_WB_DELAY_MS 100u
+
+/*
+ * Memserver write policies (pool_config.wpolicy), per mount:
+ *   NONE     our blocks elsewhere have their `replicas` copies only;
+ *   THROUGH  every block elsewhere also has a copy on a memserver,
+ *            written with the others (a write returns once it has the
+ *            bytes too): losing every compute provider loses nothing;
+ *   BACK     the memserver copy is written when the block goes out of
+ *            this node and, after writes to a block already elsewhere,
+ *            by a background flush within wb_delay_ms (and before the
+ *            node says goodbye): losing every compute provider loses
+ *            only what was written since the last flush.
+ * A memserver copy that is missing or behind is made (again) in the
+ * background from a compute copy; until then it is never read.
+ */
+enum pool_wpolicy {
+	POOL_WP_NONE,
+	POOL_WP_THROUGH,
+	POOL_WP_BACK,
+};
 
 struct pool_config {
 	uint64_t local_bytes; /* this node's contribution (rounded down) */
@@ -72,6 +93,9 @@ struct pool_config {
 	uint32_t replicas;
 	uint32_t rebuild_after_ms;
 	uint64_t rebuild_rate;
+	/* memserver copies (see enum pool_wpolicy); 0 ms: the default */
+	enum pool_wpolicy wpolicy;
+	uint32_t wb_delay_ms;
 	/*
 	 * Keep no block contents (the simulator, tools/cmp-sim): the region
 	 * is one block that every block shares, so the lists, handles and
@@ -105,6 +129,17 @@ struct pool_replica_counts {
 	uint64_t scrubbed; /* copies read whole by scrubs (pool_scrub) */
 };
 
+/* The memserver copies of a write policy (all 0 with none). */
+struct pool_wp_counts {
+	uint64_t ms_copies;	 /* memserver copies held */
+	uint64_t ms_writes;	 /* writes a memserver copy took */
+	uint64_t ms_write_bytes; /* their bytes */
+	uint64_t ms_reads;	 /* reads served by a memserver copy */
+	uint64_t pending; /* blocks whose memserver copy is behind/missing */
+	uint64_t flushes; /* memserver copies brought up to date */
+	uint64_t flush_failures; /* tries that failed (retried) */
+};
+
 struct pool_counts {
 	/*
 	 * per-list block counts; a block that came home and keeps its loan
@@ -126,6 +161,8 @@ struct pool_counts {
 	uint64_t followed;    /* our LRL blocks found at a new place (5) */
 	uint32_t replicas;    /* copies wanted per block elsewhere */
 	struct pool_replica_counts rc;
+	enum pool_wpolicy wpolicy;
+	struct pool_wp_counts wp;
 	/*
 	 * of the homecomings, those that sent our coldest local block out in
 	 * their place (exchange, figure 8), and the hot blocks elsewhere not
@@ -318,6 +355,19 @@ void pool_count_unhealthy(struct pool *p, const uint32_t *h, size_t n,
 uint64_t pool_wait_health(struct pool *p, uint64_t gen, const atomic_bool *stop,
 			  int timeout_ms);
 void pool_wake_health(struct pool *p);
+
+/* "none", "through", "back"; parse: 0 or -EINVAL. */
+const char *pool_wpolicy_name(enum pool_wpolicy w);
+int pool_wpolicy_parse(const char *s, enum pool_wpolicy *out);
+/* The pool's (pool_config.wpolicy); any thread. */
+enum pool_wpolicy pool_get_wpolicy(const struct pool *p);
+/*
+ * Writes every memserver copy that is behind or missing now (write-back's
+ * flush; a clean shutdown calls it before its goodbye): 0 when none is
+ * left, -ETIMEDOUT when some still are after timeout_ms (a memserver
+ * unreachable or full), -ENOTCONN outside a cluster. Any thread.
+ */
+int pool_wp_flush(struct pool *p, int timeout_ms);
 
 /* Name of a list ("free", "LLL", ...). */
 const char *pool_list_name(enum pool_list l);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cmp.h"
+#include "cmp/pool.h"
 
 #define FBS 4096u     /* block size */
 #define NPROV 3u      /* providers */
@@ -42,6 +43,11 @@ struct fake {
 	struct fprov prov[NPROV];
 	uint32_t next_epoch;
 	struct pool *pool;
+	/*
+	 * A memserver among the providers (0: none): borrow() never takes
+	 * it, borrow_memserver() only it (write policies, test-wpolicy.c).
+	 */
+	uint32_t ms_node;
 };
 
 extern const struct pool_cluster_ops fake_ops;
@@ -52,6 +58,10 @@ extern const struct pool_cluster_ops fake_ops;
  */
 struct pool *fake_pool(struct fake *f, uint32_t local, uint32_t replicas,
 		       uint32_t rebuild_after_ms);
+/* The same with a write policy and memserver ms_node (delay: wb_delay). */
+struct pool *fake_pool_wp(struct fake *f, uint32_t local, uint32_t replicas,
+			  uint32_t rebuild_after_ms, enum pool_wpolicy wp,
+			  uint32_t ms_node, uint32_t delay_ms);
 void fake_destroy(struct fake *f);
 struct fprov *fake_prov(struct fake *f, uint32_t node);
 /*

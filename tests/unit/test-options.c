@@ -55,6 +55,8 @@ static void defaults_apply_when_no_option_is_given(void **state)
 	assert_int_equal(o.rebuild_rate, 256u << 20);
 	assert_true(o.exchange);
 	assert_true(o.prefetch);
+	assert_int_equal(o.wpolicy, POOL_WP_NONE);
+	assert_int_equal(o.writeback_delay_ms, 100);
 	assert_string_equal(o.mountpoint, "/mnt");
 	assert_null(o.source);
 	fs_options_free(&o);
@@ -303,6 +305,42 @@ static void replicas_need_a_cluster_and_at_most_three(void **state)
 	fuse_opt_free_args(&a);
 }
 
+static void writepolicy_names_one_of_three_and_needs_a_cluster(void **state)
+{
+	const char *alone[] = {"cmpfs", "/m", "-o", "writepolicy=through"};
+	const char *bad[] = {"cmpfs", "/m", "-o",
+			     ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+			      "writepolicy=always")};
+	const char *through[] = {"cmpfs", "/m", "-o",
+				 ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+				  "writepolicy=through")};
+	const char *back[] = {"cmpfs", "/m", "-o",
+			      ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+			       "writepolicy=back,writeback_delay=2s")};
+	const char *no_delay[] = {"cmpfs", "/m", "-o",
+				  ("manager=tcp://h:1,listen=tcp://a:2,"
+				   "insecure,writepolicy=back,"
+				   "writeback_delay=0")};
+	struct fuse_args a;
+	struct fs_options o;
+
+	assert_int_equal(parse(&o, &a, 4, alone), -EINVAL);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, bad), -EINVAL);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, no_delay), -EINVAL);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, through), 0);
+	assert_int_equal(o.wpolicy, POOL_WP_THROUGH);
+	fs_options_free(&o);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, back), 0);
+	assert_int_equal(o.wpolicy, POOL_WP_BACK);
+	assert_int_equal(o.writeback_delay_ms, 2000);
+	fs_options_free(&o);
+	fuse_opt_free_args(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +359,8 @@ int main(void)
 		cmocka_unit_test(manager_and_listen_go_together),
 		cmocka_unit_test(a_list_of_managers_is_one_option),
 		cmocka_unit_test(replicas_need_a_cluster_and_at_most_three),
+		cmocka_unit_test(
+			writepolicy_names_one_of_three_and_needs_a_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
