@@ -162,11 +162,12 @@ uint32_t pool_evict_batch(struct pool *p, uint32_t want)
 
 	/*
 	 * Every copy of a block must be written before it counts as moved
-	 * out: with more than one copy per block (-o replicas) the batch is
-	 * the one-block path (cmp.c: a borrow on a node of its own and a
-	 * write for each copy), one block after the other.
+	 * out: with more than one copy per block (-o replicas, or a memserver
+	 * copy of -o writepolicy: p->slots > 1) the batch is the one-block path
+	 * (cmp.c: a borrow on a node of its own and a write for each copy), one
+	 * block after the other.
 	 */
-	if (p->replicas > 1)
+	if (p->slots > 1)
 		return evict_one_by_one(p, want);
 	pthread_mutex_lock(&p->lock);
 	while (n + ncp < MIN(want, POOL_BATCH)) {

@@ -142,4 +142,7 @@ void cluster_drain_finish(struct cluster *c);
 /* The peer store's op drain (cmpctl drain). */
 int cluster_st_drain(void *ctx, bool on, struct proto_block_drain_rep *rep);
 
+/* cluster-store.c: what the peer service lends (ctx: the cluster). */
+extern const struct peer_store_ops cluster_store_ops;
+
 #endif

@@ -264,11 +264,18 @@ static void a_memserver_copy_behind_keeps_nothing_alive(void **s)
 static void a_lost_memserver_copy_is_made_again(void **s)
 {
 	struct t *t = make(POOL_WP_THROUGH, 20);
+	uint32_t remote = 0;
 
 	fake_restart(&t->f, MS);
 	assert_int_equal(counts(t).lost, 0);
+
 	assert_true(wait_for(all_ms_current, t, DEADLINE_MS));
-	assert_int_equal(counts(t).wp.ms_copies, 8);
+	/* one memserver copy per block elsewhere (how many the evictor moved
+	 * out depends on its stream reserve) */
+	for (uint32_t i = 0; i < NBLOCKS; i++)
+		remote += is_remote(t, i);
+	assert_true(remote > 0);
+	assert_int_equal(counts(t).wp.ms_copies, remote);
 	destroy(t);
 	(void)s;
 }
