@@ -657,6 +657,12 @@ uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 
 	n = MIN(n, POOL_MAX_LEND);
 	pthread_mutex_lock(&p->lock);
+	/*
+	 * memory to spare, lent: the clean copies' loans go back first (a
+	 * node never lends while it borrows, and they need no way out)
+	 */
+	if (p->nclean && lendable_locked(p))
+		pool_settle_copies_locked(p);
 	n = (uint32_t)MIN(n, lendable_locked(p));
 	while (got < n && p->lists[POOL_FREE].head != NIL) {
 		uint32_t b = p->lists[POOL_FREE].head;

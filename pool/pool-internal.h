@@ -453,6 +453,8 @@ void pool_prefetch_run(struct pool *p);
  * back; principle 4 for blocks that are home already.
  */
 void pool_settle_copies(struct pool *p);
+/* The same, lock held (pool_lend(): a node never lends while it borrows). */
+void pool_settle_copies_locked(struct pool *p);
 /*
  * hashcmp.c: hash compare. A clean copy (HF_COPY) keeps the XXH3 of what
  * came home and which 4 KiB pages were written since.

@@ -162,9 +162,8 @@ void pool_clean_drop_locked(struct pool *p, uint32_t h, uint32_t b)
 	pool_lrl_push_locked(p, h, false);
 }
 
-void pool_settle_copies(struct pool *p)
+void pool_settle_copies_locked(struct pool *p)
 {
-	pthread_mutex_lock(&p->lock);
 	for (uint32_t b = p->lists[POOL_LLL].head;
 	     p->nclean && b != NIL &&
 	     p->lists[POOL_FREE].count > pool_keep_locked(p);
@@ -172,6 +171,12 @@ void pool_settle_copies(struct pool *p)
 		if (p->handles[p->blocks[b].handle].state == HANDLE_LOCAL)
 			pool_clean_settle_locked(
 				p, &p->handles[p->blocks[b].handle]);
+}
+
+void pool_settle_copies(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	pool_settle_copies_locked(p);
 	pthread_mutex_unlock(&p->lock);
 }
 
