@@ -8,16 +8,30 @@
  *                             pool then keeps its size and serves on);
  *   user.cmpfs.exchange = on|off
  *                             turns the exchange on or off, as -o exchange
- *                             and -o noexchange do at mount.
+ *                             and -o noexchange do at mount;
+ *   user.cmpfs.prefetch = on|off
+ *                             the prefetch of sequential readers, as -o
+ *                             prefetch and -o noprefetch (blocks fetched
+ *                             already stay);
+ *   user.cmpfs.scrub = 1      reads every copy of every block elsewhere
+ *                             (replicas > 1), a corrupt one made again
+ *                             from a good one; returns when done;
+ *   user.cmpfs.test_corrupt = N
+ *                             a test hook, refused unless cmpfs was started
+ *                             with CMP_TEST_HOOKS=1: flips a byte in up to
+ *                             N blocks this node lends (their checksums
+ *                             unchanged), so a test corrupts a copy.
  * The PSI watcher (pressure.c) resizes through fs_resize() too.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cmp/log.h"
+#include "cmp/peer.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "fs.h"
@@ -111,12 +125,56 @@ static int set_exchange(struct fs *fs, const char *text)
 	return 0;
 }
 
+static int set_prefetch(struct fs *fs, const char *text)
+{
+	bool on = !strcmp(text, "on");
+
+	if (!on && strcmp(text, "off"))
+		return -EINVAL;
+	pool_set_prefetch(fs->pool, on);
+	log_info("prefetch %s", on ? "on" : "off");
+	return 0;
+}
+
+/*
+ * Test hook, only when cmpfs was started with CMP_TEST_HOOKS=1 in its
+ * environment: flips a byte in up to N of the blocks this node lends,
+ * their checksums left as they were (peer_test_corrupt()).
+ */
+static int set_test_corrupt(struct fs *fs, const char *text)
+{
+	const char *on = getenv("CMP_TEST_HOOKS");
+	char *end;
+	unsigned long n = strtoul(text, &end, 10);
+
+	if (!on || strcmp(on, "1") || !fs->cluster)
+		return -ENOTSUP;
+	if (*end || !n || n > UINT32_MAX)
+		return -EINVAL;
+	peer_test_corrupt(cluster_peer(fs->cluster), (uint32_t)n);
+	return 0;
+}
+
+/* A scrub of every copy of our blocks elsewhere (pool_scrub()). */
+static int set_scrub(struct fs *fs, const char *text)
+{
+	uint64_t checked, corrupt;
+
+	if (strcmp(text, "1"))
+		return -EINVAL;
+	fs_loop_may_block(); /* reads every copy: may take a while */
+	return pool_scrub(fs->pool, &checked, &corrupt);
+}
+
 static const struct control {
 	const char *name;
 	int (*set)(struct fs *fs, const char *text);
 } controls[] = {
 	{"user.cmpfs.local", set_local},
 	{"user.cmpfs.exchange", set_exchange},
+	{"user.cmpfs.prefetch", set_prefetch},
+	{"user.cmpfs.scrub", set_scrub},
+	{"user.cmpfs.test_corrupt", set_test_corrupt},
 };
 
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

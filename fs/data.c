@@ -60,6 +60,41 @@ static bool data_error_logworthy(unsigned long long *suppressed)
 #define STAT_ADD(fs, field, n) \
 	atomic_fetch_add_explicit(&(fs)->stats.field, (n), memory_order_relaxed)
 
+/* How far a sequential reader is read ahead: 4 MiB, in 2..64 blocks. */
+#define RA_BYTES (4u << 20)
+#define RA_MIN_BLOCKS 2u
+#define RA_MAX_BLOCKS 64u
+
+/*
+ * A read of [off, end) that starts where the last one ended is a stream:
+ * the pool is asked to prefetch the blocks of the next RA_BYTES it was not
+ * asked for yet (those elsewhere come home ahead of the reader). Caller
+ * holds data_lock.
+ */
+static void read_ahead(struct fs *fs, struct inode *inode, uint64_t off,
+		       uint64_t end)
+{
+	uint32_t h[RA_MAX_BLOCKS], n = 0;
+	uint64_t first, last, ahead;
+
+	if (atomic_exchange(&inode->ra_next, end) != off || !off) {
+		atomic_store(&inode->ra_until, 0); /* a new stream, if any */
+		return;
+	}
+	ahead = MIN(MAX(RA_BYTES >> fs->block_shift, RA_MIN_BLOCKS),
+		    RA_MAX_BLOCKS);
+	first = ((end - 1) >> fs->block_shift) + 1;
+	first = MAX(first, atomic_load(&inode->ra_until));
+	last = MIN(((end - 1) >> fs->block_shift) + ahead,
+		   (inode->size - 1) >> fs->block_shift);
+	for (uint64_t b = first; b <= last; b++)
+		h[n++] = blockmap_get(&inode->map, b);
+	if (!n)
+		return;
+	atomic_store(&inode->ra_until, last + 1);
+	pool_prefetch(fs->pool, h, n);
+}
+
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
@@ -90,8 +125,8 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 		if (!h) {
 			iov[n].iov_base = zeros;
-		} else if ((ret = pool_pin_range(fs->pool, h, len, &base)) ==
-			   0) {
+		} else if ((ret = pool_pin_read(fs->pool, h, boff, len,
+						&base)) == 0) {
 			pinned[npinned++] = h;
 			iov[n].iov_base = (uint8_t *)base + boff;
 		} else if (ret == -EREMOTE) {
@@ -123,6 +158,9 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else {
 		STAT_ADD(fs, read_bytes, pos > (uint64_t)off ? pos - off : 0);
 		fuse_reply_iov(req, iov, n);
+		/* (the blocks stay while data_lock is held) */
+		if (pos > (uint64_t)off)
+			read_ahead(fs, inode, (uint64_t)off, pos);
 	}
 	for (int i = 0; i < npinned; i++)
 		pool_unpin(fs->pool, pinned[i]);

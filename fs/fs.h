@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "blockmap.h"
+#include "cmp/pool.h"
 #include "cmp/server.h"
 
 struct pool;
@@ -48,6 +49,8 @@ struct fs_options {
 	bool stack;	   /* may mount on top of a cmpfs mount */
 	bool cached_reads; /* read-only opens use the page cache */
 	bool exchange;	   /* hot blocks elsewhere come home (pool.h) */
+	bool prefetch;	   /* sequential readers' next blocks too */
+	bool hash_compare; /* came home: loans kept, changes tracked */
 	bool debug;
 	char *source;
 	char *mountpoint;
@@ -61,7 +64,11 @@ struct fs_options {
 	uint32_t lease_ms; /* our lease on the owners we lend to */
 	uint32_t replicas; /* copies of each block elsewhere */
 	uint32_t rebuild_after_ms;
-	uint64_t rebuild_rate;	     /* bytes/s, 0: no limit */
+	uint64_t rebuild_rate; /* bytes/s, 0: no limit */
+	/* -o writepolicy=: memserver copies (include/cmp/pool.h) */
+	char *writepolicy;
+	enum pool_wpolicy wpolicy; /* parsed from writepolicy */
+	uint32_t writeback_delay_ms;
 	struct server_limits limits; /* of the block server */
 	/* -o metrics=ADDR: serve counters for Prometheus (metrics.c) */
 	char *metrics;
@@ -264,6 +271,12 @@ struct inode {
 	atomic_int err;
 	/* pool_lost_gen() when its blocks were last found healthy */
 	atomic_uint_fast64_t healthy_gen;
+	/*
+	 * The read stream (data.c, a hint: racing readers only make it
+	 * guess wrong): where the next sequential read starts, and the
+	 * block up to which the pool was asked to prefetch (+1; 0: none).
+	 */
+	atomic_uint_fast64_t ra_next, ra_until;
 	/* directories (ns_lock): ordered by cookie for readdir */
 	struct dentry *first, *last;
 	uint64_t next_cookie;

@@ -282,6 +282,8 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		.replicas = o->replicas,
 		.rebuild_after_ms = o->rebuild_after_ms,
 		.rebuild_rate = o->rebuild_rate,
+		.wpolicy = o->wpolicy,
+		.wb_delay_ms = o->writeback_delay_ms,
 		.max_bytes = o->local_max,
 	};
 	/* psi= never shrinks below this (a quarter of local= by default) */
@@ -308,6 +310,8 @@ static int run(struct fs_options *o, struct fuse_args *args,
 		goto err_signals;
 	}
 	pool_set_exchange(fs.pool, o->exchange);
+	pool_set_prefetch(fs.pool, o->prefetch);
+	pool_set_hash_compare(fs.pool, o->hash_compare);
 	pool_set_caps(fs.pool, (uint32_t)(o->lend_max >> fs.block_shift),
 		      (uint32_t)(o->borrow_max >> fs.block_shift));
 	/* one staging buffer per FUSE worker, before any request comes */

@@ -80,6 +80,22 @@ static const struct opt_def fs_opt_defs[] = {
 	{.name = "noexchange", .type = OPT_NOFLAG, F(exchange),
 	 .help = "blocks elsewhere come home only when memory is freed here, "
 		 "however often they are used"},
+	{.name = "prefetch", .type = OPT_FLAG, F(prefetch),
+	 .help = "a sequential reader's next blocks that are on other nodes "
+		 "come home ahead of it, several at once, into free memory "
+		 "here (and into blocks it has read already)"},
+	{.name = "noprefetch", .type = OPT_NOFLAG, F(prefetch),
+	 .help = "nothing is fetched ahead: every read of a block elsewhere "
+		 "crosses the network when it is made"},
+	{.name = "hashcompare", .type = OPT_FLAG, F(hash_compare),
+	 .help = "a block that comes home keeps its loan elsewhere with the "
+		 "XXH3 of its bytes, and writes to it are tracked per 4 KiB "
+		 "page: when it goes out again unchanged nothing is sent, when "
+		 "written only its dirty pages (replicas=1)"},
+	{.name = "nohashcompare", .type = OPT_NOFLAG, F(hash_compare),
+	 .help = "a block that comes home gives its loan back (a prefetched "
+		 "one at its first write): when it goes out again all of it "
+		 "is sent to a new loan"},
 	{.name = "cached_reads", .type = OPT_FLAG, F(cached_reads),
 	 .help = "read-only opens go through the page cache, with readahead: "
 		 "small sequential reads (dd bs=512) cost a request per 128 "
@@ -129,6 +145,27 @@ static const struct opt_def fs_opt_defs[] = {
 	 .metavar = "SIZE", .def = "256M",
 	 .help = "with replicas= over 1: bytes a second that making copies "
 		 "again may copy at most, 0 for no limit"},
+	{.name = "writepolicy", .type = OPT_STR, F(writepolicy),
+	 .metavar = "none|through|back", .def = "none",
+	 .help = "memserver copies of this node's blocks elsewhere, besides "
+		 "their replicas= copies on compute nodes. through: every "
+		 "block elsewhere also has a copy on a memserver, written with "
+		 "the others (a write there returns once the memserver has it "
+		 "too): losing every compute node loses nothing; costs a "
+		 "block of memserver memory per block elsewhere, and the "
+		 "memserver's bytes and round trip on every write there. back: "
+		 "the memserver copy is written when a block goes out of this "
+		 "node, and after a write to a block already elsewhere within "
+		 "writeback_delay, off the write's path (and before this node "
+		 "leaves): losing every compute node loses only what was "
+		 "written since the last flush, and this node's own memory "
+		 "is never covered; costs the memory, and the bytes once per "
+		 "flush (needs manager= and a cmp-memserver)"},
+	{.name = "writeback_delay", .type = OPT_MS, F(writeback_delay_ms),
+	 .min = 1, .max = 60000, .metavar = "TIME", .def = "100ms",
+	 .help = "with writepolicy=back: how long a memserver copy may stay "
+		 "behind a write before it is flushed (a flush that fails is "
+		 "tried again every second; cmpctl stats: wp_pending)"},
 	OPTS_ROW_METRICS(struct fs_options, metrics),
 	OPTS_ROWS_LIMITS(struct fs_options, limits),
 };
@@ -291,6 +328,20 @@ static int take_operands(const struct opts_rest *rest, struct fs_options *o)
 	return 0;
 }
 
+/* writepolicy= names one policy; it needs the cluster. */
+static int parse_wpolicy(struct fs_options *o)
+{
+	if (pool_wpolicy_parse(o->writepolicy, &o->wpolicy))
+		return opts_error(&fs_opts_spec, "writepolicy",
+				  "'%s' is none, through or back",
+				  o->writepolicy);
+	if (o->wpolicy != POOL_WP_NONE && !o->manager)
+		return opts_error(&fs_opts_spec, "writepolicy",
+				  "needs -o manager= (the copies live on "
+				  "memservers)");
+	return 0;
+}
+
 /* Rules between options; one line for the first one broken. */
 static int check_rules(const struct fs_options *o)
 {
@@ -356,6 +407,8 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o)
 		ret = take_operands(&rest, o);
 	if (!ret)
 		ret = check_rules(o);
+	if (!ret)
+		ret = parse_wpolicy(o);
 	if (!ret)
 		ret = rebuild_args(args, &rest);
 	if (!ret && !fuse_takes(args->argc, args->argv))

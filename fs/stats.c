@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmp/peer.h"
 #include "cmp/pool.h"
 #include "cmp/util.h"
 #include "fs.h"
@@ -61,13 +62,24 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 	EMIT("exchange_skipped %llu\n",
 	     (unsigned long long)pc.exchange_skipped);
 	EMIT("borrow_capped %llu\n", (unsigned long long)pc.borrow_capped);
+	EMIT("prefetched %llu\n", (unsigned long long)pc.prefetched);
+	EMIT("prefetch_copies %llu\n", (unsigned long long)pc.copies);
+	EMIT("prefetch_queued %llu\n", (unsigned long long)pc.prefetch_queued);
+	EMIT("prefetch_hits %llu\n", (unsigned long long)pc.prefetch_hits);
+	EMIT("prefetch_wasted %llu\n", (unsigned long long)pc.prefetch_wasted);
+	EMIT("evict_unchanged %llu\n", (unsigned long long)pc.evict_unchanged);
+	EMIT("evict_partial %llu\n", (unsigned long long)pc.evict_partial);
+	EMIT("evict_pages_sent %llu\n",
+	     (unsigned long long)pc.evict_pages_sent);
+	EMIT("evict_bytes_saved %llu\n",
+	     (unsigned long long)pc.evict_bytes_saved);
 	EMIT("lent_moved %llu\n", (unsigned long long)pc.lent_moved);
 	EMIT("followed %llu\n", (unsigned long long)pc.followed);
 	EMIT("inodes %llu\n", (unsigned long long)fs->inodes);
 	EMIT("files_with_lost_blocks %llu\n", LOAD(s->files_lost));
 	EMIT("files_with_unreachable_blocks %llu\n",
 	     LOAD(s->files_unreachable));
-	if (pc.replicas > 1) {
+	if (pc.replicas > 1 || pc.wpolicy != POOL_WP_NONE) {
 		const struct pool_replica_counts *r = &pc.rc;
 
 		EMIT("replicas %u\n", pc.replicas);
@@ -89,6 +101,30 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		     (unsigned long long)r->read_probes);
 		EMIT("replica_read_fallbacks %llu\n",
 		     (unsigned long long)r->read_fallbacks);
+		EMIT("replica_repaired %llu\n",
+		     (unsigned long long)r->repaired);
+		EMIT("replica_scrubbed %llu\n",
+		     (unsigned long long)r->scrubbed);
+	}
+	if (pc.wpolicy != POOL_WP_NONE) {
+		const struct pool_wp_counts *w = &pc.wp;
+
+		/* the policy's number: 1 through, 2 back (cmpctl stats) */
+		EMIT("wp_policy %u\n", (unsigned)pc.wpolicy);
+		EMIT("wp_memserver_copies %llu\n",
+		     (unsigned long long)w->ms_copies);
+		EMIT("wp_memserver_writes %llu\n",
+		     (unsigned long long)w->ms_writes);
+		EMIT("wp_memserver_write_bytes %llu\n",
+		     (unsigned long long)w->ms_write_bytes);
+		EMIT("wp_memserver_reads %llu\n",
+		     (unsigned long long)w->ms_reads);
+		EMIT("wp_pending %llu\n", (unsigned long long)w->pending);
+		EMIT("wp_pending_bytes %llu\n",
+		     (unsigned long long)w->pending * fs->block_size);
+		EMIT("wp_flushes %llu\n", (unsigned long long)w->flushes);
+		EMIT("wp_flush_failures %llu\n",
+		     (unsigned long long)w->flush_failures);
 	}
 	if (fs->cluster) {
 		struct cluster_stats cs;
@@ -104,6 +140,9 @@ size_t fs_stats_format(struct fs *fs, char *buf, size_t cap)
 		EMIT("net_suspects %llu\n", (unsigned long long)cs.suspects);
 		EMIT("net_reconciles %llu\n",
 		     (unsigned long long)cs.reconciles);
+		EMIT("peer_checksum_errors %llu\n",
+		     (unsigned long long)peer_checksum_errors(
+			     cluster_peer(fs->cluster)));
 	}
 #undef LOAD
 #undef EMIT

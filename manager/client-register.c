@@ -47,6 +47,7 @@ int mgr_client_send_register(struct mgr_client *c, uint64_t *id)
 	struct proto_mgr_register reg = {
 		.node = c->cfg.node,
 		.kind = (uint8_t)c->cfg.kind,
+		.wpolicy = (uint8_t)c->cfg.wpolicy,
 		.block_size = c->cfg.block_size,
 		.capacity = mgr_client_capacity(c),
 		.incarnation = c->incarnation,

@@ -28,7 +28,8 @@ _Static_assert(sizeof(struct wire_traffic) == 32, "wire_traffic");
 struct wire_register {
 	uint32_t node;
 	uint8_t kind;
-	uint8_t pad[3];
+	uint8_t wpolicy;
+	uint8_t pad[2];
 	uint32_t block_size;
 	uint32_t reserved;
 	uint64_t capacity;
@@ -98,7 +99,8 @@ struct wire_node_info {
 	uint8_t state;
 	uint16_t flags; /* NODE_INFO_* */
 	uint32_t block_size;
-	uint32_t reserved;
+	uint8_t wpolicy;
+	uint8_t reserved[3];
 	uint64_t capacity;
 	struct wire_counts counts;
 	uint64_t age_ms;
@@ -149,6 +151,14 @@ const char *mgr_kind_name(unsigned int kind)
 	default:
 		return "?";
 	}
+}
+
+const char *mgr_wpolicy_name(unsigned int wpolicy)
+{
+	static const char *const names[] = {"none", "through", "back"};
+
+	return wpolicy < sizeof(names) / sizeof(names[0]) ? names[wpolicy]
+							  : "?";
 }
 
 const char *mgr_node_state_name(unsigned int state)
@@ -312,6 +322,7 @@ int proto_mgr_register_encode(const struct proto_mgr_register *in, void *buf,
 		return -EMSGSIZE;
 	w.node = htole32(in->node);
 	w.kind = in->kind;
+	w.wpolicy = in->wpolicy;
 	w.block_size = htole32(in->block_size);
 	w.capacity = htole64(in->capacity);
 	w.free = htole64(in->free);
@@ -332,15 +343,16 @@ int proto_mgr_register_decode(const void *buf, size_t len,
 	memcpy(&w, buf, sizeof(w));
 	out->node = le32toh(w.node);
 	out->kind = w.kind;
+	out->wpolicy = w.wpolicy;
 	out->block_size = le32toh(w.block_size);
 	out->capacity = le64toh(w.capacity);
 	out->free = le64toh(w.free);
 	out->incarnation = le64toh(w.incarnation);
 	if (!out->node || !kind_valid(out->kind) ||
-	    !zero(w.pad, sizeof(w.pad)) || !block_size_valid(out->block_size) ||
-	    w.reserved || out->capacity > PROTO_MGR_MAX_BLOCKS ||
-	    out->free > out->capacity || !wire_addr_valid(w.addr) ||
-	    !out->incarnation)
+	    out->wpolicy > MGR_WPOLICY_MAX || !zero(w.pad, sizeof(w.pad)) ||
+	    !block_size_valid(out->block_size) || w.reserved ||
+	    out->capacity > PROTO_MGR_MAX_BLOCKS || out->free > out->capacity ||
+	    !wire_addr_valid(w.addr) || !out->incarnation)
 		return -EBADMSG;
 	addr_get(out->addr, w.addr);
 	return 0;
@@ -567,6 +579,7 @@ int proto_mgr_nodes_encode(const struct mgr_node_info *in, size_t count,
 		w.node = htole32(in[i].node);
 		w.kind = in[i].kind;
 		w.state = in[i].state;
+		w.wpolicy = in[i].wpolicy;
 		w.block_size = htole32(in[i].block_size);
 		w.capacity = htole64(in[i].capacity);
 		counts_put(&w.counts, &in[i].counts);
@@ -598,6 +611,7 @@ int proto_mgr_nodes_decode(const void *buf, size_t len,
 		out[i].node = le32toh(w.node);
 		out[i].kind = w.kind;
 		out[i].state = w.state;
+		out[i].wpolicy = w.wpolicy;
 		out[i].block_size = le32toh(w.block_size);
 		out[i].capacity = le64toh(w.capacity);
 		out[i].age_ms = le64toh(w.age_ms);
@@ -606,7 +620,9 @@ int proto_mgr_nodes_decode(const void *buf, size_t len,
 		traffic_get(&out[i].traffic, &w.traffic);
 		if (!out[i].node || !kind_valid(w.kind) ||
 		    !state_valid(w.state) ||
-		    le16toh(w.flags) & ~NODE_INFO_FRESH || w.reserved ||
+		    le16toh(w.flags) & ~NODE_INFO_FRESH ||
+		    w.wpolicy > MGR_WPOLICY_MAX ||
+		    !zero(w.reserved, sizeof(w.reserved)) ||
 		    !block_size_valid(out[i].block_size) ||
 		    out[i].capacity > PROTO_MGR_MAX_BLOCKS ||
 		    counts_get(&out[i].counts, &w.counts) ||

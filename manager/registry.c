@@ -18,7 +18,8 @@
 struct node {
 	uint32_t id;
 	uint8_t kind;
-	uint8_t state; /* enum mgr_node_state */
+	uint8_t state;	 /* enum mgr_node_state */
+	uint8_t wpolicy; /* a compute node's write policy (cmpctl status) */
 	uint32_t block_size;
 	uint64_t capacity;
 	struct proto_mgr_counts counts;
@@ -164,6 +165,7 @@ int registry_register(struct registry *r, const struct proto_mgr_register *reg,
 	memset(n, 0, sizeof(*n));
 	n->id = reg->node;
 	n->kind = reg->kind;
+	n->wpolicy = reg->wpolicy;
 	n->state = MGR_NODE_ALIVE;
 	n->state_ns = state_ns;
 	n->block_size = reg->block_size;
@@ -189,6 +191,7 @@ static void adopt_one(struct registry *r, struct node *n,
 	memset(n, 0, sizeof(*n));
 	n->id = in->node;
 	n->kind = in->kind;
+	n->wpolicy = in->wpolicy;
 	n->state = in->state;
 	n->block_size = in->block_size;
 	n->capacity = in->capacity;
@@ -409,6 +412,7 @@ static void info_of(const struct node *nd, uint64_t now_ns, uint64_t since_ns,
 	o->fresh = since_ns && nd->last_ns >= since_ns;
 	o->node = nd->id;
 	o->kind = nd->kind;
+	o->wpolicy = nd->wpolicy;
 	o->state = nd->state;
 	o->block_size = nd->block_size;
 	o->capacity = nd->capacity;

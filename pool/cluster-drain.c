@@ -167,6 +167,16 @@ int cluster_drain(struct cluster *c, int timeout_ms)
 	return drain(c, "draining", timeout_ms, true);
 }
 
+/* Flushes the memserver copies behind; a failure is logged (once). */
+void cluster_flush_memserver(struct cluster *c)
+{
+	int ret = pool_wp_flush(c->pool, 2 * c->timeout_ms);
+
+	if (ret)
+		log_warn("cluster: memserver copies still behind at leave: %s",
+			 strerror(-ret));
+}
+
 void cluster_leave(struct cluster *c)
 {
 	struct timespec ts = {LEAVE_RETRY_MS / 1000, 0};
@@ -174,6 +184,7 @@ void cluster_leave(struct cluster *c)
 	if (!c)
 		return;
 	cluster_drain_stop(c, false);
+	cluster_flush_memserver(c);
 	while (drain(c, "leaving", LEAVE_DRAIN_MS, true) != 0) {
 		log_error("cluster: NOT LEAVING YET: still serving %llu blocks "
 			  "for other nodes and %u forwarding records; trying "

@@ -70,7 +70,7 @@ struct cluster {
 
 /*
  * One free block elsewhere, in tier order, never on the navoid (at most
- * POOL_MAX_REPLICAS + 1) nodes of avoid[] (0 entries skipped) or on this
+ * POOL_MAX_REPLICAS + 2) nodes of avoid[] (0 entries skipped) or on this
  * node; the loan is recorded (or given up) by the caller, who then calls
  * remote_borrow_end(). -ENOSPC when every provider we could ask was
  * full, -EIO when one could not be reached.
@@ -78,15 +78,30 @@ struct cluster {
 int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
 		   struct pool_ref *out);
 /*
+ * The same for up to n (<= POOL_BORROW_MAX) blocks in one ALLOC of the
+ * first provider that has room: 0 and *got (>= 1) loans in out[], each
+ * to end with remote_borrow_end() once recorded.
+ */
+int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
+			uint32_t n, struct pool_ref *out, uint32_t *got);
+/*
  * One log line for copies of our blocks node took with it (what: "left
  * and took"...): how many, and how many blocks had no other (lost).
  */
 void cluster_report_losses(struct cluster *c, uint32_t node, const char *what,
 			   uint32_t copies, uint32_t lost);
+/*
+ * Write-back: every memserver copy behind is written before we leave
+ * (within 2 * timeout_ms; a failure is logged).
+ */
+void cluster_flush_memserver(struct cluster *c);
 /* Learns where node serves: addr if given, else from the manager. */
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr);
 
-/* cluster-rw.c: the pool's ops read, write and write_copies. */
+/*
+ * cluster-rw.c: the pool's ops read, write, write_copies, and the same
+ * byte range of several loans on one node (read_many, write_many).
+ */
 int cluster_op_read(void *ctx, const struct pool_ref *r, uint32_t off,
 		    void *dst, uint32_t len, struct pool_ref *moved);
 int cluster_op_write(void *ctx, const struct pool_ref *r, uint32_t off,
@@ -94,6 +109,11 @@ int cluster_op_write(void *ctx, const struct pool_ref *r, uint32_t off,
 void cluster_op_write_copies(void *ctx, const struct pool_ref *refs, uint32_t n,
 			     uint32_t off, const void *src, uint32_t len,
 			     int *rets, struct pool_ref *moved);
+void cluster_read_many(void *ctx, const struct pool_ref *refs, uint32_t n,
+		       uint32_t off, void *const *dst, uint32_t len, int *rets);
+void cluster_write_many(void *ctx, const struct pool_ref *refs, uint32_t n,
+			uint32_t off, void *const *src, uint32_t len,
+			int *rets);
 
 /* cluster-move.c */
 
@@ -121,5 +141,8 @@ void cluster_drain_stop(struct cluster *c, bool lend_again);
 void cluster_drain_finish(struct cluster *c);
 /* The peer store's op drain (cmpctl drain). */
 int cluster_st_drain(void *ctx, bool on, struct proto_block_drain_rep *rep);
+
+/* cluster-store.c: what the peer service lends (ctx: the cluster). */
+extern const struct peer_store_ops cluster_store_ops;
 
 #endif

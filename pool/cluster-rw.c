@@ -3,7 +3,14 @@
  * The pool's byte-range ops on the block client (cluster.c has the rest
  * of the glue): a read or write of one loan, asked again while its
  * provider is moving the block (BUSY) and answered MOVED with the new
- * place learnt (principle 5); the copies of a block written together.
+ * place learnt (principle 5); the copies of a block written together;
+ * and whole blocks of several loans at once (the evictor's batches, the
+ * prefetch of a sequential reader), their pieces in flight together over
+ * the provider's connections (remote_rw_blocks()), so that the provider
+ * serves them on several threads and the wire stays busy while each end
+ * seals and opens. What does not go through at once (a block busy or
+ * moved on, a failure) is the pool's to do again alone with the single
+ * ops, which wait out busy blocks, follow moves and say what failed.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,8 +23,11 @@
 
 static int remote_error(const struct pool_ref *r, const char *what, int ret)
 {
-	/* the pool judges STALE: moved meanwhile, or lost (it says so) */
-	if (ret == -ESTALE)
+	/*
+	 * the pool judges STALE (moved meanwhile, or lost: it says so) and
+	 * CORRUPT (that copy's bytes changed: it reads another)
+	 */
+	if (ret == -ESTALE || ret == -EUCLEAN)
 		return ret;
 	log_error_rl("cluster: %s block %u (epoch %u) on node %u: %s", what,
 		     r->block, r->epoch, r->node, strerror(-ret));
@@ -111,4 +121,37 @@ void cluster_op_write_copies(void *ctx, const struct pool_ref *refs, uint32_t n,
 					     true, &moved[i])
 				  : rw_answer(c, &refs[i], rets[i], &mv[i],
 					      true, &moved[i]);
+}
+
+/* Loans per remote_rw_blocks() call (it splits them further in rounds). */
+#define MANY_MAX 16u
+
+static void rw_many(struct cluster *c, bool write, const struct pool_ref *refs,
+		    uint32_t n, uint32_t off, void *const *bufs, uint32_t len,
+		    int *rets)
+{
+	struct proto_block_ref ref[MANY_MAX];
+
+	for (uint32_t done = 0; done < n;) {
+		uint32_t k = MIN(n - done, MANY_MAX);
+
+		for (uint32_t i = 0; i < k; i++)
+			ref[i] = (struct proto_block_ref){refs[done + i].block,
+							  refs[done + i].epoch};
+		remote_rw_blocks(c->remote, refs[done].node, write, ref, k, off,
+				 bufs + done, len, rets + done);
+		done += k;
+	}
+}
+
+void cluster_read_many(void *ctx, const struct pool_ref *refs, uint32_t n,
+		       uint32_t off, void *const *dst, uint32_t len, int *rets)
+{
+	rw_many(ctx, false, refs, n, off, dst, len, rets);
+}
+
+void cluster_write_many(void *ctx, const struct pool_ref *refs, uint32_t n,
+			uint32_t off, void *const *src, uint32_t len, int *rets)
+{
+	rw_many(ctx, true, refs, n, off, src, len, rets);
 }

@@ -79,11 +79,12 @@ static int refresh_candidates(struct cluster *c, bool force)
 
 /* Nodes asked during one borrow (and those it must avoid). */
 struct borrow_try {
-	uint32_t tried[CANDIDATES + LENDERS + POOL_MAX_REPLICAS + 1];
+	uint32_t tried[CANDIDATES + LENDERS + POOL_MAX_REPLICAS + 2];
 	size_t ntried;
 	uint32_t lenders[LENDERS];
 	size_t nlenders;
 	bool unreachable;
+	uint8_t kind; /* only providers of this kind; 0: any */
 };
 
 static bool was_tried(const struct borrow_try *t, uint32_t node)
@@ -107,7 +108,8 @@ static ssize_t best_candidate_locked(struct cluster *c,
 	for (size_t i = 0; i < c->ncand; i++) {
 		const struct mgr_free_entry *e = &c->cand[i], *b;
 
-		if (!e->free_hint || was_tried(t, e->node))
+		if (!e->free_hint || was_tried(t, e->node) ||
+		    (t->kind && e->kind != t->kind))
 			continue;
 		b = best >= 0 ? &c->cand[best] : NULL;
 		if (!b ||
@@ -135,14 +137,16 @@ static bool next_candidate(struct cluster *c, struct borrow_try *t, bool any,
 	pthread_mutex_lock(&c->lock);
 	i = best_candidate_locked(c, t);
 	for (size_t k = 0; i < 0 && any && k < c->ncand; k++)
-		if (!was_tried(t, c->cand[k].node))
+		if (!was_tried(t, c->cand[k].node) &&
+		    (!t->kind || c->cand[k].kind == t->kind))
 			i = (ssize_t)k;
 	if (i >= 0)
 		*out = c->cand[i];
 	pthread_mutex_unlock(&c->lock);
 	if (i >= 0)
 		return true;
-	for (size_t k = 0; any && k < t->nlenders; k++) {
+	/* (a lender's kind is not known) */
+	for (size_t k = 0; any && !t->kind && k < t->nlenders; k++) {
 		if (was_tried(t, t->lenders[k]))
 			continue;
 		*out = (struct mgr_free_entry){.node = t->lenders[k]};
@@ -152,10 +156,9 @@ static bool next_candidate(struct cluster *c, struct borrow_try *t, bool any,
 }
 
 static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
-			 struct pool_ref *out)
+			 uint32_t n, struct pool_ref *out, uint32_t *got)
 {
-	struct proto_block_ref ref;
-	uint32_t got = 0;
+	struct proto_block_ref ref[POOL_BORROW_MAX];
 	int ret = 0;
 
 	if (e->addr[0]) {
@@ -167,40 +170,52 @@ static int try_candidate(struct cluster *c, const struct mgr_free_entry *e,
 	ret = remote_borrow_begin(c->remote, e->node);
 	if (ret)
 		return -EIO;
-	ret = remote_alloc(c->remote, e->node, 1, &ref, &got);
-	if (!ret && got == 1) {
-		/* remote_borrow_end() once the pool recorded it */
-		*out = (struct pool_ref){.node = e->node,
-					 .block = ref.block,
-					 .epoch = ref.epoch};
+	*got = 0;
+	ret = remote_alloc(c->remote, e->node, MIN(n, POOL_BORROW_MAX), ref,
+			   got);
+	if (!ret && *got) {
+		/* one remote_borrow_end() each, once the pool recorded it */
+		remote_borrow_more(c->remote, e->node, *got - 1);
+		for (uint32_t i = 0; i < *got; i++)
+			out[i] = (struct pool_ref){.node = e->node,
+						   .block = ref[i].block,
+						   .epoch = ref[i].epoch};
 		return 0;
 	}
 	remote_borrow_end(c->remote, e->node);
 	return ret ? ret : -ENOSPC;
 }
 
-/* Taken one, or full, or could not ask: update our estimate. */
-static void note_answer(struct cluster *c, uint32_t node, int ret)
+/* Taken got, or full, or could not ask: update our estimate. */
+static void note_answer(struct cluster *c, uint32_t node, int ret, uint32_t got)
 {
 	pthread_mutex_lock(&c->lock);
 	for (size_t k = 0; k < c->ncand; k++)
 		if (c->cand[k].node == node)
 			c->cand[k].free_hint =
-				ret ? 0 : c->cand[k].free_hint - 1;
+				ret ? 0
+				    : c->cand[k].free_hint -
+						MIN(got, c->cand[k].free_hint);
 	pthread_mutex_unlock(&c->lock);
 }
 
-int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
-		   struct pool_ref *out)
+/*
+ * Up to n blocks from the first provider of kind (0: any) that has room,
+ * none of avoid[]: 0 and *got >= 1 loans in out[].
+ */
+static int borrow_kind_many(struct cluster *c, const uint32_t *avoid,
+			    size_t navoid, uint8_t kind, uint32_t n,
+			    struct pool_ref *out, uint32_t *got)
 {
-	struct borrow_try t = {.ntried = 0};
+	struct borrow_try t = {.ntried = 0, .kind = kind};
 	bool refreshed = false, any = false;
 	struct mgr_free_entry e;
 	size_t navoided;
 	int ret;
 
+	*got = 0;
 	/* a node asked already is not asked again: nor are those avoided */
-	for (size_t i = 0; i < navoid && i <= POOL_MAX_REPLICAS; i++)
+	for (size_t i = 0; i < navoid && i < POOL_MAX_REPLICAS + 2; i++)
 		if (avoid[i])
 			t.tried[t.ntried++] = avoid[i];
 	navoided = t.ntried;
@@ -223,8 +238,8 @@ int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
 		if (t.ntried == ARRAY_SIZE(t.tried))
 			break;
 		t.tried[t.ntried++] = e.node;
-		ret = try_candidate(c, &e, out);
-		note_answer(c, e.node, ret);
+		ret = try_candidate(c, &e, n, out, got);
+		note_answer(c, e.node, ret, *got);
 		if (!ret)
 			return 0;
 		if (ret == -ENOSPC)
@@ -240,6 +255,26 @@ int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
 	return t.unreachable ? -EIO : -ENOSPC;
 }
 
+static int borrow_kind(struct cluster *c, const uint32_t *avoid, size_t navoid,
+		       uint8_t kind, struct pool_ref *out)
+{
+	uint32_t got;
+
+	return borrow_kind_many(c, avoid, navoid, kind, 1, out, &got);
+}
+
+int cluster_borrow_many(struct cluster *c, const uint32_t *avoid, size_t navoid,
+			uint32_t n, struct pool_ref *out, uint32_t *got)
+{
+	return borrow_kind_many(c, avoid, navoid, 0, n, out, got);
+}
+
+int cluster_borrow(struct cluster *c, const uint32_t *avoid, size_t navoid,
+		   struct pool_ref *out)
+{
+	return borrow_kind(c, avoid, navoid, 0, out);
+}
+
 /*
  * One block elsewhere. -ENOSPC only when every provider we could ask said
  * it is full; -EIO when one could not be reached (a network failure is not
@@ -249,6 +284,19 @@ static int op_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
 		     struct pool_ref *out)
 {
 	return cluster_borrow(ctx, avoid, navoid, out);
+}
+
+static int op_borrow_many(void *ctx, uint32_t n, struct pool_ref *out,
+			  uint32_t *got)
+{
+	return cluster_borrow_many(ctx, NULL, 0, n, out, got);
+}
+
+/* The same on a memserver: a write policy's copy (pool/wpolicy.c). */
+static int op_borrow_memserver(void *ctx, const uint32_t *avoid,
+			       uint32_t navoid, struct pool_ref *out)
+{
+	return borrow_kind(ctx, avoid, navoid, MGR_KIND_MEMSERVER, out);
 }
 
 void cluster_learn_node(struct cluster *c, uint32_t node, const char *addr)
@@ -341,11 +389,15 @@ static uint64_t op_remote_free(void *ctx)
 
 static const struct pool_cluster_ops pool_ops = {
 	.borrow = op_borrow,
+	.borrow_many = op_borrow_many,
+	.borrow_memserver = op_borrow_memserver,
 	.borrowed = op_borrowed,
 	.release = op_release,
 	.reconcile = op_reconcile,
 	.read = cluster_op_read,
 	.write = cluster_op_write,
+	.read_many = cluster_read_many,
+	.write_many = cluster_write_many,
 	.write_copies = cluster_op_write_copies,
 	.remote_free = op_remote_free,
 	.move_lent = cluster_move_lent,
@@ -424,64 +476,6 @@ static const struct remote_owner_ops owner_ops = {
 	.lost = own_lost,
 	.restarted = own_restarted,
 	.health = own_health,
-};
-
-/* ---- the peer service's store: our free blocks, lent ---- */
-
-static int st_alloc(void *ctx, uint32_t owner, uint32_t n, uint32_t *idx)
-{
-	struct cluster *c = ctx;
-	uint32_t got = pool_lend(c->pool, owner, n, idx);
-
-	return got ? (int)got : -ENOSPC;
-}
-
-static void st_free(void *ctx, const uint32_t *idx, uint32_t n)
-{
-	struct cluster *c = ctx;
-
-	pool_unlend(c->pool, idx, n);
-}
-
-static void *st_ptr(void *ctx, uint32_t idx)
-{
-	struct cluster *c = ctx;
-
-	return pool_block_addr(c->pool, idx);
-}
-
-static void st_counts(void *ctx, uint32_t *total, uint32_t *free)
-{
-	struct cluster *c = ctx;
-	struct pool_counts pc;
-
-	pool_get_counts(c->pool, &pc);
-	*total = (uint32_t)pc.local_blocks;
-	*free = (uint32_t)pc.blocks[POOL_FREE];
-}
-
-static void *st_region(void *ctx, size_t *len)
-{
-	struct cluster *c = ctx;
-
-	uint32_t n = pool_local_blocks(c->pool);
-
-	/* these pages stay while registered, even if the pool shrinks */
-	pool_set_rma_blocks(c->pool, n);
-	*len = (size_t)n * pool_block_size(c->pool);
-	return pool_block_addr(c->pool, 0);
-}
-
-static const struct peer_store_ops store_ops = {
-	.alloc = st_alloc,
-	.free = st_free,
-	.ptr = st_ptr,
-	.counts = st_counts,
-	.region = st_region,
-	.node_addr = cluster_node_addr,
-	.notice = cluster_notice,
-	.notices_due = cluster_notices_due,
-	.drain = cluster_st_drain,
 };
 
 /* ---- the manager client's callbacks ---- */
@@ -589,7 +583,7 @@ static struct peer *create_peer(struct cluster *c,
 		.keyring = cfg->keyring,
 		.node_id = c->node,
 		.block_size = pool_block_size(c->pool),
-		.ops = &store_ops,
+		.ops = &cluster_store_ops,
 		.ctx = c,
 		.lease_ms = cfg->lease_ms,
 		.limits = cfg->limits,
@@ -606,6 +600,7 @@ static struct mgr_client *create_mgr_client(struct cluster *c,
 		.keyring = cfg->keyring,
 		.node = c->node,
 		.kind = MGR_KIND_COMPUTE,
+		.wpolicy = pool_get_wpolicy(c->pool),
 		.listen_addr = peer_listen_addr(c->peer),
 		.block_size = pool_block_size(c->pool),
 		.capacity = pool_local_blocks(c->pool),
@@ -726,6 +721,9 @@ struct peer *cluster_peer(struct cluster *c)
 static void teardown(struct cluster *c, bool goodbye)
 {
 	cluster_drain_stop(c, false);
+	/* write-back: the memserver copies behind are written first */
+	if (goodbye)
+		cluster_flush_memserver(c);
 	pool_stop_cluster(c->pool);
 	cluster_notifier_stop(c);
 	if (goodbye) {

@@ -53,15 +53,17 @@ static uint32_t pick_victim_locked(struct pool *p)
  * meanwhile, the handle was freed meanwhile) are given back; a handle
  * freed meanwhile leaves b free for the caller too.
  */
-static int finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
+int pool_finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
 {
 	struct handle_loc *loc = &p->handles[h];
 
-	if (!ret && loc->ncopies && !(loc->flags & HF_FREE_PENDING)) {
+	if (!ret && pool_wp_live_copies_locked(p, h) &&
+	    !(loc->flags & HF_FREE_PENDING)) {
 		pool_list_remove_locked(p, b);
 		loc->state = HANDLE_REMOTE;
+		pool_unread_gone_locked(p, loc);
 		p->evictions++;
-		if (loc->ncopies < p->replicas)
+		if (pool_wp_compute_copies_locked(p, h) < p->replicas)
 			pool_kick_rebuild_locked(p);
 		return 0;
 	}
@@ -101,6 +103,9 @@ static int borrow(struct pool *p, const uint32_t *avoid, uint32_t navoid,
 		pool_drain_releases(p);
 		ret = pool_borrow_capped(p, avoid, navoid, ref);
 	}
+	/* full of our clean copies' loans: the coldest give theirs back */
+	if (ret == -ENOSPC && pool_hc_give_back(p, POOL_BATCH))
+		ret = pool_borrow_capped(p, avoid, navoid, ref);
 	return ret;
 }
 
@@ -141,6 +146,8 @@ static int move_out(struct pool *p, uint32_t h, uint32_t b)
 
 	if (ret)
 		return ret;
+	/* a write policy's memserver copy, written with the others */
+	pool_wp_borrow(p, h);
 	/* (a new provider may move it on at once: then it follows) */
 	ret = pool_copies_write(p, h, 0, pool_addr(p, b), p->block_size);
 	if (ret)
@@ -153,6 +160,10 @@ int pool_evict_block(struct pool *p, uint32_t b)
 {
 	uint32_t h = p->blocks[b].handle;
 	int ret;
+
+	/* a clean copy goes to its kept loan: its changes, if any */
+	if (pool_hc_evict(p, h, b))
+		return 0;
 
 	/*
 	 * A provider that fails the copy is suspect from then on: the second
@@ -174,7 +185,7 @@ int pool_evict_block(struct pool *p, uint32_t b)
 	}
 
 	pthread_mutex_lock(&p->lock);
-	ret = finish_evict_locked(p, h, b, ret);
+	ret = pool_finish_evict_locked(p, h, b, ret);
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 	return ret;
@@ -293,37 +304,67 @@ int pool_make_room(struct pool *p, uint32_t *block)
 
 /*
  * The end of bringing h home into local block b (ret: the read's result).
- * Every copy is given back once its data is home; a block whose every
- * copy its providers lost is lost; any other failure leaves it where it
- * was, at the cold end, so the next homecoming tries another block first.
+ * Every copy is given back once its data is home (a clean copy keeps its
+ * loan, below); a block whose every copy its providers lost is lost; any
+ * other failure leaves it where it was, at the cold end, so the next
+ * homecoming tries another block first.
  */
-static void finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
+bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
+			     bool prefetch)
 {
 	struct handle_loc *loc = &p->handles[h];
+	bool keep = prefetch || p->hash_compare;
 
-	if (!ret || (loc->flags & HF_FREE_PENDING))
-		pool_copies_give_back_locked(p, h);
+	/*
+	 * keep (a prefetch, or any homecoming with hash compare: hashcmp.c):
+	 * a clean copy keeps its one loan (slot 0), only with one
+	 * copy per block: a replicated block comes home as any other (every
+	 * copy given back; the rebuilder and the loss accounting never see
+	 * a LOCAL block with copies). A loan lost meanwhile is no way out:
+	 * the data is home for good.
+	 */
+	keep = keep && p->slots == 1 && loc->ncopies == 1 &&
+	       pool_slot(p, h, 0)->node;
+	if (!ret || (loc->flags & HF_FREE_PENDING)) {
+		if (keep && !ret && !(loc->flags & HF_FREE_PENDING))
+			pool_lrl_remove_locked(p, h);
+		else
+			pool_copies_give_back_locked(p, h);
+	}
 	if (!ret && !(loc->flags & HF_FREE_PENDING)) {
 		loc->state = HANDLE_LOCAL;
 		loc->local_block = b;
 		loc->flags = 0;
+		if (keep) {
+			loc->flags = HF_COPY;
+			p->nclean++;
+			pool_hc_keep_locked(p, b, prefetch);
+		}
+		if (keep && prefetch) {
+			loc->flags |= HF_UNREAD;
+			p->nunread++;
+		}
 		p->blocks[b].handle = h;
 		pool_list_push_head_locked(p, POOL_LLL, b);
 		p->blocks[b].clean = 0;
-		p->homecomings++;
-		xchg_came_home_locked(p, loc);
-		return;
+		/* (a prefetched copy counts as prefetched when it lands) */
+		if (!keep || !prefetch) {
+			p->homecomings++;
+			xchg_came_home_locked(p, loc);
+		}
+		return true;
 	}
 	pool_list_push_head_locked(p, POOL_FREE, b);
 	if (loc->flags & HF_FREE_PENDING) {
 		pool_handle_put_locked(p, h);
-	} else if (!loc->ncopies) {
+	} else if (!pool_wp_live_copies_locked(p, h)) {
 		pool_lose_locked(p, h);
 	} else {
 		loc->state = HANDLE_REMOTE;
 		pool_lrl_remove_locked(p, h);
 		pool_lrl_push_locked(p, h, false);
 	}
+	return false;
 }
 
 /*
@@ -331,7 +372,8 @@ static void finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret)
  * (when it took b off the free list), so that a capped borrow waits for
  * it from then on (caps.c).
  */
-static int pull_into(struct pool *p, uint32_t h, uint32_t b, bool counted)
+static int pull_into(struct pool *p, uint32_t h, uint32_t b, bool counted,
+		     bool exchange)
 {
 	struct handle_loc *loc;
 	int ret;
@@ -360,10 +402,14 @@ static int pull_into(struct pool *p, uint32_t h, uint32_t b, bool counted)
 
 	/* from its cheapest copy, the others if that fails */
 	ret = pool_copies_read(p, h, 0, pool_addr(p, b), p->block_size);
+	if (!ret)
+		pool_hc_hash(p, b);
 
 	pthread_mutex_lock(&p->lock);
 	p->pulling--;
-	finish_pull_locked(p, h, b, ret);
+	/* (counted as it lands: whoever sees it home sees it counted) */
+	if (pool_finish_pull_locked(p, h, b, ret, false) && exchange)
+		p->xchg.exchanges++;
 	pthread_cond_broadcast(&p->moved);
 	pthread_mutex_unlock(&p->lock);
 	if (ret) {
@@ -374,9 +420,9 @@ static int pull_into(struct pool *p, uint32_t h, uint32_t b, bool counted)
 	return 1;
 }
 
-int pool_pull_into(struct pool *p, uint32_t h, uint32_t b)
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange)
 {
-	return pull_into(p, h, b, false);
+	return pull_into(p, h, b, false, exchange);
 }
 
 /* Brings one borrowed block home: 1 moved, 0 nothing to do, -1 failed. */
@@ -386,8 +432,9 @@ static int pull_one(struct pool *p)
 
 	pthread_mutex_lock(&p->lock);
 	/* Keep the free reserve the evictor works for (hysteresis). */
-	b = p->lists[POOL_FREE].count > p->high_wm ? p->lists[POOL_FREE].head
-						   : NIL;
+	b = p->lists[POOL_FREE].count > pool_keep_locked(p)
+		    ? p->lists[POOL_FREE].head
+		    : NIL;
 	/* the most recently used, as the exchange policy picks it */
 	h = b == NIL ? NIL : xchg_pick_hot_locked(p);
 	if (h == NIL) {
@@ -397,7 +444,7 @@ static int pull_one(struct pool *p)
 	pool_list_remove_locked(p, b);
 	p->pulling++;
 	pthread_mutex_unlock(&p->lock);
-	return pull_into(p, h, b, true);
+	return pull_into(p, h, b, true, false);
 }
 
 /* Failed homecomings in a row after which a pass gives up for now. */
@@ -410,6 +457,8 @@ uint32_t pool_pull_home(struct pool *p, uint32_t max)
 
 	if (!p->cops)
 		return 0;
+	/* memory to spare: the copies need no way out (their loans go) */
+	pool_settle_copies(p);
 	while (n < max && failed < PULL_MAX_FAILURES &&
 	       (ret = pull_one(p)) != 0) {
 		if (ret > 0) {
@@ -438,20 +487,37 @@ void pool_kick_helper_locked(struct pool *p)
  */
 static void refill_free(struct pool *p)
 {
-	uint32_t b;
+	uint32_t b, want;
+	bool lends;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->lists[POOL_FREE].count >= p->low_wm) {
+	if (p->lists[POOL_FREE].count >= pool_low_locked(p)) {
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
-	while (!p->helper_stop && p->lists[POOL_FREE].count < p->high_wm) {
+	while (!p->helper_stop &&
+	       p->lists[POOL_FREE].count < pool_high_locked(p)) {
+		want = pool_high_locked(p) -
+		       (uint32_t)p->lists[POOL_FREE].count;
+		lends = p->lists[POOL_RLL].count && p->cops->move_lent;
 		pthread_mutex_unlock(&p->lock);
-		/* (a free block taken and put back would loop forever) */
-		if (make_room(p, &b, false))
+		/* principle 3 first, one lent block at a time */
+		if (lends) {
+			/* (a free block taken and put back would loop) */
+			if (make_room(p, &b, false))
+				return;
+			pthread_mutex_lock(&p->lock);
+			pool_list_push_head_locked(p, POOL_FREE, b);
+			continue;
+		}
+		/*
+		 * our coldest, several at once (they land on the free list);
+		 * ahead of need, never a block that is protected (came home
+		 * lately, prefetched and not read yet)
+		 */
+		if (!pool_evict_batch(p, MIN(want, POOL_BATCH)))
 			return;
 		pthread_mutex_lock(&p->lock);
-		pool_list_push_head_locked(p, POOL_FREE, b);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -469,6 +535,8 @@ static void *helper_main(void *arg)
 		p->helper_kick = false;
 		pthread_mutex_unlock(&p->lock);
 		refill_free(p);
+		/* a reader's next blocks first, then the most recent ones */
+		pool_prefetch_run(p);
 		pool_pull_home(p, UINT32_MAX); /* and gives loans back */
 		pool_exchange(p);
 		pthread_mutex_lock(&p->lock);
@@ -502,6 +570,8 @@ int pool_set_cluster(struct pool *p, const struct pool_cluster_ops *ops,
 	}
 	p->helper_running = true;
 	ret = pool_rebuild_start(p);
+	if (!ret)
+		ret = pool_wp_start(p);
 	if (ret)
 		pool_stop_cluster(p);
 	return ret;
@@ -518,6 +588,7 @@ void pool_helper_step(struct pool *p)
 	if (!kicked)
 		return;
 	refill_free(p);
+	pool_prefetch_run(p);
 	pool_pull_home(p, UINT32_MAX);
 	pool_exchange(p);
 }
@@ -533,6 +604,7 @@ void pool_stop_cluster(struct pool *p)
 	}
 	if (!p->helper_running)
 		return;
+	pool_wp_stop(p);
 	pool_rebuild_stop(p);
 	pthread_mutex_lock(&p->lock);
 	p->helper_stop = true;
@@ -553,7 +625,7 @@ void pool_stop_cluster(struct pool *p)
  */
 static uint64_t lendable_locked(const struct pool *p)
 {
-	uint64_t reserve = p->lists[POOL_LLL].count ? p->high_wm : 0;
+	uint64_t reserve = p->lists[POOL_LLL].count ? pool_keep_locked(p) : 0;
 	uint64_t n;
 
 	if (p->no_lending || p->lists[POOL_LRL].count ||
@@ -585,6 +657,12 @@ uint32_t pool_lend(struct pool *p, uint32_t owner, uint32_t n, uint32_t *idx)
 
 	n = MIN(n, POOL_MAX_LEND);
 	pthread_mutex_lock(&p->lock);
+	/*
+	 * memory to spare, lent: the clean copies' loans go back first (a
+	 * node never lends while it borrows, and they need no way out)
+	 */
+	if (p->nclean && lendable_locked(p))
+		pool_settle_copies_locked(p);
 	n = (uint32_t)MIN(n, lendable_locked(p));
 	while (got < n && p->lists[POOL_FREE].head != NIL) {
 		uint32_t b = p->lists[POOL_FREE].head;

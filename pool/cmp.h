@@ -34,8 +34,9 @@ struct pool_ref {
 	uint32_t epoch; /* the loan's epoch there */
 };
 
-/* Most loans in one release() call. */
+/* Most loans in one release() call, and in one borrow_many() call. */
 #define POOL_RELEASE_MAX 1024u
+#define POOL_BORROW_MAX 16u
 
 struct pool_cluster_ops {
 	/*
@@ -46,6 +47,19 @@ struct pool_cluster_ops {
 	 */
 	int (*borrow)(void *ctx, const uint32_t *avoid, uint32_t navoid,
 		      struct pool_ref *out);
+	/*
+	 * Optional: up to n (1..POOL_BORROW_MAX) blocks at once, from one
+	 * provider (one request): 0 and *got >= 1 loans in out[], each to
+	 * be passed to borrowed(); or as borrow().
+	 */
+	int (*borrow_many)(void *ctx, uint32_t n, struct pool_ref *out,
+			   uint32_t *got);
+	/*
+	 * Optional (write policies): the same, on a memserver only. NULL:
+	 * the memserver copies are never made (pending for ever).
+	 */
+	int (*borrow_memserver)(void *ctx, const uint32_t *avoid,
+				uint32_t navoid, struct pool_ref *out);
 	/* Optional: the loan borrow() gave is recorded (or given back). */
 	void (*borrowed)(void *ctx, const struct pool_ref *r);
 	/*
@@ -66,7 +80,19 @@ struct pool_cluster_ops {
 	int (*write)(void *ctx, const struct pool_ref *r, uint32_t off,
 		     const void *src, uint32_t len, struct pool_ref *moved);
 	/*
-	 * Optional: the same bytes to n (2..POOL_MAX_REPLICAS + 1) loans on
+	 * Optional: the same byte range of n loans, all on one node, at once
+	 * (their transfers in flight together: the evictor's batches and the
+	 * prefetch). rets[i] is 0, or nonzero for a loan the pool must do
+	 * again alone with read()/write() (busy, moved on, failed).
+	 */
+	void (*read_many)(void *ctx, const struct pool_ref *refs, uint32_t n,
+			  uint32_t off, void *const *dst, uint32_t len,
+			  int *rets);
+	void (*write_many)(void *ctx, const struct pool_ref *refs, uint32_t n,
+			   uint32_t off, void *const *src, uint32_t len,
+			   int *rets);
+	/*
+	 * Optional: the same bytes to n (2..POOL_MAX_REPLICAS + 2) loans on
 	 * distinct nodes, as write() for each (rets[i], moved[i]), issued so
 	 * that they may overlap. Without it, write() one after the other.
 	 */
@@ -151,7 +177,7 @@ void pool_set_rma_blocks(struct pool *p, uint32_t nblocks);
  * Our loans on a provider, for a reconciliation with it: up to max loans
  * from handle *cursor on (0 at first), with their handles in tags[] (a
  * handle's copies on that node all in one call: max >= POOL_MAX_REPLICAS
- * + 1); *cursor becomes UINT32_MAX when the scan is complete (it may
+ * + 2); *cursor becomes UINT32_MAX when the scan is complete (it may
  * return 0 before). Loans being moved count (they are still ours). node
  * 0: the loans on every provider (the simulator's check that they add
  * up).

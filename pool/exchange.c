@@ -67,9 +67,14 @@ void xchg_came_home_locked(struct pool *p, struct handle_loc *loc)
 	loc->home_until = epoch_now(p) + XCHG_PROTECT_EPOCHS;
 }
 
-static bool protected_locked(const struct pool *p, const struct handle_loc *loc)
+bool xchg_protected_locked(const struct pool *p, const struct handle_loc *loc)
 {
 	return (int32_t)(loc->home_until - epoch_now(p)) > 0;
+}
+
+void xchg_done_locked(struct pool *p, struct handle_loc *loc)
+{
+	loc->home_until = epoch_now(p);
 }
 
 /* Blocks looked at per choice, so the lock is short. */
@@ -85,7 +90,7 @@ uint32_t xchg_pick_cold_locked(struct pool *p, bool protected_too)
 
 		if (loc->state != HANDLE_LOCAL || loc->pins)
 			continue;
-		if (!protected_locked(p, loc))
+		if (!xchg_protected_locked(p, loc))
 			return b;
 		if (fallback == NIL)
 			fallback = b;
@@ -134,7 +139,7 @@ static uint32_t judge_locked(struct pool *p, uint32_t h)
 	if (hot < XCHG_THRESHOLD)
 		return NIL;
 	/* free memory above the reserve: principle 4 brings it home */
-	if (p->lists[POOL_FREE].count > p->high_wm) {
+	if (p->lists[POOL_FREE].count > pool_keep_locked(p)) {
 		pool_kick_helper_locked(p);
 		return NIL;
 	}
@@ -168,13 +173,7 @@ static int exchange_one(struct pool *p, uint32_t h)
 		log_debug("pool: exchange of handle %u: %s", h, strerror(-ret));
 		return -1;
 	}
-	ret = pool_pull_into(p, h, b);
-	if (ret > 0) {
-		pthread_mutex_lock(&p->lock);
-		p->xchg.exchanges++;
-		pthread_mutex_unlock(&p->lock);
-	}
-	return ret;
+	return pool_pull_into(p, h, b, true);
 }
 
 /* The next queued candidate, 0 when none (lock). */

@@ -27,9 +27,11 @@
  *     turned down silences the others for XCHG_QUIET
  *     accesses, so a node whose blocks elsewhere are all lukewarm does not
  *     wake its helper at every access;
- *   - a block that came home (by exchange or by principle 4) is protected
- *     for one to two epochs: no exchange sends it out, and the evictor
- *     takes it only when every other candidate is protected too;
+ *   - a block that came home (by exchange, by principle 4 or ahead of a
+ *     sequential reader) is protected for one to two epochs: no exchange
+ *     sends it out, and the evictor takes it only when every other
+ *     candidate is protected too; a prefetched block its reader read to
+ *     the end is not protected any more (the first to go, for nothing);
  *   - the block that goes out, for an exchange or an eviction, is the
  *     least recently used one that is not protected (LLL's LRU end), and
  *     the one that comes home when memory is freed (principle 4) the most
@@ -78,8 +80,14 @@ uint32_t xchg_touch_locked(struct pool *p, struct handle_loc *loc,
 /* The same for handle h on LRL, which may become a candidate. */
 void xchg_touch_remote_locked(struct pool *p, uint32_t h, uint32_t len);
 uint32_t xchg_heat_locked(const struct pool *p, const struct handle_loc *loc);
-/* loc came home: protected for a while. */
+/*
+ * loc came home (by principle 4, an exchange or the prefetch): protected
+ * for a while; xchg_done_locked(): no longer (a prefetched block read by
+ * its sequential reader).
+ */
 void xchg_came_home_locked(struct pool *p, struct handle_loc *loc);
+void xchg_done_locked(struct pool *p, struct handle_loc *loc);
+bool xchg_protected_locked(const struct pool *p, const struct handle_loc *loc);
 /*
  * The LLL block to send out: the least recently used that nobody is using
  * and is not protected (not marked), NIL if none; a protected one only

@@ -22,7 +22,7 @@ int pool_lrl_init(struct pool *p)
 {
 	p->relq = calloc(POOL_RELEASE_QUEUE, sizeof(*p->relq));
 	p->drain_buf = calloc(POOL_RELEASE_BATCH, sizeof(*p->drain_buf));
-	if (!p->relq || !p->drain_buf) {
+	if (!p->relq || !p->drain_buf || pool_hc_init(p)) {
 		free(p->relq);
 		free(p->drain_buf);
 		return -ENOMEM;
@@ -34,6 +34,7 @@ int pool_lrl_init(struct pool *p)
 void pool_lrl_finish(struct pool *p)
 {
 	pthread_mutex_destroy(&p->drain_lock);
+	pool_hc_finish(p);
 	free(p->relq);
 	free(p->drain_buf);
 }
@@ -141,12 +142,36 @@ void pool_health_changed_locked(struct pool *p)
 	pthread_cond_broadcast(&p->health_cond);
 }
 
+/*
+ * The handle whose clean copy (prefetch.c) keeps loan r (slot 0: clean
+ * copies exist with one copy per block only), or 0; any: any loan on
+ * r->node. Lock held; a scan of LLL, only while copies exist.
+ */
+static uint32_t find_copy_locked(struct pool *p, const struct pool_ref *r,
+				 bool any)
+{
+	for (uint32_t b = p->lists[POOL_LLL].head; p->nclean && b != NIL;
+	     b = p->blocks[b].next) {
+		uint32_t h = p->blocks[b].handle;
+		const struct pool_ref *s = pool_slot(p, h, 0);
+
+		if ((p->handles[h].flags & HF_COPY) && s->node == r->node &&
+		    (any || pool_ref_equal(s, r)))
+			return h;
+	}
+	return 0;
+}
+
 uint32_t pool_provider_dead(struct pool *p, uint32_t node, uint32_t *copies)
 {
+	struct pool_ref any = {.node = node};
 	uint32_t n = 0, h, next;
 
 	*copies = 0;
 	pthread_mutex_lock(&p->lock);
+	/* copies are local data: they only lose their way out */
+	while ((h = find_copy_locked(p, &any, true)))
+		pool_clean_forget_locked(p, &p->handles[h]);
 	for (h = p->lrl_head; h != NIL; h = next) {
 		next = p->handles[h].next;
 		for (uint32_t k = 0; k < p->slots; k++) {
@@ -175,7 +200,8 @@ uint32_t pool_loans_on(struct pool *p, uint32_t node, uint32_t *cursor,
 	/* a handle's copies all in one call: room for every slot */
 	for (budget = SCAN_PER_CALL; h < end && got + p->slots <= max && budget;
 	     h++, budget--) {
-		if (!(p->handles[h].flags & HF_ON_LRL))
+		/* a clean copy's loan is ours too (prefetch.c) */
+		if (!(p->handles[h].flags & (HF_ON_LRL | HF_COPY)))
 			continue;
 		/* node 0: every copy */
 		for (uint32_t k = 0; k < p->slots; k++) {
@@ -201,8 +227,16 @@ uint32_t pool_loans_lost(struct pool *p, const struct pool_ref *refs,
 	*copies = 0;
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < n; i++) {
-		if (!pool_handle_locked(p, tags[i]))
+		struct handle_loc *loc = pool_handle_locked(p, tags[i]);
+
+		if (!loc)
 			continue;
+		if ((loc->flags & HF_COPY) &&
+		    pool_ref_equal(pool_slot(p, tags[i], 0), &refs[i])) {
+			/* the data is here: only its way out is gone */
+			pool_clean_forget_locked(p, loc);
+			continue;
+		}
 		k = pool_copy_find_locked(p, tags[i], &refs[i]);
 		if (k < 0)
 			continue;
@@ -350,7 +384,12 @@ int pool_loan_moved(struct pool *p, const struct pool_ref *old,
 	h = find_loan_locked(p, old, &k);
 	if (h) {
 		moved_locked(p, h, k, new);
-	} else if (find_loan_locked(p, new, &k)) {
+	} else if ((h = find_copy_locked(p, old, false))) {
+		/* a clean copy's way out moved on: it follows */
+		*pool_slot(p, h, 0) = *new;
+		p->followed++;
+	} else if (find_loan_locked(p, new, &k) ||
+		   find_copy_locked(p, new, false)) {
 		/* a MOVED answer told us first (and we confirmed) */
 	} else if (freed) {
 		/* we let go of old before we heard: new is ours to give back */

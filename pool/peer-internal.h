@@ -22,13 +22,15 @@
 
 struct grants;
 struct grants_conn;
+struct peer_csum;
 
 struct peer {
 	struct server *srv;
 	const struct peer_store_ops *ops;
 	void *ctx;
 	struct loans *loans;
-	struct grants *grants; /* NULL: no one-sided access */
+	struct grants *grants;	/* NULL: no one-sided access */
+	struct peer_csum *csum; /* NULL: blocks not checksummed */
 	uint32_t node_id;
 	uint32_t block_size;
 	uint32_t lease_ms;
@@ -69,6 +71,7 @@ struct peer_conn {
 	struct proto_block_ref missing[PROTO_BLOCK_MAX_IDX];
 	struct proto_block_extent ext[PROTO_BLOCK_MAX_BATCH];
 	struct proto_block_ref pinned[PROTO_BLOCK_MAX_BATCH];
+	uint32_t csum_token[PROTO_BLOCK_MAX_BATCH];
 	struct iovec iov[PROTO_BLOCK_MAX_BATCH + 1];
 };
 
@@ -120,6 +123,40 @@ void peer_release_blocks(void *ctx, const uint32_t *idx, uint32_t n);
  * connection is then shut down).
  */
 int peer_revoke_window(struct peer *p, uint32_t idx);
+
+/* peer-rw.c: the handlers of READ, WRITE, READ_BATCH and WRITE_BATCH. */
+int peer_handle_read(struct peer *p, struct server_conn *sc,
+		     const struct wire_hdr *h);
+int peer_handle_write(struct peer *p, struct server_conn *sc,
+		      const struct wire_hdr *h);
+int peer_handle_batch(struct peer *p, struct server_conn *sc,
+		      const struct wire_hdr *h);
+
+/*
+ * peer-csum.c: a checksum per 4 KiB page of every block held, nblocks
+ * blocks of block_size (NULL and errno when it cannot be reserved). Every
+ * call accepts a NULL table (nothing checked) and ignores blocks past
+ * nblocks; all are thread-safe.
+ */
+struct peer_csum *peer_csum_create(uint32_t nblocks, uint32_t block_size);
+void peer_csum_destroy(struct peer_csum *cs);
+/* Forgets block's checksums (lent, given back); unchecked: never again. */
+void peer_csum_reset(struct peer_csum *cs, uint32_t block, bool unchecked);
+/*
+ * Around a write of [off, off + len) of block: begin before its bytes
+ * land (returns a token), end after, with the block's bytes.
+ */
+uint32_t peer_csum_write_begin(struct peer_csum *cs, uint32_t block,
+			       uint32_t off, uint32_t len);
+void peer_csum_write_end(struct peer_csum *cs, uint32_t block, uint32_t off,
+			 uint32_t len, uint32_t token, const uint8_t *data);
+/* The pages [off, off + len) touches against their checksums: -EUCLEAN. */
+int peer_csum_verify(struct peer_csum *cs, uint32_t block, uint32_t off,
+		     uint32_t len, const uint8_t *data);
+/* Test hook: flips a byte of a checksummed page of block (true if any). */
+bool peer_csum_corrupt(struct peer_csum *cs, uint32_t block, uint8_t *data);
+/* Mismatches found by reads so far. */
+uint64_t peer_csum_mismatches(struct peer_csum *cs);
 
 /* peer-move.c: the handlers of HANDOVER, MOVE_NOTICE and DRAIN. */
 int peer_handle_handover(struct peer *p, struct server_conn *sc,

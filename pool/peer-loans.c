@@ -30,6 +30,8 @@ void peer_release_blocks(void *ctx, const uint32_t *idx, uint32_t n)
 	uint32_t keep[LOANS_RELEASE_CHUNK];
 	struct peer *p = ctx;
 
+	for (uint32_t i = 0; i < n; i++)
+		peer_csum_reset(p->csum, idx[i], false);
 	if (!p->grants) {
 		p->ops->free(p->ctx, idx, n);
 		return;

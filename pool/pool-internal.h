@@ -17,7 +17,9 @@
 
 #include "cmp.h"
 #include "cmp/pool.h"
+#include "cmp/util.h"
 #include "exchange.h"
+#include "wpolicy.h"
 
 #define NIL UINT32_MAX
 /*
@@ -35,8 +37,44 @@
 #define POOL_RELEASE_BATCH POOL_RELEASE_MAX
 #define POOL_MAX_DROPPED 16u
 #define POOL_MAX_SUSPECT 64u
+/*
+ * Handles waiting for the prefetch at most, and for how long (a reader
+ * that stopped does not want them any more).
+ */
+#define POOL_PF_QUEUE 64u
+#define POOL_PF_TTL_NS 500000000ull
+/* Blocks one batch of the evictor or the prefetch moves at most. */
+#define POOL_BATCH 4u
+/*
+ * Allocations in a row that make the evictor work: a streaming writer;
+ * the evictor works ahead for it until it pauses this long.
+ */
+#define POOL_STREAM_ALLOCS 8u
+#define POOL_STREAM_IDLE_NS 100000000ull
 /* Per-node read cost estimates kept (replicas > 1). */
 #define POOL_MAX_COSTS 64u
+/* The granularity of a clean copy's dirty tracking (hashcmp.c). */
+#define POOL_PAGE 4096u
+#define POOL_PAGE_SHIFT 12u
+
+/* How a pin uses a local block (what a clean copy's tracking sees). */
+enum pool_access {
+	POOL_ACC_READ,	/* reads [off, off + len) only */
+	POOL_ACC_WRITE, /* writes [off, off + len) (and only that) */
+	POOL_ACC_PIN,	/* may write anywhere: the copy is rehashed */
+};
+
+/*
+ * A clean copy's state (hashcmp.c), one per local block: the XXH3 of the
+ * bytes it came home with (what its loan holds), untracked once a pin
+ * that may write anywhere used it (then only a rehash tells whether it
+ * changed), pf when it came by prefetch. Its dirty pages are a bitmap
+ * apart.
+ */
+struct hc_track {
+	uint64_t hash;
+	uint8_t untracked, pf;
+};
 
 /*
  * One per block of our region: which list it is on (free, LLL or RLL), its
@@ -73,6 +111,19 @@ enum handle_flags {
 	HF_ON_LRL = 1 << 0,
 	HF_FREE_PENDING = 1 << 1, /* freed while MOVING: the mover frees it */
 	HF_XCHG_QUEUED = 1 << 2,  /* a candidate of the exchange (exchange.c) */
+	/*
+	 * LOCAL, its loan kept (copy slot 0, `loan`, ncopies 1; off LRL): a
+	 * clean copy of a block that came home (by prefetch; with hash
+	 * compare, any way: hashcmp.c). Moving it out again costs nothing
+	 * when it is unchanged (its loan still holds the same bytes), its
+	 * dirty pages when written; without hash compare the first write,
+	 * or a pin that may write, gives the loan back. Only with one copy
+	 * per block (replicas 1): a replicated block comes home as any
+	 * other, every copy given back.
+	 */
+	HF_COPY = 1 << 3,
+	HF_UNREAD = 1 << 4,    /* a prefetched copy nobody read yet */
+	HF_PF_QUEUED = 1 << 5, /* REMOTE, waiting for the prefetch */
 };
 
 /*
@@ -125,8 +176,20 @@ struct pool {
 	uint32_t max_blocks, limit_blocks, rma_blocks;
 	bool lock_memory;
 	pthread_mutex_t resize_lock; /* one resize at a time (before lock) */
-	/* cluster mode keeps low_wm..high_wm blocks free by evicting ahead */
-	uint32_t low_wm, high_wm;
+	/*
+	 * cluster mode keeps low_wm..high_wm blocks free by evicting ahead;
+	 * while a writer streams (streak: allocations in a row that made the
+	 * evictor work, since memory was last freed; lock) at least
+	 * stream_low..stream_high, so that a small pool has several blocks
+	 * moving out while the writer fills the next (batch.c); what it left
+	 * when it paused stays free for it (pool_keep_locked()), or for the
+	 * prefetch (prefetch.c)
+	 */
+	uint32_t low_wm, high_wm, stream_low, stream_high;
+	uint32_t streak;
+	uint64_t streak_ns; /* cmp_now_ns() of its last allocation (lock) */
+	uint32_t evicting;  /* blocks the evictor's batches move now (lock) */
+	uint32_t pulling;   /* blocks coming home (still on LRL), lock */
 	/* bytes copied from and to blocks on other nodes (any thread) */
 	atomic_uint_fast64_t remote_read_bytes, remote_write_bytes;
 
@@ -144,11 +207,13 @@ struct pool {
 	 * Copies (replica.c): replicas (1..POOL_MAX_REPLICAS) wanted per
 	 * block elsewhere; slots per handle: 1, or replicas + 1 (one spare
 	 * for a copy being rebuilt while the one it replaces still
-	 * counts); more_copies holds slots 1.. of every handle (NULL for
-	 * one copy).
+	 * counts), and with a write policy one more, the last, for the
+	 * memserver copy (replicas + 2); more_copies holds slots 1.. of every
+	 * handle (NULL for one copy).
 	 */
 	uint32_t replicas, slots;
 	struct pool_ref *more_copies;
+	struct pool_wp wp; /* write policy: the memserver copies (wpolicy.h) */
 	uint32_t free_handles;	  /* head of the free handle chain (0 = none) */
 	uint32_t next_new_handle; /* first never-used handle */
 	uint64_t live_handles;
@@ -157,13 +222,29 @@ struct pool {
 	uint64_t lost, evictions, homecomings, lent_moved, followed;
 	bool no_lending; /* draining or leaving: pool_lend() lends nothing */
 	/*
-	 * caps (pool_set_caps(); 0: none), borrows under way, and blocks
-	 * on their way home (still on LRL until they are)
+	 * caps (pool_set_caps(); 0: none), and borrows under way (blocks
+	 * on their way home: pulling, above)
 	 */
-	uint32_t lend_max, borrow_max, borrowing, pulling;
+	uint32_t lend_max, borrow_max, borrowing;
 	uint64_t borrow_capped; /* evictions the borrow cap refused */
 	struct xchg xchg;	/* the exchange policy's state (exchange.h) */
-	pthread_cond_t moved;	/* a HANDLE_MOVING block settled */
+	/* the prefetch of sequential readers (prefetch.c), lock */
+	bool prefetch_off;
+	bool hash_compare; /* every homecoming keeps its loan (hashcmp.c) */
+	struct pf_entry {
+		uint32_t h;
+		uint64_t ns;  /* cmp_now_ns() when named */
+	} pfq[POOL_PF_QUEUE]; /* handles to fetch, oldest first */
+	uint32_t pfq_head, pfq_count;
+	uint32_t nclean, nunread; /* HF_COPY handles; of them HF_UNREAD */
+	uint64_t prefetched, prefetch_hits, prefetch_wasted;
+	/* hash compare (hashcmp.c): [max_blocks], lock */
+	struct hc_track *ctrack;
+	uint64_t *cdirty; /* cwords words of dirty pages per local block */
+	uint32_t cwords;
+	uint64_t evict_unchanged, evict_partial, evict_pages_sent;
+	uint64_t evict_bytes_saved;
+	pthread_cond_t moved; /* a HANDLE_MOVING block settled */
 
 	/*
 	 * Loans to give back (lock): a ring the helper thread drains as
@@ -221,6 +302,8 @@ struct pool {
 /* pool.c: list and handle primitives, all _locked (pool->lock held). */
 void pool_list_push_head_locked(struct pool *p, enum pool_list which,
 				uint32_t b);
+void pool_list_push_tail_locked(struct pool *p, enum pool_list which,
+				uint32_t b);
 void pool_list_remove_locked(struct pool *p, uint32_t b);
 void pool_lrl_push_locked(struct pool *p, uint32_t h, bool head);
 void pool_lrl_remove_locked(struct pool *p, uint32_t h);
@@ -236,6 +319,34 @@ static inline void *pool_addr(const struct pool *p, uint32_t b)
 
 /* The free reserve for local_blocks blocks (lock held, or before). */
 void pool_set_watermarks_locked(struct pool *p);
+/* Is a writer streaming now (lock)? */
+static inline bool pool_streaming_locked(const struct pool *p)
+{
+	return p->streak >= POOL_STREAM_ALLOCS &&
+	       cmp_now_ns() - p->streak_ns < POOL_STREAM_IDLE_NS;
+}
+/* The reserve the evictor keeps now (lock): more while a writer streams. */
+static inline uint32_t pool_low_locked(const struct pool *p)
+{
+	return pool_streaming_locked(p) ? MAX(p->low_wm, p->stream_low)
+					: p->low_wm;
+}
+static inline uint32_t pool_high_locked(const struct pool *p)
+{
+	return pool_streaming_locked(p) ? MAX(p->high_wm, p->stream_high)
+					: p->high_wm;
+}
+/*
+ * The free blocks that borrowed blocks do not come home into and that we
+ * do not lend (lock): the reserve, and the larger one of a writer that
+ * streamed since memory was last freed (a pause in its stream must not
+ * bring home what it sent out, only to send it out again).
+ */
+static inline uint32_t pool_keep_locked(const struct pool *p)
+{
+	return p->streak >= POOL_STREAM_ALLOCS ? MAX(p->high_wm, p->stream_high)
+					       : p->high_wm;
+}
 
 /* Returns a handle to the free chain (lock held). */
 void pool_handle_put_locked(struct pool *p, uint32_t h);
@@ -259,9 +370,127 @@ int pool_evict_block(struct pool *p, uint32_t b);
  * Brings handle h home into local block b (the caller's): 1 done, 0 h
  * cannot come now (b is free again), -1 the copy failed (b is free
  * again; h lost when its provider no longer holds it). Accesses of h
- * under way finish first; new ones wait for the move.
+ * under way finish first; new ones wait for the move. exchange: it comes
+ * home by exchange (counted as it lands).
  */
-int pool_pull_into(struct pool *p, uint32_t h, uint32_t b);
+int pool_pull_into(struct pool *p, uint32_t h, uint32_t b, bool exchange);
+/*
+ * The end of bringing h home into b (ret: the copy's result), as
+ * pool_pull_into() does; prefetch: it came by prefetch (counted as
+ * prefetched, not as a homecoming). With one copy per block, h keeps its
+ * loan (a clean copy, HF_COPY) when it came by prefetch or with hash
+ * compare, with the XXH3 the caller stored (pool_hc_hash()). True when h
+ * is home (lock held).
+ */
+bool pool_finish_pull_locked(struct pool *p, uint32_t h, uint32_t b, int ret,
+			     bool prefetch);
+/*
+ * Moving h out of local block b (its handle MOVING), its loans recorded
+ * as they came (pool_copy_add_locked(), so that they are claimed): the
+ * end of the move (ret: the copies' result): 0 and b is the caller's,
+ * else the loans go back and the data stays in b (-ENOSPC or -EIO).
+ */
+int pool_finish_evict_locked(struct pool *p, uint32_t h, uint32_t b, int ret);
+
+/* batch.c */
+/*
+ * Moves up to want (<= POOL_BATCH) of the coldest LLL blocks out at once,
+ * never one the exchange policy protects (came home lately, prefetched
+ * and not read yet): one borrow for all, their writes in flight
+ * together. With replicas > 1 one block after the other, as cmp.c moves
+ * it (every copy on a node of its own, every copy written). Returns how
+ * many blocks it freed (put on the free list); 0 when none could go.
+ */
+uint32_t pool_evict_batch(struct pool *p, uint32_t want);
+/*
+ * Whole blocks between local blocks b[] and loans ref[] (n <= POOL_BATCH,
+ * handles h[] held: moving or pinned), the ops' read_many/write_many for
+ * the runs on one node, and alone (following moves) what they did not do:
+ * ret[i] each one's result.
+ */
+void pool_move_blocks(struct pool *p, bool write, const uint32_t *h,
+		      struct pool_ref *ref, const uint32_t *b, uint32_t n,
+		      int *ret);
+/*
+ * Up to n blocks elsewhere at once (one provider's ALLOC, borrow_many(),
+ * else one borrow()), within our borrow cap (counting borrows under way
+ * and the loans clean copies keep): 0 and *got (1..n) loans, or -ENOSPC
+ * / -EIO.
+ */
+int pool_borrow_many_capped(struct pool *p, uint32_t n, struct pool_ref *ref,
+			    uint32_t *got);
+
+/* prefetch.c */
+/*
+ * h (LOCAL) is accessed at [off, off + len): a prefetched block's first
+ * read is a hit; a write marks a clean copy's pages dirty, a pin that may
+ * write anywhere makes it untracked (hashcmp.c; without hash compare
+ * either gives the loan back). True when a read reaches the end of a
+ * prefetched copy: to the cold end with it (read once, as by a
+ * sequential reader: the first to go, for nothing). Lock held.
+ */
+bool pool_prefetch_access_locked(struct pool *p, struct handle_loc *loc,
+				 uint32_t off, uint32_t len,
+				 enum pool_access acc);
+/*
+ * h's copy in local block b goes: h is REMOTE at its loan again (the cold
+ * end of LRL), b the caller's, off every list (lock).
+ */
+void pool_clean_drop_locked(struct pool *p, uint32_t h, uint32_t b);
+/*
+ * A copy becomes plain local data: its loan given back (settle), or
+ * forgotten (its provider no longer holds it). Lock held.
+ */
+void pool_clean_settle_locked(struct pool *p, struct handle_loc *loc);
+void pool_clean_forget_locked(struct pool *p, struct handle_loc *loc);
+/* A prefetched block goes (moved out, freed) before anyone read it. */
+void pool_unread_gone_locked(struct pool *p, struct handle_loc *loc);
+/* The helper's turn: fetches what sequential readers will want next. */
+void pool_prefetch_run(struct pool *p);
+/*
+ * Memory to spare (free blocks above the reserve, which the prefetch
+ * would have taken first): the copies need no way out, their loans go
+ * back; principle 4 for blocks that are home already.
+ */
+void pool_settle_copies(struct pool *p);
+/* The same, lock held (pool_lend(): a node never lends while it borrows). */
+void pool_settle_copies_locked(struct pool *p);
+/*
+ * hashcmp.c: hash compare. A clean copy (HF_COPY) keeps the XXH3 of what
+ * came home and which 4 KiB pages were written since.
+ */
+int pool_hc_init(struct pool *p);
+void pool_hc_finish(struct pool *p);
+/* Stores the XXH3 of local block b (the caller's; no lock). */
+void pool_hc_hash(struct pool *p, uint32_t b);
+/* b holds a clean copy now, as its loan has it: nothing dirty (lock). */
+void pool_hc_keep_locked(struct pool *p, uint32_t b, bool pf);
+/* b's tracking goes with its data to block to (resize.c; lock). */
+void pool_hc_move_locked(struct pool *p, uint32_t b, uint32_t to);
+/* A write of [off, off + len), or a pin, of clean copy loc (lock). */
+void pool_hc_access_locked(struct pool *p, struct handle_loc *loc, uint32_t off,
+			   uint32_t len, enum pool_access acc);
+/* Did clean copy b come by prefetch (lock)? */
+bool pool_hc_pf_locked(const struct pool *p, uint32_t b);
+/* Is clean copy b known unchanged without a rehash (lock)? */
+bool pool_hc_clean_locked(const struct pool *p, uint32_t b);
+/* Unchanged copy h in b goes: counted, and pool_clean_drop_locked(). */
+void pool_hc_unchanged_locked(struct pool *p, uint32_t h, uint32_t b);
+/*
+ * Moves clean copy h (MOVING, in local block b) out through its kept
+ * loan: nothing sent when it is unchanged, else only its dirty pages (all
+ * of it when a rehash says it changed). 1: b is the caller's (off every
+ * list); 0: h is no clean copy (any more) or its loan failed, its loan
+ * given back: move it out as any other block.
+ */
+int pool_hc_evict(struct pool *p, uint32_t h, uint32_t b);
+/*
+ * Loans of clean copies given back so that a borrow may find room (the
+ * providers full of them, or our borrow cap reached): up to n, coldest
+ * first, and the releases sent. How many (no lock held).
+ */
+uint32_t pool_hc_give_back(struct pool *p, uint32_t n);
+
 /*
  * caps.c:
  * One block elsewhere through the cluster ops, on none of the navoid
@@ -305,13 +534,20 @@ bool pool_node_written_off_locked(const struct pool *p, uint32_t node,
 				  uint64_t now);
 
 /* replica.c: the copies of a block elsewhere (see there). */
-#define POOL_MAX_SLOTS (POOL_MAX_REPLICAS + 1)
+/* replicas, a spare for a rebuild, the memserver copy (wpolicy.c) */
+#define POOL_MAX_SLOTS (POOL_MAX_REPLICAS + 2)
 
 /* Copy slot k (< p->slots) of handle h. */
 static inline struct pool_ref *pool_slot(struct pool *p, uint32_t h, uint32_t k)
 {
 	return k ? &p->more_copies[(size_t)h * (p->slots - 1) + (k - 1)]
 		 : &p->handles[h].loan;
+}
+
+/* Is slot k the memserver copy's (a write policy, wpolicy.h)? */
+static inline bool pool_wp_is_slot(const struct pool *p, uint32_t k)
+{
+	return p->wp.policy != POOL_WP_NONE && k == p->wp.slot;
 }
 
 int pool_copies_init(struct pool *p, const struct pool_config *cfg);
@@ -373,6 +609,14 @@ int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			 uint32_t off, void *dst, uint32_t len);
 int pool_copies_write_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			  uint32_t off, const void *src, uint32_t len);
+
+/*
+ * Copy c of h answered CORRUPT and another copy is known good: c is
+ * dropped (given back), logged and counted (rc.repaired), and the
+ * rebuilder makes it again. Lock not held.
+ */
+void pool_copy_repair(struct pool *p, uint32_t h,
+		      const struct pool_copy_pick *c);
 
 /* rebuild.c: making missing copies again (replicas > 1). */
 int pool_rebuild_start(struct pool *p);

@@ -59,6 +59,24 @@ void pool_list_push_head_locked(struct pool *p, enum pool_list which,
 	l->count++;
 }
 
+void pool_list_push_tail_locked(struct pool *p, enum pool_list which,
+				uint32_t b)
+{
+	struct block_list *l = &p->lists[which];
+	struct local_block *e = &p->blocks[b];
+
+	if (l->tail == NIL) {
+		pool_list_push_head_locked(p, which, b);
+		return;
+	}
+	e->list = which;
+	e->next = NIL;
+	e->prev = l->tail;
+	p->blocks[l->tail].next = b;
+	l->tail = b;
+	l->count++;
+}
+
 void pool_list_remove_locked(struct pool *p, uint32_t b)
 {
 	struct local_block *e = &p->blocks[b];
@@ -178,6 +196,15 @@ void pool_set_watermarks_locked(struct pool *p)
 	/* 1.5% and 3% of the pool: 15 and 31 blocks of a 1 GiB/1 MiB pool. */
 	p->low_wm = p->local_blocks / 64;
 	p->high_wm = p->local_blocks / 32;
+	/*
+	 * A streaming writer: a batch or two moving out while it fills the
+	 * next block, even in a small pool (a half, three quarters of it at
+	 * most; what it leaves free when it stops is also the room a
+	 * sequential reader's prefetch starts in).
+	 */
+	p->stream_low = MIN(POOL_BATCH, p->local_blocks / 2);
+	p->stream_high =
+		MIN(2 * POOL_BATCH, p->local_blocks - p->local_blocks / 4);
 }
 
 /* Sizes, reserve watermarks and the handle limit of a checked config. */
@@ -353,6 +380,11 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < POOL_NLISTS; i++)
 		out->blocks[i] = p->lists[i].count;
+	/* a clean copy is our block elsewhere, kept here too (prefetch.c) */
+	out->blocks[POOL_LLL] -= p->nclean;
+	out->blocks[POOL_LRL] += p->nclean;
+	out->copies = p->nclean;
+	out->prefetch_queued = p->pfq_count;
 	out->local_blocks = p->local_blocks;
 	out->handles = p->live_handles;
 	out->remote_read_bytes = atomic_load(&p->remote_read_bytes);
@@ -364,9 +396,18 @@ void pool_get_counts(struct pool *p, struct pool_counts *out)
 	out->followed = p->followed;
 	out->replicas = p->replicas;
 	out->rc = p->rc;
+	out->wpolicy = p->wp.policy;
+	pool_wp_get_counts_locked(p, &out->wp);
 	out->exchanges = p->xchg.exchanges;
 	out->exchange_skipped = p->xchg.skipped;
 	out->borrow_capped = p->borrow_capped;
+	out->prefetched = p->prefetched;
+	out->prefetch_hits = p->prefetch_hits;
+	out->prefetch_wasted = p->prefetch_wasted;
+	out->evict_unchanged = p->evict_unchanged;
+	out->evict_partial = p->evict_partial;
+	out->evict_pages_sent = p->evict_pages_sent;
+	out->evict_bytes_saved = p->evict_bytes_saved;
 	ops = p->cops;
 	pthread_mutex_unlock(&p->lock);
 	/* the forwarding records are the peer service's (never under lock) */
@@ -417,6 +458,9 @@ static uint32_t handle_get_locked(struct pool *p)
 
 void pool_handle_put_locked(struct pool *p, uint32_t h)
 {
+	/* a clean copy's loan goes back too */
+	pool_clean_settle_locked(p, &p->handles[h]);
+	pool_unread_gone_locked(p, &p->handles[h]);
 	assert(!p->handles[h].ncopies);
 	p->handles[h].state = HANDLE_UNUSED;
 	p->handles[h].flags = 0;
@@ -442,27 +486,67 @@ struct handle_loc *pool_handle_settled_locked(struct pool *p, uint32_t h)
 	return loc;
 }
 
+/*
+ * A free block for an allocation, NIL when none (lock). One that had to be
+ * made, or that leaves the free reserve short, makes the evictor work
+ * ahead: a streak of those is a streaming writer (pool_low_locked()).
+ * A batch of the evictor in flight is waited for rather than made room
+ * beside.
+ */
+static uint32_t take_free_locked(struct pool *p)
+{
+	uint32_t b = p->lists[POOL_FREE].head;
+
+	if (!p->cops) {
+		if (b != NIL)
+			pool_list_remove_locked(p, b);
+		return b;
+	}
+	if (b == NIL || p->lists[POOL_FREE].count <= pool_low_locked(p)) {
+		if (p->streak < UINT32_MAX)
+			p->streak++;
+		p->streak_ns = cmp_now_ns();
+		pool_kick_helper_locked(p);
+	}
+	while (b == NIL && p->evicting) {
+		pthread_cond_wait(&p->moved, &p->lock);
+		b = p->lists[POOL_FREE].head;
+	}
+	if (b != NIL)
+		pool_list_remove_locked(p, b);
+	return b;
+}
+
 int pool_alloc(struct pool *p, bool zero, uint32_t *handle)
 {
 	uint32_t b, h;
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
-	b = p->lists[POOL_FREE].head;
-	if (b != NIL) {
-		pool_list_remove_locked(p, b);
-		if (p->cops && p->lists[POOL_FREE].count < p->low_wm)
-			pool_kick_helper_locked(p);
-	} else if (!p->cops) {
-		pthread_mutex_unlock(&p->lock);
-		return -ENOSPC;
-	} else {
+	while ((b = take_free_locked(p)) == NIL) {
+		if (!p->cops) {
+			pthread_mutex_unlock(&p->lock);
+			return -ENOSPC;
+		}
 		/* Principles 3 and 2: no free block; make room. */
 		pthread_mutex_unlock(&p->lock);
 		ret = pool_make_room(p, &b);
-		if (ret)
-			return ret;
 		pthread_mutex_lock(&p->lock);
+		if (!ret)
+			break;
+		/*
+		 * Unless the evictor took the last room for a free block, or
+		 * a block coming home is about to give its loan back (what
+		 * our borrow cap lacked): then again, once they are done.
+		 */
+		if (p->lists[POOL_FREE].head == NIL && !p->evicting &&
+		    !p->pulling) {
+			pthread_mutex_unlock(&p->lock);
+			return ret;
+		}
+		while (p->lists[POOL_FREE].head == NIL &&
+		       (p->evicting || p->pulling))
+			pthread_cond_wait(&p->moved, &p->lock);
 	}
 	h = handle_get_locked(p);
 	if (!h) {
@@ -499,6 +583,8 @@ void pool_free(struct pool *p, uint32_t h)
 		log_error("pool: free of unknown handle %u", h);
 		return;
 	}
+	/* memory given back: whoever allocates next is a new writer */
+	p->streak = 0;
 	switch (loc->state) {
 	case HANDLE_MOVING:
 		/* never wait on the network here: the mover frees it */
@@ -524,17 +610,26 @@ void pool_free(struct pool *p, uint32_t h)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Pins a local block and touches it (MRU end of LLL); returns its memory. */
+/*
+ * Pins a local block for an access of [off, off + len) and touches it
+ * (MRU end of LLL; a prefetched copy read to its end, the cold end);
+ * returns its memory.
+ */
 static void *pin_local_locked(struct pool *p, struct handle_loc *loc,
-			      uint32_t len)
+			      uint32_t off, uint32_t len, enum pool_access acc)
 {
+	uint32_t b = loc->local_block;
+
 	loc->pins++;
 	xchg_touch_locked(p, loc, len);
-	if (p->lists[POOL_LLL].head != loc->local_block) {
-		pool_list_remove_locked(p, loc->local_block);
-		pool_list_push_head_locked(p, POOL_LLL, loc->local_block);
+	if (pool_prefetch_access_locked(p, loc, off, len, acc)) {
+		pool_list_remove_locked(p, b);
+		pool_list_push_tail_locked(p, POOL_LLL, b);
+	} else if (p->lists[POOL_LLL].head != b) {
+		pool_list_remove_locked(p, b);
+		pool_list_push_head_locked(p, POOL_LLL, b);
 	}
-	return pool_addr(p, loc->local_block);
+	return pool_addr(p, b);
 }
 
 int pool_pin(struct pool *p, uint32_t h, void **ptr)
@@ -542,7 +637,9 @@ int pool_pin(struct pool *p, uint32_t h, void **ptr)
 	return pool_pin_range(p, h, p->block_size, ptr);
 }
 
-int pool_pin_range(struct pool *p, uint32_t h, uint32_t len, void **ptr)
+/* A pin to read [off, off + len), or one that may write anywhere. */
+static int pin(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
+	       enum pool_access acc, void **ptr)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -554,10 +651,23 @@ int pool_pin_range(struct pool *p, uint32_t h, uint32_t len, void **ptr)
 	} else if (loc->state != HANDLE_LOCAL) {
 		ret = loc->state == HANDLE_LOST ? -EIO : -EREMOTE;
 	} else {
-		*ptr = pin_local_locked(p, loc, len);
+		*ptr = pin_local_locked(p, loc, off, len, acc);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
+}
+
+int pool_pin_range(struct pool *p, uint32_t h, uint32_t len, void **ptr)
+{
+	return pin(p, h, 0, MIN(len, p->block_size), POOL_ACC_PIN, ptr);
+}
+
+int pool_pin_read(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
+		  void **ptr)
+{
+	if (off > p->block_size || len > p->block_size - off)
+		return -EINVAL;
+	return pin(p, h, off, len, POOL_ACC_READ, ptr);
 }
 
 void pool_unpin(struct pool *p, uint32_t h)
@@ -569,6 +679,9 @@ void pool_unpin(struct pool *p, uint32_t h)
 	/* a block elsewhere may be waited for to come home (cmp.c) */
 	if (loc && loc->pins && !--loc->pins && loc->state == HANDLE_MOVING)
 		pthread_cond_broadcast(&p->moved);
+	/* a copy read: room for a prefetch waiting for some (prefetch.c) */
+	else if (loc && !loc->pins && (loc->flags & HF_COPY) && p->pfq_count)
+		pool_kick_helper_locked(p);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -586,8 +699,8 @@ enum copy_dir { COPY_TO_BLOCK, COPY_FROM_BLOCK, COPY_ZERO };
  * the copies to use in *set, and the block (its copies) cannot move
  * until pool_unpin(). Returns 0, -EIO (lost), -EINVAL.
  */
-static int pin_any(struct pool *p, uint32_t h, enum copy_dir dir, uint32_t len,
-		   void **ptr, struct pool_copy_set *set)
+static int pin_any(struct pool *p, uint32_t h, uint32_t off, uint32_t len,
+		   enum copy_dir dir, void **ptr, struct pool_copy_set *set)
 {
 	struct handle_loc *loc;
 	int ret = 0;
@@ -600,9 +713,14 @@ static int pin_any(struct pool *p, uint32_t h, enum copy_dir dir, uint32_t len,
 	} else if (loc->state == HANDLE_LOST) {
 		ret = -EIO;
 	} else if (loc->state == HANDLE_LOCAL) {
-		*ptr = pin_local_locked(p, loc, len);
+		*ptr = pin_local_locked(p, loc, off, len,
+					dir == COPY_FROM_BLOCK
+						? POOL_ACC_READ
+						: POOL_ACC_WRITE);
 	} else {
 		loc->pins++;
+		/* read here and now: not worth fetching ahead any more */
+		loc->flags &= (uint8_t)~HF_PF_QUEUED;
 		xchg_touch_remote_locked(p, h, len);
 		if (p->lrl_head != h) {
 			pool_lrl_remove_locked(p, h);
@@ -644,7 +762,7 @@ static int copy(struct pool *p, uint32_t h, uint32_t off, void *buf,
 
 	if (ret)
 		return ret;
-	ret = pin_any(p, h, dir, len, (void **)&base, &set);
+	ret = pin_any(p, h, off, len, dir, (void **)&base, &set);
 	if (ret)
 		return ret;
 	if (!base) {

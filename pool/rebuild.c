@@ -19,7 +19,9 @@
  * provider returns). At most rebuild_rate bytes a second. Progress is in
  * the counters (pool_replica_counts) and a log line every few seconds.
  * A block none of whose copies can be read waits for a provider to come
- * back: it is never lost for being unreachable.
+ * back: it is never lost for being unreachable. A write policy's memserver
+ * copy (wpolicy.h) is not one of the replicas: it is a source to rebuild
+ * from (when current) and never dropped as a surplus; wpolicy.c makes it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -78,6 +80,13 @@ static enum need need_locked(struct pool *p, uint32_t h, uint64_t now)
 	bool readable = false;
 
 	for (uint32_t k = 0; k < p->slots; k++) {
+		/* a memserver copy: a source, never one of the replicas */
+		if (pool_wp_is_slot(p, k)) {
+			readable |= pool_wp_current_locked(p, h, k) &&
+				    pool_copy_readable_locked(
+					    p, pool_slot(p, h, k));
+			continue;
+		}
 		if (!good_locked(p, h, k, now))
 			continue;
 		good++;
@@ -96,11 +105,12 @@ static uint32_t surplus_locked(struct pool *p, uint32_t h, uint32_t fresh,
 			       uint64_t now)
 {
 	for (uint32_t k = 0; k < p->slots; k++)
-		if (k != fresh && pool_slot(p, h, k)->node &&
-		    !good_locked(p, h, k, now))
+		if (k != fresh && !pool_wp_is_slot(p, k) &&
+		    pool_slot(p, h, k)->node && !good_locked(p, h, k, now))
 			return k;
 	for (uint32_t k = 0; k < p->slots; k++)
-		if (k != fresh && pool_slot(p, h, k)->node &&
+		if (k != fresh && !pool_wp_is_slot(p, k) &&
+		    pool_slot(p, h, k)->node &&
 		    !pool_copy_readable_locked(p, pool_slot(p, h, k)))
 			return k;
 	return fresh;
@@ -127,7 +137,7 @@ static int finish_locked(struct pool *p, uint32_t h, int k,
 	if (!ret && named) {
 		p->rc.rebuilt++;
 		p->rc.rebuild_bytes += p->block_size;
-		while (loc->ncopies > p->replicas)
+		while (pool_wp_compute_copies_locked(p, h) > p->replicas)
 			pool_copy_drop_locked(
 				p, h, surplus_locked(p, h, (uint32_t)k, now),
 				true);
@@ -137,7 +147,7 @@ static int finish_locked(struct pool *p, uint32_t h, int k,
 		p->rc.rebuild_failures++;
 		ret = ret ? ret : -EIO;
 	}
-	if (loc->ncopies)
+	if (pool_wp_live_copies_locked(p, h))
 		loc->state = HANDLE_REMOTE;
 	else
 		pool_lose_locked(p, h);
@@ -345,7 +355,11 @@ static bool pass(struct pool *p, struct rebuilder *rb)
 	pthread_mutex_unlock(&p->lock);
 	/* the releases of replaced copies go now, not at the next kick */
 	pool_drain_releases(p);
-	return rb->found > rb->rebuilt;
+	/*
+	 * A pass makes one copy of a block: one that lost two (its compute
+	 * copies, a memserver copy left) gets the next in the next pass.
+	 */
+	return rb->found > rb->rebuilt || rb->rebuilt;
 }
 
 /*
@@ -410,7 +424,8 @@ int pool_rebuild_start(struct pool *p)
 {
 	int ret;
 
-	if (p->replicas < 2)
+	/* (with one copy, a memserver copy is what it is made again from) */
+	if (p->replicas < 2 && p->wp.policy == POOL_WP_NONE)
 		return 0;
 	p->rebuild_buf = malloc(p->block_size);
 	if (!p->rebuild_buf)

@@ -595,7 +595,7 @@ static int fly(struct remote *r, uint32_t node, struct pieces *p, bool wait)
 }
 
 int remote_call_pieces(struct remote *r, uint32_t node, struct call *cl,
-		       unsigned int n)
+		       unsigned int n, int *rets)
 {
 	struct pieces p = {.cl = cl, .ntodo = n};
 	int ret;
@@ -619,6 +619,8 @@ int remote_call_pieces(struct remote *r, uint32_t node, struct call *cl,
 		log_debug("remote: node %u: %s; %u of %u pieces again", node,
 			  strerror(-p.err), p.ntodo, n);
 	}
+	if (rets)
+		memcpy(rets, p.ret, n * sizeof(*rets));
 	if (!p.ntodo) {
 		for (unsigned int i = 0; i < n; i++)
 			if (p.ret[i])

@@ -269,10 +269,11 @@ int remote_do_call(struct remote *r, struct rconn *rc, void *arg);
  * spread over its connections: each sent as soon as a connection is free
  * to send on, all then waited for. As remote_with_conn() for each: the
  * first error in call order, the calls a transport error failed tried once
- * more, then -EIO and the node SUSPECT.
+ * more, then -EIO and the node SUSPECT. rets (NULL: not wanted) gets each
+ * call's own result (a transport error's for one that was not answered).
  */
 int remote_call_pieces(struct remote *r, uint32_t node, struct call *cl,
-		       unsigned int n);
+		       unsigned int n, int *rets);
 
 /*
  * Connections: a fresh authenticated one (no lock held). want_rma: it

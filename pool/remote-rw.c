@@ -114,7 +114,66 @@ static int rw(struct remote *r, uint32_t node, bool write,
 	for (k = 0; at < len; k++, at += step)
 		rw_call(&cl[k], &m[k], write, ref, off + at,
 			(uint8_t *)buf + at, MIN(step, len - at), moved);
-	return remote_call_pieces(r, node, cl, k);
+	return remote_call_pieces(r, node, cl, k, NULL);
+}
+
+/* The ranges of remote_rw_blocks() gathered into one round of pieces. */
+struct blocks_round {
+	struct rw_msg m[REMOTE_MAX_PIECES];
+	struct call cl[REMOTE_MAX_PIECES];
+	int ret[REMOTE_MAX_PIECES];
+	uint32_t of[REMOTE_MAX_PIECES]; /* the range each piece is of */
+	unsigned int k;
+};
+
+/* The pieces gathered so far, in flight together; each range's result. */
+static void blocks_fly(struct remote *r, uint32_t node, struct blocks_round *b,
+		       int *rets)
+{
+	if (!b->k)
+		return;
+	remote_call_pieces(r, node, b->cl, b->k, b->ret);
+	for (unsigned int i = 0; i < b->k; i++)
+		if (b->ret[i] && !rets[b->of[i]])
+			rets[b->of[i]] = b->ret[i];
+	b->k = 0;
+}
+
+int remote_rw_blocks(struct remote *r, uint32_t node, bool write,
+		     const struct proto_block_ref *refs, uint32_t n,
+		     uint32_t off, void *const *bufs, uint32_t len, int *rets)
+{
+	struct blocks_round round, *b = &round;
+	uint32_t per, step;
+	int ret = rw_args_valid(r, off, len);
+
+	for (uint32_t i = 0; i < n; i++)
+		rets[i] = ret;
+	if (ret < 0)
+		return ret;
+	b->k = 0;
+	per = (len + REMOTE_PIECE - 1) / REMOTE_PIECE;
+	step = ((len + per - 1) / per + 4095) & ~4095u;
+	for (uint32_t i = 0; i < n; i++) {
+		/* one-sided when it has a window */
+		rets[i] = rw_rma(r, node, write, refs[i], off, bufs[i], len);
+		if (rets[i] != USE_MESSAGES)
+			continue;
+		rets[i] = 0;
+		if (b->k + per > REMOTE_MAX_PIECES)
+			blocks_fly(r, node, b, rets);
+		for (uint32_t at = 0; at < len; at += step, b->k++) {
+			rw_call(&b->cl[b->k], &b->m[b->k], write, refs[i],
+				off + at, (uint8_t *)bufs[i] + at,
+				MIN(step, len - at), NULL);
+			b->of[b->k] = i;
+		}
+	}
+	blocks_fly(r, node, b, rets);
+	for (uint32_t i = 0; i < n; i++)
+		if (rets[i])
+			return rets[i];
+	return 0;
 }
 
 int remote_fence_on(struct remote *r, struct rconn *rc, uint64_t session)

@@ -439,6 +439,17 @@ int remote_borrow_begin(struct remote *r, uint32_t node)
 	return ret;
 }
 
+void remote_borrow_more(struct remote *r, uint32_t node, uint32_t extra)
+{
+	struct remote_node *n;
+
+	pthread_mutex_lock(&r->lock);
+	n = remote_find_node_locked(r, node);
+	if (n && n->borrowing)
+		n->borrowing += extra;
+	pthread_mutex_unlock(&r->lock);
+}
+
 void remote_borrow_end(struct remote *r, uint32_t node)
 {
 	struct remote_node *n;
@@ -453,7 +464,8 @@ void remote_borrow_end(struct remote *r, uint32_t node)
 bool remote_conn_reusable(int ret)
 {
 	return ret == 0 || ret == -ENOENT || ret == -ENOSPC || ret == -EACCES ||
-	       ret == -ESTALE || ret == -EREMCHG || ret == -EBUSY;
+	       ret == -ESTALE || ret == -EREMCHG || ret == -EBUSY ||
+	       ret == -EUCLEAN;
 }
 
 /* A STATUS request: the provider's counts and its region on this connection. */

@@ -67,6 +67,7 @@
 #ifndef CMP_REMOTE_H
 #define CMP_REMOTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -167,8 +168,12 @@ void remote_probe(struct remote *r, uint32_t node);
  * remote_borrow_begin() (waits while a reconciliation with node runs;
  * -EIO when node is not usable), remote_alloc(), and once the loans are
  * recorded where loans() lists them (or given up), remote_borrow_end().
+ * An ALLOC that brought several loans to record one by one:
+ * remote_borrow_more() (never waits: a begin is held) for the extra ones,
+ * and one remote_borrow_end() per loan.
  */
 int remote_borrow_begin(struct remote *r, uint32_t node);
+void remote_borrow_more(struct remote *r, uint32_t node, uint32_t extra);
 void remote_borrow_end(struct remote *r, uint32_t node);
 
 /*
@@ -229,11 +234,23 @@ int remote_write(struct remote *r, uint32_t node, struct proto_block_ref ref,
  * connection, or whose connection breaks, goes alone afterwards. Up to
  * REMOTE_MAX_MANY go out together.
  */
-#define REMOTE_MAX_MANY 4u
+#define REMOTE_MAX_MANY 5u /* POOL_MAX_SLOTS */
 void remote_write_many(struct remote *r, const uint32_t *nodes,
 		       const struct proto_block_ref *refs, uint32_t n,
 		       uint32_t off, const void *src, uint32_t len, int *rets,
 		       struct proto_block_moved *moved);
+
+/*
+ * The same byte range [off, off + len) of n loans refs[] on node, from or
+ * into bufs[i] each, in flight together (pieces of several blocks at once
+ * over the node's connections, one-sided where a loan has a window): how
+ * an evictor or a prefetch moves several whole blocks. rets[i] gets each
+ * one's result, as remote_read()/remote_write() would return it (-EREMCHG
+ * without saying where: ask again alone). Returns the first of them.
+ */
+int remote_rw_blocks(struct remote *r, uint32_t node, bool write,
+		     const struct proto_block_ref *refs, uint32_t n,
+		     uint32_t off, void *const *bufs, uint32_t len, int *rets);
 
 /*
  * Many byte ranges of node's blocks in one burst: n (1..PROTO_BLOCK_MAX_BATCH)

@@ -16,7 +16,10 @@
  *   STALE answer) takes only that copy with it; the block is lost (EIO)
  *   only once its last copy is gone.
  * With one copy this is exactly the old single loan, and costs nothing
- * more: no side table, no estimates.
+ * more: no side table, no estimates. A write policy's memserver copy
+ * (wpolicy.h) is one more slot: read only after every compute copy, and
+ * never while it is behind; written with the others unless wpolicy.c
+ * says to leave it out.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -60,7 +63,8 @@ int pool_copy_add_locked(struct pool *p, uint32_t h, const struct pool_ref *r)
 	for (uint32_t k = 0; k < p->slots; k++) {
 		struct pool_ref *s = pool_slot(p, h, k);
 
-		if (s->node)
+		/* (the memserver copy's slot is wpolicy.c's) */
+		if (s->node || pool_wp_is_slot(p, k))
 			continue;
 		*s = *r;
 		loc->ncopies++;
@@ -85,6 +89,11 @@ void pool_copy_drop_locked(struct pool *p, uint32_t h, uint32_t k,
 	*s = (struct pool_ref){0};
 	p->handles[h].ncopies--;
 	p->rc.copies--;
+	if (pool_wp_is_slot(p, k)) {
+		/* to be made again (unless h is leaving LRL: then forgotten) */
+		p->wp.c.ms_copies--;
+		pool_wp_mark_locked(p, h);
+	}
 }
 
 void pool_copies_give_back_locked(struct pool *p, uint32_t h)
@@ -93,6 +102,7 @@ void pool_copies_give_back_locked(struct pool *p, uint32_t h)
 		pool_lrl_remove_locked(p, h);
 	for (uint32_t k = 0; k < p->slots; k++)
 		pool_copy_drop_locked(p, h, k, true);
+	pool_wp_forget_locked(p, h);
 }
 
 bool pool_copy_lost_locked(struct pool *p, uint32_t h, uint32_t k)
@@ -100,7 +110,8 @@ bool pool_copy_lost_locked(struct pool *p, uint32_t h, uint32_t k)
 	struct handle_loc *loc = &p->handles[h];
 
 	pool_copy_drop_locked(p, h, k, false);
-	if (loc->ncopies) {
+	/* (a memserver copy that is behind keeps nothing alive) */
+	if (pool_wp_live_copies_locked(p, h)) {
 		/* the block lives on in its other copies */
 		p->rc.lost++;
 		pool_kick_rebuild_locked(p);
@@ -121,7 +132,8 @@ bool pool_copy_readable_locked(const struct pool *p, const struct pool_ref *r)
 bool pool_handle_readable_locked(struct pool *p, uint32_t h)
 {
 	for (uint32_t k = 0; k < p->slots; k++)
-		if (pool_copy_readable_locked(p, pool_slot(p, h, k)))
+		if (pool_wp_current_locked(p, h, k) &&
+		    pool_copy_readable_locked(p, pool_slot(p, h, k)))
 			return true;
 	return false;
 }
@@ -185,9 +197,12 @@ static uint32_t read_order_locked(struct pool *p, uint32_t h,
 		struct copy_pick x = {k, *s, 0};
 		uint32_t i;
 
-		if (!s->node)
+		if (!s->node || !pool_wp_current_locked(p, h, k))
 			continue;
-		if (pool_copy_readable_locked(p, s)) {
+		if (pool_wp_is_slot(p, k) && pool_copy_readable_locked(p, s)) {
+			/* the memserver copy: after every compute copy */
+			x.key = UINT64_MAX - 1;
+		} else if (pool_copy_readable_locked(p, s)) {
 			x.key = p->slots > 1 ? cost_locked(p, s->node) : 0;
 			reachable++;
 		} else {
@@ -207,10 +222,36 @@ static uint32_t read_order_locked(struct pool *p, uint32_t h,
 	return n;
 }
 
+/*
+ * Copy c of h answered CORRUPT (its bytes no longer match their checksum
+ * at the provider) and another copy served the read: c is dropped (given
+ * back) and the rebuilder makes it again from a good copy, as for any
+ * copy that stopped counting. A block whose every copy failed keeps them
+ * (-EIO, as a disk's bad sector).
+ */
+void pool_copy_repair(struct pool *p, uint32_t h, const struct copy_pick *c)
+{
+	pthread_mutex_lock(&p->lock);
+	if (pool_slot_names_locked(p, h, c->k, &c->ref)) {
+		log_error_rl("pool: block %u on node %u (epoch %u): checksum "
+			     "mismatch; that copy is dropped and made again "
+			     "from another",
+			     c->ref.block, c->ref.node, c->ref.epoch);
+		pool_copy_drop_locked(p, h, c->k, true);
+		p->rc.repaired++;
+		pool_kick_rebuild_locked(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Copy c of h failed with ret: STALE means its provider lost it. */
 static void read_failed(struct pool *p, uint32_t h, const struct copy_pick *c,
 			int ret)
 {
+	if (ret == -EUCLEAN && p->slots == 1)
+		log_error_rl("pool: block %u on node %u (epoch %u): checksum "
+			     "mismatch, and no other copy (replicas=1): EIO",
+			     c->ref.block, c->ref.node, c->ref.epoch);
 	if (ret != -ESTALE)
 		return;
 	pthread_mutex_lock(&p->lock);
@@ -241,8 +282,8 @@ int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			 uint32_t off, void *dst, uint32_t len)
 {
 	struct copy_pick *c = set->c;
-	uint32_t n = set->n;
-	bool probe = set->probe;
+	uint32_t n = set->n, corrupt = 0;
+	bool probe = set->probe, bad[POOL_MAX_SLOTS] = {false};
 	int ret = -EIO;
 
 	for (uint32_t i = 0; i < n; i++) {
@@ -254,8 +295,15 @@ int pool_copies_read_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 			if (n > 1)
 				read_done(p, i, probe, &c[i].ref,
 					  cmp_now_ns() - t0, len);
+			/* a good copy is known: the bad ones go */
+			for (uint32_t j = 0; corrupt && j < i; j++)
+				if (bad[j])
+					pool_copy_repair(p, h, &c[j]);
+			pool_wp_read_from(p, c[i].k);
 			return 0;
 		}
+		bad[i] = ret == -EUCLEAN;
+		corrupt += bad[i];
 		read_failed(p, h, &c[i], ret);
 	}
 	return -EIO;
@@ -272,7 +320,7 @@ static uint32_t all_copies_locked(struct pool *p, uint32_t h,
 	for (uint32_t k = 0; k < p->slots; k++) {
 		const struct pool_ref *s = pool_slot(p, h, k);
 
-		if (s->node)
+		if (s->node && !pool_wp_skip_write_locked(p, h, k))
 			c[n++] = (struct copy_pick){k, *s, 0};
 	}
 	return n;
@@ -388,13 +436,17 @@ int pool_copies_write_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 		rets[0] = pool_remote_io(p, h, c[0].k, &c[0].ref, off,
 					 (void *)src, len, true);
 		/* one copy that took it: nothing to settle */
-		if (!rets[0])
+		if (!rets[0]) {
+			pool_wp_wrote(p, h, set, rets, len);
 			return 0;
+		}
 	} else {
 		write_all(p, h, c, n, off, src, len, rets);
 	}
 	pthread_mutex_lock(&p->lock);
 	ret = settle_write_locked(p, h, c, rets, n);
+	if (!ret)
+		pool_wp_wrote_locked(p, h, set, rets, len);
 	pthread_mutex_unlock(&p->lock);
 	return ret;
 }
@@ -404,11 +456,18 @@ int pool_copies_write_set(struct pool *p, uint32_t h, struct pool_copy_set *set,
 int pool_copies_init(struct pool *p, const struct pool_config *cfg)
 {
 	size_t bytes;
+	int ret;
 
 	p->replicas = cfg->replicas ? cfg->replicas : 1;
 	if (p->replicas > POOL_MAX_REPLICAS)
 		return -EINVAL;
 	p->slots = p->replicas > 1 ? p->replicas + 1 : 1;
+	/* a write policy: a spare, and the memserver copy's slot, last */
+	if (cfg->wpolicy != POOL_WP_NONE)
+		p->slots = p->replicas + 2;
+	ret = pool_wp_init(p, cfg);
+	if (ret)
+		return ret;
 	p->rebuild_after_ns =
 		(uint64_t)(cfg->rebuild_after_ms
 				   ? cfg->rebuild_after_ms
@@ -425,6 +484,7 @@ int pool_copies_init(struct pool *p, const struct pool_config *cfg)
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p->more_copies == MAP_FAILED) {
 		p->more_copies = NULL;
+		pool_wp_finish(p);
 		return -ENOMEM;
 	}
 	return 0;
@@ -432,6 +492,7 @@ int pool_copies_init(struct pool *p, const struct pool_config *cfg)
 
 void pool_copies_finish(struct pool *p)
 {
+	pool_wp_finish(p);
 	if (p->more_copies)
 		munmap(p->more_copies, (size_t)(p->max_handles + 1) *
 					       (p->slots - 1) *

@@ -98,6 +98,7 @@ static void move_down_locked(struct pool *p, uint32_t h, uint32_t b,
 	memcpy(pool_addr(p, to), pool_addr(p, b), p->block_size);
 	pthread_mutex_lock(&p->lock);
 	list_replace_locked(p, b, to);
+	pool_hc_move_locked(p, b, to);
 	p->blocks[to].handle = h;
 	p->blocks[to].clean = 0;
 	loc->local_block = to;

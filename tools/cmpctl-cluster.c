@@ -71,8 +71,11 @@ static void print_json(FILE *out, const char *addr, const struct seen *m,
 	print_json_managers(out, m, nm);
 	fprintf(out, ", \"nodes\": [");
 	for (i = 0; i < count; i++) {
-		fprintf(out, "%s\n  {\"id\": %u, \"kind\": \"%s\", ",
-			i ? "," : "", n[i].node, mgr_kind_name(n[i].kind));
+		fprintf(out,
+			"%s\n  {\"id\": %u, \"kind\": \"%s\", "
+			"\"writepolicy\": \"%s\", ",
+			i ? "," : "", n[i].node, mgr_kind_name(n[i].kind),
+			mgr_wpolicy_name(n[i].wpolicy));
 		fprintf(out,
 			"\"alive\": %s, \"state\": \"%s\", \"since_s\": %llu, "
 			"\"addr\": ",
@@ -180,6 +183,24 @@ static void print_row(FILE *out, const struct mgr_node_info *n, int sw, int w)
 		n->state == MGR_NODE_ALIVE && !n->fresh ? "*" : "");
 }
 
+/* "write policies: node 11 through, node 12 back" (none: no line). */
+static void print_wpolicies(FILE *out, const struct mgr_node_info *n,
+			    size_t count)
+{
+	const char *sep = "write policies (memserver copies): ";
+
+	for (size_t i = 0; i < count; i++) {
+		if (!n[i].wpolicy)
+			continue;
+		fprintf(out, "%snode %u %s", sep, n[i].node,
+			mgr_wpolicy_name(n[i].wpolicy));
+		sep = ", ";
+	}
+	if (sep[0] != ',')
+		return;
+	fputc('\n', out);
+}
+
 /*
  * "active for 12.0 s, 3 nodes alive, took over 1 time", "standby for
  * 3.1 s, holds a copy of 3 nodes, 0.4 s old", "not answering: why".
@@ -251,6 +272,7 @@ static void print_table(FILE *out, const char *addr,
 	if (stale)
 		fprintf(out, "* did not answer the snapshot: its numbers are "
 			     "as old as AGE says\n");
+	print_wpolicies(out, n, count);
 }
 
 const char *cmpctl_error_hint(int err)

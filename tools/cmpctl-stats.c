@@ -20,12 +20,26 @@ struct counter {
 	unsigned long long v;
 };
 
-enum group { G_BLOCKS, G_POOL, G_DATA, G_REQUESTS, G_COPIES, G_OTHER, G_NONE };
+enum group {
+	G_BLOCKS,
+	G_POOL,
+	G_DATA,
+	G_REQUESTS,
+	G_COPIES,
+	G_MEMSERVER,
+	G_OTHER,
+	G_NONE
+};
 
 static const char *const group_title[] = {
-	[G_BLOCKS] = "blocks",	   [G_POOL] = "pool",	  [G_DATA] = "data",
-	[G_REQUESTS] = "requests", [G_COPIES] = "copies", [G_OTHER] = "other",
+	[G_BLOCKS] = "blocks", [G_POOL] = "pool",
+	[G_DATA] = "data",     [G_REQUESTS] = "requests",
+	[G_COPIES] = "copies", [G_MEMSERVER] = "memserver",
+	[G_OTHER] = "other",
 };
+
+/* wp_policy's values (include/cmp/pool.h's enum pool_wpolicy) */
+static const char *const wpolicy_names[] = {"none", "through", "back"};
 
 static size_t parse(const char *text, struct counter *c, size_t cap)
 {
@@ -67,6 +81,8 @@ static enum group classify(const char *name)
 		return G_BLOCKS;
 	if (starts(name, "replica"))
 		return G_COPIES;
+	if (starts(name, "wp_"))
+		return G_MEMSERVER;
 	if (starts(name, "pool_"))
 		return G_POOL;
 	if (is_size(name))
@@ -94,7 +110,8 @@ static void label(const char *name, enum group g, char *buf, size_t len)
 	static const char *const prefix[] = {[G_BLOCKS] = "blocks_",
 					     [G_POOL] = "pool_",
 					     [G_REQUESTS] = "req_",
-					     [G_COPIES] = "replica_"};
+					     [G_COPIES] = "replica_",
+					     [G_MEMSERVER] = "wp_"};
 	size_t n;
 
 	for (size_t i = 0; i < ARRAY_SIZE(labels); i++) {
@@ -131,7 +148,9 @@ static void item(const struct counter *c, enum group g,
 	char name[64], a[32];
 
 	label(c->name, g, name, sizeof(name));
-	if (is_size(c->name))
+	if (!strcmp(c->name, "wp_policy") && c->v < ARRAY_SIZE(wpolicy_names))
+		snprintf(buf, len, "writepolicy=%s", wpolicy_names[c->v]);
+	else if (is_size(c->name))
 		snprintf(buf, len, "%s %s", name,
 			 cmp_format_size(c->v, a, sizeof(a)));
 	else if (g == G_BLOCKS && block)

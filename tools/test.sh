@@ -44,8 +44,9 @@ build_only() {
 # ThreadSanitizer: only the tests where threads race over a block's life
 # (the stress test, the provider race, fences, the owner's liveness, blocks
 # moved on, followed and drained while their owners use them, callers
-# sharing the owner's connections, and copies made again while their
-# owners write) and cmpfs's request loop handing the reading between its
+# sharing the owner's connections, copies made again while their owners
+# write, the evictor's batches and the prefetch beside readers and
+# writers) and cmpfs's request loop handing the reading between its
 # workers, built among the other builds and run after them
 # (build-tsan/ci-ok: it built).
 tsan_targets=(tests/unit/test-block-stress tests/unit/test-peer-race
@@ -54,11 +55,13 @@ tsan_targets=(tests/unit/test-block-stress tests/unit/test-peer-race
 	tests/cluster/test-collab tests/cluster/test-leave
 	tests/unit/test-remote-flight tests/cluster/test-exchange
 	tests/cluster/test-resize tests/unit/test-replicas
-	tests/cluster/test-replicas-cluster tests/unit/test-loop)
+	tests/cluster/test-replicas-cluster tests/unit/test-loop
+	tests/unit/test-prefetch tests/unit/test-batch)
 tsan_tests=(unit-block-stress unit-block-stress-insecure unit-peer-race
 	unit-peer-fence unit-owner-liveness unit-loans-move
 	unit-cmp3-principle3 unit-collab unit-leave unit-remote-flight
-	unit-exchange unit-resize unit-replicas unit-replicas-cluster unit-loop)
+	unit-exchange unit-resize unit-replicas unit-replicas-cluster unit-loop
+	unit-prefetch unit-batch)
 build_tsan() {
 	local t0=$SECONDS
 	mkdir -p build-tsan

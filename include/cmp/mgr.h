@@ -119,6 +119,13 @@ enum mgr_kind {
 
 /* "compute", "memserver", or "?" */
 const char *mgr_kind_name(unsigned int kind);
+/*
+ * A compute node's memserver write policy, for cmpctl status: the numbers
+ * of include/cmp/pool.h's enum pool_wpolicy (0 none, 1 through, 2 back);
+ * a memserver's is 0. The name: "none", "through", "back" ("?" beyond).
+ */
+#define MGR_WPOLICY_MAX 2u
+const char *mgr_wpolicy_name(unsigned int wpolicy);
 
 /* A node's state at the manager (NODES, NODE_STATE). */
 enum mgr_node_state {
@@ -176,6 +183,7 @@ struct proto_mgr_register {
 	 * and incarnation is the same process on a new connection.
 	 */
 	uint64_t incarnation;
+	uint8_t wpolicy; /* <= MGR_WPOLICY_MAX */
 };
 
 struct proto_mgr_register_reply {
@@ -221,7 +229,8 @@ struct mgr_node_info {
 	char addr[PROTO_MGR_ADDR_LEN];
 	uint64_t since_ms; /* in this state for */
 	struct proto_mgr_traffic traffic;
-	bool fresh; /* its counts answered this request's snapshot */
+	bool fresh;	 /* its counts answered this request's snapshot */
+	uint8_t wpolicy; /* <= MGR_WPOLICY_MAX */
 };
 
 /* Pushed by the manager: node is now in state (and serves at addr). */
@@ -358,6 +367,7 @@ struct mgr_client_config {
 	struct auth_keyring *keyring;
 	uint32_t node;		 /* nonzero, kept for the process lifetime */
 	unsigned int kind;	 /* enum mgr_kind */
+	unsigned int wpolicy;	 /* <= MGR_WPOLICY_MAX (cmpctl status) */
 	const char *listen_addr; /* what other nodes connect to */
 	uint32_t block_size;	 /* the cluster's block size */
 	uint64_t capacity;	 /* blocks contributed */

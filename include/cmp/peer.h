@@ -231,6 +231,19 @@ uint32_t peer_lent_to(struct peer *p, uint32_t owner);
 /* Memory windows bound now: loans an owner can reach one-sided. */
 uint32_t peer_windows(struct peer *p);
 /*
+ * Reads refused because a block's bytes no longer matched their checksum
+ * (a checksum per 4 KiB page of every block held: such a read is answered
+ * WIRE_S_CORRUPT, and the owner reads another copy). Any thread.
+ */
+uint64_t peer_checksum_errors(struct peer *p);
+/*
+ * Test hook (the daemons offer it only when started with
+ * CMP_TEST_HOOKS=1 in their environment): flips one byte in each of up to
+ * max blocks lent now, leaving their checksums as they were, so that
+ * their next read is refused as corrupt. Returns how many. Any thread.
+ */
+uint32_t peer_test_corrupt(struct peer *p, uint32_t max);
+/*
  * Bytes of p's bookkeeping of its blocks (the loan table, its owners and
  * forwarding records), for the simulator's metadata per block. Any thread.
  */

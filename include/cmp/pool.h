@@ -53,6 +53,27 @@ struct pool;
 
 #define POOL_MAX_REPLICAS 3u
 #define POOL_DEFAULT_REBUILD_AFTER_MS 5000u
+#define POOL_DEFAULT_WB_DELAY_MS 100u
+
+/*
+ * Memserver write policies (pool_config.wpolicy), per mount:
+ *   NONE     our blocks elsewhere have their `replicas` copies only;
+ *   THROUGH  every block elsewhere also has a copy on a memserver,
+ *            written with the others (a write returns once it has the
+ *            bytes too): losing every compute provider loses nothing;
+ *   BACK     the memserver copy is written when the block goes out of
+ *            this node and, after writes to a block already elsewhere,
+ *            by a background flush within wb_delay_ms (and before the
+ *            node says goodbye): losing every compute provider loses
+ *            only what was written since the last flush.
+ * A memserver copy that is missing or behind is made (again) in the
+ * background from a compute copy; until then it is never read.
+ */
+enum pool_wpolicy {
+	POOL_WP_NONE,
+	POOL_WP_THROUGH,
+	POOL_WP_BACK,
+};
 
 struct pool_config {
 	uint64_t local_bytes; /* this node's contribution (rounded down) */
@@ -72,6 +93,9 @@ struct pool_config {
 	uint32_t replicas;
 	uint32_t rebuild_after_ms;
 	uint64_t rebuild_rate;
+	/* memserver copies (see enum pool_wpolicy); 0 ms: the default */
+	enum pool_wpolicy wpolicy;
+	uint32_t wb_delay_ms;
 	/*
 	 * Keep no block contents (the simulator, tools/cmp-sim): the region
 	 * is one block that every block shares, so the lists, handles and
@@ -100,12 +124,34 @@ struct pool_replica_counts {
 	uint64_t reads_fastest;	 /* reads served by the cheapest copy */
 	uint64_t read_probes;	 /* reads sent to another to measure it */
 	uint64_t read_fallbacks; /* reads served after a copy failed */
+	/* copies found corrupt (checksum), dropped and made again */
+	uint64_t repaired;
+	uint64_t scrubbed; /* copies read whole by scrubs (pool_scrub) */
+};
+
+/* The memserver copies of a write policy (all 0 with none). */
+struct pool_wp_counts {
+	uint64_t ms_copies;	 /* memserver copies held */
+	uint64_t ms_writes;	 /* writes a memserver copy took */
+	uint64_t ms_write_bytes; /* their bytes */
+	uint64_t ms_reads;	 /* reads served by a memserver copy */
+	uint64_t pending; /* blocks whose memserver copy is behind/missing */
+	uint64_t flushes; /* memserver copies brought up to date */
+	uint64_t flush_failures; /* tries that failed (retried) */
 };
 
 struct pool_counts {
-	uint64_t blocks[POOL_NLISTS]; /* per-list block counts */
-	uint64_t local_blocks;	      /* blocks this node contributes */
-	uint64_t handles;	      /* live data handles */
+	/*
+	 * per-list block counts; a block that came home and keeps its loan
+	 * (a copy: hash compare, pool_set_hash_compare(); a prefetched
+	 * block) counts in LRL, as our block elsewhere (its provider counts
+	 * the loan in its RLL), and in copies: the local blocks copies take
+	 * are neither free nor LLL
+	 */
+	uint64_t blocks[POOL_NLISTS];
+	uint64_t copies;
+	uint64_t local_blocks; /* blocks this node contributes */
+	uint64_t handles;      /* live data handles */
 	/* bytes read from and written (or zeroed) to blocks elsewhere */
 	uint64_t remote_read_bytes, remote_write_bytes;
 	uint64_t lost;	      /* our blocks whose every copy was lost */
@@ -115,6 +161,8 @@ struct pool_counts {
 	uint64_t followed;    /* our LRL blocks found at a new place (5) */
 	uint32_t replicas;    /* copies wanted per block elsewhere */
 	struct pool_replica_counts rc;
+	enum pool_wpolicy wpolicy;
+	struct pool_wp_counts wp;
 	/*
 	 * of the homecomings, those that sent our coldest local block out in
 	 * their place (exchange, figure 8), and the hot blocks elsewhere not
@@ -122,6 +170,21 @@ struct pool_counts {
 	 */
 	uint64_t exchanges, exchange_skipped;
 	uint64_t borrow_capped; /* evictions refused by the borrow cap */
+	/*
+	 * blocks elsewhere brought home ahead of a sequential reader
+	 * (pool_prefetch()), those then read, and those that went again
+	 * (moved out, freed) before anyone read them
+	 */
+	uint64_t prefetched, prefetch_hits, prefetch_wasted;
+	uint64_t prefetch_queued; /* named, waiting for room (for 0.5 s) */
+	/*
+	 * hash compare: blocks that came home keep their loans (copies);
+	 * copies that went out again unchanged, sending nothing; those that
+	 * sent only their dirty 4 KiB pages, and the pages; the bytes not
+	 * sent by both (a whole block's less the pages sent)
+	 */
+	uint64_t evict_unchanged, evict_partial, evict_pages_sent;
+	uint64_t evict_bytes_saved;
 };
 
 #define POOL_MIN_BLOCK (4u << 10)
@@ -162,6 +225,36 @@ int pool_resize(struct pool *p, uint32_t nblocks, int timeout_ms);
  */
 void pool_set_exchange(struct pool *p, bool on);
 /*
+ * Prefetch (on by default): pool_prefetch() names blocks a sequential
+ * reader will want next; those elsewhere come home ahead of it, several
+ * at once, on the pool's helper thread. A prefetched block keeps its loan
+ * until it is written (a clean copy), so that it goes out again for
+ * nothing when memory is short (with one copy per block; with replicas
+ * > 1 it comes home as any block, its copies given back); one read to its
+ * end goes to the cold end of LLL. Prefetch never sends our data out, itself or
+ * through the evictor: it uses free blocks above the reserve the evictor keeps
+ * and the copies already read, with at most three quarters of the node's blocks
+ * unread at a time. Off: nothing is fetched ahead (pool_prefetch() queues
+ * nothing, what it queued is dropped).
+ */
+void pool_set_prefetch(struct pool *p, bool on);
+/*
+ * The blocks behind h[0..n) (in the order they will be read) will be
+ * read soon: those elsewhere are queued for the prefetch (the others, and
+ * 0 entries, are skipped). Never waits. Returns how many were queued.
+ */
+uint32_t pool_prefetch(struct pool *p, const uint32_t *h, uint32_t n);
+/*
+ * Hash compare (default off here; cmpfs turns it on): every block that
+ * comes home keeps its loan elsewhere as a copy, with the XXH3 of its
+ * bytes, and writes mark the 4 KiB pages they touch; when it goes out
+ * again unchanged nothing is sent (counts: evict_unchanged), when written
+ * only its dirty pages (evict_partial), after a pool_pin() that may have
+ * written anywhere as the XXH3 compare says. Off: only prefetched blocks
+ * keep their loans, until their first write.
+ */
+void pool_set_hash_compare(struct pool *p, bool on);
+/*
  * Caps, in blocks (0: none): this node lends at most lend_max blocks to
  * other nodes, and keeps at most borrow_max blocks of its data elsewhere
  * (beyond that its allocations fail with ENOSPC once its own memory is
@@ -169,6 +262,16 @@ void pool_set_exchange(struct pool *p, bool on);
  */
 void pool_set_caps(struct pool *p, uint32_t lend_max, uint32_t borrow_max);
 void pool_get_counts(struct pool *p, struct pool_counts *out);
+/*
+ * Scrub (replicas > 1): reads every copy of every block elsewhere, whole,
+ * so that a copy gone bad (its provider answers CORRUPT: checksum
+ * mismatch) is found before it is needed, not only when a read picks it;
+ * each is dropped and made again from a good one (rc.repaired). Blocks
+ * are scrubbed one at a time beside the traffic. *checked, *corrupt: the
+ * copies read and those found bad. 0, or -EINVAL with one copy. Blocks;
+ * any thread.
+ */
+int pool_scrub(struct pool *p, uint64_t *checked, uint64_t *corrupt);
 /* Blocks a new allocation could still get (local free plus remote). */
 uint64_t pool_avail_blocks(struct pool *p);
 /* Total blocks this node can hold data in (local plus borrowable). */
@@ -194,7 +297,8 @@ void pool_free(struct pool *p, uint32_t handle);
 /*
  * Pins a local block and returns its address, marking it most recently
  * used. Returns -EREMOTE when the block is not in local memory (use
- * pool_read/pool_write), -EINVAL for a bad handle.
+ * pool_read/pool_write), -EINVAL for a bad handle. The caller may write
+ * through the pointer.
  */
 int pool_pin(struct pool *p, uint32_t handle, void **ptr);
 /*
@@ -203,6 +307,14 @@ int pool_pin(struct pool *p, uint32_t handle, void **ptr);
  * pool_pin() counts the whole block).
  */
 int pool_pin_range(struct pool *p, uint32_t handle, uint32_t len, void **ptr);
+/*
+ * A pin for reading [off, off + len) only (the caller writes nothing
+ * through the pointer): a prefetched block read this way stays a clean
+ * copy (pool_set_prefetch()), and a read to its end sends it to the cold
+ * end. -EINVAL for a range outside the block.
+ */
+int pool_pin_read(struct pool *p, uint32_t handle, uint32_t off, uint32_t len,
+		  void **ptr);
 void pool_unpin(struct pool *p, uint32_t handle);
 
 /*
@@ -243,6 +355,19 @@ void pool_count_unhealthy(struct pool *p, const uint32_t *h, size_t n,
 uint64_t pool_wait_health(struct pool *p, uint64_t gen, const atomic_bool *stop,
 			  int timeout_ms);
 void pool_wake_health(struct pool *p);
+
+/* "none", "through", "back"; parse: 0 or -EINVAL. */
+const char *pool_wpolicy_name(enum pool_wpolicy w);
+int pool_wpolicy_parse(const char *s, enum pool_wpolicy *out);
+/* The pool's (pool_config.wpolicy); any thread. */
+enum pool_wpolicy pool_get_wpolicy(const struct pool *p);
+/*
+ * Writes every memserver copy that is behind or missing now (write-back's
+ * flush; a clean shutdown calls it before its goodbye): 0 when none is
+ * left, -ETIMEDOUT when some still are after timeout_ms (a memserver
+ * unreachable or full), -ENOTCONN outside a cluster. Any thread.
+ */
+int pool_wp_flush(struct pool *p, int timeout_ms);
 
 /* Name of a list ("free", "LLL", ...). */
 const char *pool_list_name(enum pool_list l);

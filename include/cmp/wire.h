@@ -118,7 +118,9 @@ enum wire_flags {
 
 /*
  * Status codes (replies only), defined once: X(name, value, errno).
- * MOVED carries the new location of a block in the payload.
+ * MOVED carries the new location of a block in the payload. CORRUPT: the
+ * block's bytes at the provider no longer match their checksum (read
+ * another copy).
  */
 #define WIRE_STATUSES(X)         \
 	X(OK, 0, 0)              \
@@ -132,7 +134,8 @@ enum wire_flags {
 	X(NOTSUP, 8, EOPNOTSUPP) \
 	X(BUSY, 9, EBUSY)        \
 	X(STALE, 10, ESTALE)     \
-	X(STANDBY, 11, EREMOTE)
+	X(STANDBY, 11, EREMOTE)  \
+	X(CORRUPT, 12, EUCLEAN)
 
 enum wire_status {
 #define WIRE_STATUS_ENUM(name, val, err) WIRE_S_##name = val,

@@ -7,7 +7,8 @@
 # memserver only once that is used up; every byte reads back through
 # read() and through mmap; the manager's lists add up (the owners' LRL is
 # the providers' RLL); a 512-byte pread of a remote block moves about 512
-# bytes over the network.
+# bytes over the network; random reads fetch nothing ahead, reading the
+# files back as streams does.
 TEST_TIMEOUT=140
 . "$(dirname "$0")/lib-netns.sh"
 
@@ -59,9 +60,24 @@ ms=$(node_field 21 rll)
 lrl=$(stat_of n1 blocks_LRL)
 expect "n1 LRL = n2 RLL + n3 RLL + memserver RLL" "$lrl" \
 	$(($(stat_of n2 blocks_RLL) + $(stat_of n3 blocks_RLL) + ms))
-expect "n1 LLL + free" $(($(stat_of n1 blocks_LLL) + $(stat_of n1 blocks_free))) 64
+# (blocks that came home and kept their loans, copies, count in LRL)
+expect "n1 LLL + free + copies" \
+	$(($(stat_of n1 blocks_LLL) + $(stat_of n1 blocks_free) + $(stat_of n1 prefetch_copies))) 64
 expect "blocks lost" "$(stat_of n1 blocks_lost)" 0
 log "28 MiB: n1 LRL $lrl, memserver RLL $ms, n2 and n3 full"
+
+# ---- random reads name nothing to fetch ahead ----
+python3 - "${MNT_OF[n1]}/a" <<'EOF' || fail "random 4 KiB preads of a"
+import os, random, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size = os.fstat(fd).st_size
+rnd = random.Random(12)
+for _ in range(64):
+    off = rnd.randrange(0, size // 65536) * 65536 + rnd.randrange(0, 60000)
+    assert len(os.pread(fd, 4096, off)) == 4096
+os.close(fd)
+EOF
+expect "blocks prefetched for random reads" "$(stat_of n1 prefetched)" 0
 
 # ---- every byte back, through read() and through mmap ----
 for f in a b; do
@@ -69,6 +85,13 @@ for f in a b; do
 	same_by_mmap "$T/$f" "${MNT_OF[n1]}/$f" || fail "$f differs through mmap"
 done
 log "both files read back byte for byte through read() and mmap"
+# read as streams, their blocks elsewhere came ahead of the readers
+[ "$(stat_of n1 prefetch_hits)" -gt 0 ] ||
+	fail "no prefetched block was read ($(stat_of n1 prefetched) prefetched)"
+log "prefetch: $(stat_of n1 prefetched) blocks, $(stat_of n1 prefetch_hits) read, $(stat_of n1 prefetch_wasted) wasted"
+# nothing fetched ahead any more while the 512-byte preads count bytes
+prefetch_idle() { [ "$(stat_of n1 prefetch_queued)" = 0 ]; }
+wait_until "the prefetch queue to empty" 10 prefetch_idle
 
 # ---- a 512-byte pread of a remote block moves about 512 bytes ----
 # File a's first blocks were written first, so they are the coldest and
@@ -152,8 +175,10 @@ expect "n1 LRL after rm = providers' RLL" "$lrl" \
 	$(($(stat_of n2 blocks_RLL) + $(stat_of n3 blocks_RLL) + $(node_field 21 rll)))
 # a's 192 blocks; b's local blocks were freed and a's came home into them
 expect "n1 LLL + LRL after rm" $(($(stat_of n1 blocks_LLL) + lrl)) 192
-[ "$(stat_of n1 blocks_LLL)" -ge 60 ] ||
-	fail "n1 LLL $(stat_of n1 blocks_LLL): borrowed blocks did not come home"
+# (home, keeping their loans as copies: hash compare)
+home=$(($(stat_of n1 blocks_LLL) + $(stat_of n1 prefetch_copies)))
+[ "$home" -ge 60 ] ||
+	fail "n1 LLL + copies $home: borrowed blocks did not come home"
 [ "$(stat_of n1 homecomings)" -gt 0 ] || fail "no homecomings after rm"
 same_by_read "$T/a" "${MNT_OF[n1]}/a" || fail "a differs after rm b"
 same_by_mmap "$T/a" "${MNT_OF[n1]}/a" || fail "a differs through mmap after rm b"

@@ -9,7 +9,9 @@
 # datacheck (a pattern of its own seed), so "node B frees block 6" is
 # `rm b6` and every byte of every block can be checked. Mounted with
 # noexchange, so that only the figures' moves happen (as in the unit
-# test); figure 8 turns the exchange on for its step.
+# test); figure 8 turns the exchange on for its step. And nohashcompare:
+# in the figures a block that comes home gives its loan back (with hash
+# compare it keeps it as a clean copy: test-netns-hashcmp.sh).
 #
 #   fig 4  each node's data in its own memory first;
 #   fig 5  B needs a fifth block: its coldest moves to A (most idle), twice;
@@ -46,7 +48,7 @@ start_manager
 ID_OF=([a]=11 [b]=12 [c]=13)
 NODES=(a b c)
 for ns in "${NODES[@]}"; do
-	start_node "$ns" "${ID_OF[$ns]}" local=4M,noexchange
+	start_node "$ns" "${ID_OF[$ns]}" local=4M,noexchange,nohashcompare
 done
 for ns in "${NODES[@]}"; do
 	wait_until "node $ns alive at the manager" 20 node_alive "${ID_OF[$ns]}"

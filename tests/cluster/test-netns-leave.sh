@@ -96,6 +96,8 @@ expect "writes of g that failed" "$f" 0
 
 # ---- n3 gets SIGTERM while n1 writes the blocks it holds ----
 setfattr -n user.cmpfs.exchange -v off "$m" || fail "turning n1's exchange off"
+# (nor does a read of h bring it home ahead of the reader)
+setfattr -n user.cmpfs.prefetch -v off "$m" || fail "turning n1's prefetch off"
 rx=$(stat_of n1 read_remote_bytes)
 cat "$m/h" >/dev/null || fail "reading h"
 expect "bytes of h read from elsewhere (h must live on n3)" \

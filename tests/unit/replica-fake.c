@@ -28,11 +28,13 @@ static bool avoided(const uint32_t *avoid, uint32_t navoid, uint32_t node)
 	return false;
 }
 
-/* The provider with the most room, not avoided; a dead one is EIO. */
-static int fake_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
-		       struct pool_ref *out)
+/*
+ * The provider with the most room, not avoided, a compute one or (ms) the
+ * memserver; a dead one is EIO.
+ */
+static int borrow_from(struct fake *f, const uint32_t *avoid, uint32_t navoid,
+		       bool ms, struct pool_ref *out)
 {
-	struct fake *f = ctx;
 	struct fprov *best = NULL;
 	bool unreachable = false;
 	int ret = 0;
@@ -41,7 +43,8 @@ static int fake_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
 	for (uint32_t i = 0; i < NPROV; i++) {
 		struct fprov *v = &f->prov[i];
 
-		if (avoided(avoid, navoid, v->node) || !v->room)
+		if (avoided(avoid, navoid, v->node) || !v->room ||
+		    ms != (v->node == f->ms_node))
 			continue;
 		if (v->dead)
 			unreachable = true;
@@ -58,6 +61,7 @@ static int fake_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
 		best->epoch[b] = ++f->next_epoch;
 		best->room--;
 		memset(best->mem[b], 0, FBS);
+		best->bad[b] = false;
 		*out = (struct pool_ref){best->node, b, best->epoch[b]};
 		goto out;
 	}
@@ -65,6 +69,18 @@ static int fake_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
 out:
 	pthread_mutex_unlock(&f->lock);
 	return ret;
+}
+
+static int fake_borrow(void *ctx, const uint32_t *avoid, uint32_t navoid,
+		       struct pool_ref *out)
+{
+	return borrow_from(ctx, avoid, navoid, false, out);
+}
+
+static int fake_borrow_ms(void *ctx, const uint32_t *avoid, uint32_t navoid,
+			  struct pool_ref *out)
+{
+	return borrow_from(ctx, avoid, navoid, true, out);
 }
 
 static void fake_release(void *ctx, const struct pool_ref *r, uint32_t n)
@@ -129,6 +145,11 @@ static int fake_rw(struct fake *f, const struct pool_ref *r, uint32_t off,
 	if (!ret && write) {
 		memcpy(v->mem[r->block] + off, buf, len);
 		v->writes++;
+		/* (the whole block rewritten: every page's checksum anew) */
+		if (len == FBS)
+			v->bad[r->block] = false;
+	} else if (!ret && v->bad[r->block]) {
+		ret = -EUCLEAN;
 	} else if (!ret) {
 		memcpy(buf, v->mem[r->block] + off, len);
 		v->reads++;
@@ -155,6 +176,7 @@ static int fake_write(void *ctx, const struct pool_ref *r, uint32_t off,
 
 const struct pool_cluster_ops fake_ops = {
 	.borrow = fake_borrow,
+	.borrow_memserver = fake_borrow_ms,
 	.release = fake_release,
 	.read = fake_read,
 	.write = fake_write,
@@ -163,7 +185,16 @@ const struct pool_cluster_ops fake_ops = {
 struct pool *fake_pool(struct fake *f, uint32_t local, uint32_t replicas,
 		       uint32_t rebuild_after_ms)
 {
+	return fake_pool_wp(f, local, replicas, rebuild_after_ms, POOL_WP_NONE,
+			    0, 0);
+}
+
+struct pool *fake_pool_wp(struct fake *f, uint32_t local, uint32_t replicas,
+			  uint32_t rebuild_after_ms, enum pool_wpolicy wp,
+			  uint32_t ms_node, uint32_t delay_ms)
+{
 	memset(f, 0, sizeof(*f));
+	f->ms_node = ms_node;
 	pthread_mutex_init(&f->lock, NULL);
 	for (uint32_t i = 0; i < NPROV; i++) {
 		f->prov[i].node = FIRST_NODE + i;
@@ -174,6 +205,8 @@ struct pool *fake_pool(struct fake *f, uint32_t local, uint32_t replicas,
 		.block_size = FBS,
 		.replicas = replicas,
 		.rebuild_after_ms = rebuild_after_ms,
+		.wpolicy = wp,
+		.wb_delay_ms = delay_ms,
 	});
 	assert_non_null(f->pool);
 	/* the tests count copies and reads: no block comes home for being read

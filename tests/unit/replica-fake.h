@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cmp.h"
+#include "cmp/pool.h"
 
 #define FBS 4096u     /* block size */
 #define NPROV 3u      /* providers */
@@ -30,6 +31,7 @@ struct fprov {
 	uint32_t room;		 /* blocks it may still lend */
 	bool dead;		 /* unreachable: EIO */
 	uint64_t delay_ns;	 /* each read and write takes this long */
+	bool bad[PBLOCKS];	 /* checksum mismatch: reads are -EUCLEAN */
 	uint64_t reads, writes, releases;
 	uint64_t dropped;     /* releases that did not arrive (dead) */
 	uint32_t watch_epoch; /* reads of the loan with this epoch: */
@@ -41,6 +43,11 @@ struct fake {
 	struct fprov prov[NPROV];
 	uint32_t next_epoch;
 	struct pool *pool;
+	/*
+	 * A memserver among the providers (0: none): borrow() never takes
+	 * it, borrow_memserver() only it (write policies, test-wpolicy.c).
+	 */
+	uint32_t ms_node;
 };
 
 extern const struct pool_cluster_ops fake_ops;
@@ -51,6 +58,10 @@ extern const struct pool_cluster_ops fake_ops;
  */
 struct pool *fake_pool(struct fake *f, uint32_t local, uint32_t replicas,
 		       uint32_t rebuild_after_ms);
+/* The same with a write policy and memserver ms_node (delay: wb_delay). */
+struct pool *fake_pool_wp(struct fake *f, uint32_t local, uint32_t replicas,
+			  uint32_t rebuild_after_ms, enum pool_wpolicy wp,
+			  uint32_t ms_node, uint32_t delay_ms);
 void fake_destroy(struct fake *f);
 struct fprov *fake_prov(struct fake *f, uint32_t node);
 /*

@@ -54,6 +54,9 @@ static void defaults_apply_when_no_option_is_given(void **state)
 	assert_int_equal(o.rebuild_after_ms, 5000);
 	assert_int_equal(o.rebuild_rate, 256u << 20);
 	assert_true(o.exchange);
+	assert_true(o.prefetch);
+	assert_int_equal(o.wpolicy, POOL_WP_NONE);
+	assert_int_equal(o.writeback_delay_ms, 100);
 	assert_string_equal(o.mountpoint, "/mnt");
 	assert_null(o.source);
 	fs_options_free(&o);
@@ -64,7 +67,7 @@ static void source_and_own_keys_are_consumed(void **state)
 {
 	const char *argv[] = {"cmpfs", "none", "/cmp", "-o",
 			      ("local=2G,block=64K,notune_bdi,noexchange,"
-			       "allow_other,dev")};
+			       "noprefetch,allow_other,dev")};
 	struct fuse_args a;
 	struct fs_options o;
 
@@ -75,6 +78,7 @@ static void source_and_own_keys_are_consumed(void **state)
 	assert_int_equal(o.block_size, 64 << 10);
 	assert_false(o.tune_bdi);
 	assert_false(o.exchange);
+	assert_false(o.prefetch);
 	/* libfuse's options stay for libfuse; ours and the paths are gone */
 	assert_true(args_contain(&a, "allow_other"));
 	assert_true(args_contain(&a, "dev"));
@@ -199,7 +203,8 @@ static void help_and_version_are_answered_before_anything_else(void **state)
 	caught();
 	/* every key of the table, and libfuse's options after them */
 	for (const char *k = "local=SIZE\0block=SIZE\0readahead=SIZE\0"
-			     "notune_bdi\0nolock\0noexchange\0debug_cmpfs\0"
+			     "notune_bdi\0nolock\0noexchange\0noprefetch\0"
+			     "debug_cmpfs\0"
 			     "log=FILE\0"
 			     "manager=ADDR\0listen=ADDR\0key=FILE\0insecure\0"
 			     "node=N\0max-unauth=N\0frame-timeout=MS\0"
@@ -300,6 +305,42 @@ static void replicas_need_a_cluster_and_at_most_three(void **state)
 	fuse_opt_free_args(&a);
 }
 
+static void writepolicy_names_one_of_three_and_needs_a_cluster(void **state)
+{
+	const char *alone[] = {"cmpfs", "/m", "-o", "writepolicy=through"};
+	const char *bad[] = {"cmpfs", "/m", "-o",
+			     ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+			      "writepolicy=always")};
+	const char *through[] = {"cmpfs", "/m", "-o",
+				 ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+				  "writepolicy=through")};
+	const char *back[] = {"cmpfs", "/m", "-o",
+			      ("manager=tcp://h:1,listen=tcp://a:2,insecure,"
+			       "writepolicy=back,writeback_delay=2s")};
+	const char *no_delay[] = {"cmpfs", "/m", "-o",
+				  ("manager=tcp://h:1,listen=tcp://a:2,"
+				   "insecure,writepolicy=back,"
+				   "writeback_delay=0")};
+	struct fuse_args a;
+	struct fs_options o;
+
+	assert_int_equal(parse(&o, &a, 4, alone), -EINVAL);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, bad), -EINVAL);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, no_delay), -EINVAL);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, through), 0);
+	assert_int_equal(o.wpolicy, POOL_WP_THROUGH);
+	fs_options_free(&o);
+	fuse_opt_free_args(&a);
+	assert_int_equal(parse(&o, &a, 4, back), 0);
+	assert_int_equal(o.wpolicy, POOL_WP_BACK);
+	assert_int_equal(o.writeback_delay_ms, 2000);
+	fs_options_free(&o);
+	fuse_opt_free_args(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +359,8 @@ int main(void)
 		cmocka_unit_test(manager_and_listen_go_together),
 		cmocka_unit_test(a_list_of_managers_is_one_option),
 		cmocka_unit_test(replicas_need_a_cluster_and_at_most_three),
+		cmocka_unit_test(
+			writepolicy_names_one_of_three_and_needs_a_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -159,6 +159,45 @@ static void read_returns_what_write_stored_at_any_offset(void **state)
 	assert_memory_equal(ms_store_ops.ptr(f->store, ref.block), model, BS);
 }
 
+static void a_block_whose_bytes_changed_is_refused_as_corrupt(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_block_ref a = alloc_one(f), b = alloc_one(f);
+	struct proto_block_extent ext[2] = {{a.block, a.epoch, 0, 16},
+					    {b.block, b.epoch, 8192, 16}};
+	static uint8_t in[BS], out[BS];
+	struct iovec oiov = {out, 32};
+	uint8_t *held = ms_store_ops.ptr(f->store, a.block);
+
+	fill(in, BS, 9);
+	assert_int_equal(remote_write(f->r, PROVIDER, a, 0, in, BS, NULL), 0);
+	assert_int_equal(remote_write(f->r, PROVIDER, b, 0, in, BS, NULL), 0);
+	/* a byte flips under the provider (the hook: a's first page) */
+	held[100] ^= 1;
+	assert_int_equal(remote_read(f->r, PROVIDER, a, 64, out, 64, NULL),
+			 -EUCLEAN);
+	assert_int_equal(
+		remote_read_batch(f->r, PROVIDER, ext, 2, &oiov, 1, NULL),
+		-EUCLEAN);
+	assert_int_equal(peer_checksum_errors(f->peer), 2);
+	/* other pages of the block, and the other block, still read */
+	assert_int_equal(remote_read(f->r, PROVIDER, a, 4096, out, 4096, NULL),
+			 0);
+	assert_memory_equal(out, in + 4096, 4096);
+	assert_int_equal(remote_read(f->r, PROVIDER, b, 0, out, BS, NULL), 0);
+	assert_memory_equal(out, in, BS);
+	/* a small write to that page makes it whole again (its own bytes) */
+	assert_int_equal(remote_write(f->r, PROVIDER, a, 4000, in, 200, NULL),
+			 0);
+	assert_int_equal(remote_read(f->r, PROVIDER, a, 0, out, 4096, NULL), 0);
+	assert_int_equal(out[100], in[100] ^ 1);
+	/* the test hook flips a byte in each block lent, sums unchanged */
+	assert_int_equal(peer_test_corrupt(f->peer, 100), 2);
+	assert_int_equal(remote_read(f->r, PROVIDER, b, 0, out, BS, NULL),
+			 -EUCLEAN);
+	assert_int_equal(peer_checksum_errors(f->peer), 3);
+}
+
 static void ranges_outside_a_block_are_refused_before_sending(void **state)
 {
 	struct fixture *f = *state;
@@ -599,6 +638,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(alloc_lends_distinct_blocks_until_full),
 		T(read_returns_what_write_stored_at_any_offset),
+		T(a_block_whose_bytes_changed_is_refused_as_corrupt),
 		T(ranges_outside_a_block_are_refused_before_sending),
 		T(batches_move_many_ranges_in_one_request),
 		T(a_batch_with_one_stale_extent_touches_nothing),

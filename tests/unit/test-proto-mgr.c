@@ -23,6 +23,7 @@ static const struct proto_mgr_register good_reg = {
 	.free = 600,
 	.addr = "tcp://10.0.0.7:7100",
 	.incarnation = 0x0123456789abcdefull,
+	.wpolicy = 2, /* back */
 };
 
 static void encode_reg(uint8_t *buf)
@@ -55,6 +56,7 @@ static void register_round_trips_at_documented_offsets(void **state)
 	assert_int_equal(buf[0], 0x04); /* node, little-endian */
 	assert_int_equal(buf[3], 0x01);
 	assert_int_equal(buf[4], MGR_KIND_COMPUTE);
+	assert_int_equal(buf[5], 2);	 /* the write policy */
 	assert_int_equal(buf[8 + 2], 1); /* 64 KiB = 0x10000 */
 	assert_int_equal(buf[16], 1000 & 0xff);
 	assert_memory_equal(buf + 32, "tcp://10.0.0.7:7100", 19);
@@ -68,6 +70,7 @@ static void register_round_trips_at_documented_offsets(void **state)
 	assert_int_equal(out.free, good_reg.free);
 	assert_string_equal(out.addr, good_reg.addr);
 	assert_int_equal(out.incarnation, good_reg.incarnation);
+	assert_int_equal(out.wpolicy, good_reg.wpolicy);
 }
 
 /* Applies one corruption to a good REGISTER and expects a refusal. */
@@ -93,6 +96,10 @@ static void kind_zero(uint8_t *b)
 static void kind_three(uint8_t *b)
 {
 	b[4] = 3;
+}
+static void wpolicy_three(uint8_t *b)
+{
+	b[5] = MGR_WPOLICY_MAX + 1;
 }
 static void pad_set(uint8_t *b)
 {
@@ -160,6 +167,7 @@ static void register_rejects_every_invalid_field(void **state)
 	reg_refused(node_zero);
 	reg_refused(kind_zero);
 	reg_refused(kind_three);
+	reg_refused(wpolicy_three);
 	reg_refused(pad_set);
 	reg_refused(bs_not_pow2);
 	reg_refused(bs_small);
@@ -464,6 +472,7 @@ static void fill_nodes(struct mgr_node_info *n, size_t count)
 		n[i].since_ms = 1000000007ull * i;
 		n[i].traffic = (struct proto_mgr_traffic){i, ~0ull - i, 7, 8};
 		n[i].fresh = i % 2;
+		n[i].wpolicy = (uint8_t)(i % (MGR_WPOLICY_MAX + 1));
 		snprintf(n[i].addr, sizeof(n[i].addr), "mem://node-%zu", i);
 	}
 }
@@ -506,7 +515,10 @@ static void nodes_round_trip_and_reject_bad_entries(void **state)
 	put32(bad + 8 + 8, 12345); /* block size */
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
-	put32(bad + 8 + 12, 1); /* reserved */
+	put32(bad + 8 + 12, 1 << 8); /* reserved */
+	REFUSED(bad);
+	memcpy(bad, buf, (size_t)len);
+	bad[8 + 12] = MGR_WPOLICY_MAX + 1; /* the write policy */
 	REFUSED(bad);
 	memcpy(bad, buf, (size_t)len);
 	put64(bad + 8 + 16, PROTO_MGR_MAX_BLOCKS + 1); /* capacity */

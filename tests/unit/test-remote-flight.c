@@ -503,6 +503,71 @@ static void a_block_goes_in_pieces_both_ways(void **state)
 	free(dst);
 }
 
+/* remote_rw_blocks() of NBATCH ranges of a MiB on a thread of its own. */
+#define NBATCH 4u
+#define RANGE (1u << 20)
+
+struct batch_reader {
+	pthread_t thread;
+	struct remote *r;
+	uint8_t *buf[NBATCH];
+	int rets[NBATCH], ret;
+};
+
+static void *batch_main(void *arg)
+{
+	struct batch_reader *b = arg;
+	struct proto_block_ref refs[NBATCH];
+
+	for (uint32_t i = 0; i < NBATCH; i++)
+		refs[i] = (struct proto_block_ref){.block = 1 + i, .epoch = 1};
+	b->ret = remote_rw_blocks(b->r, PROV, false, refs, NBATCH, 4096,
+				  (void *const *)b->buf, RANGE, b->rets);
+	return NULL;
+}
+
+/*
+ * The pieces of several blocks are in flight together (the evictor's and
+ * the prefetch's batches): a provider that holds its READs back holds
+ * those of every block at once, and each block gets its own bytes.
+ */
+static void several_blocks_are_in_flight_at_once(void **state)
+{
+	struct fix *x = *state;
+	struct batch_reader b = {.r = x->r};
+	struct remote_stats st0, st1;
+	struct timespec ts;
+	bool held;
+
+	for (uint32_t i = 0; i < NBATCH; i++) {
+		b.buf[i] = malloc(RANGE);
+		assert_non_null(b.buf[i]);
+		memset(b.buf[i], 0xee, RANGE);
+	}
+	remote_stats(x->r, &st0);
+	x->fake->mode = HOLD;
+	assert_int_equal(pthread_create(&b.thread, NULL, batch_main, &b), 0);
+	/* four pieces of each block: all of them held at once */
+	held = wait_held(x->fake, NBATCH * (RANGE / (256u << 10)));
+	release(x->fake);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += DEADLINE_MS / 1000;
+	assert_int_equal(pthread_timedjoin_np(b.thread, NULL, &ts), 0);
+	assert_true(held);
+	assert_int_equal(b.ret, 0);
+	for (uint32_t i = 0; i < NBATCH; i++) {
+		assert_int_equal(b.rets[i], 0);
+		for (uint32_t k = 0; k < RANGE; k++)
+			if (b.buf[i][k] != pattern(4096 + k))
+				fail_msg("block %u: byte %u wrong", i, k);
+		free(b.buf[i]);
+	}
+	remote_stats(x->r, &st1);
+	assert_int_equal(st1.requests - st0.requests,
+			 NBATCH * (RANGE / (256u << 10)));
+	assert_int_equal(st1.errors, 0);
+}
+
 /* Answers the newest held READ with an id nobody sent. */
 static void answer_a_stranger(struct fake *f)
 {
@@ -672,6 +737,12 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			a_block_goes_in_pieces_both_ways, setup_sealed,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			several_blocks_are_in_flight_at_once, setup_insecure,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			several_blocks_are_in_flight_at_once, setup_sealed,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			reply_to_no_request_fails_every_call_and_the_node,

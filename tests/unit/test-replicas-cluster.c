@@ -330,6 +330,25 @@ static void wait_whole_bytes(struct fix *f, int shun)
 	wait_whole(f, shun, true);
 }
 
+/*
+ * No block of ours moving and no writer streaming (whose reserve the
+ * evictor would still be making, a block or two after the writes): the
+ * copies stay where they are now.
+ */
+static bool evictor_idle(void *arg)
+{
+	struct fix *f = arg;
+	struct pool *p = f->pool;
+	bool idle;
+
+	pthread_mutex_lock(&p->lock);
+	idle = !pool_streaming_locked(p) && !p->evicting && !p->pulling;
+	for (size_t i = 0; idle && i < f->nh; i++)
+		idle = p->handles[f->h[i]].state != HANDLE_MOVING;
+	pthread_mutex_unlock(&p->lock);
+	return idle;
+}
+
 /* Block i lives elsewhere, in two copies. */
 static bool copies_remote(struct fix *f, size_t i)
 {
@@ -485,6 +504,7 @@ static void two_of_three_killed_lose_only_what_both_held(void **state)
 	uint8_t got[BS];
 
 	add_blocks(f, NBLOCKS);
+	assert_true(wait_for(evictor_idle, f, DEADLINE_MS));
 	wait_whole_bytes(f, -1);
 	for (size_t i = 0; i < f->nh; i++) {
 		struct pool_ref c[POOL_MAX_SLOTS];
@@ -496,7 +516,11 @@ static void two_of_three_killed_lose_only_what_both_held(void **state)
 			  c[1].node != PROV0 + 2;
 		nboth += both[i];
 	}
-	assert_int_equal(remote, NBLOCKS - LOCAL);
+	/*
+	 * (blocks written in a row are a streaming writer: the evictor
+	 * keeps its reserve free, up to all of so small a pool)
+	 */
+	assert_true(remote >= NBLOCKS - LOCAL);
 	/* the most free first: pairs go round, some on 0 and 1 only */
 	assert_true(nboth > 0 && nboth < remote);
 	kill_prov(f, 0);

@@ -28,159 +28,8 @@
 #include "pattern.h"
 #include "pool-internal.h"
 #include "replica-fake.h"
+#include "replica-fixture.h"
 #include "wait-for.h"
-
-#define MAXH 16
-#define DEADLINE_MS 10000
-
-struct t {
-	struct fake f;
-	struct pool *p;
-	uint32_t h[MAXH];
-	_Atomic uint32_t seed[MAXH]; /* the last acknowledged write's */
-	size_t n;
-};
-
-static void pattern(uint8_t *buf, uint32_t seed)
-{
-	pattern_fill(buf, FBS, seed);
-}
-
-static struct t *make(uint32_t local, uint32_t replicas,
-		      uint32_t rebuild_after_ms)
-{
-	struct t *t = calloc(1, sizeof(*t));
-
-	assert_non_null(t);
-	t->p = fake_pool(&t->f, local, replicas, rebuild_after_ms);
-	return t;
-}
-
-static void destroy(struct t *t)
-{
-	fake_destroy(&t->f);
-	free(t);
-}
-
-static void write_seed(struct t *t, size_t i, uint32_t seed)
-{
-	uint8_t buf[FBS];
-
-	pattern(buf, seed);
-	assert_int_equal(pool_write(t->p, t->h[i], 0, buf, FBS), 0);
-	atomic_store(&t->seed[i], seed);
-}
-
-/* n more blocks, each with its pattern (the coldest move out). */
-static void add_blocks(struct t *t, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		assert_true(t->n < MAXH);
-		assert_int_equal(pool_alloc(t->p, false, &t->h[t->n]), 0);
-		write_seed(t, t->n, (uint32_t)t->n + 1000);
-		t->n++;
-	}
-}
-
-static bool is_remote(struct t *t, size_t i)
-{
-	void *ptr;
-	int ret = pool_pin(t->p, t->h[i], &ptr);
-
-	if (!ret)
-		pool_unpin(t->p, t->h[i]);
-	return ret == -EREMOTE;
-}
-
-/*
- * The copies of block i now; returns how many. *settled: nobody is moving
- * or rebuilding it.
- */
-static uint32_t copies_now(struct t *t, size_t i, struct pool_ref *out,
-			   bool *settled)
-{
-	uint32_t n = 0;
-
-	pthread_mutex_lock(&t->p->lock);
-	for (uint32_t k = 0; k < t->p->slots; k++)
-		if (pool_slot(t->p, t->h[i], k)->node)
-			out[n++] = *pool_slot(t->p, t->h[i], k);
-	*settled = t->p->handles[t->h[i]].state != HANDLE_MOVING;
-	pthread_mutex_unlock(&t->p->lock);
-	return n;
-}
-
-static uint32_t copies_of(struct t *t, size_t i, struct pool_ref *out)
-{
-	bool settled;
-
-	return copies_now(t, i, out, &settled);
-}
-
-/*
- * Block i has `want` copies on distinct live nodes, each holding the last
- * acknowledged write (reported, not asserted, so that it can be waited
- * for).
- */
-static bool whole(struct t *t, size_t i, uint32_t want)
-{
-	struct pool_ref c[POOL_MAX_SLOTS];
-	uint8_t buf[FBS];
-	bool settled;
-	uint32_t n = copies_now(t, i, c, &settled);
-	bool ok = settled && n == want;
-
-	pattern(buf, atomic_load(&t->seed[i]));
-	pthread_mutex_lock(&t->f.lock);
-	for (uint32_t a = 0; ok && a < n; a++) {
-		const uint8_t *got = fake_block(&t->f, &c[a]);
-
-		ok = got && !memcmp(got, buf, FBS) &&
-		     !fake_prov(&t->f, c[a].node)->dead;
-		for (uint32_t b = 0; ok && b < a; b++)
-			ok = c[a].node != c[b].node;
-	}
-	pthread_mutex_unlock(&t->f.lock);
-	return ok;
-}
-
-/* Every remote block is whole with `replicas` copies. */
-static bool all_whole(void *arg)
-{
-	struct t *t = arg;
-
-	for (size_t i = 0; i < t->n; i++)
-		if (is_remote(t, i) && !whole(t, i, t->p->replicas))
-			return false;
-	return true;
-}
-
-static void check_read(struct t *t, size_t i)
-{
-	uint8_t want[FBS], got[FBS];
-
-	pattern(want, atomic_load(&t->seed[i]));
-	assert_int_equal(pool_read(t->p, t->h[i], 0, got, FBS), 0);
-	if (memcmp(got, want, FBS))
-		fail_msg("block %zu (handle %u) reads other data", i, t->h[i]);
-}
-
-static struct pool_counts counts(struct t *t)
-{
-	struct pool_counts c;
-
-	pool_get_counts(t->p, &c);
-	return c;
-}
-
-static size_t first_remote(struct t *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (is_remote(t, i))
-			return i;
-	fail_msg("no block moved out");
-	return 0;
-}
 
 static void moved_out_blocks_have_one_copy_on_each_of_two_nodes(void **state)
 {
@@ -188,15 +37,16 @@ static void moved_out_blocks_have_one_copy_on_each_of_two_nodes(void **state)
 	size_t remote = 0;
 
 	add_blocks(t, 10);
+	assert_true(wait_for(evictor_idle, t, DEADLINE_MS));
 	for (size_t i = 0; i < t->n; i++) {
 		if (!is_remote(t, i))
 			continue;
 		remote++;
 		assert_true(whole(t, i, 2));
 	}
-	assert_int_equal(remote, 8);
-	assert_int_equal(counts(t).blocks[POOL_LRL], 8);
-	assert_int_equal(counts(t).rc.copies, 16);
+	assert_true(remote >= 8);
+	assert_int_equal(counts(t).blocks[POOL_LRL], remote);
+	assert_int_equal(counts(t).rc.copies, 2 * remote);
 	/* a write reaches both */
 	for (size_t i = 0; i < t->n; i++)
 		write_seed(t, i, (uint32_t)i + 2000);
@@ -405,6 +255,7 @@ two_of_three_gone_lose_only_blocks_with_every_copy_there(void **state)
 	size_t nboth = 0, remote = 0;
 
 	add_blocks(t, 13);
+	assert_true(wait_for(evictor_idle, t, DEADLINE_MS));
 	for (size_t i = 0; i < t->n; i++) {
 		struct pool_ref c[POOL_MAX_SLOTS];
 		uint32_t k = copies_of(t, i, c);
@@ -413,7 +264,7 @@ two_of_three_gone_lose_only_blocks_with_every_copy_there(void **state)
 		nboth += both[i];
 		remote += k > 0;
 	}
-	assert_int_equal(remote, 12);
+	assert_true(remote >= 12);
 	/* most room first: the pairs go round, some on 7 and 8 only */
 	assert_true(nboth > 0 && nboth < remote);
 	/* unreachable first (nothing can be made again), then gone */
@@ -537,6 +388,58 @@ static void with_room_for_one_copy_the_other_comes_later(void **state)
 
 /* ---- writes racing the loss of providers ---- */
 
+static bool is_local(void *arg)
+{
+	struct block_of {
+		struct t *t;
+		size_t i;
+	} *b = arg;
+
+	return !is_remote(b->t, b->i);
+}
+
+/*
+ * A sequential reader's next block elsewhere comes home ahead of it (the
+ * prefetch) and, its block having two copies, gives both back as it
+ * lands: no clean copy keeps loans a dead provider, the rebuilder or the
+ * loss accounting would have to find on a block at home.
+ */
+static void a_prefetched_block_with_two_copies_gives_both_back(void **state)
+{
+	/* 32 blocks: the reserve (1) keeps principle 4 off the free one */
+	struct t *t = make(32, 2, 60000);
+	struct {
+		struct t *t;
+		size_t i;
+	} b = {t, 0};
+
+	add_blocks(t, 34);
+	b.i = first_remote(t);
+	assert_int_equal(counts(t).rc.copies, 4);
+	for (size_t i = 0; i < t->n; i++) {
+		if (!is_remote(t, i)) {
+			pool_free(t->p, t->h[i]);
+			t->h[i] = 0;
+			break;
+		}
+	}
+	assert_int_equal(pool_prefetch(t->p, &t->h[b.i], 1), 1);
+	assert_true(wait_for(is_local, &b, DEADLINE_MS));
+	assert_int_equal(counts(t).prefetched, 1);
+	assert_int_equal(counts(t).copies, 0);
+	assert_int_equal(counts(t).rc.copies, 2);
+	assert_int_equal(counts(t).blocks[POOL_LRL], 1);
+	pthread_mutex_lock(&t->p->lock);
+	assert_int_equal(t->p->handles[t->h[b.i]].ncopies, 0);
+	assert_false(t->p->handles[t->h[b.i]].flags & HF_COPY);
+	pthread_mutex_unlock(&t->p->lock);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->h[i])
+			check_read(t, i);
+	destroy(t);
+	(void)state;
+}
+
 struct writer {
 	struct t *t;
 	atomic_bool stop;
@@ -624,6 +527,8 @@ int main(void)
 			a_copy_moved_onto_the_other_copys_node_is_made_again),
 		cmocka_unit_test(with_room_for_one_copy_the_other_comes_later),
 		cmocka_unit_test(writes_racing_two_losses_in_turn_lose_nothing),
+		cmocka_unit_test(
+			a_prefetched_block_with_two_copies_gives_both_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
