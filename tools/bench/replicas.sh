@@ -3,7 +3,8 @@
 #
 # What copies cost (issue 11), measured in one run on the multi-node
 # tests' network namespaces (tests/cluster/lib-netns.sh): owners side by
-# side, a1 with replicas=1 and a2 with replicas=2 (4 MiB of their own
+# side, a1 with replicas=1, a2 with replicas=2 and a3 with replicas=1 and
+# writepolicy=through (its copy on memserver ms too) (4 MiB of their own
 # each, so a file lives almost whole on providers p1, p2 and p3), take
 # turns, round after round, to write a file of REPL_MB MiB with dd
 # (bs=1M, conv=fsync), read it back (iflag=direct), run fio 4 KiB random
@@ -41,13 +42,17 @@ netns_add a2 10.77.0.12
 netns_add p1 10.77.0.21
 netns_add p2 10.77.0.22
 netns_add p3 10.77.0.23
+netns_add ms 10.77.0.31
+netns_add a3 10.77.0.13
 start_manager
+start_memserver ms 31 $((MB + 64))M
 for i in 1 2 3; do
 	start_node p$i 2$i local=$((MB > RB_MB ? MB + 64 : RB_MB + 64))M
 done
 start_node a1 11 local=4M
 start_node a2 12 local=4M,replicas=2,rebuild_after=1s,rebuild_rate=0
-for id in 11 12 21 22 23; do
+start_node a3 13 local=4M,writepolicy=through
+for id in 11 12 13 21 22 23 31; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
 done
 make_data "$T/src" "$MB"
@@ -78,7 +83,7 @@ fio_sum() {
 }
 declare -A W R SW SR SWL SRL
 for round in $(seq "$ROUNDS"); do
-	for a in a1 a2; do
+	for a in a1 a2 a3; do
 		m=${MNT_OF[$a]}
 		w=$(secs dd if="$T/src" of="$m/f" bs=1M count="$MB" conv=fsync)
 		r=$(secs dd if="$m/f" of=/dev/null bs=1M iflag=direct)
@@ -134,9 +139,10 @@ echo
 echo "replicas cost, $MB MiB file, block $BS, $ROUNDS rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  %-12s %12s %12s %22s %22s\n' "" "dd write" "dd read" \
 	"fio 4K randwrite" "fio 4K randread"
-for a in a1 a2; do
+label() { case $1 in a3) echo "through" ;; *) echo "replicas=${1#a}" ;; esac; }
+for a in a1 a2 a3; do
 	printf '  %-12s %7s MB/s %7s MB/s %9s/s p50 %5s us %9s/s p50 %5s us\n' \
-		"replicas=${a#a}" "$(median <<<"${W[$a]}")" \
+		"$(label "$a")" "$(median <<<"${W[$a]}")" \
 		"$(median <<<"${R[$a]}")" "$(median <<<"${SW[$a]}")" \
 		"$(median <<<"${SWL[$a]}")" "$(median <<<"${SR[$a]}")" \
 		"$(median <<<"${SRL[$a]}")"
