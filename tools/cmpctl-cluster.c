@@ -71,11 +71,8 @@ static void print_json(FILE *out, const char *addr, const struct seen *m,
 	print_json_managers(out, m, nm);
 	fprintf(out, ", \"nodes\": [");
 	for (i = 0; i < count; i++) {
-		fprintf(out,
-			"%s\n  {\"id\": %u, \"kind\": \"%s\", "
-			"\"writepolicy\": \"%s\", ",
-			i ? "," : "", n[i].node, mgr_kind_name(n[i].kind),
-			mgr_wpolicy_name(n[i].wpolicy));
+		fprintf(out, "%s\n  {\"id\": %u, \"kind\": \"%s\", ",
+			i ? "," : "", n[i].node, mgr_kind_name(n[i].kind));
 		fprintf(out,
 			"\"alive\": %s, \"state\": \"%s\", \"since_s\": %llu, "
 			"\"addr\": ",
@@ -99,11 +96,13 @@ static void print_json(FILE *out, const char *addr, const struct seen *m,
 			n[i].fresh ? "true" : "false");
 		fprintf(out,
 			"\"read_bytes\": %llu, \"write_bytes\": %llu, "
-			"\"net_rx_bytes\": %llu, \"net_tx_bytes\": %llu}",
+			"\"net_rx_bytes\": %llu, \"net_tx_bytes\": %llu, "
+			"\"writepolicy\": \"%s\"}",
 			(unsigned long long)n[i].traffic.read_bytes,
 			(unsigned long long)n[i].traffic.write_bytes,
 			(unsigned long long)n[i].traffic.net_rx_bytes,
-			(unsigned long long)n[i].traffic.net_tx_bytes);
+			(unsigned long long)n[i].traffic.net_tx_bytes,
+			mgr_wpolicy_name(n[i].wpolicy));
 	}
 	fprintf(out, "%s]}\n", count ? "\n" : "");
 }

@@ -334,16 +334,12 @@ static void cmpctl_status_shows_suspect_and_left_nodes(void **state)
 	assert_non_null(strstr(text, "3 nodes (1 alive, 1 suspect, 1 left)"));
 	assert_non_null(strstr(text,
 			       "\"id\": 92, \"kind\": \"compute\", "
-			       "\"writepolicy\": \"none\", "
 			       "\"alive\": false, \"state\": \"suspect\", "
 			       "\"since_s\": "));
 	assert_non_null(strstr(text, "\"id\": 93, \"kind\": \"memserver\", "
-				     "\"writepolicy\": \"none\", "
 				     "\"alive\": false, \"state\": \"left\""));
-	assert_non_null(strstr(
-		text,
-		"\"id\": 91, \"kind\": \"compute\", \"writepolicy\": \"none\", "
-		"\"alive\": true, \"state\": \"alive\""));
+	assert_non_null(strstr(text, "\"id\": 91, \"kind\": \"compute\", "
+				     "\"alive\": true, \"state\": \"alive\""));
 
 	stop_client(&a);
 	manager_destroy(m);
