@@ -437,3 +437,29 @@ link_down()
 }
 
 link_up() { ip -n "$(nsname hub)" link set "${HUB_LINK_OF[$1]}" up; }
+
+# ---- copies of the owner's blocks (-o replicas=2) ----
+
+# expect WHAT GOT WANT: a check that goes on (check_fail) when they differ.
+expect() { [ "$2" = "$3" ] || check_fail "$1: got '$2', want '$3'"; }
+
+# held NS: how many blocks node NS holds for others.
+held() { echo $(($(stat_of "$1" blocks_RLL))); }
+
+# copies_whole NS...: every block the owner (REPL_OWNER, n1) keeps
+# elsewhere has its two copies, and the providers NS... (default n2 n3
+# n4) hold all of them.
+copies_whole()
+{
+	local owner=${REPL_OWNER:-n1} lrl copies on=0 ns
+
+	lrl=$(stat_of "$owner" blocks_LRL) || return 1
+	copies=$(stat_of "$owner" replica_copies) || return 1
+	[ "$copies" = $((2 * lrl)) ] || return 1
+	[ "$(stat_of "$owner" replica_blocks_short)" = 0 ] || return 1
+	[ $# -gt 0 ] || set -- n2 n3 n4
+	for ns in "$@"; do
+		on=$((on + $(held "$ns")))
+	done
+	[ "$on" = "$copies" ]
+}

@@ -39,24 +39,6 @@ for id in 11 12 13 14; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
 done
 m=${MNT_OF[n1]}
-expect() { [ "$2" = "$3" ] || check_fail "$1: got '$2', want '$3'"; }
-held() { echo $(($(stat_of "$1" blocks_RLL))); }
-
-# copies_whole: every block n1 keeps elsewhere has its two copies, and
-# n2, n3 and n4 hold all of them.
-copies_whole()
-{
-	local lrl copies on=0 ns
-
-	lrl=$(stat_of n1 blocks_LRL) || return 1
-	copies=$(stat_of n1 replica_copies) || return 1
-	[ "$copies" = $((2 * lrl)) ] || return 1
-	[ "$(stat_of n1 replica_blocks_short)" = 0 ] || return 1
-	for ns in n2 n3 n4; do
-		on=$((on + $(held "$ns")))
-	done
-	[ "$on" = "$copies" ]
-}
 
 # corrupt NS: the hook on NS, for every block it lends; prints how many.
 corrupt()

@@ -41,24 +41,6 @@ for id in 11 12 13 14; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
 done
 m=${MNT_OF[n1]}
-expect() { [ "$2" = "$3" ] || check_fail "$1: got '$2', want '$3'"; }
-held() { echo $(($(stat_of "$1" blocks_RLL))); }
-
-# copies_whole NS...: every block n1 keeps elsewhere has its two copies,
-# and the providers NS... hold all of them.
-copies_whole()
-{
-	local lrl copies on=0 ns
-
-	lrl=$(stat_of n1 blocks_LRL) || return 1
-	copies=$(stat_of n1 replica_copies) || return 1
-	[ "$copies" = $((2 * lrl)) ] || return 1
-	[ "$(stat_of n1 replica_blocks_short)" = 0 ] || return 1
-	for ns in "$@"; do
-		on=$((on + $(held "$ns")))
-	done
-	[ "$on" = "$copies" ]
-}
 
 rebuilt_more() { [ "$(stat_of n1 replica_rebuilt)" -gt "$1" ]; }
 

@@ -36,22 +36,6 @@ for id in 11 12 13 14; do
 	wait_until "node $id alive at the manager" 20 node_alive "$id"
 done
 m=${MNT_OF[n1]}
-expect() { [ "$2" = "$3" ] || check_fail "$1: got '$2', want '$3'"; }
-held() { echo $(($(stat_of "$1" blocks_RLL))); }
-
-copies_whole()
-{
-	local lrl copies on=0 ns
-
-	lrl=$(stat_of n1 blocks_LRL) || return 1
-	copies=$(stat_of n1 replica_copies) || return 1
-	[ "$copies" = $((2 * lrl)) ] || return 1
-	[ "$(stat_of n1 replica_blocks_short)" = 0 ] || return 1
-	for ns in n2 n3 n4; do
-		on=$((on + $(held "$ns")))
-	done
-	[ "$on" = "$copies" ]
-}
 
 # settled: the manager finds n2 and n3 gone, and n1 has files whose
 # blocks it cannot reach (a SIGKILLed provider may come back: its blocks

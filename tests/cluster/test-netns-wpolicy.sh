@@ -30,8 +30,6 @@ netns_add ms 10.77.0.21
 for i in 1 2 3 4 5 6; do
 	netns_add n$i 10.77.0.1$i
 done
-expect() { [ "$2" = "$3" ] || check_fail "$1: got '$2', want '$3'"; }
-held() { echo $(($(stat_of "$1" blocks_RLL))); }
 stat0() { stat_of "$@" 2>/dev/null || echo 0; }
 
 start_manager
@@ -103,7 +101,6 @@ expect "blocks n1 lost" "$(stat_of n1 blocks_lost)" 0
 reads=$(stat_of n1 wp_memserver_reads)
 log "n2 and n3 killed: f read back from the memserver ($reads reads served there, $(stat0 n1 replica_read_fallbacks) after a copy failed)"
 [ "$reads" -gt 0 ] || check_fail "no read was served by the memserver"
-
 
 # new compute providers: the copies are made again, from the memserver's
 for n in n4 n5; do
