@@ -27,6 +27,7 @@ ROUNDS=${WP_ROUNDS:-3}
 BS=${BS:-1M}
 TEST_TIMEOUT=${TEST_TIMEOUT:-1800}
 . "$top/tests/cluster/lib-faults.sh"
+. "$top/tools/bench/lib-cluster.sh"
 
 netns_add mgr 10.77.0.1
 netns_add w0 10.77.0.10
@@ -49,16 +50,6 @@ done
 make_data "$T/src" "$MB"
 cat "$T/src" >/dev/null
 
-# secs CMD...: runs CMD, prints the seconds it took
-secs() {
-	local t0
-	t0=$(now_s)
-	"$@" >/dev/null 2>&1 || fail "$* failed"
-	awk -v a="$t0" -v b="$(now_s)" 'BEGIN { printf "%.4f\n", b - a }'
-}
-mbps() { awk -v mb="$MB" -v s="$1" 'BEGIN { printf "%.0f", mb / s }'; }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-no_lrl() { [ "$(stat_of "$1" blocks_LRL)" = 0 ]; }
 flushed() { [ "$(stat_of "$1" wp_pending)" = 0 ]; }
 policy() { case $1 in w0) echo none ;; w1) echo through ;; w2) echo back ;; esac; }
 
